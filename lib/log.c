@@ -1,0 +1,172 @@
+/*
+ * log - event logging to syslog or stderr.
+ *
+ * One call writes one whole line with a single write(2) so that lines from
+ * concurrent processes sharing stderr do not interleave.
+ */
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_ident = "dirmx";
+static enum log_dest log_destination = LOG_DEST_STDERR;
+static enum log_level log_threshold = LOG_LEVEL_INFO;
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+void log_init(const char *ident, enum log_dest dest, enum log_level level)
+{
+	if (log_destination == LOG_DEST_SYSLOG)
+		closelog();
+	log_ident = ident;
+	log_destination = dest;
+	log_threshold = level;
+	if (dest == LOG_DEST_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_threshold = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_threshold;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= log_threshold;
+}
+
+bool log_level_parse(const char *s, enum log_level *level_r)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
+	     i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*level_r = (enum log_level)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	if ((size_t)level < sizeof(level_names) / sizeof(level_names[0]))
+		return level_names[level];
+	return "unknown";
+}
+
+static int syslog_priority(enum log_level level)
+{
+	switch (level) {
+	case LOG_LEVEL_ERROR:
+		return LOG_ERR;
+	case LOG_LEVEL_WARN:
+		return LOG_WARNING;
+	case LOG_LEVEL_INFO:
+		return LOG_INFO;
+	case LOG_LEVEL_DEBUG:
+		break;
+	}
+	return LOG_DEBUG;
+}
+
+void log_vmsg(enum log_level level, const char *id, const char *fmt,
+	      va_list ap)
+{
+	char line[4096];
+	size_t n = 0, cap = sizeof(line) - 1;
+	int r;
+
+	if (!log_enabled(level))
+		return;
+	if (log_destination == LOG_DEST_STDERR) {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, cap - n, ".%03ldZ %s[%ld]: %s: ",
+			     ts.tv_nsec / 1000000, log_ident, (long)getpid(),
+			     level_names[level]);
+		if (r > 0)
+			n += (size_t)r < cap - n ? (size_t)r : cap - n;
+	}
+	r = snprintf(line + n, cap - n, "%s ",
+		     id != NULL && *id != '\0' ? id : "-");
+	if (r > 0)
+		n += (size_t)r < cap - n ? (size_t)r : cap - n;
+	r = vsnprintf(line + n, cap - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r < cap - n ? (size_t)r : cap - n;
+	/* A message must never contain its own line break. */
+	for (size_t i = 0; i < n; i++) {
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	}
+	if (log_destination == LOG_DEST_SYSLOG) {
+		line[n] = '\0';
+		syslog(syslog_priority(level), "%s", line);
+		return;
+	}
+	line[n++] = '\n';
+	/* Nothing useful can be done when stderr is gone. */
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+void log_msg(enum log_level level, const char *id, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, id, fmt, ap);
+	va_end(ap);
+}
+
+const char *log_quote(char buf[static LOG_QUOTE_MAX], const char *s,
+		      size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	/* Room kept for a 4-byte escape, "...", the closing quote and NUL. */
+	const size_t limit = LOG_QUOTE_MAX - 9;
+	size_t o = 0;
+
+	buf[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (o >= limit) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 0xf];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
