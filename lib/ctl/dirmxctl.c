@@ -1,12 +1,78 @@
 /*
- * dirmxctl - the admin tool (being built).
+ * dirmxctl - shows and explains what dirmx does.
+ *
+ * Usage: dirmxctl [-c FILE] COMMAND [ARGS...]; see usage() for the list.
  */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+struct ctl_command {
+	const char *name;
+	const char *args;
+	const char *help;
+	int (*run)(const struct ctl_context *ctx, int argc, char **argv);
+};
+
+static const struct ctl_command commands[] = {
+	{"check", "", "check the configuration file for both daemons",
+	 ctl_check},
+	{"dns", "[-s ADDR[:PORT]] TYPE NAME",
+	 "resolve SRV, MX, A or AAAA records the way dirmx does", ctl_dns},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: dirmxctl [-c FILE] COMMAND [ARGS...]\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-6s %-28s %s\n", commands[i].name,
+			commands[i].args, commands[i].help);
+	fprintf(out, "\n  -c FILE   configuration file (default %s)\n",
+		DIRMX_SYSCONFDIR "/dirmx.conf");
+}
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "dirmxctl: not yet implemented\n");
-	return 1;
+	struct ctl_context ctx = {.config_path =
+					  DIRMX_SYSCONFDIR "/dirmx.conf"};
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+		switch (opt) {
+		case 'c':
+			ctx.config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("dirmxctl %s\n", DIRMX_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			/* Commands parse their own options from a fresh start. */
+			char **cargv = argv + optind;
+			int cargc = argc - optind;
+
+			optind = 1;
+			return commands[i].run(&ctx, cargc, cargv);
+		}
+	}
+	fprintf(stderr, "dirmxctl: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
 }

@@ -1,0 +1,21 @@
+/*
+ * ctl.h - the commands of dirmxctl.
+ *
+ * Each command is one function in its own file ctl-NAME.c, registered in
+ * the table in dirmxctl.c. A command gets the arguments after its name
+ * (argv[0] is the command name) and the configuration file path chosen
+ * with -c; it prints its result on stdout, errors on stderr, and returns
+ * the process exit status: 0 success, 1 a negative answer or a failure
+ * the command reports, 2 a usage error.
+ */
+#ifndef DIRMX_CTL_H
+#define DIRMX_CTL_H
+
+struct ctl_context {
+	const char *config_path;
+};
+
+int ctl_check(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_dns(const struct ctl_context *ctx, int argc, char **argv);
+
+#endif
