@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# run-all.sh - install what is needed, build, and run every dirmx test.
+#
+# This is the README's test command and what CI runs (.ci/run). It:
+#   1. installs the build and test dependencies (deploy/install-deps.sh);
+#   2. builds with -Werror and runs the whole suite (unit, fuzz-corpus
+#      replay, integration tests against real servers) under CTest;
+#   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
+#      runs the unit and fuzz-corpus tests there.
+# Any failure makes the script exit non-zero.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+bash deploy/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (warnings are errors)"
+cmake -S . -B build -DDIRMX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$jobs"
+
+echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DDIRMX_WERROR=ON -DDIRMX_SANITIZE=ON \
+	-DCMAKE_BUILD_TYPE=Debug
+cmake --build build-asan -j"$jobs"
+
+status=0
+echo "== unit and fuzz-corpus tests under ASan/UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-asan -L 'unit|fuzz' --output-on-failure \
+	-j"$jobs" || status=1
+
+echo "== every test (unit, fuzz corpus, integration against real servers)"
+ctest --test-dir build --output-on-failure -j"$jobs" || status=1
+
+exit $status
