@@ -18,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MUTATIONS 300
-#define MAX_INPUT (1024 * 1024)
+#define REPLAY_MAX_INPUT (1024 * 1024)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
@@ -88,7 +88,7 @@ static void mutate_and_run(const uint8_t *data, size_t size)
 
 static int run_file(const char *path)
 {
-	static uint8_t data[MAX_INPUT];
+	static uint8_t data[REPLAY_MAX_INPUT];
 	FILE *f = fopen(path, "rb");
 	size_t n;
 

@@ -1,0 +1,153 @@
+/*
+ * settings.h - dirmx's configuration: the settings tables and the struct
+ * both daemons read.
+ *
+ * One file (DIRMX_SYSCONFDIR "/dirmx.conf" by default) holds the
+ * sections [global], [dns], [authd], [routerd] and any number of
+ * [listener NAME]; both daemons parse all of it with the same table, so
+ * either one checks the whole file. See deploy/dirmx.conf.sample for every
+ * setting, its default and its meaning.
+ *
+ * struct dirmx_config is plain data, filled by settings_load() and owned
+ * by the caller, who frees it with dirmx_config_deinit(). Durations are in
+ * milliseconds, sizes in bytes. Unset optional strings are NULL; an unset
+ * hostport has host NULL, and port 0 when the value named no port.
+ *
+ * Errors go to a struct config_errors (see config.h), one
+ * "FILE:LINE: message" each; the caller clears it.
+ */
+#ifndef DIRMX_SETTINGS_H
+#define DIRMX_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define SETTINGS_DEFAULT_PATH DIRMX_SYSCONFDIR "/dirmx.conf"
+
+enum settings_directory { SETTINGS_DIRECTORY_AD, SETTINGS_DIRECTORY_LDAP };
+enum settings_ldap_tls {
+	SETTINGS_LDAP_TLS_STARTTLS,
+	SETTINGS_LDAP_TLS_LDAPS,
+	SETTINGS_LDAP_TLS_NONE,
+};
+enum settings_bind {
+	SETTINGS_BIND_GSSAPI,
+	SETTINGS_BIND_EXTERNAL,
+	SETTINGS_BIND_SIMPLE,
+	SETTINGS_BIND_PLAIN,
+};
+enum settings_role {
+	SETTINGS_ROLE_MX,
+	SETTINGS_ROLE_SUBMISSION,  /* 587, STARTTLS then AUTH */
+	SETTINGS_ROLE_SUBMISSIONS, /* 465, TLS from the first byte */
+};
+enum settings_listener_tls {
+	SETTINGS_TLS_DEFAULT = 0, /* unset; resolved by role after parsing */
+	SETTINGS_TLS_NONE,
+	SETTINGS_TLS_MAY,
+	SETTINGS_TLS_REQUIRED,
+};
+
+struct settings_global {
+	int log_level; /* enum log_level */
+	int log_to;    /* enum log_dest */
+	char *state_dir;
+	char *run_dir;
+};
+
+struct settings_dns {
+	struct config_list servers; /* host[:port] items; empty: resolv.conf */
+	uint64_t timeout_ms;
+	unsigned int tries;
+};
+
+struct settings_authd {
+	char *socket;
+	char *client_user;
+	int directory; /* enum settings_directory */
+	char *domain;
+	char *site;
+	char *forest;
+	struct config_list servers; /* ldap:// or ldaps:// URIs */
+	char *base_dn;
+	int tls; /* enum settings_ldap_tls */
+	char *ca_file;
+	char *tls_cert;
+	char *tls_key;
+	int bind; /* enum settings_bind */
+	char *bind_dn;
+	char *bind_password_file;
+	char *keytab;
+	bool allow_plaintext_bind;
+	uint64_t timeout_ms;
+	uint64_t idle_timeout_ms;
+	unsigned int pool_size;
+	uint64_t cache_ttl_ms;
+	uint64_t negative_cache_ttl_ms;
+	unsigned int cache_size;
+};
+
+struct settings_routerd {
+	char *hostname; /* NULL: the system's host name */
+	char *user;
+	char *spool_dir;
+	char *authd_socket;
+	struct config_list local_domains;
+	struct config_list relay_networks; /* CIDRs, host bits zero */
+	uint64_t max_message_size;
+	unsigned int max_recipients;
+	unsigned int max_received_headers;
+	char *tls_cert;
+	char *tls_key;
+	char *tls_ca_file;
+	struct config_hostport smarthost;
+	struct config_list routes; /* "domain nexthop" items */
+	uint64_t retry_min_ms;
+	uint64_t retry_max_ms;
+	uint64_t max_queue_lifetime_ms;
+};
+
+struct settings_listener {
+	char *name;
+	unsigned int line; /* of its [listener NAME] header */
+	struct config_hostport address;
+	int role; /* enum settings_role */
+	int tls;  /* enum settings_listener_tls, never DEFAULT once loaded */
+	unsigned int max_sessions; /* 0: no limit */
+};
+
+struct dirmx_config {
+	char *path; /* the file it was read from */
+	struct settings_global global;
+	struct settings_dns dns;
+	struct settings_authd authd;
+	struct settings_routerd routerd;
+	struct settings_listener *listeners;
+	size_t listener_count;
+};
+
+/*
+ * Read and check path. On success returns 0 and *cfg_r; otherwise -1,
+ * *cfg_r NULL and at least one error added to errors.
+ */
+int settings_load(const char *path, struct dirmx_config **cfg_r,
+		  struct config_errors *errors);
+/* The same over a buffer; filename is used in the error messages. */
+int settings_parse_buffer(const void *text, size_t len, const char *filename,
+			  struct dirmx_config **cfg_r,
+			  struct config_errors *errors);
+void dirmx_config_deinit(struct dirmx_config **cfg);
+
+/* Names for the enum values, e.g. for logs and dirmxctl. */
+const char *settings_role_name(int role);
+const char *settings_tls_name(int tls);
+const char *settings_bind_name(int bind);
+const char *settings_directory_name(int directory);
+
+/* The table itself, for tests. */
+extern const struct config_table settings_table;
+
+#endif

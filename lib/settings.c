@@ -1,0 +1,529 @@
+/*
+ * settings - the settings of dirmx.conf, as tables for the config parser,
+ * their validators and the cross-checks run once a file has parsed.
+ *
+ * Every setting both daemons know is declared here, also those a later
+ * part of the service will read: both daemons parse the whole file, so a
+ * typo anywhere is caught by either one's -t.
+ */
+#include "settings.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "log.h"
+
+#define SEC 1000ULL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+
+/* ---- validators -------------------------------------------------------- */
+
+static bool valid_domain(const char *value, const char **error_r)
+{
+	size_t label = 0, len = strlen(value);
+
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				break;
+			label = 0;
+		} else if ((*p >= 'a' && *p <= 'z') ||
+			   (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') {
+			if (++label > 63)
+				break;
+		} else {
+			label = 0;
+			break;
+		}
+	}
+	if (label == 0 || len > 253) {
+		*error_r = "not a domain name";
+		return false;
+	}
+	return true;
+}
+
+static bool valid_hostport(const char *value, const char **error_r)
+{
+	struct config_hostport hp;
+
+	if (!config_parse_hostport(value, &hp, error_r))
+		return false;
+	free(hp.host);
+	return true;
+}
+
+/* address[/prefix]; the bits after the prefix must be zero. */
+static bool valid_cidr(const char *value, const char **error_r)
+{
+	unsigned char addr[16];
+	char tmp[64];
+	const unsigned char *p;
+	struct buf b;
+	uint64_t prefix;
+	size_t n, bits;
+	int family;
+
+	buf_init(&b, value, strlen(value));
+	n = buf_fetch_until(&b, "/", &p);
+	if (n == 0 || n >= sizeof(tmp))
+		goto bad;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	family = strchr(tmp, ':') != NULL ? AF_INET6 : AF_INET;
+	bits = family == AF_INET6 ? 128 : 32;
+	if (inet_pton(family, tmp, addr) != 1)
+		goto bad;
+	prefix = bits;
+	if (buf_consume_char(&b, '/') &&
+	    (!buf_fetch_uint(&b, bits, &prefix) || buf_remaining(&b) > 0)) {
+		*error_r = family == AF_INET6 ? "prefix length must be 0-128"
+					      : "prefix length must be 0-32";
+		return false;
+	}
+	if (buf_remaining(&b) > 0)
+		goto bad;
+	for (size_t i = prefix; i < bits; i++) {
+		if (addr[i / 8] & (0x80 >> (i % 8))) {
+			*error_r = "address has bits set after the prefix "
+				   "length";
+			return false;
+		}
+	}
+	return true;
+bad:
+	*error_r = "expected an IPv4 or IPv6 network, e.g. 192.0.2.0/24 or "
+		   "2001:db8::/32";
+	return false;
+}
+
+static bool valid_ldap_uri(const char *value, const char **error_r)
+{
+	char *hp;
+	size_t n;
+	bool ok;
+
+	if (strncmp(value, "ldap://", 7) == 0)
+		value += 7;
+	else if (strncmp(value, "ldaps://", 8) == 0)
+		value += 8;
+	else {
+		*error_r = "expected ldap://host[:port] or ldaps://host[:port]";
+		return false;
+	}
+	n = strlen(value);
+	if (n > 0 && value[n - 1] == '/')
+		n--;
+	hp = alloc_strndup(value, n);
+	ok = valid_hostport(hp, error_r);
+	free(hp);
+	return ok;
+}
+
+/* "domain nexthop", e.g. "example.org [192.0.2.1]:25". */
+static bool valid_route(const char *value, const char **error_r)
+{
+	const char *space = strpbrk(value, " \t");
+	char *domain;
+	bool ok;
+
+	if (space == NULL) {
+		*error_r = "expected 'domain nexthop'";
+		return false;
+	}
+	domain = alloc_strndup(value, (size_t)(space - value));
+	ok = valid_domain(domain, error_r);
+	free(domain);
+	space += strspn(space, " \t");
+	return ok && valid_hostport(space, error_r);
+}
+
+static bool valid_socket_path(const char *value, const char **error_r)
+{
+	struct sockaddr_un sun;
+
+	if (strlen(value) >= sizeof(sun.sun_path)) {
+		*error_r = "too long for a unix socket path";
+		return false;
+	}
+	return true;
+}
+
+static bool valid_user(const char *value, const char **error_r)
+{
+	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+
+	if (value[n] != '\0' || n > 32 || value[0] == '-') {
+		*error_r = "not a user or group name";
+		return false;
+	}
+	return true;
+}
+
+static bool valid_dn(const char *value, const char **error_r)
+{
+	if (strchr(value, '=') == NULL) {
+		*error_r = "not a DN (e.g. dc=example,dc=com)";
+		return false;
+	}
+	return true;
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+static const struct config_enum_value log_levels[] = {
+	{"error", LOG_LEVEL_ERROR}, {"warn", LOG_LEVEL_WARN},
+	{"info", LOG_LEVEL_INFO},   {"debug", LOG_LEVEL_DEBUG},
+	{NULL, 0},
+};
+static const struct config_enum_value log_dests[] = {
+	{"syslog", LOG_DEST_SYSLOG}, {"stderr", LOG_DEST_STDERR}, {NULL, 0}};
+static const struct config_enum_value directories[] = {
+	{"ad", SETTINGS_DIRECTORY_AD},
+	{"ldap", SETTINGS_DIRECTORY_LDAP},
+	{NULL, 0}};
+static const struct config_enum_value ldap_tls[] = {
+	{"starttls", SETTINGS_LDAP_TLS_STARTTLS},
+	{"ldaps", SETTINGS_LDAP_TLS_LDAPS},
+	{"none", SETTINGS_LDAP_TLS_NONE},
+	{NULL, 0}};
+static const struct config_enum_value binds[] = {
+	{"gssapi", SETTINGS_BIND_GSSAPI}, {"external", SETTINGS_BIND_EXTERNAL},
+	{"simple", SETTINGS_BIND_SIMPLE}, {"plain", SETTINGS_BIND_PLAIN},
+	{NULL, 0}};
+static const struct config_enum_value roles[] = {
+	{"mx", SETTINGS_ROLE_MX},
+	{"submission", SETTINGS_ROLE_SUBMISSION},
+	{"submissions", SETTINGS_ROLE_SUBMISSIONS},
+	{NULL, 0}};
+static const struct config_enum_value listener_tls[] = {
+	{"none", SETTINGS_TLS_NONE},	     {"may", SETTINGS_TLS_MAY},
+	{"required", SETTINGS_TLS_REQUIRED}, {"no", SETTINGS_TLS_NONE},
+	{"false", SETTINGS_TLS_NONE},	     {"off", SETTINGS_TLS_NONE},
+	{"yes", SETTINGS_TLS_REQUIRED},	     {"true", SETTINGS_TLS_REQUIRED},
+	{"on", SETTINGS_TLS_REQUIRED},	     {NULL, 0}};
+
+/* One line per setting; the type names the storage (see config.h). */
+#define STRING(n, off, def, check)                                             \
+	{.name = n, .type = CONFIG_STRING, .offset = off,                      \
+	 .default_value = def, .validate = check}
+#define PATH(n, off, def, check)                                               \
+	{.name = n, .type = CONFIG_PATH, .offset = off, .default_value = def,  \
+	 .validate = check}
+#define BOOL(n, off, def)                                                      \
+	{.name = n, .type = CONFIG_BOOL, .offset = off, .default_value = def}
+#define UINT(n, off, def, lo, hi)                                              \
+	{.name = n, .type = CONFIG_UINT, .offset = off, .default_value = def,  \
+	 .min = lo, .max = hi}
+#define DURATION(n, off, def, lo, hi)                                          \
+	{.name = n, .type = CONFIG_DURATION, .offset = off,                    \
+	 .default_value = def, .min = lo, .max = hi}
+#define SIZE(n, off, def, lo, hi)                                              \
+	{.name = n, .type = CONFIG_SIZE, .offset = off, .default_value = def,  \
+	 .min = lo, .max = hi}
+#define ENUM(n, off, def, values)                                              \
+	{.name = n, .type = CONFIG_ENUM, .offset = off, .default_value = def,  \
+	 .enum_values = values}
+#define LIST(n, off, check)                                                    \
+	{.name = n, .type = CONFIG_LIST, .offset = off, .validate = check}
+#define HOSTPORT(n, off)                                                       \
+	{.name = n, .type = CONFIG_HOSTPORT, .offset = off}
+#define END {.name = NULL}
+
+#define G(f) offsetof(struct settings_global, f)
+#define D(f) offsetof(struct settings_dns, f)
+#define A(f) offsetof(struct settings_authd, f)
+#define R(f) offsetof(struct settings_routerd, f)
+#define L(f) offsetof(struct settings_listener, f)
+
+static const struct config_setting global_settings[] = {
+	ENUM("log_level", G(log_level), "info", log_levels),
+	ENUM("log_to", G(log_to), "syslog", log_dests),
+	PATH("state_dir", G(state_dir), "/var/lib/dirmx", NULL),
+	PATH("run_dir", G(run_dir), "/run/dirmx", NULL),
+	END,
+};
+
+static const struct config_setting dns_settings[] = {
+	LIST("servers", D(servers), valid_hostport),
+	DURATION("timeout", D(timeout_ms), "3s", 100, 60 * SEC),
+	UINT("tries", D(tries), "2", 1, 10),
+	END,
+};
+
+static const struct config_setting authd_settings[] = {
+	PATH("socket", A(socket), "/run/dirmx/authd.sock", valid_socket_path),
+	STRING("client_user", A(client_user), "dirmx", valid_user),
+	ENUM("directory", A(directory), "ad", directories),
+	STRING("domain", A(domain), NULL, valid_domain),
+	STRING("site", A(site), NULL, valid_domain),
+	STRING("forest", A(forest), NULL, valid_domain),
+	LIST("servers", A(servers), valid_ldap_uri),
+	STRING("base_dn", A(base_dn), NULL, valid_dn),
+	ENUM("tls", A(tls), "starttls", ldap_tls),
+	PATH("ca_file", A(ca_file), NULL, NULL),
+	PATH("tls_cert", A(tls_cert), NULL, NULL),
+	PATH("tls_key", A(tls_key), NULL, NULL),
+	ENUM("bind", A(bind), "gssapi", binds),
+	STRING("bind_dn", A(bind_dn), NULL, valid_dn),
+	PATH("bind_password_file", A(bind_password_file), NULL, NULL),
+	PATH("keytab", A(keytab), NULL, NULL),
+	BOOL("allow_plaintext_bind", A(allow_plaintext_bind), "no"),
+	DURATION("timeout", A(timeout_ms), "5s", 100, 5 * MIN),
+	/* AD drops idle LDAP connections after 900 s: stay below. */
+	DURATION("idle_timeout", A(idle_timeout_ms), "600s", SEC, 890 * SEC),
+	UINT("pool_size", A(pool_size), "2", 1, 16),
+	DURATION("cache_ttl", A(cache_ttl_ms), "300s", 0, DAY),
+	DURATION("negative_cache_ttl", A(negative_cache_ttl_ms), "60s", 0,
+		 DAY),
+	UINT("cache_size", A(cache_size), "100000", 0, 10000000),
+	END,
+};
+
+static const struct config_setting routerd_settings[] = {
+	STRING("hostname", R(hostname), NULL, valid_domain),
+	STRING("user", R(user), "dirmx", valid_user),
+	PATH("spool_dir", R(spool_dir), "/var/spool/dirmx", NULL),
+	PATH("authd_socket", R(authd_socket), "/run/dirmx/authd.sock",
+	     valid_socket_path),
+	LIST("local_domains", R(local_domains), valid_domain),
+	LIST("relay_networks", R(relay_networks), valid_cidr),
+	SIZE("max_message_size", R(max_message_size), "50M", 1024, 0),
+	UINT("max_recipients", R(max_recipients), "1000", 1, 100000),
+	UINT("max_received_headers", R(max_received_headers), "30", 1, 1000),
+	PATH("tls_cert", R(tls_cert), NULL, NULL),
+	PATH("tls_key", R(tls_key), NULL, NULL),
+	PATH("tls_ca_file", R(tls_ca_file), NULL, NULL),
+	HOSTPORT("smarthost", R(smarthost)),
+	LIST("routes", R(routes), valid_route),
+	DURATION("retry_min", R(retry_min_ms), "5m", SEC, DAY),
+	DURATION("retry_max", R(retry_max_ms), "1h", SEC, 7 * DAY),
+	DURATION("max_queue_lifetime", R(max_queue_lifetime_ms), "5d", MIN,
+		 30 * DAY),
+	END,
+};
+
+static const struct config_setting listener_settings[] = {
+	{.name = "address", .type = CONFIG_HOSTPORT, .offset = L(address),
+	 .required = true},
+	{.name = "role", .type = CONFIG_ENUM, .offset = L(role),
+	 .enum_values = roles, .required = true},
+	ENUM("tls", L(tls), NULL, listener_tls),
+	UINT("max_sessions", L(max_sessions), "0", 0, 100000),
+	END,
+};
+
+#define CFG(f) offsetof(struct dirmx_config, f)
+
+static const struct config_section sections[] = {
+	{.name = "global", .settings = global_settings, .offset = CFG(global)},
+	{.name = "dns", .settings = dns_settings, .offset = CFG(dns)},
+	{.name = "authd", .settings = authd_settings, .offset = CFG(authd)},
+	{.name = "routerd", .settings = routerd_settings,
+	 .offset = CFG(routerd)},
+	{.name = "listener", .settings = listener_settings,
+	 .offset = CFG(listeners), .named = true,
+	 .count_offset = CFG(listener_count),
+	 .instance_size = sizeof(struct settings_listener),
+	 .name_offset = L(name), .line_offset = L(line)},
+	{.name = NULL},
+};
+
+/* ---- cross-checks ------------------------------------------------------ */
+
+static bool pair_ok(const char *cert, const char *key)
+{
+	return (cert == NULL) == (key == NULL);
+}
+
+static void check_authd(const struct settings_authd *a, const char *file,
+			struct config_errors *errors)
+{
+	const char *bind = settings_bind_name(a->bind);
+	bool password = a->bind == SETTINGS_BIND_SIMPLE ||
+			a->bind == SETTINGS_BIND_PLAIN;
+
+	if (a->domain == NULL && a->servers.count == 0)
+		config_errors_add(errors,
+				  "%s: [authd] needs domain (to find the "
+				  "directory servers in DNS) or servers",
+				  file);
+	if (a->directory == SETTINGS_DIRECTORY_LDAP && a->base_dn == NULL)
+		config_errors_add(errors,
+				  "%s: [authd] directory ldap needs base_dn",
+				  file);
+	if (!pair_ok(a->tls_cert, a->tls_key))
+		config_errors_add(errors,
+				  "%s: [authd] tls_cert and tls_key go "
+				  "together",
+				  file);
+	if (password && (a->bind_dn == NULL || a->bind_password_file == NULL))
+		config_errors_add(errors,
+				  "%s: [authd] bind %s needs bind_dn and "
+				  "bind_password_file",
+				  file, bind);
+	if (password && a->tls == SETTINGS_LDAP_TLS_NONE &&
+	    !a->allow_plaintext_bind)
+		config_errors_add(errors,
+				  "%s: [authd] bind %s with tls none would "
+				  "send the password in clear; use tls "
+				  "starttls or ldaps (allow_plaintext_bind = "
+				  "yes is for tests only)",
+				  file, bind);
+	if (a->bind == SETTINGS_BIND_EXTERNAL &&
+	    (a->tls_cert == NULL || a->tls == SETTINGS_LDAP_TLS_NONE))
+		config_errors_add(errors,
+				  "%s: [authd] bind external needs tls_cert, "
+				  "tls_key and tls starttls or ldaps",
+				  file);
+}
+
+static void check_listeners(struct dirmx_config *cfg, const char *file,
+			    struct config_errors *errors)
+{
+	const struct settings_routerd *r = &cfg->routerd;
+
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		struct settings_listener *l = &cfg->listeners[i];
+
+		if (l->tls == SETTINGS_TLS_DEFAULT)
+			l->tls = l->role == SETTINGS_ROLE_MX
+					 ? (r->tls_cert != NULL
+						    ? SETTINGS_TLS_MAY
+						    : SETTINGS_TLS_NONE)
+					 : SETTINGS_TLS_REQUIRED;
+		if (l->role != SETTINGS_ROLE_MX && l->tls == SETTINGS_TLS_NONE)
+			config_errors_add(errors,
+					  "%s:%u: [listener %s] role %s needs "
+					  "tls (AUTH is never offered in "
+					  "clear)",
+					  file, l->line, l->name,
+					  settings_role_name(l->role));
+		else if (l->role == SETTINGS_ROLE_SUBMISSIONS &&
+			 l->tls == SETTINGS_TLS_MAY)
+			config_errors_add(errors,
+					  "%s:%u: [listener %s] role "
+					  "submissions is TLS from the first "
+					  "byte: tls may makes no sense",
+					  file, l->line, l->name);
+		if (l->tls != SETTINGS_TLS_NONE &&
+		    (r->tls_cert == NULL || r->tls_key == NULL))
+			config_errors_add(errors,
+					  "%s:%u: [listener %s] tls %s needs "
+					  "tls_cert and tls_key in [routerd]",
+					  file, l->line, l->name,
+					  settings_tls_name(l->tls));
+		for (size_t j = 0; j < i; j++) {
+			const struct settings_listener *o = &cfg->listeners[j];
+
+			if (strcmp(o->address.host, l->address.host) == 0 &&
+			    o->address.port == l->address.port)
+				config_errors_add(errors,
+						  "%s:%u: [listener %s] same "
+						  "address as [listener %s]",
+						  file, l->line, l->name,
+						  o->name);
+		}
+	}
+}
+
+static bool settings_check(void *dest, const char *file,
+			   struct config_errors *errors)
+{
+	struct dirmx_config *cfg = dest;
+	const struct settings_routerd *r = &cfg->routerd;
+	size_t before = errors->count;
+
+	check_authd(&cfg->authd, file, errors);
+	check_listeners(cfg, file, errors);
+	if (!pair_ok(r->tls_cert, r->tls_key))
+		config_errors_add(errors,
+				  "%s: [routerd] tls_cert and tls_key go "
+				  "together",
+				  file);
+	if (r->retry_min_ms > r->retry_max_ms ||
+	    r->retry_max_ms > r->max_queue_lifetime_ms)
+		config_errors_add(errors,
+				  "%s: [routerd] needs retry_min <= retry_max "
+				  "<= max_queue_lifetime",
+				  file);
+	return errors->count == before;
+}
+
+const struct config_table settings_table = {.sections = sections,
+					     .check = settings_check};
+
+/* ---- API --------------------------------------------------------------- */
+
+const char *settings_role_name(int role)
+{
+	return config_enum_name(roles, role);
+}
+
+const char *settings_tls_name(int tls)
+{
+	if (tls == SETTINGS_TLS_DEFAULT)
+		return "default";
+	return config_enum_name(listener_tls, tls);
+}
+
+const char *settings_bind_name(int bind)
+{
+	return config_enum_name(binds, bind);
+}
+
+const char *settings_directory_name(int directory)
+{
+	return config_enum_name(directories, directory);
+}
+
+static int finish(int ret, struct dirmx_config *cfg, const char *path,
+		  struct dirmx_config **cfg_r)
+{
+	if (ret < 0) {
+		dirmx_config_deinit(&cfg);
+		*cfg_r = NULL;
+		return -1;
+	}
+	cfg->path = alloc_strdup(path);
+	*cfg_r = cfg;
+	return 0;
+}
+
+int settings_parse_buffer(const void *text, size_t len, const char *filename,
+			  struct dirmx_config **cfg_r,
+			  struct config_errors *errors)
+{
+	struct dirmx_config *cfg = alloc_new(struct dirmx_config);
+
+	return finish(config_parse_buffer(&settings_table, text, len, filename,
+					  cfg, errors),
+		      cfg, filename, cfg_r);
+}
+
+int settings_load(const char *path, struct dirmx_config **cfg_r,
+		  struct config_errors *errors)
+{
+	struct dirmx_config *cfg = alloc_new(struct dirmx_config);
+
+	return finish(config_load_file(&settings_table, path, cfg, errors), cfg,
+		      path, cfg_r);
+}
+
+void dirmx_config_deinit(struct dirmx_config **cfg)
+{
+	if (*cfg == NULL)
+		return;
+	config_free(&settings_table, *cfg);
+	free((*cfg)->path);
+	free(*cfg);
+	*cfg = NULL;
+}
