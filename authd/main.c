@@ -1,188 +1,22 @@
 /*
- * authd - the directory daemon: command line, configuration, event loop.
+ * authd - the directory daemon.
  *
  * Usage: authd [-c FILE] [-t] [-f] [-d] [-h] [-V]
  *
- * This is the process shell: it loads the configuration, sets up logging,
- * signals (TERM/INT stop, HUP re-reads the configuration) and the libevent
- * loop. The directory service itself (DC locator, LDAP pool, AUTH and
- * LOOKUP over the local socket) is added to this loop by the issues that
- * build it.
+ * The only process that talks to the directory: it locates the domain
+ * controllers and keeps bound connections to them (authd.c).
  */
-#include <event2/event.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include "config.h"
-#include "log.h"
-#include "settings.h"
-
-#define PROG "authd"
-
-struct daemon_state {
-	struct event_base *base;
-	struct dirmx_config *cfg;
-	const char *config_path;
-	bool debug;
-	bool foreground;
-};
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: " PROG " [-c FILE] [-t] [-f] [-d] [-h] [-V]\n"
-		"  -c FILE  configuration file (default %s)\n"
-		"  -t       check the configuration and exit\n"
-		"  -f       stay in the foreground and log to stderr\n"
-		"  -d       log at debug level\n"
-		"  -h       show this help\n"
-		"  -V       show the version\n",
-		SETTINGS_DEFAULT_PATH);
-}
-
-static void apply_logging(const struct daemon_state *ds)
-{
-	const struct settings_global *g = &ds->cfg->global;
-
-	log_init(PROG,
-		 ds->foreground ? LOG_DEST_STDERR : (enum log_dest)g->log_to,
-		 ds->debug ? LOG_LEVEL_DEBUG : (enum log_level)g->log_level);
-}
-
-static void on_stop(evutil_socket_t sig, short what, void *arg)
-{
-	struct daemon_state *ds = arg;
-
-	log_info(NULL, "event=stop signal=%d", (int)sig);
-	event_base_loopexit(ds->base, NULL);
-}
-
-/* SIGHUP: re-read the file; keep running with the old one on error. */
-static void on_reload(evutil_socket_t sig, short what, void *arg)
-{
-	struct daemon_state *ds = arg;
-	struct config_errors errors = {0};
-	struct dirmx_config *cfg;
-	char q[LOG_QUOTE_MAX];
-
-	if (settings_load(ds->config_path, &cfg, &errors) < 0) {
-		for (size_t i = 0; i < errors.count; i++)
-			log_error(NULL,
-				  "event=reload status=failed error=%s",
-				  log_quote_str(q, errors.msgs[i]));
-		log_error(NULL, "event=reload status=failed keep=old");
-		config_errors_clear(&errors);
-		return;
-	}
-	dirmx_config_deinit(&ds->cfg);
-	ds->cfg = cfg;
-	apply_logging(ds);
-	log_info(NULL, "event=reload status=ok config=%s",
-		 log_quote_str(q, ds->config_path));
-}
-
-static int run(struct daemon_state *ds)
-{
-	static const int stop_signals[] = {SIGTERM, SIGINT};
-	struct event *events[3] = {NULL, NULL, NULL};
-	char q[LOG_QUOTE_MAX];
-	int ret = 1;
-
-	signal(SIGPIPE, SIG_IGN);
-	ds->base = event_base_new();
-	if (ds->base == NULL) {
-		log_error(NULL, "event=start status=failed error=event_base");
-		goto done;
-	}
-	for (size_t i = 0; i < 2; i++)
-		events[i] =
-			evsignal_new(ds->base, stop_signals[i], on_stop, ds);
-	events[2] = evsignal_new(ds->base, SIGHUP, on_reload, ds);
-	for (size_t i = 0; i < 3; i++) {
-		if (events[i] == NULL || evsignal_add(events[i], NULL) < 0) {
-			log_error(NULL, "event=start status=failed "
-					"error=signal_handler");
-			goto done;
-		}
-	}
-	log_info(NULL, "event=start version=%s config=%s", DIRMX_VERSION,
-		 log_quote_str(q, ds->config_path));
-	/* The service's own events join this loop as they are built. */
-	if (event_base_dispatch(ds->base) < 0)
-		goto done;
-	ret = 0;
-done:
-	for (size_t i = 0; i < 3; i++) {
-		if (events[i] != NULL)
-			event_free(events[i]);
-	}
-	if (ds->base != NULL)
-		event_base_free(ds->base);
-	return ret;
-}
+#include "authd.h"
+#include "service.h"
 
 int main(int argc, char **argv)
 {
-	struct daemon_state ds = {.config_path = SETTINGS_DEFAULT_PATH};
-	struct config_errors errors = {0};
-	bool check_only = false;
-	char *abs_path = NULL;
-	int opt, ret;
+	static const struct service_hooks hooks = {
+		.prog = "authd",
+		.start = authd_start,
+		.reload = authd_reload,
+		.stop = authd_stop,
+	};
 
-	while ((opt = getopt(argc, argv, "c:tfdhV")) != -1) {
-		switch (opt) {
-		case 'c':
-			ds.config_path = optarg;
-			break;
-		case 't':
-			check_only = true;
-			break;
-		case 'f':
-			ds.foreground = true;
-			break;
-		case 'd':
-			ds.debug = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf(PROG " %s\n", DIRMX_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (settings_load(ds.config_path, &ds.cfg, &errors) < 0) {
-		config_errors_print(&errors, stderr);
-		config_errors_clear(&errors);
-		return 1;
-	}
-	if (check_only) {
-		printf("%s: configuration OK\n", ds.config_path);
-		dirmx_config_deinit(&ds.cfg);
-		return 0;
-	}
-	/* SIGHUP re-reads the file after daemon() moved to "/". */
-	abs_path = realpath(ds.config_path, NULL);
-	if (abs_path != NULL)
-		ds.config_path = abs_path;
-	if (!ds.foreground && daemon(0, 0) < 0) {
-		perror(PROG ": daemon");
-		ret = 1;
-		goto done;
-	}
-	apply_logging(&ds);
-	ret = run(&ds);
-done:
-	dirmx_config_deinit(&ds.cfg);
-	free(abs_path);
-	return ret;
+	return service_main(argc, argv, &hooks);
 }

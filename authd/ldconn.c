@@ -1,0 +1,635 @@
+/*
+ * ldconn - one asynchronous LDAP connection in the event loop; see ldconn.h.
+ *
+ * Setup runs in a detached thread (ldconn_setup.c) that reports back
+ * through a socket pair watched by the loop. The setup record is shared by the
+ * thread and the loop and freed by whichever lets go of it last, so a
+ * connection can be closed or freed while its setup is still running: the
+ * thread then unbinds what it made and exits.
+ *
+ * Once up, the socket is read whenever it is readable; ldap_result() is
+ * called with a zero timeout until it has nothing more, which also drains
+ * what TLS has buffered. Each message is matched to its request by message
+ * ID; entries are copied into the request's result so that callers never
+ * see libldap's structures.
+ */
+#include "ldconn_private.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+struct ldconn_setup {
+	pthread_mutex_t lock;
+	int refs;
+	struct ldconn_options opts; /* private copies of every string */
+	LDAP *ld;
+	char *error;
+	int pipe_w;
+};
+
+struct ldconn_req {
+	struct ldconn *conn;
+	int msgid;
+	ldconn_result_cb *cb;
+	void *ctx;
+	struct event *timer;
+	struct ldconn_result res;
+	size_t cap_entries;
+	struct ldconn_req *prev, *next;
+};
+
+struct ldconn {
+	struct event_base *base;
+	struct ldconn_options opts;
+	ldconn_state_cb *state_cb;
+	void *ctx;
+	enum ldconn_state state;
+	char *last_error;
+	LDAP *ld;
+	struct event *ev_read;
+	struct ldconn_setup *setup;
+	struct event *ev_setup;
+	int setup_pipe_r;
+	struct ldconn_req *reqs;
+	size_t n_reqs;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? alloc_strdup(s) : NULL;
+}
+
+static void opts_copy(struct ldconn_options *dst,
+		      const struct ldconn_options *src)
+{
+	*dst = *src;
+	dst->uri = dup_or_null(src->uri);
+	dst->ca_file = dup_or_null(src->ca_file);
+	dst->cert_file = dup_or_null(src->cert_file);
+	dst->key_file = dup_or_null(src->key_file);
+	dst->bind_dn = dup_or_null(src->bind_dn);
+	dst->password = dup_or_null(src->password);
+	dst->sasl_authz = dup_or_null(src->sasl_authz);
+}
+
+static void opts_free(struct ldconn_options *o)
+{
+	free((char *)o->uri);
+	free((char *)o->ca_file);
+	free((char *)o->cert_file);
+	free((char *)o->key_file);
+	free((char *)o->bind_dn);
+	if (o->password != NULL) {
+		explicit_bzero((char *)o->password, strlen(o->password));
+		free((char *)o->password);
+	}
+	free((char *)o->sasl_authz);
+	memset(o, 0, sizeof(*o));
+}
+
+static void setup_unref(struct ldconn_setup *s)
+{
+	int refs;
+
+	pthread_mutex_lock(&s->lock);
+	refs = --s->refs;
+	pthread_mutex_unlock(&s->lock);
+	if (refs > 0)
+		return;
+	if (s->ld != NULL)
+		ldap_unbind_ext(s->ld, NULL, NULL);
+	free(s->error);
+	opts_free(&s->opts);
+	if (s->pipe_w >= 0)
+		close(s->pipe_w);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static void *setup_thread(void *arg)
+{
+	struct ldconn_setup *s = arg;
+	char *error = NULL;
+	LDAP *ld = ldconn_setup_run(&s->opts, &error);
+	char byte = 1;
+
+	pthread_mutex_lock(&s->lock);
+	s->ld = ld;
+	s->error = error;
+	pthread_mutex_unlock(&s->lock);
+	/* The loop may have let go already: then nobody reads the socket,
+	 * and MSG_NOSIGNAL keeps that from raising SIGPIPE. */
+	(void)send(s->pipe_w, &byte, 1, MSG_NOSIGNAL);
+	setup_unref(s);
+	return NULL;
+}
+
+static void conn_set_state(struct ldconn *c, enum ldconn_state state,
+			   const char *reason)
+{
+	c->state = state;
+	if (reason != NULL) {
+		free(c->last_error);
+		c->last_error = alloc_strdup(reason);
+	}
+	if (c->state_cb != NULL)
+		c->state_cb(c, state, reason, c->ctx);
+}
+
+static void result_free(struct ldconn_result *res)
+{
+	for (size_t i = 0; i < res->n_entries; i++) {
+		struct ldconn_entry *e = &res->entries[i];
+
+		for (size_t j = 0; j < e->n_attrs; j++) {
+			for (size_t k = 0; k < e->attrs[j].n_values; k++)
+				free((char *)e->attrs[j].values[k].data);
+			free(e->attrs[j].values);
+			free((char *)e->attrs[j].name);
+		}
+		free(e->attrs);
+		free((char *)e->dn);
+	}
+	free(res->entries);
+	free((char *)res->error);
+	free((char *)res->page_cookie.data);
+	memset(res, 0, sizeof(*res));
+}
+
+static void req_unlink(struct ldconn_req *r)
+{
+	struct ldconn *c = r->conn;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		c->reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	c->n_reqs--;
+	r->prev = r->next = NULL;
+}
+
+static void req_free(struct ldconn_req *r)
+{
+	if (r->timer != NULL)
+		event_free(r->timer);
+	result_free(&r->res);
+	free(r);
+}
+
+/* Unlink, report and free one request. */
+static void req_finish(struct ldconn_req *r, enum ldconn_status status,
+		       int ldap_code, const char *error)
+{
+	req_unlink(r);
+	r->res.status = status;
+	r->res.ldap_code = ldap_code;
+	if (error != NULL && r->res.error == NULL)
+		r->res.error = alloc_strdup(error);
+	r->cb(&r->res, r->ctx);
+	req_free(r);
+}
+
+static void conn_fail_all(struct ldconn *c, enum ldconn_status status,
+			  const char *reason)
+{
+	while (c->reqs != NULL)
+		req_finish(c->reqs, status, 0, reason);
+}
+
+static void conn_drop_handle(struct ldconn *c)
+{
+	if (c->ev_read != NULL) {
+		event_free(c->ev_read);
+		c->ev_read = NULL;
+	}
+	if (c->ld != NULL) {
+		ldap_unbind_ext(c->ld, NULL, NULL);
+		c->ld = NULL;
+	}
+}
+
+static void conn_drop_setup(struct ldconn *c)
+{
+	if (c->ev_setup != NULL) {
+		event_free(c->ev_setup);
+		c->ev_setup = NULL;
+	}
+	if (c->setup_pipe_r >= 0) {
+		close(c->setup_pipe_r);
+		c->setup_pipe_r = -1;
+	}
+	if (c->setup != NULL) {
+		setup_unref(c->setup);
+		c->setup = NULL;
+	}
+}
+
+static void conn_lost(struct ldconn *c, const char *reason)
+{
+	conn_drop_handle(c);
+	conn_fail_all(c, LDCONN_CONN_LOST, reason);
+	conn_set_state(c, LDCONN_STATE_DOWN, reason);
+}
+
+static void entry_add(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
+{
+	struct ldconn_result *res = &r->res;
+	struct ldconn_entry *e;
+	BerElement *ber = NULL;
+	char *dn, *name;
+
+	if (res->n_entries == r->cap_entries) {
+		r->cap_entries = r->cap_entries == 0 ? 8 : r->cap_entries * 2;
+		res->entries = alloc_resize(res->entries, r->cap_entries,
+					    sizeof(*res->entries));
+	}
+	e = &res->entries[res->n_entries++];
+	memset(e, 0, sizeof(*e));
+	dn = ldap_get_dn(ld, msg);
+	e->dn = alloc_strdup(dn != NULL ? dn : "");
+	ldap_memfree(dn);
+	for (name = ldap_first_attribute(ld, msg, &ber); name != NULL;
+	     name = ldap_next_attribute(ld, msg, ber)) {
+		struct berval **vals = ldap_get_values_len(ld, msg, name);
+		struct ldconn_attr *a;
+		size_t n = vals != NULL ? (size_t)ldap_count_values_len(vals)
+					: 0;
+
+		e->attrs = alloc_resize(e->attrs, e->n_attrs + 1,
+					sizeof(*e->attrs));
+		a = &e->attrs[e->n_attrs++];
+		a->name = alloc_strdup(name);
+		a->n_values = n;
+		a->values = alloc_array(n, sizeof(*a->values));
+		for (size_t i = 0; i < n; i++) {
+			a->values[i].data = alloc_strndup(vals[i]->bv_val,
+							  vals[i]->bv_len);
+			a->values[i].len = vals[i]->bv_len;
+		}
+		ldap_value_free_len(vals);
+		ldap_memfree(name);
+	}
+	if (ber != NULL)
+		ber_free(ber, 0);
+}
+
+static void result_done(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
+{
+	LDAPControl **ctrls = NULL;
+	char *errmsg = NULL;
+	int err = LDAP_OTHER;
+	enum ldconn_status status;
+
+	if (ldap_parse_result(ld, msg, &err, NULL, &errmsg, NULL, &ctrls, 0) !=
+	    LDAP_SUCCESS)
+		err = LDAP_OTHER;
+	if (ctrls != NULL) {
+		LDAPControl *pc = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
+						    ctrls, NULL);
+		struct berval cookie = {0, NULL};
+		ber_int_t estimate;
+
+		if (pc != NULL && ldap_parse_pageresponse_control(
+					  ld, pc, &estimate, &cookie) ==
+					  LDAP_SUCCESS) {
+			r->res.page_cookie.data =
+				alloc_strndup(cookie.bv_val, cookie.bv_len);
+			r->res.page_cookie.len = cookie.bv_len;
+			ber_memfree(cookie.bv_val);
+		}
+		ldap_controls_free(ctrls);
+	}
+	switch (err) {
+	case LDAP_SUCCESS:
+		status = LDCONN_OK;
+		break;
+	case LDAP_NO_SUCH_OBJECT:
+		status = LDCONN_NO_SUCH_OBJECT;
+		break;
+	case LDAP_SIZELIMIT_EXCEEDED:
+	case LDAP_ADMINLIMIT_EXCEEDED:
+		status = LDCONN_SIZELIMIT;
+		break;
+	default:
+		status = LDCONN_LDAP_ERROR;
+		break;
+	}
+	if (status != LDCONN_OK && r->res.error == NULL)
+		r->res.error = alloc_printf(
+			"%s%s%s", ldap_err2string(err),
+			errmsg != NULL && *errmsg != '\0' ? ": " : "",
+			errmsg != NULL ? errmsg : "");
+	ldap_memfree(errmsg);
+	req_finish(r, status, err, NULL);
+}
+
+static struct ldconn_req *req_find(struct ldconn *c, int msgid)
+{
+	for (struct ldconn_req *r = c->reqs; r != NULL; r = r->next) {
+		if (r->msgid == msgid)
+			return r;
+	}
+	return NULL;
+}
+
+static void conn_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ldconn *c = arg;
+	struct timeval zero = {0, 0};
+
+	for (;;) {
+		LDAPMessage *msg = NULL;
+		struct ldconn_req *r;
+		int rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero,
+				     &msg);
+
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			int err = LDAP_SERVER_DOWN;
+			char *reason;
+
+			ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &err);
+			reason = alloc_printf("%s: connection lost: %s",
+					      c->opts.uri,
+					      ldap_err2string(err));
+			conn_lost(c, reason);
+			free(reason);
+			return;
+		}
+		r = req_find(c, ldap_msgid(msg));
+		if (r == NULL) {
+			/* Late answer to a request that timed out. */
+			ldap_msgfree(msg);
+			continue;
+		}
+		switch (rc) {
+		case LDAP_RES_SEARCH_ENTRY:
+			entry_add(r, c->ld, msg);
+			break;
+		case LDAP_RES_SEARCH_REFERENCE:
+			/* Referrals are not chased: AD's hang clients. */
+			break;
+		default:
+			result_done(r, c->ld, msg);
+			break;
+		}
+		ldap_msgfree(msg);
+		/* A callback may have closed the connection. */
+		if (c->ld == NULL)
+			return;
+	}
+}
+
+static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct ldconn *c = arg;
+	struct ldconn_setup *s = c->setup;
+	char byte;
+	LDAP *ld;
+	char *error;
+
+	if (read(fd, &byte, 1) <= 0)
+		byte = 0;
+	pthread_mutex_lock(&s->lock);
+	ld = s->ld;
+	error = s->error;
+	s->ld = NULL;
+	s->error = NULL;
+	pthread_mutex_unlock(&s->lock);
+	conn_drop_setup(c);
+	if (ld == NULL) {
+		conn_set_state(c, LDCONN_STATE_DOWN,
+			       error != NULL ? error : "setup failed");
+		free(error);
+		return;
+	}
+	c->ld = ld;
+	ldap_get_option(ld, LDAP_OPT_DESC, &fd);
+	c->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, conn_read, c);
+	event_add(c->ev_read, NULL);
+	conn_set_state(c, LDCONN_STATE_UP, NULL);
+}
+
+struct ldconn *ldconn_new(struct event_base *base,
+			  const struct ldconn_options *opts,
+			  ldconn_state_cb *state_cb, void *ctx)
+{
+	struct ldconn *c = alloc_new(struct ldconn);
+
+	c->base = base;
+	opts_copy(&c->opts, opts);
+	if (c->opts.timeout_ms <= 0)
+		c->opts.timeout_ms = 5000;
+	c->state_cb = state_cb;
+	c->ctx = ctx;
+	c->state = LDCONN_STATE_DOWN;
+	c->setup_pipe_r = -1;
+	return c;
+}
+
+void ldconn_connect(struct ldconn *c)
+{
+	struct ldconn_setup *s;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int fds[2];
+
+	if (c->state != LDCONN_STATE_DOWN)
+		return;
+	c->state = LDCONN_STATE_CONNECTING;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+		       fds) < 0) {
+		conn_set_state(c, LDCONN_STATE_DOWN, "socketpair() failed");
+		return;
+	}
+	s = alloc_new(struct ldconn_setup);
+	pthread_mutex_init(&s->lock, NULL);
+	s->refs = 2; /* the loop and the thread */
+	opts_copy(&s->opts, &c->opts);
+	s->pipe_w = fds[1];
+	c->setup = s;
+	c->setup_pipe_r = fds[0];
+	c->ev_setup = event_new(c->base, fds[0], EV_READ, conn_setup_done, c);
+	event_add(c->ev_setup, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, setup_thread, s) != 0) {
+		s->refs = 1;
+		conn_drop_setup(c);
+		conn_set_state(c, LDCONN_STATE_DOWN, "cannot start thread");
+	}
+	pthread_attr_destroy(&attr);
+}
+
+void ldconn_close(struct ldconn *c, const char *reason)
+{
+	conn_drop_setup(c);
+	if (c->state == LDCONN_STATE_DOWN && c->ld == NULL)
+		return;
+	conn_lost(c, reason != NULL ? reason : "closed");
+}
+
+void ldconn_deinit(struct ldconn **cp)
+{
+	struct ldconn *c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	c->state_cb = NULL;
+	conn_drop_setup(c);
+	conn_fail_all(c, LDCONN_CANCELLED, "connection freed");
+	conn_drop_handle(c);
+	opts_free(&c->opts);
+	free(c->last_error);
+	free(c);
+}
+
+enum ldconn_state ldconn_get_state(const struct ldconn *c)
+{
+	return c->state;
+}
+
+const char *ldconn_uri(const struct ldconn *c)
+{
+	return c->opts.uri;
+}
+
+const char *ldconn_last_error(const struct ldconn *c)
+{
+	return c->last_error;
+}
+
+size_t ldconn_pending(const struct ldconn *c)
+{
+	return c->n_reqs;
+}
+
+static void req_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ldconn_req *r = arg;
+	char *reason = alloc_printf("%s: no answer within the timeout",
+				    r->conn->opts.uri);
+
+	if (r->conn->ld != NULL)
+		ldap_abandon_ext(r->conn->ld, r->msgid, NULL, NULL);
+	req_finish(r, LDCONN_TIMEOUT, 0, reason);
+	free(reason);
+}
+
+struct ldconn_req *ldconn_search_start(struct ldconn *c,
+				       const struct ldconn_search *s,
+				       ldconn_result_cb *cb, void *ctx,
+				       const char **error_r)
+{
+	LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
+	struct ldconn_req *r;
+	struct timeval tv;
+	int msgid, rc, ms;
+
+	if (c->state != LDCONN_STATE_UP || c->ld == NULL) {
+		*error_r = "connection is not up";
+		return NULL;
+	}
+	if (s->page_size > 0) {
+		struct berval cookie = {0, NULL};
+
+		if (s->page_cookie != NULL) {
+			cookie.bv_val = (char *)s->page_cookie->data;
+			cookie.bv_len = s->page_cookie->len;
+		}
+		if (ldap_create_page_control(c->ld, s->page_size, &cookie, 0,
+					     &page) != LDAP_SUCCESS) {
+			*error_r = "cannot create the paged results control";
+			return NULL;
+		}
+		ctrls[0] = page;
+	}
+	rc = ldap_search_ext(c->ld, s->base, s->scope, s->filter,
+			     (char **)s->attrs, 0, page != NULL ? ctrls : NULL,
+			     NULL, NULL, s->size_limit, &msgid);
+	if (page != NULL)
+		ldap_control_free(page);
+	if (rc != LDAP_SUCCESS) {
+		*error_r = ldap_err2string(rc);
+		if (rc == LDAP_SERVER_DOWN) {
+			char *reason = alloc_printf("%s: connection lost: %s",
+						    c->opts.uri,
+						    ldap_err2string(rc));
+
+			conn_lost(c, reason);
+			free(reason);
+		}
+		return NULL;
+	}
+	r = alloc_new(struct ldconn_req);
+	r->conn = c;
+	r->msgid = msgid;
+	r->cb = cb;
+	r->ctx = ctx;
+	r->next = c->reqs;
+	if (c->reqs != NULL)
+		c->reqs->prev = r;
+	c->reqs = r;
+	c->n_reqs++;
+	ms = s->timeout_ms > 0 ? s->timeout_ms : c->opts.timeout_ms;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	r->timer = evtimer_new(c->base, req_timeout, r);
+	evtimer_add(r->timer, &tv);
+	return r;
+}
+
+void ldconn_req_cancel(struct ldconn_req **rp)
+{
+	struct ldconn_req *r = *rp;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	if (r->conn->ld != NULL)
+		ldap_abandon_ext(r->conn->ld, r->msgid, NULL, NULL);
+	req_unlink(r);
+	req_free(r);
+}
+
+const char *ldconn_status_str(enum ldconn_status status)
+{
+	switch (status) {
+	case LDCONN_OK:
+		return "ok";
+	case LDCONN_NO_SUCH_OBJECT:
+		return "no such object";
+	case LDCONN_SIZELIMIT:
+		return "size limit exceeded";
+	case LDCONN_LDAP_ERROR:
+		return "LDAP error";
+	case LDCONN_TIMEOUT:
+		return "timeout";
+	case LDCONN_CONN_LOST:
+		return "connection lost";
+	case LDCONN_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,
+					    const char *name)
+{
+	for (size_t i = 0; i < e->n_attrs; i++) {
+		if (strcasecmp(e->attrs[i].name, name) == 0)
+			return &e->attrs[i];
+	}
+	return NULL;
+}

@@ -1,0 +1,213 @@
+/*
+ * ldconn_setup - open, secure and bind one LDAP connection, off the loop.
+ *
+ * ldconn_setup_run() is the body of the setup thread: it makes a fresh
+ * libldap handle for one server, connects with a bounded network timeout,
+ * starts TLS (StartTLS or LDAPS) with the certificate verified against the
+ * configured CA, and binds (simple, SASL PLAIN, GSSAPI or EXTERNAL). Every
+ * step is bounded by the timeout, so the thread always ends. On success the
+ * bound handle is handed back; on failure a reason naming the server and
+ * the step ("TLS: certificate verification failed: ...") is.
+ *
+ * A password bind without TLS is refused here, before anything is sent,
+ * unless the options explicitly allow it (tests against a plain slapd).
+ */
+#include "ldconn_private.h"
+
+#include <fcntl.h>
+#include <ldap.h>
+#include <sasl/sasl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+struct setup_sasl {
+	const struct ldconn_options *opts;
+};
+
+static int setup_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
+{
+	const struct setup_sasl *s = defaults;
+	sasl_interact_t *it;
+
+	for (it = in; it->id != SASL_CB_LIST_END; it++) {
+		const char *v = NULL;
+
+		switch (it->id) {
+		case SASL_CB_AUTHNAME:
+			v = s->opts->bind_dn;
+			break;
+		case SASL_CB_PASS:
+			v = s->opts->password;
+			break;
+		case SASL_CB_USER:
+			v = s->opts->sasl_authz != NULL ? s->opts->sasl_authz
+							: "";
+			break;
+		case SASL_CB_GETREALM:
+			v = it->defresult;
+			break;
+		default:
+			break;
+		}
+		if (v == NULL)
+			v = "";
+		it->result = v;
+		it->len = (unsigned)strlen(v);
+	}
+	return LDAP_SUCCESS;
+}
+
+static char *setup_error(LDAP *ld, const char *uri, const char *step,
+			 int rc)
+{
+	char *diag = NULL;
+	char *msg;
+
+	if (ld != NULL)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	if (diag != NULL && *diag != '\0')
+		msg = alloc_printf("%s: %s failed: %s (%s)", uri, step,
+				   ldap_err2string(rc), diag);
+	else
+		msg = alloc_printf("%s: %s failed: %s", uri, step,
+				   ldap_err2string(rc));
+	ldap_memfree(diag);
+	return msg;
+}
+
+static int setup_tls_options(LDAP *ld, const struct ldconn_options *o)
+{
+	int demand = LDAP_OPT_X_TLS_DEMAND;
+	int zero = 0;
+	int rc;
+
+	rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+	if (rc == LDAP_OPT_SUCCESS && o->ca_file != NULL)
+		rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, o->ca_file);
+	if (rc == LDAP_OPT_SUCCESS && o->cert_file != NULL)
+		rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CERTFILE, o->cert_file);
+	if (rc == LDAP_OPT_SUCCESS && o->key_file != NULL)
+		rc = ldap_set_option(ld, LDAP_OPT_X_TLS_KEYFILE, o->key_file);
+	/* A context of this handle's own: the settings above take effect. */
+	if (rc == LDAP_OPT_SUCCESS)
+		rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
+	return rc;
+}
+
+static int setup_bind(LDAP *ld, const struct ldconn_options *o)
+{
+	struct setup_sasl s = {.opts = o};
+	const char *mech;
+	int on = 1;
+
+	switch (o->bind) {
+	case LDCONN_BIND_NONE:
+		return LDAP_SUCCESS;
+	case LDCONN_BIND_SIMPLE: {
+		struct berval cred;
+
+		cred.bv_val = (char *)(o->password != NULL ? o->password : "");
+		cred.bv_len = strlen(cred.bv_val);
+		return ldap_sasl_bind_s(ld, o->bind_dn, LDAP_SASL_SIMPLE,
+					&cred, NULL, NULL, NULL);
+	}
+	case LDCONN_BIND_PLAIN:
+		mech = "PLAIN";
+		break;
+	case LDCONN_BIND_GSSAPI:
+		mech = "GSSAPI";
+		/* The SRV target is the service's name; there may be no PTR. */
+		ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, &on);
+		break;
+	case LDCONN_BIND_EXTERNAL:
+		mech = "EXTERNAL";
+		break;
+	default:
+		return LDAP_PARAM_ERROR;
+	}
+	/* AD refuses SASL sign/seal inside TLS: ask for no SASL layer. */
+	if (o->tls != LDCONN_TLS_NONE && o->sasl_no_secprops)
+		ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0");
+	return ldap_sasl_interactive_bind_s(ld, NULL, mech, NULL, NULL,
+					    LDAP_SASL_QUIET, setup_interact,
+					    &s);
+}
+
+static bool setup_needs_tls(const struct ldconn_options *o)
+{
+	return o->bind == LDCONN_BIND_SIMPLE || o->bind == LDCONN_BIND_PLAIN;
+}
+
+LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r)
+{
+	LDAP *ld = NULL;
+	struct timeval tv;
+	int version = LDAP_VERSION3;
+	int rc, fd = -1, flags;
+	int user_timeout;
+
+	if (o->tls == LDCONN_TLS_NONE && setup_needs_tls(o) &&
+	    !o->allow_plaintext) {
+		*error_r = alloc_printf(
+			"%s: refusing a password bind without TLS "
+			"(set tls, or allow_plaintext_bind for tests)",
+			o->uri);
+		return NULL;
+	}
+	rc = ldap_initialize(&ld, o->uri);
+	if (rc != LDAP_SUCCESS) {
+		*error_r = setup_error(NULL, o->uri, "initialize", rc);
+		return NULL;
+	}
+	tv.tv_sec = o->timeout_ms / 1000;
+	tv.tv_usec = (o->timeout_ms % 1000) * 1000;
+	user_timeout = o->timeout_ms;
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
+	ldap_set_option(ld, LDAP_OPT_TCP_USER_TIMEOUT, &user_timeout);
+	if (o->tls != LDCONN_TLS_NONE &&
+	    (rc = setup_tls_options(ld, o)) != LDAP_OPT_SUCCESS) {
+		*error_r = setup_error(ld, o->uri, "TLS setup", rc);
+		goto fail;
+	}
+	rc = ldap_connect(ld);
+	if (rc != LDAP_SUCCESS) {
+		*error_r = setup_error(ld, o->uri,
+				       o->tls == LDCONN_TLS_LDAPS ? "LDAPS connect"
+								   : "connect",
+				       rc);
+		goto fail;
+	}
+	if (o->tls == LDCONN_TLS_STARTTLS) {
+		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc != LDAP_SUCCESS) {
+			*error_r = setup_error(ld, o->uri, "StartTLS", rc);
+			goto fail;
+		}
+	}
+	rc = setup_bind(ld, o);
+	if (rc != LDAP_SUCCESS) {
+		*error_r = setup_error(ld, o->uri, "bind", rc);
+		goto fail;
+	}
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
+	    fd < 0) {
+		*error_r = alloc_printf("%s: no socket after bind", o->uri);
+		goto fail;
+	}
+	/* The loop must never block on a half-received message. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		*error_r = alloc_printf("%s: cannot make socket non-blocking",
+					o->uri);
+		goto fail;
+	}
+	return ld;
+fail:
+	ldap_unbind_ext(ld, NULL, NULL);
+	return NULL;
+}

@@ -1,0 +1,536 @@
+/*
+ * ldpool - bound service connections with failover; see ldpool.h.
+ *
+ * The pool's one timer (maintain) runs every second and whenever
+ * something changed: it opens the connections the primary and standby DC
+ * should have, closes connections to DCs that are neither once they are
+ * idle, sends keepalives, and hands waiting searches to connections that
+ * came up. Everything that could re-enter a connection from inside its
+ * own callback is left to this timer.
+ */
+#include "ldpool.h"
+
+#include <ldap.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "evloop.h"
+#include "log.h"
+
+#define POOL_TICK_MS 1000
+
+struct pool_conn {
+	struct ldpool *pool;
+	struct pool_dc *pdc;
+	struct ldconn *conn;
+	uint64_t last_used_ms;
+	bool keepalive_pending;
+};
+
+struct pool_dc {
+	struct dcloc_dc *dc;
+	struct pool_conn **conns;
+	size_t n_conns;
+	struct ldpool_dc_stats stats;
+};
+
+struct ldpool_req {
+	struct ldpool *pool;
+	struct ldconn_search s; /* private copy */
+	char **attrs;
+	struct ldconn_value cookie;
+	ldpool_result_cb *cb;
+	void *ctx;
+	unsigned attempts;
+	struct pool_dc *tried;      /* the DC of the failed attempt */
+	struct ldconn_req *creq;    /* in flight on a connection */
+	struct pool_conn *pc;
+	struct evloop_timer *timer; /* while waiting for a connection */
+	struct ldpool_req *prev, *next; /* waiting queue */
+};
+
+struct ldpool {
+	struct event_base *base;
+	struct dcloc *loc;
+	struct ldpool_options opts;
+	struct pool_dc **dcs;
+	size_t n_dcs;
+	struct evloop_timer *tick;
+	struct ldpool_req *wait_head, *wait_tail;
+	size_t n_waiting;
+	bool closing;
+};
+
+static void pool_kick(struct ldpool *pool);
+static void req_dispatch(struct ldpool_req *r);
+
+static struct pool_dc *pool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
+{
+	struct pool_dc *pdc;
+
+	for (size_t i = 0; i < pool->n_dcs; i++)
+		if (pool->dcs[i]->dc == dc)
+			return pool->dcs[i];
+	pdc = alloc_new(struct pool_dc);
+	pdc->dc = dc;
+	pool->dcs = alloc_resize(pool->dcs, pool->n_dcs + 1,
+				 sizeof(*pool->dcs));
+	pool->dcs[pool->n_dcs++] = pdc;
+	return pdc;
+}
+
+static unsigned pdc_up(const struct pool_dc *pdc)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < pdc->n_conns; i++)
+		if (ldconn_get_state(pdc->conns[i]->conn) == LDCONN_STATE_UP)
+			n++;
+	return n;
+}
+
+static void conn_state(struct ldconn *c, enum ldconn_state state,
+		       const char *reason, void *ctx)
+{
+	struct pool_conn *pc = ctx;
+	struct ldpool *pool = pc->pool;
+
+	if (pool->closing)
+		return;
+	if (state == LDCONN_STATE_UP) {
+		log_info("ldpool", "event=connected dc=%s", ldconn_uri(c));
+		dcloc_mark_up(pool->loc, pc->pdc->dc);
+		pc->last_used_ms = dcloc_now_ms();
+	} else if (state == LDCONN_STATE_DOWN) {
+		dcloc_mark_down(pool->loc, pc->pdc->dc, reason,
+				dcloc_now_ms());
+	}
+	pool_kick(pool);
+}
+
+static struct pool_conn *pdc_add_conn(struct ldpool *pool,
+				      struct pool_dc *pdc)
+{
+	struct pool_conn *pc = alloc_new(struct pool_conn);
+	struct ldconn_options o = pool->opts.conn;
+
+	o.uri = pdc->dc->uri;
+	pc->pool = pool;
+	pc->pdc = pdc;
+	pc->conn = ldconn_new(pool->base, &o, conn_state, pc);
+	pdc->conns = alloc_resize(pdc->conns, pdc->n_conns + 1,
+				  sizeof(*pdc->conns));
+	pdc->conns[pdc->n_conns++] = pc;
+	return pc;
+}
+
+/* Make pdc have at least want connections up or connecting. */
+static void pdc_ensure(struct ldpool *pool, struct pool_dc *pdc,
+		       unsigned want)
+{
+	unsigned live = 0;
+
+	for (size_t i = 0; i < pdc->n_conns; i++) {
+		struct ldconn *c = pdc->conns[i]->conn;
+
+		if (ldconn_get_state(c) != LDCONN_STATE_DOWN)
+			live++;
+	}
+	for (size_t i = 0; i < pdc->n_conns && live < want; i++) {
+		struct ldconn *c = pdc->conns[i]->conn;
+
+		if (ldconn_get_state(c) == LDCONN_STATE_DOWN) {
+			ldconn_connect(c);
+			live++;
+		}
+	}
+	while (live < want) {
+		ldconn_connect(pdc_add_conn(pool, pdc)->conn);
+		live++;
+	}
+}
+
+/* Close idle connections of a DC that is neither primary nor standby. */
+static void pdc_release(struct pool_dc *pdc)
+{
+	for (size_t i = 0; i < pdc->n_conns; i++) {
+		struct ldconn *c = pdc->conns[i]->conn;
+
+		if (ldconn_get_state(c) == LDCONN_STATE_UP &&
+		    ldconn_pending(c) == 0)
+			ldconn_close(c, "no longer needed");
+	}
+}
+
+static struct pool_conn *pdc_best_conn(struct pool_dc *pdc)
+{
+	struct pool_conn *best = NULL;
+
+	for (size_t i = 0; i < pdc->n_conns; i++) {
+		struct pool_conn *pc = pdc->conns[i];
+
+		if (ldconn_get_state(pc->conn) != LDCONN_STATE_UP)
+			continue;
+		if (best == NULL ||
+		    ldconn_pending(pc->conn) < ldconn_pending(best->conn))
+			best = pc;
+	}
+	return best;
+}
+
+/* The best connection that is up, not on the DC to avoid. */
+static struct pool_conn *pool_pick(struct ldpool *pool,
+				   const struct pool_dc *avoid)
+{
+	uint64_t now = dcloc_now_ms();
+	struct dcloc_dc *dc = NULL;
+
+	while ((dc = dcloc_next_up(pool->loc, dc, now)) != NULL) {
+		struct pool_dc *pdc = pool_dc_get(pool, dc);
+		struct pool_conn *pc;
+
+		if (pdc == avoid)
+			continue;
+		pc = pdc_best_conn(pdc);
+		if (pc != NULL)
+			return pc;
+	}
+	return NULL;
+}
+
+static void send_keepalive_done(const struct ldconn_result *res, void *ctx)
+{
+	struct pool_conn *pc = ctx;
+
+	pc->keepalive_pending = false;
+	if (res->status == LDCONN_TIMEOUT)
+		ldconn_close(pc->conn, "keepalive timed out");
+}
+
+static void pool_keepalive(struct ldpool *pool, uint64_t now)
+{
+	static const char *const attrs[] = {"supportedLDAPVersion", NULL};
+	const struct ldconn_search s = {.base = "",
+					.scope = LDAP_SCOPE_BASE,
+					.filter = "(objectClass=*)",
+					.attrs = attrs};
+
+	for (size_t i = 0; i < pool->n_dcs; i++) {
+		struct pool_dc *pdc = pool->dcs[i];
+
+		for (size_t j = 0; j < pdc->n_conns; j++) {
+			struct pool_conn *pc = pdc->conns[j];
+			const char *error;
+
+			if (pc->keepalive_pending ||
+			    ldconn_get_state(pc->conn) != LDCONN_STATE_UP ||
+			    now - pc->last_used_ms < pool->opts.idle_keepalive_ms)
+				continue;
+			pc->last_used_ms = now;
+			if (ldconn_search_start(pc->conn, &s,
+						send_keepalive_done, pc,
+						&error) != NULL)
+				pc->keepalive_pending = true;
+		}
+	}
+}
+
+static void req_unqueue(struct ldpool_req *r)
+{
+	struct ldpool *pool = r->pool;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else if (pool->wait_head == r)
+		pool->wait_head = r->next;
+	else
+		return; /* not queued */
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		pool->wait_tail = r->prev;
+	r->prev = r->next = NULL;
+	pool->n_waiting--;
+}
+
+static void pool_maintain(void *ctx)
+{
+	struct ldpool *pool = ctx;
+	uint64_t now = dcloc_now_ms();
+	struct dcloc_dc *primary, *standby = NULL;
+	struct ldpool_req *r, *next;
+
+	primary = dcloc_next_up(pool->loc, NULL, now);
+	if (primary != NULL)
+		standby = dcloc_next_up(pool->loc, primary, now);
+	if (primary != NULL)
+		pdc_ensure(pool, pool_dc_get(pool, primary),
+			   pool->opts.conns_per_dc);
+	if (standby != NULL)
+		pdc_ensure(pool, pool_dc_get(pool, standby), 1);
+	/* Once the primary is up, DCs further down need no connections. */
+	if (primary != NULL && pdc_up(pool_dc_get(pool, primary)) > 0) {
+		for (size_t i = 0; i < pool->n_dcs; i++) {
+			struct dcloc_dc *dc = pool->dcs[i]->dc;
+
+			if (dc != primary && dc != standby)
+				pdc_release(pool->dcs[i]);
+		}
+	}
+	pool_keepalive(pool, now);
+	if (pool->wait_head != NULL && pool_pick(pool, NULL) != NULL) {
+		/* Take the whole queue: what cannot go yet queues again. */
+		r = pool->wait_head;
+		pool->wait_head = pool->wait_tail = NULL;
+		pool->n_waiting = 0;
+		for (; r != NULL; r = next) {
+			next = r->next;
+			r->prev = r->next = NULL;
+			req_dispatch(r);
+		}
+	}
+	evloop_timer_start(pool->tick, POOL_TICK_MS);
+}
+
+static void pool_kick(struct ldpool *pool)
+{
+	evloop_timer_start(pool->tick, 0);
+}
+
+static void req_free(struct ldpool_req *r)
+{
+	evloop_timer_free(&r->timer);
+	for (size_t i = 0; r->attrs != NULL && r->attrs[i] != NULL; i++)
+		free(r->attrs[i]);
+	free(r->attrs);
+	free((char *)r->s.base);
+	free((char *)r->s.filter);
+	free((char *)r->cookie.data);
+	free(r);
+}
+
+static void req_complete(struct ldpool_req *r, const struct ldconn_result *res,
+			 const char *dc_uri)
+{
+	r->cb(res, dc_uri, r->ctx);
+	req_free(r);
+}
+
+static void req_fail(struct ldpool_req *r, enum ldconn_status status,
+		     const char *reason)
+{
+	struct ldconn_result res = {.status = status, .error = reason};
+
+	req_complete(r, &res, NULL);
+}
+
+static void req_wait_timeout(void *ctx)
+{
+	struct ldpool_req *r = ctx;
+	const char *e = dcloc_last_error(r->pool->loc);
+	char *reason = alloc_printf("no directory server available%s%s",
+				    e != NULL ? ": " : "", e != NULL ? e : "");
+
+	req_unqueue(r);
+	req_fail(r, LDCONN_TIMEOUT, reason);
+	free(reason);
+}
+
+static void req_result(const struct ldconn_result *res, void *ctx)
+{
+	struct ldpool_req *r = ctx;
+	struct pool_conn *pc = r->pc;
+	struct ldpool *pool = r->pool;
+	uint64_t now = dcloc_now_ms();
+
+	r->creq = NULL;
+	r->pc = NULL;
+	pc->last_used_ms = now;
+	if ((res->status == LDCONN_CONN_LOST ||
+	     res->status == LDCONN_TIMEOUT) &&
+	    r->attempts < 2) {
+		/* This DC failed us: mark it and try the next one once. */
+		dcloc_mark_down(pool->loc, pc->pdc->dc, res->error, now);
+		if (res->status == LDCONN_TIMEOUT)
+			ldconn_close(pc->conn, res->error);
+		pc->pdc->stats.failovers++;
+		r->tried = pc->pdc;
+		log_info("ldpool", "event=retry dc=%s error=\"%s\"",
+			 pc->pdc->dc->uri,
+			 res->error != NULL ? res->error : "?");
+		req_dispatch(r);
+		pool_kick(pool);
+		return;
+	}
+	pc->pdc->stats.searches++;
+	req_complete(r, res, pc->pdc->dc->uri);
+}
+
+static void req_dispatch(struct ldpool_req *r)
+{
+	struct ldpool *pool = r->pool;
+	struct pool_conn *pc;
+	const char *error;
+
+	while ((pc = pool_pick(pool, r->tried)) != NULL) {
+		r->attempts++;
+		r->pc = pc;
+		r->creq = ldconn_search_start(pc->conn, &r->s, req_result, r,
+					      &error);
+		if (r->creq != NULL) {
+			/* The connection's own timeout bounds it now. */
+			evloop_timer_stop(r->timer);
+			return;
+		}
+		/* The connection broke under us; it reports DOWN itself. */
+		r->pc = NULL;
+		r->attempts--;
+		ldconn_close(pc->conn, error);
+	}
+	if (pool->n_waiting >= pool->opts.queue_max) {
+		req_fail(r, LDCONN_TIMEOUT, "too many searches waiting");
+		return;
+	}
+	/* Wait for a connection; the tick hands it over. Any DC will do
+	 * now, the one that failed too if it comes back in time. */
+	r->tried = NULL;
+	r->prev = pool->wait_tail;
+	if (pool->wait_tail != NULL)
+		pool->wait_tail->next = r;
+	else
+		pool->wait_head = r;
+	pool->wait_tail = r;
+	pool->n_waiting++;
+	if (!evloop_timer_pending(r->timer))
+		evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
+	pool_kick(pool);
+}
+
+struct ldpool_req *ldpool_search(struct ldpool *pool,
+				 const struct ldconn_search *s,
+				 ldpool_result_cb *cb, void *ctx)
+{
+	struct ldpool_req *r = alloc_new(struct ldpool_req);
+
+	r->pool = pool;
+	r->cb = cb;
+	r->ctx = ctx;
+	r->s = *s;
+	r->s.base = alloc_strdup(s->base);
+	r->s.filter = alloc_strdup(s->filter);
+	if (s->timeout_ms == 0)
+		r->s.timeout_ms = (int)pool->opts.request_timeout_ms;
+	if (s->attrs != NULL) {
+		size_t n = 0;
+
+		while (s->attrs[n] != NULL)
+			n++;
+		r->attrs = alloc_array(n + 1, sizeof(char *));
+		for (size_t i = 0; i < n; i++)
+			r->attrs[i] = alloc_strdup(s->attrs[i]);
+		r->s.attrs = (const char *const *)r->attrs;
+	}
+	if (s->page_cookie != NULL) {
+		r->cookie.data = alloc_memdup(s->page_cookie->data,
+					      s->page_cookie->len);
+		r->cookie.len = s->page_cookie->len;
+		r->s.page_cookie = &r->cookie;
+	}
+	r->timer = evloop_timer_new(pool->base, req_wait_timeout, r);
+	/* Never answer from inside the call: queue, and let the tick run. */
+	r->prev = pool->wait_tail;
+	if (pool->wait_tail != NULL)
+		pool->wait_tail->next = r;
+	else
+		pool->wait_head = r;
+	pool->wait_tail = r;
+	pool->n_waiting++;
+	evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
+	pool_kick(pool);
+	return r;
+}
+
+void ldpool_req_cancel(struct ldpool_req **rp)
+{
+	struct ldpool_req *r = *rp;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	req_unqueue(r);
+	ldconn_req_cancel(&r->creq);
+	req_free(r);
+}
+
+struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
+			  const struct ldpool_options *opts)
+{
+	struct ldpool *pool = alloc_new(struct ldpool);
+
+	pool->base = base;
+	pool->loc = loc;
+	pool->opts = *opts;
+	if (pool->opts.conns_per_dc == 0)
+		pool->opts.conns_per_dc = 2;
+	if (pool->opts.conn.timeout_ms <= 0)
+		pool->opts.conn.timeout_ms = 5000;
+	if (pool->opts.request_timeout_ms == 0)
+		pool->opts.request_timeout_ms =
+			(unsigned)pool->opts.conn.timeout_ms;
+	if (pool->opts.idle_keepalive_ms == 0)
+		pool->opts.idle_keepalive_ms = 300000;
+	if (pool->opts.queue_max == 0)
+		pool->opts.queue_max = 10000;
+	pool->tick = evloop_timer_new(base, pool_maintain, pool);
+	return pool;
+}
+
+void ldpool_dcs_changed(struct ldpool *pool)
+{
+	pool_kick(pool);
+}
+
+void ldpool_deinit(struct ldpool **poolp)
+{
+	struct ldpool *pool = *poolp;
+
+	if (pool == NULL)
+		return;
+	*poolp = NULL;
+	pool->closing = true;
+	while (pool->wait_head != NULL) {
+		struct ldpool_req *r = pool->wait_head;
+
+		req_unqueue(r);
+		req_fail(r, LDCONN_CANCELLED, "shutting down");
+	}
+	for (size_t i = 0; i < pool->n_dcs; i++) {
+		struct pool_dc *pdc = pool->dcs[i];
+
+		for (size_t j = 0; j < pdc->n_conns; j++) {
+			ldconn_deinit(&pdc->conns[j]->conn);
+			free(pdc->conns[j]);
+		}
+		free(pdc->conns);
+		free(pdc);
+	}
+	free(pool->dcs);
+	evloop_timer_free(&pool->tick);
+	free(pool);
+}
+
+void ldpool_dc_stats(const struct ldpool *pool, const struct dcloc_dc *dc,
+		     struct ldpool_dc_stats *stats_r)
+{
+	memset(stats_r, 0, sizeof(*stats_r));
+	for (size_t i = 0; i < pool->n_dcs; i++) {
+		const struct pool_dc *pdc = pool->dcs[i];
+
+		if (pdc->dc != dc)
+			continue;
+		*stats_r = pdc->stats;
+		stats_r->conns_up = pdc_up(pdc);
+		stats_r->conns_total = (unsigned)pdc->n_conns;
+	}
+}

@@ -1,0 +1,33 @@
+/*
+ * service.h - the process shell shared by authd and routerd.
+ *
+ * service_main() parses the command line (-c FILE, -t, -f, -d, -h, -V),
+ * loads and checks the configuration (-t: report and exit 0/1), detaches
+ * unless -f, sets up logging, the libevent loop and the signals (TERM and
+ * INT stop, HUP re-reads the configuration and keeps the old one when the
+ * new one is bad), then hands the loop to the daemon's hooks.
+ *
+ * The configuration passed to start() and reload() is freed after a later
+ * reload: a hook copies what it keeps.
+ */
+#ifndef DIRMX_SERVICE_H
+#define DIRMX_SERVICE_H
+
+struct event_base;
+struct dirmx_config;
+
+struct service_hooks {
+	const char *prog;
+	/* Add the daemon's events to base; -1 (after logging why) stops. */
+	int (*start)(struct event_base *base, const struct dirmx_config *cfg,
+		     void **state_r);
+	/* The file was re-read and is good: apply what can change. */
+	void (*reload)(void *state, const struct dirmx_config *cfg);
+	/* Leaving the loop: free everything start() made. */
+	void (*stop)(void *state);
+};
+
+/* Returns the process exit status. */
+int service_main(int argc, char **argv, const struct service_hooks *hooks);
+
+#endif
