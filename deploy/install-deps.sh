@@ -27,7 +27,7 @@ TEST_PKGS=(
 	dnsmasq-base
 	krb5-kdc krb5-user krb5-admin-server libsasl2-modules-gssapi-mit
 	libsasl2-modules
-	samba samba-ad-dc samba-dsdb-modules samba-vfs-modules winbind
+	samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind
 	postfix swaks
 	gnutls-bin
 	iproute2 procps psmisc bind9-dnsutils

@@ -12,3 +12,10 @@ test fails loudly, it is never skipped.
 """
 
 from .core import Lab, LabError, free_port, build_dir, source_dir  # noqa: F401
+from .ca import CA, lab_ca  # noqa: F401
+from .slapd import Slapd  # noqa: F401
+from . import ldapdata  # noqa: F401
+from .dnsmasq import Dnsmasq, dns_query, dns_query_packet  # noqa: F401
+from .netns import NetNS  # noqa: F401,E402
+from .samba import SambaDC  # noqa: F401,E402
+from .krb5 import KDC  # noqa: F401,E402
