@@ -31,6 +31,7 @@ struct ldconn_setup {
 	struct ldconn_options opts; /* private copies of every string */
 	LDAP *ld;
 	char *error;
+	int ldap_code;
 	int pipe_w;
 };
 
@@ -52,10 +53,12 @@ struct ldconn {
 	void *ctx;
 	enum ldconn_state state;
 	char *last_error;
+	int last_code;
 	LDAP *ld;
 	struct event *ev_read;
 	struct ldconn_setup *setup;
 	struct event *ev_setup;
+	struct event *setup_deadline;
 	int setup_pipe_r;
 	struct ldconn_req *reqs;
 	size_t n_reqs;
@@ -117,12 +120,14 @@ static void *setup_thread(void *arg)
 {
 	struct ldconn_setup *s = arg;
 	char *error = NULL;
-	LDAP *ld = ldconn_setup_run(&s->opts, &error);
+	int code = 0;
+	LDAP *ld = ldconn_setup_run(&s->opts, &error, &code);
 	char byte = 1;
 
 	pthread_mutex_lock(&s->lock);
 	s->ld = ld;
 	s->error = error;
+	s->ldap_code = code;
 	pthread_mutex_unlock(&s->lock);
 	/* The loop may have let go already: then nobody reads the socket,
 	 * and MSG_NOSIGNAL keeps that from raising SIGPIPE. */
@@ -219,6 +224,10 @@ static void conn_drop_handle(struct ldconn *c)
 
 static void conn_drop_setup(struct ldconn *c)
 {
+	if (c->setup_deadline != NULL) {
+		event_free(c->setup_deadline);
+		c->setup_deadline = NULL;
+	}
 	if (c->ev_setup != NULL) {
 		event_free(c->ev_setup);
 		c->ev_setup = NULL;
@@ -390,6 +399,23 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * libldap's own timeouts do not cover every step (a TLS handshake with a
+ * frozen server hangs): the loop gives up on its own and lets the thread
+ * finish, or hang, without it. The thread frees what it made when it ends.
+ */
+static void conn_setup_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct ldconn *c = arg;
+	char *reason = alloc_printf("%s: no answer during connect, TLS or bind "
+				    "within %d ms",
+				    c->opts.uri, c->opts.timeout_ms * 2);
+
+	conn_drop_setup(c);
+	conn_set_state(c, LDCONN_STATE_DOWN, reason);
+	free(reason);
+}
+
 static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct ldconn *c = arg;
@@ -403,6 +429,7 @@ static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&s->lock);
 	ld = s->ld;
 	error = s->error;
+	c->last_code = s->ldap_code;
 	s->ld = NULL;
 	s->error = NULL;
 	pthread_mutex_unlock(&s->lock);
@@ -461,6 +488,16 @@ void ldconn_connect(struct ldconn *c)
 	c->setup_pipe_r = fds[0];
 	c->ev_setup = event_new(c->base, fds[0], EV_READ, conn_setup_done, c);
 	event_add(c->ev_setup, NULL);
+	{
+		/* Each step is bounded by timeout_ms; all of them by twice. */
+		struct timeval tv = {.tv_sec = (c->opts.timeout_ms * 2) / 1000,
+				     .tv_usec = ((c->opts.timeout_ms * 2) % 1000) *
+						1000};
+
+		c->setup_deadline =
+			evtimer_new(c->base, conn_setup_expired, c);
+		evtimer_add(c->setup_deadline, &tv);
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&tid, &attr, setup_thread, s) != 0) {
@@ -508,6 +545,11 @@ const char *ldconn_uri(const struct ldconn *c)
 const char *ldconn_last_error(const struct ldconn *c)
 {
 	return c->last_error;
+}
+
+int ldconn_last_code(const struct ldconn *c)
+{
+	return c->last_code;
 }
 
 size_t ldconn_pending(const struct ldconn *c)

@@ -137,6 +137,9 @@ void ldconn_close(struct ldconn *c, const char *reason);
 enum ldconn_state ldconn_get_state(const struct ldconn *c);
 const char *ldconn_uri(const struct ldconn *c);
 const char *ldconn_last_error(const struct ldconn *c);
+/* The LDAP result code of the last failed setup step (e.g.
+ * LDAP_INVALID_CREDENTIALS from the bind), 0 when setup succeeded. */
+int ldconn_last_code(const struct ldconn *c);
 size_t ldconn_pending(const struct ldconn *c);
 
 /*

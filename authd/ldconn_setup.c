@@ -140,7 +140,8 @@ static bool setup_needs_tls(const struct ldconn_options *o)
 	return o->bind == LDCONN_BIND_SIMPLE || o->bind == LDCONN_BIND_PLAIN;
 }
 
-LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r)
+LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
+		       int *ldap_code_r)
 {
 	LDAP *ld = NULL;
 	struct timeval tv;
@@ -150,12 +151,14 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r)
 
 	if (o->tls == LDCONN_TLS_NONE && setup_needs_tls(o) &&
 	    !o->allow_plaintext) {
+		*ldap_code_r = LDAP_CONFIDENTIALITY_REQUIRED;
 		*error_r = alloc_printf(
 			"%s: refusing a password bind without TLS "
 			"(set tls, or allow_plaintext_bind for tests)",
 			o->uri);
 		return NULL;
 	}
+	*ldap_code_r = LDAP_OTHER;
 	rc = ldap_initialize(&ld, o->uri);
 	if (rc != LDAP_SUCCESS) {
 		*error_r = setup_error(NULL, o->uri, "initialize", rc);
@@ -191,6 +194,7 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r)
 	}
 	rc = setup_bind(ld, o);
 	if (rc != LDAP_SUCCESS) {
+		*ldap_code_r = rc;
 		*error_r = setup_error(ld, o->uri, "bind", rc);
 		goto fail;
 	}
@@ -206,6 +210,7 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r)
 					o->uri);
 		goto fail;
 	}
+	*ldap_code_r = 0;
 	return ld;
 fail:
 	ldap_unbind_ext(ld, NULL, NULL);

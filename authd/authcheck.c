@@ -1,0 +1,573 @@
+/*
+ * authcheck - credential checks and send-as lists; see authcheck.h.
+ *
+ * Failure counters live in a cache (cache.c) keyed "a:<account DN>" and
+ * "c:<client address>", each value a struct fail_count whose entry expires
+ * with the lockout observation window that its first failure opened.
+ *
+ * A request that needs no search (empty password, a client over its
+ * limit) is answered from a zero timer; a user bind runs on a fresh
+ * ldconn whose setup does the bind, and the request ends from a timer so
+ * that the connection is never freed inside its own callback.
+ */
+#include "authcheck.h"
+
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "cache.h"
+#include "dcloc.h"
+#include "evloop.h"
+#include "ldfilter.h"
+#include "ldpool.h"
+#include "log.h"
+
+#define DEFAULT_WINDOW_MS (30ULL * 60 * 1000)
+
+struct fail_count {
+	uint32_t count;
+	uint64_t expires_ms;
+};
+
+enum req_kind { REQ_AUTH, REQ_SENDERS };
+
+struct authcheck {
+	struct event_base *base;
+	struct ldpool *pool;
+	struct dcloc *loc;
+	struct authcheck_options opts;
+	char *base_dn, *filter;
+	char **send_as;
+	struct cache *fails;
+	unsigned domain_threshold;
+	uint64_t domain_window_ms;
+	struct ldpool_req *policy_req;
+	struct evloop_timer *policy_timer;
+	struct authcheck_req *reqs;
+};
+
+struct authcheck_req {
+	struct authcheck *ac;
+	enum req_kind kind;
+	char *user, *password, *client;
+	authcheck_cb *cb;
+	void *ctx;
+	struct ldpool_req *search;
+	struct ldconn *bind;
+	char *dn;
+	struct evloop_timer *timer;
+	struct authcheck_answer ans;
+	char *account, *reason;
+	char **addrs;
+	size_t n_addrs;
+	struct authcheck_req *prev, *next;
+};
+
+/* --- failure counters ----------------------------------------------------- */
+
+static unsigned fails_get(struct authcheck *ac, const char *key)
+{
+	const void *v;
+	size_t len;
+
+	if (cache_get(ac->fails, key, strlen(key), dcloc_now_ms(), &v, &len,
+		      NULL) &&
+	    len == sizeof(struct fail_count)) {
+		struct fail_count fc;
+
+		memcpy(&fc, v, sizeof(fc));
+		return fc.count;
+	}
+	return 0;
+}
+
+static unsigned fails_add(struct authcheck *ac, const char *key)
+{
+	uint64_t now = dcloc_now_ms();
+	uint64_t window = ac->opts.lockout_window_ms != 0
+				  ? ac->opts.lockout_window_ms
+			  : ac->domain_window_ms != 0 ? ac->domain_window_ms
+						      : DEFAULT_WINDOW_MS;
+	struct fail_count fc = {.count = 0, .expires_ms = now + window};
+	const void *v;
+	size_t len;
+
+	if (cache_get(ac->fails, key, strlen(key), now, &v, &len, NULL) &&
+	    len == sizeof(fc))
+		memcpy(&fc, v, sizeof(fc));
+	fc.count++;
+	if (fc.expires_ms > now)
+		cache_put(ac->fails, key, strlen(key), &fc, sizeof(fc), false,
+			  now, fc.expires_ms - now);
+	return fc.count;
+}
+
+static unsigned client_delay(unsigned failures)
+{
+	if (failures == 0)
+		return 0;
+	if (failures > 6)
+		return 8000;
+	return 250u << (failures - 1);
+}
+
+/* --- requests -------------------------------------------------------------- */
+
+static void req_free(struct authcheck_req *r)
+{
+	struct authcheck *ac = r->ac;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else if (ac->reqs == r)
+		ac->reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	ldpool_req_cancel(&r->search);
+	ldconn_deinit(&r->bind);
+	evloop_timer_free(&r->timer);
+	if (r->password != NULL) {
+		explicit_bzero(r->password, strlen(r->password));
+		free(r->password);
+	}
+	free(r->user);
+	free(r->client);
+	free(r->dn);
+	free(r->account);
+	free(r->reason);
+	for (size_t i = 0; i < r->n_addrs; i++)
+		free(r->addrs[i]);
+	free(r->addrs);
+	free(r);
+}
+
+static void req_deliver(void *ctx)
+{
+	struct authcheck_req *r = ctx;
+
+	r->ans.account = r->account;
+	r->ans.reason = r->reason;
+	r->ans.addrs = (const char *const *)r->addrs;
+	r->ans.n_addrs = r->n_addrs;
+	r->cb(&r->ans, r->ctx);
+	req_free(r);
+}
+
+/* Answer from the loop, after the current callback has returned. */
+static void req_finish(struct authcheck_req *r, enum lookup_status status,
+		       const char *reason)
+{
+	r->ans.status = status;
+	if (reason != NULL && r->reason == NULL)
+		r->reason = alloc_strdup(reason);
+	evloop_timer_start(r->timer, 0);
+}
+
+static void req_fail_credentials(struct authcheck_req *r, const char *why)
+{
+	struct authcheck *ac = r->ac;
+	char key[600];
+	unsigned n = 0;
+
+	if (r->dn != NULL) {
+		snprintf(key, sizeof(key), "a:%s", r->dn);
+		fails_add(ac, key);
+	}
+	if (r->client != NULL) {
+		snprintf(key, sizeof(key), "c:%s", r->client);
+		n = fails_add(ac, key);
+	}
+	r->ans.delay_ms = client_delay(n);
+	log_info("authcheck", "event=auth_failed user=\"%s\" client=%s "
+			      "reason=\"%s\" client_failures=%u",
+		 r->user, r->client != NULL ? r->client : "-", why, n);
+	req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
+}
+
+static struct authcheck_req *req_new(struct authcheck *ac, enum req_kind kind,
+				     const char *user, authcheck_cb *cb,
+				     void *ctx)
+{
+	struct authcheck_req *r = alloc_new(struct authcheck_req);
+
+	r->ac = ac;
+	r->kind = kind;
+	r->user = alloc_strdup(user);
+	r->cb = cb;
+	r->ctx = ctx;
+	r->timer = evloop_timer_new(ac->base, req_deliver, r);
+	r->next = ac->reqs;
+	if (ac->reqs != NULL)
+		ac->reqs->prev = r;
+	ac->reqs = r;
+	return r;
+}
+
+static const char *value0(const struct ldconn_entry *e, const char *name)
+{
+	const struct ldconn_attr *a = ldconn_entry_attr(e, name);
+
+	return a != NULL && a->n_values > 0 ? a->values[0].data : NULL;
+}
+
+static bool account_blocked(const struct authcheck *ac,
+			    const struct ldconn_entry *e, const char **why_r)
+{
+	const char *v;
+
+	if (ac->opts.ad && (v = value0(e, "userAccountControl")) != NULL &&
+	    (strtoul(v, NULL, 10) & 2) != 0) {
+		*why_r = "account disabled";
+		return true;
+	}
+	if (ac->opts.ad && (v = value0(e, "lockoutTime")) != NULL &&
+	    strtoull(v, NULL, 10) != 0) {
+		*why_r = "account locked out";
+		return true;
+	}
+	if ((v = value0(e, "dirmxAccountDisabled")) != NULL &&
+	    strcasecmp(v, "TRUE") == 0) {
+		*why_r = "account disabled";
+		return true;
+	}
+	if (value0(e, "pwdAccountLockedTime") != NULL) {
+		*why_r = "account locked";
+		return true;
+	}
+	return false;
+}
+
+static void bind_state(struct ldconn *c, enum ldconn_state state,
+		       const char *reason, void *ctx)
+{
+	struct authcheck_req *r = ctx;
+	char key[600];
+
+	if (state == LDCONN_STATE_UP) {
+		snprintf(key, sizeof(key), "a:%s", r->dn);
+		cache_remove(r->ac->fails, key, strlen(key));
+		log_info("authcheck", "event=auth_ok user=\"%s\" dn=\"%s\"",
+			 r->user, r->dn);
+		req_finish(r, LOOKUP_OK, NULL);
+		return;
+	}
+	if (state != LDCONN_STATE_DOWN)
+		return;
+	if (ldconn_last_code(c) == LDAP_INVALID_CREDENTIALS) {
+		req_fail_credentials(r, "wrong password");
+		return;
+	}
+	log_warn("authcheck", "event=auth_tempfail user=\"%s\" error=\"%s\"",
+		 r->user, reason != NULL ? reason : "?");
+	req_finish(r, LOOKUP_TEMPFAIL, "directory unavailable for the check");
+}
+
+static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
+{
+	struct authcheck *ac = r->ac;
+	unsigned thr = ac->opts.lockout_threshold != 0 ? ac->opts.lockout_threshold
+						       : ac->domain_threshold;
+	struct dcloc_dc *dc = dcloc_next_up(ac->loc, NULL, dcloc_now_ms());
+	struct ldconn_options o = ac->opts.conn;
+	const char *why, *bad;
+	char key[600];
+	unsigned failures;
+
+	r->dn = alloc_strdup(e->dn);
+	if (account_blocked(ac, e, &why)) {
+		log_info("authcheck", "event=auth_refused user=\"%s\" "
+				      "reason=\"%s\"",
+			 r->user, why);
+		req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
+		return;
+	}
+	snprintf(key, sizeof(key), "a:%s", e->dn);
+	failures = fails_get(ac, key);
+	bad = value0(e, "badPwdCount");
+	if (bad != NULL && strtoul(bad, NULL, 10) > failures)
+		failures = (unsigned)strtoul(bad, NULL, 10);
+	if (thr > 0 && failures >= (thr >= 3 ? thr - 2 : 1)) {
+		/* One more wrong guess could lock the account: stop here. */
+		log_warn("authcheck", "event=auth_throttled user=\"%s\" "
+				      "failures=%u threshold=%u",
+			 r->user, failures, thr);
+		req_fail_credentials(r, "too many failures for this account");
+		return;
+	}
+	if (dc == NULL) {
+		req_finish(r, LOOKUP_TEMPFAIL, "no directory server available");
+		return;
+	}
+	o.uri = dc->uri;
+	o.bind = LDCONN_BIND_SIMPLE;
+	o.bind_dn = e->dn;
+	o.password = r->password;
+	r->bind = ldconn_new(ac->base, &o, bind_state, r);
+	ldconn_connect(r->bind);
+}
+
+static void add_addr(struct authcheck_req *r, const char *a)
+{
+	if (strncasecmp(a, "smtp:", 5) == 0)
+		a += 5;
+	else if (strchr(a, ':') != NULL && strchr(a, '@') != NULL &&
+		 strchr(a, ':') < strchr(a, '@'))
+		return; /* X400:, SIP: and other proxy address types */
+	for (size_t i = 0; i < r->n_addrs; i++)
+		if (strcasecmp(r->addrs[i], a) == 0)
+			return;
+	r->addrs = alloc_resize(r->addrs, r->n_addrs + 1, sizeof(char *));
+	r->addrs[r->n_addrs++] = alloc_strdup(a);
+}
+
+static void senders_collect(struct authcheck_req *r,
+			    const struct ldconn_entry *e)
+{
+	static const char *const attrs[] = {"mail", "proxyAddresses",
+					    "mailLocalAddress", NULL};
+	struct authcheck *ac = r->ac;
+
+	for (size_t i = 0; attrs[i] != NULL; i++) {
+		const struct ldconn_attr *a = ldconn_entry_attr(e, attrs[i]);
+
+		for (size_t k = 0; a != NULL && k < a->n_values; k++)
+			add_addr(r, a->values[k].data);
+	}
+	for (size_t i = 0; i < ac->opts.n_send_as; i++) {
+		const char *g = ac->send_as[i];
+		const char *sp = strchr(g, ' ');
+
+		if (sp == NULL)
+			continue;
+		if ((size_t)(sp - g) == strlen(r->user) &&
+		    strncasecmp(g, r->user, (size_t)(sp - g)) == 0)
+			add_addr(r, sp + strspn(sp, " "));
+	}
+	req_finish(r, r->n_addrs > 0 ? LOOKUP_OK : LOOKUP_NOTFOUND,
+		   r->n_addrs > 0 ? NULL : "the account has no address");
+}
+
+static const char *ac_name_attr(const struct authcheck *ac)
+{
+	return ac->opts.ad ? "sAMAccountName" : "uid";
+}
+
+static void account_found(const struct ldconn_result *res, const char *dc,
+			  void *ctx)
+{
+	struct authcheck_req *r = ctx;
+	const struct ldconn_entry *e;
+	const char *name;
+
+	r->search = NULL;
+	if (res->status == LDCONN_SIZELIMIT ||
+	    (res->status == LDCONN_OK && res->n_entries > 1)) {
+		log_warn("authcheck", "event=duplicate_account user=\"%s\"",
+			 r->user);
+		req_finish(r, LOOKUP_TEMPFAIL,
+			   "two directory accounts match this login");
+		return;
+	}
+	if (res->status != LDCONN_OK && res->status != LDCONN_NO_SUCH_OBJECT) {
+		req_finish(r, LOOKUP_TEMPFAIL, "directory unavailable");
+		return;
+	}
+	if (res->n_entries == 0) {
+		if (r->kind == REQ_AUTH)
+			req_fail_credentials(r, "no such account");
+		else
+			req_finish(r, LOOKUP_NOTFOUND, "no such account");
+		return;
+	}
+	e = &res->entries[0];
+	name = value0(e, ac_name_attr(r->ac));
+	r->account = alloc_strdup(name != NULL ? name : r->user);
+	if (r->kind == REQ_AUTH)
+		auth_bind(r, e);
+	else
+		senders_collect(r, e);
+}
+
+static void account_search(struct authcheck_req *r)
+{
+	static const char *const attrs[] = {
+		"sAMAccountName", "uid", "userPrincipalName", "mail",
+		"proxyAddresses", "mailLocalAddress", "userAccountControl",
+		"lockoutTime", "badPwdCount", "dirmxAccountDisabled",
+		"pwdAccountLockedTime", NULL};
+	struct authcheck *ac = r->ac;
+	struct ldconn_search s = {.base = ac->base_dn,
+				  .scope = LDAP_SCOPE_SUBTREE,
+				  .attrs = attrs,
+				  .size_limit = 2};
+	char *filter = NULL;
+	const char *error;
+
+	if (ldfilter_expand(ac->filter, r->user, strlen(r->user), &filter,
+			    &error) < 0) {
+		/* A login name the filter cannot hold is no account. */
+		if (r->kind == REQ_AUTH)
+			req_fail_credentials(r, error);
+		else
+			req_finish(r, LOOKUP_NOTFOUND, error);
+		return;
+	}
+	s.filter = filter;
+	r->search = ldpool_search(ac->pool, &s, account_found, r);
+	free(filter);
+}
+
+struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
+				     const char *password, const char *client,
+				     authcheck_cb *cb, void *ctx)
+{
+	struct authcheck_req *r = req_new(ac, REQ_AUTH, user, cb, ctx);
+	char key[600];
+	unsigned n;
+
+	r->password = alloc_strdup(password != NULL ? password : "");
+	r->client = client != NULL ? alloc_strdup(client) : NULL;
+	if (*r->password == '\0' || *user == '\0') {
+		/* An empty password would be an anonymous bind: it succeeds. */
+		req_fail_credentials(r, "empty user or password");
+		return r;
+	}
+	if (r->client != NULL) {
+		snprintf(key, sizeof(key), "c:%s", r->client);
+		n = fails_get(ac, key);
+		if (n >= ac->opts.client_max_failures) {
+			r->ans.delay_ms = client_delay(n);
+			log_warn("authcheck", "event=client_throttled "
+					      "client=%s failures=%u",
+				 r->client, n);
+			req_finish(r, LOOKUP_NOTFOUND,
+				   "too many failures from this client");
+			return r;
+		}
+	}
+	account_search(r);
+	return r;
+}
+
+struct authcheck_req *authcheck_senders(struct authcheck *ac,
+					const char *user, authcheck_cb *cb,
+					void *ctx)
+{
+	struct authcheck_req *r = req_new(ac, REQ_SENDERS, user, cb, ctx);
+
+	account_search(r);
+	return r;
+}
+
+void authcheck_cancel(struct authcheck_req **rp)
+{
+	struct authcheck_req *r = *rp;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	req_free(r);
+}
+
+/* AD's lockOutObservationWindow is negative, in 100 ns units. */
+static void policy_loaded(const struct ldconn_result *res, const char *dc,
+			  void *ctx)
+{
+	struct authcheck *ac = ctx;
+	const char *v;
+
+	ac->policy_req = NULL;
+	if (res->status != LDCONN_OK || res->n_entries == 0) {
+		evloop_timer_start(ac->policy_timer, 30000);
+		return;
+	}
+	if ((v = value0(&res->entries[0], "lockoutThreshold")) != NULL)
+		ac->domain_threshold = (unsigned)strtoul(v, NULL, 10);
+	if ((v = value0(&res->entries[0], "lockOutObservationWindow")) != NULL) {
+		long long w = strtoll(v, NULL, 10);
+
+		if (w < 0)
+			ac->domain_window_ms = (uint64_t)(-w / 10000);
+	}
+	log_info("authcheck", "event=lockout_policy threshold=%u window_ms=%llu",
+		 ac->domain_threshold,
+		 (unsigned long long)ac->domain_window_ms);
+	if (ac->domain_threshold == 1 || ac->domain_threshold == 2)
+		log_warn("authcheck", "event=lockout_policy_tight threshold=%u "
+				      "hint=\"one wrong SMTP password can lock "
+				      "an account\"",
+			 ac->domain_threshold);
+	/* Re-read now and then: admins change it. */
+	evloop_timer_start(ac->policy_timer, 3600 * 1000);
+}
+
+static void policy_load(void *ctx)
+{
+	static const char *const attrs[] = {"lockoutThreshold",
+					    "lockOutObservationWindow", NULL};
+	struct authcheck *ac = ctx;
+	struct ldconn_search s = {.base = ac->base_dn,
+				  .scope = LDAP_SCOPE_BASE,
+				  .filter = "(objectClass=*)",
+				  .attrs = attrs};
+
+	if (ac->policy_req == NULL)
+		ac->policy_req = ldpool_search(ac->pool, &s, policy_loaded, ac);
+}
+
+struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
+				struct dcloc *loc,
+				const struct authcheck_options *opts)
+{
+	struct authcheck *ac = alloc_new(struct authcheck);
+
+	ac->base = base;
+	ac->pool = pool;
+	ac->loc = loc;
+	ac->opts = *opts;
+	ac->base_dn = alloc_strdup(opts->base_dn != NULL ? opts->base_dn : "");
+	ac->filter = alloc_strdup(opts->account_filter != NULL
+					  ? opts->account_filter
+				  : opts->ad ? "(&(objectClass=user)(|(sAMAccountName=%s)"
+					       "(userPrincipalName=%s)(mail=%s)))"
+					     : "(|(uid=%s)(mail=%s))");
+	ac->send_as = alloc_array(opts->n_send_as + 1, sizeof(char *));
+	for (size_t i = 0; i < opts->n_send_as; i++)
+		ac->send_as[i] = alloc_strdup(opts->send_as[i]);
+	ac->opts.send_as = NULL;
+	if (ac->opts.client_max_failures == 0)
+		ac->opts.client_max_failures = 20;
+	ac->fails = cache_new(100000, 16u * 1024 * 1024, dcloc_now_ms());
+	ac->policy_timer = evloop_timer_new(base, policy_load, ac);
+	return ac;
+}
+
+void authcheck_start(struct authcheck *ac)
+{
+	if (ac->opts.ad)
+		policy_load(ac);
+}
+
+void authcheck_deinit(struct authcheck **acp)
+{
+	struct authcheck *ac = *acp;
+
+	if (ac == NULL)
+		return;
+	*acp = NULL;
+	while (ac->reqs != NULL)
+		req_free(ac->reqs);
+	ldpool_req_cancel(&ac->policy_req);
+	evloop_timer_free(&ac->policy_timer);
+	cache_deinit(&ac->fails);
+	for (size_t i = 0; i < ac->opts.n_send_as; i++)
+		free(ac->send_as[i]);
+	free(ac->send_as);
+	free(ac->base_dn);
+	free(ac->filter);
+	free(ac);
+}

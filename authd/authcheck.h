@@ -1,0 +1,83 @@
+/*
+ * authcheck.h - are these credentials good, and who may send as what?
+ *
+ * AUTH finds the account with the configured account filter through the
+ * lookup pool, then proves the password by binding as that account over
+ * TLS on a connection of its own (a user bind changes a connection's
+ * identity, so it never touches the pool). The answer is OK (with the
+ * canonical account name), NOTFOUND (bad credentials, unknown, disabled or
+ * locked account, too many failures) or TEMPFAIL (directory trouble).
+ *
+ * It must never be the reason an account is locked out in AD: failures
+ * are counted per account and per client address inside the lockout
+ * observation window, and guesses for an account stop reaching the
+ * directory before the domain's lockoutThreshold (read from the domain
+ * object on AD, configured otherwise) — also counting the failures the
+ * directory itself reports in badPwdCount. A disabled or locked account
+ * answers "no" without a bind. An empty password is refused at once: an
+ * empty-password bind is an anonymous bind, which succeeds.
+ *
+ * Failing clients are told to slow down (delay_ms in the answer grows with
+ * their failures); routerd waits that long before it replies.
+ *
+ * SENDERS lists the addresses an account may use as envelope sender: its
+ * mail, proxyAddresses and mailLocalAddress values, plus send-as grants
+ * from the configuration ("user address" items).
+ */
+#ifndef DIRMX_AUTHCHECK_H
+#define DIRMX_AUTHCHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ldconn.h"
+#include "lookup.h"
+
+struct event_base;
+struct ldpool;
+struct dcloc;
+
+struct authcheck_options {
+	struct ldconn_options conn; /* TLS settings for the user binds */
+	const char *base_dn;
+	const char *account_filter; /* template: %s is the login name */
+	bool ad;
+	unsigned lockout_threshold; /* 0: the domain's (AD) or none */
+	uint64_t lockout_window_ms; /* default 30 min */
+	unsigned client_max_failures; /* per window; default 20 */
+	const char *const *send_as;   /* "user address" items */
+	size_t n_send_as;
+};
+
+struct authcheck_answer {
+	enum lookup_status status;
+	const char *account;  /* OK: canonical account name */
+	const char *reason;   /* NOTFOUND / TEMPFAIL */
+	unsigned delay_ms;    /* wait this long before replying */
+	size_t n_addrs;       /* SENDERS */
+	const char *const *addrs;
+};
+
+typedef void authcheck_cb(const struct authcheck_answer *ans, void *ctx);
+
+struct authcheck;
+struct authcheck_req;
+
+struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
+				struct dcloc *loc,
+				const struct authcheck_options *opts);
+void authcheck_deinit(struct authcheck **ac);
+/* Read the domain's lockout policy (AD); harmless elsewhere. */
+void authcheck_start(struct authcheck *ac);
+
+/* Callbacks are called exactly once, never inside these calls. */
+struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
+				     const char *password, const char *client,
+				     authcheck_cb *cb, void *ctx);
+struct authcheck_req *authcheck_senders(struct authcheck *ac,
+					const char *user, authcheck_cb *cb,
+					void *ctx);
+void authcheck_cancel(struct authcheck_req **req);
+
+#endif

@@ -1,0 +1,438 @@
+/*
+ * lookup - from an address to its final recipients and next hops; see
+ * lookup.h.
+ *
+ * One job runs per distinct address (identical lookups in flight wait on
+ * the same job). A job is a set of tasks, each one LDAP search through the
+ * pool: ADDR finds the owner of an address with the recipient filter, DN
+ * reads one group member by its DN, RANGE reads the next slice of a large
+ * AD member attribute ("member;range=1500-*"). Up to JOB_MAX_INFLIGHT
+ * searches of a job run at once; the rest wait in the job's queue. The
+ * job ends when no task is left, or at the first TEMPFAIL.
+ *
+ * AD conventions (map->ad): proxyAddresses "SMTP:" is the primary address
+ * and "smtp:" an alias, targetAddress carries an "SMTP:" prefix, and
+ * userAccountControl bit 2 marks a disabled account.
+ */
+#include "lookup.h"
+
+#include <ldap.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addr.h"
+#include "alloc.h"
+#include "cache.h"
+#include "dcloc.h"
+#include "domains.h"
+#include "ldfilter.h"
+#include "ldpool.h"
+#include "log.h"
+#include "lookup_private.h"
+
+#define JOB_MAX_INFLIGHT 64
+
+static void job_run_queue(struct job *j);
+static void job_check_done(struct job *j);
+
+static void job_trace(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void job_trace(struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if ((j->flags & LOOKUP_F_TRACE) == 0)
+		return;
+	va_start(ap, fmt);
+	j->trace = alloc_resize(j->trace, j->n_trace + 1, sizeof(char *));
+	j->trace[j->n_trace++] = alloc_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void job_fail(struct job *j, enum lookup_status status,
+		     const char *reason)
+{
+	if (j->status_set)
+		return;
+	j->status_set = true;
+	j->status = status;
+	j->reason = alloc_strdup(reason);
+	job_trace(j, "%s: %s",
+		  status == LOOKUP_TEMPFAIL ? "TEMPFAIL" : "NOTFOUND", reason);
+	/* Nothing more is useful: drop what waits, cancel what runs. */
+	lookup_job_cancel_tasks(j);
+}
+
+static bool job_add_dest(struct job *j, const char *addr, const char *hop)
+{
+	char *key = alloc_strdup(addr);
+
+	for (char *p = key; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (!strset_add(&j->dest_set, key)) {
+		free(key);
+		return true; /* already there */
+	}
+	free(key);
+	if (j->n_dests >= j->lk->map.max_expansion) {
+		char reason[128];
+
+		snprintf(reason, sizeof(reason),
+			 "expands to more than %u recipients",
+			 j->lk->map.max_expansion);
+		job_fail(j, LOOKUP_TEMPFAIL, reason);
+		return false;
+	}
+	j->dests = alloc_resize(j->dests, j->n_dests + 1, sizeof(*j->dests));
+	j->dests[j->n_dests].addr = alloc_strdup(addr);
+	j->dests[j->n_dests].hop = alloc_strdup(hop);
+	j->n_dests++;
+	job_trace(j, "deliver %s -> %s", addr, hop);
+	return true;
+}
+
+static const char *strip_smtp(const char *v)
+{
+	return strncasecmp(v, "smtp:", 5) == 0 ? v + 5 : v;
+}
+
+/* The first value of the first of attrs the entry has, or NULL. */
+static const char *first_value(const struct ldconn_entry *e,
+			       const char *const *attrs)
+{
+	for (size_t i = 0; attrs != NULL && attrs[i] != NULL; i++) {
+		const struct ldconn_attr *a = ldconn_entry_attr(e, attrs[i]);
+
+		if (a != NULL && a->n_values > 0 && a->values[0].len > 0)
+			return a->values[0].data;
+	}
+	return NULL;
+}
+
+static const char *primary_address(const struct lookup *lk,
+				   const struct ldconn_entry *e)
+{
+	const char *mail = first_value(e, lk->map.mail_attrs);
+	const struct ldconn_attr *pa;
+
+	if (!lk->map.ad || (pa = ldconn_entry_attr(e, "proxyAddresses")) == NULL)
+		return mail;
+	/* AD: the "SMTP:" (upper case) proxy address is the primary one. */
+	for (size_t i = 0; i < pa->n_values; i++)
+		if (strncmp(pa->values[i].data, "SMTP:", 5) == 0)
+			return pa->values[i].data + 5;
+	return mail;
+}
+
+static bool entry_disabled(const struct lookup *lk,
+			   const struct ldconn_entry *e)
+{
+	const struct ldconn_attr *a;
+
+	if (lk->map.ad &&
+	    (a = ldconn_entry_attr(e, "userAccountControl")) != NULL &&
+	    a->n_values > 0) {
+		unsigned long uac = strtoul(a->values[0].data, NULL, 10);
+
+		if (uac & 2)
+			return true;
+	}
+	if (lk->map.disabled_attr != NULL &&
+	    (a = ldconn_entry_attr(e, lk->map.disabled_attr)) != NULL &&
+	    a->n_values > 0 && strcasecmp(a->values[0].data, "TRUE") == 0)
+		return true;
+	return false;
+}
+
+static bool entry_is_group(const struct lookup *lk,
+			   const struct ldconn_entry *e)
+{
+	static const char *const classes[] = {"group", "groupOfNames",
+					      "groupOfUniqueNames", NULL};
+	const struct ldconn_attr *oc = ldconn_entry_attr(e, "objectClass");
+
+	for (size_t i = 0; oc != NULL && i < oc->n_values; i++)
+		for (size_t k = 0; classes[k] != NULL; k++)
+			if (strcasecmp(oc->values[i].data, classes[k]) == 0)
+				return true;
+	return false;
+}
+
+/* Forward to target (one hop further along chain). */
+static void job_forward(struct job *j, const char *target, unsigned depth,
+			const char *chain)
+{
+	struct lookup *lk = j->lk;
+	const char *at = strrchr(target, '@');
+	const char *hop = NULL;
+	char lower[LOOKUP_ADDR_MAX + 1];
+	size_t n = strlen(target);
+
+	if (at == NULL || n > LOOKUP_ADDR_MAX) {
+		job_trace(j, "skip forward to malformed address %s", target);
+		return;
+	}
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)(target[i] >= 'A' && target[i] <= 'Z'
+					  ? target[i] - 'A' + 'a'
+					  : target[i]);
+	if (lookup_chain_has(chain, lower)) {
+		job_fail(j, LOOKUP_NOTFOUND, "mail forwarding loop");
+		return;
+	}
+	if (depth > lk->map.max_hops) {
+		job_fail(j, LOOKUP_NOTFOUND, "too many forwarding hops");
+		return;
+	}
+	switch (domains_classify(lk->domains, at + 1, &hop)) {
+	case DOMAINS_LOCAL:
+		job_trace(j, "forward to %s (local: look up again)", target);
+		lookup_task_addr(j, target, depth, chain);
+		return;
+	case DOMAINS_UNKNOWN:
+		job_fail(j, LOOKUP_TEMPFAIL,
+			 "accepted domains not loaded from the directory yet");
+		return;
+	case DOMAINS_RELAY:
+		job_add_dest(j, target, hop != NULL ? hop : "default");
+		return;
+	case DOMAINS_EXTERNAL:
+		job_add_dest(j, target, hop != NULL ? hop : "external");
+		return;
+	}
+}
+
+/* Mailbox: deliver addr to the entry's hop or its domain's. */
+static void job_mailbox(struct job *j, const struct ldconn_entry *e,
+			const char *addr)
+{
+	const char *hop = first_value(e, j->lk->map.nexthop_attrs);
+	const char *at = strrchr(addr, '@');
+	const char *dhop = NULL;
+	enum domains_kind kind = DOMAINS_LOCAL;
+
+	if (at != NULL)
+		kind = domains_classify(j->lk->domains, at + 1, &dhop);
+	if (hop != NULL) {
+		job_add_dest(j, addr, strip_smtp(hop));
+		return;
+	}
+	if (kind == DOMAINS_EXTERNAL) {
+		job_add_dest(j, addr, dhop != NULL ? dhop : "external");
+		return;
+	}
+	job_add_dest(j, addr, dhop != NULL ? dhop : "default");
+}
+
+void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
+			  const char *addressed, unsigned depth,
+			  const char *chain)
+{
+	struct lookup *lk = j->lk;
+	bool forwarded = false;
+
+	if (!strset_add(&j->dn_set, e->dn)) {
+		job_trace(j, "skip %s: already expanded (cycle or repeat)",
+			  e->dn);
+		return;
+	}
+	job_trace(j, "object %s", e->dn);
+	if (entry_disabled(lk, e)) {
+		if (depth == 0)
+			job_fail(j, LOOKUP_NOTFOUND, "account disabled");
+		else
+			job_trace(j, "skip %s: account disabled", e->dn);
+		return;
+	}
+	if (entry_is_group(lk, e)) {
+		if (depth > lk->map.max_hops) {
+			job_fail(j, LOOKUP_NOTFOUND, "groups nested too deep");
+			return;
+		}
+		lookup_expand_group(j, e, depth);
+		return;
+	}
+	/* Forwards: targetAddress, mailRoutingAddress, dirmxForwardTo. */
+	for (size_t i = 0; lk->map.forward_attrs != NULL &&
+			   lk->map.forward_attrs[i] != NULL && !j->status_set;
+	     i++) {
+		const struct ldconn_attr *a =
+			ldconn_entry_attr(e, lk->map.forward_attrs[i]);
+		const char *hop = first_value(e, lk->map.nexthop_attrs);
+
+		for (size_t k = 0; a != NULL && k < a->n_values; k++) {
+			const char *target = strip_smtp(a->values[k].data);
+
+			forwarded = true;
+			if (hop != NULL) {
+				/* A rewrite delivered to the entry's host. */
+				job_add_dest(j, target, strip_smtp(hop));
+				continue;
+			}
+			job_forward(j, target, depth + 1, chain);
+		}
+	}
+	if (forwarded || j->status_set)
+		return;
+	if (addressed == NULL) {
+		addressed = primary_address(lk, e);
+		if (addressed == NULL) {
+			job_trace(j, "skip %s: no mail address", e->dn);
+			return;
+		}
+		addressed = strip_smtp(addressed);
+	}
+	job_mailbox(j, e, addressed);
+}
+
+/* The answer of an ADDR task: who owns the address? */
+void lookup_addr_result(struct job *j, struct task *t,
+			const struct ldconn_result *res)
+{
+	if (res->status == LDCONN_SIZELIMIT ||
+	    (res->status == LDCONN_OK && res->n_entries > 1)) {
+		log_warn("lookup", "event=duplicate address=%s dn1=\"%s\" "
+				   "dn2=\"%s\"",
+			 t->addr != NULL ? t->addr : t->dn,
+			 res->n_entries > 0 ? res->entries[0].dn : "?",
+			 res->n_entries > 1 ? res->entries[1].dn : "?");
+		job_trace(j, "duplicate: %s and %s both claim %s",
+			  res->n_entries > 0 ? res->entries[0].dn : "?",
+			  res->n_entries > 1 ? res->entries[1].dn : "?",
+			  t->addr != NULL ? t->addr : t->dn);
+		job_fail(j, LOOKUP_TEMPFAIL,
+			 "two directory objects claim this address");
+		return;
+	}
+	if (res->status != LDCONN_OK && res->status != LDCONN_NO_SUCH_OBJECT) {
+		char *reason = alloc_printf("directory: %s",
+					    res->error != NULL ? res->error
+							       : "error");
+
+		job_fail(j, LOOKUP_TEMPFAIL, reason);
+		free(reason);
+		return;
+	}
+	if (res->n_entries == 0) {
+		if (t->depth == 0 && !t->stripped &&
+		    lookup_try_subaddress(j, t))
+			return;
+		job_trace(j, "no object has %s", t->addr);
+		if (t->depth == 0)
+			job_fail(j, LOOKUP_NOTFOUND, "no such recipient");
+		else
+			job_fail(j, LOOKUP_NOTFOUND,
+				 "forwarding target does not exist");
+		return;
+	}
+	/* The owner of a looked-up address receives it as addressed. */
+	lookup_process_entry(j, &res->entries[0], t->addr, t->depth,
+			     t->chain);
+}
+
+static void job_start_local(struct job *j)
+{
+	lookup_task_addr(j, j->address, 0, NULL);
+}
+
+void lookup_job_begin(struct job *j)
+{
+	struct lookup *lk = j->lk;
+	const char *at = strrchr(j->address, '@');
+	const char *hop = NULL;
+
+	switch (domains_classify(lk->domains, at + 1, &hop)) {
+	case DOMAINS_UNKNOWN:
+		job_fail(j, LOOKUP_TEMPFAIL,
+			 "accepted domains not loaded from the directory yet");
+		break;
+	case DOMAINS_EXTERNAL:
+		job_trace(j, "domain %s is not local", at + 1);
+		job_add_dest(j, j->address, hop != NULL ? hop : "external");
+		break;
+	case DOMAINS_RELAY:
+		job_trace(j, "domain %s is relayed", at + 1);
+		job_add_dest(j, j->address, hop != NULL ? hop : "default");
+		break;
+	case DOMAINS_LOCAL:
+		job_trace(j, "domain %s is local", at + 1);
+		job_start_local(j);
+		break;
+	}
+	job_run_queue(j);
+	job_check_done(j);
+}
+
+static void job_run_queue(struct job *j)
+{
+	while (j->queue_head != NULL && j->inflight < JOB_MAX_INFLIGHT &&
+	       !j->status_set)
+		lookup_task_send(j, lookup_task_dequeue(j));
+}
+
+void lookup_task_finished(struct job *j)
+{
+	job_run_queue(j);
+	job_check_done(j);
+}
+
+static void job_check_done(struct job *j)
+{
+	if (!j->status_set && (j->inflight > 0 || j->queue_head != NULL))
+		return;
+	if (j->finishing)
+		return;
+	j->finishing = true;
+	if (!j->status_set) {
+		j->status_set = true;
+		if (j->n_dests == 0) {
+			j->status = LOOKUP_NOTFOUND;
+			j->reason = alloc_strdup("no deliverable recipients");
+		} else {
+			j->status = LOOKUP_OK;
+		}
+	}
+	lookup_job_finish(j);
+}
+
+void lookup_map_preset(struct lookup_map *map, bool ad)
+{
+	static const char *const ad_mail[] = {"mail", NULL};
+	static const char *const ad_member[] = {"member", NULL};
+	static const char *const ad_hop[] = {"dirmxNextHop", NULL};
+	static const char *const ad_fwd[] = {"targetAddress", "dirmxForwardTo",
+					     NULL};
+	static const char *const ldap_mail[] = {"mail", NULL};
+	static const char *const ldap_member[] = {"member", "uniqueMember",
+						  NULL};
+	static const char *const ldap_hop[] = {"dirmxNextHop", "mailHost",
+					       NULL};
+	static const char *const ldap_fwd[] = {"mailRoutingAddress",
+					       "dirmxForwardTo", NULL};
+
+	map->ad = ad;
+	map->disabled_attr = "dirmxAccountDisabled";
+	map->subaddress_delim = '+';
+	map->max_expansion = 10000;
+	map->max_hops = 10;
+	if (ad) {
+		/* proxyAddresses matches case-insensitively: "smtp:" finds
+		 * the primary "SMTP:" address and the aliases alike. */
+		map->recipient_filter = "(|(mail=%s)(proxyAddresses=smtp:%s))";
+		map->mail_attrs = ad_mail;
+		map->member_attrs = ad_member;
+		map->nexthop_attrs = ad_hop;
+		map->forward_attrs = ad_fwd;
+	} else {
+		map->recipient_filter = "(|(mail=%s)(mailLocalAddress=%s))";
+		map->mail_attrs = ldap_mail;
+		map->member_attrs = ldap_member;
+		map->nexthop_attrs = ldap_hop;
+		map->forward_attrs = ldap_fwd;
+	}
+}

@@ -1,0 +1,112 @@
+/*
+ * lookup.h - from an address to the final list of (recipient, next hop).
+ *
+ * A lookup finds the directory object that owns the address (one search
+ * with the configured recipient filter), then follows what the object
+ * says: a distribution group is expanded member by member (nested groups,
+ * cycles cut, AD range retrieval of large member values), a forward
+ * (mailRoutingAddress, targetAddress, dirmxForwardTo) is looked up again
+ * with a hop limit and loop detection, a disabled account is not
+ * deliverable, and a mailbox's next hop comes from mailHost / dirmxNextHop
+ * or, failing that, from its domain's route.
+ *
+ * Answers are OK (the list), NOTFOUND (permanent: unknown address,
+ * disabled account, forwarding loop) or TEMPFAIL (the directory is down
+ * or slow, two objects claim the address, the expansion is larger than
+ * allowed): never a guess, never a partial list.
+ *
+ * Hops in answers: "[host]:port" or "host" (a mailbox server or route from
+ * the directory), "default" (a local address with no next hop in the
+ * directory: routerd uses its configured route, smarthost or MX), or
+ * "external" (not a local domain: routerd's relay policy applies).
+ *
+ * Answers are cached (positive and negative TTLs, LRU) and identical
+ * lookups in flight share one search. An answer passed to a callback is
+ * valid only during the callback.
+ */
+#ifndef DIRMX_LOOKUP_H
+#define DIRMX_LOOKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct ldpool;
+struct domains;
+
+/* The attribute mapping, from the preset (ad or ldap) and the config. */
+struct lookup_map {
+	bool ad;                    /* AD conventions: see lookup.c */
+	const char *base_dn;
+	const char *recipient_filter; /* template: %s %u %d */
+	const char *const *mail_attrs;    /* primary address */
+	const char *const *member_attrs;  /* member, uniqueMember */
+	const char *const *nexthop_attrs; /* mailHost, dirmxNextHop */
+	const char *const *forward_attrs; /* mailRoutingAddress, ... */
+	const char *disabled_attr;        /* boolean TRUE = disabled */
+	unsigned max_expansion;     /* recipients in one answer */
+	unsigned max_hops;          /* forwards followed */
+	char subaddress_delim;      /* '+' ; 0 = none */
+	uint64_t cache_ttl_ms;
+	uint64_t negative_ttl_ms;
+	unsigned cache_size;
+};
+
+enum lookup_status {
+	LOOKUP_OK = 0,
+	LOOKUP_NOTFOUND,
+	LOOKUP_TEMPFAIL,
+};
+
+struct lookup_dest {
+	const char *addr;
+	const char *hop;
+};
+
+struct lookup_answer {
+	enum lookup_status status;
+	const char *reason;      /* NOTFOUND / TEMPFAIL: why */
+	size_t n_dests;
+	const struct lookup_dest *dests;
+	const char *dc;          /* the DC that answered, NULL if cached */
+	bool cached;
+	size_t n_trace;
+	const char *const *trace; /* when asked for */
+	unsigned searches;        /* LDAP searches this answer took */
+};
+
+#define LOOKUP_F_TRACE 0x1
+#define LOOKUP_F_NOCACHE 0x2
+
+typedef void lookup_cb(const struct lookup_answer *ans, void *ctx);
+
+struct lookup;
+struct lookup_req;
+
+/* Copies the map's strings it needs. */
+struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
+			  struct domains *domains,
+			  const struct lookup_map *map);
+void lookup_deinit(struct lookup **lk);
+
+/*
+ * Start a lookup. The callback is called exactly once, never inside this
+ * call, unless the request is cancelled.
+ */
+struct lookup_req *lookup_start(struct lookup *lk, const char *address,
+				unsigned flags, lookup_cb *cb, void *ctx);
+void lookup_cancel(struct lookup_req **req);
+
+void lookup_cache_flush(struct lookup *lk);
+
+struct lookup_stats {
+	uint64_t lookups, cache_hits, searches, coalesced;
+	uint64_t ok, notfound, tempfail;
+};
+void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r);
+
+/* The presets: fill map with the defaults of "ad" or "ldap". */
+void lookup_map_preset(struct lookup_map *map, bool ad);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * lookup_group - expanding a distribution group, for lookup.c.
+ *
+ * Every value of a member attribute (member, uniqueMember, as mapped) is
+ * a DN read by its own base search. AD returns a large member attribute
+ * in slices: "member;range=0-1499" with the first values and, while the
+ * upper bound is not "*", the next slice is asked for with
+ * "member;range=1500-*". A server that returns all values at once (Samba
+ * does, for a plain "member") needs nothing more. uniqueMember values may
+ * carry an "#'bitstring'B" UID suffix, which is cut before use.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "lookup_private.h"
+
+/*
+ * Does name (as the server sent it) belong to base? Sets *end_r to the
+ * upper bound of a range ("1499"), to "*" for the last slice, or NULL
+ * for no range at all.
+ */
+static bool attr_matches(const char *name, const char *base,
+			 const char **end_r)
+{
+	size_t n = strlen(base);
+	const char *dash;
+
+	*end_r = NULL;
+	if (strncasecmp(name, base, n) != 0)
+		return false;
+	if (name[n] == '\0')
+		return true;
+	if (strncasecmp(name + n, ";range=", 7) != 0)
+		return false;
+	dash = strchr(name + n + 7, '-');
+	if (dash == NULL)
+		return false;
+	*end_r = dash + 1;
+	return true;
+}
+
+static void add_member(struct job *j, const struct ldconn_value *v,
+		       unsigned depth)
+{
+	char *dn = alloc_strndup(v->data, v->len);
+	char *hash = strstr(dn, "#'");
+
+	if (hash != NULL)
+		*hash = '\0';
+	lookup_task_dn(j, dn, depth);
+	free(dn);
+}
+
+/* Queue the members of one attribute, and its next slice if any. */
+static void take_attr(struct job *j, const char *dn, const char *base,
+		      const struct ldconn_attr *a, const char *end,
+		      unsigned depth)
+{
+	for (size_t k = 0; k < a->n_values && !j->status_set; k++)
+		add_member(j, &a->values[k], depth);
+	if (end != NULL && strcmp(end, "*") != 0 && !j->status_set) {
+		char *stop;
+		unsigned long last = strtoul(end, &stop, 10);
+
+		if (stop != end && *stop == '\0' && last < 100000000UL)
+			lookup_task_range(j, dn, base, (unsigned)last + 1,
+					  depth);
+	}
+}
+
+void lookup_expand_group(struct job *j, const struct ldconn_entry *e,
+			 unsigned depth)
+{
+	const char *const *bases = j->lk->map.member_attrs;
+
+	for (size_t i = 0; i < e->n_attrs; i++) {
+		for (size_t b = 0; bases != NULL && bases[b] != NULL; b++) {
+			const char *end;
+
+			if (!attr_matches(e->attrs[i].name, bases[b], &end))
+				continue;
+			take_attr(j, e->dn, bases[b], &e->attrs[i], end,
+				  depth + 1);
+		}
+	}
+}
+
+void lookup_range_result(struct job *j, struct task *t,
+			 const struct ldconn_result *res)
+{
+	if (res->status != LDCONN_OK) {
+		if (res->status == LDCONN_NO_SUCH_OBJECT)
+			return; /* the group went away meanwhile */
+		lookup_addr_result(j, t, res);
+		return;
+	}
+	for (size_t e = 0; e < res->n_entries; e++) {
+		const struct ldconn_entry *en = &res->entries[e];
+
+		for (size_t i = 0; i < en->n_attrs; i++) {
+			const char *end;
+
+			if (attr_matches(en->attrs[i].name, t->attr, &end))
+				take_attr(j, en->dn, t->attr, &en->attrs[i],
+					  end, t->depth);
+		}
+	}
+}

@@ -1,0 +1,685 @@
+/*
+ * lookup_job - jobs, tasks, the cache and coalescing for lookup.c.
+ *
+ * lookup_start() answers from the cache when it can, joins a job already
+ * running for the same key, or starts a new one. Every answer goes out
+ * from a timer or a search callback, never from inside lookup_start().
+ * The cache stores an OK answer as "addr\thop\n" lines and a NOTFOUND as
+ * a negative entry holding the reason; TEMPFAIL is never cached.
+ */
+#include <ldap.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "addr.h"
+#include "alloc.h"
+#include "cache.h"
+#include "dcloc.h"
+#include "evloop.h"
+#include "ldfilter.h"
+#include "ldpool.h"
+#include "log.h"
+#include "lookup_private.h"
+#include "sbuf.h"
+
+struct lookup_req {
+	struct lookup *lk;
+	struct job *job;
+	lookup_cb *cb;
+	void *ctx;
+	/* An answer known at once (cache, bad address), sent by timer. */
+	struct evloop_timer *timer;
+	enum lookup_status status;
+	char *reason;
+	struct lookup_dest *dests;
+	size_t n_dests;
+	char *blob;
+	struct lookup_req *prev, *next;
+};
+
+/* --- string set ---------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+bool strset_add(struct strset *s, const char *key)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		struct strset bigger = {.cap = s->cap == 0 ? 16 : s->cap * 2};
+
+		bigger.slots = alloc_array(bigger.cap, sizeof(char *));
+		for (size_t k = 0; k < s->cap; k++) {
+			if (s->slots[k] == NULL)
+				continue;
+			i = hash_str(s->slots[k]) & (bigger.cap - 1);
+			while (bigger.slots[i] != NULL)
+				i = (i + 1) & (bigger.cap - 1);
+			bigger.slots[i] = s->slots[k];
+			bigger.n++;
+		}
+		free(s->slots);
+		*s = bigger;
+	}
+	i = hash_str(key) & (s->cap - 1);
+	while (s->slots[i] != NULL) {
+		if (strcmp(s->slots[i], key) == 0)
+			return false;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->slots[i] = alloc_strdup(key);
+	s->n++;
+	return true;
+}
+
+void strset_free(struct strset *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slots[i]);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
+}
+
+/* --- forwarding chains ------------------------------------------------ */
+
+bool lookup_chain_has(const char *chain, const char *addr_lower)
+{
+	size_t n = strlen(addr_lower);
+
+	for (const char *p = chain; p != NULL && *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+		if (len == n && memcmp(p, addr_lower, n) == 0)
+			return true;
+		p = nl != NULL ? nl + 1 : p + len;
+	}
+	return false;
+}
+
+char *lookup_chain_add(const char *chain, const char *addr_lower)
+{
+	if (chain == NULL || *chain == '\0')
+		return alloc_strdup(addr_lower);
+	return alloc_printf("%s\n%s", chain, addr_lower);
+}
+
+static char *lower_dup(const char *s)
+{
+	char *l = alloc_strdup(s);
+
+	for (char *p = l; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return l;
+}
+
+/* --- tasks ------------------------------------------------------------ */
+
+static struct task *task_new(struct job *j, enum task_kind kind,
+			     unsigned depth)
+{
+	struct task *t = alloc_new(struct task);
+
+	t->j = j;
+	t->kind = kind;
+	t->depth = depth;
+	t->prev = j->queue_tail;
+	if (j->queue_tail != NULL)
+		j->queue_tail->next = t;
+	else
+		j->queue_head = t;
+	j->queue_tail = t;
+	return t;
+}
+
+static void task_free(struct task *t)
+{
+	ldpool_req_cancel(&t->req);
+	free(t->addr);
+	free(t->dn);
+	free(t->attr);
+	free(t->chain);
+	free(t);
+}
+
+void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
+		      const char *chain)
+{
+	struct task *t = task_new(j, TASK_ADDR, depth);
+	char *lower = lower_dup(addr);
+
+	t->addr = alloc_strdup(addr);
+	t->chain = lookup_chain_add(chain, lower);
+	free(lower);
+}
+
+void lookup_task_dn(struct job *j, const char *dn, unsigned depth)
+{
+	struct task *t = task_new(j, TASK_DN, depth);
+
+	t->dn = alloc_strdup(dn);
+}
+
+void lookup_task_range(struct job *j, const char *dn, const char *attr,
+		       unsigned start, unsigned depth)
+{
+	struct task *t = task_new(j, TASK_RANGE, depth);
+
+	t->dn = alloc_strdup(dn);
+	t->attr = alloc_strdup(attr);
+	t->range_start = start;
+}
+
+struct task *lookup_task_dequeue(struct job *j)
+{
+	struct task *t = j->queue_head;
+
+	j->queue_head = t->next;
+	if (j->queue_head != NULL)
+		j->queue_head->prev = NULL;
+	else
+		j->queue_tail = NULL;
+	t->next = t->prev = NULL;
+	return t;
+}
+
+static void running_remove(struct job *j, struct task *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		j->running = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	j->inflight--;
+}
+
+static void task_result(const struct ldconn_result *res, const char *dc_uri,
+			void *ctx)
+{
+	struct task *t = ctx;
+	struct job *j = t->j;
+
+	t->req = NULL;
+	running_remove(j, t);
+	if (dc_uri != NULL && j->dc == NULL)
+		j->dc = alloc_strdup(dc_uri);
+	if (!j->status_set) {
+		switch (t->kind) {
+		case TASK_ADDR:
+			lookup_addr_result(j, t, res);
+			break;
+		case TASK_DN:
+			if (res->status == LDCONN_OK && res->n_entries == 1)
+				lookup_process_entry(j, &res->entries[0], NULL,
+						     t->depth, NULL);
+			else if (res->status == LDCONN_NO_SUCH_OBJECT ||
+				 res->status == LDCONN_OK)
+				; /* a dangling member DN: nothing to deliver */
+			else
+				lookup_addr_result(j, t, res);
+			break;
+		case TASK_RANGE:
+			lookup_range_result(j, t, res);
+			break;
+		}
+	}
+	task_free(t);
+	lookup_task_finished(j);
+}
+
+void lookup_task_send(struct job *j, struct task *t)
+{
+	struct lookup *lk = j->lk;
+	struct ldconn_search s = {.attrs = lk->fetch_attrs};
+	const char *range_attrs[2];
+	char *filter = NULL, *range = NULL;
+	const char *error;
+
+	t->next = j->running;
+	if (j->running != NULL)
+		j->running->prev = t;
+	j->running = t;
+	j->inflight++;
+	switch (t->kind) {
+	case TASK_ADDR:
+		if (ldfilter_expand(lk->map.recipient_filter, t->addr,
+				    strlen(t->addr), &filter, &error) < 0) {
+			running_remove(j, t);
+			task_free(t);
+			/* Addresses were validated: this is a bad template. */
+			log_error("lookup", "event=filter_error error=\"%s\"",
+				  error);
+			lookup_job_cancel_tasks(j);
+			j->status_set = true;
+			j->status = LOOKUP_TEMPFAIL;
+			j->reason = alloc_strdup("cannot build the search filter");
+			return;
+		}
+		s.base = lk->map.base_dn;
+		s.scope = LDAP_SCOPE_SUBTREE;
+		s.filter = filter;
+		s.size_limit = 2; /* two owners is an error, not a choice */
+		break;
+	case TASK_DN:
+		s.base = t->dn;
+		s.scope = LDAP_SCOPE_BASE;
+		s.filter = "(objectClass=*)";
+		break;
+	case TASK_RANGE:
+		range = alloc_printf("%s;range=%u-*", t->attr, t->range_start);
+		range_attrs[0] = range;
+		range_attrs[1] = NULL;
+		s.base = t->dn;
+		s.scope = LDAP_SCOPE_BASE;
+		s.filter = "(objectClass=*)";
+		s.attrs = range_attrs;
+		break;
+	}
+	j->searches++;
+	lk->stats.searches++;
+	t->req = ldpool_search(lk->pool, &s, task_result, t);
+	free(filter);
+	free(range);
+}
+
+void lookup_job_cancel_tasks(struct job *j)
+{
+	while (j->queue_head != NULL)
+		task_free(lookup_task_dequeue(j));
+	while (j->running != NULL) {
+		struct task *t = j->running;
+
+		running_remove(j, t);
+		task_free(t);
+	}
+}
+
+bool lookup_try_subaddress(struct job *j, struct task *t)
+{
+	char delim = j->lk->map.subaddress_delim;
+	const char *at = strrchr(t->addr, '@');
+	const char *plus;
+	struct task *n;
+
+	if (delim == '\0' || at == NULL)
+		return false;
+	plus = memchr(t->addr, delim, (size_t)(at - t->addr));
+	if (plus == NULL || plus == t->addr)
+		return false;
+	n = task_new(j, TASK_ADDR, 0);
+	n->addr = alloc_printf("%.*s%s", (int)(plus - t->addr), t->addr, at);
+	n->chain = alloc_strdup(t->chain != NULL ? t->chain : "");
+	n->stripped = true;
+	log_debug("lookup", "event=subaddress address=%s base=%s", t->addr,
+		  n->addr);
+	return true;
+}
+
+/* --- requests and jobs ------------------------------------------------ */
+
+static void req_free(struct lookup_req *r)
+{
+	evloop_timer_free(&r->timer);
+	free(r->reason);
+	free(r->dests);
+	free(r->blob);
+	free(r);
+}
+
+static void req_answer_now(void *ctx)
+{
+	struct lookup_req *r = ctx;
+	struct lookup_answer a = {.status = r->status,
+				  .reason = r->reason,
+				  .n_dests = r->n_dests,
+				  .dests = r->dests,
+				  .cached = r->blob != NULL};
+
+	r->cb(&a, r->ctx);
+	req_free(r);
+}
+
+/* Parse a cached "addr\thop\n" blob into r->dests (pointing into it). */
+static void req_from_blob(struct lookup_req *r, const void *v, size_t len)
+{
+	char *p;
+
+	r->blob = alloc_strndup(v, len);
+	for (p = r->blob; *p != '\0';) {
+		char *tab = strchr(p, '\t'), *nl;
+
+		if (tab == NULL)
+			break;
+		nl = strchr(tab, '\n');
+		if (nl == NULL)
+			break;
+		*tab = '\0';
+		*nl = '\0';
+		r->dests = alloc_resize(r->dests, r->n_dests + 1,
+					sizeof(*r->dests));
+		r->dests[r->n_dests].addr = p;
+		r->dests[r->n_dests].hop = tab + 1;
+		r->n_dests++;
+		p = nl + 1;
+	}
+}
+
+static void job_begin_timer(void *ctx)
+{
+	lookup_job_begin(ctx);
+}
+
+struct lookup_req *lookup_start(struct lookup *lk, const char *address,
+				unsigned flags, lookup_cb *cb, void *ctx)
+{
+	struct lookup_req *r = alloc_new(struct lookup_req);
+	struct addr *a = NULL;
+	const char *error;
+	char *key;
+	struct job *j;
+
+	r->lk = lk;
+	r->cb = cb;
+	r->ctx = ctx;
+	lk->stats.lookups++;
+	if (addr_parse_mailbox(address, strlen(address), ADDR_ALLOW_UTF8, &a,
+			       &error) < 0) {
+		r->status = LOOKUP_NOTFOUND;
+		r->reason = alloc_printf("invalid address: %s", error);
+		r->timer = evloop_timer_new(lk->base, req_answer_now, r);
+		evloop_timer_start(r->timer, 0);
+		return r;
+	}
+	key = lower_dup(addr_format(a));
+	if ((flags & LOOKUP_F_NOCACHE) == 0 && lk->cache != NULL) {
+		const void *v;
+		size_t vlen;
+		bool negative;
+
+		if (cache_get(lk->cache, key, strlen(key), dcloc_now_ms(), &v,
+			      &vlen, &negative)) {
+			lk->stats.cache_hits++;
+			r->status = negative ? LOOKUP_NOTFOUND : LOOKUP_OK;
+			if (negative)
+				r->reason = alloc_strndup(v, vlen);
+			else
+				req_from_blob(r, v, vlen);
+			if (r->blob == NULL)
+				r->blob = alloc_strdup("");
+			r->timer = evloop_timer_new(lk->base, req_answer_now, r);
+			evloop_timer_start(r->timer, 0);
+			free(key);
+			addr_deinit(&a);
+			return r;
+		}
+	}
+	for (j = lk->jobs; j != NULL; j = j->next)
+		if (j->flags == flags && strcmp(j->key, key) == 0)
+			break;
+	if (j != NULL) {
+		lk->stats.coalesced++;
+	} else {
+		j = alloc_new(struct job);
+		j->lk = lk;
+		j->key = alloc_strdup(key);
+		j->address = alloc_strdup(addr_format(a));
+		j->flags = flags;
+		j->next = lk->jobs;
+		if (lk->jobs != NULL)
+			lk->jobs->prev = j;
+		lk->jobs = j;
+		j->start = evloop_timer_new(lk->base, job_begin_timer, j);
+		evloop_timer_start(j->start, 0);
+	}
+	r->job = j;
+	r->next = j->waiters;
+	if (j->waiters != NULL)
+		j->waiters->prev = r;
+	j->waiters = r;
+	free(key);
+	addr_deinit(&a);
+	return r;
+}
+
+static void job_free(struct job *j)
+{
+	struct lookup *lk = j->lk;
+
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		lk->jobs = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	lookup_job_cancel_tasks(j);
+	evloop_timer_free(&j->start);
+	for (size_t i = 0; i < j->n_dests; i++) {
+		free((char *)j->dests[i].addr);
+		free((char *)j->dests[i].hop);
+	}
+	free(j->dests);
+	for (size_t i = 0; i < j->n_trace; i++)
+		free(j->trace[i]);
+	free(j->trace);
+	strset_free(&j->dest_set);
+	strset_free(&j->dn_set);
+	free(j->key);
+	free(j->address);
+	free(j->reason);
+	free(j->dc);
+	free(j);
+}
+
+static void job_cache_store(struct job *j)
+{
+	struct lookup *lk = j->lk;
+	uint64_t now = dcloc_now_ms();
+
+	if (lk->cache == NULL || (j->flags & LOOKUP_F_NOCACHE) != 0)
+		return;
+	if (j->status == LOOKUP_OK && lk->map.cache_ttl_ms > 0) {
+		struct sbuf *b = sbuf_new(64 * 1024 * 1024);
+		bool ok = true;
+
+		for (size_t i = 0; i < j->n_dests && ok; i++)
+			ok = sbuf_printf(b, "%s\t%s\n", j->dests[i].addr,
+					 j->dests[i].hop);
+		if (ok)
+			cache_put(lk->cache, j->key, strlen(j->key),
+				  sbuf_data(b), sbuf_len(b), false, now,
+				  lk->map.cache_ttl_ms);
+		sbuf_deinit(&b);
+	} else if (j->status == LOOKUP_NOTFOUND &&
+		   lk->map.negative_ttl_ms > 0) {
+		cache_put(lk->cache, j->key, strlen(j->key), j->reason,
+			  strlen(j->reason), true, now, lk->map.negative_ttl_ms);
+	}
+}
+
+void lookup_job_finish(struct job *j)
+{
+	struct lookup *lk = j->lk;
+	struct lookup_answer a = {.status = j->status,
+				  .reason = j->reason,
+				  .n_dests = j->n_dests,
+				  .dests = j->dests,
+				  .dc = j->dc,
+				  .n_trace = j->n_trace,
+				  .trace = (const char *const *)j->trace,
+				  .searches = j->searches};
+
+	if (j->status != LOOKUP_OK) {
+		a.n_dests = 0;
+	}
+	switch (j->status) {
+	case LOOKUP_OK:
+		lk->stats.ok++;
+		break;
+	case LOOKUP_NOTFOUND:
+		lk->stats.notfound++;
+		break;
+	case LOOKUP_TEMPFAIL:
+		lk->stats.tempfail++;
+		break;
+	}
+	job_cache_store(j);
+	while (j->waiters != NULL) {
+		struct lookup_req *r = j->waiters;
+
+		j->waiters = r->next;
+		r->cb(&a, r->ctx);
+		req_free(r);
+	}
+	job_free(j);
+}
+
+void lookup_cancel(struct lookup_req **rp)
+{
+	struct lookup_req *r = *rp;
+	struct job *j;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	j = r->job;
+	if (j != NULL) {
+		if (r->prev != NULL)
+			r->prev->next = r->next;
+		else
+			j->waiters = r->next;
+		if (r->next != NULL)
+			r->next->prev = r->prev;
+		/* The job goes on for the others, or ends with nobody. */
+		if (j->waiters == NULL && !j->finishing)
+			job_free(j);
+	}
+	req_free(r);
+}
+
+/* --- the lookup object -------------------------------------------------- */
+
+static const char *keep(struct lookup *lk, const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	lk->strings = alloc_resize(lk->strings, lk->n_strings + 1,
+				   sizeof(char *));
+	lk->strings[lk->n_strings] = alloc_strdup(s);
+	return lk->strings[lk->n_strings++];
+}
+
+static const char *const *keep_list(struct lookup *lk,
+				    const char *const *list, size_t *n_r)
+{
+	const char **copy;
+	size_t n = 0;
+
+	while (list != NULL && list[n] != NULL)
+		n++;
+	copy = alloc_array(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		copy[i] = keep(lk, list[i]);
+	/* The array itself is kept too, as a string slot. */
+	lk->strings = alloc_resize(lk->strings, lk->n_strings + 1,
+				   sizeof(char *));
+	lk->strings[lk->n_strings++] = (char *)copy;
+	*n_r = n;
+	return copy;
+}
+
+struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
+			  struct domains *domains,
+			  const struct lookup_map *map)
+{
+	struct lookup *lk = alloc_new(struct lookup);
+	const char *const *lists[4];
+	size_t n[4], total = 0, k = 0;
+	uint64_t seed = 0;
+
+	lk->base = base;
+	lk->pool = pool;
+	lk->domains = domains;
+	lk->map = *map;
+	lk->map.base_dn = keep(lk, map->base_dn != NULL ? map->base_dn : "");
+	lk->map.recipient_filter = keep(lk, map->recipient_filter);
+	lk->map.disabled_attr = keep(lk, map->disabled_attr);
+	lists[0] = lk->map.mail_attrs = keep_list(lk, map->mail_attrs, &n[0]);
+	lists[1] = lk->map.member_attrs =
+		keep_list(lk, map->member_attrs, &n[1]);
+	lists[2] = lk->map.nexthop_attrs =
+		keep_list(lk, map->nexthop_attrs, &n[2]);
+	lists[3] = lk->map.forward_attrs =
+		keep_list(lk, map->forward_attrs, &n[3]);
+	if (lk->map.max_expansion == 0)
+		lk->map.max_expansion = 10000;
+	if (lk->map.max_hops == 0)
+		lk->map.max_hops = 10;
+	for (size_t i = 0; i < 4; i++)
+		total += n[i];
+	/* What every search asks for: all mapped attributes and a few. */
+	lk->fetch_attrs = alloc_array(total + 6, sizeof(char *));
+	for (size_t i = 0; i < 4; i++)
+		for (size_t m = 0; m < n[i]; m++)
+			lk->fetch_attrs[k++] = lists[i][m];
+	lk->fetch_attrs[k++] = "objectClass";
+	if (lk->map.ad) {
+		lk->fetch_attrs[k++] = "proxyAddresses";
+		lk->fetch_attrs[k++] = "userAccountControl";
+	}
+	if (lk->map.disabled_attr != NULL)
+		lk->fetch_attrs[k++] = lk->map.disabled_attr;
+	lk->fetch_attrs[k] = NULL;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = dcloc_now_ms();
+	if (map->cache_size > 0)
+		lk->cache = cache_new(map->cache_size, 256u * 1024 * 1024, seed);
+	return lk;
+}
+
+void lookup_deinit(struct lookup **lkp)
+{
+	struct lookup *lk = *lkp;
+
+	if (lk == NULL)
+		return;
+	*lkp = NULL;
+	while (lk->jobs != NULL) {
+		struct job *j = lk->jobs;
+
+		lookup_job_cancel_tasks(j);
+		j->status_set = j->finishing = true;
+		j->status = LOOKUP_TEMPFAIL;
+		free(j->reason);
+		j->reason = alloc_strdup("shutting down");
+		lookup_job_finish(j);
+	}
+	cache_deinit(&lk->cache);
+	for (size_t i = 0; i < lk->n_strings; i++)
+		free(lk->strings[i]);
+	free(lk->strings);
+	free(lk->fetch_attrs);
+	free(lk);
+}
+
+void lookup_cache_flush(struct lookup *lk)
+{
+	if (lk->cache != NULL)
+		cache_flush(lk->cache);
+}
+
+void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r)
+{
+	*st_r = lk->stats;
+}

@@ -1,0 +1,112 @@
+/*
+ * lookup_private.h - shared by lookup.c (what an entry means),
+ * lookup_job.c (jobs, tasks, cache, coalescing) and lookup_group.c (group
+ * expansion). Not for other modules.
+ */
+#ifndef DIRMX_LOOKUP_PRIVATE_H
+#define DIRMX_LOOKUP_PRIVATE_H
+
+#include <stdbool.h>
+
+#include "ldconn.h"
+#include "lookup.h"
+
+#define LOOKUP_ADDR_MAX 512
+
+/* A set of strings (open addressing); for DNs and addresses seen. */
+struct strset {
+	char **slots;
+	size_t cap, n;
+};
+/* Add key (copied); false when it was already there. */
+bool strset_add(struct strset *s, const char *key);
+void strset_free(struct strset *s);
+
+enum task_kind {
+	TASK_ADDR,  /* find the owner of addr */
+	TASK_DN,    /* read one object by DN (a group member) */
+	TASK_RANGE, /* read the next slice of a ranged member attribute */
+};
+
+struct task {
+	struct job *j;
+	enum task_kind kind;
+	char *addr;     /* ADDR: the address as looked up */
+	char *dn;       /* DN, RANGE */
+	char *attr;     /* RANGE: the member attribute's base name */
+	char *chain;    /* forwarding chain so far, "\n"-separated */
+	unsigned depth;
+	unsigned range_start;
+	bool stripped;  /* ADDR: the +detail was already removed */
+	struct ldpool_req *req;
+	struct task *next, *prev;
+};
+
+struct lookup_req;
+
+struct job {
+	struct lookup *lk;
+	char *key;      /* lowercased canonical address + flags */
+	char *address;  /* canonical address */
+	unsigned flags;
+	struct lookup_req *waiters;
+	struct task *queue_head, *queue_tail;
+	struct task *running;
+	unsigned inflight;
+	struct lookup_dest *dests;
+	size_t n_dests;
+	struct strset dest_set, dn_set;
+	char **trace;
+	size_t n_trace;
+	bool status_set, finishing;
+	enum lookup_status status;
+	char *reason;
+	char *dc;
+	unsigned searches;
+	struct evloop_timer *start;
+	struct job *prev, *next;
+};
+
+struct lookup {
+	struct event_base *base;
+	struct ldpool *pool;
+	struct domains *domains;
+	struct lookup_map map;
+	char **strings;   /* everything the map points to, to free */
+	size_t n_strings;
+	const char **fetch_attrs;
+	struct cache *cache;
+	struct job *jobs;
+	struct lookup_stats stats;
+};
+
+/* lookup.c */
+void lookup_job_begin(struct job *j);
+void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
+			  const char *addressed, unsigned depth,
+			  const char *chain);
+void lookup_addr_result(struct job *j, struct task *t,
+			const struct ldconn_result *res);
+void lookup_task_finished(struct job *j);
+
+/* lookup_job.c */
+void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
+		      const char *chain);
+void lookup_task_dn(struct job *j, const char *dn, unsigned depth);
+void lookup_task_range(struct job *j, const char *dn, const char *attr,
+		       unsigned start, unsigned depth);
+struct task *lookup_task_dequeue(struct job *j);
+void lookup_task_send(struct job *j, struct task *t);
+void lookup_job_cancel_tasks(struct job *j);
+void lookup_job_finish(struct job *j);
+bool lookup_try_subaddress(struct job *j, struct task *t);
+bool lookup_chain_has(const char *chain, const char *addr_lower);
+char *lookup_chain_add(const char *chain, const char *addr_lower);
+
+/* lookup_group.c */
+void lookup_expand_group(struct job *j, const struct ldconn_entry *e,
+			 unsigned depth);
+void lookup_range_result(struct job *j, struct task *t,
+			 const struct ldconn_result *res);
+
+#endif
