@@ -20,11 +20,17 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "authcheck.h"
 #include "dcloc.h"
 #include "dcping.h"
 #include "dns.h"
+#include "domains.h"
+#include "ldfilter.h"
 #include "ldpool.h"
 #include "log.h"
+#include "lookup.h"
+#include "server.h"
+#include "sbuf.h"
 #include "settings.h"
 
 struct authd {
@@ -33,6 +39,10 @@ struct authd {
 	struct dcloc *loc;
 	struct dcping *ping;
 	struct ldpool *pool;
+	struct domains *domains;
+	struct lookup *lookup;
+	struct authcheck *auth;
+	struct server *server;
 	char *password;
 };
 
@@ -94,6 +104,67 @@ static enum ldconn_bind map_bind(int bind)
 	}
 }
 
+static const char *const *list_or(const struct config_list *l,
+				   const char *const *preset)
+{
+	return l->count > 0 ? (const char *const *)l->items : preset;
+}
+
+/* The attribute mapping: the preset, then what the file overrides. */
+static int build_map(const struct settings_authd *s, struct lookup_map *m,
+		     const char **error_r)
+{
+	lookup_map_preset(m, s->directory == SETTINGS_DIRECTORY_AD);
+	m->base_dn = s->base_dn;
+	if (s->recipient_filter != NULL)
+		m->recipient_filter = s->recipient_filter;
+	if (ldfilter_template_check(m->recipient_filter, error_r) < 0)
+		return -1;
+	if (s->account_filter != NULL &&
+	    ldfilter_template_check(s->account_filter, error_r) < 0)
+		return -1;
+	m->mail_attrs = list_or(&s->mail_attributes, m->mail_attrs);
+	m->member_attrs = list_or(&s->member_attributes, m->member_attrs);
+	m->nexthop_attrs = list_or(&s->nexthop_attributes, m->nexthop_attrs);
+	m->forward_attrs = list_or(&s->forward_attributes, m->forward_attrs);
+	m->disabled_attr = s->disabled_attribute;
+	m->max_expansion = s->max_expansion;
+	m->max_hops = s->max_forward_hops;
+	m->subaddress_delim = s->subaddress_delimiter != NULL
+				      ? s->subaddress_delimiter[0]
+				      : '\0';
+	m->cache_ttl_ms = s->cache_ttl_ms;
+	m->negative_ttl_ms = s->negative_cache_ttl_ms;
+	m->cache_size = s->cache_size;
+	return 0;
+}
+
+/* AD: the base is the domain's DN when none is configured. */
+static char *default_base(const struct settings_authd *s)
+{
+	struct sbuf *b;
+	char *dn;
+	const char *p;
+
+	if (s->base_dn != NULL)
+		return alloc_strdup(s->base_dn);
+	if (s->domain == NULL)
+		return alloc_strdup("");
+	b = sbuf_new(1024);
+	for (p = s->domain; *p != '\0';) {
+		size_t n = strcspn(p, ".");
+
+		sbuf_printf(b, "%sdc=%.*s", p == s->domain ? "" : ",", (int)n,
+			    p);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	dn = sbuf_steal(b, NULL);
+	sbuf_deinit(&b);
+	return dn;
+}
+
 static void on_dcs_changed(struct dcloc *loc, void *ctx)
 {
 	struct authd *a = ctx;
@@ -126,6 +197,10 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		.conns_per_dc = s->pool_size,
 		.idle_keepalive_ms = (unsigned)s->idle_timeout_ms,
 	};
+	struct lookup_map map;
+	struct authcheck_options ao = {0};
+	struct server_backends sb;
+	char *base_dn = default_base(s);
 	const char *error;
 
 	a->base = base;
@@ -162,6 +237,41 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	po.conn.timeout_ms = (int)s->timeout_ms;
 	a->loc = dcloc_new(base, a->dns, &lo, on_dcs_changed, a);
 	a->pool = ldpool_new(base, a->loc, &po);
+	if (build_map(s, &map, &error) < 0) {
+		log_error(NULL, "event=start status=failed "
+				"error=\"recipient/account filter: %s\"",
+			  error);
+		goto fail;
+	}
+	map.base_dn = base_dn;
+	a->domains = domains_new(
+		base, a->pool, base_dn,
+		(const char *const *)cfg->routerd.local_domains.items,
+		cfg->routerd.local_domains.count,
+		(const char *const *)cfg->routerd.routes.items,
+		cfg->routerd.routes.count, s->cache_ttl_ms);
+	a->lookup = lookup_new(base, a->pool, a->domains, &map);
+	ao.conn = po.conn;
+	ao.conn.password = NULL;
+	ao.base_dn = base_dn;
+	ao.account_filter = s->account_filter;
+	ao.ad = s->directory == SETTINGS_DIRECTORY_AD;
+	ao.lockout_threshold = s->lockout_threshold;
+	ao.lockout_window_ms = s->lockout_window_ms;
+	ao.client_max_failures = s->client_max_failures;
+	ao.send_as = (const char *const *)s->send_as.items;
+	ao.n_send_as = s->send_as.count;
+	a->auth = authcheck_new(base, a->pool, a->loc, &ao);
+	sb.lookup = a->lookup;
+	sb.auth = a->auth;
+	sb.loc = a->loc;
+	a->server = server_new(base, s->socket, s->client_user, &sb, &error);
+	if (a->server == NULL) {
+		log_error(NULL, "event=start status=failed socket=%s "
+				"error=\"%s\"",
+			  s->socket, error);
+		goto fail;
+	}
 	if (s->directory == SETTINGS_DIRECTORY_AD && s->domain != NULL)
 		a->ping = dcping_new(base, a->dns, a->loc, s->domain,
 				     (unsigned)s->timeout_ms);
@@ -174,9 +284,13 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		 : s->tls == SETTINGS_LDAP_TLS_NONE ? "none"
 						    : "starttls");
 	dcloc_start(a->loc);
+	domains_start(a->domains);
+	authcheck_start(a->auth);
+	free(base_dn);
 	*state_r = a;
 	return 0;
 fail:
+	free(base_dn);
 	authd_stop(a);
 	return -1;
 }
@@ -195,6 +309,10 @@ void authd_stop(void *state)
 
 	if (a == NULL)
 		return;
+	server_deinit(&a->server);
+	authcheck_deinit(&a->auth);
+	lookup_deinit(&a->lookup);
+	domains_deinit(&a->domains);
 	ldpool_deinit(&a->pool);
 	dcping_deinit(&a->ping);
 	dcloc_deinit(&a->loc);

@@ -159,12 +159,12 @@ struct domains *domains_new(struct event_base *base, struct ldpool *pool,
 	d->timer = evloop_timer_new(base, refresh, d);
 	/* "domain nexthop": the configuration's routes come first. */
 	for (size_t i = 0; i < n_routes; i++) {
-		const char *sp = strchr(routes[i], ' ');
+		const char *sp = strpbrk(routes[i], " \t");
 
 		if (sp == NULL)
 			continue;
 		add(d, routes[i], (size_t)(sp - routes[i]), DOMAINS_EXTERNAL,
-		    sp + strspn(sp, " "), true);
+		    sp + strspn(sp, " \t"), true);
 	}
 	for (size_t i = 0; i < n_local; i++)
 		add(d, local[i], strlen(local[i]), DOMAINS_LOCAL, NULL, true);

@@ -199,7 +199,7 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 			 "accepted domains not loaded from the directory yet");
 		return;
 	case DOMAINS_RELAY:
-		job_add_dest(j, target, hop != NULL ? hop : "default");
+		job_add_dest(j, target, hop != NULL ? hop : "local");
 		return;
 	case DOMAINS_EXTERNAL:
 		job_add_dest(j, target, hop != NULL ? hop : "external");
@@ -226,7 +226,7 @@ static void job_mailbox(struct job *j, const struct ldconn_entry *e,
 		job_add_dest(j, addr, dhop != NULL ? dhop : "external");
 		return;
 	}
-	job_add_dest(j, addr, dhop != NULL ? dhop : "default");
+	job_add_dest(j, addr, dhop != NULL ? dhop : "local");
 }
 
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
@@ -357,7 +357,7 @@ void lookup_job_begin(struct job *j)
 		break;
 	case DOMAINS_RELAY:
 		job_trace(j, "domain %s is relayed", at + 1);
-		job_add_dest(j, j->address, hop != NULL ? hop : "default");
+		job_add_dest(j, j->address, hop != NULL ? hop : "local");
 		break;
 	case DOMAINS_LOCAL:
 		job_trace(j, "domain %s is local", at + 1);

@@ -16,7 +16,7 @@
  * allowed): never a guess, never a partial list.
  *
  * Hops in answers: "[host]:port" or "host" (a mailbox server or route from
- * the directory), "default" (a local address with no next hop in the
+ * the directory), "local" (a local address with no next hop in the
  * directory: routerd uses its configured route, smarthost or MX), or
  * "external" (not a local domain: routerd's relay policy applies).
  *

@@ -88,6 +88,20 @@ struct settings_authd {
 	uint64_t cache_ttl_ms;
 	uint64_t negative_cache_ttl_ms;
 	unsigned int cache_size;
+	char *recipient_filter; /* NULL: the preset's */
+	char *account_filter;
+	struct config_list mail_attributes;
+	struct config_list member_attributes;
+	struct config_list nexthop_attributes;
+	struct config_list forward_attributes;
+	char *disabled_attribute;
+	unsigned int max_expansion;
+	unsigned int max_forward_hops;
+	char *subaddress_delimiter; /* "" for none */
+	unsigned int lockout_threshold; /* 0: the domain's (AD) */
+	uint64_t lockout_window_ms;     /* 0: the domain's, or 30 min */
+	unsigned int client_max_failures;
+	struct config_list send_as; /* "user address" items */
 };
 
 struct settings_routerd {

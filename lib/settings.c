@@ -145,6 +145,60 @@ static bool valid_route(const char *value, const char **error_r)
 	return ok && valid_hostport(space, error_r);
 }
 
+/* An LDAP filter template: "(...)" with balanced parentheses, and only
+ * %s, %u, %d and %% directives. authd checks the full RFC 4515 syntax. */
+static bool valid_filter_template(const char *value, const char **error_r)
+{
+	int depth = 0;
+
+	if (value[0] != '(') {
+		*error_r = "an LDAP filter starts with '('";
+		return false;
+	}
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '%') {
+			p++;
+			if (*p != 's' && *p != 'u' && *p != 'd' && *p != '%') {
+				*error_r = "only %s, %u, %d and %% may follow '%'";
+				return false;
+			}
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')' && --depth < 0) {
+			break;
+		}
+	}
+	if (depth != 0) {
+		*error_r = "unbalanced parentheses";
+		return false;
+	}
+	return true;
+}
+
+static bool valid_attr_name(const char *value, const char **error_r)
+{
+	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.");
+
+	if (n == 0 || value[n] != '\0') {
+		*error_r = "not an LDAP attribute name";
+		return false;
+	}
+	return true;
+}
+
+static bool valid_send_as(const char *value, const char **error_r)
+{
+	const char *space = strpbrk(value, " \t");
+
+	if (space == NULL || space == value ||
+	    strchr(space + strspn(space, " \t"), '@') == NULL) {
+		*error_r = "expected 'user address'";
+		return false;
+	}
+	return true;
+}
+
 static bool valid_socket_path(const char *value, const char **error_r)
 {
 	struct sockaddr_un sun;
@@ -285,6 +339,24 @@ static const struct config_setting authd_settings[] = {
 	DURATION("negative_cache_ttl", A(negative_cache_ttl_ms), "60s", 0,
 		 DAY),
 	UINT("cache_size", A(cache_size), "100000", 0, 10000000),
+	/* The attribute mapping; unset means the preset's (directory=). */
+	STRING("recipient_filter", A(recipient_filter), NULL,
+	       valid_filter_template),
+	STRING("account_filter", A(account_filter), NULL,
+	       valid_filter_template),
+	LIST("mail_attributes", A(mail_attributes), valid_attr_name),
+	LIST("member_attributes", A(member_attributes), valid_attr_name),
+	LIST("nexthop_attributes", A(nexthop_attributes), valid_attr_name),
+	LIST("forward_attributes", A(forward_attributes), valid_attr_name),
+	STRING("disabled_attribute", A(disabled_attribute),
+	       "dirmxAccountDisabled", valid_attr_name),
+	UINT("max_expansion", A(max_expansion), "10000", 1, 1000000),
+	UINT("max_forward_hops", A(max_forward_hops), "10", 1, 100),
+	STRING("subaddress_delimiter", A(subaddress_delimiter), "+", NULL),
+	UINT("lockout_threshold", A(lockout_threshold), "0", 0, 1000),
+	DURATION("lockout_window", A(lockout_window_ms), "0", 0, DAY),
+	UINT("client_max_failures", A(client_max_failures), "20", 1, 100000),
+	LIST("send_as", A(send_as), valid_send_as),
 	END,
 };
 

@@ -6,7 +6,8 @@
  * (argv[0] is the command name) and the configuration file path chosen
  * with -c; it prints its result on stdout, errors on stderr, and returns
  * the process exit status: 0 success, 1 a negative answer or a failure
- * the command reports, 2 a usage error.
+ * the command reports, 2 a usage error, 3 a temporary failure (authd not
+ * reachable, or it answered TEMPFAIL).
  */
 #ifndef DIRMX_CTL_H
 #define DIRMX_CTL_H
@@ -17,5 +18,12 @@ struct ctl_context {
 
 int ctl_check(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_dns(const struct ctl_context *ctx, int argc, char **argv);
+/* ctl-authd.c: questions to authd (exit 3: authd unreachable or TEMPFAIL) */
+int ctl_dc(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_auth(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_senders(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_stats(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_flush(const struct ctl_context *ctx, int argc, char **argv);
 
 #endif

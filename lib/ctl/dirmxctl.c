@@ -21,6 +21,17 @@ static const struct ctl_command commands[] = {
 	 ctl_check},
 	{"dns", "[-s ADDR[:PORT]] TYPE NAME",
 	 "resolve SRV, MX, A or AAAA records the way dirmx does", ctl_dns},
+	{"dc", "[-S SOCKET]",
+	 "the domain controllers authd found, in order, with their state",
+	 ctl_dc},
+	{"lookup", "[-S SOCKET] [--no-cache] ADDR",
+	 "where mail for ADDR goes, and why", ctl_lookup},
+	{"auth", "[-S SOCKET] USER",
+	 "check USER's password (read from the terminal)", ctl_auth},
+	{"senders", "[-S SOCKET] USER",
+	 "the addresses USER may send as", ctl_senders},
+	{"stats", "[-S SOCKET]", "authd's counters", ctl_stats},
+	{"flush", "[-S SOCKET]", "empty authd's lookup cache", ctl_flush},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -30,7 +41,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dirmxctl [-c FILE] COMMAND [ARGS...]\n\n"
 		     "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-6s %-28s %s\n", commands[i].name,
+		fprintf(out, "  %-8s %-32s %s\n", commands[i].name,
 			commands[i].args, commands[i].help);
 	fprintf(out, "\n  -c FILE   configuration file (default %s)\n",
 		DIRMX_SYSCONFDIR "/dirmx.conf");

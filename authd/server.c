@@ -1,0 +1,597 @@
+/*
+ * server - authd's UNIX socket and the authd protocol; see server.h.
+ *
+ * Input is read into a bounded sbuf and split into lines by
+ * authproto_frame(); each request line is parsed strictly and dispatched
+ * to lookup, authcheck or the locator. Answers are formatted by the same
+ * codec and written through the connection's bufferevent. Requests in
+ * flight are kept per connection, so a closing client cancels its own
+ * work and a reused ID is caught. A line that held a password is wiped
+ * from the input buffer before the buffer moves on.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "authcheck.h"
+#include "authproto.h"
+#include "dcloc.h"
+#include "log.h"
+#include "lookup.h"
+#include "sbuf.h"
+
+struct server {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	char *path;
+	uid_t client_uid;
+	bool client_uid_known;
+	struct server_backends b;
+	struct conn *conns;
+	uint64_t next_conn_id;
+};
+
+struct pending {
+	struct conn *c;
+	uint64_t id;
+	enum authproto_verb verb;
+	struct lookup_req *lreq;
+	struct authcheck_req *areq;
+	struct pending *prev, *next;
+};
+
+struct conn {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct sbuf *in;
+	char name[32];
+	bool hello;
+	bool closing;
+	struct pending *pending;
+	struct conn *prev, *next;
+};
+
+static void conn_close(struct conn *c);
+
+static void send_msg(struct conn *c, struct authproto_msg *m)
+{
+	struct sbuf *out = sbuf_new(AUTHPROTO_LINE_MAX);
+	const char *error;
+
+	if (authproto_msg_format(m, out, &error) < 0) {
+		/* Our own answer broke the schema: say so, never send it. */
+		struct authproto_msg *e = authproto_msg_new_answer(
+			AUTHPROTO_ERROR, authproto_msg_request(m),
+			authproto_msg_id(m));
+
+		log_error(c->name, "event=bad_answer id=%llu error=\"%s\"",
+			  (unsigned long long)authproto_msg_id(m), error);
+		authproto_msg_add_str(e, "reason", "internal error");
+		sbuf_reset(out);
+		if (authproto_msg_format(e, out, &error) < 0)
+			sbuf_reset(out);
+		authproto_msg_deinit(&e);
+	}
+	if (sbuf_len(out) > 0)
+		bufferevent_write(c->bev, sbuf_data(out), sbuf_len(out));
+	sbuf_deinit(&out);
+	authproto_msg_deinit(&m);
+}
+
+static void send_simple(struct conn *c, enum authproto_verb answer,
+			enum authproto_verb request, uint64_t id,
+			const char *reason)
+{
+	struct authproto_msg *m =
+		authproto_msg_new_answer(answer, request, id);
+
+	if (reason != NULL)
+		authproto_msg_add_str(m, "reason", reason);
+	send_msg(c, m);
+}
+
+static struct pending *pending_new(struct conn *c, uint64_t id,
+				   enum authproto_verb verb)
+{
+	struct pending *p = alloc_new(struct pending);
+
+	p->c = c;
+	p->id = id;
+	p->verb = verb;
+	p->next = c->pending;
+	if (c->pending != NULL)
+		c->pending->prev = p;
+	c->pending = p;
+	return p;
+}
+
+static void pending_free(struct pending *p)
+{
+	struct conn *c = p->c;
+
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		c->pending = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	lookup_cancel(&p->lreq);
+	authcheck_cancel(&p->areq);
+	free(p);
+}
+
+/* --- LOOKUP ---------------------------------------------------------------- */
+
+static void lookup_done(const struct lookup_answer *a, void *ctx)
+{
+	struct pending *p = ctx;
+	struct conn *c = p->c;
+	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
+				: a->status == LOOKUP_NOTFOUND
+					? AUTHPROTO_NOTFOUND
+					: AUTHPROTO_TEMPFAIL;
+	struct authproto_msg *m =
+		authproto_msg_new_answer(v, AUTHPROTO_LOOKUP, p->id);
+
+	p->lreq = NULL;
+	if (a->status == LOOKUP_OK) {
+		for (size_t i = 0; i < a->n_dests; i++) {
+			authproto_msg_add_str(m, "rcpt", a->dests[i].addr);
+			authproto_msg_add_str(m, "hop", a->dests[i].hop);
+		}
+		authproto_msg_add_str(m, "cached", a->cached ? "1" : "0");
+	} else {
+		authproto_msg_add_str(m, "reason", a->reason);
+	}
+	if (a->dc != NULL)
+		authproto_msg_add_str(m, "dc", a->dc);
+	for (size_t i = 0; i < a->n_trace; i++)
+		authproto_msg_add_str(m, "trace", a->trace[i]);
+	log_info(c->name, "event=lookup id=%llu status=%s dests=%zu "
+			  "searches=%u cached=%d",
+		 (unsigned long long)p->id,
+		 a->status == LOOKUP_OK	      ? "ok"
+		 : a->status == LOOKUP_NOTFOUND ? "notfound"
+						: "tempfail",
+		 a->n_dests, a->searches, a->cached ? 1 : 0);
+	send_msg(c, m);
+	pending_free(p);
+}
+
+static void do_lookup(struct conn *c, const struct authproto_msg *req)
+{
+	struct pending *p = pending_new(c, authproto_msg_id(req),
+					AUTHPROTO_LOOKUP);
+	const char *trace = authproto_msg_get(req, "trace");
+	const char *nocache = authproto_msg_get(req, "nocache");
+	unsigned flags = 0;
+
+	if (trace != NULL && strcmp(trace, "1") == 0)
+		flags |= LOOKUP_F_TRACE;
+	if (nocache != NULL && strcmp(nocache, "1") == 0)
+		flags |= LOOKUP_F_NOCACHE;
+	p->lreq = lookup_start(c->srv->b.lookup, authproto_msg_get(req, "addr"),
+			       flags, lookup_done, p);
+}
+
+/* --- AUTH and SENDERS ------------------------------------------------------ */
+
+static void auth_done(const struct authcheck_answer *a, void *ctx)
+{
+	struct pending *p = ctx;
+	struct conn *c = p->c;
+	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
+				: a->status == LOOKUP_NOTFOUND
+					? AUTHPROTO_NOTFOUND
+					: AUTHPROTO_TEMPFAIL;
+	struct authproto_msg *m = authproto_msg_new_answer(v, p->verb, p->id);
+
+	p->areq = NULL;
+	if (p->verb == AUTHPROTO_AUTH) {
+		if (a->status == LOOKUP_OK)
+			authproto_msg_add_str(m, "user", a->account);
+		else
+			authproto_msg_add_str(m, "reason", a->reason);
+		if (a->status != LOOKUP_OK && a->delay_ms > 0)
+			authproto_msg_add_uint(m, "delay_ms", a->delay_ms);
+	} else if (a->status == LOOKUP_OK) {
+		for (size_t i = 0; i < a->n_addrs; i++)
+			authproto_msg_add_str(m, "addr", a->addrs[i]);
+	} else {
+		authproto_msg_add_str(m, "reason", a->reason);
+	}
+	send_msg(c, m);
+	pending_free(p);
+}
+
+static void do_auth(struct conn *c, const struct authproto_msg *req)
+{
+	struct pending *p =
+		pending_new(c, authproto_msg_id(req), AUTHPROTO_AUTH);
+
+	p->areq = authcheck_auth(c->srv->b.auth, authproto_msg_get(req, "user"),
+				 authproto_msg_get(req, "pass"),
+				 authproto_msg_get(req, "client"), auth_done,
+				 p);
+}
+
+static void do_senders(struct conn *c, const struct authproto_msg *req)
+{
+	struct pending *p =
+		pending_new(c, authproto_msg_id(req), AUTHPROTO_SENDERS);
+
+	p->areq = authcheck_senders(c->srv->b.auth,
+				    authproto_msg_get(req, "user"), auth_done,
+				    p);
+}
+
+/* --- DC, STATS, CACHE ------------------------------------------------------ */
+
+static const char *dc_state_name(enum dcloc_state s)
+{
+	switch (s) {
+	case DCLOC_DC_UP:
+		return "up";
+	case DCLOC_DC_DOWN:
+		return "down";
+	case DCLOC_DC_GONE:
+		return "gone";
+	case DCLOC_DC_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+static void do_dc(struct conn *c, uint64_t id)
+{
+	struct dcloc *loc = c->srv->b.loc;
+	struct authproto_msg *m =
+		authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_DC, id);
+
+	authproto_msg_add_str(m, "source", dcloc_source(loc));
+	if (dcloc_client_site(loc) != NULL)
+		authproto_msg_add_str(m, "client_site", dcloc_client_site(loc));
+	if (dcloc_last_error(loc) != NULL)
+		authproto_msg_add_str(m, "last_error", dcloc_last_error(loc));
+	for (size_t i = 0; i < dcloc_count(loc); i++) {
+		const struct dcloc_dc *dc = dcloc_get(loc, i);
+
+		authproto_msg_add_str(m, "dc", dc->uri);
+		authproto_msg_add_str(m, "state", dc_state_name(dc->state));
+		if (dc->site != NULL)
+			authproto_msg_add_str(m, "site", dc->site);
+		authproto_msg_add_uint(m, "prio", dc->priority);
+		authproto_msg_add_uint(m, "weight", dc->weight);
+		if (dc->last_error != NULL)
+			authproto_msg_add_str(m, "error", dc->last_error);
+	}
+	send_msg(c, m);
+}
+
+static void do_stats(struct conn *c, uint64_t id)
+{
+	struct lookup_stats st;
+	struct authproto_msg *m =
+		authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_STATS, id);
+	const struct {
+		const char *name;
+		uint64_t value;
+	} *row, rows[] = {
+		{"lookups", 0},	 {"cache_hits", 0}, {"searches", 0},
+		{"coalesced", 0}, {"ok", 0},	    {"notfound", 0},
+		{"tempfail", 0},  {NULL, 0},
+	};
+	uint64_t values[7];
+
+	lookup_get_stats(c->srv->b.lookup, &st);
+	values[0] = st.lookups;
+	values[1] = st.cache_hits;
+	values[2] = st.searches;
+	values[3] = st.coalesced;
+	values[4] = st.ok;
+	values[5] = st.notfound;
+	values[6] = st.tempfail;
+	for (row = rows; row->name != NULL; row++) {
+		authproto_msg_add_str(m, "counter", row->name);
+		authproto_msg_add_uint(m, "value", values[row - rows]);
+	}
+	send_msg(c, m);
+}
+
+/* --- lines ------------------------------------------------------------------ */
+
+static void handle_line(struct conn *c, const char *line, size_t len)
+{
+	struct authproto_msg *req = NULL;
+	enum authproto_verb verb;
+	uint64_t id;
+	const char *error;
+
+	if (authproto_parse_head(line, len, &verb, &id, &error) < 0) {
+		send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0, error);
+		c->closing = true;
+		return;
+	}
+	for (struct pending *p = c->pending; p != NULL; p = p->next) {
+		if (p->id == id) {
+			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
+				    "duplicate ID");
+			c->closing = true;
+			return;
+		}
+	}
+	if (authproto_parse_request(line, len, &req, &error) < 0) {
+		if (verb == AUTHPROTO_HELLO || !c->hello) {
+			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
+				    error);
+			c->closing = true;
+		} else {
+			send_simple(c, AUTHPROTO_ERROR,
+				    authproto_verb_is_request(verb)
+					    ? verb
+					    : AUTHPROTO_NONE,
+				    authproto_verb_is_request(verb) ? id : 0,
+				    error);
+		}
+		return;
+	}
+	verb = authproto_msg_verb(req);
+	if (!c->hello) {
+		uint64_t version = 0;
+		struct authproto_msg *m;
+
+		if (verb != AUTHPROTO_HELLO) {
+			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
+				    "HELLO first");
+			c->closing = true;
+		} else if (!authproto_msg_get_uint(req, "version", &version) ||
+			   version != AUTHPROTO_VERSION) {
+			m = authproto_msg_new_answer(AUTHPROTO_ERROR,
+						     AUTHPROTO_HELLO, 0);
+			authproto_msg_add_str(m, "reason",
+					      "unsupported version");
+			authproto_msg_add_uint(m, "supported",
+					       AUTHPROTO_VERSION);
+			send_msg(c, m);
+			c->closing = true;
+		} else {
+			c->hello = true;
+			m = authproto_msg_new_answer(AUTHPROTO_OK,
+						     AUTHPROTO_HELLO, 0);
+			authproto_msg_add_uint(m, "version", AUTHPROTO_VERSION);
+			authproto_msg_add_str(m, "server", "authd");
+			send_msg(c, m);
+		}
+		authproto_msg_deinit(&req);
+		return;
+	}
+	switch (verb) {
+	case AUTHPROTO_LOOKUP:
+		do_lookup(c, req);
+		break;
+	case AUTHPROTO_AUTH:
+		do_auth(c, req);
+		break;
+	case AUTHPROTO_SENDERS:
+		do_senders(c, req);
+		break;
+	case AUTHPROTO_DC:
+		do_dc(c, id);
+		break;
+	case AUTHPROTO_STATS:
+		do_stats(c, id);
+		break;
+	case AUTHPROTO_CACHE: {
+		struct authproto_msg *m = authproto_msg_new_answer(
+			AUTHPROTO_OK, AUTHPROTO_CACHE, id);
+
+		lookup_cache_flush(c->srv->b.lookup);
+		send_msg(c, m);
+		break;
+	}
+	default:
+		send_simple(c, AUTHPROTO_ERROR, verb, id, "not allowed here");
+		break;
+	}
+	authproto_msg_deinit(&req);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *input = bufferevent_get_input(bev);
+	char chunk[16384];
+	size_t n;
+
+	while ((n = evbuffer_remove(input, chunk, sizeof(chunk))) > 0 &&
+	       n != (size_t)-1) {
+		if (!sbuf_append(c->in, chunk, n)) {
+			log_warn(c->name, "event=line_too_long");
+			conn_close(c);
+			return;
+		}
+		for (;;) {
+			const char *line, *error;
+			size_t len, consumed;
+			int r = authproto_frame(c->in, &line, &len, &consumed,
+						&error);
+
+			if (r == 0)
+				break;
+			if (r < 0) {
+				log_warn(c->name, "event=bad_frame error=\"%s\"",
+					 error);
+				conn_close(c);
+				return;
+			}
+			handle_line(c, line, len);
+			/* The line may have held a password. */
+			explicit_bzero((char *)line, len);
+			sbuf_consume(c->in, consumed);
+			if (c->closing) {
+				/* Flush the ERROR, then close. */
+				bufferevent_disable(bev, EV_READ);
+				if (evbuffer_get_length(
+					    bufferevent_get_output(bev)) == 0)
+					conn_close(c);
+				return;
+			}
+		}
+	}
+	explicit_bzero(chunk, sizeof(chunk));
+}
+
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing)
+		conn_close(c);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_close(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	while (c->pending != NULL)
+		pending_free(c->pending);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	sbuf_deinit(&c->in);
+	free(c);
+}
+
+static bool peer_allowed(struct server *srv, int fd, uid_t *uid_r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*uid_r = cred.uid;
+	return cred.uid == 0 || cred.uid == geteuid() ||
+	       (srv->client_uid_known && cred.uid == srv->client_uid);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+	uid_t uid = (uid_t)-1;
+
+	if (!peer_allowed(srv, fd, &uid)) {
+		log_warn(NULL, "event=refused reason=\"peer uid not allowed\" "
+			       "uid=%ld",
+			 (long)uid);
+		close(fd);
+		return;
+	}
+	c = alloc_new(struct conn);
+	c->srv = srv;
+	snprintf(c->name, sizeof(c->name), "c%llu",
+		 (unsigned long long)++srv->next_conn_id);
+	c->in = sbuf_new(AUTHPROTO_LINE_MAX + 16384);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	log_debug(c->name, "event=connect uid=%ld", (long)uid);
+}
+
+struct server *server_new(struct event_base *base, const char *path,
+			  const char *client_user,
+			  const struct server_backends *b,
+			  const char **error_r)
+{
+	struct server *srv;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct passwd *pw = client_user != NULL ? getpwnam(client_user) : NULL;
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*error_r = "socket path too long";
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* A stale socket from an earlier run; never unlink anything else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*error_r = "socket path exists and is not a socket";
+			return NULL;
+		}
+		unlink(path);
+	}
+	srv = alloc_new(struct server);
+	srv->base = base;
+	srv->path = alloc_strdup(path);
+	srv->b = *b;
+	if (pw != NULL) {
+		srv->client_uid = pw->pw_uid;
+		srv->client_uid_known = true;
+	}
+	srv->listener = evconnlistener_new_bind(
+		base, on_accept, srv,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+		(struct sockaddr *)&sun, sizeof(sun));
+	if (srv->listener == NULL) {
+		*error_r = strerror(errno);
+		free(srv->path);
+		free(srv);
+		return NULL;
+	}
+	if (pw != NULL && chown(path, (uid_t)-1, pw->pw_gid) < 0)
+		log_warn(NULL, "event=socket_chown error=\"%s\"",
+			 strerror(errno));
+	if (chmod(path, 0660) < 0)
+		log_warn(NULL, "event=socket_chmod error=\"%s\"",
+			 strerror(errno));
+	log_info(NULL, "event=listening socket=%s client_user=%s", path,
+		 pw != NULL ? client_user : "(none: root only)");
+	return srv;
+}
+
+void server_deinit(struct server **srvp)
+{
+	struct server *srv = *srvp;
+
+	if (srv == NULL)
+		return;
+	*srvp = NULL;
+	while (srv->conns != NULL)
+		conn_close(srv->conns);
+	evconnlistener_free(srv->listener);
+	unlink(srv->path);
+	free(srv->path);
+	free(srv);
+}

@@ -1,0 +1,466 @@
+/*
+ * ctl-authd - dirmxctl's commands that ask authd: dc, lookup, auth,
+ * senders, stats, flush.
+ *
+ * Each command connects to authd's socket ([authd] socket in the
+ * configuration, or -S PATH), says HELLO, sends one request and prints
+ * the answer for a person to read. A blocking client is right here: one
+ * question, one answer, a timeout on both.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authproto.h"
+#include "config.h"
+#include "ctl.h"
+#include "sbuf.h"
+#include "settings.h"
+
+#define CTL_TIMEOUT_MS 30000
+
+struct client {
+	int fd;
+	struct sbuf *in;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int client_send(struct client *cl, struct authproto_msg *m)
+{
+	struct sbuf *out = sbuf_new(AUTHPROTO_LINE_MAX);
+	const char *error, *p;
+	size_t left;
+	int ret = -1;
+
+	if (authproto_msg_format(m, out, &error) < 0) {
+		fprintf(stderr, "dirmxctl: cannot encode the request: %s\n",
+			error);
+		goto done;
+	}
+	p = sbuf_data(out);
+	left = sbuf_len(out);
+	while (left > 0) {
+		ssize_t n = send(cl->fd, p, left, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			fprintf(stderr, "dirmxctl: write to authd: %s\n",
+				strerror(errno));
+			goto done;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	ret = 0;
+done:
+	explicit_bzero((char *)sbuf_data(out), sbuf_len(out));
+	sbuf_deinit(&out);
+	return ret;
+}
+
+/* Read the answer to request (verb, id). */
+static int client_recv(struct client *cl, enum authproto_verb request,
+		       struct authproto_msg **msg_r)
+{
+	long long deadline = now_ms() + CTL_TIMEOUT_MS;
+
+	for (;;) {
+		const char *line, *error;
+		size_t len, consumed;
+		char buf[65536];
+		struct pollfd pfd = {.fd = cl->fd, .events = POLLIN};
+		ssize_t n;
+		int r = authproto_frame(cl->in, &line, &len, &consumed, &error);
+
+		if (r < 0) {
+			fprintf(stderr, "dirmxctl: bad answer: %s\n", error);
+			return -1;
+		}
+		if (r > 0) {
+			r = authproto_parse_answer(line, len, request, msg_r,
+						   &error);
+			sbuf_consume(cl->in, consumed);
+			if (r < 0) {
+				fprintf(stderr,
+					"dirmxctl: malformed answer: %s\n",
+					error);
+				return -1;
+			}
+			return 0;
+		}
+		if (now_ms() >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - now_ms())) <= 0) {
+			fprintf(stderr, "dirmxctl: authd did not answer "
+					"within %d s\n",
+				CTL_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		n = recv(cl->fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			fprintf(stderr, "dirmxctl: authd closed the "
+					"connection\n");
+			return -1;
+		}
+		if (!sbuf_append(cl->in, buf, (size_t)n)) {
+			fprintf(stderr, "dirmxctl: answer too long\n");
+			return -1;
+		}
+	}
+}
+
+static const char *socket_path(const struct ctl_context *ctx,
+			       const char *opt_path,
+			       struct dirmx_config **cfg_r)
+{
+	struct config_errors errors = {0};
+
+	if (opt_path != NULL)
+		return opt_path;
+	if (settings_load(ctx->config_path, cfg_r, &errors) < 0) {
+		config_errors_print(&errors, stderr);
+		config_errors_clear(&errors);
+		return NULL;
+	}
+	return (*cfg_r)->authd.socket;
+}
+
+static int client_open(struct client *cl, const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct authproto_msg *m, *ans = NULL;
+	int ret;
+
+	cl->in = sbuf_new(AUTHPROTO_LINE_MAX + 65536);
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "dirmxctl: socket path too long\n");
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cl->fd < 0 ||
+	    connect(cl->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr,
+			"dirmxctl: cannot connect to authd at %s: %s "
+			"(is authd running?)\n",
+			path, strerror(errno));
+		return -1;
+	}
+	m = authproto_msg_new_request(AUTHPROTO_HELLO, 0);
+	authproto_msg_add_uint(m, "version", AUTHPROTO_VERSION);
+	authproto_msg_add_str(m, "client", "dirmxctl");
+	ret = client_send(cl, m);
+	authproto_msg_deinit(&m);
+	if (ret < 0 || client_recv(cl, AUTHPROTO_HELLO, &ans) < 0)
+		return -1;
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
+		fprintf(stderr, "dirmxctl: authd refused HELLO: %s\n",
+			authproto_msg_get(ans, "reason"));
+		ret = -1;
+	}
+	authproto_msg_deinit(&ans);
+	return ret;
+}
+
+static void client_close(struct client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);
+	sbuf_deinit(&cl->in);
+}
+
+/* Connect, send m (freed here), read its answer. */
+static int ask(const struct ctl_context *ctx, const char *path_opt,
+	       struct authproto_msg *m, struct authproto_msg **ans_r)
+{
+	struct dirmx_config *cfg = NULL;
+	struct client cl = {.fd = -1};
+	const char *path = socket_path(ctx, path_opt, &cfg);
+	enum authproto_verb verb = authproto_msg_verb(m);
+	int ret = -1;
+
+	if (path != NULL && client_open(&cl, path) == 0 &&
+	    client_send(&cl, m) == 0 && client_recv(&cl, verb, ans_r) == 0)
+		ret = 0;
+	authproto_msg_deinit(&m);
+	client_close(&cl);
+	dirmx_config_deinit(&cfg);
+	return ret;
+}
+
+/* Print an answer that is not OK; returns the exit status. */
+static int print_failure(const struct authproto_msg *ans)
+{
+	const char *reason = authproto_msg_get(ans, "reason");
+
+	printf("%s: %s\n", authproto_verb_name(authproto_msg_verb(ans)),
+	       reason != NULL ? reason : "");
+	return authproto_msg_verb(ans) == AUTHPROTO_TEMPFAIL ? 3 : 1;
+}
+
+static const char *parse_socket_opt(int *argc, char ***argv)
+{
+	if (*argc >= 3 && strcmp((*argv)[1], "-S") == 0) {
+		const char *p = (*argv)[2];
+
+		(*argv)[2] = (*argv)[0];
+		*argv += 2;
+		*argc -= 2;
+		return p;
+	}
+	return NULL;
+}
+
+int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
+{
+	const char *sock = parse_socket_opt(&argc, &argv);
+	struct authproto_msg *ans = NULL;
+	struct authproto_field f;
+	size_t n = 0;
+	int ret;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: dirmxctl dc [-S SOCKET]\n");
+		return 2;
+	}
+	if (ask(ctx, sock, authproto_msg_new_request(AUTHPROTO_DC, 1), &ans) <
+	    0)
+		return 3;
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
+		ret = print_failure(ans);
+		authproto_msg_deinit(&ans);
+		return ret;
+	}
+	printf("source:      %s\n", authproto_msg_get(ans, "source"));
+	printf("client site: %s\n",
+	       authproto_msg_get(ans, "client_site") != NULL
+		       ? authproto_msg_get(ans, "client_site")
+		       : "(unknown)");
+	if (authproto_msg_get(ans, "last_error") != NULL)
+		printf("last error:  %s\n",
+		       authproto_msg_get(ans, "last_error"));
+	printf("\n%-5s %-40s %-5s %-6s %-8s %-24s %s\n", "ORDER", "DC", "PRIO",
+	       "WEIGHT", "STATE", "SITE", "LAST ERROR");
+	for (size_t i = 0; authproto_msg_field(ans, i, &f); i++) {
+		const char *site, *err;
+
+		if (strcmp(f.key, "dc") != 0)
+			continue;
+		site = authproto_msg_record_get(ans, i, "site");
+		err = authproto_msg_record_get(ans, i, "error");
+		printf("%-5zu %-40s %-5s %-6s %-8s %-24s %s\n", n++, f.value,
+		       authproto_msg_record_get(ans, i, "prio"),
+		       authproto_msg_record_get(ans, i, "weight"),
+		       authproto_msg_record_get(ans, i, "state"),
+		       site != NULL ? site : "-", err != NULL ? err : "");
+	}
+	if (n == 0)
+		printf("(no domain controllers found)\n");
+	authproto_msg_deinit(&ans);
+	return n > 0 ? 0 : 1;
+}
+
+int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
+{
+	const char *sock = parse_socket_opt(&argc, &argv);
+	struct authproto_msg *m, *ans = NULL;
+	struct authproto_field f;
+	bool nocache = false;
+	int ret = 0, i = 1;
+
+	if (argc >= 2 && strcmp(argv[1], "--no-cache") == 0) {
+		nocache = true;
+		i++;
+	}
+	if (argc != i + 1) {
+		fprintf(stderr, "usage: dirmxctl lookup [-S SOCKET] "
+				"[--no-cache] ADDRESS\n");
+		return 2;
+	}
+	m = authproto_msg_new_request(AUTHPROTO_LOOKUP, 1);
+	authproto_msg_add_str(m, "addr", argv[i]);
+	authproto_msg_add_str(m, "context", "mx");
+	authproto_msg_add_str(m, "trace", "1");
+	if (nocache)
+		authproto_msg_add_str(m, "nocache", "1");
+	if (ask(ctx, sock, m, &ans) < 0)
+		return 3;
+	printf("%s\n", argv[i]);
+	for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
+		if (strcmp(f.key, "trace") == 0)
+			printf("  | %s\n", f.value);
+	if (authproto_msg_get(ans, "dc") != NULL)
+		printf("  answered by %s\n", authproto_msg_get(ans, "dc"));
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
+		ret = print_failure(ans);
+		authproto_msg_deinit(&ans);
+		return ret;
+	}
+	if (strcmp(authproto_msg_get(ans, "cached"), "1") == 0)
+		printf("  (from the cache)\n");
+	printf("  => deliver to:\n");
+	for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
+		if (strcmp(f.key, "rcpt") == 0)
+			printf("     %-40s via %s\n", f.value,
+			       authproto_msg_record_get(ans, k, "hop"));
+	authproto_msg_deinit(&ans);
+	return ret;
+}
+
+static char *read_password(void)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) != 0;
+	char buf[4096];
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		tcgetattr(STDIN_FILENO, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		buf[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+int ctl_auth(const struct ctl_context *ctx, int argc, char **argv)
+{
+	const char *sock = parse_socket_opt(&argc, &argv);
+	struct authproto_msg *m, *ans = NULL;
+	char *password;
+	int ret;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: dirmxctl auth [-S SOCKET] USER "
+				"(the password is read from the terminal or "
+				"standard input)\n");
+		return 2;
+	}
+	password = read_password();
+	m = authproto_msg_new_request(AUTHPROTO_AUTH, 1);
+	authproto_msg_add_str(m, "mech", "PLAIN");
+	authproto_msg_add_str(m, "user", argv[1]);
+	if (*password != '\0')
+		authproto_msg_add_str(m, "pass", password);
+	explicit_bzero(password, strlen(password));
+	free(password);
+	if (authproto_msg_get(m, "pass") == NULL) {
+		/* Refused before anything is sent: an empty password is an
+		 * anonymous bind, which proves nothing. */
+		authproto_msg_deinit(&m);
+		printf("no: empty password\n");
+		return 1;
+	}
+	if (ask(ctx, sock, m, &ans) < 0)
+		return 3;
+	if (authproto_msg_verb(ans) == AUTHPROTO_OK) {
+		printf("yes: authenticated as %s\n",
+		       authproto_msg_get(ans, "user"));
+		ret = 0;
+	} else {
+		const char *delay = authproto_msg_get(ans, "delay_ms");
+
+		printf("no: %s%s%s%s\n", authproto_msg_get(ans, "reason"),
+		       delay != NULL ? " (client slowed down by " : "",
+		       delay != NULL ? delay : "", delay != NULL ? " ms)" : "");
+		ret = authproto_msg_verb(ans) == AUTHPROTO_TEMPFAIL ? 3 : 1;
+	}
+	authproto_msg_deinit(&ans);
+	return ret;
+}
+
+int ctl_senders(const struct ctl_context *ctx, int argc, char **argv)
+{
+	const char *sock = parse_socket_opt(&argc, &argv);
+	struct authproto_msg *m, *ans = NULL;
+	struct authproto_field f;
+	int ret = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: dirmxctl senders [-S SOCKET] USER\n");
+		return 2;
+	}
+	m = authproto_msg_new_request(AUTHPROTO_SENDERS, 1);
+	authproto_msg_add_str(m, "user", argv[1]);
+	if (ask(ctx, sock, m, &ans) < 0)
+		return 3;
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
+		ret = print_failure(ans);
+	} else {
+		for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
+			if (strcmp(f.key, "addr") == 0)
+				printf("%s\n", f.value);
+	}
+	authproto_msg_deinit(&ans);
+	return ret;
+}
+
+int ctl_stats(const struct ctl_context *ctx, int argc, char **argv)
+{
+	const char *sock = parse_socket_opt(&argc, &argv);
+	struct authproto_msg *ans = NULL;
+	struct authproto_field f;
+	int ret = 0;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: dirmxctl stats [-S SOCKET]\n");
+		return 2;
+	}
+	if (ask(ctx, sock, authproto_msg_new_request(AUTHPROTO_STATS, 1),
+		&ans) < 0)
+		return 3;
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
+		ret = print_failure(ans);
+	} else {
+		for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
+			if (strcmp(f.key, "counter") == 0)
+				printf("%-12s %s\n", f.value,
+				       authproto_msg_record_get(ans, k,
+								"value"));
+	}
+	authproto_msg_deinit(&ans);
+	return ret;
+}
+
+int ctl_flush(const struct ctl_context *ctx, int argc, char **argv)
+{
+	const char *sock = parse_socket_opt(&argc, &argv);
+	struct authproto_msg *m, *ans = NULL;
+	int ret = 0;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: dirmxctl flush [-S SOCKET]\n");
+		return 2;
+	}
+	m = authproto_msg_new_request(AUTHPROTO_CACHE, 1);
+	authproto_msg_add_str(m, "op", "flush");
+	if (ask(ctx, sock, m, &ans) < 0)
+		return 3;
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK)
+		ret = print_failure(ans);
+	else
+		printf("cache flushed\n");
+	authproto_msg_deinit(&ans);
+	return ret;
+}
