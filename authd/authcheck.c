@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "alloc.h"
 #include "cache.h"
@@ -524,6 +525,7 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 				const struct authcheck_options *opts)
 {
 	struct authcheck *ac = alloc_new(struct authcheck);
+	uint64_t seed = 0;
 
 	ac->base = base;
 	ac->pool = pool;
@@ -541,7 +543,10 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	ac->opts.send_as = NULL;
 	if (ac->opts.client_max_failures == 0)
 		ac->opts.client_max_failures = 20;
-	ac->fails = cache_new(100000, 16u * 1024 * 1024, dcloc_now_ms());
+	/* A random seed: a client must not be able to pick colliding keys. */
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = dcloc_now_ms();
+	ac->fails = cache_new(100000, 16u * 1024 * 1024, seed);
 	ac->policy_timer = evloop_timer_new(base, policy_load, ac);
 	return ac;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "tlsdiag.h"
 
 struct setup_sasl {
 	const struct ldconn_options *opts;
@@ -74,6 +75,37 @@ static char *setup_error(LDAP *ld, const char *uri, const char *step,
 		msg = alloc_printf("%s: %s failed: %s", uri, step,
 				   ldap_err2string(rc));
 	ldap_memfree(diag);
+	return msg;
+}
+
+/*
+ * A TLS step failed. libldap's message does not say why a certificate was
+ * refused, so ask GnuTLS directly (tlsdiag.c) and name the DC, the step
+ * and the certificate problem in one line.
+ */
+static char *tls_error(LDAP *ld, const struct ldconn_options *o,
+		       const char *step, int rc)
+{
+	LDAPURLDesc *lud = NULL;
+	char *why = NULL, *msg;
+
+	/* A server that said nothing in time has no certificate to blame. */
+	if (rc != LDAP_TIMEOUT &&
+	    ldap_url_parse(o->uri, &lud) == LDAP_URL_SUCCESS) {
+		unsigned port = lud->lud_port > 0 ? (unsigned)lud->lud_port
+				: o->tls == LDCONN_TLS_LDAPS ? 636u
+							     : 389u;
+
+		if (lud->lud_host != NULL)
+			why = tlsdiag_explain(lud->lud_host, port,
+					      o->tls == LDCONN_TLS_STARTTLS,
+					      o->ca_file, o->timeout_ms / 2);
+		ldap_free_urldesc(lud);
+	}
+	if (why == NULL)
+		return setup_error(ld, o->uri, step, rc);
+	msg = alloc_printf("%s: %s failed: TLS: %s", o->uri, step, why);
+	free(why);
 	return msg;
 }
 
@@ -179,16 +211,15 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
 	}
 	rc = ldap_connect(ld);
 	if (rc != LDAP_SUCCESS) {
-		*error_r = setup_error(ld, o->uri,
-				       o->tls == LDCONN_TLS_LDAPS ? "LDAPS connect"
-								   : "connect",
-				       rc);
+		*error_r = o->tls == LDCONN_TLS_LDAPS
+				   ? tls_error(ld, o, "LDAPS connect", rc)
+				   : setup_error(ld, o->uri, "connect", rc);
 		goto fail;
 	}
 	if (o->tls == LDCONN_TLS_STARTTLS) {
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
-			*error_r = setup_error(ld, o->uri, "StartTLS", rc);
+			*error_r = tls_error(ld, o, "StartTLS", rc);
 			goto fail;
 		}
 	}
