@@ -529,6 +529,20 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	log_debug(c->name, "event=connect uid=%ld", (long)uid);
 }
 
+/* Create the socket's directory (/run/dirmx) when it is missing. */
+static void make_parent(const char *path)
+{
+	char *dir = alloc_strdup(path);
+	char *slash = strrchr(dir, '/');
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0)
+			log_info(NULL, "event=mkdir dir=%s", dir);
+	}
+	free(dir);
+}
+
 struct server *server_new(struct event_base *base, const char *path,
 			  const char *client_user,
 			  const struct server_backends *b,
@@ -544,6 +558,7 @@ struct server *server_new(struct event_base *base, const char *path,
 		return NULL;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	make_parent(path);
 	/* A stale socket from an earlier run; never unlink anything else. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {

@@ -113,7 +113,10 @@ class ConfigCheckTest(unittest.TestCase):
     def test_daemon_start_reload_stop(self):
         for name, parts in DAEMONS.items():
             with self.subTest(daemon=name):
-                path = self.lab.write(name + ".conf", GOOD)
+                # authd really listens: its socket goes in the lab.
+                good = GOOD.replace("[authd]\n", "[authd]\nsocket = %s\n"
+                                    % self.lab.path(name + "-authd.sock"))
+                path = self.lab.write(name + ".conf", good)
                 proc = self.lab.spawn(name, [binary(*parts), "-f", "-c", path])
                 try:
                     log = self.wait_log(name, "event=start", proc)
