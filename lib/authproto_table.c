@@ -1,0 +1,201 @@
+/*
+ * authproto_table - the schema of every authd protocol message.
+ *
+ * One table per (request verb, answer verb) pair, in the order fields are
+ * checked: a field marked AP_HEAD opens a record made of the AP_MEMBER
+ * fields listed right after it, which must follow the head on the wire in
+ * this same order. include/authproto.txt documents the same tables for
+ * client writers; change both together (and the protocol version when an
+ * old peer would reject the new form).
+ */
+#include "authproto_private.h"
+
+#include <stddef.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define SCHEMA(a)                                                              \
+	{                                                                      \
+		a, N(a)                                                        \
+	}
+
+/* Decoded length limits. */
+#define ADDR_MAX 512 /* larger than RFC 5321's 256 on purpose: SMTPUTF8 */
+#define NAME_MAX_ 1024
+#define TEXT_MAX 65536
+#define PASS_MAX 4096
+
+static const char *const contexts[] = {"mx", "submission", NULL};
+static const char *const mechs[] = {"PLAIN", "LOGIN", NULL};
+static const char *const cache_ops[] = {"flush", NULL};
+static const char *const dc_states[] = {"unknown", "up", "down", "gone", NULL};
+
+/* Requests. */
+static const struct authproto_fieldspec hello_req[] = {
+    {"version", AP_UINT, AP_REQ, 65535, NULL},
+    {"client", AP_TOKEN, AP_REQ, 64, NULL},
+};
+static const struct authproto_fieldspec lookup_req[] = {
+    {"addr", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+    {"context", AP_ENUM, AP_REQ, 0, contexts},
+    {"user", AP_NAME, 0, ADDR_MAX, NULL},
+    {"trace", AP_BOOL, 0, 0, NULL},
+    {"nocache", AP_BOOL, 0, 0, NULL},
+};
+static const struct authproto_fieldspec auth_req[] = {
+    {"mech", AP_ENUM, AP_REQ, 0, mechs},
+    {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+    {"pass", AP_SECRET, AP_REQ, PASS_MAX, NULL},
+    {"client", AP_IP, 0, 0, NULL},
+};
+static const struct authproto_fieldspec senders_req[] = {
+    {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+};
+static const struct authproto_fieldspec cache_req[] = {
+    {"op", AP_ENUM, AP_REQ, 0, cache_ops},
+    {"addr", AP_NAME, 0, ADDR_MAX, NULL},
+};
+
+/* OK answers. */
+static const struct authproto_fieldspec hello_ok[] = {
+    {"version", AP_UINT, AP_REQ, 65535, NULL},
+    {"server", AP_TOKEN, AP_REQ, 64, NULL},
+};
+static const struct authproto_fieldspec lookup_ok[] = {
+    {"rcpt", AP_NAME, AP_REQ | AP_REP | AP_HEAD, ADDR_MAX, NULL},
+    {"hop", AP_TOKEN, AP_REQ | AP_MEMBER, NAME_MAX_, NULL},
+    {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
+    {"cached", AP_BOOL, AP_REQ, 0, NULL},
+    {"trace", AP_TEXT, AP_REP, TEXT_MAX, NULL},
+};
+static const struct authproto_fieldspec auth_ok[] = {
+    {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+};
+static const struct authproto_fieldspec senders_ok[] = {
+    {"addr", AP_NAME, AP_REP, ADDR_MAX, NULL},
+};
+static const struct authproto_fieldspec dc_ok[] = {
+    {"source", AP_TEXT, 0, TEXT_MAX, NULL},
+    {"client_site", AP_NAME, 0, NAME_MAX_, NULL},
+    {"last_error", AP_TEXT, 0, TEXT_MAX, NULL},
+    {"dc", AP_TOKEN, AP_REP | AP_HEAD, NAME_MAX_, NULL},
+    {"state", AP_ENUM, AP_REQ | AP_MEMBER, 0, dc_states},
+    {"site", AP_NAME, AP_MEMBER, NAME_MAX_, NULL},
+    {"prio", AP_UINT, AP_REQ | AP_MEMBER, 65535, NULL},
+    {"weight", AP_UINT, AP_REQ | AP_MEMBER, 65535, NULL},
+    {"error", AP_TEXT, AP_MEMBER, TEXT_MAX, NULL},
+};
+static const struct authproto_fieldspec stats_ok[] = {
+    {"counter", AP_TOKEN, AP_REP | AP_HEAD, 64, NULL},
+    {"value", AP_UINT, AP_REQ | AP_MEMBER, UINT64_MAX, NULL},
+};
+static const struct authproto_fieldspec cache_ok[] = {
+    {"entries", AP_UINT, 0, UINT64_MAX, NULL},
+};
+
+/* NOTFOUND, TEMPFAIL and ERROR answers. */
+static const struct authproto_fieldspec reason_only[] = {
+    {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
+};
+static const struct authproto_fieldspec lookup_fail[] = {
+    {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
+    {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
+    {"trace", AP_TEXT, AP_REP, TEXT_MAX, NULL},
+};
+static const struct authproto_fieldspec auth_fail[] = {
+    {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
+    {"delay_ms", AP_UINT, 0, 3600000, NULL},
+};
+static const struct authproto_fieldspec hello_error[] = {
+    {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
+    {"supported", AP_UINT, AP_REQ | AP_REP, 65535, NULL},
+};
+
+static const struct authproto_schema s_reason = SCHEMA(reason_only);
+
+/* An answer schema with no fields array is an answer not allowed. */
+struct verb_schemas {
+	struct authproto_schema request, ok, notfound, tempfail, error;
+};
+
+static const struct verb_schemas verbs[] = {
+    [AUTHPROTO_HELLO] = {.request = SCHEMA(hello_req),
+                         .ok = SCHEMA(hello_ok),
+                         .error = SCHEMA(hello_error)},
+    [AUTHPROTO_LOOKUP] = {.request = SCHEMA(lookup_req),
+                          .ok = SCHEMA(lookup_ok),
+                          .notfound = SCHEMA(lookup_fail),
+                          .tempfail = SCHEMA(lookup_fail),
+                          .error = SCHEMA(reason_only)},
+    [AUTHPROTO_AUTH] = {.request = SCHEMA(auth_req),
+                        .ok = SCHEMA(auth_ok),
+                        .notfound = SCHEMA(auth_fail),
+                        .tempfail = SCHEMA(auth_fail),
+                        .error = SCHEMA(reason_only)},
+    [AUTHPROTO_SENDERS] = {.request = SCHEMA(senders_req),
+                           .ok = SCHEMA(senders_ok),
+                           .notfound = SCHEMA(reason_only),
+                           .tempfail = SCHEMA(reason_only),
+                           .error = SCHEMA(reason_only)},
+    [AUTHPROTO_DC] = {.ok = SCHEMA(dc_ok),
+                      .tempfail = SCHEMA(reason_only),
+                      .error = SCHEMA(reason_only)},
+    [AUTHPROTO_STATS] = {.ok = SCHEMA(stats_ok),
+                         .tempfail = SCHEMA(reason_only),
+                         .error = SCHEMA(reason_only)},
+    [AUTHPROTO_CACHE] = {.request = SCHEMA(cache_req),
+                         .ok = SCHEMA(cache_ok),
+                         .tempfail = SCHEMA(reason_only),
+                         .error = SCHEMA(reason_only)},
+};
+
+static const char *const names[AUTHPROTO_VERB_COUNT] = {
+    [AUTHPROTO_HELLO] = "HELLO",
+    [AUTHPROTO_LOOKUP] = "LOOKUP",
+    [AUTHPROTO_AUTH] = "AUTH",
+    [AUTHPROTO_SENDERS] = "SENDERS",
+    [AUTHPROTO_DC] = "DC",
+    [AUTHPROTO_STATS] = "STATS",
+    [AUTHPROTO_CACHE] = "CACHE",
+    [AUTHPROTO_OK] = "OK",
+    [AUTHPROTO_NOTFOUND] = "NOTFOUND",
+    [AUTHPROTO_TEMPFAIL] = "TEMPFAIL",
+    [AUTHPROTO_ERROR] = "ERROR",
+};
+
+const char *authproto_table_verb_name(enum authproto_verb verb)
+{
+	if ((unsigned)verb >= AUTHPROTO_VERB_COUNT)
+		return NULL;
+	return names[verb];
+}
+
+const struct authproto_schema *
+authproto_table_schema(enum authproto_verb verb, enum authproto_verb request)
+{
+	const struct verb_schemas *v;
+	const struct authproto_schema *a;
+
+	if (request == AUTHPROTO_NONE)
+		return verb == AUTHPROTO_ERROR ? &s_reason : NULL;
+	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_CACHE)
+		return NULL;
+	v = &verbs[request];
+	switch (verb) {
+	case AUTHPROTO_OK:
+		a = &v->ok;
+		break;
+	case AUTHPROTO_NOTFOUND:
+		a = &v->notfound;
+		break;
+	case AUTHPROTO_TEMPFAIL:
+		a = &v->tempfail;
+		break;
+	case AUTHPROTO_ERROR:
+		a = &v->error;
+		break;
+	default:
+		/* a request: its own verb; DC and STATS have no fields */
+		return verb == request ? &v->request : NULL;
+	}
+	return a->fields != NULL ? a : NULL;
+}
