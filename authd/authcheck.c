@@ -311,13 +311,17 @@ static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
 	ldconn_connect(r->bind);
 }
 
-static void add_addr(struct authcheck_req *r, const char *a)
+static void add_addr(struct authcheck_req *r, const char *a, bool proxy)
 {
 	if (strncasecmp(a, "smtp:", 5) == 0)
 		a += 5;
+	else if (proxy)
+		return; /* X500:, X400:, SIP: and other proxy address types */
 	else if (strchr(a, ':') != NULL && strchr(a, '@') != NULL &&
 		 strchr(a, ':') < strchr(a, '@'))
-		return; /* X400:, SIP: and other proxy address types */
+		return;
+	if (strchr(a, '@') == NULL)
+		return; /* not a mail address */
 	for (size_t i = 0; i < r->n_addrs; i++)
 		if (strcasecmp(r->addrs[i], a) == 0)
 			return;
@@ -336,7 +340,8 @@ static void senders_collect(struct authcheck_req *r,
 		const struct ldconn_attr *a = ldconn_entry_attr(e, attrs[i]);
 
 		for (size_t k = 0; a != NULL && k < a->n_values; k++)
-			add_addr(r, a->values[k].data);
+			add_addr(r, a->values[k].data,
+				 strcasecmp(attrs[i], "proxyAddresses") == 0);
 	}
 	for (size_t i = 0; i < ac->opts.n_send_as; i++) {
 		const char *g = ac->send_as[i];
@@ -346,7 +351,7 @@ static void senders_collect(struct authcheck_req *r,
 			continue;
 		if ((size_t)(sp - g) == strlen(r->user) &&
 		    strncasecmp(g, r->user, (size_t)(sp - g)) == 0)
-			add_addr(r, sp + strspn(sp, " "));
+			add_addr(r, sp + strspn(sp, " "), false);
 	}
 	req_finish(r, r->n_addrs > 0 ? LOOKUP_OK : LOOKUP_NOTFOUND,
 		   r->n_addrs > 0 ? NULL : "the account has no address");

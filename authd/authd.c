@@ -253,6 +253,11 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	a->lookup = lookup_new(base, a->pool, a->domains, &map);
 	ao.conn = po.conn;
 	ao.conn.password = NULL;
+	/* A user's password is proven with a simple bind, which needs TLS
+	 * even when the service binds with GSSAPI on plain LDAP (AD: GSSAPI
+	 * brings its own sign/seal and is refused inside TLS). */
+	if (ao.conn.tls == LDCONN_TLS_NONE && !s->allow_plaintext_bind)
+		ao.conn.tls = LDCONN_TLS_STARTTLS;
 	ao.base_dn = base_dn;
 	ao.account_filter = s->account_filter;
 	ao.ad = s->directory == SETTINGS_DIRECTORY_AD;

@@ -146,7 +146,9 @@ static void dcloc_reorder(struct dcloc *loc)
 	loc->n_order = 0;
 	if (n > 0 && srvorder_sort(t, n, dcloc_rand, &loc->rng, &order,
 				   &n_order, &error) == SRVORDER_OK) {
-		srvorder_prefer_site(order, n_order, sites, loc->site);
+		/* A static list is tried in the order the admin gave. */
+		if (loc->opts.n_servers == 0)
+			srvorder_prefer_site(order, n_order, sites, loc->site);
 		loc->order = alloc_array(n_order, sizeof(*loc->order));
 		for (size_t i = 0; i < n_order; i++) {
 			loc->order[i] = live[order[i]];
@@ -316,6 +318,11 @@ static void dcloc_srv_done(const struct dns_result *res, void *ctx)
 		dc = dc_find_or_add(loc, host, tls_port(loc, r->port), NULL);
 		dc->priority = r->priority;
 		dc->weight = r->weight;
+		/* The site's own SRV name lists the site's DCs: they are in
+		 * it, whether or not their LDAP ping answer was read. */
+		if (loc->site != NULL && loc->name_idx == 0 &&
+		    !loc->opts.gc && dc->site == NULL)
+			set_str(&dc->site, loc->site);
 		free(host);
 	}
 	free(loc->source);

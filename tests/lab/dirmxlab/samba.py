@@ -40,7 +40,7 @@ from .netns import NetNS
 
 PYTHON = "/usr/bin/python3"  # Samba's Python modules live there only
 SAMBA_TOOL = "/usr/bin/samba-tool"
-CACHE_FORMAT = 3  # bump when what gets cached changes
+CACHE_FORMAT = 4  # bump when what gets cached changes
 
 UF_ACCOUNTDISABLE = 0x2
 UF_PASSWD_NOTREQD = 0x20
@@ -699,6 +699,7 @@ class SambaDC:
                 dc2._write_smb_conf()
                 dc2.start()
                 dc2._wait_registered()
+                self._pull_own_spns(dc2)
                 self.times["join"] = time.monotonic() - t0
                 if use_cache:
                     self.stop()
@@ -720,6 +721,26 @@ class SambaDC:
         self._wait_dns("_ldap._tcp.dc._msdcs." + self.dns_domain, "SRV", expect=dc2.fqdn)
         self.times["second_dc"] = time.monotonic() - t0
         return dc2
+
+    def _pull_own_spns(self, dc2, timeout=60):
+        """dc2 adds its own SPNs (ldap/dc2..., samba_spnupdate) to its
+        database after the join; until they replicate to this DC, this
+        DC's KDC answers "Server not found in Kerberos database" for
+        ldap/dc2 and GSSAPI to dc2 fails. Wait for them on dc2 and pull
+        them here, so the cached pair holds them on both DCs."""
+        want = ("ldap/%s" % dc2.fqdn).encode().lower()
+        deadline = time.monotonic() + timeout
+        while True:
+            res = dc2.search("(sAMAccountName=%s$)" % dc2.hostname.upper(),
+                             ["servicePrincipalName"], uri=dc2.ldap_uri())
+            spns = [v.lower() for v in res[0][1].get("servicePrincipalName", [])] if res else []
+            if want in spns:
+                break
+            if time.monotonic() > deadline:
+                raise LabError("%s never registered its ldap/ SPN" % dc2.hostname)
+            time.sleep(0.5)
+        self.samba_tool("drs", "replicate", self.fqdn, dc2.fqdn, self.base_dn,
+                        "-U", "Administrator%" + self.admin_password)
 
     def _join(self, dc2):
         empty = self.lab.write("samba-empty.conf", "")

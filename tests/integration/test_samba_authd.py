@@ -1,0 +1,827 @@
+"""authd against a real Active Directory domain: two Samba DCs in a network
+namespace (dirmxlab.samba), authd running inside that namespace with the
+DCs' own DNS as its resolver.
+
+One class, so the domain (and the second DC) is set up once; the lab caches
+the provisioned pair between runs. The directory content is added in one
+batch in setUpClass and replicated to the second DC before any test runs.
+
+What is proved (numbers follow the issues' items):
+  1. discovery: with only `domain =`, authd finds both DCs through the
+     DCs' SRV records, the LDAP ping (CLDAP over UDP, decoded from the real
+     DC's Netlogon answer) teaches it the client site, discovery switches
+     to the site's SRV name, and `dirmxctl dc` lists both DCs with a site;
+  2. binds: GSSAPI with a keytab exported for a service account created
+     here, on plain 389 (Kerberos sign/seal), with no password anywhere in
+     the configuration; a simple bind without TLS is refused by authd's
+     own configuration check, and with allow_plaintext_bind by AD itself
+     ("Strong(er) authentication required"); the simple bind works over
+     StartTLS and LDAPS with the lab CA;
+  3. failover: lookups every 100 ms keep being answered (by the other DC)
+     while the DC authd uses is frozen with SIGSTOP; nothing NOTFOUND, no
+     TEMPFAIL beyond what was in flight at the freeze; `dirmxctl dc` shows
+     the frozen DC down with an error; after thawing, the DC takes the
+     traffic back;
+  4. a static servers= list whose first server accepts TCP and never
+     answers: lookups are still answered within the timeout;
+  5. AD content: proxyAddresses primary and alias (the alias stays the
+     recipient), a contact's targetAddress, nested groups, a group of
+     1,600 members (more than AD's 1,500-value range), a disabled account,
+     a local domain from the configuration, and dirmxDomain objects after
+     applying schemas/dirmx-ad.ldif (directory-driven domains on AD);
+  6. lockout safety: with lockoutThreshold 4, ten wrong passwords through
+     authd leave the account unlocked with badPwdCount < 4 on every DC;
+     authd logs the policy it read and its throttling; another user's
+     correct password still works;
+  7. SENDERS for the proxyAddresses user lists primary and alias.
+
+Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
+/usr/bin/python3 -m unittest -v test_samba_authd
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+
+from dirmxlab import Lab, build_dir, source_dir
+from dirmxlab.samba import SambaDC
+
+DOM = "ad.dirmx.test"
+SITE = "Default-First-Site-Name"
+SVC = "svc-dirmx"
+SVC_PW = "Svc!Passw0rd-1"
+PW = "User!Passw0rd1"
+BIG = 1600  # members of the large group: more than one 1,500-value range
+TIMEOUT_S = 2  # [authd] timeout of every authd started here
+
+
+def authd_bin():
+    return os.path.join(build_dir(), "authd", "authd")
+
+
+def dirmxctl_bin():
+    return os.path.join(build_dir(), "lib", "dirmxctl")
+
+
+# ---- dirmxctl output -------------------------------------------------------
+
+class DcTable:
+    """`dirmxctl dc` parsed: source, client_site, rows of
+    (order, uri, prio, weight, state, site, error)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.source = self.client_site = None
+        self.rows = []
+        in_table = False
+        for line in text.splitlines():
+            if line.startswith("source:"):
+                self.source = line.split(":", 1)[1].strip()
+            elif line.startswith("client site:"):
+                self.client_site = line.split(":", 1)[1].strip()
+            elif line.startswith("ORDER "):
+                in_table = True
+            elif in_table and line.strip():
+                parts = line.split(None, 6)
+                if len(parts) >= 6 and parts[0].isdigit():
+                    self.rows.append({"uri": parts[1], "prio": parts[2],
+                                      "weight": parts[3], "state": parts[4],
+                                      "site": parts[5],
+                                      "error": parts[6] if len(parts) > 6 else ""})
+
+    def row(self, host):
+        for r in self.rows:
+            if urllib.parse.urlsplit(r["uri"]).hostname == host:
+                return r
+        return None
+
+
+class LookupOut:
+    """`dirmxctl lookup` parsed: rc, trace, dc, dests [(rcpt, hop)], reason."""
+
+    def __init__(self, rc, text):
+        self.rc, self.text = rc, text
+        self.trace, self.dests, self.dc, self.reason = [], [], None, None
+        delivering = False
+        for line in text.splitlines():
+            s = line.strip()
+            if s.startswith("| "):
+                self.trace.append(s[2:])
+            elif s.startswith("answered by "):
+                self.dc = s[len("answered by "):]
+            elif s.startswith("=> deliver to:"):
+                delivering = True
+            elif delivering and " via " in s:
+                rcpt, hop = s.rsplit(" via ", 1)
+                self.dests.append((rcpt.strip(), hop.strip()))
+            elif s.startswith(("NOTFOUND:", "TEMPFAIL:")):
+                self.reason = s.split(":", 1)[1].strip()
+
+
+# ---- a raw authd protocol client (include/authproto.txt) -------------------
+
+def _pct(v):
+    out = []
+    for b in v.encode():
+        if 0x21 <= b <= 0x7E and b not in (0x25, 0x3D):
+            out.append(chr(b))
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+def parse_line(line):
+    """'OK 3 rcpt=a hop=b ...' -> (verb, id, [(key, value)])."""
+    parts = line.split(" ")
+    fields = []
+    for p in parts[2:]:
+        k, _, v = p.partition("=")
+        fields.append((k, urllib.parse.unquote(v)))
+    return parts[0], int(parts[1]), fields
+
+
+class ProtoClient:
+    """One connection to authd's socket; requests may be many in flight.
+    Answers are collected by a reader thread: .answers[id] = (verb,
+    fields, monotonic time)."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(path)
+        self.f = self.s.makefile("rb")
+        self.send_line("HELLO 0 version=1 client=test-samba-authd")
+        verb, _, _ = parse_line(self.f.readline().decode().rstrip("\n"))
+        if verb != "OK":
+            raise RuntimeError("authd refused HELLO")
+        self.s.settimeout(None)
+        self.answers = {}
+        self.sent = {}
+        self.lock = threading.Lock()
+        self.next_id = 1
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def send_line(self, line):
+        self.s.sendall(line.encode() + b"\n")
+
+    def lookup(self, addr, nocache=True):
+        with self.lock:
+            rid = self.next_id
+            self.next_id += 1
+            self.sent[rid] = time.monotonic()
+        self.send_line("LOOKUP %d addr=%s context=mx%s"
+                       % (rid, _pct(addr), " nocache=1" if nocache else ""))
+        return rid
+
+    def _read(self):
+        for raw in self.f:
+            verb, rid, fields = parse_line(raw.decode().rstrip("\n"))
+            with self.lock:
+                self.answers[rid] = (verb, fields, time.monotonic())
+
+    def close(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.s.close()
+        self.reader.join(5)
+
+
+class NsHole:
+    """A TCP server inside the namespace that accepts and never answers."""
+
+    def __init__(self, netns, host="127.0.0.1"):
+        self.sock = netns.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(c)
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+# ---- authd instances ---------------------------------------------------------
+
+class Authd:
+    def __init__(self, test_cls, name, conf, proc):
+        self.t, self.name, self.conf, self.proc = test_cls, name, conf, proc
+        self.sock = test_cls.lab.path(name + ".sock")
+
+    def log(self):
+        return self.t.lab.log_text("authd-" + self.name)
+
+    def ctl(self, *args, input=None, timeout=60):
+        r = subprocess.run([dirmxctl_bin(), "-c", self.conf] + list(args),
+                           capture_output=True, text=True, input=input,
+                           timeout=timeout)
+        return r
+
+    def dc(self):
+        r = self.ctl("dc")
+        return DcTable(r.stdout + r.stderr)
+
+    def lookup(self, addr, nocache=False):
+        args = ["lookup"] + (["--no-cache"] if nocache else []) + [addr]
+        r = self.ctl(*args)
+        return LookupOut(r.returncode, r.stdout + r.stderr)
+
+    def auth(self, user, password):
+        r = self.ctl("auth", user, input=password + "\n")
+        return r.returncode, r.stdout.strip()
+
+    def wait_log(self, pattern, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.log()):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        return bool(re.search(pattern, self.log()))
+
+    def wait_ready(self, timeout=20):
+        """Bound to a DC and the accepted domains read."""
+        if not self.wait_log(r"domains event=loaded", timeout):
+            raise AssertionError("authd %s not ready:\n%s" % (self.name, self.log()[-4000:]))
+
+
+class SambaAuthdTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t0 = time.monotonic()
+        cls.lab = Lab("samba-authd")
+        try:
+            cls._setup()
+        except BaseException:
+            cls.lab.close()
+            raise
+        sys.stderr.write("\nsamba_authd setup %.1fs: %s\n" % (
+            time.monotonic() - cls.t0,
+            " ".join("%s=%.1f" % kv for kv in cls.times.items())))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.close()
+        sys.stderr.write("samba_authd total %.1fs\n" % (time.monotonic() - cls.t0))
+
+    @classmethod
+    def _step(cls, name, t):
+        now = time.monotonic()
+        cls.times[name] = now - t
+        return now
+
+    @classmethod
+    def _setup(cls):
+        for prog in (authd_bin(), dirmxctl_bin()):
+            if not os.access(prog, os.X_OK):
+                raise RuntimeError("%s not built (cmake --build first)" % prog)
+        cls.times = {}
+        lab = cls.lab
+        t = time.monotonic()
+        # join_second_dc() must come before anything is added to the
+        # first DC: then the pair comes from the lab's cache.
+        cls.dc = dc = SambaDC(lab)
+        cls.dc2 = dc2 = dc.join_second_dc("127.0.0.11")
+        t = cls._step("dcs", t)
+        # The cached pair was snapshotted before dc2's own SPNs (ldap/dc2...,
+        # added by dc2 after the join) reached dc1, whose KDC therefore
+        # answers "Server not found in Kerberos database" for ldap/dc2.
+        # Pull them now (lab issue, see the report of this test).
+        cls.replicate(dc, dc2, dc.base_dn)
+        t = cls._step("spn_repl", t)
+        dc.add_exchange_schema()
+        with open(os.path.join(source_dir(), "schemas", "dirmx-ad.ldif")) as f:
+            dc.apply_schema_ldif(f.read())
+        t = cls._step("schemas", t)
+        dc.create_service_account(SVC, SVC_PW)
+        cls.keytab = dc.export_keytab(SVC, lab.path("svc.keytab"))
+        cls.pwfile = lab.write("svc.pw", SVC_PW + "\n", 0o600)
+        cls.svc_dn = dc.user_dn(SVC)
+        cls.add_content()
+        t = cls._step("content", t)
+        dc.set_password_policy(lockout_threshold=4, observation_window=30,
+                               lockout_duration=30)
+        # Everything on dc2 too, before any authd may pick it.
+        schema_nc = "CN=Schema,CN=Configuration," + dc.base_dn
+        cls.replicate(dc2, dc, schema_nc)
+        cls.replicate(dc2, dc, dc.base_dn)
+        t = cls._step("repl", t)
+        # Two shared authds: the AD way (GSSAPI, keytab, plain 389 with
+        # Kerberos sign/seal) and a simple bind over StartTLS.
+        cls.gss = cls.start_authd("gss", cls.gss_settings())
+        cls.tls = cls.start_authd("tls", cls.tls_settings())
+        cls.gss.wait_ready()
+        cls.tls.wait_ready()
+        cls._step("authd", t)
+
+    @classmethod
+    def replicate(cls, dest, src, nc):
+        dest.samba_tool("drs", "replicate", dest.fqdn, src.fqdn, nc,
+                        "-U", "Administrator%" + dest.admin_password)
+
+    @classmethod
+    def add_content(cls):
+        dc = cls.dc
+        users = "CN=Users," + dc.base_dn
+        ldif = []
+        u = dc.user_ldif
+        ldif.append(u("alice", PW, mail="alice@" + DOM,
+                      proxy_addresses=["SMTP:alice.primary@" + DOM,
+                                       "smtp:alice.alias@" + DOM,
+                                       "X500:/o=old/cn=alice"]))
+        ldif.append(u("bob", PW, mail="bob@" + DOM, disabled=True))
+        ldif.append(u("carol", PW, mail="carol@" + DOM))
+        ldif.append(u("dave", PW, mail="dave@" + DOM))      # lockout victim
+        ldif.append(u("erin", None, mail="erin@" + DOM))
+        ldif.append(u("frank", None, mail="frank@lab.dirmx.test"))
+        ldif.append(u("gina", None, mail="gina@" + DOM,
+                      attrs={"dirmxNextHop": "[192.0.2.30]:2525"}))
+        ldif.append("\n".join([
+            "dn: CN=partner-pat,%s" % users, "objectClass: contact",
+            "mail: pat@" + DOM, "targetAddress: SMTP:someone@partner.example",
+            "proxyAddresses: SMTP:pat@" + DOM]) + "\n\n")
+
+        def group(name, members, mail=None, gtype=8):
+            lines = ["dn: CN=%s,%s" % (name, users), "objectClass: group",
+                     "sAMAccountName: " + name, "groupType: %d" % gtype]
+            if mail:
+                lines.append("mail: " + mail)
+            lines += ["member: " + m for m in members]
+            return "\n".join(lines) + "\n\n"
+
+        ldif.append(group("team-inner", [dc.user_dn("alice"), dc.user_dn("carol")]))
+        ldif.append(group("team-outer", ["CN=team-inner," + users, dc.user_dn("erin")],
+                          mail="team@" + DOM))
+        for i in range(BIG):
+            ldif.append(u("bulk%04d" % i, None, mail="bulk%04d@%s" % (i, DOM)))
+        ldif.append(group("all-staff", [dc.user_dn("bulk%04d" % i) for i in range(BIG)],
+                          mail="allstaff@" + DOM))
+        # Directory-driven domains (schemas/dirmx-ad.ldif is applied).
+        for name, dtype, hop in (("lab.dirmx.test", "local", None),
+                                 ("routed.example", "route", "[192.0.2.25]:25")):
+            lines = ["dn: CN=dom-%s,%s" % (name, users), "objectClass: dirmxDomain",
+                     "dirmxDomainName: " + name, "dirmxDomainType: " + dtype]
+            if hop:
+                lines.append("dirmxNextHop: " + hop)
+            ldif.append("\n".join(lines) + "\n\n")
+        dc.add_ldif("".join(ldif))
+
+    # ---- authd configurations ------------------------------------------------
+
+    @classmethod
+    def gss_settings(cls, **over):
+        s = {"bind": "gssapi", "keytab": cls.keytab, "tls": "none"}
+        s.update(over)
+        return s
+
+    @classmethod
+    def tls_settings(cls, **over):
+        s = {"bind": "simple", "bind_dn": cls.svc_dn,
+             "bind_password_file": cls.pwfile, "tls": "starttls",
+             "ca_file": cls.dc.ca_cert}
+        s.update(over)
+        return s
+
+    @classmethod
+    def write_conf(cls, name, settings):
+        sock = cls.lab.path(name + ".sock")
+        a = {"directory": "ad", "domain": DOM, "timeout": "%ds" % TIMEOUT_S,
+             "socket": sock}
+        a.update(settings)
+        lines = ["[global]", "log_level = debug", "",
+                 "[dns]", "servers = " + cls.dc.ip, "timeout = 1s", "",
+                 "[authd]"]
+        for k, v in a.items():
+            if v is None:
+                continue
+            for item in (v if isinstance(v, list) else [v]):
+                lines.append("%s = %s" % (k, item))
+        lines += ["", "[routerd]", "local_domains = " + DOM, ""]
+        return cls.lab.write(name + ".conf", "\n".join(lines))
+
+    @classmethod
+    def start_authd(cls, name, settings):
+        conf = cls.write_conf(name, settings)
+        argv = cls.dc.netns.exec_argv([authd_bin(), "-f", "-c", conf])
+        proc = cls.lab.spawn("authd-" + name, argv, env=cls.dc.env())
+        a = Authd(cls, name, conf, proc)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(a.sock) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError("authd %s exited %s:\n%s"
+                                     % (name, proc.returncode, a.log()))
+            time.sleep(0.02)
+        return a
+
+    def assertDests(self, out, expected):
+        self.assertEqual(out.rc, 0, out.text)
+        self.assertEqual(sorted(out.dests), sorted(expected), out.text)
+
+    # ---- 1. discovery, site, LDAP ping -------------------------------------
+
+    def test_1_discovery_through_srv_and_site(self):
+        a = self.gss
+        # The client site comes from the LDAP ping, then discovery re-runs
+        # on the site's own SRV name.
+        deadline = time.monotonic() + 10
+        while True:
+            tab = a.dc()
+            if (tab.client_site == SITE and len(tab.rows) == 2
+                    and all(r["state"] == "up" for r in tab.rows)) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(tab.client_site, SITE, tab.text)
+        self.assertEqual(tab.source, "srv _ldap._tcp.%s._sites.dc._msdcs.%s" % (SITE, DOM),
+                         tab.text)
+        uris = sorted(r["uri"] for r in tab.rows)
+        self.assertEqual(uris, ["ldap://dc1.%s:389" % DOM, "ldap://dc2.%s:389" % DOM],
+                         tab.text)
+        for r in tab.rows:
+            self.assertEqual(r["state"], "up", tab.text)
+            self.assertEqual((r["prio"], r["weight"]), ("0", "100"), tab.text)
+        log = a.log()
+        # It started from the domain-wide name (no site known yet).
+        self.assertIn("event=discovered name=_ldap._tcp.dc._msdcs.%s records=2" % DOM, log)
+        self.assertIn("event=discovered name=_ldap._tcp.%s._sites.dc._msdcs.%s records=2"
+                      % (SITE, DOM), log)
+        # 4a: the real DC's Netlogon answer (CLDAP over UDP) decoded.
+        self.assertRegex(log, r"dcping event=ping_answer dc=ldap://dc[12]\.%s:389 via=udp "
+                              r"dc_site=%s client_site=%s" % (re.escape(DOM), SITE, SITE))
+        self.assertNotIn("bad_netlogon", log)
+        self.assertNotIn("bad_cldap", log)
+        # Each DC's site. Both DCs are in the site (the site's SRV name
+        # lists them), so both rows must say so.
+        self.assertEqual([r["site"] for r in tab.rows], [SITE, SITE],
+                         "a DC found through the site's SRV record shows no site "
+                         "(only the first DC to answer the ping gets one):\n" + tab.text)
+
+    # ---- 2. binds --------------------------------------------------------------
+
+    def test_2a_gssapi_keytab_lookups(self):
+        a = self.gss
+        with open(a.conf) as f:
+            conf = f.read()
+        self.assertNotIn("password", conf)
+        self.assertNotIn(SVC_PW, conf)
+        self.assertIn("bind = gssapi", conf)
+        self.assertIn("tls = none", conf)
+        self.assertIn("event=authd_start directory=ad domain=%s bind=gssapi tls=none" % DOM,
+                      a.log())
+        self.assertDests(a.lookup("carol@" + DOM, nocache=True), [("carol@" + DOM, "local")])
+        # Both DCs take GSSAPI binds (each with its own ldap/ SPN).
+        self.assertRegex(a.log(), r"ldpool event=connected dc=ldap://dc1\.")
+        self.assertRegex(a.log(), r"ldpool event=connected dc=ldap://dc2\.")
+        self.assertNotIn("GSSAPI Error", a.log())
+
+    def test_2b_gssapi_bad_keytab_fails_cleanly(self):
+        a = self.start_authd("gss-nokeytab",
+                             self.gss_settings(keytab=self.lab.path("missing.keytab")))
+        self.assertTrue(a.wait_log(r"event=dc_down dc=ldap://dc1\..*bind failed", 15), a.log())
+        tab = a.dc()
+        for r in tab.rows:
+            self.assertEqual(r["state"], "down", tab.text)
+            self.assertIn("bind failed", r["error"], tab.text)
+        out = a.lookup("carol@" + DOM)
+        self.assertEqual(out.rc, 3, out.text)  # TEMPFAIL, never NOTFOUND
+
+    def test_2c_simple_bind_without_tls(self):
+        # authd's own check: no password in clear unless explicitly allowed.
+        conf = self.write_conf("simple-none", self.tls_settings(tls="none", ca_file=None))
+        r = self.dc.run([authd_bin(), "-t", "-c", conf], check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("bind simple with tls none would send the password in clear",
+                      r.stdout + r.stderr)
+        proc = self.lab.spawn("authd-simple-none", self.dc.netns.exec_argv(
+            [authd_bin(), "-f", "-c", conf]), env=self.dc.env())
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("authd started with a plaintext simple bind configured")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("use tls starttls or ldaps", self.lab.log_text("authd-simple-none"))
+        # Allowed: then AD refuses it itself (strong auth required).
+        a = self.start_authd("simple-plain", self.tls_settings(
+            tls="none", ca_file=None, allow_plaintext_bind="yes"))
+        self.assertTrue(a.wait_log(r"event=dc_down .*Strong\(er\) authentication required",
+                                   15), a.log())
+        tab = a.dc()
+        self.assertTrue(tab.rows, tab.text)
+        for r in tab.rows:
+            self.assertEqual(r["state"], "down", tab.text)
+            self.assertIn("Strong(er) authentication required", r["error"], tab.text)
+        self.assertEqual(a.lookup("carol@" + DOM).rc, 3)
+
+    def test_2d_simple_bind_over_starttls_and_ldaps(self):
+        a = self.tls
+        self.assertDests(a.lookup("carol@" + DOM, nocache=True), [("carol@" + DOM, "local")])
+        self.assertEqual(a.auth("carol", PW), (0, "yes: authenticated as carol"))
+        l = self.start_authd("ldaps", self.tls_settings(tls="ldaps"))
+        l.wait_ready()
+        out = l.lookup("carol@" + DOM, nocache=True)
+        self.assertDests(out, [("carol@" + DOM, "local")])
+        self.assertRegex(out.dc, r"^ldaps://dc[12]\.%s:636$" % re.escape(DOM))
+        tab = l.dc()
+        self.assertEqual(sorted(r["uri"] for r in tab.rows),
+                         ["ldaps://dc1.%s:636" % DOM, "ldaps://dc2.%s:636" % DOM], tab.text)
+        self.assertEqual(l.auth("carol", PW), (0, "yes: authenticated as carol"))
+
+    def test_2e_auth_with_gssapi_service_bind(self):
+        # The AD way (GSSAPI on plain 389) must still verify passwords: the
+        # user's simple bind needs TLS of its own (StartTLS with ca_file).
+        a = self.start_authd("gss-auth", self.gss_settings(ca_file=self.dc.ca_cert))
+        a.wait_ready()
+        rc, out = a.auth("carol", PW)
+        self.assertEqual((rc, out), (0, "yes: authenticated as carol"),
+                         "AUTH with bind=gssapi tls=none:\n" + a.log()[-2000:])
+
+    # ---- 3. failover -------------------------------------------------------------
+
+    def test_3_failover_frozen_dc(self):
+        a = self.start_authd("failover", self.tls_settings())
+        a.wait_ready()
+        # Both DCs bound (the standby too) before the freeze.
+        self.assertTrue(a.wait_log(r"connected dc=ldap://dc1\.", 10), a.log())
+        self.assertTrue(a.wait_log(r"connected dc=ldap://dc2\.", 10), a.log())
+        cl = ProtoClient(a.sock)
+        self.addCleanup(cl.close)
+        addr = "carol@" + DOM
+        stop = threading.Event()
+
+        def pump():
+            while not stop.is_set():
+                cl.lookup(addr)
+                time.sleep(0.1)
+
+        th = threading.Thread(target=pump, daemon=True)
+        victim = None
+        th.start()
+        try:
+            time.sleep(1.0)
+            with cl.lock:
+                used = [dict(f).get("dc") for v, f, _ in cl.answers.values()]
+            self.assertTrue(used and used[-1], "no answers before the freeze")
+            victim_uri = used[-1]
+            victim = self.dc if "//dc1." in victim_uri else self.dc2
+            other = self.dc2 if victim is self.dc else self.dc
+            victim.freeze()
+            t_freeze = time.monotonic()
+            with cl.lock:
+                inflight = [rid for rid in cl.sent if rid not in cl.answers]
+            time.sleep(TIMEOUT_S * 3)
+            tab_frozen = a.dc()
+            victim.thaw()
+            t_thaw = time.monotonic()
+            # After the backoff the thawed DC takes the traffic back.
+            back = None
+            deadline = t_thaw + 60
+            while time.monotonic() < deadline and back is None:
+                time.sleep(0.5)
+                with cl.lock:
+                    for rid, (v, f, at) in sorted(cl.answers.items()):
+                        if at > t_thaw and dict(f).get("dc") == victim_uri:
+                            back = at
+                            break
+        finally:
+            stop.set()
+            th.join()
+            if victim is not None:
+                victim.thaw()
+        time.sleep(TIMEOUT_S + 1)  # the last ones come back
+        with cl.lock:
+            answers = dict(cl.answers)
+            sent = dict(cl.sent)
+        report = []
+        for rid in sorted(sent):
+            v, f, at = answers.get(rid, ("(none)", [], None))
+            report.append("%4d sent=%+.2f %s %s %s" % (
+                rid, sent[rid] - t_freeze, v,
+                ("lat=%.2f" % (at - sent[rid])) if at else "",
+                dict(f).get("dc", dict(f).get("reason", ""))))
+        report = "\n".join(report)
+        self.assertEqual(len(answers), len(sent), "unanswered requests:\n" + report)
+        verbs = [answers[r][0] for r in sent]
+        self.assertEqual(verbs.count("NOTFOUND"), 0, report)
+        self.assertLessEqual(verbs.count("TEMPFAIL"), len(inflight), report)
+        # Every answer within the timeout (plus the one retry's own time).
+        lat = max(answers[r][2] - sent[r] for r in sent)
+        self.assertLess(lat, TIMEOUT_S + 1.5, report)
+        # While frozen (after the first timeout) the other DC answered.
+        during = [dict(answers[r][1]).get("dc") for r in sent
+                  if t_freeze + TIMEOUT_S + 0.5 < sent[r] < t_thaw]
+        self.assertTrue(during, report)
+        other_uri = victim_uri.replace(victim.hostname + ".", other.hostname + ".")
+        self.assertEqual(set(during), {other_uri}, report)
+        # The locator's view while frozen.
+        row = tab_frozen.row(victim.fqdn)
+        self.assertIsNotNone(row, tab_frozen.text)
+        self.assertEqual(row["state"], "down", tab_frozen.text)
+        self.assertTrue(row["error"], tab_frozen.text)
+        self.assertEqual(tab_frozen.row(other.fqdn)["state"], "up", tab_frozen.text)
+        self.assertIn("event=dc_down dc=%s" % victim_uri, a.log())
+        self.assertIsNotNone(back, "the thawed DC never answered again:\n" + report
+                             + "\n" + a.dc().text)
+        sys.stderr.write("\nfailover: max latency %.2fs, %d TEMPFAIL (%d in flight at "
+                         "the freeze), back to %s %.1fs after thaw\n"
+                         % (lat, verbs.count("TEMPFAIL"), len(inflight), victim.hostname,
+                            back - t_thaw))
+
+    # ---- 4. bad inputs -----------------------------------------------------------
+
+    def test_4b_static_list_first_server_never_answers(self):
+        hole = NsHole(self.dc.netns)
+        self.addCleanup(hole.close)
+        # StartTLS + simple: the first thing sent to the hole (the StartTLS
+        # request) is what never gets an answer. (With GSSAPI the ticket
+        # request for ldap/127.0.0.1 would fail before anything is sent.)
+        a = self.start_authd("static", self.tls_settings(
+            servers=["ldap://127.0.0.1:%d" % hole.port, "ldap://%s" % self.dc.fqdn]))
+        a.wait_ready(timeout=TIMEOUT_S * 5)
+        for i in range(5):
+            t = time.monotonic()
+            out = a.lookup("carol@" + DOM, nocache=True)
+            took = time.monotonic() - t
+            self.assertDests(out, [("carol@" + DOM, "local")])
+            self.assertLess(took, TIMEOUT_S, out.text)
+            self.assertEqual(out.dc, "ldap://%s" % self.dc.fqdn)
+        self.assertGreaterEqual(hole.accepted, 1)
+        self.assertTrue(a.wait_log(r"event=dc_down dc=ldap://127\.0\.0\.1:%d" % hole.port,
+                                   TIMEOUT_S * 3), a.log())
+        tab = a.dc()
+        self.assertEqual(tab.source, "static", tab.text)
+        hole_row = tab.row("127.0.0.1")
+        self.assertEqual(hole_row["state"], "down", tab.text)
+        self.assertTrue(hole_row["error"], tab.text)
+        self.assertEqual(tab.row(self.dc.fqdn)["state"], "up", tab.text)
+        # dcloc.h: "A configured static list overrides discovery and is
+        # tried in the order given" -- the site learned by the LDAP ping
+        # must not reorder it.
+        self.assertEqual([r["uri"] for r in tab.rows],
+                         ["ldap://127.0.0.1:%d" % hole.port, "ldap://%s" % self.dc.fqdn],
+                         "static list reordered by the site preference:\n" + tab.text)
+
+    # ---- 5. lookups on AD --------------------------------------------------------
+
+    def test_5a_proxy_addresses(self):
+        a = self.gss
+        for addr in ("alice.primary@" + DOM, "alice.alias@" + DOM, "alice@" + DOM,
+                     "ALICE.Alias@" + DOM.upper()):
+            out = a.lookup(addr, nocache=True)
+            self.assertEqual(out.rc, 0, out.text)
+            self.assertEqual(len(out.dests), 1, out.text)
+            # The alias answer keeps the alias as the recipient.
+            self.assertEqual(out.dests[0][0].lower(), addr.lower(), out.text)
+            self.assertEqual(out.dests[0][1], "local", out.text)
+        # X500: is not a mail address.
+        self.assertEqual(a.lookup("/o=old/cn=alice@" + DOM).rc, 1)
+        # Cached answer the second time.
+        a.lookup("alice.alias@" + DOM)
+        self.assertIn("(from the cache)", a.lookup("alice.alias@" + DOM).text)
+
+    def test_5b_contact_target_address(self):
+        out = self.gss.lookup("pat@" + DOM, nocache=True)
+        self.assertDests(out, [("someone@partner.example", "external")])
+
+    def test_5c_nested_groups(self):
+        out = self.gss.lookup("team@" + DOM, nocache=True)
+        self.assertDests(out, [("alice.primary@" + DOM, "local"), ("carol@" + DOM, "local"),
+                               ("erin@" + DOM, "local")])
+        self.assertTrue(any("team-inner" in t for t in out.trace), out.text)
+
+    def test_5d_large_group_range_retrieval(self):
+        dc = self.dc
+        g = "CN=all-staff,CN=Users," + dc.base_dn
+        # What Samba does: a plain "member" comes back whole (no range);
+        # asked for a range, it answers AD's way.
+        plain = dc.search("(objectClass=*)", ["member"], base=g, scope="base")
+        names = list(plain[0][1].keys())
+        self.assertEqual(names, ["member"], names)
+        self.assertEqual(len(plain[0][1]["member"]), BIG)
+        ranged = dc.search("(objectClass=*)", ["member;range=0-1499"], base=g, scope="base")
+        self.assertEqual(list(ranged[0][1].keys()), ["member;range=0-1499"])
+        self.assertEqual(len(ranged[0][1]["member;range=0-1499"]), 1500)
+        rest = dc.search("(objectClass=*)", ["member;range=1500-*"], base=g, scope="base")
+        self.assertEqual(list(rest[0][1].keys()), ["member;range=1500-*"])
+        self.assertEqual(len(rest[0][1]["member;range=1500-*"]), BIG - 1500)
+        # authd: every member, once.
+        t = time.monotonic()
+        out = self.gss.lookup("allstaff@" + DOM, nocache=True)
+        took = time.monotonic() - t
+        self.assertEqual(out.rc, 0, out.text[-3000:])
+        want = sorted(("bulk%04d@%s" % (i, DOM), "local") for i in range(BIG))
+        self.assertEqual(sorted(out.dests), want)
+        m = re.findall(r"event=lookup id=\d+ status=ok dests=%d searches=(\d+)" % BIG,
+                       self.gss.log())
+        self.assertTrue(m, "no log line for the expansion")
+        searches = int(m[-1])
+        # One search for the group, one per member; a range request would
+        # add one (Samba sends the plain attribute whole, so none is made).
+        self.assertIn(searches, (BIG + 1, BIG + 2), searches)
+        sys.stderr.write("\nlarge group: %d members in %.2fs, %d searches "
+                         "(range requests: %d)\n" % (BIG, took, searches,
+                                                     searches - BIG - 1))
+
+    def test_5e_disabled_account(self):
+        out = self.gss.lookup("bob@" + DOM, nocache=True)
+        self.assertEqual(out.rc, 1, out.text)
+        self.assertEqual(out.reason, "account disabled", out.text)
+
+    def test_5f_domains(self):
+        a = self.gss
+        # Local domain from the configuration: unknown address NOTFOUND.
+        out = a.lookup("nobody@" + DOM, nocache=True)
+        self.assertEqual(out.rc, 1, out.text)
+        self.assertEqual(out.reason, "no such recipient")
+        # Not ours.
+        self.assertDests(a.lookup("x@elsewhere.example"), [("x@elsewhere.example", "external")])
+        # dirmxDomain objects in AD (schemas/dirmx-ad.ldif applied).
+        self.assertIn("domains event=loaded dc=", a.log())
+        self.assertRegex(a.log(), r"domains event=loaded dc=\S+ domains=3")
+        self.assertDests(a.lookup("frank@lab.dirmx.test", nocache=True),
+                         [("frank@lab.dirmx.test", "local")])
+        self.assertEqual(a.lookup("nobody@lab.dirmx.test", nocache=True).rc, 1)
+        self.assertDests(a.lookup("y@routed.example"), [("y@routed.example", "[192.0.2.25]:25")])
+        # A mailbox's own next hop (dirmxNextHop on an AD user).
+        self.assertDests(a.lookup("gina@" + DOM, nocache=True),
+                         [("gina@" + DOM, "[192.0.2.30]:2525")])
+
+    # ---- 6. lockout safety -------------------------------------------------------
+
+    def read_lockout(self, dcx, user):
+        res = dcx.search("(sAMAccountName=%s)" % user, ["badPwdCount", "lockoutTime"])
+        attrs = res[0][1]
+        bad = int(attrs.get("badPwdCount", [b"0"])[0])
+        lt = int(attrs.get("lockoutTime", [b"0"])[0])
+        return bad, lt
+
+    def test_6_lockout_safety(self):
+        a = self.tls
+        self.assertTrue(a.wait_log(r"event=lockout_policy threshold=4 window_ms=1800000", 10),
+                        a.log())
+        answers = [a.auth("dave", "Wrong!Guess%d" % i) for i in range(10)]
+        for rc, out in answers:
+            self.assertEqual(rc, 1, answers)
+            self.assertTrue(out.startswith("no: "), answers)
+        per_dc = {d.hostname: self.read_lockout(d, "dave") for d in (self.dc, self.dc2)}
+        total_bad = sum(b for b, _ in per_dc.values())
+        self.assertLess(total_bad, 4, per_dc)
+        self.assertGreaterEqual(total_bad, 1, per_dc)  # some did reach AD
+        for host, (bad, lt) in per_dc.items():
+            self.assertEqual(lt, 0, "dave locked out on %s: %s" % (host, per_dc))
+        log = a.log()
+        self.assertIn('event=auth_throttled user="dave"', log)
+        self.assertRegex(log, r'event=auth_throttled user="dave" failures=\d+ threshold=4')
+        self.assertEqual(len(re.findall(r'event=auth_failed user="dave"', log)), 10)
+        # Another user is not affected.
+        self.assertEqual(a.auth("carol", PW), (0, "yes: authenticated as carol"))
+        self.assertEqual(a.auth("carol", "Wrong!Once")[0], 1)
+        self.assertEqual(a.auth("carol", PW), (0, "yes: authenticated as carol"))
+        sys.stderr.write("\nlockout: badPwdCount per DC %s\n" % per_dc)
+
+    # ---- 7. SENDERS --------------------------------------------------------------
+
+    def test_7_senders(self):
+        for a in (self.gss, self.tls):
+            r = a.ctl("senders", "alice")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            got = sorted(r.stdout.split())
+            self.assertEqual(got, sorted(["alice@" + DOM, "alice.primary@" + DOM,
+                                          "alice.alias@" + DOM]), r.stdout)
+        r = self.gss.ctl("senders", "nosuchuser")
+        self.assertEqual(r.returncode, 1, r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
