@@ -242,7 +242,7 @@ static void first_choice_freq(const uint16_t *weights, size_t n,
                               const double *want, double tol)
 {
 	struct srvorder_target t[MAXT];
-	char names[MAXT][8];
+	char names[MAXT][24];
 	unsigned long hits[MAXT] = {0};
 	const unsigned long draws = 100000;
 	uint64_t st = 0x0123456789abcdefULL;
