@@ -59,6 +59,7 @@ struct authcheck_req {
 	void *ctx;
 	struct ldpool_req *search;
 	struct ldconn *bind;
+	bool binding; /* a bind is in flight: its result is not counted yet */
 	char *dn;
 	struct evloop_timer *timer;
 	struct authcheck_answer ans;
@@ -248,6 +249,8 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	struct authcheck_req *r = ctx;
 	char key[600];
 
+	if (state == LDCONN_STATE_UP || state == LDCONN_STATE_DOWN)
+		r->binding = false;
 	if (state == LDCONN_STATE_UP) {
 		snprintf(key, sizeof(key), "a:%s", r->dn);
 		cache_remove(r->ac->fails, key, strlen(key));
@@ -291,6 +294,13 @@ static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
 	bad = value0(e, "badPwdCount");
 	if (bad != NULL && strtoul(bad, NULL, 10) > failures)
 		failures = (unsigned)strtoul(bad, NULL, 10);
+	/* Binds for this account still in flight may all fail: count them,
+	 * or guesses sent at once would all reach the directory. */
+	for (const struct authcheck_req *other = ac->reqs; other != NULL;
+	     other = other->next)
+		if (other != r && other->binding &&
+		    strcasecmp(other->dn, e->dn) == 0)
+			failures++;
 	if (thr > 0 && failures >= (thr >= 3 ? thr - 2 : 1)) {
 		/* One more wrong guess could lock the account: stop here. */
 		log_warn("authcheck", "event=auth_throttled user=\"%s\" "
@@ -308,6 +318,7 @@ static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
 	o.bind_dn = e->dn;
 	o.password = r->password;
 	r->bind = ldconn_new(ac->base, &o, bind_state, r);
+	r->binding = true;
 	ldconn_connect(r->bind);
 }
 
@@ -349,8 +360,12 @@ static void senders_collect(struct authcheck_req *r,
 
 		if (sp == NULL)
 			continue;
-		if ((size_t)(sp - g) == strlen(r->user) &&
-		    strncasecmp(g, r->user, (size_t)(sp - g)) == 0)
+		/* A grant names the login as given or the account's name. */
+		if (((size_t)(sp - g) == strlen(r->user) &&
+		     strncasecmp(g, r->user, (size_t)(sp - g)) == 0) ||
+		    (r->account != NULL &&
+		     (size_t)(sp - g) == strlen(r->account) &&
+		     strncasecmp(g, r->account, (size_t)(sp - g)) == 0))
 			add_addr(r, sp + strspn(sp, " "), false);
 	}
 	req_finish(r, r->n_addrs > 0 ? LOOKUP_OK : LOOKUP_NOTFOUND,

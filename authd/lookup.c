@@ -67,6 +67,18 @@ static void job_fail(struct job *j, enum lookup_status status,
 	lookup_job_cancel_tasks(j);
 }
 
+/*
+ * A permanent problem with one branch (a member's forward that leads
+ * nowhere, a loop): drop the branch, not the whole answer. Only when
+ * nothing deliverable is left does the reason become the answer.
+ */
+static void job_skip(struct job *j, const char *reason)
+{
+	job_trace(j, "drop this branch: %s", reason);
+	if (j->skip_reason == NULL)
+		j->skip_reason = alloc_strdup(reason);
+}
+
 static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 {
 	char *key = alloc_strdup(addr);
@@ -182,11 +194,11 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 					  ? target[i] - 'A' + 'a'
 					  : target[i]);
 	if (lookup_chain_has(chain, lower)) {
-		job_fail(j, LOOKUP_NOTFOUND, "mail forwarding loop");
+		job_skip(j, "mail forwarding loop");
 		return;
 	}
 	if (depth > lk->map.max_hops) {
-		job_fail(j, LOOKUP_NOTFOUND, "too many forwarding hops");
+		job_skip(j, "too many forwarding hops");
 		return;
 	}
 	switch (domains_classify(lk->domains, at + 1, &hop)) {
@@ -251,7 +263,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 	}
 	if (entry_is_group(lk, e)) {
 		if (depth > lk->map.max_hops) {
-			job_fail(j, LOOKUP_NOTFOUND, "groups nested too deep");
+			job_skip(j, "groups nested too deep");
 			return;
 		}
 		lookup_expand_group(j, e, depth);
@@ -326,12 +338,13 @@ void lookup_addr_result(struct job *j, struct task *t,
 		if (t->depth == 0)
 			job_fail(j, LOOKUP_NOTFOUND, "no such recipient");
 		else
-			job_fail(j, LOOKUP_NOTFOUND,
-				 "forwarding target does not exist");
+			job_skip(j, "forwarding target does not exist");
 		return;
 	}
-	/* The owner of a looked-up address receives it as addressed. */
-	lookup_process_entry(j, &res->entries[0], t->addr, t->depth,
+	/* The owner of a looked-up address receives it as addressed: a
+	 * +detail address found through its base keeps its detail. */
+	lookup_process_entry(j, &res->entries[0],
+			     t->stripped ? j->address : t->addr, t->depth,
 			     t->chain);
 }
 
@@ -392,7 +405,9 @@ static void job_check_done(struct job *j)
 		j->status_set = true;
 		if (j->n_dests == 0) {
 			j->status = LOOKUP_NOTFOUND;
-			j->reason = alloc_strdup("no deliverable recipients");
+			j->reason = alloc_strdup(j->skip_reason != NULL
+							 ? j->skip_reason
+							 : "no deliverable recipients");
 		} else {
 			j->status = LOOKUP_OK;
 		}

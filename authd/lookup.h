@@ -98,7 +98,8 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 				unsigned flags, lookup_cb *cb, void *ctx);
 void lookup_cancel(struct lookup_req **req);
 
-void lookup_cache_flush(struct lookup *lk);
+/* Drop every cached answer, or only address's; returns how many. */
+size_t lookup_cache_flush(struct lookup *lk, const char *address);
 
 struct lookup_stats {
 	uint64_t lookups, cache_hits, searches, coalesced;

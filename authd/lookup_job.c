@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "addr.h"
@@ -36,6 +37,7 @@ struct lookup_req {
 	struct lookup_dest *dests;
 	size_t n_dests;
 	char *blob;
+	char *spelling; /* the address as this request wrote it */
 	struct lookup_req *prev, *next;
 };
 
@@ -335,6 +337,7 @@ static void req_free(struct lookup_req *r)
 	free(r->reason);
 	free(r->dests);
 	free(r->blob);
+	free(r->spelling);
 	free(r);
 }
 
@@ -351,8 +354,13 @@ static void req_answer_now(void *ctx)
 	req_free(r);
 }
 
-/* Parse a cached "addr\thop\n" blob into r->dests (pointing into it). */
-static void req_from_blob(struct lookup_req *r, const void *v, size_t len)
+/*
+ * Parse a cached "addr\thop\n" blob into r->dests (pointing into it).
+ * The cache key is case-folded, so the address itself is answered as this
+ * request spelled it, not as the request that filled the cache did.
+ */
+static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
+			  const char *spelling)
 {
 	char *p;
 
@@ -370,6 +378,11 @@ static void req_from_blob(struct lookup_req *r, const void *v, size_t len)
 		r->dests = alloc_resize(r->dests, r->n_dests + 1,
 					sizeof(*r->dests));
 		r->dests[r->n_dests].addr = p;
+		if (strcasecmp(p, spelling) == 0) {
+			if (r->spelling == NULL)
+				r->spelling = alloc_strdup(spelling);
+			r->dests[r->n_dests].addr = r->spelling;
+		}
 		r->dests[r->n_dests].hop = tab + 1;
 		r->n_dests++;
 		p = nl + 1;
@@ -415,7 +428,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 			if (negative)
 				r->reason = alloc_strndup(v, vlen);
 			else
-				req_from_blob(r, v, vlen);
+				req_from_blob(r, v, vlen, addr_format(a));
 			if (r->blob == NULL)
 				r->blob = alloc_strdup("");
 			r->timer = evloop_timer_new(lk->base, req_answer_now, r);
@@ -478,6 +491,7 @@ static void job_free(struct job *j)
 	free(j->key);
 	free(j->address);
 	free(j->reason);
+	free(j->skip_reason);
 	free(j->dc);
 	free(j);
 }
@@ -673,10 +687,30 @@ void lookup_deinit(struct lookup **lkp)
 	free(lk);
 }
 
-void lookup_cache_flush(struct lookup *lk)
+size_t lookup_cache_flush(struct lookup *lk, const char *address)
 {
-	if (lk->cache != NULL)
+	struct cache_stats st;
+	struct addr *a = NULL;
+	const char *error;
+	char *key;
+	bool removed;
+
+	if (lk->cache == NULL)
+		return 0;
+	if (address == NULL) {
+		cache_stats(lk->cache, &st);
 		cache_flush(lk->cache);
+		return st.entries;
+	}
+	/* The same key lookup_start() uses. */
+	if (addr_parse_mailbox(address, strlen(address), ADDR_ALLOW_UTF8, &a,
+			       &error) < 0)
+		return 0;
+	key = lower_dup(addr_format(a));
+	removed = cache_remove(lk->cache, key, strlen(key));
+	free(key);
+	addr_deinit(&a);
+	return removed ? 1 : 0;
 }
 
 void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r)

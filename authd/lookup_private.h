@@ -61,6 +61,9 @@ struct job {
 	bool status_set, finishing;
 	enum lookup_status status;
 	char *reason;
+	/* Why a branch of the expansion was dropped (the first one): the
+	 * answer's reason when nothing deliverable is left. */
+	char *skip_reason;
 	char *dc;
 	unsigned searches;
 	struct evloop_timer *start;

@@ -398,8 +398,10 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 	case AUTHPROTO_CACHE: {
 		struct authproto_msg *m = authproto_msg_new_answer(
 			AUTHPROTO_OK, AUTHPROTO_CACHE, id);
+		size_t n = lookup_cache_flush(c->srv->b.lookup,
+					      authproto_msg_get(req, "addr"));
 
-		lookup_cache_flush(c->srv->b.lookup);
+		authproto_msg_add_uint(m, "entries", n);
 		send_msg(c, m);
 		break;
 	}
