@@ -1,0 +1,132 @@
+/*
+ * authc.h - asynchronous authd client for a libevent loop (routerd's).
+ *
+ * routerd asks authd three questions (include/authproto.txt): LOOKUP
+ * (where does mail for this address go), AUTH (are these credentials
+ * good), SENDERS (which envelope senders may this user use). One struct
+ * authc keeps ONE connection to authd's UNIX socket and carries every
+ * request on it at once: IDs come from a counter, answers are matched by
+ * ID in whatever order authd sends them.
+ *
+ * Connection: opened lazily by the first request, then HELLO; requests
+ * made before HELLO is answered wait for it. When the connection breaks
+ * (authd exits, closes, or sends one malformed line), every request on
+ * it fails with TEMPFAIL and the next request reconnects at once. When
+ * connecting fails (authd not running: ENOENT, ECONNREFUSED) the request
+ * fails with TEMPFAIL "authd unavailable: <errno text>" without waiting,
+ * and for a short backoff after that (50 ms, doubling to 1 s, reset by a
+ * successful HELLO) new requests fail the same way without trying.
+ *
+ * Outcomes: only AUTHC_OK, AUTHC_NOTFOUND (permanent: no such address,
+ * bad credentials, no such user) and AUTHC_TEMPFAIL. Everything that is
+ * not a clean OK or NOTFOUND from authd is a TEMPFAIL: no connection, a
+ * timeout (default 10 s per request, authc_set_timeout()), a broken or
+ * malformed answer, an ERROR answer from authd (our request was refused:
+ * logged as a warning), and a request the codec cannot encode (a user
+ * name with control characters, an empty password: callers should refuse
+ * those at the SMTP layer first). A TEMPFAIL is never turned into a
+ * NOTFOUND.
+ *
+ * Callbacks: every request's callback runs exactly once, from the event
+ * loop, never inside the call that started the request, unless the
+ * request is cancelled first (authc_cancel(): the callback never runs).
+ * The result and every string in it are valid only during the callback.
+ * The request handle is freed when its callback returns: the callback is
+ * the place to forget it. A callback may start new requests and cancel
+ * other ones.
+ *
+ * Secrets: authc_auth() copies the password only into buffers it wipes
+ * (explicit_bzero) once the bytes are written to the socket or the
+ * request is dropped; no copy is kept for a resend (a request that fails
+ * is not retried). The password is never logged.
+ *
+ * authc_deinit(): every request still pending is answered TEMPFAIL
+ * "shutting down" from inside authc_deinit() (the one exception to the
+ * rule above); those callbacks must not use the client. Do not call
+ * authc_deinit() from inside an authc callback.
+ *
+ * Nothing here returns NULL: out of memory aborts (alloc.h).
+ */
+#ifndef DIRMX_AUTHC_H
+#define DIRMX_AUTHC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct authc;
+struct authc_req;
+
+#define AUTHC_TIMEOUT_MS_DEFAULT 10000
+
+enum authc_status {
+	AUTHC_OK,
+	AUTHC_NOTFOUND,
+	AUTHC_TEMPFAIL,
+};
+
+/* One final recipient and its next hop ("local", "external", or a host
+   the directory names: see authproto.txt, LOOKUP OK). */
+struct authc_dest {
+	const char *rcpt;
+	const char *hop;
+};
+
+struct authc_lookup_result {
+	enum authc_status status;
+	const char *reason; /* "" for OK; for logs, never parsed */
+	size_t n_dests;     /* >= 1 for OK, 0 otherwise */
+	const struct authc_dest *dests;
+	const char *dc; /* the DC that answered, or NULL */
+	bool cached;
+};
+
+struct authc_auth_result {
+	enum authc_status status;
+	const char *user; /* OK: the canonical account; NULL otherwise */
+	const char *reason;
+	unsigned int delay_ms; /* wait this long before answering the
+	                          SMTP client (0 when authd said nothing) */
+};
+
+struct authc_senders_result {
+	enum authc_status status;
+	const char *reason;
+	size_t n_addrs; /* may be 0 for OK: the user may use no address */
+	const char *const *addrs;
+};
+
+typedef void authc_lookup_cb(const struct authc_lookup_result *result,
+                             void *context);
+typedef void authc_auth_cb(const struct authc_auth_result *result,
+                           void *context);
+typedef void authc_senders_cb(const struct authc_senders_result *result,
+                              void *context);
+
+/* client_name goes into HELLO (a token of at most 64 bytes: "routerd"). */
+struct authc *authc_new(struct event_base *base, const char *socket_path,
+                        const char *client_name);
+void authc_deinit(struct authc **c);
+/* Per-request timeout, for requests started from now on; also bounds
+   HELLO. 0 is taken as 1. */
+void authc_set_timeout(struct authc *c, unsigned int ms);
+/* Requests whose callback has not run yet (for tests and stats). */
+size_t authc_pending(const struct authc *c);
+
+/* context: "mx" or "submission"; user: the authenticated user or NULL. */
+struct authc_req *authc_lookup(struct authc *c, const char *addr,
+                               const char *context, const char *user,
+                               authc_lookup_cb *cb, void *cb_context);
+/* mech: "PLAIN" or "LOGIN"; client_ip as inet_ntop() writes it, or NULL. */
+struct authc_req *authc_auth(struct authc *c, const char *mech,
+                             const char *user, const char *password,
+                             const char *client_ip, authc_auth_cb *cb,
+                             void *cb_context);
+struct authc_req *authc_senders(struct authc *c, const char *user,
+                                authc_senders_cb *cb, void *cb_context);
+
+/* Forget a request whose callback has not run: it never will. Sets *req
+   to NULL; NULL is fine. */
+void authc_cancel(struct authc_req **req);
+
+#endif

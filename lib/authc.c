@@ -1,0 +1,664 @@
+/*
+ * authc - asynchronous authd client on one multiplexed connection
+ *
+ * SYNOPSIS
+ *	c = authc_new(base, "/run/dirmx/authd.sock", "routerd");
+ *	req = authc_lookup(c, "bob@example.com", "mx", NULL, cb, ctx);
+ *	authc_cancel(&req);
+ *	authc_deinit(&c);
+ *
+ * DESCRIPTION
+ *	The contract is in authc.h. A request lives on exactly one list:
+ *	queued (formatted, waiting for the connection to pass HELLO), sent
+ *	(on the wire, matched by ID; cancelled and timed-out ones stay as
+ *	"zombies" so that their late answer is recognised and dropped
+ *	instead of looking like an answer to an unknown ID, which would be
+ *	a protocol error), or deferred (failed before an answer, its
+ *	callback waiting for a zero timer so it never runs inside the call
+ *	that started the request). Lists are scanned linearly: answers
+ *	mostly come back in order, so the match is near the head.
+ *
+ *	Output goes through a private buffer, not an sbuf, so that every
+ *	byte of it (AUTH lines hold the password) is wiped when it is
+ *	written, moved or freed. The AUTH line is formatted into an sbuf
+ *	grown to its limit first, so formatting never reallocates and
+ *	leaves no copy behind.
+ */
+#include "authc.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "authc_private.h"
+#include "authproto.h"
+#include "evloop.h"
+#include "log.h"
+#include "sbuf.h"
+
+#define LOG_ID "authc"
+/* LOOKUP / SENDERS / AUTH lines: names <= 512 and a 4096-byte secret,
+   each at most tripled by escaping, fit with room to spare. */
+#define REQ_LINE_MAX ((size_t)16 * 1024)
+#define IN_MAX (AUTHPROTO_LINE_MAX + 65536)
+#define ZOMBIES_MAX 1024
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+enum req_state { REQ_QUEUED, REQ_SENT, REQ_DEFERRED };
+enum conn_state { CONN_CLOSED, CONN_HELLO, CONN_READY };
+
+struct req_list {
+	struct authc_req *head, *tail;
+	size_t n;
+};
+
+struct authc_req {
+	struct authc *c;
+	struct authc_req *prev, *next;
+	struct req_list *list;
+	enum req_state state;
+	bool zombie; /* sent, but nobody waits for the answer any more */
+	enum authproto_verb verb;
+	uint64_t id;
+	union authc_cb cb;
+	void *ctx;
+	struct sbuf *line; /* until it is copied to the output buffer */
+	char *fail_reason; /* deferred */
+	struct evloop_timer *timer;
+};
+
+struct authc {
+	struct event_base *base;
+	char *path;
+	char *hello; /* the HELLO line, LF included */
+	unsigned int timeout_ms;
+	enum conn_state state;
+	int fd;
+	struct event *ev_read, *ev_write;
+	struct sbuf *in;
+	struct authc_obuf out;
+	struct evloop_timer *hello_timer, *defer_timer;
+	struct req_list queued, sent, deferred;
+	size_t zombies;
+	uint64_t next_id;
+	unsigned int failures; /* consecutive failed connects */
+	long long retry_at_ms;
+	char *last_error;
+	bool dying;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- request lists ----------------------------------------------------- */
+
+static void list_add(struct req_list *l, struct authc_req *r)
+{
+	r->list = l;
+	r->next = NULL;
+	r->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	l->n++;
+}
+
+static void list_del(struct authc_req *r)
+{
+	struct req_list *l = r->list;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		l->head = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		l->tail = r->prev;
+	l->n--;
+	r->list = NULL;
+	r->prev = r->next = NULL;
+}
+
+static void line_wipe(struct sbuf **line)
+{
+	if (*line == NULL)
+		return;
+	explicit_bzero((char *)sbuf_data(*line), sbuf_len(*line));
+	sbuf_deinit(line);
+}
+
+static void req_free(struct authc_req *r)
+{
+	if (r->list != NULL)
+		list_del(r);
+	if (r->zombie)
+		r->c->zombies--;
+	evloop_timer_free(&r->timer);
+	line_wipe(&r->line);
+	free(r->fail_reason);
+	free(r);
+}
+
+/* --- deferred failures ------------------------------------------------- */
+
+static void defer_fail(struct authc_req *r, const char *reason)
+{
+	struct authc *c = r->c;
+
+	if (r->list != NULL)
+		list_del(r);
+	evloop_timer_stop(r->timer);
+	line_wipe(&r->line);
+	if (r->zombie) {
+		req_free(r);
+		return;
+	}
+	free(r->fail_reason);
+	r->fail_reason = alloc_strdup(reason);
+	r->state = REQ_DEFERRED;
+	list_add(&c->deferred, r);
+	if (!evloop_timer_pending(c->defer_timer))
+		evloop_timer_start(c->defer_timer, 0);
+}
+
+static void on_defer(void *context)
+{
+	struct authc *c = context;
+	struct authc_req *r;
+
+	/* One at a time: a callback may cancel the next one. */
+	while ((r = c->deferred.head) != NULL) {
+		list_del(r);
+		authc_result_fail(r->verb, r->cb, r->ctx, r->fail_reason);
+		req_free(r);
+	}
+}
+
+static void fail_list(struct req_list *l, const char *reason)
+{
+	while (l->head != NULL)
+		defer_fail(l->head, reason);
+}
+
+/* --- connection --------------------------------------------------------- */
+
+/* After a failed connect or HELLO: 50 ms, doubling up to 1 s. */
+static void backoff(struct authc *c)
+{
+	unsigned int shift = c->failures < 5 ? c->failures : 5;
+	long long ms = (long long)BACKOFF_MIN_MS << shift;
+
+	c->failures++;
+	c->retry_at_ms = now_ms() + (ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS);
+}
+
+static void conn_close(struct authc *c, const char *reason)
+{
+	bool was_ready = c->state == CONN_READY;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	close(c->fd);
+	c->fd = -1;
+	c->state = CONN_CLOSED;
+	evloop_timer_stop(c->hello_timer);
+	sbuf_reset(c->in);
+	authc_obuf_free(&c->out);
+	free(c->last_error);
+	c->last_error = alloc_strdup(reason);
+	if (was_ready) {
+		c->failures = 0;
+		c->retry_at_ms = 0;
+	} else {
+		backoff(c);
+	}
+	fail_list(&c->sent, reason);
+	fail_list(&c->queued, reason);
+}
+
+static void conn_want_write(struct authc *c)
+{
+	if (c->state != CONN_CLOSED && c->out.end > c->out.start &&
+	    event_add(c->ev_write, NULL) < 0)
+		conn_close(c, "cannot watch the authd socket");
+}
+
+/* Move queued requests to the output buffer. */
+static void flush_queue(struct authc *c)
+{
+	struct authc_req *r;
+
+	while ((r = c->queued.head) != NULL) {
+		if (!authc_obuf_append(&c->out, sbuf_data(r->line),
+		                       sbuf_len(r->line))) {
+			defer_fail(r, "too many requests waiting for authd");
+			continue;
+		}
+		line_wipe(&r->line);
+		list_del(r);
+		r->state = REQ_SENT;
+		list_add(&c->sent, r);
+	}
+	conn_want_write(c);
+}
+
+static void malformed(struct authc *c, const char *error)
+{
+	log_error(LOG_ID, "event=malformed_answer error=\"%s\" in_flight=%zu",
+	          error, c->sent.n);
+	conn_close(c, "malformed answer from authd");
+}
+
+/* One answer line; false when the connection was closed. */
+static bool handle_line(struct authc *c, const char *line, size_t len)
+{
+	struct authproto_msg *m = NULL;
+	enum authproto_verb verb;
+	struct authc_req *r;
+	const char *error;
+	uint64_t id;
+
+	if (authproto_parse_head(line, len, &verb, &id, &error) < 0) {
+		malformed(c, error);
+		return false;
+	}
+	if (c->state == CONN_HELLO || id == 0) {
+		enum authproto_verb req =
+		    c->state == CONN_HELLO ? AUTHPROTO_HELLO : AUTHPROTO_NONE;
+		char q[LOG_QUOTE_MAX], *why;
+
+		if (id != 0 ||
+		    authproto_parse_answer(line, len, req, &m, &error) < 0) {
+			malformed(c, id != 0 ? "answer before HELLO" : error);
+			return false;
+		}
+		if (authproto_msg_verb(m) == AUTHPROTO_OK) {
+			authproto_msg_deinit(&m);
+			c->state = CONN_READY;
+			c->failures = 0;
+			evloop_timer_stop(c->hello_timer);
+			log_debug(LOG_ID, "event=connected path=%s", c->path);
+			flush_queue(c);
+			return c->state == CONN_READY;
+		}
+		log_warn(LOG_ID, "event=authd_error hello=%d reason=%s",
+		         req == AUTHPROTO_HELLO,
+		         log_quote_str(q, authproto_msg_get(m, "reason")));
+		why = alloc_printf(req == AUTHPROTO_HELLO
+		                       ? "authd refused HELLO: %s"
+		                       : "authd reported an error: %s",
+		                   authproto_msg_get(m, "reason"));
+		authproto_msg_deinit(&m);
+		conn_close(c, why);
+		free(why);
+		return false;
+	}
+	for (r = c->sent.head; r != NULL && r->id != id; r = r->next)
+		;
+	if (r == NULL) {
+		malformed(c, "answer to an ID not in flight");
+		return false;
+	}
+	if (authproto_parse_answer(line, len, r->verb, &m, &error) < 0) {
+		malformed(c, error);
+		return false;
+	}
+	list_del(r);
+	if (!r->zombie)
+		authc_result_deliver(r->verb, r->id, r->cb, r->ctx, m);
+	req_free(r);
+	authproto_msg_deinit(&m);
+	return c->state == CONN_READY;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *context)
+{
+	struct authc *c = context;
+	char buf[65536];
+	size_t room = IN_MAX - sbuf_len(c->in);
+	ssize_t n;
+
+	n = recv(fd, buf, room < sizeof(buf) ? room : sizeof(buf), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		char *why = n == 0 ? alloc_strdup("authd closed the connection")
+		                   : alloc_printf("lost the connection to "
+		                                  "authd: %s",
+		                                  strerror(errno));
+
+		log_warn(LOG_ID,
+		         "event=disconnected error=\"%s\" "
+		         "in_flight=%zu",
+		         why, c->sent.n - c->zombies);
+		conn_close(c, why);
+		free(why);
+		return;
+	}
+	if (!sbuf_append(c->in, buf, (size_t)n))
+		abort(); /* room was checked */
+	for (;;) {
+		const char *line, *error;
+		size_t len, consumed;
+		int r = authproto_frame(c->in, &line, &len, &consumed, &error);
+
+		if (r < 0) {
+			malformed(c, error);
+			return;
+		}
+		if (r == 0)
+			return;
+		if (!handle_line(c, line, len))
+			return;
+		sbuf_consume(c->in, consumed);
+	}
+}
+
+static void on_write(evutil_socket_t fd, short what, void *context)
+{
+	struct authc *c = context;
+	ssize_t n = send(fd, c->out.data + c->out.start,
+	                 c->out.end - c->out.start, MSG_NOSIGNAL);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		char *why = alloc_printf("%s: %s",
+		                         c->state == CONN_HELLO
+		                             ? "authd unavailable"
+		                             : "lost the connection to authd",
+		                         strerror(errno));
+
+		log_warn(LOG_ID, "event=write_failed error=\"%s\"", why);
+		conn_close(c, why);
+		free(why);
+		return;
+	}
+	authc_obuf_consume(&c->out, (size_t)n);
+	if (c->out.end == c->out.start)
+		event_del(c->ev_write);
+}
+
+static void on_hello_timeout(void *context)
+{
+	struct authc *c = context;
+
+	log_warn(LOG_ID, "event=hello_timeout path=%s", c->path);
+	conn_close(c, "authd did not answer HELLO");
+}
+
+/* Start connecting; false (and c->last_error set) on failure. */
+static bool conn_open(struct authc *c)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	size_t len = strlen(c->path);
+	int err;
+
+	if (len >= sizeof(sun.sun_path)) {
+		err = ENAMETOOLONG;
+		goto fail;
+	}
+	memcpy(sun.sun_path, c->path, len + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = errno;
+		goto fail;
+	}
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		close(c->fd);
+		c->fd = -1;
+		goto fail;
+	}
+	c->ev_read =
+	    event_new(c->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+	c->ev_write =
+	    event_new(c->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+	if (c->ev_read == NULL || c->ev_write == NULL ||
+	    event_add(c->ev_read, NULL) < 0)
+		abort(); /* out of memory (see evloop.h) */
+	c->state = CONN_HELLO;
+	if (!authc_obuf_append(&c->out, c->hello, strlen(c->hello)))
+		abort();
+	evloop_timer_start(c->hello_timer, c->timeout_ms);
+	conn_want_write(c);
+	return true;
+fail:
+	free(c->last_error);
+	c->last_error = alloc_printf("authd unavailable: %s", strerror(err));
+	log_warn(LOG_ID, "event=connect_failed path=%s error=\"%s\"", c->path,
+	         strerror(err));
+	backoff(c);
+	return false;
+}
+
+/* Make progress with the queued requests. */
+static void conn_kick(struct authc *c)
+{
+	if (c->state == CONN_READY) {
+		flush_queue(c);
+	} else if (c->state == CONN_CLOSED) {
+		if (now_ms() < c->retry_at_ms || !conn_open(c))
+			fail_list(&c->queued, c->last_error);
+	}
+}
+
+/* --- requests ---------------------------------------------------------- */
+
+static void on_timeout(void *context)
+{
+	struct authc_req *r = context;
+	struct authc *c = r->c;
+
+	log_warn(LOG_ID, "event=timeout req=%llu verb=%s timeout_ms=%u",
+	         (unsigned long long)r->id, authproto_verb_name(r->verb),
+	         c->timeout_ms);
+	if (r->state == REQ_SENT) {
+		/* Keep the ID: its late answer is dropped, not an error. */
+		r->zombie = true;
+		c->zombies++;
+		authc_result_fail(r->verb, r->cb, r->ctx,
+		                  "authd did not answer");
+		if (c->zombies > ZOMBIES_MAX)
+			conn_close(c, "authd stopped answering");
+		return;
+	}
+	list_del(r);
+	authc_result_fail(r->verb, r->cb, r->ctx, "authd did not answer");
+	req_free(r);
+}
+
+static struct authc_req *req_new(struct authc *c, enum authproto_verb verb,
+                                 void *ctx, struct authproto_msg **m_r)
+{
+	struct authc_req *r = alloc_new(struct authc_req);
+
+	if (c->dying)
+		abort(); /* authc.h: no requests from deinit's callbacks */
+	r->c = c;
+	r->verb = verb;
+	r->id = ++c->next_id;
+	r->ctx = ctx;
+	*m_r = authproto_msg_new_request(verb, r->id);
+	return r;
+}
+
+/* Format m (freed here) and start r. */
+static struct authc_req *req_start(struct authc_req *r, struct authproto_msg *m)
+{
+	struct authc *c = r->c;
+	const char *error;
+
+	r->timer = evloop_timer_new(c->base, on_timeout, r);
+	r->line = sbuf_new(REQ_LINE_MAX);
+	if (r->verb == AUTHPROTO_AUTH) {
+		/* Grow to the limit now: formatting must not realloc. */
+		static const char zeros[REQ_LINE_MAX];
+
+		if (!sbuf_append(r->line, zeros, sizeof(zeros)))
+			abort();
+		sbuf_reset(r->line);
+	}
+	if (authproto_msg_format(m, r->line, &error) < 0) {
+		char *why =
+		    alloc_printf("cannot encode the request: %s", error);
+
+		log_warn(LOG_ID, "event=bad_request req=%llu verb=%s error=%s",
+		         (unsigned long long)r->id,
+		         authproto_verb_name(r->verb), error);
+		authproto_msg_deinit(&m);
+		defer_fail(r, why);
+		free(why);
+		return r;
+	}
+	authproto_msg_deinit(&m);
+	r->state = REQ_QUEUED;
+	list_add(&c->queued, r);
+	evloop_timer_start(r->timer, c->timeout_ms);
+	conn_kick(c);
+	return r;
+}
+
+struct authc_req *authc_lookup(struct authc *c, const char *addr,
+                               const char *context, const char *user,
+                               authc_lookup_cb *cb, void *cb_context)
+{
+	struct authproto_msg *m;
+	struct authc_req *r = req_new(c, AUTHPROTO_LOOKUP, cb_context, &m);
+
+	r->cb.lookup = cb;
+	authproto_msg_add_str(m, "addr", addr);
+	authproto_msg_add_str(m, "context", context);
+	if (user != NULL)
+		authproto_msg_add_str(m, "user", user);
+	return req_start(r, m);
+}
+
+struct authc_req *authc_auth(struct authc *c, const char *mech,
+                             const char *user, const char *password,
+                             const char *client_ip, authc_auth_cb *cb,
+                             void *cb_context)
+{
+	struct authproto_msg *m;
+	struct authc_req *r = req_new(c, AUTHPROTO_AUTH, cb_context, &m);
+
+	r->cb.auth = cb;
+	authproto_msg_add_str(m, "mech", mech);
+	authproto_msg_add_str(m, "user", user);
+	authproto_msg_add_str(m, "pass", password);
+	if (client_ip != NULL)
+		authproto_msg_add_str(m, "client", client_ip);
+	return req_start(r, m);
+}
+
+struct authc_req *authc_senders(struct authc *c, const char *user,
+                                authc_senders_cb *cb, void *cb_context)
+{
+	struct authproto_msg *m;
+	struct authc_req *r = req_new(c, AUTHPROTO_SENDERS, cb_context, &m);
+
+	r->cb.senders = cb;
+	authproto_msg_add_str(m, "user", user);
+	return req_start(r, m);
+}
+
+void authc_cancel(struct authc_req **reqp)
+{
+	struct authc_req *r = *reqp;
+
+	if (r == NULL)
+		return;
+	*reqp = NULL;
+	if (r->state == REQ_SENT && r->c->state == CONN_READY) {
+		r->zombie = true;
+		r->c->zombies++;
+		evloop_timer_stop(r->timer);
+		return;
+	}
+	req_free(r);
+}
+
+/* --- the client ---------------------------------------------------------- */
+
+struct authc *authc_new(struct event_base *base, const char *socket_path,
+                        const char *client_name)
+{
+	struct authc *c = alloc_new(struct authc);
+	struct authproto_msg *m = authproto_msg_new_request(AUTHPROTO_HELLO, 0);
+	struct sbuf *s = sbuf_new(1024);
+	const char *error;
+
+	authproto_msg_add_uint(m, "version", AUTHPROTO_VERSION);
+	authproto_msg_add_str(m, "client", client_name);
+	if (authproto_msg_format(m, s, &error) < 0) {
+		log_error(LOG_ID, "event=fatal error=\"bad client name: %s\"",
+		          error);
+		abort(); /* a programming error: the name is a constant */
+	}
+	authproto_msg_deinit(&m);
+	c->hello = sbuf_steal(s, NULL);
+	sbuf_deinit(&s);
+	c->base = base;
+	c->path = alloc_strdup(socket_path);
+	c->timeout_ms = AUTHC_TIMEOUT_MS_DEFAULT;
+	c->fd = -1;
+	c->in = sbuf_new(IN_MAX);
+	c->hello_timer = evloop_timer_new(base, on_hello_timeout, c);
+	c->defer_timer = evloop_timer_new(base, on_defer, c);
+	return c;
+}
+
+void authc_set_timeout(struct authc *c, unsigned int ms)
+{
+	c->timeout_ms = ms > 0 ? ms : 1;
+}
+
+size_t authc_pending(const struct authc *c)
+{
+	return c->queued.n + c->sent.n - c->zombies + c->deferred.n;
+}
+
+void authc_deinit(struct authc **cp)
+{
+	struct authc *c = *cp;
+	struct authc_req *r;
+
+	if (c == NULL)
+		return;
+	c->dying = true;
+	conn_close(c, "shutting down");
+	while ((r = c->deferred.head) != NULL) {
+		list_del(r);
+		authc_result_fail(r->verb, r->cb, r->ctx, "shutting down");
+		req_free(r);
+	}
+	evloop_timer_free(&c->hello_timer);
+	evloop_timer_free(&c->defer_timer);
+	sbuf_deinit(&c->in);
+	authc_obuf_free(&c->out);
+	free(c->hello);
+	free(c->path);
+	free(c->last_error);
+	free(c);
+	*cp = NULL;
+}
