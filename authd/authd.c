@@ -39,6 +39,8 @@ struct authd {
 	struct dcloc *loc;
 	struct dcping *ping;
 	struct ldpool *pool;
+	struct dcloc *gc_loc;
+	struct ldpool *gc_pool;
 	struct domains *domains;
 	struct lookup *lookup;
 	struct authcheck *auth;
@@ -165,6 +167,13 @@ static char *default_base(const struct settings_authd *s)
 	return dn;
 }
 
+static void on_gcs_changed(struct dcloc *loc, void *ctx)
+{
+	struct authd *a = ctx;
+
+	ldpool_dcs_changed(a->gc_pool);
+}
+
 static void on_dcs_changed(struct dcloc *loc, void *ctx)
 {
 	struct authd *a = ctx;
@@ -250,7 +259,16 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		cfg->routerd.local_domains.count,
 		(const char *const *)cfg->routerd.routes.items,
 		cfg->routerd.routes.count, s->cache_ttl_ms);
-	a->lookup = lookup_new(base, a->pool, a->domains, &map);
+	if (s->global_catalog && s->directory == SETTINGS_DIRECTORY_AD &&
+	    s->servers.count == 0) {
+		struct dcloc_options glo = lo;
+
+		/* _gc._tcp.<forest>; ports 3268, or 3269 with LDAPS. */
+		glo.gc = true;
+		a->gc_loc = dcloc_new(base, a->dns, &glo, on_gcs_changed, a);
+		a->gc_pool = ldpool_new(base, a->gc_loc, &po);
+	}
+	a->lookup = lookup_new(base, a->pool, a->gc_pool, a->domains, &map);
 	ao.conn = po.conn;
 	ao.conn.password = NULL;
 	/* A user's password is proven with a simple bind, which needs TLS
@@ -289,6 +307,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		 : s->tls == SETTINGS_LDAP_TLS_NONE ? "none"
 						    : "starttls");
 	dcloc_start(a->loc);
+	if (a->gc_loc != NULL)
+		dcloc_start(a->gc_loc);
 	domains_start(a->domains);
 	authcheck_start(a->auth);
 	free(base_dn);
@@ -318,6 +338,8 @@ void authd_stop(void *state)
 	authcheck_deinit(&a->auth);
 	lookup_deinit(&a->lookup);
 	domains_deinit(&a->domains);
+	ldpool_deinit(&a->gc_pool);
+	dcloc_deinit(&a->gc_loc);
 	ldpool_deinit(&a->pool);
 	dcping_deinit(&a->ping);
 	dcloc_deinit(&a->loc);

@@ -38,10 +38,7 @@
 static void job_run_queue(struct job *j);
 static void job_check_done(struct job *j);
 
-static void job_trace(struct job *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void job_trace(struct job *j, const char *fmt, ...)
+void lookup_trace(struct job *j, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,7 +58,7 @@ static void job_fail(struct job *j, enum lookup_status status,
 	j->status_set = true;
 	j->status = status;
 	j->reason = alloc_strdup(reason);
-	job_trace(j, "%s: %s",
+	lookup_trace(j, "%s: %s",
 		  status == LOOKUP_TEMPFAIL ? "TEMPFAIL" : "NOTFOUND", reason);
 	/* Nothing more is useful: drop what waits, cancel what runs. */
 	lookup_job_cancel_tasks(j);
@@ -74,7 +71,7 @@ static void job_fail(struct job *j, enum lookup_status status,
  */
 static void job_skip(struct job *j, const char *reason)
 {
-	job_trace(j, "drop this branch: %s", reason);
+	lookup_trace(j, "drop this branch: %s", reason);
 	if (j->skip_reason == NULL)
 		j->skip_reason = alloc_strdup(reason);
 }
@@ -104,7 +101,7 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 	j->dests[j->n_dests].addr = alloc_strdup(addr);
 	j->dests[j->n_dests].hop = alloc_strdup(hop);
 	j->n_dests++;
-	job_trace(j, "deliver %s -> %s", addr, hop);
+	lookup_trace(j, "deliver %s -> %s", addr, hop);
 	return true;
 }
 
@@ -186,7 +183,7 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 	size_t n = strlen(target);
 
 	if (at == NULL || n > LOOKUP_ADDR_MAX) {
-		job_trace(j, "skip forward to malformed address %s", target);
+		lookup_trace(j, "skip forward to malformed address %s", target);
 		return;
 	}
 	for (size_t i = 0; i <= n; i++)
@@ -203,7 +200,7 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 	}
 	switch (domains_classify(lk->domains, at + 1, &hop)) {
 	case DOMAINS_LOCAL:
-		job_trace(j, "forward to %s (local: look up again)", target);
+		lookup_trace(j, "forward to %s (local: look up again)", target);
 		lookup_task_addr(j, target, depth, chain);
 		return;
 	case DOMAINS_UNKNOWN:
@@ -249,16 +246,16 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 	bool forwarded = false;
 
 	if (!strset_add(&j->dn_set, e->dn)) {
-		job_trace(j, "skip %s: already expanded (cycle or repeat)",
+		lookup_trace(j, "skip %s: already expanded (cycle or repeat)",
 			  e->dn);
 		return;
 	}
-	job_trace(j, "object %s", e->dn);
+	lookup_trace(j, "object %s", e->dn);
 	if (entry_disabled(lk, e)) {
 		if (depth == 0)
 			job_fail(j, LOOKUP_NOTFOUND, "account disabled");
 		else
-			job_trace(j, "skip %s: account disabled", e->dn);
+			lookup_trace(j, "skip %s: account disabled", e->dn);
 		return;
 	}
 	if (entry_is_group(lk, e)) {
@@ -294,7 +291,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 	if (addressed == NULL) {
 		addressed = primary_address(lk, e);
 		if (addressed == NULL) {
-			job_trace(j, "skip %s: no mail address", e->dn);
+			lookup_trace(j, "skip %s: no mail address", e->dn);
 			return;
 		}
 		addressed = strip_smtp(addressed);
@@ -313,7 +310,7 @@ void lookup_addr_result(struct job *j, struct task *t,
 			 t->addr != NULL ? t->addr : t->dn,
 			 res->n_entries > 0 ? res->entries[0].dn : "?",
 			 res->n_entries > 1 ? res->entries[1].dn : "?");
-		job_trace(j, "duplicate: %s and %s both claim %s",
+		lookup_trace(j, "duplicate: %s and %s both claim %s",
 			  res->n_entries > 0 ? res->entries[0].dn : "?",
 			  res->n_entries > 1 ? res->entries[1].dn : "?",
 			  t->addr != NULL ? t->addr : t->dn);
@@ -334,7 +331,7 @@ void lookup_addr_result(struct job *j, struct task *t,
 		if (t->depth == 0 && !t->stripped &&
 		    lookup_try_subaddress(j, t))
 			return;
-		job_trace(j, "no object has %s", t->addr);
+		lookup_trace(j, "no object has %s", t->addr);
 		if (t->depth == 0)
 			job_fail(j, LOOKUP_NOTFOUND, "no such recipient");
 		else
@@ -365,15 +362,15 @@ void lookup_job_begin(struct job *j)
 			 "accepted domains not loaded from the directory yet");
 		break;
 	case DOMAINS_EXTERNAL:
-		job_trace(j, "domain %s is not local", at + 1);
+		lookup_trace(j, "domain %s is not local", at + 1);
 		job_add_dest(j, j->address, hop != NULL ? hop : "external");
 		break;
 	case DOMAINS_RELAY:
-		job_trace(j, "domain %s is relayed", at + 1);
+		lookup_trace(j, "domain %s is relayed", at + 1);
 		job_add_dest(j, j->address, hop != NULL ? hop : "local");
 		break;
 	case DOMAINS_LOCAL:
-		job_trace(j, "domain %s is local", at + 1);
+		lookup_trace(j, "domain %s is local", at + 1);
 		job_start_local(j);
 		break;
 	}

@@ -84,9 +84,14 @@ typedef void lookup_cb(const struct lookup_answer *ans, void *ctx);
 struct lookup;
 struct lookup_req;
 
-/* Copies the map's strings it needs. */
+/*
+ * Copies the map's strings it needs. gc_pool (may be NULL): connections
+ * to Global Catalog servers; when given, the owner of an address is
+ * searched forest-wide there (base ""), and the objects it leads to are
+ * read through pool.
+ */
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
-			  struct domains *domains,
+			  struct ldpool *gc_pool, struct domains *domains,
 			  const struct lookup_map *map);
 void lookup_deinit(struct lookup **lk);
 

@@ -269,9 +269,10 @@ void lookup_task_send(struct job *j, struct task *t)
 			j->reason = alloc_strdup("cannot build the search filter");
 			return;
 		}
-		s.base = lk->map.base_dn;
+		s.base = lk->gc_pool != NULL ? "" : lk->map.base_dn;
 		s.scope = LDAP_SCOPE_SUBTREE;
 		s.filter = filter;
+		lookup_trace(j, "search base=\"%s\" filter=%s", s.base, filter);
 		s.size_limit = 2; /* two owners is an error, not a choice */
 		break;
 	case TASK_DN:
@@ -291,7 +292,10 @@ void lookup_task_send(struct job *j, struct task *t)
 	}
 	j->searches++;
 	lk->stats.searches++;
-	t->req = ldpool_search(lk->pool, &s, task_result, t);
+	t->req = ldpool_search(t->kind == TASK_ADDR && lk->gc_pool != NULL
+				       ? lk->gc_pool
+				       : lk->pool,
+			       &s, task_result, t);
 	free(filter);
 	free(range);
 }
@@ -594,6 +598,16 @@ static const char *keep(struct lookup *lk, const char *s)
 	return lk->strings[lk->n_strings++];
 }
 
+/* "attr;range=0-*" for a member attribute. */
+static const char *keep_range(struct lookup *lk, const char *attr)
+{
+	char *v = alloc_printf("%s;range=0-*", attr);
+	const char *kept = keep(lk, v);
+
+	free(v);
+	return kept;
+}
+
 static const char *const *keep_list(struct lookup *lk,
 				    const char *const *list, size_t *n_r)
 {
@@ -614,7 +628,7 @@ static const char *const *keep_list(struct lookup *lk,
 }
 
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
-			  struct domains *domains,
+			  struct ldpool *gc_pool, struct domains *domains,
 			  const struct lookup_map *map)
 {
 	struct lookup *lk = alloc_new(struct lookup);
@@ -624,6 +638,7 @@ struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 
 	lk->base = base;
 	lk->pool = pool;
+	lk->gc_pool = gc_pool;
 	lk->domains = domains;
 	lk->map = *map;
 	lk->map.base_dn = keep(lk, map->base_dn != NULL ? map->base_dn : "");
@@ -644,9 +659,19 @@ struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 		total += n[i];
 	/* What every search asks for: all mapped attributes and a few. */
 	lk->fetch_attrs = alloc_array(total + 6, sizeof(char *));
-	for (size_t i = 0; i < 4; i++)
-		for (size_t m = 0; m < n[i]; m++)
-			lk->fetch_attrs[k++] = lists[i][m];
+	for (size_t i = 0; i < 4; i++) {
+		for (size_t m = 0; m < n[i]; m++) {
+			/* AD: ask for member values as a range from the start.
+			 * Windows cuts a large member attribute into ranges
+			 * anyway; asking for one makes every AD-like server
+			 * (Samba too) answer the same way. */
+			if (i == 1 && lk->map.ad)
+				lk->fetch_attrs[k++] =
+					keep_range(lk, lists[i][m]);
+			else
+				lk->fetch_attrs[k++] = lists[i][m];
+		}
+	}
 	lk->fetch_attrs[k++] = "objectClass";
 	if (lk->map.ad) {
 		lk->fetch_attrs[k++] = "proxyAddresses";

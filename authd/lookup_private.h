@@ -73,6 +73,7 @@ struct job {
 struct lookup {
 	struct event_base *base;
 	struct ldpool *pool;
+	struct ldpool *gc_pool;
 	struct domains *domains;
 	struct lookup_map map;
 	char **strings;   /* everything the map points to, to free */
@@ -84,6 +85,9 @@ struct lookup {
 };
 
 /* lookup.c */
+/* Add a line to the answer's trace, when the request asked for one. */
+void lookup_trace(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void lookup_job_begin(struct job *j);
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 			  const char *addressed, unsigned depth,

@@ -102,6 +102,7 @@ struct settings_authd {
 	uint64_t lockout_window_ms;     /* 0: the domain's, or 30 min */
 	unsigned int client_max_failures;
 	struct config_list send_as; /* "user address" items */
+	bool global_catalog; /* AD: find owners forest-wide in the GC */
 };
 
 struct settings_routerd {

@@ -357,6 +357,7 @@ static const struct config_setting authd_settings[] = {
 	DURATION("lockout_window", A(lockout_window_ms), "0", 0, DAY),
 	UINT("client_max_failures", A(client_max_failures), "20", 1, 100000),
 	LIST("send_as", A(send_as), valid_send_as),
+	BOOL("global_catalog", A(global_catalog), "no"),
 	END,
 };
 
