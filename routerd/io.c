@@ -1,0 +1,393 @@
+/*
+ * io - buffered, TLS-capable socket I/O for routerd's sessions; see io.h.
+ *
+ * One read event (persistent, unless paused) and one write event (armed
+ * only while output is queued) per socket, and one timer. With TLS, reads
+ * also drain what GnuTLS holds decrypted (gnutls_record_check_pending), and
+ * a send that returns GNUTLS_E_AGAIN is repeated with the same data, as
+ * GnuTLS requires. Callbacks are raised from the events, so an owner never
+ * sees one inside its own io_* call.
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "evloop.h"
+#include "sbuf.h"
+
+#define IO_OUT_LIMIT (4u * 1024 * 1024)
+
+struct io {
+	struct event_base *base;
+	int fd;
+	io_cb *cb;
+	void *ctx;
+	struct sbuf *in, *out;
+	struct event *ev_read, *ev_write;
+	struct evloop_timer *timer, *defer;
+	unsigned timeout_ms;
+	bool paused;
+	bool handshaking;
+	gnutls_session_t tls;
+	char *tls_info;
+	char error[256];
+	bool lowat_pending, datain_pending, tlsready_pending;
+	enum io_event fatal;
+	bool fatal_pending;
+};
+
+static void io_update_events(struct io *io);
+
+static void io_touch(struct io *io)
+{
+	if (io->timeout_ms > 0)
+		evloop_timer_start(io->timer, io->timeout_ms);
+}
+
+static void io_raise(struct io *io);
+
+/* Raise events from a zero timer: never inside an io_* call. One event
+ * per run; the timer is re-armed first when more are waiting, since the
+ * owner may free the io inside its callback. */
+static void io_deferred(void *arg)
+{
+	struct io *io = arg;
+	enum io_event ev;
+
+	if (io->fatal_pending) {
+		io->fatal_pending = false;
+		io->cb(io, io->fatal, io->ctx);
+		return;
+	}
+	if (io->tlsready_pending) {
+		io->tlsready_pending = false;
+		ev = IO_TLSREADY;
+	} else if (io->datain_pending) {
+		io->datain_pending = false;
+		ev = IO_DATAIN;
+	} else if (io->lowat_pending) {
+		io->lowat_pending = false;
+		ev = IO_LOWAT;
+	} else {
+		return;
+	}
+	if (io->datain_pending || io->lowat_pending)
+		io_raise(io);
+	io->cb(io, ev, io->ctx);
+}
+
+static void io_raise(struct io *io)
+{
+	evloop_timer_start(io->defer, 0);
+}
+
+static void io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(io->error, sizeof(io->error), fmt, ap);
+	va_end(ap);
+	event_del(io->ev_read);
+	event_del(io->ev_write);
+	io->fatal = ev;
+	io->fatal_pending = true;
+	io_raise(io);
+}
+
+static void io_timeout(void *arg)
+{
+	struct io *io = arg;
+
+	io_fail(io, IO_TIMEOUT, "timeout");
+}
+
+static void io_handshake(struct io *io)
+{
+	int rc = gnutls_handshake(io->tls);
+	char *desc;
+
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+		io_update_events(io);
+		return;
+	}
+	io->handshaking = false;
+	if (rc < 0) {
+		io_fail(io, IO_ERROR, "TLS handshake: %s", gnutls_strerror(rc));
+		return;
+	}
+	desc = gnutls_session_get_desc(io->tls);
+	free(io->tls_info);
+	io->tls_info = alloc_strdup(desc != NULL ? desc : "TLS");
+	gnutls_free(desc);
+	io_touch(io);
+	io->tlsready_pending = true;
+	io_update_events(io);
+	io_raise(io);
+}
+
+static void io_do_read(struct io *io)
+{
+	char buf[16384];
+	bool got = false;
+
+	for (;;) {
+		ssize_t n;
+
+		if (io->tls != NULL) {
+			n = gnutls_record_recv(io->tls, buf, sizeof(buf));
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				break;
+			if (n < 0) {
+				io_fail(io, IO_ERROR, "TLS read: %s",
+					gnutls_strerror((int)n));
+				return;
+			}
+		} else {
+			n = recv(io->fd, buf, sizeof(buf), 0);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n < 0) {
+				io_fail(io, IO_ERROR, "read: %s",
+					strerror(errno));
+				return;
+			}
+		}
+		if (n == 0) {
+			io_fail(io, IO_DISCONNECTED, "peer closed");
+			return;
+		}
+		if (!sbuf_append(io->in, buf, (size_t)n)) {
+			io_fail(io, IO_ERROR, "input buffer limit exceeded");
+			return;
+		}
+		got = true;
+		if ((size_t)n < sizeof(buf) &&
+		    (io->tls == NULL ||
+		     gnutls_record_check_pending(io->tls) == 0))
+			break;
+	}
+	if (got) {
+		io_touch(io);
+		io->datain_pending = true;
+		io_raise(io);
+	}
+}
+
+static void io_do_write(struct io *io)
+{
+	while (sbuf_len(io->out) > 0) {
+		ssize_t n;
+
+		if (io->tls != NULL) {
+			n = gnutls_record_send(io->tls, sbuf_data(io->out),
+					       sbuf_len(io->out));
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				break;
+			if (n < 0) {
+				io_fail(io, IO_ERROR, "TLS write: %s",
+					gnutls_strerror((int)n));
+				return;
+			}
+		} else {
+			n = send(io->fd, sbuf_data(io->out), sbuf_len(io->out),
+				 MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n < 0) {
+				io_fail(io, IO_ERROR, "write: %s",
+					strerror(errno));
+				return;
+			}
+		}
+		sbuf_consume(io->out, (size_t)n);
+		io_touch(io);
+	}
+	if (sbuf_len(io->out) == 0) {
+		io->lowat_pending = true;
+		io_raise(io);
+	}
+}
+
+static void io_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+
+	if (io->fatal_pending)
+		return;
+	if (io->handshaking) {
+		io_handshake(io);
+		return;
+	}
+	if (what & EV_WRITE)
+		io_do_write(io);
+	if ((what & EV_READ) && !io->fatal_pending && !io->paused)
+		io_do_read(io);
+	if (!io->fatal_pending)
+		io_update_events(io);
+}
+
+static void io_update_events(struct io *io)
+{
+	bool want_read = !io->paused, want_write = sbuf_len(io->out) > 0;
+
+	if (io->handshaking) {
+		int dir = gnutls_record_get_direction(io->tls);
+
+		want_read = dir == 0;
+		want_write = dir == 1;
+	}
+	if (want_read)
+		event_add(io->ev_read, NULL);
+	else
+		event_del(io->ev_read);
+	if (want_write)
+		event_add(io->ev_write, NULL);
+	else
+		event_del(io->ev_write);
+	/* Decrypted bytes GnuTLS holds will not wake the socket. */
+	if (want_read && io->tls != NULL && !io->handshaking &&
+	    gnutls_record_check_pending(io->tls) > 0)
+		event_active(io->ev_read, EV_READ, 0);
+}
+
+struct io *io_new(struct event_base *base, int fd, size_t in_limit,
+		  io_cb *cb, void *ctx)
+{
+	struct io *io = alloc_new(struct io);
+
+	io->base = base;
+	io->fd = fd;
+	io->cb = cb;
+	io->ctx = ctx;
+	io->in = sbuf_new(in_limit);
+	io->out = sbuf_new(IO_OUT_LIMIT);
+	io->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, io_event_cb,
+				io);
+	io->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, io_event_cb,
+				 io);
+	io->timer = evloop_timer_new(base, io_timeout, io);
+	io->defer = evloop_timer_new(base, io_deferred, io);
+	io_update_events(io);
+	return io;
+}
+
+void io_free(struct io **iop)
+{
+	struct io *io = *iop;
+
+	if (io == NULL)
+		return;
+	*iop = NULL;
+	event_free(io->ev_read);
+	event_free(io->ev_write);
+	evloop_timer_free(&io->timer);
+	evloop_timer_free(&io->defer);
+	if (io->tls != NULL)
+		gnutls_deinit(io->tls);
+	close(io->fd);
+	sbuf_deinit(&io->in);
+	sbuf_deinit(&io->out);
+	free(io->tls_info);
+	free(io);
+}
+
+struct sbuf *io_input(struct io *io)
+{
+	return io->in;
+}
+
+bool io_write(struct io *io, const void *data, size_t len)
+{
+	if (!sbuf_append(io->out, data, len))
+		return false;
+	if (!io->handshaking && !io->fatal_pending)
+		io_update_events(io);
+	return true;
+}
+
+bool io_printf(struct io *io, const char *fmt, ...)
+{
+	va_list ap;
+	bool ok;
+
+	va_start(ap, fmt);
+	ok = sbuf_vprintf(io->out, fmt, ap);
+	va_end(ap);
+	if (ok && !io->handshaking && !io->fatal_pending)
+		io_update_events(io);
+	return ok;
+}
+
+size_t io_queued(const struct io *io)
+{
+	return sbuf_len(io->out);
+}
+
+void io_set_timeout(struct io *io, unsigned ms)
+{
+	io->timeout_ms = ms;
+	if (ms == 0)
+		evloop_timer_stop(io->timer);
+	else
+		evloop_timer_start(io->timer, ms);
+}
+
+void io_pause_read(struct io *io)
+{
+	io->paused = true;
+	if (!io->handshaking && !io->fatal_pending)
+		io_update_events(io);
+}
+
+void io_resume_read(struct io *io)
+{
+	io->paused = false;
+	if (!io->handshaking && !io->fatal_pending)
+		io_update_events(io);
+}
+
+int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds)
+{
+	int rc = gnutls_init(&io->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);
+
+	if (rc < 0) {
+		io->tls = NULL;
+		return -1;
+	}
+	gnutls_set_default_priority(io->tls);
+	gnutls_credentials_set(io->tls, GNUTLS_CRD_CERTIFICATE, creds);
+	gnutls_certificate_server_set_request(io->tls, GNUTLS_CERT_IGNORE);
+	gnutls_transport_set_int(io->tls, io->fd);
+	/* Anything the client sent before the handshake is discarded:
+	 * commands pipelined after STARTTLS must not survive (RFC 3207). */
+	sbuf_reset(io->in);
+	io->handshaking = true;
+	io_handshake(io);
+	return 0;
+}
+
+bool io_is_tls(const struct io *io)
+{
+	return io->tls != NULL && !io->handshaking;
+}
+
+const char *io_tls_info(const struct io *io)
+{
+	return io_is_tls(io) ? io->tls_info : NULL;
+}
+
+const char *io_error(const struct io *io)
+{
+	return io->error;
+}

@@ -1,0 +1,69 @@
+/*
+ * io.h - the buffered, TLS-capable I/O layer under every SMTP session.
+ *
+ * One struct io wraps one non-blocking socket in routerd's event loop. It
+ * reads whatever arrives into a bounded input buffer and tells its owner
+ * (IO_DATAIN); it writes what the owner queues and says when the output
+ * has drained (IO_LOWAT). TLS (GnuTLS) can be switched on at any time for
+ * STARTTLS, or from the first byte for implicit TLS; the handshake is
+ * asynchronous and bounded by the io's timeout like everything else.
+ *
+ * The owner consumes input from io_input() itself (an SMTP session reads
+ * line by line, a DATA body in chunks). Reading can be paused while the
+ * owner waits for something (authd, the spool), so a pipelining client
+ * cannot make routerd buffer without bound: the input buffer has a hard
+ * limit, and a peer that overflows it gets IO_ERROR.
+ *
+ * Ownership: the io owns the socket and the TLS session and closes both
+ * in io_free(). Events are delivered from the loop, never from inside an
+ * io_* call. The owner may free the io from inside its callback.
+ */
+#ifndef DIRMX_IO_H
+#define DIRMX_IO_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <gnutls/gnutls.h>
+
+struct event_base;
+struct sbuf;
+
+enum io_event {
+	IO_DATAIN,       /* new input in io_input() */
+	IO_LOWAT,        /* everything queued was written */
+	IO_TLSREADY,     /* the TLS handshake finished */
+	IO_TIMEOUT,      /* nothing happened within the timeout */
+	IO_DISCONNECTED, /* the peer closed */
+	IO_ERROR,        /* read/write/TLS error; io_error() says which */
+};
+
+struct io;
+typedef void io_cb(struct io *io, enum io_event ev, void *ctx);
+
+struct io *io_new(struct event_base *base, int fd, size_t in_limit,
+		  io_cb *cb, void *ctx);
+void io_free(struct io **io);
+
+struct sbuf *io_input(struct io *io);
+/* Queue output; false when the output limit would be passed. */
+bool io_write(struct io *io, const void *data, size_t len);
+bool io_printf(struct io *io, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+size_t io_queued(const struct io *io);
+
+/* 0: no timeout. Restarted by every successful read or write. */
+void io_set_timeout(struct io *io, unsigned ms);
+void io_pause_read(struct io *io);
+void io_resume_read(struct io *io);
+
+/* Start a server-side TLS handshake with creds (the io keeps no
+ * reference to them after io_free). IO_TLSREADY or IO_ERROR follows. */
+int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds);
+bool io_is_tls(const struct io *io);
+/* "TLS1.3 ECDHE-..."-style description, or NULL without TLS. */
+const char *io_tls_info(const struct io *io);
+const char *io_error(const struct io *io);
+
+#endif
