@@ -1,0 +1,462 @@
+/*
+ * spool - open, recover and read the durable message store; see spool.h
+ * for the format and the promise. Writing and the group-commit worker are
+ * in spool_commit.c.
+ *
+ * Recovery trusts nothing it reads: the header and the envelope are
+ * checked through struct buf and spoolrec_parse(), sizes against the file
+ * size, before a message is listed. What fails is moved aside with a log
+ * line, so an operator can look at it; nothing in q/ is deleted here
+ * except orphan state files (their message was removed).
+ */
+#include "spool_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "log.h"
+
+#define STATE_SUFFIX ".state"
+
+static char spool_open_error[SPOOL_ERROR_MAX];
+
+int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	*error_r = s->error;
+	return -1;
+}
+
+void spool_move_corrupt(struct spool *s, const char *name, const char *why)
+{
+	char target[SPOOL_NAME_MAX + 16], id[SPOOL_ID_LEN + 1] = "-";
+	char q[LOG_QUOTE_MAX], qw[LOG_QUOTE_MAX];
+	struct spool_id sid;
+
+	if (spool_id_parse(name, strnlen(name, SPOOL_ID_LEN), &sid))
+		snprintf(id, sizeof(id), "%s", name);
+	log_quote_str(qw, why);
+	snprintf(target, sizeof(target), "%s", name);
+	for (unsigned n = 1; n < 1000; n++) {
+		if (renameat2(s->q_fd, name, s->corrupt_fd, target,
+		              RENAME_NOREPLACE) == 0) {
+			(void)fsync(s->corrupt_fd);
+			(void)fsync(s->q_fd);
+			log_error(id,
+			          "spool: moved to corrupt/ file=%s "
+			          "reason=%s",
+			          log_quote_str(q, target), qw);
+			return;
+		}
+		if (errno != EEXIST)
+			break;
+		snprintf(target, sizeof(target), "%.*s.%u", SPOOL_NAME_MAX,
+		         name, n);
+	}
+	log_error(id,
+	          "spool: cannot move to corrupt/ file=%s reason=%s "
+	          "error=%s",
+	          log_quote_str(q, name), qw, strerror(errno));
+}
+
+static int read_full(int fd, void *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)p + done, len - done,
+		                  (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+struct spool_hdr {
+	uint64_t data_len;
+	uint32_t env_len, env_crc, data_crc;
+};
+
+/*
+ * Check q/<id> open on fd: header, size, envelope. NULL when good, with
+ * *env_r parsed; else why not.
+ */
+static const char *verify_msg(int fd, const char *id, struct spool_hdr *h,
+                              struct spoolrec **env_r)
+{
+	unsigned char raw[SPOOL_HEADER_LEN], magic[4];
+	uint32_t flags, hi, lo, hdr_crc;
+	struct buf b;
+	struct stat st;
+	char *env;
+	const char *error = NULL;
+
+	*env_r = NULL;
+	if (fstat(fd, &st) < 0 || read_full(fd, raw, sizeof(raw), 0) < 0)
+		return "short header";
+	buf_init(&b, raw, sizeof(raw));
+	if (!buf_fetch_bytes(&b, magic, 4) || memcmp(magic, "DMX1", 4) != 0)
+		return "bad magic";
+	if (!buf_fetch_be32(&b, &flags) || !buf_fetch_be32(&b, &hi) ||
+	    !buf_fetch_be32(&b, &lo) || !buf_fetch_be32(&b, &h->env_len) ||
+	    !buf_fetch_be32(&b, &h->env_crc) ||
+	    !buf_fetch_be32(&b, &h->data_crc) || !buf_fetch_be32(&b, &hdr_crc))
+		return "short header";
+	if (hdr_crc != spoolrec_crc32(0, raw, SPOOL_HEADER_LEN - 4))
+		return "header checksum mismatch";
+	h->data_len = (uint64_t)hi << 32 | lo;
+	if (flags != 0)
+		return "unknown header flags";
+	if (h->env_len > SPOOLREC_MAX_LEN || h->data_len > INT64_MAX / 2 ||
+	    (uint64_t)st.st_size != SPOOL_HEADER_LEN + h->data_len + h->env_len)
+		return "file size does not match header";
+	env = alloc_array(h->env_len + 1, 1);
+	if (read_full(fd, env, h->env_len, SPOOL_HEADER_LEN + h->data_len) < 0)
+		error = "short envelope";
+	else if (spoolrec_crc32(0, env, h->env_len) != h->env_crc)
+		error = "envelope checksum mismatch";
+	else if (spoolrec_parse(env, h->env_len, env_r, &error) == 0 &&
+	         strcmp((*env_r)->id, id) != 0) {
+		spoolrec_deinit(env_r);
+		error = "envelope id is not the file name";
+	}
+	free(env);
+	return error;
+}
+
+/* The state file q/<id>.state: 1 and *env_r, 0 none, -1 bad (*why_r). */
+static int read_state(struct spool *s, const char *id, struct spoolrec **env_r,
+                      const char **why_r)
+{
+	char name[SPOOL_NAME_MAX];
+	struct stat st;
+	char *data;
+	int fd, ret = -1;
+
+	snprintf(name, sizeof(name), "%s" STATE_SUFFIX, id);
+	fd = openat(s->q_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*why_r = "cannot open state file";
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_size > (off_t)SPOOLREC_MAX_LEN) {
+		close(fd);
+		*why_r = "state file too large";
+		return -1;
+	}
+	data = alloc_array((size_t)st.st_size + 1, 1);
+	if (read_full(fd, data, (size_t)st.st_size, 0) < 0)
+		*why_r = "short state file";
+	else if (spoolrec_parse(data, (size_t)st.st_size, env_r, why_r) < 0)
+		;
+	else if (strcmp((*env_r)->id, id) != 0) {
+		spoolrec_deinit(env_r);
+		*why_r = "state file id is not its name";
+	} else
+		ret = 1;
+	free(data);
+	close(fd);
+	return ret;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static bool is_state_name(const char *name, char id_r[SPOOL_ID_LEN + 1])
+{
+	struct spool_id sid;
+
+	if (strlen(name) != SPOOL_ID_LEN + strlen(STATE_SUFFIX) ||
+	    strcmp(name + SPOOL_ID_LEN, STATE_SUFFIX) != 0 ||
+	    !spool_id_parse(name, SPOOL_ID_LEN, &sid))
+		return false;
+	memcpy(id_r, name, SPOOL_ID_LEN);
+	id_r[SPOOL_ID_LEN] = '\0';
+	return true;
+}
+
+/* Remove everything in tmp/: none of it was ever acknowledged. */
+static int recover_tmp(struct spool *s, const char **error_r)
+{
+	DIR *d = fdopendir(dup(s->tmp_fd));
+	struct dirent *e;
+	unsigned removed = 0;
+
+	if (d == NULL)
+		return spool_fail(s, error_r, "opendir tmp: %s",
+		                  strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(s->tmp_fd, e->d_name, 0) < 0) {
+			closedir(d);
+			return spool_fail(s, error_r, "unlink tmp/%s: %s",
+			                  e->d_name, strerror(errno));
+		}
+		removed++;
+	}
+	closedir(d);
+	if (removed > 0)
+		log_info("-", "spool: recovery removed=%u from=tmp/", removed);
+	return 0;
+}
+
+static void recover_one(struct spool *s, const char *id)
+{
+	struct spoolrec *env = NULL;
+	struct spool_hdr h;
+	const char *why;
+	struct spool_id sid;
+	int fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
+
+	why = fd < 0 ? "cannot open" : verify_msg(fd, id, &h, &env);
+	if (fd >= 0)
+		close(fd);
+	spoolrec_deinit(&env);
+	if (why != NULL) {
+		spool_move_corrupt(s, id, why);
+		return;
+	}
+	s->recovered = alloc_resize(s->recovered, s->recovered_count + 1,
+	                            sizeof(*s->recovered));
+	memcpy(s->recovered[s->recovered_count++], id, SPOOL_ID_LEN + 1);
+	if (spool_id_parse(id, SPOOL_ID_LEN, &sid) &&
+	    spool_id_cmp(sid, s->last_id) > 0)
+		s->last_id = sid;
+}
+
+static void recover_state(struct spool *s, const char *id)
+{
+	char name[SPOOL_NAME_MAX];
+	struct spoolrec *env = NULL;
+	const char *why = NULL;
+
+	snprintf(name, sizeof(name), "%s" STATE_SUFFIX, id);
+	if (s->recovered_count == 0 ||
+	    bsearch(id, s->recovered, s->recovered_count, sizeof(*s->recovered),
+	            name_cmp) == NULL) {
+		/* Its message was removed before the state file was. */
+		if (unlinkat(s->q_fd, name, 0) == 0)
+			log_info(id, "spool: removed orphan state file");
+		return;
+	}
+	if (read_state(s, id, &env, &why) < 0)
+		spool_move_corrupt(s, name, why);
+	spoolrec_deinit(&env);
+}
+
+static int recover_q(struct spool *s, const char **error_r)
+{
+	DIR *d = fdopendir(dup(s->q_fd));
+	struct dirent *e;
+	char(*states)[SPOOL_ID_LEN + 1] = NULL;
+	size_t nstates = 0;
+	struct spool_id sid;
+	char id[SPOOL_ID_LEN + 1];
+
+	if (d == NULL)
+		return spool_fail(s, error_r, "opendir q: %s", strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (spool_id_parse(e->d_name, strlen(e->d_name), &sid)) {
+			recover_one(s, e->d_name);
+		} else if (is_state_name(e->d_name, id)) {
+			states =
+			    alloc_resize(states, nstates + 1, sizeof(*states));
+			memcpy(states[nstates++], id, sizeof(id));
+		} else {
+			spool_move_corrupt(s, e->d_name, "unknown file name");
+		}
+	}
+	closedir(d);
+	if (s->recovered_count > 0)
+		qsort(s->recovered, s->recovered_count, sizeof(*s->recovered),
+		      name_cmp);
+	for (size_t i = 0; i < nstates; i++)
+		recover_state(s, states[i]);
+	free(states);
+	if (fsync(s->q_fd) < 0)
+		return spool_fail(s, error_r, "fsync q: %s", strerror(errno));
+	return 0;
+}
+
+static int open_subdir(struct spool *s, const char *name, int *fd_r,
+                       const char **error_r)
+{
+	if (mkdirat(s->dir_fd, name, 0700) < 0 && errno != EEXIST)
+		return spool_fail(s, error_r, "mkdir %s: %s", name,
+		                  strerror(errno));
+	*fd_r = openat(s->dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd_r < 0)
+		return spool_fail(s, error_r, "open %s: %s", name,
+		                  strerror(errno));
+	return 0;
+}
+
+static int spool_open_dirs(struct spool *s, const char *dir,
+                           const char **error_r)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return spool_fail(s, error_r, "mkdir %s: %s", dir,
+		                  strerror(errno));
+	s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dir_fd < 0)
+		return spool_fail(s, error_r, "open %s: %s", dir,
+		                  strerror(errno));
+	s->lock_fd =
+	    openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return spool_fail(s, error_r, "lock %s/lock: %s", dir,
+		                  errno == EWOULDBLOCK ? "spool in use by "
+		                                         "another process"
+		                                       : strerror(errno));
+	if (open_subdir(s, "tmp", &s->tmp_fd, error_r) < 0 ||
+	    open_subdir(s, "q", &s->q_fd, error_r) < 0 ||
+	    open_subdir(s, "corrupt", &s->corrupt_fd, error_r) < 0)
+		return -1;
+	/* The subdirectories themselves must survive a crash. */
+	if (fsync(s->dir_fd) < 0)
+		return spool_fail(s, error_r, "fsync %s: %s", dir,
+		                  strerror(errno));
+	return 0;
+}
+
+static void spool_free(struct spool *s)
+{
+	int fds[] = {s->tmp_fd, s->q_fd, s->corrupt_fd, s->lock_fd, s->dir_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	free(s->recovered);
+	free(s);
+}
+
+int spool_open(struct event_base *base, const char *dir, struct spool **spool_r,
+               const char **error_r)
+{
+	struct spool *s = alloc_new(struct spool);
+
+	*spool_r = NULL;
+	s->base = base;
+	s->dir_fd = s->tmp_fd = s->q_fd = s->corrupt_fd = s->lock_fd = -1;
+	s->notify_rd = s->notify_wr = -1;
+	if (spool_open_dirs(s, dir, error_r) < 0 ||
+	    recover_tmp(s, error_r) < 0 || recover_q(s, error_r) < 0 ||
+	    spool_worker_start(s, error_r) < 0) {
+		snprintf(spool_open_error, sizeof(spool_open_error), "%s",
+		         *error_r);
+		*error_r = spool_open_error;
+		spool_worker_stop(s);
+		spool_free(s);
+		return -1;
+	}
+	log_info("-", "spool: open dir=%s messages=%zu", dir,
+	         s->recovered_count);
+	*spool_r = s;
+	return 0;
+}
+
+void spool_deinit(struct spool **spoolp)
+{
+	struct spool *s = *spoolp;
+
+	if (s == NULL)
+		return;
+	*spoolp = NULL;
+	spool_worker_stop(s);
+	spool_free(s);
+}
+
+void spool_foreach(struct spool *s, spool_foreach_cb *cb, void *context)
+{
+	for (size_t i = 0; i < s->recovered_count; i++)
+		cb(context, s->recovered[i]);
+}
+
+static bool data_crc_ok(int fd, const struct spool_hdr *h)
+{
+	unsigned char *chunk = alloc_array(65536, 1);
+	uint64_t done = 0;
+	uint32_t crc = 0;
+	bool ok = true;
+
+	while (done < h->data_len) {
+		size_t n = h->data_len - done < 65536
+		               ? (size_t)(h->data_len - done)
+		               : 65536;
+
+		if (read_full(fd, chunk, n, SPOOL_HEADER_LEN + done) < 0) {
+			ok = false;
+			break;
+		}
+		crc = spoolrec_crc32(crc, chunk, n);
+		done += n;
+	}
+	free(chunk);
+	return ok && crc == h->data_crc;
+}
+
+int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
+               struct spool_data *data_r, const char **error_r)
+{
+	struct spoolrec *env = NULL, *state = NULL;
+	struct spool_id sid;
+	struct spool_hdr h;
+	const char *why = NULL;
+	char name[SPOOL_NAME_MAX];
+	int fd;
+
+	*env_r = NULL;
+	if (!spool_id_parse(id, strlen(id), &sid))
+		return spool_fail(s, error_r, "invalid queue id");
+	fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return spool_fail(s, error_r, "open q/%s: %s", id,
+		                  strerror(errno));
+	}
+	why = verify_msg(fd, id, &h, &env);
+	if (why == NULL && !data_crc_ok(fd, &h))
+		why = "data checksum mismatch";
+	if (why != NULL) {
+		close(fd);
+		spoolrec_deinit(&env);
+		spool_move_corrupt(s, id, why);
+		return spool_fail(s, error_r, "q/%s is corrupt: %s", id, why);
+	}
+	if (read_state(s, id, &state, &why) < 0) {
+		snprintf(name, sizeof(name), "%s" STATE_SUFFIX, id);
+		spool_move_corrupt(s, name, why);
+	} else if (state != NULL) {
+		spoolrec_deinit(&env);
+		env = state;
+	}
+	*env_r = env;
+	data_r->fd = fd;
+	data_r->offset = SPOOL_HEADER_LEN;
+	data_r->len = h.data_len;
+	return 1;
+}

@@ -1,0 +1,155 @@
+/*
+ * spool.h - routerd's durable message store, with group commit.
+ *
+ * THE PROMISE. spool_msg_commit()'s callback reports success only when
+ * the message file's data and the directory entry that names it are both
+ * on stable storage: the file was fdatasync()ed, renamed from tmp/ into
+ * q/, and q/ was fsync()ed after the rename. routerd sends 250 to DATA
+ * from that callback and from nowhere else. After kill -9 or a power cut
+ * at any moment, spool_open() finds every message whose callback reported
+ * success, complete and verified.
+ *
+ * LAYOUT of the directory given to spool_open() (created 0700 if missing):
+ *     lock          flock()ed by the one process using the spool
+ *     tmp/          files being written; never acknowledged, removed by
+ *                   spool_open()
+ *     q/<id>        one file per acknowledged message (id: spool_id.h)
+ *     q/<id>.state  optional: a newer envelope for <id> (recipient states)
+ *     corrupt/      files that failed verification, moved aside (never
+ *                   deleted silently)
+ *
+ * MESSAGE FILE q/<id>: a 32-byte header, the message data, the envelope.
+ *     0  "DMX1"                magic
+ *     4  u32 0                 flags, reserved
+ *     8  u64 data_len          bytes of message data
+ *     16 u32 env_len           bytes of envelope record
+ *     20 u32 env_crc           CRC-32 of the envelope record
+ *     24 u32 data_crc          CRC-32 of the message data
+ *     28 u32 hdr_crc           CRC-32 of bytes 0..27
+ *     32 data[data_len]        the message as received (after dot-unstuffing)
+ *     32+data_len env[env_len] the envelope, a spoolrec record (spoolrec.h)
+ * All integers big-endian; file size is exactly 32 + data_len + env_len.
+ * The data is streamed first (its length is not known in advance) behind a
+ * zeroed header; commit appends the envelope and pwrite()s the header. A
+ * file whose header, size or envelope does not verify is moved to
+ * corrupt/; the data CRC is checked by spool_load() (it would cost a full
+ * read of the queue at start-up).
+ *
+ * STATE FILE q/<id>.state: a complete envelope record for the same id,
+ * written by spool_update() (tmp/ + fdatasync + rename + fsync q/). When
+ * present and valid it replaces the envelope in the message file; the
+ * message file itself is never rewritten. A stale or lost update only
+ * makes a recipient be tried again (at-least-once), never lost.
+ *
+ * GROUP COMMIT. Commits, updates and removals are queued to one worker
+ * thread. The worker takes everything queued so far as one batch: (1) it
+ * fdatasync()s every file of the batch, back to back; (2) renames each
+ * into q/ (renameat2 RENAME_NOREPLACE: a message is never overwritten) or
+ * unlinks what is removed, in queue order; (3) fsync()s q/ once; then
+ * hands the batch back to the event loop through a pipe, where the
+ * callbacks run. While a batch is being synced the next one accumulates,
+ * so under load N messages share one directory fsync. Batching changes
+ * only when callbacks run, never what they promise: each success is
+ * reported after (1), (2) and (3) for that very message. tmp/ is never
+ * fsynced: an entry there is worthless after a crash anyway.
+ *
+ * THREADS. Everything here is called from the loop thread only; callbacks
+ * run in the loop thread, never from inside the call that queued them.
+ *
+ * Errors: -1 with *error_r set to a printable reason that stays valid
+ * until the next call on the same spool (or, for spool_open(), the next
+ * spool_open()). A failure of one message is that message's temporary
+ * failure (4xx), never the daemon's.
+ */
+#ifndef DIRMX_SPOOL_H
+#define DIRMX_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spool_id.h"
+#include "spoolrec.h"
+
+struct event_base;
+struct spool;
+struct spool_msg;
+
+#define SPOOL_HEADER_LEN 32
+
+/* result 0: durable. -1: not stored (error says why); answer 4xx. */
+typedef void spool_done_cb(void *context, int result, const char *error);
+/* Called for each message found at open, oldest first. */
+typedef void spool_foreach_cb(void *context, const char *id);
+
+/*
+ * Open (creating it if needed) and recover the spool in dir: empty tmp/,
+ * verify every q/ file, move bad ones to corrupt/ with a log line, drop
+ * orphan .state files, and start the worker. Fails when another process
+ * holds the spool.
+ */
+int spool_open(struct event_base *base, const char *dir, struct spool **spool_r,
+               const char **error_r);
+/*
+ * Wait for queued operations to finish on disk, stop the worker, free.
+ * Callbacks still pending are dropped, not called. Not from a callback.
+ */
+void spool_deinit(struct spool **spool);
+
+/* The ids q/ held at open, after recovery, in time order. */
+void spool_foreach(struct spool *spool, spool_foreach_cb *cb, void *context);
+
+/* Start a message: a new id and a file in tmp/. */
+int spool_msg_begin(struct spool *spool, struct spool_msg **msg_r,
+                    const char **error_r);
+const char *spool_msg_id(const struct spool_msg *msg);
+/* Append message data (buffered). After an error, every later call fails. */
+int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
+                    const char **error_r);
+/*
+ * Write the envelope (env->id must be spool_msg_id()) and queue the
+ * message for the next group commit; cb runs later from the loop, exactly
+ * once, unless spool_msg_abort() comes first, and msg is freed when cb
+ * returns. On -1 nothing was queued and cb will not run: the caller still
+ * owns msg and must abort it. Every message begun must be committed or
+ * aborted before spool_deinit().
+ */
+int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
+                     spool_done_cb *cb, void *context, const char **error_r);
+/*
+ * Before commit: remove the temp file and free msg. After a commit that
+ * has not called back yet (the client went away): its callback will not
+ * run, the message itself still becomes durable (the client saw no 250:
+ * at worst a duplicate, which SMTP allows). Sets *msg to NULL.
+ */
+void spool_msg_abort(struct spool_msg **msg);
+
+/* Where the data of a loaded message is: the caller closes fd. */
+struct spool_data {
+	int fd;
+	uint64_t offset;
+	uint64_t len;
+};
+
+/*
+ * Load q/<id>: its current envelope (the .state one when present) and an
+ * open descriptor on its data, whose CRC has been checked. 1 found, 0 no
+ * such message, -1 error (a file that fails verification is moved to
+ * corrupt/ first).
+ */
+int spool_load(struct spool *spool, const char *id, struct spoolrec **env_r,
+               struct spool_data *data_r, const char **error_r);
+/* Durably replace the envelope of env->id (recipient states). */
+int spool_update(struct spool *spool, const struct spoolrec *env,
+                 spool_done_cb *cb, void *context, const char **error_r);
+/* Durably remove q/<id> and its state file; every recipient is done. */
+int spool_remove(struct spool *spool, const char *id, spool_done_cb *cb,
+                 void *context, const char **error_r);
+
+struct spool_stats {
+	uint64_t batches; /* group commits done (one q/ fsync each) */
+	uint64_t ops;     /* commits + updates + removals in them */
+};
+void spool_get_stats(struct spool *spool, struct spool_stats *stats_r);
+
+#endif

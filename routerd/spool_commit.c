@@ -1,0 +1,524 @@
+/*
+ * spool_commit - write messages into the spool and make them durable in
+ * groups; see spool.h for the promise and the file format.
+ *
+ * The loop thread does the cheap part: it creates tmp/<id>, streams the
+ * data into it through a 64 KiB buffer, appends the envelope and writes
+ * the header, all into the page cache. The worker thread does the slow
+ * part, for a whole batch at a time: fdatasync every file, rename them
+ * into q/, fsync q/ once. Results come back through a pipe watched by a
+ * libevent event, so every callback runs in the loop thread, after the
+ * call that queued it has returned.
+ */
+#include "spool_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "sbuf.h"
+
+#define MSG_BUF_SIZE 65536
+#define STATE_SUFFIX ".state"
+
+struct spool_msg {
+	struct spool *spool;
+	char id[SPOOL_ID_LEN + 1];
+	int fd;
+	unsigned char *buf;
+	size_t buf_len;
+	uint64_t data_len;
+	uint32_t data_crc;
+	bool failed;
+	struct spool_op *op; /* set by commit */
+	char error[SPOOL_ERROR_MAX];
+};
+
+static int write_all(int fd, const void *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p = (const char *)p + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int msg_fail(struct spool_msg *msg, const char **error_r,
+                    const char *what)
+{
+	char ebuf[128];
+
+	if (!msg->failed) {
+		snprintf(msg->error, sizeof(msg->error), "%s tmp/%s: %s", what,
+		         msg->id, strerror_r(errno, ebuf, sizeof(ebuf)));
+		msg->failed = true;
+	}
+	*error_r = msg->error;
+	return -1;
+}
+
+static void enqueue(struct spool *s, struct spool_op *op)
+{
+	pthread_mutex_lock(&s->lock);
+	*s->queue_tail = op;
+	s->queue_tail = &op->next;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static struct spool_op *op_new(enum spool_op_kind kind, const char *id,
+                               spool_done_cb *cb, void *context)
+{
+	struct spool_op *op = alloc_new(struct spool_op);
+
+	op->kind = kind;
+	op->fd = -1;
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	op->cb = cb;
+	op->context = context;
+	return op;
+}
+
+int spool_msg_begin(struct spool *s, struct spool_msg **msg_r,
+                    const char **error_r)
+{
+	struct timespec ts;
+	uint64_t now_us = 0;
+	struct spool_msg *msg;
+	char id[SPOOL_ID_LEN + 1];
+	int fd;
+
+	*msg_r = NULL;
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > 0)
+		now_us =
+		    (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	s->last_id = spool_id_new(now_us, s->last_id);
+	spool_id_format(s->last_id, id);
+	fd = openat(s->tmp_fd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	            0600);
+	if (fd < 0)
+		return spool_fail(s, error_r, "create tmp/%s: %s", id,
+		                  strerror(errno));
+	msg = alloc_new(struct spool_msg);
+	msg->spool = s;
+	memcpy(msg->id, id, sizeof(id));
+	msg->fd = fd;
+	msg->buf = alloc_zero(MSG_BUF_SIZE);
+	/* Zeroes where the header goes: no magic until commit. */
+	msg->buf_len = SPOOL_HEADER_LEN;
+	*msg_r = msg;
+	return 0;
+}
+
+const char *spool_msg_id(const struct spool_msg *msg)
+{
+	return msg->id;
+}
+
+static int msg_flush(struct spool_msg *msg, const char **error_r)
+{
+	if (write_all(msg->fd, msg->buf, msg->buf_len) < 0)
+		return msg_fail(msg, error_r, "write");
+	msg->buf_len = 0;
+	return 0;
+}
+
+int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
+                    const char **error_r)
+{
+	if (msg->failed || msg->op != NULL) {
+		*error_r =
+		    msg->failed ? msg->error : "message already committed";
+		return -1;
+	}
+	msg->data_crc = spoolrec_crc32(msg->data_crc, data, len);
+	msg->data_len += len;
+	if (msg->buf_len + len > MSG_BUF_SIZE) {
+		if (msg_flush(msg, error_r) < 0)
+			return -1;
+		if (len >= MSG_BUF_SIZE) {
+			if (write_all(msg->fd, data, len) < 0)
+				return msg_fail(msg, error_r, "write");
+			return 0;
+		}
+	}
+	memcpy(msg->buf + msg->buf_len, data, len);
+	msg->buf_len += len;
+	return 0;
+}
+
+static unsigned char *put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
+                      const char **error_r)
+{
+	unsigned char hdr[SPOOL_HEADER_LEN], *p = hdr;
+	struct sbuf *e = sbuf_new(SPOOLREC_MAX_LEN);
+	int ret = -1;
+
+	if (strcmp(env->id, msg->id) != 0) {
+		*error_r = "envelope id is not the message id";
+		goto done;
+	}
+	if (spoolrec_format(env, e, error_r) < 0)
+		goto done;
+	if (msg_flush(msg, error_r) < 0)
+		goto done;
+	if (write_all(msg->fd, sbuf_data(e), sbuf_len(e)) < 0) {
+		ret = msg_fail(msg, error_r, "write");
+		goto done;
+	}
+	memcpy(p, "DMX1", 4);
+	p = put_be32(p + 4, 0);
+	p = put_be32(p, (uint32_t)(msg->data_len >> 32));
+	p = put_be32(p, (uint32_t)msg->data_len);
+	p = put_be32(p, (uint32_t)sbuf_len(e));
+	p = put_be32(p, spoolrec_crc32(0, sbuf_data(e), sbuf_len(e)));
+	p = put_be32(p, msg->data_crc);
+	put_be32(p, spoolrec_crc32(0, hdr, SPOOL_HEADER_LEN - 4));
+	if (pwrite(msg->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		ret = msg_fail(msg, error_r, "write header");
+		goto done;
+	}
+	ret = 0;
+done:
+	sbuf_deinit(&e);
+	return ret;
+}
+
+int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
+                     spool_done_cb *cb, void *context, const char **error_r)
+{
+	struct spool_op *op;
+
+	if (msg->failed || msg->op != NULL) {
+		*error_r =
+		    msg->failed ? msg->error : "message already committed";
+		return -1;
+	}
+	if (msg_finish(msg, env, error_r) < 0)
+		return -1;
+	op = op_new(SPOOL_OP_COMMIT, msg->id, cb, context);
+	op->fd = msg->fd;
+	msg->fd = -1;
+	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s", msg->id);
+	snprintf(op->q_name, sizeof(op->q_name), "%s", msg->id);
+	op->msg = msg;
+	msg->op = op;
+	free(msg->buf);
+	msg->buf = NULL;
+	enqueue(msg->spool, op);
+	return 0;
+}
+
+static void msg_free(struct spool_msg *msg)
+{
+	if (msg->fd >= 0)
+		close(msg->fd);
+	free(msg->buf);
+	free(msg);
+}
+
+void spool_msg_abort(struct spool_msg **msgp)
+{
+	struct spool_msg *msg = *msgp;
+
+	if (msg == NULL)
+		return;
+	*msgp = NULL;
+	if (msg->op != NULL) {
+		/* Committed: the worker owns the file now. */
+		msg->op->cancelled = true;
+		msg->op->msg = NULL;
+	} else {
+		(void)unlinkat(msg->spool->tmp_fd, msg->id, 0);
+	}
+	msg_free(msg);
+}
+
+int spool_update(struct spool *s, const struct spoolrec *env, spool_done_cb *cb,
+                 void *context, const char **error_r)
+{
+	struct sbuf *e = sbuf_new(SPOOLREC_MAX_LEN);
+	struct spool_op *op = NULL;
+	int ret = -1;
+
+	if (spoolrec_format(env, e, error_r) < 0)
+		goto done;
+	op = op_new(SPOOL_OP_UPDATE, env->id, cb, context);
+	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s" STATE_SUFFIX ".%llu",
+	         env->id, (unsigned long long)++s->tmp_seq);
+	snprintf(op->q_name, sizeof(op->q_name), "%s" STATE_SUFFIX, env->id);
+	op->fd = openat(s->tmp_fd, op->tmp_name,
+	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (op->fd < 0) {
+		spool_fail(s, error_r, "create tmp/%s: %s", op->tmp_name,
+		           strerror(errno));
+		goto done;
+	}
+	if (write_all(op->fd, sbuf_data(e), sbuf_len(e)) < 0) {
+		spool_fail(s, error_r, "write tmp/%s: %s", op->tmp_name,
+		           strerror(errno));
+		(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
+		close(op->fd);
+		goto done;
+	}
+	enqueue(s, op);
+	op = NULL;
+	ret = 0;
+done:
+	free(op);
+	sbuf_deinit(&e);
+	return ret;
+}
+
+int spool_remove(struct spool *s, const char *id, spool_done_cb *cb,
+                 void *context, const char **error_r)
+{
+	struct spool_id sid;
+	struct spool_op *op;
+
+	if (!spool_id_parse(id, strlen(id), &sid))
+		return spool_fail(s, error_r, "invalid queue id");
+	op = op_new(SPOOL_OP_REMOVE, id, cb, context);
+	snprintf(op->q_name, sizeof(op->q_name), "%s", id);
+	enqueue(s, op);
+	return 0;
+}
+
+/* ---- the worker thread ---- */
+
+static void op_fail(struct spool_op *op, const char *what, int err)
+{
+	char ebuf[128];
+
+	op->result = -1;
+	snprintf(op->error, sizeof(op->error), "%s %s: %s", what, op->id,
+	         strerror_r(err, ebuf, sizeof(ebuf)));
+}
+
+/* Step (2) for one op: make it visible in q/. True when q/ changed. */
+static bool worker_publish(struct spool *s, struct spool_op *op)
+{
+	char name[SPOOL_NAME_MAX];
+	struct stat st;
+
+	switch (op->kind) {
+	case SPOOL_OP_COMMIT:
+		if (renameat2(s->tmp_fd, op->tmp_name, s->q_fd, op->q_name,
+		              RENAME_NOREPLACE) == 0)
+			return true;
+		op_fail(op, "rename", errno);
+		break;
+	case SPOOL_OP_UPDATE:
+		/* Never leave a state file without its message. */
+		if (fstatat(s->q_fd, op->id, &st, 0) < 0)
+			op_fail(op, "update", errno);
+		else if (renameat(s->tmp_fd, op->tmp_name, s->q_fd,
+		                  op->q_name) == 0)
+			return true;
+		else
+			op_fail(op, "rename", errno);
+		break;
+	case SPOOL_OP_REMOVE:
+		if (unlinkat(s->q_fd, op->id, 0) < 0 && errno != ENOENT) {
+			op_fail(op, "unlink", errno);
+			return false;
+		}
+		snprintf(name, sizeof(name), "%s" STATE_SUFFIX, op->id);
+		(void)unlinkat(s->q_fd, name, 0);
+		return true;
+	}
+	(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
+	return false;
+}
+
+static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
+{
+	struct spool_op *op;
+	uint64_t n = 0;
+	bool changed = false;
+	int err;
+
+	/* (1) Data and size of every file on disk, back to back. */
+	for (op = batch; op != NULL; op = op->next, n++) {
+		if (op->fd < 0)
+			continue;
+		if (fdatasync(op->fd) < 0)
+			op_fail(op, "fdatasync", errno);
+		close(op->fd);
+		op->fd = -1;
+	}
+	/* (2) Names, in queue order (an update after its commit). */
+	for (op = batch; op != NULL; op = op->next) {
+		if (op->result < 0) {
+			if (op->kind != SPOOL_OP_REMOVE)
+				(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
+			continue;
+		}
+		if (worker_publish(s, op))
+			changed = true;
+	}
+	/* (3) One directory fsync makes every rename of the batch durable. */
+	if (changed && fsync(s->q_fd) < 0) {
+		err = errno;
+		for (op = batch; op != NULL; op = op->next) {
+			if (op->result == 0)
+				op_fail(op, "fsync q/ for", err);
+		}
+	}
+	return n;
+}
+
+static void *worker_main(void *arg)
+{
+	struct spool *s = arg;
+	struct spool_op *batch, **tail;
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->queue == NULL && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->queue == NULL)
+			break;
+		batch = s->queue;
+		s->queue = NULL;
+		s->queue_tail = &s->queue;
+		pthread_mutex_unlock(&s->lock);
+
+		n = worker_batch(s, batch);
+
+		pthread_mutex_lock(&s->lock);
+		*s->done_tail = batch;
+		for (tail = &batch->next; *tail != NULL; tail = &(*tail)->next)
+			;
+		s->done_tail = tail;
+		s->stats.batches++;
+		s->stats.ops += n;
+		pthread_mutex_unlock(&s->lock);
+		/* A full pipe already holds a wake-up: EAGAIN is fine. */
+		(void)!write(s->notify_wr, "", 1);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static struct spool_op *take_done(struct spool *s)
+{
+	struct spool_op *list;
+
+	pthread_mutex_lock(&s->lock);
+	list = s->done;
+	s->done = NULL;
+	s->done_tail = &s->done;
+	pthread_mutex_unlock(&s->lock);
+	return list;
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spool *s = arg;
+	char drain[64];
+	struct spool_op *op, *next;
+
+	while (read(fd, drain, sizeof(drain)) > 0)
+		;
+	for (op = take_done(s); op != NULL; op = next) {
+		next = op->next;
+		if (op->result < 0)
+			log_error(op->id, "spool: %s", op->error);
+		if (!op->cancelled && op->cb != NULL)
+			op->cb(op->context, op->result,
+			       op->result < 0 ? op->error : NULL);
+		/* The callback may have aborted its own message. */
+		if (op->msg != NULL)
+			msg_free(op->msg);
+		free(op);
+	}
+}
+
+int spool_worker_start(struct spool *s, const char **error_r)
+{
+	int fds[2], err;
+
+	s->queue_tail = &s->queue;
+	s->done_tail = &s->done;
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return spool_fail(s, error_r, "pipe: %s", strerror(errno));
+	s->notify_rd = fds[0];
+	s->notify_wr = fds[1];
+	s->notify_event = event_new(s->base, s->notify_rd, EV_READ | EV_PERSIST,
+	                            notify_cb, s);
+	if (s->notify_event == NULL || event_add(s->notify_event, NULL) < 0)
+		return spool_fail(s, error_r, "cannot add the spool event");
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	err = pthread_create(&s->thread, NULL, worker_main, s);
+	if (err != 0)
+		return spool_fail(s, error_r, "pthread_create: %s",
+		                  strerror(err));
+	s->thread_started = true;
+	return 0;
+}
+
+void spool_worker_stop(struct spool *s)
+{
+	struct spool_op *op, *next;
+
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+		s->thread_started = false;
+		/* Durable (or failed) now; their callbacks are dropped. */
+		for (op = take_done(s); op != NULL; op = next) {
+			next = op->next;
+			if (op->msg != NULL)
+				msg_free(op->msg);
+			free(op);
+		}
+		pthread_cond_destroy(&s->cond);
+		pthread_mutex_destroy(&s->lock);
+	}
+	if (s->notify_event != NULL)
+		event_free(s->notify_event);
+	s->notify_event = NULL;
+	if (s->notify_rd >= 0)
+		close(s->notify_rd);
+	if (s->notify_wr >= 0)
+		close(s->notify_wr);
+	s->notify_rd = s->notify_wr = -1;
+}
+
+void spool_get_stats(struct spool *s, struct spool_stats *stats_r)
+{
+	pthread_mutex_lock(&s->lock);
+	*stats_r = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
