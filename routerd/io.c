@@ -309,6 +309,13 @@ struct sbuf *io_input(struct io *io)
 
 bool io_write(struct io *io, const void *data, size_t len)
 {
+	/* Nothing to write and nothing queued: say so (IO_LOWAT) anyway,
+	 * so "flush, then close" works when everything is out already. */
+	if (len == 0 && sbuf_len(io->out) == 0) {
+		io->lowat_pending = true;
+		io_raise(io);
+		return true;
+	}
 	if (!sbuf_append(io->out, data, len))
 		return false;
 	if (!io->handshaking && !io->fatal_pending)

@@ -47,7 +47,8 @@ struct io *io_new(struct event_base *base, int fd, size_t in_limit,
 void io_free(struct io **io);
 
 struct sbuf *io_input(struct io *io);
-/* Queue output; false when the output limit would be passed. */
+/* Queue output; false when the output limit would be passed. Writing
+ * nothing when nothing is queued raises IO_LOWAT. */
 bool io_write(struct io *io, const void *data, size_t len);
 bool io_printf(struct io *io, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

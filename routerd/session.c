@@ -1,0 +1,449 @@
+/*
+ * session - one SMTP session: I/O, command lines, message data; see
+ * session.h. The commands themselves are in session_cmd.c.
+ *
+ * Input is processed only in PHASE_CMD, PHASE_DATA, PHASE_BDAT and
+ * PHASE_AUTH; while the session waits (authd, the spool, an AUTH delay)
+ * reading is paused, so pipelined commands stay in the bounded input
+ * buffer and are answered in order once the wait is over.
+ *
+ * Lines end with CRLF. A command line longer than 512 octets (RFC 5321
+ * 4.5.3.1.4; 2,048 tolerated for long AUTH responses) is answered 500
+ * 5.5.2 and skipped up to its end. Message data goes through dotstream
+ * (DATA) or is counted out (BDAT) and is written to the spool as it
+ * comes, after the Received: header this server adds.
+ */
+#include "session_private.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "evloop.h"
+#include "log.h"
+#include "policy.h"
+#include "sbuf.h"
+#include "settings.h"
+
+#define LINE_MAX_CMD 2048
+#define INPUT_LIMIT (256u * 1024)
+#define DATA_LINE_MAX 998
+
+static void session_process(struct session *s);
+
+void session_reply(struct session *s, unsigned code, const char *enhanced,
+		   const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (enhanced != NULL)
+		io_printf(s->io, "%u %s %s\r\n", code, enhanced, text);
+	else
+		io_printf(s->io, "%u %s\r\n", code, text);
+	if (code >= 500)
+		session_error_count(s);
+}
+
+void session_error_count(struct session *s)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+
+	if (++s->errors > p->max_errors && s->phase != PHASE_CLOSE) {
+		io_printf(s->io, "421 4.7.0 Too many errors, closing\r\n");
+		log_info(s->id, "event=close reason=too_many_errors");
+		session_close(s);
+	}
+}
+
+static void session_free(struct session *s)
+{
+	session_reset_tx(s);
+	authc_cancel(&s->areq);
+	evloop_timer_free(&s->delay);
+	if (s->msg != NULL)
+		spool_msg_abort(&s->msg);
+	dotstream_deinit(&s->ds);
+	sbuf_deinit(&s->chunk);
+	io_free(&s->io);
+	free(s->helo);
+	free(s->auth_user);
+	if (s->login_user != NULL) {
+		explicit_bzero(s->login_user, strlen(s->login_user));
+		free(s->login_user);
+	}
+	for (size_t i = 0; i < s->n_senders; i++)
+		free(s->senders[i]);
+	free(s->senders);
+	free(s->pending_reply);
+	if (s->has_pending_rcpt)
+		smtpcmd_rcpt_clear(&s->pending_rcpt);
+	(*s->listener_sessions)--;
+	smtpd_session_closed(s->srv, s);
+	free(s);
+}
+
+void session_destroy(struct session *s)
+{
+	session_free(s);
+}
+
+/* Flush what is queued, then close (from IO_LOWAT). */
+void session_close(struct session *s)
+{
+	s->phase = PHASE_CLOSE;
+	io_pause_read(s->io);
+	if (io_queued(s->io) == 0) {
+		/* Nothing to flush: the next event frees us. */
+		io_write(s->io, "", 0);
+	}
+}
+
+void session_wait(struct session *s)
+{
+	s->phase = PHASE_WAIT;
+	io_pause_read(s->io);
+}
+
+void session_resume(struct session *s)
+{
+	if (s->phase == PHASE_CLOSE)
+		return;
+	if (s->phase == PHASE_WAIT)
+		s->phase = PHASE_CMD;
+	io_resume_read(s->io);
+	session_process(s);
+}
+
+void session_reset_tx(struct session *s)
+{
+	if (s->in_mail)
+		smtpcmd_mail_clear(&s->mail);
+	s->in_mail = false;
+	free(s->mail_from);
+	s->mail_from = NULL;
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		struct session_rcpt *r = &s->rcpts[i];
+
+		for (size_t k = 0; k < r->n_dests; k++) {
+			free(r->dests[k]);
+			free(r->hops[k]);
+		}
+		free(r->dests);
+		free(r->hops);
+		free(r->addr);
+		free(r->orcpt);
+	}
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->n_rcpts = 0;
+	s->in_bdat = false;
+	s->bdat_left = 0;
+	s->msg_failed = false;
+	dotstream_deinit(&s->ds);
+	if (s->msg != NULL)
+		spool_msg_abort(&s->msg);
+}
+
+bool session_tls_available(const struct session *s)
+{
+	return smtpd_tls_creds(s->srv) != NULL;
+}
+
+void session_view(const struct session *s, struct session_view *v)
+{
+	v->role = s->role;
+	v->tls_policy = s->tls_policy;
+	v->tls_active = io_is_tls(s->io);
+	v->tls_available = session_tls_available(s);
+	v->greeted = s->greeted;
+	v->ehlo = s->ehlo;
+	v->authenticated = s->auth_user != NULL;
+	v->in_mail = s->in_mail;
+	v->rcpts = (unsigned)s->n_rcpts;
+	v->in_bdat = s->in_bdat;
+}
+
+void session_flush_chunk(struct session *s)
+{
+	const char *error;
+
+	if (sbuf_len(s->chunk) == 0)
+		return;
+	if (s->msg != NULL && !s->msg_failed &&
+	    spool_msg_write(s->msg, sbuf_data(s->chunk), sbuf_len(s->chunk),
+			    &error) < 0) {
+		log_error(s->id, "event=spool_write_failed error=\"%s\"", error);
+		s->msg_failed = true;
+	}
+	sbuf_reset(s->chunk);
+}
+
+/* The Received: field this server adds in front of every message. */
+static void add_received(struct session *s)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto = io_is_tls(s->io) ? (s->auth_user != NULL ? "ESMTPSA"
+								    : "ESMTPS")
+				: s->auth_user != NULL ? "ESMTPA"
+				: s->ehlo	       ? "ESMTP"
+						       : "SMTP";
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	sbuf_printf(s->chunk,
+		    "Received: from %s ([%s])\r\n\tby %s (dirmx) with %s id "
+		    "%s%s%s%s;\r\n\t%s\r\n",
+		    s->helo != NULL ? s->helo : "unknown", s->peer, p->hostname,
+		    proto, spool_msg_id(s->msg),
+		    s->n_rcpts == 1 ? "\r\n\tfor <" : "",
+		    s->n_rcpts == 1 ? s->rcpts[0].addr : "",
+		    s->n_rcpts == 1 ? ">" : "", date);
+	session_flush_chunk(s);
+}
+
+void session_start_data(struct session *s, bool bdat)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	const char *error;
+
+	if (spool_msg_begin(smtpd_spool(s->srv), &s->msg, &error) < 0) {
+		log_error(s->id, "event=spool_begin_failed error=\"%s\"", error);
+		s->msg = NULL;
+		s->msg_failed = true;
+	}
+	if (s->chunk == NULL)
+		s->chunk = sbuf_new(1024 * 1024);
+	s->ds = bdat ? dotstream_new_bdat(p->max_message_size, DATA_LINE_MAX)
+		     : dotstream_new(p->max_message_size, DATA_LINE_MAX);
+	if (s->msg != NULL)
+		add_received(s);
+	io_set_timeout(s->io, p->data_timeout_ms);
+}
+
+static void process_data(struct session *s)
+{
+	struct sbuf *in = io_input(s->io);
+	size_t consumed = 0;
+	int done;
+
+	done = dotstream_feed(s->ds, sbuf_data(in), sbuf_len(in), &consumed,
+			      s->chunk);
+	sbuf_consume(in, consumed);
+	session_flush_chunk(s);
+	if (done == 1) {
+		io_set_timeout(s->io, smtpd_params(s->srv)->cmd_timeout_ms);
+		session_data_done(s);
+	}
+}
+
+static void process_bdat(struct session *s)
+{
+	struct sbuf *in = io_input(s->io);
+	size_t n = sbuf_len(in);
+
+	if (n > s->bdat_left)
+		n = (size_t)s->bdat_left;
+	dotstream_bdat_feed(s->ds, sbuf_data(in), n, s->chunk);
+	sbuf_consume(in, n);
+	s->bdat_left -= n;
+	if (s->bdat_left == 0 && s->bdat_last)
+		dotstream_bdat_finish(s->ds, s->chunk);
+	session_flush_chunk(s);
+	if (s->bdat_left == 0) {
+		s->phase = PHASE_CMD;
+		session_bdat_chunk_done(s);
+	}
+}
+
+/* The next CRLF-terminated line: 1 found, 0 need more, -1 too long. */
+static int next_line(struct session *s, const char **line_r, size_t *len_r)
+{
+	struct sbuf *in = io_input(s->io);
+	const char *d = sbuf_data(in);
+	size_t n = sbuf_len(in);
+
+	for (size_t i = 0; i + 1 < n && i < LINE_MAX_CMD; i++) {
+		if (d[i] == '\r' && d[i + 1] == '\n') {
+			*line_r = d;
+			*len_r = i;
+			return 1;
+		}
+	}
+	return n >= LINE_MAX_CMD ? -1 : 0;
+}
+
+/* Drop input up to and including the next CRLF, or all of it. */
+static void skip_line(struct session *s)
+{
+	struct sbuf *in = io_input(s->io);
+	const char *d = sbuf_data(in);
+	const char *nl = memmem(d, sbuf_len(in), "\r\n", 2);
+
+	sbuf_consume(in, nl != NULL ? (size_t)(nl - d) + 2 : sbuf_len(in));
+}
+
+static void session_process(struct session *s)
+{
+	for (;;) {
+		const char *line;
+		size_t len;
+		int r;
+
+		switch (s->phase) {
+		case PHASE_DATA:
+			process_data(s);
+			if (s->phase == PHASE_DATA)
+				return; /* need more */
+			continue;
+		case PHASE_BDAT:
+			if (sbuf_len(io_input(s->io)) == 0)
+				return;
+			process_bdat(s);
+			continue;
+		case PHASE_CMD:
+		case PHASE_AUTH:
+			break;
+		case PHASE_WAIT:
+		case PHASE_CLOSE:
+			return;
+		}
+		r = next_line(s, &line, &len);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			session_reply(s, 500, "5.5.2", "Line too long");
+			skip_line(s);
+			continue;
+		}
+		if (s->phase == PHASE_AUTH)
+			session_auth_line(s, line, len);
+		else
+			session_command(s, line, len);
+		/* The line may have held a password: wipe it, then drop. */
+		explicit_bzero((char *)line, len);
+		sbuf_consume(io_input(s->io), len + 2);
+	}
+}
+
+static void session_io(struct io *io, enum io_event ev, void *ctx)
+{
+	struct session *s = ctx;
+
+	switch (ev) {
+	case IO_DATAIN:
+		session_process(s);
+		return;
+	case IO_LOWAT:
+		if (s->phase == PHASE_CLOSE) {
+			session_free(s);
+		} else if (s->starttls_pending && io_queued(io) == 0) {
+			s->starttls_pending = false;
+			if (io_start_tls(io, smtpd_tls_creds(s->srv)) < 0) {
+				log_error(s->id, "event=tls_init_failed");
+				session_free(s);
+			}
+		}
+		return;
+	case IO_TLSREADY:
+		log_info(s->id, "event=starttls tls=\"%s\"", io_tls_info(io));
+		/* RFC 3207: the client must say EHLO again. */
+		s->greeted = s->ehlo = false;
+		free(s->helo);
+		s->helo = NULL;
+		session_reset_tx(s);
+		if (s->phase != PHASE_CLOSE) {
+			s->phase = PHASE_CMD;
+			io_resume_read(io);
+			/* Implicit TLS: the greeting comes after the handshake. */
+			if (s->pending_reply != NULL) {
+				io_printf(io, "%s", s->pending_reply);
+				free(s->pending_reply);
+				s->pending_reply = NULL;
+			}
+		}
+		return;
+	case IO_TIMEOUT:
+		log_info(s->id, "event=timeout phase=%d", (int)s->phase);
+		if (s->phase != PHASE_CLOSE) {
+			io_printf(io, "421 4.4.2 %s Timeout, closing\r\n",
+				  smtpd_params(s->srv)->hostname);
+			s->phase = PHASE_CLOSE;
+			io_set_timeout(io, 5000);
+			return;
+		}
+		session_free(s);
+		return;
+	case IO_DISCONNECTED:
+	case IO_ERROR:
+		if (s->msg != NULL || s->phase == PHASE_DATA)
+			log_info(s->id, "event=lost phase=%d error=\"%s\"",
+				 (int)s->phase, io_error(io));
+		else
+			log_debug(s->id, "event=disconnect error=\"%s\"",
+				  io_error(io));
+		session_free(s);
+		return;
+	}
+}
+
+static unsigned long long session_counter;
+
+void session_new(struct smtpd *srv, struct event_base *base, int fd,
+		 const struct sockaddr *peer, socklen_t peer_len, int role,
+		 int tls, const char *listener, unsigned *listener_sessions)
+{
+	struct session *s = alloc_new(struct session);
+	const struct smtpd_params *p = smtpd_params(srv);
+	char greeting[600];
+
+	s->srv = srv;
+	s->base = base;
+	s->role = role;
+	s->tls_policy = tls;
+	s->listener_sessions = listener_sessions;
+	snprintf(s->listener, sizeof(s->listener), "%s", listener);
+	snprintf(s->id, sizeof(s->id), "s%llu", ++session_counter);
+	if (peer->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
+			  s->peer, sizeof(s->peer));
+	else if (peer->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)peer)->sin6_addr,
+			  s->peer, sizeof(s->peer));
+	else
+		snprintf(s->peer, sizeof(s->peer), "unknown");
+	(void)peer_len;
+	s->relay_client =
+		policy_client_in_relay_networks(smtpd_policy(srv), peer);
+	s->io = io_new(base, fd, INPUT_LIMIT, session_io, s);
+	smtpd_session_opened(srv, s);
+	io_set_timeout(s->io, p->cmd_timeout_ms);
+	s->delay = NULL;
+	log_info(s->id, "event=connect client=%s listener=%s relay_client=%d",
+		 s->peer, s->listener, s->relay_client ? 1 : 0);
+	snprintf(greeting, sizeof(greeting), "220 %s ESMTP dirmx\r\n",
+		 p->hostname);
+	if (role == SETTINGS_ROLE_SUBMISSIONS) {
+		if (!session_tls_available(s) ||
+		    io_start_tls(s->io, smtpd_tls_creds(srv)) < 0) {
+			log_error(s->id, "event=tls_unavailable");
+			session_free(s);
+			return;
+		}
+		s->pending_reply = alloc_strdup(greeting);
+		return;
+	}
+	io_printf(s->io, "%s", greeting);
+}

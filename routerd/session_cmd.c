@@ -1,0 +1,512 @@
+/*
+ * session_cmd - the SMTP commands of a session: the "proceed" half of the
+ * command table (session_check.c is the "check" half).
+ *
+ * Every reply carries an enhanced status code (RFC 3463). A recipient is
+ * accepted only after authd answered for it: unknown is 550 5.1.1,
+ * directory trouble is 451 4.4.3, never a 5xx. On submission the envelope
+ * sender must be one the authenticated user may send as (authd SENDERS).
+ * Failed logins are answered only after the delay authd asks for, and end
+ * the session after a few.
+ */
+#include "session_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "addr.h"
+#include "alloc.h"
+#include "evloop.h"
+#include "log.h"
+#include "policy.h"
+#include "settings.h"
+
+static const char *verb_context(const struct session *s)
+{
+	return s->role == SETTINGS_ROLE_MX ? "mx" : "submission";
+}
+
+static void reply_err(struct session *s, const struct smtpcmd_error *e)
+{
+	session_reply(s, e->code, e->enhanced, "%s", e->text);
+}
+
+/* --- HELO, EHLO -------------------------------------------------------- */
+
+static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	bool tls = io_is_tls(s->io);
+
+	if (c->arg_len == 0 || memchr(c->arg, ' ', c->arg_len) != NULL) {
+		session_reply(s, 501, "5.5.4", "Syntax: %s hostname",
+			      ehlo ? "EHLO" : "HELO");
+		return;
+	}
+	session_reset_tx(s);
+	free(s->helo);
+	s->helo = alloc_strndup(c->arg, c->arg_len);
+	s->greeted = true;
+	s->ehlo = ehlo;
+	if (!ehlo) {
+		io_printf(s->io, "250 %s\r\n", p->hostname);
+		return;
+	}
+	io_printf(s->io, "250-%s Hello %s [%s]\r\n", p->hostname, s->helo,
+		  s->peer);
+	io_printf(s->io, "250-PIPELINING\r\n250-SIZE %llu\r\n250-8BITMIME\r\n"
+			 "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
+			 "250-CHUNKING\r\n250-DSN\r\n",
+		  (unsigned long long)p->max_message_size);
+	if (!tls && session_tls_available(s) &&
+	    s->tls_policy != SETTINGS_TLS_NONE)
+		io_printf(s->io, "250-STARTTLS\r\n");
+	if (tls && s->role != SETTINGS_ROLE_MX && s->auth_user == NULL)
+		io_printf(s->io, "250-AUTH PLAIN LOGIN\r\n");
+	io_printf(s->io, "250 HELP\r\n");
+}
+
+/* --- MAIL ------------------------------------------------------------ */
+
+static bool sender_allowed(const struct session *s)
+{
+	const char *from = addr_format(s->mail.path);
+
+	if (addr_is_null(s->mail.path))
+		return true;
+	for (size_t i = 0; i < s->n_senders; i++)
+		if (strcasecmp(s->senders[i], from) == 0)
+			return true;
+	return false;
+}
+
+static void mail_accept(struct session *s)
+{
+	if (s->role != SETTINGS_ROLE_MX && !sender_allowed(s)) {
+		log_info(s->id, "event=sender_refused user=\"%s\" from=<%s>",
+			 s->auth_user, addr_format(s->mail.path));
+		session_reply(s, 553, "5.7.1",
+			      "Sender address <%s> not owned by user %s",
+			      addr_format(s->mail.path), s->auth_user);
+		smtpcmd_mail_clear(&s->mail);
+		return;
+	}
+	s->in_mail = true;
+	s->mail_from = alloc_strdup(addr_format(s->mail.path));
+	session_reply(s, 250, "2.1.0", "Ok");
+}
+
+static void senders_done(const struct authc_senders_result *r, void *ctx)
+{
+	struct session *s = ctx;
+
+	s->areq = NULL;
+	if (r->status == AUTHC_TEMPFAIL) {
+		session_reply(s, 451, "4.4.3",
+			      "Directory unavailable, try again later");
+		smtpcmd_mail_clear(&s->mail);
+	} else {
+		for (size_t i = 0; i < r->n_addrs; i++) {
+			s->senders = alloc_resize(s->senders, s->n_senders + 1,
+						  sizeof(char *));
+			s->senders[s->n_senders++] = alloc_strdup(r->addrs[i]);
+		}
+		s->senders_known = true;
+		mail_accept(s);
+	}
+	session_resume(s);
+}
+
+static void do_mail(struct session *s, const struct smtpcmd *c)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_8BITMIME | SMTPCMD_F_DSN |
+			 SMTPCMD_F_SIZE;
+	struct smtpcmd_error e;
+
+	if (s->role != SETTINGS_ROLE_MX)
+		flags |= SMTPCMD_F_AUTH;
+	if (smtpcmd_parse_mail(c->arg, c->arg_len, flags, p->max_message_size,
+			       &s->mail, &e) < 0) {
+		reply_err(s, &e);
+		return;
+	}
+	if (s->role == SETTINGS_ROLE_MX || s->senders_known) {
+		mail_accept(s);
+		return;
+	}
+	s->areq = authc_senders(smtpd_authc(s->srv), s->auth_user,
+				senders_done, s);
+	session_wait(s);
+}
+
+/* --- RCPT ------------------------------------------------------------ */
+
+struct rcpt_wait {
+	struct session *s;
+	bool relay_check; /* accept only what authd says is ours */
+};
+
+static unsigned spool_notify(unsigned notify)
+{
+	unsigned n = 0;
+
+	if (notify & SMTPCMD_NOTIFY_NEVER)
+		n |= SPOOLREC_NOTIFY_NEVER;
+	if (notify & SMTPCMD_NOTIFY_SUCCESS)
+		n |= SPOOLREC_NOTIFY_SUCCESS;
+	if (notify & SMTPCMD_NOTIFY_FAILURE)
+		n |= SPOOLREC_NOTIFY_FAILURE;
+	if (notify & SMTPCMD_NOTIFY_DELAY)
+		n |= SPOOLREC_NOTIFY_DELAY;
+	return n;
+}
+
+static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
+{
+	struct session *s = ctx;
+	struct smtpcmd_rcpt *pr = &s->pending_rcpt;
+	const char *addr = addr_format(pr->path);
+	struct session_rcpt *sr;
+	bool relay_check = s->pending_reply != NULL;
+
+	s->areq = NULL;
+	free(s->pending_reply);
+	s->pending_reply = NULL;
+	if (r->status == AUTHC_TEMPFAIL) {
+		log_info(s->id, "event=rcpt_tempfail rcpt=<%s> reason=\"%s\"",
+			 addr, r->reason);
+		session_reply(s, 451, "4.4.3",
+			      "Directory unavailable, try again later");
+		goto done;
+	}
+	if (r->status == AUTHC_NOTFOUND) {
+		log_info(s->id, "event=rcpt_unknown rcpt=<%s> reason=\"%s\"",
+			 addr, r->reason);
+		session_reply(s, 550, "5.1.1",
+			      "<%s>: Recipient address rejected: User unknown",
+			      addr);
+		goto done;
+	}
+	if (relay_check && r->n_dests == 1 &&
+	    strcmp(r->dests[0].hop, "external") == 0 &&
+	    strcasecmp(r->dests[0].rcpt, addr) == 0) {
+		log_info(s->id, "event=relay_denied rcpt=<%s> client=%s", addr,
+			 s->peer);
+		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);
+		goto done;
+	}
+	s->rcpts = alloc_resize(s->rcpts, s->n_rcpts + 1, sizeof(*s->rcpts));
+	sr = &s->rcpts[s->n_rcpts++];
+	memset(sr, 0, sizeof(*sr));
+	sr->addr = alloc_strdup(addr);
+	sr->notify = spool_notify(pr->notify);
+	sr->orcpt = pr->orcpt != NULL ? alloc_printf("%s;%s", pr->orcpt_type,
+						     pr->orcpt)
+				      : NULL;
+	sr->dests = alloc_array(r->n_dests, sizeof(char *));
+	sr->hops = alloc_array(r->n_dests, sizeof(char *));
+	for (size_t i = 0; i < r->n_dests; i++) {
+		sr->dests[i] = alloc_strdup(r->dests[i].rcpt);
+		sr->hops[i] = alloc_strdup(r->dests[i].hop);
+	}
+	sr->n_dests = r->n_dests;
+	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr,
+		 r->n_dests, r->n_dests > 0 ? r->dests[0].hop : "-",
+		 r->cached ? " cached=1" : "");
+	session_reply(s, 250, "2.1.5", "Ok");
+done:
+	smtpcmd_rcpt_clear(pr);
+	s->has_pending_rcpt = false;
+	session_resume(s);
+}
+
+static void do_rcpt(struct session *s, const struct smtpcmd *c)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_DSN;
+	struct smtpcmd_error e;
+	const char *reason, *enhanced;
+	enum policy_rcpt verdict;
+	bool relay_check = false;
+
+	if (s->n_rcpts >= p->max_recipients) {
+		session_reply(s, 452, "4.5.3", "Too many recipients");
+		return;
+	}
+	if (s->mail.smtputf8)
+		flags |= SMTPCMD_F_TXN_UTF8;
+	if (smtpcmd_parse_rcpt(c->arg, c->arg_len, flags, &s->pending_rcpt,
+			       &e) < 0) {
+		reply_err(s, &e);
+		return;
+	}
+	s->has_pending_rcpt = true;
+	verdict = policy_check_rcpt(smtpd_policy(s->srv), s->pending_rcpt.path,
+				    s->auth_user != NULL, s->relay_client,
+				    &reason, &enhanced);
+	if (verdict == POLICY_REJECT) {
+		/* Not a configured local domain: it may still be one the
+		 * directory holds. authd decides; anything else is refused. */
+		if (strcmp(reason, "Relaying denied") != 0) {
+			log_info(s->id, "event=rcpt_refused rcpt=<%s> "
+					"reason=\"%s\"",
+				 addr_format(s->pending_rcpt.path), reason);
+			session_reply(s, policy_reply_code(enhanced), enhanced,
+				      "<%s>: %s",
+				      addr_format(s->pending_rcpt.path),
+				      reason);
+			smtpcmd_rcpt_clear(&s->pending_rcpt);
+			s->has_pending_rcpt = false;
+			return;
+		}
+		relay_check = true;
+	}
+	/* pending_reply marks "relay check" for rcpt_done. */
+	free(s->pending_reply);
+	s->pending_reply = relay_check ? alloc_strdup("relay") : NULL;
+	s->areq = authc_lookup(smtpd_authc(s->srv),
+			       addr_format(s->pending_rcpt.path),
+			       verb_context(s), s->auth_user, rcpt_done, s);
+	session_wait(s);
+}
+
+/* --- DATA, BDAT, and the end of a message ---------------------------- */
+
+static void commit_done(void *ctx, int result, const char *error)
+{
+	struct session *s = ctx;
+	char id[SPOOL_ID_LEN + 1];
+
+	snprintf(id, sizeof(id), "%s", spool_msg_id(s->msg));
+	s->msg = NULL; /* freed by the spool when we return */
+	if (result == 0) {
+		log_info(id, "event=accepted session=%s from=<%s> rcpts=%zu "
+			     "client=%s user=%s",
+			 s->id, s->mail_from, s->n_rcpts, s->peer,
+			 s->auth_user != NULL ? s->auth_user : "-");
+		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
+	} else {
+		log_error(id, "event=spool_commit_failed error=\"%s\"", error);
+		session_reply(s, 451, "4.3.0",
+			      "Temporary failure storing the message");
+	}
+	session_reset_tx(s);
+	session_resume(s);
+}
+
+static struct spoolrec *build_envelope(struct session *s,
+				       const struct dotstream_stats *st)
+{
+	struct spoolrec *env = spoolrec_new();
+
+	snprintf(env->id, sizeof(env->id), "%s", spool_msg_id(s->msg));
+	env->arrival = (uint64_t)time(NULL);
+	spoolrec_set(&env->client, s->peer);
+	spoolrec_set(&env->helo, s->helo != NULL ? s->helo : "");
+	spoolrec_set(&env->auth_user, s->auth_user != NULL ? s->auth_user : "");
+	spoolrec_set(&env->mail_from, s->mail_from);
+	env->size = st->size;
+	env->body = s->mail.body == SMTPCMD_BODY_8BITMIME
+			    ? SPOOLREC_BODY_8BITMIME
+			    : SPOOLREC_BODY_7BIT;
+	env->smtputf8 = s->mail.smtputf8;
+	env->ret = s->mail.ret == SMTPCMD_RET_FULL   ? SPOOLREC_RET_FULL
+		   : s->mail.ret == SMTPCMD_RET_HDRS ? SPOOLREC_RET_HDRS
+						     : SPOOLREC_RET_NONE;
+	spoolrec_set(&env->envid, s->mail.envid != NULL ? s->mail.envid : "");
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		const struct session_rcpt *r = &s->rcpts[i];
+
+		for (size_t k = 0; k < r->n_dests; k++) {
+			struct spoolrec_rcpt *sr =
+				spoolrec_add_rcpt(env, r->dests[k], r->hops[k]);
+
+			sr->notify = r->notify;
+			/* DSN: the original recipient, when it changed. */
+			if (r->orcpt != NULL)
+				spoolrec_set(&sr->orcpt, r->orcpt);
+			else if (strcasecmp(r->dests[k], r->addr) != 0)
+				spoolrec_set(&sr->orcpt, r->addr);
+			else
+				spoolrec_set(&sr->orcpt, "");
+			spoolrec_set(&sr->error, "");
+		}
+	}
+	return env;
+}
+
+/* The message is complete: check it, then commit it or refuse it. */
+static void message_end(struct session *s)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	struct dotstream_stats st;
+	struct spoolrec *env;
+	const char *error;
+
+	dotstream_stats(s->ds, &st);
+	if (st.bare_lf > 0 || st.bare_cr > 0)
+		log_info(s->id, "event=bare_newlines lf=%llu cr=%llu "
+				"action=converted_to_crlf",
+			 (unsigned long long)st.bare_lf,
+			 (unsigned long long)st.bare_cr);
+	if (st.too_big) {
+		session_reply(s, 552, "5.3.4", "Message too big");
+	} else if (st.nul_bytes > 0) {
+		session_reply(s, 554, "5.6.0",
+			      "NUL characters are not allowed");
+	} else if (st.line_too_long) {
+		session_reply(s, 500, "5.5.2", "Line too long (RFC 5321 4.5.3.1.6)");
+	} else if (st.received > p->max_received_headers) {
+		log_warn(s->id, "event=loop received=%u", st.received);
+		session_reply(s, 554, "5.4.6",
+			      "Too many Received headers: mail loop?");
+	} else if (s->msg == NULL || s->msg_failed) {
+		session_reply(s, 451, "4.3.0",
+			      "Temporary failure storing the message");
+	} else {
+		env = build_envelope(s, &st);
+		if (spool_msg_commit(s->msg, env, commit_done, s, &error) == 0) {
+			spoolrec_deinit(&env);
+			session_wait(s);
+			return;
+		}
+		spoolrec_deinit(&env);
+		log_error(s->id, "event=spool_commit_failed error=\"%s\"",
+			  error);
+		session_reply(s, 451, "4.3.0",
+			      "Temporary failure storing the message");
+	}
+	session_reset_tx(s);
+}
+
+void session_data_done(struct session *s)
+{
+	s->phase = PHASE_CMD;
+	message_end(s);
+}
+
+void session_bdat_chunk_done(struct session *s)
+{
+	if (!s->bdat_last) {
+		struct dotstream_stats st;
+
+		dotstream_stats(s->ds, &st);
+		session_reply(s, 250, "2.0.0", "%llu octets received",
+			      (unsigned long long)st.size);
+		return;
+	}
+	s->in_bdat = false;
+	message_end(s);
+}
+
+static void do_data(struct session *s, const struct smtpcmd *c)
+{
+	if (c->arg_len != 0) {
+		session_reply(s, 501, "5.5.4", "DATA takes no argument");
+		return;
+	}
+	session_start_data(s, false);
+	io_printf(s->io, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	s->phase = PHASE_DATA;
+}
+
+static void do_bdat(struct session *s, const struct smtpcmd *c)
+{
+	struct smtpcmd_error e;
+	uint64_t size;
+	bool last;
+
+	if (smtpcmd_parse_bdat(c->arg, c->arg_len, &size, &last, &e) < 0) {
+		reply_err(s, &e);
+		return;
+	}
+	if (!s->in_bdat) {
+		s->in_bdat = true;
+		session_start_data(s, true);
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	if (size == 0) {
+		if (last) {
+			dotstream_bdat_finish(s->ds, s->chunk);
+			session_flush_chunk(s);
+		}
+		session_bdat_chunk_done(s);
+		return;
+	}
+	s->phase = PHASE_BDAT;
+}
+
+/* --- the table ---------------------------------------------------------- */
+
+void session_command(struct session *s, const char *line, size_t len)
+{
+	struct smtpcmd c;
+	struct smtpcmd_error e;
+	struct session_view v;
+	unsigned code;
+	const char *enhanced, *text;
+
+	if (smtpcmd_parse(line, len, &c, &e) < 0) {
+		reply_err(s, &e);
+		return;
+	}
+	session_view(s, &v);
+	if (session_check(&v, c.verb, &code, &enhanced, &text) < 0) {
+		session_reply(s, code, enhanced, "%s", text);
+		return;
+	}
+	switch (c.verb) {
+	case SMTPCMD_HELO:
+		do_helo(s, &c, false);
+		break;
+	case SMTPCMD_EHLO:
+		do_helo(s, &c, true);
+		break;
+	case SMTPCMD_MAIL:
+		do_mail(s, &c);
+		break;
+	case SMTPCMD_RCPT:
+		do_rcpt(s, &c);
+		break;
+	case SMTPCMD_DATA:
+		do_data(s, &c);
+		break;
+	case SMTPCMD_BDAT:
+		do_bdat(s, &c);
+		break;
+	case SMTPCMD_RSET:
+		session_reset_tx(s);
+		session_reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTPCMD_NOOP:
+		session_reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTPCMD_QUIT:
+		session_reply(s, 221, "2.0.0", "Bye");
+		session_close(s);
+		break;
+	case SMTPCMD_HELP:
+		session_reply(s, 214, "2.0.0",
+			      "See RFC 5321; dirmx routes by the directory");
+		break;
+	case SMTPCMD_VRFY:
+		session_reply(s, 252, "2.5.2",
+			      "Cannot VRFY user, but will accept message");
+		break;
+	case SMTPCMD_STARTTLS:
+		session_do_starttls(s, &c);
+		break;
+	case SMTPCMD_AUTH:
+		session_do_auth(s, &c);
+		break;
+	case SMTPCMD_EXPN:
+	case SMTPCMD_UNKNOWN:
+		session_reply(s, 502, "5.5.1", "Command not implemented");
+		break;
+	}
+}

@@ -1,0 +1,109 @@
+/*
+ * session_private.h - shared by session.c (I/O, lines, message data) and
+ * session_cmd.c (the commands). Not for other modules.
+ */
+#ifndef DIRMX_SESSION_PRIVATE_H
+#define DIRMX_SESSION_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "authc.h"
+#include "dotstream.h"
+#include "io.h"
+#include "session.h"
+#include "smtpcmd.h"
+#include "smtpd.h"
+#include "spool.h"
+
+struct evloop_timer;
+
+enum session_phase {
+	PHASE_CMD,    /* reading command lines */
+	PHASE_WAIT,   /* waiting for authd, the spool or a delay */
+	PHASE_DATA,   /* reading a DATA body */
+	PHASE_BDAT,   /* reading a BDAT chunk */
+	PHASE_AUTH,   /* reading a SASL continuation line */
+	PHASE_CLOSE,  /* flushing the last reply, then closing */
+};
+
+struct session_rcpt {
+	char *addr;      /* as the client wrote it */
+	unsigned notify; /* SPOOLREC_NOTIFY_* */
+	char *orcpt;
+	char **dests;    /* final recipients from authd ... */
+	char **hops;     /* ... and their next hops */
+	size_t n_dests;
+};
+
+struct session {
+	struct smtpd *srv;
+	struct event_base *base;
+	struct io *io;
+	char id[24];
+	char peer[64];
+	char listener[64];
+	unsigned *listener_sessions;
+	int role;
+	int tls_policy;
+	bool relay_client;
+	enum session_phase phase;
+	bool greeted, ehlo;
+	char *helo;
+	char *auth_user;
+	unsigned auth_failures;
+	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response */
+	int auth_step;
+	char *login_user;
+	unsigned errors;
+	/* the transaction */
+	bool in_mail;
+	struct smtpcmd_mail mail;
+	char *mail_from;
+	struct session_rcpt *rcpts;
+	size_t n_rcpts;
+	char **senders;  /* cached SENDERS answer for auth_user */
+	size_t n_senders;
+	bool senders_known;
+	/* message data */
+	struct dotstream *ds;
+	struct spool_msg *msg;
+	struct sbuf *chunk;
+	uint64_t bdat_left;
+	bool bdat_last;
+	bool in_bdat;
+	bool msg_failed; /* a spool write failed: answer 451 at the end */
+	/* what we wait for */
+	struct authc_req *areq;
+	struct evloop_timer *delay;
+	char *pending_reply;
+	struct smtpcmd_rcpt pending_rcpt;
+	bool has_pending_rcpt;
+	bool starttls_pending; /* start TLS once "220 Ready" is out */
+};
+
+/* session.c */
+void session_reply(struct session *s, unsigned code, const char *enhanced,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void session_close(struct session *s);
+void session_wait(struct session *s);
+void session_resume(struct session *s);
+void session_reset_tx(struct session *s);
+void session_start_data(struct session *s, bool bdat);
+void session_view(const struct session *s, struct session_view *v);
+bool session_tls_available(const struct session *s);
+void session_error_count(struct session *s);
+/* Write the message data gathered in s->chunk to the spool. */
+void session_flush_chunk(struct session *s);
+
+/* session_cmd.c */
+void session_command(struct session *s, const char *line, size_t len);
+void session_auth_line(struct session *s, const char *line, size_t len);
+void session_bdat_chunk_done(struct session *s);
+void session_data_done(struct session *s);
+
+/* session_auth.c */
+void session_do_starttls(struct session *s, const struct smtpcmd *c);
+void session_do_auth(struct session *s, const struct smtpcmd *c);
+
+#endif
