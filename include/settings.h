@@ -123,6 +123,10 @@ struct settings_routerd {
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;
 	uint64_t max_queue_lifetime_ms;
+	uint64_t command_timeout_ms; /* RFC 5321 4.5.3.2: 5 min */
+	uint64_t data_timeout_ms;    /* per data block: 3 min */
+	unsigned int max_errors;     /* per session, then 421 */
+	unsigned int max_auth_failures;
 };
 
 struct settings_listener {

@@ -381,6 +381,10 @@ static const struct config_setting routerd_settings[] = {
 	DURATION("retry_max", R(retry_max_ms), "1h", SEC, 7 * DAY),
 	DURATION("max_queue_lifetime", R(max_queue_lifetime_ms), "5d", MIN,
 		 30 * DAY),
+	DURATION("command_timeout", R(command_timeout_ms), "5m", SEC, DAY),
+	DURATION("data_timeout", R(data_timeout_ms), "3m", SEC, DAY),
+	UINT("max_errors", R(max_errors), "10", 1, 1000),
+	UINT("max_auth_failures", R(max_auth_failures), "3", 1, 100),
 	END,
 };
 

@@ -156,10 +156,10 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 	p->max_message_size = cfg->routerd.max_message_size;
 	p->max_recipients = cfg->routerd.max_recipients;
 	p->max_received_headers = cfg->routerd.max_received_headers;
-	p->max_errors = 10;
-	p->max_auth_failures = 3;
-	p->cmd_timeout_ms = 300000;
-	p->data_timeout_ms = 180000;
+	p->max_errors = cfg->routerd.max_errors;
+	p->max_auth_failures = cfg->routerd.max_auth_failures;
+	p->cmd_timeout_ms = (unsigned)cfg->routerd.command_timeout_ms;
+	p->data_timeout_ms = (unsigned)cfg->routerd.data_timeout_ms;
 }
 
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,

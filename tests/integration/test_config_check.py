@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from dirmxlab import Lab, build_dir, source_dir
+from dirmxlab import Lab, build_dir, free_port, source_dir
 
 GOOD = """\
 [global]
@@ -116,6 +116,12 @@ class ConfigCheckTest(unittest.TestCase):
                 # authd really listens: its socket goes in the lab.
                 good = GOOD.replace("[authd]\n", "[authd]\nsocket = %s\n"
                                     % self.lab.path(name + "-authd.sock"))
+                # routerd really binds and drops privileges: a free port,
+                # a spool in the lab, an unprivileged user that exists.
+                good = good.replace("127.0.0.1:2525", "127.0.0.1:%d" % free_port())
+                os.chmod(self.lab.dir, 0o755)
+                good = good.replace("[routerd]\n", "[routerd]\nuser = nobody\n"
+                                    "spool_dir = %s\n" % self.lab.path(name + "-spool"))
                 path = self.lab.write(name + ".conf", good)
                 proc = self.lab.spawn(name, [binary(*parts), "-f", "-c", path])
                 try:
