@@ -27,7 +27,12 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lab"))
 os.environ.setdefault("DIRMX_SOURCE_DIR", TOP)
 os.environ.setdefault("DIRMX_BUILD_DIR", os.path.join(TOP, "build"))
 
-from dirmxlab import Dnsmasq, Lab, Slapd, ldapdata  # noqa: E402
+import smtplib  # noqa: E402
+import ssl  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+
+from dirmxlab import Dnsmasq, Lab, Slapd, free_port, ldapdata  # noqa: E402
+from dirmxlab.ca import lab_ca  # noqa: E402
 
 STATE = "/run/dirmx-demo.json"
 BUILD = os.environ["DIRMX_BUILD_DIR"]
@@ -46,6 +51,28 @@ def ctl(conf, *args, stdin=None):
     say(out)
     say()
     return r
+
+
+def smtp(port, sender, rcpts, subject, login=None, cafile=None):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(rcpts)
+    msg["Subject"] = subject
+    msg.set_content("Hello from the dirmx demo.\n")
+    say("$ SMTP to port %d: MAIL FROM:<%s> RCPT TO:%s" % (port, sender, rcpts))
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            if login:
+                s.starttls(context=ssl.create_default_context(cafile=cafile))
+                s.login(*login)
+            refused = s.send_message(msg, from_addr=sender, to_addrs=rcpts)
+            say("  accepted%s" % (" (refused: %s)" % refused if refused else ""))
+    except smtplib.SMTPRecipientsRefused as e:
+        for rcpt, (code, text) in e.recipients.items():
+            say("  refused %s: %d %s" % (rcpt, code, text.decode()))
+    except smtplib.SMTPException as e:
+        say("  failed: %s" % e)
+    say()
 
 
 def stop_kept():
@@ -90,6 +117,11 @@ def run(lab, keep):
 
     pw = lab.write("bind.pw", ldap.svc_pw + "\n", 0o600)
     sock = lab.path("authd.sock")
+    ca = lab_ca(lab)
+    cert, key = ca.server_cert(["localhost"], ["127.0.0.1"], name="smtp")
+    mx_port, sub_port = free_port(), free_port()
+    # routerd drops to an unprivileged user: let it reach its files.
+    os.chmod(lab.dir, 0o755)
     conf = lab.write("dirmx.conf", """# dirmx demo configuration
 [global]
 log_level = info
@@ -108,12 +140,29 @@ bind = simple
 bind_dn = {svc}
 bind_password_file = {pw}
 socket = {sock}
+# routerd runs as this user and may ask authd questions.
+client_user = nobody
 lockout_threshold = 5
 
 [routerd]
+user = nobody
+hostname = mx.dirmx.test
 spool_dir = {spool}
+authd_socket = {sock}
+local_domains = dirmx.test
+tls_cert = {cert}
+tls_key = {key}
+
+[listener mx]
+address = 127.0.0.1:{mx}
+role = mx
+
+[listener submission]
+address = 127.0.0.1:{sub}
+role = submission
 """.format(dns=dns.server, suffix=ldap.suffix, ca=ldap.ca.cert, svc=ldap.svc_dn,
-           pw=pw, sock=sock, spool=lab.path("spool")))
+           pw=pw, sock=sock, spool=lab.path("spool"), cert=cert, key=key,
+           mx=mx_port, sub=sub_port))
 
     say("== Starting authd (it finds the directory through DNS by itself)")
     authd = lab.spawn("authd", [os.path.join(BUILD, "authd", "authd"), "-f", "-c", conf])
@@ -124,6 +173,16 @@ spool_dir = {spool}
             raise SystemExit("authd exited early")
         time.sleep(0.1)
     time.sleep(0.5)
+    os.chmod(sock, 0o660)
+    os.chown(sock, -1, 65534)  # nogroup: routerd's group
+    say("== Starting routerd (SMTP: port %d for mail from anyone, %d for "
+        "authenticated submission)" % (mx_port, sub_port))
+    routerd = lab.spawn("routerd", [os.path.join(BUILD, "routerd", "routerd"), "-f",
+                                    "-c", conf])
+    time.sleep(0.8)
+    if routerd.poll() is not None:
+        say(lab.log_text("routerd"))
+        raise SystemExit("routerd exited early")
     say()
 
     ctl(conf, "dc")
@@ -142,11 +201,27 @@ spool_dir = {spool}
     ctl(conf, "senders", user["uid"])
     ctl(conf, "stats")
 
+    say("== Mail: inbound to a group, to an unknown address, a relay attempt,")
+    say("   and an authenticated submission to the outside")
+    smtp(mx_port, "someone@example.org", [info["nested"]], "Inbound to a group")
+    smtp(mx_port, "someone@example.org", ["nobody@dirmx.test"], "Unknown recipient")
+    smtp(mx_port, "spammer@example.org", ["victim@example.com"], "Relay attempt")
+    smtp(sub_port, user["mail"], ["friend@example.org"], "Outbound",
+         login=(user["uid"], info["password"]), cafile=ca.cert)
+    say("== What routerd decided (its log)")
+    for line in lab.log_text("routerd").splitlines():
+        if any(k in line for k in ("event=rcpt", "event=accepted", "relay_denied",
+                                   "rcpt_unknown", "auth_ok")):
+            say("   " + line.split(": ", 2)[-1])
+    say()
+
     say("== authd's log (last lines)")
     say("\n".join(lab.log_text("authd").splitlines()[-12:]))
     say()
     say("Everything ran on 127.0.0.1 in %s." % lab.dir)
-    say("Not yet in the demo: routerd accepting and relaying mail (it is being built).")
+    say("Accepted messages wait in the spool (%s); delivering them to their"
+        % lab.path("spool"))
+    say("next hops is the next capability being built.")
     if keep:
         pids = [p.pid for _, p, _ in lab.procs]
         with open(STATE, "w") as f:
