@@ -254,6 +254,20 @@ static void req_unqueue(struct ldpool_req *r)
 	pool->n_waiting--;
 }
 
+/* Append to the queue of searches waiting for a connection. */
+static void req_enqueue(struct ldpool_req *r)
+{
+	struct ldpool *pool = r->pool;
+
+	r->prev = pool->wait_tail;
+	if (pool->wait_tail != NULL)
+		pool->wait_tail->next = r;
+	else
+		pool->wait_head = r;
+	pool->wait_tail = r;
+	pool->n_waiting++;
+}
+
 static void pool_maintain(void *ctx)
 {
 	struct ldpool *pool = ctx;
@@ -395,13 +409,7 @@ static void req_dispatch(struct ldpool_req *r)
 	/* Wait for a connection; the tick hands it over. Any DC will do
 	 * now, the one that failed too if it comes back in time. */
 	r->tried = NULL;
-	r->prev = pool->wait_tail;
-	if (pool->wait_tail != NULL)
-		pool->wait_tail->next = r;
-	else
-		pool->wait_head = r;
-	pool->wait_tail = r;
-	pool->n_waiting++;
+	req_enqueue(r);
 	if (!evloop_timer_pending(r->timer))
 		evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
 	pool_kick(pool);
@@ -439,13 +447,7 @@ struct ldpool_req *ldpool_search(struct ldpool *pool,
 	}
 	r->timer = evloop_timer_new(pool->base, req_wait_timeout, r);
 	/* Never answer from inside the call: queue, and let the tick run. */
-	r->prev = pool->wait_tail;
-	if (pool->wait_tail != NULL)
-		pool->wait_tail->next = r;
-	else
-		pool->wait_head = r;
-	pool->wait_tail = r;
-	pool->n_waiting++;
+	req_enqueue(r);
 	evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
 	pool_kick(pool);
 	return r;

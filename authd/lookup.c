@@ -83,7 +83,7 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 	for (char *p = key; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	if (!strset_add(&j->dest_set, key)) {
+	if (!lookup_set_add(&j->dest_set, key)) {
 		free(key);
 		return true; /* already there */
 	}
@@ -245,7 +245,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 	struct lookup *lk = j->lk;
 	bool forwarded = false;
 
-	if (!strset_add(&j->dn_set, e->dn)) {
+	if (!lookup_set_add(&j->dn_set, e->dn)) {
 		lookup_trace(j, "skip %s: already expanded (cycle or repeat)",
 			  e->dn);
 		return;

@@ -41,90 +41,6 @@ struct lookup_req {
 	struct lookup_req *prev, *next;
 };
 
-/* --- string set ---------------------------------------------------- */
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
-bool strset_add(struct strset *s, const char *key)
-{
-	size_t i;
-
-	if ((s->n + 1) * 2 > s->cap) {
-		struct strset bigger = {.cap = s->cap == 0 ? 16 : s->cap * 2};
-
-		bigger.slots = alloc_array(bigger.cap, sizeof(char *));
-		for (size_t k = 0; k < s->cap; k++) {
-			if (s->slots[k] == NULL)
-				continue;
-			i = hash_str(s->slots[k]) & (bigger.cap - 1);
-			while (bigger.slots[i] != NULL)
-				i = (i + 1) & (bigger.cap - 1);
-			bigger.slots[i] = s->slots[k];
-			bigger.n++;
-		}
-		free(s->slots);
-		*s = bigger;
-	}
-	i = hash_str(key) & (s->cap - 1);
-	while (s->slots[i] != NULL) {
-		if (strcmp(s->slots[i], key) == 0)
-			return false;
-		i = (i + 1) & (s->cap - 1);
-	}
-	s->slots[i] = alloc_strdup(key);
-	s->n++;
-	return true;
-}
-
-void strset_free(struct strset *s)
-{
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->slots[i]);
-	free(s->slots);
-	memset(s, 0, sizeof(*s));
-}
-
-/* --- forwarding chains ------------------------------------------------ */
-
-bool lookup_chain_has(const char *chain, const char *addr_lower)
-{
-	size_t n = strlen(addr_lower);
-
-	for (const char *p = chain; p != NULL && *p != '\0';) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
-
-		if (len == n && memcmp(p, addr_lower, n) == 0)
-			return true;
-		p = nl != NULL ? nl + 1 : p + len;
-	}
-	return false;
-}
-
-char *lookup_chain_add(const char *chain, const char *addr_lower)
-{
-	if (chain == NULL || *chain == '\0')
-		return alloc_strdup(addr_lower);
-	return alloc_printf("%s\n%s", chain, addr_lower);
-}
-
-static char *lower_dup(const char *s)
-{
-	char *l = alloc_strdup(s);
-
-	for (char *p = l; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return l;
-}
-
 /* --- tasks ------------------------------------------------------------ */
 
 static struct task *task_new(struct job *j, enum task_kind kind,
@@ -158,7 +74,7 @@ void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
 		      const char *chain)
 {
 	struct task *t = task_new(j, TASK_ADDR, depth);
-	char *lower = lower_dup(addr);
+	char *lower = lookup_lower_dup(addr);
 
 	t->addr = alloc_strdup(addr);
 	t->chain = lookup_chain_add(chain, lower);
@@ -419,7 +335,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		evloop_timer_start(r->timer, 0);
 		return r;
 	}
-	key = lower_dup(addr_format(a));
+	key = lookup_lower_dup(addr_format(a));
 	if ((flags & LOOKUP_F_NOCACHE) == 0 && lk->cache != NULL) {
 		const void *v;
 		size_t vlen;
@@ -490,8 +406,8 @@ static void job_free(struct job *j)
 	for (size_t i = 0; i < j->n_trace; i++)
 		free(j->trace[i]);
 	free(j->trace);
-	strset_free(&j->dest_set);
-	strset_free(&j->dn_set);
+	lookup_set_free(&j->dest_set);
+	lookup_set_free(&j->dn_set);
 	free(j->key);
 	free(j->address);
 	free(j->reason);
@@ -731,7 +647,7 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address)
 	if (addr_parse_mailbox(address, strlen(address), ADDR_ALLOW_UTF8, &a,
 			       &error) < 0)
 		return 0;
-	key = lower_dup(addr_format(a));
+	key = lookup_lower_dup(addr_format(a));
 	removed = cache_remove(lk->cache, key, strlen(key));
 	free(key);
 	addr_deinit(&a);

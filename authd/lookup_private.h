@@ -19,8 +19,8 @@ struct strset {
 	size_t cap, n;
 };
 /* Add key (copied); false when it was already there. */
-bool strset_add(struct strset *s, const char *key);
-void strset_free(struct strset *s);
+bool lookup_set_add(struct strset *s, const char *key);
+void lookup_set_free(struct strset *s);
 
 enum task_kind {
 	TASK_ADDR,  /* find the owner of addr */
@@ -108,6 +108,8 @@ void lookup_job_cancel_tasks(struct job *j);
 void lookup_job_finish(struct job *j);
 bool lookup_try_subaddress(struct job *j, struct task *t);
 bool lookup_chain_has(const char *chain, const char *addr_lower);
+/* A copy with ASCII letters lowered (addresses, cache keys). */
+char *lookup_lower_dup(const char *s);
 char *lookup_chain_add(const char *chain, const char *addr_lower);
 
 /* lookup_group.c */
