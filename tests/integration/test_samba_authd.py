@@ -415,6 +415,15 @@ class SambaAuthdTest(unittest.TestCase):
         return s
 
     @classmethod
+    def gc_settings(cls, **over):
+        """The third configuration: GSSAPI as gss_settings(), plus the
+        Global Catalog (owners searched forest-wide on _gc._tcp.<forest>,
+        port 3268; what they lead to read through the domain's DCs)."""
+        s = cls.gss_settings(global_catalog="yes")
+        s.update(over)
+        return s
+
+    @classmethod
     def write_conf(cls, name, settings):
         sock = cls.lab.path(name + ".sock")
         a = {"directory": "ad", "domain": DOM, "timeout": "%ds" % TIMEOUT_S,
@@ -776,6 +785,51 @@ class SambaAuthdTest(unittest.TestCase):
         # A mailbox's own next hop (dirmxNextHop on an AD user).
         self.assertDests(a.lookup("gina@" + DOM, nocache=True),
                          [("gina@" + DOM, "[192.0.2.30]:2525")])
+
+    def test_5g_global_catalog(self):
+        # The GC itself, as Samba serves it in the namespace: _gc._tcp SRV
+        # records for both DCs, port 3268 (checked before authd so a lab
+        # problem is told apart from an authd one).
+        srv = self.dc.dig("_gc._tcp." + DOM, "SRV")
+        self.assertRegex(srv, r"3268 dc1\.%s" % re.escape(DOM), srv)
+        self.assertRegex(srv, r"3268 dc2\.%s" % re.escape(DOM), srv)
+        a = self.start_authd("gc", self.gc_settings())
+        a.wait_ready()
+        gc_conn = r"ldpool event=connected dc=ldap://dc[12]\.%s:3268" % re.escape(DOM)
+        self.assertTrue(a.wait_log(gc_conn, 15),
+                        "no GC connection on 3268:\n" + a.log()[-4000:])
+        self.assertTrue(a.wait_log(r"event=discovered name=_gc\._tcp\.%s records=2"
+                                   % re.escape(DOM), 5), a.log()[-4000:])
+        gc_uri = r"^ldap://dc[12]\.%s:3268$" % re.escape(DOM)
+        owner_search = 'search base="" filter='
+        # A proxyAddresses alias: owner found forest-wide on the GC, the
+        # alias stays the recipient.
+        addr = "alice.alias@" + DOM
+        out = a.lookup(addr, nocache=True)
+        self.assertDests(out, [(addr, "local")])
+        self.assertTrue(any(t.startswith(owner_search) and "alice.alias@" in t
+                            for t in out.trace), out.text)
+        self.assertFalse(any(t.startswith("search base=\"DC=") or
+                             t.startswith("search base=\"dc=") for t in out.trace), out.text)
+        self.assertRegex(out.dc or "", gc_uri, out.text)
+        # A group: the owner on the GC, the members (nested group included)
+        # read through the domain connections.
+        out = a.lookup("team@" + DOM, nocache=True)
+        self.assertDests(out, [("alice.primary@" + DOM, "local"), ("carol@" + DOM, "local"),
+                               ("erin@" + DOM, "local")])
+        self.assertTrue(any(t.startswith(owner_search) and "team@" in t
+                            for t in out.trace), out.text)
+        self.assertTrue(any("team-inner" in t for t in out.trace), out.text)
+        self.assertRegex(out.dc or "", gc_uri, out.text)
+        # The domain pool (389) is still there, for the members and domains.
+        self.assertRegex(a.log(), r"ldpool event=connected dc=ldap://dc[12]\.%s:389"
+                         % re.escape(DOM))
+        self.assertNotIn("GSSAPI Error", a.log())
+        # The normal configuration (no GC) is unchanged: base is the domain's.
+        out = self.gss.lookup("alice.alias@" + DOM, nocache=True)
+        self.assertDests(out, [("alice.alias@" + DOM, "local")])
+        self.assertFalse(any(t.startswith(owner_search) for t in out.trace), out.text)
+        self.assertRegex(out.dc or "", r"^ldap://dc[12]\.%s:389$" % re.escape(DOM), out.text)
 
     # ---- 6. lockout safety -------------------------------------------------------
 
