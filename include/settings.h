@@ -127,6 +127,8 @@ struct settings_routerd {
 	uint64_t data_timeout_ms;    /* per data block: 3 min */
 	unsigned int max_errors;     /* per session, then 421 */
 	unsigned int max_auth_failures;
+	char *control_socket; /* for dirmxctl queue */
+	char *postmaster;     /* where failed bounces go */
 };
 
 struct settings_listener {

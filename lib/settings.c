@@ -385,6 +385,9 @@ static const struct config_setting routerd_settings[] = {
 	DURATION("data_timeout", R(data_timeout_ms), "3m", SEC, DAY),
 	UINT("max_errors", R(max_errors), "10", 1, 1000),
 	UINT("max_auth_failures", R(max_auth_failures), "3", 1, 100),
+	PATH("control_socket", R(control_socket), "/run/dirmx/routerd.sock",
+	     valid_socket_path),
+	STRING("postmaster", R(postmaster), NULL, NULL),
 	END,
 };
 

@@ -25,5 +25,7 @@ int ctl_auth(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_senders(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_stats(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_flush(const struct ctl_context *ctx, int argc, char **argv);
+/* ctl-queue.c: routerd's queue */
+int ctl_queue(const struct ctl_context *ctx, int argc, char **argv);
 
 #endif

@@ -32,6 +32,8 @@ static const struct ctl_command commands[] = {
 	 "the addresses USER may send as", ctl_senders},
 	{"stats", "[-S SOCKET]", "authd's counters", ctl_stats},
 	{"flush", "[-S SOCKET]", "empty authd's lookup cache", ctl_flush},
+	{"queue", "[-S SOCKET] [list|show|flush|hold|release|delete] [ID]",
+	 "routerd's queue: what waits, where, and why", ctl_queue},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -41,8 +43,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dirmxctl [-c FILE] COMMAND [ARGS...]\n\n"
 		     "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %-32s %s\n", commands[i].name,
-			commands[i].args, commands[i].help);
+		fprintf(out, "  %-8s %s\n  %-8s   %s\n", commands[i].name,
+			commands[i].args, "", commands[i].help);
 	fprintf(out, "\n  -c FILE   configuration file (default %s)\n",
 		DIRMX_SYSCONFDIR "/dirmx.conf");
 }
