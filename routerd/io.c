@@ -10,6 +10,7 @@
  */
 #include "io.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -122,6 +123,19 @@ static void io_handshake(struct io *io)
 		return;
 	}
 	io->handshaking = false;
+	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		/* Only client sessions verify (io_start_tls_client). */
+		gnutls_datum_t why = {NULL, 0};
+		unsigned st = gnutls_session_get_verify_cert_status(io->tls);
+
+		gnutls_certificate_verification_status_print(
+			st, GNUTLS_CRT_X509, &why, 0);
+		io_fail(io, IO_ERROR, "TLS handshake: %s",
+			why.data != NULL ? (const char *)why.data
+					 : gnutls_strerror(rc));
+		gnutls_free(why.data);
+		return;
+	}
 	if (rc < 0) {
 		io_fail(io, IO_ERROR, "TLS handshake: %s", gnutls_strerror(rc));
 		return;
@@ -142,10 +156,17 @@ static void io_do_read(struct io *io)
 	bool got = false;
 
 	for (;;) {
+		size_t room = sbuf_limit(io->in) - sbuf_len(io->in);
+		size_t want = room < sizeof(buf) ? room : sizeof(buf);
 		ssize_t n;
 
+		/* Input buffer full: leave the rest in the socket (TCP flow
+		 * control) until the owner consumed some; see
+		 * io_input_consumed(). */
+		if (want == 0)
+			break;
 		if (io->tls != NULL) {
-			n = gnutls_record_recv(io->tls, buf, sizeof(buf));
+			n = gnutls_record_recv(io->tls, buf, want);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 				break;
 			if (n < 0) {
@@ -154,7 +175,7 @@ static void io_do_read(struct io *io)
 				return;
 			}
 		} else {
-			n = recv(io->fd, buf, sizeof(buf), 0);
+			n = recv(io->fd, buf, want, 0);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				break;
 			if (n < 0) {
@@ -172,7 +193,7 @@ static void io_do_read(struct io *io)
 			return;
 		}
 		got = true;
-		if ((size_t)n < sizeof(buf) &&
+		if ((size_t)n < want &&
 		    (io->tls == NULL ||
 		     gnutls_record_check_pending(io->tls) == 0))
 			break;
@@ -239,7 +260,8 @@ static void io_event_cb(evutil_socket_t fd, short what, void *arg)
 
 static void io_update_events(struct io *io)
 {
-	bool want_read = !io->paused, want_write = sbuf_len(io->out) > 0;
+	bool want_read = !io->paused && sbuf_len(io->in) < sbuf_limit(io->in);
+	bool want_write = sbuf_len(io->out) > 0;
 
 	if (io->handshaking) {
 		int dir = gnutls_record_get_direction(io->tls);
@@ -357,6 +379,12 @@ void io_pause_read(struct io *io)
 		io_update_events(io);
 }
 
+void io_input_consumed(struct io *io)
+{
+	if (!io->handshaking && !io->fatal_pending)
+		io_update_events(io);
+}
+
 void io_resume_read(struct io *io)
 {
 	io->paused = false;
@@ -378,6 +406,44 @@ int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds)
 	gnutls_transport_set_int(io->tls, io->fd);
 	/* Anything the client sent before the handshake is discarded:
 	 * commands pipelined after STARTTLS must not survive (RFC 3207). */
+	sbuf_reset(io->in);
+	io->handshaking = true;
+	io_handshake(io);
+	return 0;
+}
+
+/* True when s is an IPv4 or IPv6 literal: SNI carries host names only
+ * (RFC 6066 3). */
+static bool io_is_ip_literal(const char *s)
+{
+	unsigned char tmp[16];
+
+	return inet_pton(AF_INET, s, tmp) == 1 ||
+	       inet_pton(AF_INET6, s, tmp) == 1;
+}
+
+int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
+			const char *server_name, bool verify)
+{
+	int rc = gnutls_init(&io->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+
+	if (rc < 0) {
+		io->tls = NULL;
+		return -1;
+	}
+	gnutls_set_default_priority(io->tls);
+	gnutls_credentials_set(io->tls, GNUTLS_CRD_CERTIFICATE, creds);
+	if (server_name != NULL && server_name[0] != '\0' &&
+	    !io_is_ip_literal(server_name))
+		gnutls_server_name_set(io->tls, GNUTLS_NAME_DNS, server_name,
+				       strlen(server_name));
+	/* The handshake itself fails when the chain or the name does not
+	 * verify: nothing is ever sent over an unverified session. */
+	if (verify)
+		gnutls_session_set_verify_cert(io->tls, server_name, 0);
+	gnutls_transport_set_int(io->tls, io->fd);
+	/* Whatever the server sent after its 220 to STARTTLS is discarded:
+	 * it must not be read as if it came over TLS (RFC 3207 6). */
 	sbuf_reset(io->in);
 	io->handshaking = true;
 	io_handshake(io);

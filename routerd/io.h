@@ -12,7 +12,9 @@
  * line by line, a DATA body in chunks). Reading can be paused while the
  * owner waits for something (authd, the spool), so a pipelining client
  * cannot make routerd buffer without bound: the input buffer has a hard
- * limit, and a peer that overflows it gets IO_ERROR.
+ * limit; when it is full, reading stops (the rest waits in the socket, TCP
+ * flow control slows the peer) until the owner consumed input and called
+ * io_input_consumed().
  *
  * Ownership: the io owns the socket and the TLS session and closes both
  * in io_free(). Events are delivered from the loop, never from inside an
@@ -57,11 +59,21 @@ size_t io_queued(const struct io *io);
 /* 0: no timeout. Restarted by every successful read or write. */
 void io_set_timeout(struct io *io, unsigned ms);
 void io_pause_read(struct io *io);
+/* The owner consumed from io_input(): read again if the buffer was full. */
+void io_input_consumed(struct io *io);
 void io_resume_read(struct io *io);
 
 /* Start a server-side TLS handshake with creds (the io keeps no
  * reference to them after io_free). IO_TLSREADY or IO_ERROR follows. */
 int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds);
+/* Start a client-side TLS handshake (STARTTLS in smtpc) with creds,
+ * sending server_name as SNI unless it is an IP literal. With verify,
+ * the handshake fails (IO_ERROR) unless the server's chain verifies
+ * against the trust anchors in creds and its certificate matches
+ * server_name. Input buffered before the call is discarded.
+ * IO_TLSREADY or IO_ERROR follows. */
+int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
+			const char *server_name, bool verify);
 bool io_is_tls(const struct io *io);
 /* "TLS1.3 ECDHE-..."-style description, or NULL without TLS. */
 const char *io_tls_info(const struct io *io);

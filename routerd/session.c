@@ -7,9 +7,11 @@
  * reading is paused, so pipelined commands stay in the bounded input
  * buffer and are answered in order once the wait is over.
  *
- * Lines end with CRLF. A command line longer than 512 octets (RFC 5321
- * 4.5.3.1.4; 2,048 tolerated for long AUTH responses) is answered 500
- * 5.5.2 and skipped up to its end. Message data goes through dotstream
+ * Lines end with CRLF. A command line longer than 512 octets with its CRLF
+ * (RFC 5321 4.5.3.1.4; 1,024 for MAIL and RCPT, whose ESMTP parameters
+ * add to the limit, RFC 1870 / 3461 / 4954 5; 2,048 for AUTH and its
+ * responses) is answered 500 5.5.2 once and skipped up to its end, however
+ * many reads it takes to arrive. Message data goes through dotstream
  * (DATA) or is counted out (BDAT) and is written to the spool as it
  * comes, after the Received: header this server adds.
  */
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "alloc.h"
@@ -30,7 +33,9 @@
 #include "sbuf.h"
 #include "settings.h"
 
-#define LINE_MAX_CMD 2048
+#define LINE_MAX_CMD 2048  /* AUTH and SASL responses */
+#define LINE_MAX_SMTP 512  /* RFC 5321 4.5.3.1.4, CRLF included */
+#define LINE_MAX_PARAMS 1024 /* MAIL, RCPT with ESMTP parameters */
 #define INPUT_LIMIT (256u * 1024)
 #define DATA_LINE_MAX 998
 
@@ -284,17 +289,55 @@ static int next_line(struct session *s, const char **line_r, size_t *len_r)
 	return n >= LINE_MAX_CMD ? -1 : 0;
 }
 
-/* Drop input up to and including the next CRLF, or all of it. */
-static void skip_line(struct session *s)
+/* Drop input up to and including the next CRLF; without one, drop what
+ * is there (but a final CR, which may start the CRLF) and keep skipping
+ * when more arrives. 1: the line's end was found. */
+static int skip_line(struct session *s)
 {
 	struct sbuf *in = io_input(s->io);
 	const char *d = sbuf_data(in);
-	const char *nl = memmem(d, sbuf_len(in), "\r\n", 2);
+	size_t n = sbuf_len(in);
+	const char *nl = memmem(d, n, "\r\n", 2);
 
-	sbuf_consume(in, nl != NULL ? (size_t)(nl - d) + 2 : sbuf_len(in));
+	if (nl != NULL) {
+		sbuf_consume(in, (size_t)(nl - d) + 2);
+		s->skip_line = false;
+		return 1;
+	}
+	sbuf_consume(in, n > 0 && d[n - 1] == '\r' ? n - 1 : n);
+	s->skip_line = true;
+	return 0;
 }
 
+static bool verb_is(const char *line, size_t len, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	return len > n && strncasecmp(line, verb, n) == 0 && line[n] == ' ';
+}
+
+/* The longest command line (CRLF included) this verb may have. */
+static size_t cmd_line_limit(const char *line, size_t len)
+{
+	if (verb_is(line, len, "AUTH"))
+		return LINE_MAX_CMD;
+	if (verb_is(line, len, "MAIL") || verb_is(line, len, "RCPT"))
+		return LINE_MAX_PARAMS;
+	return LINE_MAX_SMTP;
+}
+
+static void session_process_lines(struct session *s);
+
+/* Process what is buffered, then let the io read again if its input
+ * buffer was full (it stops reading rather than overflow). */
 static void session_process(struct session *s)
+{
+	session_process_lines(s);
+	if (s->phase != PHASE_CLOSE)
+		io_input_consumed(s->io);
+}
+
+static void session_process_lines(struct session *s)
 {
 	for (;;) {
 		const char *line;
@@ -319,12 +362,22 @@ static void session_process(struct session *s)
 		case PHASE_CLOSE:
 			return;
 		}
+		if (s->skip_line) {
+			if (skip_line(s) == 0)
+				return;
+			continue;
+		}
 		r = next_line(s, &line, &len);
 		if (r == 0)
 			return;
 		if (r < 0) {
 			session_reply(s, 500, "5.5.2", "Line too long");
 			skip_line(s);
+			continue;
+		}
+		if (s->phase == PHASE_CMD && len + 2 > cmd_line_limit(line, len)) {
+			session_reply(s, 500, "5.5.2", "Line too long");
+			sbuf_consume(io_input(s->io), len + 2);
 			continue;
 		}
 		if (s->phase == PHASE_AUTH)

@@ -56,6 +56,7 @@ struct session {
 	int auth_step;
 	char *login_user;
 	unsigned errors;
+	bool skip_line; /* dropping the rest of an over-long command line */
 	/* the transaction */
 	bool in_mail;
 	struct smtpcmd_mail mail;
