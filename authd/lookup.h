@@ -74,6 +74,8 @@ struct lookup_answer {
 	size_t n_trace;
 	const char *const *trace; /* when asked for */
 	unsigned searches;        /* LDAP searches this answer took */
+	/* The looked-up address's domain: "local", "relay", "external". */
+	const char *domain;
 };
 
 #define LOOKUP_F_TRACE 0x1

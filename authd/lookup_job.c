@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "cache.h"
 #include "dcloc.h"
+#include "domains.h"
 #include "evloop.h"
 #include "ldfilter.h"
 #include "ldpool.h"
@@ -38,6 +39,7 @@ struct lookup_req {
 	size_t n_dests;
 	char *blob;
 	char *spelling; /* the address as this request wrote it */
+	const char *domain; /* static: "local", "relay", "external" */
 	struct lookup_req *prev, *next;
 };
 
@@ -251,6 +253,24 @@ bool lookup_try_subaddress(struct job *j, struct task *t)
 
 /* --- requests and jobs ------------------------------------------------ */
 
+/* What the relay decision needs to know of an address's domain. */
+static const char *domain_kind(struct lookup *lk, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	const char *hop;
+
+	if (at == NULL)
+		return "external";
+	switch (domains_classify(lk->domains, at + 1, &hop)) {
+	case DOMAINS_LOCAL:
+		return "local";
+	case DOMAINS_RELAY:
+		return "relay";
+	default:
+		return "external";
+	}
+}
+
 static void req_free(struct lookup_req *r)
 {
 	evloop_timer_free(&r->timer);
@@ -268,7 +288,9 @@ static void req_answer_now(void *ctx)
 				  .reason = r->reason,
 				  .n_dests = r->n_dests,
 				  .dests = r->dests,
-				  .cached = r->blob != NULL};
+				  .cached = r->blob != NULL,
+				  .domain = r->domain != NULL ? r->domain
+							      : "external"};
 
 	r->cb(&a, r->ctx);
 	req_free(r);
@@ -336,6 +358,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		return r;
 	}
 	key = lookup_lower_dup(addr_format(a));
+	r->domain = domain_kind(lk, addr_format(a));
 	if ((flags & LOOKUP_F_NOCACHE) == 0 && lk->cache != NULL) {
 		const void *v;
 		size_t vlen;
@@ -452,7 +475,8 @@ void lookup_job_finish(struct job *j)
 				  .dc = j->dc,
 				  .n_trace = j->n_trace,
 				  .trace = (const char *const *)j->trace,
-				  .searches = j->searches};
+				  .searches = j->searches,
+				  .domain = domain_kind(lk, j->address)};
 
 	if (j->status != LOOKUP_OK) {
 		a.n_dests = 0;

@@ -154,6 +154,7 @@ static void lookup_done(const struct lookup_answer *a, void *ctx)
 			authproto_msg_add_str(m, "hop", a->dests[i].hop);
 		}
 		authproto_msg_add_str(m, "cached", a->cached ? "1" : "0");
+		authproto_msg_add_str(m, "domain", a->domain);
 	} else {
 		authproto_msg_add_str(m, "reason", a->reason);
 	}

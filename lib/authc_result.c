@@ -61,7 +61,10 @@ static void deliver_lookup(union authc_cb cb, void *ctx,
 			dests[n++].hop = authproto_msg_record_get(m, i, "hop");
 		}
 		res.cached = strcmp(authproto_msg_get(m, "cached"), "1") == 0;
+		res.domain = authproto_msg_get(m, "domain");
 	}
+	if (res.domain == NULL)
+		res.domain = "external";
 	res.n_dests = n;
 	res.dests = dests;
 	res.dc = authproto_msg_get(m, "dc");

@@ -28,6 +28,7 @@ static const char *const contexts[] = {"mx", "submission", NULL};
 static const char *const mechs[] = {"PLAIN", "LOGIN", NULL};
 static const char *const cache_ops[] = {"flush", NULL};
 static const char *const dc_states[] = {"unknown", "up", "down", "gone", NULL};
+static const char *const domain_kinds[] = {"local", "relay", "external", NULL};
 
 /* Requests. */
 static const struct authproto_fieldspec hello_req[] = {
@@ -65,6 +66,7 @@ static const struct authproto_fieldspec lookup_ok[] = {
     {"hop", AP_TOKEN, AP_REQ | AP_MEMBER, NAME_MAX_, NULL},
     {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
     {"cached", AP_BOOL, AP_REQ, 0, NULL},
+    {"domain", AP_ENUM, 0, 0, domain_kinds},
     {"trace", AP_TEXT, AP_REP, TEXT_MAX, NULL},
 };
 static const struct authproto_fieldspec auth_ok[] = {

@@ -191,9 +191,10 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 			      addr);
 		goto done;
 	}
-	if (relay_check && r->n_dests == 1 &&
-	    strcmp(r->dests[0].hop, "external") == 0 &&
-	    strcasecmp(r->dests[0].rcpt, addr) == 0) {
+	/* Not authorized to relay: the domain must be one the directory
+	 * accepts (local, or relay); a routed partner domain is not ours. */
+	if (relay_check && strcmp(r->domain, "local") != 0 &&
+	    strcmp(r->domain, "relay") != 0) {
 		log_info(s->id, "event=relay_denied rcpt=<%s> client=%s", addr,
 			 s->peer);
 		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);

@@ -134,16 +134,26 @@ relay_networks = 127.0.0.2/32
             self.assertIn("STARTTLS", r.text)
 
     def test_directory_route_domains_on_mx(self):
-        # Domains the directory routes (example.net, relay.example.org) are
-        # accepted on MX with the directory's next hop; that is not relaying.
+        # A "relay" domain of the directory (relay.example.org) is accepted
+        # on MX from anyone, with the directory's next hop. A "route"
+        # domain (example.net) is someone else's domain that we reach by a
+        # fixed hop: accepting it from anyone would be an open relay.
         with self.mx_client() as c:
             c.cmd("MAIL FROM:<s@example.org>")
-            self.assertEqual(c.cmd("RCPT TO:<a@example.net>").code, 250)
+            r = c.cmd("RCPT TO:<a@example.net>")
+            self.assertEqual((r.code, r.enh), (550, "5.7.1"), str(r))
             self.assertEqual(c.cmd("RCPT TO:<b@relay.example.org>").code, 250)
             _, done = c.data(simple_message("routes") + ".\r\n")
         m = self.rd.spool_msg(queued_id(done))
-        self.assertEqual(m.rcpt_hops(), [("a@example.net", "[mx.example.net]:25"),
-                                         ("b@relay.example.org", "relay-gw.dirmx.test")])
+        self.assertEqual(m.rcpt_hops(), [("b@relay.example.org", "relay-gw.dirmx.test")])
+        # An authenticated user may send to the routed domain: its hop is
+        # the directory's route.
+        with self.rd.login() as c:
+            c.cmd("MAIL FROM:<%s>" % self.rd.user(1)["mail"])
+            self.assertEqual(c.cmd("RCPT TO:<a@example.net>").code, 250)
+            _, done = c.data(simple_message("routes") + ".\r\n")
+        m = self.rd.spool_msg(queued_id(done))
+        self.assertEqual(m.rcpt_hops(), [("a@example.net", "[mx.example.net]:25")])
 
     # -- recipient validation -----------------------------------------------
     def test_recipient_validation(self):
