@@ -1,0 +1,747 @@
+/*
+ * NAME
+ *	route - resolve a next hop to addresses, asynchronously
+ *
+ * SYNOPSIS
+ *	#include "route.h"
+ *
+ *	r = route_new(base, dns, my_names, n);
+ *	req = route_resolve(r, &nexthop, callback, context);
+ *	route_cancel(&req);
+ *	route_deinit(&r);
+ *
+ * DESCRIPTION
+ *	The thin asynchronous shell around nexthop.c: MX lookup, null MX,
+ *	implicit MX, A and AAAA of every exchanger in parallel, the
+ *	MX-to-self check, and a bounded cache of the answers with their
+ *	DNS TTL. Every outcome maps to OK, PERMFAIL or TEMPFAIL with an
+ *	enhanced status code (RFC 3463), so that a DNS failure can only
+ *	ever give a 4xx.
+ *
+ *	Results are delivered through a zero-delay timer, never from inside
+ *	route_resolve() nor directly from a DNS callback, so a caller may
+ *	cancel or start requests from its callback.
+ *
+ * SEE ALSO
+ *	route.h for the contract; nexthop.h; dns.h.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "dns.h"
+#include "evloop.h"
+#include "route.h"
+#include "str.h"
+
+#define ROUTE_BUCKETS 16384
+
+/* A finished answer, owned by a request or by a cache entry. */
+struct rset {
+	enum route_status status;
+	const char *code; /* static */
+	char *reason;
+	struct route_target *t; /* each t[i].host is allocated */
+	size_t n;
+	uint32_t ttl;
+	bool implicit, cacheable;
+};
+
+struct centry {
+	char *key;
+	uint64_t expires_ms;
+	struct rset set;
+	struct centry *hnext;         /* bucket chain */
+	struct centry *older, *newer; /* insertion order */
+};
+
+/* One A or AAAA lookup of one host. */
+struct lookup {
+	struct route_req *req;
+	size_t host;
+	int family;
+	struct dns_request *dreq;
+	enum dns_status status;
+	struct dns_addr *addrs;
+	size_t n;
+	uint32_t ttl;
+	char *reason;
+};
+
+struct rhost {
+	char *name;
+	uint16_t pref;
+};
+
+struct route_req {
+	struct route *r;
+	struct route_req *prev, *next;
+	struct nexthop nh;
+	route_cb *cb;
+	void *ctx;
+	struct evloop_timer *timer;
+	struct dns_request *mx_req;
+	struct rhost *hosts;
+	size_t n_hosts;
+	struct lookup *lookups; /* 2 per host: A then AAAA */
+	size_t pending;
+	uint32_t ttl; /* minimum so far; UINT32_MAX: none */
+	struct rset set;
+	bool cached, linked;
+};
+
+struct route {
+	struct event_base *base;
+	struct dns *dns;
+	char **my_names;
+	size_t n_names;
+	nexthop_rand_fn *rand_fn;
+	void *rand_ctx;
+	uint64_t rand_state;
+	struct route_req *reqs;
+	struct centry **buckets;
+	struct centry *oldest, *newest;
+	size_t count, max;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t default_rand(void *ctx)
+{
+	uint64_t *st = ctx;
+
+	*st ^= *st >> 12;
+	*st ^= *st << 25;
+	*st ^= *st >> 27;
+	return (uint32_t)((*st * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+static void rset_clear(struct rset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free((char *)s->t[i].host);
+	free(s->t);
+	free(s->reason);
+	memset(s, 0, sizeof(*s));
+}
+
+static void rset_copy(struct rset *dst, const struct rset *src)
+{
+	*dst = *src;
+	dst->reason = src->reason != NULL ? alloc_strdup(src->reason) : NULL;
+	dst->t =
+	    src->n > 0 ? alloc_memdup(src->t, src->n * sizeof(*src->t)) : NULL;
+	for (size_t i = 0; i < src->n; i++)
+		dst->t[i].host = alloc_strdup(src->t[i].host);
+}
+
+static void set_fail(struct rset *s, enum route_status st, const char *code,
+                     char *reason)
+{
+	free(s->reason);
+	s->status = st;
+	s->code = code;
+	s->reason = reason;
+}
+
+/* ---- cache ---- */
+
+static char *cache_key(const struct nexthop *nh)
+{
+	return alloc_printf("%c%s", nh->mx ? 'm' : 'l', nh->host);
+}
+
+static size_t key_hash(const char *k)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *k != '\0'; k++)
+		h = (h ^ (unsigned char)*k) * 16777619u;
+	return h % ROUTE_BUCKETS;
+}
+
+static void cache_remove(struct route *r, struct centry *e)
+{
+	struct centry **pp = &r->buckets[key_hash(e->key)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		r->oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		r->newest = e->older;
+	r->count--;
+	rset_clear(&e->set);
+	free(e->key);
+	free(e);
+}
+
+static struct centry *cache_find(struct route *r, const char *key)
+{
+	struct centry *e;
+
+	if (r->buckets == NULL)
+		return NULL;
+	for (e = r->buckets[key_hash(key)]; e != NULL; e = e->hnext)
+		if (strcmp(e->key, key) == 0)
+			break;
+	if (e != NULL && e->expires_ms <= now_ms()) {
+		cache_remove(r, e);
+		e = NULL;
+	}
+	return e;
+}
+
+static void cache_put(struct route *r, const struct nexthop *nh,
+                      const struct rset *set)
+{
+	uint32_t cap =
+	    set->status == ROUTE_OK ? ROUTE_CACHE_TTL_MAX : ROUTE_NEG_TTL_MAX;
+	uint32_t ttl = set->ttl < cap ? set->ttl : cap;
+	char *key;
+	struct centry *e, *old;
+	size_t b;
+
+	if (r->max == 0 || ttl == 0 || !set->cacheable)
+		return;
+	key = cache_key(nh);
+	if ((old = cache_find(r, key)) != NULL)
+		cache_remove(r, old);
+	while (r->count >= r->max)
+		cache_remove(r, r->oldest);
+	if (r->buckets == NULL)
+		r->buckets = alloc_array(ROUTE_BUCKETS, sizeof(*r->buckets));
+	e = alloc_new(struct centry);
+	e->key = key;
+	e->expires_ms = now_ms() + (uint64_t)ttl * 1000;
+	rset_copy(&e->set, set);
+	/* Ports are the request's business: see answer_from(). */
+	b = key_hash(key);
+	e->hnext = r->buckets[b];
+	r->buckets[b] = e;
+	e->older = r->newest;
+	if (r->newest != NULL)
+		r->newest->newer = e;
+	else
+		r->oldest = e;
+	r->newest = e;
+	r->count++;
+}
+
+/*
+ * Shuffle again the hosts of equal preference in a cached answer: blocks
+ * of consecutive targets of the same host keep their inner order.
+ */
+static void reshuffle(struct route *r, struct rset *s)
+{
+	struct route_target *out;
+	size_t *start, *len, nb = 0, k = 0;
+
+	if (s->n < 2)
+		return;
+	start = alloc_array(s->n, sizeof(*start));
+	len = alloc_array(s->n, sizeof(*len));
+	for (size_t i = 0; i < s->n; i++) {
+		if (i == 0 || strcmp(s->t[i].host, s->t[i - 1].host) != 0) {
+			start[nb] = i;
+			len[nb++] = 0;
+		}
+		len[nb - 1]++;
+	}
+	for (size_t a = 0, z; a < nb; a = z) {
+		uint16_t p = s->t[start[a]].preference;
+
+		for (z = a + 1; z < nb && s->t[start[z]].preference == p; z++)
+			;
+		for (size_t i = z - a - 1; i > 0; i--) {
+			uint32_t bound = (uint32_t)(i + 1), v;
+			size_t j, ts, tl;
+
+			do
+				v = r->rand_fn(r->rand_ctx);
+			while (v < (uint32_t)(-bound) % bound);
+			j = a + v % bound;
+			ts = start[a + i], tl = len[a + i];
+			start[a + i] = start[j], len[a + i] = len[j];
+			start[j] = ts, len[j] = tl;
+		}
+	}
+	out = alloc_array(s->n, sizeof(*out));
+	for (size_t bi = 0; bi < nb; bi++)
+		for (size_t i = 0; i < len[bi]; i++)
+			out[k++] = s->t[start[bi] + i];
+	free(s->t);
+	s->t = out;
+	free(start);
+	free(len);
+}
+
+/* ---- requests ---- */
+
+static void set_port(struct route_target *t, uint16_t port)
+{
+	if (t->addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&t->addr)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&t->addr)->sin6_port = htons(port);
+}
+
+static void add_target(struct rset *s, const char *host, uint16_t pref,
+                       int family, const void *addr)
+{
+	struct route_target *t;
+
+	s->t = alloc_resize(s->t, s->n + 1, sizeof(*s->t));
+	t = &s->t[s->n++];
+	memset(t, 0, sizeof(*t));
+	t->host = alloc_strdup(host);
+	t->preference = pref;
+	t->addr.ss_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		memcpy(&((struct sockaddr_in *)&t->addr)->sin_addr, addr,
+		       sizeof(struct in_addr));
+		t->addrlen = sizeof(struct sockaddr_in);
+	} else {
+		memcpy(&((struct sockaddr_in6 *)&t->addr)->sin6_addr, addr,
+		       sizeof(struct in6_addr));
+		t->addrlen = sizeof(struct sockaddr_in6);
+	}
+}
+
+static void req_stop_dns(struct route_req *req)
+{
+	dns_request_cancel(&req->mx_req);
+	for (size_t i = 0; i < 2 * req->n_hosts; i++)
+		dns_request_cancel(&req->lookups[i].dreq);
+}
+
+static void req_unlink(struct route_req *req)
+{
+	struct route *r = req->r;
+
+	if (!req->linked)
+		return;
+	if (req->prev != NULL)
+		req->prev->next = req->next;
+	else
+		r->reqs = req->next;
+	if (req->next != NULL)
+		req->next->prev = req->prev;
+	req->linked = false;
+}
+
+static void req_free(struct route_req *req)
+{
+	req_stop_dns(req);
+	req_unlink(req);
+	evloop_timer_free(&req->timer);
+	for (size_t i = 0; i < req->n_hosts; i++)
+		free(req->hosts[i].name);
+	for (size_t i = 0; i < 2 * req->n_hosts; i++) {
+		free(req->lookups[i].addrs);
+		free(req->lookups[i].reason);
+	}
+	free(req->hosts);
+	free(req->lookups);
+	rset_clear(&req->set);
+	free(req);
+}
+
+static void deliver(void *ctx)
+{
+	struct route_req *req = ctx;
+	struct route_result res = {
+	    .status = req->set.status,
+	    .code = req->set.code,
+	    .reason = req->set.status == ROUTE_OK ? NULL : req->set.reason,
+	    .targets = req->set.t,
+	    .n_targets = req->set.n,
+	    .ttl = req->set.ttl,
+	    .implicit = req->set.implicit,
+	    .cached = req->cached,
+	};
+	route_cb *cb = req->cb;
+	void *cb_ctx = req->ctx;
+
+	/* Unlinked first, so that a route_deinit() from the callback
+	 * does not answer this request twice. */
+	req_unlink(req);
+	cb(&res, cb_ctx);
+	req_free(req);
+}
+
+/* Answer from the loop: the callback never runs inside our caller. */
+static void finish(struct route_req *req)
+{
+	req_stop_dns(req);
+	for (size_t i = 0; i < req->set.n; i++)
+		set_port(&req->set.t[i], req->nh.port);
+	evloop_timer_start(req->timer, 0);
+}
+
+static void fail(struct route_req *req, enum route_status st, const char *code,
+                 char *reason)
+{
+	set_fail(&req->set, st, code, reason);
+	finish(req);
+}
+
+static void take_ttl(struct route_req *req, uint32_t ttl)
+{
+	if (ttl != 0 && ttl < req->ttl)
+		req->ttl = ttl;
+}
+
+static void on_addr(const struct dns_result *res, void *ctx);
+
+static void start_lookups(struct route_req *req)
+{
+	req->lookups = alloc_array(2 * req->n_hosts, sizeof(*req->lookups));
+	memset(req->lookups, 0, 2 * req->n_hosts * sizeof(*req->lookups));
+	for (size_t i = 0; i < 2 * req->n_hosts; i++) {
+		struct lookup *l = &req->lookups[i];
+
+		l->req = req;
+		l->host = i / 2;
+		l->family = i % 2 == 0 ? AF_INET : AF_INET6;
+		l->status = DNS_TIMEOUT;
+	}
+	req->pending = 2 * req->n_hosts;
+	for (size_t i = 0; i < 2 * req->n_hosts; i++) {
+		struct lookup *l = &req->lookups[i];
+
+		l->dreq = dns_lookup_addr(req->r->dns, l->family,
+		                          req->hosts[l->host].name, on_addr, l);
+	}
+}
+
+static void add_host(struct route_req *req, const char *name, uint16_t pref)
+{
+	size_t len = strlen(name);
+	struct rhost *h;
+
+	if (len > 1 && name[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < req->n_hosts; i++)
+		if (str_eq_case(req->hosts[i].name, strlen(req->hosts[i].name),
+		                name, len))
+			return; /* listed twice: keep the better one */
+	req->hosts =
+	    alloc_resize(req->hosts, req->n_hosts + 1, sizeof(*req->hosts));
+	h = &req->hosts[req->n_hosts++];
+	h->name = alloc_strndup(name, len);
+	str_lower_ascii(h->name, len);
+	h->pref = pref;
+}
+
+/* Every A and AAAA lookup has answered: make the target list. */
+static void assemble(struct route_req *req)
+{
+	struct lookup *first_temp = NULL;
+	bool all_nx = true;
+	const char *what = req->set.implicit ? "domain" : "host";
+
+	for (size_t i = 0; i < 2 * req->n_hosts; i++) {
+		struct lookup *l = &req->lookups[i];
+
+		if (l->status == DNS_OK) {
+			for (size_t k = 0; k < l->n; k++)
+				add_target(&req->set, req->hosts[l->host].name,
+				           req->hosts[l->host].pref, l->family,
+				           &l->addrs[k].u);
+			take_ttl(req, l->ttl);
+		} else if (!dns_status_is_permanent(l->status)) {
+			if (first_temp == NULL)
+				first_temp = l;
+		} else {
+			take_ttl(req, l->ttl);
+		}
+		all_nx = all_nx && l->status == DNS_NXDOMAIN;
+	}
+	req->set.ttl = req->ttl == UINT32_MAX ? 0 : req->ttl;
+	/* A partial answer is used now but not remembered. */
+	req->set.cacheable = first_temp == NULL;
+	if (req->set.n > 0) {
+		req->set.status = ROUTE_OK;
+		req->set.code = "2.0.0";
+	} else if (first_temp != NULL) {
+		req->set.cacheable = false;
+		set_fail(&req->set, ROUTE_TEMPFAIL, "4.4.3",
+		         alloc_printf("address lookup for %s failed: %s",
+		                      req->hosts[first_temp->host].name,
+		                      first_temp->reason != NULL
+		                          ? first_temp->reason
+		                          : "temporary DNS failure"));
+	} else if (all_nx && req->n_hosts == 1 && !req->nh.mx) {
+		set_fail(&req->set, ROUTE_PERMFAIL, "5.1.2",
+		         alloc_printf("host %s does not exist", req->nh.host));
+	} else if (req->nh.mx && !req->set.implicit) {
+		set_fail(&req->set, ROUTE_PERMFAIL, "5.4.4",
+		         alloc_printf("no MX host of %s has an address",
+		                      req->nh.host));
+	} else {
+		set_fail(&req->set, ROUTE_PERMFAIL, "5.4.4",
+		         alloc_printf("%s %s has no MX and no address records",
+		                      what, req->nh.host));
+	}
+	cache_put(req->r, &req->nh, &req->set);
+	finish(req);
+}
+
+static void on_addr(const struct dns_result *res, void *ctx)
+{
+	struct lookup *l = ctx;
+	struct route_req *req = l->req;
+
+	l->dreq = NULL;
+	l->status = res->status;
+	l->ttl = res->ttl;
+	if (res->status == DNS_OK) {
+		l->addrs =
+		    alloc_memdup(res->addrs, res->count * sizeof(*res->addrs));
+		l->n = res->count;
+	} else if (res->reason != NULL) {
+		l->reason = alloc_strdup(res->reason);
+	}
+	if (--req->pending == 0)
+		assemble(req);
+}
+
+static void on_mx(const struct dns_result *res, void *ctx)
+{
+	struct route_req *req = ctx;
+	struct route *r = req->r;
+	const char *d = req->nh.host;
+	size_t *order = NULL, n = 0;
+	int null_mx = 0;
+	bool self = false;
+
+	req->mx_req = NULL;
+	if (res->status == DNS_NXDOMAIN) {
+		req->set.ttl = res->ttl;
+		req->set.cacheable = true;
+		fail(req, ROUTE_PERMFAIL, "5.1.2",
+		     alloc_printf("domain %s does not exist", d));
+		cache_put(r, &req->nh, &req->set);
+		return;
+	}
+	if (res->status == DNS_NODATA) {
+		/* RFC 5321 5.1: the domain itself is the exchanger. */
+		if (nexthop_is_self(d, (const char *const *)r->my_names,
+		                    r->n_names)) {
+			fail(req, ROUTE_TEMPFAIL, "4.3.5",
+			     alloc_printf("MX for %s points back to this host "
+			                  "(no MX, implicit MX is us)",
+			                  d));
+			return;
+		}
+		take_ttl(req, res->ttl);
+		req->set.implicit = true;
+		add_host(req, d, 0);
+		start_lookups(req);
+		return;
+	}
+	if (res->status != DNS_OK) {
+		fail(req, ROUTE_TEMPFAIL, "4.4.3",
+		     alloc_printf("MX lookup for %s failed: %s", d,
+		                  res->reason != NULL
+		                      ? res->reason
+		                      : dns_status_str(res->status)));
+		return;
+	}
+	take_ttl(req, res->ttl);
+	if (nexthop_order_mx(res->mx, res->count, r->rand_fn, r->rand_ctx,
+	                     &order, &n, &null_mx) < 0) {
+		fail(req, ROUTE_TEMPFAIL, "4.4.3",
+		     alloc_printf("unusable MX answer for %s", d));
+		return;
+	}
+	if (null_mx) {
+		req->set.ttl = res->ttl;
+		req->set.cacheable = true;
+		fail(req, ROUTE_PERMFAIL, "5.1.10",
+		     alloc_printf("domain %s accepts no mail (null MX)", d));
+		cache_put(r, &req->nh, &req->set);
+		return;
+	}
+	n = nexthop_trim_self(res->mx, order, n,
+	                      (const char *const *)r->my_names, r->n_names,
+	                      &self);
+	if (n == 0) {
+		free(order);
+		fail(req, ROUTE_TEMPFAIL, self ? "4.3.5" : "4.4.3",
+		     alloc_printf(self ? "MX for %s points back to this host"
+		                       : "no usable MX for %s",
+		                  d));
+		return;
+	}
+	for (size_t i = 0; i < n && req->n_hosts < ROUTE_MAX_MX; i++)
+		add_host(req, res->mx[order[i]].exchange,
+		         res->mx[order[i]].preference);
+	free(order);
+	start_lookups(req);
+}
+
+struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
+                                route_cb *cb, void *ctx)
+{
+	struct route_req *req = alloc_new(struct route_req);
+	struct centry *e;
+	char *key;
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	req->r = r;
+	req->nh = *nh;
+	req->cb = cb;
+	req->ctx = ctx;
+	req->ttl = UINT32_MAX;
+	req->timer = evloop_timer_new(r->base, deliver, req);
+	req->next = r->reqs;
+	if (r->reqs != NULL)
+		r->reqs->prev = req;
+	r->reqs = req;
+	req->linked = true;
+
+	if (nh->is_ip) {
+		int family = strchr(nh->host, ':') != NULL ? AF_INET6 : AF_INET;
+
+		if (inet_pton(family, nh->host, addr) != 1) {
+			fail(req, ROUTE_PERMFAIL, "5.1.2",
+			     alloc_printf("bad address %s", nh->host));
+			return req;
+		}
+		add_target(&req->set, nh->host, 0, family, addr);
+		req->set.code = "2.0.0";
+		finish(req);
+		return req;
+	}
+	key = cache_key(nh);
+	e = cache_find(r, key);
+	free(key);
+	if (e != NULL) {
+		rset_copy(&req->set, &e->set);
+		req->set.ttl = (uint32_t)((e->expires_ms - now_ms()) / 1000);
+		reshuffle(r, &req->set);
+		req->cached = true;
+		finish(req);
+		return req;
+	}
+	if (!nh->mx) {
+		if (nexthop_is_self(nh->host, (const char *const *)r->my_names,
+		                    r->n_names)) {
+			fail(req, ROUTE_TEMPFAIL, "4.3.5",
+			     alloc_printf("next hop %s points back to this "
+			                  "host",
+			                  nh->host));
+			return req;
+		}
+		add_host(req, nh->host, 0);
+		start_lookups(req);
+		return req;
+	}
+	req->mx_req = dns_lookup_mx(r->dns, nh->host, on_mx, req);
+	return req;
+}
+
+void route_cancel(struct route_req **req)
+{
+	if (*req == NULL)
+		return;
+	req_free(*req);
+	*req = NULL;
+}
+
+struct route *route_new(struct event_base *base, struct dns *dns,
+                        const char *const *my_names, size_t n)
+{
+	struct route *r = alloc_new(struct route);
+
+	r->base = base;
+	r->dns = dns;
+	r->n_names = n;
+	r->my_names = alloc_array(n + 1, sizeof(*r->my_names));
+	for (size_t i = 0; i < n; i++)
+		r->my_names[i] = alloc_strdup(my_names[i]);
+	if (getrandom(&r->rand_state, sizeof(r->rand_state), 0) !=
+	        (ssize_t)sizeof(r->rand_state) ||
+	    r->rand_state == 0)
+		r->rand_state = now_ms() | 1;
+	r->rand_fn = default_rand;
+	r->rand_ctx = &r->rand_state;
+	r->max = ROUTE_CACHE_MAX;
+	return r;
+}
+
+void route_set_rand(struct route *r, nexthop_rand_fn *rand_fn, void *ctx)
+{
+	r->rand_fn = rand_fn;
+	r->rand_ctx = ctx;
+}
+
+void route_set_cache_max(struct route *r, size_t max)
+{
+	r->max = max;
+	while (r->count > max)
+		cache_remove(r, r->oldest);
+}
+
+size_t route_cache_count(const struct route *r)
+{
+	return r->count;
+}
+
+void route_deinit(struct route **rp)
+{
+	struct route *r = *rp;
+
+	if (r == NULL)
+		return;
+	while (r->reqs != NULL) {
+		struct route_req *req = r->reqs;
+
+		/* An answer waiting for the loop is given as it is; one
+		 * still waiting for DNS ends as a temporary failure. */
+		if (!evloop_timer_pending(req->timer)) {
+			req_stop_dns(req);
+			rset_clear(&req->set);
+			set_fail(&req->set, ROUTE_TEMPFAIL, "4.4.3",
+			         alloc_strdup("shutting down"));
+		}
+		deliver(req);
+	}
+	route_set_cache_max(r, 0);
+	free(r->buckets);
+	for (size_t i = 0; i < r->n_names; i++)
+		free(r->my_names[i]);
+	free(r->my_names);
+	free(r);
+	*rp = NULL;
+}
+
+const char *route_status_str(enum route_status status)
+{
+	switch (status) {
+	case ROUTE_OK:
+		return "OK";
+	case ROUTE_TEMPFAIL:
+		return "TEMPFAIL";
+	case ROUTE_PERMFAIL:
+		return "PERMFAIL";
+	}
+	return "?";
+}
