@@ -14,9 +14,14 @@
 
 #include "alloc.h"
 #include "authc.h"
+#include "ctlsrv.h"
+#include "dns.h"
 #include "log.h"
 #include "policy.h"
+#include "queue.h"
+#include "route.h"
 #include "settings.h"
+#include "smtpc.h"
 #include "smtpd.h"
 #include "spool.h"
 
@@ -25,6 +30,12 @@ struct routerd {
 	struct spool *spool;
 	struct policy *policy;
 	struct authc *authc;
+	struct ctlsrv *ctl;
+	struct dns *dns;
+	struct route *route;
+	struct smtpc *smtpc;
+	struct queue *queue;
+	char *hostname;
 	size_t recovered;
 };
 
@@ -75,6 +86,55 @@ static void count_one(void *ctx, const char *id)
 	log_info(id, "event=recovered");
 }
 
+/* Delivery: DNS, next-hop resolution, the SMTP client, the queue. */
+static int start_delivery(struct routerd *rd, struct event_base *base,
+			  const struct dirmx_config *cfg)
+{
+	const struct settings_routerd *r = &cfg->routerd;
+	struct dns_options dopts = {
+		.servers = (const char *const *)cfg->dns.servers.items,
+		.n_servers = cfg->dns.servers.count,
+		.timeout_ms = (unsigned)cfg->dns.timeout_ms,
+		.tries = cfg->dns.tries,
+	};
+	struct smtpc_settings sset;
+	struct queue_options qo = {0};
+	const char *names[1];
+	const char *error;
+	char host[256];
+
+	memset(host, 0, sizeof(host));
+	if (r->hostname != NULL)
+		rd->hostname = alloc_strdup(r->hostname);
+	else if (gethostname(host, sizeof(host) - 1) == 0)
+		rd->hostname = alloc_strdup(host);
+	else
+		rd->hostname = alloc_strdup("localhost");
+	rd->dns = dns_init(base, &dopts, &error);
+	if (rd->dns == NULL) {
+		log_error(NULL, "event=start status=failed error=\"dns: %s\"",
+			  error);
+		return -1;
+	}
+	names[0] = rd->hostname;
+	rd->route = route_new(base, rd->dns, names, 1);
+	smtpc_settings_default(&sset);
+	rd->smtpc = smtpc_new(base, &sset);
+	qo.hostname = rd->hostname;
+	qo.postmaster = r->postmaster;
+	qo.settings = r;
+	qo.tls_ca_file = r->tls_ca_file;
+	qo.retry_min_ms = r->retry_min_ms;
+	qo.retry_max_ms = r->retry_max_ms;
+	qo.max_lifetime_ms = r->max_queue_lifetime_ms;
+	rd->queue = queue_new(base, rd->spool, rd->route, rd->smtpc,
+			      rd->authc, &qo);
+	smtpd_set_queue(rd->smtpd, rd->queue);
+	ctlsrv_start(rd->ctl, rd->queue);
+	queue_recover(rd->queue);
+	return 0;
+}
+
 int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 		  void **state_r)
 {
@@ -96,6 +156,13 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 	rd->smtpd = smtpd_bind(base, cfg, &error);
 	if (rd->smtpd == NULL)
 		goto fail;
+	rd->ctl = ctlsrv_new(base, r->control_socket, r->user, &error);
+	if (rd->ctl == NULL) {
+		log_error(NULL, "event=start status=failed control_socket=%s "
+				"error=\"%s\"",
+			  r->control_socket, error);
+		goto fail;
+	}
 	if (drop_privileges(r->user, r->spool_dir) < 0)
 		goto fail;
 	if (spool_open(base, r->spool_dir, &rd->spool, &error) < 0) {
@@ -106,6 +173,8 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 	}
 	spool_foreach(rd->spool, count_one, &rd->recovered);
 	rd->authc = authc_new(base, r->authd_socket, "routerd");
+	if (start_delivery(rd, base, cfg) < 0)
+		goto fail;
 	if (smtpd_start(rd->smtpd, cfg, rd->authc, rd->spool, rd->policy) <
 	    0) {
 		log_error(NULL, "event=start status=failed error=\"cannot "
@@ -137,8 +206,14 @@ void routerd_stop(void *state)
 	if (rd == NULL)
 		return;
 	smtpd_deinit(&rd->smtpd);
+	queue_deinit(&rd->queue);
+	ctlsrv_deinit(&rd->ctl);
+	smtpc_deinit(&rd->smtpc);
+	route_deinit(&rd->route);
+	dns_deinit(&rd->dns);
 	authc_deinit(&rd->authc);
 	spool_deinit(&rd->spool);
 	policy_deinit(&rd->policy);
+	free(rd->hostname);
 	free(rd);
 }

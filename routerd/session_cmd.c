@@ -22,6 +22,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "policy.h"
+#include "queue.h"
 #include "settings.h"
 
 static const char *verb_context(const struct session *s)
@@ -290,6 +291,8 @@ static void commit_done(void *ctx, int result, const char *error)
 			 s->id, s->mail_from, s->n_rcpts, s->peer,
 			 s->auth_user != NULL ? s->auth_user : "-");
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
+		if (smtpd_queue(s->srv) != NULL)
+			queue_add(smtpd_queue(s->srv), id);
 	} else {
 		log_error(id, "event=spool_commit_failed error=\"%s\"", error);
 		session_reply(s, 451, "4.3.0",

@@ -39,6 +39,7 @@ struct smtpd {
 	struct authc *authc;
 	struct spool *spool;
 	struct policy *policy;
+	struct queue *queue;
 	unsigned sessions;
 	struct session **live; /* for shutdown */
 	size_t n_live, cap_live;
@@ -275,6 +276,16 @@ struct spool *smtpd_spool(const struct smtpd *s)
 struct policy *smtpd_policy(const struct smtpd *s)
 {
 	return s->policy;
+}
+
+void smtpd_set_queue(struct smtpd *s, struct queue *q)
+{
+	s->queue = q;
+}
+
+struct queue *smtpd_queue(const struct smtpd *s)
+{
+	return s->queue;
 }
 
 void smtpd_session_opened(struct smtpd *s, struct session *sess)

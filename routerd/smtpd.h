@@ -54,6 +54,10 @@ const struct smtpd_params *smtpd_params(const struct smtpd *s);
 struct authc *smtpd_authc(const struct smtpd *s);
 struct spool *smtpd_spool(const struct smtpd *s);
 struct policy *smtpd_policy(const struct smtpd *s);
+/* The queue manager, told about every message a session commits. */
+struct queue;
+void smtpd_set_queue(struct smtpd *s, struct queue *q);
+struct queue *smtpd_queue(const struct smtpd *s);
 struct session;
 void smtpd_session_opened(struct smtpd *s, struct session *sess);
 void smtpd_session_closed(struct smtpd *s, struct session *sess);

@@ -23,7 +23,7 @@ import subprocess
 import time
 from collections import namedtuple
 
-from dirmxlab import build_dir
+from dirmxlab import build_dir, free_port
 
 CtlRun = namedtuple("CtlRun", "rc out err")
 
@@ -311,6 +311,13 @@ class Authd:
 [global]
 log_level = %(log_level)s
 
+# Nothing may leave the machine: a DNS server that does not exist on
+# loopback (routerd's deliveries then wait, they never query the world).
+[dns]
+servers = 127.0.0.1:%(dns_port)d
+timeout = 500ms
+tries = 1
+
 [authd]
 directory = ldap
 servers = ldap://localhost:%(port)d
@@ -326,8 +333,9 @@ timeout = 2s
 
 [routerd]
 spool_dir = %(dir)s/spool
+control_socket = %(dir)s/routerd.sock
 %(routerd)s
-""" % {"log_level": log_level, "port": slapd.port, "suffix": slapd.suffix,
+""" % {"log_level": log_level, "dns_port": free_port(), "port": slapd.port, "suffix": slapd.suffix,
             "ca": slapd.ca.cert, "svc_dn": slapd.svc_dn, "pw": pw, "sock": self.sock,
             "extra": extra, "dir": self.dir, "routerd": routerd})
         self.proc = None

@@ -121,7 +121,9 @@ class ConfigCheckTest(unittest.TestCase):
                 good = good.replace("127.0.0.1:2525", "127.0.0.1:%d" % free_port())
                 os.chmod(self.lab.dir, 0o755)
                 good = good.replace("[routerd]\n", "[routerd]\nuser = nobody\n"
-                                    "spool_dir = %s\n" % self.lab.path(name + "-spool"))
+                                    "spool_dir = %s\ncontrol_socket = %s\n"
+                                    % (self.lab.path(name + "-spool"),
+                                       self.lab.path(name + "-ctl.sock")))
                 path = self.lab.write(name + ".conf", good)
                 proc = self.lab.spawn(name, [binary(*parts), "-f", "-c", path])
                 try:

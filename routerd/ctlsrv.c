@@ -1,0 +1,317 @@
+/*
+ * ctlsrv - routerd's control socket; see ctlsrv.h for the protocol.
+ *
+ * Each connection sends one request and gets one answer; the answer is
+ * built in full (the queue is in memory) and written through a
+ * bufferevent, then the connection closes.
+ */
+#include "ctlsrv.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "queue.h"
+#include "sbuf.h"
+#include "spoolrec.h"
+
+#define CTL_LINE_MAX 256
+
+struct ctlsrv {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	char *path;
+	uid_t owner_uid;
+	struct queue *q;
+};
+
+/* Printable, one line: control and non-ASCII bytes as \xNN. */
+static void put_safe(struct sbuf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\') {
+			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+
+			sbuf_append(out, e, 4);
+		} else {
+			sbuf_append(out, s, 1);
+		}
+	}
+}
+
+static const char *state_name(int state)
+{
+	switch (state) {
+	case SPOOLREC_DELIVERED:
+		return "delivered";
+	case SPOOLREC_BOUNCED:
+		return "bounced";
+	case SPOOLREC_DEFERRED:
+		return "deferred";
+	default:
+		return "pending";
+	}
+}
+
+struct list_ctx {
+	struct sbuf *out;
+	bool detail;
+	size_t count;
+};
+
+static void put_view(void *ctx, const struct queue_view *v)
+{
+	struct list_ctx *lc = ctx;
+	const struct spoolrec *env = v->env;
+	time_t now = time(NULL);
+	long age = env->arrival > 0 ? (long)(now - (time_t)env->arrival) : 0;
+
+	lc->count++;
+	sbuf_printf(lc->out, "%s  age %lds  from <", v->id, age);
+	put_safe(lc->out, env->mail_from);
+	sbuf_printf(lc->out, ">  %s%s\n",
+		    v->held ? "held" : v->active ? "delivering" : "queued",
+		    v->next_attempt > (uint64_t)now ? "" : "");
+	if (v->next_attempt > (uint64_t)now)
+		sbuf_printf(lc->out, "    next attempt in %llds\n",
+			    (long long)(v->next_attempt - (uint64_t)now));
+	if (v->last_error != NULL && *v->last_error != '\0') {
+		sbuf_append_str(lc->out, "    last error: ");
+		put_safe(lc->out, v->last_error);
+		sbuf_append_str(lc->out, "\n");
+	}
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[i];
+
+		sbuf_append_str(lc->out, "    <");
+		put_safe(lc->out, r->addr);
+		sbuf_printf(lc->out, ">  via %s  %s  attempts %u", r->hop,
+			    state_name(r->state), r->attempts);
+		if (lc->detail && r->error != NULL && *r->error != '\0') {
+			sbuf_append_str(lc->out, "  ");
+			put_safe(lc->out, r->error);
+		}
+		sbuf_append_str(lc->out, "\n");
+	}
+	if (lc->detail) {
+		sbuf_append_str(lc->out, "    client ");
+		put_safe(lc->out, env->client);
+		sbuf_append_str(lc->out, "  helo ");
+		put_safe(lc->out, env->helo);
+		sbuf_append_str(lc->out, "  user ");
+		put_safe(lc->out, env->auth_user[0] != '\0' ? env->auth_user
+							    : "-");
+		sbuf_printf(lc->out, "  size %llu\n",
+			    (unsigned long long)env->size);
+	}
+}
+
+/* Answer one request line into out (already starting empty). */
+static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
+{
+	char verb[16] = "", id[64] = "";
+	struct list_ctx lc = {.out = out};
+	int n = sscanf(line, "%15s %63s", verb, id);
+	struct sbuf *body = sbuf_new(64u * 1024 * 1024);
+	const char *p;
+
+	if (n < 1) {
+		sbuf_append_str(out, "-ERR empty request\n");
+		goto done;
+	}
+	lc.out = body;
+	if (strcmp(verb, "LIST") == 0 && n == 1) {
+		queue_foreach(c->q, put_view, &lc);
+		sbuf_printf(out, "+OK %zu messages\n", lc.count);
+	} else if (strcmp(verb, "SHOW") == 0 && n == 2) {
+		lc.detail = true;
+		if (!queue_show(c->q, id, put_view, &lc)) {
+			sbuf_append_str(out, "-ERR no such message\n");
+			goto done;
+		}
+		sbuf_append_str(out, "+OK\n");
+	} else if (strcmp(verb, "FLUSH") == 0) {
+		size_t k = queue_flush(c->q, n == 2 ? id : NULL);
+
+		if (n == 2 && k == 0) {
+			sbuf_append_str(out, "-ERR no such message\n");
+			goto done;
+		}
+		sbuf_printf(out, "+OK %zu scheduled now\n.\n", k);
+		goto done;
+	} else if ((strcmp(verb, "HOLD") == 0 ||
+		    strcmp(verb, "RELEASE") == 0) &&
+		   n == 2) {
+		if (!queue_hold(c->q, id, verb[0] == 'H')) {
+			sbuf_append_str(out, "-ERR no such message\n");
+			goto done;
+		}
+		sbuf_append_str(out, "+OK\n.\n");
+		goto done;
+	} else if (strcmp(verb, "DELETE") == 0 && n == 2) {
+		if (!queue_delete(c->q, id)) {
+			sbuf_append_str(out, "-ERR no such message (or it is "
+					     "being delivered)\n");
+			goto done;
+		}
+		log_info(id, "event=deleted by=dirmxctl");
+		sbuf_append_str(out, "+OK\n.\n");
+		goto done;
+	} else {
+		sbuf_append_str(out, "-ERR unknown request\n");
+		goto done;
+	}
+	/* The body, dot-stuffed, then the end line. */
+	for (p = sbuf_data(body); *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+		if (*p == '.')
+			sbuf_append_str(out, ".");
+		sbuf_append(out, p, len);
+		sbuf_append_str(out, "\n");
+		p += len + (nl != NULL ? 1 : 0);
+	}
+	sbuf_append_str(out, ".\n");
+done:
+	sbuf_deinit(&body);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void conn_written(struct bufferevent *bev, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct ctlsrv *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	struct sbuf *out;
+
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > CTL_LINE_MAX)
+			bufferevent_free(bev);
+		return;
+	}
+	out = sbuf_new(128u * 1024 * 1024);
+	if (len > CTL_LINE_MAX)
+		sbuf_append_str(out, "-ERR request too long\n");
+	else
+		handle(c, line, out);
+	free(line);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, conn_written, conn_event, c);
+	bufferevent_write(bev, sbuf_data(out), sbuf_len(out));
+	sbuf_deinit(&out);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct ctlsrv *c = arg;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct bufferevent *bev;
+
+	if (c->q == NULL ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    (cred.uid != 0 && cred.uid != c->owner_uid &&
+	     cred.uid != geteuid())) {
+		log_warn(NULL, "event=ctl_refused uid=%ld", (long)cred.uid);
+		close(fd);
+		return;
+	}
+	bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, c);
+	bufferevent_enable(bev, EV_READ);
+}
+
+struct ctlsrv *ctlsrv_new(struct event_base *base, const char *path,
+			  const char *owner, const char **error_r)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct passwd *pw = owner != NULL ? getpwnam(owner) : NULL;
+	struct ctlsrv *c;
+	struct stat st;
+	char *dir, *slash;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*error_r = "control socket path too long";
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	dir = alloc_strdup(path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		(void)mkdir(dir, 0755);
+	}
+	free(dir);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*error_r = "control socket path exists and is not a "
+				   "socket";
+			return NULL;
+		}
+		unlink(path);
+	}
+	c = alloc_new(struct ctlsrv);
+	c->base = base;
+	c->path = alloc_strdup(path);
+	c->owner_uid = pw != NULL ? pw->pw_uid : geteuid();
+	c->listener = evconnlistener_new_bind(
+		base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+		16, (struct sockaddr *)&sun, sizeof(sun));
+	if (c->listener == NULL) {
+		*error_r = strerror(errno);
+		free(c->path);
+		free(c);
+		return NULL;
+	}
+	if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) < 0)
+		log_warn(NULL, "event=ctl_chown error=\"%s\"", strerror(errno));
+	chmod(path, 0600);
+	return c;
+}
+
+void ctlsrv_start(struct ctlsrv *c, struct queue *q)
+{
+	c->q = q;
+}
+
+void ctlsrv_deinit(struct ctlsrv **cp)
+{
+	struct ctlsrv *c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	evconnlistener_free(c->listener);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,701 @@
+/*
+ * dsn - delivery status notifications; see dsn.h.
+ *
+ * SYNOPSIS
+ *	struct dsn_input in = { .reporting_mta = host, .env = rec, ... };
+ *	switch (dsn_build(&in, out, &error)) {
+ *	case 1: dsn_envelope(&in, new_id, data, len, &env, &error);
+ *		... spool env + data ...
+ *	case 0: nothing to send (NOTIFY said so)
+ *	case -1: log error
+ *	}
+ *
+ * DESCRIPTION
+ *	The three body parts are written into buffers of their own first;
+ *	only then is the boundary chosen (seeded, re-drawn until it occurs
+ *	in none of them), and the message is put together and appended to
+ *	the caller's buffer in one go, so a failure leaves it unchanged.
+ *	Every string that reaches a header or a report field goes through
+ *	put_clean() or fold(): nothing from the envelope or from a remote
+ *	server can add a line, and no line passes 998 octets.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "dsn.h"
+#include "sbuf.h"
+#include "str.h"
+
+#define LINE_MAX_OCTETS 998 /* RFC 5322 2.1.1, without CR LF */
+#define FOLD_AT 76          /* preferred width of folded text */
+#define NAME_MAX_OCTETS 512 /* addresses, host names, ENVID */
+
+struct w {
+	struct sbuf *s;
+	bool ok;
+};
+
+static void put(struct w *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(struct w *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (w->ok && !sbuf_vprintf(w->s, fmt, ap))
+		w->ok = false;
+	va_end(ap);
+}
+
+static void put_bytes(struct w *w, const void *p, size_t n)
+{
+	if (w->ok && !sbuf_append(w->s, p, n))
+		w->ok = false;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64's finaliser: spreads a small seed over all bits. */
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static bool has_8bit(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* Host names and the postmaster address: one printable token. */
+static bool token_ok(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n <= NAME_MAX_OCTETS && str_is_printable_ascii(s, n) &&
+	       strpbrk(s, " <>()\"") == NULL;
+}
+
+/* RFC 5322 3.3 date, always in UTC. Not strftime(): locale-free. */
+static bool fmt_date(time_t t, char *out, size_t size)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+	                                "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+	                                   "May", "Jun", "Jul", "Aug",
+	                                   "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < 0 ||
+	    tm.tm_year > 9999 - 1900 || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	    tm.tm_mon < 0 || tm.tm_mon > 11)
+		return false;
+	snprintf(out, size, "%s, %d %s %04d %02d:%02d:%02d +0000",
+	         days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return true;
+}
+
+static void put_date(struct w *w, const char *field, time_t t)
+{
+	char d[64];
+
+	if (!fmt_date(t, d, sizeof(d)))
+		w->ok = false;
+	else
+		put(w, "%s: %s\r\n", field, d);
+}
+
+/*
+ * s with control octets as "?" and 8-bit octets kept only when utf8 is
+ * allowed and s is well-formed UTF-8. Short strings only (token length).
+ */
+static void put_clean(struct w *w, const char *s, bool utf8)
+{
+	size_t n = strlen(s), i;
+	bool keep8 = utf8 && str_utf8_valid(s, n);
+	char c;
+
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if ((unsigned char)c < 0x20 || c == 0x7f ||
+		    ((unsigned char)c >= 0x80 && !keep8))
+			c = '?';
+		put_bytes(w, &c, 1);
+	}
+}
+
+/*
+ * prefix, then text folded at spaces near FOLD_AT columns, continuation
+ * lines starting with cont (which begins with white space); a word too
+ * long for one line is cut at LINE_MAX_OCTETS. Ends with CR LF.
+ */
+static void fold(struct w *w, const char *prefix, const char *text,
+                 const char *cont, bool utf8)
+{
+	size_t n = strlen(text), i, col, wlen, take;
+	size_t clen = strlen(cont);
+	bool keep8 = utf8 && str_utf8_valid(text, n), line_start = true;
+	char *t = alloc_strdup(text);
+	const char *p;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (c < 0x20 || c == 0x7f)
+			t[i] = ' ';
+		else if (c >= 0x80 && !keep8)
+			t[i] = '?';
+	}
+	put(w, "%s", prefix);
+	col = strlen(prefix);
+	for (p = t; *p != '\0';) {
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		wlen = strcspn(p, " ");
+		if (!line_start && col + 1 + wlen > FOLD_AT) {
+			put(w, "\r\n%s", cont);
+			col = clen;
+		} else if (!line_start) {
+			put_bytes(w, " ", 1);
+			col++;
+		}
+		line_start = false;
+		while (wlen > LINE_MAX_OCTETS - col) {
+			take = LINE_MAX_OCTETS - col;
+			/* never cut inside a UTF-8 sequence */
+			while (take > 0 &&
+			       ((unsigned char)p[take] & 0xc0) == 0x80)
+				take--;
+			put_bytes(w, p, take);
+			put(w, "\r\n%s", cont);
+			col = clen;
+			p += take;
+			wlen -= take;
+		}
+		put_bytes(w, p, wlen);
+		col += wlen;
+		p += wlen;
+	}
+	put(w, "\r\n");
+	free(t);
+}
+
+/* RFC 6533 3: utf-8-addr-unitext, "+", "=", "\" and non-graphic as \x{HH}. */
+static void put_unitext(struct w *w, const char *s)
+{
+	bool keep8 = str_utf8_valid(s, strlen(s));
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '+' || *p == '=' ||
+		    *p == '\\')
+			put(w, "\\x{%02X}", *p);
+		else if (*p >= 0x80 && !keep8)
+			put_bytes(w, "?", 1);
+		else
+			put_bytes(w, p, 1);
+	}
+}
+
+/* "Field: rfc822;addr", or "utf-8;" for non-ASCII in a global report. */
+static void put_addr_field(struct w *w, const char *field, const char *addr,
+                           bool global)
+{
+	if (global && has_8bit(addr, strlen(addr))) {
+		put(w, "%s: utf-8;", field);
+		put_unitext(w, addr);
+	} else {
+		put(w, "%s: rfc822;", field);
+		put_clean(w, addr, false);
+	}
+	put(w, "\r\n");
+}
+
+/* spoolrec keeps ORCPT as "type;decoded address" (session_cmd.c). */
+static void put_orcpt(struct w *w, const char *orcpt, bool global)
+{
+	const char *semi = strchr(orcpt, ';');
+
+	if (semi == NULL || semi[1] == '\0')
+		return;
+	if (str_eq_case(orcpt, (size_t)(semi - orcpt), "rfc822", 6) &&
+	    !has_8bit(semi + 1, strlen(semi + 1)))
+		put_addr_field(w, "Original-Recipient", semi + 1, false);
+	else if (global)
+		put_addr_field(w, "Original-Recipient", semi + 1, true);
+	/* else a UTF-8 ORCPT without SMTPUTF8: not representable, left out */
+}
+
+bool dsn_should_report(const struct spoolrec_rcpt *r, enum dsn_action action)
+{
+	if ((r->notify & SPOOLREC_NOTIFY_NEVER) != 0)
+		return false;
+	switch (action) {
+	case DSN_ACTION_FAILED:
+		return r->notify == 0 ||
+		       (r->notify & SPOOLREC_NOTIFY_FAILURE) != 0;
+	case DSN_ACTION_DELAYED:
+		return (r->notify & SPOOLREC_NOTIFY_DELAY) != 0;
+	case DSN_ACTION_DELIVERED:
+	case DSN_ACTION_RELAYED:
+	case DSN_ACTION_EXPANDED:
+		return (r->notify & SPOOLREC_NOTIFY_SUCCESS) != 0;
+	}
+	return false;
+}
+
+static const char *const action_names[] = {
+    "failed", "delayed", "delivered", "relayed", "expanded",
+};
+
+static unsigned action_class(enum dsn_action a)
+{
+	return a == DSN_ACTION_FAILED ? 5 : a == DSN_ACTION_DELAYED ? 4 : 2;
+}
+
+/* RFC 3463 status of the given class: "5.1.1", each part 1-3 digits. */
+static bool status_ok(const char *s, unsigned cls)
+{
+	struct buf b;
+	uint64_t v;
+	size_t i, start;
+
+	buf_init(&b, s, strlen(s));
+	if (!buf_fetch_uint(&b, 9, &v) || v != cls || buf_pos(&b) != 1)
+		return false;
+	for (i = 0; i < 2; i++) {
+		if (!buf_consume_char(&b, '.'))
+			return false;
+		start = buf_pos(&b);
+		if (!buf_fetch_uint(&b, 999, &v) || buf_pos(&b) - start > 3)
+			return false;
+	}
+	return buf_remaining(&b) == 0;
+}
+
+/* The Diagnostic-Code value: "type; text", adding a type if missing. */
+static char *diag_value(const char *d)
+{
+	struct buf b;
+	const unsigned char *t;
+	size_t n;
+
+	buf_init(&b, d, strlen(d));
+	n = buf_fetch_until(&b, ";", &t);
+	if (n > 0 && n <= 32 && buf_remaining(&b) > 0) {
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			if (!str_is_alpha_ascii(t[i]) &&
+			    !str_is_digit_ascii(t[i]) && t[i] != '-')
+				break;
+		}
+		if (i == n)
+			return alloc_strdup(d);
+	}
+	if (str_is_digit_ascii(d[0]) && str_is_digit_ascii(d[1]) &&
+	    str_is_digit_ascii(d[2]))
+		return alloc_printf("smtp; %s", d);
+	return alloc_printf("x-dirmx; %s", d);
+}
+
+/*
+ * RET=FULL is honoured only for a whole, line-based original that fits
+ * its declared body type: see dsn.h.
+ */
+static bool full_ok(const struct dsn_input *in)
+{
+	const struct spoolrec *env = in->env;
+	bool eight = env->body == SPOOLREC_BODY_8BITMIME || env->smtputf8;
+	const unsigned char *line;
+	struct buf b;
+	size_t n;
+
+	if (env->ret != SPOOLREC_RET_FULL || !in->orig_complete ||
+	    in->orig_len > in->full_max ||
+	    env->body == SPOOLREC_BODY_BINARYMIME)
+		return false;
+	buf_init(&b, in->orig, in->orig_len);
+	while (buf_remaining(&b) > 0) {
+		n = buf_fetch_until(&b, "\r\n", &line);
+		if (n > LINE_MAX_OCTETS || memchr(line, '\0', n) != NULL ||
+		    (!eight && has_8bit(line, n)))
+			return false;
+		if (buf_consume_char(&b, '\r'))
+			(void)buf_consume_char(&b, '\n');
+		else
+			(void)buf_consume_char(&b, '\n');
+	}
+	return true;
+}
+
+/*
+ * Copy the original (headers only: up to its first empty line), line ends
+ * made CR LF. A line over LINE_MAX_OCTETS is broken with CR LF TAB, NUL
+ * becomes "?", and so does an 8-bit octet unless eight.
+ */
+static void put_orig(struct w *w, const struct dsn_input *in, bool headers,
+                     bool eight)
+{
+	const unsigned char *line;
+	struct buf b;
+	size_t n, i, col;
+	char c;
+
+	buf_init(&b, in->orig, in->orig_len);
+	while (buf_remaining(&b) > 0) {
+		n = buf_fetch_until(&b, "\r\n", &line);
+		if (buf_consume_char(&b, '\r'))
+			(void)buf_consume_char(&b, '\n');
+		else
+			(void)buf_consume_char(&b, '\n');
+		if (headers && n == 0)
+			break;
+		if (n <= LINE_MAX_OCTETS && memchr(line, '\0', n) == NULL &&
+		    (eight || !has_8bit(line, n))) {
+			put_bytes(w, line, n);
+		} else {
+			for (i = 0, col = 0; i < n; i++, col++) {
+				if (col == LINE_MAX_OCTETS) {
+					put_bytes(w, "\r\n\t", 3);
+					col = 1;
+				}
+				c = (char)line[i];
+				if (c == '\0' || (line[i] >= 0x80 && !eight))
+					c = '?';
+				put_bytes(w, &c, 1);
+			}
+		}
+		put_bytes(w, "\r\n", 2);
+	}
+}
+
+static const char *const explain[] = {
+    "delivery failed permanently",
+    "not delivered yet; the mail system is still trying",
+    "delivered",
+    "relayed to a system that sends no delivery notifications",
+    "delivered to a list or alias, which passes it on",
+};
+
+static void put_human(struct w *w, const struct dsn_input *in, bool any_failed,
+                      bool any_delayed, bool full, bool global)
+{
+	const struct spoolrec *env = in->env;
+	size_t i;
+	char d[64], *v;
+
+	put(w, "This is the mail system at host %s.\r\n\r\n",
+	    in->reporting_mta);
+	if (any_failed)
+		put(w,
+		    "Your message could not be delivered to one or more\r\n"
+		    "recipients, listed below with the reason. It will not\r\n"
+		    "be retried for them.\r\n\r\n");
+	else if (any_delayed)
+		put(w,
+		    "Your message has not been delivered yet to one or more\r\n"
+		    "recipients, listed below. The mail system keeps "
+		    "trying;\r\n"
+		    "you do not need to send it again.\r\n\r\n");
+	else
+		put(w, "Your message was delivered as listed below, as you\r\n"
+		       "asked.\r\n\r\n");
+	if (env->ret == SPOOLREC_RET_FULL && !full)
+		put(w,
+		    "The message could not be returned whole (too large, or\r\n"
+		    "not plain text); only its headers are attached.\r\n\r\n");
+	put(w,
+	    "For help, write to the postmaster of %s and include\r\n"
+	    "this report.\r\n",
+	    in->reporting_mta);
+	for (i = 0; i < in->rcpt_count; i++) {
+		const struct dsn_rcpt *r = &in->rcpts[i];
+
+		if (!dsn_should_report(&env->rcpts[r->index], r->action))
+			continue;
+		put(w, "\r\n<");
+		put_clean(w, env->rcpts[r->index].addr, global);
+		put(w, ">: %s\r\n", explain[r->action]);
+		if (r->remote_mta != NULL)
+			fold(w, "    Remote server: ", r->remote_mta, "    ",
+			     false);
+		if (r->diag != NULL && r->diag[0] != '\0') {
+			v = diag_value(r->diag);
+			fold(w, "    Reason: ", v, "    ", false);
+			free(v);
+		}
+		if (r->action == DSN_ACTION_DELAYED &&
+		    r->will_retry_until != 0 &&
+		    fmt_date(r->will_retry_until, d, sizeof(d)))
+			put(w, "    Retrying until %s.\r\n", d);
+	}
+}
+
+static void put_status(struct w *w, const struct dsn_input *in, bool global)
+{
+	const struct spoolrec *env = in->env;
+	size_t i;
+	char *v;
+
+	put(w, "Reporting-MTA: dns; %s\r\n", in->reporting_mta);
+	put(w, "X-Dirmx-Queue-ID: ");
+	put_clean(w, env->id, false);
+	put(w, "\r\n");
+	if (env->envid != NULL && env->envid[0] != '\0') {
+		put(w, "Original-Envelope-Id: ");
+		put_clean(w, env->envid, false);
+		put(w, "\r\n");
+	}
+	if (env->arrival <= (uint64_t)INT64_MAX)
+		put_date(w, "Arrival-Date", (time_t)env->arrival);
+	for (i = 0; i < in->rcpt_count; i++) {
+		const struct dsn_rcpt *r = &in->rcpts[i];
+		const struct spoolrec_rcpt *sr = &env->rcpts[r->index];
+		unsigned cls = action_class(r->action);
+
+		if (!dsn_should_report(sr, r->action))
+			continue;
+		put(w, "\r\n");
+		if (sr->orcpt != NULL && sr->orcpt[0] != '\0')
+			put_orcpt(w, sr->orcpt, global);
+		put_addr_field(w, "Final-Recipient", sr->addr, global);
+		put(w, "Action: %s\r\n", action_names[r->action]);
+		if (r->status != NULL)
+			put(w, "Status: %s\r\n", r->status);
+		else
+			put(w, "Status: %u.0.0\r\n", cls);
+		if (r->remote_mta != NULL)
+			put(w, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+		if (r->diag != NULL && r->diag[0] != '\0') {
+			v = diag_value(r->diag);
+			fold(w, "Diagnostic-Code: ", v, " ", false);
+			free(v);
+		}
+		if (r->last_attempt != 0)
+			put_date(w, "Last-Attempt-Date", r->last_attempt);
+		if (r->action == DSN_ACTION_DELAYED && r->will_retry_until != 0)
+			put_date(w, "Will-Retry-Until", r->will_retry_until);
+	}
+}
+
+/* Check the input; the number of recipients to report, or -1. */
+static int check_input(const struct dsn_input *in, bool *any_failed_r,
+                       bool *any_delayed_r, const char **error_r)
+{
+	const struct spoolrec *env = in->env;
+	size_t i, j;
+	int n = 0;
+
+	if (env == NULL || env->mail_from == NULL ||
+	    env->mail_from[0] == '\0') {
+		*error_r = "null sender: no bounce";
+		return -1;
+	}
+	if (!token_ok(in->reporting_mta) || !token_ok(in->postmaster)) {
+		*error_r = "bad reporting MTA or postmaster name";
+		return -1;
+	}
+	if (strlen(env->mail_from) > NAME_MAX_OCTETS ||
+	    (env->envid != NULL && strlen(env->envid) > NAME_MAX_OCTETS) ||
+	    in->rcpt_count > (size_t)INT32_MAX) {
+		*error_r = "envelope field too long";
+		return -1;
+	}
+	for (i = 0; i < in->rcpt_count; i++) {
+		const struct dsn_rcpt *r = &in->rcpts[i];
+		const struct spoolrec_rcpt *sr;
+
+		if (r->index >= env->rcpt_count ||
+		    (unsigned)r->action > DSN_ACTION_EXPANDED) {
+			*error_r = "bad recipient index or action";
+			return -1;
+		}
+		sr = &env->rcpts[r->index];
+		if (r->status != NULL &&
+		    !status_ok(r->status, action_class(r->action))) {
+			*error_r = "status does not fit the action";
+			return -1;
+		}
+		if (r->remote_mta != NULL && !token_ok(r->remote_mta)) {
+			*error_r = "bad remote MTA name";
+			return -1;
+		}
+		for (j = 0; j < 2; j++) {
+			const char *s = j == 0 ? sr->addr : sr->orcpt;
+
+			if ((j == 0 && (s == NULL || s[0] == '\0')) ||
+			    (s != NULL && strlen(s) > NAME_MAX_OCTETS)) {
+				*error_r = "bad recipient address";
+				return -1;
+			}
+		}
+		if (!dsn_should_report(sr, r->action))
+			continue;
+		n++;
+		if (r->action == DSN_ACTION_FAILED)
+			*any_failed_r = true;
+		if (r->action == DSN_ACTION_DELAYED)
+			*any_delayed_r = true;
+	}
+	return n;
+}
+
+static bool contains(const struct sbuf *s, const char *needle)
+{
+	return memmem(sbuf_data(s), sbuf_len(s), needle, strlen(needle)) !=
+	       NULL;
+}
+
+static void put_part(struct w *w, const char *boundary, const char *type,
+                     const char *desc, const struct sbuf *body)
+{
+	bool eight = has_8bit(sbuf_data(body), sbuf_len(body));
+
+	put(w, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n",
+	    boundary, desc, type);
+	if (eight)
+		put(w, "Content-Transfer-Encoding: 8bit\r\n");
+	put(w, "\r\n");
+	put_bytes(w, sbuf_data(body), sbuf_len(body));
+	put(w, "\r\n");
+}
+
+int dsn_build(const struct dsn_input *in, struct sbuf *out,
+              const char **error_r)
+{
+	const struct spoolrec *env = in->env;
+	bool any_failed = false, any_delayed = false, full, global;
+	size_t room = sbuf_limit(out) - sbuf_len(out);
+	struct w p1 = {sbuf_new(room), true}, p2 = {sbuf_new(room), true};
+	struct w p3 = {sbuf_new(room), true}, m = {sbuf_new(room), true};
+	char boundary[80], date[64];
+	const char *subject, *t1;
+	unsigned k;
+	int n, ret = -1;
+
+	n = check_input(in, &any_failed, &any_delayed, error_r);
+	if (n <= 0) {
+		ret = n;
+		goto done;
+	}
+	if (!fmt_date(in->now, date, sizeof(date))) {
+		*error_r = "date out of range";
+		goto done;
+	}
+	full = full_ok(in);
+	global = env->smtputf8;
+	put_human(&p1, in, any_failed, any_delayed, full, global);
+	put_status(&p2, in, global);
+	put_orig(&p3, in, !full,
+	         env->body != SPOOLREC_BODY_7BIT || env->smtputf8);
+	if (!p1.ok || !p2.ok || !p3.ok) {
+		*error_r = "notice too large";
+		goto done;
+	}
+	for (k = 0;; k++) {
+		if (k == 100) {
+			*error_r = "no usable MIME boundary";
+			goto done;
+		}
+		snprintf(boundary, sizeof(boundary),
+		         "=_dirmx_%016" PRIx64 "_%s",
+		         mix64(in->boundary_seed + k), env->id);
+		if (!contains(p1.s, boundary) && !contains(p2.s, boundary) &&
+		    !contains(p3.s, boundary))
+			break;
+	}
+	subject = any_failed    ? "Undelivered Mail Returned to Sender"
+	          : any_delayed ? "Delayed Mail (still being retried)"
+	                        : "Successful Mail Delivery Report";
+	put(&m, "From: Mail Delivery System <%s>\r\nTo: <", in->postmaster);
+	put_clean(&m, env->mail_from, global);
+	put(&m, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
+	put(&m, "Message-ID: <%s.%016" PRIx64 "@%s>\r\n", env->id,
+	    mix64(~in->boundary_seed), in->reporting_mta);
+	put(&m,
+	    "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;"
+	    "\r\n\tboundary=\"%s\"\r\n\r\n"
+	    "This is a MIME-encapsulated message.\r\n\r\n",
+	    boundary);
+	t1 = has_8bit(sbuf_data(p1.s), sbuf_len(p1.s))
+	         ? "text/plain; charset=utf-8"
+	         : "text/plain; charset=us-ascii";
+	put_part(&m, boundary, t1, "Notification", p1.s);
+	put_part(&m, boundary,
+	         global ? "message/global-delivery-status"
+	                : "message/delivery-status",
+	         "Delivery report", p2.s);
+	put_part(
+	    &m, boundary,
+	    full ? (global ? "message/global" : "message/rfc822")
+	         : (global ? "message/global-headers" : "text/rfc822-headers"),
+	    full ? "Undelivered Message" : "Undelivered Message Headers", p3.s);
+	put(&m, "--%s--\r\n", boundary);
+	if (!m.ok || !sbuf_append(out, sbuf_data(m.s), sbuf_len(m.s))) {
+		*error_r = "notice too large";
+		goto done;
+	}
+	ret = 1;
+done:
+	sbuf_deinit(&p1.s);
+	sbuf_deinit(&p2.s);
+	sbuf_deinit(&p3.s);
+	sbuf_deinit(&m.s);
+	return ret;
+}
+
+int dsn_envelope(const struct dsn_input *in, const char *id, const void *msg,
+                 size_t msg_len, struct spoolrec **env_r, const char **error_r)
+{
+	const struct spoolrec *orig = in->env;
+	struct spoolrec *e;
+	struct spoolrec_rcpt *r;
+
+	*env_r = NULL;
+	if (orig == NULL || orig->mail_from == NULL ||
+	    orig->mail_from[0] == '\0') {
+		*error_r = "null sender: no bounce";
+		return -1;
+	}
+	if (id == NULL || strlen(id) != SPOOL_ID_LEN) {
+		*error_r = "bad queue id";
+		return -1;
+	}
+	e = spoolrec_new();
+	memcpy(e->id, id, SPOOL_ID_LEN + 1);
+	e->arrival = in->now > 0 ? (uint64_t)in->now : 0;
+	spoolrec_set(&e->client, "");
+	spoolrec_set(&e->helo, in->reporting_mta);
+	spoolrec_set(&e->auth_user, "");
+	spoolrec_set(&e->mail_from, "");
+	e->size = msg_len;
+	e->body = has_8bit(msg, msg_len) ? SPOOLREC_BODY_8BITMIME
+	                                 : SPOOLREC_BODY_7BIT;
+	e->smtputf8 = orig->smtputf8;
+	e->ret = SPOOLREC_RET_NONE;
+	spoolrec_set(&e->envid, "");
+	r = spoolrec_add_rcpt(e, orig->mail_from, "");
+	r->notify = SPOOLREC_NOTIFY_NEVER;
+	spoolrec_set(&r->orcpt, "");
+	spoolrec_set(&r->error, "");
+	*env_r = e;
+	return 0;
+}

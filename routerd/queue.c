@@ -1,0 +1,298 @@
+/*
+ * queue - the queue manager: entries, scheduling and the control
+ * operations; see queue.h. One delivery attempt is queue_deliver.c.
+ *
+ * Entries are kept in arrival (= queue ID) order. One timer (the tick)
+ * runs at least once a second and whenever something changes; it starts
+ * attempts for every entry that is due, not held and not already active,
+ * up to max_active at once.
+ */
+#include "queue_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "evloop.h"
+#include "log.h"
+#include "settings.h"
+
+#define QUEUE_TICK_MS 1000
+
+uint64_t queue_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void queue_kick(struct queue *q)
+{
+	evloop_timer_start(q->tick, 0);
+}
+
+static void queue_tick(void *ctx)
+{
+	struct queue *q = ctx;
+	uint64_t now = queue_now_ms();
+
+	for (struct qmsg *m = q->head, *next; m != NULL; m = next) {
+		next = m->next;
+		if (q->n_active >= q->opts.max_active)
+			break;
+		if (m->active || m->held || m->removing || m->next_ms > now)
+			continue;
+		m->active = true;
+		q->n_active++;
+		queue_attempt_start(m);
+	}
+	evloop_timer_start(q->tick, QUEUE_TICK_MS);
+}
+
+static struct qmsg *find(struct queue *q, const char *id)
+{
+	for (struct qmsg *m = q->head; m != NULL; m = m->next)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+void queue_msg_free(struct qmsg *m)
+{
+	struct queue *q = m->q;
+
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		q->head = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	else
+		q->tail = m->prev;
+	q->n_msgs--;
+	spoolrec_deinit(&m->env);
+	free(m->last_error);
+	free(m);
+}
+
+static uint64_t backoff_ms(const struct queue *q, unsigned attempts)
+{
+	uint64_t ms = q->opts.retry_min_ms;
+
+	for (unsigned i = 1; i < attempts && ms < q->opts.retry_max_ms; i++)
+		ms *= 2;
+	return ms > q->opts.retry_max_ms ? q->opts.retry_max_ms : ms;
+}
+
+void queue_attempt_done(struct qmsg *m, bool removed)
+{
+	struct queue *q = m->q;
+	uint64_t wait;
+
+	m->active = false;
+	q->n_active--;
+	if (removed) {
+		queue_msg_free(m);
+		queue_kick(q);
+		return;
+	}
+	m->attempts++;
+	wait = backoff_ms(q, m->attempts);
+	m->next_ms = queue_now_ms() + wait;
+	m->next_unix = (uint64_t)time(NULL) + wait / 1000;
+	log_info(m->id, "event=deferred attempts=%u retry_in_s=%llu",
+		 m->attempts, (unsigned long long)(wait / 1000));
+	queue_kick(q);
+}
+
+void queue_add(struct queue *q, const char *id)
+{
+	struct spoolrec *env = NULL;
+	struct spool_data data = {.fd = -1};
+	const char *error;
+	struct qmsg *m;
+	int r = spool_load(q->spool, id, &env, &data, &error);
+
+	if (r <= 0) {
+		log_error(id, "event=queue_load_failed error=\"%s\"",
+			  r == 0 ? "no such message" : error);
+		return;
+	}
+	if (data.fd >= 0)
+		close(data.fd);
+	m = alloc_new(struct qmsg);
+	m->q = q;
+	memcpy(m->id, id, sizeof(m->id) - 1);
+	m->env = env;
+	m->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	q->n_msgs++;
+	queue_kick(q);
+}
+
+static void recover_one(void *ctx, const char *id)
+{
+	queue_add(ctx, id);
+}
+
+void queue_recover(struct queue *q)
+{
+	spool_foreach(q->spool, recover_one, q);
+	if (q->n_msgs > 0)
+		log_info(NULL, "event=queue_recovered messages=%zu", q->n_msgs);
+}
+
+struct queue *queue_new(struct event_base *base, struct spool *spool,
+			struct route *route, struct smtpc *smtpc,
+			struct authc *authc, const struct queue_options *opts)
+{
+	struct queue *q = alloc_new(struct queue);
+	const char *error;
+
+	q->base = base;
+	q->spool = spool;
+	q->route = route;
+	q->smtpc = smtpc;
+	q->authc = authc;
+	q->opts = *opts;
+	q->hostname = alloc_strdup(opts->hostname);
+	q->postmaster = opts->postmaster != NULL
+				? alloc_strdup(opts->postmaster)
+				: alloc_printf("postmaster@%s", opts->hostname);
+	q->ca_file = opts->tls_ca_file != NULL ? alloc_strdup(opts->tls_ca_file)
+					       : NULL;
+	q->opts.hostname = q->hostname;
+	q->opts.postmaster = q->postmaster;
+	q->opts.tls_ca_file = q->ca_file;
+	if (q->opts.max_active == 0)
+		q->opts.max_active = 200;
+	if (q->opts.retry_min_ms == 0)
+		q->opts.retry_min_ms = 300000;
+	if (q->opts.retry_max_ms < q->opts.retry_min_ms)
+		q->opts.retry_max_ms = q->opts.retry_min_ms;
+	/* The routes and smarthost, in nexthop's form. */
+	if (opts->settings != NULL &&
+	    nexthop_config_build(opts->settings, &q->nhcfg, &error) < 0) {
+		log_error(NULL, "event=queue_config error=\"%s\"", error);
+		q->nhcfg = NULL;
+	}
+	q->opts.settings = NULL;
+	q->tick = evloop_timer_new(base, queue_tick, q);
+	evloop_timer_start(q->tick, QUEUE_TICK_MS);
+	return q;
+}
+
+void queue_deinit(struct queue **qp)
+{
+	struct queue *q = *qp;
+
+	if (q == NULL)
+		return;
+	*qp = NULL;
+	while (q->head != NULL) {
+		struct qmsg *m = q->head;
+
+		if (m->active)
+			queue_attempt_cancel(m);
+		queue_msg_free(m);
+	}
+	evloop_timer_free(&q->tick);
+	nexthop_config_deinit(&q->nhcfg);
+	free(q->hostname);
+	free(q->postmaster);
+	free(q->ca_file);
+	free(q);
+}
+
+static void view(const struct qmsg *m, queue_view_cb *cb, void *ctx)
+{
+	struct queue_view v = {.id = m->id,
+			       .env = m->env,
+			       .next_attempt = m->next_ms == 0 ? 0 : m->next_unix,
+			       .active = m->active,
+			       .held = m->held,
+			       .last_error = m->last_error};
+
+	cb(ctx, &v);
+}
+
+void queue_foreach(struct queue *q, queue_view_cb *cb, void *ctx)
+{
+	for (struct qmsg *m = q->head; m != NULL; m = m->next)
+		if (!m->removing)
+			view(m, cb, ctx);
+}
+
+bool queue_show(struct queue *q, const char *id, queue_view_cb *cb,
+		void *ctx)
+{
+	struct qmsg *m = find(q, id);
+
+	if (m == NULL || m->removing)
+		return false;
+	view(m, cb, ctx);
+	return true;
+}
+
+size_t queue_flush(struct queue *q, const char *id)
+{
+	size_t n = 0;
+
+	for (struct qmsg *m = q->head; m != NULL; m = m->next) {
+		if (id != NULL && strcmp(m->id, id) != 0)
+			continue;
+		if (m->removing || m->held)
+			continue;
+		m->next_ms = 0;
+		n++;
+	}
+	queue_kick(q);
+	return n;
+}
+
+bool queue_hold(struct queue *q, const char *id, bool hold)
+{
+	struct qmsg *m = find(q, id);
+
+	if (m == NULL || m->removing)
+		return false;
+	m->held = hold;
+	log_info(m->id, "event=%s", hold ? "held" : "released");
+	queue_kick(q);
+	return true;
+}
+
+static void deleted(void *ctx, int result, const char *error)
+{
+	struct qmsg *m = ctx;
+
+	if (result < 0) {
+		log_error(m->id, "event=delete_failed error=\"%s\"", error);
+		m->removing = false;
+		return;
+	}
+	queue_msg_free(m);
+}
+
+bool queue_delete(struct queue *q, const char *id)
+{
+	struct qmsg *m = find(q, id);
+	const char *error;
+
+	if (m == NULL || m->active || m->removing)
+		return false;
+	m->removing = true;
+	if (spool_remove(q->spool, m->id, deleted, m, &error) < 0) {
+		m->removing = false;
+		log_error(m->id, "event=delete_failed error=\"%s\"", error);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,82 @@
+/*
+ * queue.h - the queue manager: from the spool to the next hops.
+ *
+ * Every message in the spool has a queue entry. A delivery attempt
+ * groups the message's pending recipients by next hop (nexthop.c: the
+ * directory's hop, a configured route, the smarthost or the MX), resolves
+ * each hop (route.c) and hands each group to the SMTP client (smtpc.c)
+ * as one transaction. Per recipient: 2xx done, 4xx retry, 5xx bounce.
+ * The outcome is made durable before anything else happens: delivered and
+ * bounced recipients are written to the spool (spool_update) so a restart
+ * never sends them again, bounces (RFC 3464 DSNs, dsn.c) are committed to
+ * the spool as new messages, and a message leaves the spool only when
+ * every recipient is done. Retries back off exponentially from retry_min
+ * to retry_max; past max_lifetime what is left is bounced. No bounce ever
+ * goes to the null sender; a message from the null sender that fails is
+ * reported to the postmaster once, and a failure of that report stops.
+ *
+ * Ownership: the queue keeps its own copies; views handed to callbacks
+ * are valid only during the callback.
+ */
+#ifndef DIRMX_QUEUE_H
+#define DIRMX_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct spool;
+struct spoolrec;
+struct route;
+struct smtpc;
+struct authc;
+struct settings_routerd;
+
+struct queue_options {
+	const char *hostname;   /* ours: HELO name, DSN Reporting-MTA */
+	const char *postmaster; /* where failed bounces are reported */
+	/* routes and smarthost, read once by queue_new() */
+	const struct settings_routerd *settings;
+	const char *tls_ca_file;
+	uint64_t retry_min_ms;
+	uint64_t retry_max_ms;
+	uint64_t max_lifetime_ms;
+	unsigned max_active;    /* messages in delivery at once */
+};
+
+struct queue;
+
+struct queue *queue_new(struct event_base *base, struct spool *spool,
+			struct route *route, struct smtpc *smtpc,
+			struct authc *authc, const struct queue_options *opts);
+void queue_deinit(struct queue **q);
+
+/* Take every message the spool held at open (after recovery). */
+void queue_recover(struct queue *q);
+/* A message just committed by an SMTP session: deliver it now. */
+void queue_add(struct queue *q, const char *id);
+
+struct queue_view {
+	const char *id;
+	const struct spoolrec *env; /* recipients with their states */
+	uint64_t next_attempt;      /* unix seconds, 0 = now */
+	bool active;                /* a delivery attempt is running */
+	bool held;
+	const char *last_error;
+};
+typedef void queue_view_cb(void *ctx, const struct queue_view *v);
+
+/* Every message in id (= arrival) order. */
+void queue_foreach(struct queue *q, queue_view_cb *cb, void *ctx);
+/* Look one up; false when there is no such message. */
+bool queue_show(struct queue *q, const char *id, queue_view_cb *cb,
+		void *ctx);
+/* Try now: one message (id) or all (NULL). Returns how many. */
+size_t queue_flush(struct queue *q, const char *id);
+/* Hold (no delivery attempts) or release; false when not found. */
+bool queue_hold(struct queue *q, const char *id, bool hold);
+/* Remove without delivering or bouncing; false when not found. */
+bool queue_delete(struct queue *q, const char *id);
+
+#endif

@@ -1,0 +1,516 @@
+/*
+ * queue_deliver - one delivery attempt of one message, for queue.c.
+ *
+ * The pending recipients are grouped by next hop (nexthop_choose): each
+ * group is resolved (route.c) and sent as one SMTP transaction (smtpc.c).
+ * When every group has answered, the outcome is made durable in this
+ * order: bounces for newly failed recipients are committed to the spool
+ * as new messages first, then the message's new recipient states are
+ * written (spool_update), or the message is removed when every recipient
+ * is done (spool_remove). A crash in between can at worst send a bounce
+ * twice; it never loses one, and a delivered recipient is never retried.
+ *
+ * A failure to route to a hop that comes from our own configuration or
+ * directory (a route, the smarthost, a mailbox server) is deferred, not
+ * bounced: it is ours to fix. Past the maximum lifetime, what is still
+ * deferred is bounced (5.4.7).
+ */
+#include "queue_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "authc.h"
+#include "dsn.h"
+#include "log.h"
+#include "route.h"
+#include "sbuf.h"
+#include "smtpc.h"
+
+#define DSN_ORIG_MAX (1024u * 1024)
+#define POSTMASTER_ENVID "dirmx-postmaster-report"
+
+struct group {
+	struct attempt *a;
+	struct nexthop nh;
+	enum nexthop_source src;
+	char key[300];
+	size_t *idx;
+	size_t n;
+	struct route_req *rreq;
+	struct smtpc_req *sreq;
+};
+
+struct attempt {
+	struct qmsg *m;
+	struct spool_data data;
+	struct group *groups;
+	size_t n_groups;
+	size_t pending;
+	bool *bounced_now; /* per rcpt: failed in this attempt */
+	/* after the groups: the bounce being injected */
+	struct authc_req *lreq;
+	struct spool_msg *dsn_msg;
+	struct spoolrec *dsn_env;
+};
+
+static void attempt_persist(struct attempt *a);
+
+static void rcpt_set(struct attempt *a, size_t i, enum spoolrec_state st,
+		     const char *error)
+{
+	struct spoolrec_rcpt *r = &a->m->env->rcpts[i];
+
+	r->state = st;
+	r->attempts++;
+	spoolrec_set(&r->error, error != NULL ? error : "");
+	if (st == SPOOLREC_BOUNCED)
+		a->bounced_now[i] = true;
+	if (st == SPOOLREC_DEFERRED && error != NULL) {
+		free(a->m->last_error);
+		a->m->last_error = alloc_strdup(error);
+	}
+}
+
+static void attempt_free(struct attempt *a)
+{
+	for (size_t g = 0; g < a->n_groups; g++) {
+		route_cancel(&a->groups[g].rreq);
+		smtpc_cancel(&a->groups[g].sreq);
+		free(a->groups[g].idx);
+	}
+	free(a->groups);
+	authc_cancel(&a->lreq);
+	if (a->dsn_msg != NULL)
+		spool_msg_abort(&a->dsn_msg);
+	spoolrec_deinit(&a->dsn_env);
+	if (a->data.fd >= 0)
+		close(a->data.fd);
+	free(a->bounced_now);
+	a->m->att = NULL;
+	free(a);
+}
+
+static void group_done(struct group *g)
+{
+	struct attempt *a = g->a;
+
+	if (--a->pending == 0)
+		attempt_persist(a);
+}
+
+static void group_delivered(const struct smtpc_result *res, void *ctx)
+{
+	struct group *g = ctx;
+	struct attempt *a = g->a;
+
+	g->sreq = NULL;
+	for (size_t k = 0; k < g->n && k < res->n_rcpts; k++) {
+		const struct smtpc_rcpt_result *r = &res->rcpts[k];
+		char err[600];
+
+		snprintf(err, sizeof(err), "%s%s%s",
+			 res->host != NULL ? res->host : "", res->host ? ": " : "",
+			 r->text != NULL ? r->text : "");
+		switch (r->verdict) {
+		case SMTPC_DONE:
+			rcpt_set(a, g->idx[k], SPOOLREC_DELIVERED, "");
+			break;
+		case SMTPC_BOUNCE:
+			rcpt_set(a, g->idx[k], SPOOLREC_BOUNCED, err);
+			break;
+		case SMTPC_RETRY:
+			rcpt_set(a, g->idx[k], SPOOLREC_DEFERRED, err);
+			break;
+		}
+	}
+	group_done(g);
+}
+
+static void group_routed(const struct route_result *res, void *ctx)
+{
+	struct group *g = ctx;
+	struct attempt *a = g->a;
+	struct qmsg *m = a->m;
+	struct queue *q = m->q;
+	const struct spoolrec *env = m->env;
+	struct smtpc_target *targets;
+	struct smtpc_job job = {0};
+	const char **rcpts;
+	const char **orcpt;
+	unsigned *notify;
+	char err[600];
+
+	g->rreq = NULL;
+	if (res->status != ROUTE_OK) {
+		snprintf(err, sizeof(err), "%s %s (next hop %s, from %s)",
+			 res->code, res->reason != NULL ? res->reason : "",
+			 g->key, nexthop_source_name(g->src));
+		/* Our own hop failing is ours to fix: never bounce for it. */
+		for (size_t k = 0; k < g->n; k++)
+			rcpt_set(a, g->idx[k],
+				 res->status == ROUTE_PERMFAIL &&
+						 g->src == NEXTHOP_SOURCE_MX
+					 ? SPOOLREC_BOUNCED
+					 : SPOOLREC_DEFERRED,
+				 err);
+		log_info(m->id, "event=route_failed hop=%s status=%s error=\"%s\"",
+			 g->key, res->code, res->reason ? res->reason : "");
+		group_done(g);
+		return;
+	}
+	targets = alloc_array(res->n_targets, sizeof(*targets));
+	for (size_t t = 0; t < res->n_targets; t++) {
+		targets[t].host = res->targets[t].host;
+		targets[t].addr = res->targets[t].addr;
+		targets[t].addrlen = res->targets[t].addrlen;
+	}
+	rcpts = alloc_array(g->n, sizeof(char *));
+	orcpt = alloc_array(g->n, sizeof(char *));
+	notify = alloc_array(g->n, sizeof(unsigned));
+	for (size_t k = 0; k < g->n; k++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[g->idx[k]];
+
+		rcpts[k] = r->addr;
+		notify[k] = r->notify;
+		orcpt[k] = r->orcpt != NULL && *r->orcpt != '\0' ? r->orcpt
+								 : NULL;
+	}
+	job.queue_id = m->id;
+	job.dest = g->key;
+	job.helo_name = q->hostname;
+	job.targets = targets;
+	job.n_targets = res->n_targets;
+	job.tls = q->ca_file != NULL && g->src != NEXTHOP_SOURCE_MX
+			  ? SMTPC_TLS_MAY
+			  : SMTPC_TLS_MAY;
+	job.ca_file = q->ca_file;
+	job.mail_from = env->mail_from;
+	job.need_smtputf8 = env->smtputf8;
+	job.eightbit = env->body == SPOOLREC_BODY_8BITMIME;
+	job.size = a->data.len;
+	job.ret = (int)env->ret;
+	job.envid = env->envid;
+	job.rcpts = rcpts;
+	job.notify = notify;
+	job.orcpt = orcpt;
+	job.n_rcpts = g->n;
+	job.data_fd = a->data.fd;
+	job.data_offset = a->data.offset;
+	job.data_len = a->data.len;
+	g->sreq = smtpc_deliver(q->smtpc, &job, group_delivered, g);
+	free(targets);
+	free(rcpts);
+	free(orcpt);
+	free(notify);
+}
+
+static struct group *group_for(struct attempt *a, const struct nexthop *nh,
+			       enum nexthop_source src)
+{
+	char key[300];
+
+	nexthop_format(nh, key, sizeof(key));
+	for (size_t g = 0; g < a->n_groups; g++)
+		if (strcmp(a->groups[g].key, key) == 0)
+			return &a->groups[g];
+	a->groups = alloc_resize(a->groups, a->n_groups + 1,
+				 sizeof(*a->groups));
+	memset(&a->groups[a->n_groups], 0, sizeof(a->groups[0]));
+	a->groups[a->n_groups].a = a;
+	a->groups[a->n_groups].nh = *nh;
+	a->groups[a->n_groups].src = src;
+	snprintf(a->groups[a->n_groups].key, sizeof(key), "%s", key);
+	return &a->groups[a->n_groups++];
+}
+
+void queue_attempt_start(struct qmsg *m)
+{
+	struct queue *q = m->q;
+	struct attempt *a = alloc_new(struct attempt);
+	struct spoolrec *env = NULL;
+	const char *error;
+	int r;
+
+	a->m = m;
+	a->data.fd = -1;
+	m->att = a;
+	r = spool_load(q->spool, m->id, &env, &a->data, &error);
+	if (r <= 0) {
+		log_error(m->id, "event=load_failed error=\"%s\"",
+			  r == 0 ? "gone from the spool" : error);
+		attempt_free(a);
+		queue_attempt_done(m, r == 0);
+		return;
+	}
+	spoolrec_deinit(&m->env);
+	m->env = env;
+	a->bounced_now = alloc_array(env->rcpt_count + 1, sizeof(bool));
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		struct spoolrec_rcpt *rc = &env->rcpts[i];
+		const char *at = strrchr(rc->addr, '@');
+		struct nexthop nh;
+		enum nexthop_source src;
+		struct group *g;
+
+		if (rc->state == SPOOLREC_DELIVERED ||
+		    rc->state == SPOOLREC_BOUNCED)
+			continue;
+		if (q->nhcfg == NULL ||
+		    nexthop_choose(rc->hop, at != NULL ? at + 1 : "", q->nhcfg,
+				   &nh, &src, &error) < 0) {
+			char err[300];
+
+			snprintf(err, sizeof(err), "4.3.5 bad next hop \"%s\": %s",
+				 rc->hop, q->nhcfg == NULL ? "no routing "
+							     "configuration"
+							   : error);
+			rcpt_set(a, i, SPOOLREC_DEFERRED, err);
+			continue;
+		}
+		g = group_for(a, &nh, src);
+		g->idx = alloc_resize(g->idx, g->n + 1, sizeof(size_t));
+		g->idx[g->n++] = i;
+	}
+	a->pending = a->n_groups + 1; /* +1: this function's own */
+	for (size_t g = 0; g < a->n_groups; g++)
+		a->groups[g].rreq = route_resolve(q->route, &a->groups[g].nh,
+						  group_routed, &a->groups[g]);
+	if (--a->pending == 0)
+		attempt_persist(a);
+}
+
+void queue_attempt_cancel(struct qmsg *m)
+{
+	if (m->att != NULL)
+		attempt_free(m->att);
+}
+
+/* --- the end of an attempt ----------------------------------------------- */
+
+static bool all_done(const struct spoolrec *env)
+{
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (env->rcpts[i].state != SPOOLREC_DELIVERED &&
+		    env->rcpts[i].state != SPOOLREC_BOUNCED)
+			return false;
+	return true;
+}
+
+static void persisted(void *ctx, int result, const char *error)
+{
+	struct attempt *a = ctx;
+	struct qmsg *m = a->m;
+	bool removed = all_done(m->env) && result == 0;
+
+	if (result < 0)
+		log_error(m->id, "event=persist_failed error=\"%s\"", error);
+	else if (removed)
+		log_info(m->id, "event=done");
+	attempt_free(a);
+	queue_attempt_done(m, removed);
+}
+
+/* Write the new states, or remove the message when every rcpt is done. */
+static void write_states(struct attempt *a)
+{
+	struct qmsg *m = a->m;
+	const char *error;
+	int r = all_done(m->env)
+			? spool_remove(m->q->spool, m->id, persisted, a, &error)
+			: spool_update(m->q->spool, m->env, persisted, a, &error);
+
+	if (r < 0) {
+		log_error(m->id, "event=persist_failed error=\"%s\"", error);
+		attempt_free(a);
+		queue_attempt_done(m, false);
+	}
+}
+
+static void dsn_committed(void *ctx, int result, const char *error)
+{
+	struct attempt *a = ctx;
+	struct qmsg *m = a->m;
+	char id[SPOOL_ID_LEN + 1];
+
+	snprintf(id, sizeof(id), "%s", spool_msg_id(a->dsn_msg));
+	a->dsn_msg = NULL; /* the spool frees it */
+	if (result < 0) {
+		/* The states are not written: the next attempt bounces again. */
+		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
+		for (size_t i = 0; i < m->env->rcpt_count; i++)
+			if (a->bounced_now[i])
+				m->env->rcpts[i].state = SPOOLREC_DEFERRED;
+		write_states(a);
+		return;
+	}
+	log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
+		 a->dsn_env->rcpts[0].addr);
+	queue_add(m->q, id);
+	write_states(a);
+}
+
+static void dsn_inject(struct attempt *a, const char *hop)
+{
+	const char *error;
+
+	spoolrec_set(&a->dsn_env->rcpts[0].hop, hop);
+	if (spool_msg_commit(a->dsn_msg, a->dsn_env, dsn_committed, a,
+			     &error) < 0) {
+		log_error(a->m->id, "event=bounce_failed error=\"%s\"", error);
+		spool_msg_abort(&a->dsn_msg);
+		write_states(a);
+	}
+}
+
+static void dsn_rcpt_looked_up(const struct authc_lookup_result *r,
+			       void *ctx)
+{
+	struct attempt *a = ctx;
+
+	a->lreq = NULL;
+	/* The bounce goes where mail for the sender goes (its mailbox
+	 * server for a local sender); without an answer, by our routes. */
+	dsn_inject(a, r->status == AUTHC_OK && r->n_dests > 0
+			      ? r->dests[0].hop
+			      : "local");
+}
+
+/* The first "5.x.y" status in an error text, or NULL. */
+static const char *find_status(const char *text, char buf[16])
+{
+	for (const char *p = text; p != NULL && *p != '\0'; p++) {
+		int a, b, c, n = 0;
+
+		if (*p != '5' || (p != text && p[-1] != ' '))
+			continue;
+		if (sscanf(p, "%1d.%3d.%3d%n", &a, &b, &c, &n) == 3 && n > 0 &&
+		    (p[n] == '\0' || p[n] == ' ')) {
+			snprintf(buf, 16, "%d.%d.%d", a, b, c);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Build the bounce for this attempt's failures; true when one is made. */
+static bool dsn_prepare(struct attempt *a)
+{
+	struct qmsg *m = a->m;
+	struct queue *q = m->q;
+	struct spoolrec *env = m->env;
+	struct dsn_rcpt *dr = alloc_array(env->rcpt_count + 1, sizeof(*dr));
+	char (*status)[16] = alloc_array(env->rcpt_count + 1, 16);
+	struct dsn_input in = {0};
+	struct spoolrec *report_env = NULL;
+	struct sbuf *out = NULL;
+	unsigned char *orig = NULL;
+	char *mailer_daemon = NULL;
+	size_t n = 0, orig_len = 0;
+	const char *error;
+	bool made = false;
+	ssize_t got;
+
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		if (!a->bounced_now[i] ||
+		    !dsn_should_report(&env->rcpts[i], DSN_ACTION_FAILED))
+			continue;
+		dr[n].index = i;
+		dr[n].action = DSN_ACTION_FAILED;
+		dr[n].status = find_status(env->rcpts[i].error, status[n]);
+		dr[n].diag = env->rcpts[i].error;
+		dr[n].last_attempt = time(NULL);
+		n++;
+	}
+	if (n == 0)
+		goto done;
+	if (env->mail_from[0] == '\0') {
+		/* Never a bounce to <>. A failed bounce is reported to the
+		 * postmaster once; a failed report stops there. */
+		if (strcmp(env->envid != NULL ? env->envid : "",
+			   POSTMASTER_ENVID) == 0) {
+			log_warn(m->id, "event=double_bounce_dropped");
+			goto done;
+		}
+		report_env = spoolrec_dup(env);
+		spoolrec_set(&report_env->mail_from, q->postmaster);
+	}
+	orig = alloc_zero(DSN_ORIG_MAX);
+	got = pread(a->data.fd, orig,
+		    a->data.len < DSN_ORIG_MAX ? (size_t)a->data.len
+					       : DSN_ORIG_MAX,
+		    (off_t)a->data.offset);
+	orig_len = got > 0 ? (size_t)got : 0;
+	mailer_daemon = alloc_printf("MAILER-DAEMON@%s", q->hostname);
+	in.reporting_mta = q->hostname;
+	in.postmaster = mailer_daemon;
+	in.env = report_env != NULL ? report_env : env;
+	in.rcpts = dr;
+	in.rcpt_count = n;
+	in.orig = orig;
+	in.orig_len = orig_len;
+	in.orig_complete = orig_len == a->data.len;
+	in.full_max = DSN_ORIG_MAX;
+	in.now = time(NULL);
+	in.boundary_seed = queue_now_ms() ^ (uint64_t)(uintptr_t)a;
+	out = sbuf_new(4u * 1024 * 1024);
+	if (dsn_build(&in, out, &error) < 0 ||
+	    spool_msg_begin(q->spool, &a->dsn_msg, &error) < 0 ||
+	    spool_msg_write(a->dsn_msg, sbuf_data(out), sbuf_len(out),
+			    &error) < 0 ||
+	    dsn_envelope(&in, spool_msg_id(a->dsn_msg), sbuf_data(out),
+			 sbuf_len(out), &a->dsn_env, &error) < 0) {
+		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
+		if (a->dsn_msg != NULL)
+			spool_msg_abort(&a->dsn_msg);
+		goto done;
+	}
+	if (report_env != NULL)
+		spoolrec_set(&a->dsn_env->envid, POSTMASTER_ENVID);
+	made = true;
+done:
+	sbuf_deinit(&out);
+	spoolrec_deinit(&report_env);
+	free(orig);
+	free(mailer_daemon);
+	free(status);
+	free(dr);
+	return made;
+}
+
+static void attempt_persist(struct attempt *a)
+{
+	struct qmsg *m = a->m;
+	struct queue *q = m->q;
+	struct spoolrec *env = m->env;
+	uint64_t now = (uint64_t)time(NULL);
+
+	/* Past the maximum lifetime, what is still waiting bounces. */
+	if (q->opts.max_lifetime_ms > 0 &&
+	    now > env->arrival + q->opts.max_lifetime_ms / 1000) {
+		for (size_t i = 0; i < env->rcpt_count; i++) {
+			struct spoolrec_rcpt *r = &env->rcpts[i];
+			char err[700];
+
+			if (r->state == SPOOLREC_DELIVERED ||
+			    r->state == SPOOLREC_BOUNCED)
+				continue;
+			snprintf(err, sizeof(err),
+				 "5.4.7 delivery time expired; last error: %s",
+				 r->error != NULL && *r->error != '\0'
+					 ? r->error
+					 : "none");
+			rcpt_set(a, i, SPOOLREC_BOUNCED, err);
+		}
+	}
+	if (!dsn_prepare(a)) {
+		write_states(a);
+		return;
+	}
+	a->lreq = authc_lookup(q->authc, a->dsn_env->rcpts[0].addr,
+			       "submission", NULL, dsn_rcpt_looked_up, a);
+}
