@@ -53,6 +53,17 @@ def ctl(conf, *args, stdin=None):
     return r
 
 
+def start_sink(lab, name, ip, port):
+    """Postfix's smtp-sink, keeping every message it receives in a dir."""
+    d = lab.path("sinks", name, "x")
+    d = os.path.dirname(d)
+    os.chmod(os.path.dirname(d), 0o777)
+    os.chmod(d, 0o777)
+    lab.spawn("sink-" + name, ["/usr/sbin/smtp-sink", "-u", "nobody", "-d",
+                               d + "/%M.", "%s:%d" % (ip, port), "64"])
+    return d
+
+
 def smtp(port, sender, rcpts, subject, login=None, cafile=None):
     msg = EmailMessage()
     msg["From"] = sender
@@ -106,13 +117,30 @@ def main(argv):
 
 
 def run(lab, keep):
+    # routerd drops to an unprivileged user: let it reach its files.
+    os.chmod(lab.dir, 0o755)
+    say("== Starting sinks: two mailbox servers, a partner's MX and 'the Internet'")
+    sinks = {}
+    mbx = [("mbx1", "127.0.0.1", free_port()), ("mbx2", "127.0.0.1", free_port())]
+    for name, ip, port in mbx + [("partner-mx", "127.0.0.3", 25),
+                                 ("internet-mx", "127.0.0.2", 25)]:
+        sinks[name] = start_sink(lab, name, ip, port)
+        say("   %-12s %s:%d" % (name, ip, port))
+
     say("== Starting a directory with a sample organisation (slapd, 200 users)")
-    ldif, info = ldapdata.generate(users=200)
+    ldif, info = ldapdata.generate(
+        users=200, mailhosts=["[%s]:%d" % (ip, port) for _, ip, port in mbx])
     ldap = Slapd(lab, data=ldif)
     say("   ldap://localhost:%d  suffix %s" % (ldap.port, ldap.suffix))
 
-    say("== Publishing it in DNS (dnsmasq): _ldap._tcp.dirmx.test SRV")
-    dns = Dnsmasq(lab, [("SRV", "_ldap._tcp.dirmx.test", "localhost", ldap.port, 0, 100)])
+    say("== Publishing it in DNS (dnsmasq): the directory's SRV record, and MX")
+    say("   records for example.org (the Internet) and the partner example.net")
+    dns = Dnsmasq(lab, [("SRV", "_ldap._tcp.dirmx.test", "localhost", ldap.port, 0, 100),
+                        ("MX", "example.org", "mx.example.org", 10),
+                        ("MX", "partner.example", "mx.example.org", 10),
+                        ("A", "mx.example.org", "127.0.0.2"),
+                        ("A", "mx.example.net", "127.0.0.3")],
+                  domains=("test", "org", "net", "example"))
     say("   DNS server %s" % dns.server)
 
     pw = lab.write("bind.pw", ldap.svc_pw + "\n", 0o600)
@@ -120,8 +148,6 @@ def run(lab, keep):
     ca = lab_ca(lab)
     cert, key = ca.server_cert(["localhost"], ["127.0.0.1"], name="smtp")
     mx_port, sub_port = free_port(), free_port()
-    # routerd drops to an unprivileged user: let it reach its files.
-    os.chmod(lab.dir, 0o755)
     conf = lab.write("dirmx.conf", """# dirmx demo configuration
 [global]
 log_level = info
@@ -149,6 +175,8 @@ user = nobody
 hostname = mx.dirmx.test
 spool_dir = {spool}
 authd_socket = {sock}
+control_socket = {ctl}
+retry_min = 10s
 local_domains = dirmx.test
 tls_cert = {cert}
 tls_key = {key}
@@ -162,6 +190,7 @@ address = 127.0.0.1:{sub}
 role = submission
 """.format(dns=dns.server, suffix=ldap.suffix, ca=ldap.ca.cert, svc=ldap.svc_dn,
            pw=pw, sock=sock, spool=lab.path("spool"), cert=cert, key=key,
+           ctl=lab.path("routerd.sock"),
            mx=mx_port, sub=sub_port))
 
     say("== Starting authd (it finds the directory through DNS by itself)")
@@ -206,22 +235,30 @@ role = submission
     smtp(mx_port, "someone@example.org", [info["nested"]], "Inbound to a group")
     smtp(mx_port, "someone@example.org", ["nobody@dirmx.test"], "Unknown recipient")
     smtp(mx_port, "spammer@example.org", ["victim@example.com"], "Relay attempt")
-    smtp(sub_port, user["mail"], ["friend@example.org"], "Outbound",
-         login=(user["uid"], info["password"]), cafile=ca.cert)
+    smtp(sub_port, user["mail"], ["friend@example.org", "buyer@example.net"],
+         "Outbound", login=(user["uid"], info["password"]), cafile=ca.cert)
+    smtp(mx_port, "someone@example.org", [info["forward_external"]["address"]],
+         "To a user who forwards outside")
+    time.sleep(2)
     say("== What routerd decided (its log)")
     for line in lab.log_text("routerd").splitlines():
         if any(k in line for k in ("event=rcpt", "event=accepted", "relay_denied",
-                                   "rcpt_unknown", "auth_ok")):
+                                   "rcpt_unknown", "auth_ok", "event=delivery",
+                                   "event=done", "event=deferred")):
             say("   " + line.split(": ", 2)[-1])
     say()
+    say("== What each sink received")
+    for name, d in sinks.items():
+        say("   %-12s %d message(s)" % (name, len(os.listdir(d))))
+    say()
+    ctl(conf, "queue")
 
     say("== authd's log (last lines)")
     say("\n".join(lab.log_text("authd").splitlines()[-12:]))
     say()
     say("Everything ran on 127.0.0.1 in %s." % lab.dir)
-    say("Accepted messages wait in the spool (%s); delivering them to their"
-        % lab.path("spool"))
-    say("next hops is the next capability being built.")
+    say("Each recipient went where the directory (mailHost), the partner route")
+    say("(example.net) or the destination's MX (example.org) said.")
     if keep:
         pids = [p.pid for _, p, _ in lab.procs]
         with open(STATE, "w") as f:
