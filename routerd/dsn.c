@@ -92,19 +92,16 @@ static bool token_ok(const char *s)
 /* RFC 5322 3.3 date, always in UTC. Not strftime(): locale-free. */
 static bool fmt_date(time_t t, char *out, size_t size)
 {
-	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
-	                                "Thu", "Fri", "Sat"};
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
-	                                   "May", "Jun", "Jul", "Aug",
-	                                   "Sep", "Oct", "Nov", "Dec"};
+	static const char days[] = "SunMonTueWedThuFriSat";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	struct tm tm;
 
 	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < 0 ||
 	    tm.tm_year > 9999 - 1900 || tm.tm_wday < 0 || tm.tm_wday > 6 ||
 	    tm.tm_mon < 0 || tm.tm_mon > 11)
 		return false;
-	snprintf(out, size, "%s, %d %s %04d %02d:%02d:%02d +0000",
-	         days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	snprintf(out, size, "%.3s, %d %.3s %04d %02d:%02d:%02d +0000",
+	         days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
 	         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return true;
 }
@@ -113,10 +110,8 @@ static void put_date(struct w *w, const char *field, time_t t)
 {
 	char d[64];
 
-	if (!fmt_date(t, d, sizeof(d)))
-		w->ok = false;
-	else
-		put(w, "%s: %s\r\n", field, d);
+	w->ok = w->ok && fmt_date(t, d, sizeof(d));
+	put(w, "%s: %s\r\n", field, d);
 }
 
 /*
@@ -269,15 +264,23 @@ static unsigned action_class(enum dsn_action a)
 	return a == DSN_ACTION_FAILED ? 5 : a == DSN_ACTION_DELAYED ? 4 : 2;
 }
 
-/* RFC 3463 status of the given class: "5.1.1", each part 1-3 digits. */
-static bool status_ok(const char *s, unsigned cls)
+/*
+ * An RFC 3463 status ("5.1.1", each part 1-3 digits) whose class fits
+ * the action: 2 for successes, 4 for a delay, 5 or 4 for a failure (a
+ * message that expired after temporary errors fails with its last 4.x.y,
+ * as Postfix reports it).
+ */
+static bool status_ok(const char *s, enum dsn_action a)
 {
+	unsigned cls = action_class(a);
+
 	struct buf b;
 	uint64_t v;
 	size_t i, start;
 
 	buf_init(&b, s, strlen(s));
-	if (!buf_fetch_uint(&b, 9, &v) || v != cls || buf_pos(&b) != 1)
+	if (!buf_fetch_uint(&b, 9, &v) || buf_pos(&b) != 1 ||
+	    (v != cls && !(a == DSN_ACTION_FAILED && v == 4)))
 		return false;
 	for (i = 0; i < 2; i++) {
 		if (!buf_consume_char(&b, '.'))
@@ -309,10 +312,29 @@ static char *diag_value(const char *d)
 		if (i == n)
 			return alloc_strdup(d);
 	}
+	/* a bare reply: "550 5.1.1 ..." ("127.0.0.1: 550" is not one) */
 	if (str_is_digit_ascii(d[0]) && str_is_digit_ascii(d[1]) &&
-	    str_is_digit_ascii(d[2]))
+	    str_is_digit_ascii(d[2]) && (d[3] == ' ' || d[3] == '\0'))
 		return alloc_printf("smtp; %s", d);
 	return alloc_printf("x-dirmx; %s", d);
+}
+
+/* The next line of b without its end (CR LF, bare CR or bare LF). */
+static bool next_line(struct buf *b, const unsigned char **line_r, size_t *n_r)
+{
+	if (buf_remaining(b) == 0)
+		return false;
+	*n_r = buf_fetch_until(b, "\r\n", line_r);
+	(void)buf_consume_char(b, '\r');
+	(void)buf_consume_char(b, '\n');
+	return true;
+}
+
+/* Fit to pass on unchanged: short, no NUL, 8-bit only when allowed. */
+static bool line_clean(const unsigned char *line, size_t n, bool eight)
+{
+	return n <= LINE_MAX_OCTETS && memchr(line, '\0', n) == NULL &&
+	       (eight || !has_8bit(line, n));
 }
 
 /*
@@ -332,15 +354,9 @@ static bool full_ok(const struct dsn_input *in)
 	    env->body == SPOOLREC_BODY_BINARYMIME)
 		return false;
 	buf_init(&b, in->orig, in->orig_len);
-	while (buf_remaining(&b) > 0) {
-		n = buf_fetch_until(&b, "\r\n", &line);
-		if (n > LINE_MAX_OCTETS || memchr(line, '\0', n) != NULL ||
-		    (!eight && has_8bit(line, n)))
+	while (next_line(&b, &line, &n)) {
+		if (!line_clean(line, n, eight))
 			return false;
-		if (buf_consume_char(&b, '\r'))
-			(void)buf_consume_char(&b, '\n');
-		else
-			(void)buf_consume_char(&b, '\n');
 	}
 	return true;
 }
@@ -359,16 +375,8 @@ static void put_orig(struct w *w, const struct dsn_input *in, bool headers,
 	char c;
 
 	buf_init(&b, in->orig, in->orig_len);
-	while (buf_remaining(&b) > 0) {
-		n = buf_fetch_until(&b, "\r\n", &line);
-		if (buf_consume_char(&b, '\r'))
-			(void)buf_consume_char(&b, '\n');
-		else
-			(void)buf_consume_char(&b, '\n');
-		if (headers && n == 0)
-			break;
-		if (n <= LINE_MAX_OCTETS && memchr(line, '\0', n) == NULL &&
-		    (eight || !has_8bit(line, n))) {
+	while (next_line(&b, &line, &n) && !(headers && n == 0)) {
+		if (line_clean(line, n, eight)) {
 			put_bytes(w, line, n);
 		} else {
 			for (i = 0, col = 0; i < n; i++, col++) {
@@ -407,7 +415,9 @@ static void put_human(struct w *w, const struct dsn_input *in, bool any_failed,
 		put(w,
 		    "Your message could not be delivered to one or more\r\n"
 		    "recipients, listed below with the reason. It will not\r\n"
-		    "be retried for them.\r\n\r\n");
+		    "be retried for them.%s\r\n\r\n",
+		    any_delayed ? " Others are still being tried, as\r\nlisted."
+		                : "");
 	else if (any_delayed)
 		put(w,
 		    "Your message has not been delivered yet to one or more\r\n"
@@ -433,7 +443,7 @@ static void put_human(struct w *w, const struct dsn_input *in, bool any_failed,
 		put(w, "\r\n<");
 		put_clean(w, env->rcpts[r->index].addr, global);
 		put(w, ">: %s\r\n", explain[r->action]);
-		if (r->remote_mta != NULL)
+		if (token_ok(r->remote_mta))
 			fold(w, "    Remote server: ", r->remote_mta, "    ",
 			     false);
 		if (r->diag != NULL && r->diag[0] != '\0') {
@@ -477,11 +487,11 @@ static void put_status(struct w *w, const struct dsn_input *in, bool global)
 			put_orcpt(w, sr->orcpt, global);
 		put_addr_field(w, "Final-Recipient", sr->addr, global);
 		put(w, "Action: %s\r\n", action_names[r->action]);
-		if (r->status != NULL)
+		if (r->status != NULL && status_ok(r->status, r->action))
 			put(w, "Status: %s\r\n", r->status);
 		else
 			put(w, "Status: %u.0.0\r\n", cls);
-		if (r->remote_mta != NULL)
+		if (token_ok(r->remote_mta))
 			put(w, "Remote-MTA: dns; %s\r\n", r->remote_mta);
 		if (r->diag != NULL && r->diag[0] != '\0') {
 			v = diag_value(r->diag);
@@ -495,6 +505,12 @@ static void put_status(struct w *w, const struct dsn_input *in, bool global)
 	}
 }
 
+static int bad(const char **error_r, const char *why)
+{
+	*error_r = why;
+	return -1;
+}
+
 /* Check the input; the number of recipients to report, or -1. */
 static int check_input(const struct dsn_input *in, bool *any_failed_r,
                        bool *any_delayed_r, const char **error_r)
@@ -503,48 +519,28 @@ static int check_input(const struct dsn_input *in, bool *any_failed_r,
 	size_t i, j;
 	int n = 0;
 
-	if (env == NULL || env->mail_from == NULL ||
-	    env->mail_from[0] == '\0') {
-		*error_r = "null sender: no bounce";
-		return -1;
-	}
-	if (!token_ok(in->reporting_mta) || !token_ok(in->postmaster)) {
-		*error_r = "bad reporting MTA or postmaster name";
-		return -1;
-	}
+	if (env == NULL || env->mail_from == NULL || env->mail_from[0] == '\0')
+		return bad(error_r, "null sender: no bounce");
+	if (!token_ok(in->reporting_mta) || !token_ok(in->postmaster))
+		return bad(error_r, "bad reporting MTA or postmaster name");
 	if (strlen(env->mail_from) > NAME_MAX_OCTETS ||
 	    (env->envid != NULL && strlen(env->envid) > NAME_MAX_OCTETS) ||
-	    in->rcpt_count > (size_t)INT32_MAX) {
-		*error_r = "envelope field too long";
-		return -1;
-	}
+	    in->rcpt_count > (size_t)INT32_MAX)
+		return bad(error_r, "envelope field too long");
 	for (i = 0; i < in->rcpt_count; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 		const struct spoolrec_rcpt *sr;
 
 		if (r->index >= env->rcpt_count ||
-		    (unsigned)r->action > DSN_ACTION_EXPANDED) {
-			*error_r = "bad recipient index or action";
-			return -1;
-		}
+		    (unsigned)r->action > DSN_ACTION_EXPANDED)
+			return bad(error_r, "bad recipient index or action");
 		sr = &env->rcpts[r->index];
-		if (r->status != NULL &&
-		    !status_ok(r->status, action_class(r->action))) {
-			*error_r = "status does not fit the action";
-			return -1;
-		}
-		if (r->remote_mta != NULL && !token_ok(r->remote_mta)) {
-			*error_r = "bad remote MTA name";
-			return -1;
-		}
 		for (j = 0; j < 2; j++) {
 			const char *s = j == 0 ? sr->addr : sr->orcpt;
 
 			if ((j == 0 && (s == NULL || s[0] == '\0')) ||
-			    (s != NULL && strlen(s) > NAME_MAX_OCTETS)) {
-				*error_r = "bad recipient address";
-				return -1;
-			}
+			    (s != NULL && strlen(s) > NAME_MAX_OCTETS))
+				return bad(error_r, "bad recipient address");
 		}
 		if (!dsn_should_report(sr, r->action))
 			continue;
@@ -671,14 +667,10 @@ int dsn_envelope(const struct dsn_input *in, const char *id, const void *msg,
 
 	*env_r = NULL;
 	if (orig == NULL || orig->mail_from == NULL ||
-	    orig->mail_from[0] == '\0') {
-		*error_r = "null sender: no bounce";
-		return -1;
-	}
-	if (id == NULL || strlen(id) != SPOOL_ID_LEN) {
-		*error_r = "bad queue id";
-		return -1;
-	}
+	    orig->mail_from[0] == '\0')
+		return bad(error_r, "null sender: no bounce");
+	if (id == NULL || strlen(id) != SPOOL_ID_LEN)
+		return bad(error_r, "bad queue id");
 	e = spoolrec_new();
 	memcpy(e->id, id, SPOOL_ID_LEN + 1);
 	e->arrival = in->now > 0 ? (uint64_t)in->now : 0;

@@ -83,15 +83,18 @@ enum dsn_action {
 struct dsn_rcpt {
 	size_t index; /* into env->rcpts */
 	enum dsn_action action;
-	/* RFC 3463 "5.1.1"; its class must fit the action (5 failed, 4
-	   delayed, 2 otherwise). NULL: 5.0.0 / 4.0.0 / 2.0.0. */
+	/* RFC 3463 "5.1.1"; its class must fit the action (5 or 4 failed,
+	   4 delayed, 2 otherwise). NULL, malformed or not fitting: 5.0.0 /
+	   4.0.0 / 2.0.0 (a bad status from a remote text must not cost the
+	   sender the bounce). */
 	const char *status;
 	/* "smtp; 550 5.1.1 <x>: user unknown" (smtpreply_format_diag()).
 	   Without a "type;" prefix, "smtp; " is put before text starting
-	   with a reply code and "x-dirmx; " before anything else. NULL or
-	   "": no Diagnostic-Code. */
+	   with a reply code and a space ("550 5.1.1 ...") and "x-dirmx; "
+	   before anything else. NULL or "": no Diagnostic-Code. */
 	const char *diag;
-	/* Host name of the remote MTA, written "dns; name". NULL: none. */
+	/* Host name of the remote MTA, written "dns; name". NULL (or not
+	   one printable token): no Remote-MTA. */
 	const char *remote_mta;
 	time_t last_attempt;     /* 0: no Last-Attempt-Date */
 	time_t will_retry_until; /* delayed only; 0: no Will-Retry-Until */
@@ -116,7 +119,7 @@ struct dsn_input {
 /*
  * Append the notice to out: 1 built, 0 nothing to report (every
  * recipient refused by NOTIFY), -1 error (null sender, a recipient index
- * out of range, a bad status, a bad host or postmaster name, a time that
+ * out of range, a bad reporting MTA or postmaster name, a time that
  * cannot be written, out's limit reached).
  */
 int dsn_build(const struct dsn_input *in, struct sbuf *out,

@@ -185,9 +185,9 @@ static void group_routed(const struct route_result *res, void *ctx)
 	job.helo_name = q->hostname;
 	job.targets = targets;
 	job.n_targets = res->n_targets;
-	job.tls = q->ca_file != NULL && g->src != NEXTHOP_SOURCE_MX
-			  ? SMTPC_TLS_MAY
-			  : SMTPC_TLS_MAY;
+	/* Opportunistic TLS everywhere; a per-destination policy setting
+	 * (encrypt, verify) is the next step. */
+	job.tls = SMTPC_TLS_MAY;
 	job.ca_file = q->ca_file;
 	job.mail_from = env->mail_from;
 	job.need_smtputf8 = env->smtputf8;
@@ -397,6 +397,25 @@ static const char *find_status(const char *text, char buf[16])
 	return NULL;
 }
 
+/* An error text "host: 550 5.1.1 text" as group_delivered() writes it:
+ * true with *host_r (allocated) and *reply_r (inside err) set. */
+static bool split_host_reply(const char *err, char **host_r,
+			     const char **reply_r)
+{
+	const char *sep = err != NULL ? strstr(err, ": ") : NULL;
+	const char *r;
+
+	if (sep == NULL || sep == err || memchr(err, ' ', (size_t)(sep - err)))
+		return false;
+	r = sep + 2;
+	if (r[0] < '2' || r[0] > '5' || r[1] < '0' || r[1] > '9' ||
+	    r[2] < '0' || r[2] > '9' || (r[3] != ' ' && r[3] != '\0'))
+		return false;
+	*host_r = alloc_strndup(err, (size_t)(sep - err));
+	*reply_r = r;
+	return true;
+}
+
 /* Build the bounce for this attempt's failures; true when one is made. */
 static bool dsn_prepare(struct attempt *a)
 {
@@ -404,6 +423,8 @@ static bool dsn_prepare(struct attempt *a)
 	struct queue *q = m->q;
 	struct spoolrec *env = m->env;
 	struct dsn_rcpt *dr = alloc_array(env->rcpt_count + 1, sizeof(*dr));
+	char **remote = alloc_array(env->rcpt_count + 1, sizeof(char *));
+	bool null_sender = env->mail_from[0] == '\0';
 	char (*status)[16] = alloc_array(env->rcpt_count + 1, 16);
 	struct dsn_input in = {0};
 	struct spoolrec *report_env = NULL;
@@ -414,15 +435,27 @@ static bool dsn_prepare(struct attempt *a)
 	const char *error;
 	bool made = false;
 	ssize_t got;
+	int built;
 
 	for (size_t i = 0; i < env->rcpt_count; i++) {
-		if (!a->bounced_now[i] ||
+		const char *err = env->rcpts[i].error;
+
+		if (!a->bounced_now[i])
+			continue;
+		/* NOTIFY is the sender's wish; a message from <> has no
+		 * sender to tell, and its failures (our own bounces carry
+		 * NOTIFY=NEVER) go to the postmaster whatever NOTIFY says. */
+		if (!null_sender &&
 		    !dsn_should_report(&env->rcpts[i], DSN_ACTION_FAILED))
 			continue;
 		dr[n].index = i;
 		dr[n].action = DSN_ACTION_FAILED;
-		dr[n].status = find_status(env->rcpts[i].error, status[n]);
-		dr[n].diag = env->rcpts[i].error;
+		dr[n].status = find_status(err, status[n]);
+		dr[n].diag = err;
+		/* "host: 550 5.1.1 text" (group_delivered): the reply is the
+		 * Diagnostic-Code (smtp; 550 ...), the host the Remote-MTA. */
+		if (split_host_reply(err, &remote[n], &dr[n].diag))
+			dr[n].remote_mta = remote[n];
 		dr[n].last_attempt = time(NULL);
 		n++;
 	}
@@ -438,6 +471,9 @@ static bool dsn_prepare(struct attempt *a)
 		}
 		report_env = spoolrec_dup(env);
 		spoolrec_set(&report_env->mail_from, q->postmaster);
+		/* dsn_build() applies NOTIFY again: the report ignores it. */
+		for (size_t i = 0; i < report_env->rcpt_count; i++)
+			report_env->rcpts[i].notify = 0;
 	}
 	orig = alloc_zero(DSN_ORIG_MAX);
 	got = pread(a->data.fd, orig,
@@ -458,7 +494,10 @@ static bool dsn_prepare(struct attempt *a)
 	in.now = time(NULL);
 	in.boundary_seed = queue_now_ms() ^ (uint64_t)(uintptr_t)a;
 	out = sbuf_new(4u * 1024 * 1024);
-	if (dsn_build(&in, out, &error) < 0 ||
+	built = dsn_build(&in, out, &error);
+	if (built == 0)
+		goto done; /* every recipient's NOTIFY says: no report */
+	if (built < 0 ||
 	    spool_msg_begin(q->spool, &a->dsn_msg, &error) < 0 ||
 	    spool_msg_write(a->dsn_msg, sbuf_data(out), sbuf_len(out),
 			    &error) < 0 ||
@@ -478,6 +517,9 @@ done:
 	free(orig);
 	free(mailer_daemon);
 	free(status);
+	for (size_t i = 0; i < n; i++)
+		free(remote[i]);
+	free(remote);
 	free(dr);
 	return made;
 }
