@@ -119,6 +119,10 @@ struct settings_routerd {
 	char *tls_key;
 	char *tls_ca_file;
 	struct config_hostport smarthost;
+	char *smarthost_user;          /* AUTH to the smarthost, over TLS */
+	char *smarthost_password_file; /* readable by routerd alone */
+	int tls_policy;                /* outbound: 0 none .. 3 verify */
+	struct config_list tls_policy_map; /* "destination policy" items */
 	struct config_list routes; /* "domain nexthop" items */
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;

@@ -265,6 +265,28 @@ static const struct config_enum_value listener_tls[] = {
 	{"yes", SETTINGS_TLS_REQUIRED},	     {"true", SETTINGS_TLS_REQUIRED},
 	{"on", SETTINGS_TLS_REQUIRED},	     {NULL, 0}};
 
+/* Outbound TLS: the values are enum smtpc_tls's (0 none .. 3 verify). */
+static const struct config_enum_value out_tls[] = {
+	{"none", 0}, {"may", 1}, {"encrypt", 2}, {"verify", 3}, {NULL, 0}};
+
+/* "destination policy": a domain or host, then none|may|encrypt|verify. */
+static bool valid_tls_map(const char *value, const char **error_r)
+{
+	const char *space = strpbrk(value, " \t");
+	const char *policy;
+
+	if (space == NULL || space == value) {
+		*error_r = "expected 'destination none|may|encrypt|verify'";
+		return false;
+	}
+	policy = space + strspn(space, " \t");
+	for (size_t i = 0; out_tls[i].name != NULL; i++)
+		if (strcmp(policy, out_tls[i].name) == 0)
+			return true;
+	*error_r = "the policy must be none, may, encrypt or verify";
+	return false;
+}
+
 /* One line per setting; the type names the storage (see config.h). */
 #define STRING(n, off, def, check)                                             \
 	{.name = n, .type = CONFIG_STRING, .offset = off,                      \
@@ -376,6 +398,11 @@ static const struct config_setting routerd_settings[] = {
 	PATH("tls_key", R(tls_key), NULL, NULL),
 	PATH("tls_ca_file", R(tls_ca_file), NULL, NULL),
 	HOSTPORT("smarthost", R(smarthost)),
+	STRING("smarthost_user", R(smarthost_user), NULL, NULL),
+	PATH("smarthost_password_file", R(smarthost_password_file), NULL,
+	     NULL),
+	ENUM("tls_policy", R(tls_policy), "may", out_tls),
+	LIST("tls_policy_map", R(tls_policy_map), valid_tls_map),
 	LIST("routes", R(routes), valid_route),
 	DURATION("retry_min", R(retry_min_ms), "5m", SEC, DAY),
 	DURATION("retry_max", R(retry_max_ms), "1h", SEC, 7 * DAY),

@@ -168,6 +168,17 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 				: alloc_printf("postmaster@%s", opts->hostname);
 	q->ca_file = opts->tls_ca_file != NULL ? alloc_strdup(opts->tls_ca_file)
 					       : NULL;
+	q->tls_map = alloc_array(opts->n_tls_map + 1, sizeof(char *));
+	for (size_t i = 0; i < opts->n_tls_map; i++)
+		q->tls_map[i] = alloc_strdup(opts->tls_map[i]);
+	q->n_tls_map = opts->n_tls_map;
+	q->opts.tls_map = NULL;
+	if (opts->smarthost_user != NULL && opts->smarthost_password != NULL) {
+		q->sh_user = alloc_strdup(opts->smarthost_user);
+		q->sh_password = alloc_strdup(opts->smarthost_password);
+	}
+	q->opts.smarthost_user = NULL;
+	q->opts.smarthost_password = NULL;
 	q->opts.hostname = q->hostname;
 	q->opts.postmaster = q->postmaster;
 	q->opts.tls_ca_file = q->ca_file;
@@ -205,6 +216,14 @@ void queue_deinit(struct queue **qp)
 	}
 	evloop_timer_free(&q->tick);
 	nexthop_config_deinit(&q->nhcfg);
+	for (size_t i = 0; i < q->n_tls_map; i++)
+		free(q->tls_map[i]);
+	free(q->tls_map);
+	free(q->sh_user);
+	if (q->sh_password != NULL) {
+		explicit_bzero(q->sh_password, strlen(q->sh_password));
+		free(q->sh_password);
+	}
 	free(q->hostname);
 	free(q->postmaster);
 	free(q->ca_file);

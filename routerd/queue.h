@@ -39,6 +39,14 @@ struct queue_options {
 	/* routes and smarthost, read once by queue_new() */
 	const struct settings_routerd *settings;
 	const char *tls_ca_file;
+	/* Outbound TLS (enum smtpc_tls) by default, and per destination:
+	 * "destination policy" items matched against the next hop's host
+	 * (the recipient domain for an MX hop), ASCII case-insensitive. */
+	int tls_policy;
+	const char *const *tls_map;
+	size_t n_tls_map;
+	const char *smarthost_user;     /* AUTH to the smarthost */
+	const char *smarthost_password; /* copied and wiped by the queue */
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;
 	uint64_t max_lifetime_ms;

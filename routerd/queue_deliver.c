@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,6 +132,28 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 	group_done(g);
 }
 
+/* The TLS policy for a next hop: the map's entry for its host, else the
+ * default. */
+static enum smtpc_tls tls_policy_for(const struct queue *q,
+				     const struct nexthop *nh)
+{
+	static const char *const names[] = {"none", "may", "encrypt",
+					    "verify"};
+
+	for (size_t i = 0; i < q->n_tls_map; i++) {
+		const char *item = q->tls_map[i];
+		size_t n = strcspn(item, " \t");
+		const char *policy = item + n + strspn(item + n, " \t");
+
+		if (n != strlen(nh->host) || strncasecmp(item, nh->host, n) != 0)
+			continue;
+		for (int k = 0; k < 4; k++)
+			if (strcmp(policy, names[k]) == 0)
+				return (enum smtpc_tls)k;
+	}
+	return (enum smtpc_tls)q->opts.tls_policy;
+}
+
 static void group_routed(const struct route_result *res, void *ctx)
 {
 	struct group *g = ctx;
@@ -185,9 +208,11 @@ static void group_routed(const struct route_result *res, void *ctx)
 	job.helo_name = q->hostname;
 	job.targets = targets;
 	job.n_targets = res->n_targets;
-	/* Opportunistic TLS everywhere; a per-destination policy setting
-	 * (encrypt, verify) is the next step. */
-	job.tls = SMTPC_TLS_MAY;
+	job.tls = tls_policy_for(q, &g->nh);
+	if (g->src == NEXTHOP_SOURCE_SMARTHOST && q->sh_user != NULL) {
+		job.auth_user = q->sh_user;
+		job.auth_password = q->sh_password;
+	}
 	job.ca_file = q->ca_file;
 	job.mail_from = env->mail_from;
 	job.need_smtputf8 = env->smtputf8;

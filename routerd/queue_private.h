@@ -37,6 +37,9 @@ struct queue {
 	struct authc *authc;
 	struct queue_options opts;
 	char *hostname, *postmaster, *ca_file;
+	char **tls_map;     /* "destination policy" */
+	size_t n_tls_map;
+	char *sh_user, *sh_password;
 	struct nexthop_config *nhcfg;
 	struct qmsg *head, *tail;
 	size_t n_msgs;

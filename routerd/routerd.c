@@ -102,6 +102,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	const char *names[1];
 	const char *error;
 	char host[256];
+	char *password = NULL;
 
 	memset(host, 0, sizeof(host));
 	if (r->hostname != NULL)
@@ -124,11 +125,35 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	qo.postmaster = r->postmaster;
 	qo.settings = r;
 	qo.tls_ca_file = r->tls_ca_file;
+	qo.tls_policy = r->tls_policy;
+	qo.tls_map = (const char *const *)r->tls_policy_map.items;
+	qo.n_tls_map = r->tls_policy_map.count;
+	if (r->smarthost_user != NULL) {
+		if (r->smarthost_password_file == NULL ||
+		    smtpc_password_read(r->smarthost_password_file, &password,
+					&error) < 0) {
+			log_error(NULL, "event=start status=failed "
+					"smarthost_password_file=%s error=\"%s\"",
+				  r->smarthost_password_file != NULL
+					  ? r->smarthost_password_file
+					  : "(not set)",
+				  r->smarthost_password_file != NULL
+					  ? error
+					  : "smarthost_user needs it");
+			return -1;
+		}
+		qo.smarthost_user = r->smarthost_user;
+		qo.smarthost_password = password;
+	}
 	qo.retry_min_ms = r->retry_min_ms;
 	qo.retry_max_ms = r->retry_max_ms;
 	qo.max_lifetime_ms = r->max_queue_lifetime_ms;
 	rd->queue = queue_new(base, rd->spool, rd->route, rd->smtpc,
 			      rd->authc, &qo);
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
 	smtpd_set_queue(rd->smtpd, rd->queue);
 	ctlsrv_start(rd->ctl, rd->queue);
 	queue_recover(rd->queue);
