@@ -28,7 +28,7 @@ TEST_PKGS=(
 	krb5-kdc krb5-user krb5-admin-server libsasl2-modules-gssapi-mit
 	libsasl2-modules
 	samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind
-	postfix swaks libnet-ssleay-perl libio-socket-ssl-perl
+	postfix postfix-ldap swaks libnet-ssleay-perl libio-socket-ssl-perl
 	gnutls-bin
 	iproute2 procps psmisc bind9-dnsutils
 )

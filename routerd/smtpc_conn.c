@@ -18,6 +18,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,6 +523,13 @@ struct smtpc_conn *smtpc_conn_open(struct smtpc *c, struct smtpc_req *req,
 		conn->connect_errno = errno;
 		evloop_timer_start(conn->timer, 0);
 		return conn;
+	}
+	{
+		/* Pipelined commands go out without waiting for delayed ACKs. */
+		int one = 1;
+
+		(void)setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
 	}
 	if (connect(conn->fd, (const struct sockaddr *)&t->addr, t->addrlen) <
 	        0 &&

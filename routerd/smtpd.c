@@ -7,6 +7,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +179,15 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		log_warn(NULL, "event=refused listener=%s reason=max_sessions",
 			 l->name);
 		return;
+	}
+	/* Pipelined replies are written as they are ready: without this,
+	 * each small write after the first waits for the client's delayed
+	 * ACK (~40 ms), as the benchmark showed. */
+	{
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
 	}
 	l->sessions++;
 	l->s->sessions++;

@@ -109,7 +109,8 @@ static struct spoolrec *make_env(const char *id, const char *from)
 	struct spoolrec *r = spoolrec_new();
 	struct spoolrec_rcpt *rc;
 
-	snprintf(r->id, sizeof(r->id), "%s", id);
+	/* Queue ids are SPOOL_ID_LEN characters: copy exactly that. */
+	memcpy(r->id, id, strnlen(id, sizeof(r->id) - 1));
 	r->arrival = 1700000000;
 	spoolrec_set(&r->client, "192.0.2.1");
 	spoolrec_set(&r->helo, "h=%\n");
