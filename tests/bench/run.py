@@ -1,0 +1,832 @@
+#!/usr/bin/env python3
+"""dirmx vs Postfix: the accept-side benchmark of issue 7 (see README.md).
+
+    python3 tests/bench/run.py [--users N] [--messages M] [--concurrency C]
+        [--rcpts 1,5] [--size S] [--repeat K] [--group-messages G]
+        [--mta dirmx,postfix] [--smoke] [--build-dir DIR] [--keep]
+
+One slapd with N generated users is shared by both MTAs; each MTA in turn
+gets the same load from tests/bench/loadgen.c on loopback. Prints a table
+and, as the last line of stdout, one JSON object with every figure.
+"""
+
+import argparse
+import json
+import resource
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
+
+from dirmxlab import Lab, Slapd, ldapdata, free_port  # noqa: E402
+from dirmxlab.core import find_program  # noqa: E402
+
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+NCPU = os.cpu_count() or 1
+SINK_ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]  # the 3 mailbox servers
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# -- /proc sampling ---------------------------------------------------------
+
+def _stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    # fields after ')' start at index 3 (state)
+    return {"ppid": int(rest[1]), "utime": int(rest[11]), "stime": int(rest[12]),
+            "cutime": int(rest[13]), "cstime": int(rest[14])}
+
+
+def proc_children():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        st = _stat(int(d))
+        if st:
+            kids.setdefault(st["ppid"], []).append(int(d))
+    return kids
+
+
+def tree(roots):
+    kids = proc_children()
+    out, todo = [], list(roots)
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def tree_cpu(roots):
+    """CPU seconds of roots and every descendant, live or reaped by one of
+    them (utime+stime+cutime+cstime of each live process in the tree)."""
+    total = 0
+    for p in tree(roots):
+        st = _stat(p)
+        if st:
+            total += st["utime"] + st["stime"] + st["cutime"] + st["cstime"]
+    return total / CLK
+
+
+def pss_kb(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _own_cpu():
+    """CPU seconds of this script and its reaped children (the loadgen)."""
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def system_busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+class Sampler:
+    """Peak PSS of a process tree, sampled every 100 ms."""
+
+    def __init__(self, roots_fn):
+        self.roots_fn = roots_fn
+        self.peak_kb = 0
+        self.nprocs_max = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.1)
+
+    def sample(self):
+        pids = tree(self.roots_fn())
+        kb = sum(pss_kb(p) for p in pids)
+        self.peak_kb = max(self.peak_kb, kb)
+        self.nprocs_max = max(self.nprocs_max, len(pids))
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *a):
+        self._stop.set()
+        self._t.join()
+        self.sample()
+
+
+# -- helpers --------------------------------------------------------------------
+
+def fsync_rate(directory, seconds=2.0):
+    """New file, 4 KiB write, fsync file, fsync directory: per second."""
+    os.makedirs(directory, exist_ok=True)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    data = b"x" * 4096
+    n, t0 = 0, time.monotonic()
+    try:
+        while time.monotonic() - t0 < seconds:
+            p = os.path.join(directory, "fsync-%d" % n)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            os.fsync(dfd)
+            n += 1
+        el = time.monotonic() - t0
+    finally:
+        os.close(dfd)
+        for i in range(n):
+            try:
+                os.unlink(os.path.join(directory, "fsync-%d" % i))
+            except OSError:
+                pass
+    return n / el
+
+
+def port_free_on_all(port):
+    for a in ["127.0.0.1"] + SINK_ADDRS:
+        with socket.socket() as s:
+            try:
+                s.bind((a, port))
+            except OSError:
+                return False
+    return True
+
+
+def sink_port():
+    for _ in range(50):
+        p = free_port()
+        if port_free_on_all(p):
+            return p
+    raise RuntimeError("no port free on all sink addresses")
+
+
+class Sinks:
+    """One smtp-sink per mailbox server address (and one on 127.0.0.1 for
+    the ceiling), with -c counters on stdout."""
+
+    def __init__(self, lab, port):
+        self.lab, self.port = lab, port
+        self.prog = find_program("smtp-sink")
+        self.procs = {}
+        for a in ["127.0.0.1"] + SINK_ADDRS:
+            name = "smtp-sink-%s" % a
+            self.procs[a] = (name, lab.spawn(name, [self.prog, "-c", "-u", "nobody", "-m", "1024",
+                                                  "%s:%d" % (a, port), "1024"]))
+        deadline = time.monotonic() + 10
+        for a in self.procs:
+            while True:
+                try:
+                    socket.create_connection((a, port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("smtp-sink on %s:%d did not start" % (a, port))
+                    time.sleep(0.05)
+
+    def messages(self, addrs=SINK_ADDRS):
+        total = 0
+        for a in addrs:
+            txt = self.lab.log_text(self.procs[a][0])
+            i = txt.rfind("mesg=")
+            if i >= 0:
+                total += int(txt[i + 5:].split()[0].strip("\r"))
+        return total
+
+    def pids(self):
+        return [p.pid for _, p in self.procs.values()]
+
+
+def run_loadgen(loadgen, port, rcpt_file, a, seed, messages, rcpts, timeout=300):
+    argv = [loadgen, "-s", "127.0.0.1:%d" % port, "-f", rcpt_file, "-c", str(a.concurrency),
+            "-m", str(messages), "-r", str(rcpts), "-S", str(a.size), "-n", str(a.per_conn),
+            "-x", str(seed), "-t", "60"]
+    if not a.no_pipelining:
+        argv.append("-P")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("loadgen failed: %s" % r.stderr)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def check_validation(port, known, unknown):
+    """RCPT-time validation must be on: known 250, unknown 5xx."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.ehlo("check.bench.example")
+        s.mail("check@bench.example")
+        ok = s.rcpt(known)[0]
+        bad = s.rcpt(unknown)[0]
+        s.rset()
+    return {"known": ok, "unknown": bad, "ok": ok == 250 and 500 <= bad < 600}
+
+
+# -- the MTAs ---------------------------------------------------------------------
+
+class Dirmx:
+    name = "dirmx"
+
+    def __init__(self, lab, slapd, info, build, sink_port_):
+        self.lab, self.slapd, self.build = lab, slapd, build
+        self.port = free_port()
+        self.sock = lab.path("dirmx", "authd.sock")
+        self.spool = lab.path("dirmx", "spool", "x")[:-2]
+        pw = lab.write("dirmx/svc.pw", slapd.svc_pw + "\n", 0o600)
+        self.conf = lab.write("dirmx/dirmx.conf", """
+[global]
+log_level = info
+[authd]
+directory = ldap
+servers = ldap://127.0.0.1:{lport}
+base_dn = {suffix}
+tls = starttls
+ca_file = {ca}
+bind = simple
+bind_dn = {svc}
+bind_password_file = {pw}
+socket = {sock}
+client_user = nobody
+[routerd]
+user = nobody
+spool_dir = {spool}
+authd_socket = {sock}
+local_domains = {dom}, {adom}
+[listener mx]
+address = 127.0.0.1:{port}
+role = mx
+""".format(lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
+           sock=self.sock, spool=self.spool, dom=info["domain"], adom=info["alias_domain"],
+           port=self.port))
+        os.chmod(os.path.dirname(self.sock), 0o755)
+        self.settings = {"authd": "directory=ldap, servers=ldap://127.0.0.1 (StartTLS, simple "
+                         "bind as the service account), cache defaults (cache_ttl 300s, "
+                         "negative 60s, pool_size 2)",
+                         "routerd": "mx listener, local_domains=%s,%s, spool fsync on "
+                         "(not configurable), log_level=info" % (info["domain"],
+                                                                 info["alias_domain"])}
+        self.authd = self.routerd = None
+
+    def start(self):
+        self.authd = self.lab.spawn("authd", [os.path.join(self.build, "authd", "authd"),
+                                              "-f", "-c", self.conf])
+        deadline = time.monotonic() + 15
+        while not os.path.exists(self.sock):
+            if self.authd.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("authd did not start:\n" + self.lab.log_text("authd")[-2000:])
+            time.sleep(0.05)
+        os.chmod(self.sock, 0o666)
+        self.routerd = self.lab.spawn("routerd", [os.path.join(self.build, "routerd", "routerd"),
+                                                  "-f", "-c", self.conf])
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if self.routerd.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("routerd did not start:\n"
+                                       + self.lab.log_text("routerd")[-2000:])
+                time.sleep(0.05)
+
+    def roots(self):
+        return [p.pid for p in (self.authd, self.routerd) if p and p.poll() is None]
+
+    def flush_cache(self):
+        r = subprocess.run([os.path.join(self.build, "lib", "dirmxctl"), "-c", self.conf,
+                            "flush", "-S", self.sock], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("dirmxctl flush failed: %s %s" % (r.stdout, r.stderr))
+
+    def end_to_end_wait(self, t0, expected, sinks, timeout):
+        return None  # delivery not built yet
+
+    def stop(self):
+        for p in (self.routerd, self.authd):
+            if p is not None:
+                self.lab.stop(p)
+
+
+class Postfix:
+    name = "postfix"
+
+    def __init__(self, lab, slapd, info, sink_port_, process_limit):
+        self.lab = lab
+        self.dir = lab.path("postfix", "etc", "x")[:-2]
+        self.queue = lab.path("postfix", "queue", "x")[:-2]
+        self.data = lab.path("postfix", "data", "x")[:-2]
+        shutil.chown(self.data, "postfix", "postfix")
+        for d in (os.path.dirname(self.dir), lab.dir):
+            os.chmod(d, 0o755)
+        self.port = free_port()
+        self.postfix = find_program("postfix")
+        ldap_common = """server_host = ldap://127.0.0.1:{lport}
+version = 3
+start_tls = yes
+tls_ca_cert_file = {ca}
+tls_require_cert = yes
+bind = yes
+bind_dn = {svc}
+bind_pw = {pw}
+search_base = {suffix}
+domain = {dom}, {adom}
+""".format(lport=slapd.port, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=slapd.svc_pw,
+           suffix=slapd.suffix, dom=info["domain"], adom=info["alias_domain"])
+        self.maps = {
+            "ldap-recipients.cf": ldap_common
+            + "query_filter = (|(mail=%s)(mailLocalAddress=%s))\nresult_attribute = mail\n",
+            "ldap-transport.cf": ldap_common
+            + "query_filter = (&(mailHost=*)(|(mail=%%s)(mailLocalAddress=%%s)))\n"
+              "result_attribute = mailHost\nresult_format = smtp:[%%s]:%d\n" % sink_port_,
+            "ldap-groups.cf": ldap_common
+            + "query_filter = (&(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+              "(mail=%s))\nspecial_result_attribute = member, uniqueMember\n"
+              "leaf_result_attribute = mail\n",
+        }
+        for n, text in self.maps.items():
+            p = os.path.join(self.dir, n)
+            with open(p, "w") as f:
+                f.write(text)
+            os.chmod(p, 0o640)
+            shutil.chown(p, "root", "postfix")
+        self.settings = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue,
+            "data_directory": self.data,
+            "myhostname": "postfix.bench.example",
+            "mydestination": "",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "alias_maps": "",
+            "alias_database": "",
+            "relay_domains": "%s, %s" % (info["domain"], info["alias_domain"]),
+            "relay_recipient_maps": "ldap:%s/ldap-recipients.cf" % self.dir,
+            "transport_maps": "ldap:%s/ldap-transport.cf" % self.dir,
+            "virtual_alias_maps": "ldap:%s/ldap-groups.cf" % self.dir,
+            "virtual_alias_expansion_limit": "5000",
+            "default_process_limit": str(process_limit),
+            "maillog_file": lab.path("postfix", "maillog"),
+            "maillog_file_prefixes": lab.dir,
+            "smtp_dns_support_level": "disabled",
+        }
+        self.settings_why = {
+            "compatibility_level": "current defaults, no compatibility warnings",
+            "queue_directory": "own instance in the bench's temp dir",
+            "data_directory": "own instance in the bench's temp dir",
+            "myhostname": "no DNS on the bench machine",
+            "mydestination": "no local delivery: a pure relay/MX, as dirmx",
+            "inet_interfaces": "loopback only",
+            "inet_protocols": "loopback only",
+            "alias_maps": "no local delivery",
+            "alias_database": "no local delivery",
+            "relay_domains": "the directory's accepted domains",
+            "relay_recipient_maps": "unknown recipients refused at RCPT (LDAP, same slapd)",
+            "transport_maps": "next hop = the user's mailHost (LDAP)",
+            "virtual_alias_maps": "distribution groups expanded from LDAP (member -> mail)",
+            "virtual_alias_expansion_limit": "the 3,000-member group (default 1000)",
+            "default_process_limit": "sensible for 2 cores (default 100)",
+            "maillog_file": "logs to a file (no syslog in the bench; dirmx logs to a file too)",
+            "maillog_file_prefixes": "allow maillog_file in the temp dir",
+            "smtp_dns_support_level": "next hops are IP literals; no DNS on the bench",
+        }
+        with open(os.path.join(self.dir, "main.cf"), "w") as f:
+            for k, v in self.settings.items():
+                f.write("%s = %s\n" % (k, v))
+        self.master_changes = ["smtpd listens on 127.0.0.1:%d instead of smtp inet" % self.port,
+                               "every service chroot=n (the instance lives in a temp dir)",
+                               "postlog enabled (for maillog_file)"]
+        out = []
+        with open("/etc/postfix/master.cf") as f:
+            for line in f:
+                if line.startswith("#") or line[0].isspace():
+                    out.append(line)
+                    continue
+                w = line.split()
+                if len(w) >= 8:
+                    if w[0] == "smtp" and w[1] == "inet":
+                        w[0] = "127.0.0.1:%d" % self.port
+                    w[4] = "n"
+                    line = "  ".join(w[:8]) + (" " + " ".join(w[8:]) if len(w) > 8 else "") + "\n"
+                out.append(line)
+        with open(os.path.join(self.dir, "master.cf"), "w") as f:
+            f.writelines(out)
+        self.started = False
+
+    def _pf(self, *args, check=True):
+        r = subprocess.run([self.postfix, "-c", self.dir] + list(args), capture_output=True,
+                           text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError("postfix %s failed: %s %s\n%s" % (
+                " ".join(args), r.stdout, r.stderr, self.maillog()[-2000:]))
+        return r
+
+    def maillog(self):
+        try:
+            with open(self.settings["maillog_file"], errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def start(self):
+        self._pf("check", check=False)
+        self._pf("start")
+        self.started = True
+        self.lab.on_close(self.stop)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("postfix did not listen:\n" + self.maillog()[-2000:])
+                time.sleep(0.1)
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def roots(self):
+        p = self.master_pid()
+        return [p] if p else []
+
+    def flush_cache(self):
+        pass  # Postfix keeps no LDAP result cache
+
+    def queue_files(self):
+        n, deferred = 0, 0
+        for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
+            for _, _, files in os.walk(os.path.join(self.queue, sub)):
+                n += len(files)
+                if sub == "deferred":
+                    deferred += len(files)
+        return n, deferred
+
+    def end_to_end_wait(self, t0, expected_min, sinks, timeout):
+        """Seconds from t0 until the queue is empty (every message handed to
+        a sink), or None on timeout/deferred mail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            n, deferred = self.queue_files()
+            if n == 0:
+                return time.monotonic() - t0
+            if deferred:
+                log("postfix: %d deferred messages" % deferred)
+                return None
+            time.sleep(0.02)
+        return None
+
+    def stop(self):
+        if self.started:
+            self.started = False
+            self._pf("stop", check=False)
+            pid = self.master_pid()
+            deadline = time.monotonic() + 15
+            while pid and os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+
+# -- one measured run ------------------------------------------------------------
+
+def measure(mta, slapd, sinks, loadgen, rcpt_file, a, seed, messages, rcpts, variant):
+    busy0 = system_busy()
+    tb0 = time.monotonic()
+    own0 = _own_cpu()
+    sinkcpu0 = tree_cpu(sinks.pids())
+    load0 = os.getloadavg()[0]
+    s0 = slapd.searches_count()
+    cpu0 = tree_cpu(mta.roots())
+    slapd_cpu0 = tree_cpu([slapd.proc.pid])
+    sink0 = sinks.messages()
+    with Sampler(mta.roots) as samp:
+        t0 = time.monotonic()
+        lg = run_loadgen(loadgen, mta.port, rcpt_file, a, seed, messages, rcpts)
+        e2e = mta.end_to_end_wait(t0, lg["accepted"], sinks, timeout=300)
+        t_end = time.monotonic()
+    cpu1 = tree_cpu(mta.roots())
+    slapd_cpu1 = tree_cpu([slapd.proc.pid])
+    time.sleep(0.2)
+    s1 = slapd.searches_count()
+    busy1 = system_busy()
+    tb1 = time.monotonic()
+    own1 = _own_cpu()
+    sinkcpu1 = tree_cpu(sinks.pids())
+    acc = lg["accepted"]
+    mta_cpu = cpu1 - cpu0
+    wall_all = t_end - t0
+    # CPU used on the machine by anything else than the MTA, slapd, the sinks,
+    # the load generator and this script: other people's work.
+    others = ((busy1[0] - busy0[0]) / CLK) - mta_cpu - (slapd_cpu1 - slapd_cpu0) \
+        - (own1 - own0) - (sinkcpu1 - sinkcpu0)
+    r = {
+        "mta": mta.name, "variant": variant, "seed": seed, "messages": messages, "rcpts": rcpts,
+        "accepted": acc, "rejected": lg["rejected"], "tempfailed": lg["tempfailed"],
+        "failed_sessions": lg["failed_sessions"], "first_error": lg["first_error"],
+        "accepted_msgs_per_s": lg["msgs_per_s"],
+        "e2e_msgs_per_s": (acc / e2e) if e2e else None,
+        "e2e_s": e2e,
+        "dot_p50_ms": lg["dot_ms"]["p50"], "dot_p99_ms": lg["dot_ms"]["p99"],
+        "dot_max_ms": lg["dot_ms"]["max"], "envelope_p50_ms": lg["envelope_ms"]["p50"],
+        "envelope_p99_ms": lg["envelope_ms"]["p99"],
+        "cpu_s_per_1000": mta_cpu / acc * 1000 if acc else None,
+        "slapd_cpu_s_per_1000": (slapd_cpu1 - slapd_cpu0) / acc * 1000 if acc else None,
+        "peak_pss_mb": samp.peak_kb / 1024.0, "max_procs": samp.nprocs_max,
+        "ldap_searches": s1 - s0,
+        "ldap_searches_per_msg": (s1 - s0) / messages,
+        "distinct_rcpts": lg["distinct_rcpts"],
+        "ldap_searches_per_distinct_rcpt": ((s1 - s0) / lg["distinct_rcpts"])
+        if lg["distinct_rcpts"] else None,
+        "sink_transactions": sinks.messages() - sink0,
+        "loadavg_before": load0,
+        "loadgen_and_script_cpu_s": own1 - own0,
+        "other_cpu_busy_frac": max(0.0, others / ((tb1 - tb0) * NCPU)),
+        "wall_s": lg["wall_s"],
+    }
+    if r["failed_sessions"] or r["tempfailed"] or r["rejected"]:
+        log("  warning: %s %s: %s" % (mta.name, variant, lg["first_error"]))
+    return r
+
+
+def run_mta(mta, slapd, sinks, loadgen, files, a, results):
+    mta.start()
+    mta.validation = check_validation(mta.port, files["known"], files["unknown"])
+    log("%s: validation %s" % (mta.name, mta.validation))
+    if not mta.validation["ok"]:
+        raise RuntimeError("%s does not validate recipients at RCPT: %s"
+                           % (mta.name, mta.validation))
+    first = True
+    for rep in range(a.repeat):
+        for rc in a.rcpts:
+            seed = 1000 * rep + rc
+            # cold: authd's cache empty (first run right after start, then flushed)
+            if not first:
+                mta.flush_cache()
+            first = False
+            for variant in ("cold", "warm"):
+                r = measure(mta, slapd, sinks, loadgen, files["users"], a, seed, a.messages, rc,
+                            "r%d-%s" % (rc, variant))
+                r["rep"] = rep
+                results.append(r)
+                log("  %-7s %-9s rep %d: %7.1f acc/s  e2e %s  p99 %.1f ms  ldap/msg %.3f  "
+                    "cpu/1k %.2f s  pss %.1f MB  other-busy %.2f" % (
+                        mta.name, r["variant"], rep, r["accepted_msgs_per_s"],
+                        "%.1f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
+                        r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"],
+                        r["cpu_s_per_1000"] or -1, r["peak_pss_mb"],
+                        r["other_cpu_busy_frac"] or 0))
+        if a.group_messages:
+            mta.flush_cache()
+            r = measure(mta, slapd, sinks, loadgen, files["group"], a, rep + 77,
+                        a.group_messages, 1, "group%d" % files["group_size"])
+            r["rep"] = rep
+            results.append(r)
+            log("  %-7s %-9s rep %d: %7.1f acc/s  e2e %s  p99 %.1f ms  ldap/msg %.1f" % (
+                mta.name, r["variant"], rep, r["accepted_msgs_per_s"],
+                "%.1f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
+                r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"]))
+    mta.stop()
+
+
+# -- summary ---------------------------------------------------------------------
+
+FIGURES = ["accepted_msgs_per_s", "e2e_msgs_per_s", "dot_p50_ms", "dot_p99_ms", "dot_max_ms",
+           "cpu_s_per_1000", "peak_pss_mb", "ldap_searches_per_msg",
+           "ldap_searches_per_distinct_rcpt"]
+
+
+def summarize(results):
+    groups = {}
+    for r in results:
+        groups.setdefault((r["mta"], r["variant"]), []).append(r)
+    summary = {}
+    for (mta, variant), rs in groups.items():
+        s = {}
+        for f in FIGURES:
+            vals = [r[f] for r in rs if r[f] is not None]
+            if vals:
+                s[f] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                        "n": len(vals)}
+            else:
+                s[f] = None
+        s["other_cpu_busy_frac_max"] = max((r["other_cpu_busy_frac"] or 0) for r in rs)
+        summary.setdefault(mta, {})[variant] = s
+    return summary
+
+
+def ratios(summary):
+    out = {}
+    if "dirmx" not in summary or "postfix" not in summary:
+        return out
+    for variant, d in summary["dirmx"].items():
+        p = summary["postfix"].get(variant)
+        if not p:
+            continue
+        rv = {}
+        for f in FIGURES:
+            if d.get(f) and p.get(f) and p[f]["median"]:
+                rv[f] = d[f]["median"] / p[f]["median"]
+            else:
+                rv[f] = None
+        out[variant] = rv
+    return out
+
+
+def fmt(s, f, digits=1):
+    if not s or not s.get(f):
+        return "n/a"
+    m = s[f]
+    if f == "e2e_msgs_per_s" and m is None:
+        return "n/a"
+    spread = ""
+    if m["n"] > 1:
+        spread = " [%.*f-%.*f]" % (digits, m["min"], digits, m["max"])
+    return "%.*f%s" % (digits, m["median"], spread)
+
+
+def print_table(summary, rat, ceiling, fsyncs):
+    cols = [("accepted msg/s", "accepted_msgs_per_s", 0), ("e2e msg/s", "e2e_msgs_per_s", 0),
+            ("p50 ms", "dot_p50_ms", 1), ("p99 ms", "dot_p99_ms", 1), ("max ms", "dot_max_ms", 0),
+            ("cpu s/1k", "cpu_s_per_1000", 2), ("PSS MB", "peak_pss_mb", 1),
+            ("ldap/msg", "ldap_searches_per_msg", 3), ("ldap/distinct", "ldap_searches_per_distinct_rcpt", 3)]
+    print("Ceiling: loadgen -> smtp-sink %.0f msg/s (R=1), %.0f msg/s (R=5); "
+          "fsync rate in the spool dir: %.0f/s" % (ceiling.get(1, 0), ceiling.get(5, 0), fsyncs))
+    print("Figures: median [min-max] over the repeats.")
+    head = "%-8s %-11s" % ("MTA", "variant") + "".join(" %-22s" % c[0] for c in cols)
+    print(head)
+    print("-" * len(head))
+    for mta in sorted(summary):
+        for variant in sorted(summary[mta]):
+            s = summary[mta][variant]
+            line = "%-8s %-11s" % (mta, variant)
+            for _, f, dg in cols:
+                v = fmt(s, f, dg)
+                if f == "e2e_msgs_per_s" and mta == "dirmx":
+                    v = "n/a (no delivery)"
+                line += " %-22s" % v
+            if s["other_cpu_busy_frac_max"] > 0.15:
+                line += "  (machine busy: %.0f%% other CPU)" % (100 * s["other_cpu_busy_frac_max"])
+            print(line)
+    if rat:
+        print("\ndirmx/Postfix ratios (medians; accept side only: dirmx delivery not built):")
+        for variant in sorted(rat):
+            rv = rat[variant]
+            print("  %-11s accepted %s  p99 %s  cpu/1k %s  PSS %s  ldap/msg %s" % (
+                variant, *("%.2fx" % rv[f] if rv.get(f) is not None else "n/a"
+                           for f in ("accepted_msgs_per_s", "dot_p99_ms", "cpu_s_per_1000",
+                                     "peak_pss_mb", "ldap_searches_per_msg"))))
+
+
+# -- main ---------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--users", type=int, default=10000)
+    ap.add_argument("--messages", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=20)
+    ap.add_argument("--rcpts", default="1,5", help="recipients per message, comma-separated")
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--per-conn", type=int, default=1, help="messages per SMTP connection")
+    ap.add_argument("--no-pipelining", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--group-messages", type=int, default=10,
+                    help="messages to the 3,000-member group per repeat (0: skip)")
+    ap.add_argument("--mta", default="dirmx,postfix")
+    ap.add_argument("--process-limit", type=int, default=40,
+                    help="Postfix default_process_limit")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny numbers: 200 users, 50 messages, 1 repeat")
+    ap.add_argument("--build-dir", default=os.environ.get("DIRMX_BUILD_DIR",
+                                                          os.path.join(SRC, "build")))
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    a = ap.parse_args()
+    if a.smoke:
+        a.users, a.messages, a.repeat, a.concurrency = 200, 50, 1, 5
+        a.group_messages = 2
+    a.rcpts = [int(x) for x in a.rcpts.split(",")]
+    mtas = a.mta.split(",")
+    started = time.time()
+
+    with Lab("bench", keep=a.keep) as lab:
+        os.chmod(lab.dir, 0o755)
+        loadgen = subprocess.run([os.path.join(HERE, "build.sh"), lab.path("bin")],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        gsize = min(3000, a.users)
+        ldif, info = ldapdata.generate(users=a.users, mailhosts=SINK_ADDRS, large_group=gsize)
+        log("slapd: %d users, group of %d" % (a.users, info["large_group"]["size"]))
+        slapd = Slapd(lab, data=ldif)
+        addrs = []
+        for u in info["users"]:
+            addrs.append(u["mail"])
+            addrs.extend(u["aliases"])
+        files = {"users": lab.write("rcpts-users.txt", "\n".join(addrs) + "\n"),
+                 "group": lab.write("rcpts-group.txt", info["large_group"]["mail"] + "\n"),
+                 "group_size": info["large_group"]["size"],
+                 "known": info["users"][1]["mail"],
+                 "unknown": "no-such-user-4711@%s" % info["domain"]}
+        sp = sink_port()
+        sinks = Sinks(lab, sp)
+        results, ceiling = [], {}
+        # The ceiling: loadgen straight into one smtp-sink.
+        class _S:  # noqa: E306
+            name, port = "sink", sp
+
+            def roots(self):
+                return sinks.pids()[:1]
+
+            def end_to_end_wait(self, *x, **k):
+                return None
+        for rc in a.rcpts:
+            vals = []
+            for rep in range(a.repeat):
+                r = measure(_S(), slapd, sinks, loadgen, files["users"], a, 9000 + rep,
+                            max(a.messages, 2000) if not a.smoke else a.messages, rc,
+                            "ceiling-r%d" % rc)
+                vals.append(r["accepted_msgs_per_s"])
+                r["rep"] = rep
+                results.append(r)
+            ceiling[rc] = statistics.median(vals)
+            log("ceiling r%d: %s msg/s" % (rc, ["%.0f" % v for v in vals]))
+        objs = {}
+        for name in mtas:
+            if name == "dirmx":
+                m = Dirmx(lab, slapd, info, a.build_dir, sp)
+            elif name == "postfix":
+                m = Postfix(lab, slapd, info, sp, a.process_limit)
+            else:
+                raise SystemExit("unknown MTA %s" % name)
+            objs[name] = m
+            try:
+                run_mta(m, slapd, sinks, loadgen, files, a, results)
+            finally:
+                m.stop()
+        fsyncs = fsync_rate(lab.path("fsync-test", "x")[:-2])
+        mta_results = [r for r in results if r["mta"] in objs]
+        summary = summarize(mta_results)
+        rat = ratios(summary)
+        print_table(summary, rat, ceiling, fsyncs)
+        fastest = max((s["accepted_msgs_per_s"]["median"] for m in summary.values()
+                       for s in m.values() if s.get("accepted_msgs_per_s")), default=0)
+        out = {
+            "bench": "dirmx-issue7-accept", "version": 1,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "duration_s": round(time.time() - started, 1),
+            "params": {"users": a.users, "messages": a.messages, "concurrency": a.concurrency,
+                       "rcpts": a.rcpts, "size": a.size, "per_conn": a.per_conn,
+                       "pipelining": not a.no_pipelining, "repeat": a.repeat,
+                       "group_messages": a.group_messages, "group_size": files["group_size"],
+                       "smoke": a.smoke, "ncpu": NCPU},
+            "ceiling_msgs_per_s": {str(k): v for k, v in ceiling.items()},
+            "ceiling_over_fastest_mta": (min(ceiling.values()) / fastest) if fastest else None,
+            "fsync_per_s": fsyncs,
+            "postfix_settings": objs["postfix"].settings if "postfix" in objs else None,
+            "postfix_settings_why": objs["postfix"].settings_why if "postfix" in objs else None,
+            "postfix_master_cf": objs["postfix"].master_changes if "postfix" in objs else None,
+            "postfix_ldap_maps": objs["postfix"].maps if "postfix" in objs else None,
+            "dirmx_settings": objs["dirmx"].settings if "dirmx" in objs else None,
+            "validation": {n: getattr(m, "validation", None) for n, m in objs.items()},
+            "dirmx_e2e": "n/a (delivery not built)",
+            "summary": summary, "ratios_dirmx_over_postfix": rat,
+            "runs": results,
+        }
+        if "postfix" in objs:
+            print("\nPostfix settings changed from default (main.cf):")
+            for k, v in objs["postfix"].settings.items():
+                print("  %s = %s   # %s" % (k, v, objs["postfix"].settings_why[k]))
+            print("  master.cf: " + "; ".join(objs["postfix"].master_changes))
+        print(json.dumps(out, sort_keys=True))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The benchmark (tests/bench/run.py, issue 7) in its smoke mode: tiny
+numbers, both MTAs, so that the one command keeps working. It checks that
+the run completes, that the last line is the JSON result, and that every
+figure is there for dirmx and for Postfix. It checks no performance target:
+that is what the full run is for (tests/bench/README.md)."""
+
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+from dirmxlab import build_dir, source_dir
+
+# Figures every MTA variant must have. End-to-end throughput is required of
+# Postfix only until routerd delivers (dirmx reports "n/a").
+FIGURES = ["accepted_msgs_per_s", "dot_p50_ms", "dot_p99_ms", "dot_max_ms",
+           "cpu_s_per_1000", "peak_pss_mb", "ldap_searches_per_msg"]
+VARIANTS = ["r1-cold", "r1-warm", "r5-cold", "r5-warm"]
+
+
+class BenchSmoke(unittest.TestCase):
+    def test_smoke_run(self):
+        run_py = os.path.join(source_dir(), "tests", "bench", "run.py")
+        r = subprocess.run([sys.executable, run_py, "--smoke", "--build-dir", build_dir()],
+                           capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, "run.py --smoke failed:\n%s\n%s"
+                         % (r.stdout[-3000:], r.stderr[-5000:]))
+        lines = r.stdout.strip().splitlines()
+        self.assertTrue(lines, "no output")
+        out = json.loads(lines[-1])
+        self.assertIn("MTA", r.stdout)  # the table was printed
+        for mta in ("dirmx", "postfix"):
+            self.assertTrue(out["validation"][mta]["ok"], out["validation"])
+            variants = out["summary"][mta]
+            group = [v for v in variants if v.startswith("group")]
+            self.assertEqual(len(group), 1, sorted(variants))
+            for variant in VARIANTS + group:
+                s = variants.get(variant)
+                self.assertIsNotNone(s, "%s %s missing" % (mta, variant))
+                for f in FIGURES:
+                    self.assertIsNotNone(s.get(f), "%s %s: %s is null" % (mta, variant, f))
+                    self.assertIsNotNone(s[f]["median"], "%s %s %s" % (mta, variant, f))
+            for variant in VARIANTS:
+                self.assertGreater(variants[variant]["accepted_msgs_per_s"]["median"], 0)
+                self.assertGreater(variants[variant]["peak_pss_mb"]["median"], 0)
+        for variant in VARIANTS:
+            self.assertIsNotNone(out["summary"]["postfix"][variant]["e2e_msgs_per_s"],
+                                 "postfix %s: no end-to-end figure" % variant)
+        self.assertEqual(out["dirmx_e2e"], "n/a (delivery not built)")
+        # Every run accepted every message: nothing was lost to a broken setup.
+        for run in out["runs"]:
+            if run["mta"] in ("dirmx", "postfix"):
+                self.assertEqual(run["accepted"], run["messages"], run)
+        self.assertGreater(out["fsync_per_s"], 0)
+        for k in ("1", "5"):
+            self.assertGreater(out["ceiling_msgs_per_s"][k], 0)
+        self.assertIn("relay_recipient_maps", out["postfix_settings"])
+        # Warm cache: dirmx asks the directory (almost) nothing (issue 7: < 0.1).
+        self.assertLess(out["summary"]["dirmx"]["r1-warm"]["ldap_searches_per_msg"]["median"], 0.1)
+
+
+if __name__ == "__main__":
+    unittest.main()
