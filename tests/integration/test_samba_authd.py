@@ -33,12 +33,18 @@ What is proved (numbers follow the issues' items):
      authd leave the account unlocked with badPwdCount < 4 on every DC;
      authd logs the policy it read and its throttling; another user's
      correct password still works;
-  7. SENDERS for the proxyAddresses user lists primary and alias.
+  7. SENDERS for the proxyAddresses user lists primary and alias;
+  8. SMTP AUTH on AD: routerd in the namespace (submission, STARTTLS with
+     the lab CA) checks AUTH PLAIN/LOGIN through authd (GSSAPI service
+     bind) against the DCs: the right password is accepted, the message
+     from the user's primary address to a local AD user is queued; a
+     wrong password and a disabled account get 535 5.7.8.
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 /usr/bin/python3 -m unittest -v test_samba_authd
 """
 
+import json
 import os
 import re
 import socket
@@ -50,7 +56,10 @@ import unittest
 import urllib.parse
 
 from dirmxlab import Lab, build_dir, source_dir
+from dirmxlab.ca import lab_ca
 from dirmxlab.samba import SambaDC
+
+from smtptest import SpoolMsg, routerd_bin
 
 DOM = "ad.dirmx.test"
 SITE = "Default-First-Site-Name"
@@ -875,6 +884,175 @@ class SambaAuthdTest(unittest.TestCase):
                                           "alice.alias@" + DOM]), r.stdout)
         r = self.gss.ctl("senders", "nosuchuser")
         self.assertEqual(r.returncode, 1, r.stdout)
+
+    # ---- 8. SMTP AUTH through authd on AD ----------------------------------------
+
+    def test_8_smtp_auth_routerd_on_ad(self):
+        lab, dc = self.lab, self.dc
+        # routerd drops to nobody: it needs the lab directory, its files and
+        # authd's socket (authd's client_user is nobody; the shared gss
+        # authd keeps the default client_user dirmx, i.e. root only, so an
+        # authd of the same GSSAPI configuration is started for routerd,
+        # with ca_file for the users' own binds as in test_2e).
+        os.chmod(lab.dir, 0o755)
+        a = self.start_authd("smtp", self.gss_settings(ca_file=dc.ca_cert,
+                                                       client_user="nobody"))
+        self.addCleanup(lab.stop, a.proc)
+        a.wait_ready()
+        self.assertIn("event=listening socket=%s client_user=nobody" % a.sock, a.log())
+        os.chmod(a.sock, 0o666)
+        # The submission listener on its own loopback address of the
+        # namespace, a free port there, a certificate of the lab CA for it.
+        addr = "127.0.0.12"
+        dc.netns.add_addr(addr)
+        ports = []
+        for host in (addr, "127.0.0.1"):   # the listener's; a dead DNS port
+            probe = dc.netns.socket()
+            probe.bind((host, 0))
+            ports.append(probe.getsockname()[1])
+            probe.close()
+        port, dead_port = ports
+        rdir = os.path.dirname(lab.path("routerd-ad", "x"))
+        os.chmod(rdir, 0o755)
+        cert, key = lab_ca(lab).server_cert(["mx." + DOM], [addr], name="smtp-ad")
+        for f in (cert, key):
+            os.chmod(f, 0o644)
+        os.chmod(os.path.dirname(cert), 0o755)
+        spool = os.path.join(rdir, "spool")
+        # routerd's file: authd's, but [dns] on a dead loopback port (no
+        # delivery ever leaves routerd) and the [routerd] part added.
+        with open(a.conf) as f:
+            conf = f.read()
+        dns = "[dns]\nservers = %s\ntimeout = 1s\n" % dc.ip
+        self.assertIn(dns, conf)
+        conf = conf.replace(dns, "[dns]\nservers = 127.0.0.1:%d\ntimeout = 500ms\ntries = 1\n"
+                            % dead_port)
+        conf += """\
+user = nobody
+hostname = mx.%(dom)s
+authd_socket = %(sock)s
+spool_dir = %(spool)s
+control_socket = %(dir)s/routerd.sock
+tls_cert = %(cert)s
+tls_key = %(key)s
+
+[listener submission]
+address = %(addr)s:%(port)d
+role = submission
+""" % {"dom": DOM, "sock": a.sock, "spool": spool, "dir": rdir, "cert": cert,
+            "key": key, "addr": addr, "port": port}
+        rconf = lab.write("routerd-ad/dirmx.conf", conf)
+        proc = lab.spawn("routerd-ad", dc.netns.exec_argv([routerd_bin(), "-f", "-c", rconf]))
+        self.addCleanup(lab.stop, proc)
+        deadline = time.monotonic() + 20
+        while True:
+            log = lab.log_text("routerd-ad")
+            if proc.poll() is not None:
+                self.fail("routerd exited %s:\n%s" % (proc.returncode, log[-3000:]))
+            if "event=routerd_start" in log:
+                try:
+                    with dc.netns.connect(addr, port, timeout=2) as c:
+                        c.settimeout(5)
+                        if c.recv(100).startswith(b"220 "):
+                            break
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                self.fail("routerd not ready:\n" + log[-3000:])
+            time.sleep(0.05)
+
+        body = ("From: <alice.primary@%s>\r\nTo: <carol@%s>\r\nSubject: smtp on ad\r\n"
+                "\r\nHello from AD.\r\n" % (DOM, DOM))
+        sessions = [
+            {"mech": "PLAIN", "user": "alice", "password": PW,
+             "from": "alice.primary@" + DOM, "rcpts": ["carol@" + DOM], "body": body},
+            {"mech": "LOGIN", "user": "alice", "password": "Wrong!Passw0rd9"},
+            {"mech": "PLAIN", "user": "bob", "password": PW},   # disabled
+        ]
+        # argv[1]: JSON [host, port, ca_file, sessions]. Each session: EHLO,
+        # STARTTLS (CA verified, the address is the server name), EHLO, AUTH
+        # (PLAIN in one line, or LOGIN step by step), then optionally MAIL, RCPTs,
+        # DATA. Prints [[step, code, text], ...] per session as JSON.
+        smtp_client = r"""
+import base64, json, smtplib, ssl, sys
+host, port, ca, sessions = json.loads(sys.argv[1])
+b64 = lambda v: base64.b64encode(v.encode()).decode()
+out = []
+for sess in sessions:
+    got = []
+    def step(name, r):
+        got.append([name, r[0], r[1].decode("utf-8", "replace")])
+    s = smtplib.SMTP(local_hostname="client.ad.example", timeout=30)
+    step("connect", s.connect(host, port))
+    step("ehlo", s.ehlo())
+    step("starttls", s.docmd("STARTTLS"))
+    ctx = ssl.create_default_context(cafile=ca)   # verifies chain and address
+    s.sock = ctx.wrap_socket(s.sock, server_hostname=host)
+    s.file, s.ehlo_resp, s.esmtp_features = None, None, {}
+    got.append(["tls", 0, s.sock.version()])
+    step("ehlo", s.ehlo())
+    user, pw = sess["user"], sess["password"]
+    if sess["mech"] == "PLAIN":
+        step("auth", s.docmd("AUTH", "PLAIN " + b64("\0%s\0%s" % (user, pw))))
+    else:
+        step("auth", s.docmd("AUTH", "LOGIN"))
+        step("auth-user", s.docmd(b64(user)))
+        step("auth-pass", s.docmd(b64(pw)))
+    if "from" in sess:
+        step("mail", s.docmd("MAIL", "FROM:<%s>" % sess["from"]))
+        for rcpt in sess["rcpts"]:
+            step("rcpt " + rcpt, s.docmd("RCPT", "TO:<%s>" % rcpt))
+        step("data", s.docmd("DATA"))
+        s.send(sess["body"] + ".\r\n")   # body ends in CRLF, has no leading dots
+        step("dot", s.getreply())
+    step("quit", s.docmd("QUIT"))
+    s.close()
+    out.append(got)
+print(json.dumps(out))
+"""
+        r = dc.run(["/usr/bin/python3", "-c", smtp_client,
+                    json.dumps([addr, port, dc.ca_cert, sessions])], check=False, timeout=120)
+        logs = ("\n--- routerd:\n" + lab.log_text("routerd-ad")[-3000:]
+                + "\n--- authd:\n" + a.log()[-3000:])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + logs)
+        got = json.loads(r.stdout)
+        report = json.dumps(got, indent=1) + logs
+
+        def codes(sess):
+            return [(name, code) for name, code, _ in sess]
+
+        def text(sess, step):
+            return [t for name, _, t in sess if name == step][-1]
+
+        ok, wrong, disabled = got
+        for sess in got:
+            self.assertEqual(codes(sess)[:4], [("connect", 220), ("ehlo", 250),
+                                               ("starttls", 220), ("tls", 0)], report)
+            self.assertIn("AUTH PLAIN LOGIN", text(sess, "ehlo").upper(), report)
+        self.assertEqual(codes(ok)[4:], [
+            ("ehlo", 250), ("auth", 235), ("mail", 250), ("rcpt carol@" + DOM, 250),
+            ("data", 354), ("dot", 250), ("quit", 221)], report)
+        self.assertTrue(text(ok, "auth").startswith("2.7.0 "), report)
+        self.assertTrue(text(ok, "mail").startswith("2.1.0 "), report)
+        self.assertTrue(text(ok, "rcpt carol@" + DOM).startswith("2.1.5 "), report)
+        m = re.match(r"2\.0\.0 Ok: queued as (\S+)$", text(ok, "dot"))
+        self.assertTrue(m, report)
+        self.assertEqual(codes(wrong)[4:], [("ehlo", 250), ("auth", 334), ("auth-user", 334),
+                                            ("auth-pass", 535), ("quit", 221)], report)
+        self.assertTrue(text(wrong, "auth-pass").startswith("5.7.8 "), report)
+        self.assertEqual(codes(disabled)[4:], [("ehlo", 250), ("auth", 535), ("quit", 221)],
+                         report)
+        self.assertTrue(text(disabled, "auth").startswith("5.7.8 "), report)
+        # The queued message: the AD user as the AUTH identity, the
+        # recipient a local mailbox as authd answered from AD.
+        msg = SpoolMsg(os.path.join(spool, "q", m.group(1)))
+        self.assertEqual((msg.auth, msg.mail_from), ("alice", "alice.primary@" + DOM))
+        self.assertEqual(msg.rcpt_hops(), [("carol@" + DOM, "local")])
+        # authd decided on AD: one good bind, one bad password, one refusal.
+        alog = a.log()
+        self.assertIn('event=auth_ok user="alice"', alog)
+        self.assertIn('event=auth_failed user="alice"', alog)
+        self.assertIn('event=auth_refused user="bob" reason="account disabled"', alog)
 
 
 if __name__ == "__main__":
