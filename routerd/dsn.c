@@ -16,48 +16,22 @@
  *	in none of them), and the message is put together and appended to
  *	the caller's buffer in one go, so a failure leaves it unchanged.
  *	Every string that reaches a header or a report field goes through
- *	put_clean() or fold(): nothing from the envelope or from a remote
- *	server can add a line, and no line passes 998 octets.
+ *	dsn_text_put_clean() or dsn_text_fold() (dsn_text.c): nothing from
+ *	the envelope or from a remote server can add a line, and no line
+ *	passes 998 octets.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "buf.h"
-#include "dsn.h"
+#include "dsn_private.h"
 #include "sbuf.h"
 #include "str.h"
 
-#define LINE_MAX_OCTETS 998 /* RFC 5322 2.1.1, without CR LF */
-#define FOLD_AT 76          /* preferred width of folded text */
 #define NAME_MAX_OCTETS 512 /* addresses, host names, ENVID */
-
-struct w {
-	struct sbuf *s;
-	bool ok;
-};
-
-static void put(struct w *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct w *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (w->ok && !sbuf_vprintf(w->s, fmt, ap))
-		w->ok = false;
-	va_end(ap);
-}
-
-static void put_bytes(struct w *w, const void *p, size_t n)
-{
-	if (w->ok && !sbuf_append(w->s, p, n))
-		w->ok = false;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -68,18 +42,6 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-static bool has_8bit(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] >= 0x80)
-			return true;
-	}
-	return false;
-}
-
 /* Host names and the postmaster address: one printable token. */
 static bool token_ok(const char *s)
 {
@@ -87,154 +49,6 @@ static bool token_ok(const char *s)
 
 	return n > 0 && n <= NAME_MAX_OCTETS && str_is_printable_ascii(s, n) &&
 	       strpbrk(s, " <>()\"") == NULL;
-}
-
-/* RFC 5322 3.3 date, always in UTC. Not strftime(): locale-free. */
-static bool fmt_date(time_t t, char *out, size_t size)
-{
-	static const char days[] = "SunMonTueWedThuFriSat";
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < 0 ||
-	    tm.tm_year > 9999 - 1900 || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11)
-		return false;
-	snprintf(out, size, "%.3s, %d %.3s %04d %02d:%02d:%02d +0000",
-	         days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
-	         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return true;
-}
-
-static void put_date(struct w *w, const char *field, time_t t)
-{
-	char d[64];
-
-	w->ok = w->ok && fmt_date(t, d, sizeof(d));
-	put(w, "%s: %s\r\n", field, d);
-}
-
-/*
- * s with control octets as "?" and 8-bit octets kept only when utf8 is
- * allowed and s is well-formed UTF-8. Short strings only (token length).
- */
-static void put_clean(struct w *w, const char *s, bool utf8)
-{
-	size_t n = strlen(s), i;
-	bool keep8 = utf8 && str_utf8_valid(s, n);
-	char c;
-
-	for (i = 0; i < n; i++) {
-		c = s[i];
-		if ((unsigned char)c < 0x20 || c == 0x7f ||
-		    ((unsigned char)c >= 0x80 && !keep8))
-			c = '?';
-		put_bytes(w, &c, 1);
-	}
-}
-
-/*
- * prefix, then text folded at spaces near FOLD_AT columns, continuation
- * lines starting with cont (which begins with white space); a word too
- * long for one line is cut at LINE_MAX_OCTETS. Ends with CR LF.
- */
-static void fold(struct w *w, const char *prefix, const char *text,
-                 const char *cont, bool utf8)
-{
-	size_t n = strlen(text), i, col, wlen, take;
-	size_t clen = strlen(cont);
-	bool keep8 = utf8 && str_utf8_valid(text, n), line_start = true;
-	char *t = alloc_strdup(text);
-	const char *p;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)t[i];
-
-		if (c < 0x20 || c == 0x7f)
-			t[i] = ' ';
-		else if (c >= 0x80 && !keep8)
-			t[i] = '?';
-	}
-	put(w, "%s", prefix);
-	col = strlen(prefix);
-	for (p = t; *p != '\0';) {
-		if (*p == ' ') {
-			p++;
-			continue;
-		}
-		wlen = strcspn(p, " ");
-		if (!line_start && col + 1 + wlen > FOLD_AT) {
-			put(w, "\r\n%s", cont);
-			col = clen;
-		} else if (!line_start) {
-			put_bytes(w, " ", 1);
-			col++;
-		}
-		line_start = false;
-		while (wlen > LINE_MAX_OCTETS - col) {
-			take = LINE_MAX_OCTETS - col;
-			/* never cut inside a UTF-8 sequence */
-			while (take > 0 &&
-			       ((unsigned char)p[take] & 0xc0) == 0x80)
-				take--;
-			put_bytes(w, p, take);
-			put(w, "\r\n%s", cont);
-			col = clen;
-			p += take;
-			wlen -= take;
-		}
-		put_bytes(w, p, wlen);
-		col += wlen;
-		p += wlen;
-	}
-	put(w, "\r\n");
-	free(t);
-}
-
-/* RFC 6533 3: utf-8-addr-unitext, "+", "=", "\" and non-graphic as \x{HH}. */
-static void put_unitext(struct w *w, const char *s)
-{
-	bool keep8 = str_utf8_valid(s, strlen(s));
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p <= 0x20 || *p == 0x7f || *p == '+' || *p == '=' ||
-		    *p == '\\')
-			put(w, "\\x{%02X}", *p);
-		else if (*p >= 0x80 && !keep8)
-			put_bytes(w, "?", 1);
-		else
-			put_bytes(w, p, 1);
-	}
-}
-
-/* "Field: rfc822;addr", or "utf-8;" for non-ASCII in a global report. */
-static void put_addr_field(struct w *w, const char *field, const char *addr,
-                           bool global)
-{
-	if (global && has_8bit(addr, strlen(addr))) {
-		put(w, "%s: utf-8;", field);
-		put_unitext(w, addr);
-	} else {
-		put(w, "%s: rfc822;", field);
-		put_clean(w, addr, false);
-	}
-	put(w, "\r\n");
-}
-
-/* spoolrec keeps ORCPT as "type;decoded address" (session_cmd.c). */
-static void put_orcpt(struct w *w, const char *orcpt, bool global)
-{
-	const char *semi = strchr(orcpt, ';');
-
-	if (semi == NULL || semi[1] == '\0')
-		return;
-	if (str_eq_case(orcpt, (size_t)(semi - orcpt), "rfc822", 6) &&
-	    !has_8bit(semi + 1, strlen(semi + 1)))
-		put_addr_field(w, "Original-Recipient", semi + 1, false);
-	else if (global)
-		put_addr_field(w, "Original-Recipient", semi + 1, true);
-	/* else a UTF-8 ORCPT without SMTPUTF8: not representable, left out */
 }
 
 bool dsn_should_report(const struct spoolrec_rcpt *r, enum dsn_action action)
@@ -333,8 +147,8 @@ static bool next_line(struct buf *b, const unsigned char **line_r, size_t *n_r)
 /* Fit to pass on unchanged: short, no NUL, 8-bit only when allowed. */
 static bool line_clean(const unsigned char *line, size_t n, bool eight)
 {
-	return n <= LINE_MAX_OCTETS && memchr(line, '\0', n) == NULL &&
-	       (eight || !has_8bit(line, n));
+	return n <= DSN_LINE_MAX_OCTETS && memchr(line, '\0', n) == NULL &&
+	       (eight || !dsn_text_has_8bit(line, n));
 }
 
 /*
@@ -363,11 +177,11 @@ static bool full_ok(const struct dsn_input *in)
 
 /*
  * Copy the original (headers only: up to its first empty line), line ends
- * made CR LF. A line over LINE_MAX_OCTETS is broken with CR LF TAB, NUL
+ * made CR LF. A line over DSN_LINE_MAX_OCTETS is broken with CR LF TAB, NUL
  * becomes "?", and so does an 8-bit octet unless eight.
  */
-static void put_orig(struct w *w, const struct dsn_input *in, bool headers,
-                     bool eight)
+static void put_orig(struct dsn_writer *w, const struct dsn_input *in,
+                     bool headers, bool eight)
 {
 	const unsigned char *line;
 	struct buf b;
@@ -377,20 +191,20 @@ static void put_orig(struct w *w, const struct dsn_input *in, bool headers,
 	buf_init(&b, in->orig, in->orig_len);
 	while (next_line(&b, &line, &n) && !(headers && n == 0)) {
 		if (line_clean(line, n, eight)) {
-			put_bytes(w, line, n);
+			dsn_text_put_bytes(w, line, n);
 		} else {
 			for (i = 0, col = 0; i < n; i++, col++) {
-				if (col == LINE_MAX_OCTETS) {
-					put_bytes(w, "\r\n\t", 3);
+				if (col == DSN_LINE_MAX_OCTETS) {
+					dsn_text_put_bytes(w, "\r\n\t", 3);
 					col = 1;
 				}
 				c = (char)line[i];
 				if (c == '\0' || (line[i] >= 0x80 && !eight))
 					c = '?';
-				put_bytes(w, &c, 1);
+				dsn_text_put_bytes(w, &c, 1);
 			}
 		}
-		put_bytes(w, "\r\n", 2);
+		dsn_text_put_bytes(w, "\r\n", 2);
 	}
 }
 
@@ -402,79 +216,84 @@ static const char *const explain[] = {
     "delivered to a list or alias, which passes it on",
 };
 
-static void put_human(struct w *w, const struct dsn_input *in, bool any_failed,
-                      bool any_delayed, bool full, bool global)
+static void put_human(struct dsn_writer *w, const struct dsn_input *in,
+                      bool any_failed, bool any_delayed, bool full, bool global)
 {
 	const struct spoolrec *env = in->env;
 	size_t i;
 	char d[64], *v;
 
-	put(w, "This is the mail system at host %s.\r\n\r\n",
-	    in->reporting_mta);
+	dsn_text_put(w, "This is the mail system at host %s.\r\n\r\n",
+	             in->reporting_mta);
 	if (any_failed)
-		put(w,
+		dsn_text_put(
+		    w,
 		    "Your message could not be delivered to one or more\r\n"
 		    "recipients, listed below with the reason. It will not\r\n"
 		    "be retried for them.%s\r\n\r\n",
 		    any_delayed ? " Others are still being tried, as\r\nlisted."
 		                : "");
 	else if (any_delayed)
-		put(w,
+		dsn_text_put(
+		    w,
 		    "Your message has not been delivered yet to one or more\r\n"
 		    "recipients, listed below. The mail system keeps "
 		    "trying;\r\n"
 		    "you do not need to send it again.\r\n\r\n");
 	else
-		put(w, "Your message was delivered as listed below, as you\r\n"
+		dsn_text_put(
+		    w, "Your message was delivered as listed below, as you\r\n"
 		       "asked.\r\n\r\n");
 	if (env->ret == SPOOLREC_RET_FULL && !full)
-		put(w,
+		dsn_text_put(
+		    w,
 		    "The message could not be returned whole (too large, or\r\n"
 		    "not plain text); only its headers are attached.\r\n\r\n");
-	put(w,
-	    "For help, write to the postmaster of %s and include\r\n"
-	    "this report.\r\n",
-	    in->reporting_mta);
+	dsn_text_put(w,
+	             "For help, write to the postmaster of %s and include\r\n"
+	             "this report.\r\n",
+	             in->reporting_mta);
 	for (i = 0; i < in->rcpt_count; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 
 		if (!dsn_should_report(&env->rcpts[r->index], r->action))
 			continue;
-		put(w, "\r\n<");
-		put_clean(w, env->rcpts[r->index].addr, global);
-		put(w, ">: %s\r\n", explain[r->action]);
+		dsn_text_put(w, "\r\n<");
+		dsn_text_put_clean(w, env->rcpts[r->index].addr, global);
+		dsn_text_put(w, ">: %s\r\n", explain[r->action]);
 		if (token_ok(r->remote_mta))
-			fold(w, "    Remote server: ", r->remote_mta, "    ",
-			     false);
+			dsn_text_fold(w, "    Remote server: ", r->remote_mta,
+			              "    ", false);
 		if (r->diag != NULL && r->diag[0] != '\0') {
 			v = diag_value(r->diag);
-			fold(w, "    Reason: ", v, "    ", false);
+			dsn_text_fold(w, "    Reason: ", v, "    ", false);
 			free(v);
 		}
 		if (r->action == DSN_ACTION_DELAYED &&
 		    r->will_retry_until != 0 &&
-		    fmt_date(r->will_retry_until, d, sizeof(d)))
-			put(w, "    Retrying until %s.\r\n", d);
+		    dsn_text_fmt_date(r->will_retry_until, d, sizeof(d)))
+			dsn_text_put(w, "    Retrying until %s.\r\n", d);
 	}
 }
 
-static void put_status(struct w *w, const struct dsn_input *in, bool global)
+static void put_status(struct dsn_writer *w, const struct dsn_input *in,
+                       bool global)
 {
 	const struct spoolrec *env = in->env;
 	size_t i;
 	char *v;
 
-	put(w, "Reporting-MTA: dns; %s\r\n", in->reporting_mta);
-	put(w, "X-Dirmx-Queue-ID: ");
-	put_clean(w, env->id, false);
-	put(w, "\r\n");
+	dsn_text_put(w, "Reporting-MTA: dns; %s\r\n", in->reporting_mta);
+	dsn_text_put(w, "X-Dirmx-Queue-ID: ");
+	dsn_text_put_clean(w, env->id, false);
+	dsn_text_put(w, "\r\n");
 	if (env->envid != NULL && env->envid[0] != '\0') {
-		put(w, "Original-Envelope-Id: ");
-		put_clean(w, env->envid, false);
-		put(w, "\r\n");
+		dsn_text_put(w, "Original-Envelope-Id: ");
+		dsn_text_put_clean(w, env->envid, false);
+		dsn_text_put(w, "\r\n");
 	}
 	if (env->arrival <= (uint64_t)INT64_MAX)
-		put_date(w, "Arrival-Date", (time_t)env->arrival);
+		dsn_text_put_date(w, "Arrival-Date", (time_t)env->arrival);
 	for (i = 0; i < in->rcpt_count; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 		const struct spoolrec_rcpt *sr = &env->rcpts[r->index];
@@ -482,26 +301,29 @@ static void put_status(struct w *w, const struct dsn_input *in, bool global)
 
 		if (!dsn_should_report(sr, r->action))
 			continue;
-		put(w, "\r\n");
+		dsn_text_put(w, "\r\n");
 		if (sr->orcpt != NULL && sr->orcpt[0] != '\0')
-			put_orcpt(w, sr->orcpt, global);
-		put_addr_field(w, "Final-Recipient", sr->addr, global);
-		put(w, "Action: %s\r\n", action_names[r->action]);
+			dsn_text_put_orcpt(w, sr->orcpt, global);
+		dsn_text_put_addr_field(w, "Final-Recipient", sr->addr, global);
+		dsn_text_put(w, "Action: %s\r\n", action_names[r->action]);
 		if (r->status != NULL && status_ok(r->status, r->action))
-			put(w, "Status: %s\r\n", r->status);
+			dsn_text_put(w, "Status: %s\r\n", r->status);
 		else
-			put(w, "Status: %u.0.0\r\n", cls);
+			dsn_text_put(w, "Status: %u.0.0\r\n", cls);
 		if (token_ok(r->remote_mta))
-			put(w, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+			dsn_text_put(w, "Remote-MTA: dns; %s\r\n",
+			             r->remote_mta);
 		if (r->diag != NULL && r->diag[0] != '\0') {
 			v = diag_value(r->diag);
-			fold(w, "Diagnostic-Code: ", v, " ", false);
+			dsn_text_fold(w, "Diagnostic-Code: ", v, " ", false);
 			free(v);
 		}
 		if (r->last_attempt != 0)
-			put_date(w, "Last-Attempt-Date", r->last_attempt);
+			dsn_text_put_date(w, "Last-Attempt-Date",
+			                  r->last_attempt);
 		if (r->action == DSN_ACTION_DELAYED && r->will_retry_until != 0)
-			put_date(w, "Will-Retry-Until", r->will_retry_until);
+			dsn_text_put_date(w, "Will-Retry-Until",
+			                  r->will_retry_until);
 	}
 }
 
@@ -559,18 +381,20 @@ static bool contains(const struct sbuf *s, const char *needle)
 	       NULL;
 }
 
-static void put_part(struct w *w, const char *boundary, const char *type,
-                     const char *desc, const struct sbuf *body)
+static void put_part(struct dsn_writer *w, const char *boundary,
+                     const char *type, const char *desc,
+                     const struct sbuf *body)
 {
-	bool eight = has_8bit(sbuf_data(body), sbuf_len(body));
+	bool eight = dsn_text_has_8bit(sbuf_data(body), sbuf_len(body));
 
-	put(w, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n",
-	    boundary, desc, type);
+	dsn_text_put(w,
+	             "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n",
+	             boundary, desc, type);
 	if (eight)
-		put(w, "Content-Transfer-Encoding: 8bit\r\n");
-	put(w, "\r\n");
-	put_bytes(w, sbuf_data(body), sbuf_len(body));
-	put(w, "\r\n");
+		dsn_text_put(w, "Content-Transfer-Encoding: 8bit\r\n");
+	dsn_text_put(w, "\r\n");
+	dsn_text_put_bytes(w, sbuf_data(body), sbuf_len(body));
+	dsn_text_put(w, "\r\n");
 }
 
 int dsn_build(const struct dsn_input *in, struct sbuf *out,
@@ -579,8 +403,10 @@ int dsn_build(const struct dsn_input *in, struct sbuf *out,
 	const struct spoolrec *env = in->env;
 	bool any_failed = false, any_delayed = false, full, global;
 	size_t room = sbuf_limit(out) - sbuf_len(out);
-	struct w p1 = {sbuf_new(room), true}, p2 = {sbuf_new(room), true};
-	struct w p3 = {sbuf_new(room), true}, m = {sbuf_new(room), true};
+	struct dsn_writer p1 = {sbuf_new(room), true},
+	                  p2 = {sbuf_new(room), true};
+	struct dsn_writer p3 = {sbuf_new(room), true},
+	                  m = {sbuf_new(room), true};
 	char boundary[80], date[64];
 	const char *subject, *t1;
 	unsigned k;
@@ -591,7 +417,7 @@ int dsn_build(const struct dsn_input *in, struct sbuf *out,
 		ret = n;
 		goto done;
 	}
-	if (!fmt_date(in->now, date, sizeof(date))) {
+	if (!dsn_text_fmt_date(in->now, date, sizeof(date))) {
 		*error_r = "date out of range";
 		goto done;
 	}
@@ -620,18 +446,20 @@ int dsn_build(const struct dsn_input *in, struct sbuf *out,
 	subject = any_failed    ? "Undelivered Mail Returned to Sender"
 	          : any_delayed ? "Delayed Mail (still being retried)"
 	                        : "Successful Mail Delivery Report";
-	put(&m, "From: Mail Delivery System <%s>\r\nTo: <", in->postmaster);
-	put_clean(&m, env->mail_from, global);
-	put(&m, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
-	put(&m, "Message-ID: <%s.%016" PRIx64 "@%s>\r\n", env->id,
-	    mix64(~in->boundary_seed), in->reporting_mta);
-	put(&m,
+	dsn_text_put(&m, "From: Mail Delivery System <%s>\r\nTo: <",
+	             in->postmaster);
+	dsn_text_put_clean(&m, env->mail_from, global);
+	dsn_text_put(&m, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
+	dsn_text_put(&m, "Message-ID: <%s.%016" PRIx64 "@%s>\r\n", env->id,
+	             mix64(~in->boundary_seed), in->reporting_mta);
+	dsn_text_put(
+	    &m,
 	    "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;"
 	    "\r\n\tboundary=\"%s\"\r\n\r\n"
 	    "This is a MIME-encapsulated message.\r\n\r\n",
 	    boundary);
-	t1 = has_8bit(sbuf_data(p1.s), sbuf_len(p1.s))
+	t1 = dsn_text_has_8bit(sbuf_data(p1.s), sbuf_len(p1.s))
 	         ? "text/plain; charset=utf-8"
 	         : "text/plain; charset=us-ascii";
 	put_part(&m, boundary, t1, "Notification", p1.s);
@@ -644,7 +472,7 @@ int dsn_build(const struct dsn_input *in, struct sbuf *out,
 	    full ? (global ? "message/global" : "message/rfc822")
 	         : (global ? "message/global-headers" : "text/rfc822-headers"),
 	    full ? "Undelivered Message" : "Undelivered Message Headers", p3.s);
-	put(&m, "--%s--\r\n", boundary);
+	dsn_text_put(&m, "--%s--\r\n", boundary);
 	if (!m.ok || !sbuf_append(out, sbuf_data(m.s), sbuf_len(m.s))) {
 		*error_r = "notice too large";
 		goto done;
@@ -679,8 +507,8 @@ int dsn_envelope(const struct dsn_input *in, const char *id, const void *msg,
 	spoolrec_set(&e->auth_user, "");
 	spoolrec_set(&e->mail_from, "");
 	e->size = msg_len;
-	e->body = has_8bit(msg, msg_len) ? SPOOLREC_BODY_8BITMIME
-	                                 : SPOOLREC_BODY_7BIT;
+	e->body = dsn_text_has_8bit(msg, msg_len) ? SPOOLREC_BODY_8BITMIME
+	                                          : SPOOLREC_BODY_7BIT;
 	e->smtputf8 = orig->smtputf8;
 	e->ret = SPOOLREC_RET_NONE;
 	spoolrec_set(&e->envid, "");

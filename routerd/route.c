@@ -14,50 +14,28 @@
  *	The thin asynchronous shell around nexthop.c: MX lookup, null MX,
  *	implicit MX, A and AAAA of every exchanger in parallel, the
  *	MX-to-self check, and a bounded cache of the answers with their
- *	DNS TTL. Every outcome maps to OK, PERMFAIL or TEMPFAIL with an
- *	enhanced status code (RFC 3463), so that a DNS failure can only
- *	ever give a 4xx.
+ *	DNS TTL (kept in route_cache.c). Every outcome maps to OK, PERMFAIL
+ *	or TEMPFAIL with an enhanced status code (RFC 3463), so that a DNS
+ *	failure can only ever give a 4xx.
  *
  *	Results are delivered through a zero-delay timer, never from inside
  *	route_resolve() nor directly from a DNS callback, so a caller may
  *	cancel or start requests from its callback.
  *
  * SEE ALSO
- *	route.h for the contract; nexthop.h; dns.h.
+ *	route.h for the contract; route_cache.c; nexthop.h; dns.h.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "dns.h"
 #include "evloop.h"
-#include "route.h"
+#include "route_private.h"
 #include "str.h"
-
-#define ROUTE_BUCKETS 16384
-
-/* A finished answer, owned by a request or by a cache entry. */
-struct rset {
-	enum route_status status;
-	const char *code; /* static */
-	char *reason;
-	struct route_target *t; /* each t[i].host is allocated */
-	size_t n;
-	uint32_t ttl;
-	bool implicit, cacheable;
-};
-
-struct centry {
-	char *key;
-	uint64_t expires_ms;
-	struct rset set;
-	struct centry *hnext;         /* bucket chain */
-	struct centry *older, *newer; /* insertion order */
-};
 
 /* One A or AAAA lookup of one host. */
 struct lookup {
@@ -94,28 +72,6 @@ struct route_req {
 	bool cached, linked;
 };
 
-struct route {
-	struct event_base *base;
-	struct dns *dns;
-	char **my_names;
-	size_t n_names;
-	nexthop_rand_fn *rand_fn;
-	void *rand_ctx;
-	uint64_t rand_state;
-	struct route_req *reqs;
-	struct centry **buckets;
-	struct centry *oldest, *newest;
-	size_t count, max;
-};
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static uint32_t default_rand(void *ctx)
 {
 	uint64_t *st = ctx;
@@ -126,25 +82,6 @@ static uint32_t default_rand(void *ctx)
 	return (uint32_t)((*st * 0x2545f4914f6cdd1dULL) >> 32);
 }
 
-static void rset_clear(struct rset *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free((char *)s->t[i].host);
-	free(s->t);
-	free(s->reason);
-	memset(s, 0, sizeof(*s));
-}
-
-static void rset_copy(struct rset *dst, const struct rset *src)
-{
-	*dst = *src;
-	dst->reason = src->reason != NULL ? alloc_strdup(src->reason) : NULL;
-	dst->t =
-	    src->n > 0 ? alloc_memdup(src->t, src->n * sizeof(*src->t)) : NULL;
-	for (size_t i = 0; i < src->n; i++)
-		dst->t[i].host = alloc_strdup(src->t[i].host);
-}
-
 static void set_fail(struct rset *s, enum route_status st, const char *code,
                      char *reason)
 {
@@ -152,143 +89,6 @@ static void set_fail(struct rset *s, enum route_status st, const char *code,
 	s->status = st;
 	s->code = code;
 	s->reason = reason;
-}
-
-/* ---- cache ---- */
-
-static char *cache_key(const struct nexthop *nh)
-{
-	return alloc_printf("%c%s", nh->mx ? 'm' : 'l', nh->host);
-}
-
-static size_t key_hash(const char *k)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *k != '\0'; k++)
-		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h % ROUTE_BUCKETS;
-}
-
-static void cache_remove(struct route *r, struct centry *e)
-{
-	struct centry **pp = &r->buckets[key_hash(e->key)];
-
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		r->oldest = e->newer;
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		r->newest = e->older;
-	r->count--;
-	rset_clear(&e->set);
-	free(e->key);
-	free(e);
-}
-
-static struct centry *cache_find(struct route *r, const char *key)
-{
-	struct centry *e;
-
-	if (r->buckets == NULL)
-		return NULL;
-	for (e = r->buckets[key_hash(key)]; e != NULL; e = e->hnext)
-		if (strcmp(e->key, key) == 0)
-			break;
-	if (e != NULL && e->expires_ms <= now_ms()) {
-		cache_remove(r, e);
-		e = NULL;
-	}
-	return e;
-}
-
-static void cache_put(struct route *r, const struct nexthop *nh,
-                      const struct rset *set)
-{
-	uint32_t cap =
-	    set->status == ROUTE_OK ? ROUTE_CACHE_TTL_MAX : ROUTE_NEG_TTL_MAX;
-	uint32_t ttl = set->ttl < cap ? set->ttl : cap;
-	char *key;
-	struct centry *e, *old;
-	size_t b;
-
-	if (r->max == 0 || ttl == 0 || !set->cacheable)
-		return;
-	key = cache_key(nh);
-	if ((old = cache_find(r, key)) != NULL)
-		cache_remove(r, old);
-	while (r->count >= r->max)
-		cache_remove(r, r->oldest);
-	if (r->buckets == NULL)
-		r->buckets = alloc_array(ROUTE_BUCKETS, sizeof(*r->buckets));
-	e = alloc_new(struct centry);
-	e->key = key;
-	e->expires_ms = now_ms() + (uint64_t)ttl * 1000;
-	rset_copy(&e->set, set);
-	/* Ports are the request's business: see answer_from(). */
-	b = key_hash(key);
-	e->hnext = r->buckets[b];
-	r->buckets[b] = e;
-	e->older = r->newest;
-	if (r->newest != NULL)
-		r->newest->newer = e;
-	else
-		r->oldest = e;
-	r->newest = e;
-	r->count++;
-}
-
-/*
- * Shuffle again the hosts of equal preference in a cached answer: blocks
- * of consecutive targets of the same host keep their inner order.
- */
-static void reshuffle(struct route *r, struct rset *s)
-{
-	struct route_target *out;
-	size_t *start, *len, nb = 0, k = 0;
-
-	if (s->n < 2)
-		return;
-	start = alloc_array(s->n, sizeof(*start));
-	len = alloc_array(s->n, sizeof(*len));
-	for (size_t i = 0; i < s->n; i++) {
-		if (i == 0 || strcmp(s->t[i].host, s->t[i - 1].host) != 0) {
-			start[nb] = i;
-			len[nb++] = 0;
-		}
-		len[nb - 1]++;
-	}
-	for (size_t a = 0, z; a < nb; a = z) {
-		uint16_t p = s->t[start[a]].preference;
-
-		for (z = a + 1; z < nb && s->t[start[z]].preference == p; z++)
-			;
-		for (size_t i = z - a - 1; i > 0; i--) {
-			uint32_t bound = (uint32_t)(i + 1), v;
-			size_t j, ts, tl;
-
-			do
-				v = r->rand_fn(r->rand_ctx);
-			while (v < (uint32_t)(-bound) % bound);
-			j = a + v % bound;
-			ts = start[a + i], tl = len[a + i];
-			start[a + i] = start[j], len[a + i] = len[j];
-			start[j] = ts, len[j] = tl;
-		}
-	}
-	out = alloc_array(s->n, sizeof(*out));
-	for (size_t bi = 0; bi < nb; bi++)
-		for (size_t i = 0; i < len[bi]; i++)
-			out[k++] = s->t[start[bi] + i];
-	free(s->t);
-	s->t = out;
-	free(start);
-	free(len);
 }
 
 /* ---- requests ---- */
@@ -358,7 +158,7 @@ static void req_free(struct route_req *req)
 	}
 	free(req->hosts);
 	free(req->lookups);
-	rset_clear(&req->set);
+	route_rset_clear(&req->set);
 	free(req);
 }
 
@@ -499,7 +299,7 @@ static void assemble(struct route_req *req)
 		         alloc_printf("%s %s has no MX and no address records",
 		                      what, req->nh.host));
 	}
-	cache_put(req->r, &req->nh, &req->set);
+	route_cache_put(req->r, &req->nh, &req->set);
 	finish(req);
 }
 
@@ -537,7 +337,7 @@ static void on_mx(const struct dns_result *res, void *ctx)
 		req->set.cacheable = true;
 		fail(req, ROUTE_PERMFAIL, "5.1.2",
 		     alloc_printf("domain %s does not exist", d));
-		cache_put(r, &req->nh, &req->set);
+		route_cache_put(r, &req->nh, &req->set);
 		return;
 	}
 	if (res->status == DNS_NODATA) {
@@ -576,7 +376,7 @@ static void on_mx(const struct dns_result *res, void *ctx)
 		req->set.cacheable = true;
 		fail(req, ROUTE_PERMFAIL, "5.1.10",
 		     alloc_printf("domain %s accepts no mail (null MX)", d));
-		cache_put(r, &req->nh, &req->set);
+		route_cache_put(r, &req->nh, &req->set);
 		return;
 	}
 	n = nexthop_trim_self(res->mx, order, n,
@@ -630,13 +430,14 @@ struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
 		finish(req);
 		return req;
 	}
-	key = cache_key(nh);
-	e = cache_find(r, key);
+	key = route_cache_key(nh);
+	e = route_cache_find(r, key);
 	free(key);
 	if (e != NULL) {
-		rset_copy(&req->set, &e->set);
-		req->set.ttl = (uint32_t)((e->expires_ms - now_ms()) / 1000);
-		reshuffle(r, &req->set);
+		route_rset_copy(&req->set, &e->set);
+		req->set.ttl =
+		    (uint32_t)((e->expires_ms - route_now_ms()) / 1000);
+		route_cache_reshuffle(r, &req->set);
 		req->cached = true;
 		finish(req);
 		return req;
@@ -680,7 +481,7 @@ struct route *route_new(struct event_base *base, struct dns *dns,
 	if (getrandom(&r->rand_state, sizeof(r->rand_state), 0) !=
 	        (ssize_t)sizeof(r->rand_state) ||
 	    r->rand_state == 0)
-		r->rand_state = now_ms() | 1;
+		r->rand_state = route_now_ms() | 1;
 	r->rand_fn = default_rand;
 	r->rand_ctx = &r->rand_state;
 	r->max = ROUTE_CACHE_MAX;
@@ -697,7 +498,7 @@ void route_set_cache_max(struct route *r, size_t max)
 {
 	r->max = max;
 	while (r->count > max)
-		cache_remove(r, r->oldest);
+		route_cache_remove(r, r->oldest);
 }
 
 size_t route_cache_count(const struct route *r)
@@ -718,7 +519,7 @@ void route_deinit(struct route **rp)
 		 * still waiting for DNS ends as a temporary failure. */
 		if (!evloop_timer_pending(req->timer)) {
 			req_stop_dns(req);
-			rset_clear(&req->set);
+			route_rset_clear(&req->set);
 			set_fail(&req->set, ROUTE_TEMPFAIL, "4.4.3",
 			         alloc_strdup("shutting down"));
 		}

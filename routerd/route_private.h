@@ -1,0 +1,74 @@
+/*
+ * route_private.h - shared by route.c (requests: MX and address lookups,
+ * assembling the answer) and route_cache.c (the address cache and the
+ * reshuffle of cached ties). Not for other modules: they use route.h.
+ */
+#ifndef DIRMX_ROUTE_PRIVATE_H
+#define DIRMX_ROUTE_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "route.h"
+
+/* A finished answer, owned by a request or by a cache entry. */
+struct rset {
+	enum route_status status;
+	const char *code; /* static */
+	char *reason;
+	struct route_target *t; /* each t[i].host is allocated */
+	size_t n;
+	uint32_t ttl;
+	bool implicit, cacheable;
+};
+
+struct centry {
+	char *key;
+	uint64_t expires_ms;
+	struct rset set;
+	struct centry *hnext;         /* bucket chain */
+	struct centry *older, *newer; /* insertion order */
+};
+
+struct route {
+	struct event_base *base;
+	struct dns *dns;
+	char **my_names;
+	size_t n_names;
+	nexthop_rand_fn *rand_fn;
+	void *rand_ctx;
+	uint64_t rand_state;
+	struct route_req *reqs;
+	struct centry **buckets;
+	struct centry *oldest, *newest;
+	size_t count, max;
+};
+
+static inline uint64_t route_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Free what s holds and zero it. */
+void route_rset_clear(struct rset *s);
+/* dst becomes a deep copy of src; dst's old contents are not freed. */
+void route_rset_copy(struct rset *dst, const struct rset *src);
+
+/* The cache key of a hop: literal or MX, and the host. Caller frees. */
+char *route_cache_key(const struct nexthop *nh);
+/* The live entry for key, or NULL; an expired one is dropped. */
+struct centry *route_cache_find(struct route *r, const char *key);
+/* Remember set for nh when it is cacheable, for its capped TTL. */
+void route_cache_put(struct route *r, const struct nexthop *nh,
+                     const struct rset *set);
+/* Unlink and free e. */
+void route_cache_remove(struct route *r, struct centry *e);
+/* Shuffle again the equal-preference hosts of a cached answer. */
+void route_cache_reshuffle(struct route *r, struct rset *s);
+
+#endif
