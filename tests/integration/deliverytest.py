@@ -45,6 +45,8 @@ import time
 from dirmxlab import Dnsmasq, Lab, Slapd, build_dir, free_port, ldapdata
 from dirmxlab.ca import lab_ca
 
+from smtptest import RouterdProcess
+
 HOSTNAME = "mx.dirmx.test"
 PASSWORD = ldapdata.PASSWORD
 
@@ -330,7 +332,7 @@ def parse_dsn(data):
 # -- the lab -------------------------------------------------------------------
 
 
-class DeliveryLab:
+class DeliveryLab(RouterdProcess):
     """slapd + authd + dnsmasq + routerd + two mailbox sinks (A, B).
 
     records: dnsmasq records (net_addr() gives this lab's loopback
@@ -446,40 +448,6 @@ role = mx
         # Ready when it has read the accepted domains: a local recipient
         # is looked up successfully through routerd later; give it a moment.
         time.sleep(0.5)
-
-    def start_routerd(self, timeout=20.0):
-        mark = len(self.log())
-        self.routerd = self.lab.spawn("routerd", [bin_path("routerd", "routerd"), "-f",
-                                                  "-c", self.conf])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.routerd.poll() is not None:
-                raise RuntimeError("routerd exited with %s:\n%s"
-                                   % (self.routerd.returncode, self.log()[mark:][-3000:]))
-            if "event=routerd_start" in self.log()[mark:]:
-                try:
-                    with socket.create_connection(("127.0.0.1", self.mx), timeout=2) as s:
-                        s.settimeout(5)
-                        if s.recv(100).startswith(b"220 "):
-                            return mark
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise RuntimeError("routerd not ready within %.0fs:\n%s"
-                           % (timeout, self.log()[mark:][-3000:]))
-
-    def stop_routerd(self):
-        if self.routerd is not None:
-            self.lab.stop(self.routerd)
-            self.routerd = None
-
-    def kill_routerd(self):
-        if self.routerd is not None:
-            self.lab.stop(self.routerd, sig=9)
-            self.routerd = None
-
-    def log(self):
-        return self.lab.log_text("routerd")
 
     # -- clients ---------------------------------------------------------
     def user(self, i):

@@ -316,7 +316,55 @@ def _unescape(v):
 # -- the lab -----------------------------------------------------------------
 
 
-class SmtpLab:
+class RouterdProcess:
+    """Starting and stopping routerd for a fixture that has .lab, .conf
+    (the configuration file) and .mx (the MX listener's port)."""
+
+    routerd = None
+
+    def start_routerd(self, timeout=20.0):
+        mark = len(self.log())
+        self.routerd = self.lab.spawn("routerd", [routerd_bin(), "-f", "-c", self.conf])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.routerd.poll() is not None:
+                raise RuntimeError("routerd exited with %s:\n%s"
+                                   % (self.routerd.returncode, self.log()[mark:][-3000:]))
+            if "event=routerd_start" in self.log()[mark:]:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.mx), timeout=2) as s:
+                        s.settimeout(5)
+                        if s.recv(100).startswith(b"220 "):
+                            return mark
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("routerd not ready within %.0fs:\n%s"
+                           % (timeout, self.log()[mark:][-3000:]))
+
+    def stop_routerd(self):
+        if self.routerd is not None:
+            self.lab.stop(self.routerd)
+            self.routerd = None
+
+    def kill_routerd(self):
+        """kill -9 by PID, then reap."""
+        if self.routerd is not None:
+            self.lab.stop(self.routerd, sig=9)
+            self.routerd = None
+
+    def restart_routerd(self):
+        self.stop_routerd()
+        return self.start_routerd()
+
+    def routerd_alive(self):
+        return self.routerd is not None and self.routerd.poll() is None
+
+    def log(self):
+        return self.lab.log_text("routerd")
+
+
+class SmtpLab(RouterdProcess):
     """slapd + authd + routerd with mx, submission and submissions
     listeners on free ports of 127.0.0.1.
 
@@ -389,47 +437,6 @@ role = submissions
 
     def stop_authd(self):
         self.authd.stop()
-
-    def start_routerd(self, timeout=20.0):
-        mark = len(self.log())
-        self.routerd = self.lab.spawn("routerd", [routerd_bin(), "-f", "-c", self.conf])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.routerd.poll() is not None:
-                raise RuntimeError("routerd exited with %s:\n%s"
-                                   % (self.routerd.returncode, self.log()[mark:][-3000:]))
-            if "event=routerd_start" in self.log()[mark:]:
-                try:
-                    with socket.create_connection(("127.0.0.1", self.mx), timeout=2) as s:
-                        s.settimeout(5)
-                        if s.recv(100).startswith(b"220 "):
-                            return mark
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise RuntimeError("routerd not ready within %.0fs:\n%s"
-                           % (timeout, self.log()[mark:][-3000:]))
-
-    def stop_routerd(self):
-        if self.routerd is not None:
-            self.lab.stop(self.routerd)
-            self.routerd = None
-
-    def kill_routerd(self):
-        """kill -9 by PID, then reap."""
-        if self.routerd is not None:
-            self.lab.stop(self.routerd, sig=9)
-            self.routerd = None
-
-    def restart_routerd(self):
-        self.stop_routerd()
-        return self.start_routerd()
-
-    def routerd_alive(self):
-        return self.routerd is not None and self.routerd.poll() is None
-
-    def log(self):
-        return self.lab.log_text("routerd")
 
     # -- clients ---------------------------------------------------------
     def port(self, listener):
