@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""dirmx vs Postfix: the accept-side benchmark of issue 7 (see README.md).
+"""dirmx vs Postfix: the benchmark of issue 7 (see README.md).
 
     python3 tests/bench/run.py [--users N] [--messages M] [--concurrency C]
         [--rcpts 1,5] [--size S] [--repeat K] [--group-messages G]
-        [--mta dirmx,postfix] [--smoke] [--build-dir DIR] [--keep]
+        [--mta dirmx,postfix] [--e2e-timeout S] [--smoke] [--build-dir DIR] [--keep]
 
 One slapd with N generated users is shared by both MTAs; each MTA in turn
-gets the same load from tests/bench/loadgen.c on loopback. Prints a table
-and, as the last line of stdout, one JSON object with every figure.
+gets the same load from tests/bench/loadgen.c on loopback and relays it to
+the users' mailHost servers (smtp-sinks). Prints a table and, as the last
+line of stdout, one JSON object with every figure.
 """
 
 import argparse
@@ -215,12 +216,20 @@ class Sinks:
                     time.sleep(0.05)
 
     def messages(self, addrs=SINK_ADDRS):
+        """Transactions received so far (smtp-sink -c counts mesg= at the
+        final dot), summed over addrs: the last counter of each log."""
         total = 0
         for a in addrs:
-            txt = self.lab.log_text(self.procs[a][0])
+            try:
+                with open(self.lab.path("logs", self.procs[a][0] + ".log"), "rb") as f:
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - 256))
+                    txt = f.read().decode("ascii", "replace")
+            except OSError:
+                continue
             i = txt.rfind("mesg=")
             if i >= 0:
-                total += int(txt[i + 5:].split()[0].strip("\r"))
+                total += int(txt[i + 5:].split()[0].split("\r")[0])
         return total
 
     def pids(self):
@@ -250,20 +259,128 @@ def check_validation(port, known, unknown):
     return {"known": ok, "unknown": bad, "ok": ok == 250 and 500 <= bad < 600}
 
 
+class LogTail:
+    """New text of a growing log file since the last call (or since mark())."""
+
+    def __init__(self, path):
+        self.path, self.off = path, 0
+
+    def mark(self):
+        try:
+            self.off = os.path.getsize(self.path)
+        except OSError:
+            self.off = 0
+
+    def read(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                data = f.read()
+        except OSError:
+            return ""
+        # only whole lines; a partial last line is read next time
+        end = data.rfind(b"\n") + 1
+        self.off += end
+        return data[:end].decode("utf-8", "replace")
+
+
+def _xrand_draws(seed, messages, rcpts, n_addrs):
+    """The recipients loadgen.c sends with seed -x SEED: its xorshift64* and
+    its draw (distinct within a message, 20 tries) replayed. The multiset of
+    messages does not depend on which session sends which."""
+    m64 = (1 << 64) - 1
+    rng = (seed * 0x9E3779B97F4A7C15 + 1) & m64
+    out = []
+    for _ in range(messages):
+        idx = []
+        for i in range(rcpts):
+            for _t in range(20):
+                rng ^= rng >> 12
+                rng ^= (rng << 25) & m64
+                rng ^= rng >> 27
+                v = ((rng * 2685821657736338717) & m64) % n_addrs
+                if v not in idx:
+                    break
+            idx.append(v)
+        out.append(idx)
+    return out
+
+
+def expected_delivery(files, seed, messages, rcpts, group, per_txn):
+    """(transactions, recipients, distinct recipients) the sinks must receive
+    when every message is accepted: one transaction per message per next hop
+    (mailHost), split into chunks of per_txn recipients (None: no limit)."""
+    def chunks(n):
+        return 1 if not per_txn else -(-n // per_txn)
+    if group:
+        per_host = files["group_hosts"]
+        return (messages * sum(chunks(n) for n in per_host.values()),
+                messages * sum(per_host.values()), 1)
+    hosts = files["addr_hosts"]
+    txns = nrc = 0
+    seen = set()
+    for idx in _xrand_draws(seed, messages, rcpts, len(hosts)):
+        by = {}
+        for i in set(idx):
+            by[hosts[i]] = by.get(hosts[i], 0) + 1
+        txns += sum(chunks(n) for n in by.values())
+        nrc += len(set(idx))
+        seen.update(idx)
+    return txns, nrc, len(seen)
+
+
+def wait_delivered(mta, t0, expect_txns, sink0, sinks, timeout):
+    """Seconds from t0 until the MTA's queue is empty and the sinks have
+    received expect_txns transactions since sink0 (the same test for both
+    MTAs), or None on timeout or deferred mail. A queue empty with fewer
+    transactions than expected for 3 s also fails the figure."""
+    deadline = time.monotonic() + timeout
+    empty_since = None
+    while time.monotonic() < deadline:
+        n, deferred = mta.queue_state()
+        got = sinks.messages() - sink0
+        if n == 0 and got >= expect_txns:
+            return time.monotonic() - t0
+        if deferred:
+            log("%s: %d deferred message(s); end-to-end figure fails" % (mta.name, deferred))
+            return None
+        if n == 0:
+            empty_since = empty_since or time.monotonic()
+            if time.monotonic() - empty_since > 3:
+                log("%s: queue empty but the sinks have %d of %d transactions"
+                    % (mta.name, got, expect_txns))
+                return None
+        time.sleep(0.02)
+    log("%s: end-to-end wait timed out (queue %d, sinks %d of %d)"
+        % (mta.name, n, sinks.messages() - sink0, expect_txns))
+    return None
+
+
 # -- the MTAs ---------------------------------------------------------------------
 
 class Dirmx:
     name = "dirmx"
 
+    # one transaction per message per next hop, no recipient limit
+    rcpts_per_transaction = None
+
     def __init__(self, lab, slapd, info, build, sink_port_):
         self.lab, self.slapd, self.build = lab, slapd, build
         self.port = free_port()
+        self.dns_port = free_port(udp_too=True)  # nothing listens there
         self.sock = lab.path("dirmx", "authd.sock")
+        self.ctl = lab.path("dirmx", "routerd.sock")
         self.spool = lab.path("dirmx", "spool", "x")[:-2]
         pw = lab.write("dirmx/svc.pw", slapd.svc_pw + "\n", 0o600)
         self.conf = lab.write("dirmx/dirmx.conf", """
 [global]
 log_level = info
+[dns]
+# a dead loopback port: the mailHost hops are [IP]:port literals, and
+# nothing of the bench may leave the machine
+servers = 127.0.0.1:{dnsport}
+timeout = 500ms
+tries = 1
 [authd]
 directory = ldap
 servers = ldap://127.0.0.1:{lport}
@@ -277,13 +394,15 @@ socket = {sock}
 client_user = nobody
 [routerd]
 user = nobody
+hostname = dirmx.bench.example
 spool_dir = {spool}
 authd_socket = {sock}
+control_socket = {ctl}
 local_domains = {dom}, {adom}
 [listener mx]
 address = 127.0.0.1:{port}
 role = mx
-""".format(lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
+""".format(dnsport=self.dns_port, ctl=self.ctl, lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
            sock=self.sock, spool=self.spool, dom=info["domain"], adom=info["alias_domain"],
            port=self.port))
         os.chmod(os.path.dirname(self.sock), 0o755)
@@ -291,8 +410,13 @@ role = mx
                          "bind as the service account), cache defaults (cache_ttl 300s, "
                          "negative 60s, pool_size 2)",
                          "routerd": "mx listener, local_domains=%s,%s, spool fsync on "
-                         "(not configurable), log_level=info" % (info["domain"],
-                                                                 info["alias_domain"])}
+                         "(not configurable), log_level=info; delivery to each "
+                         "recipient's mailHost ([IP]:port) with routerd's defaults "
+                         "(200 messages in delivery, 100 connections, 20 per "
+                         "destination, reuse 5 s idle / 100 transactions, outbound "
+                         "tls_policy may); [dns] servers = a dead loopback port; "
+                         "control_socket in the temp dir" % (info["domain"],
+                                                             info["alias_domain"])}
         self.authd = self.routerd = None
 
     def start(self):
@@ -326,8 +450,27 @@ role = mx
         if r.returncode != 0:
             raise RuntimeError("dirmxctl flush failed: %s %s" % (r.stdout, r.stderr))
 
-    def end_to_end_wait(self, t0, expected, sinks, timeout):
-        return None  # delivery not built yet
+    def queue_state(self):
+        """(messages in the spool, deferred so far): q/<id> files, and
+        event=deferred lines in routerd's log since the run started."""
+        try:
+            n = sum(1 for e in os.listdir(os.path.join(self.spool, "q"))
+                    if not e.endswith(".state"))
+        except OSError:
+            n = 0
+        self._log_seen += self._tail.read()
+        return n, self._log_seen.count("event=deferred")
+
+    def begin_run(self):
+        self._tail = LogTail(self.lab.path("logs", "routerd.log"))
+        self._tail.mark()
+        self._log_seen = ""
+
+    def delivered_rcpts(self):
+        """Recipients routerd logged as delivered (2xx) since begin_run()."""
+        self._log_seen += self._tail.read()
+        return sum(1 for line in self._log_seen.splitlines()
+                   if "event=delivery " in line and " verdict=done " in line)
 
     def stop(self):
         for p in (self.routerd, self.authd):
@@ -337,6 +480,8 @@ role = mx
 
 class Postfix:
     name = "postfix"
+    # smtp_destination_recipient_limit: its default (50) splits the group
+    rcpts_per_transaction = 50
 
     def __init__(self, lab, slapd, info, sink_port_, process_limit):
         self.lab = lab
@@ -364,8 +509,8 @@ domain = {dom}, {adom}
             "ldap-recipients.cf": ldap_common
             + "query_filter = (|(mail=%s)(mailLocalAddress=%s))\nresult_attribute = mail\n",
             "ldap-transport.cf": ldap_common
-            + "query_filter = (&(mailHost=*)(|(mail=%%s)(mailLocalAddress=%%s)))\n"
-              "result_attribute = mailHost\nresult_format = smtp:[%%s]:%d\n" % sink_port_,
+            + "query_filter = (&(mailHost=*)(|(mail=%s)(mailLocalAddress=%s)))\n"
+              "result_attribute = mailHost\nresult_format = smtp:%s\n",
             "ldap-groups.cf": ldap_common
             + "query_filter = (&(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
               "(mail=%s))\nspecial_result_attribute = member, uniqueMember\n"
@@ -493,19 +638,18 @@ domain = {dom}, {adom}
                     deferred += len(files)
         return n, deferred
 
-    def end_to_end_wait(self, t0, expected_min, sinks, timeout):
-        """Seconds from t0 until the queue is empty (every message handed to
-        a sink), or None on timeout/deferred mail."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            n, deferred = self.queue_files()
-            if n == 0:
-                return time.monotonic() - t0
-            if deferred:
-                log("postfix: %d deferred messages" % deferred)
-                return None
-            time.sleep(0.02)
-        return None
+    def queue_state(self):
+        return self.queue_files()
+
+    def begin_run(self):
+        self._tail = LogTail(self.settings["maillog_file"])
+        self._tail.mark()
+        self._log_seen = ""
+
+    def delivered_rcpts(self):
+        """Recipients Postfix logged as sent (status=sent) since begin_run()."""
+        self._log_seen += self._tail.read()
+        return self._log_seen.count(" status=sent ")
 
     def stop(self):
         if self.started:
@@ -519,7 +663,13 @@ domain = {dom}, {adom}
 
 # -- one measured run ------------------------------------------------------------
 
-def measure(mta, slapd, sinks, loadgen, rcpt_file, a, seed, messages, rcpts, variant):
+def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant, group=False):
+    """One run. An MTA (one with queue_state()) is measured end to end: until
+    its queue is empty and the sinks have every transaction it owes them."""
+    rcpt_file = files["group"] if group else files["users"]
+    delivers = hasattr(mta, "queue_state")
+    if delivers:
+        mta.begin_run()
     busy0 = system_busy()
     tb0 = time.monotonic()
     own0 = _own_cpu()
@@ -532,7 +682,21 @@ def measure(mta, slapd, sinks, loadgen, rcpt_file, a, seed, messages, rcpts, var
     with Sampler(mta.roots) as samp:
         t0 = time.monotonic()
         lg = run_loadgen(loadgen, mta.port, rcpt_file, a, seed, messages, rcpts)
-        e2e = mta.end_to_end_wait(t0, lg["accepted"], sinks, timeout=300)
+        e2e = exp_txns = exp_rcpts = None
+        if delivers:
+            exp_txns, exp_rcpts, exp_distinct = expected_delivery(
+                files, seed, messages, rcpts, group, mta.rcpts_per_transaction)
+            if exp_distinct != lg["distinct_rcpts"]:
+                raise RuntimeError("the replay of loadgen's recipient draw is wrong: %d "
+                                   "distinct, loadgen says %d" % (exp_distinct,
+                                                                  lg["distinct_rcpts"]))
+            if lg["accepted"] != messages:
+                exp_txns = exp_rcpts = None  # unknown: the figure fails below
+                log("  %s %s: %d of %d accepted; no end-to-end figure"
+                    % (mta.name, variant, lg["accepted"], messages))
+                wait_delivered(mta, t0, 0, sink0, sinks, timeout=a.e2e_timeout)
+            else:
+                e2e = wait_delivered(mta, t0, exp_txns, sink0, sinks, timeout=a.e2e_timeout)
         t_end = time.monotonic()
     cpu1 = tree_cpu(mta.roots())
     slapd_cpu1 = tree_cpu([slapd.proc.pid])
@@ -543,6 +707,24 @@ def measure(mta, slapd, sinks, loadgen, rcpt_file, a, seed, messages, rcpts, var
     own1 = _own_cpu()
     sinkcpu1 = tree_cpu(sinks.pids())
     acc = lg["accepted"]
+    delivered = None
+    if delivers:
+        # the MTA's own log of recipients handed over with a 2xx (its
+        # logger may lag a little behind the queue: not part of the time)
+        deadline = time.monotonic() + 10
+        while True:
+            delivered = mta.delivered_rcpts()
+            if (e2e is None or exp_rcpts is None or delivered >= exp_rcpts
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.2)
+    sink_txns = sinks.messages() - sink0
+    all_delivered = (delivers and e2e is not None and exp_rcpts is not None
+                     and sink_txns == exp_txns and delivered == exp_rcpts)
+    if delivers and not all_delivered:
+        log("  warning: %s %s: not everything reached the sinks: e2e %s, sink transactions "
+            "%d of %s, recipients delivered %s of %s" % (mta.name, variant, e2e, sink_txns,
+                                                         exp_txns, delivered, exp_rcpts))
     mta_cpu = cpu1 - cpu0
     wall_all = t_end - t0
     # CPU used on the machine by anything else than the MTA, slapd, the sinks,
@@ -554,8 +736,12 @@ def measure(mta, slapd, sinks, loadgen, rcpt_file, a, seed, messages, rcpts, var
         "accepted": acc, "rejected": lg["rejected"], "tempfailed": lg["tempfailed"],
         "failed_sessions": lg["failed_sessions"], "first_error": lg["first_error"],
         "accepted_msgs_per_s": lg["msgs_per_s"],
-        "e2e_msgs_per_s": (acc / e2e) if e2e else None,
+        "e2e_msgs_per_s": (acc / e2e) if (e2e and all_delivered) else None,
         "e2e_s": e2e,
+        "expected_sink_transactions": exp_txns,
+        "expected_rcpts": exp_rcpts,
+        "delivered_rcpts": delivered,
+        "all_delivered": all_delivered if delivers else None,
         "dot_p50_ms": lg["dot_ms"]["p50"], "dot_p99_ms": lg["dot_ms"]["p99"],
         "dot_max_ms": lg["dot_ms"]["max"], "envelope_p50_ms": lg["envelope_ms"]["p50"],
         "envelope_p99_ms": lg["envelope_ms"]["p99"],
@@ -567,7 +753,7 @@ def measure(mta, slapd, sinks, loadgen, rcpt_file, a, seed, messages, rcpts, var
         "distinct_rcpts": lg["distinct_rcpts"],
         "ldap_searches_per_distinct_rcpt": ((s1 - s0) / lg["distinct_rcpts"])
         if lg["distinct_rcpts"] else None,
-        "sink_transactions": sinks.messages() - sink0,
+        "sink_transactions": sink_txns,
         "loadavg_before": load0,
         "loadgen_and_script_cpu_s": own1 - own0,
         "other_cpu_busy_frac": max(0.0, others / ((tb1 - tb0) * NCPU)),
@@ -594,7 +780,7 @@ def run_mta(mta, slapd, sinks, loadgen, files, a, results):
                 mta.flush_cache()
             first = False
             for variant in ("cold", "warm"):
-                r = measure(mta, slapd, sinks, loadgen, files["users"], a, seed, a.messages, rc,
+                r = measure(mta, slapd, sinks, loadgen, files, a, seed, a.messages, rc,
                             "r%d-%s" % (rc, variant))
                 r["rep"] = rep
                 results.append(r)
@@ -607,14 +793,17 @@ def run_mta(mta, slapd, sinks, loadgen, files, a, results):
                         r["other_cpu_busy_frac"] or 0))
         if a.group_messages:
             mta.flush_cache()
-            r = measure(mta, slapd, sinks, loadgen, files["group"], a, rep + 77,
-                        a.group_messages, 1, "group%d" % files["group_size"])
+            r = measure(mta, slapd, sinks, loadgen, files, a, rep + 77,
+                        a.group_messages, 1, "group%d" % files["group_size"], group=True)
             r["rep"] = rep
             results.append(r)
-            log("  %-7s %-9s rep %d: %7.1f acc/s  e2e %s  p99 %.1f ms  ldap/msg %.1f" % (
-                mta.name, r["variant"], rep, r["accepted_msgs_per_s"],
-                "%.1f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
-                r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"]))
+            log("  %-7s %-9s rep %d: %7.1f acc/s  e2e %s (%s s)  p99 %.1f ms  ldap/msg %.1f  "
+                "sink txns %d of %s, rcpts %s of %s" % (
+                    mta.name, r["variant"], rep, r["accepted_msgs_per_s"],
+                    "%.2f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
+                    "%.1f" % r["e2e_s"] if r["e2e_s"] else "-",
+                    r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"], r["sink_transactions"],
+                    r["expected_sink_transactions"], r["delivered_rcpts"], r["expected_rcpts"]))
     mta.stop()
 
 
@@ -674,14 +863,22 @@ def fmt(s, f, digits=1):
     return "%.*f%s" % (digits, m["median"], spread)
 
 
-def print_table(summary, rat, ceiling, fsyncs):
+def print_table(summary, rat, ceiling, fsyncs, runs):
     cols = [("accepted msg/s", "accepted_msgs_per_s", 0), ("e2e msg/s", "e2e_msgs_per_s", 0),
             ("p50 ms", "dot_p50_ms", 1), ("p99 ms", "dot_p99_ms", 1), ("max ms", "dot_max_ms", 0),
             ("cpu s/1k", "cpu_s_per_1000", 2), ("PSS MB", "peak_pss_mb", 1),
             ("ldap/msg", "ldap_searches_per_msg", 3), ("ldap/distinct", "ldap_searches_per_distinct_rcpt", 3)]
     print("Ceiling: loadgen -> smtp-sink %.0f msg/s (R=1), %.0f msg/s (R=5); "
           "fsync rate in the spool dir: %.0f/s" % (ceiling.get(1, 0), ceiling.get(5, 0), fsyncs))
-    print("Figures: median [min-max] over the repeats.")
+    print("Figures: median [min-max] over the repeats. e2e: accepted messages / time from "
+          "the first connect until the MTA's queue is empty and the sinks have every "
+          "transaction.")
+    bad = [r for r in runs if r.get("all_delivered") is False]
+    print("Delivery: %s" % ("every message of every run reached the sinks (%d runs)"
+                            % sum(1 for r in runs if r.get("all_delivered"))
+                            if not bad else "NOT everything reached the sinks in: "
+                            + ", ".join("%s %s rep %s" % (r["mta"], r["variant"], r.get("rep"))
+                                        for r in bad)))
     head = "%-8s %-11s" % ("MTA", "variant") + "".join(" %-22s" % c[0] for c in cols)
     print(head)
     print("-" * len(head))
@@ -690,21 +887,24 @@ def print_table(summary, rat, ceiling, fsyncs):
             s = summary[mta][variant]
             line = "%-8s %-11s" % (mta, variant)
             for _, f, dg in cols:
+                if variant.startswith("group") and f.endswith("msgs_per_s"):
+                    dg = 2  # a few messages per second: 0 decimals would say 0
                 v = fmt(s, f, dg)
-                if f == "e2e_msgs_per_s" and mta == "dirmx":
-                    v = "n/a (no delivery)"
+                if f == "e2e_msgs_per_s" and v == "n/a":
+                    v = "n/a (not delivered)"
                 line += " %-22s" % v
             if s["other_cpu_busy_frac_max"] > 0.15:
                 line += "  (machine busy: %.0f%% other CPU)" % (100 * s["other_cpu_busy_frac_max"])
             print(line)
     if rat:
-        print("\ndirmx/Postfix ratios (medians; accept side only: dirmx delivery not built):")
+        print("\ndirmx/Postfix ratios (medians):")
         for variant in sorted(rat):
             rv = rat[variant]
-            print("  %-11s accepted %s  p99 %s  cpu/1k %s  PSS %s  ldap/msg %s" % (
+            print("  %-11s e2e %s  accepted %s  p99 %s  cpu/1k %s  PSS %s  ldap/msg %s" % (
                 variant, *("%.2fx" % rv[f] if rv.get(f) is not None else "n/a"
-                           for f in ("accepted_msgs_per_s", "dot_p99_ms", "cpu_s_per_1000",
-                                     "peak_pss_mb", "ldap_searches_per_msg"))))
+                           for f in ("e2e_msgs_per_s", "accepted_msgs_per_s", "dot_p99_ms",
+                                     "cpu_s_per_1000", "peak_pss_mb",
+                                     "ldap_searches_per_msg"))))
 
 
 # -- main ---------------------------------------------------------------------------
@@ -728,11 +928,14 @@ def main():
                     help="tiny numbers: 200 users, 50 messages, 1 repeat")
     ap.add_argument("--build-dir", default=os.environ.get("DIRMX_BUILD_DIR",
                                                           os.path.join(SRC, "build")))
+    ap.add_argument("--e2e-timeout", type=float, default=300,
+                    help="seconds to wait for delivery after the load (per run)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     a = ap.parse_args()
     if a.smoke:
         a.users, a.messages, a.repeat, a.concurrency = 200, 50, 1, 5
         a.group_messages = 2
+        a.e2e_timeout = min(a.e2e_timeout, 15)  # delivers in < 1 s; fail fast
     a.rcpts = [int(x) for x in a.rcpts.split(",")]
     mtas = a.mta.split(",")
     started = time.time()
@@ -742,19 +945,30 @@ def main():
         loadgen = subprocess.run([os.path.join(HERE, "build.sh"), lab.path("bin")],
                                  capture_output=True, text=True, check=True).stdout.strip()
         gsize = min(3000, a.users)
-        ldif, info = ldapdata.generate(users=a.users, mailhosts=SINK_ADDRS, large_group=gsize)
+        # mailHost = [IP]:port of a sink: both MTAs relay there, no DNS
+        sp = sink_port()
+        ldif, info = ldapdata.generate(users=a.users, large_group=gsize,
+                                       mailhosts=["[%s]:%d" % (h, sp) for h in SINK_ADDRS])
         log("slapd: %d users, group of %d" % (a.users, info["large_group"]["size"]))
         slapd = Slapd(lab, data=ldif)
-        addrs = []
+        addrs, addr_hosts = [], []
         for u in info["users"]:
             addrs.append(u["mail"])
             addrs.extend(u["aliases"])
+            addr_hosts.extend([u["mailhost"]] * (1 + len(u["aliases"])))
+        # the large group's members per mailHost (its users are the first ones)
+        if info["large_group"]["contacts"]:
+            raise SystemExit("the large group has external contacts: use --users >= 3000 "
+                             "or fewer")
+        group_hosts = {}
+        for u in info["users"][:info["large_group"]["users"]]:
+            group_hosts[u["mailhost"]] = group_hosts.get(u["mailhost"], 0) + 1
         files = {"users": lab.write("rcpts-users.txt", "\n".join(addrs) + "\n"),
                  "group": lab.write("rcpts-group.txt", info["large_group"]["mail"] + "\n"),
                  "group_size": info["large_group"]["size"],
+                 "addr_hosts": addr_hosts, "group_hosts": group_hosts,
                  "known": info["users"][1]["mail"],
                  "unknown": "no-such-user-4711@%s" % info["domain"]}
-        sp = sink_port()
         sinks = Sinks(lab, sp)
         results, ceiling = [], {}
         # The ceiling: loadgen straight into one smtp-sink.
@@ -763,13 +977,10 @@ def main():
 
             def roots(self):
                 return sinks.pids()[:1]
-
-            def end_to_end_wait(self, *x, **k):
-                return None
         for rc in a.rcpts:
             vals = []
             for rep in range(a.repeat):
-                r = measure(_S(), slapd, sinks, loadgen, files["users"], a, 9000 + rep,
+                r = measure(_S(), slapd, sinks, loadgen, files, a, 9000 + rep,
                             max(a.messages, 2000) if not a.smoke else a.messages, rc,
                             "ceiling-r%d" % rc)
                 vals.append(r["accepted_msgs_per_s"])
@@ -794,17 +1005,18 @@ def main():
         mta_results = [r for r in results if r["mta"] in objs]
         summary = summarize(mta_results)
         rat = ratios(summary)
-        print_table(summary, rat, ceiling, fsyncs)
+        print_table(summary, rat, ceiling, fsyncs, mta_results)
         fastest = max((s["accepted_msgs_per_s"]["median"] for m in summary.values()
                        for s in m.values() if s.get("accepted_msgs_per_s")), default=0)
         out = {
-            "bench": "dirmx-issue7-accept", "version": 1,
+            "bench": "dirmx-issue7", "version": 2,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "duration_s": round(time.time() - started, 1),
             "params": {"users": a.users, "messages": a.messages, "concurrency": a.concurrency,
                        "rcpts": a.rcpts, "size": a.size, "per_conn": a.per_conn,
                        "pipelining": not a.no_pipelining, "repeat": a.repeat,
                        "group_messages": a.group_messages, "group_size": files["group_size"],
+                       "e2e_timeout_s": a.e2e_timeout,
                        "smoke": a.smoke, "ncpu": NCPU},
             "ceiling_msgs_per_s": {str(k): v for k, v in ceiling.items()},
             "ceiling_over_fastest_mta": (min(ceiling.values()) / fastest) if fastest else None,
@@ -815,7 +1027,13 @@ def main():
             "postfix_ldap_maps": objs["postfix"].maps if "postfix" in objs else None,
             "dirmx_settings": objs["dirmx"].settings if "dirmx" in objs else None,
             "validation": {n: getattr(m, "validation", None) for n, m in objs.items()},
-            "dirmx_e2e": "n/a (delivery not built)",
+            "e2e_method": "accepted / seconds from the first connect until the MTA's queue "
+                          "is empty and the sinks have received every transaction it owes "
+                          "them (one per message per mailHost, split by the MTA's "
+                          "recipients-per-transaction limit); null when a message was "
+                          "deferred or a transaction or a recipient is missing",
+            "all_delivered": all(r.get("all_delivered") for r in mta_results),
+            "rcpts_per_transaction": {n: m.rcpts_per_transaction for n, m in objs.items()},
             "summary": summary, "ratios_dirmx_over_postfix": rat,
             "runs": results,
         }
