@@ -86,9 +86,8 @@ static void put_view(void *ctx, const struct queue_view *v)
 	lc->count++;
 	sbuf_printf(lc->out, "%s  age %lds  from <", v->id, age);
 	put_safe(lc->out, env->mail_from);
-	sbuf_printf(lc->out, ">  %s%s\n",
-		    v->held ? "held" : v->active ? "delivering" : "queued",
-		    v->next_attempt > (uint64_t)now ? "" : "");
+	sbuf_printf(lc->out, ">  %s\n",
+		    v->held ? "held" : v->active ? "delivering" : "queued");
 	if (v->next_attempt > (uint64_t)now)
 		sbuf_printf(lc->out, "    next attempt in %llds\n",
 			    (long long)(v->next_attempt - (uint64_t)now));
