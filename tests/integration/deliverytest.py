@@ -45,7 +45,7 @@ import time
 from dirmxlab import Dnsmasq, Lab, Slapd, build_dir, free_port, ldapdata
 from dirmxlab.ca import lab_ca
 
-from smtptest import RouterdProcess
+from smtptest import RouterdProcess, wait_for
 
 HOSTNAME = "mx.dirmx.test"
 PASSWORD = ldapdata.PASSWORD
@@ -58,14 +58,6 @@ def bin_path(*parts):
     return p
 
 
-def wait_for(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 # -- the sink ----------------------------------------------------------------

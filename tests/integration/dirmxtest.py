@@ -108,13 +108,14 @@ def parse_dcloc(text):
 # -- servers of our own -----------------------------------------------------
 
 class Hole:
-    """A TCP server on 127.0.0.1 that accepts every connection and never
-    sends a byte (a DC whose slapd hangs after accept). .port, .accepted."""
+    """A TCP server that accepts every connection and never sends a byte
+    (a DC whose slapd hangs after accept). .port, .accepted. make_socket
+    creates the listening socket (a namespace's own, for instance)."""
 
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(self, host="127.0.0.1", make_socket=socket.socket):
+        self.sock = make_socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(64)
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]

@@ -30,7 +30,7 @@ from collections import namedtuple
 from dirmxlab import Lab, Slapd, build_dir, free_port, ldapdata
 from dirmxlab.ca import lab_ca
 
-from authdtest import Authd
+from authdtest import Authd, decode_value
 
 PASSWORD = ldapdata.PASSWORD
 HOSTNAME = "mx.dirmx.test"
@@ -246,7 +246,7 @@ class SpoolMsg:
             if not line:
                 continue
             k, _, v = line.partition("=")
-            self.fields.append((k, _unescape(v)))
+            self.fields.append((k, decode_value(v)))
         f = dict(self.fields)  # the envelope keys are unique
         self.id = f["id"]
         self.client = f["client"]
@@ -298,19 +298,6 @@ class SpoolMsg:
     def __repr__(self):
         return "SpoolMsg(%s from=<%s> rcpts=%r auth=%r)" % (self.id, self.mail_from,
                                                             self.rcpt_hops(), self.auth)
-
-
-def _unescape(v):
-    out = bytearray()
-    i = 0
-    while i < len(v):
-        if v[i] == "%":
-            out.append(int(v[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(ord(v[i]))
-            i += 1
-    return out.decode("utf-8", "replace")
 
 
 # -- the lab -----------------------------------------------------------------

@@ -59,6 +59,7 @@ from dirmxlab import Lab, build_dir, source_dir
 from dirmxlab.ca import lab_ca
 from dirmxlab.samba import SambaDC
 
+from dirmxtest import Hole
 from smtptest import SpoolMsg, routerd_bin
 
 DOM = "ad.dirmx.test"
@@ -202,41 +203,6 @@ class ProtoClient:
             pass
         self.s.close()
         self.reader.join(5)
-
-
-class NsHole:
-    """A TCP server inside the namespace that accepts and never answers."""
-
-    def __init__(self, netns, host="127.0.0.1"):
-        self.sock = netns.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.conns = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(c)
-
-    def close(self):
-        self.stopping = True
-        self.thread.join()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 # ---- authd instances ---------------------------------------------------------
@@ -679,7 +645,7 @@ class SambaAuthdTest(unittest.TestCase):
     # ---- 4. bad inputs -----------------------------------------------------------
 
     def test_4b_static_list_first_server_never_answers(self):
-        hole = NsHole(self.dc.netns)
+        hole = Hole(make_socket=self.dc.netns.socket)
         self.addCleanup(hole.close)
         # StartTLS + simple: the first thing sent to the hole (the StartTLS
         # request) is what never gets an answer. (With GSSAPI the ticket
