@@ -72,7 +72,7 @@ void spool_move_corrupt(struct spool *s, const char *name, const char *why)
 	          log_quote_str(q, name), qw, strerror(errno));
 }
 
-static int read_full(int fd, void *p, size_t len, uint64_t off)
+int spool_read_full(int fd, void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
@@ -109,7 +109,7 @@ static const char *verify_msg(int fd, const char *id, struct spool_hdr *h,
 	const char *error = NULL;
 
 	*env_r = NULL;
-	if (fstat(fd, &st) < 0 || read_full(fd, raw, sizeof(raw), 0) < 0)
+	if (fstat(fd, &st) < 0 || spool_read_full(fd, raw, sizeof(raw), 0) < 0)
 		return "short header";
 	buf_init(&b, raw, sizeof(raw));
 	if (!buf_fetch_bytes(&b, magic, 4) || memcmp(magic, "DMX1", 4) != 0)
@@ -128,7 +128,8 @@ static const char *verify_msg(int fd, const char *id, struct spool_hdr *h,
 	    (uint64_t)st.st_size != SPOOL_HEADER_LEN + h->data_len + h->env_len)
 		return "file size does not match header";
 	env = alloc_array(h->env_len + 1, 1);
-	if (read_full(fd, env, h->env_len, SPOOL_HEADER_LEN + h->data_len) < 0)
+	if (spool_read_full(fd, env, h->env_len,
+	                    SPOOL_HEADER_LEN + h->data_len) < 0)
 		error = "short envelope";
 	else if (spoolrec_crc32(0, env, h->env_len) != h->env_crc)
 		error = "envelope checksum mismatch";
@@ -162,7 +163,7 @@ static int read_state(struct spool *s, const char *id, struct spoolrec **env_r,
 		return -1;
 	}
 	data = alloc_array((size_t)st.st_size + 1, 1);
-	if (read_full(fd, data, (size_t)st.st_size, 0) < 0)
+	if (spool_read_full(fd, data, (size_t)st.st_size, 0) < 0)
 		*why_r = "short state file";
 	else if (spoolrec_parse(data, (size_t)st.st_size, env_r, why_r) < 0)
 		;
@@ -332,7 +333,8 @@ static int spool_open_dirs(struct spool *s, const char *dir,
 		                                       : strerror(errno));
 	if (open_subdir(s, "tmp", &s->tmp_fd, error_r) < 0 ||
 	    open_subdir(s, "q", &s->q_fd, error_r) < 0 ||
-	    open_subdir(s, "corrupt", &s->corrupt_fd, error_r) < 0)
+	    open_subdir(s, "corrupt", &s->corrupt_fd, error_r) < 0 ||
+	    open_subdir(s, "journal", &s->journal.dir_fd, error_r) < 0)
 		return -1;
 	/* The subdirectories themselves must survive a crash. */
 	if (fsync(s->dir_fd) < 0)
@@ -343,7 +345,8 @@ static int spool_open_dirs(struct spool *s, const char *dir,
 
 static void spool_free(struct spool *s)
 {
-	int fds[] = {s->tmp_fd, s->q_fd, s->corrupt_fd, s->lock_fd, s->dir_fd};
+	int fds[] = {s->tmp_fd,  s->q_fd,           s->corrupt_fd,
+	             s->lock_fd, s->journal.dir_fd, s->dir_fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (fds[i] >= 0)
@@ -361,14 +364,16 @@ int spool_open(struct event_base *base, const char *dir, struct spool **spool_r,
 	*spool_r = NULL;
 	s->base = base;
 	s->dir_fd = s->tmp_fd = s->q_fd = s->corrupt_fd = s->lock_fd = -1;
+	s->journal.dir_fd = s->journal.seg_fd = -1;
 	s->notify_rd = s->notify_wr = -1;
 	if (spool_open_dirs(s, dir, error_r) < 0 ||
-	    recover_tmp(s, error_r) < 0 || recover_q(s, error_r) < 0 ||
-	    spool_worker_start(s, error_r) < 0) {
+	    recover_tmp(s, error_r) < 0 || spool_journal_open(s, error_r) < 0 ||
+	    recover_q(s, error_r) < 0 || spool_worker_start(s, error_r) < 0) {
 		snprintf(spool_open_error, sizeof(spool_open_error), "%s",
 		         *error_r);
 		*error_r = spool_open_error;
 		spool_worker_stop(s);
+		spool_journal_close(s);
 		spool_free(s);
 		return -1;
 	}
@@ -386,6 +391,7 @@ void spool_deinit(struct spool **spoolp)
 		return;
 	*spoolp = NULL;
 	spool_worker_stop(s);
+	spool_journal_close(s);
 	spool_free(s);
 }
 
@@ -407,7 +413,8 @@ static bool data_crc_ok(int fd, const struct spool_hdr *h)
 		               ? (size_t)(h->data_len - done)
 		               : 65536;
 
-		if (read_full(fd, chunk, n, SPOOL_HEADER_LEN + done) < 0) {
+		if (spool_read_full(fd, chunk, n, SPOOL_HEADER_LEN + done) <
+		    0) {
 			ok = false;
 			break;
 		}
@@ -416,6 +423,18 @@ static bool data_crc_ok(int fd, const struct spool_hdr *h)
 	}
 	free(chunk);
 	return ok && crc == h->data_crc;
+}
+
+const char *spool_check_file(int fd, const char *id, bool data)
+{
+	struct spoolrec *env = NULL;
+	struct spool_hdr h;
+	const char *why = verify_msg(fd, id, &h, &env);
+
+	spoolrec_deinit(&env);
+	if (why == NULL && data && !data_crc_ok(fd, &h))
+		why = "data checksum mismatch";
+	return why;
 }
 
 int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,

@@ -2,13 +2,16 @@
  * spool.h - routerd's durable message store, with group commit.
  *
  * THE PROMISE. spool_msg_commit()'s callback reports success only when
- * the message file's data and the directory entry that names it are both
- * on stable storage: the file was fdatasync()ed, renamed from tmp/ into
- * q/, and q/ was fsync()ed after the rename. routerd sends 250 to DATA
- * from that callback and from nowhere else. After kill -9 or a power cut
- * at any moment, spool_open() finds every message whose callback reported
- * success, complete and verified.
- *
+ * the message's data and envelope are on stable storage in a form that
+ * spool_open() will find: either in a journal segment that was
+ * fdatasync()ed (and whose name was made durable when it was created), or
+ * as its own file, fdatasync()ed, renamed from tmp/ into q/, with q/
+ * fsync()ed after the rename. routerd sends 250 to DATA from that
+ * callback and from nowhere else. After kill -9 or a power cut at any
+ * moment, spool_open() finds every message whose callback reported
+ * success, complete and verified (restoring q/<id> from the journal when
+ * the crash took the page-cache copy).
+
  * LAYOUT of the directory given to spool_open() (created 0700 if missing):
  *     lock          flock()ed by the one process using the spool
  *     tmp/          files being written; never acknowledged, removed by
@@ -17,6 +20,10 @@
  *     q/<id>.state  optional: a newer envelope for <id> (recipient states)
  *     corrupt/      files that failed verification, moved aside (never
  *                   deleted silently)
+ *     journal/j<16 hex digits>  write-ahead journal segments
+ *                   (spool_journal.c): copies of recent messages and
+ *                   removals, until their q/ files are durable by
+ *                   themselves
  *
  * MESSAGE FILE q/<id>: a 32-byte header, the message data, the envelope.
  *     0  "DMX1"                magic
@@ -43,15 +50,22 @@
  *
  * GROUP COMMIT. Commits, updates and removals are queued to one worker
  * thread. The worker takes everything queued so far as one batch: (1) it
- * fdatasync()s every file of the batch, back to back; (2) renames each
- * into q/ (renameat2 RENAME_NOREPLACE: a message is never overwritten) or
- * unlinks what is removed, in queue order; (3) fsync()s q/ once; then
- * hands the batch back to the event loop through a pipe, where the
- * callbacks run. While a batch is being synced the next one accumulates,
- * so under load N messages share one directory fsync. Batching changes
- * only when callbacks run, never what they promise: each success is
- * reported after (1), (2) and (3) for that very message. tmp/ is never
- * fsynced: an entry there is worthless after a crash anyway.
+ * appends a copy of every message of the batch up to 1 MiB, and a record
+ * of every removal, to the active journal segment with one write and
+ * fdatasync()s the segment once; (2) fdatasync()s the file of every other
+ * commit and update, back to back; (3) renames each file into q/
+ * (renameat2 RENAME_NOREPLACE: a message is never overwritten) or unlinks
+ * what is removed, in queue order; (4) fsync()s q/ once if (2) had
+ * anything; then hands the batch back to the event loop through a pipe,
+ * where the callbacks run. While a batch is being synced the next one
+ * accumulates, so under load N messages share one fdatasync. Batching
+ * changes only when callbacks run, never what they promise. A journaled
+ * removal is durable before its unlink, so recovery does not resurrect a
+ * delivered message. When a segment outgrows its limit (32 MiB), the
+ * worker starts a new one and retires the old: it fdatasyncs each of the
+ * old one's messages still in q/, fsyncs q/, and only then unlinks it.
+ * A journal write or sync error makes the batch fall back to (2)-(4).
+ * tmp/ is never fsynced: an entry there is worthless after a crash.
  *
  * THREADS. Everything here is called from the loop thread only; callbacks
  * run in the loop thread, never from inside the call that queued them.
@@ -147,9 +161,12 @@ int spool_remove(struct spool *spool, const char *id, spool_done_cb *cb,
                  void *context, const char **error_r);
 
 struct spool_stats {
-	uint64_t batches; /* group commits done (one q/ fsync each) */
-	uint64_t ops;     /* commits + updates + removals in them */
+	uint64_t batches;       /* group commits done */
+	uint64_t ops;           /* commits + updates + removals in them */
+	uint64_t journal_syncs; /* fdatasyncs of the journal */
 };
 void spool_get_stats(struct spool *spool, struct spool_stats *stats_r);
+/* Tuning for tests: rotate journal segments beyond this many bytes. */
+void spool_set_journal_segment_max(struct spool *spool, uint64_t bytes);
 
 #endif

@@ -38,12 +38,13 @@ struct spool_msg {
 	size_t buf_len;
 	uint64_t data_len;
 	uint32_t data_crc;
+	uint32_t env_len;
 	bool failed;
 	struct spool_op *op; /* set by commit */
 	char error[SPOOL_ERROR_MAX];
 };
 
-static int write_all(int fd, const void *p, size_t len)
+int spool_write_all(int fd, const void *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
@@ -109,8 +110,8 @@ int spool_msg_begin(struct spool *s, struct spool_msg **msg_r,
 		    (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	s->last_id = spool_id_new(now_us, s->last_id);
 	spool_id_format(s->last_id, id);
-	fd = openat(s->tmp_fd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	            0600);
+	/* Readable too: the worker copies it into the journal. */
+	fd = openat(s->tmp_fd, id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return spool_fail(s, error_r, "create tmp/%s: %s", id,
 		                  strerror(errno));
@@ -132,7 +133,7 @@ const char *spool_msg_id(const struct spool_msg *msg)
 
 static int msg_flush(struct spool_msg *msg, const char **error_r)
 {
-	if (write_all(msg->fd, msg->buf, msg->buf_len) < 0)
+	if (spool_write_all(msg->fd, msg->buf, msg->buf_len) < 0)
 		return msg_fail(msg, error_r, "write");
 	msg->buf_len = 0;
 	return 0;
@@ -152,7 +153,7 @@ int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
 		if (msg_flush(msg, error_r) < 0)
 			return -1;
 		if (len >= MSG_BUF_SIZE) {
-			if (write_all(msg->fd, data, len) < 0)
+			if (spool_write_all(msg->fd, data, len) < 0)
 				return msg_fail(msg, error_r, "write");
 			return 0;
 		}
@@ -186,7 +187,7 @@ static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
 		goto done;
 	if (msg_flush(msg, error_r) < 0)
 		goto done;
-	if (write_all(msg->fd, sbuf_data(e), sbuf_len(e)) < 0) {
+	if (spool_write_all(msg->fd, sbuf_data(e), sbuf_len(e)) < 0) {
 		ret = msg_fail(msg, error_r, "write");
 		goto done;
 	}
@@ -194,7 +195,8 @@ static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
 	p = put_be32(p + 4, 0);
 	p = put_be32(p, (uint32_t)(msg->data_len >> 32));
 	p = put_be32(p, (uint32_t)msg->data_len);
-	p = put_be32(p, (uint32_t)sbuf_len(e));
+	msg->env_len = (uint32_t)sbuf_len(e);
+	p = put_be32(p, msg->env_len);
 	p = put_be32(p, spoolrec_crc32(0, sbuf_data(e), sbuf_len(e)));
 	p = put_be32(p, msg->data_crc);
 	put_be32(p, spoolrec_crc32(0, hdr, SPOOL_HEADER_LEN - 4));
@@ -222,6 +224,7 @@ int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
 		return -1;
 	op = op_new(SPOOL_OP_COMMIT, msg->id, cb, context);
 	op->fd = msg->fd;
+	op->size = SPOOL_HEADER_LEN + msg->data_len + msg->env_len;
 	msg->fd = -1;
 	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s", msg->id);
 	snprintf(op->q_name, sizeof(op->q_name), "%s", msg->id);
@@ -278,7 +281,7 @@ int spool_update(struct spool *s, const struct spoolrec *env, spool_done_cb *cb,
 		           strerror(errno));
 		goto done;
 	}
-	if (write_all(op->fd, sbuf_data(e), sbuf_len(e)) < 0) {
+	if (spool_write_all(op->fd, sbuf_data(e), sbuf_len(e)) < 0) {
 		spool_fail(s, error_r, "write tmp/%s: %s", op->tmp_name,
 		           strerror(errno));
 		(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
@@ -359,33 +362,44 @@ static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
 {
 	struct spool_op *op;
 	uint64_t n = 0;
-	bool changed = false;
+	bool journaled = false, changed = false;
 	int err;
 
-	/* (1) Data and size of every file on disk, back to back. */
+	/* (1) Small commits and every removal: one append, one fdatasync. */
 	for (op = batch; op != NULL; op = op->next, n++) {
+		op->journaled =
+		    op->kind != SPOOL_OP_UPDATE && spool_journal_add(s, op);
+		journaled |= op->journaled;
+	}
+	if (journaled && spool_journal_sync(s) < 0) {
+		for (op = batch; op != NULL; op = op->next)
+			op->journaled = false;
+	}
+	/* (2) The others: data and size of each file, back to back. */
+	for (op = batch; op != NULL; op = op->next) {
 		if (op->fd < 0)
 			continue;
-		if (fdatasync(op->fd) < 0)
+		if (!op->journaled && fdatasync(op->fd) < 0)
 			op_fail(op, "fdatasync", errno);
 		close(op->fd);
 		op->fd = -1;
 	}
-	/* (2) Names, in queue order (an update after its commit). */
+	/* (3) Names, in queue order (an update after its commit). */
 	for (op = batch; op != NULL; op = op->next) {
 		if (op->result < 0) {
 			if (op->kind != SPOOL_OP_REMOVE)
 				(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
 			continue;
 		}
-		if (worker_publish(s, op))
+		if (worker_publish(s, op) && !op->journaled)
 			changed = true;
 	}
-	/* (3) One directory fsync makes every rename of the batch durable. */
+	/* (4) One directory fsync makes every rename of the batch durable
+	 * that the journal does not cover. */
 	if (changed && fsync(s->q_fd) < 0) {
 		err = errno;
 		for (op = batch; op != NULL; op = op->next) {
-			if (op->result == 0)
+			if (op->result == 0 && !op->journaled)
 				op_fail(op, "fsync q/ for", err);
 		}
 	}
@@ -418,9 +432,13 @@ static void *worker_main(void *arg)
 		s->done_tail = tail;
 		s->stats.batches++;
 		s->stats.ops += n;
+		s->stats.journal_syncs = s->journal.syncs;
+		s->journal.seg_max = s->seg_max_wanted;
 		pthread_mutex_unlock(&s->lock);
 		/* A full pipe already holds a wake-up: EAGAIN is fine. */
 		(void)!write(s->notify_wr, "", 1);
+		/* After the callbacks are on their way, not before. */
+		spool_journal_maintain(s, false);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);

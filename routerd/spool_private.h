@@ -35,6 +35,8 @@ struct spool_op {
 	char tmp_name[SPOOL_NAME_MAX]; /* in tmp/ */
 	char q_name[SPOOL_NAME_MAX];   /* in q/ */
 	char id[SPOOL_ID_LEN + 1];
+	uint64_t size;  /* COMMIT: bytes in the file */
+	bool journaled; /* worker: durable through the journal */
 	int result;
 	char error[SPOOL_ERROR_MAX];
 	/* loop thread only */
@@ -44,9 +46,29 @@ struct spool_op {
 	bool cancelled;
 };
 
+/* Messages larger than this are synced file by file, not journaled. */
+#define SPOOL_JOURNAL_IMAGE_MAX (1024 * 1024)
+#define SPOOL_JOURNAL_SEGMENT_MAX (32 * 1024 * 1024)
+
+/* spool_journal.c's state; the worker's alone once it runs. */
+struct spool_journal {
+	int dir_fd;       /* journal/ */
+	int seg_fd;       /* the active segment; -1: none, sync each file */
+	uint64_t seg_seq; /* its number (the last tried, when seg_fd < 0) */
+	uint64_t seg_size, seg_max;
+	bool broken;        /* a write or sync failed: never append again */
+	bool create_failed; /* logged once */
+	uint64_t *retire;   /* older segments still needed, oldest first */
+	size_t nretire;
+	unsigned char *buf; /* the batch's records */
+	size_t len, cap;
+	uint64_t syncs;
+};
+
 struct spool {
 	struct event_base *base;
 	int dir_fd, tmp_fd, q_fd, corrupt_fd, lock_fd;
+	struct spool_journal journal;
 	struct spool_id last_id;
 	uint64_t tmp_seq;
 	char (*recovered)[SPOOL_ID_LEN + 1];
@@ -60,6 +82,7 @@ struct spool {
 	struct spool_op *done, **done_tail;   /* worker -> loop */
 	bool stopping;
 	struct spool_stats stats;
+	uint64_t seg_max_wanted; /* for the journal, under lock */
 	int notify_rd, notify_wr;
 	struct event *notify_event;
 
@@ -71,6 +94,29 @@ int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Move q/<name> to corrupt/ with a log line. */
 void spool_move_corrupt(struct spool *s, const char *name, const char *why);
+
+/* Whole writes and reads, retrying EINTR and short counts; -1: errno. */
+int spool_write_all(int fd, const void *p, size_t len);
+int spool_read_full(int fd, void *p, size_t len, uint64_t off);
+
+/*
+ * Check a message file open on fd (readable) named id: header, size,
+ * envelope and, when data is set, the data CRC. NULL when good.
+ */
+const char *spool_check_file(int fd, const char *id, bool data);
+
+/* spool_journal.c. Open: replay what journal/ holds into q/ (tmp/ must be
+ * empty), remove it, start a new segment. */
+int spool_journal_open(struct spool *s, const char **error_r);
+/* Worker: put op's record into the batch; false: sync op's file instead. */
+bool spool_journal_add(struct spool *s, struct spool_op *op);
+/* Worker: write the batch's records and fdatasync; -1: none is durable. */
+int spool_journal_sync(struct spool *s);
+/* Worker, between batches: rotate a full or broken segment, retire old
+ * ones. closing: retire the active one too. */
+void spool_journal_maintain(struct spool *s, bool closing);
+/* After the worker stopped: retire everything, free. */
+void spool_journal_close(struct spool *s);
 
 /* spool_commit.c: start and stop the worker and its notify event. */
 int spool_worker_start(struct spool *s, const char **error_r);
