@@ -2,10 +2,14 @@
  * log - event logging to syslog or stderr.
  *
  * One call writes one whole line with a single write(2) so that lines from
- * concurrent processes sharing stderr do not interleave.
+ * concurrent processes sharing stderr do not interleave. The pid in each
+ * stderr line is read once in log_init(), not per line (getpid(2) is a
+ * real system call); a forked child reads it again for every line until
+ * it calls log_init() itself.
  */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -15,6 +19,7 @@
 static const char *log_ident = "dirmx";
 static enum log_dest log_destination = LOG_DEST_STDERR;
 static enum log_level log_threshold = LOG_LEVEL_INFO;
+static pid_t log_pid; /* 0: unknown (before log_init, or after a fork) */
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -23,8 +28,18 @@ static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
+static void log_forget_pid(void)
+{
+	log_pid = 0;
+}
+
 void log_init(const char *ident, enum log_dest dest, enum log_level level)
 {
+	static bool atfork_set;
+
+	if (!atfork_set && pthread_atfork(NULL, NULL, log_forget_pid) == 0)
+		atfork_set = true;
+	log_pid = atfork_set ? getpid() : 0;
 	if (log_destination == LOG_DEST_SYSLOG)
 		closelog();
 	log_ident = ident;
@@ -95,12 +110,13 @@ void log_vmsg(enum log_level level, const char *id, const char *fmt,
 	if (log_destination == LOG_DEST_STDERR) {
 		struct timespec ts;
 		struct tm tm;
+		pid_t pid = log_pid != 0 ? log_pid : getpid();
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
 		r = snprintf(line + n, cap - n, ".%03ldZ %s[%ld]: %s: ",
-			     ts.tv_nsec / 1000000, log_ident, (long)getpid(),
+			     ts.tv_nsec / 1000000, log_ident, (long)pid,
 			     level_names[level]);
 		if (r > 0)
 			n += (size_t)r < cap - n ? (size_t)r : cap - n;

@@ -1,12 +1,24 @@
 /*
  * io - buffered, TLS-capable socket I/O for routerd's sessions; see io.h.
  *
- * One read event (persistent, unless paused) and one write event (armed
- * only while output is queued) per socket, and one timer. With TLS, reads
- * also drain what GnuTLS holds decrypted (gnutls_record_check_pending), and
- * a send that returns GNUTLS_E_AGAIN is repeated with the same data, as
- * GnuTLS requires. Callbacks are raised from the events, so an owner never
- * sees one inside its own io_* call.
+ * One read event and one write event per socket, and one timer. Every
+ * change of an event's registration costs an epoll_ctl(2), so the io
+ * tracks what is registered and changes it only when needed:
+ *
+ *   - Output is flushed once per loop round: queuing output makes the
+ *     write event active (event_active, no system call), and its callback
+ *     sends everything queued in that round at once. The write event is
+ *     registered with the loop only after a send would block, until the
+ *     output drained.
+ *   - Pausing reading leaves the read event registered: most pauses end
+ *     before the peer sends anything. Only when it fires while reading is
+ *     unwanted (paused, or the input buffer full) is it unregistered; it
+ *     is registered again when reading is wanted again.
+ *
+ * With TLS, reads also drain what GnuTLS holds decrypted
+ * (gnutls_record_check_pending), and a send that returns GNUTLS_E_AGAIN is
+ * repeated with the same data, as GnuTLS requires. Callbacks are raised
+ * from the events, so an owner never sees one inside its own io_* call.
  */
 #include "io.h"
 
@@ -35,6 +47,8 @@ struct io {
 	struct evloop_timer *timer, *defer;
 	unsigned timeout_ms;
 	bool paused;
+	bool read_armed, write_armed; /* registered with the loop */
+	bool write_blocked;           /* the last send would have blocked */
 	bool handshaking;
 	gnutls_session_t tls;
 	char *tls_info;
@@ -45,6 +59,23 @@ struct io {
 };
 
 static void io_update_events(struct io *io);
+
+static bool io_want_read(const struct io *io)
+{
+	return !io->paused && sbuf_len(io->in) < sbuf_limit(io->in);
+}
+
+/* Register or unregister ev with the loop, only if that changes. */
+static void io_arm(struct event *ev, bool *armed, bool on)
+{
+	if (*armed == on)
+		return;
+	if (on)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+	*armed = on;
+}
 
 static void io_touch(struct io *io)
 {
@@ -101,6 +132,7 @@ static void io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
 	va_end(ap);
 	event_del(io->ev_read);
 	event_del(io->ev_write);
+	io->read_armed = io->write_armed = false;
 	io->fatal = ev;
 	io->fatal_pending = true;
 	io_raise(io);
@@ -213,8 +245,12 @@ static void io_do_write(struct io *io)
 		if (io->tls != NULL) {
 			n = gnutls_record_send(io->tls, sbuf_data(io->out),
 					       sbuf_len(io->out));
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			if (n == GNUTLS_E_AGAIN) {
+				io->write_blocked = true;
 				break;
+			}
+			if (n == GNUTLS_E_INTERRUPTED)
+				continue;
 			if (n < 0) {
 				io_fail(io, IO_ERROR, "TLS write: %s",
 					gnutls_strerror((int)n));
@@ -223,8 +259,12 @@ static void io_do_write(struct io *io)
 		} else {
 			n = send(io->fd, sbuf_data(io->out), sbuf_len(io->out),
 				 MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN) {
+				io->write_blocked = true;
 				break;
+			}
 			if (n < 0) {
 				io_fail(io, IO_ERROR, "write: %s",
 					strerror(errno));
@@ -235,6 +275,7 @@ static void io_do_write(struct io *io)
 		io_touch(io);
 	}
 	if (sbuf_len(io->out) == 0) {
+		io->write_blocked = false;
 		io->lowat_pending = true;
 		io_raise(io);
 	}
@@ -252,33 +293,39 @@ static void io_event_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (what & EV_WRITE)
 		io_do_write(io);
-	if ((what & EV_READ) && !io->fatal_pending && !io->paused)
+	if ((what & EV_READ) && !io->fatal_pending && io_want_read(io))
 		io_do_read(io);
-	if (!io->fatal_pending)
-		io_update_events(io);
+	if (io->fatal_pending)
+		return;
+	/* Fired while reading is unwanted: now it is worth unregistering,
+	 * or a level-triggered loop would wake for it every round. */
+	if ((what & EV_READ) && !io_want_read(io))
+		io_arm(io->ev_read, &io->read_armed, false);
+	io_update_events(io);
 }
 
 static void io_update_events(struct io *io)
 {
-	bool want_read = !io->paused && sbuf_len(io->in) < sbuf_limit(io->in);
-	bool want_write = sbuf_len(io->out) > 0;
+	bool queued = sbuf_len(io->out) > 0;
 
 	if (io->handshaking) {
 		int dir = gnutls_record_get_direction(io->tls);
 
-		want_read = dir == 0;
-		want_write = dir == 1;
+		io_arm(io->ev_read, &io->read_armed, dir == 0);
+		io_arm(io->ev_write, &io->write_armed, dir == 1);
+		return;
 	}
-	if (want_read)
-		event_add(io->ev_read, NULL);
-	else
-		event_del(io->ev_read);
-	if (want_write)
-		event_add(io->ev_write, NULL);
-	else
-		event_del(io->ev_write);
+	/* Not wanting to read leaves the event registered; io_event_cb
+	 * unregisters it if it fires. */
+	if (io_want_read(io))
+		io_arm(io->ev_read, &io->read_armed, true);
+	io_arm(io->ev_write, &io->write_armed, queued && io->write_blocked);
+	/* Output queued this round goes out at the end of the round, in
+	 * one send, unless the socket is full (then the loop says when). */
+	if (queued && !io->write_blocked)
+		event_active(io->ev_write, EV_WRITE, 0);
 	/* Decrypted bytes GnuTLS holds will not wake the socket. */
-	if (want_read && io->tls != NULL && !io->handshaking &&
+	if (io_want_read(io) && io->tls != NULL &&
 	    gnutls_record_check_pending(io->tls) > 0)
 		event_active(io->ev_read, EV_READ, 0);
 }

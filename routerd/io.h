@@ -49,7 +49,9 @@ struct io *io_new(struct event_base *base, int fd, size_t in_limit,
 void io_free(struct io **io);
 
 struct sbuf *io_input(struct io *io);
-/* Queue output; false when the output limit would be passed. Writing
+/* Queue output; false when the output limit would be passed. What is
+ * queued during one round of the event loop is sent together at the end
+ * of that round (pipelined replies leave in one segment). Writing
  * nothing when nothing is queued raises IO_LOWAT. */
 bool io_write(struct io *io, const void *data, size_t len);
 bool io_printf(struct io *io, const char *fmt, ...)
