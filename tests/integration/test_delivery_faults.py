@@ -95,14 +95,20 @@ max_queue_lifetime = 1m
         self.assertEqual(dl.events(qid, "bounced"), [])
         # The hop comes up; nothing goes while the message is held.
         legacy = dl.add_sink(Sink("legacy", dl.net_addr(9), 2525))
+        self.addCleanup(self.stop_sink, legacy)
         held_attempts = len(dl.events(qid, "deferred"))
         time.sleep(2.5)
         self.assertEqual(legacy.txns(), [])
         self.assertEqual(len(dl.events(qid, "deferred")), held_attempts)
         self.assertEqual(dl.queue("release", qid).returncode, 0)
         r = dl.queue("flush", qid)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("1 scheduled now", r.stdout)
+        if r.returncode == 0:
+            self.assertIn("1 scheduled now", r.stdout)
+        else:
+            # Its retry time passed while it was held: the release alone
+            # sent it, and it is gone before the flush.
+            self.assertIn("no such message", r.stderr)
+            self.assertNotIn(qid, dl.queue_ids())
         self.assertTrue(wait_for(lambda: qid not in dl.queue_ids(), 10),
                         self.queue_list())
         got = [t for t in legacy.delivered() if t.header("X-Test-Id") == "down-1"]
@@ -112,9 +118,12 @@ max_queue_lifetime = 1m
         self.assertEqual([t.rcpts for t in again], [[dl.user(4)]])
         self.assertEqual([t for t in dl.sink_a.delivered() if t.mail_from == ""
                           and t.rcpts == [sender]], [])
-        # Down again for the other tests.
-        legacy.stop()
-        dl.sinks.remove(legacy)
+
+    def stop_sink(self, sink):
+        """Down again for the other tests, even when this one failed."""
+        sink.stop()
+        if sink in self.dl.sinks:
+            self.dl.sinks.remove(sink)
 
     # -- dirmxctl queue ------------------------------------------------------
     def test_queue_tool_hold_release_delete_flush(self):
@@ -159,6 +168,7 @@ max_queue_lifetime = 1m
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"\d+ scheduled now")
         legacy = dl.add_sink(Sink("legacy2", dl.net_addr(9), 2525))
+        self.addCleanup(self.stop_sink, legacy)
         dl.queue("flush", ids[1])
         self.assertTrue(wait_for(lambda: ids[1] not in dl.queue_ids(), 10), self.queue_list())
         tags = [t.header("X-Test-Id") for t in legacy.delivered()]
@@ -166,8 +176,6 @@ max_queue_lifetime = 1m
         self.assertEqual(tags.count("ctl-0"), 0)
         self.assertEqual(dl.events(ids[0], "bounced"), [])
         self.assertEqual(len(dl.events(ids[0], "deleted")), 1)
-        legacy.stop()
-        dl.sinks.remove(legacy)
 
     def test_queue_tool_when_routerd_is_not_running(self):
         dl = self.dl
