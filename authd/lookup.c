@@ -97,7 +97,11 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 		job_fail(j, LOOKUP_TEMPFAIL, reason);
 		return false;
 	}
-	j->dests = alloc_resize(j->dests, j->n_dests + 1, sizeof(*j->dests));
+	if (j->n_dests == j->cap_dests) {
+		j->cap_dests = j->cap_dests == 0 ? 8 : j->cap_dests * 2;
+		j->dests = alloc_resize(j->dests, j->cap_dests,
+					sizeof(*j->dests));
+	}
 	j->dests[j->n_dests].addr = alloc_strdup(addr);
 	j->dests[j->n_dests].hop = alloc_strdup(hop);
 	j->n_dests++;

@@ -304,9 +304,14 @@ static void req_answer_now(void *ctx)
 static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
 			  const char *spelling)
 {
+	size_t lines = 0;
 	char *p;
 
 	r->blob = alloc_strndup(v, len);
+	/* One array for every line: a group's blob has thousands. */
+	for (p = r->blob; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	r->dests = alloc_array(lines + 1, sizeof(*r->dests));
 	for (p = r->blob; *p != '\0';) {
 		char *tab = strchr(p, '\t'), *nl;
 
@@ -317,8 +322,6 @@ static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
 			break;
 		*tab = '\0';
 		*nl = '\0';
-		r->dests = alloc_resize(r->dests, r->n_dests + 1,
-					sizeof(*r->dests));
 		r->dests[r->n_dests].addr = p;
 		if (strcasecmp(p, spelling) == 0) {
 			if (r->spelling == NULL)

@@ -54,7 +54,7 @@ struct job {
 	struct task *running;
 	unsigned inflight;
 	struct lookup_dest *dests;
-	size_t n_dests;
+	size_t n_dests, cap_dests; /* doubling: a group has thousands */
 	struct strset dest_set, dn_set;
 	char **trace;
 	size_t n_trace;

@@ -5,10 +5,14 @@
  * Entries are kept in arrival (= queue ID) order. One timer (the tick)
  * runs at least once a second and whenever something changes; it starts
  * attempts for every entry that is due, not held and not already active,
- * up to max_active at once.
+ * up to max_active at once. It starts one attempt per run and runs again
+ * at once while there are more: starting one reads and parses the whole
+ * envelope (thousands of recipients for a group), and the SMTP sessions'
+ * 250s, written from the same loop, must not wait for several in a row.
  */
 #include "queue_private.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +35,7 @@ uint64_t queue_now_ms(void)
 
 void queue_kick(struct queue *q)
 {
+	q->scan = NULL;
 	evloop_timer_start(q->tick, 0);
 }
 
@@ -38,17 +43,20 @@ static void queue_tick(void *ctx)
 {
 	struct queue *q = ctx;
 	uint64_t now = queue_now_ms();
+	struct qmsg *m = q->scan != NULL ? q->scan : q->head;
 
-	for (struct qmsg *m = q->head, *next; m != NULL; m = next) {
-		next = m->next;
-		if (q->n_active >= q->opts.max_active)
-			break;
+	for (; m != NULL && q->n_active < q->opts.max_active; m = m->next) {
 		if (m->active || m->held || m->removing || m->next_ms > now)
 			continue;
+		/* queue_msg_free() moves q->scan past a freed entry. */
+		q->scan = m->next;
 		m->active = true;
 		q->n_active++;
 		queue_attempt_start(m);
+		evloop_timer_start(q->tick, 0);
+		return;
 	}
+	q->scan = NULL;
 	evloop_timer_start(q->tick, QUEUE_TICK_MS);
 }
 
@@ -64,6 +72,8 @@ void queue_msg_free(struct qmsg *m)
 {
 	struct queue *q = m->q;
 
+	if (q->scan == m)
+		q->scan = m->next;
 	if (m->prev != NULL)
 		m->prev->next = m->next;
 	else
@@ -108,21 +118,28 @@ void queue_attempt_done(struct qmsg *m, bool removed)
 	queue_kick(q);
 }
 
-void queue_add(struct queue *q, const char *id)
+void queue_add(struct queue *q, const char *id, struct spoolrec **envp)
 {
 	struct spoolrec *env = NULL;
 	struct spool_data data = {.fd = -1};
 	const char *error;
 	struct qmsg *m;
-	int r = spool_load(q->spool, id, &env, &data, &error);
+	int r;
 
-	if (r <= 0) {
-		log_error(id, "event=queue_load_failed error=\"%s\"",
-			  r == 0 ? "no such message" : error);
-		return;
+	if (envp != NULL && *envp != NULL) {
+		env = *envp;
+		*envp = NULL;
+		assert(strcmp(env->id, id) == 0);
+	} else {
+		r = spool_load(q->spool, id, &env, &data, &error);
+		if (r <= 0) {
+			log_error(id, "event=queue_load_failed error=\"%s\"",
+				  r == 0 ? "no such message" : error);
+			return;
+		}
+		if (data.fd >= 0)
+			close(data.fd);
 	}
-	if (data.fd >= 0)
-		close(data.fd);
 	m = alloc_new(struct qmsg);
 	m->q = q;
 	memcpy(m->id, id, sizeof(m->id) - 1);
@@ -139,7 +156,7 @@ void queue_add(struct queue *q, const char *id)
 
 static void recover_one(void *ctx, const char *id)
 {
-	queue_add(ctx, id);
+	queue_add(ctx, id, NULL);
 }
 
 void queue_recover(struct queue *q)

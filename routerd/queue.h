@@ -62,8 +62,15 @@ void queue_deinit(struct queue **q);
 
 /* Take every message the spool held at open (after recovery). */
 void queue_recover(struct queue *q);
-/* A message just committed by an SMTP session: deliver it now. */
-void queue_add(struct queue *q, const char *id);
+/*
+ * A message just committed to the spool: deliver it now. *env, when env
+ * is not NULL, is the envelope that was committed for id: the queue takes
+ * it over (and sets *env to NULL) instead of reading back and parsing
+ * what it has just written, which for a message to a large group costs as
+ * much as writing it. env or *env NULL: the queue reads the envelope
+ * from the spool.
+ */
+void queue_add(struct queue *q, const char *id, struct spoolrec **env);
 
 struct queue_view {
 	const char *id;

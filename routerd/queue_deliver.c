@@ -1,8 +1,9 @@
 /*
  * queue_deliver - one delivery attempt of one message, for queue.c.
  *
- * The pending recipients are grouped by next hop (nexthop_choose): each
- * group is resolved (route.c) and sent as one SMTP transaction (smtpc.c).
+ * The pending recipients are grouped by next hop (queue_group.c, with
+ * nexthop_choose): each group is resolved (route.c) and sent as one SMTP
+ * transaction (smtpc.c).
  * When every group has answered, the outcome is made durable in this
  * order: bounces for newly failed recipients are committed to the spool
  * as new messages first, then the message's new recipient states are
@@ -28,6 +29,7 @@
 #include "authc.h"
 #include "dsn.h"
 #include "log.h"
+#include "queue_group.h"
 #include "route.h"
 #include "sbuf.h"
 #include "smtpc.h"
@@ -39,7 +41,7 @@ struct group {
 	struct attempt *a;
 	struct nexthop nh;
 	enum nexthop_source src;
-	char key[300];
+	char key[QUEUE_GROUP_KEY_MAX];
 	size_t *idx;
 	size_t n;
 	struct route_req *rreq;
@@ -114,20 +116,17 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 		const struct smtpc_rcpt_result *r = &res->rcpts[k];
 		char err[600];
 
+		if (r->verdict == SMTPC_DONE) {
+			rcpt_set(a, g->idx[k], SPOOLREC_DELIVERED, "");
+			continue;
+		}
 		snprintf(err, sizeof(err), "%s%s%s",
 			 res->host != NULL ? res->host : "", res->host ? ": " : "",
 			 r->text != NULL ? r->text : "");
-		switch (r->verdict) {
-		case SMTPC_DONE:
-			rcpt_set(a, g->idx[k], SPOOLREC_DELIVERED, "");
-			break;
-		case SMTPC_BOUNCE:
-			rcpt_set(a, g->idx[k], SPOOLREC_BOUNCED, err);
-			break;
-		case SMTPC_RETRY:
-			rcpt_set(a, g->idx[k], SPOOLREC_DEFERRED, err);
-			break;
-		}
+		rcpt_set(a, g->idx[k],
+			 r->verdict == SMTPC_BOUNCE ? SPOOLREC_BOUNCED
+						    : SPOOLREC_DEFERRED,
+			 err);
 	}
 	group_done(g);
 }
@@ -234,23 +233,48 @@ static void group_routed(const struct route_result *res, void *ctx)
 	free(notify);
 }
 
-static struct group *group_for(struct attempt *a, const struct nexthop *nh,
-			       enum nexthop_source src)
+/* Sort the pending recipients into one group per next hop; those
+ * whose next hop is invalid are deferred: a bad hop is ours to fix. */
+static void attempt_group(struct attempt *a)
 {
-	char key[300];
+	struct qmsg *m = a->m;
+	const struct spoolrec *env = m->env;
+	struct queue_grouping gr;
+	char err[300];
 
-	nexthop_format(nh, key, sizeof(key));
-	for (size_t g = 0; g < a->n_groups; g++)
-		if (strcmp(a->groups[g].key, key) == 0)
-			return &a->groups[g];
-	a->groups = alloc_resize(a->groups, a->n_groups + 1,
-				 sizeof(*a->groups));
-	memset(&a->groups[a->n_groups], 0, sizeof(a->groups[0]));
-	a->groups[a->n_groups].a = a;
-	a->groups[a->n_groups].nh = *nh;
-	a->groups[a->n_groups].src = src;
-	snprintf(a->groups[a->n_groups].key, sizeof(key), "%s", key);
-	return &a->groups[a->n_groups++];
+	if (m->q->nhcfg == NULL) {
+		for (size_t i = 0; i < env->rcpt_count; i++) {
+			if (env->rcpts[i].state == SPOOLREC_DELIVERED ||
+			    env->rcpts[i].state == SPOOLREC_BOUNCED)
+				continue;
+			snprintf(err, sizeof(err),
+				 "4.3.5 bad next hop \"%s\": no routing "
+				 "configuration",
+				 env->rcpts[i].hop);
+			rcpt_set(a, i, SPOOLREC_DEFERRED, err);
+		}
+		return;
+	}
+	queue_group_build(env, m->q->nhcfg, &gr);
+	for (size_t b = 0; b < gr.n_bad; b++) {
+		snprintf(err, sizeof(err), "4.3.5 bad next hop \"%s\": %s",
+			 env->rcpts[gr.bad[b].idx].hop, gr.bad[b].error);
+		rcpt_set(a, gr.bad[b].idx, SPOOLREC_DEFERRED, err);
+	}
+	a->groups = alloc_array(gr.n_groups, sizeof(*a->groups));
+	a->n_groups = gr.n_groups;
+	for (size_t g = 0; g < gr.n_groups; g++) {
+		struct group *grp = &a->groups[g];
+
+		grp->a = a;
+		grp->nh = gr.groups[g].nh;
+		grp->src = gr.groups[g].src;
+		memcpy(grp->key, gr.groups[g].key, sizeof(grp->key));
+		grp->idx = gr.groups[g].idx;
+		grp->n = gr.groups[g].n;
+		gr.groups[g].idx = NULL;
+	}
+	queue_group_free(&gr);
 }
 
 void queue_attempt_start(struct qmsg *m)
@@ -275,32 +299,7 @@ void queue_attempt_start(struct qmsg *m)
 	spoolrec_deinit(&m->env);
 	m->env = env;
 	a->bounced_now = alloc_array(env->rcpt_count + 1, sizeof(bool));
-	for (size_t i = 0; i < env->rcpt_count; i++) {
-		struct spoolrec_rcpt *rc = &env->rcpts[i];
-		const char *at = strrchr(rc->addr, '@');
-		struct nexthop nh;
-		enum nexthop_source src;
-		struct group *g;
-
-		if (rc->state == SPOOLREC_DELIVERED ||
-		    rc->state == SPOOLREC_BOUNCED)
-			continue;
-		if (q->nhcfg == NULL ||
-		    nexthop_choose(rc->hop, at != NULL ? at + 1 : "", q->nhcfg,
-				   &nh, &src, &error) < 0) {
-			char err[300];
-
-			snprintf(err, sizeof(err), "4.3.5 bad next hop \"%s\": %s",
-				 rc->hop, q->nhcfg == NULL ? "no routing "
-							     "configuration"
-							   : error);
-			rcpt_set(a, i, SPOOLREC_DEFERRED, err);
-			continue;
-		}
-		g = group_for(a, &nh, src);
-		g->idx = alloc_resize(g->idx, g->n + 1, sizeof(size_t));
-		g->idx[g->n++] = i;
-	}
+	attempt_group(a);
 	a->pending = a->n_groups + 1; /* +1: this function's own */
 	for (size_t g = 0; g < a->n_groups; g++)
 		a->groups[g].rreq = route_resolve(q->route, &a->groups[g].nh,
@@ -375,7 +374,7 @@ static void dsn_committed(void *ctx, int result, const char *error)
 	}
 	log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
 		 a->dsn_env->rcpts[0].addr);
-	queue_add(m->q, id);
+	queue_add(m->q, id, &a->dsn_env);
 	write_states(a);
 }
 

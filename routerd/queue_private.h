@@ -42,6 +42,7 @@ struct queue {
 	char *sh_user, *sh_password;
 	struct nexthop_config *nhcfg;
 	struct qmsg *head, *tail;
+	struct qmsg *scan; /* where the next tick goes on; NULL: head */
 	size_t n_msgs;
 	unsigned n_active;
 	struct evloop_timer *tick;

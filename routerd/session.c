@@ -149,13 +149,14 @@ void session_reset_tx(struct session *s)
 	}
 	free(s->rcpts);
 	s->rcpts = NULL;
-	s->n_rcpts = 0;
+	s->n_rcpts = s->cap_rcpts = 0;
 	s->in_bdat = false;
 	s->bdat_left = 0;
 	s->msg_failed = false;
 	dotstream_deinit(&s->ds);
 	if (s->msg != NULL)
 		spool_msg_abort(&s->msg);
+	spoolrec_deinit(&s->env);
 }
 
 bool session_tls_available(const struct session *s)

@@ -201,7 +201,11 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);
 		goto done;
 	}
-	s->rcpts = alloc_resize(s->rcpts, s->n_rcpts + 1, sizeof(*s->rcpts));
+	if (s->n_rcpts == s->cap_rcpts) {
+		s->cap_rcpts = s->cap_rcpts == 0 ? 4 : s->cap_rcpts * 2;
+		s->rcpts = alloc_resize(s->rcpts, s->cap_rcpts,
+					sizeof(*s->rcpts));
+	}
 	sr = &s->rcpts[s->n_rcpts++];
 	memset(sr, 0, sizeof(*sr));
 	sr->addr = alloc_strdup(addr);
@@ -291,8 +295,10 @@ static void commit_done(void *ctx, int result, const char *error)
 			 s->id, s->mail_from, s->n_rcpts, s->peer,
 			 s->auth_user != NULL ? s->auth_user : "-");
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
+		/* The queue takes the envelope we committed rather than
+		 * reading back thousands of recipients of a group. */
 		if (smtpd_queue(s->srv) != NULL)
-			queue_add(smtpd_queue(s->srv), id);
+			queue_add(smtpd_queue(s->srv), id, &s->env);
 	} else {
 		log_error(id, "event=spool_commit_failed error=\"%s\"", error);
 		session_reply(s, 451, "4.3.0",
@@ -374,7 +380,9 @@ static void message_end(struct session *s)
 	} else {
 		env = build_envelope(s, &st);
 		if (spool_msg_commit(s->msg, env, commit_done, s, &error) == 0) {
-			spoolrec_deinit(&env);
+			/* Kept for the queue until commit_done(). */
+			spoolrec_deinit(&s->env);
+			s->env = env;
 			session_wait(s);
 			return;
 		}

@@ -62,13 +62,14 @@ struct session {
 	struct smtpcmd_mail mail;
 	char *mail_from;
 	struct session_rcpt *rcpts;
-	size_t n_rcpts;
+	size_t n_rcpts, cap_rcpts;
 	char **senders;  /* cached SENDERS answer for auth_user */
 	size_t n_senders;
 	bool senders_known;
 	/* message data */
 	struct dotstream *ds;
 	struct spool_msg *msg;
+	struct spoolrec *env; /* committed with msg: for the queue */
 	struct sbuf *chunk;
 	uint64_t bdat_left;
 	bool bdat_last;

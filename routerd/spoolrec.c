@@ -7,6 +7,14 @@
  * line and its CRC), so a torn record is reported as such before any field
  * is looked at; then walks the lines with a table of the keys in order.
  * All reads of the input go through struct buf.
+ *
+ * A record holds seven lines per recipient, and a message to a large
+ * group has thousands of recipients, formatted before the 250 and parsed
+ * again for every delivery attempt. So both directions work in runs, not
+ * bytes: format appends each run of bytes that need no escaping with one
+ * append and writes keys and numbers without printf; parse finds each
+ * line end with one memchr() over the bytes left in the buf, and decodes
+ * a value by copying the runs between escapes.
  */
 #include "spoolrec.h"
 
@@ -166,33 +174,55 @@ static bool byte_is_safe(unsigned char c)
 	return c >= 0x21 && c <= 0x7e && c != '%' && c != '=';
 }
 
+static bool put_key(struct sbuf *out, enum spoolrec_key k)
+{
+	return sbuf_append_str(out, key_names[k]) && sbuf_append(out, "=", 1);
+}
+
 static bool put_str(struct sbuf *out, enum spoolrec_key k, const char *v)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)(v ? v : "");
 
-	if (!sbuf_printf(out, "%s=", key_names[k]))
+	if (!put_key(out, k))
 		return false;
-	for (const unsigned char *p = (const unsigned char *)(v ? v : "");
-	     *p != '\0'; p++) {
-		char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-		bool ok = byte_is_safe(*p) ? sbuf_append(out, p, 1)
-		                           : sbuf_append(out, esc, 3);
+	while (*p != '\0') {
+		size_t run = 0;
 
-		if (!ok)
+		while (p[run] != '\0' && byte_is_safe(p[run]))
+			run++;
+		if (run == 0) {
+			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+			if (!sbuf_append(out, esc, 3))
+				return false;
+			run = 1;
+		} else if (!sbuf_append(out, p, run)) {
 			return false;
+		}
+		p += run;
 	}
 	return sbuf_append(out, "\n", 1);
 }
 
 static bool put_num(struct sbuf *out, enum spoolrec_key k, uint64_t v)
 {
-	return sbuf_printf(out, "%s=%llu\n", key_names[k],
-	                   (unsigned long long)v);
+	char digits[24];
+	size_t i = sizeof(digits);
+
+	digits[--i] = '\n';
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return put_key(out, k) &&
+	       sbuf_append(out, digits + i, sizeof(digits) - i);
 }
 
 static bool put_word(struct sbuf *out, enum spoolrec_key k, const char *w)
 {
-	return sbuf_printf(out, "%s=%s\n", key_names[k], w);
+	return put_key(out, k) && sbuf_append_str(out, w) &&
+	       sbuf_append(out, "\n", 1);
 }
 
 static bool put_notify(struct sbuf *out, unsigned n)
@@ -200,14 +230,15 @@ static bool put_notify(struct sbuf *out, unsigned n)
 	static const char *const names[] = {"success", "failure", "delay"};
 	bool first = true;
 
-	if (!sbuf_printf(out, "%s=", key_names[K_NOTIFY]))
+	if (!put_key(out, K_NOTIFY))
 		return false;
 	if (n == SPOOLREC_NOTIFY_NEVER)
 		return sbuf_append_str(out, "never\n");
 	for (unsigned i = 0; i < 3; i++) {
 		if ((n & (1u << i)) == 0)
 			continue;
-		if (!sbuf_printf(out, "%s%s", first ? "" : ",", names[i]))
+		if ((!first && !sbuf_append(out, ",", 1)) ||
+		    !sbuf_append_str(out, names[i]))
 			return false;
 		first = false;
 	}
@@ -309,24 +340,28 @@ static int lower_hex_value(uint8_t c)
 static const char *get_line(struct buf *b, enum spoolrec_key want,
                             struct buf *value_r)
 {
-	const unsigned char *p, *k;
+	const unsigned char *p = buf_peek(b), *lf, *eq;
 	size_t n, klen;
 	struct buf line;
 
 	if (buf_remaining(b) == 0)
 		return want == K_RCPT ? "no recipient" : "missing field";
-	n = buf_fetch_until(b, "\n", &p);
-	if (!buf_consume_char(b, '\n'))
+	lf = memchr(p, '\n', buf_remaining(b));
+	if (lf == NULL)
 		return "line without LF";
+	n = (size_t)(lf - p);
 	buf_init(&line, p, n);
-	klen = buf_fetch_until(&line, "=", &k);
-	if (!buf_consume_char(&line, '='))
+	buf_skip(b, n + 1);
+	eq = memchr(p, '=', n);
+	if (eq == NULL)
 		return "line without '='";
+	klen = (size_t)(eq - p);
+	buf_skip(&line, klen + 1);
 	if (klen != strlen(key_names[want]) ||
-	    memcmp(k, key_names[want], klen) != 0) {
+	    memcmp(p, key_names[want], klen) != 0) {
 		for (unsigned i = 0; i < K_COUNT; i++) {
 			if (klen == strlen(key_names[i]) &&
-			    memcmp(k, key_names[i], klen) == 0)
+			    memcmp(p, key_names[i], klen) == 0)
 				return "field out of order";
 		}
 		return "unknown field";
@@ -335,37 +370,48 @@ static const char *get_line(struct buf *b, enum spoolrec_key want,
 	return NULL;
 }
 
+/* Decode one escaped value (the authd protocol's rules) into s. */
+static const char *decode_value(const unsigned char *v, size_t len, char *s)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		size_t run = 0;
+		int h, l;
+
+		while (i + run < len && byte_is_safe(v[i + run]))
+			run++;
+		memcpy(s + o, v + i, run);
+		o += run;
+		i += run;
+		if (i == len)
+			break;
+		if (v[i] != '%')
+			return "unescaped byte in a value";
+		if (len - i < 3 || (h = hex_value(v[i + 1])) < 0 ||
+		    (l = hex_value(v[i + 2])) < 0)
+			return "bad percent escape";
+		if (h == 0 && l == 0)
+			return "%00 in a value";
+		if (byte_is_safe((unsigned char)(h << 4 | l)))
+			return "needless percent escape";
+		s[o++] = (char)(h << 4 | l);
+		i += 3;
+	}
+	s[o] = '\0';
+	return NULL;
+}
+
 static const char *get_str(struct buf *b, enum spoolrec_key k, char **out_r)
 {
 	struct buf v;
 	const char *error = get_line(b, k, &v);
 	char *s;
-	size_t o = 0;
-	uint8_t c, h, l;
 
 	if (error != NULL)
 		return error;
 	s = alloc_array(buf_remaining(&v) + 1, 1);
-	while (buf_fetch_u8(&v, &c)) {
-		if (c == '%') {
-			if (!buf_fetch_u8(&v, &h) || !buf_fetch_u8(&v, &l) ||
-			    hex_value(h) < 0 || hex_value(l) < 0) {
-				error = "bad percent escape";
-				break;
-			}
-			c = (uint8_t)(hex_value(h) << 4 | hex_value(l));
-			if (c == 0 || byte_is_safe(c)) {
-				error = c == 0 ? "%00 in a value"
-				               : "needless percent escape";
-				break;
-			}
-		} else if (!byte_is_safe(c)) {
-			error = "unescaped byte in a value";
-			break;
-		}
-		s[o++] = (char)c;
-	}
-	s[o] = '\0';
+	error = decode_value(buf_peek(&v), buf_remaining(&v), s);
 	if (error != NULL)
 		free(s);
 	else

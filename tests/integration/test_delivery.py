@@ -98,6 +98,30 @@ postmaster = %s
         self.assertEqual([sorted(t.rcpts) for t in a], [exp_a])
         self.assertEqual([sorted(t.rcpts) for t in b], [exp_b])
 
+    def test_large_group_one_transaction_per_hop_nobody_twice(self):
+        # The whole group (every user, on A or B, and the external
+        # contacts, by MX): one transaction per next hop, each with
+        # exactly its members, nobody twice. routerd queues the envelope
+        # it committed and groups it by hash (queue_group.c); this is
+        # that path end to end. (Other tests leave some addresses refused
+        # at the sinks: a refused RCPT still was this hop's recipient.)
+        dl = self.dl
+        big = dl.info["groups"]["big"]
+        members = big["expands_to"]
+        qid = dl.send(dl.user(28), [big["mail"]], tag="big-1")
+        self.wait_done(qid)
+        exp_a = sorted(m for m in members if m.startswith("user") and int(m[4:9]) % 2 == 0)
+        exp_b = sorted(m for m in members if m.startswith("user") and int(m[4:9]) % 2 == 1)
+        exp_out = sorted(m for m in members if m.endswith("@partner.test"))
+        self.assertTrue(exp_a and exp_b and exp_out, members)
+        self.assertEqual(len(exp_a) + len(exp_b) + len(exp_out), len(members))
+        got = [self.by_tag(s, "big-1") for s in (self.A, self.B, self.inet)]
+        for txns, exp in zip(got, (exp_a, exp_b, exp_out)):
+            self.assertEqual(len(txns), 1, txns)
+            sent = txns[0].rcpts + [a for a, _ in txns[0].refused]
+            self.assertEqual(sorted(sent), exp)
+        self.assertEqual(len(dl.events(qid, "done")), 1)
+
     def test_forward_reaches_the_outside_by_mx(self):
         dl = self.dl
         fe = dl.info["forward_external"]

@@ -102,6 +102,46 @@ static void test_round_trip(void **state)
 }
 
 /*
+ * A message to a large group: thousands of recipients, values that mix
+ * runs of plain bytes with escapes, one spelling, every value back.
+ */
+static void test_many_recipients(void **state)
+{
+	struct spoolrec *r = sample(), *p;
+	struct sbuf *text;
+	char addr[64], hop[64];
+
+	for (int i = 0; i < 3000; i++) {
+		struct spoolrec_rcpt *rc;
+
+		snprintf(addr, sizeof(addr), "user %05d@dirmx.test", i);
+		snprintf(hop, sizeof(hop), "[127.0.0.%d]:%d", 11 + i % 3,
+		         2525 + i % 2);
+		rc = spoolrec_add_rcpt(r, addr, hop);
+		spoolrec_set(&rc->orcpt,
+		             i % 2 ? "rfc822;big=group@dirmx.test" : "");
+		rc->state = (enum spoolrec_state)(i % 4);
+		rc->attempts = (uint32_t)i;
+	}
+	text = format_ok(r);
+	assert_non_null(strstr(sbuf_data(text),
+	                       "rcpt=user%2002999@dirmx.test\nhop=[127.0.0.13]"
+	                       ":2526\nnotify=\norcpt=rfc822;big%3Dgroup@"));
+	p = reparse(text);
+	assert_int_equal(p->rcpt_count, 3002);
+	for (size_t i = 2; i < p->rcpt_count; i++) {
+		assert_string_equal(p->rcpts[i].addr, r->rcpts[i].addr);
+		assert_string_equal(p->rcpts[i].hop, r->rcpts[i].hop);
+		assert_string_equal(p->rcpts[i].orcpt, r->rcpts[i].orcpt);
+		assert_int_equal(p->rcpts[i].state, r->rcpts[i].state);
+		assert_int_equal(p->rcpts[i].attempts, r->rcpts[i].attempts);
+	}
+	spoolrec_deinit(&p);
+	spoolrec_deinit(&r);
+	sbuf_deinit(&text);
+}
+
+/*
  * Every byte 1..255 in every string field, every enum value, the largest
  * numbers. format(parse(text)) == text, and format is injective, so the
  * parsed record equals the one formatted; a few fields are also checked
@@ -234,6 +274,10 @@ static const struct bad_case bad_cases[] = {
     {HEAD1 "client=a%2g\n", "bad percent escape"},
     {HEAD1 "client=a%2f\n", "bad percent escape"},
     {HEAD1 "client=%41\n", "needless percent escape"},
+    {HEAD1 "client=%\n", "bad percent escape"},
+    {HEAD1 "client=ab%20%2\n", "bad percent escape"},
+    {HEAD1 "client=ab%20%20cd%20=\n", "unescaped byte in a value"},
+    {HEAD1 "client=ab%20%20cd%7E\n", "needless percent escape"},
     {HEAD1 "client=%00\n", "%00 in a value"},
     {HEAD1 "client=\xc3\xa9\n", "unescaped byte in a value"},
     {HEAD1 HEAD2 "body=8BITMIME\n", "bad keyword"},
@@ -395,6 +439,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_many_recipients),
 	    cmocka_unit_test(test_hostile_values),
 	    cmocka_unit_test(test_strict),
 	    cmocka_unit_test(test_nul_byte),
