@@ -159,6 +159,13 @@ static void recover_one(void *ctx, const char *id)
 	queue_add(ctx, id, NULL);
 }
 
+/* The client went away between DATA's end and its 250. */
+static void orphan(void *ctx, const char *id)
+{
+	log_info(id, "event=accepted_unacknowledged");
+	queue_add(ctx, id, NULL);
+}
+
 void queue_recover(struct queue *q)
 {
 	spool_foreach(q->spool, recover_one, q);
@@ -179,6 +186,7 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 	q->smtpc = smtpc;
 	q->authc = authc;
 	q->opts = *opts;
+	spool_set_orphan_cb(spool, orphan, q);
 	q->hostname = alloc_strdup(opts->hostname);
 	q->postmaster = opts->postmaster != NULL
 				? alloc_strdup(opts->postmaster)
@@ -224,6 +232,7 @@ void queue_deinit(struct queue **qp)
 	if (q == NULL)
 		return;
 	*qp = NULL;
+	spool_set_orphan_cb(q->spool, NULL, NULL);
 	while (q->head != NULL) {
 		struct qmsg *m = q->head;
 

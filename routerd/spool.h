@@ -134,9 +134,19 @@ int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
  * Before commit: remove the temp file and free msg. After a commit that
  * has not called back yet (the client went away): its callback will not
  * run, the message itself still becomes durable (the client saw no 250:
- * at worst a duplicate, which SMTP allows). Sets *msg to NULL.
+ * at worst a duplicate, which SMTP allows) and is then reported to the
+ * orphan callback. Sets *msg to NULL.
  */
 void spool_msg_abort(struct spool_msg **msg);
+
+/*
+ * A message whose commit was aborted (above) has become durable: cb tells
+ * its owner, from the loop, so that it is delivered now rather than found
+ * at the next start. NULL cb: nobody is told.
+ */
+typedef void spool_orphan_cb(void *context, const char *id);
+void spool_set_orphan_cb(struct spool *spool, spool_orphan_cb *cb,
+                         void *context);
 
 /* Where the data of a loaded message is: the caller closes fd. */
 struct spool_data {

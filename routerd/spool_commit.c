@@ -472,6 +472,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 		if (!op->cancelled && op->cb != NULL)
 			op->cb(op->context, op->result,
 			       op->result < 0 ? op->error : NULL);
+		else if (op->cancelled && op->kind == SPOOL_OP_COMMIT &&
+		         op->result == 0 && s->orphan_cb != NULL)
+			s->orphan_cb(s->orphan_ctx, op->id);
 		/* The callback may have aborted its own message. */
 		if (op->msg != NULL)
 			msg_free(op->msg);
@@ -532,6 +535,12 @@ void spool_worker_stop(struct spool *s)
 	if (s->notify_wr >= 0)
 		close(s->notify_wr);
 	s->notify_rd = s->notify_wr = -1;
+}
+
+void spool_set_orphan_cb(struct spool *s, spool_orphan_cb *cb, void *context)
+{
+	s->orphan_cb = cb;
+	s->orphan_ctx = context;
 }
 
 void spool_get_stats(struct spool *s, struct spool_stats *stats_r)

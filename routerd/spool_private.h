@@ -82,7 +82,9 @@ struct spool {
 	struct spool_op *done, **done_tail;   /* worker -> loop */
 	bool stopping;
 	struct spool_stats stats;
-	uint64_t seg_max_wanted; /* for the journal, under lock */
+	uint64_t seg_max_wanted;    /* for the journal, under lock */
+	spool_orphan_cb *orphan_cb; /* loop thread only */
+	void *orphan_ctx;
 	int notify_rd, notify_wr;
 	struct event *notify_event;
 

@@ -225,13 +225,21 @@ static void test_commit_reopen(void **state)
 	}
 }
 
+static void on_orphan(void *context, const char *id)
+{
+	char *got = context;
+
+	assert_string_equal(got, ""); /* once */
+	snprintf(got, 17, "%s", id);
+}
+
 static void test_abort(void **state)
 {
 	struct env *e = *state;
 	struct spool_msg *msg = NULL;
 	const char *error = NULL;
 	struct spoolrec *r;
-	char id[17];
+	char id[17], marker[17], orphan[17] = "";
 
 	assert_int_equal(spool_msg_begin(e->spool, &msg, &error), 0);
 	assert_int_equal(spool_msg_write(msg, "hello", 5, &error), 0);
@@ -250,15 +258,19 @@ static void test_abort(void **state)
 	spoolrec_deinit(&r);
 	assert_int_equal(count_dir(e->dir, "tmp"), 0);
 
-	/* Aborted after commit: no callback, but the message is kept. */
+	/* Aborted after commit: no callback, but the message is kept and
+	 * reported to the orphan callback once it is durable. */
+	spool_set_orphan_cb(e->spool, on_orphan, orphan);
 	assert_int_equal(spool_msg_begin(e->spool, &msg, &error), 0);
 	snprintf(id, sizeof(id), "%s", spool_msg_id(msg));
 	r = make_env(id, "");
 	assert_int_equal(spool_msg_commit(msg, r, on_done, e, &error), 0);
 	spool_msg_abort(&msg);
 	spoolrec_deinit(&r);
-	free(commit_one(e, 10, id)); /* a marker that does call back */
+	assert_string_equal(orphan, "");
+	free(commit_one(e, 10, marker)); /* a marker that does call back */
 	wait_done(e, 1);
+	assert_string_equal(orphan, id);
 	assert_int_equal(count_dir(e->dir, "q"), 2);
 	assert_int_equal(count_dir(e->dir, "tmp"), 0);
 }
