@@ -89,6 +89,7 @@ static void session_free(struct session *s)
 		free(s->senders[i]);
 	free(s->senders);
 	free(s->pending_reply);
+	free(s->refusal_text);
 	if (s->has_pending_rcpt)
 		smtpcmd_rcpt_clear(&s->pending_rcpt);
 	(*s->listener_sessions)--;
@@ -261,6 +262,15 @@ static void process_bdat(struct session *s)
 
 	if (n > s->bdat_left)
 		n = (size_t)s->bdat_left;
+	if (s->bdat_discard) {
+		sbuf_consume(in, n);
+		s->bdat_left -= n;
+		if (s->bdat_left == 0) {
+			s->phase = PHASE_CMD;
+			session_bdat_refused(s);
+		}
+		return;
+	}
 	dotstream_bdat_feed(s->ds, sbuf_data(in), n, s->chunk);
 	sbuf_consume(in, n);
 	s->bdat_left -= n;
@@ -372,11 +382,18 @@ static void session_process_lines(struct session *s)
 		if (r == 0)
 			return;
 		if (r < 0) {
+			line = sbuf_data(io_input(s->io));
+			len = sbuf_len(io_input(s->io));
+			if (s->phase == PHASE_CMD &&
+			    session_unreadable_line(s, line, len))
+				return;
 			session_reply(s, 500, "5.5.2", "Line too long");
 			skip_line(s);
 			continue;
 		}
 		if (s->phase == PHASE_CMD && len + 2 > cmd_line_limit(line, len)) {
+			if (session_unreadable_line(s, line, len))
+				return;
 			session_reply(s, 500, "5.5.2", "Line too long");
 			sbuf_consume(io_input(s->io), len + 2);
 			continue;
@@ -384,7 +401,8 @@ static void session_process_lines(struct session *s)
 		if (s->phase == PHASE_AUTH)
 			session_auth_line(s, line, len);
 		else
-			session_command(s, line, len);
+			session_command(s, line, len,
+					sbuf_len(io_input(s->io)) - len - 2);
 		/* The line may have held a password: wipe it, then drop. */
 		explicit_bzero((char *)line, len);
 		sbuf_consume(io_input(s->io), len + 2);

@@ -426,14 +426,78 @@ static void do_data(struct session *s, const struct smtpcmd *c)
 	s->phase = PHASE_DATA;
 }
 
-static void do_bdat(struct session *s, const struct smtpcmd *c)
+/*
+ * A refused BDAT still announced a chunk: read it and drop it, then
+ * answer (RFC 3030 section 2; DESIGN.md invariant 7). Otherwise a chunk
+ * that holds "MAIL ... RCPT ... DATA" would run as commands.
+ */
+static void bdat_refuse(struct session *s, uint64_t size, unsigned code,
+			const char *enhanced, const char *text)
+{
+	if (size == 0) {
+		session_reply(s, code, enhanced, "%s", text);
+		return;
+	}
+	log_info(s->id, "event=bdat_refused client=%s size=%llu reply=%u",
+		 s->peer, (unsigned long long)size, code);
+	s->bdat_discard = true;
+	s->bdat_left = size;
+	s->refusal_code = code;
+	snprintf(s->refusal_enh, sizeof(s->refusal_enh), "%s", enhanced);
+	free(s->refusal_text);
+	s->refusal_text = alloc_strdup(text);
+	s->phase = PHASE_BDAT;
+}
+
+void session_bdat_refused(struct session *s)
+{
+	s->bdat_discard = false;
+	session_reply(s, s->refusal_code, s->refusal_enh, "%s",
+		      s->refusal_text);
+	free(s->refusal_text);
+	s->refusal_text = NULL;
+}
+
+/* The client sent bytes we can only read as commands although they may be
+ * a payload (a body behind a refused DATA, a SASL response behind a
+ * refused AUTH): running them could execute the payload. */
+static void sync_error(struct session *s, const char *after)
+{
+	log_warn(s->id, "event=sync_error client=%s after=%s "
+			"action=disconnect",
+		 s->peer, after);
+	if (s->phase == PHASE_CLOSE)
+		return;
+	io_printf(s->io, "554 5.5.0 SMTP protocol synchronization error "
+			 "(data sent after %s before its reply), closing\r\n",
+		  after);
+	session_close(s);
+}
+
+bool session_unreadable_line(struct session *s, const char *line, size_t len)
+{
+	uint64_t size;
+
+	/* An over-long line may still be a BDAT; the size decides little:
+	 * refuse to guess where its chunk ends. */
+	if (len < 5 || smtpcmd_bdat_size(line, 5, &size) == 0)
+		return false;
+	log_warn(s->id, "event=bdat_unreadable client=%s reason=line_too_long "
+			"action=disconnect",
+		 s->peer);
+	io_printf(s->io, "500 5.5.2 Line too long; the BDAT chunk cannot be "
+			 "found, closing\r\n");
+	session_close(s);
+	return true;
+}
+
+static void do_bdat(struct session *s, const struct smtpcmd *c, uint64_t size)
 {
 	struct smtpcmd_error e;
-	uint64_t size;
 	bool last;
 
 	if (smtpcmd_parse_bdat(c->arg, c->arg_len, &size, &last, &e) < 0) {
-		reply_err(s, &e);
+		bdat_refuse(s, size, e.code, e.enhanced, e.text);
 		return;
 	}
 	if (!s->in_bdat) {
@@ -455,21 +519,72 @@ static void do_bdat(struct session *s, const struct smtpcmd *c)
 
 /* --- the table ---------------------------------------------------------- */
 
-void session_command(struct session *s, const char *line, size_t len)
+/*
+ * DATA or AUTH was refused. A client that did not wait for the reply has
+ * already sent the body or its SASL response (pipelined bytes behind the
+ * command): those must not run as commands. Without pipelined bytes, the
+ * first line after a refused DATA is checked in session_command().
+ */
+static void payload_refused(struct session *s, const struct smtpcmd *c,
+			    size_t pipelined)
+{
+	bool data = c->verb == SMTPCMD_DATA;
+
+	if (s->phase == PHASE_CLOSE)
+		return;
+	if (pipelined > 0) {
+		sync_error(s, data ? "DATA" : "AUTH");
+		return;
+	}
+	s->data_refused = data;
+}
+
+void session_command(struct session *s, const char *line, size_t len,
+		     size_t pipelined)
 {
 	struct smtpcmd c;
 	struct smtpcmd_error e;
 	struct session_view v;
 	unsigned code;
 	const char *enhanced, *text;
+	uint64_t bdat_size = 0;
+	int bdat = smtpcmd_bdat_size(line, len, &bdat_size);
+	bool data_refused = s->data_refused;
+	int parsed;
 
-	if (smtpcmd_parse(line, len, &c, &e) < 0) {
-		reply_err(s, &e);
+	s->data_refused = false;
+	if (bdat < 0) {
+		log_warn(s->id, "event=bdat_unreadable client=%s "
+				"reason=size action=disconnect",
+			 s->peer);
+		io_printf(s->io, "501 5.5.4 Syntax: BDAT size [LAST]; the "
+				 "chunk cannot be found, closing\r\n");
+		session_close(s);
+		return;
+	}
+	parsed = smtpcmd_parse(line, len, &c, &e);
+	/* After a refused DATA, a line that is no command is the body of a
+	 * client that did not wait for the reply. */
+	if (data_refused && (parsed < 0 || c.verb == SMTPCMD_UNKNOWN)) {
+		sync_error(s, "DATA");
+		return;
+	}
+	if (parsed < 0) {
+		if (bdat > 0)
+			bdat_refuse(s, bdat_size, e.code, e.enhanced, e.text);
+		else
+			reply_err(s, &e);
 		return;
 	}
 	session_view(s, &v);
 	if (session_check(&v, c.verb, &code, &enhanced, &text) < 0) {
+		if (bdat > 0) {
+			bdat_refuse(s, bdat_size, code, enhanced, text);
+			return;
+		}
 		session_reply(s, code, enhanced, "%s", text);
+		if (c.verb == SMTPCMD_DATA || c.verb == SMTPCMD_AUTH)
+			payload_refused(s, &c, pipelined);
 		return;
 	}
 	switch (c.verb) {
@@ -487,9 +602,11 @@ void session_command(struct session *s, const char *line, size_t len)
 		break;
 	case SMTPCMD_DATA:
 		do_data(s, &c);
+		if (s->phase != PHASE_DATA)
+			payload_refused(s, &c, pipelined);
 		break;
 	case SMTPCMD_BDAT:
-		do_bdat(s, &c);
+		do_bdat(s, &c, bdat_size);
 		break;
 	case SMTPCMD_RSET:
 		session_reset_tx(s);
@@ -515,6 +632,10 @@ void session_command(struct session *s, const char *line, size_t len)
 		break;
 	case SMTPCMD_AUTH:
 		session_do_auth(s, &c);
+		/* Refused at once (not waiting for authd, not asking for a
+		 * response): what follows may be a SASL response. */
+		if (s->phase == PHASE_CMD)
+			payload_refused(s, &c, pipelined);
 		break;
 	case SMTPCMD_EXPN:
 	case SMTPCMD_UNKNOWN:

@@ -74,6 +74,13 @@ struct session {
 	uint64_t bdat_left;
 	bool bdat_last;
 	bool in_bdat;
+	/* A refused BDAT: its chunk is read and dropped, then this reply. */
+	bool bdat_discard;
+	unsigned refusal_code;
+	char refusal_enh[16];
+	char *refusal_text;
+	/* DATA was refused: a non-command next means the body follows. */
+	bool data_refused;
 	bool msg_failed; /* a spool write failed: answer 451 at the end */
 	/* what we wait for */
 	struct authc_req *areq;
@@ -99,7 +106,13 @@ void session_error_count(struct session *s);
 void session_flush_chunk(struct session *s);
 
 /* session_cmd.c */
-void session_command(struct session *s, const char *line, size_t len);
+void session_command(struct session *s, const char *line, size_t len,
+		     size_t pipelined);
+/* A command line we cannot read: if it was a BDAT, close (the end of its
+ * chunk is unknown). True when the session is closing. */
+bool session_unreadable_line(struct session *s, const char *line, size_t len);
+/* The chunk of a refused BDAT was dropped: answer the BDAT now. */
+void session_bdat_refused(struct session *s);
 void session_auth_line(struct session *s, const char *line, size_t len);
 void session_bdat_chunk_done(struct session *s);
 void session_data_done(struct session *s);

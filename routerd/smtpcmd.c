@@ -591,3 +591,22 @@ int smtpcmd_parse_bdat(const char *arg, size_t len, uint64_t *size_r,
 	*size_r = size;
 	return 0;
 }
+
+int smtpcmd_bdat_size(const char *line, size_t len, uint64_t *size_r)
+{
+	struct buf b;
+	uint64_t size;
+
+	if (len < 4 || !str_eq_case(line, 4, "BDAT", 4) ||
+	    (len > 4 && line[4] != ' '))
+		return 0;
+	buf_init(&b, line + 4, len - 4);
+	while (buf_consume_char(&b, ' '))
+		;
+	if (!buf_fetch_uint(&b, SMTPCMD_BDAT_MAX, &size))
+		return -1;
+	if (buf_remaining(&b) > 0 && !buf_consume_char(&b, ' '))
+		return -1;
+	*size_r = size;
+	return 1;
+}

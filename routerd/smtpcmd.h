@@ -188,6 +188,17 @@ int smtpcmd_parse_bdat(const char *arg, size_t len, uint64_t *size_r,
                        bool *last_r, struct smtpcmd_error *err_r);
 
 /*
+ * Where does a BDAT command's chunk end? Whatever else is wrong with the
+ * line, a chunk of this size follows it and must never be read as
+ * commands (RFC 3030 section 2). For a whole command line (no CRLF):
+ * 0 when it is not a BDAT command; 1 with *size_r when it is and its size
+ * can be read (the verb in any case, spaces, then digits up to a space or
+ * the end, <= SMTPCMD_BDAT_MAX); -1 when it is a BDAT command whose size
+ * cannot be read: the end of its chunk is unknown.
+ */
+int smtpcmd_bdat_size(const char *line, size_t len, uint64_t *size_r);
+
+/*
  * "AUTH <mechanism> [initial-response]". An unknown but well-formed
  * mechanism name is returned as SMTPCMD_AUTH_OTHER (the caller answers
  * 504 5.5.4 unless its SASL layer knows it); a malformed one: 501 5.5.4.

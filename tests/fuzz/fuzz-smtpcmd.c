@@ -189,6 +189,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	auth(s, size);
 	base64(s, size);
 	plain(s, size);
+	/* Every line the strict parser takes as BDAT has a readable size,
+	 * and the same one: the chunk is found whatever the reply. */
+	if (size > 5 && smtpcmd_bdat_size(s, size, &chunk) < 0 &&
+	    smtpcmd_parse_bdat(s + 5, size - 5, &chunk, &last, &err) == 0 &&
+	    str_eq_case(s, 5, "BDAT ", 5))
+		abort();
 	if (smtpcmd_parse_bdat(s, size, &chunk, &last, &err) == 0) {
 		if (chunk > SMTPCMD_BDAT_MAX)
 			abort();

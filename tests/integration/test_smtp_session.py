@@ -245,8 +245,9 @@ class SmtpSessionTest(unittest.TestCase):
             self.assertEqual(codes[:3], [250, 250, 250])
             self.assertEqual(codes[3], 250)
             self.assertIsNotNone(queued_id(c.replies[-1]))
-            # BDAT without a transaction
-            r = c.cmd("BDAT 3 LAST")
+            # BDAT without a transaction: refused once its chunk is read
+            c.send(b"BDAT 3 LAST\r\nabc")
+            r = c.reply()
             self.assertEqual((r.code, r.enh), (503, "5.5.1"))
 
     # -- SMTPUTF8 ----------------------------------------------------------

@@ -432,12 +432,54 @@ static void test_bdat(void **state)
 	}
 }
 
+/* Where a chunk ends, whatever else is wrong with the line. */
+static void test_bdat_size(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		uint64_t size;
+	} cases[] = {
+	    {"BDAT 10", 1, 10},
+	    {"bdat 10 LAST", 1, 10},
+	    {"BDAT 10 LAST junk", 1, 10},
+	    {"BDAT 10 FIRST", 1, 10},
+	    {"BDAT   7", 1, 7},
+	    {"BDAT 0", 1, 0},
+	    {"BDAT 9223372036854775807", 1, INT64_MAX},
+	    {"BDAT", -1, 0},
+	    {"BDAT ", -1, 0},
+	    {"BDAT x12", -1, 0},
+	    {"BDAT 12x", -1, 0},
+	    {"BDAT -5", -1, 0},
+	    {"BDAT 9223372036854775808", -1, 0},
+	    {"BDAT 99999999999999999999999 LAST", -1, 0},
+	    {"BDATA 10", 0, 0},
+	    {"BDA", 0, 0},
+	    {"NOOP", 0, 0},
+	    {"MAIL FROM:<a@b>", 0, 0},
+	    {"", 0, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t size = 42;
+		int rc = smtpcmd_bdat_size(cases[i].in, strlen(cases[i].in),
+		                           &size);
+
+		printf("bdat size %zu: %s\n", i, cases[i].in);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 1)
+			assert_true(size == cases[i].size);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lines), cmocka_unit_test(test_long_line),
 	    cmocka_unit_test(test_mail),  cmocka_unit_test(test_rcpt),
-	    cmocka_unit_test(test_bdat),
+	    cmocka_unit_test(test_bdat), cmocka_unit_test(test_bdat_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,233 @@
+"""routerd against hostile and broken clients: payloads never become commands.
+
+What is proved, against slapd + authd + routerd from the build tree
+(DESIGN.md invariant 7: the bytes of a payload are never read as commands,
+whether the command that announced them was accepted or refused):
+  - a refused BDAT (no valid recipients, out of sequence, bad syntax after a
+    readable size, BDAT during a refused transaction) has its chunk read and
+    thrown away: commands inside the chunk (MAIL/RCPT/DATA to a real user,
+    NOOPs) get no reply, nothing is queued, and the session goes on with
+    the command after the chunk;
+  - a BDAT whose size cannot be read (missing, not a number, too large to
+    fit, over-long line) is answered and the connection closed: the server
+    cannot know where the chunk ends (RFC 3030 section 2);
+  - a refused DATA or AUTH with more bytes already pipelined behind it is a
+    protocol synchronization error: after the refusal, 554 5.5.0, and the
+    connection closes
+    before any of those bytes run as commands; a header line as the first
+    "command" after a refused DATA does the same;
+  - the session-level fuzzer (tests/fuzz/session_fuzz.py) runs for a few
+    seconds with a fixed seed: random mixes of accepted and refused BDAT
+    chunks full of commands, garbage, NUL bytes and commands; every reply
+    is accounted for by the commands the client really sent.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+from smtptest import SmtpLab, queued_id, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "fuzz"))
+import session_fuzz  # noqa: E402
+
+MAX_SIZE = 200000
+
+
+def injected(victim):
+    """What an attacker hides in a chunk: a whole transaction."""
+    return ("MAIL FROM:<attacker@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+            "Subject: injected\r\n\r\nsmuggled\r\n.\r\nNOOP\r\nNOOP\r\n"
+            % victim).encode()
+
+
+class AdversarialPayloadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rd = SmtpLab("smtp-adv", routerd="max_message_size = %d\nmax_errors = 1000\n"
+                         % MAX_SIZE)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rd.close()
+
+    def setUp(self):
+        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
+        self.before = set(self.rd.spool_ids())
+
+    def tearDown(self):
+        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
+
+    def new_ids(self):
+        return set(self.rd.spool_ids()) - self.before
+
+    def assert_nothing_queued(self):
+        time.sleep(0.2)
+        self.assertEqual(self.new_ids(), set(), "an injected message was queued")
+
+    # -- refused BDAT: the chunk is read and dropped ---------------------------
+    def test_bdat_no_valid_recipients(self):
+        """The issue's attack: MAIL / RCPT <unknown> / BDAT n LAST + a chunk
+        holding a transaction to a real user."""
+        victim = self.rd.user(3)["mail"]
+        chunk = injected(victim)
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<nobody-here@dirmx.test>\r\n"
+                   b"BDAT %d LAST\r\n" % len(chunk) + chunk + b"NOOP\r\n")
+            got = [c.reply() for _ in range(4)]
+            self.assertEqual([(r.code, r.enh) for r in got],
+                             [(250, "2.1.0"), (550, "5.1.1"), (554, "5.5.1"), (250, "2.0.0")],
+                             [str(r) for r in got])
+            self.assertTrue(c.silent(0.5), "a reply for a command inside the chunk: %r" % c.buf)
+            self.assertEqual(c.cmd("RSET").code, 250)
+        self.assert_nothing_queued()
+
+    def test_bdat_without_mail(self):
+        chunk = b"NOOP\r\n" * 10
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            c.send(b"BDAT %d\r\n" % len(chunk) + chunk + b"HELP\r\n")
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (503, "5.5.1"), str(r))
+            self.assertEqual(c.reply().code, 214)
+            self.assertTrue(c.silent(0.5), c.buf)
+
+    def test_bdat_before_helo(self):
+        chunk = b"EHLO x\r\nNOOP\r\n"
+        with self.rd.client("mx") as c:
+            c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk + b"HELP\r\n")
+            self.assertEqual(c.reply().code, 503)
+            self.assertEqual(c.reply().code, 214)
+            self.assertTrue(c.silent(0.5), c.buf)
+
+    def test_bdat_chunk_split_across_reads(self):
+        """The chunk arrives slowly, in pieces: still never commands."""
+        victim = self.rd.user(4)["mail"]
+        chunk = injected(victim)
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            c.send(b"BDAT %d LAST\r\n" % len(chunk))
+            for i in range(0, len(chunk), 7):
+                c.send(chunk[i:i + 7])
+                time.sleep(0.01)
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (503, "5.5.1"), str(r))
+            self.assertTrue(c.silent(0.5), c.buf)
+            self.assertEqual(c.cmd("NOOP").code, 250)
+        self.assert_nothing_queued()
+
+    def test_bdat_bad_rest_of_line(self):
+        """The size is readable, the rest is not: the chunk is still dropped."""
+        chunk = b"NOOP\r\nNOOP\r\n"
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % self.rd.user(1)["mail"]).code, 250)
+            c.send(b"BDAT %d LAST junk\r\n" % len(chunk) + chunk + b"HELP\r\n")
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (501, "5.5.4"), str(r))
+            self.assertEqual(c.reply().code, 214)
+            self.assertTrue(c.silent(0.5), c.buf)
+
+    def test_bdat_after_refused_bdat_in_transfer(self):
+        """BDAT, then a refused command mid-transfer, then BDAT LAST: the
+        message is exactly the chunks."""
+        u = self.rd.user(5)["mail"]
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<%s>\r\n" % u.encode())
+            self.assertEqual([c.reply().code, c.reply().code], [250, 250])
+            part1 = b"Subject: two\r\n\r\nfirst\r\n"
+            c.send(b"BDAT %d\r\n" % len(part1) + part1)
+            self.assertEqual(c.reply().code, 250)
+            r = c.cmd("MAIL FROM:<b@example.org>")
+            self.assertEqual((r.code, r.enh), (503, "5.5.1"))
+            part2 = b"second\r\n"
+            c.send(b"BDAT %d LAST\r\n" % len(part2) + part2)
+            done = c.reply()
+            self.assertEqual(done.code, 250, str(done))
+        m = self.rd.spool_msg(queued_id(done))
+        self.assertTrue(m.client_data().endswith(b"first\r\nsecond\r\n"), m.client_data())
+
+    # -- unreadable size: answer and close -------------------------------------
+    def test_bdat_unreadable_size_closes(self):
+        for line in [b"BDAT", b"BDAT x12 LAST", b"BDAT 12x", b"BDAT -5",
+                     b"BDAT 99999999999999999999999 LAST", b"BDAT  ",
+                     b"BDAT " + b"1" * 600]:
+            with self.subTest(line=line):
+                with self.rd.client("mx") as c:
+                    c.ehlo()
+                    c.send(line + b"\r\nNOOP\r\nNOOP\r\n")
+                    r = c.reply()
+                    self.assertIn(r.code, (500, 501, 554), str(r))
+                    self.assertTrue(c.closed(5), "still open after %r: %r" % (line, c.buf))
+                    self.assertNotIn(b"250", c.buf)
+
+    # -- DATA and AUTH refused with a payload pipelined behind ---------------
+    def test_refused_data_with_pipelined_body(self):
+        victim = self.rd.user(6)["mail"]
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<nobody-here@dirmx.test>\r\nDATA\r\n"
+                   + injected(victim))
+            self.assertEqual([c.reply().code, c.reply().code], [250, 550])
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (554, "5.5.1"), str(r))
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (554, "5.5.0"), str(r))
+            self.assertTrue(c.closed(5), c.buf)
+            self.assertNotIn(b"250", c.buf)
+        self.assert_nothing_queued()
+
+    def test_refused_data_then_header_line(self):
+        """The client did not wait for 354 but the body came in a later
+        segment: its first line is no command, and the session ends."""
+        victim = self.rd.user(7)["mail"]
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<nobody-here@dirmx.test>").code, 550)
+            self.assertEqual(c.cmd("DATA").code, 554)
+            c.send(b"Subject: hello\r\n" + injected(victim))
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (554, "5.5.0"), str(r))
+            self.assertTrue(c.closed(5), c.buf)
+        self.assert_nothing_queued()
+
+    def test_refused_data_then_rset_goes_on(self):
+        """A client that waits and then carries on is served normally."""
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("DATA").code, 503)
+            self.assertEqual(c.cmd("RSET").code, 250)
+            self.assertEqual(c.cmd("NOOP").code, 250)
+
+    def test_refused_auth_with_pipelined_response(self):
+        with self.rd.client("submission") as c:
+            c.ehlo()
+            c.starttls()
+            c.ehlo()
+            # An unknown mechanism, then what a LOGIN exchange would send
+            # ("QUIT" in base64 is a valid response and a valid command).
+            c.send(b"AUTH FANCY\r\nUVVJVA==\r\nNOOP\r\n")
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (504, "5.5.4"), str(r))
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (554, "5.5.0"), str(r))
+            self.assertTrue(c.closed(5), c.buf)
+
+    # -- the session fuzzer, briefly -----------------------------------------
+    def test_session_fuzz_short(self):
+        seconds = float(os.environ.get("DIRMX_SESSION_FUZZ_SECONDS", "8"))
+        stats = session_fuzz.run(self.rd.port("mx"), seconds=seconds, seed=1234,
+                                 rcpt=self.rd.user(8)["mail"])
+        self.assertGreater(stats["sessions"], 5, stats)
+        self.assertGreater(stats["refused_chunks"], 5, stats)
+        self.assertEqual(stats["violations"], [], stats)
+
+
+if __name__ == "__main__":
+    unittest.main()
