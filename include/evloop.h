@@ -17,6 +17,7 @@
 #define DIRMX_EVLOOP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/time.h>
 
 struct event_base;
@@ -33,6 +34,9 @@ void evloop_run(struct event_base *base);
 void evloop_break(struct event_base *base);
 
 void evloop_ms_to_timeval(unsigned int ms, struct timeval *tv_r);
+
+/* Milliseconds on the monotonic clock (CLOCK_MONOTONIC). */
+uint64_t evloop_now_ms(void);
 
 /* A stopped one-shot timer. */
 struct evloop_timer *evloop_timer_new(struct event_base *base,

@@ -129,6 +129,7 @@ struct settings_routerd {
 	uint64_t max_queue_lifetime_ms;
 	uint64_t command_timeout_ms; /* RFC 5321 4.5.3.2: 5 min */
 	uint64_t data_timeout_ms;    /* per data block: 3 min */
+	unsigned int min_data_rate;  /* bytes/s in DATA/BDAT; 0: none */
 	unsigned int max_errors;     /* per session, then 421 */
 	unsigned int max_auth_failures;
 	char *control_socket; /* for dirmxctl queue */

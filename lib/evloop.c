@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "log.h"
@@ -78,6 +79,14 @@ struct evloop_timer *evloop_timer_new(struct event_base *base,
 	timer->context = context;
 	timer->ev = must(evtimer_new(base, timer_fired, timer), "evtimer_new");
 	return timer;
+}
+
+uint64_t evloop_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void evloop_timer_start(struct evloop_timer *timer, unsigned int ms)

@@ -410,6 +410,7 @@ static const struct config_setting routerd_settings[] = {
 		 30 * DAY),
 	DURATION("command_timeout", R(command_timeout_ms), "5m", SEC, DAY),
 	DURATION("data_timeout", R(data_timeout_ms), "3m", SEC, DAY),
+	UINT("min_data_rate", R(min_data_rate), "500", 0, 1000000000),
 	UINT("max_errors", R(max_errors), "10", 1, 1000),
 	UINT("max_auth_failures", R(max_auth_failures), "3", 1, 100),
 	PATH("control_socket", R(control_socket), "/run/dirmx/routerd.sock",

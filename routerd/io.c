@@ -46,6 +46,10 @@ struct io {
 	struct event *ev_read, *ev_write;
 	struct evloop_timer *timer, *defer;
 	unsigned timeout_ms;
+	/* io_set_deadline(): */
+	bool deadline_mode;
+	unsigned min_rate;
+	uint64_t deadline_at, deadline_start, deadline_bytes;
 	bool paused;
 	bool read_armed, write_armed; /* registered with the loop */
 	bool write_blocked;           /* the last send would have blocked */
@@ -79,8 +83,38 @@ static void io_arm(struct event *ev, bool *armed, bool on)
 
 static void io_touch(struct io *io)
 {
-	if (io->timeout_ms > 0)
+	if (io->timeout_ms > 0 && !io->deadline_mode)
 		evloop_timer_start(io->timer, io->timeout_ms);
+}
+
+uint64_t io_rate_deadline(uint64_t now, uint64_t deadline, uint64_t n,
+			  unsigned min_rate, unsigned max_ms)
+{
+	uint64_t left = deadline > now ? deadline - now : 0;
+	uint64_t credit;
+
+	if (min_rate == 0)
+		return deadline;
+	/* n * 1000 / min_rate, without overflow for any n */
+	credit = n / min_rate * 1000 + n % min_rate * 1000 / min_rate;
+	left = credit >= (uint64_t)max_ms || left + credit >= max_ms
+		       ? max_ms
+		       : left + credit;
+	return now + left;
+}
+
+/* Reading n bytes in deadline mode: a fast peer earns time. */
+static void io_deadline_read(struct io *io, size_t n)
+{
+	uint64_t now;
+
+	io->deadline_bytes += n;
+	if (!io->deadline_mode || io->min_rate == 0)
+		return;
+	now = evloop_now_ms();
+	io->deadline_at = io_rate_deadline(now, io->deadline_at, n,
+					   io->min_rate, io->timeout_ms);
+	evloop_timer_start(io->timer, (unsigned)(io->deadline_at - now));
 }
 
 static void io_raise(struct io *io);
@@ -186,6 +220,7 @@ static void io_do_read(struct io *io)
 {
 	char buf[16384];
 	bool got = false;
+	size_t got_bytes = 0;
 
 	for (;;) {
 		size_t room = sbuf_limit(io->in) - sbuf_len(io->in);
@@ -225,6 +260,7 @@ static void io_do_read(struct io *io)
 			return;
 		}
 		got = true;
+		got_bytes += (size_t)n;
 		if ((size_t)n < want &&
 		    (io->tls == NULL ||
 		     gnutls_record_check_pending(io->tls) == 0))
@@ -232,6 +268,7 @@ static void io_do_read(struct io *io)
 	}
 	if (got) {
 		io_touch(io);
+		io_deadline_read(io, got_bytes);
 		io->datain_pending = true;
 		io_raise(io);
 	}
@@ -410,8 +447,27 @@ size_t io_queued(const struct io *io)
 	return sbuf_len(io->out);
 }
 
+void io_set_deadline(struct io *io, unsigned ms, unsigned min_rate)
+{
+	io->deadline_mode = true;
+	io->timeout_ms = ms;
+	io->min_rate = min_rate;
+	io->deadline_start = evloop_now_ms();
+	io->deadline_at = io->deadline_start + ms;
+	io->deadline_bytes = 0;
+	evloop_timer_start(io->timer, ms);
+}
+
+void io_deadline_stats(const struct io *io, uint64_t *bytes_r,
+		       uint64_t *elapsed_ms_r)
+{
+	*bytes_r = io->deadline_bytes;
+	*elapsed_ms_r = evloop_now_ms() - io->deadline_start;
+}
+
 void io_set_timeout(struct io *io, unsigned ms)
 {
+	io->deadline_mode = false;
 	io->timeout_ms = ms;
 	if (ms == 0)
 		evloop_timer_stop(io->timer);

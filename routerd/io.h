@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <gnutls/gnutls.h>
 
@@ -58,8 +59,27 @@ bool io_printf(struct io *io, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 size_t io_queued(const struct io *io);
 
-/* 0: no timeout. Restarted by every successful read or write. */
+/* 0: no timeout. Restarted by every successful read or write (an idle
+ * timeout: what the outbound client wants of a server). */
 void io_set_timeout(struct io *io, unsigned ms);
+/*
+ * A deadline instead of an idle timeout, for a peer that must not hold the
+ * io by trickling bytes: IO_TIMEOUT ms from now, not restarted by reads or
+ * writes. With min_rate > 0 (bytes per second), every n bytes read move
+ * the deadline later by n / min_rate seconds, never beyond ms from the
+ * time of the read (Postfix's smtpd_min_data_rate): a peer that sends at
+ * least min_rate bytes/s on average never meets it, a slower one does,
+ * however it spreads its bytes. Lasts until the next io_set_deadline() or
+ * io_set_timeout().
+ */
+void io_set_deadline(struct io *io, unsigned ms, unsigned min_rate);
+/* Bytes read since the last io_set_deadline(), and ms elapsed: for logs. */
+void io_deadline_stats(const struct io *io, uint64_t *bytes_r,
+		       uint64_t *elapsed_ms_r);
+/* The pure rule behind io_set_deadline(): the new deadline after n bytes
+ * arrived at now (all in ms on one clock). */
+uint64_t io_rate_deadline(uint64_t now, uint64_t deadline, uint64_t n,
+			  unsigned min_rate, unsigned max_ms);
 void io_pause_read(struct io *io);
 /* The owner consumed from io_input(): read again if the buffer was full. */
 void io_input_consumed(struct io *io);

@@ -113,8 +113,43 @@ void session_close(struct session *s)
 	}
 }
 
+void session_arm_command(struct session *s)
+{
+	s->rearm = false;
+	io_set_deadline(s->io, smtpd_params(s->srv)->cmd_timeout_ms, 0);
+}
+
+void session_arm_data(struct session *s)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+
+	io_set_deadline(s->io, p->data_timeout_ms, p->min_data_rate);
+}
+
+static const char *phase_name(enum session_phase phase)
+{
+	switch (phase) {
+	case PHASE_CMD:
+		return "command";
+	case PHASE_WAIT:
+		return "wait";
+	case PHASE_DATA:
+		return "data";
+	case PHASE_BDAT:
+		return "bdat";
+	case PHASE_AUTH:
+		return "auth";
+	case PHASE_CLOSE:
+		return "close";
+	}
+	return "?";
+}
+
 void session_wait(struct session *s)
 {
+	/* The client waits for us now: no deadline for it (authd, the spool
+	 * and AUTH delays have their own bounds). */
+	io_set_timeout(s->io, 0);
 	s->phase = PHASE_WAIT;
 	io_pause_read(s->io);
 }
@@ -123,8 +158,11 @@ void session_resume(struct session *s)
 {
 	if (s->phase == PHASE_CLOSE)
 		return;
-	if (s->phase == PHASE_WAIT)
+	if (s->phase == PHASE_WAIT) {
 		s->phase = PHASE_CMD;
+		/* The client waited for us: its next line's time starts now. */
+		s->rearm = true;
+	}
 	io_resume_read(s->io);
 	session_process(s);
 }
@@ -236,7 +274,7 @@ void session_start_data(struct session *s, bool bdat)
 		     : dotstream_new(p->max_message_size, DATA_LINE_MAX);
 	if (s->msg != NULL)
 		add_received(s);
-	io_set_timeout(s->io, p->data_timeout_ms);
+	session_arm_data(s);
 }
 
 static void process_data(struct session *s)
@@ -250,7 +288,7 @@ static void process_data(struct session *s)
 	sbuf_consume(in, consumed);
 	session_flush_chunk(s);
 	if (done == 1) {
-		io_set_timeout(s->io, smtpd_params(s->srv)->cmd_timeout_ms);
+		s->rearm = true;
 		session_data_done(s);
 	}
 }
@@ -267,6 +305,7 @@ static void process_bdat(struct session *s)
 		s->bdat_left -= n;
 		if (s->bdat_left == 0) {
 			s->phase = PHASE_CMD;
+			s->rearm = true;
 			session_bdat_refused(s);
 		}
 		return;
@@ -279,6 +318,7 @@ static void process_bdat(struct session *s)
 	session_flush_chunk(s);
 	if (s->bdat_left == 0) {
 		s->phase = PHASE_CMD;
+		s->rearm = true;
 		session_bdat_chunk_done(s);
 	}
 }
@@ -344,6 +384,8 @@ static void session_process_lines(struct session *s);
 static void session_process(struct session *s)
 {
 	session_process_lines(s);
+	if (s->rearm && (s->phase == PHASE_CMD || s->phase == PHASE_AUTH))
+		session_arm_command(s);
 	if (s->phase != PHASE_CLOSE)
 		io_input_consumed(s->io);
 }
@@ -406,6 +448,7 @@ static void session_process_lines(struct session *s)
 		/* The line may have held a password: wipe it, then drop. */
 		explicit_bzero((char *)line, len);
 		sbuf_consume(io_input(s->io), len + 2);
+		s->rearm = true;
 	}
 }
 
@@ -437,6 +480,7 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 		session_reset_tx(s);
 		if (s->phase != PHASE_CLOSE) {
 			s->phase = PHASE_CMD;
+			session_arm_command(s);
 			io_resume_read(io);
 			/* Implicit TLS: the greeting comes after the handshake. */
 			if (s->pending_reply != NULL) {
@@ -446,17 +490,24 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 			}
 		}
 		return;
-	case IO_TIMEOUT:
-		log_info(s->id, "event=timeout phase=%d", (int)s->phase);
+	case IO_TIMEOUT: {
+		uint64_t bytes, ms;
+
+		io_deadline_stats(io, &bytes, &ms);
+		log_info(s->id, "event=timeout client=%s phase=%s bytes=%llu "
+				"elapsed_ms=%llu",
+			 s->peer, phase_name(s->phase),
+			 (unsigned long long)bytes, (unsigned long long)ms);
 		if (s->phase != PHASE_CLOSE) {
 			io_printf(io, "421 4.4.2 %s Timeout, closing\r\n",
 				  smtpd_params(s->srv)->hostname);
 			s->phase = PHASE_CLOSE;
-			io_set_timeout(io, 5000);
+			io_set_deadline(io, 5000, 0);
 			return;
 		}
 		session_free(s);
 		return;
+	}
 	case IO_DISCONNECTED:
 	case IO_ERROR:
 		if (s->msg != NULL || s->phase == PHASE_DATA)
@@ -501,7 +552,7 @@ void session_new(struct smtpd *srv, struct event_base *base, int fd,
 		policy_client_in_relay_networks(smtpd_policy(srv), peer);
 	s->io = io_new(base, fd, INPUT_LIMIT, session_io, s);
 	smtpd_session_opened(srv, s);
-	io_set_timeout(s->io, p->cmd_timeout_ms);
+	session_arm_command(s);
 	s->delay = NULL;
 	log_info(s->id, "event=connect client=%s listener=%s relay_client=%d",
 		 s->peer, s->listener, s->relay_client ? 1 : 0);

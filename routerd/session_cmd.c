@@ -447,6 +447,7 @@ static void bdat_refuse(struct session *s, uint64_t size, unsigned code,
 	free(s->refusal_text);
 	s->refusal_text = alloc_strdup(text);
 	s->phase = PHASE_BDAT;
+	session_arm_data(s);
 }
 
 void session_bdat_refused(struct session *s)
@@ -515,6 +516,7 @@ static void do_bdat(struct session *s, const struct smtpcmd *c, uint64_t size)
 		return;
 	}
 	s->phase = PHASE_BDAT;
+	session_arm_data(s);
 }
 
 /* --- the table ---------------------------------------------------------- */

@@ -57,6 +57,7 @@ struct session {
 	char *login_user;
 	unsigned errors;
 	bool skip_line; /* dropping the rest of an over-long command line */
+	bool rearm;     /* a command line was consumed: a new deadline */
 	/* the transaction */
 	bool in_mail;
 	struct smtpcmd_mail mail;
@@ -100,6 +101,11 @@ void session_resume(struct session *s);
 void session_reset_tx(struct session *s);
 void session_start_data(struct session *s, bool bdat);
 void session_view(const struct session *s, struct session_view *v);
+/* Deadlines (io_set_deadline): a whole command line within
+ * command_timeout; message data within data_timeout, extended by
+ * min_data_rate. */
+void session_arm_command(struct session *s);
+void session_arm_data(struct session *s);
 bool session_tls_available(const struct session *s);
 void session_error_count(struct session *s);
 /* Write the message data gathered in s->chunk to the spool. */

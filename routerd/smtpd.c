@@ -163,6 +163,7 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 	p->max_auth_failures = cfg->routerd.max_auth_failures;
 	p->cmd_timeout_ms = (unsigned)cfg->routerd.command_timeout_ms;
 	p->data_timeout_ms = (unsigned)cfg->routerd.data_timeout_ms;
+	p->min_data_rate = cfg->routerd.min_data_rate;
 }
 
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,

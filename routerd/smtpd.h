@@ -35,6 +35,7 @@ struct smtpd_params {
 	unsigned max_auth_failures; /* per session, then 421 */
 	unsigned cmd_timeout_ms;    /* RFC 5321 4.5.3.2: 5 min */
 	unsigned data_timeout_ms;   /* per data block: 3 min */
+	unsigned min_data_rate;     /* bytes/s that extend data_timeout */
 };
 
 /* Bind every listener; -1 (logged) when one cannot be bound. */

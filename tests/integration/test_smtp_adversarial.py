@@ -231,3 +231,113 @@ class AdversarialPayloadTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SlowClientTest(unittest.TestCase):
+    """DESIGN.md invariant 8: no client holds a session by trickling bytes.
+
+    command_timeout is a deadline for a whole command line; in DATA and
+    BDAT, data_timeout is a deadline that only a client above
+    min_data_rate pushes back."""
+
+    CMD_S, DATA_S, RATE = 2, 3, 500
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rd = SmtpLab("smtp-slow", routerd="command_timeout = %ds\ndata_timeout = %ds\n"
+                         "min_data_rate = %d\n" % (cls.CMD_S, cls.DATA_S, cls.RATE))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rd.close()
+
+    def tearDown(self):
+        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
+
+    def trickle(self, c, piece, every, limit):
+        """Send piece every `every` s until the server closes; the time it
+        took, or None if it was still open after limit s."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            try:
+                c.send(piece)
+            except OSError:
+                return time.monotonic() - t0
+            if c.closed(every):
+                return time.monotonic() - t0
+        return None
+
+    def test_command_trickle(self):
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            took = self.trickle(c, b"N", 0.3, self.CMD_S * 4)
+            self.assertIsNotNone(took, "a byte every 0.3 s kept the command phase open")
+            self.assertLess(took, self.CMD_S + 1.5)
+            self.assertIn(b"421 4.4.2", c.buf)
+        self.assertTrue(wait_for(lambda: "phase=command" in self.rd.log()))
+
+    def test_data_trickle(self):
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % self.rd.user(1)["mail"]).code, 250)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(b"Subject: slow\r\n\r\n")
+            took = self.trickle(c, b"x", 0.3, self.DATA_S * 4)
+            self.assertIsNotNone(took, "a byte every 0.3 s kept DATA open")
+            self.assertLess(took, self.DATA_S + 1.5)
+            self.assertIn(b"421 4.4.2", c.buf)
+        log = self.rd.log()
+        self.assertRegex(log, r"event=timeout client=127\.0\.0\.1 phase=data")
+
+    def test_bdat_trickle(self):
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            c.send(b"BDAT 100000 LAST\r\n")  # refused (no MAIL): read and dropped
+            took = self.trickle(c, b"y" * 10, 0.3, self.DATA_S * 4)
+            self.assertIsNotNone(took, "a slow refused chunk kept the session open")
+            self.assertLess(took, self.DATA_S + 1.5)
+
+    def test_data_above_min_rate_is_served(self):
+        """2 KB every 0.5 s (4 KB/s) for twice data_timeout: accepted."""
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % self.rd.user(2)["mail"]).code, 250)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(b"Subject: steady\r\n\r\n")
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < self.DATA_S * 2:
+                c.send((b"z" * 78 + b"\r\n") * 25)
+                self.assertTrue(c.silent(0.5), c.buf)
+            c.send(b".\r\n")
+            r = c.reply()
+            self.assertEqual((r.code, r.enh), (250, "2.0.0"), str(r))
+
+    def test_slow_crowd(self):
+        """Fifty trickling clients all leave on time; others are served."""
+        crowd = []
+        try:
+            for i in range(50):
+                c = self.rd.client("mx")
+                c.send(b"EHLO slow%d" % i)
+                crowd.append(c)
+            t0 = time.monotonic()
+            open_ = list(crowd)
+            while open_ and time.monotonic() - t0 < self.CMD_S * 4:
+                for c in list(open_):
+                    try:
+                        c.send(b"x")
+                    except OSError:
+                        open_.remove(c)
+                        continue
+                    if c.closed(0.005):
+                        open_.remove(c)
+                time.sleep(0.25)
+            self.assertEqual(open_, [], "%d trickling clients still connected" % len(open_))
+            with self.rd.client("mx") as c:
+                c.ehlo()
+                self.assertEqual(c.cmd("NOOP").code, 250)
+        finally:
+            for c in crowd:
+                c.close()
