@@ -28,6 +28,7 @@
 #include "ldfilter.h"
 #include "ldpool.h"
 #include "log.h"
+#include "service.h"
 #include "lookup.h"
 #include "server.h"
 #include "sbuf.h"
@@ -320,12 +321,15 @@ fail:
 	return -1;
 }
 
-void authd_reload(void *state, const struct dirmx_config *cfg)
+size_t authd_reload(void *state, const struct dirmx_config *old,
+		    const struct dirmx_config *cfg)
 {
 	/* Connection settings apply to new connections after a restart;
-	 * what can change live is logging, done by the shell. */
+	 * what can change live is logging, done by the shell. Say so for
+	 * every changed setting rather than claim a reload. */
 	(void)state;
-	(void)cfg;
+	return service_log_restart(old, cfg, "dns", NULL, NULL) +
+	       service_log_restart(old, cfg, "authd", NULL, NULL);
 }
 
 void authd_stop(void *state)

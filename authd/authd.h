@@ -9,12 +9,15 @@
 #ifndef DIRMX_AUTHD_H
 #define DIRMX_AUTHD_H
 
+#include <stddef.h>
+
 struct event_base;
 struct dirmx_config;
 
 int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		void **state_r);
-void authd_reload(void *state, const struct dirmx_config *cfg);
+size_t authd_reload(void *state, const struct dirmx_config *old,
+		    const struct dirmx_config *cfg);
 void authd_stop(void *state);
 
 #endif

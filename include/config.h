@@ -136,6 +136,10 @@ int config_load_file(const struct config_table *table, const char *path,
 
 /* Free everything the parser allocated in dest and zero those fields. */
 void config_free(const struct config_table *table, void *dest);
+/* The names (static) of the settings whose values differ between two
+ * loaded instances a and b of settings; at most max. */
+size_t config_changed(const struct config_setting *settings, const void *a,
+		      const void *b, const char **names_r, size_t max);
 
 /*
  * Parse "host", "host:port", "[host]", "[host]:port" or a bare IPv6

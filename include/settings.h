@@ -130,6 +130,10 @@ struct settings_routerd {
 	uint64_t command_timeout_ms; /* RFC 5321 4.5.3.2: 5 min */
 	uint64_t data_timeout_ms;    /* per data block: 3 min */
 	unsigned int min_data_rate;  /* bytes/s in DATA/BDAT; 0: none */
+	unsigned int listen_backlog;
+	unsigned int client_connection_limit;      /* per client; 0: none */
+	unsigned int client_connection_rate_limit; /* per minute; 0: none */
+	unsigned int client_ipv6_prefix;           /* IPv6 client = /64 */
 	unsigned int max_errors;     /* per session, then 421 */
 	unsigned int max_auth_failures;
 	char *control_socket; /* for dirmxctl queue */
@@ -142,7 +146,7 @@ struct settings_listener {
 	struct config_hostport address;
 	int role; /* enum settings_role */
 	int tls;  /* enum settings_listener_tls, never DEFAULT once loaded */
-	unsigned int max_sessions; /* 0: no limit */
+	unsigned int max_sessions; /* 0: no limit (default 1000) */
 };
 
 struct dirmx_config {
@@ -168,6 +172,17 @@ int settings_parse_buffer(const void *text, size_t len, const char *filename,
 void dirmx_config_deinit(struct dirmx_config **cfg);
 
 /* Names for the enum values, e.g. for logs and dirmxctl. */
+/*
+ * What SIGHUP changed: the names of the settings of section ("global",
+ * "dns", "authd", "routerd"; "listener" compares the listeners called
+ * listener in both, NULL when either lacks it) whose values differ
+ * between old and cfg, at most max, names static.
+ */
+size_t settings_changed(const struct dirmx_config *old,
+			const struct dirmx_config *cfg, const char *section,
+			const char *listener, const char **names_r, size_t max);
+const struct settings_listener *settings_find_listener(
+	const struct dirmx_config *cfg, const char *name);
 const char *settings_role_name(int role);
 const char *settings_tls_name(int tls);
 const char *settings_bind_name(int bind);

@@ -404,3 +404,59 @@ void config_value_free(const struct config_setting *settings, void *base)
 		}
 	}
 }
+
+static bool str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool value_same(const struct config_setting *s, const void *a,
+		       const void *b)
+{
+	const void *fa = (const char *)a + s->offset;
+	const void *fb = (const char *)b + s->offset;
+
+	switch (s->type) {
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return str_same(*(char *const *)fa, *(char *const *)fb);
+	case CONFIG_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CONFIG_UINT:
+		return *(const unsigned int *)fa == *(const unsigned int *)fb;
+	case CONFIG_DURATION:
+	case CONFIG_SIZE:
+		return *(const uint64_t *)fa == *(const uint64_t *)fb;
+	case CONFIG_ENUM:
+		return *(const int *)fa == *(const int *)fb;
+	case CONFIG_LIST: {
+		const struct config_list *la = fa, *lb = fb;
+
+		if (la->count != lb->count)
+			return false;
+		for (size_t i = 0; i < la->count; i++)
+			if (!str_same(la->items[i], lb->items[i]))
+				return false;
+		return true;
+	}
+	case CONFIG_HOSTPORT: {
+		const struct config_hostport *ha = fa, *hb = fb;
+
+		return str_same(ha->host, hb->host) && ha->port == hb->port &&
+		       ha->literal == hb->literal;
+	}
+	}
+	return false;
+}
+
+size_t config_changed(const struct config_setting *settings, const void *a,
+		      const void *b, const char **names_r, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct config_setting *s = settings; s->name != NULL; s++)
+		if (!value_same(s, a, b) && n < max)
+			names_r[n++] = s->name;
+	return n;
+}

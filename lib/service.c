@@ -4,7 +4,9 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -53,14 +55,47 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(ds->base, NULL);
 }
 
+size_t service_log_restart(const struct dirmx_config *old,
+			   const struct dirmx_config *cfg, const char *section,
+			   const char *listener, const char *const *applied)
+{
+	const char *names[128];
+	size_t n = settings_changed(old, cfg, section, listener, names, 128);
+	size_t restart = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool done = false;
+
+		for (size_t k = 0; applied != NULL && applied[k] != NULL; k++)
+			if (strcmp(applied[k], names[i]) == 0)
+				done = true;
+		if (done)
+			continue;
+		restart++;
+		if (listener != NULL)
+			log_warn(NULL, "event=reload_needs_restart "
+				       "listener=%s setting=%s",
+				 listener, names[i]);
+		else
+			log_warn(NULL, "event=reload_needs_restart "
+				       "section=%s setting=%s",
+				 section, names[i]);
+	}
+	return restart;
+}
+
 /* SIGHUP: re-read the file; keep running with the old one on error. */
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
+	static const char *const logging[] = {"log_level", "log_to", NULL};
 	struct daemon_state *ds = arg;
 	struct config_errors errors = {0};
 	struct dirmx_config *cfg;
 	char q[LOG_QUOTE_MAX];
+	size_t restart;
 
+	(void)sig;
+	(void)what;
 	if (settings_load(ds->config_path, &cfg, &errors) < 0) {
 		for (size_t i = 0; i < errors.count; i++)
 			log_error(NULL,
@@ -70,13 +105,20 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		config_errors_clear(&errors);
 		return;
 	}
+	restart = service_log_restart(ds->cfg, cfg, "global", NULL, logging);
+
 	if (ds->hooks->reload != NULL)
-		ds->hooks->reload(ds->service, cfg);
+		restart += ds->hooks->reload(ds->service, ds->cfg, cfg);
 	dirmx_config_deinit(&ds->cfg);
 	ds->cfg = cfg;
 	apply_logging(ds);
-	log_info(NULL, "event=reload status=ok config=%s",
-		 log_quote_str(q, ds->config_path));
+	if (restart > 0)
+		log_warn(NULL, "event=reload status=partial config=%s "
+			       "needs_restart=%zu",
+			 log_quote_str(q, ds->config_path), restart);
+	else
+		log_info(NULL, "event=reload status=ok config=%s",
+			 log_quote_str(q, ds->config_path));
 }
 
 static int run(struct daemon_state *ds)

@@ -411,6 +411,12 @@ static const struct config_setting routerd_settings[] = {
 	DURATION("command_timeout", R(command_timeout_ms), "5m", SEC, DAY),
 	DURATION("data_timeout", R(data_timeout_ms), "3m", SEC, DAY),
 	UINT("min_data_rate", R(min_data_rate), "500", 0, 1000000000),
+	UINT("listen_backlog", R(listen_backlog), "1024", 16, 65535),
+	UINT("client_connection_limit", R(client_connection_limit), "50", 0,
+	     1000000),
+	UINT("client_connection_rate_limit", R(client_connection_rate_limit),
+	     "0", 0, 1000000),
+	UINT("client_ipv6_prefix", R(client_ipv6_prefix), "64", 16, 128),
 	UINT("max_errors", R(max_errors), "10", 1, 1000),
 	UINT("max_auth_failures", R(max_auth_failures), "3", 1, 100),
 	PATH("control_socket", R(control_socket), "/run/dirmx/routerd.sock",
@@ -425,7 +431,7 @@ static const struct config_setting listener_settings[] = {
 	{.name = "role", .type = CONFIG_ENUM, .offset = L(role),
 	 .enum_values = roles, .required = true},
 	ENUM("tls", L(tls), NULL, listener_tls),
-	UINT("max_sessions", L(max_sessions), "0", 0, 100000),
+	UINT("max_sessions", L(max_sessions), "1000", 0, 100000),
 	END,
 };
 
@@ -634,4 +640,43 @@ void dirmx_config_deinit(struct dirmx_config **cfg)
 	free((*cfg)->path);
 	free(*cfg);
 	*cfg = NULL;
+}
+
+const struct settings_listener *settings_find_listener(
+	const struct dirmx_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->listener_count; i++)
+		if (strcmp(cfg->listeners[i].name, name) == 0)
+			return &cfg->listeners[i];
+	return NULL;
+}
+
+size_t settings_changed(const struct dirmx_config *old,
+			const struct dirmx_config *cfg, const char *section,
+			const char *listener, const char **names_r, size_t max)
+{
+	for (const struct config_section *sec = sections; sec->name != NULL;
+	     sec++) {
+		if (strcmp(sec->name, section) != 0)
+			continue;
+		if (sec->named) {
+			const struct settings_listener *a, *b;
+
+			a = listener != NULL
+				    ? settings_find_listener(old, listener)
+				    : NULL;
+			b = listener != NULL
+				    ? settings_find_listener(cfg, listener)
+				    : NULL;
+			if (a == NULL || b == NULL)
+				return 0;
+			return config_changed(sec->settings, a, b, names_r,
+					      max);
+		}
+		return config_changed(sec->settings,
+				      (const char *)old + sec->offset,
+				      (const char *)cfg + sec->offset, names_r,
+				      max);
+	}
+	return 0;
 }

@@ -164,6 +164,11 @@ bool policy_is_local_domain(const struct policy *p, const char *domain)
 	return false;
 }
 
+const char *policy_primary_domain(const struct policy *p)
+{
+	return p->n_domains > 0 ? p->domains[0] : NULL;
+}
+
 bool policy_client_in_relay_networks(const struct policy *p,
                                      const struct sockaddr *sa)
 {

@@ -65,6 +65,8 @@ struct policy *policy_new(const char *const *local_domains, size_t n_domains,
                           const char **error_r);
 void policy_deinit(struct policy **p);
 
+/* The first configured local domain (the primary), or NULL. */
+const char *policy_primary_domain(const struct policy *p);
 /* The domain (canonical form, as addr_domain() gives it) is one of ours. */
 bool policy_is_local_domain(const struct policy *p, const char *domain);
 /* AF_INET and AF_INET6 (v4-mapped included); false for anything else. */

@@ -193,6 +193,9 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 				: alloc_printf("postmaster@%s", opts->hostname);
 	q->ca_file = opts->tls_ca_file != NULL ? alloc_strdup(opts->tls_ca_file)
 					       : NULL;
+	q->alerts_dir = alloc_strdup(opts->alerts_dir != NULL
+					     ? opts->alerts_dir
+					     : "alerts");
 	q->tls_map = alloc_array(opts->n_tls_map + 1, sizeof(char *));
 	for (size_t i = 0; i < opts->n_tls_map; i++)
 		q->tls_map[i] = alloc_strdup(opts->tls_map[i]);
@@ -207,6 +210,7 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 	q->opts.hostname = q->hostname;
 	q->opts.postmaster = q->postmaster;
 	q->opts.tls_ca_file = q->ca_file;
+	q->opts.alerts_dir = q->alerts_dir;
 	if (q->opts.max_active == 0)
 		q->opts.max_active = 200;
 	if (q->opts.retry_min_ms == 0)
@@ -252,6 +256,7 @@ void queue_deinit(struct queue **qp)
 	}
 	free(q->hostname);
 	free(q->postmaster);
+	free(q->alerts_dir);
 	free(q->ca_file);
 	free(q);
 }

@@ -36,6 +36,7 @@ struct settings_routerd;
 struct queue_options {
 	const char *hostname;   /* ours: HELO name, DSN Reporting-MTA */
 	const char *postmaster; /* where failed bounces are reported */
+	const char *alerts_dir; /* alerts.h: when even that fails */
 	/* routes and smarthost, read once by queue_new() */
 	const struct settings_routerd *settings;
 	const char *tls_ca_file;

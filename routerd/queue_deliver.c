@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "alloc.h"
 #include "authc.h"
 #include "dsn.h"
@@ -233,6 +234,54 @@ static void group_routed(const struct route_result *res, void *ctx)
 	free(notify);
 }
 
+/* Recipients for the local alert store (alerts.h): write the message
+ * there once, then they are delivered; a failure defers them. */
+static void attempt_alerts(struct attempt *a)
+{
+	struct qmsg *m = a->m;
+	const struct spoolrec *env = m->env;
+	const char *error = NULL;
+	bool stored = false, failed = false;
+	char err[300];
+
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[i];
+
+		if (r->state == SPOOLREC_DELIVERED ||
+		    r->state == SPOOLREC_BOUNCED ||
+		    strcmp(r->hop, ALERTS_HOP) != 0)
+			continue;
+		if (!stored && !failed) {
+			char reason[400];
+
+			snprintf(reason, sizeof(reason),
+				 "for <%s>: no postmaster mailbox to deliver "
+				 "to",
+				 r->addr);
+			if (alerts_store(m->q->alerts_dir, m->id, reason,
+					 a->data.fd, a->data.offset,
+					 a->data.len, &error) == 0) {
+				stored = true;
+				log_warn(m->id, "event=alert_stored dir=%s "
+						"rcpt=<%s>",
+					 m->q->alerts_dir, r->addr);
+			} else {
+				failed = true;
+				log_error(m->id, "event=alert_store_failed "
+						 "dir=%s error=\"%s\"",
+					  m->q->alerts_dir, error);
+			}
+		}
+		if (stored) {
+			rcpt_set(a, i, SPOOLREC_DELIVERED, "");
+		} else {
+			snprintf(err, sizeof(err),
+				 "4.3.0 cannot store an alert: %s", error);
+			rcpt_set(a, i, SPOOLREC_DEFERRED, err);
+		}
+	}
+}
+
 /* Sort the pending recipients into one group per next hop; those
  * whose next hop is invalid are deferred: a bad hop is ours to fix. */
 static void attempt_group(struct attempt *a)
@@ -242,6 +291,7 @@ static void attempt_group(struct attempt *a)
 	struct queue_grouping gr;
 	char err[300];
 
+	attempt_alerts(a);
 	if (m->q->nhcfg == NULL) {
 		for (size_t i = 0; i < env->rcpt_count; i++) {
 			if (env->rcpts[i].state == SPOOLREC_DELIVERED ||
@@ -398,10 +448,16 @@ static void dsn_rcpt_looked_up(const struct authc_lookup_result *r,
 
 	a->lreq = NULL;
 	/* The bounce goes where mail for the sender goes (its mailbox
-	 * server for a local sender); without an answer, by our routes. */
-	dsn_inject(a, r->status == AUTHC_OK && r->n_dests > 0
-			      ? r->dests[0].hop
-			      : "local");
+	 * server for a local sender); without an answer, by our routes. A
+	 * report for the postmaster that the directory does not know goes
+	 * to the alert store rather than on a journey that fails. */
+	if (r->status == AUTHC_OK && r->n_dests > 0)
+		dsn_inject(a, r->dests[0].hop);
+	else if (a->dsn_env->envid != NULL &&
+		 strcmp(a->dsn_env->envid, POSTMASTER_ENVID) == 0)
+		dsn_inject(a, ALERTS_HOP);
+	else
+		dsn_inject(a, "local");
 }
 
 /* The first "5.x.y" status in an error text, or NULL. */
@@ -490,7 +546,20 @@ static bool dsn_prepare(struct attempt *a)
 		 * postmaster once; a failed report stops there. */
 		if (strcmp(env->envid != NULL ? env->envid : "",
 			   POSTMASTER_ENVID) == 0) {
-			log_warn(m->id, "event=double_bounce_dropped");
+			/* The report to the postmaster failed too: keep it
+			 * in the alert store, never drop it. */
+			if (alerts_store(q->alerts_dir, m->id,
+					 "a report to the postmaster about a "
+					 "failed bounce could not be delivered",
+					 a->data.fd, a->data.offset,
+					 a->data.len, &error) == 0)
+				log_warn(m->id, "event=double_bounce_stored "
+						"dir=%s",
+					 q->alerts_dir);
+			else
+				log_error(m->id, "event=double_bounce_lost "
+						 "error=\"%s\"",
+					  error);
 			goto done;
 		}
 		report_env = spoolrec_dup(env);

@@ -36,7 +36,7 @@ struct queue {
 	struct smtpc *smtpc;
 	struct authc *authc;
 	struct queue_options opts;
-	char *hostname, *postmaster, *ca_file;
+	char *hostname, *postmaster, *ca_file, *alerts_dir;
 	char **tls_map;     /* "destination policy" */
 	size_t n_tls_map;
 	char *sh_user, *sh_password;

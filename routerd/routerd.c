@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
+#include "service.h"
 #include "route.h"
 #include "settings.h"
 #include "smtpc.h"
@@ -29,6 +31,7 @@ struct routerd {
 	struct smtpd *smtpd;
 	struct spool *spool;
 	struct policy *policy;
+	char *alerts_dir;
 	struct authc *authc;
 	struct ctlsrv *ctl;
 	struct dns *dns;
@@ -38,6 +41,32 @@ struct routerd {
 	char *hostname;
 	size_t recovered;
 };
+
+/* Every session is a socket (two with delivery): raise the soft limit
+ * on descriptors to the hard one while still root, and say when the
+ * configured sessions may not fit. */
+static void raise_fd_limit(const struct dirmx_config *cfg)
+{
+	struct rlimit rl;
+	uint64_t want = 64;
+
+	for (size_t i = 0; i < cfg->listener_count; i++)
+		want += cfg->listeners[i].max_sessions != 0
+				? cfg->listeners[i].max_sessions
+				: 100000;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn(NULL, "event=fd_limit limit=%llu wanted=%llu "
+			       "hint=\"raise LimitNOFILE or lower max_sessions\"",
+			 (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)want);
+}
 
 static int drop_privileges(const char *user, const char *spool_dir)
 {
@@ -123,6 +152,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	rd->smtpc = smtpc_new(base, &sset);
 	qo.hostname = rd->hostname;
 	qo.postmaster = r->postmaster;
+	qo.alerts_dir = rd->alerts_dir;
 	qo.settings = r;
 	qo.tls_ca_file = r->tls_ca_file;
 	qo.tls_policy = r->tls_policy;
@@ -178,6 +208,8 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 	if (cfg->listener_count == 0)
 		log_warn(NULL, "event=no_listeners hint=\"add a [listener "
 			       "NAME] section\"");
+	raise_fd_limit(cfg);
+	rd->alerts_dir = alloc_printf("%s/alerts", r->spool_dir);
 	rd->smtpd = smtpd_bind(base, cfg, &error);
 	if (rd->smtpd == NULL)
 		goto fail;
@@ -216,12 +248,74 @@ fail:
 	return -1;
 }
 
-void routerd_reload(void *state, const struct dirmx_config *cfg)
+/* What SIGHUP applies in [routerd]; everything else changed is logged as
+ * needing a restart (the spool, the queue and delivery are built once). */
+static const char *const reloadable[] = {
+	"max_message_size", "max_recipients", "max_received_headers",
+	"command_timeout", "data_timeout", "min_data_rate", "max_errors",
+	"max_auth_failures", "tls_cert", "tls_key", "listen_backlog",
+	"client_connection_limit", "client_connection_rate_limit",
+	"local_domains", "relay_networks", NULL,
+};
+
+static const char *const reloadable_listener[] = {"max_sessions", NULL};
+
+/* New local_domains / relay_networks: a new policy, or keep the old. */
+static void reload_policy(struct routerd *rd, const struct dirmx_config *cfg)
+{
+	const struct settings_routerd *r = &cfg->routerd;
+	const char *error;
+	struct policy *p = policy_new(
+		(const char *const *)r->local_domains.items,
+		r->local_domains.count,
+		(const char *const *)r->relay_networks.items,
+		r->relay_networks.count, &error);
+
+	if (p == NULL) {
+		log_error(NULL, "event=reload_failed setting=relay_networks "
+				"error=\"%s\" keep=old",
+			  error);
+		return;
+	}
+	smtpd_set_policy(rd->smtpd, p);
+	policy_deinit(&rd->policy);
+	rd->policy = p;
+}
+
+size_t routerd_reload(void *state, const struct dirmx_config *old,
+		      const struct dirmx_config *cfg)
 {
 	struct routerd *rd = state;
+	size_t restart = service_log_restart(old, cfg, "routerd", NULL,
+					     reloadable);
 
-	if (rd != NULL && rd->smtpd != NULL)
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		const char *name = cfg->listeners[i].name;
+
+		if (settings_find_listener(old, name) == NULL) {
+			log_warn(NULL, "event=reload_needs_restart "
+				       "listener=%s setting=(new listener)",
+				 name);
+			restart++;
+			continue;
+		}
+		restart += service_log_restart(old, cfg, "listener", name,
+					       reloadable_listener);
+	}
+	for (size_t i = 0; i < old->listener_count; i++) {
+		if (settings_find_listener(cfg, old->listeners[i].name) ==
+		    NULL) {
+			log_warn(NULL, "event=reload_needs_restart "
+				       "listener=%s setting=(removed listener)",
+				 old->listeners[i].name);
+			restart++;
+		}
+	}
+	if (rd != NULL && rd->smtpd != NULL) {
+		reload_policy(rd, cfg);
 		smtpd_reload(rd->smtpd, cfg);
+	}
+	return restart;
 }
 
 void routerd_stop(void *state)
@@ -240,5 +334,6 @@ void routerd_stop(void *state)
 	spool_deinit(&rd->spool);
 	policy_deinit(&rd->policy);
 	free(rd->hostname);
+	free(rd->alerts_dir);
 	free(rd);
 }

@@ -9,12 +9,15 @@
 #ifndef DIRMX_ROUTERD_H
 #define DIRMX_ROUTERD_H
 
+#include <stddef.h>
+
 struct event_base;
 struct dirmx_config;
 
 int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 		  void **state_r);
-void routerd_reload(void *state, const struct dirmx_config *cfg);
+size_t routerd_reload(void *state, const struct dirmx_config *old,
+		      const struct dirmx_config *cfg);
 void routerd_stop(void *state);
 
 #endif

@@ -468,7 +468,10 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 			if (io_start_tls(io, smtpd_tls_creds(s->srv)) < 0) {
 				log_error(s->id, "event=tls_init_failed");
 				session_free(s);
+				return;
 			}
+			/* The handshake has a deadline of its own. */
+			session_arm_command(s);
 		}
 		return;
 	case IO_TLSREADY:

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "alerts.h"
 #include "alloc.h"
 #include "evloop.h"
 #include "log.h"
@@ -166,17 +167,95 @@ static unsigned spool_notify(unsigned notify)
 	return n;
 }
 
+/* Accept the pending recipient with these final recipients and hops. */
+static void rcpt_accept(struct session *s, const struct authc_dest *dests,
+			size_t n, bool cached)
+{
+	struct smtpcmd_rcpt *pr = &s->pending_rcpt;
+	const char *addr = addr_format(pr->path);
+	struct session_rcpt *sr;
+
+	if (s->n_rcpts == s->cap_rcpts) {
+		s->cap_rcpts = s->cap_rcpts == 0 ? 4 : s->cap_rcpts * 2;
+		s->rcpts = alloc_resize(s->rcpts, s->cap_rcpts,
+					sizeof(*s->rcpts));
+	}
+	sr = &s->rcpts[s->n_rcpts++];
+	memset(sr, 0, sizeof(*sr));
+	sr->addr = alloc_strdup(addr);
+	sr->notify = spool_notify(pr->notify);
+	sr->orcpt = pr->orcpt != NULL ? alloc_printf("%s;%s", pr->orcpt_type,
+						     pr->orcpt)
+				      : NULL;
+	sr->dests = alloc_array(n, sizeof(char *));
+	sr->hops = alloc_array(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		sr->dests[i] = alloc_strdup(dests[i].rcpt);
+		sr->hops[i] = alloc_strdup(dests[i].hop);
+	}
+	sr->n_dests = n;
+	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr, n,
+		 n > 0 ? dests[0].hop : "-", cached ? " cached=1" : "");
+	session_reply(s, 250, "2.1.5", "Ok");
+}
+
+static void rcpt_done(const struct authc_lookup_result *r, void *ctx);
+
+/*
+ * Mail to the postmaster is always accepted (RFC 5321 4.5.1). When the
+ * directory has no postmaster for the domain: the configured postmaster
+ * address, else (or when that cannot be found either) the local alert
+ * store (alerts.h). True when it took the recipient over.
+ */
+static bool postmaster_fallback(struct session *s,
+				const struct authc_lookup_result *r)
+{
+	const struct addr *path = s->pending_rcpt.path;
+	const char *pm = smtpd_params(s->srv)->postmaster;
+	const char *domain = addr_domain(path);
+	bool ours = (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
+		    policy_is_local_domain(smtpd_policy(s->srv), domain) ||
+		    (r != NULL && r->status == AUTHC_NOTFOUND &&
+		     strcmp(r->domain, "local") == 0);
+	struct authc_dest alert = {addr_format(path), ALERTS_HOP};
+
+	if (s->pm_stage == 0 || !ours)
+		return false;
+	if (s->pm_stage == 1 && pm != NULL &&
+	    (r == NULL || r->status == AUTHC_NOTFOUND) &&
+	    strcasecmp(pm, addr_format(path)) != 0) {
+		s->pm_stage = 2;
+		s->areq = authc_lookup(smtpd_authc(s->srv), pm, verb_context(s),
+				       s->auth_user, rcpt_done, s);
+		return true;
+	}
+	log_warn(s->id, "event=rcpt_postmaster rcpt=<%s> to=alerts "
+			"reason=\"%s\"",
+		 addr_format(path),
+		 r == NULL ? "no domain" : r->reason);
+	rcpt_accept(s, &alert, 1, false);
+	return true;
+}
+
 static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 {
 	struct session *s = ctx;
 	struct smtpcmd_rcpt *pr = &s->pending_rcpt;
 	const char *addr = addr_format(pr->path);
-	struct session_rcpt *sr;
 	bool relay_check = s->pending_reply != NULL;
 
 	s->areq = NULL;
 	free(s->pending_reply);
 	s->pending_reply = NULL;
+	if (r->status != AUTHC_OK && postmaster_fallback(s, r)) {
+		if (s->areq != NULL)
+			return; /* asking for the configured postmaster */
+		goto done;
+	}
+	if (s->pm_stage == 2 && r->status == AUTHC_OK) {
+		rcpt_accept(s, r->dests, r->n_dests, r->cached);
+		goto done;
+	}
 	if (r->status == AUTHC_TEMPFAIL) {
 		log_info(s->id, "event=rcpt_tempfail rcpt=<%s> reason=\"%s\"",
 			 addr, r->reason);
@@ -201,32 +280,11 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);
 		goto done;
 	}
-	if (s->n_rcpts == s->cap_rcpts) {
-		s->cap_rcpts = s->cap_rcpts == 0 ? 4 : s->cap_rcpts * 2;
-		s->rcpts = alloc_resize(s->rcpts, s->cap_rcpts,
-					sizeof(*s->rcpts));
-	}
-	sr = &s->rcpts[s->n_rcpts++];
-	memset(sr, 0, sizeof(*sr));
-	sr->addr = alloc_strdup(addr);
-	sr->notify = spool_notify(pr->notify);
-	sr->orcpt = pr->orcpt != NULL ? alloc_printf("%s;%s", pr->orcpt_type,
-						     pr->orcpt)
-				      : NULL;
-	sr->dests = alloc_array(r->n_dests, sizeof(char *));
-	sr->hops = alloc_array(r->n_dests, sizeof(char *));
-	for (size_t i = 0; i < r->n_dests; i++) {
-		sr->dests[i] = alloc_strdup(r->dests[i].rcpt);
-		sr->hops[i] = alloc_strdup(r->dests[i].hop);
-	}
-	sr->n_dests = r->n_dests;
-	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr,
-		 r->n_dests, r->n_dests > 0 ? r->dests[0].hop : "-",
-		 r->cached ? " cached=1" : "");
-	session_reply(s, 250, "2.1.5", "Ok");
+	rcpt_accept(s, r->dests, r->n_dests, r->cached);
 done:
 	smtpcmd_rcpt_clear(pr);
 	s->has_pending_rcpt = false;
+	s->pm_stage = 0;
 	session_resume(s);
 }
 
@@ -236,6 +294,7 @@ static void do_rcpt(struct session *s, const struct smtpcmd *c)
 	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_DSN;
 	struct smtpcmd_error e;
 	const char *reason, *enhanced;
+	const struct addr *path;
 	enum policy_rcpt verdict;
 	bool relay_check = false;
 
@@ -251,7 +310,39 @@ static void do_rcpt(struct session *s, const struct smtpcmd *c)
 		return;
 	}
 	s->has_pending_rcpt = true;
-	verdict = policy_check_rcpt(smtpd_policy(s->srv), s->pending_rcpt.path,
+	path = s->pending_rcpt.path;
+	s->pm_stage = (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
+				      strcasecmp(addr_local(path),
+						 "postmaster") == 0
+			      ? 1
+			      : 0;
+	if ((addr_flags(path) & ADDR_F_POSTMASTER) != 0) {
+		/* "<Postmaster>": the primary domain's, if there is one. */
+		const char *primary =
+			policy_primary_domain(smtpd_policy(s->srv));
+		char *pm;
+
+		if (primary == NULL) {
+			postmaster_fallback(s, NULL);
+			if (s->areq != NULL) {
+				session_wait(s);
+				return;
+			}
+			smtpcmd_rcpt_clear(&s->pending_rcpt);
+			s->has_pending_rcpt = false;
+			s->pm_stage = 0;
+			return;
+		}
+		pm = alloc_printf("postmaster@%s", primary);
+		free(s->pending_reply);
+		s->pending_reply = NULL;
+		s->areq = authc_lookup(smtpd_authc(s->srv), pm, verb_context(s),
+				       s->auth_user, rcpt_done, s);
+		free(pm);
+		session_wait(s);
+		return;
+	}
+	verdict = policy_check_rcpt(smtpd_policy(s->srv), path,
 				    s->auth_user != NULL, s->relay_client,
 				    &reason, &enhanced);
 	if (verdict == POLICY_REJECT) {

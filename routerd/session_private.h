@@ -89,6 +89,9 @@ struct session {
 	char *pending_reply;
 	struct smtpcmd_rcpt pending_rcpt;
 	bool has_pending_rcpt;
+	/* RCPT to the postmaster (RFC 5321 4.5.1): 1 asking authd for
+	 * postmaster@domain, 2 for the configured postmaster address. */
+	int pm_stage;
 	bool starttls_pending; /* start TLS once "220 Ready" is out */
 };
 

@@ -3,6 +3,7 @@
  */
 #include "smtpd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -16,10 +17,16 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "climit.h"
+#include "evloop.h"
 #include "log.h"
 #include "policy.h"
 #include "session.h"
 #include "settings.h"
+
+/* After accept() failed for want of file descriptors, wait this long
+ * before accepting again (rather than spin on a ready listener). */
+#define ACCEPT_PAUSE_MS 100
 
 struct listener {
 	struct smtpd *s;
@@ -30,6 +37,14 @@ struct listener {
 	unsigned sessions;
 	int fd;
 	struct evconnlistener *ev;
+	struct evloop_timer *pause; /* out of file descriptors */
+};
+
+/* A live session, and whether the client limits counted it. */
+struct live {
+	struct session *sess;
+	struct sockaddr_storage peer;
+	bool counted;
 };
 
 struct smtpd {
@@ -43,11 +58,17 @@ struct smtpd {
 	struct policy *policy;
 	struct queue *queue;
 	unsigned sessions;
-	struct session **live; /* for shutdown */
+	struct live *live; /* for shutdown and the client limits */
 	size_t n_live, cap_live;
+	struct climit *climit;
+	unsigned backlog;
+	/* Set by on_accept() for smtpd_session_opened(). */
+	const struct sockaddr *accepting;
+	bool accepting_counted;
 };
 
-static int bind_one(const struct settings_listener *sl, const char **error_r)
+static int bind_one(const struct settings_listener *sl, unsigned backlog,
+		    const char **error_r)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE};
@@ -69,7 +90,8 @@ static int bind_one(const struct settings_listener *sl, const char **error_r)
 		    0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) {
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, (int)backlog) < 0) {
 		*error_r = strerror(errno);
 		if (fd >= 0)
 			close(fd);
@@ -108,12 +130,13 @@ struct smtpd *smtpd_bind(struct event_base *base,
 	struct smtpd *s = alloc_new(struct smtpd);
 
 	s->base = base;
+	s->backlog = cfg->routerd.listen_backlog;
 	s->l = alloc_array(cfg->listener_count, sizeof(*s->l));
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const struct settings_listener *sl = &cfg->listeners[i];
 		struct listener *l = &s->l[s->n];
 
-		l->fd = bind_one(sl, error_r);
+		l->fd = bind_one(sl, s->backlog, error_r);
 		if (l->fd < 0) {
 			log_error(NULL, "event=bind_failed listener=%s "
 					"address=%s port=%u error=\"%s\"",
@@ -156,6 +179,10 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 	} else {
 		p->hostname = alloc_strdup("localhost");
 	}
+	free(p->postmaster);
+	p->postmaster = cfg->routerd.postmaster != NULL
+				? alloc_strdup(cfg->routerd.postmaster)
+				: NULL;
 	p->max_message_size = cfg->routerd.max_message_size;
 	p->max_recipients = cfg->routerd.max_recipients;
 	p->max_received_headers = cfg->routerd.max_received_headers;
@@ -166,20 +193,64 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 	p->min_data_rate = cfg->routerd.min_data_rate;
 }
 
+static void client_text(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const void *a = NULL;
+
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (a == NULL || inet_ntop(sa->sa_family, a, buf, size) == NULL)
+		snprintf(buf, size, "unknown");
+}
+
+/* Refuse a connection over a limit: one 421, then close. */
+static void refuse(const struct listener *l, int fd, const struct sockaddr *sa,
+		   const char *limit, unsigned value, const char *reply)
+{
+	char client[INET6_ADDRSTRLEN];
+
+	(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+	close(fd);
+	client_text(sa, client, sizeof(client));
+	log_warn(NULL, "event=limit limit=%s value=%u client=%s listener=%s "
+		       "action=refused",
+		 limit, value, client, l->name);
+}
+
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
+	struct smtpd *s = l->s;
+	bool counted = false;
+	unsigned open;
 
+	(void)evl;
 	if (l->max_sessions > 0 && l->sessions >= l->max_sessions) {
-		static const char busy[] =
-			"421 4.3.2 Too many connections, try again later\r\n";
-
-		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
-		close(fd);
-		log_warn(NULL, "event=refused listener=%s reason=max_sessions",
-			 l->name);
+		refuse(l, fd, sa, "max_sessions", l->max_sessions,
+		       "421 4.3.2 Too many connections, try again later\r\n");
 		return;
+	}
+	/* Clients in relay_networks (upstream relays, the own network) are
+	 * not limited per address, as Postfix exempts $mynetworks. */
+	if (!policy_client_in_relay_networks(s->policy, sa)) {
+		switch (climit_open(s->climit, sa, evloop_now_ms(), &open)) {
+		case CLIMIT_OK:
+			counted = true;
+			break;
+		case CLIMIT_TOO_MANY:
+			refuse(l, fd, sa, "client_connection_limit", open,
+			       "421 4.7.0 Too many connections from your "
+			       "address, try again later\r\n");
+			return;
+		case CLIMIT_TOO_FAST:
+			refuse(l, fd, sa, "client_connection_rate_limit", open,
+			       "421 4.7.0 Too many connections per minute "
+			       "from your address, try again later\r\n");
+			return;
+		}
 	}
 	/* Pipelined replies are written as they are ready: without this,
 	 * each small write after the first waits for the client's delayed
@@ -191,9 +262,37 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 				 sizeof(one));
 	}
 	l->sessions++;
-	l->s->sessions++;
-	session_new(l->s, l->s->base, fd, sa, (socklen_t)salen, l->role,
-		    l->tls, l->name, &l->sessions);
+	s->sessions++;
+	s->accepting = sa;
+	s->accepting_counted = counted;
+	session_new(s, s->base, fd, sa, (socklen_t)salen, l->role, l->tls,
+		    l->name, &l->sessions);
+	s->accepting = NULL;
+}
+
+static void resume_accept(void *ctx)
+{
+	struct listener *l = ctx;
+
+	if (l->ev != NULL)
+		evconnlistener_enable(l->ev);
+}
+
+/* accept() failed: out of descriptors (EMFILE, ENFILE) or memory. The
+ * connection waits in the backlog; stop accepting for a moment instead of
+ * spinning on a listener that stays readable. */
+static void on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_warn(NULL, "event=accept_failed listener=%s sessions=%u "
+		       "error=\"%s\" action=pause_ms=%u",
+		 l->name, l->s->sessions, strerror(err), ACCEPT_PAUSE_MS);
+	evconnlistener_disable(evl);
+	if (l->pause == NULL)
+		l->pause = evloop_timer_new(l->s->base, resume_accept, l);
+	evloop_timer_start(l->pause, ACCEPT_PAUSE_MS);
 }
 
 int smtpd_start(struct smtpd *s, const struct dirmx_config *cfg,
@@ -204,18 +303,59 @@ int smtpd_start(struct smtpd *s, const struct dirmx_config *cfg,
 	s->spool = spool;
 	s->policy = policy;
 	params_set(&s->params, cfg);
+	s->climit = climit_new(cfg->routerd.client_connection_limit,
+			       cfg->routerd.client_connection_rate_limit,
+			       cfg->routerd.client_ipv6_prefix);
 	for (size_t i = 0; i < s->n; i++) {
 		struct listener *l = &s->l[i];
 
+		/* The backlog is listen()'s, set in bind_one(): 0 keeps it. */
 		l->ev = evconnlistener_new(s->base, on_accept, l,
-					   LEV_OPT_CLOSE_ON_FREE, -1, l->fd);
+					   LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
 		if (l->ev == NULL)
 			return -1;
-		log_info(NULL, "event=listening listener=%s role=%s tls=%s",
+		evconnlistener_set_error_cb(l->ev, on_accept_error);
+		log_info(NULL, "event=listening listener=%s role=%s tls=%s "
+			       "max_sessions=%u backlog=%u",
 			 l->name, settings_role_name(l->role),
-			 settings_tls_name(l->tls));
+			 settings_tls_name(l->tls), l->max_sessions,
+			 s->backlog);
 	}
 	return 0;
+}
+
+/* Listener settings that apply without a restart: the limits. What
+ * needs one (address, role, tls, a listener added or removed) is logged
+ * by routerd_reload(). */
+static void reload_listeners(struct smtpd *s, const struct dirmx_config *cfg)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct listener *l = &s->l[i];
+		const struct settings_listener *sl =
+			settings_find_listener(cfg, l->name);
+
+		if (sl != NULL && sl->max_sessions != l->max_sessions) {
+			log_info(NULL, "event=reload_applied listener=%s "
+				       "max_sessions=%u was=%u",
+				 l->name, sl->max_sessions, l->max_sessions);
+			l->max_sessions = sl->max_sessions;
+		}
+		/* listen() again on a listening socket sets a new backlog. */
+		if (cfg->routerd.listen_backlog != s->backlog && l->fd >= 0 &&
+		    listen(l->fd, (int)cfg->routerd.listen_backlog) < 0)
+			log_warn(NULL, "event=reload_failed listener=%s "
+				       "setting=listen_backlog error=\"%s\"",
+				 l->name, strerror(errno));
+	}
+	s->backlog = cfg->routerd.listen_backlog;
+	climit_set(s->climit, cfg->routerd.client_connection_limit,
+		   cfg->routerd.client_connection_rate_limit,
+		   cfg->routerd.client_ipv6_prefix);
+}
+
+void smtpd_set_policy(struct smtpd *s, struct policy *policy)
+{
+	s->policy = policy;
 }
 
 void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg)
@@ -224,6 +364,7 @@ void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg)
 		load_creds(cfg->routerd.tls_cert, cfg->routerd.tls_key);
 
 	params_set(&s->params, cfg);
+	reload_listeners(s, cfg);
 	if (c == NULL) {
 		if (cfg->routerd.tls_cert != NULL)
 			log_warn(NULL, "event=tls_reload status=failed "
@@ -249,9 +390,11 @@ void smtpd_deinit(struct smtpd **sp)
 	*sp = NULL;
 	/* Sessions go first: their unfinished messages leave the spool. */
 	while (s->n_live > 0)
-		session_destroy(s->live[s->n_live - 1]);
+		session_destroy(s->live[s->n_live - 1].sess);
 	free(s->live);
+	climit_deinit(&s->climit);
 	for (size_t i = 0; i < s->n; i++) {
+		evloop_timer_free(&s->l[i].pause);
 		if (s->l[i].ev != NULL)
 			evconnlistener_free(s->l[i].ev);
 		else if (s->l[i].fd >= 0)
@@ -262,6 +405,7 @@ void smtpd_deinit(struct smtpd **sp)
 	if (s->creds != NULL)
 		gnutls_certificate_free_credentials(s->creds);
 	free(s->params.hostname);
+	free(s->params.postmaster);
 	free(s);
 }
 
@@ -302,18 +446,33 @@ struct queue *smtpd_queue(const struct smtpd *s)
 
 void smtpd_session_opened(struct smtpd *s, struct session *sess)
 {
+	struct live *lv;
+
 	if (s->n_live == s->cap_live) {
 		s->cap_live = s->cap_live == 0 ? 64 : s->cap_live * 2;
 		s->live = alloc_resize(s->live, s->cap_live, sizeof(*s->live));
 	}
-	s->live[s->n_live++] = sess;
+	lv = &s->live[s->n_live++];
+	memset(lv, 0, sizeof(*lv));
+	lv->sess = sess;
+	if (s->accepting != NULL) {
+		memcpy(&lv->peer, s->accepting,
+		       s->accepting->sa_family == AF_INET6
+			       ? sizeof(struct sockaddr_in6)
+			       : sizeof(struct sockaddr_in));
+		lv->counted = s->accepting_counted;
+	}
 }
 
 void smtpd_session_closed(struct smtpd *s, struct session *sess)
 {
 	s->sessions--;
 	for (size_t i = 0; i < s->n_live; i++) {
-		if (s->live[i] == sess) {
+		if (s->live[i].sess == sess) {
+			if (s->live[i].counted)
+				climit_close(s->climit,
+					     (struct sockaddr *)&s->live[i].peer,
+					     evloop_now_ms());
 			s->live[i] = s->live[--s->n_live];
 			break;
 		}

@@ -28,6 +28,7 @@ struct smtpd;
 /* The limits and names every session needs (copied from the config). */
 struct smtpd_params {
 	char *hostname;
+	char *postmaster; /* [routerd] postmaster, or NULL */
 	uint64_t max_message_size;
 	unsigned max_recipients;
 	unsigned max_received_headers;
@@ -47,6 +48,9 @@ int smtpd_start(struct smtpd *s, const struct dirmx_config *cfg,
 		struct authc *authc, struct spool *spool,
 		struct policy *policy);
 void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg);
+/* A new policy (SIGHUP: local_domains, relay_networks); the caller frees
+ * the old one (sessions ask for it at each use, never keep it). */
+void smtpd_set_policy(struct smtpd *s, struct policy *policy);
 void smtpd_deinit(struct smtpd **s);
 
 /* For sessions. */

@@ -23,6 +23,11 @@ whether the command that announced them was accepted or refused):
 """
 
 import os
+import resource
+import select
+import signal
+import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -341,3 +346,190 @@ class SlowClientTest(unittest.TestCase):
         finally:
             for c in crowd:
                 c.close()
+
+
+def set_conf(rd, old, new):
+    with open(rd.conf) as f:
+        text = f.read()
+    if old not in text:
+        raise AssertionError("%r not in %s" % (old, rd.conf))
+    with open(rd.conf, "w") as f:
+        f.write(text.replace(old, new, 1))
+
+
+def sighup(rd):
+    """SIGHUP routerd and wait for its reload line; the log after it."""
+    mark = len(rd.log())
+    os.kill(rd.routerd.pid, signal.SIGHUP)
+    wait_for(lambda: "event=reload " in rd.log()[mark:], timeout=10)
+    return rd.log()[mark:]
+
+
+class ConnectionLimitTest(unittest.TestCase):
+    """Listener and per-client limits, the backlog, and SIGHUP applying
+    them (or saying that a restart is needed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rd = SmtpLab("smtp-limits", routerd="client_connection_limit = 5\n",
+                         mx_extra="max_sessions = 12\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rd.close()
+
+    def setUp(self):
+        # Sessions of the test before may still be ending: wait until the
+        # listener has room for the whole budget again.
+        def settled():
+            conns = [self.rd.client("mx", greet=False, source="127.0.3.%d" % i)
+                     for i in range(1, 13)]
+            try:
+                return all(c.reply().code == 220 for c in conns)
+            finally:
+                self.close_all(conns)
+        self.assertTrue(wait_for(settled, timeout=15, step=0.3))
+        time.sleep(0.3)
+
+    def tearDown(self):
+        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
+
+    def open_many(self, n, source="127.0.0.1"):
+        out = []
+        for _ in range(n):
+            out.append(self.rd.client("mx", greet=False, source=source))
+        return out
+
+    def greetings(self, conns):
+        return [c.reply() for c in conns]
+
+    def close_all(self, conns):
+        for c in conns:
+            c.close()
+
+    def test_per_client_limit(self):
+        conns = self.open_many(6, "127.0.0.21")
+        try:
+            got = self.greetings(conns)
+            self.assertEqual([r.code for r in got[:5]], [220] * 5)
+            self.assertEqual((got[5].code, got[5].enh), (421, "4.7.0"), str(got[5]))
+            self.assertTrue(conns[5].closed(5))
+            # another client is served meanwhile
+            with self.rd.client("mx", source="127.0.0.22") as c:
+                self.assertEqual(c.greeting.code, 220)
+        finally:
+            self.close_all(conns)
+        self.assertIn("event=limit limit=client_connection_limit value=5 "
+                      "client=127.0.0.21", self.rd.log())
+        # once they left, the client may come back
+        wait_for(lambda: "event=limit" in self.rd.log())
+        time.sleep(0.3)
+        with self.rd.client("mx", source="127.0.0.21") as c:
+            self.assertEqual(c.greeting.code, 220)
+
+    def test_listener_max_sessions(self):
+        conns = []
+        try:
+            for i in range(13):
+                conns.append(self.rd.client("mx", greet=False, source="127.0.1.%d" % (i + 1)))
+            got = self.greetings(conns)
+            self.assertEqual([r.code for r in got[:12]], [220] * 12)
+            self.assertEqual((got[12].code, got[12].enh), (421, "4.3.2"), str(got[12]))
+            # the submission listener has its own budget
+            with self.rd.client("submission") as c:
+                self.assertEqual(c.greeting.code, 220)
+        finally:
+            self.close_all(conns)
+        self.assertRegex(self.rd.log(), r"event=limit limit=max_sessions value=12 "
+                         r"client=127\.0\.1\.13 listener=mx")
+
+    def test_sighup_applies_limits(self):
+        """Rate limit and max_sessions changed by SIGHUP apply at once; a
+        new address is reported as needing a restart, never status=ok."""
+        set_conf(self.rd, "client_connection_limit = 5\n",
+                 "client_connection_limit = 5\nclient_connection_rate_limit = 3\n")
+        try:
+            log = sighup(self.rd)
+            self.assertIn("event=reload status=ok", log)
+            for i in range(3):
+                with self.rd.client("mx", source="127.0.0.31") as c:
+                    self.assertEqual(c.greeting.code, 220)
+            with self.rd.client("mx", greet=False, source="127.0.0.31") as c:
+                r = c.reply()
+                self.assertEqual((r.code, r.enh), (421, "4.7.0"), str(r))
+                self.assertIn("per minute", r.text)
+            self.assertIn("limit=client_connection_rate_limit", self.rd.log())
+        finally:
+            set_conf(self.rd, "client_connection_rate_limit = 3\n", "")
+        # max_sessions of a listener: applied; its address: needs a restart
+        set_conf(self.rd, "max_sessions = 12\n", "max_sessions = 2\n")
+        set_conf(self.rd, "address = 127.0.0.1:%d\nrole = submission\n" % self.rd.sub,
+                 "address = 127.0.0.2:%d\nrole = submission\n" % self.rd.sub)
+        try:
+            log = sighup(self.rd)
+            self.assertIn("event=reload_applied listener=mx max_sessions=2", log)
+            self.assertIn("event=reload_needs_restart listener=submission setting=address",
+                          log)
+            self.assertIn("event=reload status=partial", log)
+            self.assertNotIn("event=reload status=ok", log)
+            conns = [self.rd.client("mx", greet=False, source="127.0.2.%d" % i)
+                     for i in range(1, 4)]
+            try:
+                got = self.greetings(conns)
+                self.assertEqual([r.code for r in got], [220, 220, 421])
+            finally:
+                self.close_all(conns)
+        finally:
+            set_conf(self.rd, "max_sessions = 2\n", "max_sessions = 12\n")
+            set_conf(self.rd, "address = 127.0.0.2:%d\n" % self.rd.sub,
+                     "address = 127.0.0.1:%d\n" % self.rd.sub)
+            sighup(self.rd)
+
+    def test_backlog(self):
+        """The listen backlog is the configured one (default 1024), not 511."""
+        out = subprocess.run(["ss", "-ltnH", "sport = :%d" % self.rd.mx],
+                             capture_output=True, text=True, timeout=10).stdout.split()
+        # State Recv-Q Send-Q Local Peer: Send-Q is the backlog of a listener
+        self.assertGreaterEqual(int(out[2]), 1024, out)
+
+    def test_burst_of_2000(self):
+        """2,000 connects at once from many addresses: each gets a 220 or a
+        421 with an enhanced code, none hangs or is reset."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+        socks = []
+        try:
+            for i in range(2000):
+                s = socket.socket()
+                s.setblocking(False)
+                s.bind(("127.0.%d.%d" % (10 + i // 250, i % 250 + 1), 0))
+                s.connect_ex(("127.0.0.1", self.rd.mx))
+                socks.append(s)
+            codes = {}
+            deadline = time.monotonic() + 60
+            pending = {s.fileno(): [s, b""] for s in socks}
+            poller = select.poll()
+            for fd in pending:
+                poller.register(fd, select.POLLIN)
+            while pending and time.monotonic() < deadline:
+                for fd, _ in poller.poll(1000):
+                    s, got = pending[fd]
+                    try:
+                        data = s.recv(200)
+                    except OSError as e:
+                        data, got = b"", b"error %d" % e.errno
+                    got += data
+                    pending[fd][1] = got
+                    if b"\r\n" in got or not data:
+                        line = got.split(b"\r\n")[0][:9].decode(errors="replace")
+                        codes[line] = codes.get(line, 0) + 1
+                        poller.unregister(fd)
+                        del pending[fd]
+            self.assertEqual(len(pending), 0, "%d connections got no reply: %s"
+                             % (len(pending), codes))
+            self.assertEqual(set(codes) - {"220 mx.di", "421 4.3.2"}, set(), codes)
+            self.assertGreater(codes.get("220 mx.di", 0), 0, codes)
+            self.assertLessEqual(codes.get("220 mx.di", 0), 12, codes)
+        finally:
+            for s in socks:
+                s.close()
