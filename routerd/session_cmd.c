@@ -122,6 +122,34 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
 	session_resume(s);
 }
 
+/*
+ * Refuse a transaction before its body when the spool's file system is
+ * short of room: spool_min_free must stay free after the message (its
+ * SIZE= or, without one, nothing). 452 4.3.1, as Postfix's queue_minfree.
+ */
+static bool spool_has_room(struct session *s)
+{
+	const struct smtpd_params *p = smtpd_params(s->srv);
+	uint64_t avail, need;
+	const char *error;
+
+	if (p->spool_min_free == 0 && s->mail.size == 0)
+		return true;
+	if (spool_free_space(smtpd_spool(s->srv), &avail, &error) < 0) {
+		log_error(s->id, "event=spool_statvfs_failed error=\"%s\"",
+			  error);
+		return true; /* the write itself will tell */
+	}
+	need = p->spool_min_free + s->mail.size;
+	if (need >= p->spool_min_free && avail >= need)
+		return true;
+	log_warn(s->id, "event=limit limit=spool_min_free free=%llu "
+			"need=%llu client=%s",
+		 (unsigned long long)avail, (unsigned long long)need, s->peer);
+	session_reply(s, 452, "4.3.1", "Insufficient system storage");
+	return false;
+}
+
 static void do_mail(struct session *s, const struct smtpcmd *c)
 {
 	const struct smtpd_params *p = smtpd_params(s->srv);
@@ -134,6 +162,10 @@ static void do_mail(struct session *s, const struct smtpcmd *c)
 	if (smtpcmd_parse_mail(c->arg, c->arg_len, flags, p->max_message_size,
 			       &s->mail, &e) < 0) {
 		reply_err(s, &e);
+		return;
+	}
+	if (!spool_has_room(s)) {
+		smtpcmd_mail_clear(&s->mail);
 		return;
 	}
 	if (s->role == SETTINGS_ROLE_MX || s->senders_known) {

@@ -184,6 +184,7 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 				? alloc_strdup(cfg->routerd.postmaster)
 				: NULL;
 	p->max_message_size = cfg->routerd.max_message_size;
+	p->spool_min_free = cfg->routerd.spool_min_free;
 	p->max_recipients = cfg->routerd.max_recipients;
 	p->max_received_headers = cfg->routerd.max_received_headers;
 	p->max_errors = cfg->routerd.max_errors;

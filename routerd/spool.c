@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -354,6 +355,19 @@ static void spool_free(struct spool *s)
 	}
 	free(s->recovered);
 	free(s);
+}
+
+int spool_free_space(const struct spool *s, uint64_t *bytes_r,
+		     const char **error_r)
+{
+	struct statvfs st;
+
+	if (fstatvfs(s->dir_fd, &st) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	*bytes_r = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	return 0;
 }
 
 int spool_open(struct event_base *base, const char *dir, struct spool **spool_r,

@@ -533,3 +533,30 @@ class ConnectionLimitTest(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
+
+
+class SpoolFreeTest(unittest.TestCase):
+    """Short of spool space, MAIL is refused before the client sends a
+    body (452 4.3.1), not after it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rd = SmtpLab("smtp-full", routerd="spool_min_free = 1000000G\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rd.close()
+
+    def test_mail_refused_then_accepted(self):
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            r = c.cmd("MAIL FROM:<a@example.org> SIZE=1000")
+            self.assertEqual((r.code, r.enh), (452, "4.3.1"), str(r))
+            r = c.cmd("RCPT TO:<%s>" % self.rd.user(1)["mail"])
+            self.assertEqual(r.code, 503, str(r))
+        self.assertIn("event=limit limit=spool_min_free", self.rd.log())
+        set_conf(self.rd, "spool_min_free = 1000000G\n", "spool_min_free = 1M\n")
+        self.assertIn("event=reload status=ok", sighup(self.rd))
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org> SIZE=1000").code, 250)
