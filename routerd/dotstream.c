@@ -57,6 +57,9 @@ struct dotstream {
 	enum hdr_state hs;
 	unsigned name_len;
 	bool recv_match;
+	bool mid_match;  /* the name so far is a prefix of "message-id" */
+	bool in_msgid;   /* capturing the first Message-ID's value */
+	size_t msgid_len;
 	uint64_t line_out_start; /* output offset of this line */
 
 	struct dotstream_stats st;
@@ -128,8 +131,32 @@ static void put(struct dotstream *ds, struct sbuf *out, unsigned char c)
 
 /* ---- header scan ---- */
 
+/* The Message-ID value is complete: drop trailing white space. */
+static void msgid_end(struct dotstream *ds)
+{
+	if (!ds->in_msgid)
+		return;
+	ds->in_msgid = false;
+	while (ds->msgid_len > 0 && (ds->st.message_id[ds->msgid_len - 1] ==
+					     ' ' ||
+				     ds->st.message_id[ds->msgid_len - 1] ==
+					     '\t'))
+		ds->msgid_len--;
+	ds->st.message_id[ds->msgid_len] = '\0';
+	ds->msgid_len = DOTSTREAM_MSGID_MAX + 1; /* only the first one */
+}
+
+static void msgid_byte(struct dotstream *ds, unsigned char c)
+{
+	if (ds->msgid_len >= DOTSTREAM_MSGID_MAX ||
+	    (ds->msgid_len == 0 && (c == ' ' || c == '\t')))
+		return;
+	ds->st.message_id[ds->msgid_len++] = (char)c;
+}
+
 static void header_over(struct dotstream *ds)
 {
+	msgid_end(ds);
 	ds->hs = H_BODY;
 	ds->st.header_end_seen = true;
 	ds->st.header_bytes = ds->line_out_start;
@@ -139,6 +166,8 @@ static void header_field(struct dotstream *ds)
 {
 	if (ds->recv_match && ds->name_len == 8 && ds->st.received < ~0u)
 		ds->st.received++;
+	if (ds->mid_match && ds->name_len == 10 && ds->msgid_len == 0)
+		ds->in_msgid = true;
 	ds->st.headers_seen = true;
 	ds->hs = H_FIELD;
 }
@@ -152,16 +181,21 @@ static bool is_ftext(unsigned char c)
 static void header_byte(struct dotstream *ds, unsigned char c)
 {
 	static const char received[] = "received";
+	static const char message_id[] = "message-id";
 	bool wsp = c == ' ' || c == '\t';
 
 	switch (ds->hs) {
 	case H_START:
 		if (wsp && ds->st.headers_seen) {
 			ds->hs = H_FIELD; /* continuation line */
+			if (ds->in_msgid)
+				msgid_byte(ds, ' ');
 		} else if (is_ftext(c)) {
+			msgid_end(ds);
 			ds->hs = H_NAME;
 			ds->name_len = 1;
 			ds->recv_match = str_to_lower_ascii(c) == 'r';
+			ds->mid_match = str_to_lower_ascii(c) == 'm';
 		} else {
 			header_over(ds);
 		}
@@ -171,7 +205,10 @@ static void header_byte(struct dotstream *ds, unsigned char c)
 			ds->recv_match =
 			    ds->recv_match && ds->name_len < 8 &&
 			    str_to_lower_ascii(c) == received[ds->name_len];
-			if (ds->name_len < 9)
+			ds->mid_match =
+			    ds->mid_match && ds->name_len < 10 &&
+			    str_to_lower_ascii(c) == message_id[ds->name_len];
+			if (ds->name_len < 11)
 				ds->name_len++;
 		} else if (c == ':') {
 			header_field(ds);
@@ -188,6 +225,9 @@ static void header_byte(struct dotstream *ds, unsigned char c)
 			header_over(ds);
 		break;
 	case H_FIELD:
+		if (ds->in_msgid && c != '\r' && c != '\n')
+			msgid_byte(ds, c);
+		break;
 	case H_BODY:
 		break;
 	}

@@ -64,6 +64,8 @@
 
 struct dotstream;
 
+#define DOTSTREAM_MSGID_MAX 200
+
 struct dotstream_stats {
 	uint64_t size;    /* output octets, counting those cut by too_big */
 	uint64_t bare_lf; /* bare LFs turned into CR LF */
@@ -80,6 +82,10 @@ struct dotstream_stats {
 	/* Octets of out taken by the header field lines, their CR LFs
 	   included, the empty separator line excluded. */
 	uint64_t header_bytes;
+	/* The first Message-ID field's value (unfolded, leading and trailing
+	   white space dropped, cut at DOTSTREAM_MSGID_MAX), for logs: "" when
+	   there is none. Not validated: quote it when logging. */
+	char message_id[DOTSTREAM_MSGID_MAX + 1];
 };
 
 struct dotstream *dotstream_new(uint64_t max_size, size_t max_line);

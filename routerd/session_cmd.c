@@ -413,10 +413,19 @@ static void commit_done(void *ctx, int result, const char *error)
 	snprintf(id, sizeof(id), "%s", spool_msg_id(s->msg));
 	s->msg = NULL; /* freed by the spool when we return */
 	if (result == 0) {
+		char mid[LOG_QUOTE_MAX], tls[LOG_QUOTE_MAX];
+		const char *info = io_tls_info(s->io);
+
 		log_info(id, "event=accepted session=%s from=<%s> rcpts=%zu "
-			     "client=%s user=%s",
-			 s->id, s->mail_from, s->n_rcpts, s->peer,
-			 s->auth_user != NULL ? s->auth_user : "-");
+			     "size=%llu msgid=%s client=%s user=%s tls=%s",
+			 s->id, s->mail_from, s->n_rcpts,
+			 (unsigned long long)(s->env != NULL ? s->env->size
+							     : 0),
+			 log_quote_str(mid, s->message_id[0] != '\0'
+						    ? s->message_id
+						    : "-"),
+			 s->peer, s->auth_user != NULL ? s->auth_user : "-",
+			 log_quote_str(tls, info != NULL ? info : "-"));
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 		/* The queue takes the envelope we committed rather than
 		 * reading back thousands of recipients of a group. */
@@ -481,6 +490,7 @@ static void message_end(struct session *s)
 	const char *error;
 
 	dotstream_stats(s->ds, &st);
+	memcpy(s->message_id, st.message_id, sizeof(s->message_id));
 	if (st.bare_lf > 0 || st.bare_cr > 0)
 		log_info(s->id, "event=bare_newlines lf=%llu cr=%llu "
 				"action=converted_to_crlf",

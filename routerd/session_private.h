@@ -83,6 +83,7 @@ struct session {
 	/* DATA was refused: a non-command next means the body follows. */
 	bool data_refused;
 	bool msg_failed; /* a spool write failed: answer 451 at the end */
+	char message_id[DOTSTREAM_MSGID_MAX + 1]; /* for the log */
 	/* what we wait for */
 	struct authc_req *areq;
 	struct evloop_timer *delay;

@@ -356,6 +356,22 @@ class SmtpSessionTest(unittest.TestCase):
             self.assertEqual(c.cmd("QUIT").code, 221)
             assert_enhanced(self, c.replies)
 
+    def test_accepted_log_line(self):
+        """What an admin reads: size, Message-ID, TLS and the user."""
+        rd, u = self.rd, self.rd.user(1)
+        with rd.login() as c:
+            self.assertEqual(c.cmd("MAIL FROM:<%s>" % u["mail"]).code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % rd.user(2)["mail"]).code, 250)
+            body = simple_message("logged", extra_headers="Message-ID: <log-1@client.example>\r\n")
+            _, done = c.data(body + ".\r\n")
+            qid = queued_id(done)
+        line = [ln for ln in rd.log().splitlines()
+                if "event=accepted" in ln and qid in ln][0]
+        self.assertRegex(line, r" size=\d+ ")
+        self.assertIn('msgid="<log-1@client.example>"', line)
+        self.assertIn("user=%s" % u["uid"], line)
+        self.assertRegex(line, r'tls="\(?TLS1\.[23]')
+
 
 if __name__ == "__main__":
     unittest.main()

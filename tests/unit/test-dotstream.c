@@ -34,6 +34,7 @@ struct ds_case {
 	unsigned received;
 	bool headers_seen;
 	uint64_t header_bytes;
+	const char *msgid; /* NULL: "" */
 };
 
 #define IN(s) .in = s, .len = sizeof(s) - 1
@@ -43,6 +44,18 @@ static const struct ds_case cases[] = {
     {"plain", IN("Subject: x\r\n\r\nhello\r\n.\r\n"), .rc = 1,
      OUT("Subject: x\r\n\r\nhello\r\n"), .headers_seen = true,
      .header_bytes = 12},
+    {"message-id", IN("From: a\r\nMessage-ID:  <x1@y.example> \r\n"
+		      "message-id: <second@y>\r\n\r\nMessage-ID: <body@y>\r\n.\r\n"),
+     .rc = 1,
+     OUT("From: a\r\nMessage-ID:  <x1@y.example> \r\n"
+	 "message-id: <second@y>\r\n\r\nMessage-ID: <body@y>\r\n"),
+     .headers_seen = true, .header_bytes = 63, .msgid = "<x1@y.example>"},
+    {"message-id folded", IN("Message-Id:\r\n <f@y>\r\nX: 1\r\n\r\n.\r\n"),
+     .rc = 1, OUT("Message-Id:\r\n <f@y>\r\nX: 1\r\n\r\n"),
+     .headers_seen = true, .header_bytes = 27, .msgid = "<f@y>"},
+    {"message-ids not", IN("Message-IDs: <a@b>\r\nMessage: x\r\n\r\n.\r\n"),
+     .rc = 1, OUT("Message-IDs: <a@b>\r\nMessage: x\r\n\r\n"),
+     .headers_seen = true, .header_bytes = 32},
     {"pipelined", IN("a\r\n.\r\nQUIT\r\n"), .rc = 1, .tail = 6, OUT("a\r\n")},
     {"empty", IN(".\r\n"), .rc = 1, OUT("")},
     {"empty+pipelined", IN(".\r\nMAIL FROM:<a@b>\r\n"), .rc = 1, .tail = 17,
@@ -293,6 +306,8 @@ static void test_cases(void **state)
 		assert_int_equal(r.st.received, t->received);
 		assert_int_equal(r.st.headers_seen, t->headers_seen);
 		assert_true(r.st.header_bytes == t->header_bytes);
+		assert_string_equal(r.st.message_id,
+				    t->msgid != NULL ? t->msgid : "");
 		sbuf_deinit(&r.out);
 	}
 }
