@@ -34,7 +34,7 @@ from email.message import EmailMessage  # noqa: E402
 from dirmxlab import Dnsmasq, Lab, Slapd, free_port, ldapdata  # noqa: E402
 from dirmxlab.ca import lab_ca  # noqa: E402
 
-STATE = "/run/dirmx-demo.json"
+STATE = os.environ.get("DIRMX_DEMO_STATE", "/run/dirmx-demo.json")
 BUILD = os.environ["DIRMX_BUILD_DIR"]
 
 
@@ -105,14 +105,31 @@ def stop_kept():
 
 
 def main(argv):
-    if argv[1:2] == ["stop"]:
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="deploy/demo.sh", description=__doc__.split("\n\n")[0],
+        epilog="Without arguments: run the demo, then stop everything it started.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keep", action="store_true",
+                    help="leave the servers running afterwards (stop them with "
+                         "'bash deploy/demo.sh stop')")
+    ap.add_argument("action", nargs="?", choices=["run", "stop"], default="run",
+                    help="'stop': stop the servers a --keep run left running")
+    a = ap.parse_args(argv[1:])
+    if a.action == "stop":
         return stop_kept()
-    keep = "--keep" in argv[1:]
-    lab = Lab("demo", keep=keep)
+    lab = Lab("demo", keep=a.keep)
+    ok = False
     try:
-        return run(lab, keep)
+        rc = run(lab, a.keep)
+        ok = True
+        return rc
     finally:
-        if not keep:
+        if a.keep and ok:
+            # The servers go on: nothing may stop them at exit (the lab's
+            # atexit handler included); 'demo.sh stop' does, by PID.
+            lab.detach()
+        else:
             lab.close()
 
 

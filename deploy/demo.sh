@@ -15,6 +15,12 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+case " $* " in
+*" -h "* | *" --help "*)
+	exec /usr/bin/python3 deploy/demo.py --help
+	;;
+esac
+
 if [ "${1:-}" = "stop" ]; then
 	exec /usr/bin/python3 deploy/demo.py stop
 fi

@@ -182,6 +182,13 @@ class Lab:
             p.kill()
             p.wait()
 
+    def detach(self):
+        """Leave every process running and every file in place: close()
+        (and the exit handler) will do nothing. For a demo run with --keep,
+        whose processes are stopped later by PID."""
+        self._closed = True
+        self.keep = True
+
     def close(self):
         if self._closed:
             return
