@@ -602,9 +602,90 @@ static void test_settings_files(void **state)
 	config_errors_clear(&e);
 }
 
+/* The text of section name in the sample: from its "[name" header (the
+ * first, commented or not) to the next header. */
+static char *sample_section(const char *text, const char *name)
+{
+	char *head = alloc_printf("\n[%s", name);
+	const char *p = strstr(text, head), *end;
+
+	free(head);
+	if (p == NULL)
+		return NULL;
+	end = p + 1;
+	for (;;) {
+		end = strstr(end, "\n[");
+		if (end == NULL || strncmp(end + 2, name, strlen(name)) != 0)
+			break;
+		end += 2; /* another [listener ...]: same section */
+	}
+	return end != NULL ? alloc_strndup(p, (size_t)(end - p))
+			   : alloc_strdup(p);
+}
+
+/* Every setting of the table is in the sample, in its section, and one
+ * shown commented out with a value shows its default. */
+static void test_sample_documents_everything(void **state)
+{
+	const char *src = getenv("DIRMX_SOURCE_DIR");
+	char *path = alloc_printf("%s/deploy/dirmx.conf.sample",
+				  src != NULL ? src : "../..");
+	FILE *f = fopen(path, "r");
+	char *text = alloc_zero(256 * 1024);
+	size_t n;
+	unsigned missing = 0;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(text, 1, 256 * 1024 - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (const struct config_section *sec = settings_table.sections;
+	     sec->name != NULL; sec++) {
+		char *body = sample_section(text, sec->name);
+
+		if (body == NULL) {
+			printf("sample: no [%s] section\n", sec->name);
+			missing++;
+			continue;
+		}
+		for (const struct config_setting *st = sec->settings;
+		     st->name != NULL; st++) {
+			char *set = alloc_printf("\n%s = ", st->name);
+			char *shown = alloc_printf("\n#%s = ", st->name);
+			char *dflt = st->default_value != NULL
+					     ? alloc_printf("\n#%s = %s\n",
+							    st->name,
+							    st->default_value)
+					     : NULL;
+
+			if (strstr(body, set) == NULL &&
+			    strstr(body, shown) == NULL) {
+				printf("sample: [%s] %s is not documented\n",
+				       sec->name, st->name);
+				missing++;
+			} else if (dflt != NULL && strstr(body, set) == NULL &&
+				   strstr(body, dflt) == NULL) {
+				printf("sample: [%s] %s: not shown with its "
+				       "default %s\n",
+				       sec->name, st->name, st->default_value);
+				missing++;
+			}
+			free(set);
+			free(shown);
+			free(dflt);
+		}
+		free(body);
+	}
+	free(text);
+	free(path);
+	assert_int_equal(missing, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sample_documents_everything),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_named_sections),
