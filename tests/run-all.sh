@@ -6,7 +6,8 @@
 #   2. builds with -Werror and runs the whole suite (unit, fuzz-corpus
 #      replay, integration tests against real servers) under CTest;
 #   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
-#      runs the unit and fuzz-corpus tests there.
+#      runs the unit and fuzz-corpus tests there, and the adversarial SMTP
+#      suite against the sanitized routerd.
 # Any failure makes the script exit non-zero.
 set -euo pipefail
 
@@ -32,6 +33,15 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan -L 'unit|fuzz' --output-on-failure \
 	-j"$jobs" || status=1
+
+echo "== the adversarial SMTP suite against routerd built with ASan/UBSan"
+# Hostile clients (refused chunks, pipelined garbage, slow and flooding
+# clients, reloads under load, the session fuzzer) against the sanitized
+# routerd; a sanitizer report in its log fails the suite.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-asan -R 'integration\.smtp_adversarial' \
+	--output-on-failure || status=1
 
 echo "== every test (unit, fuzz corpus, integration against real servers)"
 ctest --test-dir build --output-on-failure -j"$jobs" || status=1

@@ -344,6 +344,15 @@ class RouterdProcess:
         self.stop_routerd()
         return self.start_routerd()
 
+    def sanitizer_report(self):
+        """Stop routerd and return what AddressSanitizer, LeakSanitizer or
+        UBSan said in its log ("" when nothing: always so in a build
+        without sanitizers)."""
+        self.stop_routerd()
+        log = self.log()
+        m = re.search(r"(?s)(==\d+==ERROR: \w+Sanitizer.*|\S+: runtime error: .*)", log)
+        return m.group(1)[:6000] if m else ""
+
     def routerd_alive(self):
         return self.routerd is not None and self.routerd.poll() is None
 

@@ -32,6 +32,7 @@ import sys
 import time
 import unittest
 
+from dirmxlab.core import find_program
 from smtptest import SmtpLab, queued_id, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,7 +57,12 @@ class AdversarialPayloadTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.rd.close()
+        try:
+            report = cls.rd.sanitizer_report()
+        finally:
+            cls.rd.close()
+        if report:
+            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def setUp(self):
         self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
@@ -224,6 +230,19 @@ class AdversarialPayloadTest(unittest.TestCase):
             self.assertEqual((r.code, r.enh), (554, "5.5.0"), str(r))
             self.assertTrue(c.closed(5), c.buf)
 
+    # -- bytes no command may hold -----------------------------------------
+    def test_nul_and_invalid_utf8(self):
+        with self.rd.client("mx") as c:
+            c.ehlo()
+            for line in [b"MAIL FROM:<a\x00b@example.org>", b"MAIL FROM:<\xff\xfe@example.org> SMTPUTF8",
+                         b"MAIL FROM:<\xc3\x28@example.org> SMTPUTF8", b"NOOP\x00",
+                         b"\xef\xbb\xbfEHLO bom.example"]:
+                c.send(line + b"\r\n")
+                r = c.reply()
+                self.assertGreaterEqual(r.code, 500, "%r -> %s" % (line, r))
+                self.assertIsNotNone(r.enh, "%r -> %s" % (line, r))
+            self.assertEqual(c.cmd("NOOP").code, 250)
+
     # -- the session fuzzer, briefly -----------------------------------------
     def test_session_fuzz_short(self):
         seconds = float(os.environ.get("DIRMX_SESSION_FUZZ_SECONDS", "8"))
@@ -254,7 +273,12 @@ class SlowClientTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.rd.close()
+        try:
+            report = cls.rd.sanitizer_report()
+        finally:
+            cls.rd.close()
+        if report:
+            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def tearDown(self):
         self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
@@ -376,7 +400,12 @@ class ConnectionLimitTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.rd.close()
+        try:
+            report = cls.rd.sanitizer_report()
+        finally:
+            cls.rd.close()
+        if report:
+            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def setUp(self):
         # Sessions of the test before may still be ending: wait until the
@@ -545,7 +574,12 @@ class SpoolFreeTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.rd.close()
+        try:
+            report = cls.rd.sanitizer_report()
+        finally:
+            cls.rd.close()
+        if report:
+            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def test_mail_refused_then_accepted(self):
         with self.rd.client("mx") as c:
@@ -560,3 +594,47 @@ class SpoolFreeTest(unittest.TestCase):
         with self.rd.client("mx") as c:
             c.ehlo()
             self.assertEqual(c.cmd("MAIL FROM:<a@example.org> SIZE=1000").code, 250)
+
+
+class ReloadUnderLoadTest(unittest.TestCase):
+    """SIGHUP again and again while Postfix's smtp-source sends: every
+    message is accepted, every reload ends, routerd stays up."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rd = SmtpLab("smtp-reload")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            report = cls.rd.sanitizer_report()
+        finally:
+            cls.rd.close()
+        if report:
+            raise AssertionError("routerd under a sanitizer:\n" + report)
+
+    def test_reload_under_load(self):
+        before = self.rd.spool_count()
+        mark = len(self.rd.log())
+        src = subprocess.Popen([find_program("smtp-source"), "-s", "8", "-m", "200", "-l", "3000",
+                                "-f", "load@example.org", "-t", self.rd.user(3)["mail"],
+                                "-M", "load.example", "127.0.0.1:%d" % self.rd.mx],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            hups = 0
+            while src.poll() is None and hups < 40:
+                os.kill(self.rd.routerd.pid, signal.SIGHUP)
+                hups += 1
+                time.sleep(0.05)
+            out, _ = src.communicate(timeout=120)
+        finally:
+            if src.poll() is None:
+                src.kill()
+                src.wait()
+        self.assertEqual(src.returncode, 0, out)
+        self.assertGreater(hups, 3)
+        self.assertTrue(wait_for(lambda: self.rd.spool_count() - before == 200, timeout=20),
+                        "spooled %d of 200" % (self.rd.spool_count() - before))
+        self.assertTrue(wait_for(lambda: self.rd.log()[mark:].count("event=reload status=ok")
+                                 >= 3, timeout=10))
+        self.assertTrue(self.rd.routerd_alive())
