@@ -52,7 +52,7 @@ struct authcheck {
 	struct ldpool *pool;
 	struct dcloc *loc;
 	struct authcheck_options opts;
-	char *base_dn, *filter;
+	char *base_dn, *policy_dn, *filter;
 	char **send_as;
 	struct cache *fails;
 	unsigned domain_threshold;
@@ -586,13 +586,24 @@ static void policy_loaded(const struct ldconn_result *res, const char *dc,
 	const char *v;
 
 	ac->policy_req = NULL;
-	if (res->status != LDCONN_OK || res->n_entries == 0) {
+	/* Every AD domain object has lockoutThreshold: an entry without it
+	 * is not the domain object (or not readable), and "0" would be a
+	 * guess. */
+	if (res->status != LDCONN_OK || res->n_entries == 0 ||
+	    value0(&res->entries[0], "lockoutThreshold") == NULL) {
+		const char *why = "no lockoutThreshold";
+
+		if (res->status != LDCONN_OK)
+			why = res->error != NULL ? res->error : "search failed";
+		else if (res->n_entries == 0)
+			why = "no entry";
+
 		if (ac->policy_failed_ms == 0)
 			log_warn("authcheck",
 				 "event=lockout_policy_unreadable dc=%s "
-				 "hint=\"conservative cap per account until "
-				 "it is read\"",
-				 dc != NULL ? dc : "-");
+				 "dn=\"%s\" error=\"%s\" hint=\"a small "
+				 "cap per account until it is read\"",
+				 dc != NULL ? dc : "-", ac->policy_dn, why);
 		ac->policy_failed_ms = dcloc_now_ms();
 		if (ac->policy_failed_ms == 0)
 			ac->policy_failed_ms = 1;
@@ -639,7 +650,7 @@ static void policy_load(void *ctx)
 	static const char *const attrs[] = {"lockoutThreshold",
 					    "lockOutObservationWindow", NULL};
 	struct authcheck *ac = ctx;
-	struct ldconn_search s = {.base = ac->base_dn,
+	struct ldconn_search s = {.base = ac->policy_dn,
 				  .scope = LDAP_SCOPE_BASE,
 				  .filter = "(objectClass=*)",
 				  .attrs = attrs};
@@ -660,6 +671,8 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	ac->loc = loc;
 	ac->opts = *opts;
 	ac->base_dn = alloc_strdup(opts->base_dn != NULL ? opts->base_dn : "");
+	ac->policy_dn = alloc_strdup(opts->policy_dn != NULL ? opts->policy_dn
+							    : ac->base_dn);
 	ac->filter = alloc_strdup(opts->account_filter != NULL
 					  ? opts->account_filter
 				  : opts->ad ? "(&(objectClass=user)(|(sAMAccountName=%s)"
@@ -711,6 +724,7 @@ void authcheck_deinit(struct authcheck **acp)
 		free(ac->send_as[i]);
 	free(ac->send_as);
 	free(ac->base_dn);
+	free(ac->policy_dn);
 	free(ac->filter);
 	free(ac);
 }

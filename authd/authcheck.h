@@ -46,6 +46,7 @@ struct dcloc;
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
 	const char *base_dn;
+	const char *policy_dn; /* AD: the domain object; NULL: base_dn */
 	const char *account_filter; /* template: %s is the login name */
 	bool ad;
 	unsigned lockout_threshold; /* 0: the domain's (AD) or none */

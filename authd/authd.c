@@ -141,17 +141,16 @@ static int build_map(const struct settings_authd *s, struct lookup_map *m,
 	return 0;
 }
 
-/* AD: the base is the domain's DN when none is configured. */
-static char *default_base(const struct settings_authd *s)
+/* The DN of the domain object: its DNS name as dc= components; with no
+ * domain configured, the base DN (or ""). */
+static char *domain_dn(const struct settings_authd *s)
 {
 	struct sbuf *b;
 	char *dn;
 	const char *p;
 
-	if (s->base_dn != NULL)
-		return alloc_strdup(s->base_dn);
 	if (s->domain == NULL)
-		return alloc_strdup("");
+		return alloc_strdup(s->base_dn != NULL ? s->base_dn : "");
 	b = sbuf_new(1024);
 	for (p = s->domain; *p != '\0';) {
 		size_t n = strcspn(p, ".");
@@ -165,6 +164,14 @@ static char *default_base(const struct settings_authd *s)
 	dn = sbuf_steal(b, NULL);
 	sbuf_deinit(&b);
 	return dn;
+}
+
+/* AD: the base is the domain's DN when none is configured. */
+static char *default_base(const struct settings_authd *s)
+{
+	if (s->base_dn != NULL)
+		return alloc_strdup(s->base_dn);
+	return domain_dn(s);
 }
 
 static void on_gcs_changed(struct dcloc *loc, void *ctx)
@@ -210,6 +217,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	struct authcheck_options ao = {0};
 	struct server_backends sb;
 	char *base_dn = default_base(s);
+	char *policy_dn = domain_dn(s);
 	const char *error;
 
 	a->base = base;
@@ -277,6 +285,9 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	if (ao.conn.tls == LDCONN_TLS_NONE && !s->allow_plaintext_bind)
 		ao.conn.tls = LDCONN_TLS_STARTTLS;
 	ao.base_dn = base_dn;
+	/* The lockout policy is on the domain object, even when the accounts
+	 * are searched under an OU (base_dn). */
+	ao.policy_dn = policy_dn;
 	ao.account_filter = s->account_filter;
 	ao.ad = s->directory == SETTINGS_DIRECTORY_AD;
 	ao.lockout_threshold = s->lockout_threshold;
@@ -315,10 +326,12 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	domains_start(a->domains);
 	authcheck_start(a->auth);
 	free(base_dn);
+	free(policy_dn);
 	*state_r = a;
 	return 0;
 fail:
 	free(base_dn);
+	free(policy_dn);
 	authd_stop(a);
 	return -1;
 }

@@ -70,6 +70,7 @@ PW = "User!Passw0rd1"
 BIG = 1600  # members of the large group: more than one 1,500-value range
 TIMEOUT_S = 2  # [authd] timeout of every authd started here
 LOCK_VICTIMS = ("lina", "mona")  # test_6b: guessed at once, then in sequence
+UNREAD_VICTIM = "nina"  # test_6c: guessed while the policy cannot be read
 NEW_THRESHOLD = 5  # test_6b: lockoutThreshold set while authd runs
 
 
@@ -341,7 +342,7 @@ class SambaAuthdTest(unittest.TestCase):
         ldif.append(u("bob", PW, mail="bob@" + DOM, disabled=True))
         ldif.append(u("carol", PW, mail="carol@" + DOM))
         ldif.append(u("dave", PW, mail="dave@" + DOM))      # lockout victim
-        for name in LOCK_VICTIMS:                             # test_6b's
+        for name in LOCK_VICTIMS + (UNREAD_VICTIM,):          # test_6b/c's
             ldif.append(u(name, PW, mail=name + "@" + DOM))
         ldif.append(u("erin", None, mail="erin@" + DOM))
         ldif.append(u("frank", None, mail="frank@lab.dirmx.test"))
@@ -987,6 +988,24 @@ print(json.dumps(codes))
                              fresh.log()[-3000:])
         sys.stderr.write("lockout 6b: %.1fs (storms %.1fs)\n"
                          % (time.monotonic() - t0, time.monotonic() - t_changed))
+
+    def test_6c_lockout_policy_unreadable_gets_the_small_cap(self):
+        # No domain configured and the accounts under an OU: the policy
+        # read finds an entry without lockoutThreshold. That is no policy
+        # (not "threshold 0"): authd logs it and lets only
+        # unknown_policy_max_failures (2) wrong passwords reach the DC.
+        dc = self.dc
+        a = self.start_authd("policy-unread", self.tls_settings(
+            domain=None, servers=["ldap://%s" % dc.fqdn], base_dn="CN=Users," + dc.base_dn))
+        self.assertTrue(a.wait_log(r"event=lockout_policy_unreadable .*"
+                                   r'error="no lockoutThreshold"', 15), a.log()[-3000:])
+        answers = [a.auth(UNREAD_VICTIM, "Wrong!Unread%d" % i) for i in range(8)]
+        self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
+        bad, lt = self.read_lockout(dc, UNREAD_VICTIM)
+        self.assertEqual((bad, lt), (2, 0), a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=0 '
+                                  r'cap=2 policy=unknown' % UNREAD_VICTIM)
+        self.assertNotRegex(a.log(), r"event=lockout_policy threshold=")
 
     # ---- 7. SENDERS --------------------------------------------------------------
 
