@@ -71,6 +71,7 @@ BIG = 1600  # members of the large group: more than one 1,500-value range
 TIMEOUT_S = 2  # [authd] timeout of every authd started here
 LOCK_VICTIMS = ("lina", "mona")  # test_6b: guessed at once, then in sequence
 UNREAD_VICTIM = "nina"  # test_6c: guessed while the policy cannot be read
+PSO_VICTIM = "oona"     # test_6d: under a stricter fine-grained policy
 NEW_THRESHOLD = 5  # test_6b: lockoutThreshold set while authd runs
 
 
@@ -342,7 +343,7 @@ class SambaAuthdTest(unittest.TestCase):
         ldif.append(u("bob", PW, mail="bob@" + DOM, disabled=True))
         ldif.append(u("carol", PW, mail="carol@" + DOM))
         ldif.append(u("dave", PW, mail="dave@" + DOM))      # lockout victim
-        for name in LOCK_VICTIMS + (UNREAD_VICTIM,):          # test_6b/c's
+        for name in LOCK_VICTIMS + (UNREAD_VICTIM, PSO_VICTIM):  # test_6b-d's
             ldif.append(u(name, PW, mail=name + "@" + DOM))
         ldif.append(u("erin", None, mail="erin@" + DOM))
         ldif.append(u("frank", None, mail="frank@lab.dirmx.test"))
@@ -1006,6 +1007,36 @@ print(json.dumps(codes))
         self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=0 '
                                   r'cap=2 policy=unknown' % UNREAD_VICTIM)
         self.assertNotRegex(a.log(), r"event=lockout_policy threshold=")
+
+    def test_6d_lockout_fine_grained_policy(self):
+        # Domain threshold 10 (T - 2 = 8 guesses would pass), but a PSO
+        # applied to the user locks at 4: authd sees msDS-ResultantPSO on
+        # the account and gives it the small cap (2) instead.
+        dc, dc2 = self.dc, self.dc2
+
+        def set_threshold(n):
+            dc.set_password_policy(lockout_threshold=n)
+            self.replicate(dc2, dc, dc.base_dn)
+
+        self.addCleanup(set_threshold, 4)   # the class's policy (test_6)
+        dc.samba_tool("domain", "passwordsettings", "pso", "create", "pso-strict", "1",
+                      "--account-lockout-threshold=4", "--reset-account-lockout-after=30",
+                      "--account-lockout-duration=30")
+        self.addCleanup(dc.samba_tool, "domain", "passwordsettings", "pso", "delete",
+                        "pso-strict")
+        dc.samba_tool("domain", "passwordsettings", "pso", "apply", "pso-strict", PSO_VICTIM)
+        set_threshold(10)
+        a = self.start_authd("pso", self.tls_settings())
+        self.addCleanup(self.lab.stop, a.proc)
+        self.assertTrue(a.wait_log(r"event=lockout_policy threshold=10 ", 15), a.log()[-3000:])
+        answers = [a.auth(PSO_VICTIM, "Wrong!Pso%d" % i) for i in range(10)]
+        self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
+        per_dc = {d.hostname: self.read_lockout(d, PSO_VICTIM) for d in (dc, dc2)}
+        for host, (bad, lt) in per_dc.items():
+            self.assertEqual(lt, 0, "%s locked on %s: %s" % (PSO_VICTIM, host, per_dc))
+        self.assertEqual(sum(b for b, _ in per_dc.values()), 2, per_dc)
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=10 '
+                                  r'cap=2 policy=domain' % PSO_VICTIM)
 
     # ---- 7. SENDERS --------------------------------------------------------------
 
