@@ -33,6 +33,13 @@ What is proved (numbers follow the issues' items):
      authd leave the account unlocked with badPwdCount < 4 on every DC;
      authd logs the policy it read and its throttling; another user's
      correct password still works;
+     6b. the policy changes under a running authd (threshold 0 read, 5
+     set): 50 wrong passwords through dirmxctl and 50 through SMTP AUTH
+     (routerd), at once for one account and in sequence for another, lock
+     neither (at most 3 reach AD) and the right password still works;
+     6c. a policy read that finds no lockoutThreshold is no policy: 2
+     guesses reach AD, not "threshold 0, no limit";
+     6d. a user under a stricter PSO (msDS-ResultantPSO) gets the small cap;
   7. SENDERS for the proxyAddresses user lists primary and alias;
   8. SMTP AUTH on AD: routerd in the namespace (submission, STARTTLS with
      the lab CA) checks AUTH PLAIN/LOGIN through authd (GSSAPI service
