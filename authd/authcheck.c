@@ -15,6 +15,11 @@
  * (policy_wait) for the one read in flight; every waiting request is
  * decided again when that read ends, successful or not. The policy is also
  * re-read every lockout_policy_refresh, so that normally nothing waits.
+ * Not done: following the domain object with AD's change notification
+ * control (1.2.840.113556.1.4.528, which Samba implements) would tell a
+ * change sooner, but ldconn has no search that never ends (each search
+ * collects its whole result under a timeout); safety does not need it,
+ * since a failure past the small cap always waits for a read of its own.
  */
 #include "authcheck.h"
 
