@@ -10,16 +10,10 @@
  * ldconn whose setup does the bind, and the request ends from a timer so
  * that the connection is never freed inside its own callback.
  *
- * Whether a bind may go out at all is lockguard's decision. When it asks
- * for a fresh read of the domain's lockout policy, the request waits
- * (policy_wait) for the one read in flight; every waiting request is
- * decided again when that read ends, successful or not. The policy is also
- * re-read every lockout_policy_refresh, so that normally nothing waits.
- * Not done: following the domain object with AD's change notification
- * control (1.2.840.113556.1.4.528, which Samba implements) would tell a
- * change sooner, but ldconn has no search that never ends (each search
- * collects its whole result under a timeout); safety does not need it,
- * since a failure past the small cap always waits for a read of its own.
+ * Whether a bind may go out at all is lockguard's decision, on the
+ * domain's policy as lockpolicy keeps it. When lockguard asks for a fresh
+ * read, the request waits (policy_wait) for the read in flight; every
+ * waiting request is decided again when that read ends, successful or not.
  */
 #include "authcheck.h"
 
@@ -37,13 +31,11 @@
 #include "ldfilter.h"
 #include "ldpool.h"
 #include "lockguard.h"
+#include "lockpolicy.h"
 #include "log.h"
 
 #define DEFAULT_WINDOW_MS (30ULL * 60 * 1000)
 #define DEFAULT_REFRESH_MS (30ULL * 1000)
-/* After a failed policy read, requests do not wait for another one before
- * this long: they get the conservative cap at once. */
-#define POLICY_RETRY_MS 5000
 
 struct fail_count {
 	uint32_t count;
@@ -57,17 +49,11 @@ struct authcheck {
 	struct ldpool *pool;
 	struct dcloc *loc;
 	struct authcheck_options opts;
-	char *base_dn, *policy_dn, *filter;
+	char *base_dn, *filter;
 	char **send_as;
 	struct cache *fails;
-	unsigned domain_threshold;
-	uint64_t domain_window_ms;
-	bool policy_known;	   /* read successfully at least once */
-	uint64_t policy_read_ms;   /* when the last successful read ended */
-	uint64_t policy_failed_ms; /* when the last read failed, or 0 */
+	struct lockpolicy *policy; /* AD only */
 	struct lockguard_limits guard;
-	struct ldpool_req *policy_req;
-	struct evloop_timer *policy_timer;
 	struct authcheck_req *reqs;
 };
 
@@ -114,10 +100,12 @@ static unsigned fails_get(struct authcheck *ac, const char *key)
 static unsigned fails_add(struct authcheck *ac, const char *key)
 {
 	uint64_t now = dcloc_now_ms();
+	uint64_t domain = ac->policy != NULL ? lockpolicy_window_ms(ac->policy)
+					     : 0;
 	uint64_t window = ac->opts.lockout_window_ms != 0
 				  ? ac->opts.lockout_window_ms
-			  : ac->domain_window_ms != 0 ? ac->domain_window_ms
-						      : DEFAULT_WINDOW_MS;
+			  : domain != 0 ? domain
+					: DEFAULT_WINDOW_MS;
 	struct fail_count fc = {.count = 0, .expires_ms = now + window};
 	const void *v;
 	size_t len;
@@ -294,29 +282,24 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	req_finish(r, LOOKUP_TEMPFAIL, "directory unavailable for the check");
 }
 
-static void policy_load(void *ctx);
-
 /* Decide whether this request's bind may go out, and start it if so. */
 static void auth_decide(struct authcheck_req *r)
 {
 	struct authcheck *ac = r->ac;
 	uint64_t now = dcloc_now_ms();
-	struct lockguard_policy p = {
-		.configured = !ac->opts.ad || ac->opts.lockout_threshold != 0,
-		.threshold = ac->opts.lockout_threshold != 0
-				     ? ac->opts.lockout_threshold
-				     : ac->domain_threshold,
-		.known = ac->policy_known,
-		.read_ms = ac->policy_read_ms,
-		.confirmed = r->policy_confirmed,
-		.can_read = ac->policy_failed_ms == 0 ||
-			    now - ac->policy_failed_ms >= POLICY_RETRY_MS,
-		.pso = r->pso};
+	struct lockguard_policy p = {.configured = true,
+				     .threshold = ac->opts.lockout_threshold,
+				     .confirmed = r->policy_confirmed,
+				     .pso = r->pso};
 	struct dcloc_dc *dc;
 	struct ldconn_options o = ac->opts.conn;
 	char key[600];
 	unsigned failures, cap;
 
+	if (ac->policy != NULL && ac->opts.lockout_threshold == 0) {
+		p.configured = false;
+		lockpolicy_fill(ac->policy, now, &p);
+	}
 	snprintf(key, sizeof(key), "a:%s", r->dn);
 	failures = fails_get(ac, key);
 	if (r->bad_pwd > failures)
@@ -335,7 +318,7 @@ static void auth_decide(struct authcheck_req *r)
 			  r->user, failures,
 			  lockguard_policy_name(&p, &ac->guard, now));
 		r->policy_wait = true;
-		policy_load(ac);
+		lockpolicy_read(ac->policy);
 		return;
 	case LOCKGUARD_REFUSE:
 		/* One more wrong guess could lock the account: stop here. */
@@ -385,8 +368,9 @@ static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
 }
 
 /* A policy read ended: decide again for every request that waited. */
-static void policy_wake(struct authcheck *ac, bool ok)
+static void policy_wake(bool ok, void *ctx)
 {
+	struct authcheck *ac = ctx;
 	bool again;
 
 	do {
@@ -397,8 +381,8 @@ static void policy_wake(struct authcheck *ac, bool ok)
 				continue;
 			r->policy_wait = false;
 			r->policy_confirmed = ok;
-			/* auth_decide may change the list (it never frees,
-			 * but may start a new read): restart the scan. */
+			/* Scan again from the start after each decision:
+			 * safe whatever auth_decide does to the list. */
 			auth_decide(r);
 			again = true;
 			break;
@@ -578,92 +562,6 @@ void authcheck_cancel(struct authcheck_req **rp)
 	req_free(r);
 }
 
-/* AD's lockOutObservationWindow is negative, in 100 ns units. */
-static void policy_loaded(const struct ldconn_result *res, const char *dc,
-			  void *ctx)
-{
-	struct authcheck *ac = ctx;
-	unsigned threshold = ac->domain_threshold;
-	uint64_t window = ac->domain_window_ms;
-	uint64_t refresh = ac->opts.policy_refresh_ms != 0
-				   ? ac->opts.policy_refresh_ms
-				   : DEFAULT_REFRESH_MS;
-	const char *v;
-
-	ac->policy_req = NULL;
-	/* Every AD domain object has lockoutThreshold: an entry without it
-	 * is not the domain object (or not readable), and "0" would be a
-	 * guess. */
-	if (res->status != LDCONN_OK || res->n_entries == 0 ||
-	    value0(&res->entries[0], "lockoutThreshold") == NULL) {
-		const char *why = "no lockoutThreshold";
-
-		if (res->status != LDCONN_OK)
-			why = res->error != NULL ? res->error : "search failed";
-		else if (res->n_entries == 0)
-			why = "no entry";
-
-		if (ac->policy_failed_ms == 0)
-			log_warn("authcheck",
-				 "event=lockout_policy_unreadable dc=%s "
-				 "dn=\"%s\" error=\"%s\" hint=\"a small "
-				 "cap per account until it is read\"",
-				 dc != NULL ? dc : "-", ac->policy_dn, why);
-		ac->policy_failed_ms = dcloc_now_ms();
-		if (ac->policy_failed_ms == 0)
-			ac->policy_failed_ms = 1;
-		evloop_timer_start(ac->policy_timer, POLICY_RETRY_MS);
-		policy_wake(ac, false);
-		return;
-	}
-	if ((v = value0(&res->entries[0], "lockoutThreshold")) != NULL)
-		threshold = (unsigned)strtoul(v, NULL, 10);
-	if ((v = value0(&res->entries[0], "lockOutObservationWindow")) != NULL) {
-		long long w = strtoll(v, NULL, 10);
-
-		if (w < 0)
-			window = (uint64_t)(-w / 10000);
-	}
-	if (!ac->policy_known || ac->policy_failed_ms != 0 ||
-	    threshold != ac->domain_threshold ||
-	    window != ac->domain_window_ms) {
-		log_info("authcheck",
-			 "event=lockout_policy threshold=%u window_ms=%llu "
-			 "dc=%s",
-			 threshold, (unsigned long long)window,
-			 dc != NULL ? dc : "-");
-		if (threshold == 1 || threshold == 2)
-			log_warn("authcheck",
-				 "event=lockout_policy_tight threshold=%u "
-				 "hint=\"one wrong SMTP password can lock "
-				 "an account\"",
-				 threshold);
-	}
-	ac->domain_threshold = threshold;
-	ac->domain_window_ms = window;
-	ac->policy_known = true;
-	ac->policy_read_ms = dcloc_now_ms();
-	ac->policy_failed_ms = 0;
-	/* Re-read often: an admin may set a threshold where there was none,
-	 * and a change must be followed before it can matter. */
-	evloop_timer_start(ac->policy_timer, refresh);
-	policy_wake(ac, true);
-}
-
-static void policy_load(void *ctx)
-{
-	static const char *const attrs[] = {"lockoutThreshold",
-					    "lockOutObservationWindow", NULL};
-	struct authcheck *ac = ctx;
-	struct ldconn_search s = {.base = ac->policy_dn,
-				  .scope = LDAP_SCOPE_BASE,
-				  .filter = "(objectClass=*)",
-				  .attrs = attrs};
-
-	if (ac->opts.ad && ac->policy_req == NULL)
-		ac->policy_req = ldpool_search(ac->pool, &s, policy_loaded, ac);
-}
-
 struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 				struct dcloc *loc,
 				const struct authcheck_options *opts)
@@ -676,8 +574,6 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	ac->loc = loc;
 	ac->opts = *opts;
 	ac->base_dn = alloc_strdup(opts->base_dn != NULL ? opts->base_dn : "");
-	ac->policy_dn = alloc_strdup(opts->policy_dn != NULL ? opts->policy_dn
-							    : ac->base_dn);
 	ac->filter = alloc_strdup(opts->account_filter != NULL
 					  ? opts->account_filter
 				  : opts->ad ? "(&(objectClass=user)(|(sAMAccountName=%s)"
@@ -703,14 +599,22 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = dcloc_now_ms();
 	ac->fails = cache_new(100000, 16u * 1024 * 1024, seed);
-	ac->policy_timer = evloop_timer_new(base, policy_load, ac);
+	if (opts->ad)
+		ac->policy = lockpolicy_new(base, pool,
+					    opts->policy_dn != NULL
+						    ? opts->policy_dn
+						    : ac->base_dn,
+					    opts->policy_refresh_ms != 0
+						    ? opts->policy_refresh_ms
+						    : DEFAULT_REFRESH_MS,
+					    policy_wake, ac);
 	return ac;
 }
 
 void authcheck_start(struct authcheck *ac)
 {
-	if (ac->opts.ad)
-		policy_load(ac);
+	if (ac->policy != NULL)
+		lockpolicy_read(ac->policy);
 }
 
 void authcheck_deinit(struct authcheck **acp)
@@ -722,14 +626,12 @@ void authcheck_deinit(struct authcheck **acp)
 	*acp = NULL;
 	while (ac->reqs != NULL)
 		req_free(ac->reqs);
-	ldpool_req_cancel(&ac->policy_req);
-	evloop_timer_free(&ac->policy_timer);
+	lockpolicy_deinit(&ac->policy);
 	cache_deinit(&ac->fails);
 	for (size_t i = 0; i < ac->opts.n_send_as; i++)
 		free(ac->send_as[i]);
 	free(ac->send_as);
 	free(ac->base_dn);
-	free(ac->policy_dn);
 	free(ac->filter);
 	free(ac);
 }
