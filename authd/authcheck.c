@@ -9,6 +9,11 @@
  * limit) is answered from a zero timer; a user bind runs on a fresh
  * ldconn whose setup does the bind, and the request ends from a timer so
  * that the connection is never freed inside its own callback.
+ *
+ * Whether a bind may go out at all is lockguard's decision, on the
+ * domain's policy as lockpolicy keeps it. When lockguard asks for a fresh
+ * read, the request waits (policy_wait) for the read in flight; every
+ * waiting request is decided again when that read ends, successful or not.
  */
 #include "authcheck.h"
 
@@ -25,9 +30,12 @@
 #include "evloop.h"
 #include "ldfilter.h"
 #include "ldpool.h"
+#include "lockguard.h"
+#include "lockpolicy.h"
 #include "log.h"
 
 #define DEFAULT_WINDOW_MS (30ULL * 60 * 1000)
+#define DEFAULT_REFRESH_MS (30ULL * 1000)
 
 struct fail_count {
 	uint32_t count;
@@ -44,10 +52,8 @@ struct authcheck {
 	char *base_dn, *filter;
 	char **send_as;
 	struct cache *fails;
-	unsigned domain_threshold;
-	uint64_t domain_window_ms;
-	struct ldpool_req *policy_req;
-	struct evloop_timer *policy_timer;
+	struct lockpolicy *policy; /* AD only */
+	struct lockguard_limits guard;
 	struct authcheck_req *reqs;
 };
 
@@ -60,6 +66,10 @@ struct authcheck_req {
 	struct ldpool_req *search;
 	struct ldconn *bind;
 	bool binding; /* a bind is in flight: its result is not counted yet */
+	bool policy_wait;      /* waits for the policy read in flight */
+	bool policy_confirmed; /* a policy read succeeded while it waited */
+	unsigned bad_pwd;      /* the directory's badPwdCount */
+	bool pso;              /* AD: a fine-grained password policy applies */
 	char *dn;
 	struct evloop_timer *timer;
 	struct authcheck_answer ans;
@@ -90,10 +100,12 @@ static unsigned fails_get(struct authcheck *ac, const char *key)
 static unsigned fails_add(struct authcheck *ac, const char *key)
 {
 	uint64_t now = dcloc_now_ms();
+	uint64_t domain = ac->policy != NULL ? lockpolicy_window_ms(ac->policy)
+					     : 0;
 	uint64_t window = ac->opts.lockout_window_ms != 0
 				  ? ac->opts.lockout_window_ms
-			  : ac->domain_window_ms != 0 ? ac->domain_window_ms
-						      : DEFAULT_WINDOW_MS;
+			  : domain != 0 ? domain
+					: DEFAULT_WINDOW_MS;
 	struct fail_count fc = {.count = 0, .expires_ms = now + window};
 	const void *v;
 	size_t len;
@@ -270,56 +282,112 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	req_finish(r, LOOKUP_TEMPFAIL, "directory unavailable for the check");
 }
 
-static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
+/* Decide whether this request's bind may go out, and start it if so. */
+static void auth_decide(struct authcheck_req *r)
 {
 	struct authcheck *ac = r->ac;
-	unsigned thr = ac->opts.lockout_threshold != 0 ? ac->opts.lockout_threshold
-						       : ac->domain_threshold;
-	struct dcloc_dc *dc = dcloc_next_up(ac->loc, NULL, dcloc_now_ms());
+	uint64_t now = dcloc_now_ms();
+	struct lockguard_policy p = {.configured = true,
+				     .threshold = ac->opts.lockout_threshold,
+				     .confirmed = r->policy_confirmed,
+				     .pso = r->pso};
+	struct dcloc_dc *dc;
 	struct ldconn_options o = ac->opts.conn;
-	const char *why, *bad;
 	char key[600];
-	unsigned failures;
+	unsigned failures, cap;
 
-	r->dn = alloc_strdup(e->dn);
-	if (account_blocked(ac, e, &why)) {
-		log_info("authcheck", "event=auth_refused user=\"%s\" "
-				      "reason=\"%s\"",
-			 r->user, why);
-		req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
-		return;
+	if (ac->policy != NULL && ac->opts.lockout_threshold == 0) {
+		p.configured = false;
+		lockpolicy_fill(ac->policy, now, &p);
 	}
-	snprintf(key, sizeof(key), "a:%s", e->dn);
+	snprintf(key, sizeof(key), "a:%s", r->dn);
 	failures = fails_get(ac, key);
-	bad = value0(e, "badPwdCount");
-	if (bad != NULL && strtoul(bad, NULL, 10) > failures)
-		failures = (unsigned)strtoul(bad, NULL, 10);
+	if (r->bad_pwd > failures)
+		failures = r->bad_pwd;
 	/* Binds for this account still in flight may all fail: count them,
 	 * or guesses sent at once would all reach the directory. */
 	for (const struct authcheck_req *other = ac->reqs; other != NULL;
 	     other = other->next)
 		if (other != r && other->binding &&
-		    strcasecmp(other->dn, e->dn) == 0)
+		    strcasecmp(other->dn, r->dn) == 0)
 			failures++;
-	if (thr > 0 && failures >= (thr >= 3 ? thr - 2 : 1)) {
+	switch (lockguard_decide(&ac->guard, &p, now, failures, &cap)) {
+	case LOCKGUARD_READ:
+		log_debug("authcheck", "event=auth_wait_policy user=\"%s\" "
+				       "failures=%u policy=%s",
+			  r->user, failures,
+			  lockguard_policy_name(&p, &ac->guard, now));
+		r->policy_wait = true;
+		lockpolicy_read(ac->policy);
+		return;
+	case LOCKGUARD_REFUSE:
 		/* One more wrong guess could lock the account: stop here. */
-		log_warn("authcheck", "event=auth_throttled user=\"%s\" "
-				      "failures=%u threshold=%u",
-			 r->user, failures, thr);
+		log_warn("authcheck",
+			 "event=auth_throttled user=\"%s\" failures=%u "
+			 "threshold=%u cap=%u policy=%s",
+			 r->user, failures, p.threshold, cap,
+			 lockguard_policy_name(&p, &ac->guard, now));
 		req_fail_credentials(r, "too many failures for this account");
 		return;
+	case LOCKGUARD_FORWARD:
+		break;
 	}
+	dc = dcloc_next_up(ac->loc, NULL, now);
 	if (dc == NULL) {
 		req_finish(r, LOOKUP_TEMPFAIL, "no directory server available");
 		return;
 	}
 	o.uri = dc->uri;
 	o.bind = LDCONN_BIND_SIMPLE;
-	o.bind_dn = e->dn;
+	o.bind_dn = r->dn;
 	o.password = r->password;
 	r->bind = ldconn_new(ac->base, &o, bind_state, r);
 	r->binding = true;
 	ldconn_connect(r->bind);
+}
+
+static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
+{
+	const char *why, *bad;
+
+	r->dn = alloc_strdup(e->dn);
+	if (account_blocked(r->ac, e, &why)) {
+		log_info("authcheck", "event=auth_refused user=\"%s\" "
+				      "reason=\"%s\"",
+			 r->user, why);
+		req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
+		return;
+	}
+	bad = value0(e, "badPwdCount");
+	if (bad != NULL)
+		r->bad_pwd = (unsigned)strtoul(bad, NULL, 10);
+	/* Its lockout threshold is the PSO's, which is not read here (the
+	 * PSO container is readable by administrators only by default). */
+	r->pso = r->ac->opts.ad && value0(e, "msDS-ResultantPSO") != NULL;
+	auth_decide(r);
+}
+
+/* A policy read ended: decide again for every request that waited. */
+static void policy_wake(bool ok, void *ctx)
+{
+	struct authcheck *ac = ctx;
+	bool again;
+
+	do {
+		again = false;
+		for (struct authcheck_req *r = ac->reqs; r != NULL;
+		     r = r->next) {
+			if (!r->policy_wait)
+				continue;
+			r->policy_wait = false;
+			r->policy_confirmed = ok;
+			/* Scan again from the start after each decision:
+			 * safe whatever auth_decide does to the list. */
+			auth_decide(r);
+			again = true;
+			break;
+		}
+	} while (again);
 }
 
 static void add_addr(struct authcheck_req *r, const char *a, bool proxy)
@@ -418,8 +486,8 @@ static void account_search(struct authcheck_req *r)
 	static const char *const attrs[] = {
 		"sAMAccountName", "uid", "userPrincipalName", "mail",
 		"proxyAddresses", "mailLocalAddress", "userAccountControl",
-		"lockoutTime", "badPwdCount", "dirmxAccountDisabled",
-		"pwdAccountLockedTime", NULL};
+		"lockoutTime", "badPwdCount", "msDS-ResultantPSO",
+		"dirmxAccountDisabled", "pwdAccountLockedTime", NULL};
 	struct authcheck *ac = r->ac;
 	struct ldconn_search s = {.base = ac->base_dn,
 				  .scope = LDAP_SCOPE_SUBTREE,
@@ -494,52 +562,6 @@ void authcheck_cancel(struct authcheck_req **rp)
 	req_free(r);
 }
 
-/* AD's lockOutObservationWindow is negative, in 100 ns units. */
-static void policy_loaded(const struct ldconn_result *res, const char *dc,
-			  void *ctx)
-{
-	struct authcheck *ac = ctx;
-	const char *v;
-
-	ac->policy_req = NULL;
-	if (res->status != LDCONN_OK || res->n_entries == 0) {
-		evloop_timer_start(ac->policy_timer, 30000);
-		return;
-	}
-	if ((v = value0(&res->entries[0], "lockoutThreshold")) != NULL)
-		ac->domain_threshold = (unsigned)strtoul(v, NULL, 10);
-	if ((v = value0(&res->entries[0], "lockOutObservationWindow")) != NULL) {
-		long long w = strtoll(v, NULL, 10);
-
-		if (w < 0)
-			ac->domain_window_ms = (uint64_t)(-w / 10000);
-	}
-	log_info("authcheck", "event=lockout_policy threshold=%u window_ms=%llu",
-		 ac->domain_threshold,
-		 (unsigned long long)ac->domain_window_ms);
-	if (ac->domain_threshold == 1 || ac->domain_threshold == 2)
-		log_warn("authcheck", "event=lockout_policy_tight threshold=%u "
-				      "hint=\"one wrong SMTP password can lock "
-				      "an account\"",
-			 ac->domain_threshold);
-	/* Re-read now and then: admins change it. */
-	evloop_timer_start(ac->policy_timer, 3600 * 1000);
-}
-
-static void policy_load(void *ctx)
-{
-	static const char *const attrs[] = {"lockoutThreshold",
-					    "lockOutObservationWindow", NULL};
-	struct authcheck *ac = ctx;
-	struct ldconn_search s = {.base = ac->base_dn,
-				  .scope = LDAP_SCOPE_BASE,
-				  .filter = "(objectClass=*)",
-				  .attrs = attrs};
-
-	if (ac->policy_req == NULL)
-		ac->policy_req = ldpool_search(ac->pool, &s, policy_loaded, ac);
-}
-
 struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 				struct dcloc *loc,
 				const struct authcheck_options *opts)
@@ -563,18 +585,36 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	ac->opts.send_as = NULL;
 	if (ac->opts.client_max_failures == 0)
 		ac->opts.client_max_failures = 20;
+	ac->guard.unknown_max = opts->unknown_policy_max_failures != 0
+					? opts->unknown_policy_max_failures
+					: 2;
+	ac->guard.open_max = opts->no_lockout_max_failures != 0
+				     ? opts->no_lockout_max_failures
+				     : 10;
+	/* Stale after two missed refreshes' worth: one minute by default. */
+	ac->guard.max_age_ms = 2 * (opts->policy_refresh_ms != 0
+					    ? opts->policy_refresh_ms
+					    : DEFAULT_REFRESH_MS);
 	/* A random seed: a client must not be able to pick colliding keys. */
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = dcloc_now_ms();
 	ac->fails = cache_new(100000, 16u * 1024 * 1024, seed);
-	ac->policy_timer = evloop_timer_new(base, policy_load, ac);
+	if (opts->ad)
+		ac->policy = lockpolicy_new(base, pool,
+					    opts->policy_dn != NULL
+						    ? opts->policy_dn
+						    : ac->base_dn,
+					    opts->policy_refresh_ms != 0
+						    ? opts->policy_refresh_ms
+						    : DEFAULT_REFRESH_MS,
+					    policy_wake, ac);
 	return ac;
 }
 
 void authcheck_start(struct authcheck *ac)
 {
-	if (ac->opts.ad)
-		policy_load(ac);
+	if (ac->policy != NULL)
+		lockpolicy_read(ac->policy);
 }
 
 void authcheck_deinit(struct authcheck **acp)
@@ -586,8 +626,7 @@ void authcheck_deinit(struct authcheck **acp)
 	*acp = NULL;
 	while (ac->reqs != NULL)
 		req_free(ac->reqs);
-	ldpool_req_cancel(&ac->policy_req);
-	evloop_timer_free(&ac->policy_timer);
+	lockpolicy_deinit(&ac->policy);
 	cache_deinit(&ac->fails);
 	for (size_t i = 0; i < ac->opts.n_send_as; i++)
 		free(ac->send_as[i]);

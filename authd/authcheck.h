@@ -13,7 +13,12 @@
  * observation window, and guesses for an account stop reaching the
  * directory before the domain's lockoutThreshold (read from the domain
  * object on AD, configured otherwise) — also counting the failures the
- * directory itself reports in badPwdCount. A disabled or locked account
+ * directory itself reports in badPwdCount. The policy may change at any
+ * time: it is re-read every policy_refresh_ms, a check waits for a fresh
+ * read when the last one is older than twice that, and a failure past
+ * unknown_policy_max_failures reaches the directory only after a read made
+ * for it (lockguard.h has the rules). With no lockout policy a guessing
+ * brake (no_lockout_max_failures) still applies. A disabled or locked account
  * answers "no" without a bind. An empty password is refused at once: an
  * empty-password bind is an anonymous bind, which succeeds.
  *
@@ -41,11 +46,18 @@ struct dcloc;
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
 	const char *base_dn;
+	const char *policy_dn; /* AD: the domain object; NULL: base_dn */
 	const char *account_filter; /* template: %s is the login name */
 	bool ad;
 	unsigned lockout_threshold; /* 0: the domain's (AD) or none */
 	uint64_t lockout_window_ms; /* default 30 min */
 	unsigned client_max_failures; /* per window; default 20 */
+	/* Per account and window, failures that may reach the directory while
+	 * the domain's policy is unknown or stale (default 2), and when it
+	 * has no lockout (threshold 0, a guessing brake; default 10). */
+	unsigned unknown_policy_max_failures;
+	unsigned no_lockout_max_failures;
+	uint64_t policy_refresh_ms; /* AD: re-read period; default 30 s */
 	const char *const *send_as;   /* "user address" items */
 	size_t n_send_as;
 };

@@ -142,17 +142,16 @@ static int build_map(const struct settings_authd *s, struct lookup_map *m,
 	return 0;
 }
 
-/* AD: the base is the domain's DN when none is configured. */
-static char *default_base(const struct settings_authd *s)
+/* The DN of the domain object: its DNS name as dc= components; with no
+ * domain configured, the base DN (or ""). */
+static char *domain_dn(const struct settings_authd *s)
 {
 	struct sbuf *b;
 	char *dn;
 	const char *p;
 
-	if (s->base_dn != NULL)
-		return alloc_strdup(s->base_dn);
 	if (s->domain == NULL)
-		return alloc_strdup("");
+		return alloc_strdup(s->base_dn != NULL ? s->base_dn : "");
 	b = sbuf_new(1024);
 	for (p = s->domain; *p != '\0';) {
 		size_t n = strcspn(p, ".");
@@ -166,6 +165,14 @@ static char *default_base(const struct settings_authd *s)
 	dn = sbuf_steal(b, NULL);
 	sbuf_deinit(&b);
 	return dn;
+}
+
+/* AD: the base is the domain's DN when none is configured. */
+static char *default_base(const struct settings_authd *s)
+{
+	if (s->base_dn != NULL)
+		return alloc_strdup(s->base_dn);
+	return domain_dn(s);
 }
 
 static void on_gcs_changed(struct dcloc *loc, void *ctx)
@@ -211,6 +218,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	struct authcheck_options ao = {0};
 	struct server_backends sb;
 	char *base_dn = default_base(s);
+	char *policy_dn = domain_dn(s);
 	const char *error;
 
 	a->base = base;
@@ -278,11 +286,17 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	if (ao.conn.tls == LDCONN_TLS_NONE && !s->allow_plaintext_bind)
 		ao.conn.tls = LDCONN_TLS_STARTTLS;
 	ao.base_dn = base_dn;
+	/* The lockout policy is on the domain object, even when the accounts
+	 * are searched under an OU (base_dn). */
+	ao.policy_dn = policy_dn;
 	ao.account_filter = s->account_filter;
 	ao.ad = s->directory == SETTINGS_DIRECTORY_AD;
 	ao.lockout_threshold = s->lockout_threshold;
 	ao.lockout_window_ms = s->lockout_window_ms;
 	ao.client_max_failures = s->client_max_failures;
+	ao.unknown_policy_max_failures = s->unknown_policy_max_failures;
+	ao.no_lockout_max_failures = s->no_lockout_max_failures;
+	ao.policy_refresh_ms = s->lockout_policy_refresh_ms;
 	ao.send_as = (const char *const *)s->send_as.items;
 	ao.n_send_as = s->send_as.count;
 	a->auth = authcheck_new(base, a->pool, a->loc, &ao);
@@ -313,10 +327,12 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	domains_start(a->domains);
 	authcheck_start(a->auth);
 	free(base_dn);
+	free(policy_dn);
 	*state_r = a;
 	return 0;
 fail:
 	free(base_dn);
+	free(policy_dn);
 	authd_stop(a);
 	return -1;
 }

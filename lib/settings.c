@@ -378,6 +378,14 @@ static const struct config_setting authd_settings[] = {
 	UINT("lockout_threshold", A(lockout_threshold), "0", 0, 1000),
 	DURATION("lockout_window", A(lockout_window_ms), "0", 0, DAY),
 	UINT("client_max_failures", A(client_max_failures), "20", 1, 100000),
+	/* Never lock an account when the policy is unknown or changes: see
+	 * authd/lockguard.h. 2 is safe down to lockoutThreshold 3. */
+	UINT("unknown_policy_max_failures", A(unknown_policy_max_failures),
+	     "2", 1, 1000),
+	UINT("no_lockout_max_failures", A(no_lockout_max_failures), "10", 1,
+	     100000),
+	DURATION("lockout_policy_refresh", A(lockout_policy_refresh_ms), "30s",
+		 SEC, 30 * MIN),
 	LIST("send_as", A(send_as), valid_send_as),
 	BOOL("global_catalog", A(global_catalog), "no"),
 	END,

@@ -33,6 +33,13 @@ What is proved (numbers follow the issues' items):
      authd leave the account unlocked with badPwdCount < 4 on every DC;
      authd logs the policy it read and its throttling; another user's
      correct password still works;
+     6b. the policy changes under a running authd (threshold 0 read, 5
+     set): 50 wrong passwords through dirmxctl and 50 through SMTP AUTH
+     (routerd), at once for one account and in sequence for another, lock
+     neither (at most 3 reach AD) and the right password still works;
+     6c. a policy read that finds no lockoutThreshold is no policy: 2
+     guesses reach AD, not "threshold 0, no limit";
+     6d. a user under a stricter PSO (msDS-ResultantPSO) gets the small cap;
   7. SENDERS for the proxyAddresses user lists primary and alias;
   8. SMTP AUTH on AD: routerd in the namespace (submission, STARTTLS with
      the lab CA) checks AUTH PLAIN/LOGIN through authd (GSSAPI service
@@ -69,6 +76,10 @@ SVC_PW = "Svc!Passw0rd-1"
 PW = "User!Passw0rd1"
 BIG = 1600  # members of the large group: more than one 1,500-value range
 TIMEOUT_S = 2  # [authd] timeout of every authd started here
+LOCK_VICTIMS = ("lina", "mona")  # test_6b: guessed at once, then in sequence
+UNREAD_VICTIM = "nina"  # test_6c: guessed while the policy cannot be read
+PSO_VICTIM = "oona"     # test_6d: under a stricter fine-grained policy
+NEW_THRESHOLD = 5  # test_6b: lockoutThreshold set while authd runs
 
 
 def authd_bin():
@@ -339,6 +350,8 @@ class SambaAuthdTest(unittest.TestCase):
         ldif.append(u("bob", PW, mail="bob@" + DOM, disabled=True))
         ldif.append(u("carol", PW, mail="carol@" + DOM))
         ldif.append(u("dave", PW, mail="dave@" + DOM))      # lockout victim
+        for name in LOCK_VICTIMS + (UNREAD_VICTIM, PSO_VICTIM):  # test_6b-d's
+            ldif.append(u(name, PW, mail=name + "@" + DOM))
         ldif.append(u("erin", None, mail="erin@" + DOM))
         ldif.append(u("frank", None, mail="frank@lab.dirmx.test"))
         ldif.append(u("gina", None, mail="gina@" + DOM,
@@ -839,6 +852,199 @@ class SambaAuthdTest(unittest.TestCase):
         self.assertEqual(a.auth("carol", PW), (0, "yes: authenticated as carol"))
         sys.stderr.write("\nlockout: badPwdCount per DC %s\n" % per_dc)
 
+    # ---- 6b. lockout safety when the policy changes under authd --------------
+
+    # argv[1]: JSON [host, port, ca_file, user, [password...], [source...],
+    # parallel]. One session per password from its own source address (so
+    # that no client counter helps: only the account's guard stands between
+    # the guesses and AD): EHLO, STARTTLS, EHLO, AUTH PLAIN, QUIT. Prints the
+    # AUTH reply codes as JSON, in the order of the passwords.
+    SMTP_GUESSER = r"""
+import base64, json, smtplib, ssl, sys, threading
+host, port, ca, user, passwords, sources, parallel = json.loads(sys.argv[1])
+codes = [None] * len(passwords)
+def one(i):
+    try:
+        s = smtplib.SMTP(host, port, local_hostname="guesser.example", timeout=60,
+                         source_address=(sources[i], 0))
+        s.ehlo()
+        s.starttls(context=ssl.create_default_context(cafile=ca))
+        s.ehlo()
+        auth = base64.b64encode(("\0%s\0%s" % (user, passwords[i])).encode()).decode()
+        codes[i] = s.docmd("AUTH", "PLAIN " + auth)[0]
+        s.docmd("QUIT")
+        s.close()
+    except Exception as e:
+        codes[i] = repr(e)
+if parallel:
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(len(passwords))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+else:
+    for i in range(len(passwords)):
+        one(i)
+print(json.dumps(codes))
+"""
+
+    def smtp_guesses(self, port, user, passwords, subnet, parallel):
+        sources = ["127.0.%d.%d" % (subnet, i + 1) for i in range(len(passwords))]
+        r = self.dc.run(["/usr/bin/python3", "-c", self.SMTP_GUESSER,
+                         json.dumps([self.lock_addr, port, self.dc.ca_cert, user,
+                                     passwords, sources, parallel])],
+                        check=False, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return json.loads(r.stdout)
+
+    def test_6b_lockout_policy_changed_while_authd_runs(self):
+        # Issue 11, item 5: authd reads lockoutThreshold 0 (no lockout) at
+        # start, the administrator sets it to 5 while authd runs, and 50
+        # wrong passwords per path (dirmxctl auth and SMTP AUTH through
+        # routerd) arrive for one account, first all at once, then (for a
+        # second account) one after the other. AD must never lock either
+        # account, and the right password must still work.
+        lab, dc, dc2 = self.lab, self.dc, self.dc2
+        t0 = time.monotonic()
+
+        def set_threshold(n):
+            dc.set_password_policy(lockout_threshold=n)
+            # On both DCs before anyone relies on it (~12 s by replication).
+            self.replicate(dc2, dc, dc.base_dn)
+
+        self.addCleanup(set_threshold, 4)   # the class's policy (test_6)
+        set_threshold(0)
+        self.lock_addr = "127.0.0.13"
+        a, port, _ = self.start_routerd("lockout", self.lock_addr)
+        self.assertTrue(a.wait_log(r"event=lockout_policy threshold=0 ", 10), a.log())
+        set_threshold(NEW_THRESHOLD)
+        t_changed = time.monotonic()
+
+        def guesses(user, tag):
+            return ["Wrong!%s%s%02d" % (user, tag, i) for i in range(50)]
+
+        def ctl_guess(user, pw):
+            return a.auth(user, pw)
+
+        report = {}
+
+        def check_not_locked(user, phase, ctl_answers, smtp_codes):
+            per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
+            report[phase] = {"user": user, "badPwdCount/lockoutTime": per_dc,
+                             "ctl": sorted(set(rc for rc, _ in ctl_answers)),
+                             "smtp": sorted(set(map(str, smtp_codes)))}
+            sys.stderr.write("\nlockout 6b %s: %s\n" % (phase, report[phase]))
+            for host, (bad, lt) in per_dc.items():
+                self.assertEqual(lt, 0, "%s locked out on %s after %s: %s\n%s"
+                                 % (user, host, phase, per_dc, a.log()[-3000:]))
+            total = sum(b for b, _ in per_dc.values())
+            self.assertLessEqual(total, NEW_THRESHOLD - 2, (phase, per_dc))
+            self.assertGreaterEqual(total, 1, (phase, per_dc))   # some reached AD
+            # Every guess was refused as a wrong password, none tempfailed.
+            for rc, out in ctl_answers:
+                self.assertEqual(rc, 1, (phase, ctl_answers))
+                self.assertTrue(out.startswith("no: "), (phase, ctl_answers))
+            self.assertEqual(set(smtp_codes), {535}, (phase, smtp_codes))
+
+        # 1. All at once, right after the change: 50 dirmxctl auth and 50
+        # SMTP AUTH sessions in flight together.
+        user = LOCK_VICTIMS[0]
+        ctl_answers = [None] * 50
+        smtp_codes = []
+
+        def ctl_worker(i, pw):
+            ctl_answers[i] = ctl_guess(user, pw)
+
+        def smtp_worker():
+            smtp_codes.extend(self.smtp_guesses(port, user, guesses(user, "s"), 1, True))
+
+        threads = [threading.Thread(target=smtp_worker)]
+        threads += [threading.Thread(target=ctl_worker, args=(i, pw))
+                    for i, pw in enumerate(guesses(user, "c"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(240)
+        check_not_locked(user, "concurrent", ctl_answers, smtp_codes)
+
+        # 2. One after the other: 50 through dirmxctl, then 50 through SMTP.
+        user = LOCK_VICTIMS[1]
+        ctl_answers = [ctl_guess(user, pw) for pw in guesses(user, "c")]
+        smtp_codes = self.smtp_guesses(port, user, guesses(user, "s"), 2, False)
+        check_not_locked(user, "sequence", ctl_answers, smtp_codes)
+
+        # authd followed the change (not an hour later).
+        self.assertRegex(a.log(), r"event=lockout_policy threshold=%d " % NEW_THRESHOLD)
+        # The right password still works: AD takes it on both DCs (a locked
+        # account refuses it) ...
+        for user in LOCK_VICTIMS:
+            for d in (dc, dc2):
+                r = d.run(["ldapsearch", "-LLL", "-x", "-H", d.ldap_uri(tls=True),
+                           "-D", d.user_dn(user), "-w", PW, "-b", d.user_dn(user),
+                           "-s", "base", "(objectClass=*)", "sAMAccountName"],
+                          check=False)
+                self.assertEqual(r.returncode, 0, "%s on %s: %s"
+                                 % (user, d.hostname, r.stdout + r.stderr))
+        # ... and through authd: this one still counts the guesses of its
+        # window (it refuses even the right password meanwhile, by design),
+        # a fresh one does not.
+        fresh = self.start_authd("lockout-after", self.tls_settings())
+        self.addCleanup(lab.stop, fresh.proc)
+        fresh.wait_ready()
+        for user in LOCK_VICTIMS:
+            self.assertEqual(fresh.auth(user, PW), (0, "yes: authenticated as " + user),
+                             fresh.log()[-3000:])
+        sys.stderr.write("lockout 6b: %.1fs (storms %.1fs)\n"
+                         % (time.monotonic() - t0, time.monotonic() - t_changed))
+
+    def test_6c_lockout_policy_unreadable_gets_the_small_cap(self):
+        # No domain configured and the accounts under an OU: the policy
+        # read finds an entry without lockoutThreshold. That is no policy
+        # (not "threshold 0"): authd logs it and lets only
+        # unknown_policy_max_failures (2) wrong passwords reach the DC.
+        dc = self.dc
+        a = self.start_authd("policy-unread", self.tls_settings(
+            domain=None, servers=["ldap://%s" % dc.fqdn], base_dn="CN=Users," + dc.base_dn))
+        self.assertTrue(a.wait_log(r"event=lockout_policy_unreadable .*"
+                                   r'error="no lockoutThreshold"', 15), a.log()[-3000:])
+        answers = [a.auth(UNREAD_VICTIM, "Wrong!Unread%d" % i) for i in range(8)]
+        self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
+        bad, lt = self.read_lockout(dc, UNREAD_VICTIM)
+        self.assertEqual((bad, lt), (2, 0), a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=0 '
+                                  r'cap=2 policy=unknown' % UNREAD_VICTIM)
+        self.assertNotRegex(a.log(), r"event=lockout_policy threshold=")
+
+    def test_6d_lockout_fine_grained_policy(self):
+        # Domain threshold 10 (T - 2 = 8 guesses would pass), but a PSO
+        # applied to the user locks at 4: authd sees msDS-ResultantPSO on
+        # the account and gives it the small cap (2) instead.
+        dc, dc2 = self.dc, self.dc2
+
+        def set_threshold(n):
+            dc.set_password_policy(lockout_threshold=n)
+            self.replicate(dc2, dc, dc.base_dn)
+
+        self.addCleanup(set_threshold, 4)   # the class's policy (test_6)
+        dc.samba_tool("domain", "passwordsettings", "pso", "create", "pso-strict", "1",
+                      "--account-lockout-threshold=4", "--reset-account-lockout-after=30",
+                      "--account-lockout-duration=30")
+        self.addCleanup(dc.samba_tool, "domain", "passwordsettings", "pso", "delete",
+                        "pso-strict")
+        dc.samba_tool("domain", "passwordsettings", "pso", "apply", "pso-strict", PSO_VICTIM)
+        set_threshold(10)
+        a = self.start_authd("pso", self.tls_settings())
+        self.addCleanup(self.lab.stop, a.proc)
+        self.assertTrue(a.wait_log(r"event=lockout_policy threshold=10 ", 15), a.log()[-3000:])
+        answers = [a.auth(PSO_VICTIM, "Wrong!Pso%d" % i) for i in range(10)]
+        self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
+        per_dc = {d.hostname: self.read_lockout(d, PSO_VICTIM) for d in (dc, dc2)}
+        for host, (bad, lt) in per_dc.items():
+            self.assertEqual(lt, 0, "%s locked on %s: %s" % (PSO_VICTIM, host, per_dc))
+        self.assertEqual(sum(b for b, _ in per_dc.values()), 2, per_dc)
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=10 '
+                                  r'cap=2 policy=domain' % PSO_VICTIM)
+
     # ---- 7. SENDERS --------------------------------------------------------------
 
     def test_7_senders(self):
@@ -853,7 +1059,11 @@ class SambaAuthdTest(unittest.TestCase):
 
     # ---- 8. SMTP AUTH through authd on AD ----------------------------------------
 
-    def test_8_smtp_auth_routerd_on_ad(self):
+    def start_routerd(self, name, addr, **authd_over):
+        """An authd of the GSSAPI configuration that routerd (dropped to
+        nobody) may use, and routerd with a submission listener on addr (a
+        loopback address of the namespace, added here), STARTTLS with a
+        certificate of the lab CA. Returns (authd, port, spool)."""
         lab, dc = self.lab, self.dc
         # routerd drops to nobody: it needs the lab directory, its files and
         # authd's socket (authd's client_user is nobody; the shared gss
@@ -861,15 +1071,14 @@ class SambaAuthdTest(unittest.TestCase):
         # authd of the same GSSAPI configuration is started for routerd,
         # with ca_file for the users' own binds as in test_2e).
         os.chmod(lab.dir, 0o755)
-        a = self.start_authd("smtp", self.gss_settings(ca_file=dc.ca_cert,
-                                                       client_user="nobody"))
+        a = self.start_authd(name, self.gss_settings(ca_file=dc.ca_cert,
+                                                     client_user="nobody", **authd_over))
         self.addCleanup(lab.stop, a.proc)
         a.wait_ready()
         self.assertIn("event=listening socket=%s client_user=nobody" % a.sock, a.log())
         os.chmod(a.sock, 0o666)
         # The submission listener on its own loopback address of the
         # namespace, a free port there, a certificate of the lab CA for it.
-        addr = "127.0.0.12"
         dc.netns.add_addr(addr)
         ports = []
         for host in (addr, "127.0.0.1"):   # the listener's; a dead DNS port
@@ -878,9 +1087,10 @@ class SambaAuthdTest(unittest.TestCase):
             ports.append(probe.getsockname()[1])
             probe.close()
         port, dead_port = ports
-        rdir = os.path.dirname(lab.path("routerd-ad", "x"))
+        rname = "routerd-" + name
+        rdir = os.path.dirname(lab.path(rname, "x"))
         os.chmod(rdir, 0o755)
-        cert, key = lab_ca(lab).server_cert(["mx." + DOM], [addr], name="smtp-ad")
+        cert, key = lab_ca(lab).server_cert(["mx." + DOM], [addr], name=rname)
         for f in (cert, key):
             os.chmod(f, 0o644)
         os.chmod(os.path.dirname(cert), 0o755)
@@ -907,12 +1117,12 @@ address = %(addr)s:%(port)d
 role = submission
 """ % {"dom": DOM, "sock": a.sock, "spool": spool, "dir": rdir, "cert": cert,
             "key": key, "addr": addr, "port": port}
-        rconf = lab.write("routerd-ad/dirmx.conf", conf)
-        proc = lab.spawn("routerd-ad", dc.netns.exec_argv([routerd_bin(), "-f", "-c", rconf]))
+        rconf = lab.write(rname + "/dirmx.conf", conf)
+        proc = lab.spawn(rname, dc.netns.exec_argv([routerd_bin(), "-f", "-c", rconf]))
         self.addCleanup(lab.stop, proc)
         deadline = time.monotonic() + 20
         while True:
-            log = lab.log_text("routerd-ad")
+            log = lab.log_text(rname)
             if proc.poll() is not None:
                 self.fail("routerd exited %s:\n%s" % (proc.returncode, log[-3000:]))
             if "event=routerd_start" in log:
@@ -926,6 +1136,12 @@ role = submission
             if time.monotonic() > deadline:
                 self.fail("routerd not ready:\n" + log[-3000:])
             time.sleep(0.05)
+        return a, port, spool
+
+    def test_8_smtp_auth_routerd_on_ad(self):
+        lab, dc = self.lab, self.dc
+        addr = "127.0.0.12"
+        a, port, spool = self.start_routerd("smtp", addr)
 
         body = ("From: <alice.primary@%s>\r\nTo: <carol@%s>\r\nSubject: smtp on ad\r\n"
                 "\r\nHello from AD.\r\n" % (DOM, DOM))
@@ -978,7 +1194,7 @@ print(json.dumps(out))
 """
         r = dc.run(["/usr/bin/python3", "-c", smtp_client,
                     json.dumps([addr, port, dc.ca_cert, sessions])], check=False, timeout=120)
-        logs = ("\n--- routerd:\n" + lab.log_text("routerd-ad")[-3000:]
+        logs = ("\n--- routerd:\n" + lab.log_text("routerd-smtp")[-3000:]
                 + "\n--- authd:\n" + a.log()[-3000:])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + logs)
         got = json.loads(r.stdout)

@@ -1,0 +1,86 @@
+/*
+ * lockguard - may one more password check reach the directory; see
+ * lockguard.h.
+ */
+#include "lockguard.h"
+
+unsigned lockguard_budget(unsigned threshold)
+{
+	/* A threshold of 1 or 2 leaves no safe budget: one check is the
+	 * least that lets anyone in (authcheck warns about such policies). */
+	return threshold >= 3 ? threshold - 2 : 1;
+}
+
+static unsigned policy_cap(const struct lockguard_limits *l,
+			   unsigned threshold)
+{
+	return threshold != 0 ? lockguard_budget(threshold) : l->open_max;
+}
+
+static bool fresh(const struct lockguard_limits *l,
+		  const struct lockguard_policy *p, uint64_t now_ms)
+{
+	if (p->confirmed)
+		return true;
+	/* A read "from the future" (clock trouble) is not trusted either. */
+	return p->known && now_ms >= p->read_ms &&
+	       now_ms - p->read_ms <= l->max_age_ms;
+}
+
+enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
+					const struct lockguard_policy *p,
+					uint64_t now_ms, unsigned failures,
+					unsigned *cap_r)
+{
+	unsigned cap;
+
+	if (p->configured) {
+		*cap_r = policy_cap(l, p->threshold);
+		if (p->pso && l->unknown_max < *cap_r)
+			*cap_r = l->unknown_max;
+		return failures >= *cap_r ? LOCKGUARD_REFUSE
+					  : LOCKGUARD_FORWARD;
+	}
+	if (p->pso) {
+		/* Its threshold is the PSO's, unread: unknown, whatever the
+		 * domain says (a stale domain policy is not waited for). */
+		cap = l->unknown_max;
+		if (fresh(l, p, now_ms) && policy_cap(l, p->threshold) < cap)
+			cap = policy_cap(l, p->threshold);
+		*cap_r = cap;
+		return failures >= cap ? LOCKGUARD_REFUSE : LOCKGUARD_FORWARD;
+	}
+	if (!fresh(l, p, now_ms)) {
+		cap = l->unknown_max;
+		if (p->known && policy_cap(l, p->threshold) < cap)
+			cap = policy_cap(l, p->threshold);
+		*cap_r = cap;
+		if (failures >= cap)
+			return LOCKGUARD_REFUSE;
+		return p->can_read ? LOCKGUARD_READ : LOCKGUARD_FORWARD;
+	}
+	cap = policy_cap(l, p->threshold);
+	*cap_r = cap;
+	if (failures >= cap)
+		return LOCKGUARD_REFUSE;
+	if (failures >= l->unknown_max && !p->confirmed) {
+		/* Past what an unknown policy allows: only a policy read now
+		 * may let this one through (it may have changed since). */
+		if (p->can_read)
+			return LOCKGUARD_READ;
+		*cap_r = l->unknown_max;
+		return LOCKGUARD_REFUSE;
+	}
+	return LOCKGUARD_FORWARD;
+}
+
+const char *lockguard_policy_name(const struct lockguard_policy *p,
+				  const struct lockguard_limits *l,
+				  uint64_t now_ms)
+{
+	if (p->configured)
+		return "configured";
+	if (!p->known)
+		return "unknown";
+	return fresh(l, p, now_ms) ? "domain" : "stale";
+}

@@ -1,0 +1,77 @@
+/*
+ * lockguard.h - may one more password check of an account reach the
+ * directory?
+ *
+ * The pure decision behind "dirmx never causes a directory account lockout,
+ * whatever the lockout policy is and however it changes" (DESIGN.md,
+ * invariant 9). authcheck counts the failures of an account in the current
+ * window (its own, those the directory reports in badPwdCount, and the binds
+ * still in flight) and asks here before every bind.
+ *
+ * Contract:
+ * - A known threshold T allows lockguard_budget(T) forwarded failures per
+ *   window (T - 2, at least 1): one spare for a race, one for the user.
+ * - Threshold 0 (no lockout) still has a cap, a guessing brake:
+ *   limits->open_max.
+ * - A policy that is not known (never read), or stale (the last successful
+ *   read is older than limits->max_age_ms), is read again before the check
+ *   (LOCKGUARD_READ), or, when a read cannot help now (the last one just
+ *   failed), is replaced by the conservative cap limits->unknown_max (or
+ *   the stale policy's own cap if that is smaller).
+ * - A policy may change at any moment: a fresh policy that allows more than
+ *   limits->unknown_max failures is trusted beyond that cap only when it
+ *   was read after this check asked for it (policy->confirmed); otherwise
+ *   LOCKGUARD_READ, or, when no read can help, LOCKGUARD_REFUSE. So a
+ *   threshold lowered (or set where there was none) is honoured before a
+ *   failure past the conservative cap reaches the directory.
+ * - A configured threshold (policy->configured) is never read: it is the
+ *   policy, 0 meaning none (then the brake applies).
+ * - An account under a fine-grained password policy of its own (AD's
+ *   msDS-ResultantPSO, policy->pso) may have any threshold: the PSO is not
+ *   read, so the account gets the conservative cap (or a smaller one).
+ * - Pure: no clock (now_ms is passed in), no I/O, no logging.
+ */
+#ifndef DIRMX_LOCKGUARD_H
+#define DIRMX_LOCKGUARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum lockguard_verdict {
+	LOCKGUARD_FORWARD, /* bind: even a wrong password cannot lock */
+	LOCKGUARD_REFUSE,  /* answer "no" without a bind */
+	LOCKGUARD_READ,    /* read the domain's policy, then decide again */
+};
+
+struct lockguard_limits {
+	unsigned unknown_max; /* failures per window, policy unknown/stale */
+	unsigned open_max;    /* failures per window, threshold 0 */
+	uint64_t max_age_ms;  /* a policy read longer ago is stale */
+};
+
+struct lockguard_policy {
+	bool configured;    /* threshold from the configuration, never read */
+	unsigned threshold; /* configured, or the domain's last read one */
+	bool known;         /* the domain's policy was read successfully */
+	uint64_t read_ms;   /* when (monotonic ms) that last read succeeded */
+	bool confirmed;     /* read successfully after this check asked */
+	bool can_read;      /* a read may help now (none has just failed) */
+	bool pso;           /* the account has a fine-grained policy (AD) */
+};
+
+/* Forwarded failures per window that a threshold allows. */
+unsigned lockguard_budget(unsigned threshold);
+
+/* The verdict for an account with this many failures counted; *cap_r is
+ * the cap that was applied (set for every verdict). */
+enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
+					const struct lockguard_policy *p,
+					uint64_t now_ms, unsigned failures,
+					unsigned *cap_r);
+
+/* "configured", "domain", "stale" or "unknown": for logs. */
+const char *lockguard_policy_name(const struct lockguard_policy *p,
+				  const struct lockguard_limits *l,
+				  uint64_t now_ms);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * test-lockguard - may a password check reach the directory, given the
+ * policy's age, its threshold and the account's failures (table-driven).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+
+#include "lockguard.h"
+
+#define NOW 1000000ULL
+#define AGE_OK 10000ULL	    /* read 10 s ago: fresh */
+#define AGE_STALE 61000ULL  /* read 61 s ago: stale */
+
+static const struct lockguard_limits limits = {
+	.unknown_max = 2, .open_max = 10, .max_age_ms = 60000};
+
+enum { F = LOCKGUARD_FORWARD, X = LOCKGUARD_REFUSE, R = LOCKGUARD_READ };
+
+struct row {
+	const char *what;
+	bool pso;
+	bool configured, known, confirmed, can_read;
+	unsigned threshold;
+	uint64_t age_ms;
+	unsigned failures;
+	int verdict;
+	unsigned cap;
+};
+
+static const struct row rows[] = {
+	/* A configured threshold is the policy: never read. */
+	{"configured 5, 0 failures", false, true, false, false, true, 5, 0, 0,
+	 F, 3},
+	{"configured 5, 2 failures", false, true, false, false, true, 5, 0, 2,
+	 F, 3},
+	{"configured 5, 3 failures", false, true, false, false, true, 5, 0, 3,
+	 X, 3},
+	{"configured 3", false, true, false, false, true, 3, 0, 1, X, 1},
+	{"configured 1", false, true, false, false, true, 1, 0, 0, F, 1},
+	{"configured none: the brake", false, true, false, false, true, 0, 0, 9,
+	 F, 10},
+	{"configured none: brake hit", false, true, false, false, true, 0, 0,
+	 10, X, 10},
+	/* Never read: read first, however few the failures. */
+	{"unknown, first check", false, false, false, false, true, 0, 0, 0, R,
+	 2},
+	{"unknown, read failed", false, false, false, false, false, 0, 0, 0, F,
+	 2},
+	{"unknown, read failed, 1", false, false, false, false, false, 0, 0, 1,
+	 F, 2},
+	{"unknown, read failed, 2", false, false, false, false, false, 0, 0, 2,
+	 X, 2},
+	{"unknown, cap hit, no read", false, false, false, false, true, 0, 0, 2,
+	 X, 2},
+	/* Stale (older than a minute): read again before the first check. */
+	{"stale 0, first check", false, false, true, false, true, 0, AGE_STALE,
+	 0, R, 2},
+	{"stale 0, read failed", false, false, true, false, false, 0, AGE_STALE,
+	 1, F, 2},
+	{"stale 0, read failed, cap", false, false, true, false, false, 0,
+	 AGE_STALE, 2, X, 2},
+	{"stale 3: its own smaller cap", false, false, true, false, false, 3,
+	 AGE_STALE, 1, X, 1},
+	{"stale 10: the unknown cap", false, false, true, false, false, 10,
+	 AGE_STALE, 2, X, 2},
+	{"stale 5, read done", false, false, true, true, true, 5, AGE_STALE, 2,
+	 F, 3},
+	/* Fresh: below the unknown cap nothing waits. */
+	{"fresh 0, first", false, false, true, false, true, 0, AGE_OK, 0, F,
+	 10},
+	{"fresh 0, second", false, false, true, false, true, 0, AGE_OK, 1, F,
+	 10},
+	{"fresh 5, second", false, false, true, false, true, 5, AGE_OK, 1, F,
+	 3},
+	/* Past the unknown cap, a lax policy must be read again now. */
+	{"fresh 0, third: confirm", false, false, true, false, true, 0, AGE_OK,
+	 2, R, 10},
+	{"fresh 0, confirmed", false, false, true, true, true, 0, AGE_OK, 2, F,
+	 10},
+	{"fresh 0, confirm fails", false, false, true, false, false, 0, AGE_OK,
+	 2, X, 2},
+	{"fresh 0, brake", false, false, true, true, true, 0, AGE_OK, 10, X,
+	 10},
+	{"fresh 5, third: confirm", false, false, true, false, true, 5, AGE_OK,
+	 2, R, 3},
+	{"fresh 5, confirmed", false, false, true, true, true, 5, AGE_OK, 2, F,
+	 3},
+	{"fresh 5, cap: no read", false, false, true, false, true, 5, AGE_OK, 3,
+	 X, 3},
+	{"fresh 10, 7 confirmed", false, false, true, true, true, 10, AGE_OK, 7,
+	 F, 8},
+	{"fresh 10, 8", false, false, true, true, true, 10, AGE_OK, 8, X, 8},
+	/* A strict policy needs no confirmation: it refuses by itself. */
+	{"fresh 3, 1", false, false, true, false, true, 3, AGE_OK, 1, X, 1},
+	{"fresh 4, 2", false, false, true, false, true, 4, AGE_OK, 2, X, 2},
+	{"fresh 4, 1", false, false, true, false, true, 4, AGE_OK, 1, F, 2},
+	/* A fine-grained policy of the account's own: the conservative cap,
+	 * whatever the domain's (or the configured) threshold says. */
+	{"pso, domain 10", true, false, true, true, true, 10, AGE_OK, 1, F, 2},
+	{"pso, domain 10, 2", true, false, true, true, true, 10, AGE_OK, 2, X,
+	 2},
+	{"pso, domain 0, 2", true, false, true, true, true, 0, AGE_OK, 2, X, 2},
+	{"pso, domain 3", true, false, true, false, true, 3, AGE_OK, 1, X, 1},
+	{"pso, stale: no wait", true, false, true, false, true, 10, AGE_STALE,
+	 1, F, 2},
+	{"pso, configured 10", true, true, false, false, true, 10, 0, 2, X, 2},
+};
+
+static void test_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *w = &rows[i];
+		struct lockguard_policy p = {.configured = w->configured,
+					     .threshold = w->threshold,
+					     .known = w->known,
+					     .read_ms = NOW - w->age_ms,
+					     .confirmed = w->confirmed,
+					     .can_read = w->can_read,
+					     .pso = w->pso};
+		unsigned cap = 12345;
+		int v = lockguard_decide(&limits, &p, NOW, w->failures, &cap);
+
+		if (v != w->verdict || cap != w->cap)
+			fail_msg("%s: verdict %d cap %u, expected %d cap %u",
+				 w->what, v, cap, w->verdict, w->cap);
+	}
+}
+
+/* The scenario of issue 11 item 5: threshold 0 read, then set to 5. Every
+ * decision after the change that lets a failure through must have been
+ * confirmed by a read (which sees 5), so at most 3 failures ever pass. */
+static void test_policy_change_never_locks(void)
+{
+	struct lockguard_policy p = {.threshold = 0,
+				     .known = true,
+				     .read_ms = NOW - 1000,
+				     .can_read = true};
+	unsigned failures = 0, cap, reads = 0;
+
+	for (int guess = 0; guess < 50; guess++) {
+		enum lockguard_verdict v;
+
+		p.confirmed = false;
+		v = lockguard_decide(&limits, &p, NOW, failures, &cap);
+		if (v == LOCKGUARD_READ) {
+			/* The directory now says 5. */
+			reads++;
+			p.threshold = 5;
+			p.read_ms = NOW;
+			p.confirmed = true;
+			v = lockguard_decide(&limits, &p, NOW, failures, &cap);
+			assert_int_not_equal(v, LOCKGUARD_READ);
+		}
+		if (v == LOCKGUARD_FORWARD)
+			failures++; /* every guess is wrong */
+	}
+	assert_int_equal(failures, 3);
+	assert_true(failures < 5);
+	assert_int_equal(reads, 1);
+}
+
+static void test_policy_change(void **state)
+{
+	(void)state;
+	test_policy_change_never_locks();
+}
+
+static void test_budget_and_names(void **state)
+{
+	struct lockguard_policy p = {0};
+
+	(void)state;
+	assert_int_equal(lockguard_budget(0), 1);
+	assert_int_equal(lockguard_budget(1), 1);
+	assert_int_equal(lockguard_budget(2), 1);
+	assert_int_equal(lockguard_budget(3), 1);
+	assert_int_equal(lockguard_budget(5), 3);
+	assert_int_equal(lockguard_budget(100), 98);
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "unknown");
+	p.known = true;
+	p.read_ms = NOW - AGE_OK;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "domain");
+	p.read_ms = NOW - AGE_STALE;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "stale");
+	/* A read stamped after now (clock trouble) is not trusted. */
+	p.read_ms = NOW + 5;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "stale");
+	p.configured = true;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW),
+			    "configured");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_policy_change),
+		cmocka_unit_test(test_budget_and_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
