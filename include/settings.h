@@ -113,6 +113,7 @@ struct settings_routerd {
 	struct config_list local_domains;
 	struct config_list relay_networks; /* CIDRs, host bits zero */
 	uint64_t max_message_size;
+	uint64_t max_line_length; /* per message line; longer: 500 5.5.2 */
 	unsigned int max_recipients;
 	unsigned int max_received_headers;
 	char *tls_cert;

@@ -369,7 +369,9 @@ static void message_end(struct session *s)
 		session_reply(s, 554, "5.6.0",
 			      "NUL characters are not allowed");
 	} else if (st.line_too_long) {
-		session_reply(s, 500, "5.5.2", "Line too long (RFC 5321 4.5.3.1.6)");
+		session_reply(s, 500, "5.5.2",
+			      "Line too long: the limit is %zu octets",
+			      p->max_line_length);
 	} else if (st.received > p->max_received_headers) {
 		log_warn(s->id, "event=loop received=%u", st.received);
 		session_reply(s, 554, "5.4.6",

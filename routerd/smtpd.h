@@ -29,6 +29,7 @@ struct smtpd;
 struct smtpd_params {
 	char *hostname;
 	uint64_t max_message_size;
+	size_t max_line_length; /* octets per message line */
 	unsigned max_recipients;
 	unsigned max_received_headers;
 	unsigned max_errors;        /* per session, then 421 */
