@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "evloop.h"
+#include "intl.h"
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
@@ -346,6 +347,7 @@ static struct spoolrec *build_envelope(struct session *s,
 			spoolrec_set(&sr->error, "");
 		}
 	}
+	env->smtputf8_needed = intl_env_needs_utf8(env, st->header_8bit);
 	return env;
 }
 

@@ -1,0 +1,160 @@
+/*
+ * intl - SMTPUTF8 need and IDNA conversion for delivery; see intl.h.
+ *
+ * SYNOPSIS
+ *	need = intl_env_needs_utf8(env, st.header_8bit);
+ *	rc = intl_addr_to_ascii("u@bücher.example", &a, &error);
+ *
+ * DESCRIPTION
+ *	libidn2 does the IDNA work (idn2_to_ascii_8z with
+ *	IDN2_NONTRANSITIONAL: UTS #46 mapping, so "Bücher.Example" and
+ *	"bücher.example" give the same A-labels); this file only decides
+ *	when to call it and checks the lengths of what comes back, which
+ *	libidn2 leaves to the DNS.
+ */
+#include "intl.h"
+
+#include <idn2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "spoolrec.h"
+#include "str.h"
+
+#define INTL_DOMAIN_MAX 253
+#define INTL_LABEL_MAX 63
+
+bool intl_is_ascii(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+static bool lengths_ok(const char *d)
+{
+	size_t len = strlen(d), label = 0;
+
+	if (len == 0 || len > INTL_DOMAIN_MAX)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (d[i] == '.' || d[i] == '\0') {
+			if (label == 0 || label > INTL_LABEL_MAX)
+				return false;
+			label = 0;
+		} else {
+			label++;
+		}
+	}
+	return true;
+}
+
+int intl_domain_to_ascii(const char *domain, size_t len, char **ascii_r,
+                         const char **error_r)
+{
+	char *copy, *out = NULL;
+	int rc;
+
+	*ascii_r = NULL;
+	if (len > 1 && domain[len - 1] == '.')
+		len--;
+	copy = alloc_strndup(domain, len);
+	if (strlen(copy) != len) {
+		free(copy);
+		*error_r = "NUL in domain";
+		return -1;
+	}
+	if (intl_is_ascii(copy)) {
+		*ascii_r = copy;
+		return 0;
+	}
+	rc = idn2_to_ascii_8z(copy, &out, IDN2_NONTRANSITIONAL);
+	free(copy);
+	if (rc != IDN2_OK) {
+		*error_r = "domain not valid under IDNA2008";
+		return -1;
+	}
+	if (!lengths_ok(out)) {
+		idn2_free(out);
+		*error_r = "domain or label too long in A-label form";
+		return -1;
+	}
+	*ascii_r = alloc_strdup(out);
+	str_lower_ascii(*ascii_r, strlen(*ascii_r));
+	idn2_free(out);
+	return 1;
+}
+
+int intl_addr_to_ascii(const char *addr, char **ascii_r,
+                       const char **error_r)
+{
+	const char *at = strrchr(addr, '@');
+	char *domain;
+	size_t local_len;
+	int rc;
+
+	*ascii_r = NULL;
+	if (at == NULL || intl_is_ascii(addr)) {
+		if (!intl_is_ascii(addr)) {
+			*error_r = "non-ASCII address";
+			return -1;
+		}
+		*ascii_r = alloc_strdup(addr);
+		return 0;
+	}
+	local_len = (size_t)(at - addr);
+	for (size_t i = 0; i < local_len; i++) {
+		if ((unsigned char)addr[i] >= 0x80) {
+			*error_r = "non-ASCII local part";
+			return -1;
+		}
+	}
+	rc = intl_domain_to_ascii(at + 1, strlen(at + 1), &domain, error_r);
+	if (rc < 0)
+		return -1;
+	*ascii_r = alloc_printf("%.*s@%s", (int)local_len, addr, domain);
+	free(domain);
+	return rc;
+}
+
+bool intl_addr_needs_utf8(const char *addr)
+{
+	const char *error;
+	char *ascii;
+
+	if (intl_addr_to_ascii(addr, &ascii, &error) < 0)
+		return true;
+	free(ascii);
+	return false;
+}
+
+static bool local_is_ascii(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t n = at != NULL ? (size_t)(at - addr) : strlen(addr);
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)addr[i] >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+/* A recipient whose domain can never be valid fails on its own (5.1.2)
+ * and must not make the others need SMTPUTF8: only its local part
+ * counts. The sender has no such way out. */
+bool intl_env_needs_utf8(const struct spoolrec *env, bool header_8bit)
+{
+	if (header_8bit)
+		return true;
+	if (env->mail_from != NULL && intl_addr_needs_utf8(env->mail_from))
+		return true;
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		if (!local_is_ascii(env->rcpts[i].addr))
+			return true;
+	}
+	return false;
+}
