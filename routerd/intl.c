@@ -15,10 +15,13 @@
 #include "intl.h"
 
 #include <idn2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
+#include "sbuf.h"
 #include "spoolrec.h"
 #include "str.h"
 
@@ -118,6 +121,52 @@ int intl_addr_to_ascii(const char *addr, char **ascii_r,
 	*ascii_r = alloc_printf("%.*s@%s", (int)local_len, addr, domain);
 	free(domain);
 	return rc;
+}
+
+static bool cp_printable(uint32_t cp)
+{
+	return cp >= 0xa0 && cp != 0x200e && cp != 0x200f &&
+	       !(cp >= 0x2028 && cp <= 0x202e) &&
+	       !(cp >= 0x2066 && cp <= 0x2069);
+}
+
+void intl_put_printable(struct sbuf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct buf b;
+
+	if (s == NULL)
+		return;
+	buf_init(&b, s, strlen(s));
+	while (buf_remaining(&b) > 0) {
+		const unsigned char *p = buf_peek(&b);
+		size_t before = buf_remaining(&b);
+		uint32_t cp;
+		uint8_t c;
+
+		if (*p >= 0x80 && str_utf8_next(&b, &cp)) {
+			if (cp_printable(cp)) {
+				sbuf_append(out, p, before - buf_remaining(&b));
+				continue;
+			}
+			/* escape each byte of the sequence */
+			for (size_t i = 0; i < before - buf_remaining(&b); i++) {
+				char e[4] = {'\\', 'x', hex[p[i] >> 4],
+				             hex[p[i] & 15]};
+
+				sbuf_append(out, e, 4);
+			}
+			continue;
+		}
+		(void)buf_fetch_u8(&b, &c);
+		if (c < 0x20 || c >= 0x7f || c == '\\') {
+			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+
+			sbuf_append(out, e, 4);
+		} else {
+			sbuf_append(out, &c, 1);
+		}
+	}
 }
 
 bool intl_addr_needs_utf8(const char *addr)

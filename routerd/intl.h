@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct sbuf;
 struct spoolrec;
 
 bool intl_is_ascii(const char *s);
@@ -54,6 +55,16 @@ int intl_addr_to_ascii(const char *addr, char **ascii_r,
                        const char **error_r);
 
 bool intl_addr_needs_utf8(const char *addr);
+
+/*
+ * Append s for a terminal, on one line: well-formed UTF-8 of printable
+ * characters as it is (so "dirmxctl queue" shows "jörg@bücher.example");
+ * every other byte - controls (C0, DEL, C1), '\', malformed UTF-8, and
+ * the bidirectional and line-separator controls that could make one
+ * address look like another (U+200E/F, U+202A-202E, U+2028/9,
+ * U+2066-2069) - as \xNN per byte.
+ */
+void intl_put_printable(struct sbuf *out, const char *s);
 
 /* The sender, every recipient, and the header section (see above). */
 bool intl_env_needs_utf8(const struct spoolrec *env, bool header_8bit);

@@ -3,7 +3,8 @@
  * domains to A-labels (IDNA2008 with UTS #46 non-transitional mapping):
  * ASCII untouched, conversion and its lowercase mapping, domains that can
  * never be valid, addresses with and without an ASCII form, and the
- * envelope verdict for sender, recipients and 8-bit headers.
+ * envelope verdict for sender, recipients and 8-bit headers; and the
+ * terminal-safe form dirmxctl shows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "intl.h"
+#include "sbuf.h"
 #include "spoolrec.h"
 
 struct dom_case {
@@ -138,6 +140,34 @@ static void test_envelope(void **state)
 	spoolrec_deinit(&env);
 }
 
+static void test_printable(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"plain@example.org", "plain@example.org"},
+	    {"j\xc3\xb6rg@b\xc3\xbc" "cher.example", "j\xc3\xb6rg@b\xc3\xbc" "cher.example"},
+	    {"\xe4\xbe\x8b@x", "\xe4\xbe\x8b@x"},
+	    {"a\r\nb\\", "a\\x0d\\x0ab\\x5c"},
+	    {"bad\xc3", "bad\\xc3"},
+	    {"\xc0\xaf", "\\xc0\\xaf"},            /* overlong */
+	    {"\xc2\x85", "\\xc2\\x85"},            /* C1 NEL */
+	    {"a\xe2\x80\xae" "b", "a\\xe2\\x80\\xaeb"}, /* RLO */
+	    {"\x7f", "\\x7f"},
+	    {"", ""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sbuf *out = sbuf_new(4096);
+
+		intl_put_printable(out, cases[i].in);
+		assert_true(sbuf_append(out, "", 1));
+		assert_string_equal(sbuf_data(out), cases[i].out);
+		sbuf_deinit(&out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +175,7 @@ int main(void)
 	    cmocka_unit_test(test_too_long),
 	    cmocka_unit_test(test_addresses),
 	    cmocka_unit_test(test_envelope),
+	    cmocka_unit_test(test_printable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
