@@ -121,8 +121,12 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 			rcpt_set(a, g->idx[k], SPOOLREC_DELIVERED, "");
 			continue;
 		}
-		snprintf(err, sizeof(err), "%s%s%s",
+		/* A local decision's text has no status of its own: keep
+		 * its status for the DSN (5.6.7, not 5.0.0). */
+		snprintf(err, sizeof(err), "%s%s%s%s%s",
 			 res->host != NULL ? res->host : "", res->host ? ": " : "",
+			 r->code == 0 && r->status[0] != '\0' ? r->status : "",
+			 r->code == 0 && r->status[0] != '\0' ? " " : "",
 			 r->text != NULL ? r->text : "");
 		rcpt_set(a, g->idx[k],
 			 r->verdict == SMTPC_BOUNCE ? SPOOLREC_BOUNCED
@@ -247,7 +251,7 @@ static void group_routed(const struct route_result *res, void *ctx)
 	for (size_t k = 0; k < g->n; k++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[g->idx[k]];
 
-		rcpts[k] = ascii != NULL ? ascii[k] : r->addr;
+		rcpts[k] = ascii != NULL && ascii[k] != NULL ? ascii[k] : r->addr;
 		notify[k] = r->notify;
 		orcpt[k] = r->orcpt != NULL && *r->orcpt != '\0' ? r->orcpt
 								 : NULL;
