@@ -21,12 +21,15 @@ dot-stuffing are what is tested).
 import email
 import email.header
 import email.policy
+import glob
+import os
 import re
 import smtplib
 import time
 import unittest
 
-from deliverytest import DeliveryLab, Sink, bin_path, wait_for  # noqa: F401
+from dirmxlab.core import find_program, wait_tcp
+from deliverytest import DeliveryLab, Sink, wait_for
 
 ALABEL = "xn--bcher-kva.test"        # bücher.test
 ULABEL = "b\u00fccher.test"
@@ -35,6 +38,8 @@ ULABEL = "b\u00fccher.test"
 def records(dl):
     return [
         ("MX", "plain.test", "mx.plain.test", 10),
+        ("MX", "postfix.test", "mx.postfix.test", 10),
+        ("A", "mx.postfix.test", dl.net_addr(5)),
         ("A", "mx.plain.test", dl.net_addr(2)),
         ("MX", ALABEL, "mx." + ALABEL, 10),
         ("A", "mx." + ALABEL, dl.net_addr(2)),
@@ -52,6 +57,17 @@ retry_min = 1s
 retry_max = 2s
 """)
         cls.inet = cls.dl.add_sink(Sink("inet", cls.dl.net_addr(2), 25))
+        # Postfix's smtp-sink as the MX of postfix.test: it offers neither
+        # SMTPUTF8 nor CHUNKING and dumps each transaction (-d).
+        lab = cls.dl.lab
+        os.chmod(lab.dir, 0o755)                 # smtp-sink runs as nobody
+        cls.dumps = lab.path("sinkdump")
+        os.makedirs(cls.dumps, exist_ok=True)
+        os.chmod(cls.dumps, 0o777)
+        proc = lab.spawn("smtp-sink", [find_program("smtp-sink"), "-u", "nobody",
+                                       "-d", cls.dumps + "/%M.",
+                                       "%s:25" % cls.dl.net_addr(5), "10"])
+        wait_tcp(cls.dl.net_addr(5), 25, proc=proc, what="smtp-sink")
 
     @classmethod
     def tearDownClass(cls):
@@ -121,6 +137,35 @@ retry_max = 2s
         self.assertEqual(code, 500, resp)
         self.assertIn("5.5.2", resp)
         self.assertIn("65536", resp)
+
+    def postfix_dump(self, tag, timeout=20):
+        def find():
+            for f in glob.glob(self.dumps + "/*"):
+                with open(f, "rb") as fh:
+                    d = fh.read()
+                if ("X-Test-Id: " + tag).encode() in d:
+                    return d
+            return None
+        return wait_for(find, timeout, 0.2)
+
+    def test_postfix_smtp_sink_gets_998_lines_and_no_smtputf8(self):
+        dl = self.dl
+        line = "." + "q" * 4999
+        body = "first\r\n" + line + "\r\n" + line + "\r\nlast\r\n"
+        code, resp = self.send(dl.user(11), ["dave@postfix.test"],
+                               self.msg("pfx-1", body), smtputf8=True)
+        self.assertEqual(code, 250, resp)
+        self.wait_done(self.queued(resp))
+        dump = self.postfix_dump("pfx-1")
+        self.assertTrue(dump, "\n".join(dl.events(event="delivery")[-5:]))
+        lines = dump.split(b"\n")
+        for ln in lines:
+            self.assertLessEqual(len(ln.rstrip(b"\r")), 998, ln[:60])
+        mail_args = [ln for ln in lines if ln.startswith(b"X-Mail-Args:")]
+        self.assertEqual(len(mail_args), 1, mail_args)
+        self.assertNotIn(b"SMTPUTF8", mail_args[0].upper())
+        text = dump.replace(b"\r\n", b"\n")
+        self.assertEqual(text.replace(b"\n ", b"").count(line.encode()), 2)
 
     # -- SMTPUTF8 only when needed -----------------------------------------
     def test_ascii_message_with_smtputf8_goes_to_a_hop_without_it(self):
