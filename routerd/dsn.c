@@ -447,8 +447,7 @@ int dsn_build(const struct dsn_input *in, struct sbuf *out,
 	subject = any_failed    ? "Undelivered Mail Returned to Sender"
 	          : any_delayed ? "Delayed Mail (still being retried)"
 	                        : "Successful Mail Delivery Report";
-	dsn_text_put(&m, "From: Mail Delivery System <%s>\r\n",
-	             in->postmaster);
+	dsn_text_put(&m, "From: Mail Delivery System <%s>\r\n", in->postmaster);
 	dsn_text_put_to(&m, env->mail_from, global);
 	dsn_text_put(&m, "Subject: %s\r\nDate: %s\r\n", subject, date);
 	dsn_text_put(&m, "Message-ID: <%s.%016" PRIx64 "@%s>\r\n", env->id,

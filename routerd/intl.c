@@ -91,8 +91,7 @@ int intl_domain_to_ascii(const char *domain, size_t len, char **ascii_r,
 	return 1;
 }
 
-int intl_addr_to_ascii(const char *addr, char **ascii_r,
-                       const char **error_r)
+int intl_addr_to_ascii(const char *addr, char **ascii_r, const char **error_r)
 {
 	const char *at = strrchr(addr, '@');
 	char *domain;
@@ -150,7 +149,8 @@ void intl_put_printable(struct sbuf *out, const char *s)
 				continue;
 			}
 			/* escape each byte of the sequence */
-			for (size_t i = 0; i < before - buf_remaining(&b); i++) {
+			for (size_t i = 0; i < before - buf_remaining(&b);
+			     i++) {
 				char e[4] = {'\\', 'x', hex[p[i] >> 4],
 				             hex[p[i] & 15]};
 

@@ -51,8 +51,7 @@ int intl_domain_to_ascii(const char *domain, size_t len, char **ascii_r,
  * ASCII already (a copy), -1 when there is no ASCII form (non-ASCII local
  * part, or a domain that cannot be converted).
  */
-int intl_addr_to_ascii(const char *addr, char **ascii_r,
-                       const char **error_r);
+int intl_addr_to_ascii(const char *addr, char **ascii_r, const char **error_r);
 
 bool intl_addr_needs_utf8(const char *addr);
 

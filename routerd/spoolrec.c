@@ -279,7 +279,9 @@ static bool format_body(const struct spoolrec *rec, struct sbuf *s)
 	          put_num(s, K_SIZE, rec->size) &&
 	          put_word(s, K_BODY, body_names[rec->body]) &&
 	          put_num(s, K_SMTPUTF8,
-	                  !rec->smtputf8 ? 0 : rec->smtputf8_needed ? 1 : 2) &&
+	                  !rec->smtputf8         ? 0
+	                  : rec->smtputf8_needed ? 1
+	                                         : 2) &&
 	          put_word(s, K_RET, ret_names[rec->ret]) &&
 	          put_str(s, K_ENVID, rec->envid);
 

@@ -20,8 +20,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct sbuf *fold(const uint8_t *in, size_t len, size_t max,
-                         bool stuff, uint32_t seed, uint64_t *folds_r)
+static struct sbuf *fold(const uint8_t *in, size_t len, size_t max, bool stuff,
+                         uint32_t seed, uint64_t *folds_r)
 {
 	struct sbuf *out = sbuf_new(SIZE_MAX);
 	struct linefold lf;
@@ -133,8 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	max = (data[0] & 0x1f) == 0 ? 0 : 2 + (data[0] & 0x1f);
 	stuff = (data[0] & 0x20) != 0;
 	one = fold(data + 2, size - 2, max, stuff, 0, &f1);
-	chunked = fold(data + 2, size - 2, max, stuff, (uint32_t)data[1] + 1,
-	               &f2);
+	chunked =
+	    fold(data + 2, size - 2, max, stuff, (uint32_t)data[1] + 1, &f2);
 	if (f1 != f2 || sbuf_len(one) != sbuf_len(chunked) ||
 	    memcmp(sbuf_data(one), sbuf_data(chunked), sbuf_len(one)) != 0)
 		abort();

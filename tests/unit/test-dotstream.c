@@ -343,9 +343,9 @@ static void test_header_8bit(void **state)
 		struct dotstream_stats st;
 		size_t used;
 
-		assert_int_equal(dotstream_feed(ds, h8[i].in,
-		                                strlen(h8[i].in), &used, out),
-		                 1);
+		assert_int_equal(
+		    dotstream_feed(ds, h8[i].in, strlen(h8[i].in), &used, out),
+		    1);
 		dotstream_stats(ds, &st);
 		if (st.header_8bit != h8[i].eight)
 			fail_msg("case %zu: header_8bit %d", i, st.header_8bit);

@@ -569,7 +569,7 @@ static void test_utf8_downgrade(void **state)
 	env->smtputf8 = true;
 	env->smtputf8_needed = true;
 	env->body = SPOOLREC_BODY_8BITMIME;
-	spoolrec_set(&env->mail_from, "anna@b\xc3\xbc" "cher.example");
+	spoolrec_set(&env->mail_from, "anna@b\303\274cher.example");
 	spoolrec_set(&env->rcpts[0].addr, "j\xc3\xb6rg@example.com");
 	input(&in, env, &r, 1, "Subject: x\r\n\r\nbody\r\n");
 	build_ok(&in, out, &n);
@@ -589,16 +589,17 @@ static void test_utf8_downgrade(void **state)
 	                 0);
 	assert_true(e->smtputf8);
 	assert_false(e->smtputf8_needed);
-	assert_string_equal(e->rcpts[0].addr, "anna@b\xc3\xbc" "cher.example");
+	assert_string_equal(e->rcpts[0].addr, "anna@b\303\274cher.example");
 	spoolrec_deinit(&e);
 
 	/* A long UTF-8 sender: several encoded-words, none over 75. */
 	sbuf_reset(out);
-	spoolrec_set(&env->mail_from,
-	             "a@\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
-	             "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
-	             "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
-	             ".example");
+	spoolrec_set(
+	    &env->mail_from,
+	    "a@\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    ".example");
 	build_ok(&in, out, &n);
 	{
 		char *to = field(n.headers, "To"), *w = to, *q;

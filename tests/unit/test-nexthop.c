@@ -295,17 +295,18 @@ static const struct choose_case choose_cases[] = {
      false},
     {"external", "", false, false, -1, NEXTHOP_SOURCE_MX, NULL, 0, false},
     /* U-label domains: A-labels for the MX and for routes alike */
-    {"external", "B\xc3\x9c" "cher.example.", false, false, 0,
-     NEXTHOP_SOURCE_MX, "xn--bcher-kva.example", 25, true},
-    {NULL, "\xe4\xbe\x8b\xe5\xad\x90.\xe6\xb5\x8b\xe8\xaf\x95", false, false,
-     0, NEXTHOP_SOURCE_MX, "xn--fsqu00a.xn--0zwm56d", 25, true},
+    {"external", "B\303\234cher.example.", false, false, 0, NEXTHOP_SOURCE_MX,
+     "xn--bcher-kva.example", 25, true},
+    {NULL, "\xe4\xbe\x8b\xe5\xad\x90.\xe6\xb5\x8b\xe8\xaf\x95", false, false, 0,
+     NEXTHOP_SOURCE_MX, "xn--fsqu00a.xn--0zwm56d", 25, true},
     /* ... and one that can never be valid is the domain's fault (MX),
      * even with a smarthost: the caller bounces it (5.1.2) */
     {"external", "\xff.example", false, true, -1, NEXTHOP_SOURCE_MX, NULL, 0,
      false},
-    {"external", "-b\xc3\xbc" "cher.example", true, true, -1,
-     NEXTHOP_SOURCE_MX, NULL, 0, false},
-    {"external", "a234567890123456789012345678901234567890123456789012345678901234.example",
+    {"external", "-b\303\274cher.example", true, true, -1, NEXTHOP_SOURCE_MX,
+     NULL, 0, false},
+    {"external",
+     "a234567890123456789012345678901234567890123456789012345678901234.example",
      false, false, -1, NEXTHOP_SOURCE_MX, NULL, 0, false},
 };
 

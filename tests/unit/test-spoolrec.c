@@ -331,7 +331,8 @@ static void test_smtputf8_values(void **state)
 	static const struct {
 		const char *v;
 		bool smtputf8, needed;
-	} cases[] = {{"0", false, false}, {"1", true, true}, {"2", true, false}};
+	} cases[] = {
+	    {"0", false, false}, {"1", true, true}, {"2", true, false}};
 
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
@@ -351,7 +352,8 @@ static void test_smtputf8_values(void **state)
 		assert_int_equal(r->smtputf8_needed, cases[i].needed);
 		assert_int_equal(spoolrec_format(r, again, &error), 0);
 		assert_int_equal(sbuf_len(again), sbuf_len(s));
-		assert_memory_equal(sbuf_data(again), sbuf_data(s), sbuf_len(s));
+		assert_memory_equal(sbuf_data(again), sbuf_data(s),
+		                    sbuf_len(s));
 		spoolrec_deinit(&r);
 		sbuf_deinit(&s);
 		sbuf_deinit(&again);
