@@ -2,7 +2,8 @@
  * intl - SMTPUTF8 need and IDNA conversion for delivery; see intl.h.
  *
  * SYNOPSIS
- *	need = intl_env_needs_utf8(env, st.header_8bit);
+ *	need = intl_msg_needs_utf8(from, st.header_8bit) ||
+ *	       intl_rcpts_need_utf8(rcpts, n);
  *	rc = intl_addr_to_ascii("u@bücher.example", &a, &error);
  *
  * DESCRIPTION
@@ -22,7 +23,6 @@
 #include "alloc.h"
 #include "buf.h"
 #include "sbuf.h"
-#include "spoolrec.h"
 #include "str.h"
 
 #define INTL_DOMAIN_MAX 253
@@ -192,17 +192,19 @@ static bool local_is_ascii(const char *addr)
 	return true;
 }
 
+bool intl_msg_needs_utf8(const char *mail_from, bool header_8bit)
+{
+	return header_8bit ||
+	       (mail_from != NULL && intl_addr_needs_utf8(mail_from));
+}
+
 /* A recipient whose domain can never be valid fails on its own (5.1.2)
  * and must not make the others need SMTPUTF8: only its local part
- * counts. The sender has no such way out. */
-bool intl_env_needs_utf8(const struct spoolrec *env, bool header_8bit)
+ * counts. */
+bool intl_rcpts_need_utf8(const char *const *rcpts, size_t n)
 {
-	if (header_8bit)
-		return true;
-	if (env->mail_from != NULL && intl_addr_needs_utf8(env->mail_from))
-		return true;
-	for (size_t i = 0; i < env->rcpt_count; i++) {
-		if (!local_is_ascii(env->rcpts[i].addr))
+	for (size_t i = 0; i < n; i++) {
+		if (!local_is_ascii(rcpts[i]))
 			return true;
 	}
 	return false;

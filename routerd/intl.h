@@ -17,12 +17,16 @@
  *     >= 0x80 (no ASCII form exists), or its domain is non-ASCII and has
  *     no valid A-label form. A non-ASCII domain alone does not need it:
  *     the A-label form is the same domain.
- *   - A message needs SMTPUTF8 when its sender needs it, a recipient's
- *     local part is non-ASCII (a recipient whose domain can never be
- *     valid bounces on its own instead),
- *     or its header section holds an 8-bit octet (dotstream.h stats
- *     header_8bit): RFC 6532 headers cannot be sent without it. The body
- *     does not count (8BITMIME covers it).
+ *   - A transaction needs SMTPUTF8 when the message does - an 8-bit
+ *     octet in its header section (dotstream.h stats header_8bit: RFC
+ *     6532 headers cannot travel without it; the body does not count,
+ *     8BITMIME covers it) or a sender that needs it - or one of ITS
+ *     recipients has a non-ASCII local part. The message's part is known
+ *     at receive time and kept in the spool record (spoolrec.h
+ *     smtputf8=); the recipients' part is judged per transaction, so one
+ *     UTF-8 mailbox does not make mail to the others need SMTPUTF8. A
+ *     recipient whose domain can never be valid does not count: it
+ *     bounces on its own (5.1.2).
  *
  * Ownership: strings returned in *_r are the caller's (free()).
  * Errors: -1 with *error_r set to a static, printable-ASCII reason.
@@ -34,7 +38,6 @@
 #include <stddef.h>
 
 struct sbuf;
-struct spoolrec;
 
 bool intl_is_ascii(const char *s);
 
@@ -65,7 +68,9 @@ bool intl_addr_needs_utf8(const char *addr);
  */
 void intl_put_printable(struct sbuf *out, const char *s);
 
-/* The sender, every recipient, and the header section (see above). */
-bool intl_env_needs_utf8(const struct spoolrec *env, bool header_8bit);
+/* The message's own need: its header section and its sender. */
+bool intl_msg_needs_utf8(const char *mail_from, bool header_8bit);
+/* One transaction's recipients: a non-ASCII local part among them. */
+bool intl_rcpts_need_utf8(const char *const *rcpts, size_t n);
 
 #endif

@@ -158,6 +158,20 @@ static enum smtpc_tls tls_policy_for(const struct queue *q,
 	return (enum smtpc_tls)q->opts.tls_policy;
 }
 
+/* A recipient of this transaction has a UTF-8 local part (intl.h). */
+static bool group_needs_utf8(const struct group *g)
+{
+	const struct spoolrec *env = g->a->m->env;
+
+	for (size_t k = 0; k < g->n; k++) {
+		const char *addr = env->rcpts[g->idx[k]].addr;
+
+		if (intl_rcpts_need_utf8(&addr, 1))
+			return true;
+	}
+	return false;
+}
+
 /*
  * A message that does not need SMTPUTF8 is sent without it (RFC 6531
  * 3.4), so every address goes in ASCII: U-label domains as A-labels
@@ -232,7 +246,7 @@ static void group_routed(const struct route_result *res, void *ctx)
 		group_done(g);
 		return;
 	}
-	utf8 = env->smtputf8 && env->smtputf8_needed;
+	utf8 = env->smtputf8 && (env->smtputf8_needed || group_needs_utf8(g));
 	if (!utf8 && !ascii_envelope(g, &from, &ascii)) {
 		free(ascii);
 		free(from);

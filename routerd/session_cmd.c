@@ -347,7 +347,8 @@ static struct spoolrec *build_envelope(struct session *s,
 			spoolrec_set(&sr->error, "");
 		}
 	}
-	env->smtputf8_needed = intl_env_needs_utf8(env, st->header_8bit);
+	env->smtputf8_needed =
+		intl_msg_needs_utf8(env->mail_from, st->header_8bit);
 	return env;
 }
 

@@ -14,9 +14,11 @@
  *     size=<message size in bytes>
  *     body=7bit | 8bitmime | binarymime
  *     smtputf8=0 | 1 | 2   (0: no SMTPUTF8; 1: SMTPUTF8, and the message
- *                          needs it; 2: SMTPUTF8 but nothing needs it,
- *                          intl.h. Records written before 2 existed say
- *                          1 for every SMTPUTF8 message: read as needed.)
+ *                          - its header or sender - needs it; 2:
+ *                          SMTPUTF8, but only a recipient with a UTF-8
+ *                          local part would need it, intl.h. Records
+ *                          written before 2 existed say 1 for every
+ *                          SMTPUTF8 message: read as needed.)
  *     ret=none | full | hdrs            (DSN RET; none = not given)
  *     envid=<DSN ENVID, empty when none>
  *   then, for each recipient (at least one), these seven lines in order:
@@ -112,8 +114,8 @@ struct spoolrec {
 	uint64_t size;
 	enum spoolrec_body body;
 	bool smtputf8;        /* the sender used SMTPUTF8 */
-	bool smtputf8_needed; /* ... and the message needs it (only with
-	                         smtputf8; see intl.h) */
+	bool smtputf8_needed; /* ... and the message (header, sender) needs
+	                         it, whatever the recipients (intl.h) */
 	enum spoolrec_ret ret;
 	char *envid;
 	struct spoolrec_rcpt *rcpts;

@@ -186,11 +186,16 @@ retry_max = 2s
         dl = self.dl
         sender = dl.user(4)                       # even: sink A, no SMTPUTF8
         rcpt = "j\u00f6rg@plain.test"
-        code, resp = self.send(sender, [rcpt], self.msg("utf8-rcpt", "hi\r\n"),
+        other = dl.user(6)                        # even: sink A, ASCII
+        code, resp = self.send(sender, [rcpt, other], self.msg("utf8-rcpt", "hi\r\n"),
                                smtputf8=True)
         self.assertEqual(code, 250, resp)
         self.wait_done(self.queued(resp))
         self.assertEqual(self.by_tag(self.inet, "utf8-rcpt"), [])
+        # Only the transaction with the UTF-8 mailbox needed SMTPUTF8.
+        mine = [t for t in self.by_tag(dl.sink_a, "utf8-rcpt") if t.mail_from]
+        self.assertEqual([t.rcpts for t in mine], [[other]])
+        self.assertNotIn("SMTPUTF8", mine[0].mail_line.upper())
         dsn = wait_for(lambda: self.dsns_to(dl.sink_a, sender), 20)
         self.assertTrue(dsn, "no DSN reached the sender:\n%s" % "\n".join(
             dl.events(event="delivery")[-6:]))

@@ -16,7 +16,6 @@
 
 #include "intl.h"
 #include "sbuf.h"
-#include "spoolrec.h"
 
 struct dom_case {
 	const char *in;
@@ -109,34 +108,28 @@ static void test_addresses(void **state)
 	assert_false(intl_is_ascii("b\xc3\xbc"));
 }
 
-static void test_envelope(void **state)
+static void test_need(void **state)
 {
-	struct spoolrec *env = spoolrec_new();
-	struct spoolrec_rcpt *r;
+	const char *ascii[] = {"bob@example.com", "bob@b\303\274cher.example",
+	                       "bob@\xff.example"};
+	const char *mixed[] = {"bob@example.com", "j\xc3\xb6rg@example.com"};
 
 	(void)state;
-	spoolrec_set(&env->mail_from, "alice@example.org");
-	r = spoolrec_add_rcpt(env, "bob@example.com", "");
-	assert_false(intl_env_needs_utf8(env, false));
-	/* RFC 6532 headers need it; an 8-bit body alone does not (the
-	 * caller passes only the header section's flag). */
-	assert_true(intl_env_needs_utf8(env, true));
-	/* a U-label domain has an ASCII form */
-	spoolrec_set(&r->addr, "bob@b\303\274cher.example");
-	assert_false(intl_env_needs_utf8(env, false));
-	/* a recipient whose domain is hopeless bounces on its own */
-	spoolrec_set(&r->addr, "bob@\xff.example");
-	assert_false(intl_env_needs_utf8(env, false));
-	spoolrec_set(&r->addr, "j\xc3\xb6rg@example.com");
-	assert_true(intl_env_needs_utf8(env, false));
-	spoolrec_set(&r->addr, "bob@example.com");
-	spoolrec_set(&env->mail_from, "j\xc3\xb6rg@example.org");
-	assert_true(intl_env_needs_utf8(env, false));
-	spoolrec_set(&env->mail_from, "a@b\303\274cher.example");
-	assert_false(intl_env_needs_utf8(env, false));
-	spoolrec_set(&env->mail_from, "");
-	assert_false(intl_env_needs_utf8(env, false));
-	spoolrec_deinit(&env);
+	/* the message: RFC 6532 headers, or a sender with no ASCII form;
+	 * an 8-bit body alone does not count (the caller passes only the
+	 * header section's flag) */
+	assert_false(intl_msg_needs_utf8("alice@example.org", false));
+	assert_true(intl_msg_needs_utf8("alice@example.org", true));
+	assert_true(intl_msg_needs_utf8("j\xc3\xb6rg@example.org", false));
+	assert_false(intl_msg_needs_utf8("a@b\303\274cher.example", false));
+	assert_false(intl_msg_needs_utf8("", false));
+	assert_false(intl_msg_needs_utf8(NULL, false));
+	/* a transaction's recipients: a U-label domain has an ASCII form,
+	 * a hopeless domain bounces on its own, a UTF-8 local part needs it */
+	assert_false(intl_rcpts_need_utf8(ascii, 3));
+	assert_true(intl_rcpts_need_utf8(mixed, 2));
+	assert_false(intl_rcpts_need_utf8(mixed, 1));
+	assert_false(intl_rcpts_need_utf8(NULL, 0));
 }
 
 static void test_printable(void **state)
@@ -174,7 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_domains),   cmocka_unit_test(test_too_long),
-	    cmocka_unit_test(test_addresses), cmocka_unit_test(test_envelope),
+	    cmocka_unit_test(test_addresses), cmocka_unit_test(test_need),
 	    cmocka_unit_test(test_printable),
 	};
 
