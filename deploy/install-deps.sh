@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
 	build-essential cmake pkg-config git
 	libldap2-dev libsasl2-dev libc-ares-dev libgnutls28-dev
-	libevent-dev libcmocka-dev zlib1g-dev
+	libevent-dev libcmocka-dev zlib1g-dev libidn2-dev
 	clang libclang-rt-14-dev
 )
 TEST_PKGS=(

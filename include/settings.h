@@ -117,6 +117,7 @@ struct settings_routerd {
 	struct config_list relay_networks; /* CIDRs, host bits zero */
 	uint64_t max_message_size;
 	uint64_t spool_min_free; /* MAIL gets 452 4.3.1 below it */
+	uint64_t max_line_length; /* per message line; longer: 500 5.5.2 */
 	unsigned int max_recipients;
 	unsigned int max_received_headers;
 	char *tls_cert;

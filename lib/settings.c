@@ -401,6 +401,9 @@ static const struct config_setting routerd_settings[] = {
 	LIST("relay_networks", R(relay_networks), valid_cidr),
 	SIZE("max_message_size", R(max_message_size), "50M", 1024, 0),
 	SIZE("spool_min_free", R(spool_min_free), "200M", 0, 0),
+	/* Longest accepted line of a message: RFC 5321's 998 is what we
+	 * send (longer lines are folded), not what real mail holds. */
+	SIZE("max_line_length", R(max_line_length), "64K", 998, 1 << 30),
 	UINT("max_recipients", R(max_recipients), "1000", 1, 100000),
 	UINT("max_received_headers", R(max_received_headers), "30", 1, 1000),
 	PATH("tls_cert", R(tls_cert), NULL, NULL),

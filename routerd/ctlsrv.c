@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "intl.h"
 #include "log.h"
 #include "queue.h"
 #include "sbuf.h"
@@ -38,22 +39,10 @@ struct ctlsrv {
 	struct queue *q;
 };
 
-/* Printable, one line: control and non-ASCII bytes as \xNN. */
+/* Printable, one line: UTF-8 as it is, controls as \xNN (intl.h). */
 static void put_safe(struct sbuf *out, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c >= 0x7f || c == '\\') {
-			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-
-			sbuf_append(out, e, 4);
-		} else {
-			sbuf_append(out, s, 1);
-		}
-	}
+	intl_put_printable(out, s);
 }
 
 static const char *state_name(int state)

@@ -14,7 +14,9 @@
  *
  * Everything that came from the network (addresses, reply texts) is
  * printed with control characters escaped, so a hostile sender cannot
- * forge lines on the admin's terminal.
+ * forge lines on the admin's terminal; well-formed UTF-8 (SMTPUTF8
+ * addresses) is printed as it is, bidirectional controls excepted
+ * (intl_put_printable() in intl.h).
  */
 #ifndef DIRMX_CTLSRV_H
 #define DIRMX_CTLSRV_H

@@ -249,6 +249,8 @@ static void content(struct dotstream *ds, struct sbuf *out, unsigned char c)
 	if (c == '\0')
 		ds->st.nul_bytes++;
 	header_byte(ds, c);
+	if (c >= 0x80 && ds->hs == H_FIELD)
+		ds->st.header_8bit = true;
 	put(ds, out, c);
 }
 

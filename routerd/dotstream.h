@@ -48,7 +48,8 @@
  *     from the start up to the first empty line, or up to the first line
  *     that is neither a field ("name:" with optional WSP before the colon,
  *     RFC 5322 obs-syntax) nor a continuation. "Received:" fields in it
- *     are counted, case-insensitively; those in the body are not.
+ *     are counted, case-insensitively; those in the body are not. An
+ *     octet >= 0x80 in a field of it sets header_8bit.
  *
  * Ownership: dotstream_new() returns a stream freed with dotstream_deinit().
  * The caller owns out; dotstream only appends to it.
@@ -86,6 +87,9 @@ struct dotstream_stats {
 	   white space dropped, cut at DOTSTREAM_MSGID_MAX), for logs: "" when
 	   there is none. Not validated: quote it when logging. */
 	char message_id[DOTSTREAM_MSGID_MAX + 1];
+	/* An octet >= 0x80 in a header field (RFC 6532 UTF-8 headers): the
+	   message needs SMTPUTF8 to travel as it is (intl.h). */
+	bool header_8bit;
 };
 
 struct dotstream *dotstream_new(uint64_t max_size, size_t max_line);

@@ -28,6 +28,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "dsn_private.h"
+#include "intl.h"
 #include "sbuf.h"
 #include "str.h"
 
@@ -446,10 +447,9 @@ int dsn_build(const struct dsn_input *in, struct sbuf *out,
 	subject = any_failed    ? "Undelivered Mail Returned to Sender"
 	          : any_delayed ? "Delayed Mail (still being retried)"
 	                        : "Successful Mail Delivery Report";
-	dsn_text_put(&m, "From: Mail Delivery System <%s>\r\nTo: <",
-	             in->postmaster);
-	dsn_text_put_clean(&m, env->mail_from, global);
-	dsn_text_put(&m, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
+	dsn_text_put(&m, "From: Mail Delivery System <%s>\r\n", in->postmaster);
+	dsn_text_put_to(&m, env->mail_from, global);
+	dsn_text_put(&m, "Subject: %s\r\nDate: %s\r\n", subject, date);
 	dsn_text_put(&m, "Message-ID: <%s.%016" PRIx64 "@%s>\r\n", env->id,
 	             mix64(~in->boundary_seed), in->reporting_mta);
 	dsn_text_put(
@@ -510,6 +510,12 @@ int dsn_envelope(const struct dsn_input *in, const char *id, const void *msg,
 	e->body = dsn_text_has_8bit(msg, msg_len) ? SPOOLREC_BODY_8BITMIME
 	                                          : SPOOLREC_BODY_7BIT;
 	e->smtputf8 = orig->smtputf8;
+	/* The notice's own header is ASCII (dsn_text_put_to) unless the
+	 * sender's mailbox has no ASCII form, which only SMTPUTF8 reaches:
+	 * a notice about a message that needed SMTPUTF8 must not need it
+	 * itself, or it bounces at the very hop that bounced the original. */
+	e->smtputf8_needed =
+	    orig->smtputf8 && intl_addr_needs_utf8(orig->mail_from);
 	e->ret = SPOOLREC_RET_NONE;
 	spoolrec_set(&e->envid, "");
 	r = spoolrec_add_rcpt(e, orig->mail_from, "");

@@ -54,8 +54,12 @@
  * SMTPUTF8 originals (env->smtputf8) get the RFC 6533 types:
  * message/global-delivery-status (addresses with non-ASCII octets as
  * "utf-8;" with "+", "=", "\" written \x{HH}), message/global-headers or
- * message/global, and a text/plain part in UTF-8. Such a notice needs an
- * SMTPUTF8 path to the sender, which is what the sender used to send it.
+ * message/global, and a text/plain part in UTF-8: 8-bit body content
+ * (8BITMIME), not header. The notice's own header stays ASCII - To: holds
+ * the sender's A-label form, the UTF-8 original as an RFC 2047 display
+ * name - so the notice needs SMTPUTF8 only when the sender's local part
+ * is non-ASCII (dsn_envelope() sets smtputf8_needed so): a notice about a
+ * message that needed SMTPUTF8 must not bounce where the original did.
  *
  * Errors: -1 with a static, printable-ASCII *error_r that never quotes
  * the input; out is then unchanged (so it is when 0 is returned).
@@ -133,7 +137,8 @@ bool dsn_should_report(const struct spoolrec_rcpt *r, enum dsn_action action);
  * output): id as given (a new queue ID), arrival in->now, MAIL FROM:<>,
  * one recipient, the original sender, with NOTIFY=NEVER and an empty hop
  * (routing fills it in), helo the reporting MTA, body 8BITMIME when msg
- * holds an octet >= 0x80 else 7BIT, smtputf8 as the original's, no RET,
+ * holds an octet >= 0x80 else 7BIT, smtputf8 as the original's but
+ * smtputf8_needed only for a sender with no ASCII form (above), no RET,
  * no ENVID, size msg_len. -1 for the null sender. The caller frees
  * *env_r with spoolrec_deinit().
  */

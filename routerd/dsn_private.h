@@ -55,5 +55,14 @@ void dsn_text_put_addr_field(struct dsn_writer *w, const char *field,
                              const char *addr, bool global);
 /* Original-Recipient from a spooled "type;address" ORCPT, if representable. */
 void dsn_text_put_orcpt(struct dsn_writer *w, const char *orcpt, bool global);
+/*
+ * "To: <addr>" CR LF for the notice's own header. A non-ASCII address
+ * with an ASCII form (U-label domain, intl.h) is written in that form,
+ * with the original as an RFC 2047 encoded-word display name, so the
+ * notice needs no SMTPUTF8 (RFC 6531 3.4); one without (a non-ASCII
+ * local part) is kept as UTF-8 when global (the notice needs SMTPUTF8
+ * anyway, to reach such a mailbox), else cleaned.
+ */
+void dsn_text_put_to(struct dsn_writer *w, const char *addr, bool global);
 
 #endif

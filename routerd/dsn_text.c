@@ -32,6 +32,7 @@
 
 #include "alloc.h"
 #include "dsn_private.h"
+#include "intl.h"
 #include "sbuf.h"
 #include "str.h"
 
@@ -196,6 +197,62 @@ void dsn_text_put_addr_field(struct dsn_writer *w, const char *field,
 		dsn_text_put_clean(w, addr, false);
 	}
 	dsn_text_put(w, "\r\n");
+}
+
+/* RFC 2047 "B" encoded-words of s, whole UTF-8 sequences in each, at
+ * most 45 octets (60 of base64, 72 in all) a word, folded between. */
+static void put_encoded_words(struct dsn_writer *w, const char *s)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+
+	while (i < n) {
+		size_t take = n - i < 45 ? n - i : 45;
+
+		/* do not cut a UTF-8 sequence: back off continuation bytes */
+		while (i + take < n && take > 1 && (p[i + take] & 0xc0) == 0x80)
+			take--;
+		dsn_text_put(w, "%s=?utf-8?B?", i > 0 ? "\r\n " : "");
+		for (size_t k = 0; k < take; k += 3) {
+			unsigned v = (unsigned)p[i + k] << 16;
+			char q[4];
+
+			if (k + 1 < take)
+				v |= (unsigned)p[i + k + 1] << 8;
+			if (k + 2 < take)
+				v |= p[i + k + 2];
+			q[0] = b64[(v >> 18) & 63];
+			q[1] = b64[(v >> 12) & 63];
+			q[2] = k + 1 < take ? b64[(v >> 6) & 63] : '=';
+			q[3] = k + 2 < take ? b64[v & 63] : '=';
+			dsn_text_put_bytes(w, q, 4);
+		}
+		dsn_text_put_bytes(w, "?=", 2);
+		i += take;
+	}
+}
+
+void dsn_text_put_to(struct dsn_writer *w, const char *addr, bool global)
+{
+	const char *error;
+	char *ascii = NULL;
+
+	if (dsn_text_has_8bit(addr, strlen(addr)) &&
+	    str_utf8_valid(addr, strlen(addr)) &&
+	    intl_addr_to_ascii(addr, &ascii, &error) >= 0) {
+		dsn_text_put_bytes(w, "To: ", 4);
+		put_encoded_words(w, addr);
+		dsn_text_put_bytes(w, "\r\n <", 4);
+		dsn_text_put_clean(w, ascii, false);
+		dsn_text_put_bytes(w, ">\r\n", 3);
+	} else {
+		dsn_text_put_bytes(w, "To: <", 5);
+		dsn_text_put_clean(w, addr, global);
+		dsn_text_put_bytes(w, ">\r\n", 3);
+	}
+	free(ascii);
 }
 
 /* spoolrec keeps ORCPT as "type;decoded address" (session_cmd.c). */

@@ -31,6 +31,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "intl.h"
 #include "nexthop.h"
 #include "settings.h"
 #include "str.h"
@@ -284,11 +285,17 @@ static bool word_is(const char *s, const char *word)
 	return str_eq_case(s, strlen(s), word, strlen(word));
 }
 
+static int choose_ascii(const char *rcpt_domain, size_t dlen,
+                        const struct nexthop_config *cfg, struct nexthop *nh_r,
+                        enum nexthop_source *src_r, const char **error_r);
+
 int nexthop_choose(const char *authd_hop, const char *rcpt_domain,
                    const struct nexthop_config *cfg, struct nexthop *nh_r,
                    enum nexthop_source *src_r, const char **error_r)
 {
+	char *ascii = NULL;
 	size_t dlen = strlen(rcpt_domain);
+	int ret = -1;
 
 	if (authd_hop != NULL && *authd_hop != '\0' &&
 	    !word_is(authd_hop, "local") && !word_is(authd_hop, "external")) {
@@ -299,6 +306,24 @@ int nexthop_choose(const char *authd_hop, const char *rcpt_domain,
 		}
 		return 0;
 	}
+	/* Routes, the smarthost and the DNS all know the A-label form. */
+	if (!intl_is_ascii(rcpt_domain)) {
+		*src_r = NEXTHOP_SOURCE_MX;
+		if (intl_domain_to_ascii(rcpt_domain, dlen, &ascii, error_r) <
+		    0)
+			return -1;
+		rcpt_domain = ascii;
+		dlen = strlen(ascii);
+	}
+	ret = choose_ascii(rcpt_domain, dlen, cfg, nh_r, src_r, error_r);
+	free(ascii);
+	return ret;
+}
+
+static int choose_ascii(const char *rcpt_domain, size_t dlen,
+                        const struct nexthop_config *cfg, struct nexthop *nh_r,
+                        enum nexthop_source *src_r, const char **error_r)
+{
 	if (dlen > 1 && rcpt_domain[dlen - 1] == '.')
 		dlen--;
 	for (size_t i = 0; cfg != NULL && i < cfg->n_routes; i++) {

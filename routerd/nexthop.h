@@ -5,7 +5,8 @@
  * Contract:
  * - Pure: no sockets, files, clock or logging; randomness comes from the
  *   caller. Nothing here allocates except nexthop_order_mx() and
- *   nexthop_config_build(), whose results the caller frees as said below.
+ *   nexthop_config_build(), whose results the caller frees as said below
+ *   (nexthop_choose() uses a temporary copy for IDNA, intl.h).
  * - A next hop is written "host", "host:port", "[host]", "[host]:port",
  *   "[1.2.3.4]:25", "[IPv6:2001:db8::1]:25", "[2001:db8::1]" or a bare
  *   IPv6 address, optionally after "smtp:" (Postfix transport style;
@@ -100,7 +101,10 @@ void nexthop_config_deinit(struct nexthop_config **cfg);
  * routes, no smarthost). -1 when the chosen hop is invalid (the error
  * names the source) or rcpt_domain is not a valid domain for the MX
  * case; *src_r is set even then, so the caller can log which source was
- * at fault.
+ * at fault. A non-ASCII (U-label) rcpt_domain is converted to A-labels
+ * first (intl.h), for the routes, the smarthost and the MX alike; when it
+ * has no valid A-label form, -1 with *src_r NEXTHOP_SOURCE_MX: the
+ * domain can never be valid (the caller bounces, 5.1.2).
  */
 int nexthop_choose(const char *authd_hop, const char *rcpt_domain,
                    const struct nexthop_config *cfg, struct nexthop *nh_r,

@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "authc.h"
 #include "dsn.h"
+#include "intl.h"
 #include "log.h"
 #include "queue_group.h"
 #include "route.h"
@@ -121,8 +122,12 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 			rcpt_set(a, g->idx[k], SPOOLREC_DELIVERED, "");
 			continue;
 		}
-		snprintf(err, sizeof(err), "%s%s%s",
+		/* A local decision's text has no status of its own: keep
+		 * its status for the DSN (5.6.7, not 5.0.0). */
+		snprintf(err, sizeof(err), "%s%s%s%s%s",
 			 res->host != NULL ? res->host : "", res->host ? ": " : "",
+			 r->code == 0 && r->status[0] != '\0' ? r->status : "",
+			 r->code == 0 && r->status[0] != '\0' ? " " : "",
 			 r->text != NULL ? r->text : "");
 		rcpt_set(a, g->idx[k],
 			 r->verdict == SMTPC_BOUNCE ? SPOOLREC_BOUNCED
@@ -154,6 +159,61 @@ static enum smtpc_tls tls_policy_for(const struct queue *q,
 	return (enum smtpc_tls)q->opts.tls_policy;
 }
 
+/* A recipient of this transaction has a UTF-8 local part (intl.h). */
+static bool group_needs_utf8(const struct group *g)
+{
+	const struct spoolrec *env = g->a->m->env;
+
+	for (size_t k = 0; k < g->n; k++) {
+		const char *addr = env->rcpts[g->idx[k]].addr;
+
+		if (intl_rcpts_need_utf8(&addr, 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A message that does not need SMTPUTF8 is sent without it (RFC 6531
+ * 3.4), so every address goes in ASCII: U-label domains as A-labels
+ * (intl.h). A recipient with no ASCII form is bounced (5.6.7) and taken
+ * out of the group; false when none is left. *from_r and (*ascii_r)[k]
+ * are the group's addresses in ASCII, NULL when unchanged.
+ */
+static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
+{
+	struct attempt *a = g->a;
+	const struct spoolrec *env = a->m->env;
+	const char *error;
+	char err[600], **ascii;
+	size_t kept = 0;
+
+	*from_r = NULL;
+	*ascii_r = NULL;
+	if (!intl_is_ascii(env->mail_from) &&
+	    intl_addr_to_ascii(env->mail_from, from_r, &error) < 0)
+		*from_r = NULL; /* needs SMTPUTF8: not here (intl.h) */
+	ascii = alloc_array(g->n, sizeof(char *));
+	for (size_t k = 0; k < g->n; k++) {
+		const char *addr = env->rcpts[g->idx[k]].addr;
+		char *conv = NULL;
+
+		if (!intl_is_ascii(addr) &&
+		    intl_addr_to_ascii(addr, &conv, &error) < 0) {
+			snprintf(err, sizeof(err),
+				 "550 5.6.7 <%s> needs SMTPUTF8: %s", addr,
+				 error);
+			rcpt_set(a, g->idx[k], SPOOLREC_BOUNCED, err);
+			continue;
+		}
+		g->idx[kept] = g->idx[k];
+		ascii[kept++] = conv;
+	}
+	g->n = kept;
+	*ascii_r = ascii;
+	return kept > 0;
+}
+
 static void group_routed(const struct route_result *res, void *ctx)
 {
 	struct group *g = ctx;
@@ -166,7 +226,8 @@ static void group_routed(const struct route_result *res, void *ctx)
 	const char **rcpts;
 	const char **orcpt;
 	unsigned *notify;
-	char err[600];
+	char err[600], **ascii = NULL, *from = NULL;
+	bool utf8;
 
 	g->rreq = NULL;
 	if (res->status != ROUTE_OK) {
@@ -186,6 +247,13 @@ static void group_routed(const struct route_result *res, void *ctx)
 		group_done(g);
 		return;
 	}
+	utf8 = env->smtputf8 && (env->smtputf8_needed || group_needs_utf8(g));
+	if (!utf8 && !ascii_envelope(g, &from, &ascii)) {
+		free(ascii);
+		free(from);
+		group_done(g);
+		return;
+	}
 	targets = alloc_array(res->n_targets, sizeof(*targets));
 	for (size_t t = 0; t < res->n_targets; t++) {
 		targets[t].host = res->targets[t].host;
@@ -198,7 +266,7 @@ static void group_routed(const struct route_result *res, void *ctx)
 	for (size_t k = 0; k < g->n; k++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[g->idx[k]];
 
-		rcpts[k] = r->addr;
+		rcpts[k] = ascii != NULL && ascii[k] != NULL ? ascii[k] : r->addr;
 		notify[k] = r->notify;
 		orcpt[k] = r->orcpt != NULL && *r->orcpt != '\0' ? r->orcpt
 								 : NULL;
@@ -214,8 +282,8 @@ static void group_routed(const struct route_result *res, void *ctx)
 		job.auth_password = q->sh_password;
 	}
 	job.ca_file = q->ca_file;
-	job.mail_from = env->mail_from;
-	job.need_smtputf8 = env->smtputf8;
+	job.mail_from = from != NULL ? from : env->mail_from;
+	job.need_smtputf8 = utf8;
 	job.eightbit = env->body == SPOOLREC_BODY_8BITMIME;
 	job.size = a->data.len;
 	job.ret = (int)env->ret;
@@ -232,6 +300,10 @@ static void group_routed(const struct route_result *res, void *ctx)
 	free(rcpts);
 	free(orcpt);
 	free(notify);
+	for (size_t k = 0; ascii != NULL && k < g->n; k++)
+		free(ascii[k]);
+	free(ascii);
+	free(from);
 }
 
 /* Recipients for the local alert store (alerts.h): write the message
@@ -307,8 +379,21 @@ static void attempt_group(struct attempt *a)
 	}
 	queue_group_build(env, m->q->nhcfg, &gr);
 	for (size_t b = 0; b < gr.n_bad; b++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[gr.bad[b].idx];
+
+		if (gr.bad[b].src == NEXTHOP_SOURCE_MX) {
+			/* No retry makes a bad domain good: bounce now. */
+			snprintf(err, sizeof(err),
+				 "550 5.1.2 bad destination domain in <%s>: "
+				 "%s",
+				 r->addr, gr.bad[b].error);
+			rcpt_set(a, gr.bad[b].idx, SPOOLREC_BOUNCED, err);
+			log_info(m->id, "event=bad_domain rcpt=<%s> error=\"%s\"",
+				 r->addr, gr.bad[b].error);
+			continue;
+		}
 		snprintf(err, sizeof(err), "4.3.5 bad next hop \"%s\": %s",
-			 env->rcpts[gr.bad[b].idx].hop, gr.bad[b].error);
+			 r->hop, gr.bad[b].error);
 		rcpt_set(a, gr.bad[b].idx, SPOOLREC_DEFERRED, err);
 	}
 	a->groups = alloc_array(gr.n_groups, sizeof(*a->groups));

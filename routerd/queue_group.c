@@ -39,6 +39,7 @@ struct slot {
 	uint64_t hash;
 	size_t value;      /* a group index, or NO_GROUP */
 	const char *error; /* NO_GROUP: why */
+	enum nexthop_source src; /* NO_GROUP: whose fault */
 };
 
 struct table {
@@ -177,6 +178,7 @@ void queue_group_build(const struct spoolrec *env,
 			                   &error) < 0) {
 				s->value = NO_GROUP;
 				s->error = error;
+				s->src = src;
 			} else {
 				s->value = group_of(grouping_r, &groups_alloc,
 				                    &keys, &nh, src);
@@ -191,6 +193,7 @@ void queue_group_build(const struct spoolrec *env,
 			b = &grouping_r->bad[grouping_r->n_bad++];
 			b->idx = i;
 			b->error = s->error;
+			b->src = s->src;
 		} else {
 			struct queue_group *grp = &grouping_r->groups[s->value];
 

@@ -41,6 +41,10 @@ struct queue_group {
 struct queue_group_bad {
 	size_t idx;        /* index into env->rcpts */
 	const char *error; /* static: why its next hop is invalid */
+	/* NEXTHOP_SOURCE_MX: the recipient's domain itself can never be
+	 * valid (the sender's to fix: bounce); else our configuration or
+	 * directory is at fault (ours to fix: defer). */
+	enum nexthop_source src;
 };
 
 struct queue_grouping {

@@ -251,9 +251,8 @@ fail:
 /* What SIGHUP applies in [routerd]; everything else changed is logged as
  * needing a restart (the spool, the queue and delivery are built once). */
 static const char *const reloadable[] = {
-	"max_message_size", "spool_min_free", "max_recipients",
-	"max_received_headers",
-	"command_timeout", "data_timeout", "min_data_rate", "max_errors",
+	"max_message_size", "spool_min_free", "max_line_length",
+	"max_recipients", "max_received_headers", "command_timeout", "data_timeout", "min_data_rate", "max_errors",
 	"max_auth_failures", "tls_cert", "tls_key", "listen_backlog",
 	"client_connection_limit", "client_connection_rate_limit",
 	"local_domains", "relay_networks", NULL,

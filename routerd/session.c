@@ -37,7 +37,6 @@
 #define LINE_MAX_SMTP 512  /* RFC 5321 4.5.3.1.4, CRLF included */
 #define LINE_MAX_PARAMS 1024 /* MAIL, RCPT with ESMTP parameters */
 #define INPUT_LIMIT (256u * 1024)
-#define DATA_LINE_MAX 998
 
 static void session_process(struct session *s);
 
@@ -270,8 +269,9 @@ void session_start_data(struct session *s, bool bdat)
 	}
 	if (s->chunk == NULL)
 		s->chunk = sbuf_new(1024 * 1024);
-	s->ds = bdat ? dotstream_new_bdat(p->max_message_size, DATA_LINE_MAX)
-		     : dotstream_new(p->max_message_size, DATA_LINE_MAX);
+	s->ds = bdat ? dotstream_new_bdat(p->max_message_size,
+					  p->max_line_length)
+		     : dotstream_new(p->max_message_size, p->max_line_length);
 	if (s->msg != NULL)
 		add_received(s);
 	session_arm_data(s);

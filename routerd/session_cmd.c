@@ -21,6 +21,7 @@
 #include "alerts.h"
 #include "alloc.h"
 #include "evloop.h"
+#include "intl.h"
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
@@ -478,6 +479,8 @@ static struct spoolrec *build_envelope(struct session *s,
 			spoolrec_set(&sr->error, "");
 		}
 	}
+	env->smtputf8_needed =
+		intl_msg_needs_utf8(env->mail_from, st->header_8bit);
 	return env;
 }
 
@@ -502,7 +505,9 @@ static void message_end(struct session *s)
 		session_reply(s, 554, "5.6.0",
 			      "NUL characters are not allowed");
 	} else if (st.line_too_long) {
-		session_reply(s, 500, "5.5.2", "Line too long (RFC 5321 4.5.3.1.6)");
+		session_reply(s, 500, "5.5.2",
+			      "Line too long: the limit is %zu octets",
+			      p->max_line_length);
 	} else if (st.received > p->max_received_headers) {
 		log_warn(s->id, "event=loop received=%u", st.received);
 		session_reply(s, 554, "5.4.6",

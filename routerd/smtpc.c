@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "evloop.h"
+#include "linefold.h"
 #include "log.h"
 #include "smtpc_private.h"
 
@@ -77,6 +78,7 @@ void smtpc_settings_default(struct smtpc_settings *set_r)
 	set_r->data_done_ms = 10 * 60 * 1000;
 	set_r->idle_ms = 5 * 1000;
 	set_r->max_reuse = 100;
+	set_r->line_length_limit = LINEFOLD_SMTP_MAX;
 }
 
 gnutls_certificate_credentials_t smtpc_creds(struct smtpc *c,

@@ -147,6 +147,9 @@ struct smtpc_settings {
 	unsigned data_done_ms;  /* 10 min */
 	unsigned idle_ms;       /* how long a connection is cached: 5 s */
 	unsigned max_reuse;     /* transactions per connection: 100 */
+	/* Longer lines are folded with CR LF SP when sent (linefold.h):
+	 * LINEFOLD_SMTP_MAX (998); 0 never folds. */
+	unsigned line_length_limit;
 };
 
 void smtpc_settings_default(struct smtpc_settings *set_r);

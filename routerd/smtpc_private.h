@@ -18,6 +18,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "linefold.h"
 #include "smtpc.h"
 
 struct event;
@@ -137,7 +138,8 @@ struct smtpc_conn {
 	size_t accepted;
 	uint64_t pos, total; /* data bytes read / to send (with trailer) */
 	char trailer[3];
-	bool line_start, last_chunk;
+	struct linefold fold; /* folding and dot-stuffing state */
+	bool last_chunk;
 };
 
 /* smtpc.c */

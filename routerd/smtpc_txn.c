@@ -14,6 +14,9 @@
  * got 2xx: with CHUNKING as BDAT chunks (no dot-stuffing), else with
  * DATA, dot-stuffed on the fly while being read with pread() in blocks
  * (flow control: the next block is queued when the io's output drained).
+ * Either way lines longer than settings.line_length_limit (998) are
+ * folded with CR LF SP on the way (linefold.h), as Postfix does: routerd
+ * accepts longer lines than it may send.
  * Either way the message ends with CRLF, added when the data lacks it.
  * The verdict of DATA's end (or the last BDAT) applies to every accepted
  * recipient.
@@ -26,6 +29,7 @@
 
 #include "alloc.h"
 #include "io.h"
+#include "linefold.h"
 #include "sbuf.h"
 #include "smtpc_private.h"
 #include "str.h"
@@ -180,6 +184,13 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 	return true;
 }
 
+/* Lines longer than RFC 5321 allows are folded (linefold.h) unless the
+ * settings say otherwise (0: never fold). */
+static size_t set_line_max(const struct smtpc_conn *conn)
+{
+	return smtpc_settings(conn->c)->line_length_limit;
+}
+
 /* The last byte of the data decides the CRLF that may have to follow. */
 static bool set_trailer(struct smtpc_conn *conn)
 {
@@ -196,7 +207,7 @@ static bool set_trailer(struct smtpc_conn *conn)
 	                        : "\r\n");
 	conn->pos = 0;
 	conn->total = req->data_len + strlen(conn->trailer);
-	conn->line_start = true;
+	linefold_init(&conn->fold, set_line_max(conn), !conn->caps.chunking);
 	return true;
 }
 
@@ -210,15 +221,16 @@ static bool read_fail(struct smtpc_conn *conn, int err)
 	return false;
 }
 
-/* One BDAT chunk: the command and its bytes in one write. */
+/* One BDAT chunk (folded, not stuffed): the command and its bytes in
+ * one write. */
 static bool send_chunk(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
 	uint64_t left = req->data_len - conn->pos;
 	size_t n = left < SMTPC_CHUNK ? (size_t)left : SMTPC_CHUNK;
-	char *block = alloc_zero(n + 3);
-	size_t len = n;
+	char *block = alloc_zero(n + 1);
+	struct sbuf *out = sbuf_new(SIZE_MAX);
 	ssize_t got;
 
 	if (n > 0) {
@@ -226,52 +238,50 @@ static bool send_chunk(struct smtpc_conn *conn)
 		            (off_t)(req->data_offset + conn->pos));
 		if (got != (ssize_t)n) {
 			free(block);
+			sbuf_deinit(&out);
 			return read_fail(conn, got < 0 ? errno : 0);
 		}
 	}
+	linefold_feed(&conn->fold, block, n, out);
+	free(block);
 	conn->pos += n;
 	conn->last_chunk = conn->pos == req->data_len;
-	if (conn->last_chunk) {
-		memcpy(block + n, conn->trailer, strlen(conn->trailer));
-		len += strlen(conn->trailer);
-	}
-	io_printf(conn->io, "BDAT %zu%s\r\n", len,
+	if (conn->last_chunk)
+		sbuf_append_str(out, conn->trailer);
+	io_printf(conn->io, "BDAT %zu%s\r\n", sbuf_len(out),
 	          conn->last_chunk ? " LAST" : "");
-	io_write(conn->io, block, len);
-	free(block);
+	io_write(conn->io, sbuf_data(out), sbuf_len(out));
+	sbuf_deinit(&out);
 	conn->state = SMTPC_S_BDAT;
 	io_set_timeout(conn->io, conn->last_chunk ? set->data_done_ms
 	                                          : set->data_block_ms);
 	return true;
 }
 
-/* Queue dot-stuffed blocks until about SMTPC_CHUNK bytes wait. */
+/* Queue dot-stuffed, folded blocks until about SMTPC_CHUNK bytes wait. */
 bool smtpc_txn_pump(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
 	char block[SMTPC_BLOCK];
+	struct sbuf *out = sbuf_new(SIZE_MAX);
 
 	while (io_queued(conn->io) < SMTPC_CHUNK && conn->pos < req->data_len) {
 		uint64_t left = req->data_len - conn->pos;
 		size_t n = left < sizeof(block) ? (size_t)left : sizeof(block);
 		ssize_t got = pread(req->data_fd, block, n,
 		                    (off_t)(req->data_offset + conn->pos));
-		size_t i, run = 0;
 
-		if (got <= 0)
+		if (got <= 0) {
+			sbuf_deinit(&out);
 			return read_fail(conn, got < 0 ? errno : 0);
-		for (i = 0; i < (size_t)got; i++) {
-			if (conn->line_start && block[i] == '.') {
-				io_write(conn->io, block + run, i - run);
-				io_write(conn->io, ".", 1);
-				run = i;
-			}
-			conn->line_start = block[i] == '\n';
 		}
-		io_write(conn->io, block + run, (size_t)got - run);
+		linefold_feed(&conn->fold, block, (size_t)got, out);
+		io_write(conn->io, sbuf_data(out), sbuf_len(out));
+		sbuf_reset(out);
 		conn->pos += (uint64_t)got;
 	}
+	sbuf_deinit(&out);
 	if (conn->pos < req->data_len)
 		return true;
 	io_printf(conn->io, "%s.\r\n", conn->trailer);

@@ -185,6 +185,7 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 				: NULL;
 	p->max_message_size = cfg->routerd.max_message_size;
 	p->spool_min_free = cfg->routerd.spool_min_free;
+	p->max_line_length = (size_t)cfg->routerd.max_line_length;
 	p->max_recipients = cfg->routerd.max_recipients;
 	p->max_received_headers = cfg->routerd.max_received_headers;
 	p->max_errors = cfg->routerd.max_errors;

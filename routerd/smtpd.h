@@ -31,6 +31,7 @@ struct smtpd_params {
 	char *postmaster; /* [routerd] postmaster, or NULL */
 	uint64_t max_message_size;
 	uint64_t spool_min_free;
+	size_t max_line_length; /* octets per message line */
 	unsigned max_recipients;
 	unsigned max_received_headers;
 	unsigned max_errors;        /* per session, then 421 */

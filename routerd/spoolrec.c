@@ -144,6 +144,7 @@ struct spoolrec *spoolrec_dup(const struct spoolrec *rec)
 	d->size = rec->size;
 	d->body = rec->body;
 	d->smtputf8 = rec->smtputf8;
+	d->smtputf8_needed = rec->smtputf8_needed;
 	d->ret = rec->ret;
 	spoolrec_set(&d->envid, rec->envid);
 	for (size_t i = 0; i < rec->rcpt_count; i++) {
@@ -277,7 +278,10 @@ static bool format_body(const struct spoolrec *rec, struct sbuf *s)
 	          put_str(s, K_FROM, rec->mail_from) &&
 	          put_num(s, K_SIZE, rec->size) &&
 	          put_word(s, K_BODY, body_names[rec->body]) &&
-	          put_num(s, K_SMTPUTF8, rec->smtputf8 ? 1 : 0) &&
+	          put_num(s, K_SMTPUTF8,
+	                  !rec->smtputf8         ? 0
+	                  : rec->smtputf8_needed ? 1
+	                                         : 2) &&
 	          put_word(s, K_RET, ret_names[rec->ret]) &&
 	          put_str(s, K_ENVID, rec->envid);
 
@@ -544,9 +548,10 @@ static const char *parse_body(struct buf *b, struct spoolrec *rec)
 	                      &w)) != NULL)
 		return error;
 	rec->body = (enum spoolrec_body)w;
-	if ((error = get_num(b, K_SMTPUTF8, 1, &n)) != NULL)
+	if ((error = get_num(b, K_SMTPUTF8, 2, &n)) != NULL)
 		return error;
-	rec->smtputf8 = n == 1;
+	rec->smtputf8 = n != 0;
+	rec->smtputf8_needed = n == 1;
 	if ((error = get_word(b, K_RET, ret_names, N_ELEMENTS(ret_names),
 	                      &w)) != NULL)
 		return error;

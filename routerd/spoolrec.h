@@ -13,7 +13,12 @@
  *     from=<MAIL FROM address without <>, empty for the null path>
  *     size=<message size in bytes>
  *     body=7bit | 8bitmime | binarymime
- *     smtputf8=0 | 1
+ *     smtputf8=0 | 1 | 2   (0: no SMTPUTF8; 1: SMTPUTF8, and the message
+ *                          - its header or sender - needs it; 2:
+ *                          SMTPUTF8, but only a recipient with a UTF-8
+ *                          local part would need it, intl.h. Records
+ *                          written before 2 existed say 1 for every
+ *                          SMTPUTF8 message: read as needed.)
  *     ret=none | full | hdrs            (DSN RET; none = not given)
  *     envid=<DSN ENVID, empty when none>
  *   then, for each recipient (at least one), these seven lines in order:
@@ -108,7 +113,9 @@ struct spoolrec {
 	char *mail_from; /* "" is the null path <> */
 	uint64_t size;
 	enum spoolrec_body body;
-	bool smtputf8;
+	bool smtputf8;        /* the sender used SMTPUTF8 */
+	bool smtputf8_needed; /* ... and the message (header, sender) needs
+	                         it, whatever the recipients (intl.h) */
 	enum spoolrec_ret ret;
 	char *envid;
 	struct spoolrec_rcpt *rcpts;

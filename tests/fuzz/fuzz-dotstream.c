@@ -76,7 +76,8 @@ static bool stats_equal(const struct dotstream_stats *a,
 	       a->received == b->received &&
 	       a->headers_seen == b->headers_seen &&
 	       a->header_end_seen == b->header_end_seen &&
-	       a->header_bytes == b->header_bytes;
+	       a->header_bytes == b->header_bytes &&
+	       a->header_8bit == b->header_8bit;
 }
 
 static void no_bare(const struct sbuf *out)

@@ -95,6 +95,7 @@ class Txn:
     def __init__(self, conn, mail_from):
         self.conn = conn
         self.mail_from = mail_from
+        self.mail_line = None   # the MAIL command as sent, parameters included
         self.rcpts = []
         self.refused = []
         self.data = None
@@ -231,6 +232,7 @@ class Sink:
                     r = self.mail_reply or "250 2.1.0 Ok"
                     if r.startswith("2"):
                         txn = Txn(conn, _addr(line[10:]))
+                        txn.mail_line = line
                         with self.lock:
                             self._txns.append(txn)
                     await say(r)

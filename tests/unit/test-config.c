@@ -428,6 +428,7 @@ static void test_settings_defaults(void **state)
 	assert_string_equal(cfg->routerd.user, "dirmx");
 	assert_string_equal(cfg->routerd.spool_dir, "/var/spool/dirmx");
 	assert_int_equal(cfg->routerd.max_message_size, 50 * 1024 * 1024);
+	assert_int_equal(cfg->routerd.max_line_length, 65536);
 	assert_int_equal(cfg->routerd.max_recipients, 1000);
 	assert_int_equal(cfg->routerd.max_received_headers, 30);
 	assert_int_equal(cfg->routerd.retry_min_ms, 300000);
@@ -523,6 +524,9 @@ static void test_settings_checks(void **state)
 		 "invalid value 'a..b': not a domain name"},
 		{AUTHD "[routerd]\nmax_message_size = 100\n", NULL,
 		 "below the minimum 1024"},
+		{AUTHD "[routerd]\nmax_line_length = 1M\n"},
+		{AUTHD "[routerd]\nmax_line_length = 500\n", NULL,
+		 "max_line_length: size (bytes) 500 out of range 998.."},
 		{AUTHD "[routerd]\nretry_min = 2h\n", NULL,
 		 "retry_min <= retry_max"},
 		{AUTHD "[routerd]\nuser = -x\n", NULL, "not a user"},

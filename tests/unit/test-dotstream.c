@@ -337,6 +337,38 @@ static void test_random(void **state)
 }
 
 /* The out buffer's own limit acts as a size limit, deterministically. */
+/* RFC 6532 UTF-8 in a header field sets header_8bit; in the body not. */
+static void test_header_8bit(void **state)
+{
+	static const struct {
+		const char *in;
+		bool eight;
+	} h8[] = {
+	    {"Subject: plain\r\n\r\nbody \xc3\xa9\r\n.\r\n", false},
+	    {"Subject: \xc3\xa9t\xc3\xa9\r\n\r\nbody\r\n.\r\n", true},
+	    {"Subject: x\r\n \xc3\xa9\r\n\r\nbody\r\n.\r\n", true},
+	    {"From: a\r\n\xc3\xa9 no field\r\n.\r\n", false},
+	    {"\r\n\xc3\xa9\r\n.\r\n", false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(h8) / sizeof(h8[0]); i++) {
+		struct dotstream *ds = dotstream_new(0, 998);
+		struct sbuf *out = sbuf_new(1 << 20);
+		struct dotstream_stats st;
+		size_t used;
+
+		assert_int_equal(
+		    dotstream_feed(ds, h8[i].in, strlen(h8[i].in), &used, out),
+		    1);
+		dotstream_stats(ds, &st);
+		if (st.header_8bit != h8[i].eight)
+			fail_msg("case %zu: header_8bit %d", i, st.header_8bit);
+		sbuf_deinit(&out);
+		dotstream_deinit(&ds);
+	}
+}
+
 static void test_out_limit(void **state)
 {
 	char big[10000];
@@ -363,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(test_cases),
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_out_limit),
+	    cmocka_unit_test(test_header_8bit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -547,6 +547,94 @@ static void test_utf8(void **state)
 	spoolrec_deinit(&env);
 }
 
+/*
+ * A notice about a message that needed SMTPUTF8 must be deliverable
+ * where the original was not: its own header is ASCII (the sender's
+ * U-label domain as A-labels, the UTF-8 form as an RFC 2047 display
+ * name), UTF-8 addresses stay inside message/global-delivery-status, and
+ * its envelope does not ask for SMTPUTF8. Only a sender whose local part
+ * is non-ASCII (no ASCII form exists) makes the notice need it.
+ */
+static void test_utf8_downgrade(void **state)
+{
+	struct spoolrec *env = envelope(), *e = NULL;
+	struct dsn_rcpt r = {0, DSN_ACTION_FAILED, "5.6.7", NULL, NULL, 0, 0};
+	struct dsn_input in;
+	struct sbuf *out = sbuf_new(1 << 20);
+	struct notice n;
+	const char *error;
+	char *g[2];
+
+	(void)state;
+	env->smtputf8 = true;
+	env->smtputf8_needed = true;
+	env->body = SPOOLREC_BODY_8BITMIME;
+	spoolrec_set(&env->mail_from, "anna@b\303\274cher.example");
+	spoolrec_set(&env->rcpts[0].addr, "j\xc3\xb6rg@example.com");
+	input(&in, env, &r, 1, "Subject: x\r\n\r\nbody\r\n");
+	build_ok(&in, out, &n);
+	assert_field(n.headers, "To",
+	             "=?utf-8?B?YW5uYUBiw7xjaGVyLmV4YW1wbGU=?= "
+	             "<anna@xn--bcher-kva.example>");
+	for (const char *p = n.headers; *p != '\0'; p++)
+		assert_true((unsigned char)*p < 0x80);
+	assert_field(n.parts[1].headers, "Content-Type",
+	             "message/global-delivery-status");
+	assert_int_equal(groups(n.parts[1].body, g, 2), 1);
+	assert_field(g[0], "Final-Recipient", "utf-8;j\xc3\xb6rg@example.com");
+	free(g[0]);
+	notice_free(&n);
+	assert_int_equal(dsn_envelope(&in, "0123456789abcdeg", sbuf_data(out),
+	                              sbuf_len(out), &e, &error),
+	                 0);
+	assert_true(e->smtputf8);
+	assert_false(e->smtputf8_needed);
+	assert_string_equal(e->rcpts[0].addr, "anna@b\303\274cher.example");
+	spoolrec_deinit(&e);
+
+	/* A long UTF-8 sender: several encoded-words, none over 75. */
+	sbuf_reset(out);
+	spoolrec_set(
+	    &env->mail_from,
+	    "a@\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    ".example");
+	build_ok(&in, out, &n);
+	{
+		char *to = field(n.headers, "To"), *w = to, *q;
+		int words = 0;
+
+		assert_non_null(to);
+		while ((q = strstr(w, "=?utf-8?B?")) != NULL) {
+			char *end = strstr(q + 10, "?=");
+
+			assert_non_null(end);
+			assert_true(end + 2 - q <= 75);
+			words++;
+			w = end + 2;
+		}
+		assert_true(words >= 2);
+		assert_non_null(strstr(to, "<a@xn--"));
+		free(to);
+	}
+	notice_free(&n);
+
+	/* No ASCII form: the notice needs SMTPUTF8, as the sender's own. */
+	sbuf_reset(out);
+	spoolrec_set(&env->mail_from, "j\xc3\xb6rg@example.org");
+	build_ok(&in, out, &n);
+	assert_field(n.headers, "To", "<j\xc3\xb6rg@example.org>");
+	notice_free(&n);
+	assert_int_equal(dsn_envelope(&in, "0123456789abcdeg", sbuf_data(out),
+	                              sbuf_len(out), &e, &error),
+	                 0);
+	assert_true(e->smtputf8_needed);
+	spoolrec_deinit(&e);
+	sbuf_deinit(&out);
+	spoolrec_deinit(&env);
+}
+
 /* Remote texts cannot add lines or pass 998 octets. */
 static void test_hostile_diag(void **state)
 {
@@ -760,6 +848,7 @@ int main(void)
 	    cmocka_unit_test(test_ret_full),
 	    cmocka_unit_test(test_8bit),
 	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_utf8_downgrade),
 	    cmocka_unit_test(test_hostile_diag),
 	    cmocka_unit_test(test_boundary),
 	    cmocka_unit_test(test_long_header),

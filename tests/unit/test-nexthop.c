@@ -208,7 +208,7 @@ static void test_route_parse(void **state)
 
 /* ---- nexthop_choose ---- */
 
-static struct nexthop_route test_routes[2];
+static struct nexthop_route test_routes[3];
 
 static void make_cfg(struct nexthop_config *cfg, bool routes, bool smart)
 {
@@ -221,9 +221,12 @@ static void make_cfg(struct nexthop_config *cfg, bool routes, bool smart)
 	assert_int_equal(nexthop_route_parse("Other.Example hub.example",
 	                                     &test_routes[1], &error),
 	                 0);
+	assert_int_equal(nexthop_route_parse("xn--bcher-kva.example [10.8.8.8]",
+	                                     &test_routes[2], &error),
+	                 0);
 	if (routes) {
 		cfg->routes = test_routes;
-		cfg->n_routes = 2;
+		cfg->n_routes = 3;
 	}
 	if (smart) {
 		assert_int_equal(nexthop_parse("[smart.example]:587",
@@ -294,6 +297,22 @@ static const struct choose_case choose_cases[] = {
     {"external", "1.2.3.4", false, false, -1, NEXTHOP_SOURCE_MX, NULL, 0,
      false},
     {"external", "", false, false, -1, NEXTHOP_SOURCE_MX, NULL, 0, false},
+    /* U-label domains: A-labels for the MX and for routes alike */
+    {"external", "B\303\234cher.example.", false, false, 0, NEXTHOP_SOURCE_MX,
+     "xn--bcher-kva.example", 25, true},
+    {NULL, "\xe4\xbe\x8b\xe5\xad\x90.\xe6\xb5\x8b\xe8\xaf\x95", false, false, 0,
+     NEXTHOP_SOURCE_MX, "xn--fsqu00a.xn--0zwm56d", 25, true},
+    {"external", "b\303\274cher.example", true, true, 0, NEXTHOP_SOURCE_ROUTE,
+     "10.8.8.8", 25, false},
+    /* ... and one that can never be valid is the domain's fault (MX),
+     * even with a smarthost: the caller bounces it (5.1.2) */
+    {"external", "\xff.example", false, true, -1, NEXTHOP_SOURCE_MX, NULL, 0,
+     false},
+    {"external", "-b\303\274cher.example", true, true, -1, NEXTHOP_SOURCE_MX,
+     NULL, 0, false},
+    {"external",
+     "a234567890123456789012345678901234567890123456789012345678901234.example",
+     false, false, -1, NEXTHOP_SOURCE_MX, NULL, 0, false},
 };
 
 static void test_choose_table(void **state)

@@ -281,7 +281,7 @@ static const struct bad_case bad_cases[] = {
     {HEAD1 "client=%00\n", "%00 in a value"},
     {HEAD1 "client=\xc3\xa9\n", "unescaped byte in a value"},
     {HEAD1 HEAD2 "body=8BITMIME\n", "bad keyword"},
-    {HEAD1 HEAD2 "body=7bit\nsmtputf8=2\n", "bad number"},
+    {HEAD1 HEAD2 "body=7bit\nsmtputf8=3\n", "bad number"},
     {HEAD1 HEAD2 "body=7bit\nsmtputf8=0\nret=\n", "bad keyword"},
     {HEAD "rcpt=b@x\nhop=local\nnotify=never,success\n", "bad DSN notify"},
     {HEAD "rcpt=b@x\nhop=local\nnotify=failure,success\n", "bad DSN notify"},
@@ -318,6 +318,45 @@ static void test_strict(void **state)
 			assert_null(r);
 		}
 		sbuf_deinit(&s);
+	}
+}
+
+/*
+ * smtputf8=: 0 none, 1 needed, 2 asked but not needed. Records from
+ * before 2 existed say 1 for every SMTPUTF8 message and must keep being
+ * read as needing it (what they were delivered as).
+ */
+static void test_smtputf8_values(void **state)
+{
+	static const struct {
+		const char *v;
+		bool smtputf8, needed;
+	} cases[] = {
+	    {"0", false, false}, {"1", true, true}, {"2", true, false}};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		char body[512];
+		struct sbuf *s, *again = sbuf_new(SPOOLREC_MAX_LEN);
+		struct spoolrec *r = NULL;
+		const char *error = NULL;
+
+		snprintf(body, sizeof(body),
+		         HEAD1 HEAD2 "body=7bit\nsmtputf8=%s\nret=none\n"
+		                     "envid=\n" RCPT,
+		         cases[i].v);
+		s = framed(body);
+		assert_int_equal(
+		    spoolrec_parse(sbuf_data(s), sbuf_len(s), &r, &error), 0);
+		assert_int_equal(r->smtputf8, cases[i].smtputf8);
+		assert_int_equal(r->smtputf8_needed, cases[i].needed);
+		assert_int_equal(spoolrec_format(r, again, &error), 0);
+		assert_int_equal(sbuf_len(again), sbuf_len(s));
+		assert_memory_equal(sbuf_data(again), sbuf_data(s),
+		                    sbuf_len(s));
+		spoolrec_deinit(&r);
+		sbuf_deinit(&s);
+		sbuf_deinit(&again);
 	}
 }
 
@@ -442,6 +481,7 @@ int main(void)
 	    cmocka_unit_test(test_many_recipients),
 	    cmocka_unit_test(test_hostile_values),
 	    cmocka_unit_test(test_strict),
+	    cmocka_unit_test(test_smtputf8_values),
 	    cmocka_unit_test(test_nul_byte),
 	    cmocka_unit_test(test_torn),
 	    cmocka_unit_test(test_format_errors),
