@@ -48,7 +48,7 @@ static int copy(int out, int in, uint64_t offset, uint64_t len)
 }
 
 int alerts_store(const char *dir, const char *id, const char *reason, int fd,
-		 uint64_t offset, uint64_t len, const char **error_r)
+                 uint64_t offset, uint64_t len, const char **error_r)
 {
 	char path[4096], head[600];
 	int out = -1, dfd = -1, ret = -1;
@@ -62,9 +62,8 @@ int alerts_store(const char *dir, const char *id, const char *reason, int fd,
 			snprintf(path, sizeof(path), "%s/%s.eml", dir, id);
 		else
 			snprintf(path, sizeof(path), "%s/%s.%u.eml", dir, id,
-				 n);
-		out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			   0640);
+			         n);
+		out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 		if (out < 0 && errno != EEXIST) {
 			*error_r = strerror(errno);
 			return -1;

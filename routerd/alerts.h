@@ -24,6 +24,6 @@
  * *error_r (static or strerror text). An existing file is kept (a retry
  * after a crash): the copy goes beside it, as id.N.eml. */
 int alerts_store(const char *dir, const char *id, const char *reason, int fd,
-		 uint64_t offset, uint64_t len, const char **error_r);
+                 uint64_t offset, uint64_t len, const char **error_r);
 
 #endif

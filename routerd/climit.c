@@ -35,7 +35,7 @@ struct climit {
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 static bool client_key(const struct climit *c, const struct sockaddr *sa,
-		       uint8_t key[16])
+                       uint8_t key[16])
 {
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in sin;
@@ -55,8 +55,8 @@ static bool client_key(const struct climit *c, const struct sockaddr *sa,
 		bits = memcmp(key, v4mapped, 12) == 0 ? 128 : c->v6_prefix;
 		for (unsigned i = 0; i < 16; i++) {
 			unsigned keep = bits >= 8 * (i + 1) ? 8
-					: bits > 8 * i	    ? bits - 8 * i
-							    : 0;
+			                : bits > 8 * i      ? bits - 8 * i
+			                                    : 0;
 
 			key[i] &= (uint8_t)(0xff00u >> keep);
 		}
@@ -77,7 +77,7 @@ static size_t hash(const uint8_t key[16], size_t n_buckets)
 }
 
 struct climit *climit_new(unsigned conn_limit, unsigned rate_limit,
-			  unsigned v6_prefix)
+                          unsigned v6_prefix)
 {
 	struct climit *c = alloc_new(struct climit);
 
@@ -88,14 +88,14 @@ struct climit *climit_new(unsigned conn_limit, unsigned rate_limit,
 }
 
 void climit_set(struct climit *c, unsigned conn_limit, unsigned rate_limit,
-		unsigned v6_prefix)
+                unsigned v6_prefix)
 {
 	c->conn_limit = conn_limit;
 	c->rate_limit = rate_limit;
 	/* The prefix shapes the keys of open sessions: fixed at creation. */
 	if (c->v6_prefix == 0)
-		c->v6_prefix = v6_prefix >= 1 && v6_prefix <= 128 ? v6_prefix
-								  : 64;
+		c->v6_prefix =
+		    v6_prefix >= 1 && v6_prefix <= 128 ? v6_prefix : 64;
 }
 
 void climit_deinit(struct climit **cp)
@@ -124,7 +124,7 @@ static bool idle(const struct entry *e, uint64_t now)
 
 /* Find key's entry; drop the idle ones met on the way. */
 static struct entry **find(struct climit *c, const uint8_t key[16],
-			   uint64_t now)
+                           uint64_t now)
 {
 	struct entry **pp = &c->buckets[hash(key, c->n_buckets)];
 
@@ -166,7 +166,7 @@ static void grow(struct climit *c)
 }
 
 enum climit_verdict climit_open(struct climit *c, const struct sockaddr *sa,
-				uint64_t now_ms, unsigned *open_r)
+                                uint64_t now_ms, unsigned *open_r)
 {
 	uint8_t key[16];
 	struct entry **pp, *e;
@@ -201,8 +201,7 @@ enum climit_verdict climit_open(struct climit *c, const struct sockaddr *sa,
 	return CLIMIT_OK;
 }
 
-void climit_close(struct climit *c, const struct sockaddr *sa,
-		  uint64_t now_ms)
+void climit_close(struct climit *c, const struct sockaddr *sa, uint64_t now_ms)
 {
 	uint8_t key[16];
 	struct entry **pp, *e;

@@ -72,7 +72,7 @@ static void test_rate(void **state)
 	(void)state;
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(climit_open(c, SA(a), 1000 + i, &open),
-				 CLIMIT_OK);
+		                 CLIMIT_OK);
 		climit_close(c, SA(a), 1000 + i);
 	}
 	assert_int_equal(climit_open(c, SA(a), 30000, &open), CLIMIT_TOO_FAST);
@@ -88,11 +88,11 @@ static void test_ipv6_prefix(void **state)
 {
 	struct climit *c = climit_new(2, 0, 64);
 	struct sockaddr_storage a = addr("2001:db8:1:2::1"),
-				b = addr("2001:db8:1:2:ffff::9"),
-				other = addr("2001:db8:1:3::1"),
-				m1 = addr("::ffff:192.0.2.7"),
-				m2 = addr("::ffff:192.0.2.8"),
-				v4 = addr("192.0.2.7");
+	                        b = addr("2001:db8:1:2:ffff::9"),
+	                        other = addr("2001:db8:1:3::1"),
+	                        m1 = addr("::ffff:192.0.2.7"),
+	                        m2 = addr("::ffff:192.0.2.8"),
+	                        v4 = addr("192.0.2.7");
 	unsigned open;
 
 	(void)state;
@@ -119,18 +119,18 @@ static void test_many_clients(void **state)
 		struct sockaddr_in s4 = {.sin_family = AF_INET};
 
 		s4.sin_addr.s_addr = htonl(0x0a000000u + i);
-		assert_int_equal(climit_open(c, (struct sockaddr *)&s4, i,
-					     &open),
-				 CLIMIT_OK);
+		assert_int_equal(
+		    climit_open(c, (struct sockaddr *)&s4, i, &open),
+		    CLIMIT_OK);
 	}
 	assert_int_equal(climit_entries(c), 5000);
 	for (unsigned i = 0; i < 5000; i++) {
 		struct sockaddr_in s4 = {.sin_family = AF_INET};
 
 		s4.sin_addr.s_addr = htonl(0x0a000000u + i);
-		assert_int_equal(climit_open(c, (struct sockaddr *)&s4, i,
-					     &open),
-				 CLIMIT_TOO_MANY);
+		assert_int_equal(
+		    climit_open(c, (struct sockaddr *)&s4, i, &open),
+		    CLIMIT_TOO_MANY);
 		climit_close(c, (struct sockaddr *)&s4, i);
 	}
 	assert_int_equal(climit_entries(c), 0);

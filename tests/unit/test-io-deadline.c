@@ -16,7 +16,7 @@
 
 /* A peer sending `bytes` every `every_ms`: when does it time out? */
 static uint64_t run(unsigned rate, uint64_t bytes, uint64_t every_ms,
-		    uint64_t horizon_ms)
+                    uint64_t horizon_ms)
 {
 	uint64_t deadline = MAX, now = 0;
 
@@ -38,7 +38,7 @@ static void test_table(void **state)
 	assert_int_equal(io_rate_deadline(1000, 5000, 500, 500, MAX), 6000);
 	/* never past now + max */
 	assert_int_equal(io_rate_deadline(1000, 5000, 1u << 30, 500, MAX),
-			 1000 + MAX);
+	                 1000 + MAX);
 	/* already late: only the credit counts */
 	assert_int_equal(io_rate_deadline(9000, 5000, 250, 500, MAX), 9500);
 	/* huge n does not overflow */
