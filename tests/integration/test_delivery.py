@@ -9,6 +9,7 @@ routerd; "the Internet" is recording sinks on other loopback addresses,
 port 25.
 """
 
+import os
 import re
 import time
 import unittest
@@ -278,15 +279,18 @@ postmaster = %s
                    (sender, "550 5.1.1 <%s>: mailbox gone" % sender) in t.refused]
         self.assertEqual(len(refused), 1, refused)
 
-        # 3. When the postmaster refuses too, it stops: one try, no more.
+        # 3. When the postmaster refuses too, it stops: one try, no more,
+        # and the report is kept in the alert store, never dropped.
         self.A.set_reply(POSTMASTER, "550 5.1.1 <%s>: postmaster gone" % POSTMASTER)
         before = len(self.A.txns())
         self.A.set_reply(dl.user(26), "550 5.1.1 <%s>: gone too" % dl.user(26))
         qid = dl.send(dl.user(26), [bad3], tag="dbl-2")
         self.wait_done(qid)
-        self.assertTrue(wait_for(lambda: any("event=double_bounce_dropped" in ln
+        self.assertTrue(wait_for(lambda: any("event=double_bounce_stored" in ln
                                              for ln in dl.log().splitlines()), 20),
                         dl.log()[-3000:])
+        stored = os.listdir(os.path.join(dl.spool, "alerts"))
+        self.assertTrue(stored)
         self.assertTrue(dl.wait_queue_empty(20), dl.queue("list").stdout)
         time.sleep(2.5)  # longer than retry_max: nothing more may come
         pm = [t for t in self.A.txns()[before:]
