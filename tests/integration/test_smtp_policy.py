@@ -179,7 +179,8 @@ relay_networks = 127.0.0.2/32
         fc = info["forward_chain"]
         self.assertEqual(sorted((a.lower(), h) for a, h in m.rcpt_hops()),
                          sorted([("user00001@dirmx.test", self.rd.user(1)["mailhost"]),
-                                                (fc["final"], fc["mailhost"])]))
+                                 (fc["final"], fc["mailhost"]),
+                                 ("postmaster", "dirmx:alerts")]))
 
     # -- submission sender ---------------------------------------------------
     def test_submission_sender(self):
