@@ -262,7 +262,7 @@ static bool conn_start_tls(struct smtpc_conn *conn)
 		return false;
 	}
 	conn->state = SMTPC_S_HANDSHAKE;
-	if (io_start_tls_client(conn->io, cr, conn->host, verify) < 0) {
+	if (io_start_tls_client(conn->io, cr, NULL, conn->host, verify) < 0) {
 		smtpc_conn_fail(conn, "4.7.5", "cannot start TLS");
 		return false;
 	}
