@@ -151,12 +151,13 @@ static void io_timeout(void *arg)
 }
 
 /* A handshake gets handshake_ms in all, however the peer trickles its
- * bytes: unlike the idle timeout, no read or write restarts it. */
+ * bytes: unlike the idle timeout, no read or write restarts it. It is a
+ * TLS failure (IO_ERROR): there is no session to say goodbye in. */
 static void io_handshake_timeout(void *arg)
 {
 	struct io *io = arg;
 
-	io_fail(io, IO_TIMEOUT, "TLS handshake timeout");
+	io_fail(io, IO_ERROR, "TLS handshake timeout");
 }
 
 static void io_handshake_begin(struct io *io)
@@ -209,6 +210,9 @@ static void io_handshake(struct io *io)
 		return;
 	}
 	if (rc < 0) {
+		/* Tell the peer why (protocol_version to a TLS 1.0 client),
+		 * best effort: the socket is non-blocking. */
+		(void)gnutls_alert_send_appropriate(io->tls, rc);
 		io_fail(io, IO_ERROR, "TLS handshake: %s", gnutls_strerror(rc));
 		return;
 	}

@@ -67,8 +67,8 @@ void io_pause_read(struct io *io);
 void io_input_consumed(struct io *io);
 void io_resume_read(struct io *io);
 
-/* The TLS handshakes of this io, server or client, end with IO_TIMEOUT
- * unless done within ms (0, the default: only the idle timeout). No read
+/* The TLS handshakes of this io, server or client, end with IO_ERROR
+ * ("TLS handshake timeout") unless done within ms (0, the default: only the idle timeout). No read
  * or write restarts this deadline. */
 void io_set_handshake_timeout(struct io *io, unsigned ms);
 /* Start a server-side TLS handshake with ctx's credentials and
