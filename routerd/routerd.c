@@ -120,7 +120,11 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	names[0] = rd->hostname;
 	rd->route = route_new(base, rd->dns, names, 1);
 	smtpc_settings_default(&sset);
+	sset.tls_priority = r->smtp_tls_priority;
+	sset.handshake_ms = (unsigned)r->tls_handshake_timeout_ms;
 	rd->smtpc = smtpc_new(base, &sset);
+	if (rd->smtpc == NULL)
+		return -1;
 	qo.hostname = rd->hostname;
 	qo.postmaster = r->postmaster;
 	qo.settings = r;
@@ -222,6 +226,9 @@ void routerd_reload(void *state, const struct dirmx_config *cfg)
 
 	if (rd != NULL && rd->smtpd != NULL)
 		smtpd_reload(rd->smtpd, cfg);
+	if (rd != NULL && rd->smtpc != NULL)
+		(void)smtpc_set_tls_priority(rd->smtpc,
+					     cfg->routerd.smtp_tls_priority);
 }
 
 void routerd_stop(void *state)
