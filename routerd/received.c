@@ -13,7 +13,7 @@ const char *received_protocol(bool ehlo, bool tls, bool auth, bool smtputf8)
 	/* SMTPUTF8 is an ESMTP extension: EHLO is implied. */
 	if (smtputf8)
 		return tls ? (auth ? "UTF8SMTPSA" : "UTF8SMTPS")
-			   : (auth ? "UTF8SMTPA" : "UTF8SMTP");
+		           : (auth ? "UTF8SMTPA" : "UTF8SMTP");
 	if (tls)
 		return auth ? "ESMTPSA" : "ESMTPS";
 	if (auth)
@@ -37,22 +37,20 @@ bool received_format(struct sbuf *out, const struct received_info *ri)
 	bool ok;
 
 	ok = sbuf_printf(out, "Received: from %s ([%s])\r\n",
-			 ri->helo != NULL ? ri->helo : "unknown", ri->peer_ip);
+	                 ri->helo != NULL ? ri->helo : "unknown", ri->peer_ip);
 	if (ok && tls) {
 		version_name(ri->tls_version, version, sizeof(version));
-		ok = sbuf_printf(out,
-				 "\t(using %s with cipher %s (%u/%u bits))\r\n",
-				 version,
-				 ri->tls_cipher != NULL ? ri->tls_cipher
-							: "unknown",
-				 ri->tls_bits, ri->tls_bits);
+		ok = sbuf_printf(
+		    out, "\t(using %s with cipher %s (%u/%u bits))\r\n",
+		    version,
+		    ri->tls_cipher != NULL ? ri->tls_cipher : "unknown",
+		    ri->tls_bits, ri->tls_bits);
 	}
 	if (ok)
-		ok = sbuf_printf(out, "\tby %s (dirmx) with %s id %s",
-				 ri->hostname,
-				 received_protocol(ri->ehlo, tls, ri->auth,
-						   ri->smtputf8),
-				 ri->queue_id);
+		ok = sbuf_printf(
+		    out, "\tby %s (dirmx) with %s id %s", ri->hostname,
+		    received_protocol(ri->ehlo, tls, ri->auth, ri->smtputf8),
+		    ri->queue_id);
 	if (ok && ri->rcpt != NULL)
 		ok = sbuf_printf(out, "\r\n\tfor <%s>", ri->rcpt);
 	if (ok)

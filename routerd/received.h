@@ -3,10 +3,8 @@
  * (RFC 5321 4.4). Pure: no clock, no I/O; the caller passes the date.
  *
  *	Received: from HELO ([IP])
- *		(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))
- *		by HOSTNAME (dirmx) with ESMTPSA id QUEUEID
- *		for <RCPT>;
- *		DATE
+ *		(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256
+ *bits)) by HOSTNAME (dirmx) with ESMTPSA id QUEUEID for <RCPT>; DATE
  *
  * The TLS line is written as Postfix writes it, so that tools that read
  * Postfix's headers read ours; it is there only when TLS was used. The

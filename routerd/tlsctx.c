@@ -17,7 +17,7 @@ struct tlsctx {
 static unsigned tlsctx_count;
 
 struct tlsctx *tlsctx_new_from(gnutls_certificate_credentials_t creds,
-			       gnutls_priority_t priority)
+                               gnutls_priority_t priority)
 {
 	struct tlsctx *ctx = alloc_new(struct tlsctx);
 
@@ -29,7 +29,7 @@ struct tlsctx *tlsctx_new_from(gnutls_certificate_credentials_t creds,
 }
 
 int tlsctx_new(const char *cert, const char *key, const char *priority,
-	       struct tlsctx **ctx_r, const char **error_r)
+               struct tlsctx **ctx_r, const char **error_r)
 {
 	gnutls_certificate_credentials_t creds = NULL;
 	gnutls_priority_t prio = NULL;
@@ -43,7 +43,7 @@ int tlsctx_new(const char *cert, const char *key, const char *priority,
 		goto done;
 	}
 	rc = gnutls_certificate_set_x509_key_file(creds, cert, key,
-						  GNUTLS_X509_FMT_PEM);
+	                                          GNUTLS_X509_FMT_PEM);
 	if (rc < 0) {
 		*error_r = gnutls_strerror(rc);
 		goto done;

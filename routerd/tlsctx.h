@@ -28,11 +28,11 @@ struct tlsctx;
 
 /* Load cert and key (PEM) and build the priority cache of priority. */
 int tlsctx_new(const char *cert, const char *key, const char *priority,
-	       struct tlsctx **ctx_r, const char **error_r);
+               struct tlsctx **ctx_r, const char **error_r);
 /* A context from credentials and a priority cache built elsewhere; it
  * owns both from now on (for tests, and any other source of keys). */
 struct tlsctx *tlsctx_new_from(gnutls_certificate_credentials_t creds,
-			       gnutls_priority_t priority);
+                               gnutls_priority_t priority);
 /* One more user; returns ctx. */
 struct tlsctx *tlsctx_ref(struct tlsctx *ctx);
 /* One user less; the last one frees. Sets *ctx to NULL; NULL is fine. */

@@ -22,7 +22,7 @@ static struct tlsctx *make(void)
 
 	assert_int_equal(gnutls_certificate_allocate_credentials(&creds), 0);
 	assert_int_equal(
-		gnutls_priority_init(&prio, SETTINGS_TLS_PRIORITY, NULL), 0);
+	    gnutls_priority_init(&prio, SETTINGS_TLS_PRIORITY, NULL), 0);
 	return tlsctx_new_from(creds, prio);
 }
 
@@ -65,8 +65,8 @@ static void test_new_errors(void **state)
 
 	(void)state;
 	assert_int_equal(tlsctx_new("/nonexistent.crt", "/nonexistent.key",
-				    SETTINGS_TLS_PRIORITY, &ctx, &error),
-			 -1);
+	                            SETTINGS_TLS_PRIORITY, &ctx, &error),
+	                 -1);
 	assert_null(ctx);
 	assert_non_null(error);
 	assert_int_equal(tlsctx_live(), base);
@@ -75,8 +75,8 @@ static void test_new_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reload_while_sessions),
-		cmocka_unit_test(test_new_errors),
+	    cmocka_unit_test(test_reload_while_sessions),
+	    cmocka_unit_test(test_new_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
