@@ -41,9 +41,12 @@ import ssl
 import subprocess
 import time
 import unittest
+import warnings
 
+from deliverytest import DeliveryLab
 from dirmxlab import build_dir
 from smtptest import HOSTNAME, SmtpLab, queued_id, wait_for
+from test_smtpc import Sink as TlsSink
 
 # testssl.sh's severities that fail the test.
 FAIL_SEVERITIES = {"HIGH", "CRITICAL"}
@@ -388,6 +391,68 @@ class TlsReloadTest(unittest.TestCase):
         if asan:
             print("\nrouterd (ASan build %s): 4 reloads with sessions open, no leak "
                   "at stop" % build_dir())
+
+
+class TlsOutboundTest(unittest.TestCase):
+    """routerd's own delivery to a next hop that speaks only TLS 1.0
+    (issue 11): smtp_tls_priority's default (TLS 1.2+) cannot agree with it.
+    With tls_policy may the message is delivered in clear over a new
+    connection and event=tls_fallback says why; with encrypt it stays
+    queued (4.7.5, retried later) and nothing is sent in clear. The
+    client side in detail is test_smtpc.test_tls10_only_peer."""
+
+    def test_tls10_next_hop(self):
+        dl = DeliveryLab("tls-out", start=False)
+        self.addCleanup(dl.close)
+        ca = dl.ca
+        cert, key = ca.server_cert(["old.sink.test"], ["127.0.0.1"], name="old")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():  # TLS 1.0 is deprecated: the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1
+        sink = TlsSink(tls=ctx)
+        self.addCleanup(sink.close)
+
+        def configure(policy):
+            with open(dl.conf) as f:
+                conf = f.read()
+            conf = re.sub(r"(?m)^(routes|tls_policy|retry_min) = .*\n", "", conf)
+            conf = conf.replace("[routerd]\n", "[routerd]\nroutes = old.test "
+                                "[127.0.0.1]:%d\ntls_policy = %s\nretry_min = 1h\n"
+                                % (sink.port, policy), 1)
+            with open(dl.conf, "w") as f:
+                f.write(conf)
+
+        configure("may")
+        dl.start_authd()
+        dl.start_routerd()
+        qid = dl.send(dl.user(1), ["someone@old.test"], tag="may")
+        self.assertTrue(wait_for(lambda: len(sink.messages) == 1, timeout=30),
+                        dl.log()[-3000:])
+        self.assertFalse(sink.messages[0]["tls"])
+        self.assertTrue(dl.wait_queue_empty(), dl.queue("list").stdout)
+        log = dl.log()
+        self.assertRegex(log, r"%s event=tls_fallback host=127\.0\.0\.1 ip=127\.0\.0\.1:%d "
+                         r"policy=may action=reconnect_plaintext reason=\"[^\"]*TLS "
+                         r"handshake" % (qid, sink.port))
+        self.assertRegex(log, r"%s event=delivery rcpt=\"?someone@old\.test\"? .*tls=0 "
+                         r"status=2\.0\.0" % qid)
+
+        dl.stop_routerd()
+        configure("encrypt")
+        mark = dl.start_routerd()
+        sink.commands.clear()
+        qid = dl.send(dl.user(1), ["someone@old.test"], tag="encrypt")
+        self.assertTrue(wait_for(lambda: re.search(r"%s event=delivery .*status=4\.7\.5"
+                                                   % qid, dl.log()[mark:]), timeout=30),
+                        dl.log()[mark:][-3000:])
+        self.assertEqual(len(sink.messages), 1, "nothing more delivered")
+        self.assertEqual([v for v, _ in sink.commands], ["EHLO", "STARTTLS"])
+        self.assertNotIn("tls_fallback", dl.log()[mark:])
+        self.assertIn(qid, dl.queue_ids(), "deferred, not bounced")
 
 
 if __name__ == "__main__":
