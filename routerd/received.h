@@ -7,7 +7,9 @@
  *bits)) by HOSTNAME (dirmx) with ESMTPSA id QUEUEID for <RCPT>; DATE
  *
  * The TLS line is written as Postfix writes it, so that tools that read
- * Postfix's headers read ours; it is there only when TLS was used. The
+ * Postfix's headers read ours; it is there only when TLS was used (TLS
+ * 1.3 suite names are the same in both; for TLS 1.2 we write GnuTLS's
+ * IANA names, TLS_ECDHE_..._WITH_..., where Postfix writes OpenSSL's). The
  * "with" protocol is RFC 3848's (SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA),
  * or RFC 6531's (UTF8SMTP, UTF8SMTPA, UTF8SMTPS, UTF8SMTPSA) when the
  * transaction used SMTPUTF8. "for" is written for one recipient only.
