@@ -7,10 +7,11 @@ with STARTTLS, submissions on "465" with TLS from the first byte):
     enabled, and openssl s_client -tls1 / -tls1_1 (at SECLEVEL 0, so the
     client really offers them) get no session; TLS 1.2 and TLS 1.3 do,
     with a certificate that verifies against the lab CA;
-  - testssl.sh (Debian's) finds no SSLv2, SSLv3, TLS 1.0 or TLS 1.1 and no
-    finding of severity HIGH or CRITICAL in its protocol, cipher-category
-    and vulnerability checks; its output is printed into the test log and
-    its JSON kept (the path is printed);
+  - testssl.sh (Debian's) finds no SSLv2, SSLv3, TLS 1.0 or TLS 1.1, no
+    finding of severity MEDIUM, HIGH or CRITICAL in its protocol,
+    cipher-category and vulnerability checks, and no vulnerability check
+    that says VULNERABLE; its output is printed into the test log and its
+    JSON kept (the path is printed);
   - the server's cipher order wins (%SERVER_PRECEDENCE): a TLS 1.2 client
     that prefers AES-128-GCM gets AES-256-GCM;
   - the Received: field records TLS as Postfix does ("(using TLSv1.3 with
@@ -48,8 +49,11 @@ from dirmxlab import build_dir
 from smtptest import HOSTNAME, SmtpLab, queued_id, wait_for
 from test_smtpc import Sink as TlsSink
 
-# testssl.sh's severities that fail the test.
-FAIL_SEVERITIES = {"HIGH", "CRITICAL"}
+# testssl.sh's severities that fail the test. MEDIUM too: before issue 11
+# the only MEDIUM finding was BEAST (CBC suites with TLS 1.0). LOW stays
+# allowed for LUCKY13's "potentially vulnerable" (see above) and
+# cipherlist_AVERAGE (the same CBC suites, in -s).
+FAIL_SEVERITIES = {"MEDIUM", "HIGH", "CRITICAL"}
 # Protocol findings and what they must say.
 MUST_NOT_OFFER = ("SSLv2", "SSLv3", "TLS1", "TLS1_1")
 MUST_OFFER = ("TLS1_2", "TLS1_3")
