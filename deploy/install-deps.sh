@@ -30,6 +30,7 @@ TEST_PKGS=(
 	samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind
 	postfix postfix-ldap swaks libnet-ssleay-perl libio-socket-ssl-perl
 	gnutls-bin
+	openssl testssl.sh bsdextrautils
 	iproute2 procps psmisc bind9-dnsutils
 )
 SERVICES=(slapd dnsmasq krb5-kdc krb5-admin-server samba samba-ad-dc smbd nmbd

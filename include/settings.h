@@ -26,6 +26,9 @@
 #include "config.h"
 
 #define SETTINGS_DEFAULT_PATH DIRMX_SYSCONFDIR "/dirmx.conf"
+/* The default of tls_priority and smtp_tls_priority: GnuTLS's NORMAL
+ * without SSL 3.0, TLS 1.0 and TLS 1.1. */
+#define SETTINGS_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 enum settings_directory { SETTINGS_DIRECTORY_AD, SETTINGS_DIRECTORY_LDAP };
 enum settings_ldap_tls {
@@ -123,6 +126,9 @@ struct settings_routerd {
 	char *tls_cert;
 	char *tls_key;
 	char *tls_ca_file;
+	char *tls_priority;      /* GnuTLS priorities, inbound */
+	char *smtp_tls_priority; /* and outbound */
+	uint64_t tls_handshake_timeout_ms;
 	struct config_hostport smarthost;
 	char *smarthost_user;          /* AUTH to the smarthost, over TLS */
 	char *smarthost_password_file; /* readable by routerd alone */

@@ -9,6 +9,8 @@
 #include "settings.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -231,6 +233,30 @@ static bool valid_dn(const char *value, const char **error_r)
 	return true;
 }
 
+/* A GnuTLS priority string: GnuTLS itself parses it, so that -t rejects
+ * exactly what routerd would fail on. The message is copied by the
+ * caller at once (config-value.c), so a static buffer is enough. */
+static bool valid_tls_priority(const char *value, const char **error_r)
+{
+	static char why[160];
+	gnutls_priority_t prio;
+	const char *pos = NULL;
+	int rc = gnutls_priority_init(&prio, value, &pos);
+
+	if (rc == 0) {
+		gnutls_priority_deinit(prio);
+		return true;
+	}
+	if (rc == GNUTLS_E_INVALID_REQUEST && pos != NULL)
+		snprintf(why, sizeof(why),
+			 "not a GnuTLS priority string: error at '%.40s'", pos);
+	else
+		snprintf(why, sizeof(why), "not a GnuTLS priority string: %s",
+			 gnutls_strerror(rc));
+	*error_r = why;
+	return false;
+}
+
 /* ---- tables ------------------------------------------------------------ */
 
 static const struct config_enum_value log_levels[] = {
@@ -409,6 +435,13 @@ static const struct config_setting routerd_settings[] = {
 	PATH("tls_cert", R(tls_cert), NULL, NULL),
 	PATH("tls_key", R(tls_key), NULL, NULL),
 	PATH("tls_ca_file", R(tls_ca_file), NULL, NULL),
+	/* TLS 1.2 and 1.3 only, in and out (issue 11). */
+	STRING("tls_priority", R(tls_priority), SETTINGS_TLS_PRIORITY,
+	       valid_tls_priority),
+	STRING("smtp_tls_priority", R(smtp_tls_priority),
+	       SETTINGS_TLS_PRIORITY, valid_tls_priority),
+	DURATION("tls_handshake_timeout", R(tls_handshake_timeout_ms), "30s",
+		 SEC, 10 * MIN),
 	HOSTPORT("smarthost", R(smarthost)),
 	STRING("smarthost_user", R(smarthost_user), NULL, NULL),
 	PATH("smarthost_password_file", R(smarthost_password_file), NULL,

@@ -34,6 +34,7 @@
 #include "alloc.h"
 #include "evloop.h"
 #include "sbuf.h"
+#include "tlsctx.h"
 
 #define IO_OUT_LIMIT (4u * 1024 * 1024)
 
@@ -55,7 +56,11 @@ struct io {
 	bool write_blocked;           /* the last send would have blocked */
 	bool handshaking;
 	gnutls_session_t tls;
+	struct tlsctx *tlsctx; /* server side: a reference, see tlsctx.h */
+	struct evloop_timer *hs_timer; /* the handshake's own deadline */
+	unsigned handshake_ms;
 	char *tls_info;
+	struct io_tls_params tls_params;
 	char error[256];
 	bool lowat_pending, datain_pending, tlsready_pending;
 	enum io_event fatal;
@@ -179,6 +184,40 @@ static void io_timeout(void *arg)
 	io_fail(io, IO_TIMEOUT, "timeout");
 }
 
+/* A handshake gets handshake_ms in all, however the peer trickles its
+ * bytes: unlike the idle timeout, no read or write restarts it. It is a
+ * TLS failure (IO_ERROR): there is no session to say goodbye in. */
+static void io_handshake_timeout(void *arg)
+{
+	struct io *io = arg;
+
+	io_fail(io, IO_ERROR, "TLS handshake timeout");
+}
+
+static void io_handshake_begin(struct io *io)
+{
+	if (io->handshake_ms == 0)
+		return;
+	if (io->hs_timer == NULL)
+		io->hs_timer =
+			evloop_timer_new(io->base, io_handshake_timeout, io);
+	evloop_timer_start(io->hs_timer, io->handshake_ms);
+}
+
+/* The names a Received: field shows (session.c), kept from the end of
+ * the handshake. */
+static void io_keep_tls_params(struct io *io)
+{
+	const char *suite = gnutls_ciphersuite_get(io->tls);
+	gnutls_cipher_algorithm_t cipher = gnutls_cipher_get(io->tls);
+
+	io->tls_params.version =
+		gnutls_protocol_get_name(gnutls_protocol_get_version(io->tls));
+	io->tls_params.cipher = suite != NULL ? suite
+					      : gnutls_cipher_get_name(cipher);
+	io->tls_params.bits = (unsigned)gnutls_cipher_get_key_size(cipher) * 8;
+}
+
 static void io_handshake(struct io *io)
 {
 	int rc = gnutls_handshake(io->tls);
@@ -189,6 +228,8 @@ static void io_handshake(struct io *io)
 		return;
 	}
 	io->handshaking = false;
+	if (io->hs_timer != NULL)
+		evloop_timer_stop(io->hs_timer);
 	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		/* Only client sessions verify (io_start_tls_client). */
 		gnutls_datum_t why = {NULL, 0};
@@ -203,6 +244,9 @@ static void io_handshake(struct io *io)
 		return;
 	}
 	if (rc < 0) {
+		/* Tell the peer why (protocol_version to a TLS 1.0 client),
+		 * best effort: the socket is non-blocking. */
+		(void)gnutls_alert_send_appropriate(io->tls, rc);
 		io_fail(io, IO_ERROR, "TLS handshake: %s", gnutls_strerror(rc));
 		return;
 	}
@@ -210,6 +254,7 @@ static void io_handshake(struct io *io)
 	free(io->tls_info);
 	io->tls_info = alloc_strdup(desc != NULL ? desc : "TLS");
 	gnutls_free(desc);
+	io_keep_tls_params(io);
 	io_touch(io);
 	io->tlsready_pending = true;
 	io_update_events(io);
@@ -399,8 +444,11 @@ void io_free(struct io **iop)
 	event_free(io->ev_write);
 	evloop_timer_free(&io->timer);
 	evloop_timer_free(&io->defer);
+	evloop_timer_free(&io->hs_timer);
 	if (io->tls != NULL)
 		gnutls_deinit(io->tls);
+	/* After gnutls_deinit: the session used the credentials. */
+	tlsctx_unref(&io->tlsctx);
 	close(io->fd);
 	sbuf_deinit(&io->in);
 	sbuf_deinit(&io->out);
@@ -495,7 +543,20 @@ void io_resume_read(struct io *io)
 		io_update_events(io);
 }
 
-int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds)
+void io_set_handshake_timeout(struct io *io, unsigned ms)
+{
+	io->handshake_ms = ms;
+}
+
+/* The configured priorities; GnuTLS's defaults without any. */
+static int io_set_priority(struct io *io, gnutls_priority_t prio)
+{
+	if (prio != NULL)
+		return gnutls_priority_set(io->tls, prio);
+	return gnutls_set_default_priority(io->tls);
+}
+
+int io_start_tls(struct io *io, struct tlsctx *ctx)
 {
 	int rc = gnutls_init(&io->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);
 
@@ -503,14 +564,21 @@ int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds)
 		io->tls = NULL;
 		return -1;
 	}
-	gnutls_set_default_priority(io->tls);
-	gnutls_credentials_set(io->tls, GNUTLS_CRD_CERTIFICATE, creds);
+	if (io_set_priority(io, tlsctx_priority(ctx)) < 0) {
+		gnutls_deinit(io->tls);
+		io->tls = NULL;
+		return -1;
+	}
+	io->tlsctx = tlsctx_ref(ctx);
+	gnutls_credentials_set(io->tls, GNUTLS_CRD_CERTIFICATE,
+			       tlsctx_creds(ctx));
 	gnutls_certificate_server_set_request(io->tls, GNUTLS_CERT_IGNORE);
 	gnutls_transport_set_int(io->tls, io->fd);
 	/* Anything the client sent before the handshake is discarded:
 	 * commands pipelined after STARTTLS must not survive (RFC 3207). */
 	sbuf_reset(io->in);
 	io->handshaking = true;
+	io_handshake_begin(io);
 	io_handshake(io);
 	return 0;
 }
@@ -526,7 +594,8 @@ static bool io_is_ip_literal(const char *s)
 }
 
 int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
-			const char *server_name, bool verify)
+			gnutls_priority_t prio, const char *server_name,
+			bool verify)
 {
 	int rc = gnutls_init(&io->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
 
@@ -534,7 +603,11 @@ int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
 		io->tls = NULL;
 		return -1;
 	}
-	gnutls_set_default_priority(io->tls);
+	if (io_set_priority(io, prio) < 0) {
+		gnutls_deinit(io->tls);
+		io->tls = NULL;
+		return -1;
+	}
 	gnutls_credentials_set(io->tls, GNUTLS_CRD_CERTIFICATE, creds);
 	if (server_name != NULL && server_name[0] != '\0' &&
 	    !io_is_ip_literal(server_name))
@@ -549,6 +622,7 @@ int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
 	 * it must not be read as if it came over TLS (RFC 3207 6). */
 	sbuf_reset(io->in);
 	io->handshaking = true;
+	io_handshake_begin(io);
 	io_handshake(io);
 	return 0;
 }
@@ -561,6 +635,14 @@ bool io_is_tls(const struct io *io)
 const char *io_tls_info(const struct io *io)
 {
 	return io_is_tls(io) ? io->tls_info : NULL;
+}
+
+bool io_tls_params(const struct io *io, struct io_tls_params *params_r)
+{
+	if (!io_is_tls(io))
+		return false;
+	*params_r = io->tls_params;
+	return true;
 }
 
 const char *io_error(const struct io *io)

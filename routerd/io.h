@@ -6,7 +6,8 @@
  * (IO_DATAIN); it writes what the owner queues and says when the output
  * has drained (IO_LOWAT). TLS (GnuTLS) can be switched on at any time for
  * STARTTLS, or from the first byte for implicit TLS; the handshake is
- * asynchronous and bounded by the io's timeout like everything else.
+ * asynchronous and bounded by the io's timeout like everything else,
+ * and by a deadline of its own (io_set_handshake_timeout).
  *
  * The owner consumes input from io_input() itself (an SMTP session reads
  * line by line, a DATA body in chunks). Reading can be paused while the
@@ -32,6 +33,7 @@
 
 struct event_base;
 struct sbuf;
+struct tlsctx;
 
 enum io_event {
 	IO_DATAIN,       /* new input in io_input() */
@@ -85,20 +87,36 @@ void io_pause_read(struct io *io);
 void io_input_consumed(struct io *io);
 void io_resume_read(struct io *io);
 
-/* Start a server-side TLS handshake with creds (the io keeps no
- * reference to them after io_free). IO_TLSREADY or IO_ERROR follows. */
-int io_start_tls(struct io *io, gnutls_certificate_credentials_t creds);
-/* Start a client-side TLS handshake (STARTTLS in smtpc) with creds,
+/* The TLS handshakes of this io, server or client, end with IO_ERROR
+ * ("TLS handshake timeout") unless done within ms (0, the default: only the idle timeout). No read
+ * or write restarts this deadline. */
+void io_set_handshake_timeout(struct io *io, unsigned ms);
+/* Start a server-side TLS handshake with ctx's credentials and
+ * priorities; the io holds a reference to ctx until io_free (tlsctx.h).
+ * IO_TLSREADY or IO_ERROR follows. */
+int io_start_tls(struct io *io, struct tlsctx *ctx);
+/* Start a client-side TLS handshake (STARTTLS in smtpc) with creds and
+ * prio (NULL: GnuTLS's defaults; GnuTLS keeps its own reference),
  * sending server_name as SNI unless it is an IP literal. With verify,
  * the handshake fails (IO_ERROR) unless the server's chain verifies
  * against the trust anchors in creds and its certificate matches
  * server_name. Input buffered before the call is discarded.
  * IO_TLSREADY or IO_ERROR follows. */
 int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
-			const char *server_name, bool verify);
+			gnutls_priority_t prio, const char *server_name,
+			bool verify);
 bool io_is_tls(const struct io *io);
 /* "TLS1.3 ECDHE-..."-style description, or NULL without TLS. */
 const char *io_tls_info(const struct io *io);
+/* What was negotiated, in GnuTLS's names: version "TLS1.3", cipher the
+ * IANA suite "TLS_AES_256_GCM_SHA384", bits the cipher's key size. The
+ * strings are static. false without TLS. */
+struct io_tls_params {
+	const char *version;
+	const char *cipher;
+	unsigned bits;
+};
+bool io_tls_params(const struct io *io, struct io_tls_params *params_r);
 const char *io_error(const struct io *io);
 
 #endif

@@ -149,7 +149,11 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	names[0] = rd->hostname;
 	rd->route = route_new(base, rd->dns, names, 1);
 	smtpc_settings_default(&sset);
+	sset.tls_priority = r->smtp_tls_priority;
+	sset.handshake_ms = (unsigned)r->tls_handshake_timeout_ms;
 	rd->smtpc = smtpc_new(base, &sset);
+	if (rd->smtpc == NULL)
+		return -1;
 	qo.hostname = rd->hostname;
 	qo.postmaster = r->postmaster;
 	qo.alerts_dir = rd->alerts_dir;
@@ -252,8 +256,10 @@ fail:
  * needing a restart (the spool, the queue and delivery are built once). */
 static const char *const reloadable[] = {
 	"max_message_size", "spool_min_free", "max_line_length",
-	"max_recipients", "max_received_headers", "command_timeout", "data_timeout", "min_data_rate", "max_errors",
-	"max_auth_failures", "tls_cert", "tls_key", "listen_backlog",
+	"max_recipients", "max_received_headers", "command_timeout",
+	"data_timeout", "min_data_rate", "max_errors", "max_auth_failures",
+	"tls_cert", "tls_key", "tls_priority", "smtp_tls_priority",
+	"tls_handshake_timeout", "listen_backlog",
 	"client_connection_limit", "client_connection_rate_limit",
 	"local_domains", "relay_networks", NULL,
 };
@@ -315,6 +321,9 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
 		reload_policy(rd, cfg);
 		smtpd_reload(rd->smtpd, cfg);
 	}
+	if (rd != NULL && rd->smtpc != NULL)
+		(void)smtpc_set_tls_priority(rd->smtpc,
+					     cfg->routerd.smtp_tls_priority);
 	return restart;
 }
 

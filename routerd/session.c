@@ -30,6 +30,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "policy.h"
+#include "received.h"
 #include "sbuf.h"
 #include "settings.h"
 
@@ -199,7 +200,7 @@ void session_reset_tx(struct session *s)
 
 bool session_tls_available(const struct session *s)
 {
-	return smtpd_tls_creds(s->srv) != NULL;
+	return smtpd_tls(s->srv) != NULL;
 }
 
 void session_view(const struct session *s, struct session_view *v)
@@ -235,25 +236,29 @@ void session_flush_chunk(struct session *s)
 static void add_received(struct session *s)
 {
 	const struct smtpd_params *p = smtpd_params(s->srv);
+	struct io_tls_params tp;
+	struct received_info ri = {0};
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
-	const char *proto = io_is_tls(s->io) ? (s->auth_user != NULL ? "ESMTPSA"
-								    : "ESMTPS")
-				: s->auth_user != NULL ? "ESMTPA"
-				: s->ehlo	       ? "ESMTP"
-						       : "SMTP";
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	sbuf_printf(s->chunk,
-		    "Received: from %s ([%s])\r\n\tby %s (dirmx) with %s id "
-		    "%s%s%s%s;\r\n\t%s\r\n",
-		    s->helo != NULL ? s->helo : "unknown", s->peer, p->hostname,
-		    proto, spool_msg_id(s->msg),
-		    s->n_rcpts == 1 ? "\r\n\tfor <" : "",
-		    s->n_rcpts == 1 ? s->rcpts[0].addr : "",
-		    s->n_rcpts == 1 ? ">" : "", date);
+	ri.helo = s->helo;
+	ri.peer_ip = s->peer;
+	ri.hostname = p->hostname;
+	ri.queue_id = spool_msg_id(s->msg);
+	ri.rcpt = s->n_rcpts == 1 ? s->rcpts[0].addr : NULL;
+	ri.date = date;
+	ri.ehlo = s->ehlo;
+	ri.auth = s->auth_user != NULL;
+	ri.smtputf8 = s->in_mail && s->mail.smtputf8;
+	if (io_tls_params(s->io, &tp)) {
+		ri.tls_version = tp.version;
+		ri.tls_cipher = tp.cipher;
+		ri.tls_bits = tp.bits;
+	}
+	received_format(s->chunk, &ri);
 	session_flush_chunk(s);
 }
 
@@ -465,7 +470,7 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 			session_free(s);
 		} else if (s->starttls_pending && io_queued(io) == 0) {
 			s->starttls_pending = false;
-			if (io_start_tls(io, smtpd_tls_creds(s->srv)) < 0) {
+			if (io_start_tls(io, smtpd_tls(s->srv)) < 0) {
 				log_error(s->id, "event=tls_init_failed");
 				session_free(s);
 				return;
@@ -556,6 +561,7 @@ void session_new(struct smtpd *srv, struct event_base *base, int fd,
 	s->io = io_new(base, fd, INPUT_LIMIT, session_io, s);
 	smtpd_session_opened(srv, s);
 	session_arm_command(s);
+	io_set_handshake_timeout(s->io, p->tls_handshake_timeout_ms);
 	s->delay = NULL;
 	log_info(s->id, "event=connect client=%s listener=%s relay_client=%d",
 		 s->peer, s->listener, s->relay_client ? 1 : 0);
@@ -563,7 +569,7 @@ void session_new(struct smtpd *srv, struct event_base *base, int fd,
 		 p->hostname);
 	if (role == SETTINGS_ROLE_SUBMISSIONS) {
 		if (!session_tls_available(s) ||
-		    io_start_tls(s->io, smtpd_tls_creds(srv)) < 0) {
+		    io_start_tls(s->io, smtpd_tls(srv)) < 0) {
 			log_error(s->id, "event=tls_unavailable");
 			session_free(s);
 			return;

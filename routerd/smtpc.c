@@ -26,6 +26,7 @@
 #include "evloop.h"
 #include "linefold.h"
 #include "log.h"
+#include "settings.h"
 #include "smtpc_private.h"
 
 struct smtpc_creds {
@@ -43,7 +44,10 @@ struct smtpc {
 	unsigned n_conns, peak;
 	struct evloop_timer *kick;
 	struct smtpc_creds *creds;
+	gnutls_priority_t priority; /* built once, not per connection */
 };
+
+static void req_wait(struct smtpc_req *req, bool front);
 
 uint64_t smtpc_now_ms(void)
 {
@@ -79,6 +83,57 @@ void smtpc_settings_default(struct smtpc_settings *set_r)
 	set_r->idle_ms = 5 * 1000;
 	set_r->max_reuse = 100;
 	set_r->line_length_limit = LINEFOLD_SMTP_MAX;
+	set_r->handshake_ms = 30 * 1000;
+	set_r->tls_priority = NULL;
+}
+
+static int priority_build(const char *s, gnutls_priority_t *prio_r)
+{
+	const char *pos = NULL;
+	int rc = gnutls_priority_init(prio_r, s, &pos);
+
+	if (rc < 0) {
+		log_error(NULL,
+		          "event=tls_priority_failed priority=\"%s\" "
+		          "error=\"%s\"",
+		          s, gnutls_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int smtpc_set_tls_priority(struct smtpc *c, const char *priority)
+{
+	gnutls_priority_t p;
+
+	if (priority_build(priority != NULL ? priority : SETTINGS_TLS_PRIORITY,
+	                   &p) < 0)
+		return -1;
+	/* Sessions keep their own reference (gnutls_priority_set). */
+	if (c->priority != NULL)
+		gnutls_priority_deinit(c->priority);
+	c->priority = p;
+	return 0;
+}
+
+gnutls_priority_t smtpc_priority(const struct smtpc *c)
+{
+	return c->priority;
+}
+
+enum smtpc_tls smtpc_req_tls(const struct smtpc_req *req)
+{
+	if (req->tls == SMTPC_TLS_MAY && req->plain_target >= 0 &&
+	    (size_t)req->plain_target == req->target)
+		return SMTPC_TLS_NONE;
+	return req->tls;
+}
+
+void smtpc_req_plaintext(struct smtpc_req *req)
+{
+	req->conn = NULL;
+	req->plain_target = (long)req->target;
+	req_wait(req, true);
 }
 
 gnutls_certificate_credentials_t smtpc_creds(struct smtpc *c,
@@ -221,7 +276,7 @@ static char *req_key(const struct smtpc_req *req)
 	smtpc_addr_str(&t->addr, ip, sizeof(ip));
 	return alloc_printf(
 	    "%s|%s|%d|%s|%s|%s", req->target_hosts[req->target], ip,
-	    (int)req->tls, req->ca_file != NULL ? req->ca_file : "",
+	    (int)smtpc_req_tls(req), req->ca_file != NULL ? req->ca_file : "",
 	    req->auth_user != NULL ? req->auth_user : "", req->helo);
 }
 
@@ -446,7 +501,13 @@ struct smtpc *smtpc_new(struct event_base *base,
 		c->set.max_conns_total = 1;
 	if (c->set.max_conns_per_dest == 0)
 		c->set.max_conns_per_dest = 1;
+	c->set.tls_priority = NULL;
 	c->kick = evloop_timer_new(base, smtpc_kick, c);
+	if (smtpc_set_tls_priority(c, set->tls_priority) < 0) {
+		evloop_timer_free(&c->kick);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -478,6 +539,8 @@ void smtpc_deinit(struct smtpc **cp)
 		free(e);
 	}
 	evloop_timer_free(&c->kick);
+	if (c->priority != NULL)
+		gnutls_priority_deinit(c->priority);
 	free(c);
 }
 
@@ -516,6 +579,7 @@ struct smtpc_req *smtpc_deliver(struct smtpc *c, const struct smtpc_job *job,
 		req->targets[i].host = req->target_hosts[i];
 	}
 	req->tls = job->tls;
+	req->plain_target = -1;
 	req->need_smtputf8 = job->need_smtputf8;
 	req->eightbit = job->eightbit;
 	req->size = job->size != 0 ? job->size : job->data_len;

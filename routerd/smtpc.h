@@ -11,9 +11,13 @@
  * TARGETS are tried in order. The next one is used when a connection
  * fails (refused, timeout), the greeting is not 2xx, EHLO and HELO both
  * fail, the TLS policy cannot be met (STARTTLS missing, refused or the
- * handshake or verification fails — MAY included: a STARTTLS that was
- * offered and then fails is not retried in plain text), or AUTH fails or
- * is not offered. Once MAIL FROM has been sent the job stays on that
+ * handshake or verification fails), or AUTH fails or is not offered.
+ * Under MAY only, a failed TLS attempt is not the target's failure: a
+ * refused STARTTLS goes on in clear on the same connection, a failed
+ * handshake (a peer that speaks only TLS 1.0, say) is retried in clear
+ * over a new connection to the same target; both log
+ *   <queue_id> event=tls_fallback host=... ip=... reason="..."
+ * ENCRYPT and VERIFY never send in clear: the next target, or RETRY. Once MAIL FROM has been sent the job stays on that
  * target: a lost connection or a timeout from then on makes every
  * recipient without a reply RETRY. When no target took the message, every
  * recipient is RETRY with the last target's error (a temporary failure
@@ -29,7 +33,7 @@
  * the recipient more than a server that copes with 8bit in practice).
  *
  * TLS policies: NONE never starts TLS; MAY uses STARTTLS when offered,
- * without verification; ENCRYPT requires STARTTLS, without verification;
+ * without verification, and falls back to clear text (above); ENCRYPT requires STARTTLS, without verification;
  * VERIFY requires STARTTLS and a certificate chain that verifies against
  * ca_file for the target's host name (SNI is sent with that name).
  *
@@ -150,12 +154,19 @@ struct smtpc_settings {
 	/* Longer lines are folded with CR LF SP when sent (linefold.h):
 	 * LINEFOLD_SMTP_MAX (998); 0 never folds. */
 	unsigned line_length_limit;
+	unsigned handshake_ms;  /* a whole TLS handshake: 30 s */
+	/* GnuTLS priorities (copied); NULL: TLS 1.2 and 1.3 from NORMAL. */
+	const char *tls_priority;
 };
 
 void smtpc_settings_default(struct smtpc_settings *set_r);
 
+/* NULL (logged) when set->tls_priority is not a priority string. */
 struct smtpc *smtpc_new(struct event_base *base,
                         const struct smtpc_settings *set);
+/* New priorities for the handshakes to come (SIGHUP); -1 (logged) and
+ * the old ones kept when priority is bad. */
+int smtpc_set_tls_priority(struct smtpc *c, const char *priority);
 /* Cancel every request (no callbacks) and close every connection. */
 void smtpc_deinit(struct smtpc **c);
 

@@ -219,13 +219,13 @@ static bool conn_send_ehlo_result(struct smtpc_conn *conn)
 	struct smtpc_req *req = conn->req;
 	char why[512];
 
-	if (!conn->is_tls && req->tls != SMTPC_TLS_NONE) {
+	if (!conn->is_tls && conn->tls != SMTPC_TLS_NONE) {
 		if (conn->caps.starttls) {
 			conn->state = SMTPC_S_STARTTLS;
 			io_write(conn->io, "STARTTLS\r\n", 10);
 			return true;
 		}
-		if (req->tls != SMTPC_TLS_MAY) {
+		if (conn->tls != SMTPC_TLS_MAY) {
 			snprintf(why, sizeof(why), "STARTTLS not offered by %s",
 			         conn->host);
 			smtpc_conn_fail(conn, "4.7.4", why);
@@ -250,10 +250,39 @@ static bool conn_send_ehlo_result(struct smtpc_conn *conn)
 	return conn_ready(conn);
 }
 
+/* MAY: TLS did not work out with this server; say so, with why. */
+static void conn_log_fallback(struct smtpc_conn *conn, const char *action,
+                              const char *why)
+{
+	char q[LOG_QUOTE_MAX];
+
+	log_warn(conn->req->queue_id,
+	         "event=tls_fallback host=%s ip=%s policy=may action=%s "
+	         "reason=%s",
+	         conn->host, conn->ip, action, log_quote_str(q, why));
+}
+
+/* A STARTTLS handshake failed; the session cannot go on. Under MAY the
+ * message goes in clear over a new connection to the same target (as
+ * Postfix does); otherwise this target failed (never in clear). */
+static void conn_handshake_failed(struct smtpc_conn *conn, const char *why)
+{
+	struct smtpc_req *req = conn->req;
+
+	if (req == NULL || conn->tls != SMTPC_TLS_MAY) {
+		smtpc_conn_fail(conn, "4.7.5", why);
+		return;
+	}
+	conn_log_fallback(conn, "reconnect_plaintext", why);
+	conn->req = NULL;
+	smtpc_conn_free(&conn);
+	smtpc_req_plaintext(req);
+}
+
 static bool conn_start_tls(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
-	bool verify = req->tls == SMTPC_TLS_VERIFY;
+	bool verify = conn->tls == SMTPC_TLS_VERIFY;
 	gnutls_certificate_credentials_t cr;
 
 	cr = smtpc_creds(conn->c, verify ? req->ca_file : NULL);
@@ -262,8 +291,9 @@ static bool conn_start_tls(struct smtpc_conn *conn)
 		return false;
 	}
 	conn->state = SMTPC_S_HANDSHAKE;
-	if (io_start_tls_client(conn->io, cr, conn->host, verify) < 0) {
-		smtpc_conn_fail(conn, "4.7.5", "cannot start TLS");
+	if (io_start_tls_client(conn->io, cr, smtpc_priority(conn->c),
+	                        conn->host, verify) < 0) {
+		conn_handshake_failed(conn, "cannot start TLS");
 		return false;
 	}
 	return true;
@@ -307,6 +337,15 @@ static bool conn_reply(struct smtpc_conn *conn)
 		memset(&conn->caps, 0, sizeof(conn->caps));
 		return conn_send_ehlo_result(conn);
 	case SMTPC_S_STARTTLS:
+		if (cls != 2 && conn->tls == SMTPC_TLS_MAY) {
+			/* The session is still a clear one: go on in it. */
+			char *text = smtpc_reply_text(r);
+
+			conn_log_fallback(conn, "continue_plaintext", text);
+			free(text);
+			conn->tls = SMTPC_TLS_NONE;
+			return conn_send_ehlo_result(conn);
+		}
 		if (cls != 2) {
 			conn_fail_reply(conn, "refused STARTTLS");
 			return false;
@@ -430,7 +469,10 @@ static void conn_io_cb(struct io *io, enum io_event ev, void *ctx)
 	case IO_TIMEOUT:
 		snprintf(why, sizeof(why), "timeout %s with %s",
 		         state_name(conn->state), conn->host);
-		smtpc_conn_fail(conn, "4.4.2", why);
+		if (conn->state == SMTPC_S_HANDSHAKE)
+			conn_handshake_failed(conn, why);
+		else
+			smtpc_conn_fail(conn, "4.4.2", why);
 		return;
 	case IO_DISCONNECTED:
 	case IO_ERROR:
@@ -441,9 +483,10 @@ static void conn_io_cb(struct io *io, enum io_event ev, void *ctx)
 		snprintf(why, sizeof(why), "%s %s: %s",
 		         ev == IO_ERROR ? "error" : "connection lost",
 		         state_name(conn->state), io_error(io));
-		smtpc_conn_fail(
-		    conn, conn->state == SMTPC_S_HANDSHAKE ? "4.7.5" : "4.4.2",
-		    why);
+		if (conn->state == SMTPC_S_HANDSHAKE)
+			conn_handshake_failed(conn, why);
+		else
+			smtpc_conn_fail(conn, "4.4.2", why);
 		return;
 	}
 }
@@ -476,6 +519,8 @@ static void conn_connected(evutil_socket_t fd, short what, void *arg)
 	conn->fd = -1;
 	conn->state = SMTPC_S_GREETING;
 	io_set_timeout(conn->io, smtpc_settings(conn->c)->greeting_ms);
+	io_set_handshake_timeout(conn->io,
+	                         smtpc_settings(conn->c)->handshake_ms);
 }
 
 static void conn_timer(void *arg)
@@ -512,7 +557,7 @@ struct smtpc_conn *smtpc_conn_open(struct smtpc *c, struct smtpc_req *req,
 	conn->key = alloc_strdup(key);
 	conn->dest = alloc_strdup(req->dest);
 	conn->host = alloc_strdup(t->host);
-	conn->tls = req->tls;
+	conn->tls = smtpc_req_tls(req);
 	smtpc_addr_str(&t->addr, conn->ip, sizeof(conn->ip));
 	smtpc_reply_init(&conn->reply);
 	conn->timer = evloop_timer_new(smtpc_base(c), conn_timer, conn);

@@ -89,6 +89,9 @@ struct smtpc_req {
 	struct smtpc_conn *conn;
 	bool waiting, listed;
 	bool retried_reuse; /* a dead cached connection was replaced once */
+	/* MAY: TLS failed with this target, try it again in clear (-1:
+	 * none); see smtpc_req_tls() */
+	long plain_target;
 	char *error;        /* the last target's failure */
 	char host[256], ip[INET6_ADDRSTRLEN + 8], tls_info[128];
 	bool reused, reached, failed;
@@ -144,6 +147,11 @@ struct smtpc_conn {
 
 /* smtpc.c */
 uint64_t smtpc_now_ms(void);
+/* The policy for req's current target: NONE after a MAY fallback. */
+enum smtpc_tls smtpc_req_tls(const struct smtpc_req *req);
+/* MAY: TLS failed with the current target; try it again in clear. */
+void smtpc_req_plaintext(struct smtpc_req *req);
+gnutls_priority_t smtpc_priority(const struct smtpc *c);
 struct event_base *smtpc_base(const struct smtpc *c);
 const struct smtpc_settings *smtpc_settings(const struct smtpc *c);
 /* NULL (logged) when ca_file cannot be loaded. */

@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "session.h"
 #include "settings.h"
+#include "tlsctx.h"
 
 /* After accept() failed for want of file descriptors, wait this long
  * before accepting again (rather than spin on a ready listener). */
@@ -51,7 +52,7 @@ struct smtpd {
 	struct event_base *base;
 	struct listener *l;
 	size_t n;
-	gnutls_certificate_credentials_t creds;
+	struct tlsctx *tls; /* the listeners' reference; sessions hold theirs */
 	struct smtpd_params params;
 	struct authc *authc;
 	struct spool *spool;
@@ -101,26 +102,21 @@ static int bind_one(const struct settings_listener *sl, unsigned backlog,
 	return fd;
 }
 
-static gnutls_certificate_credentials_t load_creds(const char *cert,
-						   const char *key)
+static struct tlsctx *load_tls(const struct settings_routerd *r)
 {
-	gnutls_certificate_credentials_t c;
-	int rc;
+	struct tlsctx *ctx;
+	const char *error;
 
-	if (cert == NULL || key == NULL)
+	if (r->tls_cert == NULL || r->tls_key == NULL)
 		return NULL;
-	if (gnutls_certificate_allocate_credentials(&c) < 0)
-		return NULL;
-	rc = gnutls_certificate_set_x509_key_file(c, cert, key,
-						  GNUTLS_X509_FMT_PEM);
-	if (rc < 0) {
+	if (tlsctx_new(r->tls_cert, r->tls_key, r->tls_priority, &ctx,
+		       &error) < 0) {
 		log_error(NULL, "event=tls_load_failed cert=%s key=%s "
 				"error=\"%s\"",
-			  cert, key, gnutls_strerror(rc));
-		gnutls_certificate_free_credentials(c);
+			  r->tls_cert, r->tls_key, error);
 		return NULL;
 	}
-	return c;
+	return ctx;
 }
 
 struct smtpd *smtpd_bind(struct event_base *base,
@@ -157,8 +153,8 @@ struct smtpd *smtpd_bind(struct event_base *base,
 	/* Read the key while still root: it should be readable by root
 	 * alone (a SIGHUP reload then needs it readable by routerd's user
 	 * or group, or a restart). */
-	s->creds = load_creds(cfg->routerd.tls_cert, cfg->routerd.tls_key);
-	if (s->creds == NULL && cfg->routerd.tls_cert != NULL) {
+	s->tls = load_tls(&cfg->routerd);
+	if (s->tls == NULL && cfg->routerd.tls_cert != NULL) {
 		*error_r = "cannot load the TLS certificate and key";
 		smtpd_deinit(&s);
 		return NULL;
@@ -193,6 +189,8 @@ static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
 	p->cmd_timeout_ms = (unsigned)cfg->routerd.command_timeout_ms;
 	p->data_timeout_ms = (unsigned)cfg->routerd.data_timeout_ms;
 	p->min_data_rate = cfg->routerd.min_data_rate;
+	p->tls_handshake_timeout_ms =
+		(unsigned)cfg->routerd.tls_handshake_timeout_ms;
 }
 
 static void client_text(const struct sockaddr *sa, char *buf, size_t size)
@@ -362,8 +360,7 @@ void smtpd_set_policy(struct smtpd *s, struct policy *policy)
 
 void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg)
 {
-	gnutls_certificate_credentials_t c =
-		load_creds(cfg->routerd.tls_cert, cfg->routerd.tls_key);
+	struct tlsctx *c = load_tls(&cfg->routerd);
 
 	params_set(&s->params, cfg);
 	reload_listeners(s, cfg);
@@ -373,14 +370,12 @@ void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg)
 				       "keep=old");
 		return;
 	}
-	/* Sessions in a handshake hold the old credentials: keep them
-	 * alive by never freeing credentials while sessions exist. A
-	 * reload is rare; the small leak per reload is the price. */
-	if (s->creds != NULL && s->sessions == 0)
-		gnutls_certificate_free_credentials(s->creds);
-	s->creds = c;
-	log_info(NULL, "event=tls_reload status=ok cert=%s",
-		 cfg->routerd.tls_cert);
+	/* Sessions that started TLS with the old context hold references
+	 * to it: it is freed when the last of them ends (tlsctx.h). */
+	tlsctx_unref(&s->tls);
+	s->tls = c;
+	log_info(NULL, "event=tls_reload status=ok cert=%s contexts=%u",
+		 cfg->routerd.tls_cert, tlsctx_live());
 }
 
 void smtpd_deinit(struct smtpd **sp)
@@ -404,16 +399,15 @@ void smtpd_deinit(struct smtpd **sp)
 		free(s->l[i].name);
 	}
 	free(s->l);
-	if (s->creds != NULL)
-		gnutls_certificate_free_credentials(s->creds);
+	tlsctx_unref(&s->tls);
 	free(s->params.hostname);
 	free(s->params.postmaster);
 	free(s);
 }
 
-gnutls_certificate_credentials_t smtpd_tls_creds(const struct smtpd *s)
+struct tlsctx *smtpd_tls(const struct smtpd *s)
 {
-	return s->creds;
+	return s->tls;
 }
 
 const struct smtpd_params *smtpd_params(const struct smtpd *s)

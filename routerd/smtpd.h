@@ -6,8 +6,9 @@
  * after STARTTLS, relays anywhere) or submissions (TLS from the first
  * byte). The sockets are bound before routerd drops its privileges
  * (smtpd_bind), and served after (smtpd_start). The TLS certificate and
- * key are loaded at start and again on SIGHUP (smtpd_reload): a bad new
- * pair is logged and the old one kept.
+ * key, with the priorities of tls_priority, are loaded at start and again
+ * on SIGHUP (smtpd_reload): a bad new pair is logged and the old one
+ * kept; the old one is freed when the last session using it ends.
  */
 #ifndef DIRMX_SMTPD_H
 #define DIRMX_SMTPD_H
@@ -39,6 +40,7 @@ struct smtpd_params {
 	unsigned cmd_timeout_ms;    /* RFC 5321 4.5.3.2: 5 min */
 	unsigned data_timeout_ms;   /* per data block: 3 min */
 	unsigned min_data_rate;     /* bytes/s that extend data_timeout */
+	unsigned tls_handshake_timeout_ms; /* the whole handshake: 30 s */
 };
 
 /* Bind every listener; -1 (logged) when one cannot be bound. */
@@ -56,7 +58,10 @@ void smtpd_set_policy(struct smtpd *s, struct policy *policy);
 void smtpd_deinit(struct smtpd **s);
 
 /* For sessions. */
-gnutls_certificate_credentials_t smtpd_tls_creds(const struct smtpd *s);
+/* The TLS context new handshakes use (NULL without a certificate); a
+ * session's io takes its own reference (io_start_tls). */
+struct tlsctx;
+struct tlsctx *smtpd_tls(const struct smtpd *s);
 const struct smtpd_params *smtpd_params(const struct smtpd *s);
 struct authc *smtpd_authc(const struct smtpd *s);
 struct spool *smtpd_spool(const struct smtpd *s);

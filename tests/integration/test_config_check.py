@@ -84,6 +84,31 @@ class ConfigCheckTest(unittest.TestCase):
                 self.assertIn("%s:8: [routerd] max_message_size: invalid size '10Q'"
                               % path, r.stderr)
 
+    def test_bad_tls_priority_is_reported_with_file_and_line(self):
+        """tls_priority and smtp_tls_priority are parsed by GnuTLS at -t
+        (issue 11): a bad string names file, line and setting."""
+        text = GOOD.replace("local_domains = example.com\n",
+                            "local_domains = example.com\n"
+                            "tls_priority = NORMAL:-VERS-ALL:+VERS-TLS1.2\n"
+                            "smtp_tls_priority = NORMAL:+NOSUCHTHING\n"
+                            "tls_priority = SECURE256:-VERS-TLS1.9\n")
+        path = self.lab.write("prio.conf", text)
+        r = self.run_prog([binary("routerd", "routerd"), "-t", "-c", path])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("%s:10: [routerd] smtp_tls_priority: invalid value "
+                      "'NORMAL:+NOSUCHTHING': not a GnuTLS priority string"
+                      % path, r.stderr)
+        self.assertIn("error at '+NOSUCHTHING'", r.stderr)
+        self.assertIn("%s:11: [routerd] " % path, r.stderr)
+        good = GOOD.replace("local_domains = example.com\n",
+                            "local_domains = example.com\n"
+                            "tls_priority = SECURE256:-VERS-ALL:+VERS-TLS1.3\n"
+                            "smtp_tls_priority = NORMAL:%COMPAT\n"
+                            "tls_handshake_timeout = 10s\n")
+        path = self.lab.write("prio-good.conf", good)
+        r = self.run_prog([binary("routerd", "routerd"), "-t", "-c", path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_missing_file_and_usage(self):
         for name, parts in DAEMONS.items():
             with self.subTest(daemon=name):

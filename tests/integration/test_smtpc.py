@@ -15,9 +15,11 @@ import os
 import re
 import socket
 import ssl
+import subprocess
 import threading
 import time
 import unittest
+import warnings
 
 from dirmxlab import Lab, free_port, lab_ca
 from dirmxlab.core import find_program, wait_tcp
@@ -42,6 +44,7 @@ class Sink:
         self.data_delay = data_delay
         self.drop_second_mail = drop_second_mail
         self.messages = []      # dicts: mail, rcpts, data, tls, auth, cmds
+        self.commands = []      # (verb, over TLS) of every command line
         self.connections = 0
         self.current = 0
         self.peak = 0
@@ -106,6 +109,7 @@ class Sink:
                 return
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             verb = line.split(" ", 1)[0].upper()
+            self.commands.append((verb, is_tls))
             if verb == "EHLO":
                 caps = list(self.caps)
                 if self.tls and not is_tls:
@@ -117,6 +121,8 @@ class Sink:
                     send("250%s%s" % (" " if i == len(lines) - 1 else "-", c))
             elif verb == "HELO":
                 send("250 sink.test")
+            elif verb == "STARTTLS" and getattr(self, "refuse_starttls", False):
+                send("454 4.7.0 TLS not available now")
             elif verb == "STARTTLS" and self.tls and not is_tls:
                 send("220 2.0.0 go ahead")
                 await writer.drain()
@@ -402,6 +408,70 @@ class SmtpcTest(unittest.TestCase):
         run, results, ends = self.run_drive([plain.target()], args=["--tls", "encrypt"])
         self.assertEqual(self.verdicts(results), {"a@x.test": "retry"})
         self.assertIn("STARTTLS not offered", ends[0].group(7))
+
+    def test_tls10_only_peer(self):
+        """A peer that speaks only TLS 1.0 (OpenSSL at SECLEVEL 0), which
+        smtpc's TLS 1.2+ default refuses (issue 11). may: the handshake
+        fails, a new connection in clear delivers, and event=tls_fallback
+        says why; encrypt and verify: RETRY 4.7.5, and not one command
+        after STARTTLS was sent in clear."""
+        ca = lab_ca(self.lab)
+        cert, key = ca.server_cert(["mx.sink.test"], ["127.0.0.1"])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():  # TLS 1.0 is deprecated: the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1
+        s = self.sink(tls=ctx)
+        # The peer is real: a TLS 1.0 client gets through, TLS 1.2 does not.
+        for opt, ok in (("-tls1", True), ("-tls1_2", False)):
+            r = subprocess.run(["openssl", "s_client", opt, "-cipher", "DEFAULT@SECLEVEL=0",
+                                "-starttls", "smtp", "-connect", "127.0.0.1:%d" % s.port],
+                               input="QUIT\n", capture_output=True, text=True, timeout=30)
+            self.assertEqual("New, TLSv1.0, Cipher is" in r.stdout, ok, r.stdout + r.stderr)
+        s.commands.clear()
+        s.connections = 0
+        run, results, ends = self.run_drive([s.target()], args=["--tls", "may"])
+        self.assertEqual(self.verdicts(results), {"a@x.test": "done"}, describe(run))
+        self.assertEqual(ends[0].group(4), "0", describe(run))
+        self.assertEqual(len(s.messages), 1)
+        self.assertFalse(s.messages[0]["tls"])
+        self.assertEqual(s.connections, 2, describe(run))
+        self.assertRegex(run.err, r"DRIVE event=tls_fallback host=127\.0\.0\.1 "
+                         r"ip=127\.0\.0\.1:\d+ policy=may action=reconnect_plaintext "
+                         r"reason=\"[^\"]*TLS handshake[^\"]*\"")
+        # The second connection went straight to MAIL: no STARTTLS again.
+        self.assertEqual([v for v, _ in s.commands].count("STARTTLS"), 1, s.commands)
+        for policy in ("encrypt", "verify"):
+            with self.subTest(policy=policy):
+                s.commands.clear()
+                s.connections = 0
+                run, results, ends = self.run_drive(
+                    [s.target("mx.sink.test")], args=["--tls", policy, "--ca", ca.cert])
+                self.assertEqual(self.verdicts(results), {"a@x.test": "retry"},
+                                 describe(run))
+                self.assertEqual(results[0]["a@x.test"].group(5), "4.7.5")
+                self.assertIn("TLS handshake", ends[0].group(7))
+                self.assertNotIn("tls_fallback", run.err)
+                self.assertEqual(len(s.messages), 1, "nothing more delivered")
+                self.assertEqual(s.connections, 1)
+                self.assertEqual([v for v, _ in s.commands], ["EHLO", "STARTTLS"])
+
+    def test_starttls_refused_under_may(self):
+        """may: a 454 to STARTTLS goes on in clear on the same connection,
+        logged; encrypt: RETRY."""
+        ca, ctx = self.tls_context()
+        s = self.sink(tls=ctx)
+        s.refuse_starttls = True
+        run, results, ends = self.run_drive([s.target()], args=["--tls", "may"])
+        self.assertEqual(self.verdicts(results), {"a@x.test": "done"}, describe(run))
+        self.assertEqual(s.connections, 1)
+        self.assertIn("event=tls_fallback", run.err)
+        self.assertIn("action=continue_plaintext", run.err)
+        run, results, ends = self.run_drive([s.target()], args=["--tls", "encrypt"])
+        self.assertEqual(self.verdicts(results), {"a@x.test": "retry"}, describe(run))
 
     def test_auth_plain(self):
         ca, ctx = self.tls_context()
