@@ -16,19 +16,24 @@
 #include "alloc.h"
 #include "authc.h"
 #include "ctlsrv.h"
+#include "listener.h"
 #include "dns.h"
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
 #include "service.h"
+#include "session.h"
 #include "route.h"
 #include "settings.h"
 #include "smtpc.h"
-#include "smtpd.h"
 #include "spool.h"
 
 struct routerd {
-	struct smtpd *smtpd;
+	struct listener *listener;
+	/* What every session uses (session.h); its params and policy change
+	 * with SIGHUP, its tls is kept by the listener. */
+	struct session_env env;
+	struct session_params params;
 	struct spool *spool;
 	struct policy *policy;
 	char *alerts_dir;
@@ -188,7 +193,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 		explicit_bzero(password, strlen(password));
 		free(password);
 	}
-	smtpd_set_queue(rd->smtpd, rd->queue);
+	rd->env.queue = rd->queue;
 	ctlsrv_start(rd->ctl, rd->queue);
 	queue_recover(rd->queue);
 	return 0;
@@ -214,8 +219,8 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 			       "NAME] section\"");
 	raise_fd_limit(cfg);
 	rd->alerts_dir = alloc_printf("%s/alerts", r->spool_dir);
-	rd->smtpd = smtpd_bind(base, cfg, &error);
-	if (rd->smtpd == NULL)
+	rd->listener = listener_bind(base, cfg, &error);
+	if (rd->listener == NULL)
 		goto fail;
 	rd->ctl = ctlsrv_new(base, r->control_socket, r->user, &error);
 	if (rd->ctl == NULL) {
@@ -236,8 +241,13 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 	rd->authc = authc_new(base, r->authd_socket, "routerd");
 	if (start_delivery(rd, base, cfg) < 0)
 		goto fail;
-	if (smtpd_start(rd->smtpd, cfg, rd->authc, rd->spool, rd->policy) <
-	    0) {
+	session_params_set(&rd->params, cfg);
+	rd->env.base = base;
+	rd->env.params = &rd->params;
+	rd->env.authc = rd->authc;
+	rd->env.spool = rd->spool;
+	rd->env.policy = rd->policy;
+	if (listener_start(rd->listener, cfg, &rd->env) < 0) {
 		log_error(NULL, "event=start status=failed error=\"cannot "
 				"start the listeners (TLS certificate?)\"");
 		goto fail;
@@ -283,7 +293,7 @@ static void reload_policy(struct routerd *rd, const struct dirmx_config *cfg)
 			  error);
 		return;
 	}
-	smtpd_set_policy(rd->smtpd, p);
+	rd->env.policy = p;
 	policy_deinit(&rd->policy);
 	rd->policy = p;
 }
@@ -317,9 +327,10 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
 			restart++;
 		}
 	}
-	if (rd != NULL && rd->smtpd != NULL) {
+	if (rd != NULL && rd->listener != NULL) {
 		reload_policy(rd, cfg);
-		smtpd_reload(rd->smtpd, cfg);
+		session_params_set(&rd->params, cfg);
+		listener_reload(rd->listener, cfg);
 	}
 	if (rd != NULL && rd->smtpc != NULL)
 		(void)smtpc_set_tls_priority(rd->smtpc,
@@ -333,7 +344,7 @@ void routerd_stop(void *state)
 
 	if (rd == NULL)
 		return;
-	smtpd_deinit(&rd->smtpd);
+	listener_deinit(&rd->listener);
 	queue_deinit(&rd->queue);
 	ctlsrv_deinit(&rd->ctl);
 	smtpc_deinit(&rd->smtpc);
@@ -342,6 +353,7 @@ void routerd_stop(void *state)
 	authc_deinit(&rd->authc);
 	spool_deinit(&rd->spool);
 	policy_deinit(&rd->policy);
+	session_params_clear(&rd->params);
 	free(rd->hostname);
 	free(rd->alerts_dir);
 	free(rd);

@@ -60,7 +60,7 @@ void session_reply(struct session *s, unsigned code, const char *enhanced,
 
 void session_error_count(struct session *s)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 
 	if (++s->errors > p->max_errors && s->phase != PHASE_CLOSE) {
 		io_printf(s->io, "421 4.7.0 Too many errors, closing\r\n");
@@ -69,7 +69,8 @@ void session_error_count(struct session *s)
 	}
 }
 
-static void session_free(struct session *s)
+/* Free everything; the owner is not told (see session_free). */
+static void session_teardown(struct session *s)
 {
 	session_reset_tx(s);
 	authc_cancel(&s->areq);
@@ -92,9 +93,14 @@ static void session_free(struct session *s)
 	free(s->refusal_text);
 	if (s->has_pending_rcpt)
 		smtpcmd_rcpt_clear(&s->pending_rcpt);
-	(*s->listener_sessions)--;
-	smtpd_session_closed(s->srv, s);
 	free(s);
+}
+
+static void session_free(struct session *s)
+{
+	if (s->env->closed != NULL)
+		s->env->closed(s->env->ctx, s);
+	session_teardown(s);
 }
 
 void session_destroy(struct session *s)
@@ -116,12 +122,12 @@ void session_close(struct session *s)
 void session_arm_command(struct session *s)
 {
 	s->rearm = false;
-	io_set_deadline(s->io, smtpd_params(s->srv)->cmd_timeout_ms, 0);
+	io_set_deadline(s->io, s->env->params->cmd_timeout_ms, 0);
 }
 
 void session_arm_data(struct session *s)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 
 	io_set_deadline(s->io, p->data_timeout_ms, p->min_data_rate);
 }
@@ -195,12 +201,12 @@ void session_reset_tx(struct session *s)
 	dotstream_deinit(&s->ds);
 	if (s->msg != NULL)
 		spool_msg_abort(&s->msg);
-	spoolrec_deinit(&s->env);
+	spoolrec_deinit(&s->envelope);
 }
 
 bool session_tls_available(const struct session *s)
 {
-	return smtpd_tls(s->srv) != NULL;
+	return s->env->tls != NULL;
 }
 
 void session_view(const struct session *s, struct session_view *v)
@@ -235,7 +241,7 @@ void session_flush_chunk(struct session *s)
 /* The Received: field this server adds in front of every message. */
 static void add_received(struct session *s)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	struct io_tls_params tp;
 	struct received_info ri = {0};
 	char date[64];
@@ -264,10 +270,10 @@ static void add_received(struct session *s)
 
 void session_start_data(struct session *s, bool bdat)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	const char *error;
 
-	if (spool_msg_begin(smtpd_spool(s->srv), &s->msg, &error) < 0) {
+	if (spool_msg_begin(s->env->spool, &s->msg, &error) < 0) {
 		log_error(s->id, "event=spool_begin_failed error=\"%s\"", error);
 		s->msg = NULL;
 		s->msg_failed = true;
@@ -470,7 +476,7 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 			session_free(s);
 		} else if (s->starttls_pending && io_queued(io) == 0) {
 			s->starttls_pending = false;
-			if (io_start_tls(io, smtpd_tls(s->srv)) < 0) {
+			if (io_start_tls(io, s->env->tls) < 0) {
 				log_error(s->id, "event=tls_init_failed");
 				session_free(s);
 				return;
@@ -508,7 +514,7 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 			 (unsigned long long)bytes, (unsigned long long)ms);
 		if (s->phase != PHASE_CLOSE) {
 			io_printf(io, "421 4.4.2 %s Timeout, closing\r\n",
-				  smtpd_params(s->srv)->hostname);
+				  s->env->params->hostname);
 			s->phase = PHASE_CLOSE;
 			io_set_deadline(io, 5000, 0);
 			return;
@@ -531,20 +537,18 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 
 static unsigned long long session_counter;
 
-void session_new(struct smtpd *srv, struct event_base *base, int fd,
-		 const struct sockaddr *peer, socklen_t peer_len, int role,
-		 int tls, const char *listener, unsigned *listener_sessions)
+struct session *session_new(const struct session_env *env, int fd,
+			    const struct sockaddr *peer,
+			    const struct session_listener *l)
 {
 	struct session *s = alloc_new(struct session);
-	const struct smtpd_params *p = smtpd_params(srv);
+	const struct session_params *p = env->params;
 	char greeting[600];
 
-	s->srv = srv;
-	s->base = base;
-	s->role = role;
-	s->tls_policy = tls;
-	s->listener_sessions = listener_sessions;
-	snprintf(s->listener, sizeof(s->listener), "%s", listener);
+	s->env = env;
+	s->role = l->role;
+	s->tls_policy = l->tls;
+	snprintf(s->listener, sizeof(s->listener), "%s", l->name);
 	snprintf(s->id, sizeof(s->id), "s%llu", ++session_counter);
 	if (peer->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
@@ -555,11 +559,8 @@ void session_new(struct smtpd *srv, struct event_base *base, int fd,
 			  s->peer, sizeof(s->peer));
 	else
 		snprintf(s->peer, sizeof(s->peer), "unknown");
-	(void)peer_len;
-	s->relay_client =
-		policy_client_in_relay_networks(smtpd_policy(srv), peer);
-	s->io = io_new(base, fd, INPUT_LIMIT, session_io, s);
-	smtpd_session_opened(srv, s);
+	s->relay_client = policy_client_in_relay_networks(env->policy, peer);
+	s->io = io_new(env->base, fd, INPUT_LIMIT, session_io, s);
 	session_arm_command(s);
 	io_set_handshake_timeout(s->io, p->tls_handshake_timeout_ms);
 	s->delay = NULL;
@@ -567,15 +568,16 @@ void session_new(struct smtpd *srv, struct event_base *base, int fd,
 		 s->peer, s->listener, s->relay_client ? 1 : 0);
 	snprintf(greeting, sizeof(greeting), "220 %s ESMTP dirmx\r\n",
 		 p->hostname);
-	if (role == SETTINGS_ROLE_SUBMISSIONS) {
+	if (s->role == SETTINGS_ROLE_SUBMISSIONS) {
 		if (!session_tls_available(s) ||
-		    io_start_tls(s->io, smtpd_tls(srv)) < 0) {
+		    io_start_tls(s->io, env->tls) < 0) {
 			log_error(s->id, "event=tls_unavailable");
-			session_free(s);
-			return;
+			session_teardown(s);
+			return NULL;
 		}
 		s->pending_reply = alloc_strdup(greeting);
-		return;
+		return s;
 	}
 	io_printf(s->io, "%s", greeting);
+	return s;
 }

@@ -17,19 +17,79 @@
 #define DIRMX_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "smtpcmd.h"
 
-struct smtpd;
+struct authc;
+struct dirmx_config;
 struct event_base;
+struct policy;
+struct queue;
+struct session;
+struct spool;
+struct tlsctx;
 
-void session_new(struct smtpd *srv, struct event_base *base, int fd,
-		 const struct sockaddr *peer, socklen_t peer_len, int role,
-		 int tls, const char *listener, unsigned *listener_sessions);
+/* The limits and names every session needs (from the configuration). */
+struct session_params {
+	char *hostname;
+	char *postmaster; /* [routerd] postmaster, or NULL */
+	uint64_t max_message_size;
+	uint64_t spool_min_free;
+	size_t max_line_length; /* octets per message line */
+	unsigned max_recipients;
+	unsigned max_received_headers;
+	unsigned max_errors;        /* per session, then 421 */
+	unsigned max_auth_failures; /* per session, then 421 */
+	unsigned cmd_timeout_ms;    /* RFC 5321 4.5.3.2: 5 min */
+	unsigned data_timeout_ms;   /* per data block: 3 min */
+	unsigned min_data_rate;     /* bytes/s that extend data_timeout */
+	unsigned tls_handshake_timeout_ms; /* the whole handshake: 30 s */
+};
+
+/* Fill p from cfg (start and SIGHUP); frees what p held. */
+void session_params_set(struct session_params *p,
+			const struct dirmx_config *cfg);
+void session_params_clear(struct session_params *p);
+
+/*
+ * Everything a session uses, built once by its owner (routerd.c) and
+ * shared by every session. The owner may change a field between events
+ * (a SIGHUP brings new params, policy or tls): sessions read the fields at
+ * each use and keep none of them. The session never calls back into the
+ * listener except through closed.
+ */
+struct session_env {
+	struct event_base *base;
+	const struct session_params *params;
+	struct authc *authc;
+	struct spool *spool;
+	struct policy *policy;
+	struct queue *queue; /* told about every committed message; or NULL */
+	struct tlsctx *tls;  /* new handshakes; NULL: no TLS offered */
+	/* A session ended (freed right after): the listener's accounting. */
+	void (*closed)(void *ctx, struct session *s);
+	void *ctx;
+};
+
+/* The listener a session came in on. */
+struct session_listener {
+	const char *name;
+	int role; /* enum settings_role */
+	int tls;  /* enum settings_listener_tls */
+};
+
+/*
+ * Start a session on fd (the session owns it from now on) from peer. NULL
+ * when it could not start (logged; fd closed, closed not called).
+ */
+struct session *session_new(const struct session_env *env, int fd,
+			    const struct sockaddr *peer,
+			    const struct session_listener *l);
 
 /* End a session at once (shutdown): no reply, its message is dropped. */
-struct session;
 void session_destroy(struct session *s);
 
 /* What session_check() looks at: the state, not the I/O. */

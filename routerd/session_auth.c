@@ -34,7 +34,7 @@ void session_do_starttls(struct session *s, const struct smtpcmd *c)
 static void auth_failed_reply(void *ctx)
 {
 	struct session *s = ctx;
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 
 	session_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 	if (s->auth_failures >= p->max_auth_failures) {
@@ -72,7 +72,7 @@ static void auth_done(const struct authc_auth_result *r, void *ctx)
 		 s->peer, s->auth_failures, r->delay_ms);
 	/* Slow the client down before it may guess again. */
 	if (s->delay == NULL)
-		s->delay = evloop_timer_new(s->base, auth_failed_reply, s);
+		s->delay = evloop_timer_new(s->env->base, auth_failed_reply, s);
 	evloop_timer_start(s->delay, r->delay_ms > 0 ? r->delay_ms : 500);
 }
 
@@ -80,7 +80,7 @@ static void auth_check(struct session *s, const char *mech, const char *user,
 		       const char *password)
 {
 	s->phase = PHASE_CMD;
-	s->areq = authc_auth(smtpd_authc(s->srv), mech, user, password,
+	s->areq = authc_auth(s->env->authc, mech, user, password,
 			     s->peer, auth_done, s);
 	session_wait(s);
 }

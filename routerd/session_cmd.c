@@ -41,7 +41,7 @@ static void reply_err(struct session *s, const struct smtpcmd_error *e)
 
 static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	bool tls = io_is_tls(s->io);
 
 	if (c->arg_len == 0 || memchr(c->arg, ' ', c->arg_len) != NULL) {
@@ -130,13 +130,13 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
  */
 static bool spool_has_room(struct session *s)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	uint64_t avail, need;
 	const char *error;
 
 	if (p->spool_min_free == 0 && s->mail.size == 0)
 		return true;
-	if (spool_free_space(smtpd_spool(s->srv), &avail, &error) < 0) {
+	if (spool_free_space(s->env->spool, &avail, &error) < 0) {
 		log_error(s->id, "event=spool_statvfs_failed error=\"%s\"",
 			  error);
 		return true; /* the write itself will tell */
@@ -153,7 +153,7 @@ static bool spool_has_room(struct session *s)
 
 static void do_mail(struct session *s, const struct smtpcmd *c)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_8BITMIME | SMTPCMD_F_DSN |
 			 SMTPCMD_F_SIZE;
 	struct smtpcmd_error e;
@@ -173,7 +173,7 @@ static void do_mail(struct session *s, const struct smtpcmd *c)
 		mail_accept(s);
 		return;
 	}
-	s->areq = authc_senders(smtpd_authc(s->srv), s->auth_user,
+	s->areq = authc_senders(s->env->authc, s->auth_user,
 				senders_done, s);
 	session_wait(s);
 }
@@ -244,10 +244,10 @@ static bool postmaster_fallback(struct session *s,
 				const struct authc_lookup_result *r)
 {
 	const struct addr *path = s->pending_rcpt.path;
-	const char *pm = smtpd_params(s->srv)->postmaster;
+	const char *pm = s->env->params->postmaster;
 	const char *domain = addr_domain(path);
 	bool ours = (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
-		    policy_is_local_domain(smtpd_policy(s->srv), domain) ||
+		    policy_is_local_domain(s->env->policy, domain) ||
 		    (r != NULL && r->status == AUTHC_NOTFOUND &&
 		     strcmp(r->domain, "local") == 0);
 	struct authc_dest alert = {addr_format(path), ALERTS_HOP};
@@ -258,7 +258,7 @@ static bool postmaster_fallback(struct session *s,
 	    (r == NULL || r->status == AUTHC_NOTFOUND) &&
 	    strcasecmp(pm, addr_format(path)) != 0) {
 		s->pm_stage = 2;
-		s->areq = authc_lookup(smtpd_authc(s->srv), pm, verb_context(s),
+		s->areq = authc_lookup(s->env->authc, pm, verb_context(s),
 				       s->auth_user, rcpt_done, s);
 		return true;
 	}
@@ -323,7 +323,7 @@ done:
 
 static void do_rcpt(struct session *s, const struct smtpcmd *c)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_DSN;
 	struct smtpcmd_error e;
 	const char *reason, *enhanced;
@@ -352,7 +352,7 @@ static void do_rcpt(struct session *s, const struct smtpcmd *c)
 	if ((addr_flags(path) & ADDR_F_POSTMASTER) != 0) {
 		/* "<Postmaster>": the primary domain's, if there is one. */
 		const char *primary =
-			policy_primary_domain(smtpd_policy(s->srv));
+			policy_primary_domain(s->env->policy);
 		char *pm;
 
 		if (primary == NULL) {
@@ -369,13 +369,13 @@ static void do_rcpt(struct session *s, const struct smtpcmd *c)
 		pm = alloc_printf("postmaster@%s", primary);
 		free(s->pending_reply);
 		s->pending_reply = NULL;
-		s->areq = authc_lookup(smtpd_authc(s->srv), pm, verb_context(s),
+		s->areq = authc_lookup(s->env->authc, pm, verb_context(s),
 				       s->auth_user, rcpt_done, s);
 		free(pm);
 		session_wait(s);
 		return;
 	}
-	verdict = policy_check_rcpt(smtpd_policy(s->srv), path,
+	verdict = policy_check_rcpt(s->env->policy, path,
 				    s->auth_user != NULL, s->relay_client,
 				    &reason, &enhanced);
 	if (verdict == POLICY_REJECT) {
@@ -398,7 +398,7 @@ static void do_rcpt(struct session *s, const struct smtpcmd *c)
 	/* pending_reply marks "relay check" for rcpt_done. */
 	free(s->pending_reply);
 	s->pending_reply = relay_check ? alloc_strdup("relay") : NULL;
-	s->areq = authc_lookup(smtpd_authc(s->srv),
+	s->areq = authc_lookup(s->env->authc,
 			       addr_format(s->pending_rcpt.path),
 			       verb_context(s), s->auth_user, rcpt_done, s);
 	session_wait(s);
@@ -420,7 +420,7 @@ static void commit_done(void *ctx, int result, const char *error)
 		log_info(id, "event=accepted session=%s from=<%s> rcpts=%zu "
 			     "size=%llu msgid=%s client=%s user=%s tls=%s",
 			 s->id, s->mail_from, s->n_rcpts,
-			 (unsigned long long)(s->env != NULL ? s->env->size
+			 (unsigned long long)(s->envelope != NULL ? s->envelope->size
 							     : 0),
 			 log_quote_str(mid, s->message_id[0] != '\0'
 						    ? s->message_id
@@ -430,8 +430,8 @@ static void commit_done(void *ctx, int result, const char *error)
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 		/* The queue takes the envelope we committed rather than
 		 * reading back thousands of recipients of a group. */
-		if (smtpd_queue(s->srv) != NULL)
-			queue_add(smtpd_queue(s->srv), id, &s->env);
+		if (s->env->queue != NULL)
+			queue_add(s->env->queue, id, &s->envelope);
 	} else {
 		log_error(id, "event=spool_commit_failed error=\"%s\"", error);
 		session_reply(s, 451, "4.3.0",
@@ -487,7 +487,7 @@ static struct spoolrec *build_envelope(struct session *s,
 /* The message is complete: check it, then commit it or refuse it. */
 static void message_end(struct session *s)
 {
-	const struct smtpd_params *p = smtpd_params(s->srv);
+	const struct session_params *p = s->env->params;
 	struct dotstream_stats st;
 	struct spoolrec *env;
 	const char *error;
@@ -519,8 +519,8 @@ static void message_end(struct session *s)
 		env = build_envelope(s, &st);
 		if (spool_msg_commit(s->msg, env, commit_done, s, &error) == 0) {
 			/* Kept for the queue until commit_done(). */
-			spoolrec_deinit(&s->env);
-			s->env = env;
+			spoolrec_deinit(&s->envelope);
+			s->envelope = env;
 			session_wait(s);
 			return;
 		}

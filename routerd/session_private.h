@@ -13,7 +13,6 @@
 #include "io.h"
 #include "session.h"
 #include "smtpcmd.h"
-#include "smtpd.h"
 #include "spool.h"
 
 struct evloop_timer;
@@ -37,13 +36,11 @@ struct session_rcpt {
 };
 
 struct session {
-	struct smtpd *srv;
-	struct event_base *base;
+	const struct session_env *env;
 	struct io *io;
 	char id[24];
 	char peer[64];
 	char listener[64];
-	unsigned *listener_sessions;
 	int role;
 	int tls_policy;
 	bool relay_client;
@@ -70,7 +67,7 @@ struct session {
 	/* message data */
 	struct dotstream *ds;
 	struct spool_msg *msg;
-	struct spoolrec *env; /* committed with msg: for the queue */
+	struct spoolrec *envelope; /* committed with msg: for the queue */
 	struct sbuf *chunk;
 	uint64_t bdat_left;
 	bool bdat_last;

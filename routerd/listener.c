@@ -1,7 +1,7 @@
 /*
- * smtpd - routerd's listeners; see smtpd.h.
+ * listener - routerd's listening sockets and their limits; see listener.h.
  */
-#include "smtpd.h"
+#include "listener.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,8 +29,8 @@
  * before accepting again (rather than spin on a ready listener). */
 #define ACCEPT_PAUSE_MS 100
 
-struct listener {
-	struct smtpd *s;
+struct lsock {
+	struct listener *s;
 	char *name;
 	int role;
 	int tls;
@@ -41,31 +41,25 @@ struct listener {
 	struct evloop_timer *pause; /* out of file descriptors */
 };
 
-/* A live session, and whether the client limits counted it. */
+/* A live session, its socket, and whether the client limits counted it. */
 struct live {
 	struct session *sess;
+	struct lsock *l;
 	struct sockaddr_storage peer;
 	bool counted;
 };
 
-struct smtpd {
+struct listener {
 	struct event_base *base;
-	struct listener *l;
+	struct lsock *l;
 	size_t n;
 	struct tlsctx *tls; /* the listeners' reference; sessions hold theirs */
-	struct smtpd_params params;
-	struct authc *authc;
-	struct spool *spool;
-	struct policy *policy;
-	struct queue *queue;
+	struct session_env *env; /* routerd's; we keep env->tls current */
 	unsigned sessions;
 	struct live *live; /* for shutdown and the client limits */
 	size_t n_live, cap_live;
 	struct climit *climit;
 	unsigned backlog;
-	/* Set by on_accept() for smtpd_session_opened(). */
-	const struct sockaddr *accepting;
-	bool accepting_counted;
 };
 
 static int bind_one(const struct settings_listener *sl, unsigned backlog,
@@ -119,18 +113,18 @@ static struct tlsctx *load_tls(const struct settings_routerd *r)
 	return ctx;
 }
 
-struct smtpd *smtpd_bind(struct event_base *base,
+struct listener *listener_bind(struct event_base *base,
 			 const struct dirmx_config *cfg,
 			 const char **error_r)
 {
-	struct smtpd *s = alloc_new(struct smtpd);
+	struct listener *s = alloc_new(struct listener);
 
 	s->base = base;
 	s->backlog = cfg->routerd.listen_backlog;
 	s->l = alloc_array(cfg->listener_count, sizeof(*s->l));
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const struct settings_listener *sl = &cfg->listeners[i];
-		struct listener *l = &s->l[s->n];
+		struct lsock *l = &s->l[s->n];
 
 		l->fd = bind_one(sl, s->backlog, error_r);
 		if (l->fd < 0) {
@@ -140,7 +134,7 @@ struct smtpd *smtpd_bind(struct event_base *base,
 				  sl->address.host != NULL ? sl->address.host
 							   : "*",
 				  sl->address.port, *error_r);
-			smtpd_deinit(&s);
+			listener_deinit(&s);
 			return NULL;
 		}
 		l->s = s;
@@ -156,41 +150,10 @@ struct smtpd *smtpd_bind(struct event_base *base,
 	s->tls = load_tls(&cfg->routerd);
 	if (s->tls == NULL && cfg->routerd.tls_cert != NULL) {
 		*error_r = "cannot load the TLS certificate and key";
-		smtpd_deinit(&s);
+		listener_deinit(&s);
 		return NULL;
 	}
 	return s;
-}
-
-static void params_set(struct smtpd_params *p, const struct dirmx_config *cfg)
-{
-	char host[256];
-
-	free(p->hostname);
-	if (cfg->routerd.hostname != NULL) {
-		p->hostname = alloc_strdup(cfg->routerd.hostname);
-	} else if (gethostname(host, sizeof(host)) == 0) {
-		host[sizeof(host) - 1] = '\0';
-		p->hostname = alloc_strdup(host);
-	} else {
-		p->hostname = alloc_strdup("localhost");
-	}
-	free(p->postmaster);
-	p->postmaster = cfg->routerd.postmaster != NULL
-				? alloc_strdup(cfg->routerd.postmaster)
-				: NULL;
-	p->max_message_size = cfg->routerd.max_message_size;
-	p->spool_min_free = cfg->routerd.spool_min_free;
-	p->max_line_length = (size_t)cfg->routerd.max_line_length;
-	p->max_recipients = cfg->routerd.max_recipients;
-	p->max_received_headers = cfg->routerd.max_received_headers;
-	p->max_errors = cfg->routerd.max_errors;
-	p->max_auth_failures = cfg->routerd.max_auth_failures;
-	p->cmd_timeout_ms = (unsigned)cfg->routerd.command_timeout_ms;
-	p->data_timeout_ms = (unsigned)cfg->routerd.data_timeout_ms;
-	p->min_data_rate = cfg->routerd.min_data_rate;
-	p->tls_handshake_timeout_ms =
-		(unsigned)cfg->routerd.tls_handshake_timeout_ms;
 }
 
 static void client_text(const struct sockaddr *sa, char *buf, size_t size)
@@ -206,7 +169,7 @@ static void client_text(const struct sockaddr *sa, char *buf, size_t size)
 }
 
 /* Refuse a connection over a limit: one 421, then close. */
-static void refuse(const struct listener *l, int fd, const struct sockaddr *sa,
+static void refuse(const struct lsock *l, int fd, const struct sockaddr *sa,
 		   const char *limit, unsigned value, const char *reply)
 {
 	char client[INET6_ADDRSTRLEN];
@@ -222,8 +185,10 @@ static void refuse(const struct listener *l, int fd, const struct sockaddr *sa,
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
-	struct listener *l = arg;
-	struct smtpd *s = l->s;
+	struct lsock *l = arg;
+	struct listener *s = l->s;
+	struct session *sess;
+	struct live *lv;
 	bool counted = false;
 	unsigned open;
 
@@ -235,7 +200,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	/* Clients in relay_networks (upstream relays, the own network) are
 	 * not limited per address, as Postfix exempts $mynetworks. */
-	if (!policy_client_in_relay_networks(s->policy, sa)) {
+	if (!policy_client_in_relay_networks(s->env->policy, sa)) {
 		switch (climit_open(s->climit, sa, evloop_now_ms(), &open)) {
 		case CLIMIT_OK:
 			counted = true;
@@ -261,18 +226,54 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				 sizeof(one));
 	}
+	sess = session_new(s->env, fd, sa,
+			   &(struct session_listener){.name = l->name,
+						      .role = l->role,
+						      .tls = l->tls});
+	if (sess == NULL) {
+		if (counted)
+			climit_close(s->climit, sa, evloop_now_ms());
+		return;
+	}
+	if (s->n_live == s->cap_live) {
+		s->cap_live = s->cap_live == 0 ? 64 : s->cap_live * 2;
+		s->live = alloc_resize(s->live, s->cap_live, sizeof(*s->live));
+	}
+	lv = &s->live[s->n_live++];
+	memset(lv, 0, sizeof(*lv));
+	lv->sess = sess;
+	lv->l = l;
+	memcpy(&lv->peer, sa,
+	       (size_t)salen < sizeof(lv->peer) ? (size_t)salen
+						: sizeof(lv->peer));
+	lv->counted = counted;
 	l->sessions++;
 	s->sessions++;
-	s->accepting = sa;
-	s->accepting_counted = counted;
-	session_new(s, s->base, fd, sa, (socklen_t)salen, l->role, l->tls,
-		    l->name, &l->sessions);
-	s->accepting = NULL;
+}
+
+/* session_env.closed: a session ended. */
+static void session_closed(void *ctx, struct session *sess)
+{
+	struct listener *s = ctx;
+
+	for (size_t i = 0; i < s->n_live; i++) {
+		struct live *lv = &s->live[i];
+
+		if (lv->sess != sess)
+			continue;
+		if (lv->counted)
+			climit_close(s->climit, (struct sockaddr *)&lv->peer,
+				     evloop_now_ms());
+		lv->l->sessions--;
+		s->sessions--;
+		*lv = s->live[--s->n_live];
+		return;
+	}
 }
 
 static void resume_accept(void *ctx)
 {
-	struct listener *l = ctx;
+	struct lsock *l = ctx;
 
 	if (l->ev != NULL)
 		evconnlistener_enable(l->ev);
@@ -283,7 +284,7 @@ static void resume_accept(void *ctx)
  * spinning on a listener that stays readable. */
 static void on_accept_error(struct evconnlistener *evl, void *arg)
 {
-	struct listener *l = arg;
+	struct lsock *l = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
 	log_warn(NULL, "event=accept_failed listener=%s sessions=%u "
@@ -295,19 +296,18 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 	evloop_timer_start(l->pause, ACCEPT_PAUSE_MS);
 }
 
-int smtpd_start(struct smtpd *s, const struct dirmx_config *cfg,
-		struct authc *authc, struct spool *spool,
-		struct policy *policy)
+int listener_start(struct listener *s, const struct dirmx_config *cfg,
+		   struct session_env *env)
 {
-	s->authc = authc;
-	s->spool = spool;
-	s->policy = policy;
-	params_set(&s->params, cfg);
+	s->env = env;
+	env->tls = s->tls;
+	env->closed = session_closed;
+	env->ctx = s;
 	s->climit = climit_new(cfg->routerd.client_connection_limit,
 			       cfg->routerd.client_connection_rate_limit,
 			       cfg->routerd.client_ipv6_prefix);
 	for (size_t i = 0; i < s->n; i++) {
-		struct listener *l = &s->l[i];
+		struct lsock *l = &s->l[i];
 
 		/* The backlog is listen()'s, set in bind_one(): 0 keeps it. */
 		l->ev = evconnlistener_new(s->base, on_accept, l,
@@ -327,10 +327,10 @@ int smtpd_start(struct smtpd *s, const struct dirmx_config *cfg,
 /* Listener settings that apply without a restart: the limits. What
  * needs one (address, role, tls, a listener added or removed) is logged
  * by routerd_reload(). */
-static void reload_listeners(struct smtpd *s, const struct dirmx_config *cfg)
+static void reload_listeners(struct listener *s, const struct dirmx_config *cfg)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		struct listener *l = &s->l[i];
+		struct lsock *l = &s->l[i];
 		const struct settings_listener *sl =
 			settings_find_listener(cfg, l->name);
 
@@ -353,16 +353,10 @@ static void reload_listeners(struct smtpd *s, const struct dirmx_config *cfg)
 		   cfg->routerd.client_ipv6_prefix);
 }
 
-void smtpd_set_policy(struct smtpd *s, struct policy *policy)
-{
-	s->policy = policy;
-}
-
-void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg)
+void listener_reload(struct listener *s, const struct dirmx_config *cfg)
 {
 	struct tlsctx *c = load_tls(&cfg->routerd);
 
-	params_set(&s->params, cfg);
 	reload_listeners(s, cfg);
 	if (c == NULL) {
 		if (cfg->routerd.tls_cert != NULL)
@@ -374,13 +368,15 @@ void smtpd_reload(struct smtpd *s, const struct dirmx_config *cfg)
 	 * to it: it is freed when the last of them ends (tlsctx.h). */
 	tlsctx_unref(&s->tls);
 	s->tls = c;
+	if (s->env != NULL)
+		s->env->tls = c;
 	log_info(NULL, "event=tls_reload status=ok cert=%s contexts=%u",
 		 cfg->routerd.tls_cert, tlsctx_live());
 }
 
-void smtpd_deinit(struct smtpd **sp)
+void listener_deinit(struct listener **sp)
 {
-	struct smtpd *s = *sp;
+	struct listener *s = *sp;
 
 	if (s == NULL)
 		return;
@@ -400,77 +396,7 @@ void smtpd_deinit(struct smtpd **sp)
 	}
 	free(s->l);
 	tlsctx_unref(&s->tls);
-	free(s->params.hostname);
-	free(s->params.postmaster);
+	if (s->env != NULL)
+		s->env->tls = NULL;
 	free(s);
-}
-
-struct tlsctx *smtpd_tls(const struct smtpd *s)
-{
-	return s->tls;
-}
-
-const struct smtpd_params *smtpd_params(const struct smtpd *s)
-{
-	return &s->params;
-}
-
-struct authc *smtpd_authc(const struct smtpd *s)
-{
-	return s->authc;
-}
-
-struct spool *smtpd_spool(const struct smtpd *s)
-{
-	return s->spool;
-}
-
-struct policy *smtpd_policy(const struct smtpd *s)
-{
-	return s->policy;
-}
-
-void smtpd_set_queue(struct smtpd *s, struct queue *q)
-{
-	s->queue = q;
-}
-
-struct queue *smtpd_queue(const struct smtpd *s)
-{
-	return s->queue;
-}
-
-void smtpd_session_opened(struct smtpd *s, struct session *sess)
-{
-	struct live *lv;
-
-	if (s->n_live == s->cap_live) {
-		s->cap_live = s->cap_live == 0 ? 64 : s->cap_live * 2;
-		s->live = alloc_resize(s->live, s->cap_live, sizeof(*s->live));
-	}
-	lv = &s->live[s->n_live++];
-	memset(lv, 0, sizeof(*lv));
-	lv->sess = sess;
-	if (s->accepting != NULL) {
-		memcpy(&lv->peer, s->accepting,
-		       s->accepting->sa_family == AF_INET6
-			       ? sizeof(struct sockaddr_in6)
-			       : sizeof(struct sockaddr_in));
-		lv->counted = s->accepting_counted;
-	}
-}
-
-void smtpd_session_closed(struct smtpd *s, struct session *sess)
-{
-	s->sessions--;
-	for (size_t i = 0; i < s->n_live; i++) {
-		if (s->live[i].sess == sess) {
-			if (s->live[i].counted)
-				climit_close(s->climit,
-					     (struct sockaddr *)&s->live[i].peer,
-					     evloop_now_ms());
-			s->live[i] = s->live[--s->n_live];
-			break;
-		}
-	}
 }
