@@ -311,7 +311,8 @@ static void auth_decide(struct authcheck_req *r)
 		if (other != r && other->binding &&
 		    strcasecmp(other->dn, r->dn) == 0)
 			failures++;
-	switch (lockguard_decide(&ac->guard, &p, now, failures, &cap)) {
+	switch (lockguard_decide(&ac->guard, &p, now, failures, false,
+				 &cap)) {
 	case LOCKGUARD_READ:
 		log_debug("authcheck", "event=auth_wait_policy user=\"%s\" "
 				       "failures=%u policy=%s",
@@ -330,6 +331,7 @@ static void auth_decide(struct authcheck_req *r)
 		req_fail_credentials(r, "too many failures for this account");
 		return;
 	case LOCKGUARD_FORWARD:
+	case LOCKGUARD_FORWARD_KNOWN: /* not asked for (known = false) */
 		break;
 	}
 	dc = dcloc_next_up(ac->loc, NULL, now);
