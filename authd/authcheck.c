@@ -24,13 +24,13 @@
  */
 #include "authcheck.h"
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <ldap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <sys/random.h>
 
 #include "alloc.h"
@@ -637,7 +637,7 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 				const struct authcheck_options *opts)
 {
 	struct authcheck *ac = alloc_new(struct authcheck);
-	unsigned char key[GOODPW_KEY_LEN];
+	unsigned char key[GOODPW_KEY_LEN] = {0};
 	uint64_t seed = 0;
 
 	ac->base = base;
