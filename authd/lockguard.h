@@ -46,8 +46,10 @@
  *   T - 1 failures from authd, however checks interleave: the next check,
  *   known or not, counts it (in flight, then as a failure) and is refused.
  *   authcheck drops the verifier when such a bind fails, so it is spent
- *   once; only a success makes a new verifier (and resets the window's
- *   count, as AD resets badPwdCount). What it costs: the spare no longer
+ *   once; only a success makes a new verifier, and a success through the
+ *   spare leaves the window's count at the cap (the strangers stay
+ *   capped; the user's next known check is at the cap again, not past
+ *   it). What it costs: the spare no longer
  *   covers a race between two authd hosts that each forward a known
  *   password at the same moment, and a password the user changed since
  *   it last worked can be that one failure.

@@ -992,8 +992,9 @@ print(json.dumps(codes))
                 self.assertEqual(r.returncode, 0, "%s on %s: %s"
                                  % (user, d.hostname, r.stdout + r.stderr))
         # ... and through authd: this one still counts the guesses of its
-        # window (it refuses even the right password meanwhile, by design),
-        # a fresh one does not.
+        # window (it refuses even the right password meanwhile: it never
+        # saw that password work, test_6e shows one it did see), a fresh
+        # one does not.
         fresh = self.start_authd("lockout-after", self.tls_settings())
         self.addCleanup(lab.stop, fresh.proc)
         fresh.wait_ready()
