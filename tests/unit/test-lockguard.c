@@ -118,11 +118,11 @@ static const struct row rows[] = {
 	{"pso, configured 10", true, true, false, false, true, 10, 0, 2, X, 2},
 };
 
-static void test_table(void **state)
+/* Every row decided with known (the password that last worked) or not. */
+static void check_rows(const struct row *rows_, size_t n, bool known)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const struct row *w = &rows[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct row *w = &rows_[i];
 		struct lockguard_policy p = {.configured = w->configured,
 					     .threshold = w->threshold,
 					     .known = w->known,
@@ -131,13 +131,19 @@ static void test_table(void **state)
 					     .can_read = w->can_read,
 					     .pso = w->pso};
 		unsigned cap = 12345;
-		int v = lockguard_decide(&limits, &p, NOW, w->failures, false,
+		int v = lockguard_decide(&limits, &p, NOW, w->failures, known,
 					 &cap);
 
 		if (v != w->verdict || cap != w->cap)
 			fail_msg("%s: verdict %d cap %u, expected %d cap %u",
 				 w->what, v, cap, w->verdict, w->cap);
 	}
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	check_rows(rows, sizeof(rows) / sizeof(rows[0]), false);
 }
 
 /* The same checks with a known password (the one that last worked). */
@@ -190,24 +196,8 @@ static const struct row known_rows[] = {
 static void test_known(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(known_rows) / sizeof(known_rows[0]);
-	     i++) {
-		const struct row *w = &known_rows[i];
-		struct lockguard_policy p = {.configured = w->configured,
-					     .threshold = w->threshold,
-					     .known = w->known,
-					     .read_ms = NOW - w->age_ms,
-					     .confirmed = w->confirmed,
-					     .can_read = w->can_read,
-					     .pso = w->pso};
-		unsigned cap = 12345;
-		int v = lockguard_decide(&limits, &p, NOW, w->failures, true,
-					 &cap);
-
-		if (v != w->verdict || cap != w->cap)
-			fail_msg("%s: verdict %d cap %u, expected %d cap %u",
-				 w->what, v, cap, w->verdict, w->cap);
-	}
+	check_rows(known_rows, sizeof(known_rows) / sizeof(known_rows[0]),
+		   true);
 }
 
 /* authcheck's counting, played out: checks arrive in any order, each bind
