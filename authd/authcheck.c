@@ -3,7 +3,14 @@
  *
  * Failure counters live in a cache (cache.c) keyed "a:<account DN>" and
  * "c:<client address>", each value a struct fail_count whose entry expires
- * with the lockout observation window that its first failure opened.
+ * with the lockout observation window that its first failure opened. An
+ * account's counter counts the failures that reached the directory (a
+ * check refused without a bind counts for its client only): lockguard's
+ * cap is about what the directory sees.
+ *
+ * Every successful bind leaves a verifier of its password (goodpw.h); a
+ * password that matches it may pass a capped account (lockguard's
+ * LOCKGUARD_FORWARD_KNOWN). Such a bind that fails drops the verifier.
  *
  * A request that needs no search (empty password, a client over its
  * limit) is answered from a zero timer; a user bind runs on a fresh
@@ -17,6 +24,8 @@
  */
 #include "authcheck.h"
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <ldap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +37,7 @@
 #include "cache.h"
 #include "dcloc.h"
 #include "evloop.h"
+#include "goodpw.h"
 #include "ldfilter.h"
 #include "ldpool.h"
 #include "lockguard.h"
@@ -52,6 +62,7 @@ struct authcheck {
 	char *base_dn, *filter;
 	char **send_as;
 	struct cache *fails;
+	struct goodpw *known;      /* passwords that last worked */
 	struct lockpolicy *policy; /* AD only */
 	struct lockguard_limits guard;
 	struct authcheck_req *reqs;
@@ -70,6 +81,9 @@ struct authcheck_req {
 	bool policy_confirmed; /* a policy read succeeded while it waited */
 	unsigned bad_pwd;      /* the directory's badPwdCount */
 	bool pso;              /* AD: a fine-grained password policy applies */
+	bool known_tested;     /* known is set */
+	bool known;            /* the password is the one that last worked */
+	bool known_forward;    /* it went out through lockguard's spare */
 	char *dn;
 	struct evloop_timer *timer;
 	struct authcheck_answer ans;
@@ -181,13 +195,15 @@ static void req_finish(struct authcheck_req *r, enum lookup_status status,
 	evloop_timer_start(r->timer, 0);
 }
 
-static void req_fail_credentials(struct authcheck_req *r, const char *why)
+/* bound: the directory refused a bind (it counts for the account). */
+static void req_fail_credentials(struct authcheck_req *r, const char *why,
+				 bool bound)
 {
 	struct authcheck *ac = r->ac;
 	char key[600];
 	unsigned n = 0;
 
-	if (r->dn != NULL) {
+	if (bound) {
 		snprintf(key, sizeof(key), "a:%s", r->dn);
 		fails_add(ac, key);
 	}
@@ -228,6 +244,29 @@ static const char *value0(const struct ldconn_entry *e, const char *name)
 	return a != NULL && a->n_values > 0 ? a->values[0].data : NULL;
 }
 
+/* Is the password the one that last worked for the account? The slow hash
+ * runs once per request at most, and only where there is a verifier. */
+static bool req_known(struct authcheck_req *r)
+{
+	if (!r->known_tested) {
+		r->known_tested = true;
+		r->known = goodpw_match(r->ac->known, r->dn, r->password,
+					dcloc_now_ms());
+	}
+	return r->known;
+}
+
+static void known_put(struct authcheck_req *r)
+{
+	unsigned char salt[GOODPW_SALT_LEN];
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof(salt)) == 0)
+		goodpw_put(r->ac->known, r->dn, r->password, salt,
+			   dcloc_now_ms());
+	else
+		goodpw_drop(r->ac->known, r->dn);
+}
+
 static bool account_blocked(const struct authcheck *ac,
 			    const struct ldconn_entry *e, const char **why_r)
 {
@@ -264,8 +303,14 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	if (state == LDCONN_STATE_UP || state == LDCONN_STATE_DOWN)
 		r->binding = false;
 	if (state == LDCONN_STATE_UP) {
-		snprintf(key, sizeof(key), "a:%s", r->dn);
-		cache_remove(r->ac->fails, key, strlen(key));
+		/* A success through the spare leaves the window's count as it
+		 * is: the strangers who used up the cap stay capped (and AD
+		 * resets badPwdCount only on the DC that took this bind). */
+		if (!r->known_forward) {
+			snprintf(key, sizeof(key), "a:%s", r->dn);
+			cache_remove(r->ac->fails, key, strlen(key));
+		}
+		known_put(r);
 		log_info("authcheck", "event=auth_ok user=\"%s\" dn=\"%s\"",
 			 r->user, r->dn);
 		req_finish(r, LOOKUP_OK, NULL);
@@ -274,7 +319,17 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	if (state != LDCONN_STATE_DOWN)
 		return;
 	if (ldconn_last_code(c) == LDAP_INVALID_CREDENTIALS) {
-		req_fail_credentials(r, "wrong password");
+		/* The password that worked no longer does (changed, expired,
+		 * or the account was locked): forget it, so that it passes a
+		 * capped account once at most. */
+		if (req_known(r)) {
+			goodpw_drop(r->ac->known, r->dn);
+			req_fail_credentials(r, "wrong password, the one that "
+						"last worked: forgotten",
+					     true);
+			return;
+		}
+		req_fail_credentials(r, "wrong password", true);
 		return;
 	}
 	log_warn("authcheck", "event=auth_tempfail user=\"%s\" error=\"%s\"",
@@ -295,6 +350,7 @@ static void auth_decide(struct authcheck_req *r)
 	struct ldconn_options o = ac->opts.conn;
 	char key[600];
 	unsigned failures, cap;
+	enum lockguard_verdict v;
 
 	if (ac->policy != NULL && ac->opts.lockout_threshold == 0) {
 		p.configured = false;
@@ -311,7 +367,11 @@ static void auth_decide(struct authcheck_req *r)
 		if (other != r && other->binding &&
 		    strcasecmp(other->dn, r->dn) == 0)
 			failures++;
-	switch (lockguard_decide(&ac->guard, &p, now, failures, &cap)) {
+	v = lockguard_decide(&ac->guard, &p, now, failures, false, &cap);
+	/* Capped: the password that last worked may still go out. */
+	if (v == LOCKGUARD_REFUSE && req_known(r))
+		v = lockguard_decide(&ac->guard, &p, now, failures, true, &cap);
+	switch (v) {
 	case LOCKGUARD_READ:
 		log_debug("authcheck", "event=auth_wait_policy user=\"%s\" "
 				       "failures=%u policy=%s",
@@ -327,8 +387,17 @@ static void auth_decide(struct authcheck_req *r)
 			 "threshold=%u cap=%u policy=%s",
 			 r->user, failures, p.threshold, cap,
 			 lockguard_policy_name(&p, &ac->guard, now));
-		req_fail_credentials(r, "too many failures for this account");
+		req_fail_credentials(r, "too many failures for this account",
+				     false);
 		return;
+	case LOCKGUARD_FORWARD_KNOWN:
+		log_info("authcheck",
+			 "event=auth_known_password user=\"%s\" failures=%u "
+			 "cap=%u policy=%s",
+			 r->user, failures, cap,
+			 lockguard_policy_name(&p, &ac->guard, now));
+		r->known_forward = true;
+		break;
 	case LOCKGUARD_FORWARD:
 		break;
 	}
@@ -352,6 +421,7 @@ static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
 
 	r->dn = alloc_strdup(e->dn);
 	if (account_blocked(r->ac, e, &why)) {
+		goodpw_drop(r->ac->known, r->dn);
 		log_info("authcheck", "event=auth_refused user=\"%s\" "
 				      "reason=\"%s\"",
 			 r->user, why);
@@ -467,7 +537,7 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 	}
 	if (res->n_entries == 0) {
 		if (r->kind == REQ_AUTH)
-			req_fail_credentials(r, "no such account");
+			req_fail_credentials(r, "no such account", false);
 		else
 			req_finish(r, LOOKUP_NOTFOUND, "no such account");
 		return;
@@ -500,7 +570,7 @@ static void account_search(struct authcheck_req *r)
 			    &error) < 0) {
 		/* A login name the filter cannot hold is no account. */
 		if (r->kind == REQ_AUTH)
-			req_fail_credentials(r, error);
+			req_fail_credentials(r, error, false);
 		else
 			req_finish(r, LOOKUP_NOTFOUND, error);
 		return;
@@ -522,7 +592,7 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 	r->client = client != NULL ? alloc_strdup(client) : NULL;
 	if (*r->password == '\0' || *user == '\0') {
 		/* An empty password would be an anonymous bind: it succeeds. */
-		req_fail_credentials(r, "empty user or password");
+		req_fail_credentials(r, "empty user or password", false);
 		return r;
 	}
 	if (r->client != NULL) {
@@ -567,6 +637,7 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 				const struct authcheck_options *opts)
 {
 	struct authcheck *ac = alloc_new(struct authcheck);
+	unsigned char key[GOODPW_KEY_LEN] = {0};
 	uint64_t seed = 0;
 
 	ac->base = base;
@@ -599,6 +670,15 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = dcloc_now_ms();
 	ac->fails = cache_new(100000, 16u * 1024 * 1024, seed);
+	/* Without a random key no verifier is kept: no key is better than a
+	 * guessable one. */
+	if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof(key)) == 0)
+		ac->known = goodpw_new(key, GOODPW_ITERATIONS,
+				       opts->known_password_max,
+				       opts->known_password_ttl_ms);
+	else
+		ac->known = goodpw_new(key, GOODPW_ITERATIONS, 0, 0);
+	explicit_bzero(key, sizeof(key));
 	if (opts->ad)
 		ac->policy = lockpolicy_new(base, pool,
 					    opts->policy_dn != NULL
@@ -628,6 +708,7 @@ void authcheck_deinit(struct authcheck **acp)
 		req_free(ac->reqs);
 	lockpolicy_deinit(&ac->policy);
 	cache_deinit(&ac->fails);
+	goodpw_deinit(&ac->known);
 	for (size_t i = 0; i < ac->opts.n_send_as; i++)
 		free(ac->send_as[i]);
 	free(ac->send_as);

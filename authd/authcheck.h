@@ -18,7 +18,11 @@
  * read when the last one is older than twice that, and a failure past
  * unknown_policy_max_failures reaches the directory only after a read made
  * for it (lockguard.h has the rules). With no lockout policy a guessing
- * brake (no_lockout_max_failures) still applies. A disabled or locked account
+ * brake (no_lockout_max_failures) still applies. Strangers who use up an
+ * account's cap do not lock its user out: the password that last worked
+ * (kept as a salted, slow verifier for known_password_ttl_ms, never as
+ * itself) still goes out, once more than the cap allows at most (lockguard.h
+ * says why that cannot lock). A disabled or locked account
  * answers "no" without a bind. An empty password is refused at once: an
  * empty-password bind is an anonymous bind, which succeeds.
  *
@@ -58,6 +62,11 @@ struct authcheck_options {
 	unsigned unknown_policy_max_failures;
 	unsigned no_lockout_max_failures;
 	uint64_t policy_refresh_ms; /* AD: re-read period; default 30 s */
+	/* Verifiers of the passwords that last worked (goodpw.h): how long
+	 * one is kept, and how many; 0: none (a capped account then refuses
+	 * every password). */
+	uint64_t known_password_ttl_ms;
+	size_t known_password_max;
 	const char *const *send_as;   /* "user address" items */
 	size_t n_send_as;
 };

@@ -297,6 +297,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.unknown_policy_max_failures = s->unknown_policy_max_failures;
 	ao.no_lockout_max_failures = s->no_lockout_max_failures;
 	ao.policy_refresh_ms = s->lockout_policy_refresh_ms;
+	ao.known_password_ttl_ms = s->known_password_ttl_ms;
+	ao.known_password_max = s->known_password_max;
 	ao.send_as = (const char *const *)s->send_as.items;
 	ao.n_send_as = s->send_as.count;
 	a->auth = authcheck_new(base, a->pool, a->loc, &ao);

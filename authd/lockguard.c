@@ -27,10 +27,10 @@ static bool fresh(const struct lockguard_limits *l,
 	       now_ms - p->read_ms <= l->max_age_ms;
 }
 
-enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
-					const struct lockguard_policy *p,
-					uint64_t now_ms, unsigned failures,
-					unsigned *cap_r)
+static enum lockguard_verdict decide(const struct lockguard_limits *l,
+				     const struct lockguard_policy *p,
+				     uint64_t now_ms, unsigned failures,
+				     unsigned *cap_r)
 {
 	unsigned cap;
 
@@ -72,6 +72,35 @@ enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
 		return LOCKGUARD_REFUSE;
 	}
 	return LOCKGUARD_FORWARD;
+}
+
+/* Is the race spare sure to be there: cap + 1 <= T - 1? */
+static bool spare(const struct lockguard_limits *l,
+		  const struct lockguard_policy *p, uint64_t now_ms)
+{
+	if (p->pso || (!p->configured && !fresh(l, p, now_ms)))
+		return false;
+	return p->threshold == 0 || p->threshold >= 3;
+}
+
+enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
+					const struct lockguard_policy *p,
+					uint64_t now_ms, unsigned failures,
+					bool known, unsigned *cap_r)
+{
+	enum lockguard_verdict v = decide(l, p, now_ms, failures, cap_r);
+
+	if (v != LOCKGUARD_REFUSE || !known || failures == 0)
+		return v;
+	/* A stale policy may turn out to leave the spare: ask for a read. */
+	if (!p->configured && !p->pso && !fresh(l, p, now_ms) && p->can_read)
+		return LOCKGUARD_READ;
+	if (!spare(l, p, now_ms))
+		return v;
+	/* The known password may have the spare; everything else still
+	 * applies (a confirming read past unknown_max included). */
+	v = decide(l, p, now_ms, failures - 1, cap_r);
+	return v == LOCKGUARD_FORWARD ? LOCKGUARD_FORWARD_KNOWN : v;
 }
 
 const char *lockguard_policy_name(const struct lockguard_policy *p,

@@ -29,6 +29,30 @@
  * - An account under a fine-grained password policy of its own (AD's
  *   msDS-ResultantPSO, policy->pso) may have any threshold: the PSO is not
  *   read, so the account gets the conservative cap (or a smaller one).
+ * - A known password (goodpw.h: the one that last worked for the
+ *   account, asked with known = true) may spend the race spare: it is
+ *   decided as if one failure fewer were counted, and forwarded
+ *   (LOCKGUARD_FORWARD_KNOWN) where any other password is refused. Only
+ *   where that spare is sure to exist: a threshold that is configured, or
+ *   fresh and read from the domain (confirmed past unknown_max, as any
+ *   check), not a PSO's, and either 0 (no lockout) or 3 and more (a
+ *   budget of T - 2). Never under an unknown, stale or PSO policy (its
+ *   cap is only known to stay below T, not below T - 1), but an unknown
+ *   or stale one is read first (LOCKGUARD_READ) when a read may help.
+ *   Why it cannot lock: failures counts the account's failures in the
+ *   window and every bind still in flight, and checks are decided one at
+ *   a time (one event loop); a known password goes out only when
+ *   failures <= T - 2, so even if it fails the directory sees at most
+ *   T - 1 failures from authd, however checks interleave: the next check,
+ *   known or not, counts it (in flight, then as a failure) and is refused.
+ *   authcheck drops the verifier when such a bind fails, so it is spent
+ *   once; only a success makes a new verifier, and a success through the
+ *   spare leaves the window's count at the cap (the strangers stay
+ *   capped; the user's next known check is at the cap again, not past
+ *   it). What it costs: the spare no longer
+ *   covers a race between two authd hosts that each forward a known
+ *   password at the same moment, and a password the user changed since
+ *   it last worked can be that one failure.
  * - Pure: no clock (now_ms is passed in), no I/O, no logging.
  */
 #ifndef DIRMX_LOCKGUARD_H
@@ -41,6 +65,7 @@ enum lockguard_verdict {
 	LOCKGUARD_FORWARD, /* bind: even a wrong password cannot lock */
 	LOCKGUARD_REFUSE,  /* answer "no" without a bind */
 	LOCKGUARD_READ,    /* read the domain's policy, then decide again */
+	LOCKGUARD_FORWARD_KNOWN, /* bind: capped, but a known password */
 };
 
 struct lockguard_limits {
@@ -62,12 +87,13 @@ struct lockguard_policy {
 /* Forwarded failures per window that a threshold allows. */
 unsigned lockguard_budget(unsigned threshold);
 
-/* The verdict for an account with this many failures counted; *cap_r is
- * the cap that was applied (set for every verdict). */
+/* The verdict for an account with this many failures counted; known: the
+ * password is the one that last worked (goodpw_match()); *cap_r is the cap
+ * that was applied (set for every verdict). */
 enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
 					const struct lockguard_policy *p,
 					uint64_t now_ms, unsigned failures,
-					unsigned *cap_r);
+					bool known, unsigned *cap_r);
 
 /* "configured", "domain", "stale" or "unknown": for logs. */
 const char *lockguard_policy_name(const struct lockguard_policy *p,

@@ -107,6 +107,8 @@ struct settings_authd {
 	unsigned int unknown_policy_max_failures; /* policy unknown or stale */
 	unsigned int no_lockout_max_failures;     /* lockoutThreshold 0 */
 	uint64_t lockout_policy_refresh_ms;       /* AD: re-read period */
+	uint64_t known_password_ttl_ms; /* 0: no verifiers kept */
+	unsigned int known_password_max;
 	struct config_list send_as; /* "user address" items */
 	bool global_catalog; /* AD: find owners forest-wide in the GC */
 };

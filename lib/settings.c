@@ -412,6 +412,11 @@ static const struct config_setting authd_settings[] = {
 	     100000),
 	DURATION("lockout_policy_refresh", A(lockout_policy_refresh_ms), "30s",
 		 SEC, 30 * MIN),
+	/* Strangers never lock a user out: the password that last worked
+	 * still passes a capped account (authd/goodpw.h). 0: off. */
+	DURATION("known_password_ttl", A(known_password_ttl_ms), "24h", 0,
+		 30 * DAY),
+	UINT("known_password_max", A(known_password_max), "10000", 0, 1000000),
 	LIST("send_as", A(send_as), valid_send_as),
 	BOOL("global_catalog", A(global_catalog), "no"),
 	END,

@@ -118,25 +118,44 @@ class AuthTest(unittest.TestCase):
                       filters)
 
     # -- 8. lockout safety ------------------------------------------------------------
-    def test_lockout_guard_binds_at_most_threshold_minus_2_times_then_refuses_even_the_right_password_while_the_window_lasts(self):
-        u = self.user(10)
-        other = self.user(11)
+    def test_lockout_guard_binds_at_most_threshold_minus_2_times_then_lets_only_the_password_that_worked_through(self):
+        """Strangers use up an account's budget (THRESHOLD - 2 wrong binds),
+        then every further guess is refused without a bind. The user is not
+        locked out of their own submission: the password that last worked
+        for the account (authd keeps a salted, slow verifier of it, never
+        the password) still goes out, and slapd takes it. A right password
+        that authd never saw work is still refused while the window lasts:
+        authd cannot tell it from a stranger's guess without a bind, and one
+        more wrong bind could lock the account."""
+        known, u, other = self.user(15), self.user(10), self.user(11)
         mark = SlapdLog(self.slapd)
         with self.authd.client() as c:
-            answers = [self.auth(c, i, u["uid"], "guess-%d" % i) for i in range(1, 11)]
-            for m in answers:
-                self.assertEqual(m.verb, "NOTFOUND", m)
-                self.assertEqual(m.get("reason"), answers[0].get("reason"))
-            binds = mark.binds(u["dn"])
-            self.assertGreaterEqual(binds, 1, "the first guesses are checked by slapd")
-            self.assertLessEqual(binds, THRESHOLD - 2, mark.all_binds())
-            # The price of never locking the directory account: during the
-            # window the right password is refused too, without a bind.
-            m = self.auth(c, 11, u["uid"], self.pw)
+            m = self.auth(c, 1, known["uid"], self.pw)
+            self.assertEqual((m.verb, m.get("user")), ("OK", known["uid"]), m)
+            for victim in (known, u):
+                answers = [self.auth(c, i, victim["uid"], "guess-%d" % i)
+                           for i in range(2, 12)]
+                for m in answers:
+                    self.assertEqual(m.verb, "NOTFOUND", m)
+                    self.assertEqual(m.get("reason"), answers[0].get("reason"))
+            binds = {v["dn"]: mark.binds(v["dn"]) for v in (known, u)}
+            self.assertEqual(binds[known["dn"]], 1 + THRESHOLD - 2, mark.all_binds())
+            self.assertGreaterEqual(binds[u["dn"]], 1, "the first guesses are checked by slapd")
+            self.assertLessEqual(binds[u["dn"]], THRESHOLD - 2, mark.all_binds())
+            # The password that worked: in at once, with one bind.
+            m = self.auth(c, 20, known["uid"], self.pw)
+            self.assertEqual((m.verb, m.get("user")), ("OK", known["uid"]), m)
+            self.assertEqual(mark.binds(known["dn"]), binds[known["dn"]] + 1)
+            # Nothing else passes: a guess after it is refused without a bind.
+            m = self.auth(c, 21, known["uid"], "guess-after")
             self.assertEqual(m.verb, "NOTFOUND", m)
-            self.assertEqual(mark.binds(u["dn"]), binds)
+            self.assertEqual(mark.binds(known["dn"]), binds[known["dn"]] + 1)
+            # Never seen to work: refused too, without a bind.
+            m = self.auth(c, 22, u["uid"], self.pw)
+            self.assertEqual(m.verb, "NOTFOUND", m)
+            self.assertEqual(mark.binds(u["dn"]), binds[u["dn"]])
             # Someone else is not affected.
-            m = self.auth(c, 12, other["uid"], self.pw)
+            m = self.auth(c, 23, other["uid"], self.pw)
             self.assertEqual((m.verb, m.get("user")), ("OK", other["uid"]), m)
         # The account itself was never locked in the directory: its own
         # password still binds there.

@@ -40,6 +40,11 @@ What is proved (numbers follow the issues' items):
      6c. a policy read that finds no lockoutThreshold is no policy: 2
      guesses reach AD, not "threshold 0, no limit";
      6d. a user under a stricter PSO (msDS-ResultantPSO) gets the small cap;
+     6e. strangers never lock a user out of their own submission: after a
+     successful login, 30 wrong passwords from 30 SMTP clients use up the
+     account's cap, yet the user's right password (the one that worked) is
+     accepted at once by the same authd; the account is never locked, and
+     no wrong password after that reaches AD in the window;
   7. SENDERS for the proxyAddresses user lists primary and alias;
   8. SMTP AUTH on AD: routerd in the namespace (submission, STARTTLS with
      the lab CA) checks AUTH PLAIN/LOGIN through authd (GSSAPI service
@@ -79,6 +84,7 @@ TIMEOUT_S = 2  # [authd] timeout of every authd started here
 LOCK_VICTIMS = ("lina", "mona")  # test_6b: guessed at once, then in sequence
 UNREAD_VICTIM = "nina"  # test_6c: guessed while the policy cannot be read
 PSO_VICTIM = "oona"     # test_6d: under a stricter fine-grained policy
+KNOWN_VICTIM = "pia"    # test_6e: strangers guess, the user still gets in
 NEW_THRESHOLD = 5  # test_6b: lockoutThreshold set while authd runs
 
 
@@ -350,7 +356,7 @@ class SambaAuthdTest(unittest.TestCase):
         ldif.append(u("bob", PW, mail="bob@" + DOM, disabled=True))
         ldif.append(u("carol", PW, mail="carol@" + DOM))
         ldif.append(u("dave", PW, mail="dave@" + DOM))      # lockout victim
-        for name in LOCK_VICTIMS + (UNREAD_VICTIM, PSO_VICTIM):  # test_6b-d's
+        for name in LOCK_VICTIMS + (UNREAD_VICTIM, PSO_VICTIM, KNOWN_VICTIM):  # 6b-e
             ldif.append(u(name, PW, mail=name + "@" + DOM))
         ldif.append(u("erin", None, mail="erin@" + DOM))
         ldif.append(u("frank", None, mail="frank@lab.dirmx.test"))
@@ -986,8 +992,9 @@ print(json.dumps(codes))
                 self.assertEqual(r.returncode, 0, "%s on %s: %s"
                                  % (user, d.hostname, r.stdout + r.stderr))
         # ... and through authd: this one still counts the guesses of its
-        # window (it refuses even the right password meanwhile, by design),
-        # a fresh one does not.
+        # window (it refuses even the right password meanwhile: it never
+        # saw that password work, test_6e shows one it did see), a fresh
+        # one does not.
         fresh = self.start_authd("lockout-after", self.tls_settings())
         self.addCleanup(lab.stop, fresh.proc)
         fresh.wait_ready()
@@ -1044,6 +1051,65 @@ print(json.dumps(codes))
         self.assertEqual(sum(b for b, _ in per_dc.values()), 2, per_dc)
         self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=10 '
                                   r'cap=2 policy=domain' % PSO_VICTIM)
+
+    def test_6e_strangers_do_not_lock_the_user_out_of_submission(self):
+        # DESIGN.md invariant 9, second half. lockoutThreshold 4 (the
+        # class's): the cap is 2 failures per window. The user logs in once;
+        # then a stranger sends 30 wrong passwords for the account through
+        # SMTP AUTH, each from its own address (no client counter helps),
+        # and uses up the cap. The user's password that worked is still
+        # accepted at once by the same authd (it keeps a salted, slow
+        # verifier of it: authd/goodpw.h), while the strangers' guesses
+        # never reach AD past the cap and the account is never locked.
+        dc, dc2 = self.dc, self.dc2
+        user = KNOWN_VICTIM
+        self.lock_addr = "127.0.0.14"
+        a, port, _ = self.start_routerd("goodpw", self.lock_addr)
+        self.assertTrue(a.wait_log(r"event=lockout_policy threshold=4 ", 15), a.log())
+        report = {}
+
+        def storm(phase, subnet):
+            pws = ["Wrong!%s%s%02d" % (user, phase, i) for i in range(30)]
+            codes = self.smtp_guesses(port, user, pws, subnet, False)
+            per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
+            report[phase] = per_dc
+            self.assertEqual(set(codes), {535}, (phase, codes))
+            for host, (bad, lt) in per_dc.items():
+                self.assertEqual(lt, 0, "%s locked out on %s after %s: %s\n%s"
+                                 % (user, host, phase, per_dc, a.log()[-3000:]))
+            self.assertLessEqual(sum(b for b, _ in per_dc.values()), 4 - 2,
+                                 (phase, per_dc))
+            return per_dc
+
+        def binds_refused():
+            return len(re.findall(r'event=auth_failed user="%s" .*reason="wrong password'
+                                  % user, a.log()))
+
+        ok = (0, "yes: authenticated as " + user)
+        self.assertEqual(a.auth(user, PW), ok, a.log()[-3000:])
+        per_dc = storm("first", 3)
+        self.assertGreaterEqual(sum(b for b, _ in per_dc.values()), 1, per_dc)  # AD saw some
+        self.assertEqual(binds_refused(), 2, a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=4 '
+                                  r'cap=2 policy=domain' % user)
+        # Capped, and still the user's own password gets in at once.
+        self.assertEqual(a.auth(user, PW), ok, a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_known_password user="%s" failures=2 cap=2'
+                         % user)
+        # The strangers go on: none of their guesses reaches AD any more
+        # (the verifier lets the password that worked through, nothing
+        # else, and its success leaves the window's count at the cap).
+        storm("again", 4)
+        self.assertEqual(a.auth(user, PW), ok, a.log()[-3000:])
+        self.assertEqual(a.auth(user, "Wrong!AfterKnown")[0], 1)
+        self.assertEqual(binds_refused(), 2, a.log()[-3000:])
+        per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
+        for host, (bad, lt) in per_dc.items():
+            self.assertEqual(lt, 0, (host, per_dc))
+            self.assertLess(bad, 4, (host, per_dc))
+        self.assertNotIn(PW, a.log())
+        sys.stderr.write("\nlockout 6e: badPwdCount/lockoutTime per DC %s, end %s\n"
+                         % (report, per_dc))
 
     # ---- 7. SENDERS --------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 /*
  * test-lockguard - may a password check reach the directory, given the
- * policy's age, its threshold and the account's failures (table-driven).
+ * policy's age, its threshold and the account's failures (table-driven);
+ * a known password's one spare, and that no interleaving of checks lets
+ * more than T - 1 failures through.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lockguard.h"
 
@@ -18,7 +21,12 @@
 static const struct lockguard_limits limits = {
 	.unknown_max = 2, .open_max = 10, .max_age_ms = 60000};
 
-enum { F = LOCKGUARD_FORWARD, X = LOCKGUARD_REFUSE, R = LOCKGUARD_READ };
+enum {
+	F = LOCKGUARD_FORWARD,
+	X = LOCKGUARD_REFUSE,
+	R = LOCKGUARD_READ,
+	K = LOCKGUARD_FORWARD_KNOWN,
+};
 
 struct row {
 	const char *what;
@@ -110,11 +118,11 @@ static const struct row rows[] = {
 	{"pso, configured 10", true, true, false, false, true, 10, 0, 2, X, 2},
 };
 
-static void test_table(void **state)
+/* Every row decided with known (the password that last worked) or not. */
+static void check_rows(const struct row *rows_, size_t n, bool known)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const struct row *w = &rows[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct row *w = &rows_[i];
 		struct lockguard_policy p = {.configured = w->configured,
 					     .threshold = w->threshold,
 					     .known = w->known,
@@ -123,11 +131,114 @@ static void test_table(void **state)
 					     .can_read = w->can_read,
 					     .pso = w->pso};
 		unsigned cap = 12345;
-		int v = lockguard_decide(&limits, &p, NOW, w->failures, &cap);
+		int v = lockguard_decide(&limits, &p, NOW, w->failures, known,
+					 &cap);
 
 		if (v != w->verdict || cap != w->cap)
 			fail_msg("%s: verdict %d cap %u, expected %d cap %u",
 				 w->what, v, cap, w->verdict, w->cap);
+	}
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	check_rows(rows, sizeof(rows) / sizeof(rows[0]), false);
+}
+
+/* The same checks with a known password (the one that last worked). */
+static const struct row known_rows[] = {
+	/* Below the cap it is a check like any other. */
+	{"configured 5, 2", false, true, false, false, true, 5, 0, 2, F, 3},
+	/* At the cap: the spare, T - 1 at worst. */
+	{"configured 5, 3", false, true, false, false, true, 5, 0, 3, K, 3},
+	{"configured 5, 4: spare spent", false, true, false, false, true, 5, 0,
+	 4, X, 3},
+	{"configured 3, 1", false, true, false, false, true, 3, 0, 1, K, 1},
+	{"configured 3, 2", false, true, false, false, true, 3, 0, 2, X, 1},
+	/* 1 and 2 leave no spare: budget 1 is already T - 1 or T. */
+	{"configured 2, 1", false, true, false, false, true, 2, 0, 1, X, 1},
+	{"configured 1, 1", false, true, false, false, true, 1, 0, 1, X, 1},
+	{"configured none, brake", false, true, false, false, true, 0, 0, 10, K,
+	 10},
+	{"configured none, brake+1", false, true, false, false, true, 0, 0, 11,
+	 X, 10},
+	/* The domain's policy: confirmed past unknown_max, as any check. */
+	{"fresh 5, 3: confirm", false, false, true, false, true, 5, AGE_OK, 3,
+	 R, 3},
+	{"fresh 5, 3 confirmed", false, false, true, true, true, 5, AGE_OK, 3,
+	 K, 3},
+	{"fresh 5, 3, no read", false, false, true, false, false, 5, AGE_OK, 3,
+	 X, 2},
+	{"fresh 4, 2 confirmed", false, false, true, true, true, 4, AGE_OK, 2,
+	 K, 2},
+	{"fresh 4, 3 confirmed", false, false, true, true, true, 4, AGE_OK, 3,
+	 X, 2},
+	{"fresh 3, 1", false, false, true, false, true, 3, AGE_OK, 1, K, 1},
+	{"fresh 2, 1", false, false, true, true, true, 2, AGE_OK, 1, X, 1},
+	/* Unknown or stale: read, never the spare without a policy. */
+	{"unknown, 2: read", false, false, false, false, true, 0, 0, 2, R, 2},
+	{"unknown, 2, read failed", false, false, false, false, false, 0, 0, 2,
+	 X, 2},
+	{"stale 5, 2: read", false, false, true, false, true, 5, AGE_STALE, 2,
+	 R, 2},
+	{"stale 5, 2, read failed", false, false, true, false, false, 5,
+	 AGE_STALE, 2, X, 2},
+	{"stale 5, 3 read done", false, false, true, true, true, 5, AGE_STALE,
+	 3, K, 3},
+	/* A PSO's threshold is unread: no spare. */
+	{"pso, domain 10, 2", true, false, true, true, true, 10, AGE_OK, 2, X,
+	 2},
+	{"pso, configured 10, 2", true, true, false, false, true, 10, 0, 2, X,
+	 2},
+};
+
+static void test_known(void **state)
+{
+	(void)state;
+	check_rows(known_rows, sizeof(known_rows) / sizeof(known_rows[0]),
+		   true);
+}
+
+/* authcheck's counting, played out: checks arrive in any order, each bind
+ * stays in flight for a while (counted), every password is wrong (the
+ * known one too: it was changed since it worked). Whatever the order,
+ * and even if the verifier were never dropped, no more than T - 1
+ * failures reach the directory. */
+static void test_known_interleavings(void **state)
+{
+	(void)state;
+	srand(11);
+	for (unsigned t = 3; t <= 10; t++) {
+		for (int run = 0; run < 2000; run++) {
+			struct lockguard_policy p = {.configured = true,
+						     .threshold = t};
+			unsigned failed = 0, in_flight = 0, cap;
+
+			for (int step = 0; step < 60; step++) {
+				bool known = rand() % 2 == 0;
+				enum lockguard_verdict v;
+
+				if (in_flight > 0 && rand() % 2 == 0) {
+					/* A bind in flight ends: wrong. */
+					in_flight--;
+					failed++;
+					continue;
+				}
+				v = lockguard_decide(&limits, &p, NOW,
+						     failed + in_flight, known,
+						     &cap);
+				assert_int_not_equal(v, LOCKGUARD_READ);
+				if (v == LOCKGUARD_FORWARD_KNOWN)
+					assert_true(known);
+				if (v != LOCKGUARD_REFUSE)
+					in_flight++;
+			}
+			failed += in_flight;
+			if (failed > t - 1)
+				fail_msg("threshold %u: %u failures", t,
+					 failed);
+		}
 	}
 }
 
@@ -146,14 +257,15 @@ static void test_policy_change_never_locks(void)
 		enum lockguard_verdict v;
 
 		p.confirmed = false;
-		v = lockguard_decide(&limits, &p, NOW, failures, &cap);
+		v = lockguard_decide(&limits, &p, NOW, failures, false, &cap);
 		if (v == LOCKGUARD_READ) {
 			/* The directory now says 5. */
 			reads++;
 			p.threshold = 5;
 			p.read_ms = NOW;
 			p.confirmed = true;
-			v = lockguard_decide(&limits, &p, NOW, failures, &cap);
+			v = lockguard_decide(&limits, &p, NOW, failures, false,
+					     &cap);
 			assert_int_not_equal(v, LOCKGUARD_READ);
 		}
 		if (v == LOCKGUARD_FORWARD)
@@ -200,6 +312,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_policy_change),
+		cmocka_unit_test(test_known),
+		cmocka_unit_test(test_known_interleavings),
 		cmocka_unit_test(test_budget_and_names),
 	};
 
