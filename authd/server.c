@@ -56,7 +56,8 @@ struct pending {
 
 struct conn {
 	struct server *srv;
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* writing only: answers hold no secret */
+	struct event *ev_read;   /* reading: straight into a secret sbuf */
 	struct sbuf *in;
 	char name[32];
 	bool hello;
@@ -413,20 +414,36 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 	authproto_msg_deinit(&req);
 }
 
-static void conn_read(struct bufferevent *bev, void *arg)
+/*
+ * Requests are read with recv() into a secret sbuf (sbuf_new_secret), not
+ * through the bufferevent: libevent's buffer chains would keep the
+ * passwords of AUTH lines in freed memory.
+ */
+static void conn_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct evbuffer *input = bufferevent_get_input(bev);
 	char chunk[16384];
-	size_t n;
+	ssize_t n;
 
-	while ((n = evbuffer_remove(input, chunk, sizeof(chunk))) > 0 &&
-	       n != (size_t)-1) {
-		if (!sbuf_append(c->in, chunk, n)) {
+	(void)what;
+	for (;;) {
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			explicit_bzero(chunk, sizeof(chunk));
+			conn_close(c);
+			return;
+		}
+		if (!sbuf_append(c->in, chunk, (size_t)n)) {
+			explicit_bzero(chunk, sizeof(chunk));
 			log_warn(c->name, "event=line_too_long");
 			conn_close(c);
 			return;
 		}
+		explicit_bzero(chunk, (size_t)n);
 		for (;;) {
 			const char *line, *error;
 			size_t len, consumed;
@@ -438,6 +455,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			if (r < 0) {
 				log_warn(c->name, "event=bad_frame error=\"%s\"",
 					 error);
+				explicit_bzero(chunk, sizeof(chunk));
 				conn_close(c);
 				return;
 			}
@@ -447,15 +465,14 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			sbuf_consume(c->in, consumed);
 			if (c->closing) {
 				/* Flush the ERROR, then close. */
-				bufferevent_disable(bev, EV_READ);
-				if (evbuffer_get_length(
-					    bufferevent_get_output(bev)) == 0)
+				event_del(c->ev_read);
+				if (evbuffer_get_length(bufferevent_get_output(
+					    c->bev)) == 0)
 					conn_close(c);
 				return;
 			}
 		}
 	}
-	explicit_bzero(chunk, sizeof(chunk));
 }
 
 static void conn_write(struct bufferevent *bev, void *arg)
@@ -486,7 +503,8 @@ static void conn_close(struct conn *c)
 		srv->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	bufferevent_free(c->bev);
+	event_free(c->ev_read);
+	bufferevent_free(c->bev); /* closes the socket */
 	sbuf_deinit(&c->in);
 	free(c);
 }
@@ -521,10 +539,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->srv = srv;
 	snprintf(c->name, sizeof(c->name), "c%llu",
 		 (unsigned long long)++srv->next_conn_id);
-	c->in = sbuf_new(AUTHPROTO_LINE_MAX + 16384);
+	c->in = sbuf_new_secret(AUTHPROTO_LINE_MAX + 16384);
+	evutil_make_socket_nonblocking(fd);
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, conn_write, conn_event, c);
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read,
+			       c);
+	event_add(c->ev_read, NULL);
 	c->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = c;

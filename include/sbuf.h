@@ -18,6 +18,14 @@
 struct sbuf;
 
 struct sbuf *sbuf_new(size_t limit);
+/*
+ * A buffer for secrets (passwords in AUTH lines, on both sides of the
+ * authd socket): every byte it drops is wiped - consumed, moved by a
+ * consume, left behind when it grows (no realloc: copy, wipe, free), and
+ * everything at sbuf_reset() and sbuf_deinit(). sbuf_steal() hands the
+ * block over as it is: the caller then wipes it.
+ */
+struct sbuf *sbuf_new_secret(size_t limit);
 void sbuf_deinit(struct sbuf **b);
 
 bool sbuf_append(struct sbuf *b, const void *data, size_t len);

@@ -84,7 +84,7 @@ struct authc {
 	int fd;
 	struct event *ev_read, *ev_write;
 	struct sbuf *in;
-	struct authc_obuf out;
+	struct sbuf *out; /* secret: AUTH lines carry passwords */
 	struct evloop_timer *hello_timer, *defer_timer;
 	struct req_list queued, sent, deferred;
 	size_t zombies;
@@ -137,10 +137,7 @@ static void list_del(struct authc_req *r)
 
 static void line_wipe(struct sbuf **line)
 {
-	if (*line == NULL)
-		return;
-	explicit_bzero((char *)sbuf_data(*line), sbuf_len(*line));
-	sbuf_deinit(line);
+	sbuf_deinit(line); /* a secret sbuf: wiped */
 }
 
 static void req_free(struct authc_req *r)
@@ -222,7 +219,7 @@ static void conn_close(struct authc *c, const char *reason)
 	c->state = CONN_CLOSED;
 	evloop_timer_stop(c->hello_timer);
 	sbuf_reset(c->in);
-	authc_obuf_free(&c->out);
+	sbuf_reset(c->out);
 	free(c->last_error);
 	c->last_error = alloc_strdup(reason);
 	if (was_ready) {
@@ -237,7 +234,7 @@ static void conn_close(struct authc *c, const char *reason)
 
 static void conn_want_write(struct authc *c)
 {
-	if (c->state != CONN_CLOSED && c->out.end > c->out.start &&
+	if (c->state != CONN_CLOSED && sbuf_len(c->out) > 0 &&
 	    event_add(c->ev_write, NULL) < 0)
 		conn_close(c, "cannot watch the authd socket");
 }
@@ -248,8 +245,8 @@ static void flush_queue(struct authc *c)
 	struct authc_req *r;
 
 	while ((r = c->queued.head) != NULL) {
-		if (!authc_obuf_append(&c->out, sbuf_data(r->line),
-		                       sbuf_len(r->line))) {
+		if (!sbuf_append(c->out, sbuf_data(r->line),
+		                 sbuf_len(r->line))) {
 			defer_fail(r, "too many requests waiting for authd");
 			continue;
 		}
@@ -376,8 +373,8 @@ static void on_read(evutil_socket_t fd, short what, void *context)
 static void on_write(evutil_socket_t fd, short what, void *context)
 {
 	struct authc *c = context;
-	ssize_t n = send(fd, c->out.data + c->out.start,
-	                 c->out.end - c->out.start, MSG_NOSIGNAL);
+	ssize_t n = send(fd, sbuf_data(c->out), sbuf_len(c->out),
+	                 MSG_NOSIGNAL);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -393,8 +390,8 @@ static void on_write(evutil_socket_t fd, short what, void *context)
 		free(why);
 		return;
 	}
-	authc_obuf_consume(&c->out, (size_t)n);
-	if (c->out.end == c->out.start)
+	sbuf_consume(c->out, (size_t)n);
+	if (sbuf_len(c->out) == 0)
 		event_del(c->ev_write);
 }
 
@@ -438,7 +435,7 @@ static bool conn_open(struct authc *c)
 	    event_add(c->ev_read, NULL) < 0)
 		abort(); /* out of memory (see evloop.h) */
 	c->state = CONN_HELLO;
-	if (!authc_obuf_append(&c->out, c->hello, strlen(c->hello)))
+	if (!sbuf_append(c->out, c->hello, strlen(c->hello)))
 		abort();
 	evloop_timer_start(c->hello_timer, c->timeout_ms);
 	conn_want_write(c);
@@ -510,15 +507,9 @@ static struct authc_req *req_start(struct authc_req *r, struct authproto_msg *m)
 	const char *error;
 
 	r->timer = evloop_timer_new(c->base, on_timeout, r);
-	r->line = sbuf_new(REQ_LINE_MAX);
-	if (r->verb == AUTHPROTO_AUTH) {
-		/* Grow to the limit now: formatting must not realloc. */
-		static const char zeros[REQ_LINE_MAX];
-
-		if (!sbuf_append(r->line, zeros, sizeof(zeros)))
-			abort();
-		sbuf_reset(r->line);
-	}
+	/* Secret: an AUTH line holds a password, and growing it while it
+	 * is formatted must not leave copies behind. */
+	r->line = sbuf_new_secret(REQ_LINE_MAX);
 	if (authproto_msg_format(m, r->line, &error) < 0) {
 		char *why =
 		    alloc_printf("cannot encode the request: %s", error);
@@ -623,6 +614,7 @@ struct authc *authc_new(struct event_base *base, const char *socket_path,
 	c->timeout_ms = AUTHC_TIMEOUT_MS_DEFAULT;
 	c->fd = -1;
 	c->in = sbuf_new(IN_MAX);
+	c->out = sbuf_new_secret(AUTHC_OUT_MAX);
 	c->hello_timer = evloop_timer_new(base, on_hello_timeout, c);
 	c->defer_timer = evloop_timer_new(base, on_defer, c);
 	return c;
@@ -655,7 +647,7 @@ void authc_deinit(struct authc **cp)
 	evloop_timer_free(&c->hello_timer);
 	evloop_timer_free(&c->defer_timer);
 	sbuf_deinit(&c->in);
-	authc_obuf_free(&c->out);
+	sbuf_deinit(&c->out);
 	free(c->hello);
 	free(c->path);
 	free(c->last_error);

@@ -6,9 +6,8 @@
  * points into the message and into memory freed when the callback
  * returns, as authc.h promises.
  *
- * authc_obuf: the client's output buffer. Unlike an sbuf it wipes every
- * byte it lets go of (written, moved by a resize, or freed), because AUTH
- * lines carry passwords. Appends fail past AUTHC_OBUF_MAX bytes waiting.
+ * The client's output buffer and its request lines are secret sbufs
+ * (sbuf_new_secret): AUTH lines carry passwords.
  */
 #ifndef DIRMX_AUTHC_PRIVATE_H
 #define DIRMX_AUTHC_PRIVATE_H
@@ -35,19 +34,7 @@ void authc_result_deliver(enum authproto_verb verb, uint64_t id,
                           union authc_cb cb, void *ctx,
                           const struct authproto_msg *m);
 
-#define AUTHC_OBUF_MAX ((size_t)64 * 1024 * 1024)
-
-/* Bytes [start, end) of data wait to be written. Zero-initialised is
-   empty. */
-struct authc_obuf {
-	char *data;
-	size_t cap, start, end;
-};
-
-bool authc_obuf_append(struct authc_obuf *o, const char *p, size_t len);
-/* The first n waiting bytes were written: wipe and drop them. */
-void authc_obuf_consume(struct authc_obuf *o, size_t n);
-/* Wipe and free; o is empty and reusable afterwards. */
-void authc_obuf_free(struct authc_obuf *o);
+/* Bytes waiting for authd at most (a secret sbuf, sbuf.h). */
+#define AUTHC_OUT_MAX ((size_t)64 * 1024 * 1024)
 
 #endif

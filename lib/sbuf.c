@@ -3,6 +3,7 @@
  */
 #include "sbuf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ struct sbuf {
 	size_t len;
 	size_t cap; /* allocated bytes, including room for the NUL */
 	size_t limit;
+	bool secret; /* wipe what is dropped, moved or freed */
 };
 
 struct sbuf *sbuf_new(size_t limit)
@@ -26,10 +28,20 @@ struct sbuf *sbuf_new(size_t limit)
 	return b;
 }
 
+struct sbuf *sbuf_new_secret(size_t limit)
+{
+	struct sbuf *b = sbuf_new(limit);
+
+	b->secret = true;
+	return b;
+}
+
 void sbuf_deinit(struct sbuf **b)
 {
 	if (*b == NULL)
 		return;
+	if ((*b)->secret)
+		explicit_bzero((*b)->data, (*b)->cap);
 	free((*b)->data);
 	free(*b);
 	*b = NULL;
@@ -46,7 +58,18 @@ static bool sbuf_reserve(struct sbuf *b, size_t extra)
 	cap = b->cap;
 	while (cap < need + 1)
 		cap = cap > b->limit / 2 + 1 ? need + 1 : cap * 2;
-	b->data = alloc_resize(b->data, cap, 1);
+	if (b->secret) {
+		/* realloc() would leave the old block's bytes in freed
+		 * memory: copy, then wipe the old block before freeing it. */
+		char *data = alloc_zero(cap);
+
+		memcpy(data, b->data, b->len + 1);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+		b->data = data;
+	} else {
+		b->data = alloc_resize(b->data, cap, 1);
+	}
 	b->cap = cap;
 	return true;
 }
@@ -110,17 +133,24 @@ size_t sbuf_limit(const struct sbuf *b)
 
 void sbuf_consume(struct sbuf *b, size_t n)
 {
+	size_t old = b->len;
+
 	if (n >= b->len) {
 		b->len = 0;
 	} else {
 		memmove(b->data, b->data + n, b->len - n);
 		b->len -= n;
 	}
+	/* The bytes past the new end held what was dropped or moved. */
+	if (b->secret)
+		explicit_bzero(b->data + b->len, old - b->len);
 	b->data[b->len] = '\0';
 }
 
 void sbuf_reset(struct sbuf *b)
 {
+	if (b->secret)
+		explicit_bzero(b->data, b->len);
 	b->len = 0;
 	b->data[0] = '\0';
 }
