@@ -15,11 +15,10 @@
 #include <stdarg.h>
 
 #include "spool.h"
+#include "spoolfmt.h"
 
 struct event;
 
-/* "<id>.state.<seq>" fits, with room. */
-#define SPOOL_NAME_MAX 64
 #define SPOOL_ERROR_MAX 256
 
 enum spool_op_kind {
@@ -32,8 +31,8 @@ struct spool_op {
 	struct spool_op *next;
 	enum spool_op_kind kind;
 	int fd;                        /* to fdatasync; -1 for REMOVE */
-	char tmp_name[SPOOL_NAME_MAX]; /* in tmp/ */
-	char q_name[SPOOL_NAME_MAX];   /* in q/ */
+	char tmp_name[SPOOLFMT_NAME_MAX]; /* in tmp/ */
+	char q_name[SPOOLFMT_NAME_MAX];   /* in q/ */
 	char id[SPOOL_ID_LEN + 1];
 	uint64_t size;  /* COMMIT: bytes in the file */
 	bool journaled; /* worker: durable through the journal */
@@ -46,8 +45,8 @@ struct spool_op {
 	bool cancelled;
 };
 
-/* Messages larger than this are synced file by file, not journaled. */
-#define SPOOL_JOURNAL_IMAGE_MAX (1024 * 1024)
+/* Messages larger than SPOOLFMT_IMAGE_MAX are synced file by file, not
+ * journaled. */
 #define SPOOL_JOURNAL_SEGMENT_MAX (32 * 1024 * 1024)
 
 /* spool_journal.c's state; the worker's alone once it runs. */
