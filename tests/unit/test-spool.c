@@ -2,8 +2,9 @@
  * test-spool - the durable store on a real directory: commit then reopen
  * finds the same envelope and data; abort leaves nothing; tmp/ leftovers
  * are removed and corrupt files moved aside at open; updates, removals,
- * group commit, the lock; and queue IDs (unique and ordered through a
- * clock that goes backwards).
+ * group commit, the lock, the journal (replay, torn tails, rotation, a
+ * segment that cannot be created); and queue IDs (unique and ordered
+ * through a clock that goes backwards).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -599,6 +600,58 @@ static void test_journal_rotation(void **state)
 	}
 }
 
+/*
+ * Journal maintenance fails in the worker while the loop thread fails
+ * calls of its own: every new segment's name is taken, so after each
+ * batch the worker's rotation fails (and the spool falls back to syncing
+ * each file), and after each batch the loop refuses a bad queue id. Both
+ * threads record an error. Under ThreadSanitizer (tests/run-all.sh) this
+ * is the regression test for the worker writing the loop's error slot;
+ * everywhere it checks that nothing acknowledged is lost meanwhile.
+ */
+static void loop_fails(struct env *e)
+{
+	const char *error = NULL;
+
+	assert_int_equal(
+	    spool_remove(e->spool, "not an id", on_done, e, &error), -1);
+	assert_string_equal(error, "invalid queue id");
+}
+
+static void test_journal_create_fails(void **state)
+{
+	struct env *e = *state;
+	char ids[40][17], name[32];
+	char *data[40];
+	struct collect c = {.n = 0};
+
+	/* j0000000000000001 is the active segment; take the next ones. */
+	for (unsigned seq = 2; seq < 256; seq++) {
+		snprintf(name, sizeof(name), "journal/j%016x", seq);
+		write_file(e->dir, name, "", 0);
+	}
+	spool_set_journal_segment_max(e->spool, 1);
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 5; i++)
+			data[round * 5 + i] =
+			    commit_one(e, 2000, ids[round * 5 + i]);
+		/* While the worker syncs, then maintains the journal. */
+		loop_fails(e);
+		wait_done(e, round * 5 + 5);
+		loop_fails(e);
+	}
+	assert_int_equal(e->failed, 0);
+	reopen(e);
+	spool_foreach(e->spool, on_found, &c);
+	assert_int_equal(c.n, 40);
+	for (int i = 0; i < 40; i++) {
+		check_loaded(e, ids[i], data[i], 2000);
+		free(data[i]);
+	}
+	/* The taken names were replayed (empty) and removed at open. */
+	assert_int_equal(count_dir(e->dir, "journal"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +669,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_journal_torn_tail, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_rotation, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_create_fails, setup,
 	                                    teardown),
 	};
 
