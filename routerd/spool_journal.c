@@ -54,6 +54,24 @@
 #include "alloc.h"
 #include "log.h"
 
+/*
+ * Set the journal's own error (printf style), point *error_r at it;
+ * returns -1. Not spool_fail(): s->error is the loop thread's, and this
+ * runs in the worker (or at open, before the worker starts).
+ */
+__attribute__((format(printf, 3, 4))) static int
+journal_fail(struct spool_journal *j, const char **error_r, const char *fmt,
+             ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(j->error, sizeof(j->error), fmt, ap);
+	va_end(ap);
+	*error_r = j->error;
+	return -1;
+}
+
 /* Keep a batch buffer this large between batches; free a larger one. */
 #define BUF_KEEP (4u << 20)
 
@@ -130,8 +148,8 @@ static int list_segments(struct spool *s, struct replay *r,
 	uint64_t seq;
 
 	if (d == NULL)
-		return spool_fail(s, error_r, "opendir journal: %s",
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r, "opendir journal: %s",
+		                    strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -203,8 +221,9 @@ static int restore(struct spool *s, int seg, const struct rec *rec,
 		free(image);
 		if (fd >= 0)
 			close(fd);
-		return spool_fail(s, error_r, "journal: restore %s: %s",
-		                  rec->h.id, strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "journal: restore %s: %s", rec->h.id,
+		                    strerror(errno));
 	}
 	free(image);
 	why = spool_check_file(fd, rec->h.id, true);
@@ -215,8 +234,9 @@ static int restore(struct spool *s, int seg, const struct rec *rec,
 		return 1;
 	}
 	if (renameat(s->tmp_fd, rec->h.id, s->q_fd, rec->h.id) < 0)
-		return spool_fail(s, error_r, "journal: rename %s: %s",
-		                  rec->h.id, strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "journal: rename %s: %s", rec->h.id,
+		                    strerror(errno));
 	log_info(rec->h.id, "spool: restored from the journal");
 	return 0;
 }
@@ -230,9 +250,9 @@ static int replay_segment(struct spool *s, struct replay *r, uint64_t seq,
 	int fd = seg_open(s, seq, &size), ret = 0;
 
 	if (fd < 0)
-		return spool_fail(s, error_r,
-		                  "open journal segment %" PRIx64 ": %s", seq,
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "open journal segment %" PRIx64 ": %s", seq,
+		                    strerror(errno));
 	while (ret == 0 && seg_next(fd, size, &off, &rec) > 0) {
 		if (rec.h.kind == SPOOLFMT_REC_REMOVE) {
 			spoolfmt_state_name(rec.h.id, name);
@@ -258,14 +278,15 @@ static int seg_create(struct spool *s, uint64_t seq, const char **error_r)
 	fd = openat(s->journal.dir_fd, name,
 	            O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return spool_fail(s, error_r, "create journal/%s: %s", name,
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "create journal/%s: %s", name,
+		                    strerror(errno));
 	/* Its name must be durable before anything in it is promised. */
 	if (fsync(s->journal.dir_fd) < 0) {
 		close(fd);
 		(void)unlinkat(s->journal.dir_fd, name, 0);
-		return spool_fail(s, error_r, "fsync journal: %s",
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r, "fsync journal: %s",
+		                    strerror(errno));
 	}
 	s->journal.seg_fd = fd;
 	s->journal.seg_seq = seq;
@@ -292,14 +313,16 @@ int spool_journal_open(struct spool *s, const char **error_r)
 	}
 	if (r.nsegs > 0) {
 		if (fsync(s->q_fd) < 0) {
-			spool_fail(s, error_r, "fsync q: %s", strerror(errno));
+			journal_fail(&s->journal, error_r, "fsync q: %s",
+			             strerror(errno));
 			goto done;
 		}
 		for (size_t i = 0; i < r.nsegs; i++) {
 			spoolfmt_seg_name(r.segs[i], name);
 			if (unlinkat(s->journal.dir_fd, name, 0) < 0) {
-				spool_fail(s, error_r, "unlink journal/%s: %s",
-				           name, strerror(errno));
+				journal_fail(&s->journal, error_r,
+				             "unlink journal/%s: %s", name,
+				             strerror(errno));
 				goto done;
 			}
 		}

@@ -3,10 +3,11 @@
  * spool_commit.c (writing, the group-commit worker) share.
  *
  * Threads: the loop thread owns struct spool and every struct spool_msg.
- * The worker only touches the queue and done lists under s->lock, and the
+ * The worker only touches the queue and done lists under s->lock, the
  * spool_op it took from the queue (fd, names, result, error) until it
- * hands it back on the done list. An op's cancelled and msg fields belong
- * to the loop thread throughout.
+ * hands it back on the done list, and s->journal (which has its own error
+ * slot: the worker never writes s->error). An op's cancelled and msg
+ * fields belong to the loop thread throughout.
  */
 #ifndef DIRMX_SPOOL_PRIVATE_H
 #define DIRMX_SPOOL_PRIVATE_H
@@ -62,6 +63,7 @@ struct spool_journal {
 	unsigned char *buf; /* the batch's records */
 	size_t len, cap;
 	uint64_t syncs;
+	char error[SPOOL_ERROR_MAX]; /* spool_journal.c's, never s->error */
 };
 
 struct spool {
@@ -90,7 +92,8 @@ struct spool {
 	char error[SPOOL_ERROR_MAX];
 };
 
-/* Set s->error (printf style) and point *error_r at it; returns -1. */
+/* Set s->error (printf style) and point *error_r at it; returns -1.
+ * Loop thread only. */
 int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Move q/<name> to corrupt/ with a log line. */
