@@ -70,6 +70,25 @@ void spool_move_corrupt(struct spool *s, const char *name, const char *why)
 	          log_quote_str(q, name), qw, strerror(errno));
 }
 
+DIR *spool_opendir(int fd)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err;
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		err = errno;
+		close(dfd);
+		errno = err;
+		return NULL;
+	}
+	/* The duplicate shares fd's offset: start at the beginning. */
+	rewinddir(d);
+	return d;
+}
+
 int spool_read_full(int fd, void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -157,7 +176,7 @@ static int name_cmp(const void *a, const void *b)
 /* Remove everything in tmp/: none of it was ever acknowledged. */
 static int recover_tmp(struct spool *s, const char **error_r)
 {
-	DIR *d = fdopendir(dup(s->tmp_fd));
+	DIR *d = spool_opendir(s->tmp_fd);
 	struct dirent *e;
 	unsigned removed = 0;
 
@@ -226,7 +245,7 @@ static void recover_state(struct spool *s, const char *id)
 
 static int recover_q(struct spool *s, const char **error_r)
 {
-	DIR *d = fdopendir(dup(s->q_fd));
+	DIR *d = spool_opendir(s->q_fd);
 	struct dirent *e;
 	char(*states)[SPOOL_ID_LEN + 1] = NULL;
 	size_t nstates = 0;

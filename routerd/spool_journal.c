@@ -143,7 +143,7 @@ static int seq_cmp(const void *a, const void *b)
 static int list_segments(struct spool *s, struct replay *r,
                          const char **error_r)
 {
-	DIR *d = fdopendir(dup(s->journal.dir_fd));
+	DIR *d = spool_opendir(s->journal.dir_fd);
 	struct dirent *e;
 	uint64_t seq;
 

@@ -12,6 +12,7 @@
 #ifndef DIRMX_SPOOL_PRIVATE_H
 #define DIRMX_SPOOL_PRIVATE_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 
@@ -99,6 +100,10 @@ int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
 /* Move q/<name> to corrupt/ with a log line. */
 void spool_move_corrupt(struct spool *s, const char *name, const char *why);
 
+/* Read the directory open on fd through a close-on-exec duplicate, from
+ * its start; closedir() closes the duplicate. NULL: errno, nothing
+ * leaked. */
+DIR *spool_opendir(int fd);
 /* Whole writes and reads, retrying EINTR and short counts; -1: errno. */
 int spool_write_all(int fd, const void *p, size_t len);
 int spool_read_full(int fd, void *p, size_t len, uint64_t off);

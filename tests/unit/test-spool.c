@@ -3,8 +3,8 @@
  * finds the same envelope and data; abort leaves nothing; tmp/ leftovers
  * are removed and corrupt files moved aside at open; updates, removals,
  * group commit, the lock, the journal (replay, torn tails, rotation, a
- * segment that cannot be created); and queue IDs (unique and ordered
- * through a clock that goes backwards).
+ * segment that cannot be created), a directory that cannot be read; and
+ * queue IDs (unique and ordered through a clock that goes backwards).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,23 @@ struct env {
 	int done, want, failed;
 	struct evloop_timer *timeout;
 };
+
+/*
+ * fdopendir() is wrapped at link time (tests/CMakeLists.txt) so that a
+ * test can make the nth call from now fail, as it may (ENOMEM).
+ */
+DIR *__real_fdopendir(int fd);
+DIR *__wrap_fdopendir(int fd);
+static int fdopendir_fail_in;
+
+DIR *__wrap_fdopendir(int fd)
+{
+	if (fdopendir_fail_in > 0 && --fdopendir_fail_in == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_fdopendir(fd);
+}
 
 static void on_timeout(void *context)
 {
@@ -652,6 +670,35 @@ static void test_journal_create_fails(void **state)
 	assert_int_equal(count_dir(e->dir, "journal"), 1);
 }
 
+static size_t count_fds(void)
+{
+	return count_dir("/proc/self", "fd");
+}
+
+/* Open fails when a directory cannot be read, and leaks nothing. */
+static void test_opendir_fails(void **state)
+{
+	static const char *const want[] = {"opendir tmp", "opendir journal",
+	                                   "opendir q"};
+	struct env *e = *state;
+	struct spool *s = NULL;
+	const char *error = NULL;
+	size_t before;
+
+	spool_deinit(&e->spool);
+	before = count_fds();
+	/* spool_open reads tmp/, then journal/, then q/. */
+	for (int n = 1; n <= 3; n++) {
+		fdopendir_fail_in = n;
+		assert_int_equal(spool_open(e->base, e->dir, &s, &error), -1);
+		assert_null(s);
+		assert_non_null(strstr(error, want[n - 1]));
+		assert_int_equal(count_fds(), before);
+	}
+	fdopendir_fail_in = 0;
+	reopen(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +718,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_journal_rotation, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_create_fails, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_opendir_fails, setup,
 	                                    teardown),
 	};
 
