@@ -335,6 +335,8 @@ void smtpc_req_target_failed(struct smtpc_req *req, bool dead_cache,
 	char st[16];
 	size_t i;
 
+	if (status == NULL)
+		status = "";
 	log_info(req->queue_id,
 	         "event=target_failed host=%s ip=%s status=%s "
 	         "error=%s",
@@ -370,7 +372,12 @@ void smtpc_req_target_failed(struct smtpc_req *req, bool dead_cache,
 void smtpc_rcpt_decide(struct smtpc_rcpt *r, int code, const char *status,
                        const char *text)
 {
-	int cls = code != 0 ? code / 100 : status[0] - '0';
+	/* A local decision without a usable status is a temporary failure
+	 * (DESIGN.md invariant 2). */
+	int cls = code != 0 ? code / 100
+	          : status != NULL && status[0] >= '2' && status[0] <= '5'
+	              ? status[0] - '0'
+	              : 4;
 
 	r->decided = true;
 	r->res.code = code;
