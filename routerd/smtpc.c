@@ -290,10 +290,19 @@ static void smtpc_kick(void *arg)
 	struct smtpc *c = arg;
 	struct smtpc_req *req = c->waiting, *next;
 
+	/* Requests decided before they started (smtpc_deliver) are only
+	 * reported; their callbacks may change the list: look again. */
 	while (req != NULL) {
+		if (!req->failed) {
+			req = req->next;
+			continue;
+		}
+		smtpc_req_finish(req);
+		req = c->waiting;
+	}
+	for (req = c->waiting; req != NULL; req = next) {
 		next = req->next;
 		try_start(c, req);
-		req = next;
 	}
 }
 
@@ -538,6 +547,16 @@ struct smtpc_req *smtpc_deliver(struct smtpc *c, const struct smtpc_job *job,
 			req->rcpts[i].orcpt = alloc_strdup(job->orcpt[i]);
 	}
 	req->data_fd = fcntl(job->data_fd, F_DUPFD_CLOEXEC, 0);
+	if (req->data_fd < 0) {
+		/* Nothing to send: RETRY for all, from the loop as always. */
+		req->error = alloc_printf("cannot duplicate the message "
+		                          "descriptor: %s",
+		                          strerror(errno));
+		req->failed = true;
+		for (i = 0; i < req->n_rcpts; i++)
+			smtpc_rcpt_decide(&req->rcpts[i], 0, "4.3.0",
+			                  req->error);
+	}
 	req->data_offset = job->data_offset;
 	req->data_len = job->data_len;
 	req->cb = cb;
