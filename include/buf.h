@@ -36,6 +36,7 @@ bool buf_peek_u8(const struct buf *b, uint8_t *v_r);
 bool buf_fetch_u8(struct buf *b, uint8_t *v_r);
 bool buf_fetch_be16(struct buf *b, uint16_t *v_r);
 bool buf_fetch_be32(struct buf *b, uint32_t *v_r);
+bool buf_fetch_be64(struct buf *b, uint64_t *v_r);
 bool buf_fetch_le16(struct buf *b, uint16_t *v_r);
 bool buf_fetch_le32(struct buf *b, uint32_t *v_r);
 bool buf_fetch_bytes(struct buf *b, void *out, size_t n);
@@ -47,6 +48,14 @@ bool buf_consume_char(struct buf *b, char c);
 void buf_tag(struct buf *b);
 size_t buf_tag_len(const struct buf *b);
 const unsigned char *buf_tag_data(const struct buf *b);
+
+/*
+ * The writing side, for fixed-layout binary formats: store v big-endian
+ * in exactly the 4 (8) bytes at out, which the caller sized. Encoders use
+ * these so that every number goes out the way buf_fetch_be* reads it.
+ */
+void buf_store_be32(unsigned char out[4], uint32_t v);
+void buf_store_be64(unsigned char out[8], uint64_t v);
 
 /*
  * Fetch the bytes up to (not including) the first byte found in stop, or

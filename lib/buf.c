@@ -1,5 +1,6 @@
 /*
- * buf - bounded read cursor; see buf.h.
+ * buf - bounded read cursor, and the big-endian stores that mirror its
+ * fetches; see buf.h.
  */
 #include "buf.h"
 
@@ -73,6 +74,32 @@ bool buf_fetch_be32(struct buf *b, uint32_t *v_r)
 	       ((uint32_t)p[2] << 8) | p[3];
 	b->pos += 4;
 	return true;
+}
+
+bool buf_fetch_be64(struct buf *b, uint64_t *v_r)
+{
+	uint32_t hi, lo;
+
+	if (buf_remaining(b) < 8)
+		return false;
+	(void)buf_fetch_be32(b, &hi);
+	(void)buf_fetch_be32(b, &lo);
+	*v_r = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+void buf_store_be32(unsigned char out[4], uint32_t v)
+{
+	out[0] = (unsigned char)(v >> 24);
+	out[1] = (unsigned char)(v >> 16);
+	out[2] = (unsigned char)(v >> 8);
+	out[3] = (unsigned char)v;
+}
+
+void buf_store_be64(unsigned char out[8], uint64_t v)
+{
+	buf_store_be32(out, (uint32_t)(v >> 32));
+	buf_store_be32(out + 4, (uint32_t)v);
 }
 
 bool buf_fetch_le16(struct buf *b, uint16_t *v_r)

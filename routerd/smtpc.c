@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -345,10 +344,19 @@ static void smtpc_kick(void *arg)
 	struct smtpc *c = arg;
 	struct smtpc_req *req = c->waiting, *next;
 
+	/* Requests decided before they started (smtpc_deliver) are only
+	 * reported; their callbacks may change the list: look again. */
 	while (req != NULL) {
+		if (!req->failed) {
+			req = req->next;
+			continue;
+		}
+		smtpc_req_finish(req);
+		req = c->waiting;
+	}
+	for (req = c->waiting; req != NULL; req = next) {
 		next = req->next;
 		try_start(c, req);
-		req = next;
 	}
 }
 
@@ -390,6 +398,8 @@ void smtpc_req_target_failed(struct smtpc_req *req, bool dead_cache,
 	char st[16];
 	size_t i;
 
+	if (status == NULL)
+		status = "";
 	log_info(req->queue_id,
 	         "event=target_failed host=%s ip=%s status=%s "
 	         "error=%s",
@@ -425,7 +435,12 @@ void smtpc_req_target_failed(struct smtpc_req *req, bool dead_cache,
 void smtpc_rcpt_decide(struct smtpc_rcpt *r, int code, const char *status,
                        const char *text)
 {
-	int cls = code != 0 ? code / 100 : status[0] - '0';
+	/* A local decision without a usable status is a temporary failure
+	 * (DESIGN.md invariant 2). */
+	int cls = code != 0 ? code / 100
+	          : status != NULL && status[0] >= '2' && status[0] <= '5'
+	              ? status[0] - '0'
+	              : 4;
 
 	r->decided = true;
 	r->res.code = code;
@@ -595,6 +610,16 @@ struct smtpc_req *smtpc_deliver(struct smtpc *c, const struct smtpc_job *job,
 			req->rcpts[i].orcpt = alloc_strdup(job->orcpt[i]);
 	}
 	req->data_fd = fcntl(job->data_fd, F_DUPFD_CLOEXEC, 0);
+	if (req->data_fd < 0) {
+		/* Nothing to send: RETRY for all, from the loop as always. */
+		req->error = alloc_printf("cannot duplicate the message "
+		                          "descriptor: %s",
+		                          strerror(errno));
+		req->failed = true;
+		for (i = 0; i < req->n_rcpts; i++)
+			smtpc_rcpt_decide(&req->rcpts[i], 0, "4.3.0",
+			                  req->error);
+	}
 	req->data_offset = job->data_offset;
 	req->data_len = job->data_len;
 	req->cb = cb;
@@ -626,46 +651,4 @@ unsigned smtpc_conns(const struct smtpc *c, unsigned *peak_r)
 	if (peak_r != NULL)
 		*peak_r = c->peak;
 	return c->n_conns;
-}
-
-int smtpc_password_read(const char *path, char **password_r,
-                        const char **error_r)
-{
-	char buf[1024];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int ret = -1;
-
-	*password_r = NULL;
-	if (fd < 0) {
-		*error_r = "cannot open the password file";
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*error_r = "the password file is not a regular file";
-		goto done;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		*error_r = "the password file is accessible to group or others";
-		goto done;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0) {
-		*error_r = "the password file is empty or unreadable";
-		goto done;
-	}
-	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
-	if (len == 0) {
-		*error_r = "the password file is empty";
-		goto done;
-	}
-	*password_r = alloc_strndup(buf, len);
-	ret = 0;
-done:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return ret;
 }

@@ -53,7 +53,8 @@
  * smtpc_deliver()). Passwords and AUTH lines are never logged.
  *
  * OWNERSHIP and EVENTS: smtpc_deliver() copies the job; the data fd is
- * dup()ed and closed when the request ends. The callback runs from the
+ * dup()ed and closed when the request ends (when it cannot be dup()ed,
+ * every recipient is RETRY, without a connection). The callback runs from the
  * loop, never inside smtpc_deliver(); everything it gets is valid only
  * during the call, and the request is freed after it returns. The
  * callback may call smtpc_deliver() and smtpc_cancel() on other

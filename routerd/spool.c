@@ -4,8 +4,8 @@
  * in spool_commit.c.
  *
  * Recovery trusts nothing it reads: the header and the envelope are
- * checked through struct buf and spoolrec_parse(), sizes against the file
- * size, before a message is listed. What fails is moved aside with a log
+ * checked by spoolfmt.c's strict decoders, sizes against the file size,
+ * before a message is listed. What fails is moved aside with a log
  * line, so an operator can look at it; nothing in q/ is deleted here
  * except orphan state files (their message was removed).
  */
@@ -23,10 +23,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "log.h"
-
-#define STATE_SUFFIX ".state"
+#include "spoolfmt.h"
 
 static char spool_open_error[SPOOL_ERROR_MAX];
 
@@ -43,14 +41,14 @@ int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
 
 void spool_move_corrupt(struct spool *s, const char *name, const char *why)
 {
-	char target[SPOOL_NAME_MAX + 16], id[SPOOL_ID_LEN + 1] = "-";
+	char target[SPOOLFMT_NAME_MAX + 16], id[SPOOL_ID_LEN + 1] = "-";
 	char q[LOG_QUOTE_MAX], qw[LOG_QUOTE_MAX];
 	struct spool_id sid;
 
 	if (spool_id_parse(name, strnlen(name, SPOOL_ID_LEN), &sid))
 		snprintf(id, sizeof(id), "%s", name);
 	log_quote_str(qw, why);
-	snprintf(target, sizeof(target), "%s", name);
+	spoolfmt_corrupt_name(name, 0, target, sizeof(target));
 	for (unsigned n = 1; n < 1000; n++) {
 		if (renameat2(s->q_fd, name, s->corrupt_fd, target,
 		              RENAME_NOREPLACE) == 0) {
@@ -64,13 +62,31 @@ void spool_move_corrupt(struct spool *s, const char *name, const char *why)
 		}
 		if (errno != EEXIST)
 			break;
-		snprintf(target, sizeof(target), "%.*s.%u", SPOOL_NAME_MAX,
-		         name, n);
+		spoolfmt_corrupt_name(name, n, target, sizeof(target));
 	}
 	log_error(id,
 	          "spool: cannot move to corrupt/ file=%s reason=%s "
 	          "error=%s",
 	          log_quote_str(q, name), qw, strerror(errno));
+}
+
+DIR *spool_opendir(int fd)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err;
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		err = errno;
+		close(dfd);
+		errno = err;
+		return NULL;
+	}
+	/* The duplicate shares fd's offset: start at the beginning. */
+	rewinddir(d);
+	return d;
 }
 
 int spool_read_full(int fd, void *p, size_t len, uint64_t off)
@@ -90,21 +106,15 @@ int spool_read_full(int fd, void *p, size_t len, uint64_t off)
 	return 0;
 }
 
-struct spool_hdr {
-	uint64_t data_len;
-	uint32_t env_len, env_crc, data_crc;
-};
-
 /*
  * Check q/<id> open on fd: header, size, envelope. NULL when good, with
  * *env_r parsed; else why not.
  */
-static const char *verify_msg(int fd, const char *id, struct spool_hdr *h,
+static const char *verify_msg(int fd, const char *id,
+                              struct spoolfmt_msg_header *h,
                               struct spoolrec **env_r)
 {
-	unsigned char raw[SPOOL_HEADER_LEN], magic[4];
-	uint32_t flags, hi, lo, hdr_crc;
-	struct buf b;
+	unsigned char raw[SPOOLFMT_MSG_HEADER_LEN];
 	struct stat st;
 	char *env;
 	const char *error = NULL;
@@ -112,33 +122,17 @@ static const char *verify_msg(int fd, const char *id, struct spool_hdr *h,
 	*env_r = NULL;
 	if (fstat(fd, &st) < 0 || spool_read_full(fd, raw, sizeof(raw), 0) < 0)
 		return "short header";
-	buf_init(&b, raw, sizeof(raw));
-	if (!buf_fetch_bytes(&b, magic, 4) || memcmp(magic, "DMX1", 4) != 0)
-		return "bad magic";
-	if (!buf_fetch_be32(&b, &flags) || !buf_fetch_be32(&b, &hi) ||
-	    !buf_fetch_be32(&b, &lo) || !buf_fetch_be32(&b, &h->env_len) ||
-	    !buf_fetch_be32(&b, &h->env_crc) ||
-	    !buf_fetch_be32(&b, &h->data_crc) || !buf_fetch_be32(&b, &hdr_crc))
-		return "short header";
-	if (hdr_crc != spoolrec_crc32(0, raw, SPOOL_HEADER_LEN - 4))
-		return "header checksum mismatch";
-	h->data_len = (uint64_t)hi << 32 | lo;
-	if (flags != 0)
-		return "unknown header flags";
-	if (h->env_len > SPOOLREC_MAX_LEN || h->data_len > INT64_MAX / 2 ||
-	    (uint64_t)st.st_size != SPOOL_HEADER_LEN + h->data_len + h->env_len)
+	if (spoolfmt_msg_header_decode(raw, sizeof(raw), h, &error) < 0)
+		return error;
+	if ((uint64_t)st.st_size != spoolfmt_msg_size(h))
 		return "file size does not match header";
 	env = alloc_array(h->env_len + 1, 1);
-	if (spool_read_full(fd, env, h->env_len,
-	                    SPOOL_HEADER_LEN + h->data_len) < 0)
+	if (spool_read_full(fd, env, h->env_len, spoolfmt_msg_env_offset(h)) <
+	    0)
 		error = "short envelope";
-	else if (spoolrec_crc32(0, env, h->env_len) != h->env_crc)
-		error = "envelope checksum mismatch";
-	else if (spoolrec_parse(env, h->env_len, env_r, &error) == 0 &&
-	         strcmp((*env_r)->id, id) != 0) {
-		spoolrec_deinit(env_r);
-		error = "envelope id is not the file name";
-	}
+	else
+		(void)spoolfmt_msg_envelope(h, env, h->env_len, id, env_r,
+		                            &error);
 	free(env);
 	return error;
 }
@@ -147,12 +141,12 @@ static const char *verify_msg(int fd, const char *id, struct spool_hdr *h,
 static int read_state(struct spool *s, const char *id, struct spoolrec **env_r,
                       const char **why_r)
 {
-	char name[SPOOL_NAME_MAX];
+	char name[SPOOLFMT_NAME_MAX];
 	struct stat st;
 	char *data;
 	int fd, ret = -1;
 
-	snprintf(name, sizeof(name), "%s" STATE_SUFFIX, id);
+	spoolfmt_state_name(id, name);
 	fd = openat(s->q_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		*why_r = "cannot open state file";
@@ -166,12 +160,8 @@ static int read_state(struct spool *s, const char *id, struct spoolrec **env_r,
 	data = alloc_array((size_t)st.st_size + 1, 1);
 	if (spool_read_full(fd, data, (size_t)st.st_size, 0) < 0)
 		*why_r = "short state file";
-	else if (spoolrec_parse(data, (size_t)st.st_size, env_r, why_r) < 0)
-		;
-	else if (strcmp((*env_r)->id, id) != 0) {
-		spoolrec_deinit(env_r);
-		*why_r = "state file id is not its name";
-	} else
+	else if (spoolfmt_state_decode(data, (size_t)st.st_size, id, env_r,
+	                               why_r) == 0)
 		ret = 1;
 	free(data);
 	close(fd);
@@ -183,23 +173,10 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static bool is_state_name(const char *name, char id_r[SPOOL_ID_LEN + 1])
-{
-	struct spool_id sid;
-
-	if (strlen(name) != SPOOL_ID_LEN + strlen(STATE_SUFFIX) ||
-	    strcmp(name + SPOOL_ID_LEN, STATE_SUFFIX) != 0 ||
-	    !spool_id_parse(name, SPOOL_ID_LEN, &sid))
-		return false;
-	memcpy(id_r, name, SPOOL_ID_LEN);
-	id_r[SPOOL_ID_LEN] = '\0';
-	return true;
-}
-
 /* Remove everything in tmp/: none of it was ever acknowledged. */
 static int recover_tmp(struct spool *s, const char **error_r)
 {
-	DIR *d = fdopendir(dup(s->tmp_fd));
+	DIR *d = spool_opendir(s->tmp_fd);
 	struct dirent *e;
 	unsigned removed = 0;
 
@@ -225,7 +202,7 @@ static int recover_tmp(struct spool *s, const char **error_r)
 static void recover_one(struct spool *s, const char *id)
 {
 	struct spoolrec *env = NULL;
-	struct spool_hdr h;
+	struct spoolfmt_msg_header h;
 	const char *why;
 	struct spool_id sid;
 	int fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
@@ -248,11 +225,11 @@ static void recover_one(struct spool *s, const char *id)
 
 static void recover_state(struct spool *s, const char *id)
 {
-	char name[SPOOL_NAME_MAX];
+	char name[SPOOLFMT_NAME_MAX];
 	struct spoolrec *env = NULL;
 	const char *why = NULL;
 
-	snprintf(name, sizeof(name), "%s" STATE_SUFFIX, id);
+	spoolfmt_state_name(id, name);
 	if (s->recovered_count == 0 ||
 	    bsearch(id, s->recovered, s->recovered_count, sizeof(*s->recovered),
 	            name_cmp) == NULL) {
@@ -268,11 +245,10 @@ static void recover_state(struct spool *s, const char *id)
 
 static int recover_q(struct spool *s, const char **error_r)
 {
-	DIR *d = fdopendir(dup(s->q_fd));
+	DIR *d = spool_opendir(s->q_fd);
 	struct dirent *e;
 	char(*states)[SPOOL_ID_LEN + 1] = NULL;
 	size_t nstates = 0;
-	struct spool_id sid;
 	char id[SPOOL_ID_LEN + 1];
 
 	if (d == NULL)
@@ -280,14 +256,18 @@ static int recover_q(struct spool *s, const char **error_r)
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (spool_id_parse(e->d_name, strlen(e->d_name), &sid)) {
-			recover_one(s, e->d_name);
-		} else if (is_state_name(e->d_name, id)) {
+		switch (spoolfmt_q_parse(e->d_name, strlen(e->d_name), id)) {
+		case SPOOLFMT_Q_MSG:
+			recover_one(s, id);
+			break;
+		case SPOOLFMT_Q_STATE:
 			states =
 			    alloc_resize(states, nstates + 1, sizeof(*states));
 			memcpy(states[nstates++], id, sizeof(id));
-		} else {
+			break;
+		case SPOOLFMT_Q_OTHER:
 			spool_move_corrupt(s, e->d_name, "unknown file name");
+			break;
 		}
 	}
 	closedir(d);
@@ -415,7 +395,7 @@ void spool_foreach(struct spool *s, spool_foreach_cb *cb, void *context)
 		cb(context, s->recovered[i]);
 }
 
-static bool data_crc_ok(int fd, const struct spool_hdr *h)
+static bool data_crc_ok(int fd, const struct spoolfmt_msg_header *h)
 {
 	unsigned char *chunk = alloc_array(65536, 1);
 	uint64_t done = 0;
@@ -427,8 +407,8 @@ static bool data_crc_ok(int fd, const struct spool_hdr *h)
 		               ? (size_t)(h->data_len - done)
 		               : 65536;
 
-		if (spool_read_full(fd, chunk, n, SPOOL_HEADER_LEN + done) <
-		    0) {
+		if (spool_read_full(fd, chunk, n,
+		                    SPOOLFMT_MSG_HEADER_LEN + done) < 0) {
 			ok = false;
 			break;
 		}
@@ -442,7 +422,7 @@ static bool data_crc_ok(int fd, const struct spool_hdr *h)
 const char *spool_check_file(int fd, const char *id, bool data)
 {
 	struct spoolrec *env = NULL;
-	struct spool_hdr h;
+	struct spoolfmt_msg_header h;
 	const char *why = verify_msg(fd, id, &h, &env);
 
 	spoolrec_deinit(&env);
@@ -456,9 +436,9 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 {
 	struct spoolrec *env = NULL, *state = NULL;
 	struct spool_id sid;
-	struct spool_hdr h;
+	struct spoolfmt_msg_header h;
 	const char *why = NULL;
-	char name[SPOOL_NAME_MAX];
+	char name[SPOOLFMT_NAME_MAX];
 	int fd;
 
 	*env_r = NULL;
@@ -481,7 +461,7 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 		return spool_fail(s, error_r, "q/%s is corrupt: %s", id, why);
 	}
 	if (read_state(s, id, &state, &why) < 0) {
-		snprintf(name, sizeof(name), "%s" STATE_SUFFIX, id);
+		spoolfmt_state_name(id, name);
 		spool_move_corrupt(s, name, why);
 	} else if (state != NULL) {
 		spoolrec_deinit(&env);
@@ -489,7 +469,7 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 	}
 	*env_r = env;
 	data_r->fd = fd;
-	data_r->offset = SPOOL_HEADER_LEN;
+	data_r->offset = SPOOLFMT_MSG_HEADER_LEN;
 	data_r->len = h.data_len;
 	return 1;
 }

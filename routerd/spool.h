@@ -25,22 +25,14 @@
  *                   removals, until their q/ files are durable by
  *                   themselves
  *
- * MESSAGE FILE q/<id>: a 32-byte header, the message data, the envelope.
- *     0  "DMX1"                magic
- *     4  u32 0                 flags, reserved
- *     8  u64 data_len          bytes of message data
- *     16 u32 env_len           bytes of envelope record
- *     20 u32 env_crc           CRC-32 of the envelope record
- *     24 u32 data_crc          CRC-32 of the message data
- *     28 u32 hdr_crc           CRC-32 of bytes 0..27
- *     32 data[data_len]        the message as received (after dot-unstuffing)
- *     32+data_len env[env_len] the envelope, a spoolrec record (spoolrec.h)
- * All integers big-endian; file size is exactly 32 + data_len + env_len.
- * The data is streamed first (its length is not known in advance) behind a
- * zeroed header; commit appends the envelope and pwrite()s the header. A
- * file whose header, size or envelope does not verify is moved to
- * corrupt/; the data CRC is checked by spool_load() (it would cost a full
- * read of the queue at start-up).
+ * MESSAGE FILE q/<id>: a 32-byte header (lengths and CRCs), the message
+ * data, the envelope (a spoolrec record); the bytes of this and every
+ * other file and name here are spoolfmt.h's. The data is streamed first
+ * (its length is not known in advance) behind a zeroed header; commit
+ * appends the envelope and pwrite()s the header. A file whose header,
+ * size or envelope does not verify is moved to corrupt/; the data CRC is
+ * checked by spool_load() (it would cost a full read of the queue at
+ * start-up).
  *
  * STATE FILE q/<id>.state: a complete envelope record for the same id,
  * written by spool_update() (tmp/ + fdatasync + rename + fsync q/). When
@@ -83,13 +75,14 @@
 #include <stdint.h>
 
 #include "spool_id.h"
+#include "spoolfmt.h"
 #include "spoolrec.h"
 
 struct event_base;
 struct spool;
 struct spool_msg;
 
-#define SPOOL_HEADER_LEN 32
+#define SPOOL_HEADER_LEN SPOOLFMT_MSG_HEADER_LEN
 
 /* result 0: durable. -1: not stored (error says why); answer 4xx. */
 typedef void spool_done_cb(void *context, int result, const char *error);

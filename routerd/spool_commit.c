@@ -26,9 +26,9 @@
 #include "alloc.h"
 #include "log.h"
 #include "sbuf.h"
+#include "spoolfmt.h"
 
 #define MSG_BUF_SIZE 65536
-#define STATE_SUFFIX ".state"
 
 struct spool_msg {
 	struct spool *spool;
@@ -121,7 +121,7 @@ int spool_msg_begin(struct spool *s, struct spool_msg **msg_r,
 	msg->fd = fd;
 	msg->buf = alloc_zero(MSG_BUF_SIZE);
 	/* Zeroes where the header goes: no magic until commit. */
-	msg->buf_len = SPOOL_HEADER_LEN;
+	msg->buf_len = SPOOLFMT_MSG_HEADER_LEN;
 	*msg_r = msg;
 	return 0;
 }
@@ -163,19 +163,11 @@ int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
 	return 0;
 }
 
-static unsigned char *put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
 static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
                       const char **error_r)
 {
-	unsigned char hdr[SPOOL_HEADER_LEN], *p = hdr;
+	unsigned char hdr[SPOOLFMT_MSG_HEADER_LEN];
+	struct spoolfmt_msg_header h;
 	struct sbuf *e = sbuf_new(SPOOLREC_MAX_LEN);
 	int ret = -1;
 
@@ -185,21 +177,19 @@ static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
 	}
 	if (spoolrec_format(env, e, error_r) < 0)
 		goto done;
+	h.data_len = msg->data_len;
+	h.env_len = (uint32_t)sbuf_len(e);
+	h.env_crc = spoolrec_crc32(0, sbuf_data(e), sbuf_len(e));
+	h.data_crc = msg->data_crc;
+	if (spoolfmt_msg_header_encode(&h, hdr, error_r) < 0)
+		goto done;
 	if (msg_flush(msg, error_r) < 0)
 		goto done;
 	if (spool_write_all(msg->fd, sbuf_data(e), sbuf_len(e)) < 0) {
 		ret = msg_fail(msg, error_r, "write");
 		goto done;
 	}
-	memcpy(p, "DMX1", 4);
-	p = put_be32(p + 4, 0);
-	p = put_be32(p, (uint32_t)(msg->data_len >> 32));
-	p = put_be32(p, (uint32_t)msg->data_len);
-	msg->env_len = (uint32_t)sbuf_len(e);
-	p = put_be32(p, msg->env_len);
-	p = put_be32(p, spoolrec_crc32(0, sbuf_data(e), sbuf_len(e)));
-	p = put_be32(p, msg->data_crc);
-	put_be32(p, spoolrec_crc32(0, hdr, SPOOL_HEADER_LEN - 4));
+	msg->env_len = h.env_len;
 	if (pwrite(msg->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
 		ret = msg_fail(msg, error_r, "write header");
 		goto done;
@@ -224,7 +214,7 @@ int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
 		return -1;
 	op = op_new(SPOOL_OP_COMMIT, msg->id, cb, context);
 	op->fd = msg->fd;
-	op->size = SPOOL_HEADER_LEN + msg->data_len + msg->env_len;
+	op->size = SPOOLFMT_MSG_HEADER_LEN + msg->data_len + msg->env_len;
 	msg->fd = -1;
 	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s", msg->id);
 	snprintf(op->q_name, sizeof(op->q_name), "%s", msg->id);
@@ -271,9 +261,8 @@ int spool_update(struct spool *s, const struct spoolrec *env, spool_done_cb *cb,
 	if (spoolrec_format(env, e, error_r) < 0)
 		goto done;
 	op = op_new(SPOOL_OP_UPDATE, env->id, cb, context);
-	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s" STATE_SUFFIX ".%llu",
-	         env->id, (unsigned long long)++s->tmp_seq);
-	snprintf(op->q_name, sizeof(op->q_name), "%s" STATE_SUFFIX, env->id);
+	spoolfmt_state_tmp_name(env->id, ++s->tmp_seq, op->tmp_name);
+	spoolfmt_state_name(env->id, op->q_name);
 	op->fd = openat(s->tmp_fd, op->tmp_name,
 	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (op->fd < 0) {
@@ -325,7 +314,7 @@ static void op_fail(struct spool_op *op, const char *what, int err)
 /* Step (2) for one op: make it visible in q/. True when q/ changed. */
 static bool worker_publish(struct spool *s, struct spool_op *op)
 {
-	char name[SPOOL_NAME_MAX];
+	char name[SPOOLFMT_NAME_MAX];
 	struct stat st;
 
 	switch (op->kind) {
@@ -350,7 +339,7 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 			op_fail(op, "unlink", errno);
 			return false;
 		}
-		snprintf(name, sizeof(name), "%s" STATE_SUFFIX, op->id);
+		spoolfmt_state_name(op->id, name);
 		(void)unlinkat(s->q_fd, name, 0);
 		return true;
 	}

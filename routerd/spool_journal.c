@@ -7,7 +7,7 @@
  * is what limits how fast a file-per-message spool can say 250. Appending
  * to one file that already exists is a single sequential write and one
  * flush however many messages it carries. So the worker copies every
- * message of a batch (smaller than SPOOL_JOURNAL_IMAGE_MAX) into the
+ * message of a batch (up to SPOOLFMT_IMAGE_MAX) into the
  * active journal segment, fdatasyncs that once, and only then renames the
  * message files into q/ and reports success. The files in q/ are then
  * ordinary page-cache files: a crash may lose them, the journal cannot.
@@ -21,17 +21,12 @@
  * the same message in an earlier one. Removals are journaled too, before
  * the unlink, so that recovery does not bring back a delivered message.
  *
- * RECORD: a 32-byte header, then len bytes of payload.
- *     0  "DMXJ"
- *     4  u32 kind         1 commit (payload: the whole message file as in
- *                         q/, header first), 2 removal (no payload)
- *     8  u32 len
- *     12 id[16]           the queue id
- *     28 u32 crc          CRC-32 of bytes 0..27
- * A commit's payload carries its own checksums (the message file's
- * header, envelope and data CRCs), checked before anything is restored.
- * A segment is read up to its first record that does not verify: that is
- * where the write in progress at a crash was torn.
+ * RECORD: a 32-byte header (spoolfmt.h), then its payload: a commit
+ * carries the whole message file, a removal nothing. A commit's payload carries
+ * its own checksums (the message file's header, envelope and data CRCs),
+ * checked before anything is restored. A segment is read up to its first record
+ * that does not verify: that is where the write in progress at a crash was
+ * torn.
  *
  * RECOVERY (spool_open, before q/ is read): every removal in every
  * segment is collected first; then, segment by segment, each commit whose
@@ -57,99 +52,60 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "log.h"
 
-#define REC_HEADER_LEN 32
-#define REC_COMMIT 1
-#define REC_REMOVE 2
-#define SEG_NAME_LEN 17 /* "j" + 16 hex digits */
+/*
+ * Set the journal's own error (printf style), point *error_r at it;
+ * returns -1. Not spool_fail(): s->error is the loop thread's, and this
+ * runs in the worker (or at open, before the worker starts).
+ */
+__attribute__((format(printf, 3, 4))) static int
+journal_fail(struct spool_journal *j, const char **error_r, const char *fmt,
+             ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(j->error, sizeof(j->error), fmt, ap);
+	va_end(ap);
+	*error_r = j->error;
+	return -1;
+}
+
 /* Keep a batch buffer this large between batches; free a larger one. */
 #define BUF_KEEP (4u << 20)
 
 struct rec {
-	uint32_t kind;
-	uint32_t len;
-	char id[SPOOL_ID_LEN + 1];
+	struct spoolfmt_rec h;
 	uint64_t payload_off;
 };
-
-static void seg_name(uint64_t seq, char name[SEG_NAME_LEN + 1])
-{
-	snprintf(name, SEG_NAME_LEN + 1, "j%016" PRIx64, seq);
-}
-
-static bool seg_parse(const char *name, uint64_t *seq_r)
-{
-	uint64_t v = 0;
-
-	if (strlen(name) != SEG_NAME_LEN || name[0] != 'j')
-		return false;
-	for (size_t i = 1; i < SEG_NAME_LEN; i++) {
-		char c = name[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return false;
-	}
-	*seq_r = v;
-	return true;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
 
 /* ---- reading a segment ---- */
 
 /* The record at *off: 1 and *rec_r (off moves past it), 0 at the end. */
 static int seg_next(int fd, uint64_t size, uint64_t *off, struct rec *rec_r)
 {
-	unsigned char raw[REC_HEADER_LEN], magic[4];
-	uint32_t crc;
-	struct buf b;
-	struct spool_id sid;
+	unsigned char raw[SPOOLFMT_REC_HEADER_LEN];
+	const char *why;
 
-	if (size - *off < REC_HEADER_LEN ||
-	    spool_read_full(fd, raw, sizeof(raw), *off) < 0)
+	if (size - *off < SPOOLFMT_REC_HEADER_LEN ||
+	    spool_read_full(fd, raw, sizeof(raw), *off) < 0 ||
+	    spoolfmt_rec_decode(raw, sizeof(raw), &rec_r->h, &why) < 0)
 		return 0;
-	buf_init(&b, raw, sizeof(raw));
-	if (!buf_fetch_bytes(&b, magic, 4) || memcmp(magic, "DMXJ", 4) != 0 ||
-	    !buf_fetch_be32(&b, &rec_r->kind) ||
-	    !buf_fetch_be32(&b, &rec_r->len) ||
-	    !buf_fetch_bytes(&b, rec_r->id, SPOOL_ID_LEN) ||
-	    !buf_fetch_be32(&b, &crc) ||
-	    crc != spoolrec_crc32(0, raw, REC_HEADER_LEN - 4))
+	if (size - *off - SPOOLFMT_REC_HEADER_LEN < rec_r->h.len)
 		return 0;
-	rec_r->id[SPOOL_ID_LEN] = '\0';
-	if (!spool_id_parse(rec_r->id, SPOOL_ID_LEN, &sid))
-		return 0;
-	if (rec_r->kind == REC_COMMIT
-	        ? rec_r->len < SPOOL_HEADER_LEN ||
-	              rec_r->len > SPOOL_JOURNAL_IMAGE_MAX
-	        : rec_r->kind != REC_REMOVE || rec_r->len != 0)
-		return 0;
-	if (size - *off - REC_HEADER_LEN < rec_r->len)
-		return 0;
-	rec_r->payload_off = *off + REC_HEADER_LEN;
-	*off = rec_r->payload_off + rec_r->len;
+	rec_r->payload_off = *off + SPOOLFMT_REC_HEADER_LEN;
+	*off = rec_r->payload_off + rec_r->h.len;
 	return 1;
 }
 
 static int seg_open(struct spool *s, uint64_t seq, uint64_t *size_r)
 {
-	char name[SEG_NAME_LEN + 1];
+	char name[SPOOLFMT_SEG_NAME_LEN + 1];
 	off_t end;
 	int fd;
 
-	seg_name(seq, name);
+	spoolfmt_seg_name(seq, name);
 	fd = openat(s->journal.dir_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -187,17 +143,17 @@ static int seq_cmp(const void *a, const void *b)
 static int list_segments(struct spool *s, struct replay *r,
                          const char **error_r)
 {
-	DIR *d = fdopendir(dup(s->journal.dir_fd));
+	DIR *d = spool_opendir(s->journal.dir_fd);
 	struct dirent *e;
 	uint64_t seq;
 
 	if (d == NULL)
-		return spool_fail(s, error_r, "opendir journal: %s",
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r, "opendir journal: %s",
+		                    strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (!seg_parse(e->d_name, &seq)) {
+		if (!spoolfmt_seg_parse(e->d_name, strlen(e->d_name), &seq)) {
 			char q[LOG_QUOTE_MAX];
 
 			log_warn("-", "spool: journal: ignored file=%s",
@@ -223,11 +179,11 @@ static void collect_removed(struct spool *s, struct replay *r)
 		if (fd < 0)
 			continue;
 		while (seg_next(fd, size, &off, &rec) > 0) {
-			if (rec.kind != REC_REMOVE)
+			if (rec.h.kind != SPOOLFMT_REC_REMOVE)
 				continue;
 			r->removed = alloc_resize(r->removed, r->nremoved + 1,
 			                          sizeof(*r->removed));
-			memcpy(r->removed[r->nremoved++], rec.id,
+			memcpy(r->removed[r->nremoved++], rec.h.id,
 			       SPOOL_ID_LEN + 1);
 		}
 		close(fd);
@@ -248,60 +204,62 @@ static int restore(struct spool *s, int seg, const struct rec *rec,
 {
 	unsigned char *image;
 	const char *why;
-	int fd = openat(s->q_fd, rec->id, O_RDONLY | O_CLOEXEC);
+	int fd = openat(s->q_fd, rec->h.id, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
-		why = spool_check_file(fd, rec->id, true);
+		why = spool_check_file(fd, rec->h.id, true);
 		close(fd);
 		if (why == NULL)
 			return 0;
 	}
-	image = alloc_array(rec->len, 1);
-	fd = openat(s->tmp_fd, rec->id, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-	            0600);
+	image = alloc_array(rec->h.len, 1);
+	fd = openat(s->tmp_fd, rec->h.id,
+	            O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 ||
-	    spool_read_full(seg, image, rec->len, rec->payload_off) < 0 ||
-	    spool_write_all(fd, image, rec->len) < 0 || fdatasync(fd) < 0) {
+	    spool_read_full(seg, image, rec->h.len, rec->payload_off) < 0 ||
+	    spool_write_all(fd, image, rec->h.len) < 0 || fdatasync(fd) < 0) {
 		free(image);
 		if (fd >= 0)
 			close(fd);
-		return spool_fail(s, error_r, "journal: restore %s: %s",
-		                  rec->id, strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "journal: restore %s: %s", rec->h.id,
+		                    strerror(errno));
 	}
 	free(image);
-	why = spool_check_file(fd, rec->id, true);
+	why = spool_check_file(fd, rec->h.id, true);
 	close(fd);
 	if (why != NULL) {
 		/* A torn payload behind a good header: the end of the log. */
-		(void)unlinkat(s->tmp_fd, rec->id, 0);
+		(void)unlinkat(s->tmp_fd, rec->h.id, 0);
 		return 1;
 	}
-	if (renameat(s->tmp_fd, rec->id, s->q_fd, rec->id) < 0)
-		return spool_fail(s, error_r, "journal: rename %s: %s", rec->id,
-		                  strerror(errno));
-	log_info(rec->id, "spool: restored from the journal");
+	if (renameat(s->tmp_fd, rec->h.id, s->q_fd, rec->h.id) < 0)
+		return journal_fail(&s->journal, error_r,
+		                    "journal: rename %s: %s", rec->h.id,
+		                    strerror(errno));
+	log_info(rec->h.id, "spool: restored from the journal");
 	return 0;
 }
 
 static int replay_segment(struct spool *s, struct replay *r, uint64_t seq,
                           const char **error_r)
 {
-	char name[SPOOL_NAME_MAX];
+	char name[SPOOLFMT_NAME_MAX];
 	uint64_t size, off = 0;
 	struct rec rec;
 	int fd = seg_open(s, seq, &size), ret = 0;
 
 	if (fd < 0)
-		return spool_fail(s, error_r,
-		                  "open journal segment %" PRIx64 ": %s", seq,
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "open journal segment %" PRIx64 ": %s", seq,
+		                    strerror(errno));
 	while (ret == 0 && seg_next(fd, size, &off, &rec) > 0) {
-		if (rec.kind == REC_REMOVE) {
-			snprintf(name, sizeof(name), "%s.state", rec.id);
+		if (rec.h.kind == SPOOLFMT_REC_REMOVE) {
+			spoolfmt_state_name(rec.h.id, name);
 			(void)unlinkat(s->q_fd, name, 0);
-			if (unlinkat(s->q_fd, rec.id, 0) == 0)
+			if (unlinkat(s->q_fd, rec.h.id, 0) == 0)
 				r->applied++;
-		} else if (!is_removed(r, rec.id)) {
+		} else if (!is_removed(r, rec.h.id)) {
 			ret = restore(s, fd, &rec, error_r);
 			if (ret == 0)
 				r->restored++;
@@ -313,21 +271,22 @@ static int replay_segment(struct spool *s, struct replay *r, uint64_t seq,
 
 static int seg_create(struct spool *s, uint64_t seq, const char **error_r)
 {
-	char name[SEG_NAME_LEN + 1];
+	char name[SPOOLFMT_SEG_NAME_LEN + 1];
 	int fd;
 
-	seg_name(seq, name);
+	spoolfmt_seg_name(seq, name);
 	fd = openat(s->journal.dir_fd, name,
 	            O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return spool_fail(s, error_r, "create journal/%s: %s", name,
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r,
+		                    "create journal/%s: %s", name,
+		                    strerror(errno));
 	/* Its name must be durable before anything in it is promised. */
 	if (fsync(s->journal.dir_fd) < 0) {
 		close(fd);
 		(void)unlinkat(s->journal.dir_fd, name, 0);
-		return spool_fail(s, error_r, "fsync journal: %s",
-		                  strerror(errno));
+		return journal_fail(&s->journal, error_r, "fsync journal: %s",
+		                    strerror(errno));
 	}
 	s->journal.seg_fd = fd;
 	s->journal.seg_seq = seq;
@@ -338,7 +297,7 @@ static int seg_create(struct spool *s, uint64_t seq, const char **error_r)
 int spool_journal_open(struct spool *s, const char **error_r)
 {
 	struct replay r = {0};
-	char name[SEG_NAME_LEN + 1];
+	char name[SPOOLFMT_SEG_NAME_LEN + 1];
 	uint64_t next = 1;
 	int ret = -1;
 
@@ -354,14 +313,16 @@ int spool_journal_open(struct spool *s, const char **error_r)
 	}
 	if (r.nsegs > 0) {
 		if (fsync(s->q_fd) < 0) {
-			spool_fail(s, error_r, "fsync q: %s", strerror(errno));
+			journal_fail(&s->journal, error_r, "fsync q: %s",
+			             strerror(errno));
 			goto done;
 		}
 		for (size_t i = 0; i < r.nsegs; i++) {
-			seg_name(r.segs[i], name);
+			spoolfmt_seg_name(r.segs[i], name);
 			if (unlinkat(s->journal.dir_fd, name, 0) < 0) {
-				spool_fail(s, error_r, "unlink journal/%s: %s",
-				           name, strerror(errno));
+				journal_fail(&s->journal, error_r,
+				             "unlink journal/%s: %s", name,
+				             strerror(errno));
 				goto done;
 			}
 		}
@@ -392,38 +353,31 @@ static unsigned char *buf_room(struct spool_journal *j, size_t n)
 	return j->buf + j->len;
 }
 
-static void put_header(unsigned char *p, uint32_t kind, uint32_t len,
-                       const char *id)
-{
-	memcpy(p, "DMXJ", 4);
-	put_be32(p + 4, kind);
-	put_be32(p + 8, len);
-	memcpy(p + 12, id, SPOOL_ID_LEN);
-	put_be32(p + 28, spoolrec_crc32(0, p, REC_HEADER_LEN - 4));
-}
-
 bool spool_journal_add(struct spool *s, struct spool_op *op)
 {
 	struct spool_journal *j = &s->journal;
+	struct spoolfmt_rec rec = {.kind = SPOOLFMT_REC_REMOVE};
+	const char *why;
 	unsigned char *p;
 
 	if (j->seg_fd < 0)
 		return false;
-	if (op->kind == SPOOL_OP_REMOVE) {
-		put_header(buf_room(j, REC_HEADER_LEN), REC_REMOVE, 0, op->id);
-		j->len += REC_HEADER_LEN;
-		return true;
-	}
-	if (op->kind != SPOOL_OP_COMMIT || op->fd < 0 ||
-	    op->size > SPOOL_JOURNAL_IMAGE_MAX)
+	memcpy(rec.id, op->id, sizeof(rec.id));
+	if (op->kind == SPOOL_OP_COMMIT) {
+		if (op->fd < 0 || op->size > SPOOLFMT_IMAGE_MAX)
+			return false;
+		rec.kind = SPOOLFMT_REC_COMMIT;
+		rec.len = (uint32_t)op->size;
+	} else if (op->kind != SPOOL_OP_REMOVE)
 		return false;
-	p = buf_room(j, REC_HEADER_LEN + (size_t)op->size);
+	p = buf_room(j, SPOOLFMT_REC_HEADER_LEN + rec.len);
+	if (spoolfmt_rec_encode(&rec, p, &why) < 0)
+		return false;
 	/* The file is still in the page cache: this is a memory copy. */
-	if (spool_read_full(op->fd, p + REC_HEADER_LEN, (size_t)op->size, 0) <
-	    0)
+	if (rec.len > 0 && spool_read_full(op->fd, p + SPOOLFMT_REC_HEADER_LEN,
+	                                   rec.len, 0) < 0)
 		return false;
-	put_header(p, REC_COMMIT, (uint32_t)op->size, op->id);
-	j->len += REC_HEADER_LEN + (size_t)op->size;
+	j->len += SPOOLFMT_REC_HEADER_LEN + rec.len;
 	return true;
 }
 
@@ -463,7 +417,7 @@ int spool_journal_sync(struct spool *s)
 /* Make every message of segment seq durable by itself; then unlink it. */
 static int retire(struct spool *s, uint64_t seq)
 {
-	char name[SEG_NAME_LEN + 1];
+	char name[SPOOLFMT_SEG_NAME_LEN + 1];
 	uint64_t size, off = 0;
 	struct rec rec;
 	int fd = seg_open(s, seq, &size), mfd, err = 0;
@@ -471,9 +425,9 @@ static int retire(struct spool *s, uint64_t seq)
 	if (fd < 0)
 		return -1;
 	while (err == 0 && seg_next(fd, size, &off, &rec) > 0) {
-		if (rec.kind != REC_COMMIT)
+		if (rec.h.kind != SPOOLFMT_REC_COMMIT)
 			continue;
-		mfd = openat(s->q_fd, rec.id, O_RDONLY | O_CLOEXEC);
+		mfd = openat(s->q_fd, rec.h.id, O_RDONLY | O_CLOEXEC);
 		if (mfd < 0) {
 			if (errno != ENOENT)
 				err = errno;
@@ -487,7 +441,7 @@ static int retire(struct spool *s, uint64_t seq)
 	/* One fsync of q/ covers the renames and the removals. */
 	if (err == 0 && fsync(s->q_fd) < 0)
 		err = errno;
-	seg_name(seq, name);
+	spoolfmt_seg_name(seq, name);
 	if (err == 0 && unlinkat(s->journal.dir_fd, name, 0) < 0)
 		err = errno;
 	if (err == 0 && fsync(s->journal.dir_fd) < 0)

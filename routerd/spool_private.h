@@ -3,23 +3,24 @@
  * spool_commit.c (writing, the group-commit worker) share.
  *
  * Threads: the loop thread owns struct spool and every struct spool_msg.
- * The worker only touches the queue and done lists under s->lock, and the
+ * The worker only touches the queue and done lists under s->lock, the
  * spool_op it took from the queue (fd, names, result, error) until it
- * hands it back on the done list. An op's cancelled and msg fields belong
- * to the loop thread throughout.
+ * hands it back on the done list, and s->journal (which has its own error
+ * slot: the worker never writes s->error). An op's cancelled and msg
+ * fields belong to the loop thread throughout.
  */
 #ifndef DIRMX_SPOOL_PRIVATE_H
 #define DIRMX_SPOOL_PRIVATE_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 
 #include "spool.h"
+#include "spoolfmt.h"
 
 struct event;
 
-/* "<id>.state.<seq>" fits, with room. */
-#define SPOOL_NAME_MAX 64
 #define SPOOL_ERROR_MAX 256
 
 enum spool_op_kind {
@@ -32,8 +33,8 @@ struct spool_op {
 	struct spool_op *next;
 	enum spool_op_kind kind;
 	int fd;                        /* to fdatasync; -1 for REMOVE */
-	char tmp_name[SPOOL_NAME_MAX]; /* in tmp/ */
-	char q_name[SPOOL_NAME_MAX];   /* in q/ */
+	char tmp_name[SPOOLFMT_NAME_MAX]; /* in tmp/ */
+	char q_name[SPOOLFMT_NAME_MAX];   /* in q/ */
 	char id[SPOOL_ID_LEN + 1];
 	uint64_t size;  /* COMMIT: bytes in the file */
 	bool journaled; /* worker: durable through the journal */
@@ -46,8 +47,8 @@ struct spool_op {
 	bool cancelled;
 };
 
-/* Messages larger than this are synced file by file, not journaled. */
-#define SPOOL_JOURNAL_IMAGE_MAX (1024 * 1024)
+/* Messages larger than SPOOLFMT_IMAGE_MAX are synced file by file, not
+ * journaled. */
 #define SPOOL_JOURNAL_SEGMENT_MAX (32 * 1024 * 1024)
 
 /* spool_journal.c's state; the worker's alone once it runs. */
@@ -63,6 +64,7 @@ struct spool_journal {
 	unsigned char *buf; /* the batch's records */
 	size_t len, cap;
 	uint64_t syncs;
+	char error[SPOOL_ERROR_MAX]; /* spool_journal.c's, never s->error */
 };
 
 struct spool {
@@ -91,12 +93,17 @@ struct spool {
 	char error[SPOOL_ERROR_MAX];
 };
 
-/* Set s->error (printf style) and point *error_r at it; returns -1. */
+/* Set s->error (printf style) and point *error_r at it; returns -1.
+ * Loop thread only. */
 int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Move q/<name> to corrupt/ with a log line. */
 void spool_move_corrupt(struct spool *s, const char *name, const char *why);
 
+/* Read the directory open on fd through a close-on-exec duplicate, from
+ * its start; closedir() closes the duplicate. NULL: errno, nothing
+ * leaked. */
+DIR *spool_opendir(int fd);
 /* Whole writes and reads, retrying EINTR and short counts; -1: errno. */
 int spool_write_all(int fd, const void *p, size_t len);
 int spool_read_full(int fd, void *p, size_t len, uint64_t off);

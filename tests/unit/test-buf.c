@@ -1,5 +1,6 @@
 /*
- * test-buf - the bounded read cursor and the limited string buffer.
+ * test-buf - the bounded read cursor (and its big-endian stores) and the
+ * limited string buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +45,29 @@ static void test_fetch_bounds(void **state)
 	assert_true(buf_seek(&b, 0));
 	assert_true(buf_fetch_le32(&b, &u32));
 	assert_int_equal(u32, 0x78563412);
+}
+
+static void test_be_store_and_fetch(void **state)
+{
+	unsigned char out[12] = {0};
+	const unsigned char want[12] = {0xde, 0xad, 0xbe, 0xef, 0x01, 0x23,
+	                                0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+	struct buf b;
+	uint32_t u32;
+	uint64_t u64;
+
+	buf_store_be32(out, 0xdeadbeef);
+	buf_store_be64(out + 4, UINT64_C(0x0123456789abcdef));
+	assert_memory_equal(out, want, sizeof(want));
+	buf_init(&b, out, sizeof(out));
+	assert_true(buf_fetch_be32(&b, &u32));
+	assert_int_equal(u32, 0xdeadbeef);
+	assert_true(buf_fetch_be64(&b, &u64));
+	assert_true(u64 == UINT64_C(0x0123456789abcdef));
+	/* Seven bytes are not a be64: nothing consumed. */
+	buf_init(&b, out, 7);
+	assert_false(buf_fetch_be64(&b, &u64));
+	assert_int_equal(buf_remaining(&b), 7);
 }
 
 static void test_null_and_empty(void **state)
@@ -171,6 +195,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fetch_bounds),
+		cmocka_unit_test(test_be_store_and_fetch),
 		cmocka_unit_test(test_null_and_empty),
 		cmocka_unit_test(test_fetch_until_and_tag),
 		cmocka_unit_test(test_fetch_uint),

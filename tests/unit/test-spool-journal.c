@@ -1,0 +1,194 @@
+/*
+ * test-spool-journal - the spool's write-ahead journal across a power
+ * cut: messages that only the journal made durable are restored, a
+ * removal is not undone, a torn tail ends the log, full segments retire.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spooltest.h"
+
+/*
+ * A power cut while the spool runs: copy the directory as it is on disk
+ * now (the worker is idle) into a second one, where the test then takes
+ * away what a crash may take (q/ files that only the journal made
+ * durable), and open that copy.
+ */
+static void snapshot(struct spooltest *e, char copy[160])
+{
+	char cmd[400];
+
+	snprintf(copy, 160, "%.*s-copy", (int)strlen(e->dir) - 2, e->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy,
+	         e->dir, copy);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void open_copy(struct spooltest *e, const char *copy, struct spool **s_r)
+{
+	const char *error = NULL;
+
+	if (spool_open(e->base, copy, s_r, &error) < 0)
+		fail_msg("open copy: %s", error);
+}
+
+static void check_loaded_in(struct spool *s, const char *id, const char *data,
+                            size_t len)
+{
+	struct spooltest other = {.spool = s};
+
+	spooltest_check_loaded(&other, id, data, len);
+}
+
+static void test_journal_restores(void **state)
+{
+	struct spooltest *e = *state;
+	static const size_t sizes[] = {0, 5000, 70000, 300};
+	char ids[4][17], copy[160], path[400], cmd[1000];
+	char *data[4];
+	const char *error = NULL;
+	struct spool *s = NULL;
+	struct spool_stats st;
+	struct spooltest_ids c = {.n = 0};
+
+	for (size_t i = 0; i < 4; i++)
+		data[i] = spooltest_commit(e, sizes[i], ids[i]);
+	spooltest_wait(e, 4);
+	assert_int_equal(e->failed, 0);
+	spool_get_stats(e->spool, &st);
+	assert_true(st.journal_syncs >= 1);
+	/* Message 3 is delivered: its removal is journaled before the
+	 * unlink. Keep its file to play an unlink the crash took back. */
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/q/%s' '%s.saved'", e->dir, ids[3],
+	         e->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(
+	    spool_remove(e->spool, ids[3], spooltest_on_done, e, &error), 0);
+	spooltest_wait(e, 5);
+	assert_int_equal(e->failed, 0);
+	assert_int_equal(spooltest_count_dir(e->dir, "journal"), 1);
+
+	snapshot(e, copy);
+	/* The crash took message 0's file, tore message 1's, left 2. */
+	snprintf(path, sizeof(path), "%s/q/%s", copy, ids[0]);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/q/%s", copy, ids[1]);
+	assert_int_equal(truncate(path, 2000), 0);
+	snprintf(cmd, sizeof(cmd), "mv '%s.saved' '%s/q/%s'", e->dir, copy,
+	         ids[3]);
+	assert_int_equal(system(cmd), 0);
+	open_copy(e, copy, &s);
+	spool_foreach(s, spooltest_on_found, &c);
+	assert_int_equal(c.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(c.ids[i], ids[i]);
+		check_loaded_in(s, ids[i], data[i], sizes[i]);
+	}
+	assert_int_equal(spooltest_count_dir(copy, "corrupt"), 0);
+	assert_int_equal(spooltest_count_dir(copy, "tmp"), 0);
+	assert_int_equal(spooltest_count_dir(copy, "journal"),
+	                 1); /* a fresh one */
+	spool_deinit(&s);
+	/* A clean stop leaves no journal behind. */
+	assert_int_equal(spooltest_count_dir(copy, "journal"), 0);
+	spooltest_rm_rf(copy);
+	for (size_t i = 0; i < 4; i++)
+		free(data[i]);
+}
+
+static void test_journal_torn_tail(void **state)
+{
+	struct spooltest *e = *state;
+	char ids[2][17], copy[160], path[600];
+	char *data[2];
+	struct spool *s = NULL;
+	struct spooltest_ids c = {.n = 0};
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	data[0] = spooltest_commit(e, 1000, ids[0]);
+	spooltest_wait(e, 1);
+	data[1] = spooltest_commit(e, 1000, ids[1]);
+	spooltest_wait(e, 2);
+	snapshot(e, copy);
+	/* Both files lost; the second record torn in its payload. */
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/q/%s", copy, ids[i]);
+		assert_int_equal(unlink(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/journal", copy);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(path, sizeof(path), "%s/journal/%s", copy, de->d_name);
+	closedir(d);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 10), 0);
+	open_copy(e, copy, &s);
+	spool_foreach(s, spooltest_on_found, &c);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.ids[0], ids[0]);
+	check_loaded_in(s, ids[0], data[0], 1000);
+	assert_int_equal(spooltest_count_dir(copy, "corrupt"), 0);
+	spool_deinit(&s);
+	spooltest_rm_rf(copy);
+	free(data[0]);
+	free(data[1]);
+}
+
+static void test_journal_rotation(void **state)
+{
+	struct spooltest *e = *state;
+	struct spool_stats st;
+	char ids[40][17];
+	char *data[40];
+	struct spooltest_ids c = {.n = 0};
+
+	spool_set_journal_segment_max(e->spool, 8000);
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 5; i++)
+			data[round * 5 + i] =
+			    spooltest_commit(e, 2000, ids[round * 5 + i]);
+		spooltest_wait(e, round * 5 + 5);
+	}
+	assert_int_equal(e->failed, 0);
+	spool_get_stats(e->spool, &st);
+	assert_true(st.journal_syncs >= 8);
+	/* Full segments are retired: one (or, during a rotation, two). */
+	assert_true(spooltest_count_dir(e->dir, "journal") <= 2);
+	spooltest_reopen(e);
+	spool_foreach(e->spool, spooltest_on_found, &c);
+	assert_int_equal(c.n, 40);
+	for (int i = 0; i < 40; i++) {
+		spooltest_check_loaded(e, ids[i], data[i], 2000);
+		free(data[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_journal_restores, spooltest_setup, spooltest_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_journal_torn_tail, spooltest_setup, spooltest_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_journal_rotation, spooltest_setup, spooltest_teardown),
+	};
+
+	log_init("test-spool-journal", LOG_DEST_STDERR, LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
