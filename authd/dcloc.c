@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "config.h"
 #include "dns.h"
 #include "evloop.h"
 #include "log.h"
@@ -52,10 +53,7 @@ struct dcloc {
 
 uint64_t dcloc_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return evloop_now_ms();
 }
 
 static uint32_t dcloc_rand(void *ctx)
@@ -190,16 +188,24 @@ static void dcloc_take_static(struct dcloc *loc)
 			dc = dc_find_or_add(loc, host, (uint16_t)port, s);
 			ldap_free_urldesc(lud);
 		} else {
-			const char *colon = strrchr(s, ':');
+			struct config_hostport hp = {0};
+			const char *error;
 
-			if (colon != NULL && strchr(s, ']') == NULL &&
-			    colon == strchr(s, ':')) {
-				snprintf(host, sizeof(host), "%.*s",
-					 (int)(colon - s), s);
-				port = (unsigned)strtoul(colon + 1, NULL, 10);
-			} else {
-				snprintf(host, sizeof(host), "%s", s);
+			/* "host", "host:port", "[v6]:port": the config's
+			 * own reader, never a number read by hand (a bad
+			 * port must not become port 0). */
+			if (!config_parse_hostport(s, &hp, &error) ||
+			    hp.port > 65535) {
+				log_error("dcloc", "event=bad_server server=%s "
+						   "error=\"%s\"",
+					  s, hp.port > 65535 ? "bad port" : error);
+				free(hp.host);
+				continue;
 			}
+			snprintf(host, sizeof(host), "%s", hp.host);
+			if (hp.port != 0)
+				port = hp.port;
+			free(hp.host);
 			dc = dc_find_or_add(loc, host, (uint16_t)port, NULL);
 		}
 		/* The list's order is the admin's: one priority each. */

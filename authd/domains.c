@@ -15,6 +15,7 @@
 #include "evloop.h"
 #include "ldpool.h"
 #include "log.h"
+#include "str.h"
 
 struct domain_entry {
 	char *name;
@@ -60,9 +61,7 @@ static void add(struct domains *d, const char *name, size_t len,
 	d->e = alloc_resize(d->e, d->n + 1, sizeof(*d->e));
 	e = &d->e[d->n++];
 	e->name = alloc_strndup(name, len);
-	for (char *p = e->name; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	str_lower_ascii(e->name, strlen(e->name));
 	e->kind = kind;
 	if (hop != NULL && strncasecmp(hop, "smtp:", 5) == 0)
 		hop += 5;

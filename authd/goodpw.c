@@ -8,7 +8,6 @@
  */
 #include "goodpw.h"
 
-#include <ctype.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <sys/queue.h>
 
 #include "alloc.h"
+#include "str.h"
 
 #define HASH_LEN 32 /* SHA-256 */
 
@@ -48,7 +48,7 @@ static size_t bucket_of(const struct goodpw *g, const char *account)
 
 	for (const unsigned char *p = (const unsigned char *)account; *p != 0;
 	     p++) {
-		h ^= (uint64_t)tolower(*p);
+		h ^= (uint64_t)str_to_lower_ascii(*p);
 		h *= 1099511628211ULL;
 	}
 	return (size_t)h & (g->n_buckets - 1);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "evloop.h"
 
 struct ldconn_setup {
 	pthread_mutex_t lock;
@@ -40,7 +41,7 @@ struct ldconn_req {
 	int msgid;
 	ldconn_result_cb *cb;
 	void *ctx;
-	struct event *timer;
+	struct evloop_timer *timer;
 	struct ldconn_result res;
 	size_t cap_entries;
 	struct ldconn_req *prev, *next;
@@ -58,7 +59,7 @@ struct ldconn {
 	struct event *ev_read;
 	struct ldconn_setup *setup;
 	struct event *ev_setup;
-	struct event *setup_deadline;
+	struct evloop_timer *setup_deadline;
 	int setup_pipe_r;
 	struct ldconn_req *reqs;
 	size_t n_reqs;
@@ -184,8 +185,7 @@ static void req_unlink(struct ldconn_req *r)
 
 static void req_free(struct ldconn_req *r)
 {
-	if (r->timer != NULL)
-		event_free(r->timer);
+	evloop_timer_free(&r->timer);
 	result_free(&r->res);
 	free(r);
 }
@@ -225,8 +225,7 @@ static void conn_drop_handle(struct ldconn *c)
 static void conn_drop_setup(struct ldconn *c)
 {
 	if (c->setup_deadline != NULL) {
-		event_free(c->setup_deadline);
-		c->setup_deadline = NULL;
+		evloop_timer_free(&c->setup_deadline);
 	}
 	if (c->ev_setup != NULL) {
 		event_free(c->ev_setup);
@@ -404,7 +403,7 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
  * frozen server hangs): the loop gives up on its own and lets the thread
  * finish, or hang, without it. The thread frees what it made when it ends.
  */
-static void conn_setup_expired(evutil_socket_t fd, short what, void *arg)
+static void conn_setup_expired(void *arg)
 {
 	struct ldconn *c = arg;
 	char *reason = alloc_printf("%s: no answer during connect, TLS or bind "
@@ -488,16 +487,10 @@ void ldconn_connect(struct ldconn *c)
 	c->setup_pipe_r = fds[0];
 	c->ev_setup = event_new(c->base, fds[0], EV_READ, conn_setup_done, c);
 	event_add(c->ev_setup, NULL);
-	{
-		/* Each step is bounded by timeout_ms; all of them by twice. */
-		struct timeval tv = {.tv_sec = (c->opts.timeout_ms * 2) / 1000,
-				     .tv_usec = ((c->opts.timeout_ms * 2) % 1000) *
-						1000};
-
-		c->setup_deadline =
-			evtimer_new(c->base, conn_setup_expired, c);
-		evtimer_add(c->setup_deadline, &tv);
-	}
+	/* Each step is bounded by timeout_ms; all of them by twice. */
+	c->setup_deadline = evloop_timer_new(c->base, conn_setup_expired, c);
+	evloop_timer_start(c->setup_deadline,
+			   (unsigned)c->opts.timeout_ms * 2);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&tid, &attr, setup_thread, s) != 0) {
@@ -557,7 +550,7 @@ size_t ldconn_pending(const struct ldconn *c)
 	return c->n_reqs;
 }
 
-static void req_timeout(evutil_socket_t fd, short what, void *arg)
+static void req_timeout(void *arg)
 {
 	struct ldconn_req *r = arg;
 	char *reason = alloc_printf("%s: no answer within the timeout",
@@ -576,7 +569,6 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 {
 	LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
 	struct ldconn_req *r;
-	struct timeval tv;
 	int msgid, rc, ms;
 
 	if (c->state != LDCONN_STATE_UP || c->ld == NULL) {
@@ -625,10 +617,8 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 	c->reqs = r;
 	c->n_reqs++;
 	ms = s->timeout_ms > 0 ? s->timeout_ms : c->opts.timeout_ms;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	r->timer = evtimer_new(c->base, req_timeout, r);
-	evtimer_add(r->timer, &tv);
+	r->timer = evloop_timer_new(c->base, req_timeout, r);
+	evloop_timer_start(r->timer, (unsigned)ms);
 	return r;
 }
 

@@ -28,6 +28,13 @@ bool str_is_digit_ascii(int c);
 /* 'A'-'Z' to 'a'-'z'; every other value unchanged. */
 int str_to_lower_ascii(int c);
 
+/* The one hex codec. A digit's value, 0..15, or -1 when c is no hex digit
+ * in the spelling asked for (a format with one spelling rejects the
+ * other); the digit of v & 15 in that spelling (ANY: uppercase). */
+enum str_hex_case { STR_HEX_ANY, STR_HEX_UPPER, STR_HEX_LOWER };
+int str_hex_value(int c, enum str_hex_case cs);
+char str_hex_digit(unsigned v, enum str_hex_case cs);
+
 /* Lowercase the ASCII letters of s[0..len) in place. */
 void str_lower_ascii(char *s, size_t len);
 /* Equal lengths and equal bytes, ASCII letters compared without case. */

@@ -95,14 +95,6 @@ struct authc {
 	bool dying;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- request lists ----------------------------------------------------- */
 
 static void list_add(struct req_list *l, struct authc_req *r)
@@ -202,7 +194,8 @@ static void backoff(struct authc *c)
 	long long ms = (long long)BACKOFF_MIN_MS << shift;
 
 	c->failures++;
-	c->retry_at_ms = now_ms() + (ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS);
+	c->retry_at_ms = (long long)evloop_now_ms() +
+	                 (ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS);
 }
 
 static void conn_close(struct authc *c, const char *reason)
@@ -455,7 +448,7 @@ static void conn_kick(struct authc *c)
 	if (c->state == CONN_READY) {
 		flush_queue(c);
 	} else if (c->state == CONN_CLOSED) {
-		if (now_ms() < c->retry_at_ms || !conn_open(c))
+		if ((long long)evloop_now_ms() < c->retry_at_ms || !conn_open(c))
 			fail_list(&c->queued, c->last_error);
 	}
 }

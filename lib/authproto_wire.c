@@ -23,8 +23,8 @@
 #include "authproto_private.h"
 #include "buf.h"
 #include "sbuf.h"
+#include "str.h"
 
-static const char hexdigits[] = "0123456789ABCDEF";
 
 static bool must_escape(uint8_t c)
 {
@@ -113,13 +113,10 @@ static bool key_ok(const unsigned char *p, size_t n)
 	return true;
 }
 
+/* Uppercase only: one spelling per byte. */
 static int hex_value(uint8_t c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1; /* lowercase too: one spelling only */
+	return str_hex_value(c, STR_HEX_UPPER);
 }
 
 /* Decode raw[0..n) into out (room for n bytes); *len_r bytes written. */
@@ -292,8 +289,8 @@ static void fields_append(const struct authproto_msg *m, struct sbuf *out)
 			}
 			if (must_escape(b)) {
 				chunk[c++] = '%';
-				chunk[c++] = hexdigits[b >> 4];
-				chunk[c++] = hexdigits[b & 15];
+				chunk[c++] = str_hex_digit(b >> 4, STR_HEX_UPPER);
+				chunk[c++] = str_hex_digit(b, STR_HEX_UPPER);
 			} else {
 				chunk[c++] = (char)b;
 			}

@@ -24,6 +24,23 @@ int str_to_lower_ascii(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+int str_hex_value(int c, enum str_hex_case cs)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F' && cs != STR_HEX_LOWER)
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f' && cs != STR_HEX_UPPER)
+		return c - 'a' + 10;
+	return -1;
+}
+
+char str_hex_digit(unsigned v, enum str_hex_case cs)
+{
+	return (cs == STR_HEX_LOWER ? "0123456789abcdef"
+				    : "0123456789ABCDEF")[v & 15];
+}
+
 void str_lower_ascii(char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "intl.h"
 #include "log.h"
 #include "queue.h"
@@ -111,15 +112,45 @@ static void put_view(void *ctx, const struct queue_view *v)
 	}
 }
 
+/* "VERB" or "VERB ID" (single spaces, no more words): how many words, or
+ * -1 when the line is not of that form. */
+static int split_request(const char *line, char verb[16], char id[64])
+{
+	struct buf b;
+	const unsigned char *w;
+	size_t wlen;
+
+	buf_init(&b, line, strlen(line));
+	wlen = buf_fetch_until(&b, " ", &w);
+	if (wlen == 0)
+		return buf_remaining(&b) == 0 ? 0 : -1;
+	if (wlen > 15)
+		return -1;
+	memcpy(verb, w, wlen);
+	verb[wlen] = '\0';
+	if (!buf_consume_char(&b, ' '))
+		return 1;
+	wlen = buf_fetch_until(&b, " ", &w);
+	if (wlen == 0 || wlen > 63 || buf_remaining(&b) > 0)
+		return -1;
+	memcpy(id, w, wlen);
+	id[wlen] = '\0';
+	return 2;
+}
+
 /* Answer one request line into out (already starting empty). */
 static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
 {
 	char verb[16] = "", id[64] = "";
 	struct list_ctx lc = {.out = out};
-	int n = sscanf(line, "%15s %63s", verb, id);
+	int n = split_request(line, verb, id);
 	struct sbuf *body = sbuf_new(64u * 1024 * 1024);
 	const char *p;
 
+	if (n < 0) {
+		sbuf_append_str(out, "-ERR malformed request\n");
+		goto done;
+	}
 	if (n < 1) {
 		sbuf_append_str(out, "-ERR empty request\n");
 		goto done;

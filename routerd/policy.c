@@ -24,6 +24,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "buf.h"
+#include "str.h"
 
 struct policy_net {
 	uint8_t addr[16];
@@ -40,17 +41,9 @@ struct policy {
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0,    0,
                                             0, 0, 0, 0, 0xff, 0xff};
 
-static char ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static bool ascii_ieq(const char *a, const char *b)
 {
-	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (ascii_lower(*a) != ascii_lower(*b))
-			return false;
-	return *a == *b;
+	return str_eq_case(a, strlen(a), b, strlen(b));
 }
 
 /* "addr" or "addr/len", host bits zero. */
@@ -125,8 +118,7 @@ struct policy *policy_new(const char *const *local_domains, size_t n_domains,
 			return NULL;
 		}
 		p->domains[i] = alloc_strdup(d);
-		for (char *c = p->domains[i]; *c != '\0'; c++)
-			*c = ascii_lower(*c);
+		str_lower_ascii(p->domains[i], len);
 		p->n_domains++;
 	}
 	p->nets = alloc_array(n_networks + 1, sizeof(*p->nets));

@@ -186,10 +186,7 @@ static int seen_once(unsigned *seen, unsigned bit, struct smtpcmd_error *err)
 
 static int hexval(uint8_t c)
 {
-	if (str_is_digit_ascii(c))
-		return c - '0';
-	c = (uint8_t)str_to_lower_ascii(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return str_hex_value(c, STR_HEX_ANY);
 }
 
 /* Control characters and DEL: never in a decoded parameter. */

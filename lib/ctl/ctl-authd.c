@@ -21,6 +21,7 @@
 #include "authproto.h"
 #include "config.h"
 #include "ctl.h"
+#include "evloop.h"
 #include "sbuf.h"
 #include "settings.h"
 
@@ -30,14 +31,6 @@ struct client {
 	int fd;
 	struct sbuf *in;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int client_send(struct client *cl, struct authproto_msg *m)
 {
@@ -75,7 +68,7 @@ done:
 static int client_recv(struct client *cl, enum authproto_verb request,
 		       struct authproto_msg **msg_r)
 {
-	long long deadline = now_ms() + CTL_TIMEOUT_MS;
+	long long deadline = (long long)evloop_now_ms() + CTL_TIMEOUT_MS;
 
 	for (;;) {
 		const char *line, *error;
@@ -101,8 +94,8 @@ static int client_recv(struct client *cl, enum authproto_verb request,
 			}
 			return 0;
 		}
-		if (now_ms() >= deadline ||
-		    poll(&pfd, 1, (int)(deadline - now_ms())) <= 0) {
+		if ((long long)evloop_now_ms() >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - (long long)evloop_now_ms())) <= 0) {
 			fprintf(stderr, "dirmxctl: authd did not answer "
 					"within %d s\n",
 				CTL_TIMEOUT_MS / 1000);

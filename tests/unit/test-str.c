@@ -132,12 +132,38 @@ static void test_utf8_next(void **state)
 	assert_int_equal(buf_remaining(&b), 0);
 }
 
+/* The one hex codec, in the three spellings formats ask for. */
+static void test_hex(void **state)
+{
+	(void)state;
+	assert_int_equal(str_hex_value('0', STR_HEX_ANY), 0);
+	assert_int_equal(str_hex_value('f', STR_HEX_ANY), 15);
+	assert_int_equal(str_hex_value('F', STR_HEX_ANY), 15);
+	assert_int_equal(str_hex_value('F', STR_HEX_UPPER), 15);
+	assert_int_equal(str_hex_value('f', STR_HEX_UPPER), -1);
+	assert_int_equal(str_hex_value('a', STR_HEX_LOWER), 10);
+	assert_int_equal(str_hex_value('A', STR_HEX_LOWER), -1);
+	assert_int_equal(str_hex_value('g', STR_HEX_ANY), -1);
+	assert_int_equal(str_hex_value('/', STR_HEX_ANY), -1);
+	assert_int_equal(str_hex_value(':', STR_HEX_ANY), -1);
+	assert_int_equal(str_hex_value(0x100 + '1', STR_HEX_ANY), -1);
+	for (unsigned v = 0; v < 16; v++) {
+		assert_int_equal(str_hex_value(str_hex_digit(v, STR_HEX_UPPER),
+					       STR_HEX_UPPER),
+				 (int)v);
+		assert_int_equal(str_hex_value(str_hex_digit(v, STR_HEX_LOWER),
+					       STR_HEX_LOWER),
+				 (int)v);
+	}
+	assert_int_equal(str_hex_digit(0x1c, STR_HEX_ANY), 'C');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_case),      cmocka_unit_test(test_eq_prefix),
 	    cmocka_unit_test(test_printable), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_utf8_next),
+	    cmocka_unit_test(test_utf8_next), cmocka_unit_test(test_hex),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
