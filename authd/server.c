@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,7 +42,7 @@ struct server {
 	uid_t client_uid;
 	bool client_uid_known;
 	struct server_backends b;
-	struct conn *conns;
+	LIST_HEAD(, conn) conns;
 	uint64_t next_conn_id;
 };
 
@@ -51,7 +52,7 @@ struct pending {
 	enum authproto_verb verb;
 	struct lookup_req *lreq;
 	struct authcheck_req *areq;
-	struct pending *prev, *next;
+	LIST_ENTRY(pending) link;
 };
 
 struct conn {
@@ -62,8 +63,8 @@ struct conn {
 	char name[32];
 	bool hello;
 	bool closing;
-	struct pending *pending;
-	struct conn *prev, *next;
+	LIST_HEAD(, pending) pending;
+	LIST_ENTRY(conn) link;
 };
 
 static void conn_close(struct conn *c);
@@ -113,23 +114,13 @@ static struct pending *pending_new(struct conn *c, uint64_t id,
 	p->c = c;
 	p->id = id;
 	p->verb = verb;
-	p->next = c->pending;
-	if (c->pending != NULL)
-		c->pending->prev = p;
-	c->pending = p;
+	LIST_INSERT_HEAD(&c->pending, p, link);
 	return p;
 }
 
 static void pending_free(struct pending *p)
 {
-	struct conn *c = p->c;
-
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		c->pending = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
+	LIST_REMOVE(p, link);
 	lookup_cancel(&p->lreq);
 	authcheck_cancel(&p->areq);
 	free(p);
@@ -318,6 +309,7 @@ static void do_stats(struct conn *c, uint64_t id)
 
 static void handle_line(struct conn *c, const char *line, size_t len)
 {
+	struct pending *p;
 	struct authproto_msg *req = NULL;
 	enum authproto_verb verb;
 	uint64_t id;
@@ -328,7 +320,7 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		c->closing = true;
 		return;
 	}
-	for (struct pending *p = c->pending; p != NULL; p = p->next) {
+	LIST_FOREACH(p, &c->pending, link) {
 		if (p->id == id) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
 				    "duplicate ID");
@@ -493,16 +485,9 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 
 static void conn_close(struct conn *c)
 {
-	struct server *srv = c->srv;
-
-	while (c->pending != NULL)
-		pending_free(c->pending);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	while (!LIST_EMPTY(&c->pending))
+		pending_free(LIST_FIRST(&c->pending));
+	LIST_REMOVE(c, link);
 	event_free(c->ev_read);
 	bufferevent_free(c->bev); /* closes the socket */
 	sbuf_deinit(&c->in);
@@ -548,10 +533,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read,
 			       c);
 	event_add(c->ev_read, NULL);
-	c->next = srv->conns;
-	if (srv->conns != NULL)
-		srv->conns->prev = c;
-	srv->conns = c;
+	LIST_INIT(&c->pending);
+	LIST_INSERT_HEAD(&srv->conns, c, link);
 	log_debug(c->name, "event=connect uid=%ld", (long)uid);
 }
 
@@ -594,6 +577,7 @@ struct server *server_new(struct event_base *base, const char *path,
 		unlink(path);
 	}
 	srv = alloc_new(struct server);
+	LIST_INIT(&srv->conns);
 	srv->base = base;
 	srv->path = alloc_strdup(path);
 	srv->b = *b;
@@ -629,8 +613,8 @@ void server_deinit(struct server **srvp)
 	if (srv == NULL)
 		return;
 	*srvp = NULL;
-	while (srv->conns != NULL)
-		conn_close(srv->conns);
+	while (!LIST_EMPTY(&srv->conns))
+		conn_close(LIST_FIRST(&srv->conns));
 	evconnlistener_free(srv->listener);
 	unlink(srv->path);
 	free(srv->path);

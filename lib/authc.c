@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -56,13 +57,13 @@ enum req_state { REQ_QUEUED, REQ_SENT, REQ_DEFERRED };
 enum conn_state { CONN_CLOSED, CONN_HELLO, CONN_READY };
 
 struct req_list {
-	struct authc_req *head, *tail;
+	TAILQ_HEAD(, authc_req) q;
 	size_t n;
 };
 
 struct authc_req {
 	struct authc *c;
-	struct authc_req *prev, *next;
+	TAILQ_ENTRY(authc_req) link;
 	struct req_list *list;
 	enum req_state state;
 	bool zombie; /* sent, but nobody waits for the answer any more */
@@ -97,34 +98,24 @@ struct authc {
 
 /* --- request lists ----------------------------------------------------- */
 
+static void list_init(struct req_list *l)
+{
+	TAILQ_INIT(&l->q);
+	l->n = 0;
+}
+
 static void list_add(struct req_list *l, struct authc_req *r)
 {
 	r->list = l;
-	r->next = NULL;
-	r->prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
+	TAILQ_INSERT_TAIL(&l->q, r, link);
 	l->n++;
 }
 
 static void list_del(struct authc_req *r)
 {
-	struct req_list *l = r->list;
-
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		l->head = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	else
-		l->tail = r->prev;
-	l->n--;
+	TAILQ_REMOVE(&r->list->q, r, link);
+	r->list->n--;
 	r->list = NULL;
-	r->prev = r->next = NULL;
 }
 
 static void line_wipe(struct sbuf **line)
@@ -172,7 +163,7 @@ static void on_defer(void *context)
 	struct authc_req *r;
 
 	/* One at a time: a callback may cancel the next one. */
-	while ((r = c->deferred.head) != NULL) {
+	while ((r = TAILQ_FIRST(&c->deferred.q)) != NULL) {
 		list_del(r);
 		authc_result_fail(r->verb, r->cb, r->ctx, r->fail_reason);
 		req_free(r);
@@ -181,8 +172,8 @@ static void on_defer(void *context)
 
 static void fail_list(struct req_list *l, const char *reason)
 {
-	while (l->head != NULL)
-		defer_fail(l->head, reason);
+	while (!TAILQ_EMPTY(&l->q))
+		defer_fail(TAILQ_FIRST(&l->q), reason);
 }
 
 /* --- connection --------------------------------------------------------- */
@@ -237,7 +228,7 @@ static void flush_queue(struct authc *c)
 {
 	struct authc_req *r;
 
-	while ((r = c->queued.head) != NULL) {
+	while ((r = TAILQ_FIRST(&c->queued.q)) != NULL) {
 		if (!sbuf_append(c->out, sbuf_data(r->line),
 		                 sbuf_len(r->line))) {
 			defer_fail(r, "too many requests waiting for authd");
@@ -302,7 +293,8 @@ static bool handle_line(struct authc *c, const char *line, size_t len)
 		free(why);
 		return false;
 	}
-	for (r = c->sent.head; r != NULL && r->id != id; r = r->next)
+	for (r = TAILQ_FIRST(&c->sent.q); r != NULL && r->id != id;
+	     r = TAILQ_NEXT(r, link))
 		;
 	if (r == NULL) {
 		malformed(c, "answer to an ID not in flight");
@@ -608,6 +600,9 @@ struct authc *authc_new(struct event_base *base, const char *socket_path,
 	c->fd = -1;
 	c->in = sbuf_new(IN_MAX);
 	c->out = sbuf_new_secret(AUTHC_OUT_MAX);
+	list_init(&c->queued);
+	list_init(&c->sent);
+	list_init(&c->deferred);
 	c->hello_timer = evloop_timer_new(base, on_hello_timeout, c);
 	c->defer_timer = evloop_timer_new(base, on_defer, c);
 	return c;
@@ -632,7 +627,7 @@ void authc_deinit(struct authc **cp)
 		return;
 	c->dying = true;
 	conn_close(c, "shutting down");
-	while ((r = c->deferred.head) != NULL) {
+	while ((r = TAILQ_FIRST(&c->deferred.q)) != NULL) {
 		list_del(r);
 		authc_result_fail(r->verb, r->cb, r->ctx, "shutting down");
 		req_free(r);
