@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,7 +45,8 @@ struct ldconn_req {
 	struct evloop_timer *timer;
 	struct ldconn_result res;
 	size_t cap_entries;
-	struct ldconn_req *prev, *next;
+	LIST_ENTRY(ldconn_req) link;
+	bool linked;
 };
 
 struct ldconn {
@@ -61,7 +63,7 @@ struct ldconn {
 	struct event *ev_setup;
 	struct evloop_timer *setup_deadline;
 	int setup_pipe_r;
-	struct ldconn_req *reqs;
+	LIST_HEAD(, ldconn_req) reqs;
 	size_t n_reqs;
 };
 
@@ -171,16 +173,11 @@ static void result_free(struct ldconn_result *res)
 
 static void req_unlink(struct ldconn_req *r)
 {
-	struct ldconn *c = r->conn;
-
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		c->reqs = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	c->n_reqs--;
-	r->prev = r->next = NULL;
+	if (!r->linked)
+		return;
+	LIST_REMOVE(r, link);
+	r->linked = false;
+	r->conn->n_reqs--;
 }
 
 static void req_free(struct ldconn_req *r)
@@ -206,8 +203,8 @@ static void req_finish(struct ldconn_req *r, enum ldconn_status status,
 static void conn_fail_all(struct ldconn *c, enum ldconn_status status,
 			  const char *reason)
 {
-	while (c->reqs != NULL)
-		req_finish(c->reqs, status, 0, reason);
+	while (!LIST_EMPTY(&c->reqs))
+		req_finish(LIST_FIRST(&c->reqs), status, 0, reason);
 }
 
 static void conn_drop_handle(struct ldconn *c)
@@ -342,7 +339,9 @@ static void result_done(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 
 static struct ldconn_req *req_find(struct ldconn *c, int msgid)
 {
-	for (struct ldconn_req *r = c->reqs; r != NULL; r = r->next) {
+	struct ldconn_req *r;
+
+	LIST_FOREACH(r, &c->reqs, link) {
 		if (r->msgid == msgid)
 			return r;
 	}
@@ -452,6 +451,7 @@ struct ldconn *ldconn_new(struct event_base *base,
 {
 	struct ldconn *c = alloc_new(struct ldconn);
 
+	LIST_INIT(&c->reqs);
 	c->base = base;
 	opts_copy(&c->opts, opts);
 	if (c->opts.timeout_ms <= 0)
@@ -611,10 +611,8 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 	r->msgid = msgid;
 	r->cb = cb;
 	r->ctx = ctx;
-	r->next = c->reqs;
-	if (c->reqs != NULL)
-		c->reqs->prev = r;
-	c->reqs = r;
+	LIST_INSERT_HEAD(&c->reqs, r, link);
+	r->linked = true;
 	c->n_reqs++;
 	ms = s->timeout_ms > 0 ? s->timeout_ms : c->opts.timeout_ms;
 	r->timer = evloop_timer_new(c->base, req_timeout, r);

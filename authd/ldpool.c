@@ -13,6 +13,7 @@
 #include <ldap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "alloc.h"
 #include "evloop.h"
@@ -47,7 +48,8 @@ struct ldpool_req {
 	struct ldconn_req *creq;    /* in flight on a connection */
 	struct pool_conn *pc;
 	struct evloop_timer *timer; /* while waiting for a connection */
-	struct ldpool_req *prev, *next; /* waiting queue */
+	TAILQ_ENTRY(ldpool_req) link; /* waiting queue, when queued */
+	bool queued;
 };
 
 struct ldpool {
@@ -57,7 +59,7 @@ struct ldpool {
 	struct pool_dc **dcs;
 	size_t n_dcs;
 	struct evloop_timer *tick;
-	struct ldpool_req *wait_head, *wait_tail;
+	TAILQ_HEAD(, ldpool_req) wait;
 	size_t n_waiting;
 	bool closing;
 };
@@ -240,17 +242,10 @@ static void req_unqueue(struct ldpool_req *r)
 {
 	struct ldpool *pool = r->pool;
 
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else if (pool->wait_head == r)
-		pool->wait_head = r->next;
-	else
-		return; /* not queued */
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	else
-		pool->wait_tail = r->prev;
-	r->prev = r->next = NULL;
+	if (!r->queued)
+		return;
+	TAILQ_REMOVE(&pool->wait, r, link);
+	r->queued = false;
 	pool->n_waiting--;
 }
 
@@ -259,12 +254,8 @@ static void req_enqueue(struct ldpool_req *r)
 {
 	struct ldpool *pool = r->pool;
 
-	r->prev = pool->wait_tail;
-	if (pool->wait_tail != NULL)
-		pool->wait_tail->next = r;
-	else
-		pool->wait_head = r;
-	pool->wait_tail = r;
+	TAILQ_INSERT_TAIL(&pool->wait, r, link);
+	r->queued = true;
 	pool->n_waiting++;
 }
 
@@ -273,7 +264,7 @@ static void pool_maintain(void *ctx)
 	struct ldpool *pool = ctx;
 	uint64_t now = dcloc_now_ms();
 	struct dcloc_dc *primary, *standby = NULL;
-	struct ldpool_req *r, *next;
+	struct ldpool_req *r;
 
 	primary = dcloc_next_up(pool->loc, NULL, now);
 	if (primary != NULL)
@@ -293,14 +284,13 @@ static void pool_maintain(void *ctx)
 		}
 	}
 	pool_keepalive(pool, now);
-	if (pool->wait_head != NULL && pool_pick(pool, NULL) != NULL) {
-		/* Take the whole queue: what cannot go yet queues again. */
-		r = pool->wait_head;
-		pool->wait_head = pool->wait_tail = NULL;
-		pool->n_waiting = 0;
-		for (; r != NULL; r = next) {
-			next = r->next;
-			r->prev = r->next = NULL;
+	if (!TAILQ_EMPTY(&pool->wait) && pool_pick(pool, NULL) != NULL) {
+		/* Each waiting search once, in order: what cannot go yet
+		 * queues again at the tail (a search cancelled meanwhile
+		 * has left the queue: n bounds the loop, not the list). */
+		for (size_t n = pool->n_waiting;
+		     n > 0 && (r = TAILQ_FIRST(&pool->wait)) != NULL; n--) {
+			req_unqueue(r);
 			req_dispatch(r);
 		}
 	}
@@ -470,6 +460,7 @@ struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
 {
 	struct ldpool *pool = alloc_new(struct ldpool);
 
+	TAILQ_INIT(&pool->wait);
 	pool->base = base;
 	pool->loc = loc;
 	pool->opts = *opts;
@@ -501,8 +492,8 @@ void ldpool_deinit(struct ldpool **poolp)
 		return;
 	*poolp = NULL;
 	pool->closing = true;
-	while (pool->wait_head != NULL) {
-		struct ldpool_req *r = pool->wait_head;
+	while (!TAILQ_EMPTY(&pool->wait)) {
+		struct ldpool_req *r = TAILQ_FIRST(&pool->wait);
 
 		req_unqueue(r);
 		req_fail(r, LDCONN_CANCELLED, "shutting down");

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -49,13 +50,13 @@ struct dns {
 	bool channel_ok;
 	struct dns_fd *fds;
 	struct evloop_timer *timer;
-	struct dns_request *requests;
+	LIST_HEAD(, dns_request) requests;
 	unsigned int in_callback;
 	bool deinit;
 };
 
 struct dns_request {
-	struct dns_request *prev, *next;
+	LIST_ENTRY(dns_request) link;
 	struct dns *dns;
 	char *name;
 	dns_callback_t *callback; /* NULL once cancelled */
@@ -68,14 +69,7 @@ struct dns_request {
 
 static void request_free(struct dns_request *req)
 {
-	struct dns *dns = req->dns;
-
-	if (req->prev != NULL)
-		req->prev->next = req->next;
-	else
-		dns->requests = req->next;
-	if (req->next != NULL)
-		req->next->prev = req->prev;
+	LIST_REMOVE(req, link);
 	evloop_timer_free(&req->defer);
 	dns_result_clear(&req->result);
 	free(req->name);
@@ -287,6 +281,7 @@ struct dns *dns_init(struct event_base *base, const struct dns_options *opts,
 		return NULL;
 	}
 	dns = alloc_new(struct dns);
+	LIST_INIT(&dns->requests);
 	dns->base = base;
 	memset(&ao, 0, sizeof(ao));
 	/*
@@ -342,9 +337,9 @@ void dns_deinit(struct dns **_dns)
 	dns->deinit = true;
 	/* Calls ares_done() with ARES_EDESTRUCTION for each query. */
 	ares_destroy(dns->channel);
-	while (dns->requests != NULL) {
+	while (!LIST_EMPTY(&dns->requests)) {
 		/* Results that waited for their zero timer. */
-		struct dns_request *req = dns->requests;
+		struct dns_request *req = LIST_FIRST(&dns->requests);
 
 		if (req->callback == NULL) {
 			request_free(req);
@@ -378,10 +373,7 @@ struct dns_request *dns_lookup(struct dns *dns, enum dns_type type,
 	req->callback = callback;
 	req->context = context;
 	req->result.type = type;
-	req->next = dns->requests;
-	if (dns->requests != NULL)
-		dns->requests->prev = req;
-	dns->requests = req;
+	LIST_INSERT_HEAD(&dns->requests, req, link);
 	req->in_ares = true;
 	req->starting = true;
 	ares_query(dns->channel, name, DNS_CLASS_IN, (int)type, ares_done, req);

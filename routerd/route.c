@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 
 #include "alloc.h"
@@ -57,7 +58,7 @@ struct rhost {
 
 struct route_req {
 	struct route *r;
-	struct route_req *prev, *next;
+	LIST_ENTRY(route_req) link;
 	struct nexthop nh;
 	route_cb *cb;
 	void *ctx;
@@ -132,16 +133,9 @@ static void req_stop_dns(struct route_req *req)
 
 static void req_unlink(struct route_req *req)
 {
-	struct route *r = req->r;
-
 	if (!req->linked)
 		return;
-	if (req->prev != NULL)
-		req->prev->next = req->next;
-	else
-		r->reqs = req->next;
-	if (req->next != NULL)
-		req->next->prev = req->prev;
+	LIST_REMOVE(req, link);
 	req->linked = false;
 }
 
@@ -411,10 +405,7 @@ struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
 	req->ctx = ctx;
 	req->ttl = UINT32_MAX;
 	req->timer = evloop_timer_new(r->base, deliver, req);
-	req->next = r->reqs;
-	if (r->reqs != NULL)
-		r->reqs->prev = req;
-	r->reqs = req;
+	LIST_INSERT_HEAD(&r->reqs, req, link);
 	req->linked = true;
 
 	if (nh->is_ip) {
@@ -472,6 +463,7 @@ struct route *route_new(struct event_base *base, struct dns *dns,
 {
 	struct route *r = alloc_new(struct route);
 
+	LIST_INIT(&r->reqs);
 	r->base = base;
 	r->dns = dns;
 	r->n_names = n;
@@ -512,8 +504,8 @@ void route_deinit(struct route **rp)
 
 	if (r == NULL)
 		return;
-	while (r->reqs != NULL) {
-		struct route_req *req = r->reqs;
+	while (!LIST_EMPTY(&r->reqs)) {
+		struct route_req *req = LIST_FIRST(&r->reqs);
 
 		/* An answer waiting for the loop is given as it is; one
 		 * still waiting for DNS ends as a temporary failure. */

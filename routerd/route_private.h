@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "route.h"
@@ -40,7 +41,7 @@ struct route {
 	nexthop_rand_fn *rand_fn;
 	void *rand_ctx;
 	uint64_t rand_state;
-	struct route_req *reqs;
+	LIST_HEAD(, route_req) reqs;
 	struct centry **buckets;
 	struct centry *oldest, *newest;
 	size_t count, max;
