@@ -58,6 +58,11 @@ void session_reply(struct session *s, unsigned code, const char *enhanced,
 		session_error_count(s);
 }
 
+void session_reply_error(struct session *s, const struct smtpcmd_error *e)
+{
+	session_reply(s, e->code, e->enhanced, "%s", e->text);
+}
+
 void session_error_count(struct session *s)
 {
 	const struct session_params *p = s->env->params;

@@ -109,6 +109,8 @@ void session_arm_command(struct session *s);
 void session_arm_data(struct session *s);
 bool session_tls_available(const struct session *s);
 void session_error_count(struct session *s);
+/* Reply with a parser's error (code, enhanced status, text). */
+void session_reply_error(struct session *s, const struct smtpcmd_error *e);
 /* Write the message data gathered in s->chunk to the spool. */
 void session_flush_chunk(struct session *s);
 
@@ -123,6 +125,10 @@ void session_bdat_refused(struct session *s);
 void session_auth_line(struct session *s, const char *line, size_t len);
 void session_bdat_chunk_done(struct session *s);
 void session_data_done(struct session *s);
+
+/* session_envelope.c */
+void session_do_mail(struct session *s, const struct smtpcmd *c);
+void session_do_rcpt(struct session *s, const struct smtpcmd *c);
 
 /* session_auth.c */
 void session_do_starttls(struct session *s, const struct smtpcmd *c);
