@@ -46,6 +46,7 @@
 struct event_base;
 struct ldpool;
 struct dcloc;
+struct dirmap;
 
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
@@ -53,6 +54,9 @@ struct authcheck_options {
 	const char *policy_dn; /* AD: the domain object; NULL: base_dn */
 	const char *account_filter; /* template: %s is the login name */
 	bool ad;
+	/* What an entry means (disabled, locked, addresses); must outlive
+	 * the authcheck. */
+	const struct dirmap *dirmap;
 	unsigned lockout_threshold; /* 0: the domain's (AD) or none */
 	uint64_t lockout_window_ms; /* default 30 min */
 	unsigned client_max_failures; /* per window; default 20 */

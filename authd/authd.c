@@ -304,6 +304,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.policy_dn = policy_dn;
 	ao.account_filter = s->account_filter;
 	ao.ad = s->directory == SETTINGS_DIRECTORY_AD;
+	ao.dirmap = a->dirmap;
 	ao.lockout_threshold = s->lockout_threshold;
 	ao.lockout_window_ms = s->lockout_window_ms;
 	ao.client_max_failures = s->client_max_failures;
