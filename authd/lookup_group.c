@@ -9,11 +9,13 @@
  * does, for a plain "member") needs nothing more. uniqueMember values may
  * carry an "#'bitstring'B" UID suffix, which is cut before use.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "dirmap.h"
 #include "lookup_private.h"
 
@@ -37,10 +39,13 @@ static void take_attr(struct job *j, const char *dn, const char *base,
 	for (size_t k = 0; k < a->n_values && !j->status_set; k++)
 		add_member(j, &a->values[k], depth);
 	if (end != NULL && strcmp(end, "*") != 0 && !j->status_set) {
-		char *stop;
-		unsigned long last = strtoul(end, &stop, 10);
+		struct buf b;
+		uint64_t last;
 
-		if (stop != end && *stop == '\0' && last < 100000000UL)
+		/* The server's upper bound: a number, or no next slice. */
+		buf_init(&b, end, strlen(end));
+		if (buf_fetch_uint(&b, 99999999, &last) &&
+		    buf_remaining(&b) == 0)
 			lookup_task_range(j, dn, base, (unsigned)last + 1,
 					  depth);
 	}
