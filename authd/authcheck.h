@@ -22,8 +22,9 @@
  * account's cap do not lock its user out: the password that last worked
  * (kept as a salted, slow verifier for known_password_ttl_ms, never as
  * itself) still goes out, once more than the cap allows at most (lockguard.h
- * says why that cannot lock). A disabled or locked account
- * answers "no" without a bind. An empty password is refused at once: an
+ * says why that cannot lock). A disabled or locked account (what marks
+ * one is dirmap's answer, under the configured mapping) answers "no"
+ * without a bind. An empty password is refused at once: an
  * empty-password bind is an anonymous bind, which succeeds.
  *
  * Failing clients are told to slow down (delay_ms in the answer grows with
