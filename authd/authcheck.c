@@ -1,5 +1,6 @@
 /*
- * authcheck - credential checks and send-as lists; see authcheck.h.
+ * authcheck - credential checks, and finding the account for them and for
+ * SENDERS (whose list authcheck_senders.c builds); see authcheck.h.
  *
  * Failure counters live in a cache (cache.c) keyed "a:<account DN>" and
  * "c:<client address>", each value a struct fail_count whose entry expires
@@ -34,6 +35,7 @@
 #include <sys/random.h>
 
 #include "alloc.h"
+#include "authcheck_private.h"
 #include "cache.h"
 #include "dcloc.h"
 #include "dirmap.h"
@@ -51,47 +53,6 @@
 struct fail_count {
 	uint32_t count;
 	uint64_t expires_ms;
-};
-
-enum req_kind { REQ_AUTH, REQ_SENDERS };
-
-struct authcheck {
-	struct event_base *base;
-	struct ldpool *pool;
-	struct dcloc *loc;
-	struct authcheck_options opts;
-	char *base_dn, *filter;
-	char **send_as;
-	struct cache *fails;
-	struct goodpw *known;      /* passwords that last worked */
-	struct lockpolicy *policy; /* AD only */
-	struct lockguard_limits guard;
-	struct authcheck_req *reqs;
-};
-
-struct authcheck_req {
-	struct authcheck *ac;
-	enum req_kind kind;
-	char *user, *password, *client;
-	authcheck_cb *cb;
-	void *ctx;
-	struct ldpool_req *search;
-	struct ldconn *bind;
-	bool binding; /* a bind is in flight: its result is not counted yet */
-	bool policy_wait;      /* waits for the policy read in flight */
-	bool policy_confirmed; /* a policy read succeeded while it waited */
-	unsigned bad_pwd;      /* the directory's badPwdCount */
-	bool pso;              /* AD: a fine-grained password policy applies */
-	bool known_tested;     /* known is set */
-	bool known;            /* the password is the one that last worked */
-	bool known_forward;    /* it went out through lockguard's spare */
-	char *dn;
-	struct evloop_timer *timer;
-	struct authcheck_answer ans;
-	char *account, *reason;
-	char **addrs;
-	size_t n_addrs;
-	struct authcheck_req *prev, *next;
 };
 
 /* --- failure counters ----------------------------------------------------- */
@@ -421,45 +382,6 @@ static void policy_wake(bool ok, void *ctx)
 	} while (again);
 }
 
-static void add_addr(struct authcheck_req *r, const char *a)
-{
-	if (a == NULL)
-		return; /* not a mail address */
-	for (size_t i = 0; i < r->n_addrs; i++)
-		if (strcasecmp(r->addrs[i], a) == 0)
-			return;
-	r->addrs = alloc_resize(r->addrs, r->n_addrs + 1, sizeof(char *));
-	r->addrs[r->n_addrs++] = alloc_strdup(a);
-}
-
-static void senders_collect(struct authcheck_req *r,
-			    const struct ldconn_entry *e)
-{
-	struct authcheck *ac = r->ac;
-	struct dirmap_iter it = {0};
-	const char *addr;
-
-	while (dirmap_address_next(ac->opts.dirmap, e, &it, &addr))
-		add_addr(r, addr);
-	for (size_t i = 0; i < ac->opts.n_send_as; i++) {
-		const char *g = ac->send_as[i];
-		const char *sp = strchr(g, ' ');
-
-		if (sp == NULL)
-			continue;
-		/* A grant names the login as given or the account's name. */
-		if (((size_t)(sp - g) == strlen(r->user) &&
-		     strncasecmp(g, r->user, (size_t)(sp - g)) == 0) ||
-		    (r->account != NULL &&
-		     (size_t)(sp - g) == strlen(r->account) &&
-		     strncasecmp(g, r->account, (size_t)(sp - g)) == 0))
-			add_addr(r, dirmap_mail_address(sp + strspn(sp, " "),
-							false));
-	}
-	req_finish(r, r->n_addrs > 0 ? LOOKUP_OK : LOOKUP_NOTFOUND,
-		   r->n_addrs > 0 ? NULL : "the account has no address");
-}
-
 static void account_found(const struct ldconn_result *res, const char *dc,
 			  void *ctx)
 {
@@ -500,8 +422,11 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 	if (r->kind == REQ_AUTH) {
 		r->dn = alloc_strdup(e->dn);
 		auth_bind(r, &acct);
-	} else
-		senders_collect(r, e);
+	} else if (authcheck_senders_collect(r, e)) {
+		req_finish(r, LOOKUP_OK, NULL);
+	} else {
+		req_finish(r, LOOKUP_NOTFOUND, "the account has no address");
+	}
 }
 
 static void account_search(struct authcheck_req *r)
