@@ -1,5 +1,6 @@
 /*
- * authcheck - credential checks and send-as lists; see authcheck.h.
+ * authcheck - credential checks, and finding the account for them and for
+ * SENDERS (whose list authcheck_senders.c builds); see authcheck.h.
  *
  * Failure counters live in a cache (cache.c) keyed "a:<account DN>" and
  * "c:<client address>", each value a struct fail_count whose entry expires
@@ -34,8 +35,10 @@
 #include <sys/random.h>
 
 #include "alloc.h"
+#include "authcheck_private.h"
 #include "cache.h"
 #include "dcloc.h"
+#include "dirmap.h"
 #include "evloop.h"
 #include "goodpw.h"
 #include "ldfilter.h"
@@ -50,47 +53,6 @@
 struct fail_count {
 	uint32_t count;
 	uint64_t expires_ms;
-};
-
-enum req_kind { REQ_AUTH, REQ_SENDERS };
-
-struct authcheck {
-	struct event_base *base;
-	struct ldpool *pool;
-	struct dcloc *loc;
-	struct authcheck_options opts;
-	char *base_dn, *filter;
-	char **send_as;
-	struct cache *fails;
-	struct goodpw *known;      /* passwords that last worked */
-	struct lockpolicy *policy; /* AD only */
-	struct lockguard_limits guard;
-	struct authcheck_req *reqs;
-};
-
-struct authcheck_req {
-	struct authcheck *ac;
-	enum req_kind kind;
-	char *user, *password, *client;
-	authcheck_cb *cb;
-	void *ctx;
-	struct ldpool_req *search;
-	struct ldconn *bind;
-	bool binding; /* a bind is in flight: its result is not counted yet */
-	bool policy_wait;      /* waits for the policy read in flight */
-	bool policy_confirmed; /* a policy read succeeded while it waited */
-	unsigned bad_pwd;      /* the directory's badPwdCount */
-	bool pso;              /* AD: a fine-grained password policy applies */
-	bool known_tested;     /* known is set */
-	bool known;            /* the password is the one that last worked */
-	bool known_forward;    /* it went out through lockguard's spare */
-	char *dn;
-	struct evloop_timer *timer;
-	struct authcheck_answer ans;
-	char *account, *reason;
-	char **addrs;
-	size_t n_addrs;
-	struct authcheck_req *prev, *next;
 };
 
 /* --- failure counters ----------------------------------------------------- */
@@ -237,13 +199,6 @@ static struct authcheck_req *req_new(struct authcheck *ac, enum req_kind kind,
 	return r;
 }
 
-static const char *value0(const struct ldconn_entry *e, const char *name)
-{
-	const struct ldconn_attr *a = ldconn_entry_attr(e, name);
-
-	return a != NULL && a->n_values > 0 ? a->values[0].data : NULL;
-}
-
 /* Is the password the one that last worked for the account? The slow hash
  * runs once per request at most, and only where there is a verifier. */
 static bool req_known(struct authcheck_req *r)
@@ -265,33 +220,6 @@ static void known_put(struct authcheck_req *r)
 			   dcloc_now_ms());
 	else
 		goodpw_drop(r->ac->known, r->dn);
-}
-
-static bool account_blocked(const struct authcheck *ac,
-			    const struct ldconn_entry *e, const char **why_r)
-{
-	const char *v;
-
-	if (ac->opts.ad && (v = value0(e, "userAccountControl")) != NULL &&
-	    (strtoul(v, NULL, 10) & 2) != 0) {
-		*why_r = "account disabled";
-		return true;
-	}
-	if (ac->opts.ad && (v = value0(e, "lockoutTime")) != NULL &&
-	    strtoull(v, NULL, 10) != 0) {
-		*why_r = "account locked out";
-		return true;
-	}
-	if ((v = value0(e, "dirmxAccountDisabled")) != NULL &&
-	    strcasecmp(v, "TRUE") == 0) {
-		*why_r = "account disabled";
-		return true;
-	}
-	if (value0(e, "pwdAccountLockedTime") != NULL) {
-		*why_r = "account locked";
-		return true;
-	}
-	return false;
 }
 
 static void bind_state(struct ldconn *c, enum ldconn_state state,
@@ -415,25 +343,19 @@ static void auth_decide(struct authcheck_req *r)
 	ldconn_connect(r->bind);
 }
 
-static void auth_bind(struct authcheck_req *r, const struct ldconn_entry *e)
+static void auth_bind(struct authcheck_req *r,
+		      const struct dirmap_account *acct)
 {
-	const char *why, *bad;
-
-	r->dn = alloc_strdup(e->dn);
-	if (account_blocked(r->ac, e, &why)) {
+	if (acct->blocked != NULL) {
 		goodpw_drop(r->ac->known, r->dn);
 		log_info("authcheck", "event=auth_refused user=\"%s\" "
 				      "reason=\"%s\"",
-			 r->user, why);
+			 r->user, acct->blocked);
 		req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
 		return;
 	}
-	bad = value0(e, "badPwdCount");
-	if (bad != NULL)
-		r->bad_pwd = (unsigned)strtoul(bad, NULL, 10);
-	/* Its lockout threshold is the PSO's, which is not read here (the
-	 * PSO container is readable by administrators only by default). */
-	r->pso = r->ac->opts.ad && value0(e, "msDS-ResultantPSO") != NULL;
+	r->bad_pwd = acct->bad_pwd_count;
+	r->pso = acct->pso;
 	auth_decide(r);
 }
 
@@ -460,67 +382,13 @@ static void policy_wake(bool ok, void *ctx)
 	} while (again);
 }
 
-static void add_addr(struct authcheck_req *r, const char *a, bool proxy)
-{
-	if (strncasecmp(a, "smtp:", 5) == 0)
-		a += 5;
-	else if (proxy)
-		return; /* X500:, X400:, SIP: and other proxy address types */
-	else if (strchr(a, ':') != NULL && strchr(a, '@') != NULL &&
-		 strchr(a, ':') < strchr(a, '@'))
-		return;
-	if (strchr(a, '@') == NULL)
-		return; /* not a mail address */
-	for (size_t i = 0; i < r->n_addrs; i++)
-		if (strcasecmp(r->addrs[i], a) == 0)
-			return;
-	r->addrs = alloc_resize(r->addrs, r->n_addrs + 1, sizeof(char *));
-	r->addrs[r->n_addrs++] = alloc_strdup(a);
-}
-
-static void senders_collect(struct authcheck_req *r,
-			    const struct ldconn_entry *e)
-{
-	static const char *const attrs[] = {"mail", "proxyAddresses",
-					    "mailLocalAddress", NULL};
-	struct authcheck *ac = r->ac;
-
-	for (size_t i = 0; attrs[i] != NULL; i++) {
-		const struct ldconn_attr *a = ldconn_entry_attr(e, attrs[i]);
-
-		for (size_t k = 0; a != NULL && k < a->n_values; k++)
-			add_addr(r, a->values[k].data,
-				 strcasecmp(attrs[i], "proxyAddresses") == 0);
-	}
-	for (size_t i = 0; i < ac->opts.n_send_as; i++) {
-		const char *g = ac->send_as[i];
-		const char *sp = strchr(g, ' ');
-
-		if (sp == NULL)
-			continue;
-		/* A grant names the login as given or the account's name. */
-		if (((size_t)(sp - g) == strlen(r->user) &&
-		     strncasecmp(g, r->user, (size_t)(sp - g)) == 0) ||
-		    (r->account != NULL &&
-		     (size_t)(sp - g) == strlen(r->account) &&
-		     strncasecmp(g, r->account, (size_t)(sp - g)) == 0))
-			add_addr(r, sp + strspn(sp, " "), false);
-	}
-	req_finish(r, r->n_addrs > 0 ? LOOKUP_OK : LOOKUP_NOTFOUND,
-		   r->n_addrs > 0 ? NULL : "the account has no address");
-}
-
-static const char *ac_name_attr(const struct authcheck *ac)
-{
-	return ac->opts.ad ? "sAMAccountName" : "uid";
-}
-
 static void account_found(const struct ldconn_result *res, const char *dc,
 			  void *ctx)
 {
 	struct authcheck_req *r = ctx;
 	const struct ldconn_entry *e;
-	const char *name;
+	struct dirmap_account acct;
+	const char *error;
 
 	r->search = NULL;
 	if (res->status == LDCONN_SIZELIMIT ||
@@ -543,25 +411,30 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		return;
 	}
 	e = &res->entries[0];
-	name = value0(e, ac_name_attr(r->ac));
-	r->account = alloc_strdup(name != NULL ? name : r->user);
-	if (r->kind == REQ_AUTH)
-		auth_bind(r, e);
-	else
-		senders_collect(r, e);
+	if (dirmap_account(r->ac->opts.dirmap, e, &acct, &error) < 0) {
+		log_warn("authcheck", "event=unreadable user=\"%s\" dn=\"%s\" "
+				      "error=\"%s\"",
+			 r->user, e->dn, error);
+		req_finish(r, LOOKUP_TEMPFAIL, "directory value unreadable");
+		return;
+	}
+	r->account = alloc_strdup(acct.name != NULL ? acct.name : r->user);
+	if (r->kind == REQ_AUTH) {
+		r->dn = alloc_strdup(e->dn);
+		auth_bind(r, &acct);
+	} else if (authcheck_senders_collect(r, e)) {
+		req_finish(r, LOOKUP_OK, NULL);
+	} else {
+		req_finish(r, LOOKUP_NOTFOUND, "the account has no address");
+	}
 }
 
 static void account_search(struct authcheck_req *r)
 {
-	static const char *const attrs[] = {
-		"sAMAccountName", "uid", "userPrincipalName", "mail",
-		"proxyAddresses", "mailLocalAddress", "userAccountControl",
-		"lockoutTime", "badPwdCount", "msDS-ResultantPSO",
-		"dirmxAccountDisabled", "pwdAccountLockedTime", NULL};
 	struct authcheck *ac = r->ac;
 	struct ldconn_search s = {.base = ac->base_dn,
 				  .scope = LDAP_SCOPE_SUBTREE,
-				  .attrs = attrs,
+				  .attrs = dirmap_account_attrs(ac->opts.dirmap),
 				  .size_limit = 2};
 	char *filter = NULL;
 	const char *error;

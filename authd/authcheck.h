@@ -22,8 +22,9 @@
  * account's cap do not lock its user out: the password that last worked
  * (kept as a salted, slow verifier for known_password_ttl_ms, never as
  * itself) still goes out, once more than the cap allows at most (lockguard.h
- * says why that cannot lock). A disabled or locked account
- * answers "no" without a bind. An empty password is refused at once: an
+ * says why that cannot lock). A disabled or locked account (what marks
+ * one is dirmap's answer, under the configured mapping) answers "no"
+ * without a bind. An empty password is refused at once: an
  * empty-password bind is an anonymous bind, which succeeds.
  *
  * Failing clients are told to slow down (delay_ms in the answer grows with
@@ -46,6 +47,7 @@
 struct event_base;
 struct ldpool;
 struct dcloc;
+struct dirmap;
 
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
@@ -53,6 +55,9 @@ struct authcheck_options {
 	const char *policy_dn; /* AD: the domain object; NULL: base_dn */
 	const char *account_filter; /* template: %s is the login name */
 	bool ad;
+	/* What an entry means (disabled, locked, addresses); must outlive
+	 * the authcheck. */
+	const struct dirmap *dirmap;
 	unsigned lockout_threshold; /* 0: the domain's (AD) or none */
 	uint64_t lockout_window_ms; /* default 30 min */
 	unsigned client_max_failures; /* per window; default 20 */

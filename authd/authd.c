@@ -23,6 +23,7 @@
 #include "authcheck.h"
 #include "dcloc.h"
 #include "dcping.h"
+#include "dirmap.h"
 #include "dns.h"
 #include "domains.h"
 #include "ldfilter.h"
@@ -43,6 +44,7 @@ struct authd {
 	struct dcloc *gc_loc;
 	struct ldpool *gc_pool;
 	struct domains *domains;
+	struct dirmap *dirmap; /* what an entry means: lookup and auth */
 	struct lookup *lookup;
 	struct authcheck *auth;
 	struct server *server;
@@ -114,6 +116,20 @@ static const char *const *list_or(const struct config_list *l,
 }
 
 /* The attribute mapping: the preset, then what the file overrides. */
+static struct dirmap *build_dirmap(const struct settings_authd *s)
+{
+	struct dirmap_settings d;
+
+	dirmap_preset(&d, s->directory == SETTINGS_DIRECTORY_AD);
+	d.mail_attrs = list_or(&s->mail_attributes, d.mail_attrs);
+	d.member_attrs = list_or(&s->member_attributes, d.member_attrs);
+	d.nexthop_attrs = list_or(&s->nexthop_attributes, d.nexthop_attrs);
+	d.forward_attrs = list_or(&s->forward_attributes, d.forward_attrs);
+	d.disabled_attr = s->disabled_attribute;
+	return dirmap_new(&d);
+}
+
+/* What a lookup needs beside the mapping: the preset, then the file. */
 static int build_map(const struct settings_authd *s, struct lookup_map *m,
 		     const char **error_r)
 {
@@ -126,11 +142,6 @@ static int build_map(const struct settings_authd *s, struct lookup_map *m,
 	if (s->account_filter != NULL &&
 	    ldfilter_template_check(s->account_filter, error_r) < 0)
 		return -1;
-	m->mail_attrs = list_or(&s->mail_attributes, m->mail_attrs);
-	m->member_attrs = list_or(&s->member_attributes, m->member_attrs);
-	m->nexthop_attrs = list_or(&s->nexthop_attributes, m->nexthop_attrs);
-	m->forward_attrs = list_or(&s->forward_attributes, m->forward_attrs);
-	m->disabled_attr = s->disabled_attribute;
 	m->max_expansion = s->max_expansion;
 	m->max_hops = s->max_forward_hops;
 	m->subaddress_delim = s->subaddress_delimiter != NULL
@@ -277,7 +288,9 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		a->gc_loc = dcloc_new(base, a->dns, &glo, on_gcs_changed, a);
 		a->gc_pool = ldpool_new(base, a->gc_loc, &po);
 	}
-	a->lookup = lookup_new(base, a->pool, a->gc_pool, a->domains, &map);
+	a->dirmap = build_dirmap(s);
+	a->lookup = lookup_new(base, a->pool, a->gc_pool, a->domains,
+			       a->dirmap, &map);
 	ao.conn = po.conn;
 	ao.conn.password = NULL;
 	/* A user's password is proven with a simple bind, which needs TLS
@@ -291,6 +304,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.policy_dn = policy_dn;
 	ao.account_filter = s->account_filter;
 	ao.ad = s->directory == SETTINGS_DIRECTORY_AD;
+	ao.dirmap = a->dirmap;
 	ao.lockout_threshold = s->lockout_threshold;
 	ao.lockout_window_ms = s->lockout_window_ms;
 	ao.client_max_failures = s->client_max_failures;
@@ -359,6 +373,7 @@ void authd_stop(void *state)
 	server_deinit(&a->server);
 	authcheck_deinit(&a->auth);
 	lookup_deinit(&a->lookup);
+	dirmap_deinit(&a->dirmap);
 	domains_deinit(&a->domains);
 	ldpool_deinit(&a->gc_pool);
 	dcloc_deinit(&a->gc_loc);

@@ -10,9 +10,8 @@
  * searches of a job run at once; the rest wait in the job's queue. The
  * job ends when no task is left, or at the first TEMPFAIL.
  *
- * AD conventions (map->ad): proxyAddresses "SMTP:" is the primary address
- * and "smtp:" an alias, targetAddress carries an "SMTP:" prefix, and
- * userAccountControl bit 2 marks a disabled account.
+ * What an entry means (disabled, group, forwards, own next hop, primary
+ * address) is dirmap's answer; this file acts on it.
  */
 #include "lookup.h"
 
@@ -27,6 +26,7 @@
 #include "alloc.h"
 #include "cache.h"
 #include "dcloc.h"
+#include "dirmap.h"
 #include "domains.h"
 #include "ldfilter.h"
 #include "ldpool.h"
@@ -109,73 +109,6 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 	return true;
 }
 
-static const char *strip_smtp(const char *v)
-{
-	return strncasecmp(v, "smtp:", 5) == 0 ? v + 5 : v;
-}
-
-/* The first value of the first of attrs the entry has, or NULL. */
-static const char *first_value(const struct ldconn_entry *e,
-			       const char *const *attrs)
-{
-	for (size_t i = 0; attrs != NULL && attrs[i] != NULL; i++) {
-		const struct ldconn_attr *a = ldconn_entry_attr(e, attrs[i]);
-
-		if (a != NULL && a->n_values > 0 && a->values[0].len > 0)
-			return a->values[0].data;
-	}
-	return NULL;
-}
-
-static const char *primary_address(const struct lookup *lk,
-				   const struct ldconn_entry *e)
-{
-	const char *mail = first_value(e, lk->map.mail_attrs);
-	const struct ldconn_attr *pa;
-
-	if (!lk->map.ad || (pa = ldconn_entry_attr(e, "proxyAddresses")) == NULL)
-		return mail;
-	/* AD: the "SMTP:" (upper case) proxy address is the primary one. */
-	for (size_t i = 0; i < pa->n_values; i++)
-		if (strncmp(pa->values[i].data, "SMTP:", 5) == 0)
-			return pa->values[i].data + 5;
-	return mail;
-}
-
-static bool entry_disabled(const struct lookup *lk,
-			   const struct ldconn_entry *e)
-{
-	const struct ldconn_attr *a;
-
-	if (lk->map.ad &&
-	    (a = ldconn_entry_attr(e, "userAccountControl")) != NULL &&
-	    a->n_values > 0) {
-		unsigned long uac = strtoul(a->values[0].data, NULL, 10);
-
-		if (uac & 2)
-			return true;
-	}
-	if (lk->map.disabled_attr != NULL &&
-	    (a = ldconn_entry_attr(e, lk->map.disabled_attr)) != NULL &&
-	    a->n_values > 0 && strcasecmp(a->values[0].data, "TRUE") == 0)
-		return true;
-	return false;
-}
-
-static bool entry_is_group(const struct lookup *lk,
-			   const struct ldconn_entry *e)
-{
-	static const char *const classes[] = {"group", "groupOfNames",
-					      "groupOfUniqueNames", NULL};
-	const struct ldconn_attr *oc = ldconn_entry_attr(e, "objectClass");
-
-	for (size_t i = 0; oc != NULL && i < oc->n_values; i++)
-		for (size_t k = 0; classes[k] != NULL; k++)
-			if (strcasecmp(oc->values[i].data, classes[k]) == 0)
-				return true;
-	return false;
-}
-
 /* Forward to target (one hop further along chain). */
 static void job_forward(struct job *j, const char *target, unsigned depth,
 			const char *chain)
@@ -220,19 +153,17 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 	}
 }
 
-/* Mailbox: deliver addr to the entry's hop or its domain's. */
-static void job_mailbox(struct job *j, const struct ldconn_entry *e,
-			const char *addr)
+/* Mailbox: deliver addr to the entry's own hop or its domain's. */
+static void job_mailbox(struct job *j, const char *own_hop, const char *addr)
 {
-	const char *hop = first_value(e, j->lk->map.nexthop_attrs);
 	const char *at = strrchr(addr, '@');
 	const char *dhop = NULL;
 	enum domains_kind kind = DOMAINS_LOCAL;
 
 	if (at != NULL)
 		kind = domains_classify(j->lk->domains, at + 1, &dhop);
-	if (hop != NULL) {
-		job_add_dest(j, addr, strip_smtp(hop));
+	if (own_hop != NULL) {
+		job_add_dest(j, addr, own_hop);
 		return;
 	}
 	if (kind == DOMAINS_EXTERNAL) {
@@ -247,22 +178,33 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 			  const char *chain)
 {
 	struct lookup *lk = j->lk;
-	bool forwarded = false;
+	struct dirmap_recipient r;
+	struct dirmap_iter it = {0};
+	const char *value, *target, *error;
 
 	if (!lookup_set_add(&j->dn_set, e->dn)) {
 		lookup_trace(j, "skip %s: already expanded (cycle or repeat)",
-			  e->dn);
+			     e->dn);
 		return;
 	}
 	lookup_trace(j, "object %s", e->dn);
-	if (entry_disabled(lk, e)) {
+	if (dirmap_recipient(lk->dm, e, &r, &error) < 0) {
+		char *reason = alloc_printf("directory: %s", error);
+
+		log_warn("lookup", "event=unreadable dn=\"%s\" error=\"%s\"",
+			 e->dn, error);
+		job_fail(j, LOOKUP_TEMPFAIL, reason);
+		free(reason);
+		return;
+	}
+	if (r.disabled) {
 		if (depth == 0)
 			job_fail(j, LOOKUP_NOTFOUND, "account disabled");
 		else
 			lookup_trace(j, "skip %s: account disabled", e->dn);
 		return;
 	}
-	if (entry_is_group(lk, e)) {
+	if (r.group) {
 		if (depth > lk->map.max_hops) {
 			job_skip(j, "groups nested too deep");
 			return;
@@ -270,37 +212,29 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 		lookup_expand_group(j, e, depth);
 		return;
 	}
-	/* Forwards: targetAddress, mailRoutingAddress, dirmxForwardTo. */
-	for (size_t i = 0; lk->map.forward_attrs != NULL &&
-			   lk->map.forward_attrs[i] != NULL && !j->status_set;
-	     i++) {
-		const struct ldconn_attr *a =
-			ldconn_entry_attr(e, lk->map.forward_attrs[i]);
-		const char *hop = first_value(e, lk->map.nexthop_attrs);
-
-		for (size_t k = 0; a != NULL && k < a->n_values; k++) {
-			const char *target = strip_smtp(a->values[k].data);
-
-			forwarded = true;
-			if (hop != NULL) {
+	if (r.forwards) {
+		while (!j->status_set &&
+		       dirmap_forward_next(lk->dm, e, &it, &value, &target)) {
+			if (target == NULL)
+				lookup_trace(j, "skip forward to %s: not a mail "
+						"address",
+					     value);
+			else if (r.hop != NULL)
 				/* A rewrite delivered to the entry's host. */
-				job_add_dest(j, target, strip_smtp(hop));
-				continue;
-			}
-			job_forward(j, target, depth + 1, chain);
+				job_add_dest(j, target, r.hop);
+			else
+				job_forward(j, target, depth + 1, chain);
 		}
-	}
-	if (forwarded || j->status_set)
 		return;
+	}
 	if (addressed == NULL) {
-		addressed = primary_address(lk, e);
+		addressed = r.primary;
 		if (addressed == NULL) {
 			lookup_trace(j, "skip %s: no mail address", e->dn);
 			return;
 		}
-		addressed = strip_smtp(addressed);
 	}
-	job_mailbox(j, e, addressed);
+	job_mailbox(j, r.hop, addressed);
 }
 
 /* The answer of an ADDR task: who owns the address? */
@@ -418,37 +352,11 @@ static void job_check_done(struct job *j)
 
 void lookup_map_preset(struct lookup_map *map, bool ad)
 {
-	static const char *const ad_mail[] = {"mail", NULL};
-	static const char *const ad_member[] = {"member", NULL};
-	static const char *const ad_hop[] = {"dirmxNextHop", NULL};
-	static const char *const ad_fwd[] = {"targetAddress", "dirmxForwardTo",
-					     NULL};
-	static const char *const ldap_mail[] = {"mail", NULL};
-	static const char *const ldap_member[] = {"member", "uniqueMember",
-						  NULL};
-	static const char *const ldap_hop[] = {"dirmxNextHop", "mailHost",
-					       NULL};
-	static const char *const ldap_fwd[] = {"mailRoutingAddress",
-					       "dirmxForwardTo", NULL};
-
-	map->ad = ad;
-	map->disabled_attr = "dirmxAccountDisabled";
 	map->subaddress_delim = '+';
 	map->max_expansion = 10000;
 	map->max_hops = 10;
-	if (ad) {
-		/* proxyAddresses matches case-insensitively: "smtp:" finds
-		 * the primary "SMTP:" address and the aliases alike. */
-		map->recipient_filter = "(|(mail=%s)(proxyAddresses=smtp:%s))";
-		map->mail_attrs = ad_mail;
-		map->member_attrs = ad_member;
-		map->nexthop_attrs = ad_hop;
-		map->forward_attrs = ad_fwd;
-	} else {
-		map->recipient_filter = "(|(mail=%s)(mailLocalAddress=%s))";
-		map->mail_attrs = ldap_mail;
-		map->member_attrs = ldap_member;
-		map->nexthop_attrs = ldap_hop;
-		map->forward_attrs = ldap_fwd;
-	}
+	/* proxyAddresses matches case-insensitively: "smtp:" finds the
+	 * primary "SMTP:" address and the aliases alike. */
+	map->recipient_filter = ad ? "(|(mail=%s)(proxyAddresses=smtp:%s))"
+				   : "(|(mail=%s)(mailLocalAddress=%s))";
 }

@@ -34,17 +34,12 @@
 struct event_base;
 struct ldpool;
 struct domains;
+struct dirmap;
 
-/* The attribute mapping, from the preset (ad or ldap) and the config. */
+/* What a lookup needs beside the attribute mapping (dirmap.h). */
 struct lookup_map {
-	bool ad;                    /* AD conventions: see lookup.c */
 	const char *base_dn;
 	const char *recipient_filter; /* template: %s %u %d */
-	const char *const *mail_attrs;    /* primary address */
-	const char *const *member_attrs;  /* member, uniqueMember */
-	const char *const *nexthop_attrs; /* mailHost, dirmxNextHop */
-	const char *const *forward_attrs; /* mailRoutingAddress, ... */
-	const char *disabled_attr;        /* boolean TRUE = disabled */
 	unsigned max_expansion;     /* recipients in one answer */
 	unsigned max_hops;          /* forwards followed */
 	char subaddress_delim;      /* '+' ; 0 = none */
@@ -87,14 +82,15 @@ struct lookup;
 struct lookup_req;
 
 /*
- * Copies the map's strings it needs. gc_pool (may be NULL): connections
+ * Copies the map's strings it needs; dm (what an entry means) must outlive
+ * the lookup. gc_pool (may be NULL): connections
  * to Global Catalog servers; when given, the owner of an address is
  * searched forest-wide there (base ""), and the objects it leads to are
  * read through pool.
  */
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 			  struct ldpool *gc_pool, struct domains *domains,
-			  const struct lookup_map *map);
+			  const struct dirmap *dm, const struct lookup_map *map);
 void lookup_deinit(struct lookup **lk);
 
 /*
@@ -114,7 +110,8 @@ struct lookup_stats {
 };
 void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r);
 
-/* The presets: fill map with the defaults of "ad" or "ldap". */
+/* The presets: fill map with the defaults of "ad" or "ldap" (the
+ * attribute mapping's are dirmap_preset()'s). */
 void lookup_map_preset(struct lookup_map *map, bool ad);
 
 #endif

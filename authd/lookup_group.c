@@ -9,37 +9,15 @@
  * does, for a plain "member") needs nothing more. uniqueMember values may
  * carry an "#'bitstring'B" UID suffix, which is cut before use.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "alloc.h"
+#include "buf.h"
+#include "dirmap.h"
 #include "lookup_private.h"
-
-/*
- * Does name (as the server sent it) belong to base? Sets *end_r to the
- * upper bound of a range ("1499"), to "*" for the last slice, or NULL
- * for no range at all.
- */
-static bool attr_matches(const char *name, const char *base,
-			 const char **end_r)
-{
-	size_t n = strlen(base);
-	const char *dash;
-
-	*end_r = NULL;
-	if (strncasecmp(name, base, n) != 0)
-		return false;
-	if (name[n] == '\0')
-		return true;
-	if (strncasecmp(name + n, ";range=", 7) != 0)
-		return false;
-	dash = strchr(name + n + 7, '-');
-	if (dash == NULL)
-		return false;
-	*end_r = dash + 1;
-	return true;
-}
 
 static void add_member(struct job *j, const struct ldconn_value *v,
 		       unsigned depth)
@@ -61,10 +39,13 @@ static void take_attr(struct job *j, const char *dn, const char *base,
 	for (size_t k = 0; k < a->n_values && !j->status_set; k++)
 		add_member(j, &a->values[k], depth);
 	if (end != NULL && strcmp(end, "*") != 0 && !j->status_set) {
-		char *stop;
-		unsigned long last = strtoul(end, &stop, 10);
+		struct buf b;
+		uint64_t last;
 
-		if (stop != end && *stop == '\0' && last < 100000000UL)
+		/* The server's upper bound: a number, or no next slice. */
+		buf_init(&b, end, strlen(end));
+		if (buf_fetch_uint(&b, 99999999, &last) &&
+		    buf_remaining(&b) == 0)
 			lookup_task_range(j, dn, base, (unsigned)last + 1,
 					  depth);
 	}
@@ -73,17 +54,12 @@ static void take_attr(struct job *j, const char *dn, const char *base,
 void lookup_expand_group(struct job *j, const struct ldconn_entry *e,
 			 unsigned depth)
 {
-	const char *const *bases = j->lk->map.member_attrs;
-
 	for (size_t i = 0; i < e->n_attrs; i++) {
-		for (size_t b = 0; bases != NULL && bases[b] != NULL; b++) {
-			const char *end;
+		const char *base, *end;
 
-			if (!attr_matches(e->attrs[i].name, bases[b], &end))
-				continue;
-			take_attr(j, e->dn, bases[b], &e->attrs[i], end,
-				  depth + 1);
-		}
+		if (dirmap_member_attr(j->lk->dm, e->attrs[i].name, &base,
+				       &end))
+			take_attr(j, e->dn, base, &e->attrs[i], end, depth + 1);
 	}
 }
 
@@ -100,9 +76,11 @@ void lookup_range_result(struct job *j, struct task *t,
 		const struct ldconn_entry *en = &res->entries[e];
 
 		for (size_t i = 0; i < en->n_attrs; i++) {
-			const char *end;
+			const char *base, *end;
 
-			if (attr_matches(en->attrs[i].name, t->attr, &end))
+			if (dirmap_member_attr(j->lk->dm, en->attrs[i].name,
+					       &base, &end) &&
+			    strcasecmp(base, t->attr) == 0)
 				take_attr(j, en->dn, t->attr, &en->attrs[i],
 					  end, t->depth);
 		}

@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "cache.h"
 #include "dcloc.h"
+#include "dirmap.h"
 #include "domains.h"
 #include "evloop.h"
 #include "ldfilter.h"
@@ -162,7 +163,7 @@ static void task_result(const struct ldconn_result *res, const char *dc_uri,
 void lookup_task_send(struct job *j, struct task *t)
 {
 	struct lookup *lk = j->lk;
-	struct ldconn_search s = {.attrs = lk->fetch_attrs};
+	struct ldconn_search s = {.attrs = dirmap_recipient_attrs(lk->dm)};
 	const char *range_attrs[2];
 	char *filter = NULL, *range = NULL;
 	const char *error;
@@ -541,88 +542,25 @@ static const char *keep(struct lookup *lk, const char *s)
 	return lk->strings[lk->n_strings++];
 }
 
-/* "attr;range=0-*" for a member attribute. */
-static const char *keep_range(struct lookup *lk, const char *attr)
-{
-	char *v = alloc_printf("%s;range=0-*", attr);
-	const char *kept = keep(lk, v);
-
-	free(v);
-	return kept;
-}
-
-static const char *const *keep_list(struct lookup *lk,
-				    const char *const *list, size_t *n_r)
-{
-	const char **copy;
-	size_t n = 0;
-
-	while (list != NULL && list[n] != NULL)
-		n++;
-	copy = alloc_array(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		copy[i] = keep(lk, list[i]);
-	/* The array itself is kept too, as a string slot. */
-	lk->strings = alloc_resize(lk->strings, lk->n_strings + 1,
-				   sizeof(char *));
-	lk->strings[lk->n_strings++] = (char *)copy;
-	*n_r = n;
-	return copy;
-}
-
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 			  struct ldpool *gc_pool, struct domains *domains,
-			  const struct lookup_map *map)
+			  const struct dirmap *dm, const struct lookup_map *map)
 {
 	struct lookup *lk = alloc_new(struct lookup);
-	const char *const *lists[4];
-	size_t n[4], total = 0, k = 0;
 	uint64_t seed = 0;
 
 	lk->base = base;
 	lk->pool = pool;
 	lk->gc_pool = gc_pool;
 	lk->domains = domains;
+	lk->dm = dm;
 	lk->map = *map;
 	lk->map.base_dn = keep(lk, map->base_dn != NULL ? map->base_dn : "");
 	lk->map.recipient_filter = keep(lk, map->recipient_filter);
-	lk->map.disabled_attr = keep(lk, map->disabled_attr);
-	lists[0] = lk->map.mail_attrs = keep_list(lk, map->mail_attrs, &n[0]);
-	lists[1] = lk->map.member_attrs =
-		keep_list(lk, map->member_attrs, &n[1]);
-	lists[2] = lk->map.nexthop_attrs =
-		keep_list(lk, map->nexthop_attrs, &n[2]);
-	lists[3] = lk->map.forward_attrs =
-		keep_list(lk, map->forward_attrs, &n[3]);
 	if (lk->map.max_expansion == 0)
 		lk->map.max_expansion = 10000;
 	if (lk->map.max_hops == 0)
 		lk->map.max_hops = 10;
-	for (size_t i = 0; i < 4; i++)
-		total += n[i];
-	/* What every search asks for: all mapped attributes and a few. */
-	lk->fetch_attrs = alloc_array(total + 6, sizeof(char *));
-	for (size_t i = 0; i < 4; i++) {
-		for (size_t m = 0; m < n[i]; m++) {
-			/* AD: ask for member values as a range from the start.
-			 * Windows cuts a large member attribute into ranges
-			 * anyway; asking for one makes every AD-like server
-			 * (Samba too) answer the same way. */
-			if (i == 1 && lk->map.ad)
-				lk->fetch_attrs[k++] =
-					keep_range(lk, lists[i][m]);
-			else
-				lk->fetch_attrs[k++] = lists[i][m];
-		}
-	}
-	lk->fetch_attrs[k++] = "objectClass";
-	if (lk->map.ad) {
-		lk->fetch_attrs[k++] = "proxyAddresses";
-		lk->fetch_attrs[k++] = "userAccountControl";
-	}
-	if (lk->map.disabled_attr != NULL)
-		lk->fetch_attrs[k++] = lk->map.disabled_attr;
-	lk->fetch_attrs[k] = NULL;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = dcloc_now_ms();
 	if (map->cache_size > 0)
@@ -651,7 +589,6 @@ void lookup_deinit(struct lookup **lkp)
 	for (size_t i = 0; i < lk->n_strings; i++)
 		free(lk->strings[i]);
 	free(lk->strings);
-	free(lk->fetch_attrs);
 	free(lk);
 }
 

@@ -75,14 +75,16 @@ struct lookup {
 	struct ldpool *pool;
 	struct ldpool *gc_pool;
 	struct domains *domains;
+	const struct dirmap *dm; /* what an entry means; not owned */
 	struct lookup_map map;
 	char **strings;   /* everything the map points to, to free */
 	size_t n_strings;
-	const char **fetch_attrs;
 	struct cache *cache;
 	struct job *jobs;
 	struct lookup_stats stats;
 };
+
+struct dirmap;
 
 /* lookup.c */
 /* Add a line to the answer's trace, when the request asked for one. */

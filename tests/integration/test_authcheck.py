@@ -245,6 +245,38 @@ class AuthTest(unittest.TestCase):
         r = self.authd.ctl("senders", u7["uid"])
         self.assertNotIn("boss@dirmx.test", r.out)
 
+    # -- the mapped disabled attribute --------------------------------------------
+    def test_mapped_disabled_attribute_refuses_mail_to_and_auth_from_the_account(self):
+        """disabled_attribute names another attribute: the account it marks
+        gets no mail and no AUTH (once, AUTH looked only at
+        dirmxAccountDisabled and let it in)."""
+        s = self.info["suspended"]
+        # Under the preset the marker means nothing: the password is good.
+        r = self.authd.ctl("auth", s["uid"], input=self.pw + "\n")
+        self.assertEqual((r.rc, r.out.strip()),
+                         (0, "yes: authenticated as %s" % s["uid"]), describe(r))
+        mapped = Authd(self.lab, self.slapd, name="authd-mapped-disabled",
+                       extra=CONFIG + "disabled_attribute = %s\n" % s["attribute"])
+        try:
+            out = mapped.lookup(s["mail"], nocache=True)
+            self.assertEqual(out.rc, 1, describe(out))
+            self.assertEqual(out.failure, "NOTFOUND: account disabled", describe(out))
+            mark = SlapdLog(self.slapd)
+            r = mapped.ctl("auth", s["uid"], input=self.pw + "\n")
+            self.assertEqual((r.rc, r.out.strip()), (1, "no: authentication failed"),
+                             describe(r))
+            with mapped.client() as c:
+                m = self.auth(c, 1, s["mail"], self.pw, client="192.0.2.40")
+            self.assertEqual(m.verb, "NOTFOUND", m)
+            self.assertEqual(mark.binds(s["dn"]), 0, "refused without a bind")
+            self.assertIn('event=auth_refused user="%s" reason="account disabled"'
+                          % s["uid"], mapped.log())
+            # Another user under the same mapping is unaffected.
+            r = mapped.ctl("auth", self.user(20)["uid"], input=self.pw + "\n")
+            self.assertEqual(r.rc, 0, describe(r))
+        finally:
+            mapped.stop()
+
     def test_senders_unknown_user_is_notfound(self):
         r = self.authd.ctl("senders", "no-such-user")
         self.assertEqual(r.rc, 1, describe(r))

@@ -81,6 +81,8 @@ def generate(users=100, suffix="dc=dirmx,dc=test", domain="dirmx.test",
       forward_to: {address, targets}: dirmxForwardTo (multi-valued)
       nexthop_user: {address, nexthop}: dirmxNextHop on a user
       disabled: {uid, dn, mail}: dirmxAccountDisabled: TRUE
+      suspended: {uid, dn, mail, attribute}: employeeType: TRUE (an
+                ordinary user unless disabled_attribute maps it)
       duplicate: {address, dns}: one entry has it as mail, another as
                 mailLocalAddress
       contacts: list of {dn, mail}
@@ -180,6 +182,12 @@ def generate(users=100, suffix="dc=dirmx,dc=test", domain="dirmx.test",
                  extra_classes=["dirmxRecipient"], extra=[("dirmxAccountDisabled", "TRUE")])
     info["disabled"] = {"uid": "disabled-user", "dn": ddn,
                         "mail": "disabled-user@%s" % domain}
+    # Disabled by another attribute than the preset's, for a test that maps
+    # disabled_attribute to it; under the preset it is an ordinary user.
+    sdn = person("suspended-user", "suspended-user@%s" % domain, mh0,
+                 extra=[("employeeType", "TRUE")])
+    info["suspended"] = {"uid": "suspended-user", "dn": sdn, "attribute": "employeeType",
+                         "mail": "suspended-user@%s" % domain}
 
     # Two entries claiming the same address.
     shared = "shared@%s" % domain
