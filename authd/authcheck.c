@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 
 #include "alloc.h"
@@ -48,6 +50,7 @@
 #include "log.h"
 
 #define DEFAULT_WINDOW_MS (30ULL * 60 * 1000)
+#define BIND_WAIT_MAX 1000 /* checks waiting for a bind slot */
 #define DEFAULT_REFRESH_MS (30ULL * 1000)
 
 struct fail_count {
@@ -57,12 +60,12 @@ struct fail_count {
 
 /* --- failure counters ----------------------------------------------------- */
 
-static unsigned fails_get(struct authcheck *ac, const char *key)
+static unsigned fails_get(struct cache *fails, const char *key)
 {
 	const void *v;
 	size_t len;
 
-	if (cache_get(ac->fails, key, strlen(key), dcloc_now_ms(), &v, &len,
+	if (cache_get(fails, key, strlen(key), dcloc_now_ms(), &v, &len,
 		      NULL) &&
 	    len == sizeof(struct fail_count)) {
 		struct fail_count fc;
@@ -73,7 +76,8 @@ static unsigned fails_get(struct authcheck *ac, const char *key)
 	return 0;
 }
 
-static unsigned fails_add(struct authcheck *ac, const char *key)
+static unsigned fails_add(struct authcheck *ac, struct cache *fails,
+			  const char *key)
 {
 	uint64_t now = dcloc_now_ms();
 	uint64_t domain = ac->policy != NULL ? lockpolicy_window_ms(ac->policy)
@@ -86,12 +90,12 @@ static unsigned fails_add(struct authcheck *ac, const char *key)
 	const void *v;
 	size_t len;
 
-	if (cache_get(ac->fails, key, strlen(key), now, &v, &len, NULL) &&
+	if (cache_get(fails, key, strlen(key), now, &v, &len, NULL) &&
 	    len == sizeof(fc))
 		memcpy(&fc, v, sizeof(fc));
 	fc.count++;
 	if (fc.expires_ms > now)
-		cache_put(ac->fails, key, strlen(key), &fc, sizeof(fc), false,
+		cache_put(fails, key, strlen(key), &fc, sizeof(fc), false,
 			  now, fc.expires_ms - now);
 	return fc.count;
 }
@@ -105,20 +109,80 @@ static unsigned client_delay(unsigned failures)
 	return 250u << (failures - 1);
 }
 
+/*
+ * The key of a client's failure counter: its address, an IPv6 client
+ * masked to its /64 (one site, however many addresses it rotates
+ * through); anything else as it is.
+ */
+static void client_key(const char *client, char *out, size_t size)
+{
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET6, client, &a6) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		char text[INET6_ADDRSTRLEN];
+
+		memset(a6.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &a6, text, sizeof(text));
+		snprintf(out, size, "c:%s/64", text);
+		return;
+	}
+	snprintf(out, size, "c:%s", client);
+}
+
+static void auth_decide(struct authcheck_req *r);
+static void req_finish(struct authcheck_req *r, enum lookup_status status,
+		       const char *reason);
+
+/* Too many password checks at once would each open a connection to the
+ * directory: past max_binds they wait in order (a full queue: try later). */
+static void bind_wait(struct authcheck_req *r)
+{
+	struct authcheck *ac = r->ac;
+
+	if (ac->n_bind_wait >= BIND_WAIT_MAX) {
+		log_warn("authcheck", "event=auth_busy user=\"%s\" binds=%u "
+				      "waiting=%zu",
+			 r->user, ac->binds, ac->n_bind_wait);
+		req_finish(r, LOOKUP_TEMPFAIL,
+			   "too many password checks at once");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ac->bind_wait, r, wait_link);
+	r->bind_waiting = true;
+	ac->n_bind_wait++;
+}
+
+/* A user bind ended: the first waiting check decides now. */
+static void bind_slot_release(struct authcheck *ac)
+{
+	struct authcheck_req *r;
+
+	ac->binds--;
+	while (!ac->closing && ac->binds < ac->opts.max_binds &&
+	       (r = TAILQ_FIRST(&ac->bind_wait)) != NULL) {
+		TAILQ_REMOVE(&ac->bind_wait, r, wait_link);
+		r->bind_waiting = false;
+		ac->n_bind_wait--;
+		auth_decide(r);
+	}
+}
+
 /* --- requests -------------------------------------------------------------- */
 
 static void req_free(struct authcheck_req *r)
 {
 	struct authcheck *ac = r->ac;
 
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else if (ac->reqs == r)
-		ac->reqs = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
+	LIST_REMOVE(r, link);
+	if (r->bind_waiting) {
+		TAILQ_REMOVE(&ac->bind_wait, r, wait_link);
+		ac->n_bind_wait--;
+	}
 	ldpool_req_cancel(&r->search);
 	ldconn_deinit(&r->bind);
+	if (r->binding)
+		bind_slot_release(ac);
 	evloop_timer_free(&r->timer);
 	if (r->password != NULL) {
 		explicit_bzero(r->password, strlen(r->password));
@@ -167,11 +231,11 @@ static void req_fail_credentials(struct authcheck_req *r, const char *why,
 
 	if (bound) {
 		snprintf(key, sizeof(key), "a:%s", r->dn);
-		fails_add(ac, key);
+		fails_add(ac, ac->account_fails, key);
 	}
 	if (r->client != NULL) {
-		snprintf(key, sizeof(key), "c:%s", r->client);
-		n = fails_add(ac, key);
+		client_key(r->client, key, sizeof(key));
+		n = fails_add(ac, ac->client_fails, key);
 	}
 	r->ans.delay_ms = client_delay(n);
 	log_info("authcheck", "event=auth_failed user=\"%s\" client=%s "
@@ -192,10 +256,7 @@ static struct authcheck_req *req_new(struct authcheck *ac, enum req_kind kind,
 	r->cb = cb;
 	r->ctx = ctx;
 	r->timer = evloop_timer_new(ac->base, req_deliver, r);
-	r->next = ac->reqs;
-	if (ac->reqs != NULL)
-		ac->reqs->prev = r;
-	ac->reqs = r;
+	LIST_INSERT_HEAD(&ac->reqs, r, link);
 	return r;
 }
 
@@ -228,15 +289,18 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	struct authcheck_req *r = ctx;
 	char key[600];
 
-	if (state == LDCONN_STATE_UP || state == LDCONN_STATE_DOWN)
+	if ((state == LDCONN_STATE_UP || state == LDCONN_STATE_DOWN) &&
+	    r->binding) {
 		r->binding = false;
+		bind_slot_release(r->ac);
+	}
 	if (state == LDCONN_STATE_UP) {
 		/* A success through the spare leaves the window's count as it
 		 * is: the strangers who used up the cap stay capped (and AD
 		 * resets badPwdCount only on the DC that took this bind). */
 		if (!r->known_forward) {
 			snprintf(key, sizeof(key), "a:%s", r->dn);
-			cache_remove(r->ac->fails, key, strlen(key));
+			cache_remove(r->ac->account_fails, key, strlen(key));
 		}
 		known_put(r);
 		log_info("authcheck", "event=auth_ok user=\"%s\" dn=\"%s\"",
@@ -276,6 +340,7 @@ static void auth_decide(struct authcheck_req *r)
 				     .pso = r->pso};
 	struct dcloc_dc *dc;
 	struct ldconn_options o = ac->opts.conn;
+	const struct authcheck_req *other;
 	char key[600];
 	unsigned failures, cap;
 	enum lockguard_verdict v;
@@ -284,14 +349,19 @@ static void auth_decide(struct authcheck_req *r)
 		p.configured = false;
 		lockpolicy_fill(ac->policy, now, &p);
 	}
+	/* Every slot busy: wait for one, and decide then, with the counts
+	 * of that moment. */
+	if (ac->binds >= ac->opts.max_binds) {
+		bind_wait(r);
+		return;
+	}
 	snprintf(key, sizeof(key), "a:%s", r->dn);
-	failures = fails_get(ac, key);
+	failures = fails_get(ac->account_fails, key);
 	if (r->bad_pwd > failures)
 		failures = r->bad_pwd;
 	/* Binds for this account still in flight may all fail: count them,
 	 * or guesses sent at once would all reach the directory. */
-	for (const struct authcheck_req *other = ac->reqs; other != NULL;
-	     other = other->next)
+	LIST_FOREACH(other, &ac->reqs, link)
 		if (other != r && other->binding &&
 		    strcasecmp(other->dn, r->dn) == 0)
 			failures++;
@@ -340,6 +410,10 @@ static void auth_decide(struct authcheck_req *r)
 	o.password = r->password;
 	r->bind = ldconn_new(ac->base, &o, bind_state, r);
 	r->binding = true;
+	ac->binds++;
+	log_debug("authcheck", "event=auth_bind user=\"%s\" binds=%u "
+			       "waiting=%zu",
+		  r->user, ac->binds, ac->n_bind_wait);
 	ldconn_connect(r->bind);
 }
 
@@ -367,8 +441,9 @@ static void policy_wake(bool ok, void *ctx)
 
 	do {
 		again = false;
-		for (struct authcheck_req *r = ac->reqs; r != NULL;
-		     r = r->next) {
+		struct authcheck_req *r;
+
+		LIST_FOREACH(r, &ac->reqs, link) {
 			if (!r->policy_wait)
 				continue;
 			r->policy_wait = false;
@@ -469,8 +544,8 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 		return r;
 	}
 	if (r->client != NULL) {
-		snprintf(key, sizeof(key), "c:%s", r->client);
-		n = fails_get(ac, key);
+		client_key(r->client, key, sizeof(key));
+		n = fails_get(ac->client_fails, key);
 		if (n >= ac->opts.client_max_failures) {
 			r->ans.delay_ms = client_delay(n);
 			log_warn("authcheck", "event=client_throttled "
@@ -542,7 +617,12 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	/* A random seed: a client must not be able to pick colliding keys. */
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = dcloc_now_ms();
-	ac->fails = cache_new(100000, 16u * 1024 * 1024, seed);
+	ac->account_fails = cache_new(100000, 16u * 1024 * 1024, seed);
+	ac->client_fails = cache_new(100000, 8u * 1024 * 1024, seed + 1);
+	LIST_INIT(&ac->reqs);
+	TAILQ_INIT(&ac->bind_wait);
+	if (ac->opts.max_binds == 0)
+		ac->opts.max_binds = 16;
 	/* Without a random key no verifier is kept: no key is better than a
 	 * guessable one. */
 	if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof(key)) == 0)
@@ -577,10 +657,12 @@ void authcheck_deinit(struct authcheck **acp)
 	if (ac == NULL)
 		return;
 	*acp = NULL;
-	while (ac->reqs != NULL)
-		req_free(ac->reqs);
+	ac->closing = true;
+	while (!LIST_EMPTY(&ac->reqs))
+		req_free(LIST_FIRST(&ac->reqs));
 	lockpolicy_deinit(&ac->policy);
-	cache_deinit(&ac->fails);
+	cache_deinit(&ac->account_fails);
+	cache_deinit(&ac->client_fails);
 	goodpw_deinit(&ac->known);
 	for (size_t i = 0; i < ac->opts.n_send_as; i++)
 		free(ac->send_as[i]);

@@ -72,6 +72,8 @@ struct authcheck_options {
 	 * every password). */
 	uint64_t known_password_ttl_ms;
 	size_t known_password_max;
+	/* User binds (password checks) in flight at most; more wait. 0: 16. */
+	unsigned max_binds;
 	const char *const *send_as;   /* "user address" items */
 	size_t n_send_as;
 };

@@ -6,6 +6,7 @@
 #ifndef DIRMX_AUTHCHECK_PRIVATE_H
 #define DIRMX_AUTHCHECK_PRIVATE_H
 
+#include <sys/queue.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,11 +31,18 @@ struct authcheck {
 	struct authcheck_options opts;
 	char *base_dn, *filter;
 	char **send_as;
-	struct cache *fails;
+	/* Failure counters, apart so that clients rotating through many
+	 * addresses can only evict each other, never an account's count. */
+	struct cache *account_fails, *client_fails;
 	struct goodpw *known;      /* passwords that last worked */
 	struct lockpolicy *policy; /* AD only */
 	struct lockguard_limits guard;
-	struct authcheck_req *reqs;
+	LIST_HEAD(, authcheck_req) reqs;
+	/* User binds in flight, and the checks waiting for one to end. */
+	unsigned binds;
+	TAILQ_HEAD(, authcheck_req) bind_wait;
+	size_t n_bind_wait;
+	bool closing;
 };
 
 struct authcheck_req {
@@ -59,7 +67,9 @@ struct authcheck_req {
 	char *account, *reason;
 	char **addrs;
 	size_t n_addrs;
-	struct authcheck_req *prev, *next;
+	LIST_ENTRY(authcheck_req) link;
+	TAILQ_ENTRY(authcheck_req) wait_link;
+	bool bind_waiting; /* in bind_wait */
 };
 
 /* authcheck_senders.c */

@@ -308,6 +308,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.lockout_threshold = s->lockout_threshold;
 	ao.lockout_window_ms = s->lockout_window_ms;
 	ao.client_max_failures = s->client_max_failures;
+	ao.max_binds = s->max_concurrent_binds;
 	ao.unknown_policy_max_failures = s->unknown_policy_max_failures;
 	ao.no_lockout_max_failures = s->no_lockout_max_failures;
 	ao.policy_refresh_ms = s->lockout_policy_refresh_ms;

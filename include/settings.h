@@ -104,6 +104,7 @@ struct settings_authd {
 	unsigned int lockout_threshold; /* 0: the domain's (AD) */
 	uint64_t lockout_window_ms;     /* 0: the domain's, or 30 min */
 	unsigned int client_max_failures;
+	unsigned int max_concurrent_binds; /* user binds in flight */
 	unsigned int unknown_policy_max_failures; /* policy unknown or stale */
 	unsigned int no_lockout_max_failures;     /* lockoutThreshold 0 */
 	uint64_t lockout_policy_refresh_ms;       /* AD: re-read period */

@@ -404,6 +404,7 @@ static const struct config_setting authd_settings[] = {
 	UINT("lockout_threshold", A(lockout_threshold), "0", 0, 1000),
 	DURATION("lockout_window", A(lockout_window_ms), "0", 0, DAY),
 	UINT("client_max_failures", A(client_max_failures), "20", 1, 100000),
+	UINT("max_concurrent_binds", A(max_concurrent_binds), "16", 1, 10000),
 	/* Never lock an account when the policy is unknown or changes: see
 	 * authd/lockguard.h. 2 is safe down to lockoutThreshold 3. */
 	UINT("unknown_policy_max_failures", A(unknown_policy_max_failures),

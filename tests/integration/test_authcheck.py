@@ -7,6 +7,7 @@ per password check ("BIND dn=... method=128") and a SRCH line per account
 search, so "refused without a bind" is proven by slapd, not by authd.
 """
 
+import re
 import time
 import unittest
 
@@ -194,6 +195,44 @@ class AuthTest(unittest.TestCase):
             m = self.auth(c, 6, u["uid"], self.pw)
             self.assertEqual((m.verb, m.get("user")), ("OK", u["uid"]), m)
         self.assertEqual(mark.binds(u["dn"]), 4)
+
+    def test_ipv6_client_counts_per_64(self):
+        """A client rotating its IPv6 address inside one /64 is one client:
+        its failures add up; another /64 is another client."""
+        with self.authd.client() as c:
+            for k in range(CLIENT_MAX):
+                u = self.user(40 + k)
+                m = self.auth(c, k + 1, u["uid"], "wrong",
+                              client="2001:db8:77:1::%x" % (k + 1))
+                self.assertEqual(m.verb, "NOTFOUND", m)
+            mark = self.authd.log_mark()
+            m = self.auth(c, 20, self.user(50)["uid"], self.pw, client="2001:db8:77:1:ffff::9")
+            self.assertEqual(m.verb, "NOTFOUND", m)
+            self.assertIn("event=client_throttled client=2001:db8:77:1:ffff::9",
+                          self.authd.log_since(mark))
+            m = self.auth(c, 21, self.user(50)["uid"], self.pw, client="2001:db8:77:2::1")
+            self.assertEqual(m.verb, "OK", m)
+
+    def test_concurrent_binds_are_bounded(self):
+        """max_concurrent_binds = 2: twelve checks at once, never more than
+        two binds in flight; every check is answered."""
+        authd = Authd(self.lab, self.slapd, name="authd-binds",
+                      extra="max_concurrent_binds = 2\nlockout_threshold = 50")
+        self.addCleanup(authd.stop)
+        reqs = [("AUTH", i + 1, dict(mech="PLAIN", user=self.user(60 + i)["uid"],
+                                     **{"pass": self.pw if i % 2 else "wrong"}))
+                for i in range(12)]
+        mark = authd.log_mark()
+        with authd.client() as c:
+            got = c.ask_many(reqs)
+        verbs = [got[i + 1].verb for i in range(12)]
+        self.assertEqual(verbs, ["NOTFOUND", "OK"] * 6, verbs)
+        log = authd.log_since(mark)
+        inflight = [int(x) for x in re.findall(r"event=auth_bind \S+ binds=(\d+)", log)]
+        self.assertEqual(len(inflight), 12, log[-2000:])
+        self.assertLessEqual(max(inflight), 2, inflight)
+        self.assertIn(" waiting=", log)
+        self.assertTrue(re.search(r"event=auth_bind \S+ binds=\d+ waiting=[1-9]", log), log[-3000:])
 
     def test_client_delay_grows_and_client_max_failures_refuses_without_a_bind(self):
         client = "192.0.2.77"
