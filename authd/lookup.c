@@ -32,6 +32,7 @@
 #include "ldpool.h"
 #include "log.h"
 #include "lookup_private.h"
+#include "str.h"
 
 #define JOB_MAX_INFLIGHT 64
 
@@ -78,11 +79,8 @@ static void job_skip(struct job *j, const char *reason)
 
 static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 {
-	char *key = alloc_strdup(addr);
+	char *key = lookup_lower_dup(addr);
 
-	for (char *p = key; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
 	if (!lookup_set_add(&j->dest_set, key)) {
 		free(key);
 		return true; /* already there */
@@ -123,10 +121,8 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 		lookup_trace(j, "skip forward to malformed address %s", target);
 		return;
 	}
-	for (size_t i = 0; i <= n; i++)
-		lower[i] = (char)(target[i] >= 'A' && target[i] <= 'Z'
-					  ? target[i] - 'A' + 'a'
-					  : target[i]);
+	memcpy(lower, target, n + 1);
+	str_lower_ascii(lower, n);
 	if (lookup_chain_has(chain, lower)) {
 		job_skip(j, "mail forwarding loop");
 		return;
@@ -318,7 +314,7 @@ void lookup_job_begin(struct job *j)
 
 static void job_run_queue(struct job *j)
 {
-	while (j->queue_head != NULL && j->inflight < JOB_MAX_INFLIGHT &&
+	while (!TAILQ_EMPTY(&j->queue) && j->inflight < JOB_MAX_INFLIGHT &&
 	       !j->status_set)
 		lookup_task_send(j, lookup_task_dequeue(j));
 }
@@ -331,7 +327,7 @@ void lookup_task_finished(struct job *j)
 
 static void job_check_done(struct job *j)
 {
-	if (!j->status_set && (j->inflight > 0 || j->queue_head != NULL))
+	if (!j->status_set && (j->inflight > 0 || !TAILQ_EMPTY(&j->queue)))
 		return;
 	if (j->finishing)
 		return;

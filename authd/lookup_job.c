@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <strings.h>
 #include <sys/random.h>
 
@@ -41,7 +42,7 @@ struct lookup_req {
 	char *blob;
 	char *spelling; /* the address as this request wrote it */
 	const char *domain; /* static: "local", "relay", "external" */
-	struct lookup_req *prev, *next;
+	LIST_ENTRY(lookup_req) link; /* among its job's waiters */
 };
 
 /* --- tasks ------------------------------------------------------------ */
@@ -54,12 +55,7 @@ static struct task *task_new(struct job *j, enum task_kind kind,
 	t->j = j;
 	t->kind = kind;
 	t->depth = depth;
-	t->prev = j->queue_tail;
-	if (j->queue_tail != NULL)
-		j->queue_tail->next = t;
-	else
-		j->queue_head = t;
-	j->queue_tail = t;
+	TAILQ_INSERT_TAIL(&j->queue, t, link);
 	return t;
 }
 
@@ -103,26 +99,15 @@ void lookup_task_range(struct job *j, const char *dn, const char *attr,
 
 struct task *lookup_task_dequeue(struct job *j)
 {
-	struct task *t = j->queue_head;
+	struct task *t = TAILQ_FIRST(&j->queue);
 
-	j->queue_head = t->next;
-	if (j->queue_head != NULL)
-		j->queue_head->prev = NULL;
-	else
-		j->queue_tail = NULL;
-	t->next = t->prev = NULL;
+	TAILQ_REMOVE(&j->queue, t, link);
 	return t;
 }
 
 static void running_remove(struct job *j, struct task *t)
 {
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		j->running = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	t->next = t->prev = NULL;
+	TAILQ_REMOVE(&j->running, t, link);
 	j->inflight--;
 }
 
@@ -168,10 +153,7 @@ void lookup_task_send(struct job *j, struct task *t)
 	char *filter = NULL, *range = NULL;
 	const char *error;
 
-	t->next = j->running;
-	if (j->running != NULL)
-		j->running->prev = t;
-	j->running = t;
+	TAILQ_INSERT_HEAD(&j->running, t, link);
 	j->inflight++;
 	switch (t->kind) {
 	case TASK_ADDR:
@@ -221,10 +203,10 @@ void lookup_task_send(struct job *j, struct task *t)
 
 void lookup_job_cancel_tasks(struct job *j)
 {
-	while (j->queue_head != NULL)
+	while (!TAILQ_EMPTY(&j->queue))
 		task_free(lookup_task_dequeue(j));
-	while (j->running != NULL) {
-		struct task *t = j->running;
+	while (!TAILQ_EMPTY(&j->running)) {
+		struct task *t = TAILQ_FIRST(&j->running);
 
 		running_remove(j, t);
 		task_free(t);
@@ -385,7 +367,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 			return r;
 		}
 	}
-	for (j = lk->jobs; j != NULL; j = j->next)
+	LIST_FOREACH(j, &lk->jobs, link)
 		if (j->flags == flags && strcmp(j->key, key) == 0)
 			break;
 	if (j != NULL) {
@@ -396,18 +378,15 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		j->key = alloc_strdup(key);
 		j->address = alloc_strdup(addr_format(a));
 		j->flags = flags;
-		j->next = lk->jobs;
-		if (lk->jobs != NULL)
-			lk->jobs->prev = j;
-		lk->jobs = j;
+		LIST_INIT(&j->waiters);
+		TAILQ_INIT(&j->queue);
+		TAILQ_INIT(&j->running);
+		LIST_INSERT_HEAD(&lk->jobs, j, link);
 		j->start = evloop_timer_new(lk->base, job_begin_timer, j);
 		evloop_timer_start(j->start, 0);
 	}
 	r->job = j;
-	r->next = j->waiters;
-	if (j->waiters != NULL)
-		j->waiters->prev = r;
-	j->waiters = r;
+	LIST_INSERT_HEAD(&j->waiters, r, link);
 	free(key);
 	addr_deinit(&a);
 	return r;
@@ -415,14 +394,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 
 static void job_free(struct job *j)
 {
-	struct lookup *lk = j->lk;
-
-	if (j->prev != NULL)
-		j->prev->next = j->next;
-	else
-		lk->jobs = j->next;
-	if (j->next != NULL)
-		j->next->prev = j->prev;
+	LIST_REMOVE(j, link);
 	lookup_job_cancel_tasks(j);
 	evloop_timer_free(&j->start);
 	for (size_t i = 0; i < j->n_dests; i++) {
@@ -497,10 +469,13 @@ void lookup_job_finish(struct job *j)
 		break;
 	}
 	job_cache_store(j);
-	while (j->waiters != NULL) {
-		struct lookup_req *r = j->waiters;
+	/* Each waiter leaves the list before its callback, which may cancel
+	 * another waiter of this job. */
+	while (!LIST_EMPTY(&j->waiters)) {
+		struct lookup_req *r = LIST_FIRST(&j->waiters);
 
-		j->waiters = r->next;
+		LIST_REMOVE(r, link);
+		r->job = NULL;
 		r->cb(&a, r->ctx);
 		req_free(r);
 	}
@@ -517,14 +492,9 @@ void lookup_cancel(struct lookup_req **rp)
 	*rp = NULL;
 	j = r->job;
 	if (j != NULL) {
-		if (r->prev != NULL)
-			r->prev->next = r->next;
-		else
-			j->waiters = r->next;
-		if (r->next != NULL)
-			r->next->prev = r->prev;
+		LIST_REMOVE(r, link);
 		/* The job goes on for the others, or ends with nobody. */
-		if (j->waiters == NULL && !j->finishing)
+		if (LIST_EMPTY(&j->waiters) && !j->finishing)
 			job_free(j);
 	}
 	req_free(r);
@@ -549,6 +519,7 @@ struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 	struct lookup *lk = alloc_new(struct lookup);
 	uint64_t seed = 0;
 
+	LIST_INIT(&lk->jobs);
 	lk->base = base;
 	lk->pool = pool;
 	lk->gc_pool = gc_pool;
@@ -575,8 +546,8 @@ void lookup_deinit(struct lookup **lkp)
 	if (lk == NULL)
 		return;
 	*lkp = NULL;
-	while (lk->jobs != NULL) {
-		struct job *j = lk->jobs;
+	while (!LIST_EMPTY(&lk->jobs)) {
+		struct job *j = LIST_FIRST(&lk->jobs);
 
 		lookup_job_cancel_tasks(j);
 		j->status_set = j->finishing = true;

@@ -6,6 +6,7 @@
 #ifndef DIRMX_LOOKUP_PRIVATE_H
 #define DIRMX_LOOKUP_PRIVATE_H
 
+#include <sys/queue.h>
 #include <stdbool.h>
 
 #include "ldconn.h"
@@ -39,7 +40,7 @@ struct task {
 	unsigned range_start;
 	bool stripped;  /* ADDR: the +detail was already removed */
 	struct ldpool_req *req;
-	struct task *next, *prev;
+	TAILQ_ENTRY(task) link; /* in its job's queue, or running */
 };
 
 struct lookup_req;
@@ -49,9 +50,9 @@ struct job {
 	char *key;      /* lowercased canonical address + flags */
 	char *address;  /* canonical address */
 	unsigned flags;
-	struct lookup_req *waiters;
-	struct task *queue_head, *queue_tail;
-	struct task *running;
+	LIST_HEAD(, lookup_req) waiters;
+	TAILQ_HEAD(, task) queue;
+	TAILQ_HEAD(, task) running;
 	unsigned inflight;
 	struct lookup_dest *dests;
 	size_t n_dests, cap_dests; /* doubling: a group has thousands */
@@ -67,7 +68,7 @@ struct job {
 	char *dc;
 	unsigned searches;
 	struct evloop_timer *start;
-	struct job *prev, *next;
+	LIST_ENTRY(job) link;
 };
 
 struct lookup {
@@ -80,7 +81,7 @@ struct lookup {
 	char **strings;   /* everything the map points to, to free */
 	size_t n_strings;
 	struct cache *cache;
-	struct job *jobs;
+	LIST_HEAD(, job) jobs;
 	struct lookup_stats stats;
 };
 

@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "lookup_private.h"
+#include "str.h"
 
 /* --- string set ---------------------------------------------------- */
 
@@ -87,9 +88,7 @@ char *lookup_lower_dup(const char *s)
 {
 	char *l = alloc_strdup(s);
 
-	for (char *p = l; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	str_lower_ascii(l, strlen(l));
 	return l;
 }
 
