@@ -33,7 +33,7 @@
 struct smtpreply_parser {
 	bool failed;
 	bool bare_lf; /* SMTPREPLY_BARE_LF */
-	bool cr; /* the line so far ends with a CR (not stored) */
+	bool cr;      /* the line so far ends with a CR (not stored) */
 	size_t line_len;
 	unsigned char line[LINE_CONTENT_MAX];
 
@@ -232,8 +232,7 @@ int smtpreply_parse(struct smtpreply_parser *p, const char *data, size_t len,
 
 /* "550 5.1.1 text": clean makes it printable ASCII and cuts it at
  * SMTPREPLY_DIAG_MAX text octets. */
-static bool format_reply(const struct smtpreply *r, bool clean,
-                         struct sbuf *s)
+static bool format_reply(const struct smtpreply *r, bool clean, struct sbuf *s)
 {
 	const char *t = r->text != NULL ? r->text : "";
 	size_t tlen = strlen(t), i, keep;
