@@ -100,7 +100,7 @@ unsigned smtpreply_status_class(unsigned code);
  * Append "smtp; 550 5.1.1 text of the reply" to out: the lines joined
  * with spaces, every byte outside printable ASCII as "?", at most
  * SMTPREPLY_DIAG_MAX octets of text (then "..."). This is the form of an
- * RFC 3464 Diagnostic-Code and of spoolrec's error field. -1 (out
+ * RFC 3464 Diagnostic-Code and of spoolrec's diag field. -1 (out
  * unchanged) when it does not fit in out's limit.
  */
 int smtpreply_format_diag(const struct smtpreply *r, struct sbuf *out);
