@@ -108,11 +108,11 @@ static void rcpt_delivered(struct attempt *a, size_t i)
 }
 
 /*
- * A result decided here, not by a server's reply: "<status> <reason>",
- * or "<code> <status> <reason>" for the verdicts written as replies
- * (code 550), with the summary as its Diagnostic-Code - "smtp; " when it
- * has a reply code, "x-dirmx; " otherwise: the bounce says what it always
- * said.
+ * A result decided here, not by a server's reply (its code field stays
+ * 0, no rhost): "<status> <reason>", or "<code> <status> <reason>" for
+ * the verdicts written as replies (550), with the summary as its
+ * Diagnostic-Code - "smtp; " when it has a reply code, "x-dirmx; "
+ * otherwise: the bounce says what it always said.
  */
 static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
 		       unsigned code, const char *status, const char *fmt,
