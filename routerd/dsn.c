@@ -52,6 +52,26 @@ static bool token_ok(const char *s)
 	       strpbrk(s, " <>()\"") == NULL;
 }
 
+static const char *field_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+void dsn_rcpt_from_result(struct dsn_rcpt *dr_r, const struct spoolrec *env,
+                          size_t index, enum dsn_action action,
+                          time_t last_attempt)
+{
+	const struct spoolrec_rcpt *r = &env->rcpts[index];
+
+	memset(dr_r, 0, sizeof(*dr_r));
+	dr_r->index = index;
+	dr_r->action = action;
+	dr_r->status = field_or_null(r->status);
+	dr_r->diag = field_or_null(r->diag);
+	dr_r->remote_mta = field_or_null(r->rhost);
+	dr_r->last_attempt = last_attempt;
+}
+
 bool dsn_should_report(const struct spoolrec_rcpt *r, enum dsn_action action)
 {
 	if ((r->notify & SPOOLREC_NOTIFY_NEVER) != 0)

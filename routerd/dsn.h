@@ -129,6 +129,18 @@ struct dsn_input {
 int dsn_build(const struct dsn_input *in, struct sbuf *out,
               const char **error_r);
 
+/*
+ * The report of env->rcpts[index] for action, from the result fields its
+ * spool record keeps (spoolrec.h: status, diag, rhost): Status from
+ * status, Diagnostic-Code from diag, Remote-MTA from rhost, each left out
+ * when empty (a version 1 record has none: Status N.0.0, no
+ * Diagnostic-Code, no Remote-MTA). The strings point into env; nothing is
+ * parsed out of the error summary.
+ */
+void dsn_rcpt_from_result(struct dsn_rcpt *dr_r, const struct spoolrec *env,
+                          size_t index, enum dsn_action action,
+                          time_t last_attempt);
+
 /* Whether r's NOTIFY asks for a report of this action (rules above). */
 bool dsn_should_report(const struct spoolrec_rcpt *r, enum dsn_action action);
 

@@ -15,9 +15,15 @@
  * directory (a route, the smarthost, a mailbox server) is deferred, not
  * bounced: it is ours to fix. Past the maximum lifetime, what is still
  * deferred is bounced (5.4.7).
+ *
+ * Every recipient's result goes into its spool record as fields (reply
+ * code, enhanced status, Diagnostic-Code, remote MTA; spoolrec.h), beside
+ * a one-line summary for people (dirmxctl queue). The bounce is built from
+ * the fields; nothing reads the summary back.
  */
 #include "queue_private.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,20 +71,74 @@ struct attempt {
 
 static void attempt_persist(struct attempt *a);
 
+/* One recipient's result, as its spool record keeps it. */
+struct verdict {
+	unsigned code;       /* the reply's; 0: decided here */
+	const char *status;  /* "5.1.1"; NULL: none */
+	const char *diag;    /* Diagnostic-Code; NULL: none */
+	const char *rhost;   /* whose reply it is; NULL: none */
+	const char *summary; /* for people only */
+};
+
 static void rcpt_set(struct attempt *a, size_t i, enum spoolrec_state st,
-		     const char *error)
+		     const struct verdict *v)
 {
 	struct spoolrec_rcpt *r = &a->m->env->rcpts[i];
 
 	r->state = st;
 	r->attempts++;
-	spoolrec_set(&r->error, error != NULL ? error : "");
+	spoolrec_set(&r->error, v->summary != NULL ? v->summary : "");
+	r->code = v->code;
+	spoolrec_set(&r->status, v->status != NULL ? v->status : "");
+	spoolrec_set(&r->diag, v->diag != NULL ? v->diag : "");
+	spoolrec_set(&r->rhost, v->rhost != NULL ? v->rhost : "");
 	if (st == SPOOLREC_BOUNCED)
 		a->bounced_now[i] = true;
-	if (st == SPOOLREC_DEFERRED && error != NULL) {
+	if (st == SPOOLREC_DEFERRED && v->summary != NULL) {
 		free(a->m->last_error);
-		a->m->last_error = alloc_strdup(error);
+		a->m->last_error = alloc_strdup(v->summary);
 	}
+}
+
+static void rcpt_delivered(struct attempt *a, size_t i)
+{
+	const struct verdict v = {0};
+
+	rcpt_set(a, i, SPOOLREC_DELIVERED, &v);
+}
+
+/*
+ * A result decided here, not by a server's reply (its code field stays
+ * 0, no rhost): "<status> <reason>", or "<code> <status> <reason>" for
+ * the verdicts written as replies (550), with the summary as its
+ * Diagnostic-Code - "smtp; " when it has a reply code, "x-dirmx; "
+ * otherwise: the bounce says what it always said.
+ */
+static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
+		       unsigned code, const char *status, const char *fmt,
+		       ...) __attribute__((format(printf, 6, 7)));
+
+static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
+		       unsigned code, const char *status, const char *fmt,
+		       ...)
+{
+	struct verdict v = {.status = status};
+	char reason[700], summary[720], diag[740];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (code != 0)
+		snprintf(summary, sizeof(summary), "%u %s %s", code, status,
+			 reason);
+	else
+		snprintf(summary, sizeof(summary), "%s %s", status, reason);
+	snprintf(diag, sizeof(diag), "%s; %s", code != 0 ? "smtp" : "x-dirmx",
+		 summary);
+	v.diag = diag;
+	v.summary = summary;
+	rcpt_set(a, i, st, &v);
 }
 
 static void attempt_free(struct attempt *a)
@@ -116,10 +176,12 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 	g->sreq = NULL;
 	for (size_t k = 0; k < g->n && k < res->n_rcpts; k++) {
 		const struct smtpc_rcpt_result *r = &res->rcpts[k];
-		char err[600];
+		struct verdict v = {.code = (unsigned)r->code,
+				    .status = r->status};
+		char err[600], diag[620];
 
 		if (r->verdict == SMTPC_DONE) {
-			rcpt_set(a, g->idx[k], SPOOLREC_DELIVERED, "");
+			rcpt_delivered(a, g->idx[k]);
 			continue;
 		}
 		/* A local decision's text has no status of its own: keep
@@ -129,10 +191,19 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 			 r->code == 0 && r->status[0] != '\0' ? r->status : "",
 			 r->code == 0 && r->status[0] != '\0' ? " " : "",
 			 r->text != NULL ? r->text : "");
+		v.summary = err;
+		if (r->code != 0) {
+			/* the server's reply, and the server that gave it */
+			v.diag = r->diag;
+			v.rhost = res->host;
+		} else {
+			snprintf(diag, sizeof(diag), "x-dirmx; %s", err);
+			v.diag = diag;
+		}
 		rcpt_set(a, g->idx[k],
 			 r->verdict == SMTPC_BOUNCE ? SPOOLREC_BOUNCED
 						    : SPOOLREC_DEFERRED,
-			 err);
+			 &v);
 	}
 	group_done(g);
 }
@@ -185,7 +256,7 @@ static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
 	struct attempt *a = g->a;
 	const struct spoolrec *env = a->m->env;
 	const char *error;
-	char err[600], **ascii;
+	char **ascii;
 	size_t kept = 0;
 
 	*from_r = NULL;
@@ -200,10 +271,8 @@ static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
 
 		if (!intl_is_ascii(addr) &&
 		    intl_addr_to_ascii(addr, &conv, &error) < 0) {
-			snprintf(err, sizeof(err),
-				 "550 5.6.7 <%s> needs SMTPUTF8: %s", addr,
-				 error);
-			rcpt_set(a, g->idx[k], SPOOLREC_BOUNCED, err);
+			rcpt_local(a, g->idx[k], SPOOLREC_BOUNCED, 550, "5.6.7",
+				   "<%s> needs SMTPUTF8: %s", addr, error);
 			continue;
 		}
 		g->idx[kept] = g->idx[k];
@@ -226,22 +295,21 @@ static void group_routed(const struct route_result *res, void *ctx)
 	const char **rcpts;
 	const char **orcpt;
 	unsigned *notify;
-	char err[600], **ascii = NULL, *from = NULL;
+	char **ascii = NULL, *from = NULL;
 	bool utf8;
 
 	g->rreq = NULL;
 	if (res->status != ROUTE_OK) {
-		snprintf(err, sizeof(err), "%s %s (next hop %s, from %s)",
-			 res->code, res->reason != NULL ? res->reason : "",
-			 g->key, nexthop_source_name(g->src));
 		/* Our own hop failing is ours to fix: never bounce for it. */
 		for (size_t k = 0; k < g->n; k++)
-			rcpt_set(a, g->idx[k],
-				 res->status == ROUTE_PERMFAIL &&
-						 g->src == NEXTHOP_SOURCE_MX
-					 ? SPOOLREC_BOUNCED
-					 : SPOOLREC_DEFERRED,
-				 err);
+			rcpt_local(a, g->idx[k],
+				   res->status == ROUTE_PERMFAIL &&
+					   g->src == NEXTHOP_SOURCE_MX
+				       ? SPOOLREC_BOUNCED
+				       : SPOOLREC_DEFERRED,
+				   0, res->code, "%s (next hop %s, from %s)",
+				   res->reason != NULL ? res->reason : "",
+				   g->key, nexthop_source_name(g->src));
 		log_info(m->id, "event=route_failed hop=%s status=%s error=\"%s\"",
 			 g->key, res->code, res->reason ? res->reason : "");
 		group_done(g);
@@ -314,7 +382,6 @@ static void attempt_alerts(struct attempt *a)
 	const struct spoolrec *env = m->env;
 	const char *error = NULL;
 	bool stored = false, failed = false;
-	char err[300];
 
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[i];
@@ -344,13 +411,11 @@ static void attempt_alerts(struct attempt *a)
 					  m->q->alerts_dir, error);
 			}
 		}
-		if (stored) {
-			rcpt_set(a, i, SPOOLREC_DELIVERED, "");
-		} else {
-			snprintf(err, sizeof(err),
-				 "4.3.0 cannot store an alert: %s", error);
-			rcpt_set(a, i, SPOOLREC_DEFERRED, err);
-		}
+		if (stored)
+			rcpt_delivered(a, i);
+		else
+			rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.0",
+				   "cannot store an alert: %s", error);
 	}
 }
 
@@ -361,7 +426,6 @@ static void attempt_group(struct attempt *a)
 	struct qmsg *m = a->m;
 	const struct spoolrec *env = m->env;
 	struct queue_grouping gr;
-	char err[300];
 
 	attempt_alerts(a);
 	if (m->q->nhcfg == NULL) {
@@ -369,11 +433,10 @@ static void attempt_group(struct attempt *a)
 			if (env->rcpts[i].state == SPOOLREC_DELIVERED ||
 			    env->rcpts[i].state == SPOOLREC_BOUNCED)
 				continue;
-			snprintf(err, sizeof(err),
-				 "4.3.5 bad next hop \"%s\": no routing "
-				 "configuration",
-				 env->rcpts[i].hop);
-			rcpt_set(a, i, SPOOLREC_DEFERRED, err);
+			rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.5",
+				   "bad next hop \"%s\": no routing "
+				   "configuration",
+				   env->rcpts[i].hop);
 		}
 		return;
 	}
@@ -383,18 +446,15 @@ static void attempt_group(struct attempt *a)
 
 		if (gr.bad[b].src == NEXTHOP_SOURCE_MX) {
 			/* No retry makes a bad domain good: bounce now. */
-			snprintf(err, sizeof(err),
-				 "550 5.1.2 bad destination domain in <%s>: "
-				 "%s",
-				 r->addr, gr.bad[b].error);
-			rcpt_set(a, gr.bad[b].idx, SPOOLREC_BOUNCED, err);
+			rcpt_local(a, gr.bad[b].idx, SPOOLREC_BOUNCED, 550,
+				   "5.1.2", "bad destination domain in <%s>: %s",
+				   r->addr, gr.bad[b].error);
 			log_info(m->id, "event=bad_domain rcpt=<%s> error=\"%s\"",
 				 r->addr, gr.bad[b].error);
 			continue;
 		}
-		snprintf(err, sizeof(err), "4.3.5 bad next hop \"%s\": %s",
-			 r->hop, gr.bad[b].error);
-		rcpt_set(a, gr.bad[b].idx, SPOOLREC_DEFERRED, err);
+		rcpt_local(a, gr.bad[b].idx, SPOOLREC_DEFERRED, 0, "4.3.5",
+			   "bad next hop \"%s\": %s", r->hop, gr.bad[b].error);
 	}
 	a->groups = alloc_array(gr.n_groups, sizeof(*a->groups));
 	a->n_groups = gr.n_groups;
@@ -545,42 +605,6 @@ static void dsn_rcpt_looked_up(const struct authc_lookup_result *r,
 		dsn_inject(a, "local");
 }
 
-/* The first "5.x.y" status in an error text, or NULL. */
-static const char *find_status(const char *text, char buf[16])
-{
-	for (const char *p = text; p != NULL && *p != '\0'; p++) {
-		int a, b, c, n = 0;
-
-		if (*p != '5' || (p != text && p[-1] != ' '))
-			continue;
-		if (sscanf(p, "%1d.%3d.%3d%n", &a, &b, &c, &n) == 3 && n > 0 &&
-		    (p[n] == '\0' || p[n] == ' ')) {
-			snprintf(buf, 16, "%d.%d.%d", a, b, c);
-			return buf;
-		}
-	}
-	return NULL;
-}
-
-/* An error text "host: 550 5.1.1 text" as group_delivered() writes it:
- * true with *host_r (allocated) and *reply_r (inside err) set. */
-static bool split_host_reply(const char *err, char **host_r,
-			     const char **reply_r)
-{
-	const char *sep = err != NULL ? strstr(err, ": ") : NULL;
-	const char *r;
-
-	if (sep == NULL || sep == err || memchr(err, ' ', (size_t)(sep - err)))
-		return false;
-	r = sep + 2;
-	if (r[0] < '2' || r[0] > '5' || r[1] < '0' || r[1] > '9' ||
-	    r[2] < '0' || r[2] > '9' || (r[3] != ' ' && r[3] != '\0'))
-		return false;
-	*host_r = alloc_strndup(err, (size_t)(sep - err));
-	*reply_r = r;
-	return true;
-}
-
 /* Build the bounce for this attempt's failures; true when one is made. */
 static bool dsn_prepare(struct attempt *a)
 {
@@ -588,9 +612,7 @@ static bool dsn_prepare(struct attempt *a)
 	struct queue *q = m->q;
 	struct spoolrec *env = m->env;
 	struct dsn_rcpt *dr = alloc_array(env->rcpt_count + 1, sizeof(*dr));
-	char **remote = alloc_array(env->rcpt_count + 1, sizeof(char *));
 	bool null_sender = env->mail_from[0] == '\0';
-	char (*status)[16] = alloc_array(env->rcpt_count + 1, 16);
 	struct dsn_input in = {0};
 	struct spoolrec *report_env = NULL;
 	struct sbuf *out = NULL;
@@ -603,8 +625,6 @@ static bool dsn_prepare(struct attempt *a)
 	int built;
 
 	for (size_t i = 0; i < env->rcpt_count; i++) {
-		const char *err = env->rcpts[i].error;
-
 		if (!a->bounced_now[i])
 			continue;
 		/* NOTIFY is the sender's wish; a message from <> has no
@@ -613,16 +633,9 @@ static bool dsn_prepare(struct attempt *a)
 		if (!null_sender &&
 		    !dsn_should_report(&env->rcpts[i], DSN_ACTION_FAILED))
 			continue;
-		dr[n].index = i;
-		dr[n].action = DSN_ACTION_FAILED;
-		dr[n].status = find_status(err, status[n]);
-		dr[n].diag = err;
-		/* "host: 550 5.1.1 text" (group_delivered): the reply is the
-		 * Diagnostic-Code (smtp; 550 ...), the host the Remote-MTA. */
-		if (split_host_reply(err, &remote[n], &dr[n].diag))
-			dr[n].remote_mta = remote[n];
-		dr[n].last_attempt = time(NULL);
-		n++;
+		/* from the result's fields, as rcpt_set() stored them */
+		dsn_rcpt_from_result(&dr[n++], env, i, DSN_ACTION_FAILED,
+				     time(NULL));
 	}
 	if (n == 0)
 		goto done;
@@ -694,10 +707,6 @@ done:
 	spoolrec_deinit(&report_env);
 	free(orig);
 	free(mailer_daemon);
-	free(status);
-	for (size_t i = 0; i < n; i++)
-		free(remote[i]);
-	free(remote);
 	free(dr);
 	return made;
 }
@@ -714,17 +723,16 @@ static void attempt_persist(struct attempt *a)
 	    now > env->arrival + q->opts.max_lifetime_ms / 1000) {
 		for (size_t i = 0; i < env->rcpt_count; i++) {
 			struct spoolrec_rcpt *r = &env->rcpts[i];
-			char err[700];
 
 			if (r->state == SPOOLREC_DELIVERED ||
 			    r->state == SPOOLREC_BOUNCED)
 				continue;
-			snprintf(err, sizeof(err),
-				 "5.4.7 delivery time expired; last error: %s",
-				 r->error != NULL && *r->error != '\0'
-					 ? r->error
-					 : "none");
-			rcpt_set(a, i, SPOOLREC_BOUNCED, err);
+			/* the last summary is quoted for people, not read */
+			rcpt_local(a, i, SPOOLREC_BOUNCED, 0, "5.4.7",
+				   "delivery time expired; last error: %s",
+				   r->error != NULL && *r->error != '\0'
+				       ? r->error
+				       : "none");
 		}
 	}
 	if (!dsn_prepare(a)) {

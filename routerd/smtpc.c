@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "evloop.h"
 #include "linefold.h"
 #include "log.h"
+#include "sbuf.h"
 #include "settings.h"
 #include "smtpc_private.h"
 
@@ -242,6 +244,7 @@ static void req_free(struct smtpc_req *req)
 		free(req->rcpts[i].addr);
 		free(req->rcpts[i].orcpt);
 		free(req->rcpts[i].text);
+		free(req->rcpts[i].diag);
 	}
 	free(req->rcpts);
 	for (i = 0; i < req->n_targets; i++)
@@ -421,27 +424,20 @@ void smtpc_req_target_failed(struct smtpc_req *req, bool dead_cache,
 	/* No target took it: a temporary failure, whatever the last one
 	 * said (DESIGN.md invariant 2). */
 	snprintf(st, sizeof(st), "4%s",
-	         status[0] != '\0' ? status + 1 : ".4.0");
+	         status != NULL && status[0] != '\0' ? status + 1 : ".4.0");
 	req->failed = true;
 	for (i = 0; i < req->n_rcpts; i++) {
 		if (!req->rcpts[i].decided)
-			smtpc_rcpt_decide(&req->rcpts[i], 0, st, why);
+			smtpc_rcpt_decide(&req->rcpts[i], st, why);
 	}
 	smtpc_req_finish(req);
 }
 
 /* -- results -------------------------------------------------------- */
 
-void smtpc_rcpt_decide(struct smtpc_rcpt *r, int code, const char *status,
-                       const char *text)
+static void rcpt_set(struct smtpc_rcpt *r, int code, int cls,
+                     const char *status, const char *text, const char *diag)
 {
-	/* A local decision without a usable status is a temporary failure
-	 * (DESIGN.md invariant 2). */
-	int cls = code != 0 ? code / 100
-	          : status != NULL && status[0] >= '2' && status[0] <= '5'
-	              ? status[0] - '0'
-	              : 4;
-
 	r->decided = true;
 	r->res.code = code;
 	r->res.verdict = cls == 2   ? SMTPC_DONE
@@ -454,6 +450,35 @@ void smtpc_rcpt_decide(struct smtpc_rcpt *r, int code, const char *status,
 	free(r->text);
 	r->text = alloc_strdup(text);
 	r->res.text = r->text;
+	free(r->diag);
+	r->diag = diag != NULL ? alloc_strdup(diag) : NULL;
+	r->res.diag = r->diag;
+}
+
+void smtpc_rcpt_decide(struct smtpc_rcpt *r, const char *status,
+                       const char *text)
+{
+	/* status is checked before it is read: no status is a retry */
+	int cls = status != NULL && status[0] >= '2' && status[0] <= '5'
+	              ? status[0] - '0'
+	              : 4;
+
+	rcpt_set(r, 0, cls, status, text, NULL);
+}
+
+void smtpc_rcpt_decide_reply(struct smtpc_rcpt *r,
+                             const struct smtpreply *reply)
+{
+	struct sbuf *text = sbuf_new(SIZE_MAX);
+	struct sbuf *diag = sbuf_new(SMTPREPLY_DIAG_MAX + 64);
+
+	/* Neither can fail: no limit, and format_diag's own bound. */
+	(void)smtpreply_format_text(reply, text);
+	(void)smtpreply_format_diag(reply, diag);
+	rcpt_set(r, (int)reply->code, (int)smtpreply_status_class(reply->code),
+	         reply->enhanced, sbuf_data(text), sbuf_data(diag));
+	sbuf_deinit(&text);
+	sbuf_deinit(&diag);
 }
 
 static const char *verdict_name(enum smtpc_verdict v)
@@ -476,7 +501,7 @@ void smtpc_req_finish(struct smtpc_req *req)
 		char q1[LOG_QUOTE_MAX], q2[LOG_QUOTE_MAX];
 
 		if (!rc->decided)
-			smtpc_rcpt_decide(rc, 0, "4.3.0", "no verdict");
+			smtpc_rcpt_decide(rc, "4.3.0", "no verdict");
 		res[i] = rc->res;
 		log_info(
 		    req->queue_id,
@@ -617,8 +642,7 @@ struct smtpc_req *smtpc_deliver(struct smtpc *c, const struct smtpc_job *job,
 		                          strerror(errno));
 		req->failed = true;
 		for (i = 0; i < req->n_rcpts; i++)
-			smtpc_rcpt_decide(&req->rcpts[i], 0, "4.3.0",
-			                  req->error);
+			smtpc_rcpt_decide(&req->rcpts[i], "4.3.0", req->error);
 	}
 	req->data_offset = job->data_offset;
 	req->data_len = job->data_len;

@@ -122,6 +122,10 @@ struct smtpc_rcpt_result {
 	int code;         /* SMTP reply code, 0 when no reply decided it */
 	char status[16];  /* enhanced status, "4.4.1" */
 	const char *text; /* "550 5.1.1 no such user" or a local reason */
+	/* The RFC 3464 Diagnostic-Code of the reply that decided it,
+	   "smtp; 550 5.1.1 no such user" (smtpreply_format_diag()); NULL
+	   when code is 0 */
+	const char *diag;
 };
 
 struct smtpc_result {

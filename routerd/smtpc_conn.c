@@ -9,7 +9,8 @@
  *
  * The connect is non-blocking with a libevent timeout; then the socket
  * belongs to an io (io.h), whose timeout is set per state (RFC 5321
- * 4.5.3.2). Replies are read with smtpc_reply_read() and dispatched by
+ * 4.5.3.2). Replies are read with smtpreply_parse() (SMTPREPLY_BARE_LF:
+ * a server's bare LF ends a line, as Postfix reads it) and dispatched by
  * state; transaction states go to smtpc_txn.c. Every failure before MAIL
  * FROM is the target's failure (the request moves to the next target);
  * from MAIL FROM on it is the transaction's (RETRY for what is open).
@@ -75,7 +76,8 @@ void smtpc_conn_free(struct smtpc_conn **connp)
 	io_free(&conn->io);
 	if (conn->fd >= 0)
 		close(conn->fd);
-	smtpc_reply_free(&conn->reply);
+	smtpreply_clear(&conn->reply);
+	smtpreply_parser_deinit(&conn->rp);
 	free(conn->key);
 	free(conn->dest);
 	free(conn->host);
@@ -98,8 +100,7 @@ void smtpc_conn_fail(struct smtpc_conn *conn, const char *status,
 	if (txn && !dead_cache) {
 		for (i = 0; i < req->n_rcpts; i++) {
 			if (!req->rcpts[i].decided)
-				smtpc_rcpt_decide(&req->rcpts[i], 0, status,
-				                  why);
+				smtpc_rcpt_decide(&req->rcpts[i], status, why);
 		}
 		conn->state = SMTPC_S_QUIT;
 		smtpc_conn_released(conn);
@@ -115,15 +116,28 @@ void smtpc_conn_fail(struct smtpc_conn *conn, const char *status,
  * reason, its status with the class the caller gives. */
 static void conn_fail_reply(struct smtpc_conn *conn, const char *what)
 {
-	char *text = smtpc_reply_text(&conn->reply);
+	char *text = smtpc_conn_reply_text(conn);
 	char *why = alloc_printf("%s %s: %s", conn->host, what, text);
-	char st[16];
+	char st[SMTPREPLY_ENHANCED_MAX];
 
 	snprintf(st, sizeof(st), "%s",
-	         conn->reply.status[0] != '\0' ? conn->reply.status : "4.4.0");
+	         conn->reply.enhanced[0] != '\0' ? conn->reply.enhanced
+	                                         : "4.4.0");
 	smtpc_conn_fail(conn, st, why);
 	free(why);
 	free(text);
+}
+
+char *smtpc_conn_reply_text(const struct smtpc_conn *conn)
+{
+	struct sbuf *s = sbuf_new(SIZE_MAX);
+	char *text;
+
+	/* no limit: cannot fail */
+	(void)smtpreply_format_text(&conn->reply, s);
+	text = sbuf_steal(s, NULL);
+	sbuf_deinit(&s);
+	return text;
 }
 
 void smtpc_conn_quit(struct smtpc_conn *conn)
@@ -166,7 +180,7 @@ static bool conn_send_auth(struct smtpc_conn *conn)
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
 
 	io_set_timeout(conn->io, set->helo_ms);
-	if (conn->caps.auth_plain) {
+	if ((conn->caps.auth & SMTPREPLY_AUTH_PLAIN) != 0) {
 		size_t ul = strlen(req->auth_user);
 		size_t pl = strlen(req->auth_password);
 		size_t len = ul + pl + 2;
@@ -220,7 +234,7 @@ static bool conn_send_ehlo_result(struct smtpc_conn *conn)
 	char why[512];
 
 	if (!conn->is_tls && conn->tls != SMTPC_TLS_NONE) {
-		if (conn->caps.starttls) {
+		if (smtpc_conn_has(conn, SMTPREPLY_CAP_STARTTLS)) {
 			conn->state = SMTPC_S_STARTTLS;
 			io_write(conn->io, "STARTTLS\r\n", 10);
 			return true;
@@ -238,7 +252,8 @@ static bool conn_send_ehlo_result(struct smtpc_conn *conn)
 			                "not sending AUTH without TLS");
 			return false;
 		}
-		if (!conn->caps.auth_plain && !conn->caps.auth_login) {
+		if ((conn->caps.auth &
+		     (SMTPREPLY_AUTH_PLAIN | SMTPREPLY_AUTH_LOGIN)) == 0) {
 			snprintf(why, sizeof(why),
 			         "AUTH PLAIN or LOGIN not offered by %s",
 			         conn->host);
@@ -302,9 +317,9 @@ static bool conn_start_tls(struct smtpc_conn *conn)
 /* Returns false when the connection was freed. */
 static bool conn_reply(struct smtpc_conn *conn)
 {
-	struct smtpc_reply *r = &conn->reply;
+	struct smtpreply *r = &conn->reply;
 	struct smtpc_req *req = conn->req;
-	int cls = r->code / 100;
+	unsigned cls = smtpreply_status_class(r->code);
 
 	conn->got_reply = true;
 	switch (conn->state) {
@@ -319,7 +334,7 @@ static bool conn_reply(struct smtpc_conn *conn)
 		return true;
 	case SMTPC_S_EHLO:
 		if (cls == 2) {
-			smtpc_caps_parse(r, &conn->caps);
+			(void)smtpreply_ehlo_caps(r, &conn->caps);
 			return conn_send_ehlo_result(conn);
 		}
 		if (cls == 5 && !conn->is_tls) {
@@ -339,7 +354,7 @@ static bool conn_reply(struct smtpc_conn *conn)
 	case SMTPC_S_STARTTLS:
 		if (cls != 2 && conn->tls == SMTPC_TLS_MAY) {
 			/* The session is still a clear one: go on in it. */
-			char *text = smtpc_reply_text(r);
+			char *text = smtpc_conn_reply_text(conn);
 
 			conn_log_fallback(conn, "continue_plaintext", text);
 			free(text);
@@ -427,11 +442,22 @@ static bool conn_read_replies(struct smtpc_conn *conn)
 	const char *err;
 	int rc;
 
-	while ((rc = smtpc_reply_read(&conn->reply, io_input(conn->io),
-	                              &err)) == 1) {
+	for (;;) {
+		struct sbuf *in = io_input(conn->io);
+		size_t used;
+
+		smtpreply_clear(&conn->reply);
+		rc = smtpreply_parse(conn->rp, sbuf_data(in), sbuf_len(in),
+		                     &used, &conn->reply, &err);
+		if (rc <= 0)
+			break;
+		/* consumed first: conn_reply() may free the io */
+		sbuf_consume(in, used);
 		if (!conn_reply(conn))
 			return false;
 	}
+	if (rc == 0)
+		sbuf_reset(io_input(conn->io)); /* the parser holds it now */
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "%s: %s", conn->host, err);
 		smtpc_conn_fail(conn, "4.5.0", why);
@@ -559,7 +585,7 @@ struct smtpc_conn *smtpc_conn_open(struct smtpc *c, struct smtpc_req *req,
 	conn->host = alloc_strdup(t->host);
 	conn->tls = smtpc_req_tls(req);
 	smtpc_addr_str(&t->addr, conn->ip, sizeof(conn->ip));
-	smtpc_reply_init(&conn->reply);
+	conn->rp = smtpreply_parser_new(SMTPREPLY_BARE_LF);
 	conn->timer = evloop_timer_new(smtpc_base(c), conn_timer, conn);
 	conn->state = SMTPC_S_CONNECTING;
 	conn->fd = socket(t->addr.ss_family,

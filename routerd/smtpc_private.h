@@ -1,7 +1,8 @@
 /*
  * smtpc_private.h - what smtpc.c (requests, limits, the connection cache),
  * smtpc_conn.c (connect, greeting, EHLO, STARTTLS, AUTH), smtpc_txn.c
- * (MAIL, RCPT, DATA/BDAT) and smtpc_reply.c (the reply reader) share.
+ * (MAIL, RCPT, DATA/BDAT) and smtpc_xtext.c share. Replies and EHLO
+ * capabilities are read by smtpreply.h, the one fuzzed reply parser.
  * Nothing here is for other modules.
  *
  * A request (struct smtpc_req) waits in c->waiting until a connection
@@ -20,41 +21,19 @@
 
 #include "linefold.h"
 #include "smtpc.h"
+#include "smtpreply.h"
 
 struct event;
 struct evloop_timer;
 struct io;
 struct sbuf;
 
-#define SMTPC_LINE_MAX 4096
-#define SMTPC_REPLY_MAX 65536
-#define SMTPC_IN_LIMIT (SMTPC_REPLY_MAX + SMTPC_LINE_MAX)
+/* Input the io buffers between reads: the reply parser keeps a partial
+ * line itself and bounds every reply (smtpreply.h). */
+#define SMTPC_IN_LIMIT (64u * 1024)
 
-/* The incremental reply reader (smtpc_reply.c). lines: each line's text
- * (after "ddd-"), '\n'-separated. */
-struct smtpc_reply {
-	int code;
-	char status[16];
-	struct sbuf *lines;
-	bool partial;
-};
-
-struct smtpc_caps {
-	bool esmtp, pipelining, size, eightbit, smtputf8, chunking, dsn;
-	bool starttls, enhanced, auth_plain, auth_login;
-	uint64_t size_max; /* 0: no limit given */
-};
-
-void smtpc_reply_init(struct smtpc_reply *r);
-void smtpc_reply_free(struct smtpc_reply *r);
-/* 1: a whole reply is in r (and consumed from in); 0: need more input;
- * -1: malformed (*error_r static). */
-int smtpc_reply_read(struct smtpc_reply *r, struct sbuf *in,
-                     const char **error_r);
-/* "550 5.1.1 text text" (lines joined with ' '); the caller frees. */
-char *smtpc_reply_text(const struct smtpc_reply *r);
-void smtpc_caps_parse(const struct smtpc_reply *r, struct smtpc_caps *caps_r);
-/* RFC 3461 xtext of s, appended to out. */
+/* RFC 3461 xtext of s (RFC 6533 utf-8-addr-xtext when utf8_addr),
+ * appended to out (smtpc_xtext.c). */
 void smtpc_xtext(struct sbuf *out, const char *s, bool utf8_addr);
 
 struct smtpc_rcpt {
@@ -62,7 +41,7 @@ struct smtpc_rcpt {
 	unsigned notify;
 	char *orcpt;
 	struct smtpc_rcpt_result res;
-	char *text;
+	char *text, *diag;
 	bool decided;  /* res is final for this attempt */
 	bool accepted; /* RCPT got 2xx, waiting for the data's verdict */
 };
@@ -92,7 +71,7 @@ struct smtpc_req {
 	/* MAY: TLS failed with this target, try it again in clear (-1:
 	 * none); see smtpc_req_tls() */
 	long plain_target;
-	char *error;        /* the last target's failure */
+	char *error; /* the last target's failure */
 	char host[256], ip[INET6_ADDRSTRLEN + 8], tls_info[128];
 	bool reused, reached, failed;
 };
@@ -129,8 +108,9 @@ struct smtpc_conn {
 	struct evloop_timer *timer; /* idle cache */
 	struct io *io;
 	enum smtpc_state state;
-	struct smtpc_reply reply;
-	struct smtpc_caps caps;
+	struct smtpreply_parser *rp; /* SMTPREPLY_BARE_LF, as Postfix */
+	struct smtpreply reply;      /* the last whole reply */
+	struct smtpreply_caps caps;  /* zero after HELO */
 	struct smtpc_req *req;
 	unsigned uses;
 	int connect_errno;
@@ -170,13 +150,25 @@ void smtpc_req_target_failed(struct smtpc_req *req, bool dead_cache,
 void smtpc_schedule(struct smtpc *c);
 /* The connection was freed; its slot is free. */
 void smtpc_conn_gone(struct smtpc_conn *conn);
-/* Set one recipient's verdict from a code (0: local) and text. */
-void smtpc_rcpt_decide(struct smtpc_rcpt *r, int code, const char *status,
+/* Set one recipient's verdict: a local one (the status's class decides;
+ * text is the reason, its Diagnostic-Code "x-dirmx; text"). */
+void smtpc_rcpt_decide(struct smtpc_rcpt *r, const char *status,
                        const char *text);
+/* Set one recipient's verdict from the connection's last reply. */
+void smtpc_rcpt_decide_reply(struct smtpc_rcpt *r,
+                             const struct smtpreply *reply);
 /* The request is over: log, call back, free. */
 void smtpc_req_finish(struct smtpc_req *req);
 
 /* smtpc_conn.c */
+/* Whether the server's EHLO offered cap (SMTPREPLY_CAP_*). */
+static inline bool smtpc_conn_has(const struct smtpc_conn *conn, unsigned cap)
+{
+	return (conn->caps.flags & cap) != 0;
+}
+/* "550 5.1.1 text" of the last reply, for logs and reasons; the caller
+ * frees. */
+char *smtpc_conn_reply_text(const struct smtpc_conn *conn);
 /* "192.0.2.1:25" or "[2001:db8::1]:25" */
 void smtpc_addr_str(const struct sockaddr_storage *ss, char *out, size_t size);
 struct smtpc_conn *smtpc_conn_open(struct smtpc *c, struct smtpc_req *req,

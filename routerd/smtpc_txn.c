@@ -39,10 +39,7 @@
 
 static void decide_by_reply(struct smtpc_conn *conn, struct smtpc_rcpt *r)
 {
-	char *text = smtpc_reply_text(&conn->reply);
-
-	smtpc_rcpt_decide(r, conn->reply.code, conn->reply.status, text);
-	free(text);
+	smtpc_rcpt_decide_reply(r, &conn->reply);
 }
 
 /* Every accepted recipient gets the reply's verdict; then done. */
@@ -66,7 +63,7 @@ static bool bounce_all(struct smtpc_conn *conn, const char *status,
 	size_t i;
 
 	for (i = 0; i < req->n_rcpts; i++)
-		smtpc_rcpt_decide(&req->rcpts[i], 0, status, why);
+		smtpc_rcpt_decide(&req->rcpts[i], status, why);
 	smtpc_conn_done(conn, false);
 	return true;
 }
@@ -76,15 +73,15 @@ static void put_mail(struct smtpc_conn *conn, struct sbuf *out)
 	struct smtpc_req *req = conn->req;
 
 	sbuf_printf(out, "MAIL FROM:<%s>", req->mail_from);
-	if (conn->caps.size)
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_SIZE))
 		sbuf_printf(out, " SIZE=%llu", (unsigned long long)req->size);
-	if (req->eightbit && conn->caps.eightbit)
+	if (req->eightbit && smtpc_conn_has(conn, SMTPREPLY_CAP_8BITMIME))
 		sbuf_append_str(out, " BODY=8BITMIME");
 	if (req->need_smtputf8)
 		sbuf_append_str(out, " SMTPUTF8");
-	if (conn->caps.dsn && req->ret != 0)
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_DSN) && req->ret != 0)
 		sbuf_append_str(out, req->ret == 1 ? " RET=FULL" : " RET=HDRS");
-	if (conn->caps.dsn && req->envid != NULL) {
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_DSN) && req->envid != NULL) {
 		sbuf_append_str(out, " ENVID=");
 		smtpc_xtext(out, req->envid, false);
 	}
@@ -117,9 +114,9 @@ static void put_rcpt(struct smtpc_conn *conn, struct sbuf *out, size_t i)
 	const struct smtpc_rcpt *r = &conn->req->rcpts[i];
 
 	sbuf_printf(out, "RCPT TO:<%s>", r->addr);
-	if (conn->caps.dsn && r->notify != 0)
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_DSN) && r->notify != 0)
 		put_notify(out, r->notify);
-	if (conn->caps.dsn && r->orcpt != NULL) {
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_DSN) && r->orcpt != NULL) {
 		const char *semi = strchr(r->orcpt, ';');
 
 		if (semi != NULL) {
@@ -151,17 +148,18 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 	char why[512];
 	size_t i;
 
-	if (req->need_smtputf8 && !conn->caps.smtputf8) {
+	if (req->need_smtputf8 &&
+	    !smtpc_conn_has(conn, SMTPREPLY_CAP_SMTPUTF8)) {
 		snprintf(why, sizeof(why), "SMTPUTF8 not supported by %s",
 		         conn->host);
 		return bounce_all(conn, "5.6.7", why);
 	}
-	if (conn->caps.size && conn->caps.size_max > 0 &&
-	    req->size > conn->caps.size_max) {
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_SIZE) && conn->caps.size > 0 &&
+	    req->size > conn->caps.size) {
 		snprintf(why, sizeof(why),
 		         "message size %llu exceeds the limit %llu of %s",
 		         (unsigned long long)req->size,
-		         (unsigned long long)conn->caps.size_max, conn->host);
+		         (unsigned long long)conn->caps.size, conn->host);
 		return bounce_all(conn, "5.3.4", why);
 	}
 	out = sbuf_new(SIZE_MAX);
@@ -173,7 +171,7 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 	}
 	put_mail(conn, out);
 	conn->sent = 1;
-	if (conn->caps.pipelining) {
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_PIPELINING)) {
 		for (i = 0; i < req->n_rcpts; i++)
 			put_rcpt(conn, out, i);
 		conn->sent += req->n_rcpts;
@@ -207,7 +205,8 @@ static bool set_trailer(struct smtpc_conn *conn)
 	                        : "\r\n");
 	conn->pos = 0;
 	conn->total = req->data_len + strlen(conn->trailer);
-	linefold_init(&conn->fold, set_line_max(conn), !conn->caps.chunking);
+	linefold_init(&conn->fold, set_line_max(conn),
+	              !smtpc_conn_has(conn, SMTPREPLY_CAP_CHUNKING));
 	return true;
 }
 
@@ -296,7 +295,7 @@ static bool start_data(struct smtpc_conn *conn)
 
 	if (!set_trailer(conn))
 		return read_fail(conn, errno);
-	if (conn->caps.chunking)
+	if (smtpc_conn_has(conn, SMTPREPLY_CAP_CHUNKING))
 		return send_chunk(conn);
 	io_write(conn->io, "DATA\r\n", 6);
 	conn->state = SMTPC_S_DATA_INIT;
@@ -328,7 +327,9 @@ static bool envelope_reply(struct smtpc_conn *conn)
 		}
 	}
 	/* With PIPELINING everything was sent; else the next RCPT. */
-	expect = conn->mail_ok || conn->caps.pipelining ? 1 + req->n_rcpts : 1;
+	expect = conn->mail_ok || smtpc_conn_has(conn, SMTPREPLY_CAP_PIPELINING)
+	             ? 1 + req->n_rcpts
+	             : 1;
 	if (conn->answered == conn->sent && conn->sent < expect) {
 		struct sbuf *out = sbuf_new(SIZE_MAX);
 
@@ -349,7 +350,7 @@ static bool envelope_reply(struct smtpc_conn *conn)
 
 bool smtpc_txn_reply(struct smtpc_conn *conn)
 {
-	int cls = conn->reply.code / 100;
+	unsigned cls = smtpreply_status_class(conn->reply.code);
 
 	switch (conn->state) {
 	case SMTPC_S_ENVELOPE:
@@ -369,7 +370,7 @@ bool smtpc_txn_reply(struct smtpc_conn *conn)
 		return finish_by_reply(conn);
 	default: {
 		/* A reply nobody asked for (while sending the data, say). */
-		char *text = smtpc_reply_text(&conn->reply);
+		char *text = smtpc_conn_reply_text(conn);
 		char why[512];
 
 		snprintf(why, sizeof(why), "unexpected reply from %s: %.200s",

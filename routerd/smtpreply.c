@@ -32,7 +32,8 @@
 
 struct smtpreply_parser {
 	bool failed;
-	bool cr; /* the line so far ends with a CR (not stored) */
+	bool bare_lf; /* SMTPREPLY_BARE_LF */
+	bool cr;      /* the line so far ends with a CR (not stored) */
 	size_t line_len;
 	unsigned char line[LINE_CONTENT_MAX];
 
@@ -43,10 +44,11 @@ struct smtpreply_parser {
 	struct sbuf *text;
 };
 
-struct smtpreply_parser *smtpreply_parser_new(void)
+struct smtpreply_parser *smtpreply_parser_new(unsigned flags)
 {
 	struct smtpreply_parser *p = alloc_new(struct smtpreply_parser);
 
+	p->bare_lf = (flags & SMTPREPLY_BARE_LF) != 0;
 	p->text = sbuf_new((size_t)SMTPREPLY_LINES_MAX * SMTPREPLY_LINE_MAX);
 	return p;
 }
@@ -211,7 +213,7 @@ int smtpreply_parse(struct smtpreply_parser *p, const char *data, size_t len,
 			p->cr = true;
 			continue;
 		}
-		if (!p->cr)
+		if (!p->cr && !p->bare_lf)
 			return fail(p, "bare LF in reply", error_r);
 		p->cr = false;
 		rc = reply_line(p, error_r);
@@ -228,35 +230,53 @@ int smtpreply_parse(struct smtpreply_parser *p, const char *data, size_t len,
 	return 0;
 }
 
-int smtpreply_format_diag(const struct smtpreply *r, struct sbuf *out)
+/* "550 5.1.1 text": clean makes it printable ASCII and cuts it at
+ * SMTPREPLY_DIAG_MAX text octets. */
+static bool format_reply(const struct smtpreply *r, bool clean, struct sbuf *s)
 {
 	const char *t = r->text != NULL ? r->text : "";
 	size_t tlen = strlen(t), i, keep;
-	struct sbuf *s = sbuf_new(SMTPREPLY_DIAG_MAX + 64);
 	char c;
-	int ret = -1;
 
-	keep = tlen > SMTPREPLY_DIAG_MAX ? SMTPREPLY_DIAG_MAX : tlen;
-	if (!sbuf_printf(s, "smtp; %u", r->code))
-		goto done;
+	keep = clean && tlen > SMTPREPLY_DIAG_MAX ? SMTPREPLY_DIAG_MAX : tlen;
+	if (!sbuf_printf(s, "%u", r->code))
+		return false;
 	if (r->enhanced[0] != '\0' && !sbuf_printf(s, " %s", r->enhanced))
-		goto done;
+		return false;
 	if (keep > 0 && !sbuf_append(s, " ", 1))
-		goto done;
+		return false;
 	for (i = 0; i < keep; i++) {
 		c = t[i];
-		if (c == '\n' || c == '\t')
+		if (c == '\n' || (clean && c == '\t'))
 			c = ' ';
-		else if (!str_is_printable_ascii(&c, 1))
+		else if (clean && !str_is_printable_ascii(&c, 1))
 			c = '?';
 		if (!sbuf_append(s, &c, 1))
-			goto done;
+			return false;
 	}
-	if (keep < tlen && !sbuf_append_str(s, "..."))
-		goto done;
-	if (sbuf_append(out, sbuf_data(s), sbuf_len(s)))
+	return keep == tlen || sbuf_append_str(s, "...");
+}
+
+int smtpreply_format_diag(const struct smtpreply *r, struct sbuf *out)
+{
+	struct sbuf *s = sbuf_new(SMTPREPLY_DIAG_MAX + 64);
+	int ret = -1;
+
+	if (sbuf_append_str(s, "smtp; ") && format_reply(r, true, s) &&
+	    sbuf_append(out, sbuf_data(s), sbuf_len(s)))
 		ret = 0;
-done:
+	sbuf_deinit(&s);
+	return ret;
+}
+
+int smtpreply_format_text(const struct smtpreply *r, struct sbuf *out)
+{
+	struct sbuf *s = sbuf_new(sbuf_limit(out));
+	int ret = -1;
+
+	if (format_reply(r, false, s) &&
+	    sbuf_append(out, sbuf_data(s), sbuf_len(s)))
+		ret = 0;
 	sbuf_deinit(&s);
 	return ret;
 }

@@ -14,7 +14,13 @@
  * Strict on purpose, because a reply that is half understood is worse
  * than a connection dropped with a temporary failure:
  *   - every line ends with CR LF; a bare LF, a bare CR, a NUL or any
- *     other control character but TAB is an error;
+ *     other control character but TAB is an error. One exception, by
+ *     choice of the caller: with SMTPREPLY_BARE_LF a bare LF ends a line
+ *     as CR LF does (a bare CR is still an error). The delivery client
+ *     sets it, as Postfix's smtp client reads replies: a server that
+ *     ends its replies with LF alone is broken but unambiguous (replies
+ *     carry no payload that could be smuggled), and refusing it would
+ *     turn its every verdict into a retry;
  *   - every line is three digits (first 2-5, second 0-5, RFC 5321 4.2)
  *     then "-" (more lines follow), " " or the end of the line (last
  *     line); every line of one reply has the same code;
@@ -68,7 +74,11 @@ struct smtpreply {
 
 struct smtpreply_parser;
 
-struct smtpreply_parser *smtpreply_parser_new(void);
+/* Flags of smtpreply_parser_new(). */
+#define SMTPREPLY_BARE_LF 0x1u /* a bare LF ends a line (above) */
+
+/* flags: 0 (strict) or SMTPREPLY_BARE_LF. */
+struct smtpreply_parser *smtpreply_parser_new(unsigned flags);
 /* Frees *p (NULL allowed) and sets *p to NULL. */
 void smtpreply_parser_deinit(struct smtpreply_parser **p);
 
@@ -90,10 +100,18 @@ unsigned smtpreply_status_class(unsigned code);
  * Append "smtp; 550 5.1.1 text of the reply" to out: the lines joined
  * with spaces, every byte outside printable ASCII as "?", at most
  * SMTPREPLY_DIAG_MAX octets of text (then "..."). This is the form of an
- * RFC 3464 Diagnostic-Code and of spoolrec's error field. -1 (out
+ * RFC 3464 Diagnostic-Code and of spoolrec's diag field. -1 (out
  * unchanged) when it does not fit in out's limit.
  */
 int smtpreply_format_diag(const struct smtpreply *r, struct sbuf *out);
+
+/*
+ * Append "550 5.1.1 text of the reply" to out, for logs and a delivery
+ * result's summary: the lines joined with spaces (TAB kept), octets
+ * >= 0x80 kept as they are, no length cut but out's limit. -1 (out
+ * unchanged) when it does not fit.
+ */
+int smtpreply_format_text(const struct smtpreply *r, struct sbuf *out);
 
 /* EHLO keywords (RFC 5321 4.1.1.1; each extension's RFC). */
 enum smtpreply_cap {

@@ -8,13 +8,14 @@
  * is looked at; then walks the lines with a table of the keys in order.
  * All reads of the input go through struct buf.
  *
- * A record holds seven lines per recipient, and a message to a large
- * group has thousands of recipients, formatted before the 250 and parsed
- * again for every delivery attempt. So both directions work in runs, not
- * bytes: format appends each run of bytes that need no escaping with one
- * append and writes keys and numbers without printf; parse finds each
- * line end with one memchr() over the bytes left in the buf, and decodes
- * a value by copying the runs between escapes.
+ * A record holds eleven lines per recipient (seven in version 1, read
+ * only), and a message to a large group has thousands of recipients,
+ * formatted before the 250 and parsed again for every delivery attempt.
+ * So both directions work in runs, not bytes: format appends each run of
+ * bytes that need no escaping with one append and writes keys and numbers
+ * without printf; parse finds each line end with one memchr() over the
+ * bytes left in the buf, and decodes a value by copying the runs between
+ * escapes.
  */
 #include "spoolrec.h"
 
@@ -55,14 +56,19 @@ enum spoolrec_key {
 	K_STATE,
 	K_ATTEMPTS,
 	K_ERROR,
+	K_CODE,
+	K_STATUS,
+	K_DIAG,
+	K_RHOST,
 	K_COUNT
 };
 #define K_FIRST_RCPT K_RCPT
 
 static const char *const key_names[K_COUNT] = {
-    "version", "id",    "arrival",  "client",   "helo",  "auth", "from",
-    "size",    "body",  "smtputf8", "ret",      "envid", "rcpt", "hop",
-    "notify",  "orcpt", "state",    "attempts", "error",
+    "version", "id",   "arrival", "client",   "helo",  "auth",
+    "from",    "size", "body",    "smtputf8", "ret",   "envid",
+    "rcpt",    "hop",  "notify",  "orcpt",    "state", "attempts",
+    "error",   "code", "status",  "diag",     "rhost",
 };
 
 /* zlib's crc32 is this very CRC (reflected 0xEDB88320, pre- and
@@ -85,6 +91,9 @@ static void rcpt_free(struct spoolrec_rcpt *r)
 	free(r->hop);
 	free(r->orcpt);
 	free(r->error);
+	free(r->status);
+	free(r->diag);
+	free(r->rhost);
 }
 
 void spoolrec_deinit(struct spoolrec **recp)
@@ -156,6 +165,10 @@ struct spoolrec *spoolrec_dup(const struct spoolrec *rec)
 		r->state = s->state;
 		r->attempts = s->attempts;
 		spoolrec_set(&r->error, s->error);
+		r->code = s->code;
+		spoolrec_set(&r->status, s->status);
+		spoolrec_set(&r->diag, s->diag);
+		spoolrec_set(&r->rhost, s->rhost);
 	}
 	return d;
 }
@@ -246,6 +259,12 @@ static bool put_notify(struct sbuf *out, unsigned n)
 	return sbuf_append(out, "\n", 1);
 }
 
+/* 0 (no reply) or an SMTP reply code. */
+static bool code_valid(uint64_t code)
+{
+	return code == 0 || (code >= 200 && code <= 599);
+}
+
 static const char *format_check(const struct spoolrec *rec)
 {
 	struct spool_id id;
@@ -263,6 +282,8 @@ static const char *format_check(const struct spoolrec *rec)
 			return "invalid DSN notify";
 		if ((unsigned)rec->rcpts[i].state >= N_ELEMENTS(state_names))
 			return "invalid recipient state";
+		if (!code_valid(rec->rcpts[i].code))
+			return "invalid reply code";
 	}
 	return NULL;
 }
@@ -293,7 +314,11 @@ static bool format_body(const struct spoolrec *rec, struct sbuf *s)
 		     put_str(s, K_ORCPT, r->orcpt) &&
 		     put_word(s, K_STATE, state_names[r->state]) &&
 		     put_num(s, K_ATTEMPTS, r->attempts) &&
-		     put_str(s, K_ERROR, r->error);
+		     put_str(s, K_ERROR, r->error) &&
+		     put_num(s, K_CODE, r->code) &&
+		     put_str(s, K_STATUS, r->status) &&
+		     put_str(s, K_DIAG, r->diag) &&
+		     put_str(s, K_RHOST, r->rhost);
 	}
 	return ok;
 }
@@ -496,7 +521,8 @@ static const char *get_notify(struct buf *b, unsigned *v_r)
 	return NULL;
 }
 
-static const char *parse_rcpt(struct buf *b, struct spoolrec *rec)
+static const char *parse_rcpt(struct buf *b, struct spoolrec *rec,
+                              uint64_t version)
 {
 	struct spoolrec_rcpt *r = spoolrec_add_rcpt(rec, NULL, NULL);
 	const char *error;
@@ -515,6 +541,22 @@ static const char *parse_rcpt(struct buf *b, struct spoolrec *rec)
 	    (error = get_str(b, K_ERROR, &r->error)) != NULL)
 		return error;
 	r->attempts = (uint32_t)n;
+	if (version < 2) {
+		/* no result fields yet: the error text stays words only */
+		r->status = alloc_strdup("");
+		r->diag = alloc_strdup("");
+		r->rhost = alloc_strdup("");
+		return NULL;
+	}
+	if ((error = get_num(b, K_CODE, 599, &n)) != NULL)
+		return error;
+	if (!code_valid(n))
+		return "bad reply code";
+	r->code = (unsigned)n;
+	if ((error = get_str(b, K_STATUS, &r->status)) != NULL ||
+	    (error = get_str(b, K_DIAG, &r->diag)) != NULL ||
+	    (error = get_str(b, K_RHOST, &r->rhost)) != NULL)
+		return error;
 	return NULL;
 }
 
@@ -523,12 +565,12 @@ static const char *parse_body(struct buf *b, struct spoolrec *rec)
 	const char *error;
 	char *id = NULL;
 	struct spool_id sid;
-	uint64_t n;
+	uint64_t n, version;
 	unsigned w;
 
-	if ((error = get_num(b, K_VERSION, UINT32_MAX, &n)) != NULL)
+	if ((error = get_num(b, K_VERSION, UINT32_MAX, &version)) != NULL)
 		return error;
-	if (n != SPOOLREC_VERSION)
+	if (version != 1 && version != SPOOLREC_VERSION)
 		return "unsupported record version";
 	if ((error = get_str(b, K_ID, &id)) != NULL)
 		return error;
@@ -559,7 +601,7 @@ static const char *parse_body(struct buf *b, struct spoolrec *rec)
 	if ((error = get_str(b, K_ENVID, &rec->envid)) != NULL)
 		return error;
 	do {
-		if ((error = parse_rcpt(b, rec)) != NULL)
+		if ((error = parse_rcpt(b, rec, version)) != NULL)
 			return error;
 	} while (buf_remaining(b) > 0);
 	return NULL;

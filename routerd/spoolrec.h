@@ -1,11 +1,12 @@
 /*
- * spoolrec.h - the envelope record of a spooled message (version 1).
+ * spoolrec.h - the envelope record of a spooled message (version 2; version
+ * 1 records are still read).
  *
  * A pure codec: no files, no clock, no logging. The spool (spool.h) stores
  * the formatted record beside the message data; the delivery side parses it
  * back. The format, one "key=value" per LF-terminated line, is:
  *
- *     version=1
+ *     version=2          (1: records written before the result fields)
  *     id=<queue id, 16 chars, spool_id.h>
  *     arrival=<unix seconds>
  *     client=<client address>          helo=<HELO/EHLO argument>
@@ -21,7 +22,8 @@
  *                          SMTPUTF8 message: read as needed.)
  *     ret=none | full | hdrs            (DSN RET; none = not given)
  *     envid=<DSN ENVID, empty when none>
- *   then, for each recipient (at least one), these seven lines in order:
+ *   then, for each recipient (at least one), these eleven lines in order
+ *   (seven in version 1, which has no code, status, diag and rhost):
  *     rcpt=<address>
  *     hop=<next hop from authd: "mbx1.example.com", "[host]:port",
  *          "local", "external", ...>
@@ -30,20 +32,29 @@
  *     orcpt=<DSN ORCPT, empty when none>
  *     state=pending | delivered | bounced | deferred
  *     attempts=<delivery attempts so far>
- *     error=<last error text, empty when none>
+ *     error=<the last result for people, "mx.example: 550 5.1.1 no such
+ *           user", empty when none: shown by dirmxctl queue, never parsed
+ *           (the fields below are the result)>
+ *     code=<SMTP reply code of the last result, 0 when no server reply
+ *          decided it (a local decision, or none yet)>
+ *     status=<its RFC 3463 enhanced status, "5.1.1", empty when none>
+ *     diag=<its RFC 3464 Diagnostic-Code, "smtp; 550 5.1.1 no such user"
+ *          or "x-dirmx; <local reason>", empty when none>
+ *     rhost=<the remote MTA whose reply it is, empty when none>
  *   and last:
  *     end=<CRC-32 (IEEE, as zlib) of every byte before this line, 8
  *          lowercase hex digits>
  *
- * Every line is required, exactly once, in this order (one line per
- * header field shown on one line above): a record has exactly one
- * spelling, so format(parse(x)) == x. Values use the authd protocol's
- * escaping (include/authproto.txt): bytes outside 0x21-0x7E, '%' and '='
- * are written %XX with uppercase hex, every other byte as itself; %00 is
- * an error (values are C strings). Numbers are decimal without leading
- * zeros. An unknown key, a key out of order, a bad value, a missing or
- * wrong end line, or a byte after it is an error: a torn or truncated
- * record never parses.
+ * Every line of its version is required, exactly once, in this order
+ * (one line per header field shown on one line above): a record has
+ * exactly one spelling, so format(parse(x)) == x for version 2. Format
+ * always writes version 2; a version 1 record parses with code 0 and the
+ * other result fields empty, and formats as version 2. Values use the authd
+ * protocol's escaping (include/authproto.txt): bytes outside 0x21-0x7E, '%' and
+ * '=' are written %XX with uppercase hex, every other byte as itself; %00 is an
+ * error (values are C strings). Numbers are decimal without leading zeros. An
+ * unknown key, a key out of order, a bad value, a missing or wrong end line, or
+ * a byte after it is an error: a torn or truncated record never parses.
  *
  * Ownership: struct spoolrec and every string in it belong to whoever
  * made it (spoolrec_new() or spoolrec_parse()) and are freed with
@@ -65,7 +76,7 @@
 
 struct sbuf;
 
-#define SPOOLREC_VERSION 1
+#define SPOOLREC_VERSION 2
 /* Largest record parse accepts and format produces. */
 #define SPOOLREC_MAX_LEN ((size_t)16 * 1024 * 1024)
 
@@ -101,7 +112,13 @@ struct spoolrec_rcpt {
 	char *orcpt;
 	enum spoolrec_state state;
 	uint32_t attempts;
-	char *error;
+	char *error; /* for people only: nothing parses it (above) */
+	/* the last result: reply code (0 or 200-599), enhanced status,
+	   Diagnostic-Code, remote MTA (above) */
+	unsigned code;
+	char *status;
+	char *diag;
+	char *rhost;
 };
 
 struct spoolrec {

@@ -2,13 +2,16 @@
  * fuzz-smtpreply - smtpreply_parse() on arbitrary bytes, whole and in
  * random chunks.
  *
- * The first byte seeds the chunk sizes, the rest is the server's output.
+ * The first byte seeds the chunk sizes and, by its low bit, chooses
+ * SMTPREPLY_BARE_LF (the delivery client's setting) or the strict parser;
+ * the rest is the server's output.
  * It is parsed once in one piece and once in chunks of 1 to 16 bytes;
  * both must give the same replies (code, enhanced code, text, line count)
  * and fail, if they fail, after the same number of replies with the same
  * error. Every reply must keep the header's promises (code range, no
  * control octet in the text, enhanced class = code class), and
- * smtpreply_ehlo_caps() and smtpreply_format_diag() are run on it; any
+ * smtpreply_ehlo_caps(), smtpreply_format_diag() and
+ * smtpreply_format_text() are run on it; any
  * difference abort()s.
  */
 #include <stdint.h>
@@ -51,6 +54,10 @@ static void check_reply(const struct smtpreply *r)
 	if (smtpreply_format_diag(r, s) < 0 ||
 	    !str_is_printable_ascii(sbuf_data(s), sbuf_len(s)))
 		abort();
+	sbuf_deinit(&s);
+	s = sbuf_new((size_t)SMTPREPLY_LINES_MAX * SMTPREPLY_LINE_MAX + 64);
+	if (smtpreply_format_text(r, s) < 0 || sbuf_len(s) < 3)
+		abort();
 	if (smtpreply_ehlo_caps(r, &caps) == 0 &&
 	    strlen(caps.auth_mechs) >= sizeof(caps.auth_mechs))
 		abort();
@@ -58,9 +65,9 @@ static void check_reply(const struct smtpreply *r)
 }
 
 static void run_parser(const char *in, size_t len, uint32_t seed,
-                       struct run *run)
+                       unsigned flags, struct run *run)
 {
-	struct smtpreply_parser *p = smtpreply_parser_new();
+	struct smtpreply_parser *p = smtpreply_parser_new(flags);
 	size_t off = 0, used, chunk;
 
 	memset(run, 0, sizeof(*run));
@@ -89,12 +96,15 @@ static void run_parser(const char *in, size_t len, uint32_t seed,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run whole, parts;
+	unsigned flags;
 	size_t i;
 
 	if (size < 1)
 		return 0;
-	run_parser((const char *)data + 1, size - 1, 0, &whole);
-	run_parser((const char *)data + 1, size - 1, 1u + data[0], &parts);
+	flags = (data[0] & 1) != 0 ? SMTPREPLY_BARE_LF : 0;
+	run_parser((const char *)data + 1, size - 1, 0, flags, &whole);
+	run_parser((const char *)data + 1, size - 1, 1u + data[0], flags,
+	           &parts);
 	if (whole.n != parts.n || (whole.rc < 0) != (parts.rc < 0))
 		abort();
 	if (whole.rc < 0 &&

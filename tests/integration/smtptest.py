@@ -223,7 +223,10 @@ def simple_message(subject="test", extra_headers="", body="Hello.\r\n"):
 
 # -- the spool ---------------------------------------------------------------
 
-SpoolRcpt = namedtuple("SpoolRcpt", "addr hop notify orcpt state attempts error")
+# code, status, diag, rhost: the last result's fields (spoolrec.h version
+# 2); a version 1 record has none (0 and empty). error is the summary.
+SpoolRcpt = namedtuple("SpoolRcpt", "addr hop notify orcpt state attempts error "
+                       "code status diag rhost", defaults=(0, "", "", ""))
 
 
 class SpoolMsg:
@@ -257,19 +260,21 @@ class SpoolMsg:
         self.body = f["body"]
         self.smtputf8 = f["smtputf8"] == "1"
         self.envid = f["envid"]
+        self.version = int(f["version"])
         self.rcpts = []
         cur = None
-        for k, v in self.fields:
-            if k == "rcpt":
-                cur = {"addr": v}
-            elif cur is not None and k in ("hop", "notify", "orcpt", "state", "attempts"):
-                cur[k] = v
-            elif cur is not None and k == "error":
-                cur["error"] = v
-                self.rcpts.append(SpoolRcpt(cur["addr"], cur["hop"], cur["notify"],
-                                            cur["orcpt"], cur["state"],
-                                            int(cur["attempts"]), v))
+        for k, v in self.fields + [("end", None)]:
+            if k in ("rcpt", "end") and cur is not None:
+                self.rcpts.append(SpoolRcpt(
+                    cur["rcpt"], cur["hop"], cur["notify"], cur["orcpt"],
+                    cur["state"], int(cur["attempts"]), cur["error"],
+                    int(cur.get("code", "0")), cur.get("status", ""),
+                    cur.get("diag", ""), cur.get("rhost", "")))
                 cur = None
+            if k == "rcpt":
+                cur = {}
+            if cur is not None:
+                cur[k] = v
 
     @property
     def sha256(self):

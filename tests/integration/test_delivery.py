@@ -13,6 +13,7 @@ import os
 import re
 import time
 import unittest
+import zlib
 
 from deliverytest import DeliveryLab, HOSTNAME, Sink, parse_dsn, wait_for
 
@@ -224,6 +225,60 @@ postmaster = %s
         self.assertIn("X-Test-Id: rej-1", d["parts"][2].as_string())
         self.assertNotIn(ok1, d["parts"][1].as_string())
         self.assertNotIn(ok2, d["parts"][1].as_string())
+
+    def test_version1_envelope_delivers_and_bounces(self):
+        """A spool written before the result fields (spoolrec version 1,
+        only the error= text per recipient) still loads, delivers and
+        bounces: the deferred message's state is rewritten as version 1
+        while routerd is stopped, then the hop answers."""
+        dl = self.dl
+        sender = dl.user(12)
+        ok, bad = dl.user(3), dl.user(5)       # B, B
+        for x in (ok, bad):
+            self.B.set_reply(x, "451 4.3.0 <%s>: later" % x)
+            self.addCleanup(self.B.set_reply, x, None)
+        qid = dl.send(sender, [ok, bad], tag="v1-1")
+        state = os.path.join(dl.spool, "q", qid + ".state")
+
+        def deferred_both():
+            try:
+                with open(state, "rb") as f:
+                    return f.read().count(b"\nstate=deferred\n") == 2
+            except OSError:
+                return False
+        self.assertTrue(wait_for(deferred_both, 15), dl.log()[-2000:])
+        dl.stop_routerd()
+        with open(state, "rb") as f:
+            text = f.read()
+        self.assertIn(b"\ncode=451\nstatus=4.3.0\n", text)
+        lines = [ln for ln in text.split(b"\n")[:-2]  # without end=
+                 if ln.split(b"=", 1)[0] not in (b"code", b"status", b"diag", b"rhost")]
+        self.assertEqual(lines[0], b"version=2")
+        body = b"\n".join([b"version=1"] + lines[1:]) + b"\n"
+        self.assertIn(b"\nerror=127.0.0.1:%20451%204.3.0%20", body)
+        with open(state, "wb") as f:
+            f.write(body + b"end=%08x\n" % zlib.crc32(body))
+        self.B.set_reply(ok, None)
+        self.B.set_reply(bad, "550 5.1.1 <%s>: no such user" % bad)
+        mark = dl.start_routerd()
+        self.wait_done(qid)
+        # Read, not set aside: a state file that does not parse would be
+        # moved to corrupt/ (and the message file's envelope used).
+        self.assertNotIn("load_failed", dl.log()[mark:])
+        corrupt = os.path.join(dl.spool, "corrupt")
+        self.assertEqual([n for n in (os.listdir(corrupt) if os.path.isdir(corrupt) else [])
+                          if n.startswith(qid)], [])
+        got = [t for t in self.by_tag(self.B, "v1-1") if t.rcpts == [ok]]
+        self.assertEqual(len(got), 1, self.by_tag(self.B, "v1-1"))
+        dsn = wait_for(lambda: self.dsns_to(self.A, sender), 20)
+        self.assertEqual(len(dsn), 1, dsn)
+        r = parse_dsn(dsn[0].data)["per_rcpt"]
+        self.assertEqual(len(r), 1, r)
+        self.assertEqual(r[0]["final-recipient"].lower(), "rfc822; " + bad)
+        self.assertEqual(r[0]["status"], "5.1.1")
+        self.assertEqual(r[0]["diagnostic-code"],
+                         "smtp; 550 5.1.1 <%s>: no such user" % bad)
+        self.assertIn("127.0.0.1", r[0].get("remote-mta", ""), r)
 
     def test_4xx_is_retried_without_bounce(self):
         dl = self.dl

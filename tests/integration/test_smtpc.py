@@ -32,8 +32,9 @@ class Sink:
     def __init__(self, caps=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
                  rcpt=None, greeting="220 sink.test ESMTP", silent=False,
                  tls=None, auth=None, data_delay=0.0, size=None,
-                 drop_second_mail=False):
+                 drop_second_mail=False, eol="\r\n"):
         self.caps = list(caps)
+        self.eol = eol          # what ends each reply line
         if size is not None:
             self.caps.append("SIZE %d" % size)
         self.rcpt = rcpt or {}
@@ -97,7 +98,7 @@ class Sink:
         if self.silent:
             await asyncio.sleep(3600)
         def send(line):
-            writer.write((line + "\r\n").encode())
+            writer.write((line + self.eol).encode())
         send(self.greeting)
         await writer.drain()
         if not self.greeting.startswith("2"):
@@ -282,6 +283,33 @@ class SmtpcTest(unittest.TestCase):
                          r'host=127.0.0.1 ip=127.0.0.1:\d+ tls=0 status=5.1.1 '
                          r'code=550 verdict=bounce reply="550 5.1.1 no such user" '
                          r'delay_ms=\d+$')
+
+    def test_bare_lf_replies(self):
+        """A server that ends its reply lines with a bare LF is read as
+        Postfix reads it (smtpreply SMTPREPLY_BARE_LF): every verdict
+        as with CR LF, multi-line EHLO included."""
+        s = self.sink(eol="\n", rcpt={"bad@x.test": "550 5.1.1 no such user"})
+        run, results, ends = self.run_drive(
+            [s.target()], rcpts=("good@x.test", "bad@x.test"))
+        self.assertEqual(self.verdicts(results),
+                         {"good@x.test": "done", "bad@x.test": "bounce"},
+                         describe(run))
+        bad = results[0]["bad@x.test"]
+        self.assertEqual((bad.group(4), bad.group(5), bad.group(6)),
+                         ("550", "5.1.1", "550 5.1.1 no such user"))
+        self.assertEqual(len(s.messages), 1)
+        # PIPELINING came from the multi-line EHLO: one write for all.
+        self.assertEqual(s.commands[:4], [("EHLO", False), ("MAIL", False),
+                                          ("RCPT", False), ("RCPT", False)])
+
+    def test_malformed_reply_is_retry(self):
+        """A reply the parser refuses (a control character) drops the
+        connection with a temporary failure, never a guess."""
+        s = self.sink(rcpt={"a@x.test": "550 5.1.1 no\x01such user"})
+        run, results, _ = self.run_drive([s.target()])
+        r = results[0]["a@x.test"]
+        self.assertEqual(r.group(3), "retry", describe(run))
+        self.assertIn("control character in reply", r.group(6))
 
     def test_without_pipelining_and_all_rejected(self):
         s = self.sink(caps=("8BITMIME",),

@@ -297,6 +297,87 @@ static void test_failure_hdrs(void **state)
 	spoolrec_deinit(&env);
 }
 
+/*
+ * The report comes from the spool record's result fields (spoolrec.h),
+ * the same notice as from the values themselves: Status, Remote-MTA and
+ * Diagnostic-Code from status, rhost and diag. A record from before the
+ * fields (version 1) still gets its notice, without what it never kept;
+ * the error summary is never read.
+ */
+static void test_from_result(void **state)
+{
+	struct spoolrec *env = envelope();
+	struct spoolrec_rcpt *bob = &env->rcpts[0], *carol = &env->rcpts[1];
+	struct dsn_rcpt r[2];
+	struct dsn_input in;
+	struct sbuf *out = sbuf_new(1 << 20), *direct = sbuf_new(1 << 20);
+	const struct dsn_rcpt same = {
+	    0,
+	    DSN_ACTION_FAILED,
+	    "5.1.1",
+	    "smtp; 550 5.1.1 <bob@example.com>: user unknown",
+	    "mx.example.com",
+	    NOW - 60,
+	    0};
+	struct notice n;
+	const char *error;
+	char *g[4];
+
+	(void)state;
+	bob->state = SPOOLREC_BOUNCED;
+	spoolrec_set(&bob->error, "summary: 999 9.9.9 not read");
+	bob->code = 550;
+	spoolrec_set(&bob->status, "5.1.1");
+	spoolrec_set(&bob->diag,
+	             "smtp; 550 5.1.1 <bob@example.com>: user unknown");
+	spoolrec_set(&bob->rhost, "mx.example.com");
+	/* as a version 1 record loads: the summary only */
+	carol->state = SPOOLREC_BOUNCED;
+	spoolrec_set(&carol->error, "mx.example.net: 550 5.7.1 not read");
+	spoolrec_set(&carol->status, "");
+	spoolrec_set(&carol->diag, "");
+	spoolrec_set(&carol->rhost, "");
+
+	dsn_rcpt_from_result(&r[0], env, 0, DSN_ACTION_FAILED, NOW - 60);
+	assert_int_equal(r[0].index, 0);
+	assert_string_equal(r[0].status, "5.1.1");
+	assert_string_equal(r[0].remote_mta, "mx.example.com");
+	assert_int_equal(r[0].last_attempt, NOW - 60);
+	dsn_rcpt_from_result(&r[1], env, 1, DSN_ACTION_FAILED, NOW - 60);
+	assert_null(r[1].status);
+	assert_null(r[1].diag);
+	assert_null(r[1].remote_mta);
+
+	/* byte for byte the notice of the values themselves */
+	input(&in, env, r, 1, HDRS "\r\n" BODY);
+	assert_int_equal(dsn_build(&in, out, &error), 1);
+	input(&in, env, &same, 1, HDRS "\r\n" BODY);
+	assert_int_equal(dsn_build(&in, direct, &error), 1);
+	assert_int_equal(sbuf_len(out), sbuf_len(direct));
+	assert_memory_equal(sbuf_data(out), sbuf_data(direct), sbuf_len(out));
+	sbuf_deinit(&out);
+	out = sbuf_new(1 << 20);
+
+	input(&in, env, r, 2, HDRS "\r\n" BODY);
+	build_ok(&in, out, &n);
+	assert_int_equal(groups(n.parts[1].body, g, 4), 2);
+	assert_field(g[0], "Status", "5.1.1");
+	assert_field(g[0], "Remote-MTA", "dns; mx.example.com");
+	assert_field(g[0], "Diagnostic-Code",
+	             "smtp; 550 5.1.1 <bob@example.com>: user unknown");
+	assert_field(g[1], "Final-Recipient", "rfc822;carol@example.net");
+	assert_field(g[1], "Status", "5.0.0");
+	assert_no_field(g[1], "Remote-MTA");
+	assert_no_field(g[1], "Diagnostic-Code");
+	assert_null(strstr(sbuf_data(out), "not read"));
+	free(g[0]);
+	free(g[1]);
+	notice_free(&n);
+	sbuf_deinit(&out);
+	sbuf_deinit(&direct);
+	spoolrec_deinit(&env);
+}
+
 static void test_null_sender(void **state)
 {
 	struct spoolrec *env = envelope(), *e = NULL;
@@ -841,6 +922,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_failure_hdrs),
+	    cmocka_unit_test(test_from_result),
 	    cmocka_unit_test(test_null_sender),
 	    cmocka_unit_test(test_notify_matrix),
 	    cmocka_unit_test(test_nothing_to_report),

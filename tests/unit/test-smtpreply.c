@@ -90,7 +90,7 @@ static int parse_chunks(const char *in, size_t len, size_t chunk,
                         struct smtpreply *replies, size_t max,
                         const char **error_r)
 {
-	struct smtpreply_parser *p = smtpreply_parser_new();
+	struct smtpreply_parser *p = smtpreply_parser_new(0);
 	size_t off = 0, n = 0, used, piece;
 	int rc = 0;
 
@@ -148,7 +148,7 @@ static void test_every_split(void **state)
 	int rc;
 
 	for (split = 0; split <= len; split++) {
-		struct smtpreply_parser *p = smtpreply_parser_new();
+		struct smtpreply_parser *p = smtpreply_parser_new(0);
 
 		n = 0;
 		off = 0;
@@ -193,7 +193,7 @@ static void test_bad(void **state)
 
 static void test_nul_and_sticky_failure(void **state)
 {
-	struct smtpreply_parser *p = smtpreply_parser_new();
+	struct smtpreply_parser *p = smtpreply_parser_new(0);
 	struct smtpreply r;
 	const char *error;
 	size_t used;
@@ -226,7 +226,7 @@ static void test_limits(void **state)
 	memcpy(line + max - 1, "\r\n", 2);
 	assert_int_equal(parse_chunks(line, max + 1, 7, &r, 2, &error), -1);
 	assert_string_equal(error, "reply line too long");
-	p = smtpreply_parser_new();
+	p = smtpreply_parser_new(0);
 	assert_int_equal(smtpreply_parse(p, line, max - 2, &used, &r, &error),
 	                 0);
 	assert_int_equal(smtpreply_parse(p, "a", 1, &used, &r, &error), -1);
@@ -314,6 +314,88 @@ static void test_diag(void **state)
 	sbuf_deinit(&s);
 	smtpreply_clear(&r);
 	free(in);
+}
+
+/* The summary text for logs and results: 8-bit and TAB kept, no cut. */
+static void test_text(void **state)
+{
+	struct smtpreply r;
+	struct sbuf *s = sbuf_new(4096);
+	const char *error;
+
+	assert_int_equal(parse_chunks("550-5.7.1 first\r\n550 5.7.1 caf\xc3\xa9"
+	                              "\tx\r\n",
+	                              36, 64, &r, 2, &error),
+	                 1);
+	assert_int_equal(smtpreply_format_text(&r, s), 0);
+	assert_string_equal(sbuf_data(s), "550 5.7.1 first caf\xc3\xa9\tx");
+	smtpreply_clear(&r);
+	sbuf_deinit(&s);
+	s = sbuf_new(5);
+	assert_int_equal(parse_chunks("250 OK\r\n", 8, 8, &r, 2, &error), 1);
+	assert_int_equal(smtpreply_format_text(&r, s), -1);
+	assert_int_equal(sbuf_len(s), 0);
+	smtpreply_clear(&r);
+	sbuf_deinit(&s);
+}
+
+/*
+ * SMTPREPLY_BARE_LF (the delivery client's choice, as Postfix's): a bare
+ * LF ends a line like CR LF, in any split and mixed with CR LF; a bare
+ * CR and control characters are still errors; without the flag a bare
+ * LF is one (test_bad).
+ */
+static void test_bare_lf(void **state)
+{
+	static const char in[] = "220 mx ESMTP\n"
+	                         "250-mx\r\n250-PIPELINING\n250 SIZE 10\n"
+	                         "550 5.1.1 no\r\n";
+	static const char *const lf_bads[][2] = {
+	    {"250 O\rK\n", "bare CR in reply"},
+	    {"250 OK\r\r\n", "bare CR in reply"},
+	    {"250 a\x01z\n", "control character in reply"},
+	    {"250-a\n251 b\n", "mixed reply codes in one reply"},
+	};
+	size_t len = sizeof(in) - 1, chunk, off, used, n, i;
+	struct smtpreply r[3];
+	const char *error;
+	int rc;
+
+	for (chunk = 1; chunk <= len; chunk++) {
+		struct smtpreply_parser *p =
+		    smtpreply_parser_new(SMTPREPLY_BARE_LF);
+
+		for (off = 0, n = 0; off < len; off += used) {
+			size_t piece = len - off < chunk ? len - off : chunk;
+
+			rc = smtpreply_parse(p, in + off, piece, &used, &r[n],
+			                     &error);
+			assert_int_not_equal(rc, -1);
+			n += rc == 1;
+		}
+		assert_int_equal(n, 3);
+		assert_int_equal(r[0].code, 220);
+		assert_string_equal(r[0].text, "mx ESMTP");
+		assert_int_equal(r[1].line_count, 3);
+		assert_string_equal(r[1].text, "mx\nPIPELINING\nSIZE 10");
+		assert_int_equal(r[2].code, 550);
+		assert_string_equal(r[2].enhanced, "5.1.1");
+		assert_string_equal(r[2].text, "no");
+		for (i = 0; i < n; i++)
+			smtpreply_clear(&r[i]);
+		smtpreply_parser_deinit(&p);
+	}
+	for (i = 0; i < sizeof(lf_bads) / sizeof(lf_bads[0]); i++) {
+		struct smtpreply_parser *p =
+		    smtpreply_parser_new(SMTPREPLY_BARE_LF);
+
+		assert_int_equal(smtpreply_parse(p, lf_bads[i][0],
+		                                 strlen(lf_bads[i][0]), &used,
+		                                 &r[0], &error),
+		                 -1);
+		assert_string_equal(error, lf_bads[i][1]);
+		smtpreply_parser_deinit(&p);
+	}
 }
 
 struct ehlo {
@@ -460,6 +542,8 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_status_class),
 	    cmocka_unit_test(test_diag),
+	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_bare_lf),
 	    cmocka_unit_test(test_ehlo),
 	    cmocka_unit_test(test_ehlo_mech_overflow),
 	};

@@ -2,7 +2,8 @@
  * test-spoolrec - the envelope record codec: round trips with hostile
  * values in every field, one spelling per record, strict rejection of
  * every malformed line, and torn records (every truncation, every bit
- * flip) that never parse.
+ * flip) that never parse. Version 1 records (no result fields) are still
+ * read and written back as version 2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,7 +42,11 @@ static struct spoolrec *sample(void)
 	rc->notify = SPOOLREC_NOTIFY_NEVER;
 	rc->state = SPOOLREC_DEFERRED;
 	rc->attempts = 3;
-	spoolrec_set(&rc->error, "451 4.3.0 try again later");
+	spoolrec_set(&rc->error, "mx.example.net: 451 4.3.0 try again later");
+	rc->code = 451;
+	spoolrec_set(&rc->status, "4.3.0");
+	spoolrec_set(&rc->diag, "smtp; 451 4.3.0 try again later");
+	spoolrec_set(&rc->rhost, "mx.example.net");
 	return r;
 }
 
@@ -93,8 +98,23 @@ static void test_round_trip(void **state)
 	assert_int_equal(p->rcpts[1].notify, SPOOLREC_NOTIFY_NEVER);
 	assert_int_equal(p->rcpts[1].state, SPOOLREC_DEFERRED);
 	assert_int_equal(p->rcpts[1].attempts, 3);
-	assert_string_equal(p->rcpts[1].error, "451 4.3.0 try again later");
-	assert_non_null(strstr(sbuf_data(text), "error=451%204.3.0%20try"));
+	assert_string_equal(p->rcpts[1].error,
+	                    "mx.example.net: 451 4.3.0 try again later");
+	assert_int_equal(p->rcpts[0].code, 0);
+	assert_string_equal(p->rcpts[0].status, "");
+	assert_string_equal(p->rcpts[0].diag, "");
+	assert_string_equal(p->rcpts[0].rhost, "");
+	assert_int_equal(p->rcpts[1].code, 451);
+	assert_string_equal(p->rcpts[1].status, "4.3.0");
+	assert_string_equal(p->rcpts[1].diag,
+	                    "smtp; 451 4.3.0 try again later");
+	assert_string_equal(p->rcpts[1].rhost, "mx.example.net");
+	assert_non_null(strstr(sbuf_data(text), "version=2\n"));
+	assert_non_null(strstr(
+	    sbuf_data(text), "attempts=3\nerror=mx.example.net:%20451%204.3.0"
+	                     "%20try%20again%20later\ncode=451\nstatus=4.3.0\n"
+	                     "diag=smtp;%20451%204.3.0%20try%20again%20later\n"
+	                     "rhost=mx.example.net\nend="));
 	spoolrec_deinit(&p);
 	assert_null(p);
 	spoolrec_deinit(&r);
@@ -153,9 +173,10 @@ static void test_hostile_values(void **state)
 	struct spoolrec *r = sample(), *p, *d;
 	struct sbuf *text, *t2;
 	char **fields[] = {
-	    &r->client,       &r->helo,           &r->auth_user,
-	    &r->mail_from,    &r->envid,          &r->rcpts[0].addr,
-	    &r->rcpts[0].hop, &r->rcpts[0].orcpt, &r->rcpts[0].error};
+	    &r->client,          &r->helo,           &r->auth_user,
+	    &r->mail_from,       &r->envid,          &r->rcpts[0].addr,
+	    &r->rcpts[0].hop,    &r->rcpts[0].orcpt, &r->rcpts[0].error,
+	    &r->rcpts[1].status, &r->rcpts[1].diag,  &r->rcpts[1].rhost};
 
 	for (int i = 1; i < 256; i++)
 		all[i - 1] = (char)i;
@@ -243,6 +264,12 @@ static struct sbuf *framed(const char *body)
 #define RCPT                                                                   \
 	"rcpt=b@x\nhop=local\nnotify=\norcpt=\nstate=pending\n"                \
 	"attempts=0\nerror=\n"
+/* version 2: the same header, and the result fields after error= */
+#define HEADV2 "version=2\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3
+#define RCPTV2 RCPT "code=0\nstatus=\ndiag=\nrhost=\n"
+#define RCPTV2_TO_ERROR                                                        \
+	"rcpt=b@x\nhop=local\nnotify=\norcpt=\nstate=bounced\n"                \
+	"attempts=1\nerror=mx:%20550%205.1.1%20no\n"
 
 struct bad_case {
 	const char *body;
@@ -254,7 +281,28 @@ static const struct bad_case bad_cases[] = {
     {HEAD RCPT RCPT, NULL},
     {HEAD, "no recipient"},
     {"", "missing field"},
-    {"version=2\n", "unsupported record version"},
+    {"version=3\n", "unsupported record version"},
+    {"version=0\n", "unsupported record version"},
+    {HEADV2 RCPTV2, NULL},
+    {HEADV2 RCPTV2 RCPTV2, NULL},
+    {HEADV2 RCPTV2_TO_ERROR "code=550\nstatus=5.1.1\ndiag=smtp;%20550%205.1.1"
+                            "%20no\nrhost=mx\n",
+     NULL},
+    /* each version has its own lines: none missing, none extra */
+    {HEADV2 RCPT, "missing field"},
+    {HEADV2 RCPT RCPTV2, "field out of order"},
+    {HEAD RCPTV2, "field out of order"},
+    {HEADV2 RCPTV2_TO_ERROR "status=5.1.1\n", "field out of order"},
+    {HEADV2 RCPTV2_TO_ERROR "code=550\nstatus=5.1.1\nrhost=mx\n",
+     "field out of order"},
+    {HEADV2 RCPTV2_TO_ERROR "code=550\nstatus=5.1.1\ndiag=\n", "missing field"},
+    {HEADV2 RCPTV2_TO_ERROR "code=199\n", "bad reply code"},
+    {HEADV2 RCPTV2_TO_ERROR "code=1\n", "bad reply code"},
+    {HEADV2 RCPTV2_TO_ERROR "code=600\n", "bad number"},
+    {HEADV2 RCPTV2_TO_ERROR "code=0550\n", "number with a leading zero"},
+    {HEADV2 RCPTV2_TO_ERROR "code=\n", "bad number"},
+    {HEADV2 RCPTV2_TO_ERROR "code=550\nstatus=5.1.1\ndiag=a b\n",
+     "unescaped byte in a value"},
     {"version=01\n", "number with a leading zero"},
     {"version=1\nid=0123456789ABCDEF\n", "invalid queue id"},
     {"version=1\nid=0123456789abcdeI\n", "invalid queue id"},
@@ -342,8 +390,8 @@ static void test_smtputf8_values(void **state)
 		const char *error = NULL;
 
 		snprintf(body, sizeof(body),
-		         HEAD1 HEAD2 "body=7bit\nsmtputf8=%s\nret=none\n"
-		                     "envid=\n" RCPT,
+		         "version=2\nid=" ID "\narrival=1700000000\n" HEAD2
+		         "body=7bit\nsmtputf8=%s\nret=none\nenvid=\n" RCPTV2,
 		         cases[i].v);
 		s = framed(body);
 		assert_int_equal(
@@ -450,6 +498,12 @@ static void test_format_errors(void **state)
 	assert_int_equal(spoolrec_format(r, out, &error), -1);
 	assert_string_equal(error, "invalid recipient state");
 	r->rcpts[1].state = SPOOLREC_PENDING;
+	r->rcpts[1].code = 199;
+	assert_int_equal(spoolrec_format(r, out, &error), -1);
+	assert_string_equal(error, "invalid reply code");
+	r->rcpts[1].code = 600;
+	assert_int_equal(spoolrec_format(r, out, &error), -1);
+	r->rcpts[1].code = 0;
 	r->body = (enum spoolrec_body)3;
 	assert_int_equal(spoolrec_format(r, out, &error), -1);
 	r->body = SPOOLREC_BODY_7BIT;
@@ -462,6 +516,47 @@ static void test_format_errors(void **state)
 	sbuf_deinit(&out);
 	spoolrec_deinit(&r);
 	spoolrec_deinit(&empty);
+}
+
+/*
+ * A record written before the result fields (version 1, only the error
+ * text) still loads: no code, empty status, diagnostic and remote host,
+ * the error text kept as it was (for people; nothing parses it). It is
+ * written back as version 2, which then reads back to itself.
+ */
+static void test_version1(void **state)
+{
+	struct sbuf *s =
+	    framed(HEAD "rcpt=b@x\nhop=local\nnotify=\norcpt=\nstate=deferred\n"
+	                "attempts=2\nerror=mx:%20451%204.3.0%20later\n" RCPT);
+	struct spoolrec *r = NULL, *p;
+	const char *error = NULL;
+	struct sbuf *v2;
+
+	assert_int_equal(spoolrec_parse(sbuf_data(s), sbuf_len(s), &r, &error),
+	                 0);
+	assert_int_equal(r->rcpt_count, 2);
+	assert_int_equal(r->rcpts[0].state, SPOOLREC_DEFERRED);
+	assert_int_equal(r->rcpts[0].attempts, 2);
+	assert_string_equal(r->rcpts[0].error, "mx: 451 4.3.0 later");
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(r->rcpts[i].code, 0);
+		assert_non_null(r->rcpts[i].status);
+		assert_string_equal(r->rcpts[i].status, "");
+		assert_string_equal(r->rcpts[i].diag, "");
+		assert_string_equal(r->rcpts[i].rhost, "");
+	}
+	v2 = format_ok(r);
+	assert_int_equal(strncmp(sbuf_data(v2), "version=2\n", 10), 0);
+	assert_non_null(strstr(sbuf_data(v2),
+	                       "error=mx:%20451%204.3.0%20later\ncode=0\n"
+	                       "status=\ndiag=\nrhost=\nrcpt=b@x\n"));
+	p = reparse(v2);
+	assert_string_equal(p->rcpts[0].error, "mx: 451 4.3.0 later");
+	spoolrec_deinit(&p);
+	spoolrec_deinit(&r);
+	sbuf_deinit(&v2);
+	sbuf_deinit(&s);
 }
 
 static void test_crc32(void **state)
@@ -485,6 +580,7 @@ int main(void)
 	    cmocka_unit_test(test_nul_byte),
 	    cmocka_unit_test(test_torn),
 	    cmocka_unit_test(test_format_errors),
+	    cmocka_unit_test(test_version1),
 	    cmocka_unit_test(test_crc32),
 	};
 
