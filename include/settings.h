@@ -132,6 +132,19 @@ struct settings_routerd {
 	char *tls_priority;      /* GnuTLS priorities, inbound */
 	char *smtp_tls_priority; /* and outbound */
 	uint64_t tls_handshake_timeout_ms;
+	/* the outbound client (smtpc.h) */
+	unsigned int smtp_connection_limit;
+	unsigned int smtp_destination_concurrency_limit;
+	uint64_t smtp_connect_timeout_ms;
+	uint64_t smtp_helo_timeout_ms; /* greeting, EHLO, STARTTLS, AUTH */
+	uint64_t smtp_mail_timeout_ms;
+	uint64_t smtp_rcpt_timeout_ms;
+	uint64_t smtp_data_init_timeout_ms;
+	uint64_t smtp_data_xfer_timeout_ms;
+	uint64_t smtp_data_done_timeout_ms;
+	uint64_t smtp_connection_idle_ms;
+	unsigned int smtp_connection_reuse_count_limit;
+	unsigned int smtp_line_length_limit; /* 0: never fold */
 	struct config_hostport smarthost;
 	char *smarthost_user;          /* AUTH to the smarthost, over TLS */
 	char *smarthost_password_file; /* readable by routerd alone */

@@ -156,6 +156,19 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	smtpc_settings_default(&sset);
 	sset.tls_priority = r->smtp_tls_priority;
 	sset.handshake_ms = (unsigned)r->tls_handshake_timeout_ms;
+	sset.max_conns_total = r->smtp_connection_limit;
+	sset.max_conns_per_dest = r->smtp_destination_concurrency_limit;
+	sset.connect_ms = (unsigned)r->smtp_connect_timeout_ms;
+	sset.greeting_ms = (unsigned)r->smtp_helo_timeout_ms;
+	sset.helo_ms = (unsigned)r->smtp_helo_timeout_ms;
+	sset.mail_ms = (unsigned)r->smtp_mail_timeout_ms;
+	sset.rcpt_ms = (unsigned)r->smtp_rcpt_timeout_ms;
+	sset.data_init_ms = (unsigned)r->smtp_data_init_timeout_ms;
+	sset.data_block_ms = (unsigned)r->smtp_data_xfer_timeout_ms;
+	sset.data_done_ms = (unsigned)r->smtp_data_done_timeout_ms;
+	sset.idle_ms = (unsigned)r->smtp_connection_idle_ms;
+	sset.max_reuse = r->smtp_connection_reuse_count_limit;
+	sset.line_length_limit = r->smtp_line_length_limit;
 	rd->smtpc = smtpc_new(base, &sset);
 	if (rd->smtpc == NULL)
 		return -1;

@@ -429,6 +429,18 @@ static void test_settings_defaults(void **state)
 	assert_string_equal(cfg->routerd.spool_dir, "/var/spool/dirmx");
 	assert_int_equal(cfg->routerd.max_message_size, 50 * 1024 * 1024);
 	assert_int_equal(cfg->routerd.max_line_length, 65536);
+	/* issue 11/12: limits an admin expects, and the outbound client's */
+	assert_int_equal(cfg->routerd.min_data_rate, 500);
+	assert_int_equal(cfg->routerd.listen_backlog, 1024);
+	assert_int_equal(cfg->routerd.client_connection_limit, 50);
+	assert_int_equal(cfg->routerd.client_ipv6_prefix, 64);
+	assert_int_equal(cfg->routerd.spool_min_free, 200 * 1024 * 1024);
+	assert_int_equal(cfg->routerd.smtp_connection_limit, 100);
+	assert_int_equal(cfg->routerd.smtp_destination_concurrency_limit, 20);
+	assert_int_equal(cfg->routerd.smtp_connect_timeout_ms, 30000);
+	assert_int_equal(cfg->routerd.smtp_data_done_timeout_ms, 600000);
+	assert_int_equal(cfg->routerd.smtp_connection_idle_ms, 5000);
+	assert_int_equal(cfg->routerd.smtp_line_length_limit, 998);
 	assert_int_equal(cfg->routerd.max_recipients, 1000);
 	assert_int_equal(cfg->routerd.max_received_headers, 30);
 	assert_int_equal(cfg->routerd.retry_min_ms, 300000);
