@@ -65,7 +65,7 @@ static unsigned fails_get(struct cache *fails, const char *key)
 	const void *v;
 	size_t len;
 
-	if (cache_get(fails, key, strlen(key), dcloc_now_ms(), &v, &len,
+	if (cache_get(fails, key, strlen(key), evloop_now_ms(), &v, &len,
 		      NULL) &&
 	    len == sizeof(struct fail_count)) {
 		struct fail_count fc;
@@ -79,7 +79,7 @@ static unsigned fails_get(struct cache *fails, const char *key)
 static unsigned fails_add(struct authcheck *ac, struct cache *fails,
 			  const char *key)
 {
-	uint64_t now = dcloc_now_ms();
+	uint64_t now = evloop_now_ms();
 	uint64_t domain = ac->policy != NULL ? lockpolicy_window_ms(ac->policy)
 					     : 0;
 	uint64_t window = ac->opts.lockout_window_ms != 0
@@ -267,7 +267,7 @@ static bool req_known(struct authcheck_req *r)
 	if (!r->known_tested) {
 		r->known_tested = true;
 		r->known = goodpw_match(r->ac->known, r->dn, r->password,
-					dcloc_now_ms());
+					evloop_now_ms());
 	}
 	return r->known;
 }
@@ -278,7 +278,7 @@ static void known_put(struct authcheck_req *r)
 
 	if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof(salt)) == 0)
 		goodpw_put(r->ac->known, r->dn, r->password, salt,
-			   dcloc_now_ms());
+			   evloop_now_ms());
 	else
 		goodpw_drop(r->ac->known, r->dn);
 }
@@ -333,7 +333,7 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 static void auth_decide(struct authcheck_req *r)
 {
 	struct authcheck *ac = r->ac;
-	uint64_t now = dcloc_now_ms();
+	uint64_t now = evloop_now_ms();
 	struct lockguard_policy p = {.configured = true,
 				     .threshold = ac->opts.lockout_threshold,
 				     .confirmed = r->policy_confirmed,
@@ -616,7 +616,7 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 					    : DEFAULT_REFRESH_MS);
 	/* A random seed: a client must not be able to pick colliding keys. */
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = dcloc_now_ms();
+		seed = evloop_now_ms();
 	ac->account_fails = cache_new(100000, 16u * 1024 * 1024, seed);
 	ac->client_fails = cache_new(100000, 8u * 1024 * 1024, seed + 1);
 	LIST_INIT(&ac->reqs);

@@ -51,11 +51,6 @@ struct dcloc {
 	uint64_t rng;
 };
 
-uint64_t dcloc_now_ms(void)
-{
-	return evloop_now_ms();
-}
-
 static uint32_t dcloc_rand(void *ctx)
 {
 	uint64_t *s = ctx;
@@ -393,7 +388,7 @@ struct dcloc *dcloc_new(struct event_base *base, struct dns *dns,
 	loc->rng = opts->seed;
 	if (loc->rng == 0 &&
 	    getrandom(&loc->rng, sizeof(loc->rng), 0) != sizeof(loc->rng))
-		loc->rng = dcloc_now_ms();
+		loc->rng = evloop_now_ms();
 	if (loc->rng == 0)
 		loc->rng = 0x9e3779b97f4a7c15ULL;
 	loc->refresh = evloop_timer_new(base, dcloc_refresh, loc);

@@ -106,7 +106,4 @@ const char *dcloc_source(const struct dcloc *loc);
 const char *dcloc_last_error(const struct dcloc *loc);
 bool dcloc_ready(const struct dcloc *loc);
 
-/* CLOCK_MONOTONIC in milliseconds: the "now" the health state uses. */
-uint64_t dcloc_now_ms(void);
-
 #endif

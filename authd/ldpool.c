@@ -103,10 +103,10 @@ static void conn_state(struct ldconn *c, enum ldconn_state state,
 	if (state == LDCONN_STATE_UP) {
 		log_info("ldpool", "event=connected dc=%s", ldconn_uri(c));
 		dcloc_mark_up(pool->loc, pc->pdc->dc);
-		pc->last_used_ms = dcloc_now_ms();
+		pc->last_used_ms = evloop_now_ms();
 	} else if (state == LDCONN_STATE_DOWN) {
 		dcloc_mark_down(pool->loc, pc->pdc->dc, reason,
-				dcloc_now_ms());
+				evloop_now_ms());
 	}
 	pool_kick(pool);
 }
@@ -185,7 +185,7 @@ static struct pool_conn *pdc_best_conn(struct pool_dc *pdc)
 static struct pool_conn *pool_pick(struct ldpool *pool,
 				   const struct pool_dc *avoid)
 {
-	uint64_t now = dcloc_now_ms();
+	uint64_t now = evloop_now_ms();
 	struct dcloc_dc *dc = NULL;
 
 	while ((dc = dcloc_next_up(pool->loc, dc, now)) != NULL) {
@@ -262,7 +262,7 @@ static void req_enqueue(struct ldpool_req *r)
 static void pool_maintain(void *ctx)
 {
 	struct ldpool *pool = ctx;
-	uint64_t now = dcloc_now_ms();
+	uint64_t now = evloop_now_ms();
 	struct dcloc_dc *primary, *standby = NULL;
 	struct ldpool_req *r;
 
@@ -346,7 +346,7 @@ static void req_result(const struct ldconn_result *res, void *ctx)
 	struct ldpool_req *r = ctx;
 	struct pool_conn *pc = r->pc;
 	struct ldpool *pool = r->pool;
-	uint64_t now = dcloc_now_ms();
+	uint64_t now = evloop_now_ms();
 
 	r->creq = NULL;
 	r->pc = NULL;

@@ -61,7 +61,7 @@ static void read_failed(struct lockpolicy *lp, const char *dc,
 			 "error=\"%s\" hint=\"a small cap per account until "
 			 "it is read\"",
 			 dc != NULL ? dc : "-", lp->dn, why);
-	lp->failed_ms = dcloc_now_ms();
+	lp->failed_ms = evloop_now_ms();
 	if (lp->failed_ms == 0)
 		lp->failed_ms = 1;
 	evloop_timer_start(lp->timer, LOCKPOLICY_RETRY_MS);
@@ -113,7 +113,7 @@ static void loaded(const struct ldconn_result *res, const char *dc, void *ctx)
 	lp->threshold = threshold;
 	lp->window_ms = window;
 	lp->known = true;
-	lp->read_ms = dcloc_now_ms();
+	lp->read_ms = evloop_now_ms();
 	lp->failed_ms = 0;
 	/* Re-read often: an admin may set a threshold where there was none,
 	 * and a change must be followed before it can matter. */

@@ -350,7 +350,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		size_t vlen;
 		bool negative;
 
-		if (cache_get(lk->cache, key, strlen(key), dcloc_now_ms(), &v,
+		if (cache_get(lk->cache, key, strlen(key), evloop_now_ms(), &v,
 			      &vlen, &negative)) {
 			lk->stats.cache_hits++;
 			r->status = negative ? LOOKUP_NOTFOUND : LOOKUP_OK;
@@ -418,7 +418,7 @@ static void job_free(struct job *j)
 static void job_cache_store(struct job *j)
 {
 	struct lookup *lk = j->lk;
-	uint64_t now = dcloc_now_ms();
+	uint64_t now = evloop_now_ms();
 
 	if (lk->cache == NULL || (j->flags & LOOKUP_F_NOCACHE) != 0)
 		return;
@@ -533,7 +533,7 @@ struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 	if (lk->map.max_hops == 0)
 		lk->map.max_hops = 10;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = dcloc_now_ms();
+		seed = evloop_now_ms();
 	if (map->cache_size > 0)
 		lk->cache = cache_new(map->cache_size, 256u * 1024 * 1024, seed);
 	return lk;

@@ -8,6 +8,7 @@
  * it calls log_init() itself.
  */
 #include "log.h"
+#include "str.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -156,7 +157,6 @@ void log_msg(enum log_level level, const char *id, const char *fmt, ...)
 const char *log_quote(char buf[static LOG_QUOTE_MAX], const char *s,
 		      size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	/* Room kept for a 4-byte escape, "...", the closing quote and NUL. */
 	const size_t limit = LOG_QUOTE_MAX - 9;
 	size_t o = 0;
@@ -176,8 +176,8 @@ const char *log_quote(char buf[static LOG_QUOTE_MAX], const char *s,
 		} else if (c < 0x20 || c >= 0x7f) {
 			buf[o++] = '\\';
 			buf[o++] = 'x';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 0xf];
+			buf[o++] = str_hex_digit(c >> 4, STR_HEX_LOWER);
+			buf[o++] = str_hex_digit(c, STR_HEX_LOWER);
 		} else {
 			buf[o++] = (char)c;
 		}

@@ -131,7 +131,6 @@ static bool cp_printable(uint32_t cp)
 
 void intl_put_printable(struct sbuf *out, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct buf b;
 
 	if (s == NULL)
@@ -151,8 +150,10 @@ void intl_put_printable(struct sbuf *out, const char *s)
 			/* escape each byte of the sequence */
 			for (size_t i = 0; i < before - buf_remaining(&b);
 			     i++) {
-				char e[4] = {'\\', 'x', hex[p[i] >> 4],
-				             hex[p[i] & 15]};
+				char e[4] = {
+					'\\', 'x',
+					str_hex_digit(p[i] >> 4, STR_HEX_LOWER),
+					str_hex_digit(p[i], STR_HEX_LOWER)};
 
 				sbuf_append(out, e, 4);
 			}
@@ -160,7 +161,9 @@ void intl_put_printable(struct sbuf *out, const char *s)
 		}
 		(void)buf_fetch_u8(&b, &c);
 		if (c < 0x20 || c >= 0x7f || c == '\\') {
-			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+			char e[4] = {'\\', 'x',
+				     str_hex_digit(c >> 4, STR_HEX_LOWER),
+				     str_hex_digit(c, STR_HEX_LOWER)};
 
 			sbuf_append(out, e, 4);
 		} else {

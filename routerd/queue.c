@@ -25,14 +25,6 @@
 
 #define QUEUE_TICK_MS 1000
 
-uint64_t queue_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void queue_kick(struct queue *q)
 {
 	q->scan = NULL;
@@ -42,7 +34,7 @@ void queue_kick(struct queue *q)
 static void queue_tick(void *ctx)
 {
 	struct queue *q = ctx;
-	uint64_t now = queue_now_ms();
+	uint64_t now = evloop_now_ms();
 	struct qmsg *m = q->scan != NULL ? q->scan : q->head;
 
 	for (; m != NULL && q->n_active < q->opts.max_active; m = m->next) {
@@ -111,7 +103,7 @@ void queue_attempt_done(struct qmsg *m, bool removed)
 	}
 	m->attempts++;
 	wait = backoff_ms(q, m->attempts);
-	m->next_ms = queue_now_ms() + wait;
+	m->next_ms = evloop_now_ms() + wait;
 	m->next_unix = (uint64_t)time(NULL) + wait / 1000;
 	log_info(m->id, "event=deferred attempts=%u retry_in_s=%llu",
 		 m->attempts, (unsigned long long)(wait / 1000));

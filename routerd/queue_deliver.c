@@ -35,6 +35,7 @@
 #include "alloc.h"
 #include "authc.h"
 #include "dsn.h"
+#include "evloop.h"
 #include "intl.h"
 #include "log.h"
 #include "queue_group.h"
@@ -683,7 +684,7 @@ static bool dsn_prepare(struct attempt *a)
 	in.orig_complete = orig_len == a->data.len;
 	in.full_max = DSN_ORIG_MAX;
 	in.now = time(NULL);
-	in.boundary_seed = queue_now_ms() ^ (uint64_t)(uintptr_t)a;
+	in.boundary_seed = evloop_now_ms() ^ (uint64_t)(uintptr_t)a;
 	out = sbuf_new(4u * 1024 * 1024);
 	built = dsn_build(&in, out, &error);
 	if (built == 0)

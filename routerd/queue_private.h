@@ -49,7 +49,6 @@ struct queue {
 };
 
 /* queue.c */
-uint64_t queue_now_ms(void);
 void queue_kick(struct queue *q);
 void queue_msg_free(struct qmsg *m);
 /* The attempt is over: reschedule or forget the message. */

@@ -50,14 +50,6 @@ struct smtpc {
 
 static void req_wait(struct smtpc_req *req, bool front);
 
-uint64_t smtpc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct event_base *smtpc_base(const struct smtpc *c)
 {
 	return c->base;
@@ -492,7 +484,7 @@ void smtpc_req_finish(struct smtpc_req *req)
 {
 	struct smtpc_rcpt_result *res;
 	struct smtpc_result r;
-	uint64_t delay = smtpc_now_ms() - req->start_ms;
+	uint64_t delay = evloop_now_ms() - req->start_ms;
 	size_t i;
 
 	res = alloc_array(req->n_rcpts, sizeof(*res));
@@ -648,7 +640,7 @@ struct smtpc_req *smtpc_deliver(struct smtpc *c, const struct smtpc_job *job,
 	req->data_len = job->data_len;
 	req->cb = cb;
 	req->ctx = ctx;
-	req->start_ms = smtpc_now_ms();
+	req->start_ms = evloop_now_ms();
 	req_wait(req, false);
 	return req;
 }

@@ -126,7 +126,6 @@ struct smtpc_conn {
 };
 
 /* smtpc.c */
-uint64_t smtpc_now_ms(void);
 /* The policy for req's current target: NONE after a MAY fallback. */
 enum smtpc_tls smtpc_req_tls(const struct smtpc_req *req);
 /* MAY: TLS failed with the current target; try it again in clear. */

@@ -26,6 +26,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "sbuf.h"
+#include "str.h"
 
 /* "end=" 8HEXDIG LF */
 #define END_LINE_LEN 13
@@ -195,7 +196,6 @@ static bool put_key(struct sbuf *out, enum spoolrec_key k)
 
 static bool put_str(struct sbuf *out, enum spoolrec_key k, const char *v)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)(v ? v : "");
 
 	if (!put_key(out, k))
@@ -206,7 +206,9 @@ static bool put_str(struct sbuf *out, enum spoolrec_key k, const char *v)
 		while (p[run] != '\0' && byte_is_safe(p[run]))
 			run++;
 		if (run == 0) {
-			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			char esc[3] = {'%',
+				       str_hex_digit(*p >> 4, STR_HEX_UPPER),
+				       str_hex_digit(*p, STR_HEX_UPPER)};
 
 			if (!sbuf_append(out, esc, 3))
 				return false;
@@ -349,20 +351,15 @@ done:
 
 /* ---- parse ---- */
 
+/* %XX escapes are uppercase, the CRC lowercase: one spelling each. */
 static int hex_value(uint8_t c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return str_hex_value(c, STR_HEX_UPPER);
 }
 
 static int lower_hex_value(uint8_t c)
 {
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return c >= 'A' && c <= 'F' ? -1 : hex_value(c);
+	return str_hex_value(c, STR_HEX_LOWER);
 }
 
 /* Read the line of key want; *value_r is the bytes after '='. */

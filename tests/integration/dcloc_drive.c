@@ -46,18 +46,18 @@ static void on_result(const struct ldconn_result *res, const char *dc_uri,
 		      void *ctx)
 {
 	struct one *o = ctx;
-	uint64_t ms = dcloc_now_ms() - o->start;
+	uint64_t ms = evloop_now_ms() - o->start;
 
 	if (res->status == LDCONN_OK) {
 		printf("search %d ok dc=%s entries=%zu ms=%llu at=%llu\n",
 		       o->idx, dc_uri, res->n_entries, (unsigned long long)ms,
-		       (unsigned long long)(dcloc_now_ms() - t0));
+		       (unsigned long long)(evloop_now_ms() - t0));
 	} else {
 		printf("search %d fail status=%s error=\"%s\" ms=%llu at=%llu\n",
 		       o->idx, ldconn_status_str(res->status),
 		       res->error != NULL ? res->error : "",
 		       (unsigned long long)ms,
-		       (unsigned long long)(dcloc_now_ms() - t0));
+		       (unsigned long long)(evloop_now_ms() - t0));
 		failures++;
 	}
 	fflush(stdout);
@@ -71,7 +71,7 @@ static void send_one(void)
 	struct one *o = calloc(1, sizeof(*o));
 
 	o->idx = sent++;
-	o->start = dcloc_now_ms();
+	o->start = evloop_now_ms();
 	ldpool_search(pool, &search, on_result, o);
 }
 
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dns: %s\n", error);
 		return 2;
 	}
-	t0 = dcloc_now_ms();
+	t0 = evloop_now_ms();
 	loc = dcloc_new(base, dns, &lo, on_changed, NULL);
 	pool = ldpool_new(base, loc, &po);
 	send_timer = evloop_timer_new(base, send_next, NULL);
