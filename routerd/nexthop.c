@@ -15,13 +15,13 @@
  *	directory's answer, a configured route, the smarthost or the MX
  *	applies to a recipient, in which order to try the exchangers of an
  *	MX answer (RFC 5321 5.1, RFC 7505 null MX), and whether an exchanger
- *	is this very server. route.c does the DNS around these.
+ *	is this very server. resolve.c does the DNS around these.
  *
  *	All parsing goes through buf.h. Names are checked as LDH labels;
  *	addresses with inet_pton().
  *
  * SEE ALSO
- *	nexthop.h for the contract, route.c for the asynchronous half.
+ *	nexthop.h for the contract, resolve.c for the asynchronous half.
  */
 #include <arpa/inet.h>
 #include <assert.h>

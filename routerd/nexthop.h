@@ -23,7 +23,7 @@
  *   dot ignored); then the smarthost; then the domain's MX. "local" (ours,
  *   no directory hop) and "external" (not ours) both fall through: a
  *   "local" domain with no route and no smarthost goes to its MX, which
- *   may name this very server - route.c catches that with
+ *   may name this very server - resolve.c catches that with
  *   nexthop_is_self() and defers ("MX for X points back to this host")
  *   rather than looping.
  * - Errors: -1 with *error_r set to a static text; the output is then

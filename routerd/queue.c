@@ -166,7 +166,7 @@ void queue_recover(struct queue *q)
 }
 
 struct queue *queue_new(struct event_base *base, struct spool *spool,
-			struct route *route, struct smtpc *smtpc,
+			struct resolve *resolve, struct smtpc *smtpc,
 			struct authc *authc, const struct queue_options *opts)
 {
 	struct queue *q = alloc_new(struct queue);
@@ -174,7 +174,7 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 
 	q->base = base;
 	q->spool = spool;
-	q->route = route;
+	q->resolve = resolve;
 	q->smtpc = smtpc;
 	q->authc = authc;
 	q->opts = *opts;

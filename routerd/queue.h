@@ -4,7 +4,7 @@
  * Every message in the spool has a queue entry. A delivery attempt
  * groups the message's pending recipients by next hop (nexthop.c: the
  * directory's hop, a configured route, the smarthost or the MX), resolves
- * each hop (route.c) and hands each group to the SMTP client (smtpc.c)
+ * each hop (resolve.c) and hands each group to the SMTP client (smtpc.c)
  * as one transaction. Per recipient: 2xx done, 4xx retry, 5xx bounce.
  * The outcome is made durable before anything else happens: delivered and
  * bounced recipients are written to the spool (spool_update) so a restart
@@ -28,7 +28,7 @@
 struct event_base;
 struct spool;
 struct spoolrec;
-struct route;
+struct resolve;
 struct smtpc;
 struct authc;
 struct settings_routerd;
@@ -57,7 +57,7 @@ struct queue_options {
 struct queue;
 
 struct queue *queue_new(struct event_base *base, struct spool *spool,
-			struct route *route, struct smtpc *smtpc,
+			struct resolve *resolve, struct smtpc *smtpc,
 			struct authc *authc, const struct queue_options *opts);
 void queue_deinit(struct queue **q);
 

@@ -2,7 +2,7 @@
  * queue_deliver - one delivery attempt of one message, for queue.c.
  *
  * The pending recipients are grouped by next hop (queue_group.c, with
- * nexthop_choose): each group is resolved (route.c) and sent as one SMTP
+ * nexthop_choose): each group is resolved (resolve.c) and sent as one SMTP
  * transaction (smtpc.c).
  * When every group has answered, the outcome is made durable in this
  * order: bounces for newly failed recipients are committed to the spool
@@ -39,7 +39,7 @@
 #include "intl.h"
 #include "log.h"
 #include "queue_group.h"
-#include "route.h"
+#include "resolve.h"
 #include "sbuf.h"
 #include "smtpc.h"
 
@@ -53,7 +53,7 @@ struct group {
 	char key[QUEUE_GROUP_KEY_MAX];
 	size_t *idx;
 	size_t n;
-	struct route_req *rreq;
+	struct resolve_req *rreq;
 	struct smtpc_req *sreq;
 };
 
@@ -145,7 +145,7 @@ static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
 static void attempt_free(struct attempt *a)
 {
 	for (size_t g = 0; g < a->n_groups; g++) {
-		route_cancel(&a->groups[g].rreq);
+		resolve_cancel(&a->groups[g].rreq);
 		smtpc_cancel(&a->groups[g].sreq);
 		free(a->groups[g].idx);
 	}
@@ -284,7 +284,7 @@ static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
 	return kept > 0;
 }
 
-static void group_routed(const struct route_result *res, void *ctx)
+static void group_routed(const struct resolve_result *res, void *ctx)
 {
 	struct group *g = ctx;
 	struct attempt *a = g->a;
@@ -300,18 +300,18 @@ static void group_routed(const struct route_result *res, void *ctx)
 	bool utf8;
 
 	g->rreq = NULL;
-	if (res->status != ROUTE_OK) {
+	if (res->status != RESOLVE_OK) {
 		/* Our own hop failing is ours to fix: never bounce for it. */
 		for (size_t k = 0; k < g->n; k++)
 			rcpt_local(a, g->idx[k],
-				   res->status == ROUTE_PERMFAIL &&
+				   res->status == RESOLVE_PERMFAIL &&
 					   g->src == NEXTHOP_SOURCE_MX
 				       ? SPOOLREC_BOUNCED
 				       : SPOOLREC_DEFERRED,
 				   0, res->code, "%s (next hop %s, from %s)",
 				   res->reason != NULL ? res->reason : "",
 				   g->key, nexthop_source_name(g->src));
-		log_info(m->id, "event=route_failed hop=%s status=%s error=\"%s\"",
+		log_info(m->id, "event=resolve_failed hop=%s status=%s error=\"%s\"",
 			 g->key, res->code, res->reason ? res->reason : "");
 		group_done(g);
 		return;
@@ -498,7 +498,7 @@ void queue_attempt_start(struct qmsg *m)
 	attempt_group(a);
 	a->pending = a->n_groups + 1; /* +1: this function's own */
 	for (size_t g = 0; g < a->n_groups; g++)
-		a->groups[g].rreq = route_resolve(q->route, &a->groups[g].nh,
+		a->groups[g].rreq = resolve_resolve(q->resolve, &a->groups[g].nh,
 						  group_routed, &a->groups[g]);
 	if (--a->pending == 0)
 		attempt_persist(a);

@@ -32,7 +32,7 @@ struct qmsg {
 struct queue {
 	struct event_base *base;
 	struct spool *spool;
-	struct route *route;
+	struct resolve *resolve;
 	struct smtpc *smtpc;
 	struct authc *authc;
 	struct queue_options opts;

@@ -23,7 +23,7 @@
 #include "queue.h"
 #include "service.h"
 #include "session.h"
-#include "route.h"
+#include "resolve.h"
 #include "settings.h"
 #include "smtpc.h"
 #include "spool.h"
@@ -40,7 +40,7 @@ struct routerd {
 	struct authc *authc;
 	struct ctlsrv *ctl;
 	struct dns *dns;
-	struct route *route;
+	struct resolve *resolve;
 	struct smtpc *smtpc;
 	struct queue *queue;
 	char *hostname;
@@ -152,7 +152,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 		return -1;
 	}
 	names[0] = rd->hostname;
-	rd->route = route_new(base, rd->dns, names, 1);
+	rd->resolve = resolve_new(base, rd->dns, names, 1);
 	smtpc_settings_default(&sset);
 	sset.tls_priority = r->smtp_tls_priority;
 	sset.handshake_ms = (unsigned)r->tls_handshake_timeout_ms;
@@ -200,7 +200,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	qo.retry_min_ms = r->retry_min_ms;
 	qo.retry_max_ms = r->retry_max_ms;
 	qo.max_lifetime_ms = r->max_queue_lifetime_ms;
-	rd->queue = queue_new(base, rd->spool, rd->route, rd->smtpc,
+	rd->queue = queue_new(base, rd->spool, rd->resolve, rd->smtpc,
 			      rd->authc, &qo);
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
@@ -361,7 +361,7 @@ void routerd_stop(void *state)
 	queue_deinit(&rd->queue);
 	ctlsrv_deinit(&rd->ctl);
 	smtpc_deinit(&rd->smtpc);
-	route_deinit(&rd->route);
+	resolve_deinit(&rd->resolve);
 	dns_deinit(&rd->dns);
 	authc_deinit(&rd->authc);
 	spool_deinit(&rd->spool);

@@ -1,14 +1,14 @@
 /*
  * NAME
- *	route_cache - the address cache of route.c, and the reshuffle of ties
+ *	resolve_cache - the address cache of resolve.c, and the reshuffle of ties
  *
  * SYNOPSIS
- *	#include "route_private.h"
+ *	#include "resolve_private.h"
  *
- *	key = route_cache_key(&nexthop);
- *	e = route_cache_find(r, key);
- *	route_cache_put(r, &nexthop, &set);
- *	route_cache_reshuffle(r, &set);
+ *	key = resolve_cache_key(&nexthop);
+ *	e = resolve_cache_find(r, key);
+ *	resolve_cache_put(r, &nexthop, &set);
+ *	resolve_cache_reshuffle(r, &set);
  *
  * DESCRIPTION
  *	A bounded hash table of finished answers, keyed by host and
@@ -16,20 +16,20 @@
  *	behind it; when full, the oldest entry goes first. An answer given
  *	from the cache has its hosts of equal MX preference shuffled again,
  *	so load still spreads over equal exchangers. No DNS, no events:
- *	route.c does the lookups and calls in here.
+ *	resolve.c does the lookups and calls in here.
  *
  * SEE ALSO
- *	route.c, route.h for the contract; route_private.h.
+ *	resolve.c, resolve.h for the contract; resolve_private.h.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
-#include "route_private.h"
+#include "resolve_private.h"
 
-#define ROUTE_BUCKETS 16384
+#define RESOLVE_BUCKETS 16384
 
-void route_rset_clear(struct rset *s)
+void resolve_rset_clear(struct rset *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		free((char *)s->t[i].host);
@@ -38,7 +38,7 @@ void route_rset_clear(struct rset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void route_rset_copy(struct rset *dst, const struct rset *src)
+void resolve_rset_copy(struct rset *dst, const struct rset *src)
 {
 	*dst = *src;
 	dst->reason = src->reason != NULL ? alloc_strdup(src->reason) : NULL;
@@ -48,7 +48,7 @@ void route_rset_copy(struct rset *dst, const struct rset *src)
 		dst->t[i].host = alloc_strdup(src->t[i].host);
 }
 
-char *route_cache_key(const struct nexthop *nh)
+char *resolve_cache_key(const struct nexthop *nh)
 {
 	return alloc_printf("%c%s", nh->mx ? 'm' : 'l', nh->host);
 }
@@ -59,10 +59,10 @@ static size_t key_hash(const char *k)
 
 	for (; *k != '\0'; k++)
 		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h % ROUTE_BUCKETS;
+	return h % RESOLVE_BUCKETS;
 }
 
-void route_cache_remove(struct route *r, struct centry *e)
+void resolve_cache_remove(struct resolve *r, struct centry *e)
 {
 	struct centry **pp = &r->buckets[key_hash(e->key)];
 
@@ -78,12 +78,12 @@ void route_cache_remove(struct route *r, struct centry *e)
 	else
 		r->newest = e->older;
 	r->count--;
-	route_rset_clear(&e->set);
+	resolve_rset_clear(&e->set);
 	free(e->key);
 	free(e);
 }
 
-struct centry *route_cache_find(struct route *r, const char *key)
+struct centry *resolve_cache_find(struct resolve *r, const char *key)
 {
 	struct centry *e;
 
@@ -92,18 +92,18 @@ struct centry *route_cache_find(struct route *r, const char *key)
 	for (e = r->buckets[key_hash(key)]; e != NULL; e = e->hnext)
 		if (strcmp(e->key, key) == 0)
 			break;
-	if (e != NULL && e->expires_ms <= route_now_ms()) {
-		route_cache_remove(r, e);
+	if (e != NULL && e->expires_ms <= resolve_now_ms()) {
+		resolve_cache_remove(r, e);
 		e = NULL;
 	}
 	return e;
 }
 
-void route_cache_put(struct route *r, const struct nexthop *nh,
+void resolve_cache_put(struct resolve *r, const struct nexthop *nh,
                      const struct rset *set)
 {
 	uint32_t cap =
-	    set->status == ROUTE_OK ? ROUTE_CACHE_TTL_MAX : ROUTE_NEG_TTL_MAX;
+	    set->status == RESOLVE_OK ? RESOLVE_CACHE_TTL_MAX : RESOLVE_NEG_TTL_MAX;
 	uint32_t ttl = set->ttl < cap ? set->ttl : cap;
 	char *key;
 	struct centry *e, *old;
@@ -111,18 +111,18 @@ void route_cache_put(struct route *r, const struct nexthop *nh,
 
 	if (r->max == 0 || ttl == 0 || !set->cacheable)
 		return;
-	key = route_cache_key(nh);
-	if ((old = route_cache_find(r, key)) != NULL)
-		route_cache_remove(r, old);
+	key = resolve_cache_key(nh);
+	if ((old = resolve_cache_find(r, key)) != NULL)
+		resolve_cache_remove(r, old);
 	while (r->count >= r->max)
-		route_cache_remove(r, r->oldest);
+		resolve_cache_remove(r, r->oldest);
 	if (r->buckets == NULL)
-		r->buckets = alloc_array(ROUTE_BUCKETS, sizeof(*r->buckets));
+		r->buckets = alloc_array(RESOLVE_BUCKETS, sizeof(*r->buckets));
 	e = alloc_new(struct centry);
 	e->key = key;
-	e->expires_ms = route_now_ms() + (uint64_t)ttl * 1000;
-	route_rset_copy(&e->set, set);
-	/* Ports are the request's business: see finish() in route.c. */
+	e->expires_ms = resolve_now_ms() + (uint64_t)ttl * 1000;
+	resolve_rset_copy(&e->set, set);
+	/* Ports are the request's business: see finish() in resolve.c. */
 	b = key_hash(key);
 	e->hnext = r->buckets[b];
 	r->buckets[b] = e;
@@ -139,9 +139,9 @@ void route_cache_put(struct route *r, const struct nexthop *nh,
  * Shuffle again the hosts of equal preference in a cached answer: blocks
  * of consecutive targets of the same host keep their inner order.
  */
-void route_cache_reshuffle(struct route *r, struct rset *s)
+void resolve_cache_reshuffle(struct resolve *r, struct rset *s)
 {
-	struct route_target *out;
+	struct resolve_target *out;
 	size_t *start, *len, nb = 0, k = 0;
 
 	if (s->n < 2)

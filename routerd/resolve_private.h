@@ -1,10 +1,10 @@
 /*
- * route_private.h - shared by route.c (requests: MX and address lookups,
- * assembling the answer) and route_cache.c (the address cache and the
- * reshuffle of cached ties). Not for other modules: they use route.h.
+ * resolve_private.h - shared by resolve.c (requests: MX and address lookups,
+ * assembling the answer) and resolve_cache.c (the address cache and the
+ * reshuffle of cached ties). Not for other modules: they use resolve.h.
  */
-#ifndef DIRMX_ROUTE_PRIVATE_H
-#define DIRMX_ROUTE_PRIVATE_H
+#ifndef DIRMX_RESOLVE_PRIVATE_H
+#define DIRMX_RESOLVE_PRIVATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,14 +12,14 @@
 #include <sys/queue.h>
 #include <time.h>
 
-#include "route.h"
+#include "resolve.h"
 
 /* A finished answer, owned by a request or by a cache entry. */
 struct rset {
-	enum route_status status;
+	enum resolve_status status;
 	const char *code; /* static */
 	char *reason;
-	struct route_target *t; /* each t[i].host is allocated */
+	struct resolve_target *t; /* each t[i].host is allocated */
 	size_t n;
 	uint32_t ttl;
 	bool implicit, cacheable;
@@ -33,7 +33,7 @@ struct centry {
 	struct centry *older, *newer; /* insertion order */
 };
 
-struct route {
+struct resolve {
 	struct event_base *base;
 	struct dns *dns;
 	char **my_names;
@@ -41,13 +41,13 @@ struct route {
 	nexthop_rand_fn *rand_fn;
 	void *rand_ctx;
 	uint64_t rand_state;
-	LIST_HEAD(, route_req) reqs;
+	LIST_HEAD(, resolve_req) reqs;
 	struct centry **buckets;
 	struct centry *oldest, *newest;
 	size_t count, max;
 };
 
-static inline uint64_t route_now_ms(void)
+static inline uint64_t resolve_now_ms(void)
 {
 	struct timespec ts;
 
@@ -56,20 +56,20 @@ static inline uint64_t route_now_ms(void)
 }
 
 /* Free what s holds and zero it. */
-void route_rset_clear(struct rset *s);
+void resolve_rset_clear(struct rset *s);
 /* dst becomes a deep copy of src; dst's old contents are not freed. */
-void route_rset_copy(struct rset *dst, const struct rset *src);
+void resolve_rset_copy(struct rset *dst, const struct rset *src);
 
 /* The cache key of a hop: literal or MX, and the host. Caller frees. */
-char *route_cache_key(const struct nexthop *nh);
+char *resolve_cache_key(const struct nexthop *nh);
 /* The live entry for key, or NULL; an expired one is dropped. */
-struct centry *route_cache_find(struct route *r, const char *key);
+struct centry *resolve_cache_find(struct resolve *r, const char *key);
 /* Remember set for nh when it is cacheable, for its capped TTL. */
-void route_cache_put(struct route *r, const struct nexthop *nh,
+void resolve_cache_put(struct resolve *r, const struct nexthop *nh,
                      const struct rset *set);
 /* Unlink and free e. */
-void route_cache_remove(struct route *r, struct centry *e);
+void resolve_cache_remove(struct resolve *r, struct centry *e);
 /* Shuffle again the equal-preference hosts of a cached answer. */
-void route_cache_reshuffle(struct route *r, struct rset *s);
+void resolve_cache_reshuffle(struct resolve *r, struct rset *s);
 
 #endif

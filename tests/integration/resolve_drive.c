@@ -1,8 +1,8 @@
 /*
- * route_drive - resolve next hops with routerd's route module against a
+ * resolve_drive - resolve next hops with routerd's resolve module against a
  * real DNS server.
  *
- * Usage: route_drive -s DNS_ADDR:PORT [-t TIMEOUT_MS] [-n TRIES]
+ * Usage: resolve_drive -s DNS_ADDR:PORT [-t TIMEOUT_MS] [-n TRIES]
  *        [-m MYNAME]... [-e SEED] [-r REPEAT] [-C] [-P [-X N]] HOP...
  *
  * Each HOP (a next hop as nexthop_parse() reads it: "example.test",
@@ -12,7 +12,7 @@
  * the MX-to-self check; -e seeds the random source that orders MX
  * records of equal preference. -P resolves all HOPs at once (each also
  * started and cancelled once, which must print nothing); with -X N,
- * route_deinit() is called after N answers, ending the others with
+ * resolve_deinit() is called after N answers, ending the others with
  * TEMPFAIL "shutting down". Output, one line per target then one per
  * outcome:
  *     target run=R hop=HOP host=H addr=A port=P pref=N
@@ -30,10 +30,10 @@
 
 #include "dns.h"
 #include "evloop.h"
-#include "route.h"
+#include "resolve.h"
 
 static struct event_base *base;
-static struct route *route;
+static struct resolve *resolve;
 static char **hops;
 static int n_hops, repeat = 1, hop_idx, run, failures;
 static struct nexthop cur;
@@ -62,13 +62,13 @@ static uint32_t seeded_rand(void *ctx)
 
 static void next(void);
 
-static void on_route(const struct route_result *res, void *ctx)
+static void on_route(const struct resolve_result *res, void *ctx)
 {
 	const char *hop = parallel ? ctx : hops[hop_idx];
 	unsigned long long ms = (unsigned long long)(now_ms() - start_ms);
 
 	for (size_t i = 0; i < res->n_targets; i++) {
-		const struct route_target *t = &res->targets[i];
+		const struct resolve_target *t = &res->targets[i];
 		char addr[INET6_ADDRSTRLEN] = "?";
 		unsigned port;
 
@@ -86,7 +86,7 @@ static void on_route(const struct route_result *res, void *ctx)
 		printf("target run=%d hop=%s host=%s addr=%s port=%u pref=%u\n",
 		       run, hop, t->host, addr, port, (unsigned)t->preference);
 	}
-	if (res->status == ROUTE_OK) {
+	if (res->status == RESOLVE_OK) {
 		printf("ok run=%d hop=%s n=%zu ttl=%u cached=%d implicit=%d "
 		       "ms=%llu\n",
 		       run, hop, res->n_targets, (unsigned)res->ttl,
@@ -94,14 +94,14 @@ static void on_route(const struct route_result *res, void *ctx)
 	} else {
 		printf("fail run=%d hop=%s status=%s code=%s reason=\"%s\" "
 		       "ms=%llu\n",
-		       run, hop, route_status_str(res->status), res->code,
+		       run, hop, resolve_status_str(res->status), res->code,
 		       res->reason, ms);
 		failures++;
 	}
 	fflush(stdout);
 	if (parallel) {
 		if (++answered == deinit_after)
-			route_deinit(&route);
+			resolve_deinit(&resolve);
 		if (answered == n_hops)
 			evloop_break(base);
 		return;
@@ -122,30 +122,30 @@ static void next(void)
 		return;
 	}
 	if (nexthop_parse(hops[hop_idx], &cur, &error) < 0) {
-		fprintf(stderr, "route_drive: %s: %s\n", hops[hop_idx], error);
+		fprintf(stderr, "resolve_drive: %s: %s\n", hops[hop_idx], error);
 		exit(2);
 	}
 	start_ms = now_ms();
-	route_resolve(route, &cur, on_route, NULL);
+	resolve_resolve(resolve, &cur, on_route, NULL);
 }
 
 static void start_all(void)
 {
 	struct nexthop nh;
-	struct route_req *req;
+	struct resolve_req *req;
 	const char *error;
 
 	for (int i = 0; i < n_hops; i++) {
 		if (nexthop_parse(hops[i], &nh, &error) < 0) {
-			fprintf(stderr, "route_drive: %s: %s\n", hops[i],
+			fprintf(stderr, "resolve_drive: %s: %s\n", hops[i],
 			        error);
 			exit(2);
 		}
-		req = route_resolve(route, &nh, on_route, hops[i]);
-		route_cancel(&req);
+		req = resolve_resolve(resolve, &nh, on_route, hops[i]);
+		resolve_cancel(&req);
 		if (req != NULL)
 			exit(3);
-		route_resolve(route, &nh, on_route, hops[i]);
+		resolve_resolve(resolve, &nh, on_route, hops[i]);
 	}
 	start_ms = now_ms();
 }
@@ -204,25 +204,25 @@ int main(int argc, char **argv)
 	base = evloop_new();
 	dns = dns_init(base, &opts, &error);
 	if (dns == NULL) {
-		fprintf(stderr, "route_drive: dns: %s\n", error);
+		fprintf(stderr, "resolve_drive: dns: %s\n", error);
 		return 2;
 	}
-	route = route_new(base, dns, names, n_names);
+	resolve = resolve_new(base, dns, names, n_names);
 	if (seed != 0)
-		route_set_rand(route, seeded_rand, &seed);
+		resolve_set_rand(resolve, seeded_rand, &seed);
 	if (no_cache)
-		route_set_cache_max(route, 0);
+		resolve_set_cache_max(resolve, 0);
 	if (parallel)
 		start_all();
 	else
 		next();
 	evloop_run(base);
-	route_deinit(&route);
+	resolve_deinit(&resolve);
 	dns_deinit(&dns);
 	evloop_free(&base);
 	return failures == 0 ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: route_drive -s DNS_ADDR:PORT [-t TIMEOUT_MS] "
+	fprintf(stderr, "usage: resolve_drive -s DNS_ADDR:PORT [-t TIMEOUT_MS] "
 	                "[-n TRIES] [-m MYNAME]... [-e SEED] [-r REPEAT] [-C] "
 	                "[-P [-X N]] HOP...\n");
 	return 2;

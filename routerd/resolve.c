@@ -1,29 +1,29 @@
 /*
  * NAME
- *	route - resolve a next hop to addresses, asynchronously
+ *	resolve - resolve a next hop to addresses, asynchronously
  *
  * SYNOPSIS
- *	#include "route.h"
+ *	#include "resolve.h"
  *
- *	r = route_new(base, dns, my_names, n);
- *	req = route_resolve(r, &nexthop, callback, context);
- *	route_cancel(&req);
- *	route_deinit(&r);
+ *	r = resolve_new(base, dns, my_names, n);
+ *	req = resolve_resolve(r, &nexthop, callback, context);
+ *	resolve_cancel(&req);
+ *	resolve_deinit(&r);
  *
  * DESCRIPTION
  *	The thin asynchronous shell around nexthop.c: MX lookup, null MX,
  *	implicit MX, A and AAAA of every exchanger in parallel, the
  *	MX-to-self check, and a bounded cache of the answers with their
- *	DNS TTL (kept in route_cache.c). Every outcome maps to OK, PERMFAIL
+ *	DNS TTL (kept in resolve_cache.c). Every outcome maps to OK, PERMFAIL
  *	or TEMPFAIL with an enhanced status code (RFC 3463), so that a DNS
  *	failure can only ever give a 4xx.
  *
  *	Results are delivered through a zero-delay timer, never from inside
- *	route_resolve() nor directly from a DNS callback, so a caller may
+ *	resolve_resolve() nor directly from a DNS callback, so a caller may
  *	cancel or start requests from its callback.
  *
  * SEE ALSO
- *	route.h for the contract; route_cache.c; nexthop.h; dns.h.
+ *	resolve.h for the contract; resolve_cache.c; nexthop.h; dns.h.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -35,12 +35,12 @@
 #include "alloc.h"
 #include "dns.h"
 #include "evloop.h"
-#include "route_private.h"
+#include "resolve_private.h"
 #include "str.h"
 
 /* One A or AAAA lookup of one host. */
 struct lookup {
-	struct route_req *req;
+	struct resolve_req *req;
 	size_t host;
 	int family;
 	struct dns_request *dreq;
@@ -56,11 +56,11 @@ struct rhost {
 	uint16_t pref;
 };
 
-struct route_req {
-	struct route *r;
-	LIST_ENTRY(route_req) link;
+struct resolve_req {
+	struct resolve *r;
+	LIST_ENTRY(resolve_req) link;
 	struct nexthop nh;
-	route_cb *cb;
+	resolve_cb *cb;
 	void *ctx;
 	struct evloop_timer *timer;
 	struct dns_request *mx_req;
@@ -83,7 +83,7 @@ static uint32_t default_rand(void *ctx)
 	return (uint32_t)((*st * 0x2545f4914f6cdd1dULL) >> 32);
 }
 
-static void set_fail(struct rset *s, enum route_status st, const char *code,
+static void set_fail(struct rset *s, enum resolve_status st, const char *code,
                      char *reason)
 {
 	free(s->reason);
@@ -94,7 +94,7 @@ static void set_fail(struct rset *s, enum route_status st, const char *code,
 
 /* ---- requests ---- */
 
-static void set_port(struct route_target *t, uint16_t port)
+static void set_port(struct resolve_target *t, uint16_t port)
 {
 	if (t->addr.ss_family == AF_INET)
 		((struct sockaddr_in *)&t->addr)->sin_port = htons(port);
@@ -105,7 +105,7 @@ static void set_port(struct route_target *t, uint16_t port)
 static void add_target(struct rset *s, const char *host, uint16_t pref,
                        int family, const void *addr)
 {
-	struct route_target *t;
+	struct resolve_target *t;
 
 	s->t = alloc_resize(s->t, s->n + 1, sizeof(*s->t));
 	t = &s->t[s->n++];
@@ -124,14 +124,14 @@ static void add_target(struct rset *s, const char *host, uint16_t pref,
 	}
 }
 
-static void req_stop_dns(struct route_req *req)
+static void req_stop_dns(struct resolve_req *req)
 {
 	dns_request_cancel(&req->mx_req);
 	for (size_t i = 0; i < 2 * req->n_hosts; i++)
 		dns_request_cancel(&req->lookups[i].dreq);
 }
 
-static void req_unlink(struct route_req *req)
+static void req_unlink(struct resolve_req *req)
 {
 	if (!req->linked)
 		return;
@@ -139,7 +139,7 @@ static void req_unlink(struct route_req *req)
 	req->linked = false;
 }
 
-static void req_free(struct route_req *req)
+static void req_free(struct resolve_req *req)
 {
 	req_stop_dns(req);
 	req_unlink(req);
@@ -152,27 +152,27 @@ static void req_free(struct route_req *req)
 	}
 	free(req->hosts);
 	free(req->lookups);
-	route_rset_clear(&req->set);
+	resolve_rset_clear(&req->set);
 	free(req);
 }
 
 static void deliver(void *ctx)
 {
-	struct route_req *req = ctx;
-	struct route_result res = {
+	struct resolve_req *req = ctx;
+	struct resolve_result res = {
 	    .status = req->set.status,
 	    .code = req->set.code,
-	    .reason = req->set.status == ROUTE_OK ? NULL : req->set.reason,
+	    .reason = req->set.status == RESOLVE_OK ? NULL : req->set.reason,
 	    .targets = req->set.t,
 	    .n_targets = req->set.n,
 	    .ttl = req->set.ttl,
 	    .implicit = req->set.implicit,
 	    .cached = req->cached,
 	};
-	route_cb *cb = req->cb;
+	resolve_cb *cb = req->cb;
 	void *cb_ctx = req->ctx;
 
-	/* Unlinked first, so that a route_deinit() from the callback
+	/* Unlinked first, so that a resolve_deinit() from the callback
 	 * does not answer this request twice. */
 	req_unlink(req);
 	cb(&res, cb_ctx);
@@ -180,7 +180,7 @@ static void deliver(void *ctx)
 }
 
 /* Answer from the loop: the callback never runs inside our caller. */
-static void finish(struct route_req *req)
+static void finish(struct resolve_req *req)
 {
 	req_stop_dns(req);
 	for (size_t i = 0; i < req->set.n; i++)
@@ -188,14 +188,14 @@ static void finish(struct route_req *req)
 	evloop_timer_start(req->timer, 0);
 }
 
-static void fail(struct route_req *req, enum route_status st, const char *code,
+static void fail(struct resolve_req *req, enum resolve_status st, const char *code,
                  char *reason)
 {
 	set_fail(&req->set, st, code, reason);
 	finish(req);
 }
 
-static void take_ttl(struct route_req *req, uint32_t ttl)
+static void take_ttl(struct resolve_req *req, uint32_t ttl)
 {
 	if (ttl != 0 && ttl < req->ttl)
 		req->ttl = ttl;
@@ -203,7 +203,7 @@ static void take_ttl(struct route_req *req, uint32_t ttl)
 
 static void on_addr(const struct dns_result *res, void *ctx);
 
-static void start_lookups(struct route_req *req)
+static void start_lookups(struct resolve_req *req)
 {
 	req->lookups = alloc_array(2 * req->n_hosts, sizeof(*req->lookups));
 	memset(req->lookups, 0, 2 * req->n_hosts * sizeof(*req->lookups));
@@ -224,7 +224,7 @@ static void start_lookups(struct route_req *req)
 	}
 }
 
-static void add_host(struct route_req *req, const char *name, uint16_t pref)
+static void add_host(struct resolve_req *req, const char *name, uint16_t pref)
 {
 	size_t len = strlen(name);
 	struct rhost *h;
@@ -244,7 +244,7 @@ static void add_host(struct route_req *req, const char *name, uint16_t pref)
 }
 
 /* Every A and AAAA lookup has answered: make the target list. */
-static void assemble(struct route_req *req)
+static void assemble(struct resolve_req *req)
 {
 	struct lookup *first_temp = NULL;
 	bool all_nx = true;
@@ -271,36 +271,36 @@ static void assemble(struct route_req *req)
 	/* A partial answer is used now but not remembered. */
 	req->set.cacheable = first_temp == NULL;
 	if (req->set.n > 0) {
-		req->set.status = ROUTE_OK;
+		req->set.status = RESOLVE_OK;
 		req->set.code = "2.0.0";
 	} else if (first_temp != NULL) {
 		req->set.cacheable = false;
-		set_fail(&req->set, ROUTE_TEMPFAIL, "4.4.3",
+		set_fail(&req->set, RESOLVE_TEMPFAIL, "4.4.3",
 		         alloc_printf("address lookup for %s failed: %s",
 		                      req->hosts[first_temp->host].name,
 		                      first_temp->reason != NULL
 		                          ? first_temp->reason
 		                          : "temporary DNS failure"));
 	} else if (all_nx && req->n_hosts == 1 && !req->nh.mx) {
-		set_fail(&req->set, ROUTE_PERMFAIL, "5.1.2",
+		set_fail(&req->set, RESOLVE_PERMFAIL, "5.1.2",
 		         alloc_printf("host %s does not exist", req->nh.host));
 	} else if (req->nh.mx && !req->set.implicit) {
-		set_fail(&req->set, ROUTE_PERMFAIL, "5.4.4",
+		set_fail(&req->set, RESOLVE_PERMFAIL, "5.4.4",
 		         alloc_printf("no MX host of %s has an address",
 		                      req->nh.host));
 	} else {
-		set_fail(&req->set, ROUTE_PERMFAIL, "5.4.4",
+		set_fail(&req->set, RESOLVE_PERMFAIL, "5.4.4",
 		         alloc_printf("%s %s has no MX and no address records",
 		                      what, req->nh.host));
 	}
-	route_cache_put(req->r, &req->nh, &req->set);
+	resolve_cache_put(req->r, &req->nh, &req->set);
 	finish(req);
 }
 
 static void on_addr(const struct dns_result *res, void *ctx)
 {
 	struct lookup *l = ctx;
-	struct route_req *req = l->req;
+	struct resolve_req *req = l->req;
 
 	l->dreq = NULL;
 	l->status = res->status;
@@ -318,8 +318,8 @@ static void on_addr(const struct dns_result *res, void *ctx)
 
 static void on_mx(const struct dns_result *res, void *ctx)
 {
-	struct route_req *req = ctx;
-	struct route *r = req->r;
+	struct resolve_req *req = ctx;
+	struct resolve *r = req->r;
 	const char *d = req->nh.host;
 	size_t *order = NULL, n = 0;
 	int null_mx = 0;
@@ -329,16 +329,16 @@ static void on_mx(const struct dns_result *res, void *ctx)
 	if (res->status == DNS_NXDOMAIN) {
 		req->set.ttl = res->ttl;
 		req->set.cacheable = true;
-		fail(req, ROUTE_PERMFAIL, "5.1.2",
+		fail(req, RESOLVE_PERMFAIL, "5.1.2",
 		     alloc_printf("domain %s does not exist", d));
-		route_cache_put(r, &req->nh, &req->set);
+		resolve_cache_put(r, &req->nh, &req->set);
 		return;
 	}
 	if (res->status == DNS_NODATA) {
 		/* RFC 5321 5.1: the domain itself is the exchanger. */
 		if (nexthop_is_self(d, (const char *const *)r->my_names,
 		                    r->n_names)) {
-			fail(req, ROUTE_TEMPFAIL, "4.3.5",
+			fail(req, RESOLVE_TEMPFAIL, "4.3.5",
 			     alloc_printf("MX for %s points back to this host "
 			                  "(no MX, implicit MX is us)",
 			                  d));
@@ -351,7 +351,7 @@ static void on_mx(const struct dns_result *res, void *ctx)
 		return;
 	}
 	if (res->status != DNS_OK) {
-		fail(req, ROUTE_TEMPFAIL, "4.4.3",
+		fail(req, RESOLVE_TEMPFAIL, "4.4.3",
 		     alloc_printf("MX lookup for %s failed: %s", d,
 		                  res->reason != NULL
 		                      ? res->reason
@@ -361,16 +361,16 @@ static void on_mx(const struct dns_result *res, void *ctx)
 	take_ttl(req, res->ttl);
 	if (nexthop_order_mx(res->mx, res->count, r->rand_fn, r->rand_ctx,
 	                     &order, &n, &null_mx) < 0) {
-		fail(req, ROUTE_TEMPFAIL, "4.4.3",
+		fail(req, RESOLVE_TEMPFAIL, "4.4.3",
 		     alloc_printf("unusable MX answer for %s", d));
 		return;
 	}
 	if (null_mx) {
 		req->set.ttl = res->ttl;
 		req->set.cacheable = true;
-		fail(req, ROUTE_PERMFAIL, "5.1.10",
+		fail(req, RESOLVE_PERMFAIL, "5.1.10",
 		     alloc_printf("domain %s accepts no mail (null MX)", d));
-		route_cache_put(r, &req->nh, &req->set);
+		resolve_cache_put(r, &req->nh, &req->set);
 		return;
 	}
 	n = nexthop_trim_self(res->mx, order, n,
@@ -378,23 +378,23 @@ static void on_mx(const struct dns_result *res, void *ctx)
 	                      &self);
 	if (n == 0) {
 		free(order);
-		fail(req, ROUTE_TEMPFAIL, self ? "4.3.5" : "4.4.3",
+		fail(req, RESOLVE_TEMPFAIL, self ? "4.3.5" : "4.4.3",
 		     alloc_printf(self ? "MX for %s points back to this host"
 		                       : "no usable MX for %s",
 		                  d));
 		return;
 	}
-	for (size_t i = 0; i < n && req->n_hosts < ROUTE_MAX_MX; i++)
+	for (size_t i = 0; i < n && req->n_hosts < RESOLVE_MAX_MX; i++)
 		add_host(req, res->mx[order[i]].exchange,
 		         res->mx[order[i]].preference);
 	free(order);
 	start_lookups(req);
 }
 
-struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
-                                route_cb *cb, void *ctx)
+struct resolve_req *resolve_resolve(struct resolve *r, const struct nexthop *nh,
+                                resolve_cb *cb, void *ctx)
 {
-	struct route_req *req = alloc_new(struct route_req);
+	struct resolve_req *req = alloc_new(struct resolve_req);
 	struct centry *e;
 	char *key;
 	unsigned char addr[sizeof(struct in6_addr)];
@@ -412,7 +412,7 @@ struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
 		int family = strchr(nh->host, ':') != NULL ? AF_INET6 : AF_INET;
 
 		if (inet_pton(family, nh->host, addr) != 1) {
-			fail(req, ROUTE_PERMFAIL, "5.1.2",
+			fail(req, RESOLVE_PERMFAIL, "5.1.2",
 			     alloc_printf("bad address %s", nh->host));
 			return req;
 		}
@@ -421,14 +421,14 @@ struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
 		finish(req);
 		return req;
 	}
-	key = route_cache_key(nh);
-	e = route_cache_find(r, key);
+	key = resolve_cache_key(nh);
+	e = resolve_cache_find(r, key);
 	free(key);
 	if (e != NULL) {
-		route_rset_copy(&req->set, &e->set);
+		resolve_rset_copy(&req->set, &e->set);
 		req->set.ttl =
-		    (uint32_t)((e->expires_ms - route_now_ms()) / 1000);
-		route_cache_reshuffle(r, &req->set);
+		    (uint32_t)((e->expires_ms - resolve_now_ms()) / 1000);
+		resolve_cache_reshuffle(r, &req->set);
 		req->cached = true;
 		finish(req);
 		return req;
@@ -436,7 +436,7 @@ struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
 	if (!nh->mx) {
 		if (nexthop_is_self(nh->host, (const char *const *)r->my_names,
 		                    r->n_names)) {
-			fail(req, ROUTE_TEMPFAIL, "4.3.5",
+			fail(req, RESOLVE_TEMPFAIL, "4.3.5",
 			     alloc_printf("next hop %s points back to this "
 			                  "host",
 			                  nh->host));
@@ -450,7 +450,7 @@ struct route_req *route_resolve(struct route *r, const struct nexthop *nh,
 	return req;
 }
 
-void route_cancel(struct route_req **req)
+void resolve_cancel(struct resolve_req **req)
 {
 	if (*req == NULL)
 		return;
@@ -458,10 +458,10 @@ void route_cancel(struct route_req **req)
 	*req = NULL;
 }
 
-struct route *route_new(struct event_base *base, struct dns *dns,
+struct resolve *resolve_new(struct event_base *base, struct dns *dns,
                         const char *const *my_names, size_t n)
 {
-	struct route *r = alloc_new(struct route);
+	struct resolve *r = alloc_new(struct resolve);
 
 	LIST_INIT(&r->reqs);
 	r->base = base;
@@ -473,51 +473,51 @@ struct route *route_new(struct event_base *base, struct dns *dns,
 	if (getrandom(&r->rand_state, sizeof(r->rand_state), 0) !=
 	        (ssize_t)sizeof(r->rand_state) ||
 	    r->rand_state == 0)
-		r->rand_state = route_now_ms() | 1;
+		r->rand_state = resolve_now_ms() | 1;
 	r->rand_fn = default_rand;
 	r->rand_ctx = &r->rand_state;
-	r->max = ROUTE_CACHE_MAX;
+	r->max = RESOLVE_CACHE_MAX;
 	return r;
 }
 
-void route_set_rand(struct route *r, nexthop_rand_fn *rand_fn, void *ctx)
+void resolve_set_rand(struct resolve *r, nexthop_rand_fn *rand_fn, void *ctx)
 {
 	r->rand_fn = rand_fn;
 	r->rand_ctx = ctx;
 }
 
-void route_set_cache_max(struct route *r, size_t max)
+void resolve_set_cache_max(struct resolve *r, size_t max)
 {
 	r->max = max;
 	while (r->count > max)
-		route_cache_remove(r, r->oldest);
+		resolve_cache_remove(r, r->oldest);
 }
 
-size_t route_cache_count(const struct route *r)
+size_t resolve_cache_count(const struct resolve *r)
 {
 	return r->count;
 }
 
-void route_deinit(struct route **rp)
+void resolve_deinit(struct resolve **rp)
 {
-	struct route *r = *rp;
+	struct resolve *r = *rp;
 
 	if (r == NULL)
 		return;
 	while (!LIST_EMPTY(&r->reqs)) {
-		struct route_req *req = LIST_FIRST(&r->reqs);
+		struct resolve_req *req = LIST_FIRST(&r->reqs);
 
 		/* An answer waiting for the loop is given as it is; one
 		 * still waiting for DNS ends as a temporary failure. */
 		if (!evloop_timer_pending(req->timer)) {
 			req_stop_dns(req);
-			route_rset_clear(&req->set);
-			set_fail(&req->set, ROUTE_TEMPFAIL, "4.4.3",
+			resolve_rset_clear(&req->set);
+			set_fail(&req->set, RESOLVE_TEMPFAIL, "4.4.3",
 			         alloc_strdup("shutting down"));
 		}
 		deliver(req);
 	}
-	route_set_cache_max(r, 0);
+	resolve_set_cache_max(r, 0);
 	free(r->buckets);
 	for (size_t i = 0; i < r->n_names; i++)
 		free(r->my_names[i]);
@@ -526,14 +526,14 @@ void route_deinit(struct route **rp)
 	*rp = NULL;
 }
 
-const char *route_status_str(enum route_status status)
+const char *resolve_status_str(enum resolve_status status)
 {
 	switch (status) {
-	case ROUTE_OK:
+	case RESOLVE_OK:
 		return "OK";
-	case ROUTE_TEMPFAIL:
+	case RESOLVE_TEMPFAIL:
 		return "TEMPFAIL";
-	case ROUTE_PERMFAIL:
+	case RESOLVE_PERMFAIL:
 		return "PERMFAIL";
 	}
 	return "?";

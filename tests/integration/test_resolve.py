@@ -1,5 +1,5 @@
-"""routerd's route module (MX, A/AAAA, null and implicit MX, failures)
-against a real dnsmasq, through tests/integration/route_drive.c.
+"""routerd's resolve module (MX, A/AAAA, null and implicit MX, failures)
+against a real dnsmasq, through tests/integration/resolve_drive.c.
 
 Covers: MX preferences, equal preferences spread at random (seeded and
 from the cache), A and AAAA targets with the hop's port, implicit MX
@@ -22,7 +22,7 @@ from dirmxlab import Dnsmasq, Lab, build_dir
 
 from test_dns import Silent
 
-DRIVE = os.path.join(build_dir(), "tests", "route_drive")
+DRIVE = os.path.join(build_dir(), "tests", "resolve_drive")
 TTL = 300
 
 RECORDS = [
@@ -262,7 +262,7 @@ class RouteTest(unittest.TestCase):
         self.assertEqual(ends["null.test"]["code"], "5.1.10")
         self.assertEqual(ends["impl.test"]["kind"], "ok")
         # A server that never answers: the first answer is the IP hop,
-        # then route_deinit() ends the rest as temporary failures.
+        # then resolve_deinit() ends the rest as temporary failures.
         silent = Silent()
         try:
             rc, out, err, elapsed = drive(silent.server, "[127.0.0.9]:25",
