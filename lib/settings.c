@@ -18,244 +18,12 @@
 #include "alloc.h"
 #include "buf.h"
 #include "log.h"
+#include "settings_private.h"
 
 #define SEC 1000ULL
 #define MIN (60 * SEC)
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
-
-/* ---- validators -------------------------------------------------------- */
-
-static bool valid_domain(const char *value, const char **error_r)
-{
-	size_t label = 0, len = strlen(value);
-
-	for (const char *p = value; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				break;
-			label = 0;
-		} else if ((*p >= 'a' && *p <= 'z') ||
-			   (*p >= 'A' && *p <= 'Z') ||
-			   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') {
-			if (++label > 63)
-				break;
-		} else {
-			label = 0;
-			break;
-		}
-	}
-	if (label == 0 || len > 253) {
-		*error_r = "not a domain name";
-		return false;
-	}
-	return true;
-}
-
-static bool valid_hostport(const char *value, const char **error_r)
-{
-	struct config_hostport hp;
-
-	if (!config_parse_hostport(value, &hp, error_r))
-		return false;
-	free(hp.host);
-	return true;
-}
-
-/* address[/prefix]; the bits after the prefix must be zero. */
-static bool valid_cidr(const char *value, const char **error_r)
-{
-	unsigned char addr[16];
-	char tmp[64];
-	const unsigned char *p;
-	struct buf b;
-	uint64_t prefix;
-	size_t n, bits;
-	int family;
-
-	buf_init(&b, value, strlen(value));
-	n = buf_fetch_until(&b, "/", &p);
-	if (n == 0 || n >= sizeof(tmp))
-		goto bad;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	family = strchr(tmp, ':') != NULL ? AF_INET6 : AF_INET;
-	bits = family == AF_INET6 ? 128 : 32;
-	if (inet_pton(family, tmp, addr) != 1)
-		goto bad;
-	prefix = bits;
-	if (buf_consume_char(&b, '/') &&
-	    (!buf_fetch_uint(&b, bits, &prefix) || buf_remaining(&b) > 0)) {
-		*error_r = family == AF_INET6 ? "prefix length must be 0-128"
-					      : "prefix length must be 0-32";
-		return false;
-	}
-	if (buf_remaining(&b) > 0)
-		goto bad;
-	for (size_t i = prefix; i < bits; i++) {
-		if (addr[i / 8] & (0x80 >> (i % 8))) {
-			*error_r = "address has bits set after the prefix "
-				   "length";
-			return false;
-		}
-	}
-	return true;
-bad:
-	*error_r = "expected an IPv4 or IPv6 network, e.g. 192.0.2.0/24 or "
-		   "2001:db8::/32";
-	return false;
-}
-
-static bool valid_ldap_uri(const char *value, const char **error_r)
-{
-	char *hp;
-	size_t n;
-	bool ok;
-
-	if (strncmp(value, "ldap://", 7) == 0)
-		value += 7;
-	else if (strncmp(value, "ldaps://", 8) == 0)
-		value += 8;
-	else {
-		*error_r = "expected ldap://host[:port] or ldaps://host[:port]";
-		return false;
-	}
-	n = strlen(value);
-	if (n > 0 && value[n - 1] == '/')
-		n--;
-	hp = alloc_strndup(value, n);
-	ok = valid_hostport(hp, error_r);
-	free(hp);
-	return ok;
-}
-
-/* "domain nexthop", e.g. "example.org [192.0.2.1]:25". */
-static bool valid_route(const char *value, const char **error_r)
-{
-	const char *space = strpbrk(value, " \t");
-	char *domain;
-	bool ok;
-
-	if (space == NULL) {
-		*error_r = "expected 'domain nexthop'";
-		return false;
-	}
-	domain = alloc_strndup(value, (size_t)(space - value));
-	ok = valid_domain(domain, error_r);
-	free(domain);
-	space += strspn(space, " \t");
-	return ok && valid_hostport(space, error_r);
-}
-
-/* An LDAP filter template: "(...)" with balanced parentheses, and only
- * %s, %u, %d and %% directives. authd checks the full RFC 4515 syntax. */
-static bool valid_filter_template(const char *value, const char **error_r)
-{
-	int depth = 0;
-
-	if (value[0] != '(') {
-		*error_r = "an LDAP filter starts with '('";
-		return false;
-	}
-	for (const char *p = value; *p != '\0'; p++) {
-		if (*p == '%') {
-			p++;
-			if (*p != 's' && *p != 'u' && *p != 'd' && *p != '%') {
-				*error_r = "only %s, %u, %d and %% may follow '%'";
-				return false;
-			}
-		} else if (*p == '(') {
-			depth++;
-		} else if (*p == ')' && --depth < 0) {
-			break;
-		}
-	}
-	if (depth != 0) {
-		*error_r = "unbalanced parentheses";
-		return false;
-	}
-	return true;
-}
-
-static bool valid_attr_name(const char *value, const char **error_r)
-{
-	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.");
-
-	if (n == 0 || value[n] != '\0') {
-		*error_r = "not an LDAP attribute name";
-		return false;
-	}
-	return true;
-}
-
-static bool valid_send_as(const char *value, const char **error_r)
-{
-	const char *space = strpbrk(value, " \t");
-
-	if (space == NULL || space == value ||
-	    strchr(space + strspn(space, " \t"), '@') == NULL) {
-		*error_r = "expected 'user address'";
-		return false;
-	}
-	return true;
-}
-
-static bool valid_socket_path(const char *value, const char **error_r)
-{
-	struct sockaddr_un sun;
-
-	if (strlen(value) >= sizeof(sun.sun_path)) {
-		*error_r = "too long for a unix socket path";
-		return false;
-	}
-	return true;
-}
-
-static bool valid_user(const char *value, const char **error_r)
-{
-	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
-
-	if (value[n] != '\0' || n > 32 || value[0] == '-') {
-		*error_r = "not a user or group name";
-		return false;
-	}
-	return true;
-}
-
-static bool valid_dn(const char *value, const char **error_r)
-{
-	if (strchr(value, '=') == NULL) {
-		*error_r = "not a DN (e.g. dc=example,dc=com)";
-		return false;
-	}
-	return true;
-}
-
-/* A GnuTLS priority string: GnuTLS itself parses it, so that -t rejects
- * exactly what routerd would fail on. The message is copied by the
- * caller at once (config-value.c), so a static buffer is enough. */
-static bool valid_tls_priority(const char *value, const char **error_r)
-{
-	static char why[160];
-	gnutls_priority_t prio;
-	const char *pos = NULL;
-	int rc = gnutls_priority_init(&prio, value, &pos);
-
-	if (rc == 0) {
-		gnutls_priority_deinit(prio);
-		return true;
-	}
-	if (rc == GNUTLS_E_INVALID_REQUEST && pos != NULL)
-		snprintf(why, sizeof(why),
-			 "not a GnuTLS priority string: error at '%.40s'", pos);
-	else
-		snprintf(why, sizeof(why), "not a GnuTLS priority string: %s",
-			 gnutls_strerror(rc));
-	*error_r = why;
-	return false;
-}
 
 /* ---- tables ------------------------------------------------------------ */
 
@@ -355,27 +123,27 @@ static const struct config_setting global_settings[] = {
 };
 
 static const struct config_setting dns_settings[] = {
-	LIST("servers", D(servers), valid_hostport),
+	LIST("servers", D(servers), settings_valid_hostport),
 	DURATION("timeout", D(timeout_ms), "3s", 100, 60 * SEC),
 	UINT("tries", D(tries), "2", 1, 10),
 	END,
 };
 
 static const struct config_setting authd_settings[] = {
-	PATH("socket", A(socket), "/run/dirmx/authd.sock", valid_socket_path),
-	STRING("client_user", A(client_user), "dirmx", valid_user),
+	PATH("socket", A(socket), "/run/dirmx/authd.sock", settings_valid_socket_path),
+	STRING("client_user", A(client_user), "dirmx", settings_valid_user),
 	ENUM("directory", A(directory), "ad", directories),
-	STRING("domain", A(domain), NULL, valid_domain),
-	STRING("site", A(site), NULL, valid_domain),
-	STRING("forest", A(forest), NULL, valid_domain),
-	LIST("servers", A(servers), valid_ldap_uri),
-	STRING("base_dn", A(base_dn), NULL, valid_dn),
+	STRING("domain", A(domain), NULL, settings_valid_domain),
+	STRING("site", A(site), NULL, settings_valid_domain),
+	STRING("forest", A(forest), NULL, settings_valid_domain),
+	LIST("servers", A(servers), settings_valid_ldap_uri),
+	STRING("base_dn", A(base_dn), NULL, settings_valid_dn),
 	ENUM("tls", A(tls), "starttls", ldap_tls),
 	PATH("ca_file", A(ca_file), NULL, NULL),
 	PATH("tls_cert", A(tls_cert), NULL, NULL),
 	PATH("tls_key", A(tls_key), NULL, NULL),
 	ENUM("bind", A(bind), "gssapi", binds),
-	STRING("bind_dn", A(bind_dn), NULL, valid_dn),
+	STRING("bind_dn", A(bind_dn), NULL, settings_valid_dn),
 	PATH("bind_password_file", A(bind_password_file), NULL, NULL),
 	PATH("keytab", A(keytab), NULL, NULL),
 	BOOL("allow_plaintext_bind", A(allow_plaintext_bind), "no"),
@@ -389,15 +157,15 @@ static const struct config_setting authd_settings[] = {
 	UINT("cache_size", A(cache_size), "100000", 0, 10000000),
 	/* The attribute mapping; unset means the preset's (directory=). */
 	STRING("recipient_filter", A(recipient_filter), NULL,
-	       valid_filter_template),
+	       settings_valid_filter_template),
 	STRING("account_filter", A(account_filter), NULL,
-	       valid_filter_template),
-	LIST("mail_attributes", A(mail_attributes), valid_attr_name),
-	LIST("member_attributes", A(member_attributes), valid_attr_name),
-	LIST("nexthop_attributes", A(nexthop_attributes), valid_attr_name),
-	LIST("forward_attributes", A(forward_attributes), valid_attr_name),
+	       settings_valid_filter_template),
+	LIST("mail_attributes", A(mail_attributes), settings_valid_attr_name),
+	LIST("member_attributes", A(member_attributes), settings_valid_attr_name),
+	LIST("nexthop_attributes", A(nexthop_attributes), settings_valid_attr_name),
+	LIST("forward_attributes", A(forward_attributes), settings_valid_attr_name),
 	STRING("disabled_attribute", A(disabled_attribute),
-	       "dirmxAccountDisabled", valid_attr_name),
+	       "dirmxAccountDisabled", settings_valid_attr_name),
 	UINT("max_expansion", A(max_expansion), "10000", 1, 1000000),
 	UINT("max_forward_hops", A(max_forward_hops), "10", 1, 100),
 	STRING("subaddress_delimiter", A(subaddress_delimiter), "+", NULL),
@@ -418,19 +186,19 @@ static const struct config_setting authd_settings[] = {
 	DURATION("known_password_ttl", A(known_password_ttl_ms), "24h", 0,
 		 30 * DAY),
 	UINT("known_password_max", A(known_password_max), "10000", 0, 1000000),
-	LIST("send_as", A(send_as), valid_send_as),
+	LIST("send_as", A(send_as), settings_valid_send_as),
 	BOOL("global_catalog", A(global_catalog), "no"),
 	END,
 };
 
 static const struct config_setting routerd_settings[] = {
-	STRING("hostname", R(hostname), NULL, valid_domain),
-	STRING("user", R(user), "dirmx", valid_user),
+	STRING("hostname", R(hostname), NULL, settings_valid_domain),
+	STRING("user", R(user), "dirmx", settings_valid_user),
 	PATH("spool_dir", R(spool_dir), "/var/spool/dirmx", NULL),
 	PATH("authd_socket", R(authd_socket), "/run/dirmx/authd.sock",
-	     valid_socket_path),
-	LIST("local_domains", R(local_domains), valid_domain),
-	LIST("relay_networks", R(relay_networks), valid_cidr),
+	     settings_valid_socket_path),
+	LIST("local_domains", R(local_domains), settings_valid_domain),
+	LIST("relay_networks", R(relay_networks), settings_valid_cidr),
 	SIZE("max_message_size", R(max_message_size), "50M", 1024, 0),
 	SIZE("spool_min_free", R(spool_min_free), "200M", 0, 0),
 	/* Longest accepted line of a message: RFC 5321's 998 is what we
@@ -443,9 +211,9 @@ static const struct config_setting routerd_settings[] = {
 	PATH("tls_ca_file", R(tls_ca_file), NULL, NULL),
 	/* TLS 1.2 and 1.3 only, in and out (issue 11). */
 	STRING("tls_priority", R(tls_priority), SETTINGS_TLS_PRIORITY,
-	       valid_tls_priority),
+	       settings_valid_tls_priority),
 	STRING("smtp_tls_priority", R(smtp_tls_priority),
-	       SETTINGS_TLS_PRIORITY, valid_tls_priority),
+	       SETTINGS_TLS_PRIORITY, settings_valid_tls_priority),
 	DURATION("tls_handshake_timeout", R(tls_handshake_timeout_ms), "30s",
 		 SEC, 10 * MIN),
 	/* The outbound client's limits and timeouts (Postfix's names). */
@@ -476,7 +244,7 @@ static const struct config_setting routerd_settings[] = {
 	     NULL),
 	ENUM("tls_policy", R(tls_policy), "may", out_tls),
 	LIST("tls_policy_map", R(tls_policy_map), valid_tls_map),
-	LIST("routes", R(routes), valid_route),
+	LIST("routes", R(routes), settings_valid_route),
 	DURATION("retry_min", R(retry_min_ms), "5m", SEC, DAY),
 	DURATION("retry_max", R(retry_max_ms), "1h", SEC, 7 * DAY),
 	DURATION("max_queue_lifetime", R(max_queue_lifetime_ms), "5d", MIN,
@@ -493,7 +261,7 @@ static const struct config_setting routerd_settings[] = {
 	UINT("max_errors", R(max_errors), "10", 1, 1000),
 	UINT("max_auth_failures", R(max_auth_failures), "3", 1, 100),
 	PATH("control_socket", R(control_socket), "/run/dirmx/routerd.sock",
-	     valid_socket_path),
+	     settings_valid_socket_path),
 	STRING("postmaster", R(postmaster), NULL, NULL),
 	END,
 };

@@ -1,0 +1,25 @@
+/*
+ * settings_private.h - what lib/settings*.c share; not for other modules.
+ *
+ * The validators of single setting values (settings_valid.c), used by the
+ * tables in settings.c: true, or false with *error_r a static reason.
+ */
+#ifndef DIRMX_SETTINGS_PRIVATE_H
+#define DIRMX_SETTINGS_PRIVATE_H
+
+#include <stdbool.h>
+
+bool settings_valid_domain(const char *value, const char **error_r);
+bool settings_valid_hostport(const char *value, const char **error_r);
+bool settings_valid_cidr(const char *value, const char **error_r);
+bool settings_valid_ldap_uri(const char *value, const char **error_r);
+bool settings_valid_route(const char *value, const char **error_r);
+bool settings_valid_filter_template(const char *value, const char **error_r);
+bool settings_valid_attr_name(const char *value, const char **error_r);
+bool settings_valid_send_as(const char *value, const char **error_r);
+bool settings_valid_socket_path(const char *value, const char **error_r);
+bool settings_valid_user(const char *value, const char **error_r);
+bool settings_valid_dn(const char *value, const char **error_r);
+bool settings_valid_tls_priority(const char *value, const char **error_r);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * settings_valid - the validators of single setting values: domains,
+ * host:port, CIDRs, LDAP URIs, routes, filter templates, attribute names,
+ * send-as items, socket paths, users, DNs and GnuTLS priority strings.
+ * Pure but for the user lookup (getpwnam) and GnuTLS's own parser.
+ */
+#include "settings_private.h"
+
+#include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "settings.h"
+
+bool settings_valid_domain(const char *value, const char **error_r)
+{
+	size_t label = 0, len = strlen(value);
+
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				break;
+			label = 0;
+		} else if ((*p >= 'a' && *p <= 'z') ||
+			   (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') {
+			if (++label > 63)
+				break;
+		} else {
+			label = 0;
+			break;
+		}
+	}
+	if (label == 0 || len > 253) {
+		*error_r = "not a domain name";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_hostport(const char *value, const char **error_r)
+{
+	struct config_hostport hp;
+
+	if (!config_parse_hostport(value, &hp, error_r))
+		return false;
+	free(hp.host);
+	return true;
+}
+
+/* address[/prefix]; the bits after the prefix must be zero. */
+bool settings_valid_cidr(const char *value, const char **error_r)
+{
+	unsigned char addr[16];
+	char tmp[64];
+	const unsigned char *p;
+	struct buf b;
+	uint64_t prefix;
+	size_t n, bits;
+	int family;
+
+	buf_init(&b, value, strlen(value));
+	n = buf_fetch_until(&b, "/", &p);
+	if (n == 0 || n >= sizeof(tmp))
+		goto bad;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	family = strchr(tmp, ':') != NULL ? AF_INET6 : AF_INET;
+	bits = family == AF_INET6 ? 128 : 32;
+	if (inet_pton(family, tmp, addr) != 1)
+		goto bad;
+	prefix = bits;
+	if (buf_consume_char(&b, '/') &&
+	    (!buf_fetch_uint(&b, bits, &prefix) || buf_remaining(&b) > 0)) {
+		*error_r = family == AF_INET6 ? "prefix length must be 0-128"
+					      : "prefix length must be 0-32";
+		return false;
+	}
+	if (buf_remaining(&b) > 0)
+		goto bad;
+	for (size_t i = prefix; i < bits; i++) {
+		if (addr[i / 8] & (0x80 >> (i % 8))) {
+			*error_r = "address has bits set after the prefix "
+				   "length";
+			return false;
+		}
+	}
+	return true;
+bad:
+	*error_r = "expected an IPv4 or IPv6 network, e.g. 192.0.2.0/24 or "
+		   "2001:db8::/32";
+	return false;
+}
+
+bool settings_valid_ldap_uri(const char *value, const char **error_r)
+{
+	char *hp;
+	size_t n;
+	bool ok;
+
+	if (strncmp(value, "ldap://", 7) == 0)
+		value += 7;
+	else if (strncmp(value, "ldaps://", 8) == 0)
+		value += 8;
+	else {
+		*error_r = "expected ldap://host[:port] or ldaps://host[:port]";
+		return false;
+	}
+	n = strlen(value);
+	if (n > 0 && value[n - 1] == '/')
+		n--;
+	hp = alloc_strndup(value, n);
+	ok = settings_valid_hostport(hp, error_r);
+	free(hp);
+	return ok;
+}
+
+/* "domain nexthop", e.g. "example.org [192.0.2.1]:25". */
+bool settings_valid_route(const char *value, const char **error_r)
+{
+	const char *space = strpbrk(value, " \t");
+	char *domain;
+	bool ok;
+
+	if (space == NULL) {
+		*error_r = "expected 'domain nexthop'";
+		return false;
+	}
+	domain = alloc_strndup(value, (size_t)(space - value));
+	ok = settings_valid_domain(domain, error_r);
+	free(domain);
+	space += strspn(space, " \t");
+	return ok && settings_valid_hostport(space, error_r);
+}
+
+/* An LDAP filter template: "(...)" with balanced parentheses, and only
+ * %s, %u, %d and %% directives. authd checks the full RFC 4515 syntax. */
+bool settings_valid_filter_template(const char *value, const char **error_r)
+{
+	int depth = 0;
+
+	if (value[0] != '(') {
+		*error_r = "an LDAP filter starts with '('";
+		return false;
+	}
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '%') {
+			p++;
+			if (*p != 's' && *p != 'u' && *p != 'd' && *p != '%') {
+				*error_r = "only %s, %u, %d and %% may follow '%'";
+				return false;
+			}
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')' && --depth < 0) {
+			break;
+		}
+	}
+	if (depth != 0) {
+		*error_r = "unbalanced parentheses";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_attr_name(const char *value, const char **error_r)
+{
+	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.");
+
+	if (n == 0 || value[n] != '\0') {
+		*error_r = "not an LDAP attribute name";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_send_as(const char *value, const char **error_r)
+{
+	const char *space = strpbrk(value, " \t");
+
+	if (space == NULL || space == value ||
+	    strchr(space + strspn(space, " \t"), '@') == NULL) {
+		*error_r = "expected 'user address'";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_socket_path(const char *value, const char **error_r)
+{
+	struct sockaddr_un sun;
+
+	if (strlen(value) >= sizeof(sun.sun_path)) {
+		*error_r = "too long for a unix socket path";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_user(const char *value, const char **error_r)
+{
+	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+
+	if (value[n] != '\0' || n > 32 || value[0] == '-') {
+		*error_r = "not a user or group name";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_dn(const char *value, const char **error_r)
+{
+	if (strchr(value, '=') == NULL) {
+		*error_r = "not a DN (e.g. dc=example,dc=com)";
+		return false;
+	}
+	return true;
+}
+
+/* A GnuTLS priority string: GnuTLS itself parses it, so that -t rejects
+ * exactly what routerd would fail on. The message is copied by the
+ * caller at once (config-value.c), so a static buffer is enough. */
+bool settings_valid_tls_priority(const char *value, const char **error_r)
+{
+	static char why[160];
+	gnutls_priority_t prio;
+	const char *pos = NULL;
+	int rc = gnutls_priority_init(&prio, value, &pos);
+
+	if (rc == 0) {
+		gnutls_priority_deinit(prio);
+		return true;
+	}
+	if (rc == GNUTLS_E_INVALID_REQUEST && pos != NULL)
+		snprintf(why, sizeof(why),
+			 "not a GnuTLS priority string: error at '%.40s'", pos);
+	else
+		snprintf(why, sizeof(why), "not a GnuTLS priority string: %s",
+			 gnutls_strerror(rc));
+	*error_r = why;
+	return false;
+}
