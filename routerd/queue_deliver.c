@@ -4,12 +4,8 @@
  * The pending recipients are grouped by next hop (queue_group.c, with
  * nexthop_choose): each group is resolved (resolve.c) and sent as one SMTP
  * transaction (smtpc.c).
- * When every group has answered, the outcome is made durable in this
- * order: bounces for newly failed recipients are committed to the spool
- * as new messages first, then the message's new recipient states are
- * written (spool_update), or the message is removed when every recipient
- * is done (spool_remove). A crash in between can at worst send a bounce
- * twice; it never loses one, and a delivered recipient is never retried.
+ * When every group has answered, queue_finish.c makes the outcome
+ * durable (bounces first, then the states).
  *
  * A failure to route to a hop that comes from our own configuration or
  * directory (a route, the smarthost, a mailbox server) is deferred, not
@@ -43,34 +39,6 @@
 #include "sbuf.h"
 #include "smtpc.h"
 
-#define DSN_ORIG_MAX (1024u * 1024)
-#define POSTMASTER_ENVID "dirmx-postmaster-report"
-
-struct group {
-	struct attempt *a;
-	struct nexthop nh;
-	enum nexthop_source src;
-	char key[QUEUE_GROUP_KEY_MAX];
-	size_t *idx;
-	size_t n;
-	struct resolve_req *rreq;
-	struct smtpc_req *sreq;
-};
-
-struct attempt {
-	struct qmsg *m;
-	struct spool_data data;
-	struct group *groups;
-	size_t n_groups;
-	size_t pending;
-	bool *bounced_now; /* per rcpt: failed in this attempt */
-	/* after the groups: the bounce being injected */
-	struct authc_req *lreq;
-	struct spool_msg *dsn_msg;
-	struct spoolrec *dsn_env;
-};
-
-static void attempt_persist(struct attempt *a);
 
 /* One recipient's result, as its spool record keeps it. */
 struct verdict {
@@ -115,13 +83,8 @@ static void rcpt_delivered(struct attempt *a, size_t i)
  * Diagnostic-Code - "smtp; " when it has a reply code, "x-dirmx; "
  * otherwise: the bounce says what it always said.
  */
-static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
-		       unsigned code, const char *status, const char *fmt,
-		       ...) __attribute__((format(printf, 6, 7)));
-
-static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
-		       unsigned code, const char *status, const char *fmt,
-		       ...)
+void queue_rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
+		      unsigned code, const char *status, const char *fmt, ...)
 {
 	struct verdict v = {.status = status};
 	char reason[700], summary[720], diag[740];
@@ -142,7 +105,7 @@ static void rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
 	rcpt_set(a, i, st, &v);
 }
 
-static void attempt_free(struct attempt *a)
+void queue_attempt_free(struct attempt *a)
 {
 	for (size_t g = 0; g < a->n_groups; g++) {
 		resolve_cancel(&a->groups[g].rreq);
@@ -166,7 +129,7 @@ static void group_done(struct group *g)
 	struct attempt *a = g->a;
 
 	if (--a->pending == 0)
-		attempt_persist(a);
+		queue_attempt_persist(a);
 }
 
 static void group_delivered(const struct smtpc_result *res, void *ctx)
@@ -272,7 +235,7 @@ static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
 
 		if (!intl_is_ascii(addr) &&
 		    intl_addr_to_ascii(addr, &conv, &error) < 0) {
-			rcpt_local(a, g->idx[k], SPOOLREC_BOUNCED, 550, "5.6.7",
+			queue_rcpt_local(a, g->idx[k], SPOOLREC_BOUNCED, 550, "5.6.7",
 				   "<%s> needs SMTPUTF8: %s", addr, error);
 			continue;
 		}
@@ -303,7 +266,7 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 	if (res->status != RESOLVE_OK) {
 		/* Our own hop failing is ours to fix: never bounce for it. */
 		for (size_t k = 0; k < g->n; k++)
-			rcpt_local(a, g->idx[k],
+			queue_rcpt_local(a, g->idx[k],
 				   res->status == RESOLVE_PERMFAIL &&
 					   g->src == NEXTHOP_SOURCE_MX
 				       ? SPOOLREC_BOUNCED
@@ -415,7 +378,7 @@ static void attempt_alerts(struct attempt *a)
 		if (stored)
 			rcpt_delivered(a, i);
 		else
-			rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.0",
+			queue_rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.0",
 				   "cannot store an alert: %s", error);
 	}
 }
@@ -434,7 +397,7 @@ static void attempt_group(struct attempt *a)
 			if (env->rcpts[i].state == SPOOLREC_DELIVERED ||
 			    env->rcpts[i].state == SPOOLREC_BOUNCED)
 				continue;
-			rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.5",
+			queue_rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.5",
 				   "bad next hop \"%s\": no routing "
 				   "configuration",
 				   env->rcpts[i].hop);
@@ -447,14 +410,14 @@ static void attempt_group(struct attempt *a)
 
 		if (gr.bad[b].src == NEXTHOP_SOURCE_MX) {
 			/* No retry makes a bad domain good: bounce now. */
-			rcpt_local(a, gr.bad[b].idx, SPOOLREC_BOUNCED, 550,
+			queue_rcpt_local(a, gr.bad[b].idx, SPOOLREC_BOUNCED, 550,
 				   "5.1.2", "bad destination domain in <%s>: %s",
 				   r->addr, gr.bad[b].error);
 			log_info(m->id, "event=bad_domain rcpt=<%s> error=\"%s\"",
 				 r->addr, gr.bad[b].error);
 			continue;
 		}
-		rcpt_local(a, gr.bad[b].idx, SPOOLREC_DEFERRED, 0, "4.3.5",
+		queue_rcpt_local(a, gr.bad[b].idx, SPOOLREC_DEFERRED, 0, "4.3.5",
 			   "bad next hop \"%s\": %s", r->hop, gr.bad[b].error);
 	}
 	a->groups = alloc_array(gr.n_groups, sizeof(*a->groups));
@@ -488,7 +451,7 @@ void queue_attempt_start(struct qmsg *m)
 	if (r <= 0) {
 		log_error(m->id, "event=load_failed error=\"%s\"",
 			  r == 0 ? "gone from the spool" : error);
-		attempt_free(a);
+		queue_attempt_free(a);
 		queue_attempt_done(m, r == 0);
 		return;
 	}
@@ -501,245 +464,11 @@ void queue_attempt_start(struct qmsg *m)
 		a->groups[g].rreq = resolve_resolve(q->resolve, &a->groups[g].nh,
 						  group_routed, &a->groups[g]);
 	if (--a->pending == 0)
-		attempt_persist(a);
+		queue_attempt_persist(a);
 }
 
 void queue_attempt_cancel(struct qmsg *m)
 {
 	if (m->att != NULL)
-		attempt_free(m->att);
-}
-
-/* --- the end of an attempt ----------------------------------------------- */
-
-static bool all_done(const struct spoolrec *env)
-{
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		if (env->rcpts[i].state != SPOOLREC_DELIVERED &&
-		    env->rcpts[i].state != SPOOLREC_BOUNCED)
-			return false;
-	return true;
-}
-
-static void persisted(void *ctx, int result, const char *error)
-{
-	struct attempt *a = ctx;
-	struct qmsg *m = a->m;
-	bool removed = all_done(m->env) && result == 0;
-
-	if (result < 0)
-		log_error(m->id, "event=persist_failed error=\"%s\"", error);
-	else if (removed)
-		log_info(m->id, "event=done");
-	attempt_free(a);
-	queue_attempt_done(m, removed);
-}
-
-/* Write the new states, or remove the message when every rcpt is done. */
-static void write_states(struct attempt *a)
-{
-	struct qmsg *m = a->m;
-	const char *error;
-	int r = all_done(m->env)
-			? spool_remove(m->q->spool, m->id, persisted, a, &error)
-			: spool_update(m->q->spool, m->env, persisted, a, &error);
-
-	if (r < 0) {
-		log_error(m->id, "event=persist_failed error=\"%s\"", error);
-		attempt_free(a);
-		queue_attempt_done(m, false);
-	}
-}
-
-static void dsn_committed(void *ctx, int result, const char *error)
-{
-	struct attempt *a = ctx;
-	struct qmsg *m = a->m;
-	char id[SPOOL_ID_LEN + 1];
-
-	snprintf(id, sizeof(id), "%s", spool_msg_id(a->dsn_msg));
-	a->dsn_msg = NULL; /* the spool frees it */
-	if (result < 0) {
-		/* The states are not written: the next attempt bounces again. */
-		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
-		for (size_t i = 0; i < m->env->rcpt_count; i++)
-			if (a->bounced_now[i])
-				m->env->rcpts[i].state = SPOOLREC_DEFERRED;
-		write_states(a);
-		return;
-	}
-	log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
-		 a->dsn_env->rcpts[0].addr);
-	queue_add(m->q, id, &a->dsn_env);
-	write_states(a);
-}
-
-static void dsn_inject(struct attempt *a, const char *hop)
-{
-	const char *error;
-
-	spoolrec_set(&a->dsn_env->rcpts[0].hop, hop);
-	if (spool_msg_commit(a->dsn_msg, a->dsn_env, dsn_committed, a,
-			     &error) < 0) {
-		log_error(a->m->id, "event=bounce_failed error=\"%s\"", error);
-		spool_msg_abort(&a->dsn_msg);
-		write_states(a);
-	}
-}
-
-static void dsn_rcpt_looked_up(const struct authc_lookup_result *r,
-			       void *ctx)
-{
-	struct attempt *a = ctx;
-
-	a->lreq = NULL;
-	/* The bounce goes where mail for the sender goes (its mailbox
-	 * server for a local sender); without an answer, by our routes. A
-	 * report for the postmaster that the directory does not know goes
-	 * to the alert store rather than on a journey that fails. */
-	if (r->status == AUTHC_OK && r->n_dests > 0)
-		dsn_inject(a, r->dests[0].hop);
-	else if (a->dsn_env->envid != NULL &&
-		 strcmp(a->dsn_env->envid, POSTMASTER_ENVID) == 0)
-		dsn_inject(a, ALERTS_HOP);
-	else
-		dsn_inject(a, "local");
-}
-
-/* Build the bounce for this attempt's failures; true when one is made. */
-static bool dsn_prepare(struct attempt *a)
-{
-	struct qmsg *m = a->m;
-	struct queue *q = m->q;
-	struct spoolrec *env = m->env;
-	struct dsn_rcpt *dr = alloc_array(env->rcpt_count + 1, sizeof(*dr));
-	bool null_sender = env->mail_from[0] == '\0';
-	struct dsn_input in = {0};
-	struct spoolrec *report_env = NULL;
-	struct sbuf *out = NULL;
-	unsigned char *orig = NULL;
-	char *mailer_daemon = NULL;
-	size_t n = 0, orig_len = 0;
-	const char *error;
-	bool made = false;
-	ssize_t got;
-	int built;
-
-	for (size_t i = 0; i < env->rcpt_count; i++) {
-		if (!a->bounced_now[i])
-			continue;
-		/* NOTIFY is the sender's wish; a message from <> has no
-		 * sender to tell, and its failures (our own bounces carry
-		 * NOTIFY=NEVER) go to the postmaster whatever NOTIFY says. */
-		if (!null_sender &&
-		    !dsn_should_report(&env->rcpts[i], DSN_ACTION_FAILED))
-			continue;
-		/* from the result's fields, as rcpt_set() stored them */
-		dsn_rcpt_from_result(&dr[n++], env, i, DSN_ACTION_FAILED,
-				     time(NULL));
-	}
-	if (n == 0)
-		goto done;
-	if (env->mail_from[0] == '\0') {
-		/* Never a bounce to <>. A failed bounce is reported to the
-		 * postmaster once; a failed report stops there. */
-		if (strcmp(env->envid != NULL ? env->envid : "",
-			   POSTMASTER_ENVID) == 0) {
-			/* The report to the postmaster failed too: keep it
-			 * in the alert store, never drop it. */
-			if (alerts_store(q->alerts_dir, m->id,
-					 "a report to the postmaster about a "
-					 "failed bounce could not be delivered",
-					 a->data.fd, a->data.offset,
-					 a->data.len, &error) == 0)
-				log_warn(m->id, "event=double_bounce_stored "
-						"dir=%s",
-					 q->alerts_dir);
-			else
-				log_error(m->id, "event=double_bounce_lost "
-						 "error=\"%s\"",
-					  error);
-			goto done;
-		}
-		report_env = spoolrec_dup(env);
-		spoolrec_set(&report_env->mail_from, q->postmaster);
-		/* dsn_build() applies NOTIFY again: the report ignores it. */
-		for (size_t i = 0; i < report_env->rcpt_count; i++)
-			report_env->rcpts[i].notify = 0;
-	}
-	orig = alloc_zero(DSN_ORIG_MAX);
-	got = pread(a->data.fd, orig,
-		    a->data.len < DSN_ORIG_MAX ? (size_t)a->data.len
-					       : DSN_ORIG_MAX,
-		    (off_t)a->data.offset);
-	orig_len = got > 0 ? (size_t)got : 0;
-	mailer_daemon = alloc_printf("MAILER-DAEMON@%s", q->hostname);
-	in.reporting_mta = q->hostname;
-	in.postmaster = mailer_daemon;
-	in.env = report_env != NULL ? report_env : env;
-	in.rcpts = dr;
-	in.rcpt_count = n;
-	in.orig = orig;
-	in.orig_len = orig_len;
-	in.orig_complete = orig_len == a->data.len;
-	in.full_max = DSN_ORIG_MAX;
-	in.now = time(NULL);
-	in.boundary_seed = evloop_now_ms() ^ (uint64_t)(uintptr_t)a;
-	out = sbuf_new(4u * 1024 * 1024);
-	built = dsn_build(&in, out, &error);
-	if (built == 0)
-		goto done; /* every recipient's NOTIFY says: no report */
-	if (built < 0 ||
-	    spool_msg_begin(q->spool, &a->dsn_msg, &error) < 0 ||
-	    spool_msg_write(a->dsn_msg, sbuf_data(out), sbuf_len(out),
-			    &error) < 0 ||
-	    dsn_envelope(&in, spool_msg_id(a->dsn_msg), sbuf_data(out),
-			 sbuf_len(out), &a->dsn_env, &error) < 0) {
-		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
-		if (a->dsn_msg != NULL)
-			spool_msg_abort(&a->dsn_msg);
-		goto done;
-	}
-	if (report_env != NULL)
-		spoolrec_set(&a->dsn_env->envid, POSTMASTER_ENVID);
-	made = true;
-done:
-	sbuf_deinit(&out);
-	spoolrec_deinit(&report_env);
-	free(orig);
-	free(mailer_daemon);
-	free(dr);
-	return made;
-}
-
-static void attempt_persist(struct attempt *a)
-{
-	struct qmsg *m = a->m;
-	struct queue *q = m->q;
-	struct spoolrec *env = m->env;
-	uint64_t now = (uint64_t)time(NULL);
-
-	/* Past the maximum lifetime, what is still waiting bounces. */
-	if (q->opts.max_lifetime_ms > 0 &&
-	    now > env->arrival + q->opts.max_lifetime_ms / 1000) {
-		for (size_t i = 0; i < env->rcpt_count; i++) {
-			struct spoolrec_rcpt *r = &env->rcpts[i];
-
-			if (r->state == SPOOLREC_DELIVERED ||
-			    r->state == SPOOLREC_BOUNCED)
-				continue;
-			/* the last summary is quoted for people, not read */
-			rcpt_local(a, i, SPOOLREC_BOUNCED, 0, "5.4.7",
-				   "delivery time expired; last error: %s",
-				   r->error != NULL && *r->error != '\0'
-				       ? r->error
-				       : "none");
-		}
-	}
-	if (!dsn_prepare(a)) {
-		write_states(a);
-		return;
-	}
-	a->lreq = authc_lookup(q->authc, a->dsn_env->rcpts[0].addr,
-			       "submission", NULL, dsn_rcpt_looked_up, a);
+		queue_attempt_free(m->att);
 }

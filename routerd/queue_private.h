@@ -1,7 +1,8 @@
 /*
  * queue_private.h - shared by queue.c (entries, scheduling, the control
- * operations) and queue_deliver.c (one delivery attempt). Not for other
- * modules.
+ * operations), queue_deliver.c (one delivery attempt: grouping, routing,
+ * sending) and queue_finish.c (the end of an attempt: bounces, then the
+ * new states). Not for other modules.
  */
 #ifndef DIRMX_QUEUE_PRIVATE_H
 #define DIRMX_QUEUE_PRIVATE_H
@@ -11,7 +12,9 @@
 
 #include "nexthop.h"
 #include "queue.h"
+#include "queue_group.h"
 #include "spool.h"
+#include "spoolrec.h"
 
 struct evloop_timer;
 struct attempt;
@@ -48,6 +51,30 @@ struct queue {
 	struct evloop_timer *tick;
 };
 
+struct group {
+	struct attempt *a;
+	struct nexthop nh;
+	enum nexthop_source src;
+	char key[QUEUE_GROUP_KEY_MAX];
+	size_t *idx;
+	size_t n;
+	struct resolve_req *rreq;
+	struct smtpc_req *sreq;
+};
+
+struct attempt {
+	struct qmsg *m;
+	struct spool_data data;
+	struct group *groups;
+	size_t n_groups;
+	size_t pending;
+	bool *bounced_now; /* per rcpt: failed in this attempt */
+	/* after the groups: the bounce being injected */
+	struct authc_req *lreq;
+	struct spool_msg *dsn_msg;
+	struct spoolrec *dsn_env;
+};
+
 /* queue.c */
 void queue_kick(struct queue *q);
 void queue_msg_free(struct qmsg *m);
@@ -57,5 +84,19 @@ void queue_attempt_done(struct qmsg *m, bool removed);
 /* queue_deliver.c */
 void queue_attempt_start(struct qmsg *m);
 void queue_attempt_cancel(struct qmsg *m);
+void queue_attempt_free(struct attempt *a);
+/*
+ * A result decided here, not by a server's reply (its code field stays
+ * 0, no rhost): "<status> <reason>", or "<code> <status> <reason>" for
+ * the verdicts written as replies (550), with the summary as its
+ * Diagnostic-Code.
+ */
+void queue_rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
+		      unsigned code, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* queue_finish.c */
+/* Every group answered: bounces first, then the states (or removal). */
+void queue_attempt_persist(struct attempt *a);
 
 #endif
