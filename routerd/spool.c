@@ -28,115 +28,6 @@
 
 static char spool_open_error[SPOOL_ERROR_MAX];
 
-int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof(s->error), fmt, ap);
-	va_end(ap);
-	*error_r = s->error;
-	return -1;
-}
-
-void spool_move_corrupt(struct spool *s, const char *name, const char *why)
-{
-	char target[SPOOLFMT_NAME_MAX + 16], id[SPOOL_ID_LEN + 1] = "-";
-	char q[LOG_QUOTE_MAX], qw[LOG_QUOTE_MAX];
-	struct spool_id sid;
-
-	if (spool_id_parse(name, strnlen(name, SPOOL_ID_LEN), &sid))
-		snprintf(id, sizeof(id), "%s", name);
-	log_quote_str(qw, why);
-	spoolfmt_corrupt_name(name, 0, target, sizeof(target));
-	for (unsigned n = 1; n < 1000; n++) {
-		if (renameat2(s->q_fd, name, s->corrupt_fd, target,
-		              RENAME_NOREPLACE) == 0) {
-			(void)fsync(s->corrupt_fd);
-			(void)fsync(s->q_fd);
-			log_error(id,
-			          "spool: moved to corrupt/ file=%s "
-			          "reason=%s",
-			          log_quote_str(q, target), qw);
-			return;
-		}
-		if (errno != EEXIST)
-			break;
-		spoolfmt_corrupt_name(name, n, target, sizeof(target));
-	}
-	log_error(id,
-	          "spool: cannot move to corrupt/ file=%s reason=%s "
-	          "error=%s",
-	          log_quote_str(q, name), qw, strerror(errno));
-}
-
-DIR *spool_opendir(int fd)
-{
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err;
-	DIR *d;
-
-	if (dfd < 0)
-		return NULL;
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		err = errno;
-		close(dfd);
-		errno = err;
-		return NULL;
-	}
-	/* The duplicate shares fd's offset: start at the beginning. */
-	rewinddir(d);
-	return d;
-}
-
-int spool_read_full(int fd, void *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)p + done, len - done,
-		                  (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Check q/<id> open on fd: header, size, envelope. NULL when good, with
- * *env_r parsed; else why not.
- */
-static const char *verify_msg(int fd, const char *id,
-                              struct spoolfmt_msg_header *h,
-                              struct spoolrec **env_r)
-{
-	unsigned char raw[SPOOLFMT_MSG_HEADER_LEN];
-	struct stat st;
-	char *env;
-	const char *error = NULL;
-
-	*env_r = NULL;
-	if (fstat(fd, &st) < 0 || spool_read_full(fd, raw, sizeof(raw), 0) < 0)
-		return "short header";
-	if (spoolfmt_msg_header_decode(raw, sizeof(raw), h, &error) < 0)
-		return error;
-	if ((uint64_t)st.st_size != spoolfmt_msg_size(h))
-		return "file size does not match header";
-	env = alloc_array(h->env_len + 1, 1);
-	if (spool_read_full(fd, env, h->env_len, spoolfmt_msg_env_offset(h)) <
-	    0)
-		error = "short envelope";
-	else
-		(void)spoolfmt_msg_envelope(h, env, h->env_len, id, env_r,
-		                            &error);
-	free(env);
-	return error;
-}
-
 /* The state file q/<id>.state: 1 and *env_r, 0 none, -1 bad (*why_r). */
 static int read_state(struct spool *s, const char *id, struct spoolrec **env_r,
                       const char **why_r)
@@ -207,7 +98,7 @@ static void recover_one(struct spool *s, const char *id)
 	struct spool_id sid;
 	int fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
 
-	why = fd < 0 ? "cannot open" : verify_msg(fd, id, &h, &env);
+	why = fd < 0 ? "cannot open" : spool_verify_msg(fd, id, &h, &env);
 	if (fd >= 0)
 		close(fd);
 	spoolrec_deinit(&env);
@@ -395,42 +286,6 @@ void spool_foreach(struct spool *s, spool_foreach_cb *cb, void *context)
 		cb(context, s->recovered[i]);
 }
 
-static bool data_crc_ok(int fd, const struct spoolfmt_msg_header *h)
-{
-	unsigned char *chunk = alloc_array(65536, 1);
-	uint64_t done = 0;
-	uint32_t crc = 0;
-	bool ok = true;
-
-	while (done < h->data_len) {
-		size_t n = h->data_len - done < 65536
-		               ? (size_t)(h->data_len - done)
-		               : 65536;
-
-		if (spool_read_full(fd, chunk, n,
-		                    SPOOLFMT_MSG_HEADER_LEN + done) < 0) {
-			ok = false;
-			break;
-		}
-		crc = spoolrec_crc32(crc, chunk, n);
-		done += n;
-	}
-	free(chunk);
-	return ok && crc == h->data_crc;
-}
-
-const char *spool_check_file(int fd, const char *id, bool data)
-{
-	struct spoolrec *env = NULL;
-	struct spoolfmt_msg_header h;
-	const char *why = verify_msg(fd, id, &h, &env);
-
-	spoolrec_deinit(&env);
-	if (why == NULL && data && !data_crc_ok(fd, &h))
-		why = "data checksum mismatch";
-	return why;
-}
-
 int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r)
 {
@@ -451,8 +306,8 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 		return spool_fail(s, error_r, "open q/%s: %s", id,
 		                  strerror(errno));
 	}
-	why = verify_msg(fd, id, &h, &env);
-	if (why == NULL && !data_crc_ok(fd, &h))
+	why = spool_verify_msg(fd, id, &h, &env);
+	if (why == NULL && !spool_data_crc_ok(fd, &h))
 		why = "data checksum mismatch";
 	if (why != NULL) {
 		close(fd);

@@ -44,21 +44,6 @@ struct spool_msg {
 	char error[SPOOL_ERROR_MAX];
 };
 
-int spool_write_all(int fd, const void *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p = (const char *)p + n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int msg_fail(struct spool_msg *msg, const char **error_r,
                     const char *what)
 {

@@ -93,6 +93,7 @@ struct spool {
 	char error[SPOOL_ERROR_MAX];
 };
 
+/* spool_io.c */
 /* Set s->error (printf style) and point *error_r at it; returns -1.
  * Loop thread only. */
 int spool_fail(struct spool *s, const char **error_r, const char *fmt, ...)
@@ -113,6 +114,14 @@ int spool_read_full(int fd, void *p, size_t len, uint64_t off);
  * envelope and, when data is set, the data CRC. NULL when good.
  */
 const char *spool_check_file(int fd, const char *id, bool data);
+/* The header, size and envelope of q/<id> open on fd: NULL when good,
+ * with *h and *env_r filled; else why not. */
+struct spoolfmt_msg_header;
+const char *spool_verify_msg(int fd, const char *id,
+                             struct spoolfmt_msg_header *h,
+                             struct spoolrec **env_r);
+/* The data of a verified file matches its CRC. */
+bool spool_data_crc_ok(int fd, const struct spoolfmt_msg_header *h);
 
 /* spool_journal.c. Open: replay what journal/ holds into q/ (tmp/ must be
  * empty), remove it, start a new segment. */
