@@ -66,7 +66,7 @@ static unsigned fails_get(struct cache *fails, const char *key)
 	size_t len;
 
 	if (cache_get(fails, key, strlen(key), evloop_now_ms(), &v, &len,
-		      NULL) &&
+	              NULL) &&
 	    len == sizeof(struct fail_count)) {
 		struct fail_count fc;
 
@@ -77,15 +77,15 @@ static unsigned fails_get(struct cache *fails, const char *key)
 }
 
 static unsigned fails_add(struct authcheck *ac, struct cache *fails,
-			  const char *key)
+                          const char *key)
 {
 	uint64_t now = evloop_now_ms();
-	uint64_t domain = ac->policy != NULL ? lockpolicy_window_ms(ac->policy)
-					     : 0;
+	uint64_t domain =
+	    ac->policy != NULL ? lockpolicy_window_ms(ac->policy) : 0;
 	uint64_t window = ac->opts.lockout_window_ms != 0
-				  ? ac->opts.lockout_window_ms
-			  : domain != 0 ? domain
-					: DEFAULT_WINDOW_MS;
+	                      ? ac->opts.lockout_window_ms
+	                  : domain != 0 ? domain
+	                                : DEFAULT_WINDOW_MS;
 	struct fail_count fc = {.count = 0, .expires_ms = now + window};
 	const void *v;
 	size_t len;
@@ -95,8 +95,8 @@ static unsigned fails_add(struct authcheck *ac, struct cache *fails,
 		memcpy(&fc, v, sizeof(fc));
 	fc.count++;
 	if (fc.expires_ms > now)
-		cache_put(fails, key, strlen(key), &fc, sizeof(fc), false,
-			  now, fc.expires_ms - now);
+		cache_put(fails, key, strlen(key), &fc, sizeof(fc), false, now,
+		          fc.expires_ms - now);
 	return fc.count;
 }
 
@@ -132,7 +132,7 @@ static void client_key(const char *client, char *out, size_t size)
 
 static void auth_decide(struct authcheck_req *r);
 static void req_finish(struct authcheck_req *r, enum lookup_status status,
-		       const char *reason);
+                       const char *reason);
 
 /* Too many password checks at once would each open a connection to the
  * directory: past max_binds they wait in order (a full queue: try later). */
@@ -141,11 +141,12 @@ static void bind_wait(struct authcheck_req *r)
 	struct authcheck *ac = r->ac;
 
 	if (ac->n_bind_wait >= BIND_WAIT_MAX) {
-		log_warn("authcheck", "event=auth_busy user=\"%s\" binds=%u "
-				      "waiting=%zu",
-			 r->user, ac->binds, ac->n_bind_wait);
+		log_warn("authcheck",
+		         "event=auth_busy user=\"%s\" binds=%u "
+		         "waiting=%zu",
+		         r->user, ac->binds, ac->n_bind_wait);
 		req_finish(r, LOOKUP_TEMPFAIL,
-			   "too many password checks at once");
+		           "too many password checks at once");
 		return;
 	}
 	TAILQ_INSERT_TAIL(&ac->bind_wait, r, wait_link);
@@ -168,7 +169,8 @@ static void bind_slot_release(struct authcheck *ac)
 	}
 }
 
-/* --- requests -------------------------------------------------------------- */
+/* --- requests --------------------------------------------------------------
+ */
 
 static void req_free(struct authcheck_req *r)
 {
@@ -213,7 +215,7 @@ static void req_deliver(void *ctx)
 
 /* Answer from the loop, after the current callback has returned. */
 static void req_finish(struct authcheck_req *r, enum lookup_status status,
-		       const char *reason)
+                       const char *reason)
 {
 	r->ans.status = status;
 	if (reason != NULL && r->reason == NULL)
@@ -223,7 +225,7 @@ static void req_finish(struct authcheck_req *r, enum lookup_status status,
 
 /* bound: the directory refused a bind (it counts for the account). */
 static void req_fail_credentials(struct authcheck_req *r, const char *why,
-				 bool bound)
+                                 bool bound)
 {
 	struct authcheck *ac = r->ac;
 	char key[600];
@@ -238,15 +240,16 @@ static void req_fail_credentials(struct authcheck_req *r, const char *why,
 		n = fails_add(ac, ac->client_fails, key);
 	}
 	r->ans.delay_ms = client_delay(n);
-	log_info("authcheck", "event=auth_failed user=\"%s\" client=%s "
-			      "reason=\"%s\" client_failures=%u",
-		 r->user, r->client != NULL ? r->client : "-", why, n);
+	log_info("authcheck",
+	         "event=auth_failed user=\"%s\" client=%s "
+	         "reason=\"%s\" client_failures=%u",
+	         r->user, r->client != NULL ? r->client : "-", why, n);
 	req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
 }
 
 static struct authcheck_req *req_new(struct authcheck *ac, enum req_kind kind,
-				     const char *user, authcheck_cb *cb,
-				     void *ctx)
+                                     const char *user, authcheck_cb *cb,
+                                     void *ctx)
 {
 	struct authcheck_req *r = alloc_new(struct authcheck_req);
 
@@ -267,7 +270,7 @@ static bool req_known(struct authcheck_req *r)
 	if (!r->known_tested) {
 		r->known_tested = true;
 		r->known = goodpw_match(r->ac->known, r->dn, r->password,
-					evloop_now_ms());
+		                        evloop_now_ms());
 	}
 	return r->known;
 }
@@ -278,13 +281,13 @@ static void known_put(struct authcheck_req *r)
 
 	if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof(salt)) == 0)
 		goodpw_put(r->ac->known, r->dn, r->password, salt,
-			   evloop_now_ms());
+		           evloop_now_ms());
 	else
 		goodpw_drop(r->ac->known, r->dn);
 }
 
 static void bind_state(struct ldconn *c, enum ldconn_state state,
-		       const char *reason, void *ctx)
+                       const char *reason, void *ctx)
 {
 	struct authcheck_req *r = ctx;
 	char key[600];
@@ -304,7 +307,7 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 		}
 		known_put(r);
 		log_info("authcheck", "event=auth_ok user=\"%s\" dn=\"%s\"",
-			 r->user, r->dn);
+		         r->user, r->dn);
 		req_finish(r, LOOKUP_OK, NULL);
 		return;
 	}
@@ -316,16 +319,17 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 		 * capped account once at most. */
 		if (req_known(r)) {
 			goodpw_drop(r->ac->known, r->dn);
-			req_fail_credentials(r, "wrong password, the one that "
-						"last worked: forgotten",
-					     true);
+			req_fail_credentials(r,
+			                     "wrong password, the one that "
+			                     "last worked: forgotten",
+			                     true);
 			return;
 		}
 		req_fail_credentials(r, "wrong password", true);
 		return;
 	}
 	log_warn("authcheck", "event=auth_tempfail user=\"%s\" error=\"%s\"",
-		 r->user, reason != NULL ? reason : "?");
+	         r->user, reason != NULL ? reason : "?");
 	req_finish(r, LOOKUP_TEMPFAIL, "directory unavailable for the check");
 }
 
@@ -335,9 +339,9 @@ static void auth_decide(struct authcheck_req *r)
 	struct authcheck *ac = r->ac;
 	uint64_t now = evloop_now_ms();
 	struct lockguard_policy p = {.configured = true,
-				     .threshold = ac->opts.lockout_threshold,
-				     .confirmed = r->policy_confirmed,
-				     .pso = r->pso};
+	                             .threshold = ac->opts.lockout_threshold,
+	                             .confirmed = r->policy_confirmed,
+	                             .pso = r->pso};
 	struct dcloc_dc *dc;
 	struct ldconn_options o = ac->opts.conn;
 	const struct authcheck_req *other;
@@ -362,38 +366,38 @@ static void auth_decide(struct authcheck_req *r)
 	/* Binds for this account still in flight may all fail: count them,
 	 * or guesses sent at once would all reach the directory. */
 	LIST_FOREACH(other, &ac->reqs, link)
-		if (other != r && other->binding &&
-		    strcasecmp(other->dn, r->dn) == 0)
-			failures++;
+	if (other != r && other->binding && strcasecmp(other->dn, r->dn) == 0)
+		failures++;
 	v = lockguard_decide(&ac->guard, &p, now, failures, false, &cap);
 	/* Capped: the password that last worked may still go out. */
 	if (v == LOCKGUARD_REFUSE && req_known(r))
 		v = lockguard_decide(&ac->guard, &p, now, failures, true, &cap);
 	switch (v) {
 	case LOCKGUARD_READ:
-		log_debug("authcheck", "event=auth_wait_policy user=\"%s\" "
-				       "failures=%u policy=%s",
-			  r->user, failures,
-			  lockguard_policy_name(&p, &ac->guard, now));
+		log_debug("authcheck",
+		          "event=auth_wait_policy user=\"%s\" "
+		          "failures=%u policy=%s",
+		          r->user, failures,
+		          lockguard_policy_name(&p, &ac->guard, now));
 		r->policy_wait = true;
 		lockpolicy_read(ac->policy);
 		return;
 	case LOCKGUARD_REFUSE:
 		/* One more wrong guess could lock the account: stop here. */
 		log_warn("authcheck",
-			 "event=auth_throttled user=\"%s\" failures=%u "
-			 "threshold=%u cap=%u policy=%s",
-			 r->user, failures, p.threshold, cap,
-			 lockguard_policy_name(&p, &ac->guard, now));
+		         "event=auth_throttled user=\"%s\" failures=%u "
+		         "threshold=%u cap=%u policy=%s",
+		         r->user, failures, p.threshold, cap,
+		         lockguard_policy_name(&p, &ac->guard, now));
 		req_fail_credentials(r, "too many failures for this account",
-				     false);
+		                     false);
 		return;
 	case LOCKGUARD_FORWARD_KNOWN:
 		log_info("authcheck",
-			 "event=auth_known_password user=\"%s\" failures=%u "
-			 "cap=%u policy=%s",
-			 r->user, failures, cap,
-			 lockguard_policy_name(&p, &ac->guard, now));
+		         "event=auth_known_password user=\"%s\" failures=%u "
+		         "cap=%u policy=%s",
+		         r->user, failures, cap,
+		         lockguard_policy_name(&p, &ac->guard, now));
 		r->known_forward = true;
 		break;
 	case LOCKGUARD_FORWARD:
@@ -411,20 +415,22 @@ static void auth_decide(struct authcheck_req *r)
 	r->bind = ldconn_new(ac->base, &o, bind_state, r);
 	r->binding = true;
 	ac->binds++;
-	log_debug("authcheck", "event=auth_bind user=\"%s\" binds=%u "
-			       "waiting=%zu",
-		  r->user, ac->binds, ac->n_bind_wait);
+	log_debug("authcheck",
+	          "event=auth_bind user=\"%s\" binds=%u "
+	          "waiting=%zu",
+	          r->user, ac->binds, ac->n_bind_wait);
 	ldconn_connect(r->bind);
 }
 
 static void auth_bind(struct authcheck_req *r,
-		      const struct dirmap_account *acct)
+                      const struct dirmap_account *acct)
 {
 	if (acct->blocked != NULL) {
 		goodpw_drop(r->ac->known, r->dn);
-		log_info("authcheck", "event=auth_refused user=\"%s\" "
-				      "reason=\"%s\"",
-			 r->user, acct->blocked);
+		log_info("authcheck",
+		         "event=auth_refused user=\"%s\" "
+		         "reason=\"%s\"",
+		         r->user, acct->blocked);
 		req_finish(r, LOOKUP_NOTFOUND, "authentication failed");
 		return;
 	}
@@ -443,7 +449,8 @@ static void policy_wake(bool ok, void *ctx)
 		again = false;
 		struct authcheck_req *r;
 
-		LIST_FOREACH(r, &ac->reqs, link) {
+		LIST_FOREACH(r, &ac->reqs, link)
+		{
 			if (!r->policy_wait)
 				continue;
 			r->policy_wait = false;
@@ -458,7 +465,7 @@ static void policy_wake(bool ok, void *ctx)
 }
 
 static void account_found(const struct ldconn_result *res, const char *dc,
-			  void *ctx)
+                          void *ctx)
 {
 	struct authcheck_req *r = ctx;
 	const struct ldconn_entry *e;
@@ -469,9 +476,9 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 	if (res->status == LDCONN_SIZELIMIT ||
 	    (res->status == LDCONN_OK && res->n_entries > 1)) {
 		log_warn("authcheck", "event=duplicate_account user=\"%s\"",
-			 r->user);
+		         r->user);
 		req_finish(r, LOOKUP_TEMPFAIL,
-			   "two directory accounts match this login");
+		           "two directory accounts match this login");
 		return;
 	}
 	if (res->status != LDCONN_OK && res->status != LDCONN_NO_SUCH_OBJECT) {
@@ -487,9 +494,10 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 	}
 	e = &res->entries[0];
 	if (dirmap_account(r->ac->opts.dirmap, e, &acct, &error) < 0) {
-		log_warn("authcheck", "event=unreadable user=\"%s\" dn=\"%s\" "
-				      "error=\"%s\"",
-			 r->user, e->dn, error);
+		log_warn("authcheck",
+		         "event=unreadable user=\"%s\" dn=\"%s\" "
+		         "error=\"%s\"",
+		         r->user, e->dn, error);
 		req_finish(r, LOOKUP_TEMPFAIL, "directory value unreadable");
 		return;
 	}
@@ -508,14 +516,15 @@ static void account_search(struct authcheck_req *r)
 {
 	struct authcheck *ac = r->ac;
 	struct ldconn_search s = {.base = ac->base_dn,
-				  .scope = LDAP_SCOPE_SUBTREE,
-				  .attrs = dirmap_account_attrs(ac->opts.dirmap),
-				  .size_limit = 2};
+	                          .scope = LDAP_SCOPE_SUBTREE,
+	                          .attrs =
+	                              dirmap_account_attrs(ac->opts.dirmap),
+	                          .size_limit = 2};
 	char *filter = NULL;
 	const char *error;
 
 	if (ldfilter_expand(ac->filter, r->user, strlen(r->user), &filter,
-			    &error) < 0) {
+	                    &error) < 0) {
 		/* A login name the filter cannot hold is no account. */
 		if (r->kind == REQ_AUTH)
 			req_fail_credentials(r, error, false);
@@ -529,8 +538,8 @@ static void account_search(struct authcheck_req *r)
 }
 
 struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
-				     const char *password, const char *client,
-				     authcheck_cb *cb, void *ctx)
+                                     const char *password, const char *client,
+                                     authcheck_cb *cb, void *ctx)
 {
 	struct authcheck_req *r = req_new(ac, REQ_AUTH, user, cb, ctx);
 	char key[600];
@@ -548,11 +557,12 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 		n = fails_get(ac->client_fails, key);
 		if (n >= ac->opts.client_max_failures) {
 			r->ans.delay_ms = client_delay(n);
-			log_warn("authcheck", "event=client_throttled "
-					      "client=%s failures=%u",
-				 r->client, n);
+			log_warn("authcheck",
+			         "event=client_throttled "
+			         "client=%s failures=%u",
+			         r->client, n);
 			req_finish(r, LOOKUP_NOTFOUND,
-				   "too many failures from this client");
+			           "too many failures from this client");
 			return r;
 		}
 	}
@@ -560,9 +570,8 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 	return r;
 }
 
-struct authcheck_req *authcheck_senders(struct authcheck *ac,
-					const char *user, authcheck_cb *cb,
-					void *ctx)
+struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
+                                        authcheck_cb *cb, void *ctx)
 {
 	struct authcheck_req *r = req_new(ac, REQ_SENDERS, user, cb, ctx);
 
@@ -581,8 +590,8 @@ void authcheck_cancel(struct authcheck_req **rp)
 }
 
 struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
-				struct dcloc *loc,
-				const struct authcheck_options *opts)
+                                struct dcloc *loc,
+                                const struct authcheck_options *opts)
 {
 	struct authcheck *ac = alloc_new(struct authcheck);
 	unsigned char key[GOODPW_KEY_LEN] = {0};
@@ -593,11 +602,11 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	ac->loc = loc;
 	ac->opts = *opts;
 	ac->base_dn = alloc_strdup(opts->base_dn != NULL ? opts->base_dn : "");
-	ac->filter = alloc_strdup(opts->account_filter != NULL
-					  ? opts->account_filter
-				  : opts->ad ? "(&(objectClass=user)(|(sAMAccountName=%s)"
-					       "(userPrincipalName=%s)(mail=%s)))"
-					     : "(|(uid=%s)(mail=%s))");
+	ac->filter = alloc_strdup(
+	    opts->account_filter != NULL ? opts->account_filter
+	    : opts->ad ? "(&(objectClass=user)(|(sAMAccountName=%s)"
+	                 "(userPrincipalName=%s)(mail=%s)))"
+	               : "(|(uid=%s)(mail=%s))");
 	ac->send_as = alloc_array(opts->n_send_as + 1, sizeof(char *));
 	for (size_t i = 0; i < opts->n_send_as; i++)
 		ac->send_as[i] = alloc_strdup(opts->send_as[i]);
@@ -605,15 +614,15 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	if (ac->opts.client_max_failures == 0)
 		ac->opts.client_max_failures = 20;
 	ac->guard.unknown_max = opts->unknown_policy_max_failures != 0
-					? opts->unknown_policy_max_failures
-					: 2;
+	                            ? opts->unknown_policy_max_failures
+	                            : 2;
 	ac->guard.open_max = opts->no_lockout_max_failures != 0
-				     ? opts->no_lockout_max_failures
-				     : 10;
+	                         ? opts->no_lockout_max_failures
+	                         : 10;
 	/* Stale after two missed refreshes' worth: one minute by default. */
-	ac->guard.max_age_ms = 2 * (opts->policy_refresh_ms != 0
-					    ? opts->policy_refresh_ms
-					    : DEFAULT_REFRESH_MS);
+	ac->guard.max_age_ms =
+	    2 * (opts->policy_refresh_ms != 0 ? opts->policy_refresh_ms
+	                                      : DEFAULT_REFRESH_MS);
 	/* A random seed: a client must not be able to pick colliding keys. */
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = evloop_now_ms();
@@ -626,21 +635,19 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	/* Without a random key no verifier is kept: no key is better than a
 	 * guessable one. */
 	if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof(key)) == 0)
-		ac->known = goodpw_new(key, GOODPW_ITERATIONS,
-				       opts->known_password_max,
-				       opts->known_password_ttl_ms);
+		ac->known =
+		    goodpw_new(key, GOODPW_ITERATIONS, opts->known_password_max,
+		               opts->known_password_ttl_ms);
 	else
 		ac->known = goodpw_new(key, GOODPW_ITERATIONS, 0, 0);
 	explicit_bzero(key, sizeof(key));
 	if (opts->ad)
-		ac->policy = lockpolicy_new(base, pool,
-					    opts->policy_dn != NULL
-						    ? opts->policy_dn
-						    : ac->base_dn,
-					    opts->policy_refresh_ms != 0
-						    ? opts->policy_refresh_ms
-						    : DEFAULT_REFRESH_MS,
-					    policy_wake, ac);
+		ac->policy = lockpolicy_new(
+		    base, pool,
+		    opts->policy_dn != NULL ? opts->policy_dn : ac->base_dn,
+		    opts->policy_refresh_ms != 0 ? opts->policy_refresh_ms
+		                                 : DEFAULT_REFRESH_MS,
+		    policy_wake, ac);
 	return ac;
 }
 

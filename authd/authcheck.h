@@ -52,14 +52,14 @@ struct dirmap;
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
 	const char *base_dn;
-	const char *policy_dn; /* AD: the domain object; NULL: base_dn */
+	const char *policy_dn;      /* AD: the domain object; NULL: base_dn */
 	const char *account_filter; /* template: %s is the login name */
 	bool ad;
 	/* What an entry means (disabled, locked, addresses); must outlive
 	 * the authcheck. */
 	const struct dirmap *dirmap;
-	unsigned lockout_threshold; /* 0: the domain's (AD) or none */
-	uint64_t lockout_window_ms; /* default 30 min */
+	unsigned lockout_threshold;   /* 0: the domain's (AD) or none */
+	uint64_t lockout_window_ms;   /* default 30 min */
 	unsigned client_max_failures; /* per window; default 20 */
 	/* Per account and window, failures that may reach the directory while
 	 * the domain's policy is unknown or stale (default 2), and when it
@@ -74,16 +74,16 @@ struct authcheck_options {
 	size_t known_password_max;
 	/* User binds (password checks) in flight at most; more wait. 0: 16. */
 	unsigned max_binds;
-	const char *const *send_as;   /* "user address" items */
+	const char *const *send_as; /* "user address" items */
 	size_t n_send_as;
 };
 
 struct authcheck_answer {
 	enum lookup_status status;
-	const char *account;  /* OK: canonical account name */
-	const char *reason;   /* NOTFOUND / TEMPFAIL */
-	unsigned delay_ms;    /* wait this long before replying */
-	size_t n_addrs;       /* SENDERS */
+	const char *account; /* OK: canonical account name */
+	const char *reason;  /* NOTFOUND / TEMPFAIL */
+	unsigned delay_ms;   /* wait this long before replying */
+	size_t n_addrs;      /* SENDERS */
 	const char *const *addrs;
 };
 
@@ -93,19 +93,18 @@ struct authcheck;
 struct authcheck_req;
 
 struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
-				struct dcloc *loc,
-				const struct authcheck_options *opts);
+                                struct dcloc *loc,
+                                const struct authcheck_options *opts);
 void authcheck_deinit(struct authcheck **ac);
 /* Read the domain's lockout policy (AD); harmless elsewhere. */
 void authcheck_start(struct authcheck *ac);
 
 /* Callbacks are called exactly once, never inside these calls. */
 struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
-				     const char *password, const char *client,
-				     authcheck_cb *cb, void *ctx);
-struct authcheck_req *authcheck_senders(struct authcheck *ac,
-					const char *user, authcheck_cb *cb,
-					void *ctx);
+                                     const char *password, const char *client,
+                                     authcheck_cb *cb, void *ctx);
+struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
+                                        authcheck_cb *cb, void *ctx);
 void authcheck_cancel(struct authcheck_req **req);
 
 #endif

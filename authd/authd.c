@@ -64,9 +64,10 @@ static char *read_secret(const char *path, const char **error_r)
 		return NULL;
 	}
 	if (fstat(fd, &st) == 0 && (st.st_mode & 0077) != 0)
-		log_warn(NULL, "event=insecure_file path=%s mode=%04o "
-			       "hint=\"chmod 600: it holds a password\"",
-			 path, (unsigned)(st.st_mode & 07777));
+		log_warn(NULL,
+		         "event=insecure_file path=%s mode=%04o "
+		         "hint=\"chmod 600: it holds a password\"",
+		         path, (unsigned)(st.st_mode & 07777));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0) {
@@ -110,7 +111,7 @@ static enum ldconn_bind map_bind(int bind)
 }
 
 static const char *const *list_or(const struct config_list *l,
-				   const char *const *preset)
+                                  const char *const *preset)
 {
 	return l->count > 0 ? (const char *const *)l->items : preset;
 }
@@ -131,7 +132,7 @@ static struct dirmap *build_dirmap(const struct settings_authd *s)
 
 /* What a lookup needs beside the mapping: the preset, then the file. */
 static int build_map(const struct settings_authd *s, struct lookup_map *m,
-		     const char **error_r)
+                     const char **error_r)
 {
 	lookup_map_preset(m, s->directory == SETTINGS_DIRECTORY_AD);
 	m->base_dn = s->base_dn;
@@ -144,9 +145,8 @@ static int build_map(const struct settings_authd *s, struct lookup_map *m,
 		return -1;
 	m->max_expansion = s->max_expansion;
 	m->max_hops = s->max_forward_hops;
-	m->subaddress_delim = s->subaddress_delimiter != NULL
-				      ? s->subaddress_delimiter[0]
-				      : '\0';
+	m->subaddress_delim =
+	    s->subaddress_delimiter != NULL ? s->subaddress_delimiter[0] : '\0';
 	m->cache_ttl_ms = s->cache_ttl_ms;
 	m->negative_ttl_ms = s->negative_cache_ttl_ms;
 	m->cache_size = s->cache_size;
@@ -168,7 +168,7 @@ static char *domain_dn(const struct settings_authd *s)
 		size_t n = strcspn(p, ".");
 
 		sbuf_printf(b, "%sdc=%.*s", p == s->domain ? "" : ",", (int)n,
-			    p);
+		            p);
 		p += n;
 		if (*p == '.')
 			p++;
@@ -203,27 +203,27 @@ static void on_dcs_changed(struct dcloc *loc, void *ctx)
 }
 
 int authd_start(struct event_base *base, const struct dirmx_config *cfg,
-		void **state_r)
+                void **state_r)
 {
 	const struct settings_authd *s = &cfg->authd;
 	struct authd *a = alloc_new(struct authd);
 	struct dns_options dopts = {
-		.servers = (const char *const *)cfg->dns.servers.items,
-		.n_servers = cfg->dns.servers.count,
-		.timeout_ms = (unsigned)cfg->dns.timeout_ms,
-		.tries = cfg->dns.tries,
+	    .servers = (const char *const *)cfg->dns.servers.items,
+	    .n_servers = cfg->dns.servers.count,
+	    .timeout_ms = (unsigned)cfg->dns.timeout_ms,
+	    .tries = cfg->dns.tries,
 	};
 	struct dcloc_options lo = {
-		.domain = s->domain,
-		.site = s->site,
-		.forest = s->forest,
-		.servers = (const char *const *)s->servers.items,
-		.n_servers = s->servers.count,
-		.tls = map_tls(s->tls),
+	    .domain = s->domain,
+	    .site = s->site,
+	    .forest = s->forest,
+	    .servers = (const char *const *)s->servers.items,
+	    .n_servers = s->servers.count,
+	    .tls = map_tls(s->tls),
 	};
 	struct ldpool_options po = {
-		.conns_per_dc = s->pool_size,
-		.idle_keepalive_ms = (unsigned)s->idle_timeout_ms,
+	    .conns_per_dc = s->pool_size,
+	    .idle_keepalive_ms = (unsigned)s->idle_timeout_ms,
 	};
 	struct lookup_map map;
 	struct authcheck_options ao = {0};
@@ -241,16 +241,17 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	if (s->bind_password_file != NULL) {
 		a->password = read_secret(s->bind_password_file, &error);
 		if (a->password == NULL) {
-			log_error(NULL, "event=start status=failed "
-					"file=%s error=\"%s\"",
-				  s->bind_password_file, error);
+			log_error(NULL,
+			          "event=start status=failed "
+			          "file=%s error=\"%s\"",
+			          s->bind_password_file, error);
 			goto fail;
 		}
 	}
 	a->dns = dns_init(base, &dopts, &error);
 	if (a->dns == NULL) {
 		log_error(NULL, "event=start status=failed error=\"dns: %s\"",
-			  error);
+		          error);
 		goto fail;
 	}
 	po.conn.tls = lo.tls;
@@ -267,18 +268,19 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	a->loc = dcloc_new(base, a->dns, &lo, on_dcs_changed, a);
 	a->pool = ldpool_new(base, a->loc, &po);
 	if (build_map(s, &map, &error) < 0) {
-		log_error(NULL, "event=start status=failed "
-				"error=\"recipient/account filter: %s\"",
-			  error);
+		log_error(NULL,
+		          "event=start status=failed "
+		          "error=\"recipient/account filter: %s\"",
+		          error);
 		goto fail;
 	}
 	map.base_dn = base_dn;
-	a->domains = domains_new(
-		base, a->pool, base_dn,
-		(const char *const *)cfg->routerd.local_domains.items,
-		cfg->routerd.local_domains.count,
-		(const char *const *)cfg->routerd.routes.items,
-		cfg->routerd.routes.count, s->cache_ttl_ms);
+	a->domains =
+	    domains_new(base, a->pool, base_dn,
+	                (const char *const *)cfg->routerd.local_domains.items,
+	                cfg->routerd.local_domains.count,
+	                (const char *const *)cfg->routerd.routes.items,
+	                cfg->routerd.routes.count, s->cache_ttl_ms);
 	if (s->global_catalog && s->directory == SETTINGS_DIRECTORY_AD &&
 	    s->servers.count == 0) {
 		struct dcloc_options glo = lo;
@@ -289,8 +291,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		a->gc_pool = ldpool_new(base, a->gc_loc, &po);
 	}
 	a->dirmap = build_dirmap(s);
-	a->lookup = lookup_new(base, a->pool, a->gc_pool, a->domains,
-			       a->dirmap, &map);
+	a->lookup =
+	    lookup_new(base, a->pool, a->gc_pool, a->domains, a->dirmap, &map);
 	ao.conn = po.conn;
 	ao.conn.password = NULL;
 	/* A user's password is proven with a simple bind, which needs TLS
@@ -322,22 +324,24 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	sb.loc = a->loc;
 	a->server = server_new(base, s->socket, s->client_user, &sb, &error);
 	if (a->server == NULL) {
-		log_error(NULL, "event=start status=failed socket=%s "
-				"error=\"%s\"",
-			  s->socket, error);
+		log_error(NULL,
+		          "event=start status=failed socket=%s "
+		          "error=\"%s\"",
+		          s->socket, error);
 		goto fail;
 	}
 	if (s->directory == SETTINGS_DIRECTORY_AD && s->domain != NULL)
 		a->ping = dcping_new(base, a->dns, a->loc, s->domain,
-				     (unsigned)s->timeout_ms);
-	log_info(NULL, "event=authd_start directory=%s domain=%s bind=%s "
-		       "tls=%s",
-		 settings_directory_name(s->directory),
-		 s->domain != NULL ? s->domain : "-",
-		 settings_bind_name(s->bind),
-		 s->tls == SETTINGS_LDAP_TLS_LDAPS  ? "ldaps"
-		 : s->tls == SETTINGS_LDAP_TLS_NONE ? "none"
-						    : "starttls");
+		                     (unsigned)s->timeout_ms);
+	log_info(NULL,
+	         "event=authd_start directory=%s domain=%s bind=%s "
+	         "tls=%s",
+	         settings_directory_name(s->directory),
+	         s->domain != NULL ? s->domain : "-",
+	         settings_bind_name(s->bind),
+	         s->tls == SETTINGS_LDAP_TLS_LDAPS  ? "ldaps"
+	         : s->tls == SETTINGS_LDAP_TLS_NONE ? "none"
+	                                            : "starttls");
 	dcloc_start(a->loc);
 	if (a->gc_loc != NULL)
 		dcloc_start(a->gc_loc);
@@ -355,7 +359,7 @@ fail:
 }
 
 size_t authd_reload(void *state, const struct dirmx_config *old,
-		    const struct dirmx_config *cfg)
+                    const struct dirmx_config *cfg)
 {
 	/* Connection settings apply to new connections after a restart;
 	 * what can change live is logging, done by the shell. Say so for

@@ -15,9 +15,9 @@ struct event_base;
 struct dirmx_config;
 
 int authd_start(struct event_base *base, const struct dirmx_config *cfg,
-		void **state_r);
+                void **state_r);
 size_t authd_reload(void *state, const struct dirmx_config *old,
-		    const struct dirmx_config *cfg);
+                    const struct dirmx_config *cfg);
 void authd_stop(void *state);
 
 #endif

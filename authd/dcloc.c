@@ -80,7 +80,7 @@ static uint16_t tls_port(const struct dcloc *loc, uint16_t port)
 }
 
 static struct dcloc_dc *dc_find_or_add(struct dcloc *loc, const char *host,
-				       uint16_t port, const char *uri)
+                                       uint16_t port, const char *uri)
 {
 	struct dcloc_dc *dc;
 
@@ -92,12 +92,12 @@ static struct dcloc_dc *dc_find_or_add(struct dcloc *loc, const char *host,
 	dc = alloc_new(struct dcloc_dc);
 	dc->host = alloc_strdup(host);
 	dc->port = port;
-	dc->uri = uri != NULL ? alloc_strdup(uri)
-			      : alloc_printf("%s://%s:%u",
-					     loc->opts.tls == LDCONN_TLS_LDAPS
-						     ? "ldaps"
-						     : "ldap",
-					     host, port);
+	dc->uri = uri != NULL
+	              ? alloc_strdup(uri)
+	              : alloc_printf("%s://%s:%u",
+	                             loc->opts.tls == LDCONN_TLS_LDAPS ? "ldaps"
+	                                                               : "ldap",
+	                             host, port);
 	loc->dcs = alloc_resize(loc->dcs, loc->n_dcs + 1, sizeof(*loc->dcs));
 	loc->dcs[loc->n_dcs++] = dc;
 	return dc;
@@ -138,7 +138,7 @@ static void dcloc_reorder(struct dcloc *loc)
 	loc->order = NULL;
 	loc->n_order = 0;
 	if (n > 0 && srvorder_sort(t, n, dcloc_rand, &loc->rng, &order,
-				   &n_order, &error) == SRVORDER_OK) {
+	                           &n_order, &error) == SRVORDER_OK) {
 		/* A static list is tried in the order the admin gave. */
 		if (loc->opts.n_servers == 0)
 			srvorder_prefer_site(order, n_order, sites, loc->site);
@@ -175,7 +175,7 @@ static void dcloc_take_static(struct dcloc *loc)
 		if (strstr(s, "://") != NULL &&
 		    ldap_url_parse(s, &lud) == LDAP_URL_SUCCESS) {
 			snprintf(host, sizeof(host), "%s",
-				 lud->lud_host != NULL ? lud->lud_host : "");
+			         lud->lud_host != NULL ? lud->lud_host : "");
 			if (lud->lud_port > 0)
 				port = (unsigned)lud->lud_port;
 			else if (strcasecmp(lud->lud_scheme, "ldaps") == 0)
@@ -191,9 +191,11 @@ static void dcloc_take_static(struct dcloc *loc)
 			 * port must not become port 0). */
 			if (!config_parse_hostport(s, &hp, &error) ||
 			    hp.port > 65535) {
-				log_error("dcloc", "event=bad_server server=%s "
-						   "error=\"%s\"",
-					  s, hp.port > 65535 ? "bad port" : error);
+				log_error("dcloc",
+				          "event=bad_server server=%s "
+				          "error=\"%s\"",
+				          s,
+				          hp.port > 65535 ? "bad port" : error);
 				free(hp.host);
 				continue;
 			}
@@ -218,16 +220,16 @@ static void dcloc_build_names(struct dcloc *loc)
 	loc->n_names = 0;
 	if (loc->opts.gc) {
 		loc->names[loc->n_names++] = alloc_printf(
-			"_gc._tcp.%s",
-			loc->forest != NULL ? loc->forest : loc->domain);
+		    "_gc._tcp.%s",
+		    loc->forest != NULL ? loc->forest : loc->domain);
 		return;
 	}
 	if (loc->site != NULL)
 		loc->names[loc->n_names++] =
-			alloc_printf("_ldap._tcp.%s._sites.dc._msdcs.%s",
-				     loc->site, loc->domain);
+		    alloc_printf("_ldap._tcp.%s._sites.dc._msdcs.%s", loc->site,
+		                 loc->domain);
 	loc->names[loc->n_names++] =
-		alloc_printf("_ldap._tcp.dc._msdcs.%s", loc->domain);
+	    alloc_printf("_ldap._tcp.dc._msdcs.%s", loc->domain);
 	loc->names[loc->n_names++] = alloc_printf("_ldap._tcp.%s", loc->domain);
 }
 
@@ -243,9 +245,10 @@ static void dcloc_failed(struct dcloc *loc, const char *reason)
 	unsigned ms = loc->fail_backoff_ms;
 
 	set_str(&loc->last_error, reason);
-	log_warn("dcloc", "event=discovery_failed domain=%s error=\"%s\" "
-			  "kept=%zu retry_ms=%u",
-		 loc->domain, reason, loc->n_order, ms);
+	log_warn("dcloc",
+	         "event=discovery_failed domain=%s error=\"%s\" "
+	         "kept=%zu retry_ms=%u",
+	         loc->domain, reason, loc->n_order, ms);
 	loc->fail_backoff_ms = ms * 2 > 300000 ? 300000 : ms * 2;
 	dcloc_schedule(loc, ms);
 	if (!loc->ready) {
@@ -265,21 +268,21 @@ static void dcloc_srv_done(const struct dns_result *res, void *ctx)
 	loc->req = NULL;
 	if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA) {
 		log_debug("dcloc", "event=srv_empty name=%s status=%s", name,
-			  dns_status_str(res->status));
+		          dns_status_str(res->status));
 		if (++loc->name_idx < loc->n_names) {
 			dcloc_lookup_next(loc);
 			return;
 		}
 		dcloc_failed(loc, res->srv_unavailable
-					  ? "SRV says the service is not available"
-					  : "no SRV records for the domain");
+		                      ? "SRV says the service is not available"
+		                      : "no SRV records for the domain");
 		return;
 	}
 	if (res->status != DNS_OK) {
 		char *reason = alloc_printf("SRV lookup of %s: %s", name,
-					    res->reason != NULL
-						    ? res->reason
-						    : dns_status_str(res->status));
+		                            res->reason != NULL
+		                                ? res->reason
+		                                : dns_status_str(res->status));
 
 		dcloc_failed(loc, reason);
 		free(reason);
@@ -295,10 +298,10 @@ static void dcloc_srv_done(const struct dns_result *res, void *ctx)
 
 			if (n > 0 && res->srv[j].target[n - 1] == '.')
 				n--;
-			present = tls_port(loc, res->srv[j].port) == dc->port &&
-				  strlen(dc->host) == n &&
-				  strncasecmp(dc->host, res->srv[j].target,
-					      n) == 0;
+			present =
+			    tls_port(loc, res->srv[j].port) == dc->port &&
+			    strlen(dc->host) == n &&
+			    strncasecmp(dc->host, res->srv[j].target, n) == 0;
 		}
 		if (!present)
 			dc->state = DCLOC_DC_GONE;
@@ -321,8 +324,8 @@ static void dcloc_srv_done(const struct dns_result *res, void *ctx)
 		dc->weight = r->weight;
 		/* The site's own SRV name lists the site's DCs: they are in
 		 * it, whether or not their LDAP ping answer was read. */
-		if (loc->site != NULL && loc->name_idx == 0 &&
-		    !loc->opts.gc && dc->site == NULL)
+		if (loc->site != NULL && loc->name_idx == 0 && !loc->opts.gc &&
+		    dc->site == NULL)
 			set_str(&dc->site, loc->site);
 		free(host);
 	}
@@ -334,7 +337,7 @@ static void dcloc_srv_done(const struct dns_result *res, void *ctx)
 	if (ttl_ms < loc->opts.refresh_min_ms)
 		ttl_ms = loc->opts.refresh_min_ms;
 	log_info("dcloc", "event=discovered name=%s records=%zu ttl=%u", name,
-		 res->count, res->ttl);
+	         res->count, res->ttl);
 	dcloc_schedule(loc, ttl_ms);
 	dcloc_changed(loc);
 }
@@ -342,7 +345,7 @@ static void dcloc_srv_done(const struct dns_result *res, void *ctx)
 static void dcloc_lookup_next(struct dcloc *loc)
 {
 	loc->req = dns_lookup_srv(loc->dns, loc->names[loc->name_idx],
-				  dcloc_srv_done, loc);
+	                          dcloc_srv_done, loc);
 }
 
 static void dcloc_refresh(void *ctx)
@@ -357,8 +360,8 @@ static void dcloc_refresh(void *ctx)
 }
 
 struct dcloc *dcloc_new(struct event_base *base, struct dns *dns,
-			const struct dcloc_options *opts,
-			dcloc_changed_cb *cb, void *ctx)
+                        const struct dcloc_options *opts, dcloc_changed_cb *cb,
+                        void *ctx)
 {
 	struct dcloc *loc = alloc_new(struct dcloc);
 
@@ -368,9 +371,8 @@ struct dcloc *dcloc_new(struct event_base *base, struct dns *dns,
 	loc->cb = cb;
 	loc->ctx = ctx;
 	set_str(&loc->domain, opts->domain);
-	set_str(&loc->site, opts->site != NULL && *opts->site != '\0'
-				    ? opts->site
-				    : NULL);
+	set_str(&loc->site,
+	        opts->site != NULL && *opts->site != '\0' ? opts->site : NULL);
 	set_str(&loc->forest, opts->forest);
 	loc->servers = alloc_array(opts->n_servers + 1, sizeof(char *));
 	for (size_t i = 0; i < opts->n_servers; i++)
@@ -446,8 +448,7 @@ void dcloc_set_client_site(struct dcloc *loc, const char *site)
 	}
 }
 
-void dcloc_set_dc_site(struct dcloc *loc, struct dcloc_dc *dc,
-		       const char *site)
+void dcloc_set_dc_site(struct dcloc *loc, struct dcloc_dc *dc, const char *site)
 {
 	if (site == NULL || (dc->site != NULL && strcmp(dc->site, site) == 0))
 		return;
@@ -471,7 +472,7 @@ struct dcloc_dc *dcloc_get(const struct dcloc *loc, size_t i)
 }
 
 struct dcloc_dc *dcloc_next_up(const struct dcloc *loc,
-			       const struct dcloc_dc *skip, uint64_t now_ms)
+                               const struct dcloc_dc *skip, uint64_t now_ms)
 {
 	size_t i = 0;
 
@@ -496,8 +497,8 @@ void dcloc_mark_up(struct dcloc *loc, struct dcloc_dc *dc)
 	dc->down_until_ms = 0;
 }
 
-void dcloc_mark_down(struct dcloc *loc, struct dcloc_dc *dc,
-		     const char *reason, uint64_t now_ms)
+void dcloc_mark_down(struct dcloc *loc, struct dcloc_dc *dc, const char *reason,
+                     uint64_t now_ms)
 {
 	if (dc->state == DCLOC_DC_GONE)
 		return;
@@ -505,8 +506,8 @@ void dcloc_mark_down(struct dcloc *loc, struct dcloc_dc *dc,
 		/* Already down; a late failure changes nothing. */
 		return;
 	}
-	dc->backoff_ms = dc->backoff_ms == 0 ? loc->opts.down_min_ms
-					     : dc->backoff_ms * 2;
+	dc->backoff_ms =
+	    dc->backoff_ms == 0 ? loc->opts.down_min_ms : dc->backoff_ms * 2;
 	if (dc->backoff_ms > loc->opts.down_max_ms)
 		dc->backoff_ms = loc->opts.down_max_ms;
 	dc->state = DCLOC_DC_DOWN;
@@ -514,7 +515,7 @@ void dcloc_mark_down(struct dcloc *loc, struct dcloc_dc *dc,
 	dc->down_until_ms = now_ms + dc->backoff_ms;
 	set_str(&dc->last_error, reason);
 	log_warn("dcloc", "event=dc_down dc=%s error=\"%s\" retry_ms=%u",
-		 dc->uri, reason != NULL ? reason : "?", dc->backoff_ms);
+	         dc->uri, reason != NULL ? reason : "?", dc->backoff_ms);
 }
 
 const char *dcloc_source(const struct dcloc *loc)

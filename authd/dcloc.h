@@ -36,37 +36,38 @@ enum dcloc_state {
 	DCLOC_DC_UNKNOWN = 0, /* not tried yet */
 	DCLOC_DC_UP,
 	DCLOC_DC_DOWN,
-	DCLOC_DC_GONE,        /* no longer in DNS */
+	DCLOC_DC_GONE, /* no longer in DNS */
 };
 
 struct dcloc_dc {
-	char *host;     /* SRV target without the trailing dot */
+	char *host; /* SRV target without the trailing dot */
 	uint16_t port;
 	uint16_t priority;
 	uint16_t weight;
-	char *uri;      /* ldap://host:port or ldaps://host:port */
-	char *site;     /* the DC's site, when the LDAP ping told it */
+	char *uri;  /* ldap://host:port or ldaps://host:port */
+	char *site; /* the DC's site, when the LDAP ping told it */
 	enum dcloc_state state;
 	char *last_error;
-	uint64_t down_until_ms;  /* monotonic ms; 0 when not down */
+	uint64_t down_until_ms; /* monotonic ms; 0 when not down */
 	unsigned backoff_ms;
 	unsigned failures;
-	size_t rank;    /* position in the current order, 0 = first */
+	size_t rank; /* position in the current order, 0 = first */
 };
 
 struct dcloc_options {
-	const char *domain;  /* DNS domain; required unless servers given */
-	const char *site;    /* known site, or NULL */
-	const char *forest;  /* for the Global Catalog; NULL = domain */
-	bool gc;             /* locate Global Catalog servers */
+	const char *domain; /* DNS domain; required unless servers given */
+	const char *site;   /* known site, or NULL */
+	const char *forest; /* for the Global Catalog; NULL = domain */
+	bool gc;            /* locate Global Catalog servers */
 	const char *const *servers; /* static override: URIs or host[:port] */
 	size_t n_servers;
-	enum ldconn_tls tls; /* LDAPS maps ports 389→636 and 3268→3269 */
-	unsigned down_min_ms;   /* first retry of a down DC (default 1000) */
-	unsigned down_max_ms;   /* backoff cap (default 60000) */
-	unsigned refresh_min_ms;/* shortest refresh, for TTL 0 (default 30000) */
+	enum ldconn_tls tls;  /* LDAPS maps ports 389→636 and 3268→3269 */
+	unsigned down_min_ms; /* first retry of a down DC (default 1000) */
+	unsigned down_max_ms; /* backoff cap (default 60000) */
+	unsigned
+	    refresh_min_ms; /* shortest refresh, for TTL 0 (default 30000) */
 	unsigned refresh_fail_ms; /* first retry of a failed lookup (5000) */
-	uint64_t seed;       /* for the weighted random order; 0: random */
+	uint64_t seed;            /* for the weighted random order; 0: random */
 };
 
 struct dcloc;
@@ -75,8 +76,8 @@ struct dcloc;
 typedef void dcloc_changed_cb(struct dcloc *loc, void *ctx);
 
 struct dcloc *dcloc_new(struct event_base *base, struct dns *dns,
-			const struct dcloc_options *opts,
-			dcloc_changed_cb *cb, void *ctx);
+                        const struct dcloc_options *opts, dcloc_changed_cb *cb,
+                        void *ctx);
 void dcloc_deinit(struct dcloc **loc);
 
 /* Start discovery (or take the static list); the callback reports. */
@@ -84,7 +85,7 @@ void dcloc_start(struct dcloc *loc);
 /* Learned from an LDAP ping: prefer this site's DCs from now on. */
 void dcloc_set_client_site(struct dcloc *loc, const char *site);
 void dcloc_set_dc_site(struct dcloc *loc, struct dcloc_dc *dc,
-		       const char *site);
+                       const char *site);
 const char *dcloc_client_site(const struct dcloc *loc);
 
 /* The DCs in the order to try them (GONE ones excluded). */
@@ -95,11 +96,11 @@ struct dcloc_dc *dcloc_get(const struct dcloc *loc, size_t i);
  * down at now_ms; NULL when there is none.
  */
 struct dcloc_dc *dcloc_next_up(const struct dcloc *loc,
-			       const struct dcloc_dc *skip, uint64_t now_ms);
+                               const struct dcloc_dc *skip, uint64_t now_ms);
 
 void dcloc_mark_up(struct dcloc *loc, struct dcloc_dc *dc);
-void dcloc_mark_down(struct dcloc *loc, struct dcloc_dc *dc,
-		     const char *reason, uint64_t now_ms);
+void dcloc_mark_down(struct dcloc *loc, struct dcloc_dc *dc, const char *reason,
+                     uint64_t now_ms);
 
 /* How the list was found ("srv NAME", "static"), and the last error. */
 const char *dcloc_source(const struct dcloc *loc);

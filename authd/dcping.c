@@ -88,21 +88,23 @@ static void round_end(void *ctx)
 
 /* A Netlogon value arrived from t: use it if it decodes. */
 static void got_netlogon(struct ping_target *t, const void *data, size_t len,
-			 const char *how)
+                         const char *how)
 {
 	struct dcping *p = t->p;
 	struct netlogon_info *info = NULL;
 	const char *error;
 
 	if (netlogon_decode(data, len, &info, &error) < 0) {
-		log_warn("dcping", "event=bad_netlogon dc=%s via=%s error=\"%s\"",
-			 t->dc->uri, how, error);
+		log_warn("dcping",
+		         "event=bad_netlogon dc=%s via=%s error=\"%s\"",
+		         t->dc->uri, how, error);
 		return;
 	}
-	log_info("dcping", "event=ping_answer dc=%s via=%s dc_site=%s "
-			   "client_site=%s",
-		 t->dc->uri, how, info->dc_site != NULL ? info->dc_site : "-",
-		 info->client_site != NULL ? info->client_site : "-");
+	log_info("dcping",
+	         "event=ping_answer dc=%s via=%s dc_site=%s "
+	         "client_site=%s",
+	         t->dc->uri, how, info->dc_site != NULL ? info->dc_site : "-",
+	         info->client_site != NULL ? info->client_site : "-");
 	if (info->dc_site != NULL && *info->dc_site != '\0')
 		dcloc_set_dc_site(p->loc, t->dc, info->dc_site);
 	if (info->client_site != NULL && *info->client_site != '\0') {
@@ -124,9 +126,9 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0)
 		return; /* ICMP unreachable or nothing: the timer moves on */
 	if (cldap_decode_reply(buf, (size_t)n, t->msgid, &netlogon, &len,
-			       &error) < 0) {
+	                       &error) < 0) {
 		log_warn("dcping", "event=bad_cldap dc=%s error=\"%s\"",
-			 t->dc->uri, error);
+		         t->dc->uri, error);
 		return;
 	}
 	got_netlogon(t, netlogon, len, "udp");
@@ -134,7 +136,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
 }
 
 static void udp_send(struct ping_target *t, const struct sockaddr *sa,
-		     socklen_t salen)
+                     socklen_t salen)
 {
 	struct dcping *p = t->p;
 	void *data = NULL;
@@ -145,12 +147,12 @@ static void udp_send(struct ping_target *t, const struct sockaddr *sa,
 	if (p->next_msgid <= 0)
 		p->next_msgid = 1;
 	if (cldap_encode_ping(t->msgid, p->domain, NETLOGON_NT_VERSION_PING,
-			      &data, &len, &error) < 0) {
+	                      &data, &len, &error) < 0) {
 		log_warn("dcping", "event=ping_encode error=\"%s\"", error);
 		return;
 	}
-	t->fd = socket(sa->sa_family,
-		       SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	t->fd =
+	    socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0 || connect(t->fd, sa, salen) < 0 ||
 	    send(t->fd, data, len, 0) < 0) {
 		log_debug("dcping", "event=ping_send_failed dc=%s", t->dc->uri);
@@ -172,15 +174,15 @@ static void addr_done(const struct dns_result *res, void *ctx)
 
 		if (a->family == AF_INET) {
 			struct sockaddr_in sin = {.sin_family = AF_INET,
-						  .sin_port = htons(CLDAP_PORT),
-						  .sin_addr = a->u.v4};
+			                          .sin_port = htons(CLDAP_PORT),
+			                          .sin_addr = a->u.v4};
 
 			udp_send(t, (struct sockaddr *)&sin, sizeof(sin));
 		} else {
-			struct sockaddr_in6 sin6 = {
-				.sin6_family = AF_INET6,
-				.sin6_port = htons(CLDAP_PORT),
-				.sin6_addr = a->u.v6};
+			struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+			                            .sin6_port =
+			                                htons(CLDAP_PORT),
+			                            .sin6_addr = a->u.v6};
 
 			udp_send(t, (struct sockaddr *)&sin6, sizeof(sin6));
 		}
@@ -189,16 +191,16 @@ static void addr_done(const struct dns_result *res, void *ctx)
 	if (t->family_tried == AF_INET) {
 		t->family_tried = AF_INET6;
 		t->req = dns_lookup_addr(t->p->dns, AF_INET6, t->dc->host,
-					 addr_done, t);
+		                         addr_done, t);
 	}
 }
 
 static void target_start_udp(struct ping_target *t)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_port = htons(CLDAP_PORT)};
+	                          .sin_port = htons(CLDAP_PORT)};
 	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
-				    .sin6_port = htons(CLDAP_PORT)};
+	                            .sin6_port = htons(CLDAP_PORT)};
 
 	if (inet_pton(AF_INET, t->dc->host, &sin.sin_addr) == 1) {
 		udp_send(t, (struct sockaddr *)&sin, sizeof(sin));
@@ -207,7 +209,7 @@ static void target_start_udp(struct ping_target *t)
 	} else {
 		t->family_tried = AF_INET;
 		t->req = dns_lookup_addr(t->p->dns, AF_INET, t->dc->host,
-					 addr_done, t);
+		                         addr_done, t);
 	}
 }
 
@@ -225,20 +227,19 @@ static void tcp_result(const struct ldconn_result *res, void *ctx)
 }
 
 static void tcp_state(struct ldconn *c, enum ldconn_state state,
-		      const char *reason, void *ctx)
+                      const char *reason, void *ctx)
 {
 	static const char *const attrs[] = {"Netlogon", NULL};
 	struct ping_target *t = ctx;
-	struct ldconn_search s = {.base = "",
-				  .scope = LDAP_SCOPE_BASE,
-				  .attrs = attrs};
+	struct ldconn_search s = {
+	    .base = "", .scope = LDAP_SCOPE_BASE, .attrs = attrs};
 	char *filter = NULL;
 	const char *error;
 
 	if (state != LDCONN_STATE_UP)
 		return;
 	if (netlogon_build_filter(t->p->domain, NETLOGON_NT_VERSION_PING,
-				  &filter, &error) < 0)
+	                          &filter, &error) < 0)
 		return;
 	s.filter = filter;
 	t->tcp_req = ldconn_search_start(c, &s, tcp_result, t, &error);
@@ -251,7 +252,7 @@ static void phase_timeout(void *ctx)
 
 	if (p->tcp_phase) {
 		log_info("dcping", "event=no_site reason=\"no DC answered the "
-				   "LDAP ping\"");
+		                   "LDAP ping\"");
 		round_end(p);
 		return;
 	}
@@ -259,15 +260,15 @@ static void phase_timeout(void *ctx)
 	for (size_t i = 0; i < p->n; i++) {
 		struct ping_target *t = &p->t[i];
 		struct ldconn_options o = {.tls = LDCONN_TLS_NONE,
-					   .bind = LDCONN_BIND_NONE,
-					   .timeout_ms = (int)p->timeout_ms};
+		                           .bind = LDCONN_BIND_NONE,
+		                           .timeout_ms = (int)p->timeout_ms};
 		char *uri;
 
 		/* The ping is anonymous and plain, on the LDAP port. */
 		uri = alloc_printf("ldap://%s:%u", t->dc->host,
-				   t->dc->port == 636    ? 389u
-				   : t->dc->port == 3269 ? 3268u
-							 : t->dc->port);
+		                   t->dc->port == 636    ? 389u
+		                   : t->dc->port == 3269 ? 3268u
+		                                         : t->dc->port);
 		o.uri = uri;
 		t->tcp = ldconn_new(p->base, &o, tcp_state, t);
 		free(uri);
@@ -283,7 +284,7 @@ void dcping_dcs_changed(struct dcping *p)
 		return;
 	p->running = true;
 	p->n = dcloc_count(p->loc) < DCPING_MAX_DCS ? dcloc_count(p->loc)
-						    : DCPING_MAX_DCS;
+	                                            : DCPING_MAX_DCS;
 	for (size_t i = 0; i < p->n; i++) {
 		struct ping_target *t = &p->t[i];
 
@@ -297,8 +298,8 @@ void dcping_dcs_changed(struct dcping *p)
 }
 
 struct dcping *dcping_new(struct event_base *base, struct dns *dns,
-			  struct dcloc *loc, const char *domain,
-			  unsigned timeout_ms)
+                          struct dcloc *loc, const char *domain,
+                          unsigned timeout_ms)
 {
 	struct dcping *p = alloc_new(struct dcping);
 

@@ -24,8 +24,8 @@ struct dcloc;
 struct dcping;
 
 struct dcping *dcping_new(struct event_base *base, struct dns *dns,
-			  struct dcloc *loc, const char *domain,
-			  unsigned timeout_ms);
+                          struct dcloc *loc, const char *domain,
+                          unsigned timeout_ms);
 void dcping_deinit(struct dcping **p);
 /* The locator's list changed: ping if the site is still unknown. */
 void dcping_dcs_changed(struct dcping *p);

@@ -37,7 +37,7 @@ struct domains {
 };
 
 static void add(struct domains *d, const char *name, size_t len,
-		enum domains_kind kind, const char *hop, bool from_config)
+                enum domains_kind kind, const char *hop, bool from_config)
 {
 	struct domain_entry *e;
 
@@ -51,8 +51,8 @@ static void add(struct domains *d, const char *name, size_t len,
 			 * LOCAL outranks RELAY outranks a plain route. */
 			if (e->hop == NULL && hop != NULL)
 				e->hop = alloc_strdup(
-					strncasecmp(hop, "smtp:", 5) == 0 ? hop + 5
-									   : hop);
+				    strncasecmp(hop, "smtp:", 5) == 0 ? hop + 5
+				                                      : hop);
 			if (kind > e->kind)
 				e->kind = kind;
 			return;
@@ -85,14 +85,14 @@ static void drop_directory_entries(struct domains *d)
 }
 
 static void loaded(const struct ldconn_result *res, const char *dc_uri,
-		   void *ctx)
+                   void *ctx)
 {
 	struct domains *d = ctx;
 
 	d->req = NULL;
 	if (res->status != LDCONN_OK && res->status != LDCONN_NO_SUCH_OBJECT) {
 		log_warn("domains", "event=load_failed error=\"%s\" kept=%zu",
-			 res->error != NULL ? res->error : "?", d->n);
+		         res->error != NULL ? res->error : "?", d->n);
 		evloop_timer_start(d->timer, 5000);
 		return;
 	}
@@ -100,11 +100,11 @@ static void loaded(const struct ldconn_result *res, const char *dc_uri,
 	for (size_t i = 0; i < res->n_entries; i++) {
 		const struct ldconn_entry *e = &res->entries[i];
 		const struct ldconn_attr *name =
-			ldconn_entry_attr(e, "dirmxDomainName");
+		    ldconn_entry_attr(e, "dirmxDomainName");
 		const struct ldconn_attr *type =
-			ldconn_entry_attr(e, "dirmxDomainType");
+		    ldconn_entry_attr(e, "dirmxDomainType");
 		const struct ldconn_attr *hop =
-			ldconn_entry_attr(e, "dirmxNextHop");
+		    ldconn_entry_attr(e, "dirmxNextHop");
 		enum domains_kind kind = DOMAINS_LOCAL;
 
 		if (name == NULL || name->n_values == 0)
@@ -119,35 +119,34 @@ static void loaded(const struct ldconn_result *res, const char *dc_uri,
 		}
 		add(d, name->values[0].data, name->values[0].len, kind,
 		    hop != NULL && hop->n_values > 0 ? hop->values[0].data
-						     : NULL,
+		                                     : NULL,
 		    false);
 	}
 	if (!d->loaded)
 		log_info("domains", "event=loaded dc=%s domains=%zu",
-			 dc_uri != NULL ? dc_uri : "-", d->n);
+		         dc_uri != NULL ? dc_uri : "-", d->n);
 	d->loaded = true;
 	evloop_timer_start(d->timer, (unsigned)d->refresh_ms);
 }
 
 static void refresh(void *ctx)
 {
-	static const char *const attrs[] = {"dirmxDomainName", "dirmxDomainType",
-					    "dirmxNextHop", NULL};
+	static const char *const attrs[] = {
+	    "dirmxDomainName", "dirmxDomainType", "dirmxNextHop", NULL};
 	struct domains *d = ctx;
 	struct ldconn_search s = {.base = d->base_dn,
-				  .scope = LDAP_SCOPE_SUBTREE,
-				  .filter = "(objectClass=dirmxDomain)",
-				  .attrs = attrs};
+	                          .scope = LDAP_SCOPE_SUBTREE,
+	                          .filter = "(objectClass=dirmxDomain)",
+	                          .attrs = attrs};
 
 	if (d->req == NULL)
 		d->req = ldpool_search(d->pool, &s, loaded, d);
 }
 
 struct domains *domains_new(struct event_base *base, struct ldpool *pool,
-			    const char *base_dn,
-			    const char *const *local, size_t n_local,
-			    const char *const *routes, size_t n_routes,
-			    uint64_t refresh_ms)
+                            const char *base_dn, const char *const *local,
+                            size_t n_local, const char *const *routes,
+                            size_t n_routes, uint64_t refresh_ms)
 {
 	struct domains *d = alloc_new(struct domains);
 
@@ -193,8 +192,8 @@ void domains_deinit(struct domains **dp)
 	free(d);
 }
 
-enum domains_kind domains_classify(const struct domains *d,
-				   const char *domain, const char **hop_r)
+enum domains_kind domains_classify(const struct domains *d, const char *domain,
+                                   const char **hop_r)
 {
 	*hop_r = NULL;
 	for (size_t i = 0; i < d->n; i++) {

@@ -33,10 +33,9 @@ enum domains_kind {
 struct domains;
 
 struct domains *domains_new(struct event_base *base, struct ldpool *pool,
-			    const char *base_dn,
-			    const char *const *local, size_t n_local,
-			    const char *const *routes, size_t n_routes,
-			    uint64_t refresh_ms);
+                            const char *base_dn, const char *const *local,
+                            size_t n_local, const char *const *routes,
+                            size_t n_routes, uint64_t refresh_ms);
 void domains_deinit(struct domains **d);
 void domains_start(struct domains *d);
 
@@ -44,8 +43,8 @@ void domains_start(struct domains *d);
  * Classify a domain (ASCII case-insensitive). *hop_r is the domain's
  * route ("[host]:port" or "host"), or NULL when it has none.
  */
-enum domains_kind domains_classify(const struct domains *d,
-				   const char *domain, const char **hop_r);
+enum domains_kind domains_classify(const struct domains *d, const char *domain,
+                                   const char **hop_r);
 size_t domains_count(const struct domains *d);
 
 #endif

@@ -71,13 +71,13 @@ static struct entry *entry_find(struct goodpw *g, const char *account)
 	if (g->n_buckets == 0)
 		return NULL;
 	LIST_FOREACH(e, &g->buckets[bucket_of(g, account)], bucket)
-		if (strcasecmp(e->account, account) == 0)
-			return e;
+	if (strcasecmp(e->account, account) == 0)
+		return e;
 	return NULL;
 }
 
 static bool fresh(const struct goodpw *g, const struct entry *e,
-		  uint64_t now_ms)
+                  uint64_t now_ms)
 {
 	/* A put "from the future" (clock trouble) is not trusted either. */
 	return now_ms >= e->put_ms && now_ms - e->put_ms < g->ttl_ms;
@@ -85,7 +85,7 @@ static bool fresh(const struct goodpw *g, const struct entry *e,
 
 /* The fresh entry of account, dropping an expired one. */
 static struct entry *entry_get(struct goodpw *g, const char *account,
-			       uint64_t now_ms)
+                               uint64_t now_ms)
 {
 	struct entry *e = entry_find(g, account);
 
@@ -98,7 +98,7 @@ static struct entry *entry_get(struct goodpw *g, const char *account,
 
 /* PBKDF2-HMAC-SHA256(HMAC-SHA256(key, password), salt). */
 static bool verifier(const struct goodpw *g, const char *password,
-		     const unsigned char *salt, unsigned char out[HASH_LEN])
+                     const unsigned char *salt, unsigned char out[HASH_LEN])
 {
 	unsigned char inner[HASH_LEN];
 	gnutls_datum_t k = {inner, sizeof(inner)};
@@ -106,9 +106,9 @@ static bool verifier(const struct goodpw *g, const char *password,
 	bool ok;
 
 	ok = gnutls_hmac_fast(GNUTLS_MAC_SHA256, g->key, sizeof(g->key),
-			      password, strlen(password), inner) == 0 &&
+	                      password, strlen(password), inner) == 0 &&
 	     gnutls_pbkdf2(GNUTLS_MAC_SHA256, &k, &s, g->iterations, out,
-			   HASH_LEN) == 0;
+	                   HASH_LEN) == 0;
 	explicit_bzero(inner, sizeof(inner));
 	if (!ok)
 		explicit_bzero(out, HASH_LEN);
@@ -126,7 +126,7 @@ static bool same(const unsigned char *a, const unsigned char *b, size_t n)
 }
 
 struct goodpw *goodpw_new(const unsigned char *key, unsigned iterations,
-			  size_t max_entries, uint64_t ttl_ms)
+                          size_t max_entries, uint64_t ttl_ms)
 {
 	struct goodpw *g = alloc_new(struct goodpw);
 
@@ -163,7 +163,7 @@ void goodpw_deinit(struct goodpw **gp)
 }
 
 bool goodpw_put(struct goodpw *g, const char *account, const char *password,
-		const unsigned char salt[GOODPW_SALT_LEN], uint64_t now_ms)
+                const unsigned char salt[GOODPW_SALT_LEN], uint64_t now_ms)
 {
 	struct entry *e;
 
@@ -191,8 +191,8 @@ bool goodpw_put(struct goodpw *g, const char *account, const char *password,
 	return true;
 }
 
-bool goodpw_match(struct goodpw *g, const char *account,
-		  const char *password, uint64_t now_ms)
+bool goodpw_match(struct goodpw *g, const char *account, const char *password,
+                  uint64_t now_ms)
 {
 	struct entry *e = entry_get(g, account, now_ms);
 	unsigned char h[HASH_LEN];

@@ -43,18 +43,18 @@ struct goodpw;
 
 /* key: GOODPW_KEY_LEN random bytes, copied (wipe yours). */
 struct goodpw *goodpw_new(const unsigned char *key, unsigned iterations,
-			  size_t max_entries, uint64_t ttl_ms);
+                          size_t max_entries, uint64_t ttl_ms);
 /* Wipes and frees everything (NULL allowed); sets *g to NULL. */
 void goodpw_deinit(struct goodpw **g);
 
 /* Remember password as the one that worked for account now, replacing
  * the account's verifier. false: not stored (off, or the hash failed). */
 bool goodpw_put(struct goodpw *g, const char *account, const char *password,
-		const unsigned char salt[GOODPW_SALT_LEN], uint64_t now_ms);
+                const unsigned char salt[GOODPW_SALT_LEN], uint64_t now_ms);
 /* Is password the one that last worked for account? false when there is
  * no fresh verifier (found without hashing), or the hash failed. */
-bool goodpw_match(struct goodpw *g, const char *account,
-		  const char *password, uint64_t now_ms);
+bool goodpw_match(struct goodpw *g, const char *account, const char *password,
+                  uint64_t now_ms);
 /* Forget account's verifier; true when there was one (expired or not). */
 bool goodpw_drop(struct goodpw *g, const char *account);
 /* Entries held, fresh or not yet swept. */

@@ -73,7 +73,7 @@ static char *dup_or_null(const char *s)
 }
 
 static void opts_copy(struct ldconn_options *dst,
-		      const struct ldconn_options *src)
+                      const struct ldconn_options *src)
 {
 	*dst = *src;
 	dst->uri = dup_or_null(src->uri);
@@ -140,7 +140,7 @@ static void *setup_thread(void *arg)
 }
 
 static void conn_set_state(struct ldconn *c, enum ldconn_state state,
-			   const char *reason)
+                           const char *reason)
 {
 	c->state = state;
 	if (reason != NULL) {
@@ -189,7 +189,7 @@ static void req_free(struct ldconn_req *r)
 
 /* Unlink, report and free one request. */
 static void req_finish(struct ldconn_req *r, enum ldconn_status status,
-		       int ldap_code, const char *error)
+                       int ldap_code, const char *error)
 {
 	req_unlink(r);
 	r->res.status = status;
@@ -201,7 +201,7 @@ static void req_finish(struct ldconn_req *r, enum ldconn_status status,
 }
 
 static void conn_fail_all(struct ldconn *c, enum ldconn_status status,
-			  const char *reason)
+                          const char *reason)
 {
 	while (!LIST_EMPTY(&c->reqs))
 		req_finish(LIST_FIRST(&c->reqs), status, 0, reason);
@@ -255,7 +255,7 @@ static void entry_add(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 	if (res->n_entries == r->cap_entries) {
 		r->cap_entries = r->cap_entries == 0 ? 8 : r->cap_entries * 2;
 		res->entries = alloc_resize(res->entries, r->cap_entries,
-					    sizeof(*res->entries));
+		                            sizeof(*res->entries));
 	}
 	e = &res->entries[res->n_entries++];
 	memset(e, 0, sizeof(*e));
@@ -266,18 +266,18 @@ static void entry_add(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 	     name = ldap_next_attribute(ld, msg, ber)) {
 		struct berval **vals = ldap_get_values_len(ld, msg, name);
 		struct ldconn_attr *a;
-		size_t n = vals != NULL ? (size_t)ldap_count_values_len(vals)
-					: 0;
+		size_t n =
+		    vals != NULL ? (size_t)ldap_count_values_len(vals) : 0;
 
-		e->attrs = alloc_resize(e->attrs, e->n_attrs + 1,
-					sizeof(*e->attrs));
+		e->attrs =
+		    alloc_resize(e->attrs, e->n_attrs + 1, sizeof(*e->attrs));
 		a = &e->attrs[e->n_attrs++];
 		a->name = alloc_strdup(name);
 		a->n_values = n;
 		a->values = alloc_array(n, sizeof(*a->values));
 		for (size_t i = 0; i < n; i++) {
-			a->values[i].data = alloc_strndup(vals[i]->bv_val,
-							  vals[i]->bv_len);
+			a->values[i].data =
+			    alloc_strndup(vals[i]->bv_val, vals[i]->bv_len);
 			a->values[i].len = vals[i]->bv_len;
 		}
 		ldap_value_free_len(vals);
@@ -298,16 +298,16 @@ static void result_done(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 	    LDAP_SUCCESS)
 		err = LDAP_OTHER;
 	if (ctrls != NULL) {
-		LDAPControl *pc = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
-						    ctrls, NULL);
+		LDAPControl *pc =
+		    ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
 		struct berval cookie = {0, NULL};
 		ber_int_t estimate;
 
-		if (pc != NULL && ldap_parse_pageresponse_control(
-					  ld, pc, &estimate, &cookie) ==
-					  LDAP_SUCCESS) {
+		if (pc != NULL &&
+		    ldap_parse_pageresponse_control(ld, pc, &estimate,
+		                                    &cookie) == LDAP_SUCCESS) {
 			r->res.page_cookie.data =
-				alloc_strndup(cookie.bv_val, cookie.bv_len);
+			    alloc_strndup(cookie.bv_val, cookie.bv_len);
 			r->res.page_cookie.len = cookie.bv_len;
 			ber_memfree(cookie.bv_val);
 		}
@@ -329,10 +329,10 @@ static void result_done(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 		break;
 	}
 	if (status != LDCONN_OK && r->res.error == NULL)
-		r->res.error = alloc_printf(
-			"%s%s%s", ldap_err2string(err),
-			errmsg != NULL && *errmsg != '\0' ? ": " : "",
-			errmsg != NULL ? errmsg : "");
+		r->res.error =
+		    alloc_printf("%s%s%s", ldap_err2string(err),
+		                 errmsg != NULL && *errmsg != '\0' ? ": " : "",
+		                 errmsg != NULL ? errmsg : "");
 	ldap_memfree(errmsg);
 	req_finish(r, status, err, NULL);
 }
@@ -341,7 +341,8 @@ static struct ldconn_req *req_find(struct ldconn *c, int msgid)
 {
 	struct ldconn_req *r;
 
-	LIST_FOREACH(r, &c->reqs, link) {
+	LIST_FOREACH(r, &c->reqs, link)
+	{
 		if (r->msgid == msgid)
 			return r;
 	}
@@ -356,8 +357,8 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		LDAPMessage *msg = NULL;
 		struct ldconn_req *r;
-		int rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero,
-				     &msg);
+		int rc =
+		    ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg);
 
 		if (rc == 0)
 			return;
@@ -366,9 +367,9 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 			char *reason;
 
 			ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &err);
-			reason = alloc_printf("%s: connection lost: %s",
-					      c->opts.uri,
-					      ldap_err2string(err));
+			reason =
+			    alloc_printf("%s: connection lost: %s", c->opts.uri,
+			                 ldap_err2string(err));
 			conn_lost(c, reason);
 			free(reason);
 			return;
@@ -406,8 +407,8 @@ static void conn_setup_expired(void *arg)
 {
 	struct ldconn *c = arg;
 	char *reason = alloc_printf("%s: no answer during connect, TLS or bind "
-				    "within %d ms",
-				    c->opts.uri, c->opts.timeout_ms * 2);
+	                            "within %d ms",
+	                            c->opts.uri, c->opts.timeout_ms * 2);
 
 	conn_drop_setup(c);
 	conn_set_state(c, LDCONN_STATE_DOWN, reason);
@@ -434,7 +435,7 @@ static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 	conn_drop_setup(c);
 	if (ld == NULL) {
 		conn_set_state(c, LDCONN_STATE_DOWN,
-			       error != NULL ? error : "setup failed");
+		               error != NULL ? error : "setup failed");
 		free(error);
 		return;
 	}
@@ -446,8 +447,8 @@ static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 }
 
 struct ldconn *ldconn_new(struct event_base *base,
-			  const struct ldconn_options *opts,
-			  ldconn_state_cb *state_cb, void *ctx)
+                          const struct ldconn_options *opts,
+                          ldconn_state_cb *state_cb, void *ctx)
 {
 	struct ldconn *c = alloc_new(struct ldconn);
 
@@ -474,7 +475,7 @@ void ldconn_connect(struct ldconn *c)
 		return;
 	c->state = LDCONN_STATE_CONNECTING;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
-		       fds) < 0) {
+	               fds) < 0) {
 		conn_set_state(c, LDCONN_STATE_DOWN, "socketpair() failed");
 		return;
 	}
@@ -489,8 +490,7 @@ void ldconn_connect(struct ldconn *c)
 	event_add(c->ev_setup, NULL);
 	/* Each step is bounded by timeout_ms; all of them by twice. */
 	c->setup_deadline = evloop_timer_new(c->base, conn_setup_expired, c);
-	evloop_timer_start(c->setup_deadline,
-			   (unsigned)c->opts.timeout_ms * 2);
+	evloop_timer_start(c->setup_deadline, (unsigned)c->opts.timeout_ms * 2);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&tid, &attr, setup_thread, s) != 0) {
@@ -553,8 +553,8 @@ size_t ldconn_pending(const struct ldconn *c)
 static void req_timeout(void *arg)
 {
 	struct ldconn_req *r = arg;
-	char *reason = alloc_printf("%s: no answer within the timeout",
-				    r->conn->opts.uri);
+	char *reason =
+	    alloc_printf("%s: no answer within the timeout", r->conn->opts.uri);
 
 	if (r->conn->ld != NULL)
 		ldap_abandon_ext(r->conn->ld, r->msgid, NULL, NULL);
@@ -563,9 +563,9 @@ static void req_timeout(void *arg)
 }
 
 struct ldconn_req *ldconn_search_start(struct ldconn *c,
-				       const struct ldconn_search *s,
-				       ldconn_result_cb *cb, void *ctx,
-				       const char **error_r)
+                                       const struct ldconn_search *s,
+                                       ldconn_result_cb *cb, void *ctx,
+                                       const char **error_r)
 {
 	LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
 	struct ldconn_req *r;
@@ -583,23 +583,23 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 			cookie.bv_len = s->page_cookie->len;
 		}
 		if (ldap_create_page_control(c->ld, s->page_size, &cookie, 0,
-					     &page) != LDAP_SUCCESS) {
+		                             &page) != LDAP_SUCCESS) {
 			*error_r = "cannot create the paged results control";
 			return NULL;
 		}
 		ctrls[0] = page;
 	}
 	rc = ldap_search_ext(c->ld, s->base, s->scope, s->filter,
-			     (char **)s->attrs, 0, page != NULL ? ctrls : NULL,
-			     NULL, NULL, s->size_limit, &msgid);
+	                     (char **)s->attrs, 0, page != NULL ? ctrls : NULL,
+	                     NULL, NULL, s->size_limit, &msgid);
 	if (page != NULL)
 		ldap_control_free(page);
 	if (rc != LDAP_SUCCESS) {
 		*error_r = ldap_err2string(rc);
 		if (rc == LDAP_SERVER_DOWN) {
-			char *reason = alloc_printf("%s: connection lost: %s",
-						    c->opts.uri,
-						    ldap_err2string(rc));
+			char *reason =
+			    alloc_printf("%s: connection lost: %s", c->opts.uri,
+			                 ldap_err2string(rc));
 
 			conn_lost(c, reason);
 			free(reason);
@@ -655,7 +655,7 @@ const char *ldconn_status_str(enum ldconn_status status)
 }
 
 const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,
-					    const char *name)
+                                            const char *name)
 {
 	for (size_t i = 0; i < e->n_attrs; i++) {
 		if (strcasecmp(e->attrs[i].name, name) == 0)

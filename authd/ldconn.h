@@ -44,18 +44,18 @@ enum ldconn_bind {
 };
 
 struct ldconn_options {
-	const char *uri;         /* ldap://host:port or ldaps://host:port */
+	const char *uri; /* ldap://host:port or ldaps://host:port */
 	enum ldconn_tls tls;
-	const char *ca_file;     /* NULL: the system's trust store */
-	const char *cert_file;   /* client certificate, for EXTERNAL */
+	const char *ca_file;   /* NULL: the system's trust store */
+	const char *cert_file; /* client certificate, for EXTERNAL */
 	const char *key_file;
 	enum ldconn_bind bind;
-	const char *bind_dn;     /* simple: DN; PLAIN: authentication id */
-	const char *password;    /* simple and PLAIN */
-	const char *sasl_authz;  /* optional SASL authorization id */
-	bool allow_plaintext;    /* permit a password bind without TLS */
-	bool sasl_no_secprops;   /* AD: no SASL sign/seal on top of TLS */
-	int timeout_ms;          /* each setup step and the default search */
+	const char *bind_dn;    /* simple: DN; PLAIN: authentication id */
+	const char *password;   /* simple and PLAIN */
+	const char *sasl_authz; /* optional SASL authorization id */
+	bool allow_plaintext;   /* permit a password bind without TLS */
+	bool sasl_no_secprops;  /* AD: no SASL sign/seal on top of TLS */
+	int timeout_ms;         /* each setup step and the default search */
 };
 
 enum ldconn_state {
@@ -66,9 +66,9 @@ enum ldconn_state {
 
 enum ldconn_status {
 	LDCONN_OK = 0,
-	LDCONN_NO_SUCH_OBJECT,  /* the base does not exist: no entries */
-	LDCONN_SIZELIMIT,       /* the answer was cut by a size limit */
-	LDCONN_LDAP_ERROR,      /* the server answered with another error */
+	LDCONN_NO_SUCH_OBJECT, /* the base does not exist: no entries */
+	LDCONN_SIZELIMIT,      /* the answer was cut by a size limit */
+	LDCONN_LDAP_ERROR,     /* the server answered with another error */
 	LDCONN_TIMEOUT,
 	LDCONN_CONN_LOST,
 	LDCONN_CANCELLED,
@@ -80,7 +80,8 @@ struct ldconn_value {
 };
 
 struct ldconn_attr {
-	const char *name; /* as the server sent it, e.g. "member;range=0-1499" */
+	const char
+	    *name; /* as the server sent it, e.g. "member;range=0-1499" */
 	size_t n_values;
 	struct ldconn_value *values;
 };
@@ -93,8 +94,8 @@ struct ldconn_entry {
 
 struct ldconn_result {
 	enum ldconn_status status;
-	int ldap_code;          /* the LDAP result code, when there was one */
-	const char *error;      /* human-readable reason, or NULL */
+	int ldap_code;     /* the LDAP result code, when there was one */
+	const char *error; /* human-readable reason, or NULL */
 	size_t n_entries;
 	struct ldconn_entry *entries;
 	/* Paged results: the cookie of the next page, empty when done. */
@@ -103,12 +104,12 @@ struct ldconn_result {
 
 struct ldconn_search {
 	const char *base;
-	int scope;            /* LDAP_SCOPE_BASE / ONELEVEL / SUBTREE */
-	const char *filter;   /* already escaped (RFC 4515) */
+	int scope;                /* LDAP_SCOPE_BASE / ONELEVEL / SUBTREE */
+	const char *filter;       /* already escaped (RFC 4515) */
 	const char *const *attrs; /* NULL-terminated; NULL = all */
-	int size_limit;       /* 0: none */
-	int timeout_ms;       /* 0: the connection's timeout */
-	int page_size;        /* > 0: ask for paged results (RFC 2696) */
+	int size_limit;           /* 0: none */
+	int timeout_ms;           /* 0: the connection's timeout */
+	int page_size;            /* > 0: ask for paged results (RFC 2696) */
 	const struct ldconn_value *page_cookie; /* the previous page's */
 };
 
@@ -120,13 +121,13 @@ struct ldconn_req;
  * free it (ldconn_deinit) from inside a callback of its own.
  */
 typedef void ldconn_state_cb(struct ldconn *c, enum ldconn_state state,
-			     const char *reason, void *ctx);
+                             const char *reason, void *ctx);
 typedef void ldconn_result_cb(const struct ldconn_result *res, void *ctx);
 
 /* Copies what it needs from opts. The connection starts DOWN. */
 struct ldconn *ldconn_new(struct event_base *base,
-			  const struct ldconn_options *opts,
-			  ldconn_state_cb *state_cb, void *ctx);
+                          const struct ldconn_options *opts,
+                          ldconn_state_cb *state_cb, void *ctx);
 void ldconn_deinit(struct ldconn **c);
 
 /* Start setup; the state callback reports UP or DOWN later, never now. */
@@ -148,9 +149,9 @@ size_t ldconn_pending(const struct ldconn *c);
  * Otherwise cb is called exactly once, unless the request is cancelled.
  */
 struct ldconn_req *ldconn_search_start(struct ldconn *c,
-				       const struct ldconn_search *s,
-				       ldconn_result_cb *cb, void *ctx,
-				       const char **error_r);
+                                       const struct ldconn_search *s,
+                                       ldconn_result_cb *cb, void *ctx,
+                                       const char **error_r);
 /* Cancel a pending search: its callback is not called. */
 void ldconn_req_cancel(struct ldconn_req **req);
 
@@ -158,6 +159,6 @@ const char *ldconn_status_str(enum ldconn_status status);
 
 /* Find an attribute of an entry by name, ASCII case-insensitively. */
 const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,
-					    const char *name);
+                                            const char *name);
 
 #endif

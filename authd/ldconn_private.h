@@ -16,6 +16,6 @@
  * result code of the step that failed (LDAP_OTHER when there was none).
  */
 LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
-		       int *ldap_code_r);
+                       int *ldap_code_r);
 
 #endif

@@ -44,7 +44,7 @@ static int setup_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
 			break;
 		case SASL_CB_USER:
 			v = s->opts->sasl_authz != NULL ? s->opts->sasl_authz
-							: "";
+			                                : "";
 			break;
 		case SASL_CB_GETREALM:
 			v = it->defresult;
@@ -60,8 +60,7 @@ static int setup_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
 	return LDAP_SUCCESS;
 }
 
-static char *setup_error(LDAP *ld, const char *uri, const char *step,
-			 int rc)
+static char *setup_error(LDAP *ld, const char *uri, const char *step, int rc)
 {
 	char *diag = NULL;
 	char *msg;
@@ -70,10 +69,10 @@ static char *setup_error(LDAP *ld, const char *uri, const char *step,
 		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 	if (diag != NULL && *diag != '\0')
 		msg = alloc_printf("%s: %s failed: %s (%s)", uri, step,
-				   ldap_err2string(rc), diag);
+		                   ldap_err2string(rc), diag);
 	else
 		msg = alloc_printf("%s: %s failed: %s", uri, step,
-				   ldap_err2string(rc));
+		                   ldap_err2string(rc));
 	ldap_memfree(diag);
 	return msg;
 }
@@ -84,7 +83,7 @@ static char *setup_error(LDAP *ld, const char *uri, const char *step,
  * and the certificate problem in one line.
  */
 static char *tls_error(LDAP *ld, const struct ldconn_options *o,
-		       const char *step, int rc)
+                       const char *step, int rc)
 {
 	LDAPURLDesc *lud = NULL;
 	char *why = NULL, *msg;
@@ -93,13 +92,13 @@ static char *tls_error(LDAP *ld, const struct ldconn_options *o,
 	if (rc != LDAP_TIMEOUT &&
 	    ldap_url_parse(o->uri, &lud) == LDAP_URL_SUCCESS) {
 		unsigned port = lud->lud_port > 0 ? (unsigned)lud->lud_port
-				: o->tls == LDCONN_TLS_LDAPS ? 636u
-							     : 389u;
+		                : o->tls == LDCONN_TLS_LDAPS ? 636u
+		                                             : 389u;
 
 		if (lud->lud_host != NULL)
 			why = tlsdiag_explain(lud->lud_host, port,
-					      o->tls == LDCONN_TLS_STARTTLS,
-					      o->ca_file, o->timeout_ms / 2);
+			                      o->tls == LDCONN_TLS_STARTTLS,
+			                      o->ca_file, o->timeout_ms / 2);
 		ldap_free_urldesc(lud);
 	}
 	if (why == NULL)
@@ -142,8 +141,8 @@ static int setup_bind(LDAP *ld, const struct ldconn_options *o)
 
 		cred.bv_val = (char *)(o->password != NULL ? o->password : "");
 		cred.bv_len = strlen(cred.bv_val);
-		return ldap_sasl_bind_s(ld, o->bind_dn, LDAP_SASL_SIMPLE,
-					&cred, NULL, NULL, NULL);
+		return ldap_sasl_bind_s(ld, o->bind_dn, LDAP_SASL_SIMPLE, &cred,
+		                        NULL, NULL, NULL);
 	}
 	case LDCONN_BIND_PLAIN:
 		mech = "PLAIN";
@@ -162,9 +161,8 @@ static int setup_bind(LDAP *ld, const struct ldconn_options *o)
 	/* AD refuses SASL sign/seal inside TLS: ask for no SASL layer. */
 	if (o->tls != LDCONN_TLS_NONE && o->sasl_no_secprops)
 		ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0");
-	return ldap_sasl_interactive_bind_s(ld, NULL, mech, NULL, NULL,
-					    LDAP_SASL_QUIET, setup_interact,
-					    &s);
+	return ldap_sasl_interactive_bind_s(
+	    ld, NULL, mech, NULL, NULL, LDAP_SASL_QUIET, setup_interact, &s);
 }
 
 static bool setup_needs_tls(const struct ldconn_options *o)
@@ -173,7 +171,7 @@ static bool setup_needs_tls(const struct ldconn_options *o)
 }
 
 LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
-		       int *ldap_code_r)
+                       int *ldap_code_r)
 {
 	LDAP *ld = NULL;
 	struct timeval tv;
@@ -184,10 +182,10 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
 	if (o->tls == LDCONN_TLS_NONE && setup_needs_tls(o) &&
 	    !o->allow_plaintext) {
 		*ldap_code_r = LDAP_CONFIDENTIALITY_REQUIRED;
-		*error_r = alloc_printf(
-			"%s: refusing a password bind without TLS "
-			"(set tls, or allow_plaintext_bind for tests)",
-			o->uri);
+		*error_r =
+		    alloc_printf("%s: refusing a password bind without TLS "
+		                 "(set tls, or allow_plaintext_bind for tests)",
+		                 o->uri);
 		return NULL;
 	}
 	*ldap_code_r = LDAP_OTHER;
@@ -212,8 +210,8 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
 	rc = ldap_connect(ld);
 	if (rc != LDAP_SUCCESS) {
 		*error_r = o->tls == LDCONN_TLS_LDAPS
-				   ? tls_error(ld, o, "LDAPS connect", rc)
-				   : setup_error(ld, o->uri, "connect", rc);
+		               ? tls_error(ld, o, "LDAPS connect", rc)
+		               : setup_error(ld, o->uri, "connect", rc);
 		goto fail;
 	}
 	if (o->tls == LDCONN_TLS_STARTTLS) {
@@ -237,8 +235,8 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
 	/* The loop must never block on a half-received message. */
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		*error_r = alloc_printf("%s: cannot make socket non-blocking",
-					o->uri);
+		*error_r =
+		    alloc_printf("%s: cannot make socket non-blocking", o->uri);
 		goto fail;
 	}
 	*ldap_code_r = 0;

@@ -44,10 +44,10 @@ struct ldpool_req {
 	ldpool_result_cb *cb;
 	void *ctx;
 	unsigned attempts;
-	struct pool_dc *tried;      /* the DC of the failed attempt */
-	struct ldconn_req *creq;    /* in flight on a connection */
+	struct pool_dc *tried;   /* the DC of the failed attempt */
+	struct ldconn_req *creq; /* in flight on a connection */
 	struct pool_conn *pc;
-	struct evloop_timer *timer; /* while waiting for a connection */
+	struct evloop_timer *timer;   /* while waiting for a connection */
 	TAILQ_ENTRY(ldpool_req) link; /* waiting queue, when queued */
 	bool queued;
 };
@@ -76,8 +76,8 @@ static struct pool_dc *pool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
 			return pool->dcs[i];
 	pdc = alloc_new(struct pool_dc);
 	pdc->dc = dc;
-	pool->dcs = alloc_resize(pool->dcs, pool->n_dcs + 1,
-				 sizeof(*pool->dcs));
+	pool->dcs =
+	    alloc_resize(pool->dcs, pool->n_dcs + 1, sizeof(*pool->dcs));
 	pool->dcs[pool->n_dcs++] = pdc;
 	return pdc;
 }
@@ -93,7 +93,7 @@ static unsigned pdc_up(const struct pool_dc *pdc)
 }
 
 static void conn_state(struct ldconn *c, enum ldconn_state state,
-		       const char *reason, void *ctx)
+                       const char *reason, void *ctx)
 {
 	struct pool_conn *pc = ctx;
 	struct ldpool *pool = pc->pool;
@@ -106,13 +106,12 @@ static void conn_state(struct ldconn *c, enum ldconn_state state,
 		pc->last_used_ms = evloop_now_ms();
 	} else if (state == LDCONN_STATE_DOWN) {
 		dcloc_mark_down(pool->loc, pc->pdc->dc, reason,
-				evloop_now_ms());
+		                evloop_now_ms());
 	}
 	pool_kick(pool);
 }
 
-static struct pool_conn *pdc_add_conn(struct ldpool *pool,
-				      struct pool_dc *pdc)
+static struct pool_conn *pdc_add_conn(struct ldpool *pool, struct pool_dc *pdc)
 {
 	struct pool_conn *pc = alloc_new(struct pool_conn);
 	struct ldconn_options o = pool->opts.conn;
@@ -121,15 +120,14 @@ static struct pool_conn *pdc_add_conn(struct ldpool *pool,
 	pc->pool = pool;
 	pc->pdc = pdc;
 	pc->conn = ldconn_new(pool->base, &o, conn_state, pc);
-	pdc->conns = alloc_resize(pdc->conns, pdc->n_conns + 1,
-				  sizeof(*pdc->conns));
+	pdc->conns =
+	    alloc_resize(pdc->conns, pdc->n_conns + 1, sizeof(*pdc->conns));
 	pdc->conns[pdc->n_conns++] = pc;
 	return pc;
 }
 
 /* Make pdc have at least want connections up or connecting. */
-static void pdc_ensure(struct ldpool *pool, struct pool_dc *pdc,
-		       unsigned want)
+static void pdc_ensure(struct ldpool *pool, struct pool_dc *pdc, unsigned want)
 {
 	unsigned live = 0;
 
@@ -183,7 +181,7 @@ static struct pool_conn *pdc_best_conn(struct pool_dc *pdc)
 
 /* The best connection that is up, not on the DC to avoid. */
 static struct pool_conn *pool_pick(struct ldpool *pool,
-				   const struct pool_dc *avoid)
+                                   const struct pool_dc *avoid)
 {
 	uint64_t now = evloop_now_ms();
 	struct dcloc_dc *dc = NULL;
@@ -214,9 +212,9 @@ static void pool_keepalive(struct ldpool *pool, uint64_t now)
 {
 	static const char *const attrs[] = {"supportedLDAPVersion", NULL};
 	const struct ldconn_search s = {.base = "",
-					.scope = LDAP_SCOPE_BASE,
-					.filter = "(objectClass=*)",
-					.attrs = attrs};
+	                                .scope = LDAP_SCOPE_BASE,
+	                                .filter = "(objectClass=*)",
+	                                .attrs = attrs};
 
 	for (size_t i = 0; i < pool->n_dcs; i++) {
 		struct pool_dc *pdc = pool->dcs[i];
@@ -227,12 +225,13 @@ static void pool_keepalive(struct ldpool *pool, uint64_t now)
 
 			if (pc->keepalive_pending ||
 			    ldconn_get_state(pc->conn) != LDCONN_STATE_UP ||
-			    now - pc->last_used_ms < pool->opts.idle_keepalive_ms)
+			    now - pc->last_used_ms <
+			        pool->opts.idle_keepalive_ms)
 				continue;
 			pc->last_used_ms = now;
 			if (ldconn_search_start(pc->conn, &s,
-						send_keepalive_done, pc,
-						&error) != NULL)
+			                        send_keepalive_done, pc,
+			                        &error) != NULL)
 				pc->keepalive_pending = true;
 		}
 	}
@@ -271,7 +270,7 @@ static void pool_maintain(void *ctx)
 		standby = dcloc_next_up(pool->loc, primary, now);
 	if (primary != NULL)
 		pdc_ensure(pool, pool_dc_get(pool, primary),
-			   pool->opts.conns_per_dc);
+		           pool->opts.conns_per_dc);
 	if (standby != NULL)
 		pdc_ensure(pool, pool_dc_get(pool, standby), 1);
 	/* Once the primary is up, DCs further down need no connections. */
@@ -315,14 +314,14 @@ static void req_free(struct ldpool_req *r)
 }
 
 static void req_complete(struct ldpool_req *r, const struct ldconn_result *res,
-			 const char *dc_uri)
+                         const char *dc_uri)
 {
 	r->cb(res, dc_uri, r->ctx);
 	req_free(r);
 }
 
 static void req_fail(struct ldpool_req *r, enum ldconn_status status,
-		     const char *reason)
+                     const char *reason)
 {
 	struct ldconn_result res = {.status = status, .error = reason};
 
@@ -334,7 +333,7 @@ static void req_wait_timeout(void *ctx)
 	struct ldpool_req *r = ctx;
 	const char *e = dcloc_last_error(r->pool->loc);
 	char *reason = alloc_printf("no directory server available%s%s",
-				    e != NULL ? ": " : "", e != NULL ? e : "");
+	                            e != NULL ? ": " : "", e != NULL ? e : "");
 
 	req_unqueue(r);
 	req_fail(r, LDCONN_TIMEOUT, reason);
@@ -361,8 +360,8 @@ static void req_result(const struct ldconn_result *res, void *ctx)
 		pc->pdc->stats.failovers++;
 		r->tried = pc->pdc;
 		log_info("ldpool", "event=retry dc=%s error=\"%s\"",
-			 pc->pdc->dc->uri,
-			 res->error != NULL ? res->error : "?");
+		         pc->pdc->dc->uri,
+		         res->error != NULL ? res->error : "?");
 		req_dispatch(r);
 		pool_kick(pool);
 		return;
@@ -380,8 +379,8 @@ static void req_dispatch(struct ldpool_req *r)
 	while ((pc = pool_pick(pool, r->tried)) != NULL) {
 		r->attempts++;
 		r->pc = pc;
-		r->creq = ldconn_search_start(pc->conn, &r->s, req_result, r,
-					      &error);
+		r->creq =
+		    ldconn_search_start(pc->conn, &r->s, req_result, r, &error);
 		if (r->creq != NULL) {
 			/* The connection's own timeout bounds it now. */
 			evloop_timer_stop(r->timer);
@@ -406,8 +405,8 @@ static void req_dispatch(struct ldpool_req *r)
 }
 
 struct ldpool_req *ldpool_search(struct ldpool *pool,
-				 const struct ldconn_search *s,
-				 ldpool_result_cb *cb, void *ctx)
+                                 const struct ldconn_search *s,
+                                 ldpool_result_cb *cb, void *ctx)
 {
 	struct ldpool_req *r = alloc_new(struct ldpool_req);
 
@@ -430,8 +429,8 @@ struct ldpool_req *ldpool_search(struct ldpool *pool,
 		r->s.attrs = (const char *const *)r->attrs;
 	}
 	if (s->page_cookie != NULL) {
-		r->cookie.data = alloc_memdup(s->page_cookie->data,
-					      s->page_cookie->len);
+		r->cookie.data =
+		    alloc_memdup(s->page_cookie->data, s->page_cookie->len);
 		r->cookie.len = s->page_cookie->len;
 		r->s.page_cookie = &r->cookie;
 	}
@@ -456,7 +455,7 @@ void ldpool_req_cancel(struct ldpool_req **rp)
 }
 
 struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
-			  const struct ldpool_options *opts)
+                          const struct ldpool_options *opts)
 {
 	struct ldpool *pool = alloc_new(struct ldpool);
 
@@ -470,7 +469,7 @@ struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
 		pool->opts.conn.timeout_ms = 5000;
 	if (pool->opts.request_timeout_ms == 0)
 		pool->opts.request_timeout_ms =
-			(unsigned)pool->opts.conn.timeout_ms;
+		    (unsigned)pool->opts.conn.timeout_ms;
 	if (pool->opts.idle_keepalive_ms == 0)
 		pool->opts.idle_keepalive_ms = 300000;
 	if (pool->opts.queue_max == 0)
@@ -514,7 +513,7 @@ void ldpool_deinit(struct ldpool **poolp)
 }
 
 void ldpool_dc_stats(const struct ldpool *pool, const struct dcloc_dc *dc,
-		     struct ldpool_dc_stats *stats_r)
+                     struct ldpool_dc_stats *stats_r)
 {
 	memset(stats_r, 0, sizeof(*stats_r));
 	for (size_t i = 0; i < pool->n_dcs; i++) {

@@ -33,11 +33,11 @@
 struct event_base;
 
 struct ldpool_options {
-	struct ldconn_options conn; /* uri is ignored: each DC's is used */
-	unsigned conns_per_dc;      /* default 2 */
-	unsigned request_timeout_ms;/* default conn.timeout_ms */
-	unsigned idle_keepalive_ms; /* default 300000 (AD cuts at 900 s) */
-	unsigned queue_max;         /* searches waiting; default 10000 */
+	struct ldconn_options conn;  /* uri is ignored: each DC's is used */
+	unsigned conns_per_dc;       /* default 2 */
+	unsigned request_timeout_ms; /* default conn.timeout_ms */
+	unsigned idle_keepalive_ms;  /* default 300000 (AD cuts at 900 s) */
+	unsigned queue_max;          /* searches waiting; default 10000 */
 };
 
 struct ldpool;
@@ -45,10 +45,10 @@ struct ldpool_req;
 
 /* dc_uri: the DC that answered, or NULL when none did. */
 typedef void ldpool_result_cb(const struct ldconn_result *res,
-			      const char *dc_uri, void *ctx);
+                              const char *dc_uri, void *ctx);
 
 struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
-			  const struct ldpool_options *opts);
+                          const struct ldpool_options *opts);
 void ldpool_deinit(struct ldpool **pool);
 
 /* The locator's list changed: connect where needed. */
@@ -59,17 +59,17 @@ void ldpool_dcs_changed(struct ldpool *pool);
  * this call, unless the request is cancelled.
  */
 struct ldpool_req *ldpool_search(struct ldpool *pool,
-				 const struct ldconn_search *s,
-				 ldpool_result_cb *cb, void *ctx);
+                                 const struct ldconn_search *s,
+                                 ldpool_result_cb *cb, void *ctx);
 void ldpool_req_cancel(struct ldpool_req **req);
 
 struct ldpool_dc_stats {
 	unsigned conns_up;
 	unsigned conns_total;
-	uint64_t searches;   /* answered by this DC */
-	uint64_t failovers;  /* searches moved away from this DC */
+	uint64_t searches;  /* answered by this DC */
+	uint64_t failovers; /* searches moved away from this DC */
 };
 void ldpool_dc_stats(const struct ldpool *pool, const struct dcloc_dc *dc,
-		     struct ldpool_dc_stats *stats_r);
+                     struct ldpool_dc_stats *stats_r);
 
 #endif

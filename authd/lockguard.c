@@ -11,14 +11,13 @@ unsigned lockguard_budget(unsigned threshold)
 	return threshold >= 3 ? threshold - 2 : 1;
 }
 
-static unsigned policy_cap(const struct lockguard_limits *l,
-			   unsigned threshold)
+static unsigned policy_cap(const struct lockguard_limits *l, unsigned threshold)
 {
 	return threshold != 0 ? lockguard_budget(threshold) : l->open_max;
 }
 
 static bool fresh(const struct lockguard_limits *l,
-		  const struct lockguard_policy *p, uint64_t now_ms)
+                  const struct lockguard_policy *p, uint64_t now_ms)
 {
 	if (p->confirmed)
 		return true;
@@ -28,9 +27,9 @@ static bool fresh(const struct lockguard_limits *l,
 }
 
 static enum lockguard_verdict decide(const struct lockguard_limits *l,
-				     const struct lockguard_policy *p,
-				     uint64_t now_ms, unsigned failures,
-				     unsigned *cap_r)
+                                     const struct lockguard_policy *p,
+                                     uint64_t now_ms, unsigned failures,
+                                     unsigned *cap_r)
 {
 	unsigned cap;
 
@@ -39,7 +38,7 @@ static enum lockguard_verdict decide(const struct lockguard_limits *l,
 		if (p->pso && l->unknown_max < *cap_r)
 			*cap_r = l->unknown_max;
 		return failures >= *cap_r ? LOCKGUARD_REFUSE
-					  : LOCKGUARD_FORWARD;
+		                          : LOCKGUARD_FORWARD;
 	}
 	if (p->pso) {
 		/* Its threshold is the PSO's, unread: unknown, whatever the
@@ -76,7 +75,7 @@ static enum lockguard_verdict decide(const struct lockguard_limits *l,
 
 /* Is the race spare sure to be there: cap + 1 <= T - 1? */
 static bool spare(const struct lockguard_limits *l,
-		  const struct lockguard_policy *p, uint64_t now_ms)
+                  const struct lockguard_policy *p, uint64_t now_ms)
 {
 	if (p->pso || (!p->configured && !fresh(l, p, now_ms)))
 		return false;
@@ -84,9 +83,9 @@ static bool spare(const struct lockguard_limits *l,
 }
 
 enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
-					const struct lockguard_policy *p,
-					uint64_t now_ms, unsigned failures,
-					bool known, unsigned *cap_r)
+                                        const struct lockguard_policy *p,
+                                        uint64_t now_ms, unsigned failures,
+                                        bool known, unsigned *cap_r)
 {
 	enum lockguard_verdict v = decide(l, p, now_ms, failures, cap_r);
 
@@ -104,8 +103,8 @@ enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
 }
 
 const char *lockguard_policy_name(const struct lockguard_policy *p,
-				  const struct lockguard_limits *l,
-				  uint64_t now_ms)
+                                  const struct lockguard_limits *l,
+                                  uint64_t now_ms)
 {
 	if (p->configured)
 		return "configured";

@@ -91,13 +91,13 @@ unsigned lockguard_budget(unsigned threshold);
  * password is the one that last worked (goodpw_match()); *cap_r is the cap
  * that was applied (set for every verdict). */
 enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
-					const struct lockguard_policy *p,
-					uint64_t now_ms, unsigned failures,
-					bool known, unsigned *cap_r);
+                                        const struct lockguard_policy *p,
+                                        uint64_t now_ms, unsigned failures,
+                                        bool known, unsigned *cap_r);
 
 /* "configured", "domain", "stale" or "unknown": for logs. */
 const char *lockguard_policy_name(const struct lockguard_policy *p,
-				  const struct lockguard_limits *l,
-				  uint64_t now_ms);
+                                  const struct lockguard_limits *l,
+                                  uint64_t now_ms);
 
 #endif

@@ -30,9 +30,9 @@ struct lockpolicy {
 	void *ctx;
 	unsigned threshold;
 	uint64_t window_ms;
-	bool known;		   /* read successfully at least once */
-	uint64_t read_ms;	   /* when the last successful read ended */
-	uint64_t failed_ms;	   /* when the last read failed, or 0 */
+	bool known;         /* read successfully at least once */
+	uint64_t read_ms;   /* when the last successful read ended */
+	uint64_t failed_ms; /* when the last read failed, or 0 */
 	struct ldpool_req *req;
 	struct evloop_timer *timer;
 };
@@ -40,7 +40,7 @@ struct lockpolicy {
 /* The first value of an attribute as a whole decimal number, optionally
  * negative; false when absent or malformed. */
 static bool number0(const struct ldconn_entry *e, const char *name,
-		    bool *negative_r, uint64_t *v_r)
+                    bool *negative_r, uint64_t *v_r)
 {
 	const struct ldconn_attr *a = ldconn_entry_attr(e, name);
 	struct buf b;
@@ -52,15 +52,14 @@ static bool number0(const struct ldconn_entry *e, const char *name,
 	return buf_fetch_uint(&b, INT64_MAX, v_r) && buf_remaining(&b) == 0;
 }
 
-static void read_failed(struct lockpolicy *lp, const char *dc,
-			const char *why)
+static void read_failed(struct lockpolicy *lp, const char *dc, const char *why)
 {
 	if (lp->failed_ms == 0)
 		log_warn("lockpolicy",
-			 "event=lockout_policy_unreadable dc=%s dn=\"%s\" "
-			 "error=\"%s\" hint=\"a small cap per account until "
-			 "it is read\"",
-			 dc != NULL ? dc : "-", lp->dn, why);
+		         "event=lockout_policy_unreadable dc=%s dn=\"%s\" "
+		         "error=\"%s\" hint=\"a small cap per account until "
+		         "it is read\"",
+		         dc != NULL ? dc : "-", lp->dn, why);
 	lp->failed_ms = evloop_now_ms();
 	if (lp->failed_ms == 0)
 		lp->failed_ms = 1;
@@ -80,7 +79,7 @@ static void loaded(const struct ldconn_result *res, const char *dc, void *ctx)
 	lp->req = NULL;
 	if (res->status != LDCONN_OK) {
 		read_failed(lp, dc,
-			    res->error != NULL ? res->error : "search failed");
+		            res->error != NULL ? res->error : "search failed");
 		return;
 	}
 	if (res->n_entries == 0) {
@@ -99,16 +98,16 @@ static void loaded(const struct ldconn_result *res, const char *dc, void *ctx)
 	if (!lp->known || lp->failed_ms != 0 || threshold != lp->threshold ||
 	    window != lp->window_ms) {
 		log_info("lockpolicy",
-			 "event=lockout_policy threshold=%u window_ms=%llu "
-			 "dc=%s",
-			 threshold, (unsigned long long)window,
-			 dc != NULL ? dc : "-");
+		         "event=lockout_policy threshold=%u window_ms=%llu "
+		         "dc=%s",
+		         threshold, (unsigned long long)window,
+		         dc != NULL ? dc : "-");
 		if (threshold == 1 || threshold == 2)
 			log_warn("lockpolicy",
-				 "event=lockout_policy_tight threshold=%u "
-				 "hint=\"one wrong SMTP password can lock "
-				 "an account\"",
-				 threshold);
+			         "event=lockout_policy_tight threshold=%u "
+			         "hint=\"one wrong SMTP password can lock "
+			         "an account\"",
+			         threshold);
 	}
 	lp->threshold = threshold;
 	lp->window_ms = window;
@@ -124,11 +123,11 @@ static void loaded(const struct ldconn_result *res, const char *dc, void *ctx)
 void lockpolicy_read(struct lockpolicy *lp)
 {
 	static const char *const attrs[] = {"lockoutThreshold",
-					    "lockOutObservationWindow", NULL};
+	                                    "lockOutObservationWindow", NULL};
 	struct ldconn_search s = {.base = lp->dn,
-				  .scope = LDAP_SCOPE_BASE,
-				  .filter = "(objectClass=*)",
-				  .attrs = attrs};
+	                          .scope = LDAP_SCOPE_BASE,
+	                          .filter = "(objectClass=*)",
+	                          .attrs = attrs};
 
 	if (lp->req == NULL)
 		lp->req = ldpool_search(lp->pool, &s, loaded, lp);
@@ -140,13 +139,13 @@ static void on_timer(void *ctx)
 }
 
 void lockpolicy_fill(const struct lockpolicy *lp, uint64_t now_ms,
-		     struct lockguard_policy *p)
+                     struct lockguard_policy *p)
 {
 	p->known = lp->known;
 	p->threshold = lp->threshold;
 	p->read_ms = lp->read_ms;
-	p->can_read = lp->failed_ms == 0 ||
-		      now_ms - lp->failed_ms >= LOCKPOLICY_RETRY_MS;
+	p->can_read =
+	    lp->failed_ms == 0 || now_ms - lp->failed_ms >= LOCKPOLICY_RETRY_MS;
 }
 
 uint64_t lockpolicy_window_ms(const struct lockpolicy *lp)
@@ -154,10 +153,9 @@ uint64_t lockpolicy_window_ms(const struct lockpolicy *lp)
 	return lp->window_ms;
 }
 
-struct lockpolicy *lockpolicy_new(struct event_base *base,
-				  struct ldpool *pool, const char *dn,
-				  uint64_t refresh_ms, lockpolicy_cb *cb,
-				  void *ctx)
+struct lockpolicy *lockpolicy_new(struct event_base *base, struct ldpool *pool,
+                                  const char *dn, uint64_t refresh_ms,
+                                  lockpolicy_cb *cb, void *ctx)
 {
 	struct lockpolicy *lp = alloc_new(struct lockpolicy);
 

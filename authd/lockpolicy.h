@@ -35,10 +35,9 @@ struct lockpolicy;
 typedef void lockpolicy_cb(bool ok, void *ctx);
 
 /* dn: the domain object's; copied. */
-struct lockpolicy *lockpolicy_new(struct event_base *base,
-				  struct ldpool *pool, const char *dn,
-				  uint64_t refresh_ms, lockpolicy_cb *cb,
-				  void *ctx);
+struct lockpolicy *lockpolicy_new(struct event_base *base, struct ldpool *pool,
+                                  const char *dn, uint64_t refresh_ms,
+                                  lockpolicy_cb *cb, void *ctx);
 void lockpolicy_deinit(struct lockpolicy **lp);
 
 /* Start a read now, unless one is in flight. */
@@ -47,7 +46,7 @@ void lockpolicy_read(struct lockpolicy *lp);
 /* The domain's part of a lockguard policy: known, threshold, read_ms and
  * can_read (the rest is left as it is). */
 void lockpolicy_fill(const struct lockpolicy *lp, uint64_t now_ms,
-		     struct lockguard_policy *p);
+                     struct lockguard_policy *p);
 
 /* lockOutObservationWindow in ms; 0 while not known. */
 uint64_t lockpolicy_window_ms(const struct lockpolicy *lp);

@@ -52,7 +52,7 @@ void lookup_trace(struct job *j, const char *fmt, ...)
 }
 
 static void job_fail(struct job *j, enum lookup_status status,
-		     const char *reason)
+                     const char *reason)
 {
 	if (j->status_set)
 		return;
@@ -60,7 +60,8 @@ static void job_fail(struct job *j, enum lookup_status status,
 	j->status = status;
 	j->reason = alloc_strdup(reason);
 	lookup_trace(j, "%s: %s",
-		  status == LOOKUP_TEMPFAIL ? "TEMPFAIL" : "NOTFOUND", reason);
+	             status == LOOKUP_TEMPFAIL ? "TEMPFAIL" : "NOTFOUND",
+	             reason);
 	/* Nothing more is useful: drop what waits, cancel what runs. */
 	lookup_job_cancel_tasks(j);
 }
@@ -90,15 +91,15 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 		char reason[128];
 
 		snprintf(reason, sizeof(reason),
-			 "expands to more than %u recipients",
-			 j->lk->map.max_expansion);
+		         "expands to more than %u recipients",
+		         j->lk->map.max_expansion);
 		job_fail(j, LOOKUP_TEMPFAIL, reason);
 		return false;
 	}
 	if (j->n_dests == j->cap_dests) {
 		j->cap_dests = j->cap_dests == 0 ? 8 : j->cap_dests * 2;
-		j->dests = alloc_resize(j->dests, j->cap_dests,
-					sizeof(*j->dests));
+		j->dests =
+		    alloc_resize(j->dests, j->cap_dests, sizeof(*j->dests));
 	}
 	j->dests[j->n_dests].addr = alloc_strdup(addr);
 	j->dests[j->n_dests].hop = alloc_strdup(hop);
@@ -109,7 +110,7 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 
 /* Forward to target (one hop further along chain). */
 static void job_forward(struct job *j, const char *target, unsigned depth,
-			const char *chain)
+                        const char *chain)
 {
 	struct lookup *lk = j->lk;
 	const char *at = strrchr(target, '@');
@@ -138,7 +139,7 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 		return;
 	case DOMAINS_UNKNOWN:
 		job_fail(j, LOOKUP_TEMPFAIL,
-			 "accepted domains not loaded from the directory yet");
+		         "accepted domains not loaded from the directory yet");
 		return;
 	case DOMAINS_RELAY:
 		job_add_dest(j, target, hop != NULL ? hop : "local");
@@ -170,8 +171,8 @@ static void job_mailbox(struct job *j, const char *own_hop, const char *addr)
 }
 
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
-			  const char *addressed, unsigned depth,
-			  const char *chain)
+                          const char *addressed, unsigned depth,
+                          const char *chain)
 {
 	struct lookup *lk = j->lk;
 	struct dirmap_recipient r;
@@ -180,7 +181,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 
 	if (!lookup_set_add(&j->dn_set, e->dn)) {
 		lookup_trace(j, "skip %s: already expanded (cycle or repeat)",
-			     e->dn);
+		             e->dn);
 		return;
 	}
 	lookup_trace(j, "object %s", e->dn);
@@ -188,7 +189,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 		char *reason = alloc_printf("directory: %s", error);
 
 		log_warn("lookup", "event=unreadable dn=\"%s\" error=\"%s\"",
-			 e->dn, error);
+		         e->dn, error);
 		job_fail(j, LOOKUP_TEMPFAIL, reason);
 		free(reason);
 		return;
@@ -212,9 +213,10 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 		while (!j->status_set &&
 		       dirmap_forward_next(lk->dm, e, &it, &value, &target)) {
 			if (target == NULL)
-				lookup_trace(j, "skip forward to %s: not a mail "
-						"address",
-					     value);
+				lookup_trace(j,
+				             "skip forward to %s: not a mail "
+				             "address",
+				             value);
 			else if (r.hop != NULL)
 				/* A rewrite delivered to the entry's host. */
 				job_add_dest(j, target, r.hop);
@@ -235,27 +237,27 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 
 /* The answer of an ADDR task: who owns the address? */
 void lookup_addr_result(struct job *j, struct task *t,
-			const struct ldconn_result *res)
+                        const struct ldconn_result *res)
 {
 	if (res->status == LDCONN_SIZELIMIT ||
 	    (res->status == LDCONN_OK && res->n_entries > 1)) {
-		log_warn("lookup", "event=duplicate address=%s dn1=\"%s\" "
-				   "dn2=\"%s\"",
-			 t->addr != NULL ? t->addr : t->dn,
-			 res->n_entries > 0 ? res->entries[0].dn : "?",
-			 res->n_entries > 1 ? res->entries[1].dn : "?");
+		log_warn("lookup",
+		         "event=duplicate address=%s dn1=\"%s\" "
+		         "dn2=\"%s\"",
+		         t->addr != NULL ? t->addr : t->dn,
+		         res->n_entries > 0 ? res->entries[0].dn : "?",
+		         res->n_entries > 1 ? res->entries[1].dn : "?");
 		lookup_trace(j, "duplicate: %s and %s both claim %s",
-			  res->n_entries > 0 ? res->entries[0].dn : "?",
-			  res->n_entries > 1 ? res->entries[1].dn : "?",
-			  t->addr != NULL ? t->addr : t->dn);
+		             res->n_entries > 0 ? res->entries[0].dn : "?",
+		             res->n_entries > 1 ? res->entries[1].dn : "?",
+		             t->addr != NULL ? t->addr : t->dn);
 		job_fail(j, LOOKUP_TEMPFAIL,
-			 "two directory objects claim this address");
+		         "two directory objects claim this address");
 		return;
 	}
 	if (res->status != LDCONN_OK && res->status != LDCONN_NO_SUCH_OBJECT) {
-		char *reason = alloc_printf("directory: %s",
-					    res->error != NULL ? res->error
-							       : "error");
+		char *reason = alloc_printf(
+		    "directory: %s", res->error != NULL ? res->error : "error");
 
 		job_fail(j, LOOKUP_TEMPFAIL, reason);
 		free(reason);
@@ -275,8 +277,8 @@ void lookup_addr_result(struct job *j, struct task *t,
 	/* The owner of a looked-up address receives it as addressed: a
 	 * +detail address found through its base keeps its detail. */
 	lookup_process_entry(j, &res->entries[0],
-			     t->stripped ? j->address : t->addr, t->depth,
-			     t->chain);
+	                     t->stripped ? j->address : t->addr, t->depth,
+	                     t->chain);
 }
 
 static void job_start_local(struct job *j)
@@ -293,7 +295,7 @@ void lookup_job_begin(struct job *j)
 	switch (domains_classify(lk->domains, at + 1, &hop)) {
 	case DOMAINS_UNKNOWN:
 		job_fail(j, LOOKUP_TEMPFAIL,
-			 "accepted domains not loaded from the directory yet");
+		         "accepted domains not loaded from the directory yet");
 		break;
 	case DOMAINS_EXTERNAL:
 		lookup_trace(j, "domain %s is not local", at + 1);
@@ -336,9 +338,10 @@ static void job_check_done(struct job *j)
 		j->status_set = true;
 		if (j->n_dests == 0) {
 			j->status = LOOKUP_NOTFOUND;
-			j->reason = alloc_strdup(j->skip_reason != NULL
-							 ? j->skip_reason
-							 : "no deliverable recipients");
+			j->reason =
+			    alloc_strdup(j->skip_reason != NULL
+			                     ? j->skip_reason
+			                     : "no deliverable recipients");
 		} else {
 			j->status = LOOKUP_OK;
 		}
@@ -354,5 +357,5 @@ void lookup_map_preset(struct lookup_map *map, bool ad)
 	/* proxyAddresses matches case-insensitively: "smtp:" finds the
 	 * primary "SMTP:" address and the aliases alike. */
 	map->recipient_filter = ad ? "(|(mail=%s)(proxyAddresses=smtp:%s))"
-				   : "(|(mail=%s)(mailLocalAddress=%s))";
+	                           : "(|(mail=%s)(mailLocalAddress=%s))";
 }

@@ -40,9 +40,9 @@ struct dirmap;
 struct lookup_map {
 	const char *base_dn;
 	const char *recipient_filter; /* template: %s %u %d */
-	unsigned max_expansion;     /* recipients in one answer */
-	unsigned max_hops;          /* forwards followed */
-	char subaddress_delim;      /* '+' ; 0 = none */
+	unsigned max_expansion;       /* recipients in one answer */
+	unsigned max_hops;            /* forwards followed */
+	char subaddress_delim;        /* '+' ; 0 = none */
 	uint64_t cache_ttl_ms;
 	uint64_t negative_ttl_ms;
 	unsigned cache_size;
@@ -61,10 +61,10 @@ struct lookup_dest {
 
 struct lookup_answer {
 	enum lookup_status status;
-	const char *reason;      /* NOTFOUND / TEMPFAIL: why */
+	const char *reason; /* NOTFOUND / TEMPFAIL: why */
 	size_t n_dests;
 	const struct lookup_dest *dests;
-	const char *dc;          /* the DC that answered, NULL if cached */
+	const char *dc; /* the DC that answered, NULL if cached */
 	bool cached;
 	size_t n_trace;
 	const char *const *trace; /* when asked for */
@@ -89,8 +89,9 @@ struct lookup_req;
  * read through pool.
  */
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
-			  struct ldpool *gc_pool, struct domains *domains,
-			  const struct dirmap *dm, const struct lookup_map *map);
+                          struct ldpool *gc_pool, struct domains *domains,
+                          const struct dirmap *dm,
+                          const struct lookup_map *map);
 void lookup_deinit(struct lookup **lk);
 
 /*
@@ -98,7 +99,7 @@ void lookup_deinit(struct lookup **lk);
  * call, unless the request is cancelled.
  */
 struct lookup_req *lookup_start(struct lookup *lk, const char *address,
-				unsigned flags, lookup_cb *cb, void *ctx);
+                                unsigned flags, lookup_cb *cb, void *ctx);
 void lookup_cancel(struct lookup_req **req);
 
 /* Drop every cached answer, or only address's; returns how many. */

@@ -20,7 +20,7 @@
 #include "lookup_private.h"
 
 static void add_member(struct job *j, const struct ldconn_value *v,
-		       unsigned depth)
+                       unsigned depth)
 {
 	char *dn = alloc_strndup(v->data, v->len);
 	char *hash = strstr(dn, "#'");
@@ -33,8 +33,8 @@ static void add_member(struct job *j, const struct ldconn_value *v,
 
 /* Queue the members of one attribute, and its next slice if any. */
 static void take_attr(struct job *j, const char *dn, const char *base,
-		      const struct ldconn_attr *a, const char *end,
-		      unsigned depth)
+                      const struct ldconn_attr *a, const char *end,
+                      unsigned depth)
 {
 	for (size_t k = 0; k < a->n_values && !j->status_set; k++)
 		add_member(j, &a->values[k], depth);
@@ -47,24 +47,24 @@ static void take_attr(struct job *j, const char *dn, const char *base,
 		if (buf_fetch_uint(&b, 99999999, &last) &&
 		    buf_remaining(&b) == 0)
 			lookup_task_range(j, dn, base, (unsigned)last + 1,
-					  depth);
+			                  depth);
 	}
 }
 
 void lookup_expand_group(struct job *j, const struct ldconn_entry *e,
-			 unsigned depth)
+                         unsigned depth)
 {
 	for (size_t i = 0; i < e->n_attrs; i++) {
 		const char *base, *end;
 
 		if (dirmap_member_attr(j->lk->dm, e->attrs[i].name, &base,
-				       &end))
+		                       &end))
 			take_attr(j, e->dn, base, &e->attrs[i], end, depth + 1);
 	}
 }
 
 void lookup_range_result(struct job *j, struct task *t,
-			 const struct ldconn_result *res)
+                         const struct ldconn_result *res)
 {
 	if (res->status != LDCONN_OK) {
 		if (res->status == LDCONN_NO_SUCH_OBJECT)
@@ -79,10 +79,10 @@ void lookup_range_result(struct job *j, struct task *t,
 			const char *base, *end;
 
 			if (dirmap_member_attr(j->lk->dm, en->attrs[i].name,
-					       &base, &end) &&
+			                       &base, &end) &&
 			    strcasecmp(base, t->attr) == 0)
 				take_attr(j, en->dn, t->attr, &en->attrs[i],
-					  end, t->depth);
+				          end, t->depth);
 		}
 	}
 }

@@ -40,15 +40,14 @@ struct lookup_req {
 	struct lookup_dest *dests;
 	size_t n_dests;
 	char *blob;
-	char *spelling; /* the address as this request wrote it */
-	const char *domain; /* static: "local", "relay", "external" */
+	char *spelling;              /* the address as this request wrote it */
+	const char *domain;          /* static: "local", "relay", "external" */
 	LIST_ENTRY(lookup_req) link; /* among its job's waiters */
 };
 
 /* --- tasks ------------------------------------------------------------ */
 
-static struct task *task_new(struct job *j, enum task_kind kind,
-			     unsigned depth)
+static struct task *task_new(struct job *j, enum task_kind kind, unsigned depth)
 {
 	struct task *t = alloc_new(struct task);
 
@@ -70,7 +69,7 @@ static void task_free(struct task *t)
 }
 
 void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
-		      const char *chain)
+                      const char *chain)
 {
 	struct task *t = task_new(j, TASK_ADDR, depth);
 	char *lower = lookup_lower_dup(addr);
@@ -88,7 +87,7 @@ void lookup_task_dn(struct job *j, const char *dn, unsigned depth)
 }
 
 void lookup_task_range(struct job *j, const char *dn, const char *attr,
-		       unsigned start, unsigned depth)
+                       unsigned start, unsigned depth)
 {
 	struct task *t = task_new(j, TASK_RANGE, depth);
 
@@ -112,7 +111,7 @@ static void running_remove(struct job *j, struct task *t)
 }
 
 static void task_result(const struct ldconn_result *res, const char *dc_uri,
-			void *ctx)
+                        void *ctx)
 {
 	struct task *t = ctx;
 	struct job *j = t->j;
@@ -129,9 +128,9 @@ static void task_result(const struct ldconn_result *res, const char *dc_uri,
 		case TASK_DN:
 			if (res->status == LDCONN_OK && res->n_entries == 1)
 				lookup_process_entry(j, &res->entries[0], NULL,
-						     t->depth, NULL);
+				                     t->depth, NULL);
 			else if (res->status == LDCONN_NO_SUCH_OBJECT ||
-				 res->status == LDCONN_OK)
+			         res->status == LDCONN_OK)
 				; /* a dangling member DN: nothing to deliver */
 			else
 				lookup_addr_result(j, t, res);
@@ -158,16 +157,17 @@ void lookup_task_send(struct job *j, struct task *t)
 	switch (t->kind) {
 	case TASK_ADDR:
 		if (ldfilter_expand(lk->map.recipient_filter, t->addr,
-				    strlen(t->addr), &filter, &error) < 0) {
+		                    strlen(t->addr), &filter, &error) < 0) {
 			running_remove(j, t);
 			task_free(t);
 			/* Addresses were validated: this is a bad template. */
 			log_error("lookup", "event=filter_error error=\"%s\"",
-				  error);
+			          error);
 			lookup_job_cancel_tasks(j);
 			j->status_set = true;
 			j->status = LOOKUP_TEMPFAIL;
-			j->reason = alloc_strdup("cannot build the search filter");
+			j->reason =
+			    alloc_strdup("cannot build the search filter");
 			return;
 		}
 		s.base = lk->gc_pool != NULL ? "" : lk->map.base_dn;
@@ -194,9 +194,9 @@ void lookup_task_send(struct job *j, struct task *t)
 	j->searches++;
 	lk->stats.searches++;
 	t->req = ldpool_search(t->kind == TASK_ADDR && lk->gc_pool != NULL
-				       ? lk->gc_pool
-				       : lk->pool,
-			       &s, task_result, t);
+	                           ? lk->gc_pool
+	                           : lk->pool,
+	                       &s, task_result, t);
 	free(filter);
 	free(range);
 }
@@ -230,7 +230,7 @@ bool lookup_try_subaddress(struct job *j, struct task *t)
 	n->chain = alloc_strdup(t->chain != NULL ? t->chain : "");
 	n->stripped = true;
 	log_debug("lookup", "event=subaddress address=%s base=%s", t->addr,
-		  n->addr);
+	          n->addr);
 	return true;
 }
 
@@ -268,12 +268,12 @@ static void req_answer_now(void *ctx)
 {
 	struct lookup_req *r = ctx;
 	struct lookup_answer a = {.status = r->status,
-				  .reason = r->reason,
-				  .n_dests = r->n_dests,
-				  .dests = r->dests,
-				  .cached = r->blob != NULL,
-				  .domain = r->domain != NULL ? r->domain
-							      : "external"};
+	                          .reason = r->reason,
+	                          .n_dests = r->n_dests,
+	                          .dests = r->dests,
+	                          .cached = r->blob != NULL,
+	                          .domain = r->domain != NULL ? r->domain
+	                                                      : "external"};
 
 	r->cb(&a, r->ctx);
 	req_free(r);
@@ -285,7 +285,7 @@ static void req_answer_now(void *ctx)
  * request spelled it, not as the request that filled the cache did.
  */
 static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
-			  const char *spelling)
+                          const char *spelling)
 {
 	size_t lines = 0;
 	char *p;
@@ -323,7 +323,7 @@ static void job_begin_timer(void *ctx)
 }
 
 struct lookup_req *lookup_start(struct lookup *lk, const char *address,
-				unsigned flags, lookup_cb *cb, void *ctx)
+                                unsigned flags, lookup_cb *cb, void *ctx)
 {
 	struct lookup_req *r = alloc_new(struct lookup_req);
 	struct addr *a = NULL;
@@ -336,7 +336,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 	r->ctx = ctx;
 	lk->stats.lookups++;
 	if (addr_parse_mailbox(address, strlen(address), ADDR_ALLOW_UTF8, &a,
-			       &error) < 0) {
+	                       &error) < 0) {
 		r->status = LOOKUP_NOTFOUND;
 		r->reason = alloc_printf("invalid address: %s", error);
 		r->timer = evloop_timer_new(lk->base, req_answer_now, r);
@@ -351,7 +351,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		bool negative;
 
 		if (cache_get(lk->cache, key, strlen(key), evloop_now_ms(), &v,
-			      &vlen, &negative)) {
+		              &vlen, &negative)) {
 			lk->stats.cache_hits++;
 			r->status = negative ? LOOKUP_NOTFOUND : LOOKUP_OK;
 			if (negative)
@@ -360,7 +360,8 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 				req_from_blob(r, v, vlen, addr_format(a));
 			if (r->blob == NULL)
 				r->blob = alloc_strdup("");
-			r->timer = evloop_timer_new(lk->base, req_answer_now, r);
+			r->timer =
+			    evloop_timer_new(lk->base, req_answer_now, r);
 			evloop_timer_start(r->timer, 0);
 			free(key);
 			addr_deinit(&a);
@@ -368,8 +369,8 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		}
 	}
 	LIST_FOREACH(j, &lk->jobs, link)
-		if (j->flags == flags && strcmp(j->key, key) == 0)
-			break;
+	if (j->flags == flags && strcmp(j->key, key) == 0)
+		break;
 	if (j != NULL) {
 		lk->stats.coalesced++;
 	} else {
@@ -428,16 +429,17 @@ static void job_cache_store(struct job *j)
 
 		for (size_t i = 0; i < j->n_dests && ok; i++)
 			ok = sbuf_printf(b, "%s\t%s\n", j->dests[i].addr,
-					 j->dests[i].hop);
+			                 j->dests[i].hop);
 		if (ok)
 			cache_put(lk->cache, j->key, strlen(j->key),
-				  sbuf_data(b), sbuf_len(b), false, now,
-				  lk->map.cache_ttl_ms);
+			          sbuf_data(b), sbuf_len(b), false, now,
+			          lk->map.cache_ttl_ms);
 		sbuf_deinit(&b);
 	} else if (j->status == LOOKUP_NOTFOUND &&
-		   lk->map.negative_ttl_ms > 0) {
+	           lk->map.negative_ttl_ms > 0) {
 		cache_put(lk->cache, j->key, strlen(j->key), j->reason,
-			  strlen(j->reason), true, now, lk->map.negative_ttl_ms);
+		          strlen(j->reason), true, now,
+		          lk->map.negative_ttl_ms);
 	}
 }
 
@@ -445,14 +447,14 @@ void lookup_job_finish(struct job *j)
 {
 	struct lookup *lk = j->lk;
 	struct lookup_answer a = {.status = j->status,
-				  .reason = j->reason,
-				  .n_dests = j->n_dests,
-				  .dests = j->dests,
-				  .dc = j->dc,
-				  .n_trace = j->n_trace,
-				  .trace = (const char *const *)j->trace,
-				  .searches = j->searches,
-				  .domain = domain_kind(lk, j->address)};
+	                          .reason = j->reason,
+	                          .n_dests = j->n_dests,
+	                          .dests = j->dests,
+	                          .dc = j->dc,
+	                          .n_trace = j->n_trace,
+	                          .trace = (const char *const *)j->trace,
+	                          .searches = j->searches,
+	                          .domain = domain_kind(lk, j->address)};
 
 	if (j->status != LOOKUP_OK) {
 		a.n_dests = 0;
@@ -506,15 +508,15 @@ static const char *keep(struct lookup *lk, const char *s)
 {
 	if (s == NULL)
 		return NULL;
-	lk->strings = alloc_resize(lk->strings, lk->n_strings + 1,
-				   sizeof(char *));
+	lk->strings =
+	    alloc_resize(lk->strings, lk->n_strings + 1, sizeof(char *));
 	lk->strings[lk->n_strings] = alloc_strdup(s);
 	return lk->strings[lk->n_strings++];
 }
 
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
-			  struct ldpool *gc_pool, struct domains *domains,
-			  const struct dirmap *dm, const struct lookup_map *map)
+                          struct ldpool *gc_pool, struct domains *domains,
+                          const struct dirmap *dm, const struct lookup_map *map)
 {
 	struct lookup *lk = alloc_new(struct lookup);
 	uint64_t seed = 0;
@@ -535,7 +537,8 @@ struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = evloop_now_ms();
 	if (map->cache_size > 0)
-		lk->cache = cache_new(map->cache_size, 256u * 1024 * 1024, seed);
+		lk->cache =
+		    cache_new(map->cache_size, 256u * 1024 * 1024, seed);
 	return lk;
 }
 
@@ -580,7 +583,7 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address)
 	}
 	/* The same key lookup_start() uses. */
 	if (addr_parse_mailbox(address, strlen(address), ADDR_ALLOW_UTF8, &a,
-			       &error) < 0)
+	                       &error) < 0)
 		return 0;
 	key = lookup_lower_dup(addr_format(a));
 	removed = cache_remove(lk->cache, key, strlen(key));

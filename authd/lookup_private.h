@@ -32,13 +32,13 @@ enum task_kind {
 struct task {
 	struct job *j;
 	enum task_kind kind;
-	char *addr;     /* ADDR: the address as looked up */
-	char *dn;       /* DN, RANGE */
-	char *attr;     /* RANGE: the member attribute's base name */
-	char *chain;    /* forwarding chain so far, "\n"-separated */
+	char *addr;  /* ADDR: the address as looked up */
+	char *dn;    /* DN, RANGE */
+	char *attr;  /* RANGE: the member attribute's base name */
+	char *chain; /* forwarding chain so far, "\n"-separated */
 	unsigned depth;
 	unsigned range_start;
-	bool stripped;  /* ADDR: the +detail was already removed */
+	bool stripped; /* ADDR: the +detail was already removed */
 	struct ldpool_req *req;
 	TAILQ_ENTRY(task) link; /* in its job's queue, or running */
 };
@@ -47,8 +47,8 @@ struct lookup_req;
 
 struct job {
 	struct lookup *lk;
-	char *key;      /* lowercased canonical address + flags */
-	char *address;  /* canonical address */
+	char *key;     /* lowercased canonical address + flags */
+	char *address; /* canonical address */
 	unsigned flags;
 	LIST_HEAD(, lookup_req) waiters;
 	TAILQ_HEAD(, task) queue;
@@ -78,7 +78,7 @@ struct lookup {
 	struct domains *domains;
 	const struct dirmap *dm; /* what an entry means; not owned */
 	struct lookup_map map;
-	char **strings;   /* everything the map points to, to free */
+	char **strings; /* everything the map points to, to free */
 	size_t n_strings;
 	struct cache *cache;
 	LIST_HEAD(, job) jobs;
@@ -90,21 +90,21 @@ struct dirmap;
 /* lookup.c */
 /* Add a line to the answer's trace, when the request asked for one. */
 void lookup_trace(struct job *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void lookup_job_begin(struct job *j);
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
-			  const char *addressed, unsigned depth,
-			  const char *chain);
+                          const char *addressed, unsigned depth,
+                          const char *chain);
 void lookup_addr_result(struct job *j, struct task *t,
-			const struct ldconn_result *res);
+                        const struct ldconn_result *res);
 void lookup_task_finished(struct job *j);
 
 /* lookup_job.c */
 void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
-		      const char *chain);
+                      const char *chain);
 void lookup_task_dn(struct job *j, const char *dn, unsigned depth);
 void lookup_task_range(struct job *j, const char *dn, const char *attr,
-		       unsigned start, unsigned depth);
+                       unsigned start, unsigned depth);
 struct task *lookup_task_dequeue(struct job *j);
 void lookup_task_send(struct job *j, struct task *t);
 void lookup_job_cancel_tasks(struct job *j);
@@ -117,8 +117,8 @@ char *lookup_chain_add(const char *chain, const char *addr_lower);
 
 /* lookup_group.c */
 void lookup_expand_group(struct job *j, const struct ldconn_entry *e,
-			 unsigned depth);
+                         unsigned depth);
 void lookup_range_result(struct job *j, struct task *t,
-			 const struct ldconn_result *res);
+                         const struct ldconn_result *res);
 
 #endif

@@ -91,4 +91,3 @@ char *lookup_lower_dup(const char *s)
 	str_lower_ascii(l, strlen(l));
 	return l;
 }
-

@@ -12,10 +12,10 @@
 int main(int argc, char **argv)
 {
 	static const struct service_hooks hooks = {
-		.prog = "authd",
-		.start = authd_start,
-		.reload = authd_reload,
-		.stop = authd_stop,
+	    .prog = "authd",
+	    .start = authd_start,
+	    .reload = authd_reload,
+	    .stop = authd_stop,
 	};
 
 	return service_main(argc, argv, &hooks);

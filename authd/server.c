@@ -77,11 +77,11 @@ static void send_msg(struct conn *c, struct authproto_msg *m)
 	if (authproto_msg_format(m, out, &error) < 0) {
 		/* Our own answer broke the schema: say so, never send it. */
 		struct authproto_msg *e = authproto_msg_new_answer(
-			AUTHPROTO_ERROR, authproto_msg_request(m),
-			authproto_msg_id(m));
+		    AUTHPROTO_ERROR, authproto_msg_request(m),
+		    authproto_msg_id(m));
 
 		log_error(c->name, "event=bad_answer id=%llu error=\"%s\"",
-			  (unsigned long long)authproto_msg_id(m), error);
+		          (unsigned long long)authproto_msg_id(m), error);
 		authproto_msg_add_str(e, "reason", "internal error");
 		sbuf_reset(out);
 		if (authproto_msg_format(e, out, &error) < 0)
@@ -95,11 +95,10 @@ static void send_msg(struct conn *c, struct authproto_msg *m)
 }
 
 static void send_simple(struct conn *c, enum authproto_verb answer,
-			enum authproto_verb request, uint64_t id,
-			const char *reason)
+                        enum authproto_verb request, uint64_t id,
+                        const char *reason)
 {
-	struct authproto_msg *m =
-		authproto_msg_new_answer(answer, request, id);
+	struct authproto_msg *m = authproto_msg_new_answer(answer, request, id);
 
 	if (reason != NULL)
 		authproto_msg_add_str(m, "reason", reason);
@@ -107,7 +106,7 @@ static void send_simple(struct conn *c, enum authproto_verb answer,
 }
 
 static struct pending *pending_new(struct conn *c, uint64_t id,
-				   enum authproto_verb verb)
+                                   enum authproto_verb verb)
 {
 	struct pending *p = alloc_new(struct pending);
 
@@ -126,18 +125,19 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
-/* --- LOOKUP ---------------------------------------------------------------- */
+/* --- LOOKUP ----------------------------------------------------------------
+ */
 
 static void lookup_done(const struct lookup_answer *a, void *ctx)
 {
 	struct pending *p = ctx;
 	struct conn *c = p->c;
 	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
-				: a->status == LOOKUP_NOTFOUND
-					? AUTHPROTO_NOTFOUND
-					: AUTHPROTO_TEMPFAIL;
+	                        : a->status == LOOKUP_NOTFOUND
+	                            ? AUTHPROTO_NOTFOUND
+	                            : AUTHPROTO_TEMPFAIL;
 	struct authproto_msg *m =
-		authproto_msg_new_answer(v, AUTHPROTO_LOOKUP, p->id);
+	    authproto_msg_new_answer(v, AUTHPROTO_LOOKUP, p->id);
 
 	p->lreq = NULL;
 	if (a->status == LOOKUP_OK) {
@@ -154,21 +154,22 @@ static void lookup_done(const struct lookup_answer *a, void *ctx)
 		authproto_msg_add_str(m, "dc", a->dc);
 	for (size_t i = 0; i < a->n_trace; i++)
 		authproto_msg_add_str(m, "trace", a->trace[i]);
-	log_info(c->name, "event=lookup id=%llu status=%s dests=%zu "
-			  "searches=%u cached=%d",
-		 (unsigned long long)p->id,
-		 a->status == LOOKUP_OK	      ? "ok"
-		 : a->status == LOOKUP_NOTFOUND ? "notfound"
-						: "tempfail",
-		 a->n_dests, a->searches, a->cached ? 1 : 0);
+	log_info(c->name,
+	         "event=lookup id=%llu status=%s dests=%zu "
+	         "searches=%u cached=%d",
+	         (unsigned long long)p->id,
+	         a->status == LOOKUP_OK         ? "ok"
+	         : a->status == LOOKUP_NOTFOUND ? "notfound"
+	                                        : "tempfail",
+	         a->n_dests, a->searches, a->cached ? 1 : 0);
 	send_msg(c, m);
 	pending_free(p);
 }
 
 static void do_lookup(struct conn *c, const struct authproto_msg *req)
 {
-	struct pending *p = pending_new(c, authproto_msg_id(req),
-					AUTHPROTO_LOOKUP);
+	struct pending *p =
+	    pending_new(c, authproto_msg_id(req), AUTHPROTO_LOOKUP);
 	const char *trace = authproto_msg_get(req, "trace");
 	const char *nocache = authproto_msg_get(req, "nocache");
 	unsigned flags = 0;
@@ -178,19 +179,20 @@ static void do_lookup(struct conn *c, const struct authproto_msg *req)
 	if (nocache != NULL && strcmp(nocache, "1") == 0)
 		flags |= LOOKUP_F_NOCACHE;
 	p->lreq = lookup_start(c->srv->b.lookup, authproto_msg_get(req, "addr"),
-			       flags, lookup_done, p);
+	                       flags, lookup_done, p);
 }
 
-/* --- AUTH and SENDERS ------------------------------------------------------ */
+/* --- AUTH and SENDERS ------------------------------------------------------
+ */
 
 static void auth_done(const struct authcheck_answer *a, void *ctx)
 {
 	struct pending *p = ctx;
 	struct conn *c = p->c;
 	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
-				: a->status == LOOKUP_NOTFOUND
-					? AUTHPROTO_NOTFOUND
-					: AUTHPROTO_TEMPFAIL;
+	                        : a->status == LOOKUP_NOTFOUND
+	                            ? AUTHPROTO_NOTFOUND
+	                            : AUTHPROTO_TEMPFAIL;
 	struct authproto_msg *m = authproto_msg_new_answer(v, p->verb, p->id);
 
 	p->areq = NULL;
@@ -214,25 +216,25 @@ static void auth_done(const struct authcheck_answer *a, void *ctx)
 static void do_auth(struct conn *c, const struct authproto_msg *req)
 {
 	struct pending *p =
-		pending_new(c, authproto_msg_id(req), AUTHPROTO_AUTH);
+	    pending_new(c, authproto_msg_id(req), AUTHPROTO_AUTH);
 
-	p->areq = authcheck_auth(c->srv->b.auth, authproto_msg_get(req, "user"),
-				 authproto_msg_get(req, "pass"),
-				 authproto_msg_get(req, "client"), auth_done,
-				 p);
+	p->areq =
+	    authcheck_auth(c->srv->b.auth, authproto_msg_get(req, "user"),
+	                   authproto_msg_get(req, "pass"),
+	                   authproto_msg_get(req, "client"), auth_done, p);
 }
 
 static void do_senders(struct conn *c, const struct authproto_msg *req)
 {
 	struct pending *p =
-		pending_new(c, authproto_msg_id(req), AUTHPROTO_SENDERS);
+	    pending_new(c, authproto_msg_id(req), AUTHPROTO_SENDERS);
 
-	p->areq = authcheck_senders(c->srv->b.auth,
-				    authproto_msg_get(req, "user"), auth_done,
-				    p);
+	p->areq = authcheck_senders(
+	    c->srv->b.auth, authproto_msg_get(req, "user"), auth_done, p);
 }
 
-/* --- DC, STATS, CACHE ------------------------------------------------------ */
+/* --- DC, STATS, CACHE ------------------------------------------------------
+ */
 
 static const char *dc_state_name(enum dcloc_state s)
 {
@@ -253,7 +255,7 @@ static void do_dc(struct conn *c, uint64_t id)
 {
 	struct dcloc *loc = c->srv->b.loc;
 	struct authproto_msg *m =
-		authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_DC, id);
+	    authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_DC, id);
 
 	authproto_msg_add_str(m, "source", dcloc_source(loc));
 	if (dcloc_client_site(loc) != NULL)
@@ -279,15 +281,15 @@ static void do_stats(struct conn *c, uint64_t id)
 {
 	struct lookup_stats st;
 	struct authproto_msg *m =
-		authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_STATS, id);
+	    authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_STATS, id);
 	const struct {
 		const char *name;
 		uint64_t value;
-	} *row, rows[] = {
-		{"lookups", 0},	 {"cache_hits", 0}, {"searches", 0},
-		{"coalesced", 0}, {"ok", 0},	    {"notfound", 0},
-		{"tempfail", 0},  {NULL, 0},
-	};
+	} * row, rows[] = {
+	             {"lookups", 0},   {"cache_hits", 0}, {"searches", 0},
+	             {"coalesced", 0}, {"ok", 0},         {"notfound", 0},
+	             {"tempfail", 0},  {NULL, 0},
+	         };
 	uint64_t values[7];
 
 	lookup_get_stats(c->srv->b.lookup, &st);
@@ -305,7 +307,8 @@ static void do_stats(struct conn *c, uint64_t id)
 	send_msg(c, m);
 }
 
-/* --- lines ------------------------------------------------------------------ */
+/* --- lines ------------------------------------------------------------------
+ */
 
 static void handle_line(struct conn *c, const char *line, size_t len)
 {
@@ -320,10 +323,11 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		c->closing = true;
 		return;
 	}
-	LIST_FOREACH(p, &c->pending, link) {
+	LIST_FOREACH(p, &c->pending, link)
+	{
 		if (p->id == id) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
-				    "duplicate ID");
+			            "duplicate ID");
 			c->closing = true;
 			return;
 		}
@@ -331,15 +335,14 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 	if (authproto_parse_request(line, len, &req, &error) < 0) {
 		if (verb == AUTHPROTO_HELLO || !c->hello) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
-				    error);
+			            error);
 			c->closing = true;
 		} else {
-			send_simple(c, AUTHPROTO_ERROR,
-				    authproto_verb_is_request(verb)
-					    ? verb
-					    : AUTHPROTO_NONE,
-				    authproto_verb_is_request(verb) ? id : 0,
-				    error);
+			send_simple(
+			    c, AUTHPROTO_ERROR,
+			    authproto_verb_is_request(verb) ? verb
+			                                    : AUTHPROTO_NONE,
+			    authproto_verb_is_request(verb) ? id : 0, error);
 		}
 		return;
 	}
@@ -350,22 +353,22 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 
 		if (verb != AUTHPROTO_HELLO) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
-				    "HELLO first");
+			            "HELLO first");
 			c->closing = true;
 		} else if (!authproto_msg_get_uint(req, "version", &version) ||
-			   version != AUTHPROTO_VERSION) {
+		           version != AUTHPROTO_VERSION) {
 			m = authproto_msg_new_answer(AUTHPROTO_ERROR,
-						     AUTHPROTO_HELLO, 0);
+			                             AUTHPROTO_HELLO, 0);
 			authproto_msg_add_str(m, "reason",
-					      "unsupported version");
+			                      "unsupported version");
 			authproto_msg_add_uint(m, "supported",
-					       AUTHPROTO_VERSION);
+			                       AUTHPROTO_VERSION);
 			send_msg(c, m);
 			c->closing = true;
 		} else {
 			c->hello = true;
 			m = authproto_msg_new_answer(AUTHPROTO_OK,
-						     AUTHPROTO_HELLO, 0);
+			                             AUTHPROTO_HELLO, 0);
 			authproto_msg_add_uint(m, "version", AUTHPROTO_VERSION);
 			authproto_msg_add_str(m, "server", "authd");
 			send_msg(c, m);
@@ -390,10 +393,10 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		do_stats(c, id);
 		break;
 	case AUTHPROTO_CACHE: {
-		struct authproto_msg *m = authproto_msg_new_answer(
-			AUTHPROTO_OK, AUTHPROTO_CACHE, id);
+		struct authproto_msg *m =
+		    authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_CACHE, id);
 		size_t n = lookup_cache_flush(c->srv->b.lookup,
-					      authproto_msg_get(req, "addr"));
+		                              authproto_msg_get(req, "addr"));
 
 		authproto_msg_add_uint(m, "entries", n);
 		send_msg(c, m);
@@ -440,13 +443,13 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 			const char *line, *error;
 			size_t len, consumed;
 			int r = authproto_frame(c->in, &line, &len, &consumed,
-						&error);
+			                        &error);
 
 			if (r == 0)
 				break;
 			if (r < 0) {
-				log_warn(c->name, "event=bad_frame error=\"%s\"",
-					 error);
+				log_warn(c->name,
+				         "event=bad_frame error=\"%s\"", error);
 				explicit_bzero(chunk, sizeof(chunk));
 				conn_close(c);
 				return;
@@ -458,8 +461,8 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 			if (c->closing) {
 				/* Flush the ERROR, then close. */
 				event_del(c->ev_read);
-				if (evbuffer_get_length(bufferevent_get_output(
-					    c->bev)) == 0)
+				if (evbuffer_get_length(
+				        bufferevent_get_output(c->bev)) == 0)
 					conn_close(c);
 				return;
 			}
@@ -507,31 +510,32 @@ static bool peer_allowed(struct server *srv, int fd, uid_t *uid_r)
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
-		      struct sockaddr *sa, int salen, void *arg)
+                      struct sockaddr *sa, int salen, void *arg)
 {
 	struct server *srv = arg;
 	struct conn *c;
 	uid_t uid = (uid_t)-1;
 
 	if (!peer_allowed(srv, fd, &uid)) {
-		log_warn(NULL, "event=refused reason=\"peer uid not allowed\" "
-			       "uid=%ld",
-			 (long)uid);
+		log_warn(NULL,
+		         "event=refused reason=\"peer uid not allowed\" "
+		         "uid=%ld",
+		         (long)uid);
 		close(fd);
 		return;
 	}
 	c = alloc_new(struct conn);
 	c->srv = srv;
 	snprintf(c->name, sizeof(c->name), "c%llu",
-		 (unsigned long long)++srv->next_conn_id);
+	         (unsigned long long)++srv->next_conn_id);
 	c->in = sbuf_new_secret(AUTHPROTO_LINE_MAX + 16384);
 	evutil_make_socket_nonblocking(fd);
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, NULL, conn_write, conn_event, c);
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_enable(c->bev, EV_WRITE);
-	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read,
-			       c);
+	c->ev_read =
+	    event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read, c);
 	event_add(c->ev_read, NULL);
 	LIST_INIT(&c->pending);
 	LIST_INSERT_HEAD(&srv->conns, c, link);
@@ -553,9 +557,8 @@ static void make_parent(const char *path)
 }
 
 struct server *server_new(struct event_base *base, const char *path,
-			  const char *client_user,
-			  const struct server_backends *b,
-			  const char **error_r)
+                          const char *client_user,
+                          const struct server_backends *b, const char **error_r)
 {
 	struct server *srv;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -586,9 +589,8 @@ struct server *server_new(struct event_base *base, const char *path,
 		srv->client_uid_known = true;
 	}
 	srv->listener = evconnlistener_new_bind(
-		base, on_accept, srv,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
-		(struct sockaddr *)&sun, sizeof(sun));
+	    base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    64, (struct sockaddr *)&sun, sizeof(sun));
 	if (srv->listener == NULL) {
 		*error_r = strerror(errno);
 		free(srv->path);
@@ -597,12 +599,12 @@ struct server *server_new(struct event_base *base, const char *path,
 	}
 	if (pw != NULL && chown(path, (uid_t)-1, pw->pw_gid) < 0)
 		log_warn(NULL, "event=socket_chown error=\"%s\"",
-			 strerror(errno));
+		         strerror(errno));
 	if (chmod(path, 0660) < 0)
 		log_warn(NULL, "event=socket_chmod error=\"%s\"",
-			 strerror(errno));
+		         strerror(errno));
 	log_info(NULL, "event=listening socket=%s client_user=%s", path,
-		 pw != NULL ? client_user : "(none: root only)");
+	         pw != NULL ? client_user : "(none: root only)");
 	return srv;
 }
 

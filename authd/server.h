@@ -26,9 +26,9 @@ struct server_backends {
 
 /* NULL with *error_r (static or strerror text) when the socket fails. */
 struct server *server_new(struct event_base *base, const char *path,
-			  const char *client_user,
-			  const struct server_backends *b,
-			  const char **error_r);
+                          const char *client_user,
+                          const struct server_backends *b,
+                          const char **error_r);
 void server_deinit(struct server **srv);
 
 #endif

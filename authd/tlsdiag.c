@@ -23,9 +23,9 @@
 
 /* LDAPMessage { 1, ExtendedRequest { [0] "1.3.6.1.4.1.1466.20037" } } */
 static const unsigned char starttls_req[] = {
-	0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16,
-	'1', '.', '3', '.', '6', '.', '1', '.', '4', '.', '1', '.',
-	'1', '4', '6', '6', '.', '2', '0', '0', '3', '7'};
+    0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16, '1', '.',
+    '3',  '.',  '6',  '.',  '1',  '.',  '4',  '.',  '1',  '.', '1',
+    '4',  '6',  '6',  '.',  '2',  '0',  '0',  '3',  '7'};
 
 static int connect_bounded(const char *host, unsigned port, int timeout_ms)
 {
@@ -39,7 +39,7 @@ static int connect_bounded(const char *host, unsigned port, int timeout_ms)
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
 		struct pollfd pfd;
 		struct timeval tv = {.tv_sec = timeout_ms / 1000,
-				     .tv_usec = (timeout_ms % 1000) * 1000};
+		                     .tv_usec = (timeout_ms % 1000) * 1000};
 		int err = 0;
 		socklen_t len = sizeof(err);
 
@@ -60,7 +60,7 @@ static int connect_bounded(const char *host, unsigned port, int timeout_ms)
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		continue;
-next:
+	next:
 		close(fd);
 		fd = -1;
 	}
@@ -116,8 +116,8 @@ static char *starttls(int fd)
 		return alloc_strdup("malformed answer to the StartTLS request");
 	if (v != 0)
 		return alloc_printf("the server refused StartTLS "
-				    "(result code %u)",
-				    v);
+		                    "(result code %u)",
+		                    v);
 	return NULL;
 }
 
@@ -130,7 +130,7 @@ static bool is_ip(const char *host)
 }
 
 char *tlsdiag_explain(const char *host, unsigned port, bool use_starttls,
-		      const char *ca_file, int timeout_ms)
+                      const char *ca_file, int timeout_ms)
 {
 	gnutls_certificate_credentials_t cred = NULL;
 	gnutls_session_t session = NULL;
@@ -147,21 +147,21 @@ char *tlsdiag_explain(const char *host, unsigned port, bool use_starttls,
 	    gnutls_init(&session, GNUTLS_CLIENT) < 0)
 		goto done;
 	if (ca_file != NULL)
-		rc = gnutls_certificate_set_x509_trust_file(cred, ca_file,
-							    GNUTLS_X509_FMT_PEM);
+		rc = gnutls_certificate_set_x509_trust_file(
+		    cred, ca_file, GNUTLS_X509_FMT_PEM);
 	else
 		rc = gnutls_certificate_set_x509_system_trust(cred);
 	if (rc <= 0) {
 		reason = alloc_printf("no CA certificate could be read from %s",
-				      ca_file != NULL ? ca_file
-						      : "the system store");
+		                      ca_file != NULL ? ca_file
+		                                      : "the system store");
 		goto done;
 	}
 	gnutls_set_default_priority(session);
 	gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cred);
 	if (!is_ip(host))
 		gnutls_server_name_set(session, GNUTLS_NAME_DNS, host,
-				       strlen(host));
+		                       strlen(host));
 	gnutls_session_set_verify_cert(session, host, 0);
 	gnutls_transport_set_int(session, fd);
 	gnutls_handshake_set_timeout(session, (unsigned)timeout_ms);
@@ -169,24 +169,25 @@ char *tlsdiag_explain(const char *host, unsigned port, bool use_starttls,
 		rc = gnutls_handshake(session);
 	} while (rc < 0 && gnutls_error_is_fatal(rc) == 0);
 	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
-		unsigned status = gnutls_session_get_verify_cert_status(session);
+		unsigned status =
+		    gnutls_session_get_verify_cert_status(session);
 
 		if (gnutls_certificate_verification_status_print(
-			    status, gnutls_certificate_type_get(session), &out,
-			    0) == 0) {
-			reason = alloc_printf("certificate of %s: %s (CA file "
-					      "%s)",
-					      host, out.data,
-					      ca_file != NULL ? ca_file
-							      : "system");
+		        status, gnutls_certificate_type_get(session), &out,
+		        0) == 0) {
+			reason =
+			    alloc_printf("certificate of %s: %s (CA file "
+			                 "%s)",
+			                 host, out.data,
+			                 ca_file != NULL ? ca_file : "system");
 			gnutls_free(out.data);
 		} else {
-			reason = alloc_printf("certificate of %s not trusted",
-					      host);
+			reason =
+			    alloc_printf("certificate of %s not trusted", host);
 		}
 	} else if (rc < 0) {
 		reason = alloc_printf("TLS handshake with %s: %s", host,
-				      gnutls_strerror(rc));
+		                      gnutls_strerror(rc));
 	} else {
 		gnutls_bye(session, GNUTLS_SHUT_WR);
 	}

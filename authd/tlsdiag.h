@@ -19,6 +19,6 @@
 #include <stdbool.h>
 
 char *tlsdiag_explain(const char *host, unsigned port, bool starttls,
-		      const char *ca_file, int timeout_ms);
+                      const char *ca_file, int timeout_ms);
 
 #endif

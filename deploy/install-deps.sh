@@ -19,7 +19,7 @@ BUILD_PKGS=(
 	build-essential cmake pkg-config git
 	libldap2-dev libsasl2-dev libc-ares-dev libgnutls28-dev
 	libevent-dev libcmocka-dev zlib1g-dev libidn2-dev
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev clang-format
 )
 TEST_PKGS=(
 	python3

@@ -24,7 +24,7 @@ char *alloc_strndup(const char *s, size_t n);
 void *alloc_memdup(const void *p, size_t n);
 char *alloc_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *alloc_vprintf(const char *fmt, va_list ap)
-	__attribute__((format(printf, 1, 0)));
+    __attribute__((format(printf, 1, 0)));
 
 /* a * b without overflow: false when it would overflow. */
 bool alloc_mul_ok(size_t a, size_t b, size_t *result_r);

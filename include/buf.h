@@ -62,7 +62,7 @@ void buf_store_be64(unsigned char out[8], uint64_t v);
  * to the end. Returns how many were consumed; *p_r points at them.
  */
 size_t buf_fetch_until(struct buf *b, const char *stop,
-		       const unsigned char **p_r);
+                       const unsigned char **p_r);
 
 /*
  * Fetch an unsigned decimal number of at least one digit, with no sign and

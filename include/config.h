@@ -40,14 +40,14 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 
 enum config_type {
-	CONFIG_STRING,	 /* char *, any text */
-	CONFIG_PATH,	 /* char *, an absolute path */
-	CONFIG_BOOL,	 /* bool: yes/no, true/false, on/off */
-	CONFIG_UINT,	 /* unsigned int within min..max */
+	CONFIG_STRING,   /* char *, any text */
+	CONFIG_PATH,     /* char *, an absolute path */
+	CONFIG_BOOL,     /* bool: yes/no, true/false, on/off */
+	CONFIG_UINT,     /* unsigned int within min..max */
 	CONFIG_DURATION, /* uint64_t milliseconds: 500ms, 30s, 5m, 1h, 2d */
-	CONFIG_SIZE,	 /* uint64_t bytes: 512, 512k, 10M, 1G (1024-based) */
-	CONFIG_ENUM,	 /* int, from a table of names */
-	CONFIG_LIST,	 /* struct config_list of strings */
+	CONFIG_SIZE,     /* uint64_t bytes: 512, 512k, 10M, 1G (1024-based) */
+	CONFIG_ENUM,     /* int, from a table of names */
+	CONFIG_LIST,     /* struct config_list of strings */
 	CONFIG_HOSTPORT, /* struct config_hostport: host[:port], [v6]:port */
 };
 
@@ -57,9 +57,9 @@ struct config_list {
 };
 
 struct config_hostport {
-	char *host; /* without brackets; NULL when not set */
+	char *host;        /* without brackets; NULL when not set */
 	unsigned int port; /* 0 when the value named no port */
-	bool literal;	   /* written in [brackets]: no MX lookup */
+	bool literal;      /* written in [brackets]: no MX lookup */
 };
 
 /* Several names may map to the same value (aliases); ends with name NULL. */
@@ -118,7 +118,7 @@ struct config_table {
 	 * values. Returns false when the configuration is not usable.
 	 */
 	bool (*check)(void *dest, const char *filename,
-		      struct config_errors *errors);
+	              struct config_errors *errors);
 };
 
 /*
@@ -127,19 +127,19 @@ struct config_table {
  * valid configuration, -1 when errors were added.
  */
 int config_parse_buffer(const struct config_table *table, const void *text,
-			size_t len, const char *filename, void *dest,
-			struct config_errors *errors);
+                        size_t len, const char *filename, void *dest,
+                        struct config_errors *errors);
 
 /* Read path (at most CONFIG_FILE_MAX bytes) and parse it as above. */
 int config_load_file(const struct config_table *table, const char *path,
-		     void *dest, struct config_errors *errors);
+                     void *dest, struct config_errors *errors);
 
 /* Free everything the parser allocated in dest and zero those fields. */
 void config_free(const struct config_table *table, void *dest);
 /* The names (static) of the settings whose values differ between two
  * loaded instances a and b of settings; at most max. */
 size_t config_changed(const struct config_setting *settings, const void *a,
-		      const void *b, const char **names_r, size_t max);
+                      const void *b, const char **names_r, size_t max);
 
 /*
  * Parse "host", "host:port", "[host]", "[host]:port" or a bare IPv6
@@ -147,14 +147,13 @@ size_t config_changed(const struct config_setting *settings, const void *a,
  * brackets). hp_r->host is allocated; *error_r is static.
  */
 bool config_parse_hostport(const char *value, struct config_hostport *hp_r,
-			   const char **error_r);
+                           const char **error_r);
 
 /* The first name of value in an enum table, or "?" */
-const char *config_enum_name(const struct config_enum_value *values,
-			     int value);
+const char *config_enum_name(const struct config_enum_value *values, int value);
 
 void config_errors_add(struct config_errors *errors, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* One error per line, as added. */
 void config_errors_print(const struct config_errors *errors, FILE *out);
 void config_errors_clear(struct config_errors *errors);

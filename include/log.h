@@ -40,9 +40,9 @@ bool log_level_parse(const char *s, enum log_level *level_r);
 const char *log_level_name(enum log_level level);
 
 void log_msg(enum log_level level, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void log_vmsg(enum log_level level, const char *id, const char *fmt,
-	      va_list ap) __attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(enum log_level level, const char *id, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define log_error(id, ...) log_msg(LOG_LEVEL_ERROR, (id), __VA_ARGS__)
 #define log_warn(id, ...) log_msg(LOG_LEVEL_WARN, (id), __VA_ARGS__)
@@ -62,7 +62,7 @@ void log_vmsg(enum log_level level, const char *id, const char *fmt,
  * Returns buf.
  */
 const char *log_quote(char buf[static LOG_QUOTE_MAX], const char *s,
-		      size_t len);
+                      size_t len);
 #define log_quote_str(buf, s) log_quote((buf), (s), strlen(s))
 
 #endif

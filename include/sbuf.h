@@ -31,9 +31,9 @@ void sbuf_deinit(struct sbuf **b);
 bool sbuf_append(struct sbuf *b, const void *data, size_t len);
 bool sbuf_append_str(struct sbuf *b, const char *s);
 bool sbuf_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 bool sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 const char *sbuf_data(const struct sbuf *b);
 size_t sbuf_len(const struct sbuf *b);

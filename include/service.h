@@ -22,12 +22,12 @@ struct service_hooks {
 	const char *prog;
 	/* Add the daemon's events to base; -1 (after logging why) stops. */
 	int (*start)(struct event_base *base, const struct dirmx_config *cfg,
-		     void **state_r);
+	             void **state_r);
 	/* The file was re-read and is good: apply what can change, log
 	 * each changed setting that needs a restart (service_log_restart)
 	 * and return how many did. old: the configuration until now. */
 	size_t (*reload)(void *state, const struct dirmx_config *old,
-			 const struct dirmx_config *cfg);
+	                 const struct dirmx_config *cfg);
 	/* Leaving the loop: free everything start() made. */
 	void (*stop)(void *state);
 };
@@ -38,8 +38,8 @@ struct service_hooks {
  * named in applied (a NULL-terminated list, or NULL). Returns how many.
  */
 size_t service_log_restart(const struct dirmx_config *old,
-			   const struct dirmx_config *cfg, const char *section,
-			   const char *listener, const char *const *applied);
+                           const struct dirmx_config *cfg, const char *section,
+                           const char *listener, const char *const *applied);
 
 /* Returns the process exit status. */
 int service_main(int argc, char **argv, const struct service_hooks *hooks);

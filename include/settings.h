@@ -100,18 +100,18 @@ struct settings_authd {
 	char *disabled_attribute;
 	unsigned int max_expansion;
 	unsigned int max_forward_hops;
-	char *subaddress_delimiter; /* "" for none */
+	char *subaddress_delimiter;     /* "" for none */
 	unsigned int lockout_threshold; /* 0: the domain's (AD) */
 	uint64_t lockout_window_ms;     /* 0: the domain's, or 30 min */
 	unsigned int client_max_failures;
-	unsigned int max_concurrent_binds; /* user binds in flight */
+	unsigned int max_concurrent_binds;        /* user binds in flight */
 	unsigned int unknown_policy_max_failures; /* policy unknown or stale */
 	unsigned int no_lockout_max_failures;     /* lockoutThreshold 0 */
 	uint64_t lockout_policy_refresh_ms;       /* AD: re-read period */
-	uint64_t known_password_ttl_ms; /* 0: no verifiers kept */
+	uint64_t known_password_ttl_ms;           /* 0: no verifiers kept */
 	unsigned int known_password_max;
 	struct config_list send_as; /* "user address" items */
-	bool global_catalog; /* AD: find owners forest-wide in the GC */
+	bool global_catalog;        /* AD: find owners forest-wide in the GC */
 };
 
 struct settings_routerd {
@@ -122,7 +122,7 @@ struct settings_routerd {
 	struct config_list local_domains;
 	struct config_list relay_networks; /* CIDRs, host bits zero */
 	uint64_t max_message_size;
-	uint64_t spool_min_free; /* MAIL gets 452 4.3.1 below it */
+	uint64_t spool_min_free;  /* MAIL gets 452 4.3.1 below it */
 	uint64_t max_line_length; /* per message line; longer: 500 5.5.2 */
 	unsigned int max_recipients;
 	unsigned int max_received_headers;
@@ -146,11 +146,11 @@ struct settings_routerd {
 	unsigned int smtp_connection_reuse_count_limit;
 	unsigned int smtp_line_length_limit; /* 0: never fold */
 	struct config_hostport smarthost;
-	char *smarthost_user;          /* AUTH to the smarthost, over TLS */
-	char *smarthost_password_file; /* readable by routerd alone */
-	int tls_policy;                /* outbound: 0 none .. 3 verify */
+	char *smarthost_user;              /* AUTH to the smarthost, over TLS */
+	char *smarthost_password_file;     /* readable by routerd alone */
+	int tls_policy;                    /* outbound: 0 none .. 3 verify */
 	struct config_list tls_policy_map; /* "destination policy" items */
-	struct config_list routes; /* "domain nexthop" items */
+	struct config_list routes;         /* "domain nexthop" items */
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;
 	uint64_t max_queue_lifetime_ms;
@@ -161,7 +161,7 @@ struct settings_routerd {
 	unsigned int client_connection_limit;      /* per client; 0: none */
 	unsigned int client_connection_rate_limit; /* per minute; 0: none */
 	unsigned int client_ipv6_prefix;           /* IPv6 client = /64 */
-	unsigned int max_errors;     /* per session, then 421 */
+	unsigned int max_errors;                   /* per session, then 421 */
 	unsigned int max_auth_failures;
 	char *control_socket; /* for dirmxctl queue */
 	char *postmaster;     /* where failed bounces go */
@@ -191,11 +191,11 @@ struct dirmx_config {
  * *cfg_r NULL and at least one error added to errors.
  */
 int settings_load(const char *path, struct dirmx_config **cfg_r,
-		  struct config_errors *errors);
+                  struct config_errors *errors);
 /* The same over a buffer; filename is used in the error messages. */
 int settings_parse_buffer(const void *text, size_t len, const char *filename,
-			  struct dirmx_config **cfg_r,
-			  struct config_errors *errors);
+                          struct dirmx_config **cfg_r,
+                          struct config_errors *errors);
 void dirmx_config_deinit(struct dirmx_config **cfg);
 
 /* Names for the enum values, e.g. for logs and dirmxctl. */
@@ -206,10 +206,10 @@ void dirmx_config_deinit(struct dirmx_config **cfg);
  * between old and cfg, at most max, names static.
  */
 size_t settings_changed(const struct dirmx_config *old,
-			const struct dirmx_config *cfg, const char *section,
-			const char *listener, const char **names_r, size_t max);
-const struct settings_listener *settings_find_listener(
-	const struct dirmx_config *cfg, const char *name);
+                        const struct dirmx_config *cfg, const char *section,
+                        const char *listener, const char **names_r, size_t max);
+const struct settings_listener *
+settings_find_listener(const struct dirmx_config *cfg, const char *name);
 const char *settings_role_name(int role);
 const char *settings_tls_name(int tls);
 const char *settings_bind_name(int bind);

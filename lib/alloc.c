@@ -13,8 +13,8 @@
 
 static void __attribute__((noreturn)) alloc_fail(const char *what, size_t n)
 {
-	fprintf(stderr, "dirmx: fatal: out of memory (%s of %zu bytes)\n",
-		what, n);
+	fprintf(stderr, "dirmx: fatal: out of memory (%s of %zu bytes)\n", what,
+	        n);
 	abort();
 }
 

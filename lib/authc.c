@@ -358,8 +358,7 @@ static void on_read(evutil_socket_t fd, short what, void *context)
 static void on_write(evutil_socket_t fd, short what, void *context)
 {
 	struct authc *c = context;
-	ssize_t n = send(fd, sbuf_data(c->out), sbuf_len(c->out),
-	                 MSG_NOSIGNAL);
+	ssize_t n = send(fd, sbuf_data(c->out), sbuf_len(c->out), MSG_NOSIGNAL);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -440,7 +439,8 @@ static void conn_kick(struct authc *c)
 	if (c->state == CONN_READY) {
 		flush_queue(c);
 	} else if (c->state == CONN_CLOSED) {
-		if ((long long)evloop_now_ms() < c->retry_at_ms || !conn_open(c))
+		if ((long long)evloop_now_ms() < c->retry_at_ms ||
+		    !conn_open(c))
 			fail_list(&c->queued, c->last_error);
 	}
 }

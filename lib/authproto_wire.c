@@ -25,7 +25,6 @@
 #include "sbuf.h"
 #include "str.h"
 
-
 static bool must_escape(uint8_t c)
 {
 	return c < 0x21 || c > 0x7e || c == '%' || c == '=';
@@ -289,7 +288,8 @@ static void fields_append(const struct authproto_msg *m, struct sbuf *out)
 			}
 			if (must_escape(b)) {
 				chunk[c++] = '%';
-				chunk[c++] = str_hex_digit(b >> 4, STR_HEX_UPPER);
+				chunk[c++] =
+				    str_hex_digit(b >> 4, STR_HEX_UPPER);
 				chunk[c++] = str_hex_digit(b, STR_HEX_UPPER);
 			} else {
 				chunk[c++] = (char)b;

@@ -167,13 +167,12 @@ const unsigned char *buf_tag_data(const struct buf *b)
 }
 
 size_t buf_fetch_until(struct buf *b, const char *stop,
-		       const unsigned char **p_r)
+                       const unsigned char **p_r)
 {
 	size_t start = b->pos;
 
-	while (b->pos < b->len &&
-	       (b->data[b->pos] == '\0' ||
-		strchr(stop, b->data[b->pos]) == NULL))
+	while (b->pos < b->len && (b->data[b->pos] == '\0' ||
+	                           strchr(stop, b->data[b->pos]) == NULL))
 		b->pos++;
 	/* NUL bytes are data here, never a stop: strchr would match them. */
 	*p_r = b->data + start;

@@ -64,7 +64,7 @@ static bool ipv6_valid(const unsigned char *p, size_t n)
 }
 
 bool config_parse_hostport(const char *value, struct config_hostport *hp_r,
-			   const char **error_r)
+                           const char **error_r)
 {
 	struct buf b;
 	const unsigned char *host;
@@ -80,7 +80,7 @@ bool config_parse_hostport(const char *value, struct config_hostport *hp_r,
 		if (!buf_consume_char(&b, ']') ||
 		    (!ipv6_valid(host, hlen) && !name_valid(host, hlen))) {
 			*error_r = "expected an address or host name in "
-				   "[brackets]";
+			           "[brackets]";
 			return false;
 		}
 		literal = true;
@@ -107,7 +107,7 @@ bool config_parse_hostport(const char *value, struct config_hostport *hp_r,
 	}
 	if (buf_remaining(&b) > 0) {
 		*error_r = "unexpected characters (expected host, host:port "
-			   "or [IPv6]:port)";
+		           "or [IPv6]:port)";
 		return false;
 	}
 	hp_r->host = alloc_strndup((const char *)host, hlen);
@@ -116,8 +116,7 @@ bool config_parse_hostport(const char *value, struct config_hostport *hp_r,
 	return true;
 }
 
-const char *config_enum_name(const struct config_enum_value *values,
-			     int value)
+const char *config_enum_name(const struct config_enum_value *values, int value)
 {
 	for (size_t i = 0; values != NULL && values[i].name != NULL; i++) {
 		if (values[i].value == value)
@@ -135,7 +134,7 @@ void config_free(const struct config_table *table, void *dest)
 
 		if (!sec->named) {
 			config_value_free(sec->settings,
-					  (char *)dest + sec->offset);
+			                  (char *)dest + sec->offset);
 			continue;
 		}
 		for (size_t i = 0; i < *count; i++) {
@@ -157,26 +156,25 @@ struct unit {
 };
 
 static const struct unit duration_units[] = {
-	{"", 1000},	   {"ms", 1},	       {"s", 1000},
-	{"m", 60000},	   {"h", 3600000},     {"d", 86400000},
-	{NULL, 0},
+    {"", 1000},     {"ms", 1},       {"s", 1000}, {"m", 60000},
+    {"h", 3600000}, {"d", 86400000}, {NULL, 0},
 };
 
 static const struct unit plain_units[] = {{"", 1}, {NULL, 0}};
 
 static const struct unit size_units[] = {
-	{"", 1},
-	{"k", 1024},
-	{"K", 1024},
-	{"m", 1024 * 1024},
-	{"M", 1024 * 1024},
-	{"g", 1024 * 1024 * 1024},
-	{"G", 1024 * 1024 * 1024},
-	{NULL, 0},
+    {"", 1},
+    {"k", 1024},
+    {"K", 1024},
+    {"m", 1024 * 1024},
+    {"M", 1024 * 1024},
+    {"g", 1024 * 1024 * 1024},
+    {"G", 1024 * 1024 * 1024},
+    {NULL, 0},
 };
 
 static bool parse_number(const char *value, const struct unit *units,
-			 uint64_t *v_r)
+                         uint64_t *v_r)
 {
 	struct buf b;
 	uint64_t n;
@@ -200,7 +198,7 @@ static char *enum_allowed(const struct config_enum_value *values)
 
 	for (size_t i = 0; values[i].name != NULL; i++) {
 		next = alloc_printf("%s%s%s", s, i > 0 ? ", " : "",
-				    values[i].name);
+		                    values[i].name);
 		free(s);
 		s = next;
 	}
@@ -208,15 +206,15 @@ static char *enum_allowed(const struct config_enum_value *values)
 }
 
 static char *range_error(const struct config_setting *s, uint64_t v,
-			 const char *what)
+                         const char *what)
 {
 	if (s->max != 0)
 		return alloc_printf("%s %llu out of range %llu..%llu", what,
-				    (unsigned long long)v,
-				    (unsigned long long)s->min,
-				    (unsigned long long)s->max);
+		                    (unsigned long long)v,
+		                    (unsigned long long)s->min,
+		                    (unsigned long long)s->max);
 	return alloc_printf("%s %llu below the minimum %llu", what,
-			    (unsigned long long)v, (unsigned long long)s->min);
+	                    (unsigned long long)v, (unsigned long long)s->min);
 }
 
 static bool in_range(const struct config_setting *s, uint64_t v)
@@ -231,9 +229,8 @@ static char *validate(const struct config_setting *s, const char *value)
 	if (s->validate == NULL || s->validate(value, &error))
 		return NULL;
 	return alloc_printf("invalid value '%s': %s", value,
-			    error != NULL ? error : "rejected");
+	                    error != NULL ? error : "rejected");
 }
-
 
 void config_value_list_clear(struct config_list *l)
 {
@@ -246,7 +243,7 @@ void config_value_list_clear(struct config_list *l)
 
 /* Append value as one item (quoted) or as comma-separated items. */
 static char *list_set(const struct config_setting *s, struct config_list *l,
-		      const char *value, bool quoted)
+                      const char *value, bool quoted)
 {
 	struct buf b;
 
@@ -269,13 +266,13 @@ static char *list_set(const struct config_setting *s, struct config_list *l,
 		     n--)
 			item[n - 1] = '\0';
 		error = item[0] == '\0' ? alloc_strdup("empty item in list")
-					: validate(s, item);
+		                        : validate(s, item);
 		if (error != NULL) {
 			free(item);
 			return error;
 		}
-		l->items = alloc_resize(l->items, l->count + 1,
-					sizeof(*l->items));
+		l->items =
+		    alloc_resize(l->items, l->count + 1, sizeof(*l->items));
 		l->items[l->count++] = item;
 	} while (buf_consume_char(&b, ','));
 	return NULL;
@@ -283,7 +280,7 @@ static char *list_set(const struct config_setting *s, struct config_list *l,
 
 /* Convert value by the setting's type and store it at base + offset. */
 char *config_value_set(const struct config_setting *s, void *base,
-		       const char *value, bool quoted)
+                       const char *value, bool quoted)
 {
 	void *field = (char *)base + s->offset;
 	const char *error = NULL;
@@ -300,7 +297,7 @@ char *config_value_set(const struct config_setting *s, void *base,
 	case CONFIG_PATH:
 		if (s->type == CONFIG_PATH && value[0] != '/')
 			return alloc_printf("'%s' is not an absolute path",
-					    value);
+			                    value);
 		if ((msg = validate(s, value)) != NULL)
 			return msg;
 		free(*(char **)field);
@@ -312,13 +309,13 @@ char *config_value_set(const struct config_setting *s, void *base,
 		    strcasecmp(value, "on") == 0)
 			*(bool *)field = true;
 		else if (strcasecmp(value, "no") == 0 ||
-			 strcasecmp(value, "false") == 0 ||
-			 strcasecmp(value, "off") == 0)
+		         strcasecmp(value, "false") == 0 ||
+		         strcasecmp(value, "off") == 0)
 			*(bool *)field = false;
 		else
 			return alloc_printf("invalid boolean '%s' (use yes or "
-					    "no)",
-					    value);
+			                    "no)",
+			                    value);
 		return NULL;
 	case CONFIG_UINT:
 		if (!parse_number(value, plain_units, &v) || v > UINT32_MAX)
@@ -332,22 +329,22 @@ char *config_value_set(const struct config_setting *s, void *base,
 	case CONFIG_DURATION:
 	case CONFIG_SIZE:
 		if (!parse_number(value,
-				  s->type == CONFIG_SIZE ? size_units
-							 : duration_units,
-				  &v))
+		                  s->type == CONFIG_SIZE ? size_units
+		                                         : duration_units,
+		                  &v))
 			return alloc_printf(
-				s->type == CONFIG_SIZE
-					? "invalid size '%s' (e.g. 512k, 10M, "
-					  "1G or a number of bytes)"
-					: "invalid duration '%s' (e.g. 500ms, "
-					  "30s, 5m, 1h, 2d; a bare number is "
-					  "seconds)",
-				value);
+			    s->type == CONFIG_SIZE
+			        ? "invalid size '%s' (e.g. 512k, 10M, "
+			          "1G or a number of bytes)"
+			        : "invalid duration '%s' (e.g. 500ms, "
+			          "30s, 5m, 1h, 2d; a bare number is "
+			          "seconds)",
+			    value);
 		if (!in_range(s, v))
 			return range_error(s, v,
-					   s->type == CONFIG_SIZE
-						   ? "size (bytes)"
-						   : "duration (ms)");
+			                   s->type == CONFIG_SIZE
+			                       ? "size (bytes)"
+			                       : "duration (ms)");
 		if ((msg = validate(s, value)) != NULL)
 			return msg;
 		*(uint64_t *)field = v;
@@ -361,13 +358,13 @@ char *config_value_set(const struct config_setting *s, void *base,
 		}
 		msg = enum_allowed(s->enum_values);
 		value = alloc_printf("invalid value '%s' (expected one of: %s)",
-				     value, msg);
+		                     value, msg);
 		free(msg);
 		return (char *)value;
 	case CONFIG_HOSTPORT:
 		if (!config_parse_hostport(value, &hp, &error))
 			return alloc_printf("invalid address '%s': %s", value,
-					    error);
+			                    error);
 		if ((msg = validate(s, value)) != NULL) {
 			free(hp.host);
 			return msg;
@@ -412,7 +409,7 @@ static bool str_same(const char *a, const char *b)
 }
 
 static bool value_same(const struct config_setting *s, const void *a,
-		       const void *b)
+                       const void *b)
 {
 	const void *fa = (const char *)a + s->offset;
 	const void *fb = (const char *)b + s->offset;
@@ -451,7 +448,7 @@ static bool value_same(const struct config_setting *s, const void *a,
 }
 
 size_t config_changed(const struct config_setting *settings, const void *a,
-		      const void *b, const char **names_r, size_t max)
+                      const void *b, const char **names_r, size_t max)
 {
 	size_t n = 0;
 

@@ -33,7 +33,7 @@ void config_errors_add(struct config_errors *errors, const char *fmt, ...)
 		return;
 	}
 	errors->msgs = alloc_resize(errors->msgs, errors->count + 1,
-				    sizeof(*errors->msgs));
+	                            sizeof(*errors->msgs));
 	va_start(ap, fmt);
 	errors->msgs[errors->count++] = alloc_vprintf(fmt, ap);
 	va_end(ap);
@@ -45,7 +45,7 @@ void config_errors_print(const struct config_errors *errors, FILE *out)
 		fprintf(out, "%s\n", errors->msgs[i]);
 	if (errors->truncated)
 		fprintf(out, "(more than %d errors; the rest are not shown)\n",
-			CONFIG_ERRORS_MAX);
+		        CONFIG_ERRORS_MAX);
 }
 
 void config_errors_clear(struct config_errors *errors)
@@ -73,7 +73,7 @@ static bool is_host_char(uint8_t c)
 
 /* Consume bytes while pred holds; returns how many, *p_r points at them. */
 static size_t fetch_while(struct buf *b, bool (*pred)(uint8_t),
-			  const unsigned char **p_r)
+                          const unsigned char **p_r)
 {
 	uint8_t c;
 
@@ -101,11 +101,11 @@ struct parse_state {
 	struct config_errors *errors;
 	unsigned int line;
 	bool seen_section;
-	const struct config_section *sec; /* NULL: none or an unknown one */
-	size_t inst;			  /* named: index of the instance */
-	unsigned int *lines;		  /* where each setting was set */
-	unsigned int **unnamed_lines;	  /* per section of the table */
-	unsigned int *inst_lines;	  /* the open named instance's */
+	const struct config_section *sec;    /* NULL: none or an unknown one */
+	size_t inst;                         /* named: index of the instance */
+	unsigned int *lines;                 /* where each setting was set */
+	unsigned int **unnamed_lines;        /* per section of the table */
+	unsigned int *inst_lines;            /* the open named instance's */
 	char label[2 * CONFIG_LINE_MAX + 8]; /* "[section]" or "[type name]" */
 };
 
@@ -129,7 +129,7 @@ static void *section_base(struct parse_state *st)
 }
 
 static void apply_defaults(struct parse_state *st,
-			   const struct config_section *sec, void *base)
+                           const struct config_section *sec, void *base)
 {
 	for (const struct config_setting *s = sec->settings; s->name != NULL;
 	     s++) {
@@ -140,9 +140,9 @@ static void apply_defaults(struct parse_state *st,
 		error = config_value_set(s, base, s->default_value, false);
 		if (error != NULL) {
 			config_errors_add(st->errors,
-					  "%s: internal error: default of "
-					  "[%s] %s: %s",
-					  st->file, sec->name, s->name, error);
+			                  "%s: internal error: default of "
+			                  "[%s] %s: %s",
+			                  st->file, sec->name, s->name, error);
 			free(error);
 		}
 	}
@@ -155,10 +155,10 @@ static void check_required(struct parse_state *st, unsigned int line)
 	for (size_t i = 0; settings[i].name != NULL; i++) {
 		if (settings[i].required && st->lines[i] == 0)
 			config_errors_add(st->errors,
-					  "%s:%u: %s missing required setting "
-					  "'%s'",
-					  st->file, line, st->label,
-					  settings[i].name);
+			                  "%s:%u: %s missing required setting "
+			                  "'%s'",
+			                  st->file, line, st->label,
+			                  settings[i].name);
 	}
 }
 
@@ -168,8 +168,8 @@ static void section_close(struct parse_state *st)
 	if (st->sec != NULL && st->sec->named) {
 		void *inst = section_base(st);
 
-		check_required(st, *(unsigned int *)((char *)inst +
-						      st->sec->line_offset));
+		check_required(
+		    st, *(unsigned int *)((char *)inst + st->sec->line_offset));
 	}
 	free(st->inst_lines);
 	st->inst_lines = NULL;
@@ -214,7 +214,7 @@ static bool close_enough(const char *typo, const char *name)
 /* ---- lines ------------------------------------------------------------- */
 
 static const struct config_section *find_section(struct parse_state *st,
-						 const char *name)
+                                                 const char *name)
 {
 	for (const struct config_section *sec = st->table->sections;
 	     sec->name != NULL; sec++) {
@@ -235,16 +235,16 @@ static void unknown_section(struct parse_state *st, const char *name)
 	}
 	if (hint != NULL)
 		config_errors_add(st->errors,
-				  "%s:%u: unknown section [%s] (did you mean "
-				  "[%s]?)",
-				  st->file, st->line, name, hint);
+		                  "%s:%u: unknown section [%s] (did you mean "
+		                  "[%s]?)",
+		                  st->file, st->line, name, hint);
 	else
 		config_errors_add(st->errors, "%s:%u: unknown section [%s]",
-				  st->file, st->line, name);
+		                  st->file, st->line, name);
 }
 
 static void open_instance(struct parse_state *st,
-			  const struct config_section *sec, const char *name)
+                          const struct config_section *sec, const char *name)
 {
 	char **arr = (char **)((char *)st->dest + sec->offset);
 	size_t *count = (size_t *)((char *)st->dest + sec->count_offset);
@@ -254,11 +254,11 @@ static void open_instance(struct parse_state *st,
 		inst = *arr + i * sec->instance_size;
 		if (strcmp(*(char **)(inst + sec->name_offset), name) == 0) {
 			config_errors_add(
-				st->errors,
-				"%s:%u: duplicate section [%s %s], first at "
-				"line %u",
-				st->file, st->line, sec->name, name,
-				*(unsigned int *)(inst + sec->line_offset));
+			    st->errors,
+			    "%s:%u: duplicate section [%s %s], first at "
+			    "line %u",
+			    st->file, st->line, sec->name, name,
+			    *(unsigned int *)(inst + sec->line_offset));
 			return;
 		}
 	}
@@ -269,8 +269,8 @@ static void open_instance(struct parse_state *st,
 	*(unsigned int *)(inst + sec->line_offset) = st->line;
 	st->sec = sec;
 	st->inst = (*count)++;
-	st->inst_lines = alloc_array(count_settings(sec) + 1,
-				     sizeof(*st->inst_lines));
+	st->inst_lines =
+	    alloc_array(count_settings(sec) + 1, sizeof(*st->inst_lines));
 	memset(st->inst_lines, 0,
 	       (count_settings(sec) + 1) * sizeof(*st->inst_lines));
 	st->lines = st->inst_lines;
@@ -298,9 +298,9 @@ static void parse_section(struct parse_state *st, struct buf *b)
 	if (type[0] == '\0' || !buf_consume_char(b, ']') ||
 	    (skip_ws(b), buf_remaining(b) > 0)) {
 		config_errors_add(st->errors,
-				  "%s:%u: malformed section header (expected "
-				  "[section] or [section name])",
-				  st->file, st->line);
+		                  "%s:%u: malformed section header (expected "
+		                  "[section] or [section name])",
+		                  st->file, st->line);
 		return;
 	}
 	sec = find_section(st, type);
@@ -310,15 +310,15 @@ static void parse_section(struct parse_state *st, struct buf *b)
 	}
 	if (sec->named && name[0] == '\0') {
 		config_errors_add(st->errors,
-				  "%s:%u: section [%s] needs a name, e.g. "
-				  "[%s main]",
-				  st->file, st->line, type, type);
+		                  "%s:%u: section [%s] needs a name, e.g. "
+		                  "[%s main]",
+		                  st->file, st->line, type, type);
 		return;
 	}
 	if (!sec->named && name[0] != '\0') {
 		config_errors_add(st->errors,
-				  "%s:%u: section [%s] takes no name",
-				  st->file, st->line, type);
+		                  "%s:%u: section [%s] takes no name", st->file,
+		                  st->line, type);
 		return;
 	}
 	if (sec->named) {
@@ -339,10 +339,10 @@ static void unknown_setting(struct parse_state *st, const char *key)
 	for (; s->name != NULL; s++) {
 		if (close_enough(key, s->name)) {
 			config_errors_add(st->errors,
-					  "%s:%u: %s unknown setting '%s' "
-					  "(did you mean '%s'?)",
-					  st->file, st->line, st->label, key,
-					  s->name);
+			                  "%s:%u: %s unknown setting '%s' "
+			                  "(did you mean '%s'?)",
+			                  st->file, st->line, st->label, key,
+			                  s->name);
 			return;
 		}
 	}
@@ -355,18 +355,18 @@ static void unknown_setting(struct parse_state *st, const char *key)
 	}
 	if (elsewhere != NULL)
 		config_errors_add(st->errors,
-				  "%s:%u: %s unknown setting '%s' (it belongs "
-				  "in [%s])",
-				  st->file, st->line, st->label, key,
-				  elsewhere);
+		                  "%s:%u: %s unknown setting '%s' (it belongs "
+		                  "in [%s])",
+		                  st->file, st->line, st->label, key,
+		                  elsewhere);
 	else
 		config_errors_add(st->errors, "%s:%u: %s unknown setting '%s'",
-				  st->file, st->line, st->label, key);
+		                  st->file, st->line, st->label, key);
 }
 
 /* The value after '=': quoted with escapes, or the trimmed rest. */
 static bool parse_value(struct parse_state *st, struct buf *b, const char *key,
-			char *out, bool *quoted_r)
+                        char *out, bool *quoted_r)
 {
 	size_t n = 0;
 	bool closed = false;
@@ -382,34 +382,34 @@ static bool parse_value(struct parse_state *st, struct buf *b, const char *key,
 		if (*quoted_r && c == '\\') {
 			if (!buf_fetch_u8(b, &c) || (c != '"' && c != '\\')) {
 				config_errors_add(st->errors,
-						  "%s:%u: %s: invalid escape "
-						  "in quoted value (only \\\" "
-						  "and \\\\)",
-						  st->file, st->line, key);
+				                  "%s:%u: %s: invalid escape "
+				                  "in quoted value (only \\\" "
+				                  "and \\\\)",
+				                  st->file, st->line, key);
 				return false;
 			}
 		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			config_errors_add(st->errors,
-					  "%s:%u: %s: control character in "
-					  "value",
-					  st->file, st->line, key);
+			                  "%s:%u: %s: control character in "
+			                  "value",
+			                  st->file, st->line, key);
 			return false;
 		}
 		out[n++] = (char)c;
 	}
 	if (*quoted_r && !closed) {
 		config_errors_add(st->errors,
-				  "%s:%u: %s: unterminated quoted value",
-				  st->file, st->line, key);
+		                  "%s:%u: %s: unterminated quoted value",
+		                  st->file, st->line, key);
 		return false;
 	}
 	if (*quoted_r) {
 		skip_ws(b);
 		if (buf_remaining(b) > 0) {
 			config_errors_add(st->errors,
-					  "%s:%u: %s: unexpected text after "
-					  "the closing quote",
-					  st->file, st->line, key);
+			                  "%s:%u: %s: unexpected text after "
+			                  "the closing quote",
+			                  st->file, st->line, key);
 			return false;
 		}
 	}
@@ -432,19 +432,19 @@ static void parse_setting(struct parse_state *st, struct buf *b)
 	skip_ws(b);
 	if (n == 0) {
 		config_errors_add(st->errors,
-				  "%s:%u: expected a setting name (letters, "
-				  "digits and '_') or a [section]",
-				  st->file, st->line);
+		                  "%s:%u: expected a setting name (letters, "
+		                  "digits and '_') or a [section]",
+		                  st->file, st->line);
 		return;
 	}
 	if (!buf_consume_char(b, '=')) {
 		config_errors_add(st->errors,
-				  buf_remaining(b) == 0
-					  ? "%s:%u: missing '=' after '%s'"
-					  : "%s:%u: expected '=' after '%s' "
-					    "(setting names are letters, "
-					    "digits and '_')",
-				  st->file, st->line, key);
+		                  buf_remaining(b) == 0
+		                      ? "%s:%u: missing '=' after '%s'"
+		                      : "%s:%u: expected '=' after '%s' "
+		                        "(setting names are letters, "
+		                        "digits and '_')",
+		                  st->file, st->line, key);
 		return;
 	}
 	if (!parse_value(st, b, key, value, &quoted))
@@ -452,9 +452,9 @@ static void parse_setting(struct parse_state *st, struct buf *b)
 	if (st->sec == NULL) {
 		if (!st->seen_section)
 			config_errors_add(st->errors,
-					  "%s:%u: setting '%s' before any "
-					  "[section]",
-					  st->file, st->line, key);
+			                  "%s:%u: setting '%s' before any "
+			                  "[section]",
+			                  st->file, st->line, key);
 		return; /* else in a bad section, already reported */
 	}
 	for (i = 0, s = st->sec->settings; s->name != NULL; s++, i++) {
@@ -466,28 +466,26 @@ static void parse_setting(struct parse_state *st, struct buf *b)
 		return;
 	}
 	if (st->lines[i] != 0 && s->type != CONFIG_LIST) {
-		config_errors_add(st->errors,
-				  "%s:%u: %s '%s' already set at line %u",
-				  st->file, st->line, st->label, key,
-				  st->lines[i]);
+		config_errors_add(
+		    st->errors, "%s:%u: %s '%s' already set at line %u",
+		    st->file, st->line, st->label, key, st->lines[i]);
 		return;
 	}
 	/* The file's first occurrence replaces a list's default. */
 	if (st->lines[i] == 0 && s->type == CONFIG_LIST)
 		config_value_list_clear(
-			(struct config_list *)((char *)section_base(st) +
-					       s->offset));
+		    (struct config_list *)((char *)section_base(st) +
+		                           s->offset));
 	st->lines[i] = st->line;
 	error = config_value_set(s, section_base(st), value, quoted);
 	if (error != NULL) {
 		config_errors_add(st->errors, "%s:%u: %s %s: %s", st->file,
-				  st->line, st->label, key, error);
+		                  st->line, st->label, key, error);
 		free(error);
 	}
 }
 
-static void parse_line(struct parse_state *st, const unsigned char *p,
-		       size_t n)
+static void parse_line(struct parse_state *st, const unsigned char *p, size_t n)
 {
 	struct buf b;
 	uint8_t c;
@@ -503,8 +501,8 @@ static void parse_line(struct parse_state *st, const unsigned char *p,
 }
 
 int config_parse_buffer(const struct config_table *table, const void *text,
-			size_t len, const char *filename, void *dest,
-			struct config_errors *errors)
+                        size_t len, const char *filename, void *dest,
+                        struct config_errors *errors)
 {
 	struct parse_state *st = alloc_new(struct parse_state);
 	size_t nsec = 0, errors_before = errors->count;
@@ -525,8 +523,8 @@ int config_parse_buffer(const struct config_table *table, const void *text,
 		memset(st->unnamed_lines[i], 0, n * sizeof(unsigned int));
 		if (!table->sections[i].named)
 			apply_defaults(st, &table->sections[i],
-				       (char *)dest +
-					       table->sections[i].offset);
+			               (char *)dest +
+			                   table->sections[i].offset);
 	}
 
 	buf_init(&b, text, len);
@@ -540,11 +538,11 @@ int config_parse_buffer(const struct config_table *table, const void *text,
 			n--;
 		if (n > CONFIG_LINE_MAX)
 			config_errors_add(errors,
-					  "%s:%u: line longer than %d bytes",
-					  filename, st->line, CONFIG_LINE_MAX);
+			                  "%s:%u: line longer than %d bytes",
+			                  filename, st->line, CONFIG_LINE_MAX);
 		else if (memchr(p, '\0', n) != NULL)
 			config_errors_add(errors, "%s:%u: NUL byte in line",
-					  filename, st->line);
+			                  filename, st->line);
 		else
 			parse_line(st, p, n);
 	}
@@ -568,7 +566,7 @@ int config_parse_buffer(const struct config_table *table, const void *text,
 }
 
 int config_load_file(const struct config_table *table, const char *path,
-		     void *dest, struct config_errors *errors)
+                     void *dest, struct config_errors *errors)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -578,13 +576,13 @@ int config_load_file(const struct config_table *table, const char *path,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		config_errors_add(errors, "%s: cannot open: %s", path,
-				  strerror(errno));
+		                  strerror(errno));
 		goto done;
 	}
 	if (!S_ISREG(sb.st_mode) || sb.st_size > CONFIG_FILE_MAX) {
 		config_errors_add(errors,
-				  "%s: not a regular file of at most %d bytes",
-				  path, CONFIG_FILE_MAX);
+		                  "%s: not a regular file of at most %d bytes",
+		                  path, CONFIG_FILE_MAX);
 		goto done;
 	}
 	text = alloc_zero((size_t)sb.st_size + 1);
@@ -595,7 +593,7 @@ int config_load_file(const struct config_table *table, const char *path,
 			continue;
 		if (r < 0) {
 			config_errors_add(errors, "%s: read failed: %s", path,
-					  strerror(errno));
+			                  strerror(errno));
 			goto done;
 		}
 		if (r == 0)

@@ -17,7 +17,7 @@
  * items before the bad one).
  */
 char *config_value_set(const struct config_setting *s, void *base,
-		       const char *value, bool quoted);
+                       const char *value, bool quoted);
 void config_value_list_clear(struct config_list *l);
 /* Free the strings, lists and hosts of one section instance at base. */
 void config_value_free(const struct config_setting *settings, void *base);

@@ -23,10 +23,10 @@ static enum log_level log_threshold = LOG_LEVEL_INFO;
 static pid_t log_pid; /* 0: unknown (before log_init, or after a fork) */
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERROR] = "error",
-	[LOG_LEVEL_WARN] = "warn",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERROR] = "error",
+    [LOG_LEVEL_WARN] = "warn",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_DEBUG] = "debug",
 };
 
 static void log_forget_pid(void)
@@ -99,8 +99,7 @@ static int syslog_priority(enum log_level level)
 	return LOG_DEBUG;
 }
 
-void log_vmsg(enum log_level level, const char *id, const char *fmt,
-	      va_list ap)
+void log_vmsg(enum log_level level, const char *id, const char *fmt, va_list ap)
 {
 	char line[4096];
 	size_t n = 0, cap = sizeof(line) - 1;
@@ -116,14 +115,14 @@ void log_vmsg(enum log_level level, const char *id, const char *fmt,
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-		r = snprintf(line + n, cap - n, ".%03ldZ %s[%ld]: %s: ",
-			     ts.tv_nsec / 1000000, log_ident, (long)pid,
-			     level_names[level]);
+		r = snprintf(line + n, cap - n,
+		             ".%03ldZ %s[%ld]: %s: ", ts.tv_nsec / 1000000,
+		             log_ident, (long)pid, level_names[level]);
 		if (r > 0)
 			n += (size_t)r < cap - n ? (size_t)r : cap - n;
 	}
 	r = snprintf(line + n, cap - n, "%s ",
-		     id != NULL && *id != '\0' ? id : "-");
+	             id != NULL && *id != '\0' ? id : "-");
 	if (r > 0)
 		n += (size_t)r < cap - n ? (size_t)r : cap - n;
 	r = vsnprintf(line + n, cap - n, fmt, ap);
@@ -154,8 +153,7 @@ void log_msg(enum log_level level, const char *id, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *log_quote(char buf[static LOG_QUOTE_MAX], const char *s,
-		      size_t len)
+const char *log_quote(char buf[static LOG_QUOTE_MAX], const char *s, size_t len)
 {
 	/* Room kept for a 4-byte escape, "...", the closing quote and NUL. */
 	const size_t limit = LOG_QUOTE_MAX - 9;

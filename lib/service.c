@@ -14,7 +14,6 @@
 #include "service.h"
 #include "settings.h"
 
-
 struct daemon_state {
 	const struct service_hooks *hooks;
 	void *service;
@@ -28,14 +27,14 @@ struct daemon_state {
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s [-c FILE] [-t] [-f] [-d] [-h] [-V]\n"
-		"  -c FILE  configuration file (default %s)\n"
-		"  -t       check the configuration and exit\n"
-		"  -f       stay in the foreground and log to stderr\n"
-		"  -d       log at debug level\n"
-		"  -h       show this help\n"
-		"  -V       show the version\n",
-		prog, SETTINGS_DEFAULT_PATH);
+	        "usage: %s [-c FILE] [-t] [-f] [-d] [-h] [-V]\n"
+	        "  -c FILE  configuration file (default %s)\n"
+	        "  -t       check the configuration and exit\n"
+	        "  -f       stay in the foreground and log to stderr\n"
+	        "  -d       log at debug level\n"
+	        "  -h       show this help\n"
+	        "  -V       show the version\n",
+	        prog, SETTINGS_DEFAULT_PATH);
 }
 
 static void apply_logging(const struct daemon_state *ds)
@@ -43,8 +42,8 @@ static void apply_logging(const struct daemon_state *ds)
 	const struct settings_global *g = &ds->cfg->global;
 
 	log_init(ds->hooks->prog,
-		 ds->foreground ? LOG_DEST_STDERR : (enum log_dest)g->log_to,
-		 ds->debug ? LOG_LEVEL_DEBUG : (enum log_level)g->log_level);
+	         ds->foreground ? LOG_DEST_STDERR : (enum log_dest)g->log_to,
+	         ds->debug ? LOG_LEVEL_DEBUG : (enum log_level)g->log_level);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -56,8 +55,8 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 }
 
 size_t service_log_restart(const struct dirmx_config *old,
-			   const struct dirmx_config *cfg, const char *section,
-			   const char *listener, const char *const *applied)
+                           const struct dirmx_config *cfg, const char *section,
+                           const char *listener, const char *const *applied)
 {
 	const char *names[128];
 	size_t n = settings_changed(old, cfg, section, listener, names, 128);
@@ -73,13 +72,15 @@ size_t service_log_restart(const struct dirmx_config *old,
 			continue;
 		restart++;
 		if (listener != NULL)
-			log_warn(NULL, "event=reload_needs_restart "
-				       "listener=%s setting=%s",
-				 listener, names[i]);
+			log_warn(NULL,
+			         "event=reload_needs_restart "
+			         "listener=%s setting=%s",
+			         listener, names[i]);
 		else
-			log_warn(NULL, "event=reload_needs_restart "
-				       "section=%s setting=%s",
-				 section, names[i]);
+			log_warn(NULL,
+			         "event=reload_needs_restart "
+			         "section=%s setting=%s",
+			         section, names[i]);
 	}
 	return restart;
 }
@@ -98,9 +99,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (settings_load(ds->config_path, &cfg, &errors) < 0) {
 		for (size_t i = 0; i < errors.count; i++)
-			log_error(NULL,
-				  "event=reload status=failed error=%s",
-				  log_quote_str(q, errors.msgs[i]));
+			log_error(NULL, "event=reload status=failed error=%s",
+			          log_quote_str(q, errors.msgs[i]));
 		log_error(NULL, "event=reload status=failed keep=old");
 		config_errors_clear(&errors);
 		return;
@@ -113,12 +113,13 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	ds->cfg = cfg;
 	apply_logging(ds);
 	if (restart > 0)
-		log_warn(NULL, "event=reload status=partial config=%s "
-			       "needs_restart=%zu",
-			 log_quote_str(q, ds->config_path), restart);
+		log_warn(NULL,
+		         "event=reload status=partial config=%s "
+		         "needs_restart=%zu",
+		         log_quote_str(q, ds->config_path), restart);
 	else
 		log_info(NULL, "event=reload status=ok config=%s",
-			 log_quote_str(q, ds->config_path));
+		         log_quote_str(q, ds->config_path));
 }
 
 static int run(struct daemon_state *ds)
@@ -136,17 +137,17 @@ static int run(struct daemon_state *ds)
 	}
 	for (size_t i = 0; i < 2; i++)
 		events[i] =
-			evsignal_new(ds->base, stop_signals[i], on_stop, ds);
+		    evsignal_new(ds->base, stop_signals[i], on_stop, ds);
 	events[2] = evsignal_new(ds->base, SIGHUP, on_reload, ds);
 	for (size_t i = 0; i < 3; i++) {
 		if (events[i] == NULL || evsignal_add(events[i], NULL) < 0) {
 			log_error(NULL, "event=start status=failed "
-					"error=signal_handler");
+			                "error=signal_handler");
 			goto done;
 		}
 	}
 	log_info(NULL, "event=start version=%s config=%s", DIRMX_VERSION,
-		 log_quote_str(q, ds->config_path));
+	         log_quote_str(q, ds->config_path));
 	if (ds->hooks->start(ds->base, ds->cfg, &ds->service) < 0)
 		goto done;
 	if (event_base_dispatch(ds->base) >= 0)
@@ -166,7 +167,7 @@ done:
 int service_main(int argc, char **argv, const struct service_hooks *hooks)
 {
 	struct daemon_state ds = {.hooks = hooks,
-				  .config_path = SETTINGS_DEFAULT_PATH};
+	                          .config_path = SETTINGS_DEFAULT_PATH};
 	struct config_errors errors = {0};
 	bool check_only = false;
 	char *abs_path = NULL;

@@ -30,8 +30,8 @@ bool settings_valid_domain(const char *value, const char **error_r)
 				break;
 			label = 0;
 		} else if ((*p >= 'a' && *p <= 'z') ||
-			   (*p >= 'A' && *p <= 'Z') ||
-			   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') {
+		           (*p >= 'A' && *p <= 'Z') ||
+		           (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') {
 			if (++label > 63)
 				break;
 		} else {
@@ -81,7 +81,7 @@ bool settings_valid_cidr(const char *value, const char **error_r)
 	if (buf_consume_char(&b, '/') &&
 	    (!buf_fetch_uint(&b, bits, &prefix) || buf_remaining(&b) > 0)) {
 		*error_r = family == AF_INET6 ? "prefix length must be 0-128"
-					      : "prefix length must be 0-32";
+		                              : "prefix length must be 0-32";
 		return false;
 	}
 	if (buf_remaining(&b) > 0)
@@ -89,14 +89,14 @@ bool settings_valid_cidr(const char *value, const char **error_r)
 	for (size_t i = prefix; i < bits; i++) {
 		if (addr[i / 8] & (0x80 >> (i % 8))) {
 			*error_r = "address has bits set after the prefix "
-				   "length";
+			           "length";
 			return false;
 		}
 	}
 	return true;
 bad:
 	*error_r = "expected an IPv4 or IPv6 network, e.g. 192.0.2.0/24 or "
-		   "2001:db8::/32";
+	           "2001:db8::/32";
 	return false;
 }
 
@@ -155,7 +155,8 @@ bool settings_valid_filter_template(const char *value, const char **error_r)
 		if (*p == '%') {
 			p++;
 			if (*p != 's' && *p != 'u' && *p != 'd' && *p != '%') {
-				*error_r = "only %s, %u, %d and %% may follow '%'";
+				*error_r =
+				    "only %s, %u, %d and %% may follow '%'";
 				return false;
 			}
 		} else if (*p == '(') {
@@ -174,7 +175,7 @@ bool settings_valid_filter_template(const char *value, const char **error_r)
 bool settings_valid_attr_name(const char *value, const char **error_r)
 {
 	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.");
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.");
 
 	if (n == 0 || value[n] != '\0') {
 		*error_r = "not an LDAP attribute name";
@@ -209,7 +210,7 @@ bool settings_valid_socket_path(const char *value, const char **error_r)
 bool settings_valid_user(const char *value, const char **error_r)
 {
 	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
 
 	if (value[n] != '\0' || n > 32 || value[0] == '-') {
 		*error_r = "not a user or group name";
@@ -243,10 +244,10 @@ bool settings_valid_tls_priority(const char *value, const char **error_r)
 	}
 	if (rc == GNUTLS_E_INVALID_REQUEST && pos != NULL)
 		snprintf(why, sizeof(why),
-			 "not a GnuTLS priority string: error at '%.40s'", pos);
+		         "not a GnuTLS priority string: error at '%.40s'", pos);
 	else
 		snprintf(why, sizeof(why), "not a GnuTLS priority string: %s",
-			 gnutls_strerror(rc));
+		         gnutls_strerror(rc));
 	*error_r = why;
 	return false;
 }

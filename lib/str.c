@@ -38,7 +38,7 @@ int str_hex_value(int c, enum str_hex_case cs)
 char str_hex_digit(unsigned v, enum str_hex_case cs)
 {
 	return (cs == STR_HEX_LOWER ? "0123456789abcdef"
-				    : "0123456789ABCDEF")[v & 15];
+	                            : "0123456789ABCDEF")[v & 15];
 }
 
 void str_lower_ascii(char *s, size_t len)

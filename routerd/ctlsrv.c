@@ -77,10 +77,12 @@ static void put_view(void *ctx, const struct queue_view *v)
 	sbuf_printf(lc->out, "%s  age %lds  from <", v->id, age);
 	put_safe(lc->out, env->mail_from);
 	sbuf_printf(lc->out, ">  %s\n",
-		    v->held ? "held" : v->active ? "delivering" : "queued");
+	            v->held     ? "held"
+	            : v->active ? "delivering"
+	                        : "queued");
 	if (v->next_attempt > (uint64_t)now)
 		sbuf_printf(lc->out, "    next attempt in %llds\n",
-			    (long long)(v->next_attempt - (uint64_t)now));
+		            (long long)(v->next_attempt - (uint64_t)now));
 	if (v->last_error != NULL && *v->last_error != '\0') {
 		sbuf_append_str(lc->out, "    last error: ");
 		put_safe(lc->out, v->last_error);
@@ -92,7 +94,7 @@ static void put_view(void *ctx, const struct queue_view *v)
 		sbuf_append_str(lc->out, "    <");
 		put_safe(lc->out, r->addr);
 		sbuf_printf(lc->out, ">  via %s  %s  attempts %u", r->hop,
-			    state_name(r->state), r->attempts);
+		            state_name(r->state), r->attempts);
 		if (lc->detail && r->error != NULL && *r->error != '\0') {
 			sbuf_append_str(lc->out, "  ");
 			put_safe(lc->out, r->error);
@@ -105,10 +107,10 @@ static void put_view(void *ctx, const struct queue_view *v)
 		sbuf_append_str(lc->out, "  helo ");
 		put_safe(lc->out, env->helo);
 		sbuf_append_str(lc->out, "  user ");
-		put_safe(lc->out, env->auth_user[0] != '\0' ? env->auth_user
-							    : "-");
+		put_safe(lc->out,
+		         env->auth_user[0] != '\0' ? env->auth_user : "-");
 		sbuf_printf(lc->out, "  size %llu\n",
-			    (unsigned long long)env->size);
+		            (unsigned long long)env->size);
 	}
 }
 
@@ -176,8 +178,8 @@ static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
 		sbuf_printf(out, "+OK %zu scheduled now\n.\n", k);
 		goto done;
 	} else if ((strcmp(verb, "HOLD") == 0 ||
-		    strcmp(verb, "RELEASE") == 0) &&
-		   n == 2) {
+	            strcmp(verb, "RELEASE") == 0) &&
+	           n == 2) {
 		if (!queue_hold(c->q, id, verb[0] == 'H')) {
 			sbuf_append_str(out, "-ERR no such message\n");
 			goto done;
@@ -187,7 +189,7 @@ static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
 	} else if (strcmp(verb, "DELETE") == 0 && n == 2) {
 		if (!queue_delete(c->q, id)) {
 			sbuf_append_str(out, "-ERR no such message (or it is "
-					     "being delivered)\n");
+			                     "being delivered)\n");
 			goto done;
 		}
 		log_info(id, "event=deleted by=dirmxctl");
@@ -249,7 +251,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
-		      struct sockaddr *sa, int salen, void *arg)
+                      struct sockaddr *sa, int salen, void *arg)
 {
 	struct ctlsrv *c = arg;
 	struct ucred cred;
@@ -270,7 +272,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 }
 
 struct ctlsrv *ctlsrv_new(struct event_base *base, const char *path,
-			  const char *owner, const char **error_r)
+                          const char *owner, const char **error_r)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct passwd *pw = owner != NULL ? getpwnam(owner) : NULL;
@@ -293,7 +295,7 @@ struct ctlsrv *ctlsrv_new(struct event_base *base, const char *path,
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			*error_r = "control socket path exists and is not a "
-				   "socket";
+			           "socket";
 			return NULL;
 		}
 		unlink(path);
@@ -303,8 +305,8 @@ struct ctlsrv *ctlsrv_new(struct event_base *base, const char *path,
 	c->path = alloc_strdup(path);
 	c->owner_uid = pw != NULL ? pw->pw_uid : geteuid();
 	c->listener = evconnlistener_new_bind(
-		base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-		16, (struct sockaddr *)&sun, sizeof(sun));
+	    base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    16, (struct sockaddr *)&sun, sizeof(sun));
 	if (c->listener == NULL) {
 		*error_r = strerror(errno);
 		free(c->path);

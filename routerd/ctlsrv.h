@@ -27,7 +27,7 @@ struct ctlsrv;
 
 /* Create the socket (call as root, before dropping privileges). */
 struct ctlsrv *ctlsrv_new(struct event_base *base, const char *path,
-			  const char *owner, const char **error_r);
+                          const char *owner, const char **error_r);
 /* Serve requests once the queue exists. */
 void ctlsrv_start(struct ctlsrv *c, struct queue *q);
 void ctlsrv_deinit(struct ctlsrv **c);

@@ -57,8 +57,8 @@ struct dotstream {
 	enum hdr_state hs;
 	unsigned name_len;
 	bool recv_match;
-	bool mid_match;  /* the name so far is a prefix of "message-id" */
-	bool in_msgid;   /* capturing the first Message-ID's value */
+	bool mid_match; /* the name so far is a prefix of "message-id" */
+	bool in_msgid;  /* capturing the first Message-ID's value */
 	size_t msgid_len;
 	uint64_t line_out_start; /* output offset of this line */
 
@@ -137,10 +137,9 @@ static void msgid_end(struct dotstream *ds)
 	if (!ds->in_msgid)
 		return;
 	ds->in_msgid = false;
-	while (ds->msgid_len > 0 && (ds->st.message_id[ds->msgid_len - 1] ==
-					     ' ' ||
-				     ds->st.message_id[ds->msgid_len - 1] ==
-					     '\t'))
+	while (ds->msgid_len > 0 &&
+	       (ds->st.message_id[ds->msgid_len - 1] == ' ' ||
+	        ds->st.message_id[ds->msgid_len - 1] == '\t'))
 		ds->msgid_len--;
 	ds->st.message_id[ds->msgid_len] = '\0';
 	ds->msgid_len = DOTSTREAM_MSGID_MAX + 1; /* only the first one */

@@ -151,9 +151,9 @@ void intl_put_printable(struct sbuf *out, const char *s)
 			for (size_t i = 0; i < before - buf_remaining(&b);
 			     i++) {
 				char e[4] = {
-					'\\', 'x',
-					str_hex_digit(p[i] >> 4, STR_HEX_LOWER),
-					str_hex_digit(p[i], STR_HEX_LOWER)};
+				    '\\', 'x',
+				    str_hex_digit(p[i] >> 4, STR_HEX_LOWER),
+				    str_hex_digit(p[i], STR_HEX_LOWER)};
 
 				sbuf_append(out, e, 4);
 			}
@@ -162,8 +162,8 @@ void intl_put_printable(struct sbuf *out, const char *s)
 		(void)buf_fetch_u8(&b, &c);
 		if (c < 0x20 || c >= 0x7f || c == '\\') {
 			char e[4] = {'\\', 'x',
-				     str_hex_digit(c >> 4, STR_HEX_LOWER),
-				     str_hex_digit(c, STR_HEX_LOWER)};
+			             str_hex_digit(c >> 4, STR_HEX_LOWER),
+			             str_hex_digit(c, STR_HEX_LOWER)};
 
 			sbuf_append(out, e, 4);
 		} else {

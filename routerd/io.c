@@ -93,7 +93,7 @@ static void io_touch(struct io *io)
 }
 
 uint64_t io_rate_deadline(uint64_t now, uint64_t deadline, uint64_t n,
-			  unsigned min_rate, unsigned max_ms)
+                          unsigned min_rate, unsigned max_ms)
 {
 	uint64_t left = deadline > now ? deadline - now : 0;
 	uint64_t credit;
@@ -103,8 +103,8 @@ uint64_t io_rate_deadline(uint64_t now, uint64_t deadline, uint64_t n,
 	/* n * 1000 / min_rate, without overflow for any n */
 	credit = n / min_rate * 1000 + n % min_rate * 1000 / min_rate;
 	left = credit >= (uint64_t)max_ms || left + credit >= max_ms
-		       ? max_ms
-		       : left + credit;
+	           ? max_ms
+	           : left + credit;
 	return now + left;
 }
 
@@ -118,7 +118,7 @@ static void io_deadline_read(struct io *io, size_t n)
 		return;
 	now = evloop_now_ms();
 	io->deadline_at = io_rate_deadline(now, io->deadline_at, n,
-					   io->min_rate, io->timeout_ms);
+	                                   io->min_rate, io->timeout_ms);
 	evloop_timer_start(io->timer, (unsigned)(io->deadline_at - now));
 }
 
@@ -160,7 +160,7 @@ static void io_raise(struct io *io)
 }
 
 static void io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
 {
@@ -200,7 +200,7 @@ static void io_handshake_begin(struct io *io)
 		return;
 	if (io->hs_timer == NULL)
 		io->hs_timer =
-			evloop_timer_new(io->base, io_handshake_timeout, io);
+		    evloop_timer_new(io->base, io_handshake_timeout, io);
 	evloop_timer_start(io->hs_timer, io->handshake_ms);
 }
 
@@ -212,9 +212,9 @@ static void io_keep_tls_params(struct io *io)
 	gnutls_cipher_algorithm_t cipher = gnutls_cipher_get(io->tls);
 
 	io->tls_params.version =
-		gnutls_protocol_get_name(gnutls_protocol_get_version(io->tls));
-	io->tls_params.cipher = suite != NULL ? suite
-					      : gnutls_cipher_get_name(cipher);
+	    gnutls_protocol_get_name(gnutls_protocol_get_version(io->tls));
+	io->tls_params.cipher =
+	    suite != NULL ? suite : gnutls_cipher_get_name(cipher);
 	io->tls_params.bits = (unsigned)gnutls_cipher_get_key_size(cipher) * 8;
 }
 
@@ -236,10 +236,10 @@ static void io_handshake(struct io *io)
 		unsigned st = gnutls_session_get_verify_cert_status(io->tls);
 
 		gnutls_certificate_verification_status_print(
-			st, GNUTLS_CRT_X509, &why, 0);
+		    st, GNUTLS_CRT_X509, &why, 0);
 		io_fail(io, IO_ERROR, "TLS handshake: %s",
-			why.data != NULL ? (const char *)why.data
-					 : gnutls_strerror(rc));
+		        why.data != NULL ? (const char *)why.data
+		                         : gnutls_strerror(rc));
 		gnutls_free(why.data);
 		return;
 	}
@@ -283,7 +283,7 @@ static void io_do_read(struct io *io)
 				break;
 			if (n < 0) {
 				io_fail(io, IO_ERROR, "TLS read: %s",
-					gnutls_strerror((int)n));
+				        gnutls_strerror((int)n));
 				return;
 			}
 		} else {
@@ -292,7 +292,7 @@ static void io_do_read(struct io *io)
 				break;
 			if (n < 0) {
 				io_fail(io, IO_ERROR, "read: %s",
-					strerror(errno));
+				        strerror(errno));
 				return;
 			}
 		}
@@ -326,7 +326,7 @@ static void io_do_write(struct io *io)
 
 		if (io->tls != NULL) {
 			n = gnutls_record_send(io->tls, sbuf_data(io->out),
-					       sbuf_len(io->out));
+			                       sbuf_len(io->out));
 			if (n == GNUTLS_E_AGAIN) {
 				io->write_blocked = true;
 				break;
@@ -335,12 +335,12 @@ static void io_do_write(struct io *io)
 				continue;
 			if (n < 0) {
 				io_fail(io, IO_ERROR, "TLS write: %s",
-					gnutls_strerror((int)n));
+				        gnutls_strerror((int)n));
 				return;
 			}
 		} else {
 			n = send(io->fd, sbuf_data(io->out), sbuf_len(io->out),
-				 MSG_NOSIGNAL);
+			         MSG_NOSIGNAL);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 && errno == EAGAIN) {
@@ -349,7 +349,7 @@ static void io_do_write(struct io *io)
 			}
 			if (n < 0) {
 				io_fail(io, IO_ERROR, "write: %s",
-					strerror(errno));
+				        strerror(errno));
 				return;
 			}
 		}
@@ -412,8 +412,8 @@ static void io_update_events(struct io *io)
 		event_active(io->ev_read, EV_READ, 0);
 }
 
-struct io *io_new(struct event_base *base, int fd, size_t in_limit,
-		  io_cb *cb, void *ctx)
+struct io *io_new(struct event_base *base, int fd, size_t in_limit, io_cb *cb,
+                  void *ctx)
 {
 	struct io *io = alloc_new(struct io);
 
@@ -423,10 +423,10 @@ struct io *io_new(struct event_base *base, int fd, size_t in_limit,
 	io->ctx = ctx;
 	io->in = sbuf_new(in_limit);
 	io->out = sbuf_new(IO_OUT_LIMIT);
-	io->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, io_event_cb,
-				io);
-	io->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, io_event_cb,
-				 io);
+	io->ev_read =
+	    event_new(base, fd, EV_READ | EV_PERSIST, io_event_cb, io);
+	io->ev_write =
+	    event_new(base, fd, EV_WRITE | EV_PERSIST, io_event_cb, io);
 	io->timer = evloop_timer_new(base, io_timeout, io);
 	io->defer = evloop_timer_new(base, io_deferred, io);
 	io_update_events(io);
@@ -507,7 +507,7 @@ void io_set_deadline(struct io *io, unsigned ms, unsigned min_rate)
 }
 
 void io_deadline_stats(const struct io *io, uint64_t *bytes_r,
-		       uint64_t *elapsed_ms_r)
+                       uint64_t *elapsed_ms_r)
 {
 	*bytes_r = io->deadline_bytes;
 	*elapsed_ms_r = evloop_now_ms() - io->deadline_start;
@@ -571,7 +571,7 @@ int io_start_tls(struct io *io, struct tlsctx *ctx)
 	}
 	io->tlsctx = tlsctx_ref(ctx);
 	gnutls_credentials_set(io->tls, GNUTLS_CRD_CERTIFICATE,
-			       tlsctx_creds(ctx));
+	                       tlsctx_creds(ctx));
 	gnutls_certificate_server_set_request(io->tls, GNUTLS_CERT_IGNORE);
 	gnutls_transport_set_int(io->tls, io->fd);
 	/* Anything the client sent before the handshake is discarded:
@@ -594,8 +594,8 @@ static bool io_is_ip_literal(const char *s)
 }
 
 int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
-			gnutls_priority_t prio, const char *server_name,
-			bool verify)
+                        gnutls_priority_t prio, const char *server_name,
+                        bool verify)
 {
 	int rc = gnutls_init(&io->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
 
@@ -612,7 +612,7 @@ int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
 	if (server_name != NULL && server_name[0] != '\0' &&
 	    !io_is_ip_literal(server_name))
 		gnutls_server_name_set(io->tls, GNUTLS_NAME_DNS, server_name,
-				       strlen(server_name));
+		                       strlen(server_name));
 	/* The handshake itself fails when the chain or the name does not
 	 * verify: nothing is ever sent over an unverified session. */
 	if (verify)

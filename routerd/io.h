@@ -47,8 +47,8 @@ enum io_event {
 struct io;
 typedef void io_cb(struct io *io, enum io_event ev, void *ctx);
 
-struct io *io_new(struct event_base *base, int fd, size_t in_limit,
-		  io_cb *cb, void *ctx);
+struct io *io_new(struct event_base *base, int fd, size_t in_limit, io_cb *cb,
+                  void *ctx);
 void io_free(struct io **io);
 
 struct sbuf *io_input(struct io *io);
@@ -58,7 +58,7 @@ struct sbuf *io_input(struct io *io);
  * nothing when nothing is queued raises IO_LOWAT. */
 bool io_write(struct io *io, const void *data, size_t len);
 bool io_printf(struct io *io, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 size_t io_queued(const struct io *io);
 
 /* 0: no timeout. Restarted by every successful read or write (an idle
@@ -77,19 +77,19 @@ void io_set_timeout(struct io *io, unsigned ms);
 void io_set_deadline(struct io *io, unsigned ms, unsigned min_rate);
 /* Bytes read since the last io_set_deadline(), and ms elapsed: for logs. */
 void io_deadline_stats(const struct io *io, uint64_t *bytes_r,
-		       uint64_t *elapsed_ms_r);
+                       uint64_t *elapsed_ms_r);
 /* The pure rule behind io_set_deadline(): the new deadline after n bytes
  * arrived at now (all in ms on one clock). */
 uint64_t io_rate_deadline(uint64_t now, uint64_t deadline, uint64_t n,
-			  unsigned min_rate, unsigned max_ms);
+                          unsigned min_rate, unsigned max_ms);
 void io_pause_read(struct io *io);
 /* The owner consumed from io_input(): read again if the buffer was full. */
 void io_input_consumed(struct io *io);
 void io_resume_read(struct io *io);
 
 /* The TLS handshakes of this io, server or client, end with IO_ERROR
- * ("TLS handshake timeout") unless done within ms (0, the default: only the idle timeout). No read
- * or write restarts this deadline. */
+ * ("TLS handshake timeout") unless done within ms (0, the default: only the
+ * idle timeout). No read or write restarts this deadline. */
 void io_set_handshake_timeout(struct io *io, unsigned ms);
 /* Start a server-side TLS handshake with ctx's credentials and
  * priorities; the io holds a reference to ctx until io_free (tlsctx.h).
@@ -103,8 +103,8 @@ int io_start_tls(struct io *io, struct tlsctx *ctx);
  * server_name. Input buffered before the call is discarded.
  * IO_TLSREADY or IO_ERROR follows. */
 int io_start_tls_client(struct io *io, gnutls_certificate_credentials_t creds,
-			gnutls_priority_t prio, const char *server_name,
-			bool verify);
+                        gnutls_priority_t prio, const char *server_name,
+                        bool verify);
 bool io_is_tls(const struct io *io);
 /* "TLS1.3 ECDHE-..."-style description, or NULL without TLS. */
 const char *io_tls_info(const struct io *io);

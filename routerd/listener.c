@@ -63,17 +63,17 @@ struct listener {
 };
 
 static int bind_one(const struct settings_listener *sl, unsigned backlog,
-		    const char **error_r)
+                    const char **error_r)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE};
+	                         .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
 	char port[16];
 	int fd = -1, one = 1, rc;
 	const char *host = sl->address.host;
 
 	snprintf(port, sizeof(port), "%u",
-		 sl->address.port != 0 ? sl->address.port : 25);
+	         sl->address.port != 0 ? sl->address.port : 25);
 	if (host != NULL && (strcmp(host, "*") == 0 || *host == '\0'))
 		host = NULL;
 	rc = getaddrinfo(host, port, &hints, &res);
@@ -82,7 +82,7 @@ static int bind_one(const struct settings_listener *sl, unsigned backlog,
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	            0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
@@ -103,19 +103,20 @@ static struct tlsctx *load_tls(const struct settings_routerd *r)
 
 	if (r->tls_cert == NULL || r->tls_key == NULL)
 		return NULL;
-	if (tlsctx_new(r->tls_cert, r->tls_key, r->tls_priority, &ctx,
-		       &error) < 0) {
-		log_error(NULL, "event=tls_load_failed cert=%s key=%s "
-				"error=\"%s\"",
-			  r->tls_cert, r->tls_key, error);
+	if (tlsctx_new(r->tls_cert, r->tls_key, r->tls_priority, &ctx, &error) <
+	    0) {
+		log_error(NULL,
+		          "event=tls_load_failed cert=%s key=%s "
+		          "error=\"%s\"",
+		          r->tls_cert, r->tls_key, error);
 		return NULL;
 	}
 	return ctx;
 }
 
 struct listener *listener_bind(struct event_base *base,
-			 const struct dirmx_config *cfg,
-			 const char **error_r)
+                               const struct dirmx_config *cfg,
+                               const char **error_r)
 {
 	struct listener *s = alloc_new(struct listener);
 
@@ -128,12 +129,13 @@ struct listener *listener_bind(struct event_base *base,
 
 		l->fd = bind_one(sl, s->backlog, error_r);
 		if (l->fd < 0) {
-			log_error(NULL, "event=bind_failed listener=%s "
-					"address=%s port=%u error=\"%s\"",
-				  sl->name,
-				  sl->address.host != NULL ? sl->address.host
-							   : "*",
-				  sl->address.port, *error_r);
+			log_error(NULL,
+			          "event=bind_failed listener=%s "
+			          "address=%s port=%u error=\"%s\"",
+			          sl->name,
+			          sl->address.host != NULL ? sl->address.host
+			                                   : "*",
+			          sl->address.port, *error_r);
 			listener_deinit(&s);
 			return NULL;
 		}
@@ -170,20 +172,21 @@ static void client_text(const struct sockaddr *sa, char *buf, size_t size)
 
 /* Refuse a connection over a limit: one 421, then close. */
 static void refuse(const struct lsock *l, int fd, const struct sockaddr *sa,
-		   const char *limit, unsigned value, const char *reply)
+                   const char *limit, unsigned value, const char *reply)
 {
 	char client[INET6_ADDRSTRLEN];
 
 	(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL);
 	close(fd);
 	client_text(sa, client, sizeof(client));
-	log_warn(NULL, "event=limit limit=%s value=%u client=%s listener=%s "
-		       "action=refused",
-		 limit, value, client, l->name);
+	log_warn(NULL,
+	         "event=limit limit=%s value=%u client=%s listener=%s "
+	         "action=refused",
+	         limit, value, client, l->name);
 }
 
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
-		      struct sockaddr *sa, int salen, void *arg)
+                      struct sockaddr *sa, int salen, void *arg)
 {
 	struct lsock *l = arg;
 	struct listener *s = l->s;
@@ -224,12 +227,12 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		int one = 1;
 
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 	}
-	sess = session_new(s->env, fd, sa,
-			   &(struct session_listener){.name = l->name,
-						      .role = l->role,
-						      .tls = l->tls});
+	sess =
+	    session_new(s->env, fd, sa,
+	                &(struct session_listener){
+	                    .name = l->name, .role = l->role, .tls = l->tls});
 	if (sess == NULL) {
 		if (counted)
 			climit_close(s->climit, sa, evloop_now_ms());
@@ -245,7 +248,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	lv->l = l;
 	memcpy(&lv->peer, sa,
 	       (size_t)salen < sizeof(lv->peer) ? (size_t)salen
-						: sizeof(lv->peer));
+	                                        : sizeof(lv->peer));
 	lv->counted = counted;
 	l->sessions++;
 	s->sessions++;
@@ -263,7 +266,7 @@ static void session_closed(void *ctx, struct session *sess)
 			continue;
 		if (lv->counted)
 			climit_close(s->climit, (struct sockaddr *)&lv->peer,
-				     evloop_now_ms());
+			             evloop_now_ms());
 		lv->l->sessions--;
 		s->sessions--;
 		*lv = s->live[--s->n_live];
@@ -287,9 +290,10 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 	struct lsock *l = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
-	log_warn(NULL, "event=accept_failed listener=%s sessions=%u "
-		       "error=\"%s\" action=pause_ms=%u",
-		 l->name, l->s->sessions, strerror(err), ACCEPT_PAUSE_MS);
+	log_warn(NULL,
+	         "event=accept_failed listener=%s sessions=%u "
+	         "error=\"%s\" action=pause_ms=%u",
+	         l->name, l->s->sessions, strerror(err), ACCEPT_PAUSE_MS);
 	evconnlistener_disable(evl);
 	if (l->pause == NULL)
 		l->pause = evloop_timer_new(l->s->base, resume_accept, l);
@@ -297,29 +301,30 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 }
 
 int listener_start(struct listener *s, const struct dirmx_config *cfg,
-		   struct session_env *env)
+                   struct session_env *env)
 {
 	s->env = env;
 	env->tls = s->tls;
 	env->closed = session_closed;
 	env->ctx = s;
 	s->climit = climit_new(cfg->routerd.client_connection_limit,
-			       cfg->routerd.client_connection_rate_limit,
-			       cfg->routerd.client_ipv6_prefix);
+	                       cfg->routerd.client_connection_rate_limit,
+	                       cfg->routerd.client_ipv6_prefix);
 	for (size_t i = 0; i < s->n; i++) {
 		struct lsock *l = &s->l[i];
 
 		/* The backlog is listen()'s, set in bind_one(): 0 keeps it. */
 		l->ev = evconnlistener_new(s->base, on_accept, l,
-					   LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
+		                           LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
 		if (l->ev == NULL)
 			return -1;
 		evconnlistener_set_error_cb(l->ev, on_accept_error);
-		log_info(NULL, "event=listening listener=%s role=%s tls=%s "
-			       "max_sessions=%u backlog=%u",
-			 l->name, settings_role_name(l->role),
-			 settings_tls_name(l->tls), l->max_sessions,
-			 s->backlog);
+		log_info(NULL,
+		         "event=listening listener=%s role=%s tls=%s "
+		         "max_sessions=%u backlog=%u",
+		         l->name, settings_role_name(l->role),
+		         settings_tls_name(l->tls), l->max_sessions,
+		         s->backlog);
 	}
 	return 0;
 }
@@ -332,25 +337,27 @@ static void reload_listeners(struct listener *s, const struct dirmx_config *cfg)
 	for (size_t i = 0; i < s->n; i++) {
 		struct lsock *l = &s->l[i];
 		const struct settings_listener *sl =
-			settings_find_listener(cfg, l->name);
+		    settings_find_listener(cfg, l->name);
 
 		if (sl != NULL && sl->max_sessions != l->max_sessions) {
-			log_info(NULL, "event=reload_applied listener=%s "
-				       "max_sessions=%u was=%u",
-				 l->name, sl->max_sessions, l->max_sessions);
+			log_info(NULL,
+			         "event=reload_applied listener=%s "
+			         "max_sessions=%u was=%u",
+			         l->name, sl->max_sessions, l->max_sessions);
 			l->max_sessions = sl->max_sessions;
 		}
 		/* listen() again on a listening socket sets a new backlog. */
 		if (cfg->routerd.listen_backlog != s->backlog && l->fd >= 0 &&
 		    listen(l->fd, (int)cfg->routerd.listen_backlog) < 0)
-			log_warn(NULL, "event=reload_failed listener=%s "
-				       "setting=listen_backlog error=\"%s\"",
-				 l->name, strerror(errno));
+			log_warn(NULL,
+			         "event=reload_failed listener=%s "
+			         "setting=listen_backlog error=\"%s\"",
+			         l->name, strerror(errno));
 	}
 	s->backlog = cfg->routerd.listen_backlog;
 	climit_set(s->climit, cfg->routerd.client_connection_limit,
-		   cfg->routerd.client_connection_rate_limit,
-		   cfg->routerd.client_ipv6_prefix);
+	           cfg->routerd.client_connection_rate_limit,
+	           cfg->routerd.client_ipv6_prefix);
 }
 
 void listener_reload(struct listener *s, const struct dirmx_config *cfg)
@@ -361,7 +368,7 @@ void listener_reload(struct listener *s, const struct dirmx_config *cfg)
 	if (c == NULL) {
 		if (cfg->routerd.tls_cert != NULL)
 			log_warn(NULL, "event=tls_reload status=failed "
-				       "keep=old");
+			               "keep=old");
 		return;
 	}
 	/* Sessions that started TLS with the old context hold references
@@ -371,7 +378,7 @@ void listener_reload(struct listener *s, const struct dirmx_config *cfg)
 	if (s->env != NULL)
 		s->env->tls = c;
 	log_info(NULL, "event=tls_reload status=ok cert=%s contexts=%u",
-		 cfg->routerd.tls_cert, tlsctx_live());
+	         cfg->routerd.tls_cert, tlsctx_live());
 }
 
 void listener_deinit(struct listener **sp)

@@ -24,14 +24,14 @@ struct listener;
 
 /* Bind every listener; -1 (logged) when one cannot be bound. */
 struct listener *listener_bind(struct event_base *base,
-			       const struct dirmx_config *cfg,
-			       const char **error_r);
+                               const struct dirmx_config *cfg,
+                               const char **error_r);
 /* Start accepting; sessions get env (routerd's, alive until
  * listener_deinit). The listener keeps env->tls current and sets
  * env->closed and env->ctx: it counts sessions per socket and client. */
 struct session_env;
 int listener_start(struct listener *s, const struct dirmx_config *cfg,
-		   struct session_env *env);
+                   struct session_env *env);
 /* SIGHUP: max_sessions, the backlog, the client limits and the TLS
  * context (a bad new certificate is logged and the old one kept). */
 void listener_reload(struct listener *s, const struct dirmx_config *cfg);

@@ -13,10 +13,10 @@
 int main(int argc, char **argv)
 {
 	static const struct service_hooks hooks = {
-		.prog = "routerd",
-		.start = routerd_start,
-		.reload = routerd_reload,
-		.stop = routerd_stop,
+	    .prog = "routerd",
+	    .start = routerd_start,
+	    .reload = routerd_reload,
+	    .stop = routerd_stop,
 	};
 
 	return service_main(argc, argv, &hooks);

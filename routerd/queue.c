@@ -106,7 +106,7 @@ void queue_attempt_done(struct qmsg *m, bool removed)
 	m->next_ms = evloop_now_ms() + wait;
 	m->next_unix = (uint64_t)time(NULL) + wait / 1000;
 	log_info(m->id, "event=deferred attempts=%u retry_in_s=%llu",
-		 m->attempts, (unsigned long long)(wait / 1000));
+	         m->attempts, (unsigned long long)(wait / 1000));
 	queue_kick(q);
 }
 
@@ -126,7 +126,7 @@ void queue_add(struct queue *q, const char *id, struct spoolrec **envp)
 		r = spool_load(q->spool, id, &env, &data, &error);
 		if (r <= 0) {
 			log_error(id, "event=queue_load_failed error=\"%s\"",
-				  r == 0 ? "no such message" : error);
+			          r == 0 ? "no such message" : error);
 			return;
 		}
 		if (data.fd >= 0)
@@ -166,8 +166,8 @@ void queue_recover(struct queue *q)
 }
 
 struct queue *queue_new(struct event_base *base, struct spool *spool,
-			struct resolve *resolve, struct smtpc *smtpc,
-			struct authc *authc, const struct queue_options *opts)
+                        struct resolve *resolve, struct smtpc *smtpc,
+                        struct authc *authc, const struct queue_options *opts)
 {
 	struct queue *q = alloc_new(struct queue);
 	const char *error;
@@ -181,13 +181,12 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 	spool_set_orphan_cb(spool, orphan, q);
 	q->hostname = alloc_strdup(opts->hostname);
 	q->postmaster = opts->postmaster != NULL
-				? alloc_strdup(opts->postmaster)
-				: alloc_printf("postmaster@%s", opts->hostname);
-	q->ca_file = opts->tls_ca_file != NULL ? alloc_strdup(opts->tls_ca_file)
-					       : NULL;
-	q->alerts_dir = alloc_strdup(opts->alerts_dir != NULL
-					     ? opts->alerts_dir
-					     : "alerts");
+	                    ? alloc_strdup(opts->postmaster)
+	                    : alloc_printf("postmaster@%s", opts->hostname);
+	q->ca_file =
+	    opts->tls_ca_file != NULL ? alloc_strdup(opts->tls_ca_file) : NULL;
+	q->alerts_dir = alloc_strdup(opts->alerts_dir != NULL ? opts->alerts_dir
+	                                                      : "alerts");
 	q->tls_map = alloc_array(opts->n_tls_map + 1, sizeof(char *));
 	for (size_t i = 0; i < opts->n_tls_map; i++)
 		q->tls_map[i] = alloc_strdup(opts->tls_map[i]);
@@ -256,11 +255,12 @@ void queue_deinit(struct queue **qp)
 static void view(const struct qmsg *m, queue_view_cb *cb, void *ctx)
 {
 	struct queue_view v = {.id = m->id,
-			       .env = m->env,
-			       .next_attempt = m->next_ms == 0 ? 0 : m->next_unix,
-			       .active = m->active,
-			       .held = m->held,
-			       .last_error = m->last_error};
+	                       .env = m->env,
+	                       .next_attempt =
+	                           m->next_ms == 0 ? 0 : m->next_unix,
+	                       .active = m->active,
+	                       .held = m->held,
+	                       .last_error = m->last_error};
 
 	cb(ctx, &v);
 }
@@ -272,8 +272,7 @@ void queue_foreach(struct queue *q, queue_view_cb *cb, void *ctx)
 			view(m, cb, ctx);
 }
 
-bool queue_show(struct queue *q, const char *id, queue_view_cb *cb,
-		void *ctx)
+bool queue_show(struct queue *q, const char *id, queue_view_cb *cb, void *ctx)
 {
 	struct qmsg *m = find(q, id);
 

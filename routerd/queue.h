@@ -51,14 +51,14 @@ struct queue_options {
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;
 	uint64_t max_lifetime_ms;
-	unsigned max_active;    /* messages in delivery at once */
+	unsigned max_active; /* messages in delivery at once */
 };
 
 struct queue;
 
 struct queue *queue_new(struct event_base *base, struct spool *spool,
-			struct resolve *resolve, struct smtpc *smtpc,
-			struct authc *authc, const struct queue_options *opts);
+                        struct resolve *resolve, struct smtpc *smtpc,
+                        struct authc *authc, const struct queue_options *opts);
 void queue_deinit(struct queue **q);
 
 /* Take every message the spool held at open (after recovery). */
@@ -86,8 +86,7 @@ typedef void queue_view_cb(void *ctx, const struct queue_view *v);
 /* Every message in id (= arrival) order. */
 void queue_foreach(struct queue *q, queue_view_cb *cb, void *ctx);
 /* Look one up; false when there is no such message. */
-bool queue_show(struct queue *q, const char *id, queue_view_cb *cb,
-		void *ctx);
+bool queue_show(struct queue *q, const char *id, queue_view_cb *cb, void *ctx);
 /* Try now: one message (id) or all (NULL). Returns how many. */
 size_t queue_flush(struct queue *q, const char *id);
 /* Hold (no delivery attempts) or release; false when not found. */

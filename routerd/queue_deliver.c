@@ -39,7 +39,6 @@
 #include "sbuf.h"
 #include "smtpc.h"
 
-
 /* One recipient's result, as its spool record keeps it. */
 struct verdict {
 	unsigned code;       /* the reply's; 0: decided here */
@@ -50,7 +49,7 @@ struct verdict {
 };
 
 static void rcpt_set(struct attempt *a, size_t i, enum spoolrec_state st,
-		     const struct verdict *v)
+                     const struct verdict *v)
 {
 	struct spoolrec_rcpt *r = &a->m->env->rcpts[i];
 
@@ -84,7 +83,7 @@ static void rcpt_delivered(struct attempt *a, size_t i)
  * otherwise: the bounce says what it always said.
  */
 void queue_rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
-		      unsigned code, const char *status, const char *fmt, ...)
+                      unsigned code, const char *status, const char *fmt, ...)
 {
 	struct verdict v = {.status = status};
 	char reason[700], summary[720], diag[740];
@@ -95,11 +94,11 @@ void queue_rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
 	va_end(ap);
 	if (code != 0)
 		snprintf(summary, sizeof(summary), "%u %s %s", code, status,
-			 reason);
+		         reason);
 	else
 		snprintf(summary, sizeof(summary), "%s %s", status, reason);
 	snprintf(diag, sizeof(diag), "%s; %s", code != 0 ? "smtp" : "x-dirmx",
-		 summary);
+	         summary);
 	v.diag = diag;
 	v.summary = summary;
 	rcpt_set(a, i, st, &v);
@@ -141,7 +140,7 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 	for (size_t k = 0; k < g->n && k < res->n_rcpts; k++) {
 		const struct smtpc_rcpt_result *r = &res->rcpts[k];
 		struct verdict v = {.code = (unsigned)r->code,
-				    .status = r->status};
+		                    .status = r->status};
 		char err[600], diag[620];
 
 		if (r->verdict == SMTPC_DONE) {
@@ -151,10 +150,11 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 		/* A local decision's text has no status of its own: keep
 		 * its status for the DSN (5.6.7, not 5.0.0). */
 		snprintf(err, sizeof(err), "%s%s%s%s%s",
-			 res->host != NULL ? res->host : "", res->host ? ": " : "",
-			 r->code == 0 && r->status[0] != '\0' ? r->status : "",
-			 r->code == 0 && r->status[0] != '\0' ? " " : "",
-			 r->text != NULL ? r->text : "");
+		         res->host != NULL ? res->host : "",
+		         res->host ? ": " : "",
+		         r->code == 0 && r->status[0] != '\0' ? r->status : "",
+		         r->code == 0 && r->status[0] != '\0' ? " " : "",
+		         r->text != NULL ? r->text : "");
 		v.summary = err;
 		if (r->code != 0) {
 			/* the server's reply, and the server that gave it */
@@ -165,9 +165,9 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 			v.diag = diag;
 		}
 		rcpt_set(a, g->idx[k],
-			 r->verdict == SMTPC_BOUNCE ? SPOOLREC_BOUNCED
-						    : SPOOLREC_DEFERRED,
-			 &v);
+		         r->verdict == SMTPC_BOUNCE ? SPOOLREC_BOUNCED
+		                                    : SPOOLREC_DEFERRED,
+		         &v);
 	}
 	group_done(g);
 }
@@ -175,17 +175,17 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 /* The TLS policy for a next hop: the map's entry for its host, else the
  * default. */
 static enum smtpc_tls tls_policy_for(const struct queue *q,
-				     const struct nexthop *nh)
+                                     const struct nexthop *nh)
 {
-	static const char *const names[] = {"none", "may", "encrypt",
-					    "verify"};
+	static const char *const names[] = {"none", "may", "encrypt", "verify"};
 
 	for (size_t i = 0; i < q->n_tls_map; i++) {
 		const char *item = q->tls_map[i];
 		size_t n = strcspn(item, " \t");
 		const char *policy = item + n + strspn(item + n, " \t");
 
-		if (n != strlen(nh->host) || strncasecmp(item, nh->host, n) != 0)
+		if (n != strlen(nh->host) ||
+		    strncasecmp(item, nh->host, n) != 0)
 			continue;
 		for (int k = 0; k < 4; k++)
 			if (strcmp(policy, names[k]) == 0)
@@ -235,8 +235,9 @@ static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
 
 		if (!intl_is_ascii(addr) &&
 		    intl_addr_to_ascii(addr, &conv, &error) < 0) {
-			queue_rcpt_local(a, g->idx[k], SPOOLREC_BOUNCED, 550, "5.6.7",
-				   "<%s> needs SMTPUTF8: %s", addr, error);
+			queue_rcpt_local(a, g->idx[k], SPOOLREC_BOUNCED, 550,
+			                 "5.6.7", "<%s> needs SMTPUTF8: %s",
+			                 addr, error);
 			continue;
 		}
 		g->idx[kept] = g->idx[k];
@@ -267,15 +268,17 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 		/* Our own hop failing is ours to fix: never bounce for it. */
 		for (size_t k = 0; k < g->n; k++)
 			queue_rcpt_local(a, g->idx[k],
-				   res->status == RESOLVE_PERMFAIL &&
-					   g->src == NEXTHOP_SOURCE_MX
-				       ? SPOOLREC_BOUNCED
-				       : SPOOLREC_DEFERRED,
-				   0, res->code, "%s (next hop %s, from %s)",
-				   res->reason != NULL ? res->reason : "",
-				   g->key, nexthop_source_name(g->src));
-		log_info(m->id, "event=resolve_failed hop=%s status=%s error=\"%s\"",
-			 g->key, res->code, res->reason ? res->reason : "");
+			                 res->status == RESOLVE_PERMFAIL &&
+			                         g->src == NEXTHOP_SOURCE_MX
+			                     ? SPOOLREC_BOUNCED
+			                     : SPOOLREC_DEFERRED,
+			                 0, res->code,
+			                 "%s (next hop %s, from %s)",
+			                 res->reason != NULL ? res->reason : "",
+			                 g->key, nexthop_source_name(g->src));
+		log_info(m->id,
+		         "event=resolve_failed hop=%s status=%s error=\"%s\"",
+		         g->key, res->code, res->reason ? res->reason : "");
 		group_done(g);
 		return;
 	}
@@ -298,10 +301,11 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 	for (size_t k = 0; k < g->n; k++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[g->idx[k]];
 
-		rcpts[k] = ascii != NULL && ascii[k] != NULL ? ascii[k] : r->addr;
+		rcpts[k] =
+		    ascii != NULL && ascii[k] != NULL ? ascii[k] : r->addr;
 		notify[k] = r->notify;
-		orcpt[k] = r->orcpt != NULL && *r->orcpt != '\0' ? r->orcpt
-								 : NULL;
+		orcpt[k] =
+		    r->orcpt != NULL && *r->orcpt != '\0' ? r->orcpt : NULL;
 	}
 	job.queue_id = m->id;
 	job.dest = g->key;
@@ -358,28 +362,30 @@ static void attempt_alerts(struct attempt *a)
 			char reason[400];
 
 			snprintf(reason, sizeof(reason),
-				 "for <%s>: no postmaster mailbox to deliver "
-				 "to",
-				 r->addr);
+			         "for <%s>: no postmaster mailbox to deliver "
+			         "to",
+			         r->addr);
 			if (alerts_store(m->q->alerts_dir, m->id, reason,
-					 a->data.fd, a->data.offset,
-					 a->data.len, &error) == 0) {
+			                 a->data.fd, a->data.offset,
+			                 a->data.len, &error) == 0) {
 				stored = true;
-				log_warn(m->id, "event=alert_stored dir=%s "
-						"rcpt=<%s>",
-					 m->q->alerts_dir, r->addr);
+				log_warn(m->id,
+				         "event=alert_stored dir=%s "
+				         "rcpt=<%s>",
+				         m->q->alerts_dir, r->addr);
 			} else {
 				failed = true;
-				log_error(m->id, "event=alert_store_failed "
-						 "dir=%s error=\"%s\"",
-					  m->q->alerts_dir, error);
+				log_error(m->id,
+				          "event=alert_store_failed "
+				          "dir=%s error=\"%s\"",
+				          m->q->alerts_dir, error);
 			}
 		}
 		if (stored)
 			rcpt_delivered(a, i);
 		else
 			queue_rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.0",
-				   "cannot store an alert: %s", error);
+			                 "cannot store an alert: %s", error);
 	}
 }
 
@@ -398,9 +404,9 @@ static void attempt_group(struct attempt *a)
 			    env->rcpts[i].state == SPOOLREC_BOUNCED)
 				continue;
 			queue_rcpt_local(a, i, SPOOLREC_DEFERRED, 0, "4.3.5",
-				   "bad next hop \"%s\": no routing "
-				   "configuration",
-				   env->rcpts[i].hop);
+			                 "bad next hop \"%s\": no routing "
+			                 "configuration",
+			                 env->rcpts[i].hop);
 		}
 		return;
 	}
@@ -410,15 +416,18 @@ static void attempt_group(struct attempt *a)
 
 		if (gr.bad[b].src == NEXTHOP_SOURCE_MX) {
 			/* No retry makes a bad domain good: bounce now. */
-			queue_rcpt_local(a, gr.bad[b].idx, SPOOLREC_BOUNCED, 550,
-				   "5.1.2", "bad destination domain in <%s>: %s",
-				   r->addr, gr.bad[b].error);
-			log_info(m->id, "event=bad_domain rcpt=<%s> error=\"%s\"",
-				 r->addr, gr.bad[b].error);
+			queue_rcpt_local(a, gr.bad[b].idx, SPOOLREC_BOUNCED,
+			                 550, "5.1.2",
+			                 "bad destination domain in <%s>: %s",
+			                 r->addr, gr.bad[b].error);
+			log_info(m->id,
+			         "event=bad_domain rcpt=<%s> error=\"%s\"",
+			         r->addr, gr.bad[b].error);
 			continue;
 		}
-		queue_rcpt_local(a, gr.bad[b].idx, SPOOLREC_DEFERRED, 0, "4.3.5",
-			   "bad next hop \"%s\": %s", r->hop, gr.bad[b].error);
+		queue_rcpt_local(a, gr.bad[b].idx, SPOOLREC_DEFERRED, 0,
+		                 "4.3.5", "bad next hop \"%s\": %s", r->hop,
+		                 gr.bad[b].error);
 	}
 	a->groups = alloc_array(gr.n_groups, sizeof(*a->groups));
 	a->n_groups = gr.n_groups;
@@ -450,7 +459,7 @@ void queue_attempt_start(struct qmsg *m)
 	r = spool_load(q->spool, m->id, &env, &a->data, &error);
 	if (r <= 0) {
 		log_error(m->id, "event=load_failed error=\"%s\"",
-			  r == 0 ? "gone from the spool" : error);
+		          r == 0 ? "gone from the spool" : error);
 		queue_attempt_free(a);
 		queue_attempt_done(m, r == 0);
 		return;
@@ -461,8 +470,8 @@ void queue_attempt_start(struct qmsg *m)
 	attempt_group(a);
 	a->pending = a->n_groups + 1; /* +1: this function's own */
 	for (size_t g = 0; g < a->n_groups; g++)
-		a->groups[g].rreq = resolve_resolve(q->resolve, &a->groups[g].nh,
-						  group_routed, &a->groups[g]);
+		a->groups[g].rreq = resolve_resolve(
+		    q->resolve, &a->groups[g].nh, group_routed, &a->groups[g]);
 	if (--a->pending == 0)
 		queue_attempt_persist(a);
 }

@@ -59,8 +59,8 @@ static void write_states(struct attempt *a)
 	struct qmsg *m = a->m;
 	const char *error;
 	int r = all_done(m->env)
-			? spool_remove(m->q->spool, m->id, persisted, a, &error)
-			: spool_update(m->q->spool, m->env, persisted, a, &error);
+	            ? spool_remove(m->q->spool, m->id, persisted, a, &error)
+	            : spool_update(m->q->spool, m->env, persisted, a, &error);
 
 	if (r < 0) {
 		log_error(m->id, "event=persist_failed error=\"%s\"", error);
@@ -78,7 +78,8 @@ static void dsn_committed(void *ctx, int result, const char *error)
 	snprintf(id, sizeof(id), "%s", spool_msg_id(a->dsn_msg));
 	a->dsn_msg = NULL; /* the spool frees it */
 	if (result < 0) {
-		/* The states are not written: the next attempt bounces again. */
+		/* The states are not written: the next attempt bounces again.
+		 */
 		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
 		for (size_t i = 0; i < m->env->rcpt_count; i++)
 			if (a->bounced_now[i])
@@ -87,7 +88,7 @@ static void dsn_committed(void *ctx, int result, const char *error)
 		return;
 	}
 	log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
-		 a->dsn_env->rcpts[0].addr);
+	         a->dsn_env->rcpts[0].addr);
 	queue_add(m->q, id, &a->dsn_env);
 	write_states(a);
 }
@@ -97,16 +98,15 @@ static void dsn_inject(struct attempt *a, const char *hop)
 	const char *error;
 
 	spoolrec_set(&a->dsn_env->rcpts[0].hop, hop);
-	if (spool_msg_commit(a->dsn_msg, a->dsn_env, dsn_committed, a,
-			     &error) < 0) {
+	if (spool_msg_commit(a->dsn_msg, a->dsn_env, dsn_committed, a, &error) <
+	    0) {
 		log_error(a->m->id, "event=bounce_failed error=\"%s\"", error);
 		spool_msg_abort(&a->dsn_msg);
 		write_states(a);
 	}
 }
 
-static void dsn_rcpt_looked_up(const struct authc_lookup_result *r,
-			       void *ctx)
+static void dsn_rcpt_looked_up(const struct authc_lookup_result *r, void *ctx)
 {
 	struct attempt *a = ctx;
 
@@ -118,7 +118,7 @@ static void dsn_rcpt_looked_up(const struct authc_lookup_result *r,
 	if (r->status == AUTHC_OK && r->n_dests > 0)
 		dsn_inject(a, r->dests[0].hop);
 	else if (a->dsn_env->envid != NULL &&
-		 strcmp(a->dsn_env->envid, POSTMASTER_ENVID) == 0)
+	         strcmp(a->dsn_env->envid, POSTMASTER_ENVID) == 0)
 		dsn_inject(a, ALERTS_HOP);
 	else
 		dsn_inject(a, "local");
@@ -154,7 +154,7 @@ static bool dsn_prepare(struct attempt *a)
 			continue;
 		/* from the result's fields, as rcpt_set() stored them */
 		dsn_rcpt_from_result(&dr[n++], env, i, DSN_ACTION_FAILED,
-				     time(NULL));
+		                     time(NULL));
 	}
 	if (n == 0)
 		goto done;
@@ -162,21 +162,23 @@ static bool dsn_prepare(struct attempt *a)
 		/* Never a bounce to <>. A failed bounce is reported to the
 		 * postmaster once; a failed report stops there. */
 		if (strcmp(env->envid != NULL ? env->envid : "",
-			   POSTMASTER_ENVID) == 0) {
+		           POSTMASTER_ENVID) == 0) {
 			/* The report to the postmaster failed too: keep it
 			 * in the alert store, never drop it. */
 			if (alerts_store(q->alerts_dir, m->id,
-					 "a report to the postmaster about a "
-					 "failed bounce could not be delivered",
-					 a->data.fd, a->data.offset,
-					 a->data.len, &error) == 0)
-				log_warn(m->id, "event=double_bounce_stored "
-						"dir=%s",
-					 q->alerts_dir);
+			                 "a report to the postmaster about a "
+			                 "failed bounce could not be delivered",
+			                 a->data.fd, a->data.offset,
+			                 a->data.len, &error) == 0)
+				log_warn(m->id,
+				         "event=double_bounce_stored "
+				         "dir=%s",
+				         q->alerts_dir);
 			else
-				log_error(m->id, "event=double_bounce_lost "
-						 "error=\"%s\"",
-					  error);
+				log_error(m->id,
+				          "event=double_bounce_lost "
+				          "error=\"%s\"",
+				          error);
 			goto done;
 		}
 		report_env = spoolrec_dup(env);
@@ -187,9 +189,9 @@ static bool dsn_prepare(struct attempt *a)
 	}
 	orig = alloc_zero(DSN_ORIG_MAX);
 	got = pread(a->data.fd, orig,
-		    a->data.len < DSN_ORIG_MAX ? (size_t)a->data.len
-					       : DSN_ORIG_MAX,
-		    (off_t)a->data.offset);
+	            a->data.len < DSN_ORIG_MAX ? (size_t)a->data.len
+	                                       : DSN_ORIG_MAX,
+	            (off_t)a->data.offset);
 	orig_len = got > 0 ? (size_t)got : 0;
 	mailer_daemon = alloc_printf("MAILER-DAEMON@%s", q->hostname);
 	in.reporting_mta = q->hostname;
@@ -207,12 +209,11 @@ static bool dsn_prepare(struct attempt *a)
 	built = dsn_build(&in, out, &error);
 	if (built == 0)
 		goto done; /* every recipient's NOTIFY says: no report */
-	if (built < 0 ||
-	    spool_msg_begin(q->spool, &a->dsn_msg, &error) < 0 ||
-	    spool_msg_write(a->dsn_msg, sbuf_data(out), sbuf_len(out),
-			    &error) < 0 ||
+	if (built < 0 || spool_msg_begin(q->spool, &a->dsn_msg, &error) < 0 ||
+	    spool_msg_write(a->dsn_msg, sbuf_data(out), sbuf_len(out), &error) <
+	        0 ||
 	    dsn_envelope(&in, spool_msg_id(a->dsn_msg), sbuf_data(out),
-			 sbuf_len(out), &a->dsn_env, &error) < 0) {
+	                 sbuf_len(out), &a->dsn_env, &error) < 0) {
 		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
 		if (a->dsn_msg != NULL)
 			spool_msg_abort(&a->dsn_msg);
@@ -247,11 +248,11 @@ void queue_attempt_persist(struct attempt *a)
 			    r->state == SPOOLREC_BOUNCED)
 				continue;
 			/* the last summary is quoted for people, not read */
-			queue_rcpt_local(a, i, SPOOLREC_BOUNCED, 0, "5.4.7",
-				   "delivery time expired; last error: %s",
-				   r->error != NULL && *r->error != '\0'
-				       ? r->error
-				       : "none");
+			queue_rcpt_local(
+			    a, i, SPOOLREC_BOUNCED, 0, "5.4.7",
+			    "delivery time expired; last error: %s",
+			    r->error != NULL && *r->error != '\0' ? r->error
+			                                          : "none");
 		}
 	}
 	if (!dsn_prepare(a)) {
@@ -259,5 +260,5 @@ void queue_attempt_persist(struct attempt *a)
 		return;
 	}
 	a->lreq = authc_lookup(q->authc, a->dsn_env->rcpts[0].addr,
-			       "submission", NULL, dsn_rcpt_looked_up, a);
+	                       "submission", NULL, dsn_rcpt_looked_up, a);
 }

@@ -37,8 +37,8 @@
 struct slot {
 	const char *a, *b;
 	uint64_t hash;
-	size_t value;      /* a group index, or NO_GROUP */
-	const char *error; /* NO_GROUP: why */
+	size_t value;            /* a group index, or NO_GROUP */
+	const char *error;       /* NO_GROUP: why */
 	enum nexthop_source src; /* NO_GROUP: whose fault */
 };
 

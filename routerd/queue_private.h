@@ -40,7 +40,7 @@ struct queue {
 	struct authc *authc;
 	struct queue_options opts;
 	char *hostname, *postmaster, *ca_file, *alerts_dir;
-	char **tls_map;     /* "destination policy" */
+	char **tls_map; /* "destination policy" */
 	size_t n_tls_map;
 	char *sh_user, *sh_password;
 	struct nexthop_config *nhcfg;
@@ -92,8 +92,8 @@ void queue_attempt_free(struct attempt *a);
  * Diagnostic-Code.
  */
 void queue_rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
-		      unsigned code, const char *status, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+                      unsigned code, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* queue_finish.c */
 /* Every group answered: bounces first, then the states (or removal). */

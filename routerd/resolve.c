@@ -188,8 +188,8 @@ static void finish(struct resolve_req *req)
 	evloop_timer_start(req->timer, 0);
 }
 
-static void fail(struct resolve_req *req, enum resolve_status st, const char *code,
-                 char *reason)
+static void fail(struct resolve_req *req, enum resolve_status st,
+                 const char *code, char *reason)
 {
 	set_fail(&req->set, st, code, reason);
 	finish(req);
@@ -392,7 +392,7 @@ static void on_mx(const struct dns_result *res, void *ctx)
 }
 
 struct resolve_req *resolve_resolve(struct resolve *r, const struct nexthop *nh,
-                                resolve_cb *cb, void *ctx)
+                                    resolve_cb *cb, void *ctx)
 {
 	struct resolve_req *req = alloc_new(struct resolve_req);
 	struct centry *e;
@@ -459,7 +459,7 @@ void resolve_cancel(struct resolve_req **req)
 }
 
 struct resolve *resolve_new(struct event_base *base, struct dns *dns,
-                        const char *const *my_names, size_t n)
+                            const char *const *my_names, size_t n)
 {
 	struct resolve *r = alloc_new(struct resolve);
 

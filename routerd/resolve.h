@@ -102,7 +102,7 @@ typedef void resolve_cb(const struct resolve_result *result, void *ctx);
  * from getrandom().
  */
 struct resolve *resolve_new(struct event_base *base, struct dns *dns,
-                        const char *const *my_names, size_t n);
+                            const char *const *my_names, size_t n);
 void resolve_deinit(struct resolve **r);
 
 /* Replace the random source (tests, resolve_drive -e SEED). */
@@ -113,7 +113,7 @@ size_t resolve_cache_count(const struct resolve *r);
 
 /* Never NULL. nh is copied. */
 struct resolve_req *resolve_resolve(struct resolve *r, const struct nexthop *nh,
-                                resolve_cb *cb, void *ctx);
+                                    resolve_cb *cb, void *ctx);
 /* The callback is not called; sets *req to NULL. NULL *req is a no-op. */
 void resolve_cancel(struct resolve_req **req);
 

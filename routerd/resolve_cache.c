@@ -1,6 +1,7 @@
 /*
  * NAME
- *	resolve_cache - the address cache of resolve.c, and the reshuffle of ties
+ *	resolve_cache - the address cache of resolve.c, and the reshuffle of
+ *ties
  *
  * SYNOPSIS
  *	#include "resolve_private.h"
@@ -100,10 +101,10 @@ struct centry *resolve_cache_find(struct resolve *r, const char *key)
 }
 
 void resolve_cache_put(struct resolve *r, const struct nexthop *nh,
-                     const struct rset *set)
+                       const struct rset *set)
 {
-	uint32_t cap =
-	    set->status == RESOLVE_OK ? RESOLVE_CACHE_TTL_MAX : RESOLVE_NEG_TTL_MAX;
+	uint32_t cap = set->status == RESOLVE_OK ? RESOLVE_CACHE_TTL_MAX
+	                                         : RESOLVE_NEG_TTL_MAX;
 	uint32_t ttl = set->ttl < cap ? set->ttl : cap;
 	char *key;
 	struct centry *e, *old;

@@ -66,7 +66,7 @@ char *resolve_cache_key(const struct nexthop *nh);
 struct centry *resolve_cache_find(struct resolve *r, const char *key);
 /* Remember set for nh when it is cacheable, for its capped TTL. */
 void resolve_cache_put(struct resolve *r, const struct nexthop *nh,
-                     const struct rset *set);
+                       const struct rset *set);
 /* Unlink and free e. */
 void resolve_cache_remove(struct resolve *r, struct centry *e);
 /* Shuffle again the equal-preference hosts of a cached answer. */

@@ -57,8 +57,8 @@ static void raise_fd_limit(const struct dirmx_config *cfg)
 
 	for (size_t i = 0; i < cfg->listener_count; i++)
 		want += cfg->listeners[i].max_sessions != 0
-				? cfg->listeners[i].max_sessions
-				: 100000;
+		            ? cfg->listeners[i].max_sessions
+		            : 100000;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
@@ -67,10 +67,11 @@ static void raise_fd_limit(const struct dirmx_config *cfg)
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
-		log_warn(NULL, "event=fd_limit limit=%llu wanted=%llu "
-			       "hint=\"raise LimitNOFILE or lower max_sessions\"",
-			 (unsigned long long)rl.rlim_cur,
-			 (unsigned long long)want);
+		log_warn(NULL,
+		         "event=fd_limit limit=%llu wanted=%llu "
+		         "hint=\"raise LimitNOFILE or lower max_sessions\"",
+		         (unsigned long long)rl.rlim_cur,
+		         (unsigned long long)want);
 }
 
 static int drop_privileges(const char *user, const char *spool_dir)
@@ -81,34 +82,37 @@ static int drop_privileges(const char *user, const char *spool_dir)
 		return 0; /* not root: nothing to drop */
 	if (strcmp(user, "root") == 0) {
 		log_warn(NULL, "event=privileges user=root "
-			       "hint=\"set [routerd] user to an unprivileged "
-			       "account\"");
+		               "hint=\"set [routerd] user to an unprivileged "
+		               "account\"");
 		return 0;
 	}
 	pw = getpwnam(user);
 	if (pw == NULL) {
-		log_error(NULL, "event=start status=failed error=\"user %s "
-				"does not exist: create it or set [routerd] "
-				"user\"",
-			  user);
+		log_error(NULL,
+		          "event=start status=failed error=\"user %s "
+		          "does not exist: create it or set [routerd] "
+		          "user\"",
+		          user);
 		return -1;
 	}
 	if (mkdir(spool_dir, 0700) < 0 && errno != EEXIST) {
-		log_error(NULL, "event=start status=failed spool=%s "
-				"error=\"%s\"",
-			  spool_dir, strerror(errno));
+		log_error(NULL,
+		          "event=start status=failed spool=%s "
+		          "error=\"%s\"",
+		          spool_dir, strerror(errno));
 		return -1;
 	}
 	if (chown(spool_dir, pw->pw_uid, pw->pw_gid) < 0 ||
 	    setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
-		log_error(NULL, "event=start status=failed error=\"cannot "
-				"drop privileges to %s: %s\"",
-			  user, strerror(errno));
+		log_error(NULL,
+		          "event=start status=failed error=\"cannot "
+		          "drop privileges to %s: %s\"",
+		          user, strerror(errno));
 		return -1;
 	}
 	log_info(NULL, "event=privileges user=%s uid=%ld", user,
-		 (long)pw->pw_uid);
+	         (long)pw->pw_uid);
 	return 0;
 }
 
@@ -122,14 +126,14 @@ static void count_one(void *ctx, const char *id)
 
 /* Delivery: DNS, next-hop resolution, the SMTP client, the queue. */
 static int start_delivery(struct routerd *rd, struct event_base *base,
-			  const struct dirmx_config *cfg)
+                          const struct dirmx_config *cfg)
 {
 	const struct settings_routerd *r = &cfg->routerd;
 	struct dns_options dopts = {
-		.servers = (const char *const *)cfg->dns.servers.items,
-		.n_servers = cfg->dns.servers.count,
-		.timeout_ms = (unsigned)cfg->dns.timeout_ms,
-		.tries = cfg->dns.tries,
+	    .servers = (const char *const *)cfg->dns.servers.items,
+	    .n_servers = cfg->dns.servers.count,
+	    .timeout_ms = (unsigned)cfg->dns.timeout_ms,
+	    .tries = cfg->dns.tries,
 	};
 	struct smtpc_settings sset;
 	struct queue_options qo = {0};
@@ -148,7 +152,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	rd->dns = dns_init(base, &dopts, &error);
 	if (rd->dns == NULL) {
 		log_error(NULL, "event=start status=failed error=\"dns: %s\"",
-			  error);
+		          error);
 		return -1;
 	}
 	names[0] = rd->hostname;
@@ -183,15 +187,16 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	if (r->smarthost_user != NULL) {
 		if (r->smarthost_password_file == NULL ||
 		    smtpc_password_read(r->smarthost_password_file, &password,
-					&error) < 0) {
-			log_error(NULL, "event=start status=failed "
-					"smarthost_password_file=%s error=\"%s\"",
-				  r->smarthost_password_file != NULL
-					  ? r->smarthost_password_file
-					  : "(not set)",
-				  r->smarthost_password_file != NULL
-					  ? error
-					  : "smarthost_user needs it");
+		                        &error) < 0) {
+			log_error(NULL,
+			          "event=start status=failed "
+			          "smarthost_password_file=%s error=\"%s\"",
+			          r->smarthost_password_file != NULL
+			              ? r->smarthost_password_file
+			              : "(not set)",
+			          r->smarthost_password_file != NULL
+			              ? error
+			              : "smarthost_user needs it");
 			return -1;
 		}
 		qo.smarthost_user = r->smarthost_user;
@@ -200,8 +205,8 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	qo.retry_min_ms = r->retry_min_ms;
 	qo.retry_max_ms = r->retry_max_ms;
 	qo.max_lifetime_ms = r->max_queue_lifetime_ms;
-	rd->queue = queue_new(base, rd->spool, rd->resolve, rd->smtpc,
-			      rd->authc, &qo);
+	rd->queue =
+	    queue_new(base, rd->spool, rd->resolve, rd->smtpc, rd->authc, &qo);
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
 		free(password);
@@ -213,23 +218,24 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 }
 
 int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
-		  void **state_r)
+                  void **state_r)
 {
 	const struct settings_routerd *r = &cfg->routerd;
 	struct routerd *rd = alloc_new(struct routerd);
 	const char *error;
 
 	rd->policy = policy_new((const char *const *)r->local_domains.items,
-				r->local_domains.count,
-				(const char *const *)r->relay_networks.items,
-				r->relay_networks.count, &error);
+	                        r->local_domains.count,
+	                        (const char *const *)r->relay_networks.items,
+	                        r->relay_networks.count, &error);
 	if (rd->policy == NULL) {
-		log_error(NULL, "event=start status=failed error=\"%s\"", error);
+		log_error(NULL, "event=start status=failed error=\"%s\"",
+		          error);
 		goto fail;
 	}
 	if (cfg->listener_count == 0)
 		log_warn(NULL, "event=no_listeners hint=\"add a [listener "
-			       "NAME] section\"");
+		               "NAME] section\"");
 	raise_fd_limit(cfg);
 	rd->alerts_dir = alloc_printf("%s/alerts", r->spool_dir);
 	rd->listener = listener_bind(base, cfg, &error);
@@ -237,17 +243,19 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 		goto fail;
 	rd->ctl = ctlsrv_new(base, r->control_socket, r->user, &error);
 	if (rd->ctl == NULL) {
-		log_error(NULL, "event=start status=failed control_socket=%s "
-				"error=\"%s\"",
-			  r->control_socket, error);
+		log_error(NULL,
+		          "event=start status=failed control_socket=%s "
+		          "error=\"%s\"",
+		          r->control_socket, error);
 		goto fail;
 	}
 	if (drop_privileges(r->user, r->spool_dir) < 0)
 		goto fail;
 	if (spool_open(base, r->spool_dir, &rd->spool, &error) < 0) {
-		log_error(NULL, "event=start status=failed spool=%s "
-				"error=\"%s\"",
-			  r->spool_dir, error);
+		log_error(NULL,
+		          "event=start status=failed spool=%s "
+		          "error=\"%s\"",
+		          r->spool_dir, error);
 		goto fail;
 	}
 	spool_foreach(rd->spool, count_one, &rd->recovered);
@@ -262,12 +270,13 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 	rd->env.policy = rd->policy;
 	if (listener_start(rd->listener, cfg, &rd->env) < 0) {
 		log_error(NULL, "event=start status=failed error=\"cannot "
-				"start the listeners (TLS certificate?)\"");
+		                "start the listeners (TLS certificate?)\"");
 		goto fail;
 	}
-	log_info(NULL, "event=routerd_start listeners=%zu spool=%s "
-		       "queued=%zu",
-		 cfg->listener_count, r->spool_dir, rd->recovered);
+	log_info(NULL,
+	         "event=routerd_start listeners=%zu spool=%s "
+	         "queued=%zu",
+	         cfg->listener_count, r->spool_dir, rd->recovered);
 	*state_r = rd;
 	return 0;
 fail:
@@ -278,13 +287,27 @@ fail:
 /* What SIGHUP applies in [routerd]; everything else changed is logged as
  * needing a restart (the spool, the queue and delivery are built once). */
 static const char *const reloadable[] = {
-	"max_message_size", "spool_min_free", "max_line_length",
-	"max_recipients", "max_received_headers", "command_timeout",
-	"data_timeout", "min_data_rate", "max_errors", "max_auth_failures",
-	"tls_cert", "tls_key", "tls_priority", "smtp_tls_priority",
-	"tls_handshake_timeout", "listen_backlog",
-	"client_connection_limit", "client_connection_rate_limit",
-	"local_domains", "relay_networks", NULL,
+    "max_message_size",
+    "spool_min_free",
+    "max_line_length",
+    "max_recipients",
+    "max_received_headers",
+    "command_timeout",
+    "data_timeout",
+    "min_data_rate",
+    "max_errors",
+    "max_auth_failures",
+    "tls_cert",
+    "tls_key",
+    "tls_priority",
+    "smtp_tls_priority",
+    "tls_handshake_timeout",
+    "listen_backlog",
+    "client_connection_limit",
+    "client_connection_rate_limit",
+    "local_domains",
+    "relay_networks",
+    NULL,
 };
 
 static const char *const reloadable_listener[] = {"max_sessions", NULL};
@@ -295,15 +318,15 @@ static void reload_policy(struct routerd *rd, const struct dirmx_config *cfg)
 	const struct settings_routerd *r = &cfg->routerd;
 	const char *error;
 	struct policy *p = policy_new(
-		(const char *const *)r->local_domains.items,
-		r->local_domains.count,
-		(const char *const *)r->relay_networks.items,
-		r->relay_networks.count, &error);
+	    (const char *const *)r->local_domains.items, r->local_domains.count,
+	    (const char *const *)r->relay_networks.items,
+	    r->relay_networks.count, &error);
 
 	if (p == NULL) {
-		log_error(NULL, "event=reload_failed setting=relay_networks "
-				"error=\"%s\" keep=old",
-			  error);
+		log_error(NULL,
+		          "event=reload_failed setting=relay_networks "
+		          "error=\"%s\" keep=old",
+		          error);
 		return;
 	}
 	rd->env.policy = p;
@@ -312,31 +335,33 @@ static void reload_policy(struct routerd *rd, const struct dirmx_config *cfg)
 }
 
 size_t routerd_reload(void *state, const struct dirmx_config *old,
-		      const struct dirmx_config *cfg)
+                      const struct dirmx_config *cfg)
 {
 	struct routerd *rd = state;
-	size_t restart = service_log_restart(old, cfg, "routerd", NULL,
-					     reloadable);
+	size_t restart =
+	    service_log_restart(old, cfg, "routerd", NULL, reloadable);
 
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const char *name = cfg->listeners[i].name;
 
 		if (settings_find_listener(old, name) == NULL) {
-			log_warn(NULL, "event=reload_needs_restart "
-				       "listener=%s setting=(new listener)",
-				 name);
+			log_warn(NULL,
+			         "event=reload_needs_restart "
+			         "listener=%s setting=(new listener)",
+			         name);
 			restart++;
 			continue;
 		}
 		restart += service_log_restart(old, cfg, "listener", name,
-					       reloadable_listener);
+		                               reloadable_listener);
 	}
 	for (size_t i = 0; i < old->listener_count; i++) {
 		if (settings_find_listener(cfg, old->listeners[i].name) ==
 		    NULL) {
-			log_warn(NULL, "event=reload_needs_restart "
-				       "listener=%s setting=(removed listener)",
-				 old->listeners[i].name);
+			log_warn(NULL,
+			         "event=reload_needs_restart "
+			         "listener=%s setting=(removed listener)",
+			         old->listeners[i].name);
 			restart++;
 		}
 	}
@@ -347,7 +372,7 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
 	}
 	if (rd != NULL && rd->smtpc != NULL)
 		(void)smtpc_set_tls_priority(rd->smtpc,
-					     cfg->routerd.smtp_tls_priority);
+		                             cfg->routerd.smtp_tls_priority);
 	return restart;
 }
 

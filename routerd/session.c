@@ -34,15 +34,15 @@
 #include "sbuf.h"
 #include "settings.h"
 
-#define LINE_MAX_CMD 2048  /* AUTH and SASL responses */
-#define LINE_MAX_SMTP 512  /* RFC 5321 4.5.3.1.4, CRLF included */
+#define LINE_MAX_CMD 2048    /* AUTH and SASL responses */
+#define LINE_MAX_SMTP 512    /* RFC 5321 4.5.3.1.4, CRLF included */
 #define LINE_MAX_PARAMS 1024 /* MAIL, RCPT with ESMTP parameters */
 #define INPUT_LIMIT (256u * 1024)
 
 static void session_process(struct session *s);
 
 void session_reply(struct session *s, unsigned code, const char *enhanced,
-		   const char *fmt, ...)
+                   const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -236,8 +236,9 @@ void session_flush_chunk(struct session *s)
 		return;
 	if (s->msg != NULL && !s->msg_failed &&
 	    spool_msg_write(s->msg, sbuf_data(s->chunk), sbuf_len(s->chunk),
-			    &error) < 0) {
-		log_error(s->id, "event=spool_write_failed error=\"%s\"", error);
+	                    &error) < 0) {
+		log_error(s->id, "event=spool_write_failed error=\"%s\"",
+		          error);
 		s->msg_failed = true;
 	}
 	sbuf_reset(s->chunk);
@@ -279,15 +280,16 @@ void session_start_data(struct session *s, bool bdat)
 	const char *error;
 
 	if (spool_msg_begin(s->env->spool, &s->msg, &error) < 0) {
-		log_error(s->id, "event=spool_begin_failed error=\"%s\"", error);
+		log_error(s->id, "event=spool_begin_failed error=\"%s\"",
+		          error);
 		s->msg = NULL;
 		s->msg_failed = true;
 	}
 	if (s->chunk == NULL)
 		s->chunk = sbuf_new(1024 * 1024);
-	s->ds = bdat ? dotstream_new_bdat(p->max_message_size,
-					  p->max_line_length)
-		     : dotstream_new(p->max_message_size, p->max_line_length);
+	s->ds =
+	    bdat ? dotstream_new_bdat(p->max_message_size, p->max_line_length)
+	         : dotstream_new(p->max_message_size, p->max_line_length);
 	if (s->msg != NULL)
 		add_received(s);
 	session_arm_data(s);
@@ -300,7 +302,7 @@ static void process_data(struct session *s)
 	int done;
 
 	done = dotstream_feed(s->ds, sbuf_data(in), sbuf_len(in), &consumed,
-			      s->chunk);
+	                      s->chunk);
 	sbuf_consume(in, consumed);
 	session_flush_chunk(s);
 	if (done == 1) {
@@ -449,7 +451,8 @@ static void session_process_lines(struct session *s)
 			skip_line(s);
 			continue;
 		}
-		if (s->phase == PHASE_CMD && len + 2 > cmd_line_limit(line, len)) {
+		if (s->phase == PHASE_CMD &&
+		    len + 2 > cmd_line_limit(line, len)) {
 			if (session_unreadable_line(s, line, len))
 				return;
 			session_reply(s, 500, "5.5.2", "Line too long");
@@ -460,7 +463,7 @@ static void session_process_lines(struct session *s)
 			session_auth_line(s, line, len);
 		else
 			session_command(s, line, len,
-					sbuf_len(io_input(s->io)) - len - 2);
+			                sbuf_len(io_input(s->io)) - len - 2);
 		/* The line may have held a password: wipe it, then drop. */
 		explicit_bzero((char *)line, len);
 		sbuf_consume(io_input(s->io), len + 2);
@@ -501,7 +504,8 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 			s->phase = PHASE_CMD;
 			session_arm_command(s);
 			io_resume_read(io);
-			/* Implicit TLS: the greeting comes after the handshake. */
+			/* Implicit TLS: the greeting comes after the handshake.
+			 */
 			if (s->pending_reply != NULL) {
 				io_printf(io, "%s", s->pending_reply);
 				free(s->pending_reply);
@@ -513,13 +517,14 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 		uint64_t bytes, ms;
 
 		io_deadline_stats(io, &bytes, &ms);
-		log_info(s->id, "event=timeout client=%s phase=%s bytes=%llu "
-				"elapsed_ms=%llu",
-			 s->peer, phase_name(s->phase),
-			 (unsigned long long)bytes, (unsigned long long)ms);
+		log_info(s->id,
+		         "event=timeout client=%s phase=%s bytes=%llu "
+		         "elapsed_ms=%llu",
+		         s->peer, phase_name(s->phase),
+		         (unsigned long long)bytes, (unsigned long long)ms);
 		if (s->phase != PHASE_CLOSE) {
 			io_printf(io, "421 4.4.2 %s Timeout, closing\r\n",
-				  s->env->params->hostname);
+			          s->env->params->hostname);
 			s->phase = PHASE_CLOSE;
 			io_set_deadline(io, 5000, 0);
 			return;
@@ -531,10 +536,10 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 	case IO_ERROR:
 		if (s->msg != NULL || s->phase == PHASE_DATA)
 			log_info(s->id, "event=lost phase=%d error=\"%s\"",
-				 (int)s->phase, io_error(io));
+			         (int)s->phase, io_error(io));
 		else
 			log_debug(s->id, "event=disconnect error=\"%s\"",
-				  io_error(io));
+			          io_error(io));
 		session_free(s);
 		return;
 	}
@@ -543,8 +548,8 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 static unsigned long long session_counter;
 
 struct session *session_new(const struct session_env *env, int fd,
-			    const struct sockaddr *peer,
-			    const struct session_listener *l)
+                            const struct sockaddr *peer,
+                            const struct session_listener *l)
 {
 	struct session *s = alloc_new(struct session);
 	const struct session_params *p = env->params;
@@ -556,12 +561,13 @@ struct session *session_new(const struct session_env *env, int fd,
 	snprintf(s->listener, sizeof(s->listener), "%s", l->name);
 	snprintf(s->id, sizeof(s->id), "s%llu", ++session_counter);
 	if (peer->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
-			  s->peer, sizeof(s->peer));
+		inet_ntop(AF_INET,
+		          &((const struct sockaddr_in *)peer)->sin_addr,
+		          s->peer, sizeof(s->peer));
 	else if (peer->sa_family == AF_INET6)
 		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)peer)->sin6_addr,
-			  s->peer, sizeof(s->peer));
+		          &((const struct sockaddr_in6 *)peer)->sin6_addr,
+		          s->peer, sizeof(s->peer));
 	else
 		snprintf(s->peer, sizeof(s->peer), "unknown");
 	s->relay_client = policy_client_in_relay_networks(env->policy, peer);
@@ -570,9 +576,9 @@ struct session *session_new(const struct session_env *env, int fd,
 	io_set_handshake_timeout(s->io, p->tls_handshake_timeout_ms);
 	s->delay = NULL;
 	log_info(s->id, "event=connect client=%s listener=%s relay_client=%d",
-		 s->peer, s->listener, s->relay_client ? 1 : 0);
+	         s->peer, s->listener, s->relay_client ? 1 : 0);
 	snprintf(greeting, sizeof(greeting), "220 %s ESMTP dirmx\r\n",
-		 p->hostname);
+	         p->hostname);
 	if (s->role == SETTINGS_ROLE_SUBMISSIONS) {
 		if (!session_tls_available(s) ||
 		    io_start_tls(s->io, env->tls) < 0) {

@@ -51,7 +51,7 @@ struct session_params {
 
 /* Fill p from cfg (start and SIGHUP); frees what p held. */
 void session_params_set(struct session_params *p,
-			const struct dirmx_config *cfg);
+                        const struct dirmx_config *cfg);
 void session_params_clear(struct session_params *p);
 
 /*
@@ -86,24 +86,24 @@ struct session_listener {
  * when it could not start (logged; fd closed, closed not called).
  */
 struct session *session_new(const struct session_env *env, int fd,
-			    const struct sockaddr *peer,
-			    const struct session_listener *l);
+                            const struct sockaddr *peer,
+                            const struct session_listener *l);
 
 /* End a session at once (shutdown): no reply, its message is dropped. */
 void session_destroy(struct session *s);
 
 /* What session_check() looks at: the state, not the I/O. */
 struct session_view {
-	int role;           /* enum settings_role */
-	int tls_policy;     /* enum settings_listener_tls */
+	int role;       /* enum settings_role */
+	int tls_policy; /* enum settings_listener_tls */
 	bool tls_active;
 	bool tls_available; /* a certificate is configured */
 	bool greeted;       /* HELO or EHLO seen */
 	bool ehlo;
 	bool authenticated;
-	bool in_mail;       /* MAIL accepted */
-	unsigned rcpts;     /* RCPTs accepted */
-	bool in_bdat;       /* a BDAT transfer without LAST is under way */
+	bool in_mail;   /* MAIL accepted */
+	unsigned rcpts; /* RCPTs accepted */
+	bool in_bdat;   /* a BDAT transfer without LAST is under way */
 };
 
 /*
@@ -111,7 +111,7 @@ struct session_view {
  * text) to send instead, all static strings.
  */
 int session_check(const struct session_view *v, enum smtpcmd_verb verb,
-		  unsigned *code_r, const char **enhanced_r,
-		  const char **text_r);
+                  unsigned *code_r, const char **enhanced_r,
+                  const char **text_r);
 
 #endif

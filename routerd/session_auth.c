@@ -39,9 +39,9 @@ static void auth_failed_reply(void *ctx)
 	session_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 	if (s->auth_failures >= p->max_auth_failures) {
 		io_printf(s->io, "421 4.7.0 Too many failed logins, "
-				 "closing\r\n");
+		                 "closing\r\n");
 		log_info(s->id, "event=close reason=auth_failures client=%s",
-			 s->peer);
+		         s->peer);
 		session_close(s);
 		return;
 	}
@@ -56,20 +56,20 @@ static void auth_done(const struct authc_auth_result *r, void *ctx)
 	if (r->status == AUTHC_OK) {
 		s->auth_user = alloc_strdup(r->user);
 		log_info(s->id, "event=auth_ok user=\"%s\" client=%s",
-			 s->auth_user, s->peer);
+		         s->auth_user, s->peer);
 		session_reply(s, 235, "2.7.0", "Authentication successful");
 		session_resume(s);
 		return;
 	}
 	if (r->status == AUTHC_TEMPFAIL) {
 		session_reply(s, 454, "4.7.0",
-			      "Temporary authentication failure");
+		              "Temporary authentication failure");
 		session_resume(s);
 		return;
 	}
 	s->auth_failures++;
 	log_info(s->id, "event=auth_failed client=%s failures=%u delay_ms=%u",
-		 s->peer, s->auth_failures, r->delay_ms);
+	         s->peer, s->auth_failures, r->delay_ms);
 	/* Slow the client down before it may guess again. */
 	if (s->delay == NULL)
 		s->delay = evloop_timer_new(s->env->base, auth_failed_reply, s);
@@ -77,11 +77,11 @@ static void auth_done(const struct authc_auth_result *r, void *ctx)
 }
 
 static void auth_check(struct session *s, const char *mech, const char *user,
-		       const char *password)
+                       const char *password)
 {
 	s->phase = PHASE_CMD;
-	s->areq = authc_auth(s->env->authc, mech, user, password,
-			     s->peer, auth_done, s);
+	s->areq = authc_auth(s->env->authc, mech, user, password, s->peer,
+	                     auth_done, s);
 	session_wait(s);
 }
 
@@ -101,7 +101,7 @@ static void auth_plain(struct session *s, const char *b64, size_t len)
 		smtpcmd_plain_clear(&plain);
 		s->phase = PHASE_CMD;
 		session_reply(s, 535, "5.7.8",
-			      "Acting as another user is not allowed");
+		              "Acting as another user is not allowed");
 		return;
 	}
 	auth_check(s, "PLAIN", plain.authcid, plain.password);

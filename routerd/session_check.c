@@ -18,32 +18,29 @@ static const struct rule need_helo = {503, "5.5.1", "Send HELO or EHLO first"};
 static const struct rule need_ehlo = {503, "5.5.1", "Send EHLO first"};
 static const struct rule need_mail = {503, "5.5.1", "Send MAIL first"};
 static const struct rule need_rcpt = {554, "5.5.1", "No valid recipients"};
-static const struct rule nested_mail = {503, "5.5.1",
-					"Nested MAIL command"};
+static const struct rule nested_mail = {503, "5.5.1", "Nested MAIL command"};
 static const struct rule need_tls = {530, "5.7.0",
-				     "Must issue a STARTTLS command first"};
-static const struct rule need_auth = {530, "5.7.0",
-				      "Authentication required"};
-static const struct rule auth_needs_tls = {538, "5.7.11",
-					   "Encryption required for "
-					   "requested authentication mechanism"};
-static const struct rule already_auth = {503, "5.5.1",
-					 "Already authenticated"};
+                                     "Must issue a STARTTLS command first"};
+static const struct rule need_auth = {530, "5.7.0", "Authentication required"};
+static const struct rule auth_needs_tls = {
+    538, "5.7.11",
+    "Encryption required for "
+    "requested authentication mechanism"};
+static const struct rule already_auth = {503, "5.5.1", "Already authenticated"};
 static const struct rule no_auth_here = {502, "5.5.1",
-					 "AUTH is not offered here"};
+                                         "AUTH is not offered here"};
 static const struct rule tls_active = {503, "5.5.1", "TLS already active"};
 static const struct rule no_tls = {454, "4.7.0",
-				   "TLS not available at the moment"};
+                                   "TLS not available at the moment"};
 static const struct rule in_tx = {503, "5.5.1",
-				  "Not allowed during a mail transaction"};
+                                  "Not allowed during a mail transaction"};
 static const struct rule bdat_pending = {503, "5.5.1",
-					 "BDAT transfer in progress"};
-static const struct rule not_impl = {502, "5.5.1",
-				     "Command not implemented"};
+                                         "BDAT transfer in progress"};
+static const struct rule not_impl = {502, "5.5.1", "Command not implemented"};
 static const struct rule unknown = {500, "5.5.2", "Command unrecognized"};
 
 static int refuse(const struct rule *r, unsigned *code_r,
-		  const char **enhanced_r, const char **text_r)
+                  const char **enhanced_r, const char **text_r)
 {
 	*code_r = r->code;
 	*enhanced_r = r->enhanced;
@@ -58,8 +55,8 @@ static bool tls_missing(const struct session_view *v)
 }
 
 int session_check(const struct session_view *v, enum smtpcmd_verb verb,
-		  unsigned *code_r, const char **enhanced_r,
-		  const char **text_r)
+                  unsigned *code_r, const char **enhanced_r,
+                  const char **text_r)
 {
 #define REFUSE(r) return refuse(&(r), code_r, enhanced_r, text_r)
 	/* During a BDAT transfer only more BDAT, RSET, QUIT or NOOP. */

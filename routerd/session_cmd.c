@@ -40,7 +40,7 @@ static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
 
 	if (c->arg_len == 0 || memchr(c->arg, ' ', c->arg_len) != NULL) {
 		session_reply(s, 501, "5.5.4", "Syntax: %s hostname",
-			      ehlo ? "EHLO" : "HELO");
+		              ehlo ? "EHLO" : "HELO");
 		return;
 	}
 	session_reset_tx(s);
@@ -53,11 +53,12 @@ static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
 		return;
 	}
 	io_printf(s->io, "250-%s Hello %s [%s]\r\n", p->hostname, s->helo,
-		  s->peer);
-	io_printf(s->io, "250-PIPELINING\r\n250-SIZE %llu\r\n250-8BITMIME\r\n"
-			 "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
-			 "250-CHUNKING\r\n250-DSN\r\n",
-		  (unsigned long long)p->max_message_size);
+	          s->peer);
+	io_printf(s->io,
+	          "250-PIPELINING\r\n250-SIZE %llu\r\n250-8BITMIME\r\n"
+	          "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
+	          "250-CHUNKING\r\n250-DSN\r\n",
+	          (unsigned long long)p->max_message_size);
 	if (!tls && session_tls_available(s) &&
 	    s->tls_policy != SETTINGS_TLS_NONE)
 		io_printf(s->io, "250-STARTTLS\r\n");
@@ -79,16 +80,17 @@ static void commit_done(void *ctx, int result, const char *error)
 		char mid[LOG_QUOTE_MAX], tls[LOG_QUOTE_MAX];
 		const char *info = io_tls_info(s->io);
 
-		log_info(id, "event=accepted session=%s from=<%s> rcpts=%zu "
-			     "size=%llu msgid=%s client=%s user=%s tls=%s",
-			 s->id, s->mail_from, s->n_rcpts,
-			 (unsigned long long)(s->envelope != NULL ? s->envelope->size
-							     : 0),
-			 log_quote_str(mid, s->message_id[0] != '\0'
-						    ? s->message_id
-						    : "-"),
-			 s->peer, s->auth_user != NULL ? s->auth_user : "-",
-			 log_quote_str(tls, info != NULL ? info : "-"));
+		log_info(
+		    id,
+		    "event=accepted session=%s from=<%s> rcpts=%zu "
+		    "size=%llu msgid=%s client=%s user=%s tls=%s",
+		    s->id, s->mail_from, s->n_rcpts,
+		    (unsigned long long)(s->envelope != NULL ? s->envelope->size
+		                                             : 0),
+		    log_quote_str(mid, s->message_id[0] != '\0' ? s->message_id
+		                                                : "-"),
+		    s->peer, s->auth_user != NULL ? s->auth_user : "-",
+		    log_quote_str(tls, info != NULL ? info : "-"));
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 		/* The queue takes the envelope we committed rather than
 		 * reading back thousands of recipients of a group. */
@@ -97,14 +99,14 @@ static void commit_done(void *ctx, int result, const char *error)
 	} else {
 		log_error(id, "event=spool_commit_failed error=\"%s\"", error);
 		session_reply(s, 451, "4.3.0",
-			      "Temporary failure storing the message");
+		              "Temporary failure storing the message");
 	}
 	session_reset_tx(s);
 	session_resume(s);
 }
 
 static struct spoolrec *build_envelope(struct session *s,
-				       const struct dotstream_stats *st)
+                                       const struct dotstream_stats *st)
 {
 	struct spoolrec *env = spoolrec_new();
 
@@ -116,19 +118,19 @@ static struct spoolrec *build_envelope(struct session *s,
 	spoolrec_set(&env->mail_from, s->mail_from);
 	env->size = st->size;
 	env->body = s->mail.body == SMTPCMD_BODY_8BITMIME
-			    ? SPOOLREC_BODY_8BITMIME
-			    : SPOOLREC_BODY_7BIT;
+	                ? SPOOLREC_BODY_8BITMIME
+	                : SPOOLREC_BODY_7BIT;
 	env->smtputf8 = s->mail.smtputf8;
 	env->ret = s->mail.ret == SMTPCMD_RET_FULL   ? SPOOLREC_RET_FULL
-		   : s->mail.ret == SMTPCMD_RET_HDRS ? SPOOLREC_RET_HDRS
-						     : SPOOLREC_RET_NONE;
+	           : s->mail.ret == SMTPCMD_RET_HDRS ? SPOOLREC_RET_HDRS
+	                                             : SPOOLREC_RET_NONE;
 	spoolrec_set(&env->envid, s->mail.envid != NULL ? s->mail.envid : "");
 	for (size_t i = 0; i < s->n_rcpts; i++) {
 		const struct session_rcpt *r = &s->rcpts[i];
 
 		for (size_t k = 0; k < r->n_dests; k++) {
 			struct spoolrec_rcpt *sr =
-				spoolrec_add_rcpt(env, r->dests[k], r->hops[k]);
+			    spoolrec_add_rcpt(env, r->dests[k], r->hops[k]);
 
 			sr->notify = r->notify;
 			/* DSN: the original recipient, when it changed. */
@@ -142,7 +144,7 @@ static struct spoolrec *build_envelope(struct session *s,
 		}
 	}
 	env->smtputf8_needed =
-		intl_msg_needs_utf8(env->mail_from, st->header_8bit);
+	    intl_msg_needs_utf8(env->mail_from, st->header_8bit);
 	return env;
 }
 
@@ -157,29 +159,31 @@ static void message_end(struct session *s)
 	dotstream_stats(s->ds, &st);
 	memcpy(s->message_id, st.message_id, sizeof(s->message_id));
 	if (st.bare_lf > 0 || st.bare_cr > 0)
-		log_info(s->id, "event=bare_newlines lf=%llu cr=%llu "
-				"action=converted_to_crlf",
-			 (unsigned long long)st.bare_lf,
-			 (unsigned long long)st.bare_cr);
+		log_info(s->id,
+		         "event=bare_newlines lf=%llu cr=%llu "
+		         "action=converted_to_crlf",
+		         (unsigned long long)st.bare_lf,
+		         (unsigned long long)st.bare_cr);
 	if (st.too_big) {
 		session_reply(s, 552, "5.3.4", "Message too big");
 	} else if (st.nul_bytes > 0) {
 		session_reply(s, 554, "5.6.0",
-			      "NUL characters are not allowed");
+		              "NUL characters are not allowed");
 	} else if (st.line_too_long) {
 		session_reply(s, 500, "5.5.2",
-			      "Line too long: the limit is %zu octets",
-			      p->max_line_length);
+		              "Line too long: the limit is %zu octets",
+		              p->max_line_length);
 	} else if (st.received > p->max_received_headers) {
 		log_warn(s->id, "event=loop received=%u", st.received);
 		session_reply(s, 554, "5.4.6",
-			      "Too many Received headers: mail loop?");
+		              "Too many Received headers: mail loop?");
 	} else if (s->msg == NULL || s->msg_failed) {
 		session_reply(s, 451, "4.3.0",
-			      "Temporary failure storing the message");
+		              "Temporary failure storing the message");
 	} else {
 		env = build_envelope(s, &st);
-		if (spool_msg_commit(s->msg, env, commit_done, s, &error) == 0) {
+		if (spool_msg_commit(s->msg, env, commit_done, s, &error) ==
+		    0) {
 			/* Kept for the queue until commit_done(). */
 			spoolrec_deinit(&s->envelope);
 			s->envelope = env;
@@ -188,9 +192,9 @@ static void message_end(struct session *s)
 		}
 		spoolrec_deinit(&env);
 		log_error(s->id, "event=spool_commit_failed error=\"%s\"",
-			  error);
+		          error);
 		session_reply(s, 451, "4.3.0",
-			      "Temporary failure storing the message");
+		              "Temporary failure storing the message");
 	}
 	session_reset_tx(s);
 }
@@ -208,7 +212,7 @@ void session_bdat_chunk_done(struct session *s)
 
 		dotstream_stats(s->ds, &st);
 		session_reply(s, 250, "2.0.0", "%llu octets received",
-			      (unsigned long long)st.size);
+		              (unsigned long long)st.size);
 		return;
 	}
 	s->in_bdat = false;
@@ -232,14 +236,14 @@ static void do_data(struct session *s, const struct smtpcmd *c)
  * that holds "MAIL ... RCPT ... DATA" would run as commands.
  */
 static void bdat_refuse(struct session *s, uint64_t size, unsigned code,
-			const char *enhanced, const char *text)
+                        const char *enhanced, const char *text)
 {
 	if (size == 0) {
 		session_reply(s, code, enhanced, "%s", text);
 		return;
 	}
 	log_info(s->id, "event=bdat_refused client=%s size=%llu reply=%u",
-		 s->peer, (unsigned long long)size, code);
+	         s->peer, (unsigned long long)size, code);
 	s->bdat_discard = true;
 	s->bdat_left = size;
 	s->refusal_code = code;
@@ -254,7 +258,7 @@ void session_bdat_refused(struct session *s)
 {
 	s->bdat_discard = false;
 	session_reply(s, s->refusal_code, s->refusal_enh, "%s",
-		      s->refusal_text);
+	              s->refusal_text);
 	free(s->refusal_text);
 	s->refusal_text = NULL;
 }
@@ -264,14 +268,16 @@ void session_bdat_refused(struct session *s)
  * refused AUTH): running them could execute the payload. */
 static void sync_error(struct session *s, const char *after)
 {
-	log_warn(s->id, "event=sync_error client=%s after=%s "
-			"action=disconnect",
-		 s->peer, after);
+	log_warn(s->id,
+	         "event=sync_error client=%s after=%s "
+	         "action=disconnect",
+	         s->peer, after);
 	if (s->phase == PHASE_CLOSE)
 		return;
-	io_printf(s->io, "554 5.5.0 SMTP protocol synchronization error "
-			 "(data sent after %s before its reply), closing\r\n",
-		  after);
+	io_printf(s->io,
+	          "554 5.5.0 SMTP protocol synchronization error "
+	          "(data sent after %s before its reply), closing\r\n",
+	          after);
 	session_close(s);
 }
 
@@ -283,11 +289,12 @@ bool session_unreadable_line(struct session *s, const char *line, size_t len)
 	 * refuse to guess where its chunk ends. */
 	if (len < 5 || smtpcmd_bdat_size(line, 5, &size) == 0)
 		return false;
-	log_warn(s->id, "event=bdat_unreadable client=%s reason=line_too_long "
-			"action=disconnect",
-		 s->peer);
+	log_warn(s->id,
+	         "event=bdat_unreadable client=%s reason=line_too_long "
+	         "action=disconnect",
+	         s->peer);
 	io_printf(s->io, "500 5.5.2 Line too long; the BDAT chunk cannot be "
-			 "found, closing\r\n");
+	                 "found, closing\r\n");
 	session_close(s);
 	return true;
 }
@@ -328,7 +335,7 @@ static void do_bdat(struct session *s, const struct smtpcmd *c, uint64_t size)
  * first line after a refused DATA is checked in session_command().
  */
 static void payload_refused(struct session *s, const struct smtpcmd *c,
-			    size_t pipelined)
+                            size_t pipelined)
 {
 	bool data = c->verb == SMTPCMD_DATA;
 
@@ -342,7 +349,7 @@ static void payload_refused(struct session *s, const struct smtpcmd *c,
 }
 
 void session_command(struct session *s, const char *line, size_t len,
-		     size_t pipelined)
+                     size_t pipelined)
 {
 	struct smtpcmd c;
 	struct smtpcmd_error e;
@@ -356,11 +363,12 @@ void session_command(struct session *s, const char *line, size_t len,
 
 	s->data_refused = false;
 	if (bdat < 0) {
-		log_warn(s->id, "event=bdat_unreadable client=%s "
-				"reason=size action=disconnect",
-			 s->peer);
+		log_warn(s->id,
+		         "event=bdat_unreadable client=%s "
+		         "reason=size action=disconnect",
+		         s->peer);
 		io_printf(s->io, "501 5.5.4 Syntax: BDAT size [LAST]; the "
-				 "chunk cannot be found, closing\r\n");
+		                 "chunk cannot be found, closing\r\n");
 		session_close(s);
 		return;
 	}
@@ -423,11 +431,11 @@ void session_command(struct session *s, const char *line, size_t len,
 		break;
 	case SMTPCMD_HELP:
 		session_reply(s, 214, "2.0.0",
-			      "See RFC 5321; dirmx routes by the directory");
+		              "See RFC 5321; dirmx routes by the directory");
 		break;
 	case SMTPCMD_VRFY:
 		session_reply(s, 252, "2.5.2",
-			      "Cannot VRFY user, but will accept message");
+		              "Cannot VRFY user, but will accept message");
 		break;
 	case SMTPCMD_STARTTLS:
 		session_do_starttls(s, &c);

@@ -46,10 +46,10 @@ static void mail_accept(struct session *s)
 {
 	if (s->role != SETTINGS_ROLE_MX && !sender_allowed(s)) {
 		log_info(s->id, "event=sender_refused user=\"%s\" from=<%s>",
-			 s->auth_user, addr_format(s->mail.path));
+		         s->auth_user, addr_format(s->mail.path));
 		session_reply(s, 553, "5.7.1",
-			      "Sender address <%s> not owned by user %s",
-			      addr_format(s->mail.path), s->auth_user);
+		              "Sender address <%s> not owned by user %s",
+		              addr_format(s->mail.path), s->auth_user);
 		smtpcmd_mail_clear(&s->mail);
 		return;
 	}
@@ -65,12 +65,12 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
 	s->areq = NULL;
 	if (r->status == AUTHC_TEMPFAIL) {
 		session_reply(s, 451, "4.4.3",
-			      "Directory unavailable, try again later");
+		              "Directory unavailable, try again later");
 		smtpcmd_mail_clear(&s->mail);
 	} else {
 		for (size_t i = 0; i < r->n_addrs; i++) {
 			s->senders = alloc_resize(s->senders, s->n_senders + 1,
-						  sizeof(char *));
+			                          sizeof(char *));
 			s->senders[s->n_senders++] = alloc_strdup(r->addrs[i]);
 		}
 		s->senders_known = true;
@@ -94,15 +94,16 @@ static bool spool_has_room(struct session *s)
 		return true;
 	if (spool_free_space(s->env->spool, &avail, &error) < 0) {
 		log_error(s->id, "event=spool_statvfs_failed error=\"%s\"",
-			  error);
+		          error);
 		return true; /* the write itself will tell */
 	}
 	need = p->spool_min_free + s->mail.size;
 	if (need >= p->spool_min_free && avail >= need)
 		return true;
-	log_warn(s->id, "event=limit limit=spool_min_free free=%llu "
-			"need=%llu client=%s",
-		 (unsigned long long)avail, (unsigned long long)need, s->peer);
+	log_warn(s->id,
+	         "event=limit limit=spool_min_free free=%llu "
+	         "need=%llu client=%s",
+	         (unsigned long long)avail, (unsigned long long)need, s->peer);
 	session_reply(s, 452, "4.3.1", "Insufficient system storage");
 	return false;
 }
@@ -111,13 +112,13 @@ void session_do_mail(struct session *s, const struct smtpcmd *c)
 {
 	const struct session_params *p = s->env->params;
 	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_8BITMIME | SMTPCMD_F_DSN |
-			 SMTPCMD_F_SIZE;
+	                 SMTPCMD_F_SIZE;
 	struct smtpcmd_error e;
 
 	if (s->role != SETTINGS_ROLE_MX)
 		flags |= SMTPCMD_F_AUTH;
 	if (smtpcmd_parse_mail(c->arg, c->arg_len, flags, p->max_message_size,
-			       &s->mail, &e) < 0) {
+	                       &s->mail, &e) < 0) {
 		session_reply_error(s, &e);
 		return;
 	}
@@ -129,8 +130,7 @@ void session_do_mail(struct session *s, const struct smtpcmd *c)
 		mail_accept(s);
 		return;
 	}
-	s->areq = authc_senders(s->env->authc, s->auth_user,
-				senders_done, s);
+	s->areq = authc_senders(s->env->authc, s->auth_user, senders_done, s);
 	session_wait(s);
 }
 
@@ -158,7 +158,7 @@ static unsigned spool_notify(unsigned notify)
 
 /* Accept the pending recipient with these final recipients and hops. */
 static void rcpt_accept(struct session *s, const struct authc_dest *dests,
-			size_t n, bool cached)
+                        size_t n, bool cached)
 {
 	struct smtpcmd_rcpt *pr = &s->pending_rcpt;
 	const char *addr = addr_format(pr->path);
@@ -166,16 +166,16 @@ static void rcpt_accept(struct session *s, const struct authc_dest *dests,
 
 	if (s->n_rcpts == s->cap_rcpts) {
 		s->cap_rcpts = s->cap_rcpts == 0 ? 4 : s->cap_rcpts * 2;
-		s->rcpts = alloc_resize(s->rcpts, s->cap_rcpts,
-					sizeof(*s->rcpts));
+		s->rcpts =
+		    alloc_resize(s->rcpts, s->cap_rcpts, sizeof(*s->rcpts));
 	}
 	sr = &s->rcpts[s->n_rcpts++];
 	memset(sr, 0, sizeof(*sr));
 	sr->addr = alloc_strdup(addr);
 	sr->notify = spool_notify(pr->notify);
-	sr->orcpt = pr->orcpt != NULL ? alloc_printf("%s;%s", pr->orcpt_type,
-						     pr->orcpt)
-				      : NULL;
+	sr->orcpt = pr->orcpt != NULL
+	                ? alloc_printf("%s;%s", pr->orcpt_type, pr->orcpt)
+	                : NULL;
 	sr->dests = alloc_array(n, sizeof(char *));
 	sr->hops = alloc_array(n, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
@@ -184,7 +184,7 @@ static void rcpt_accept(struct session *s, const struct authc_dest *dests,
 	}
 	sr->n_dests = n;
 	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr, n,
-		 n > 0 ? dests[0].hop : "-", cached ? " cached=1" : "");
+	         n > 0 ? dests[0].hop : "-", cached ? " cached=1" : "");
 	session_reply(s, 250, "2.1.5", "Ok");
 }
 
@@ -197,15 +197,15 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx);
  * store (alerts.h). True when it took the recipient over.
  */
 static bool postmaster_fallback(struct session *s,
-				const struct authc_lookup_result *r)
+                                const struct authc_lookup_result *r)
 {
 	const struct addr *path = s->pending_rcpt.path;
 	const char *pm = s->env->params->postmaster;
 	const char *domain = addr_domain(path);
 	bool ours = (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
-		    policy_is_local_domain(s->env->policy, domain) ||
-		    (r != NULL && r->status == AUTHC_NOTFOUND &&
-		     strcmp(r->domain, "local") == 0);
+	            policy_is_local_domain(s->env->policy, domain) ||
+	            (r != NULL && r->status == AUTHC_NOTFOUND &&
+	             strcmp(r->domain, "local") == 0);
 	struct authc_dest alert = {addr_format(path), ALERTS_HOP};
 
 	if (s->pm_stage == 0 || !ours)
@@ -215,13 +215,13 @@ static bool postmaster_fallback(struct session *s,
 	    strcasecmp(pm, addr_format(path)) != 0) {
 		s->pm_stage = 2;
 		s->areq = authc_lookup(s->env->authc, pm, verb_context(s),
-				       s->auth_user, rcpt_done, s);
+		                       s->auth_user, rcpt_done, s);
 		return true;
 	}
-	log_warn(s->id, "event=rcpt_postmaster rcpt=<%s> to=alerts "
-			"reason=\"%s\"",
-		 addr_format(path),
-		 r == NULL ? "no domain" : r->reason);
+	log_warn(s->id,
+	         "event=rcpt_postmaster rcpt=<%s> to=alerts "
+	         "reason=\"%s\"",
+	         addr_format(path), r == NULL ? "no domain" : r->reason);
 	rcpt_accept(s, &alert, 1, false);
 	return true;
 }
@@ -247,17 +247,17 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 	}
 	if (r->status == AUTHC_TEMPFAIL) {
 		log_info(s->id, "event=rcpt_tempfail rcpt=<%s> reason=\"%s\"",
-			 addr, r->reason);
+		         addr, r->reason);
 		session_reply(s, 451, "4.4.3",
-			      "Directory unavailable, try again later");
+		              "Directory unavailable, try again later");
 		goto done;
 	}
 	if (r->status == AUTHC_NOTFOUND) {
 		log_info(s->id, "event=rcpt_unknown rcpt=<%s> reason=\"%s\"",
-			 addr, r->reason);
+		         addr, r->reason);
 		session_reply(s, 550, "5.1.1",
-			      "<%s>: Recipient address rejected: User unknown",
-			      addr);
+		              "<%s>: Recipient address rejected: User unknown",
+		              addr);
 		goto done;
 	}
 	/* Not authorized to relay: the domain must be one the directory
@@ -265,7 +265,7 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 	if (relay_check && strcmp(r->domain, "local") != 0 &&
 	    strcmp(r->domain, "relay") != 0) {
 		log_info(s->id, "event=relay_denied rcpt=<%s> client=%s", addr,
-			 s->peer);
+		         s->peer);
 		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);
 		goto done;
 	}
@@ -294,21 +294,19 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 	if (s->mail.smtputf8)
 		flags |= SMTPCMD_F_TXN_UTF8;
 	if (smtpcmd_parse_rcpt(c->arg, c->arg_len, flags, &s->pending_rcpt,
-			       &e) < 0) {
+	                       &e) < 0) {
 		session_reply_error(s, &e);
 		return;
 	}
 	s->has_pending_rcpt = true;
 	path = s->pending_rcpt.path;
 	s->pm_stage = (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
-				      strcasecmp(addr_local(path),
-						 "postmaster") == 0
-			      ? 1
-			      : 0;
+	                      strcasecmp(addr_local(path), "postmaster") == 0
+	                  ? 1
+	                  : 0;
 	if ((addr_flags(path) & ADDR_F_POSTMASTER) != 0) {
 		/* "<Postmaster>": the primary domain's, if there is one. */
-		const char *primary =
-			policy_primary_domain(s->env->policy);
+		const char *primary = policy_primary_domain(s->env->policy);
 		char *pm;
 
 		if (primary == NULL) {
@@ -326,25 +324,25 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 		free(s->pending_reply);
 		s->pending_reply = NULL;
 		s->areq = authc_lookup(s->env->authc, pm, verb_context(s),
-				       s->auth_user, rcpt_done, s);
+		                       s->auth_user, rcpt_done, s);
 		free(pm);
 		session_wait(s);
 		return;
 	}
-	verdict = policy_check_rcpt(s->env->policy, path,
-				    s->auth_user != NULL, s->relay_client,
-				    &reason, &enhanced);
+	verdict = policy_check_rcpt(s->env->policy, path, s->auth_user != NULL,
+	                            s->relay_client, &reason, &enhanced);
 	if (verdict == POLICY_REJECT) {
 		/* Not a configured local domain: it may still be one the
 		 * directory holds. authd decides; anything else is refused. */
 		if (strcmp(reason, "Relaying denied") != 0) {
-			log_info(s->id, "event=rcpt_refused rcpt=<%s> "
-					"reason=\"%s\"",
-				 addr_format(s->pending_rcpt.path), reason);
+			log_info(s->id,
+			         "event=rcpt_refused rcpt=<%s> "
+			         "reason=\"%s\"",
+			         addr_format(s->pending_rcpt.path), reason);
 			session_reply(s, policy_reply_code(enhanced), enhanced,
-				      "<%s>: %s",
-				      addr_format(s->pending_rcpt.path),
-				      reason);
+			              "<%s>: %s",
+			              addr_format(s->pending_rcpt.path),
+			              reason);
 			smtpcmd_rcpt_clear(&s->pending_rcpt);
 			s->has_pending_rcpt = false;
 			return;
@@ -354,8 +352,7 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 	/* pending_reply marks "relay check" for rcpt_done. */
 	free(s->pending_reply);
 	s->pending_reply = relay_check ? alloc_strdup("relay") : NULL;
-	s->areq = authc_lookup(s->env->authc,
-			       addr_format(s->pending_rcpt.path),
-			       verb_context(s), s->auth_user, rcpt_done, s);
+	s->areq = authc_lookup(s->env->authc, addr_format(s->pending_rcpt.path),
+	                       verb_context(s), s->auth_user, rcpt_done, s);
 	session_wait(s);
 }

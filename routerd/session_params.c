@@ -18,7 +18,7 @@ void session_params_clear(struct session_params *p)
 }
 
 void session_params_set(struct session_params *p,
-			const struct dirmx_config *cfg)
+                        const struct dirmx_config *cfg)
 {
 	const struct settings_routerd *r = &cfg->routerd;
 	char host[256];
@@ -32,8 +32,8 @@ void session_params_set(struct session_params *p,
 	} else {
 		p->hostname = alloc_strdup("localhost");
 	}
-	p->postmaster = r->postmaster != NULL ? alloc_strdup(r->postmaster)
-					      : NULL;
+	p->postmaster =
+	    r->postmaster != NULL ? alloc_strdup(r->postmaster) : NULL;
 	p->max_message_size = r->max_message_size;
 	p->spool_min_free = r->spool_min_free;
 	p->max_line_length = (size_t)r->max_line_length;

@@ -18,20 +18,20 @@
 struct evloop_timer;
 
 enum session_phase {
-	PHASE_CMD,    /* reading command lines */
-	PHASE_WAIT,   /* waiting for authd, the spool or a delay */
-	PHASE_DATA,   /* reading a DATA body */
-	PHASE_BDAT,   /* reading a BDAT chunk */
-	PHASE_AUTH,   /* reading a SASL continuation line */
-	PHASE_CLOSE,  /* flushing the last reply, then closing */
+	PHASE_CMD,   /* reading command lines */
+	PHASE_WAIT,  /* waiting for authd, the spool or a delay */
+	PHASE_DATA,  /* reading a DATA body */
+	PHASE_BDAT,  /* reading a BDAT chunk */
+	PHASE_AUTH,  /* reading a SASL continuation line */
+	PHASE_CLOSE, /* flushing the last reply, then closing */
 };
 
 struct session_rcpt {
 	char *addr;      /* as the client wrote it */
 	unsigned notify; /* SPOOLREC_NOTIFY_* */
 	char *orcpt;
-	char **dests;    /* final recipients from authd ... */
-	char **hops;     /* ... and their next hops */
+	char **dests; /* final recipients from authd ... */
+	char **hops;  /* ... and their next hops */
 	size_t n_dests;
 };
 
@@ -61,7 +61,7 @@ struct session {
 	char *mail_from;
 	struct session_rcpt *rcpts;
 	size_t n_rcpts, cap_rcpts;
-	char **senders;  /* cached SENDERS answer for auth_user */
+	char **senders; /* cached SENDERS answer for auth_user */
 	size_t n_senders;
 	bool senders_known;
 	/* message data */
@@ -95,7 +95,7 @@ struct session {
 
 /* session.c */
 void session_reply(struct session *s, unsigned code, const char *enhanced,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void session_close(struct session *s);
 void session_wait(struct session *s);
 void session_resume(struct session *s);
@@ -116,7 +116,7 @@ void session_flush_chunk(struct session *s);
 
 /* session_cmd.c */
 void session_command(struct session *s, const char *line, size_t len,
-		     size_t pipelined);
+                     size_t pipelined);
 /* A command line we cannot read: if it was a BDAT, close (the end of its
  * chunk is unknown). True when the session is closing. */
 bool session_unreadable_line(struct session *s, const char *line, size_t len);

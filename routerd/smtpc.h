@@ -17,11 +17,11 @@
  * handshake (a peer that speaks only TLS 1.0, say) is retried in clear
  * over a new connection to the same target; both log
  *   <queue_id> event=tls_fallback host=... ip=... reason="..."
- * ENCRYPT and VERIFY never send in clear: the next target, or RETRY. Once MAIL FROM has been sent the job stays on that
- * target: a lost connection or a timeout from then on makes every
- * recipient without a reply RETRY. When no target took the message, every
- * recipient is RETRY with the last target's error (a temporary failure
- * never becomes a bounce, DESIGN.md invariant 2).
+ * ENCRYPT and VERIFY never send in clear: the next target, or RETRY. Once MAIL
+ * FROM has been sent the job stays on that target: a lost connection or a
+ * timeout from then on makes every recipient without a reply RETRY. When no
+ * target took the message, every recipient is RETRY with the last target's
+ * error (a temporary failure never becomes a bounce, DESIGN.md invariant 2).
  *
  * VERDICTS per recipient: 2xx DONE, 4xx RETRY, 5xx BOUNCE, from the RCPT
  * reply or, for accepted recipients, from the reply to MAIL, DATA's end
@@ -33,9 +33,10 @@
  * the recipient more than a server that copes with 8bit in practice).
  *
  * TLS policies: NONE never starts TLS; MAY uses STARTTLS when offered,
- * without verification, and falls back to clear text (above); ENCRYPT requires STARTTLS, without verification;
- * VERIFY requires STARTTLS and a certificate chain that verifies against
- * ca_file for the target's host name (SNI is sent with that name).
+ * without verification, and falls back to clear text (above); ENCRYPT requires
+ * STARTTLS, without verification; VERIFY requires STARTTLS and a certificate
+ * chain that verifies against ca_file for the target's host name (SNI is sent
+ * with that name).
  *
  * CONNECTION REUSE: after a transaction the connection is kept idle for
  * settings.idle_ms, keyed by (host, address, port, TLS policy, CA file,
@@ -159,7 +160,7 @@ struct smtpc_settings {
 	/* Longer lines are folded with CR LF SP when sent (linefold.h):
 	 * LINEFOLD_SMTP_MAX (998); 0 never folds. */
 	unsigned line_length_limit;
-	unsigned handshake_ms;  /* a whole TLS handshake: 30 s */
+	unsigned handshake_ms; /* a whole TLS handshake: 30 s */
 	/* GnuTLS priorities (copied); NULL: TLS 1.2 and 1.3 from NORMAL. */
 	const char *tls_priority;
 };

@@ -596,11 +596,12 @@ struct smtpc_conn *smtpc_conn_open(struct smtpc *c, struct smtpc_req *req,
 		return conn;
 	}
 	{
-		/* Pipelined commands go out without waiting for delayed ACKs. */
+		/* Pipelined commands go out without waiting for delayed ACKs.
+		 */
 		int one = 1;
 
 		(void)setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 	}
 	if (connect(conn->fd, (const struct sockaddr *)&t->addr, t->addrlen) <
 	        0 &&

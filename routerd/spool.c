@@ -229,7 +229,7 @@ static void spool_free(struct spool *s)
 }
 
 int spool_free_space(const struct spool *s, uint64_t *bytes_r,
-		     const char **error_r)
+                     const char **error_r)
 {
 	struct statvfs st;
 

@@ -114,7 +114,7 @@ const char *spool_msg_id(const struct spool_msg *msg);
 /* Bytes free for routerd's user on the spool's file system (fstatvfs:
  * f_bavail), or -1 with *error_r. */
 int spool_free_space(const struct spool *s, uint64_t *bytes_r,
-		     const char **error_r);
+                     const char **error_r);
 /* Append message data (buffered). After an error, every later call fails. */
 int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
                     const char **error_r);

@@ -106,8 +106,8 @@ int spool_read_full(int fd, void *p, size_t len, uint64_t off)
  * *env_r parsed; else why not.
  */
 const char *spool_verify_msg(int fd, const char *id,
-                              struct spoolfmt_msg_header *h,
-                              struct spoolrec **env_r)
+                             struct spoolfmt_msg_header *h,
+                             struct spoolrec **env_r)
 {
 	unsigned char raw[SPOOLFMT_MSG_HEADER_LEN];
 	struct stat st;

@@ -32,7 +32,7 @@ enum spool_op_kind {
 struct spool_op {
 	struct spool_op *next;
 	enum spool_op_kind kind;
-	int fd;                        /* to fdatasync; -1 for REMOVE */
+	int fd;                           /* to fdatasync; -1 for REMOVE */
 	char tmp_name[SPOOLFMT_NAME_MAX]; /* in tmp/ */
 	char q_name[SPOOLFMT_NAME_MAX];   /* in q/ */
 	char id[SPOOL_ID_LEN + 1];

@@ -207,8 +207,8 @@ static bool put_str(struct sbuf *out, enum spoolrec_key k, const char *v)
 			run++;
 		if (run == 0) {
 			char esc[3] = {'%',
-				       str_hex_digit(*p >> 4, STR_HEX_UPPER),
-				       str_hex_digit(*p, STR_HEX_UPPER)};
+			               str_hex_digit(*p >> 4, STR_HEX_UPPER),
+			               str_hex_digit(*p, STR_HEX_UPPER)};
 
 			if (!sbuf_append(out, esc, 3))
 				return false;

@@ -3,8 +3,10 @@
 #
 # This is the README's test command and what CI runs (.ci/run). It:
 #   1. installs the build and test dependencies (deploy/install-deps.sh);
-#   2. builds with -Werror and runs the whole suite (unit, fuzz-corpus
-#      replay, integration tests against real servers) under CTest;
+#   2. checks the formatting of every C file (clang-format --dry-run
+#      -Werror with the committed .clang-format), builds with -Werror and
+#      runs the whole suite (unit, fuzz-corpus replay, integration tests
+#      against real servers) under CTest;
 #   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the unit and fuzz-corpus tests there, and the adversarial SMTP
 #      suite against the sanitized routerd;
@@ -19,6 +21,9 @@ cd "$top"
 bash deploy/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== clang-format (the committed .clang-format) over every C file"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 
 echo "== build (warnings are errors)"
 cmake -S . -B build -DDIRMX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo

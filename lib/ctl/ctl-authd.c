@@ -41,7 +41,7 @@ static int client_send(struct client *cl, struct authproto_msg *m)
 
 	if (authproto_msg_format(m, out, &error) < 0) {
 		fprintf(stderr, "dirmxctl: cannot encode the request: %s\n",
-			error);
+		        error);
 		goto done;
 	}
 	p = sbuf_data(out);
@@ -51,7 +51,7 @@ static int client_send(struct client *cl, struct authproto_msg *m)
 
 		if (n < 0) {
 			fprintf(stderr, "dirmxctl: write to authd: %s\n",
-				strerror(errno));
+			        strerror(errno));
 			goto done;
 		}
 		p += n;
@@ -66,7 +66,7 @@ done:
 
 /* Read the answer to request (verb, id). */
 static int client_recv(struct client *cl, enum authproto_verb request,
-		       struct authproto_msg **msg_r)
+                       struct authproto_msg **msg_r)
 {
 	long long deadline = (long long)evloop_now_ms() + CTL_TIMEOUT_MS;
 
@@ -84,27 +84,29 @@ static int client_recv(struct client *cl, enum authproto_verb request,
 		}
 		if (r > 0) {
 			r = authproto_parse_answer(line, len, request, msg_r,
-						   &error);
+			                           &error);
 			sbuf_consume(cl->in, consumed);
 			if (r < 0) {
 				fprintf(stderr,
-					"dirmxctl: malformed answer: %s\n",
-					error);
+				        "dirmxctl: malformed answer: %s\n",
+				        error);
 				return -1;
 			}
 			return 0;
 		}
 		if ((long long)evloop_now_ms() >= deadline ||
-		    poll(&pfd, 1, (int)(deadline - (long long)evloop_now_ms())) <= 0) {
-			fprintf(stderr, "dirmxctl: authd did not answer "
-					"within %d s\n",
-				CTL_TIMEOUT_MS / 1000);
+		    poll(&pfd, 1,
+		         (int)(deadline - (long long)evloop_now_ms())) <= 0) {
+			fprintf(stderr,
+			        "dirmxctl: authd did not answer "
+			        "within %d s\n",
+			        CTL_TIMEOUT_MS / 1000);
 			return -1;
 		}
 		n = recv(cl->fd, buf, sizeof(buf), 0);
 		if (n <= 0) {
 			fprintf(stderr, "dirmxctl: authd closed the "
-					"connection\n");
+			                "connection\n");
 			return -1;
 		}
 		if (!sbuf_append(cl->in, buf, (size_t)n)) {
@@ -115,8 +117,8 @@ static int client_recv(struct client *cl, enum authproto_verb request,
 }
 
 static const char *socket_path(const struct ctl_context *ctx,
-			       const char *opt_path,
-			       struct dirmx_config **cfg_r)
+                               const char *opt_path,
+                               struct dirmx_config **cfg_r)
 {
 	struct config_errors errors = {0};
 
@@ -146,9 +148,9 @@ static int client_open(struct client *cl, const char *path)
 	if (cl->fd < 0 ||
 	    connect(cl->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		fprintf(stderr,
-			"dirmxctl: cannot connect to authd at %s: %s "
-			"(is authd running?)\n",
-			path, strerror(errno));
+		        "dirmxctl: cannot connect to authd at %s: %s "
+		        "(is authd running?)\n",
+		        path, strerror(errno));
 		return -1;
 	}
 	m = authproto_msg_new_request(AUTHPROTO_HELLO, 0);
@@ -160,7 +162,7 @@ static int client_open(struct client *cl, const char *path)
 		return -1;
 	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
 		fprintf(stderr, "dirmxctl: authd refused HELLO: %s\n",
-			authproto_msg_get(ans, "reason"));
+		        authproto_msg_get(ans, "reason"));
 		ret = -1;
 	}
 	authproto_msg_deinit(&ans);
@@ -176,7 +178,7 @@ static void client_close(struct client *cl)
 
 /* Connect, send m (freed here), read its answer. */
 static int ask(const struct ctl_context *ctx, const char *path_opt,
-	       struct authproto_msg *m, struct authproto_msg **ans_r)
+               struct authproto_msg *m, struct authproto_msg **ans_r)
 {
 	struct dirmx_config *cfg = NULL;
 	struct client cl = {.fd = -1};
@@ -239,8 +241,8 @@ int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
 	printf("source:      %s\n", authproto_msg_get(ans, "source"));
 	printf("client site: %s\n",
 	       authproto_msg_get(ans, "client_site") != NULL
-		       ? authproto_msg_get(ans, "client_site")
-		       : "(unknown)");
+	           ? authproto_msg_get(ans, "client_site")
+	           : "(unknown)");
 	if (authproto_msg_get(ans, "last_error") != NULL)
 		printf("last error:  %s\n",
 		       authproto_msg_get(ans, "last_error"));
@@ -279,7 +281,7 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 	}
 	if (argc != i + 1) {
 		fprintf(stderr, "usage: dirmxctl lookup [-S SOCKET] "
-				"[--no-cache] ADDRESS\n");
+		                "[--no-cache] ADDRESS\n");
 		return 2;
 	}
 	m = authproto_msg_new_request(AUTHPROTO_LOOKUP, 1);
@@ -346,8 +348,8 @@ int ctl_auth(const struct ctl_context *ctx, int argc, char **argv)
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: dirmxctl auth [-S SOCKET] USER "
-				"(the password is read from the terminal or "
-				"standard input)\n");
+		                "(the password is read from the terminal or "
+		                "standard input)\n");
 		return 2;
 	}
 	password = read_password();
@@ -421,16 +423,16 @@ int ctl_stats(const struct ctl_context *ctx, int argc, char **argv)
 		return 2;
 	}
 	if (ask(ctx, sock, authproto_msg_new_request(AUTHPROTO_STATS, 1),
-		&ans) < 0)
+	        &ans) < 0)
 		return 3;
 	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
 		ret = print_failure(ans);
 	} else {
 		for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
 			if (strcmp(f.key, "counter") == 0)
-				printf("%-12s %s\n", f.value,
-				       authproto_msg_record_get(ans, k,
-								"value"));
+				printf(
+				    "%-12s %s\n", f.value,
+				    authproto_msg_record_get(ans, k, "value"));
 	}
 	authproto_msg_deinit(&ans);
 	return ret;

@@ -16,13 +16,13 @@ static const char *or_none(const char *s)
 }
 
 static void format_hostport(char *out, size_t size,
-			    const struct config_hostport *hp)
+                            const struct config_hostport *hp)
 {
 	bool v6 = strchr(hp->host, ':') != NULL;
 
 	if (hp->port != 0)
 		snprintf(out, size, "%s%s%s:%u", v6 ? "[" : "", hp->host,
-			 v6 ? "]" : "", hp->port);
+		         v6 ? "]" : "", hp->port);
 	else
 		snprintf(out, size, "%s", hp->host);
 }
@@ -39,8 +39,8 @@ static void summary(const struct dirmx_config *cfg)
 	       a->servers.count, settings_bind_name(a->bind));
 	printf("routerd: local_domains=%zu relay_networks=%zu routes=%zu "
 	       "smarthost=%s\n",
-	       r->local_domains.count, r->relay_networks.count,
-	       r->routes.count, or_none(r->smarthost.host));
+	       r->local_domains.count, r->relay_networks.count, r->routes.count,
+	       or_none(r->smarthost.host));
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const struct settings_listener *l = &cfg->listeners[i];
 		char addr[300];

@@ -22,10 +22,10 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: dirmxctl queue [-S SOCKET] [list]\n"
-		"       dirmxctl queue [-S SOCKET] show ID\n"
-		"       dirmxctl queue [-S SOCKET] flush [ID]\n"
-		"       dirmxctl queue [-S SOCKET] hold|release|delete ID\n");
+	        "usage: dirmxctl queue [-S SOCKET] [list]\n"
+	        "       dirmxctl queue [-S SOCKET] show ID\n"
+	        "       dirmxctl queue [-S SOCKET] flush [ID]\n"
+	        "       dirmxctl queue [-S SOCKET] hold|release|delete ID\n");
 }
 
 /* Send request, print the answer; the exit status. */
@@ -44,16 +44,17 @@ static int ask(const char *path, const char *request)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "dirmxctl: cannot connect to routerd at %s: %s "
-				"(is routerd running?)\n",
-			path, strerror(errno));
+		fprintf(stderr,
+		        "dirmxctl: cannot connect to routerd at %s: %s "
+		        "(is routerd running?)\n",
+		        path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto done;
 	}
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
 		fprintf(stderr, "dirmxctl: write to routerd: %s\n",
-			strerror(errno));
+		        strerror(errno));
 		close(fd);
 		goto done;
 	}
@@ -80,9 +81,9 @@ static int ask(const char *path, const char *request)
 	close(fd);
 	p = sbuf_data(in);
 	if (strncmp(p, "+OK", 3) != 0) {
-		fprintf(stderr, "dirmxctl: %s", strncmp(p, "-ERR ", 5) == 0
-							? p + 5
-							: "malformed answer\n");
+		fprintf(stderr, "dirmxctl: %s",
+		        strncmp(p, "-ERR ", 5) == 0 ? p + 5
+		                                    : "malformed answer\n");
 		ret = 1;
 		goto done;
 	}
@@ -145,8 +146,9 @@ int ctl_queue(const struct ctl_context *ctx, int argc, char **argv)
 	}
 	if (i < argc)
 		id = argv[i++];
-	if (i != argc || (id == NULL && strcmp(verb, "LIST") != 0 &&
-			  strcmp(verb, "FLUSH") != 0) ||
+	if (i != argc ||
+	    (id == NULL && strcmp(verb, "LIST") != 0 &&
+	     strcmp(verb, "FLUSH") != 0) ||
 	    (id != NULL && strcmp(verb, "LIST") == 0) ||
 	    (id != NULL && (strlen(id) > 64 || strpbrk(id, " \r\n") != NULL))) {
 		usage();
@@ -161,7 +163,7 @@ int ctl_queue(const struct ctl_context *ctx, int argc, char **argv)
 		path = cfg->routerd.control_socket;
 	}
 	snprintf(request, sizeof(request), "%s%s%s\n", verb,
-		 id != NULL ? " " : "", id != NULL ? id : "");
+	         id != NULL ? " " : "", id != NULL ? id : "");
 	ret = ask(path, request);
 	dirmx_config_deinit(&cfg);
 	return ret;

@@ -37,13 +37,30 @@
 #include <time.h>
 #include <unistd.h>
 
-enum phase { PH_GREET, PH_EHLO, PH_MAIL, PH_RCPT, PH_DATA, PH_DOT, PH_RSET,
-	     PH_QUIT, PH_N };
+enum phase {
+	PH_GREET,
+	PH_EHLO,
+	PH_MAIL,
+	PH_RCPT,
+	PH_DATA,
+	PH_DOT,
+	PH_RSET,
+	PH_QUIT,
+	PH_N
+};
 static const char *phase_name[PH_N] = {"greeting", "ehlo", "mail", "rcpt",
-				       "data", "dot", "rset", "quit"};
+                                       "data",     "dot",  "rset", "quit"};
 
-enum state { ST_CONNECTING, ST_GREET, ST_EHLO, ST_ENV, ST_DATA, ST_DOT,
-	     ST_RSET, ST_QUIT };
+enum state {
+	ST_CONNECTING,
+	ST_GREET,
+	ST_EHLO,
+	ST_ENV,
+	ST_DATA,
+	ST_DOT,
+	ST_RSET,
+	ST_QUIT
+};
 
 struct buf {
 	char *p;
@@ -54,19 +71,19 @@ struct sess {
 	int fd;
 	enum state st;
 	struct buf in, out;
-	int pipelining;	 /* server offers it and -P was given */
+	int pipelining; /* server offers it and -P was given */
 	int msgs_on_conn;
-	int have_msg;	 /* a message is claimed for this session */
-	int env_expect;	 /* replies still due for MAIL + RCPTs */
-	int env_sent;	 /* commands sent for this envelope (non-pipelined) */
+	int have_msg;   /* a message is claimed for this session */
+	int env_expect; /* replies still due for MAIL + RCPTs */
+	int env_sent;   /* commands sent for this envelope (non-pipelined) */
 	int mail_ok, rcpt_ok;
 	int rcpt_idx[64];
 	int nrcpt;
 	long msg_no;
 	double t_env, t_dot, t_last;
 	int dot_pending; /* the final dot is still in the output buffer */
-	int pl_seen;	 /* PIPELINING seen in the reply being read */
-	unsigned gen;	 /* bumped at every (re)open: the socket changed */
+	int pl_seen;     /* PIPELINING seen in the reply being read */
+	unsigned gen;    /* bumped at every (re)open: the socket changed */
 };
 
 static struct {
@@ -76,23 +93,30 @@ static struct {
 	size_t size;
 	uint64_t seed;
 	double timeout;
-} opt = {.host = "127.0.0.1", .sessions = 10, .messages = 100, .rcpts = 1,
-	 .size = 4096, .per_conn = 1, .seed = 1, .sender = "loadgen@bench.example",
-	 .helo = "loadgen.bench.example", .timeout = 60.0};
+} opt = {.host = "127.0.0.1",
+         .sessions = 10,
+         .messages = 100,
+         .rcpts = 1,
+         .size = 4096,
+         .per_conn = 1,
+         .seed = 1,
+         .sender = "loadgen@bench.example",
+         .helo = "loadgen.bench.example",
+         .timeout = 60.0};
 
 static char **addrs;
 static size_t n_addrs;
 static unsigned char *addr_used; /* distinct recipients sent */
 static long distinct_rcpts;
-static char *body;	/* filler lines, dot-safe, ending in CRLF */
+static char *body; /* filler lines, dot-safe, ending in CRLF */
 static size_t body_len;
 static struct addrinfo *server;
 
-static long next_msg;	 /* messages claimed so far */
-static long done_msgs;	 /* messages finished (any outcome) */
+static long next_msg;  /* messages claimed so far */
+static long done_msgs; /* messages finished (any outcome) */
 static long accepted, rejected, tempfailed, failed_sessions, conns;
 static long rcpt_accepted, rcpt_rejected, rcpt_tempfailed;
-static long counts[PH_N][3];	/* 2xx, 4xx, 5xx */
+static long counts[PH_N][3]; /* 2xx, 4xx, 5xx */
 static long other_replies;
 static double *lat_dot, *lat_env;
 static long n_dot, n_env;
@@ -220,7 +244,7 @@ static void load_addrs(const char *path)
 static void make_body(size_t size)
 {
 	static const char alphabet[] =
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 	struct buf b = {0};
 	size_t line = 0;
 
@@ -229,7 +253,8 @@ static void make_body(size_t size)
 		int i;
 
 		for (i = 0; i < 76; i++)
-			l[i] = alphabet[(line * 7 + i) % (sizeof(alphabet) - 1)];
+			l[i] =
+			    alphabet[(line * 7 + i) % (sizeof(alphabet) - 1)];
 		l[76] = '\r';
 		l[77] = '\n';
 		buf_add(&b, l, 78);
@@ -268,7 +293,7 @@ static int open_session(struct sess *s);
 static void want_write(struct sess *s, int on)
 {
 	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-				 .data.ptr = s};
+	                         .data.ptr = s};
 
 	epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev);
 }
@@ -277,7 +302,7 @@ static int flush_out(struct sess *s)
 {
 	while (s->out.off < s->out.len) {
 		ssize_t n = write(s->fd, s->out.p + s->out.off,
-				  s->out.len - s->out.off);
+		                  s->out.len - s->out.off);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
@@ -358,7 +383,7 @@ static void start_message(struct sess *s)
 	if (s->pipelining) {
 		for (i = 0; i < s->nrcpt; i++)
 			buf_printf(&s->out, "RCPT TO:<%s>\r\n",
-				   addrs[s->rcpt_idx[i]]);
+			           addrs[s->rcpt_idx[i]]);
 		s->env_sent = 1 + s->nrcpt;
 	} else {
 		s->env_sent = 1;
@@ -373,15 +398,15 @@ static void send_body(struct sess *s)
 	int n, i;
 
 	n = snprintf(hdr, sizeof(hdr),
-		     "From: <%s>\r\nTo: <%s>\r\nSubject: bench message %ld\r\n"
-		     "Message-Id: <%ld.%d@loadgen.bench.example>\r\n"
-		     "Date: Thu, 1 Jan 2026 00:00:00 +0000\r\n",
-		     opt.sender, addrs[s->rcpt_idx[0]], s->msg_no, s->msg_no,
-		     (int)getpid());
+	             "From: <%s>\r\nTo: <%s>\r\nSubject: bench message %ld\r\n"
+	             "Message-Id: <%ld.%d@loadgen.bench.example>\r\n"
+	             "Date: Thu, 1 Jan 2026 00:00:00 +0000\r\n",
+	             opt.sender, addrs[s->rcpt_idx[0]], s->msg_no, s->msg_no,
+	             (int)getpid());
 	buf_add(&s->out, hdr, (size_t)n);
 	for (i = 1; i < s->nrcpt; i++) {
 		n = snprintf(hdr, sizeof(hdr), "Cc: <%s>\r\n",
-			     addrs[s->rcpt_idx[i]]);
+		             addrs[s->rcpt_idx[i]]);
 		buf_add(&s->out, hdr, (size_t)n);
 	}
 	buf_add(&s->out, "\r\n", 2);
@@ -444,7 +469,7 @@ static void on_reply(struct sess *s, int code, int pipelining_seen)
 				s->env_sent = s->env_expect = 1 + s->nrcpt;
 			} else if (s->env_sent < 1 + s->nrcpt) {
 				buf_printf(&s->out, "RCPT TO:<%s>\r\n",
-					   addrs[s->rcpt_idx[s->env_sent - 1]]);
+				           addrs[s->rcpt_idx[s->env_sent - 1]]);
 				s->env_sent++;
 				return;
 			}
@@ -581,8 +606,8 @@ static int open_session(struct sess *s)
 	struct epoll_event ev;
 	int fd, one = 1;
 
-	fd = socket(server->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = socket(server->ai_family,
+	            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -628,7 +653,8 @@ static void on_event(struct sess *s, uint32_t events)
 		if (err) {
 			char why[128];
 
-			snprintf(why, sizeof(why), "connect: %s", strerror(err));
+			snprintf(why, sizeof(why), "connect: %s",
+			         strerror(err));
 			sess_fail(s, why);
 			return;
 		}
@@ -641,7 +667,7 @@ static void on_event(struct sess *s, uint32_t events)
 
 			if (s->in.off > 0) {
 				memmove(s->in.p, s->in.p + s->in.off,
-					s->in.len - s->in.off);
+				        s->in.len - s->in.off);
 				s->in.len -= s->in.off;
 				s->in.off = 0;
 			}
@@ -651,7 +677,8 @@ static void on_event(struct sess *s, uint32_t events)
 					die("out of memory");
 				s->in.cap += 8192;
 			}
-			n = read(s->fd, s->in.p + s->in.len, s->in.cap - s->in.len);
+			n = read(s->fd, s->in.p + s->in.len,
+			         s->in.cap - s->in.len);
 			if (n > 0) {
 				s->in.len += (size_t)n;
 				continue;
@@ -663,7 +690,8 @@ static void on_event(struct sess *s, uint32_t events)
 				if (s->st == ST_QUIT)
 					sess_close(s);
 				else
-					sess_fail(s, "connection closed by server");
+					sess_fail(
+					    s, "connection closed by server");
 				return;
 			}
 			if (errno == EAGAIN || errno == EINTR)
@@ -682,10 +710,10 @@ static void on_event(struct sess *s, uint32_t events)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: loadgen -s HOST:PORT -f RCPTFILE [-c SESSIONS] "
-		"[-m MESSAGES] [-r RCPTS] [-S SIZE] [-n MSGS_PER_CONN] [-P] "
-		"[-x SEED] [-F SENDER] [-H HELO] [-t TIMEOUT_S] "
-		"[-l LATENCY_FILE]\n");
+	        "usage: loadgen -s HOST:PORT -f RCPTFILE [-c SESSIONS] "
+	        "[-m MESSAGES] [-r RCPTS] [-S SIZE] [-n MSGS_PER_CONN] [-P] "
+	        "[-x SEED] [-F SENDER] [-H HELO] [-t TIMEOUT_S] "
+	        "[-l LATENCY_FILE]\n");
 	exit(2);
 }
 
@@ -696,7 +724,8 @@ static void print_stats(const char *name, double *v, long n)
 
 	if (n == 0) {
 		printf("\"%s\":{\"n\":0,\"p50\":null,\"p90\":null,\"p99\":null,"
-		       "\"max\":null,\"mean\":null}", name);
+		       "\"max\":null,\"mean\":null}",
+		       name);
 		return;
 	}
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
@@ -727,19 +756,44 @@ int main(int argc, char **argv)
 			((char *)opt.host)[colon - optarg] = 0;
 			opt.port = colon + 1;
 			break;
-		case 'f': opt.rcpt_file = optarg; break;
-		case 'c': opt.sessions = atoi(optarg); break;
-		case 'm': opt.messages = atol(optarg); break;
-		case 'r': opt.rcpts = atoi(optarg); break;
-		case 'S': opt.size = (size_t)atol(optarg); break;
-		case 'n': opt.per_conn = atoi(optarg); break;
-		case 'P': opt.pipelining = 1; break;
-		case 'x': opt.seed = strtoull(optarg, NULL, 10); break;
-		case 'F': opt.sender = optarg; break;
-		case 'H': opt.helo = optarg; break;
-		case 't': opt.timeout = atof(optarg); break;
-		case 'l': opt.latency_file = optarg; break;
-		default: usage();
+		case 'f':
+			opt.rcpt_file = optarg;
+			break;
+		case 'c':
+			opt.sessions = atoi(optarg);
+			break;
+		case 'm':
+			opt.messages = atol(optarg);
+			break;
+		case 'r':
+			opt.rcpts = atoi(optarg);
+			break;
+		case 'S':
+			opt.size = (size_t)atol(optarg);
+			break;
+		case 'n':
+			opt.per_conn = atoi(optarg);
+			break;
+		case 'P':
+			opt.pipelining = 1;
+			break;
+		case 'x':
+			opt.seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'F':
+			opt.sender = optarg;
+			break;
+		case 'H':
+			opt.helo = optarg;
+			break;
+		case 't':
+			opt.timeout = atof(optarg);
+			break;
+		case 'l':
+			opt.latency_file = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (opt.port == NULL || opt.rcpt_file == NULL || opt.sessions < 1 ||
@@ -799,7 +853,8 @@ int main(int argc, char **argv)
 	       "\"connections\":%ld,\"accepted\":%ld,\"rejected\":%ld,"
 	       "\"tempfailed\":%ld,\"failed_sessions\":%ld,"
 	       "\"rcpt_accepted\":%ld,\"rcpt_rejected\":%ld,"
-	       "\"rcpt_tempfailed\":%ld,\"distinct_rcpts\":%ld,\"wall_s\":%.4f,\"msgs_per_s\":%.2f,",
+	       "\"rcpt_tempfailed\":%ld,\"distinct_rcpts\":%ld,\"wall_s\":%.4f,"
+	       "\"msgs_per_s\":%.2f,",
 	       opt.host, opt.port, opt.sessions, opt.messages, opt.rcpts,
 	       body_len, opt.per_conn, opt.pipelining ? "true" : "false", conns,
 	       accepted, rejected, tempfailed, failed_sessions, rcpt_accepted,

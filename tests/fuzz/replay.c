@@ -56,7 +56,8 @@ static void mutate_and_run(const uint8_t *data, size_t size)
 		switch (rng_next() % 5) {
 		case 0: /* flip bits */
 			for (int k = 0; k < 4 && n > 0; k++)
-				m[rng_next() % n] ^= (uint8_t)(1u << (rng_next() % 8));
+				m[rng_next() % n] ^=
+				    (uint8_t)(1u << (rng_next() % 8));
 			break;
 		case 1: /* truncate */
 			n = n > 0 ? rng_next() % n : 0;
@@ -64,7 +65,8 @@ static void mutate_and_run(const uint8_t *data, size_t size)
 		case 2: /* insert a byte, often a special one */
 			pos = n > 0 ? rng_next() % (n + 1) : 0;
 			memmove(m + pos + 1, m + pos, n - pos);
-			m[pos] = (uint8_t)"\0\r\n\\\"@<>:%!.\xff"[rng_next() % 14];
+			m[pos] =
+			    (uint8_t) "\0\r\n\\\"@<>:%!.\xff"[rng_next() % 14];
 			n++;
 			break;
 		case 3: /* duplicate a run */
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", argv[i],
-				 de->d_name);
+			         de->d_name);
 			if (run_file(path) < 0) {
 				closedir(d);
 				return 1;
@@ -146,7 +148,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "replay: no corpus files given\n");
 		return 1;
 	}
-	printf("replay: %d corpus files, %d runs each\n", files,
-	       MUTATIONS + 1);
+	printf("replay: %d corpus files, %d runs each\n", files, MUTATIONS + 1);
 	return 0;
 }

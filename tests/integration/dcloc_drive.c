@@ -43,7 +43,7 @@ struct one {
 };
 
 static void on_result(const struct ldconn_result *res, const char *dc_uri,
-		      void *ctx)
+                      void *ctx)
 {
 	struct one *o = ctx;
 	uint64_t ms = evloop_now_ms() - o->start;
@@ -53,11 +53,12 @@ static void on_result(const struct ldconn_result *res, const char *dc_uri,
 		       o->idx, dc_uri, res->n_entries, (unsigned long long)ms,
 		       (unsigned long long)(evloop_now_ms() - t0));
 	} else {
-		printf("search %d fail status=%s error=\"%s\" ms=%llu at=%llu\n",
-		       o->idx, ldconn_status_str(res->status),
-		       res->error != NULL ? res->error : "",
-		       (unsigned long long)ms,
-		       (unsigned long long)(evloop_now_ms() - t0));
+		printf(
+		    "search %d fail status=%s error=\"%s\" ms=%llu at=%llu\n",
+		    o->idx, ldconn_status_str(res->status),
+		    res->error != NULL ? res->error : "",
+		    (unsigned long long)ms,
+		    (unsigned long long)(evloop_now_ms() - t0));
 		failures++;
 	}
 	fflush(stdout);
@@ -112,10 +113,14 @@ static int parse_enum(const char *s, const char *const *names, int n)
 static const char *state_name(enum dcloc_state s)
 {
 	switch (s) {
-	case DCLOC_DC_UNKNOWN: return "unknown";
-	case DCLOC_DC_UP: return "up";
-	case DCLOC_DC_DOWN: return "down";
-	case DCLOC_DC_GONE: return "gone";
+	case DCLOC_DC_UNKNOWN:
+		return "unknown";
+	case DCLOC_DC_UP:
+		return "up";
+	case DCLOC_DC_DOWN:
+		return "down";
+	case DCLOC_DC_GONE:
+		return "gone";
 	}
 	return "?";
 }
@@ -124,7 +129,7 @@ int main(int argc, char **argv)
 {
 	static const char *const tls_names[] = {"none", "starttls", "ldaps"};
 	static const char *const bind_names[] = {"none", "simple", "plain",
-						 "gssapi", "external"};
+	                                         "gssapi", "external"};
 	struct dcloc_options lo = {0};
 	struct ldpool_options po = {0};
 	struct dns_options dopts = {.timeout_ms = 1000, .tries = 2};
@@ -136,38 +141,79 @@ int main(int argc, char **argv)
 
 	po.conn.timeout_ms = 3000;
 	search.scope = LDAP_SCOPE_SUBTREE;
-	while ((opt = getopt(argc, argv, "d:s:S:x:gT:C:M:D:w:PAt:c:n:i:e:b:f:")) != -1) {
+	while ((opt = getopt(argc, argv,
+	                     "d:s:S:x:gT:C:M:D:w:PAt:c:n:i:e:b:f:")) != -1) {
 		switch (opt) {
-		case 'd': lo.domain = optarg; break;
-		case 's': dns_server = optarg; break;
-		case 'S': statics = optarg; break;
-		case 'x': lo.site = optarg; break;
-		case 'g': lo.gc = true; break;
-		case 'T': po.conn.tls = lo.tls = parse_enum(optarg, tls_names, 3); break;
-		case 'C': po.conn.ca_file = optarg; break;
-		case 'M': po.conn.bind = parse_enum(optarg, bind_names, 5); break;
-		case 'D': po.conn.bind_dn = optarg; break;
-		case 'w': po.conn.password = optarg; break;
-		case 'P': po.conn.allow_plaintext = true; break;
-		case 'A': po.conn.sasl_no_secprops = true; break;
-		case 't': po.conn.timeout_ms = atoi(optarg); break;
-		case 'c': po.conns_per_dc = (unsigned)atoi(optarg); break;
-		case 'n': count = atoi(optarg); break;
-		case 'i': interval_ms = atoi(optarg); break;
-		case 'e': lo.seed = strtoull(optarg, NULL, 10); break;
-		case 'b': search.base = optarg; break;
-		case 'f': search.filter = optarg; break;
-		default: return 2;
+		case 'd':
+			lo.domain = optarg;
+			break;
+		case 's':
+			dns_server = optarg;
+			break;
+		case 'S':
+			statics = optarg;
+			break;
+		case 'x':
+			lo.site = optarg;
+			break;
+		case 'g':
+			lo.gc = true;
+			break;
+		case 'T':
+			po.conn.tls = lo.tls = parse_enum(optarg, tls_names, 3);
+			break;
+		case 'C':
+			po.conn.ca_file = optarg;
+			break;
+		case 'M':
+			po.conn.bind = parse_enum(optarg, bind_names, 5);
+			break;
+		case 'D':
+			po.conn.bind_dn = optarg;
+			break;
+		case 'w':
+			po.conn.password = optarg;
+			break;
+		case 'P':
+			po.conn.allow_plaintext = true;
+			break;
+		case 'A':
+			po.conn.sasl_no_secprops = true;
+			break;
+		case 't':
+			po.conn.timeout_ms = atoi(optarg);
+			break;
+		case 'c':
+			po.conns_per_dc = (unsigned)atoi(optarg);
+			break;
+		case 'n':
+			count = atoi(optarg);
+			break;
+		case 'i':
+			interval_ms = atoi(optarg);
+			break;
+		case 'e':
+			lo.seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'b':
+			search.base = optarg;
+			break;
+		case 'f':
+			search.filter = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (search.base == NULL || search.filter == NULL ||
 	    (lo.domain == NULL && statics == NULL)) {
-		fprintf(stderr, "usage: see the comment at the top of dcloc_drive.c\n");
+		fprintf(stderr,
+		        "usage: see the comment at the top of dcloc_drive.c\n");
 		return 2;
 	}
 	if (statics != NULL) {
-		for (char *tok = strtok(statics, ","); tok != NULL && n_servers < 16;
-		     tok = strtok(NULL, ","))
+		for (char *tok = strtok(statics, ",");
+		     tok != NULL && n_servers < 16; tok = strtok(NULL, ","))
 			servers[n_servers++] = tok;
 		lo.servers = (const char *const *)servers;
 		lo.n_servers = n_servers;
@@ -197,8 +243,8 @@ int main(int argc, char **argv)
 		ldpool_dc_stats(pool, dc, &st);
 		printf("dc %zu %s prio=%u weight=%u state=%s searches=%llu "
 		       "failovers=%llu error=\"%s\"\n",
-		       i, dc->uri, dc->priority, dc->weight, state_name(dc->state),
-		       (unsigned long long)st.searches,
+		       i, dc->uri, dc->priority, dc->weight,
+		       state_name(dc->state), (unsigned long long)st.searches,
 		       (unsigned long long)st.failovers,
 		       dc->last_error != NULL ? dc->last_error : "");
 	}

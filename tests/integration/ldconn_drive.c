@@ -52,18 +52,18 @@ static void on_result(const struct ldconn_result *res, void *ctx)
 }
 
 static void on_state(struct ldconn *c, enum ldconn_state state,
-		     const char *reason, void *ctx)
+                     const char *reason, void *ctx)
 {
 	const char *error;
 
 	if (state == LDCONN_STATE_DOWN) {
 		if (outstanding == 0) {
 			fprintf(stderr, "setup failed: %s\n",
-				reason != NULL ? reason : "?");
+			        reason != NULL ? reason : "?");
 			setup_failed = 1;
 		} else {
 			fprintf(stderr, "connection lost: %s\n",
-				reason != NULL ? reason : "?");
+			        reason != NULL ? reason : "?");
 		}
 		event_base_loopbreak(base);
 		return;
@@ -73,7 +73,7 @@ static void on_state(struct ldconn *c, enum ldconn_state state,
 	printf("connected: %s\n", ldconn_uri(c));
 	for (int i = 0; i < count; i++) {
 		if (ldconn_search_start(c, &search, on_result, (void *)(long)i,
-					&error) == NULL) {
+		                        &error) == NULL) {
 			fprintf(stderr, "search %d not sent: %s\n", i, error);
 			failures++;
 			continue;
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 {
 	static const char *const tls_names[] = {"none", "starttls", "ldaps"};
 	static const char *const bind_names[] = {"none", "simple", "plain",
-						 "gssapi", "external"};
+	                                         "gssapi", "external"};
 	struct ldconn_options o = {.timeout_ms = 5000};
 	struct ldconn *c;
 	int opt;
@@ -106,26 +106,58 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "H:T:C:M:D:w:c:k:PAt:n:b:f:s:")) !=
 	       -1) {
 		switch (opt) {
-		case 'H': o.uri = optarg; break;
-		case 'T': o.tls = parse_enum(optarg, tls_names, 3); break;
-		case 'C': o.ca_file = optarg; break;
-		case 'M': o.bind = parse_enum(optarg, bind_names, 5); break;
-		case 'D': o.bind_dn = optarg; break;
-		case 'w': o.password = optarg; break;
-		case 'c': o.cert_file = optarg; break;
-		case 'k': o.key_file = optarg; break;
-		case 'P': o.allow_plaintext = true; break;
-		case 'A': o.sasl_no_secprops = true; break;
-		case 't': o.timeout_ms = atoi(optarg); break;
-		case 'n': count = atoi(optarg); break;
-		case 'b': search.base = optarg; break;
-		case 'f': search.filter = optarg; break;
-		case 's': search.scope = atoi(optarg); break;
-		default: return 2;
+		case 'H':
+			o.uri = optarg;
+			break;
+		case 'T':
+			o.tls = parse_enum(optarg, tls_names, 3);
+			break;
+		case 'C':
+			o.ca_file = optarg;
+			break;
+		case 'M':
+			o.bind = parse_enum(optarg, bind_names, 5);
+			break;
+		case 'D':
+			o.bind_dn = optarg;
+			break;
+		case 'w':
+			o.password = optarg;
+			break;
+		case 'c':
+			o.cert_file = optarg;
+			break;
+		case 'k':
+			o.key_file = optarg;
+			break;
+		case 'P':
+			o.allow_plaintext = true;
+			break;
+		case 'A':
+			o.sasl_no_secprops = true;
+			break;
+		case 't':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 'n':
+			count = atoi(optarg);
+			break;
+		case 'b':
+			search.base = optarg;
+			break;
+		case 'f':
+			search.filter = optarg;
+			break;
+		case 's':
+			search.scope = atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (o.uri == NULL || search.base == NULL || search.filter == NULL) {
-		fprintf(stderr, "usage: ldconn_drive -H URI -b BASE -f FILTER\n");
+		fprintf(stderr,
+		        "usage: ldconn_drive -H URI -b BASE -f FILTER\n");
 		return 2;
 	}
 	if (optind < argc) {

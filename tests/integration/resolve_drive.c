@@ -122,7 +122,8 @@ static void next(void)
 		return;
 	}
 	if (nexthop_parse(hops[hop_idx], &cur, &error) < 0) {
-		fprintf(stderr, "resolve_drive: %s: %s\n", hops[hop_idx], error);
+		fprintf(stderr, "resolve_drive: %s: %s\n", hops[hop_idx],
+		        error);
 		exit(2);
 	}
 	start_ms = now_ms();

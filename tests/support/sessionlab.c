@@ -55,13 +55,13 @@ struct sessionlab *sessionlab_new(int role)
 
 	lab->base = evloop_new();
 	snprintf(lab->dir, sizeof(lab->dir), "/tmp/dirmx-sessionlab-XXXXXX");
-	if (mkdtemp(lab->dir) == NULL || spool_open(lab->base, lab->dir,
-						    &lab->spool, &error) < 0) {
+	if (mkdtemp(lab->dir) == NULL ||
+	    spool_open(lab->base, lab->dir, &lab->spool, &error) < 0) {
 		fprintf(stderr, "sessionlab: spool: %s\n", strerror(errno));
 		abort();
 	}
-	lab->authc = authc_new(lab->base, "/nonexistent/dirmx-authd.sock",
-			       "sessionlab");
+	lab->authc =
+	    authc_new(lab->base, "/nonexistent/dirmx-authd.sock", "sessionlab");
 	authc_set_timeout(lab->authc, 200);
 	lab->policy = policy_new(domains, 1, NULL, 0, &error);
 	lab->params.hostname = alloc_strdup("mx.sessionlab.test");
@@ -105,10 +105,10 @@ void sessionlab_connect(struct sessionlab *lab)
 	lab->peer = sv[1];
 	lab->closed = false;
 	lab->out_len = 0;
-	lab->sess = session_new(&lab->env, sv[0], (struct sockaddr *)&peer,
-				&(struct session_listener){
-					.name = "lab", .role = lab->role,
-					.tls = SETTINGS_TLS_NONE});
+	lab->sess = session_new(
+	    &lab->env, sv[0], (struct sockaddr *)&peer,
+	    &(struct session_listener){
+	        .name = "lab", .role = lab->role, .tls = SETTINGS_TLS_NONE});
 }
 
 void sessionlab_send(struct sessionlab *lab, const void *data, size_t len)
@@ -141,10 +141,10 @@ static bool drain(struct sessionlab *lab)
 
 		if (n > 0) {
 			if (lab->out_len + (size_t)n + 1 > lab->out_cap) {
-				lab->out_cap = (lab->out_len + (size_t)n + 1) *
-					       2;
-				lab->out = alloc_resize(lab->out, lab->out_cap,
-							1);
+				lab->out_cap =
+				    (lab->out_len + (size_t)n + 1) * 2;
+				lab->out =
+				    alloc_resize(lab->out, lab->out_cap, 1);
 			}
 			memcpy(lab->out + lab->out_len, buf, (size_t)n);
 			lab->out_len += (size_t)n;
@@ -168,18 +168,17 @@ void sessionlab_run(struct sessionlab *lab, unsigned quiet_ms)
 		event_base_loop(lab->base, 0);
 		if (drain(lab))
 			quiet_since = evloop_now_ms();
-		if (lab->closed ||
-		    evloop_now_ms() - quiet_since >= quiet_ms)
+		if (lab->closed || evloop_now_ms() - quiet_since >= quiet_ms)
 			return;
 	}
 }
 
 const char *sessionlab_output(struct sessionlab *lab, size_t *len_r,
-			      bool *closed_r)
+                              bool *closed_r)
 {
 	free(lab->given);
-	lab->given = alloc_strndup(lab->out != NULL ? lab->out : "",
-				   lab->out_len);
+	lab->given =
+	    alloc_strndup(lab->out != NULL ? lab->out : "", lab->out_len);
 	*len_r = lab->out_len;
 	*closed_r = lab->closed;
 	lab->out_len = 0;

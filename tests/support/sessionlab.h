@@ -31,7 +31,7 @@ void sessionlab_run(struct sessionlab *lab, unsigned quiet_ms);
 /* Everything the session wrote since the last call (NUL-terminated,
  * owned by the lab until the next call); *closed_r: it closed. */
 const char *sessionlab_output(struct sessionlab *lab, size_t *len_r,
-			      bool *closed_r);
+                              bool *closed_r);
 /* Reply lines (final lines of replies: "250 ..." not "250-...") in out. */
 size_t sessionlab_count_replies(const char *out, size_t len);
 void sessionlab_free(struct sessionlab **lab);

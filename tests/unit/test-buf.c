@@ -27,7 +27,8 @@ static void test_fetch_bounds(void **state)
 	assert_int_equal(u16, 0x1234);
 	assert_true(buf_fetch_le16(&b, &u16));
 	assert_int_equal(u16, 0x7856);
-	/* Only one byte left: 16- and 32-bit fetches fail and consume nothing. */
+	/* Only one byte left: 16- and 32-bit fetches fail and consume nothing.
+	 */
 	assert_false(buf_fetch_be16(&b, &u16));
 	assert_false(buf_fetch_be32(&b, &u32));
 	assert_false(buf_fetch_le32(&b, &u32));
@@ -115,20 +116,20 @@ static void test_fetch_uint(void **state)
 		uint64_t v;
 		size_t consumed;
 	} cases[] = {
-		{"0", 10, true, 0, 1},
-		{"10", 10, true, 10, 2},
-		{"11", 10, false, 0, 0},
-		{"7", 5, false, 0, 0},
-		{"", 10, false, 0, 0},
-		{"-1", 10, false, 0, 0},
-		{"+1", 10, false, 0, 0},
-		{" 1", 10, false, 0, 0},
-		{"42abc", 100, true, 42, 2},
-		{"18446744073709551615", UINT64_MAX, true, UINT64_MAX, 20},
-		{"18446744073709551616", UINT64_MAX, false, 0, 0},
-		{"99999999999999999999999", UINT64_MAX, false, 0, 0},
-		{"65535", 65535, true, 65535, 5},
-		{"65536", 65535, false, 0, 0},
+	    {"0", 10, true, 0, 1},
+	    {"10", 10, true, 10, 2},
+	    {"11", 10, false, 0, 0},
+	    {"7", 5, false, 0, 0},
+	    {"", 10, false, 0, 0},
+	    {"-1", 10, false, 0, 0},
+	    {"+1", 10, false, 0, 0},
+	    {" 1", 10, false, 0, 0},
+	    {"42abc", 100, true, 42, 2},
+	    {"18446744073709551615", UINT64_MAX, true, UINT64_MAX, 20},
+	    {"18446744073709551616", UINT64_MAX, false, 0, 0},
+	    {"99999999999999999999999", UINT64_MAX, false, 0, 0},
+	    {"65535", 65535, true, 65535, 5},
+	    {"65536", 65535, false, 0, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -137,7 +138,7 @@ static void test_fetch_uint(void **state)
 
 		buf_init(&b, cases[i].in, strlen(cases[i].in));
 		assert_int_equal(buf_fetch_uint(&b, cases[i].max, &v),
-				 cases[i].ok);
+		                 cases[i].ok);
 		if (cases[i].ok)
 			assert_int_equal(v, cases[i].v);
 		else
@@ -194,13 +195,13 @@ static void test_sbuf_grow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fetch_bounds),
-		cmocka_unit_test(test_be_store_and_fetch),
-		cmocka_unit_test(test_null_and_empty),
-		cmocka_unit_test(test_fetch_until_and_tag),
-		cmocka_unit_test(test_fetch_uint),
-		cmocka_unit_test(test_sbuf_limit),
-		cmocka_unit_test(test_sbuf_grow),
+	    cmocka_unit_test(test_fetch_bounds),
+	    cmocka_unit_test(test_be_store_and_fetch),
+	    cmocka_unit_test(test_null_and_empty),
+	    cmocka_unit_test(test_fetch_until_and_tag),
+	    cmocka_unit_test(test_fetch_uint),
+	    cmocka_unit_test(test_sbuf_limit),
+	    cmocka_unit_test(test_sbuf_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,47 +55,74 @@ static bool no_bangs(const char *value, const char **error_r)
 }
 
 static const struct config_enum_value modes[] = {
-	{"alpha", 1}, {"beta", 2}, {"b", 2}, {NULL, 0}};
+    {"alpha", 1}, {"beta", 2}, {"b", 2}, {NULL, 0}};
 
 #define M(f) offsetof(struct tconf, main.f)
 static const struct config_setting main_settings[] = {
-	{.name = "string", .type = CONFIG_STRING, .offset = M(string),
-	 .validate = no_bangs},
-	{.name = "path", .type = CONFIG_PATH, .offset = M(path)},
-	{.name = "flag", .type = CONFIG_BOOL, .offset = M(flag),
-	 .default_value = "no"},
-	{.name = "count", .type = CONFIG_UINT, .offset = M(count),
-	 .default_value = "3", .min = 1, .max = 10},
-	{.name = "delay", .type = CONFIG_DURATION, .offset = M(delay),
-	 .default_value = "30s"},
-	{.name = "limit", .type = CONFIG_SIZE, .offset = M(limit),
-	 .default_value = "1M", .min = 10, .max = 1024ULL * 1024 * 1024},
-	{.name = "mode", .type = CONFIG_ENUM, .offset = M(mode),
-	 .default_value = "alpha", .enum_values = modes},
-	{.name = "items", .type = CONFIG_LIST, .offset = M(items),
-	 .default_value = "dflt", .validate = no_bangs},
-	{.name = "host", .type = CONFIG_HOSTPORT, .offset = M(host)},
-	{.name = NULL},
+    {.name = "string",
+     .type = CONFIG_STRING,
+     .offset = M(string),
+     .validate = no_bangs},
+    {.name = "path", .type = CONFIG_PATH, .offset = M(path)},
+    {.name = "flag",
+     .type = CONFIG_BOOL,
+     .offset = M(flag),
+     .default_value = "no"},
+    {.name = "count",
+     .type = CONFIG_UINT,
+     .offset = M(count),
+     .default_value = "3",
+     .min = 1,
+     .max = 10},
+    {.name = "delay",
+     .type = CONFIG_DURATION,
+     .offset = M(delay),
+     .default_value = "30s"},
+    {.name = "limit",
+     .type = CONFIG_SIZE,
+     .offset = M(limit),
+     .default_value = "1M",
+     .min = 10,
+     .max = 1024ULL * 1024 * 1024},
+    {.name = "mode",
+     .type = CONFIG_ENUM,
+     .offset = M(mode),
+     .default_value = "alpha",
+     .enum_values = modes},
+    {.name = "items",
+     .type = CONFIG_LIST,
+     .offset = M(items),
+     .default_value = "dflt",
+     .validate = no_bangs},
+    {.name = "host", .type = CONFIG_HOSTPORT, .offset = M(host)},
+    {.name = NULL},
 };
 
 static const struct config_setting item_settings[] = {
-	{.name = "weight", .type = CONFIG_UINT,
-	 .offset = offsetof(struct item, weight), .required = true},
-	{.name = "label", .type = CONFIG_STRING,
-	 .offset = offsetof(struct item, label), .default_value = "none"},
-	{.name = NULL},
+    {.name = "weight",
+     .type = CONFIG_UINT,
+     .offset = offsetof(struct item, weight),
+     .required = true},
+    {.name = "label",
+     .type = CONFIG_STRING,
+     .offset = offsetof(struct item, label),
+     .default_value = "none"},
+    {.name = NULL},
 };
 
 static const struct config_section tsections[] = {
-	{.name = "main", .settings = main_settings,
-	 .offset = offsetof(struct tconf, main)},
-	{.name = "item", .settings = item_settings,
-	 .offset = offsetof(struct tconf, inst), .named = true,
-	 .count_offset = offsetof(struct tconf, inst_count),
-	 .instance_size = sizeof(struct item),
-	 .name_offset = offsetof(struct item, name),
-	 .line_offset = offsetof(struct item, line)},
-	{.name = NULL},
+    {.name = "main",
+     .settings = main_settings,
+     .offset = offsetof(struct tconf, main)},
+    {.name = "item",
+     .settings = item_settings,
+     .offset = offsetof(struct tconf, inst),
+     .named = true,
+     .count_offset = offsetof(struct tconf, inst_count),
+     .instance_size = sizeof(struct item),
+     .name_offset = offsetof(struct item, name),
+     .line_offset = offsetof(struct item, line)},
+    {.name = NULL},
 };
 
 /* Cross-check: a flag needs a string. */
@@ -116,19 +143,19 @@ static const struct config_table ttable = {tsections, tcheck};
 static char *dump(const struct tconf *c)
 {
 	char *s = alloc_printf(
-		"string=<%s> path=<%s> flag=%d count=%u delay=%llu limit=%llu "
-		"mode=%d host=%s:%u literal=%d items=[",
-		c->main.string ? c->main.string : "(null)",
-		c->main.path ? c->main.path : "(null)", c->main.flag,
-		c->main.count, (unsigned long long)c->main.delay,
-		(unsigned long long)c->main.limit, c->main.mode,
-		c->main.host.host ? c->main.host.host : "(null)",
-		c->main.host.port, c->main.host.literal);
+	    "string=<%s> path=<%s> flag=%d count=%u delay=%llu limit=%llu "
+	    "mode=%d host=%s:%u literal=%d items=[",
+	    c->main.string ? c->main.string : "(null)",
+	    c->main.path ? c->main.path : "(null)", c->main.flag, c->main.count,
+	    (unsigned long long)c->main.delay,
+	    (unsigned long long)c->main.limit, c->main.mode,
+	    c->main.host.host ? c->main.host.host : "(null)", c->main.host.port,
+	    c->main.host.literal);
 	char *t;
 
 	for (size_t i = 0; i < c->main.items.count; i++) {
 		t = alloc_printf("%s%s%s", s, i ? "|" : "",
-				 c->main.items.items[i]);
+		                 c->main.items.items[i]);
 		free(s);
 		s = t;
 	}
@@ -137,8 +164,8 @@ static char *dump(const struct tconf *c)
 	s = t;
 	for (size_t i = 0; i < c->inst_count; i++) {
 		t = alloc_printf("%s %s@%u:%u:%s", s, c->inst[i].name,
-				 c->inst[i].line, c->inst[i].weight,
-				 c->inst[i].label);
+		                 c->inst[i].line, c->inst[i].weight,
+		                 c->inst[i].label);
 		free(s);
 		s = t;
 	}
@@ -160,10 +187,10 @@ static void run_case(const struct tcase *tc, size_t len)
 	size_t want = tc->n_errors ? tc->n_errors : (tc->error ? 1 : 0);
 	char *d = dump(&c);
 
-	bool bad_error = tc->error && e.count > 0 &&
-			 strstr(e.msgs[0], tc->error) == NULL;
-	bool bad_dump = !tc->error && tc->expect &&
-			strstr(d, tc->expect) == NULL;
+	bool bad_error =
+	    tc->error && e.count > 0 && strstr(e.msgs[0], tc->error) == NULL;
+	bool bad_dump =
+	    !tc->error && tc->expect && strstr(d, tc->expect) == NULL;
 
 	if (e.count != want || bad_error || bad_dump) {
 		print_message("case: %s\ndump: %s\n", tc->text, d);
@@ -193,79 +220,78 @@ static void run_cases(const struct tcase *cases, size_t n)
 static void test_values(void **state)
 {
 	static const struct tcase cases[] = {
-		{"[main]\n", "string=<(null)> path=<(null)> flag=0 count=3 "
-			     "delay=30000 limit=1048576 mode=1 host=(null):0 "
-			     "literal=0 items=[dflt] inst=0"},
-		{"[main]\nstring = hello world  ", "string=<hello world>"},
-		{"[main]\nstring = \"a \\\"q\\\" \\\\ b \" ",
-		 "string=<a \"q\" \\ b >"},
-		{"[main]\nstring = \"\"", "string=<>"},
-		{"[main]\nstring = x!", NULL,
-		 "t.conf:2: [main] string: invalid value 'x!': no bangs"},
-		{"[main]\npath = /etc/x", "path=</etc/x>"},
-		{"[main]\npath = etc/x", NULL,
-		 "t.conf:2: [main] path: 'etc/x' is not an absolute path"},
-		{"[main]\npath =", NULL, "[main] path: empty value"},
-		{"[main]\nstring = s\nflag = yes", "flag=1"},
-		{"[main]\nstring = s\nflag = ON", "flag=1"},
-		{"[main]\nflag = true\nstring = s", "flag=1"},
-		{"[main]\nflag = off", "flag=0"},
-		{"[main]\nflag = false", "flag=0"},
-		{"[main]\nflag = maybe", NULL, "invalid boolean 'maybe'"},
-		{"[main]\ncount = 10", "count=10"},
-		{"[main]\ncount = 0", NULL, "number 0 out of range 1..10"},
-		{"[main]\ncount = 11", NULL, "out of range 1..10"},
-		{"[main]\ncount = -1", NULL, "invalid number '-1'"},
-		{"[main]\ncount = 1x", NULL, "invalid number"},
-		{"[main]\ncount = 99999999999999999999999", NULL,
-		 "invalid number"},
-		{"[main]\ndelay = 45", "delay=45000"},
-		{"[main]\ndelay = 500ms", "delay=500"},
-		{"[main]\ndelay = 5m", "delay=300000"},
-		{"[main]\ndelay = 1h", "delay=3600000"},
-		{"[main]\ndelay = 2d", "delay=172800000"},
-		{"[main]\ndelay = 3x", NULL, "invalid duration '3x'"},
-		{"[main]\ndelay = s", NULL, "invalid duration"},
-		{"[main]\ndelay = 5 m", NULL, "invalid duration"},
-		{"[main]\ndelay = 99999999999999999d", NULL,
-		 "invalid duration"},
-		{"[main]\nlimit = 10M", "limit=10485760"},
-		{"[main]\nlimit = 512k", "limit=524288"},
-		{"[main]\nlimit = 1G", "limit=1073741824"},
-		{"[main]\nlimit = 100", "limit=100"},
-		{"[main]\nlimit = 2G", NULL, "out of range"},
-		{"[main]\nlimit = 9", NULL, "out of range"},
-		{"[main]\nlimit = 1T", NULL, "invalid size '1T'"},
-		{"[main]\nmode = beta", "mode=2"},
-		{"[main]\nmode = BETA", "mode=2"},
-		{"[main]\nmode = b", "mode=2"},
-		{"[main]\nmode = gamma", NULL,
-		 "[main] mode: invalid value 'gamma' (expected one of: "
-		 "alpha, beta, b)"},
-		{"[main]\nitems = a", "items=[a]"},
-		{"[main]\nitems = a, b ,c", "items=[a|b|c]"},
-		{"[main]\nitems = \"a, b\"", "items=[a, b]"},
-		{"[main]\nitems = a\nitems = b", "items=[a|b]"},
-		{"[main]\nitems = a,,b", NULL, "t.conf:2: [main] items: empty "
-					       "item in list"},
-		{"[main]\nitems = a, x!", NULL, "invalid value 'x!': no bangs"},
-		{"[main]\nhost = mail.example.com", "host=mail.example.com:0"},
-		{"[main]\nhost = mx:25", "host=mx:25"},
-		{"[main]\nhost = [::1]:587", "host=::1:587"},
-		{"[main]\nhost = [2001:db8::1]", "host=2001:db8::1:0"},
-		{"[main]\nhost = ::1", "host=::1:0"},
-		{"[main]\nhost = 192.0.2.1:65535", "host=192.0.2.1:65535"},
-		{"[main]\nhost = mx:0", NULL, "port must be a number from 1"},
-		{"[main]\nhost = mx:65536", NULL, "port must be"},
-		{"[main]\nhost = mx:25x", NULL, "unexpected characters"},
-		{"[main]\nhost = [::1", NULL, "in [brackets]"},
-		{"[main]\nhost = [zz]:1", "host=zz:1 literal=1"},
-		{"[main]\nhost = [192.0.2.1]", "host=192.0.2.1:0 literal=1"},
-		{"[main]\nhost = [a b]:1", NULL, "in [brackets]"},
-		{"[main]\nhost = []:1", NULL, "in [brackets]"},
-		{"[main]\nhost = :25", NULL, "expected a host name"},
-		{"[main]\nhost = a b", NULL, "unexpected characters"},
-		{"[main]\nhost = 1:2:zz", NULL, "not a host, host:port"},
+	    {"[main]\n", "string=<(null)> path=<(null)> flag=0 count=3 "
+	                 "delay=30000 limit=1048576 mode=1 host=(null):0 "
+	                 "literal=0 items=[dflt] inst=0"},
+	    {"[main]\nstring = hello world  ", "string=<hello world>"},
+	    {"[main]\nstring = \"a \\\"q\\\" \\\\ b \" ",
+	     "string=<a \"q\" \\ b >"},
+	    {"[main]\nstring = \"\"", "string=<>"},
+	    {"[main]\nstring = x!", NULL,
+	     "t.conf:2: [main] string: invalid value 'x!': no bangs"},
+	    {"[main]\npath = /etc/x", "path=</etc/x>"},
+	    {"[main]\npath = etc/x", NULL,
+	     "t.conf:2: [main] path: 'etc/x' is not an absolute path"},
+	    {"[main]\npath =", NULL, "[main] path: empty value"},
+	    {"[main]\nstring = s\nflag = yes", "flag=1"},
+	    {"[main]\nstring = s\nflag = ON", "flag=1"},
+	    {"[main]\nflag = true\nstring = s", "flag=1"},
+	    {"[main]\nflag = off", "flag=0"},
+	    {"[main]\nflag = false", "flag=0"},
+	    {"[main]\nflag = maybe", NULL, "invalid boolean 'maybe'"},
+	    {"[main]\ncount = 10", "count=10"},
+	    {"[main]\ncount = 0", NULL, "number 0 out of range 1..10"},
+	    {"[main]\ncount = 11", NULL, "out of range 1..10"},
+	    {"[main]\ncount = -1", NULL, "invalid number '-1'"},
+	    {"[main]\ncount = 1x", NULL, "invalid number"},
+	    {"[main]\ncount = 99999999999999999999999", NULL, "invalid number"},
+	    {"[main]\ndelay = 45", "delay=45000"},
+	    {"[main]\ndelay = 500ms", "delay=500"},
+	    {"[main]\ndelay = 5m", "delay=300000"},
+	    {"[main]\ndelay = 1h", "delay=3600000"},
+	    {"[main]\ndelay = 2d", "delay=172800000"},
+	    {"[main]\ndelay = 3x", NULL, "invalid duration '3x'"},
+	    {"[main]\ndelay = s", NULL, "invalid duration"},
+	    {"[main]\ndelay = 5 m", NULL, "invalid duration"},
+	    {"[main]\ndelay = 99999999999999999d", NULL, "invalid duration"},
+	    {"[main]\nlimit = 10M", "limit=10485760"},
+	    {"[main]\nlimit = 512k", "limit=524288"},
+	    {"[main]\nlimit = 1G", "limit=1073741824"},
+	    {"[main]\nlimit = 100", "limit=100"},
+	    {"[main]\nlimit = 2G", NULL, "out of range"},
+	    {"[main]\nlimit = 9", NULL, "out of range"},
+	    {"[main]\nlimit = 1T", NULL, "invalid size '1T'"},
+	    {"[main]\nmode = beta", "mode=2"},
+	    {"[main]\nmode = BETA", "mode=2"},
+	    {"[main]\nmode = b", "mode=2"},
+	    {"[main]\nmode = gamma", NULL,
+	     "[main] mode: invalid value 'gamma' (expected one of: "
+	     "alpha, beta, b)"},
+	    {"[main]\nitems = a", "items=[a]"},
+	    {"[main]\nitems = a, b ,c", "items=[a|b|c]"},
+	    {"[main]\nitems = \"a, b\"", "items=[a, b]"},
+	    {"[main]\nitems = a\nitems = b", "items=[a|b]"},
+	    {"[main]\nitems = a,,b", NULL,
+	     "t.conf:2: [main] items: empty "
+	     "item in list"},
+	    {"[main]\nitems = a, x!", NULL, "invalid value 'x!': no bangs"},
+	    {"[main]\nhost = mail.example.com", "host=mail.example.com:0"},
+	    {"[main]\nhost = mx:25", "host=mx:25"},
+	    {"[main]\nhost = [::1]:587", "host=::1:587"},
+	    {"[main]\nhost = [2001:db8::1]", "host=2001:db8::1:0"},
+	    {"[main]\nhost = ::1", "host=::1:0"},
+	    {"[main]\nhost = 192.0.2.1:65535", "host=192.0.2.1:65535"},
+	    {"[main]\nhost = mx:0", NULL, "port must be a number from 1"},
+	    {"[main]\nhost = mx:65536", NULL, "port must be"},
+	    {"[main]\nhost = mx:25x", NULL, "unexpected characters"},
+	    {"[main]\nhost = [::1", NULL, "in [brackets]"},
+	    {"[main]\nhost = [zz]:1", "host=zz:1 literal=1"},
+	    {"[main]\nhost = [192.0.2.1]", "host=192.0.2.1:0 literal=1"},
+	    {"[main]\nhost = [a b]:1", NULL, "in [brackets]"},
+	    {"[main]\nhost = []:1", NULL, "in [brackets]"},
+	    {"[main]\nhost = :25", NULL, "expected a host name"},
+	    {"[main]\nhost = a b", NULL, "unexpected characters"},
+	    {"[main]\nhost = 1:2:zz", NULL, "not a host, host:port"},
 	};
 
 	RUN(cases);
@@ -274,47 +300,46 @@ static void test_values(void **state)
 static void test_syntax(void **state)
 {
 	static const struct tcase cases[] = {
-		{"# comment\n\n   \t\n  # indented\n[main]\n", "count=3"},
-		{"[main]\r\ncount = 4\r\n", "count=4"},
-		{"  [ main ]  \n\tcount\t=\t5\t", "count=5"},
-		{"[main]\ncount = 4", "count=4"}, /* no final newline */
-		{"[main]\ncoutn = 4", NULL,
-		 "t.conf:2: [main] unknown setting 'coutn' (did you mean "
-		 "'count'?)"},
-		{"[main]\nweight = 4", NULL,
-		 "[main] unknown setting 'weight' (it belongs in [item])"},
-		{"[main]\nzzz = 4", NULL, "t.conf:2: [main] unknown setting "
-					  "'zzz'"},
-		{"[mian]\nzzz = 1\nyyy = 2", NULL,
-		 "t.conf:1: unknown section [mian] (did you mean [main]?)"},
-		{"[other]\n", NULL, "t.conf:1: unknown section [other]"},
-		{"[main]\ncount = 1\ncount = 2", NULL,
-		 "t.conf:3: [main] 'count' already set at line 2"},
-		{"[main]\ncount = 1\n[item a]\nweight=1\n[main]\ncount = 2",
-		 NULL, "t.conf:6: [main] 'count' already set at line 2"},
-		{"count = 1\n[main]", NULL,
-		 "t.conf:1: setting 'count' before any [section]"},
-		{"[main]\ncount", NULL, "t.conf:2: missing '=' after 'count'"},
-		{"[main]\ncount 5", NULL,
-		 "t.conf:2: expected '=' after 'count'"},
-		{"[main]\n= 5", NULL, "t.conf:2: expected a setting name"},
-		{"[main]\nstring = \"abc", NULL,
-		 "t.conf:2: string: unterminated quoted value"},
-		{"[main]\nstring = \"abc\\\"", NULL, "unterminated"},
-		{"[main]\nstring = \"a\\n\"", NULL, "invalid escape"},
-		{"[main]\nstring = \"a\" b", NULL,
-		 "t.conf:2: string: unexpected text after the closing quote"},
-		{"[main]\nstring = a\x01z", NULL, "control character"},
-		{"[main", NULL, "t.conf:1: malformed section header"},
-		{"[main] x", NULL, "malformed section header"},
-		{"[]", NULL, "malformed section header"},
-		{"[main x]", NULL, "t.conf:1: section [main] takes no name"},
-		{"[item]", NULL, "t.conf:1: section [item] needs a name"},
-		{"[main]\nflag = yes", NULL,
-		 "t.conf: [main] flag needs string"},
-		/* Errors are all reported, in order, with their lines. */
-		{"[main]\ncount = 0\nzz = 1\ncount = 2\ndelay = x", NULL,
-		 "t.conf:2:", 4},
+	    {"# comment\n\n   \t\n  # indented\n[main]\n", "count=3"},
+	    {"[main]\r\ncount = 4\r\n", "count=4"},
+	    {"  [ main ]  \n\tcount\t=\t5\t", "count=5"},
+	    {"[main]\ncount = 4", "count=4"}, /* no final newline */
+	    {"[main]\ncoutn = 4", NULL,
+	     "t.conf:2: [main] unknown setting 'coutn' (did you mean "
+	     "'count'?)"},
+	    {"[main]\nweight = 4", NULL,
+	     "[main] unknown setting 'weight' (it belongs in [item])"},
+	    {"[main]\nzzz = 4", NULL,
+	     "t.conf:2: [main] unknown setting "
+	     "'zzz'"},
+	    {"[mian]\nzzz = 1\nyyy = 2", NULL,
+	     "t.conf:1: unknown section [mian] (did you mean [main]?)"},
+	    {"[other]\n", NULL, "t.conf:1: unknown section [other]"},
+	    {"[main]\ncount = 1\ncount = 2", NULL,
+	     "t.conf:3: [main] 'count' already set at line 2"},
+	    {"[main]\ncount = 1\n[item a]\nweight=1\n[main]\ncount = 2", NULL,
+	     "t.conf:6: [main] 'count' already set at line 2"},
+	    {"count = 1\n[main]", NULL,
+	     "t.conf:1: setting 'count' before any [section]"},
+	    {"[main]\ncount", NULL, "t.conf:2: missing '=' after 'count'"},
+	    {"[main]\ncount 5", NULL, "t.conf:2: expected '=' after 'count'"},
+	    {"[main]\n= 5", NULL, "t.conf:2: expected a setting name"},
+	    {"[main]\nstring = \"abc", NULL,
+	     "t.conf:2: string: unterminated quoted value"},
+	    {"[main]\nstring = \"abc\\\"", NULL, "unterminated"},
+	    {"[main]\nstring = \"a\\n\"", NULL, "invalid escape"},
+	    {"[main]\nstring = \"a\" b", NULL,
+	     "t.conf:2: string: unexpected text after the closing quote"},
+	    {"[main]\nstring = a\x01z", NULL, "control character"},
+	    {"[main", NULL, "t.conf:1: malformed section header"},
+	    {"[main] x", NULL, "malformed section header"},
+	    {"[]", NULL, "malformed section header"},
+	    {"[main x]", NULL, "t.conf:1: section [main] takes no name"},
+	    {"[item]", NULL, "t.conf:1: section [item] needs a name"},
+	    {"[main]\nflag = yes", NULL, "t.conf: [main] flag needs string"},
+	    /* Errors are all reported, in order, with their lines. */
+	    {"[main]\ncount = 0\nzz = 1\ncount = 2\ndelay = x", NULL,
+	     "t.conf:2:", 4},
 	};
 
 	RUN(cases);
@@ -323,16 +348,16 @@ static void test_syntax(void **state)
 static void test_named_sections(void **state)
 {
 	static const struct tcase cases[] = {
-		{"[item a]\nweight = 3\n[item b-2.x]\nlabel = \"L\"\nweight=4",
-		 "inst=2 a@1:3:none b-2.x@3:4:L"},
-		{"[item a]\nweight = 3\n[item a]\nweight = 4", NULL,
-		 "t.conf:3: duplicate section [item a], first at line 1"},
-		{"[item a]\nlabel = x\n[main]\n", NULL,
-		 "t.conf:1: [item a] missing required setting 'weight'"},
-		{"[item a]\n", NULL, "[item a] missing required"},
-		{"[item a]\nweight = 1\nweight = 2", NULL,
-		 "t.conf:3: [item a] 'weight' already set at line 2"},
-		{"[item a]\nweight = 1\n[item b]\nweight = 2\n", "inst=2"},
+	    {"[item a]\nweight = 3\n[item b-2.x]\nlabel = \"L\"\nweight=4",
+	     "inst=2 a@1:3:none b-2.x@3:4:L"},
+	    {"[item a]\nweight = 3\n[item a]\nweight = 4", NULL,
+	     "t.conf:3: duplicate section [item a], first at line 1"},
+	    {"[item a]\nlabel = x\n[main]\n", NULL,
+	     "t.conf:1: [item a] missing required setting 'weight'"},
+	    {"[item a]\n", NULL, "[item a] missing required"},
+	    {"[item a]\nweight = 1\nweight = 2", NULL,
+	     "t.conf:3: [item a] 'weight' already set at line 2"},
+	    {"[item a]\nweight = 1\n[item b]\nweight = 2\n", "inst=2"},
 	};
 
 	RUN(cases);
@@ -376,8 +401,8 @@ static void test_limits(void **state)
 			many = t;
 		}
 		assert_int_equal(config_parse_buffer(&ttable, many,
-						     strlen(many), "t", &c, &e),
-				 -1);
+		                                     strlen(many), "t", &c, &e),
+		                 -1);
 		assert_int_equal(e.count, CONFIG_ERRORS_MAX);
 		assert_true(e.truncated);
 		config_errors_clear(&e);
@@ -446,7 +471,7 @@ static void test_settings_defaults(void **state)
 	assert_int_equal(cfg->routerd.retry_min_ms, 300000);
 	assert_int_equal(cfg->routerd.retry_max_ms, 3600000);
 	assert_int_equal(cfg->routerd.max_queue_lifetime_ms,
-			 5ULL * 86400 * 1000);
+	                 5ULL * 86400 * 1000);
 	assert_int_equal(cfg->listener_count, 0);
 	dirmx_config_deinit(&cfg);
 	assert_null(cfg);
@@ -460,9 +485,8 @@ static void run_settings(const struct tcase *cases, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct config_errors e = {0};
 		struct dirmx_config *cfg = NULL;
-		int ret = settings_parse_buffer(cases[i].text,
-						strlen(cases[i].text), "d.conf",
-						&cfg, &e);
+		int ret = settings_parse_buffer(
+		    cases[i].text, strlen(cases[i].text), "d.conf", &cfg, &e);
 
 		const char *want = cases[i].error;
 
@@ -484,84 +508,83 @@ static void run_settings(const struct tcase *cases, size_t n)
 static void test_settings_checks(void **state)
 {
 	static const struct tcase cases[] = {
-		{AUTHD},
-		{"[authd]\ndomian = example.com\n", NULL,
-		 "d.conf:2: [authd] unknown setting 'domian' (did you mean "
-		 "'domain'?)"},
-		{"[global]\n", NULL, "d.conf: [authd] needs domain"},
-		{"[authd]\nservers = ldaps://dc1.example.com, "
-		 "ldap://[::1]:389/\n"},
-		{"[authd]\nservers = dc1.example.com\n", NULL,
-		 "[authd] servers: invalid value 'dc1.example.com'"},
-		{"[authd]\nservers = ldap://dc1\ndirectory = ldap\n", NULL,
-		 "directory ldap needs base_dn"},
-		{AUTHD "bind = simple\n", NULL,
-		 "bind simple needs bind_dn and bind_password_file"},
-		{AUTHD "bind = simple\nbind_dn = cn=x\nbind_password_file = "
-		       "/p\n"},
-		{AUTHD "bind = plain\nbind_dn = cn=x\nbind_password_file = "
-		       "/p\ntls = none\n",
-		 NULL, "would send the password in clear"},
-		{AUTHD "bind = plain\nbind_dn = cn=x\nbind_password_file = "
-		       "/p\ntls = none\nallow_plaintext_bind = yes\n"},
-		{AUTHD "bind = external\n", NULL, "bind external needs"},
-		{AUTHD "tls_cert = /c\n", NULL, "tls_cert and tls_key go"},
-		{AUTHD "bind_dn = nodn\n", NULL, "not a DN"},
-		{AUTHD "idle_timeout = 900s\n", NULL,
-		 "idle_timeout: duration (ms) 900000 out of range"},
-		{AUTHD "pool_size = 16\nsite = hq\n"},
-		{AUTHD "socket = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		       "aaaaaaaaaaa\n",
-		 NULL, "too long for a unix socket path"},
-		{AUTHD "[dns]\nservers = 192.0.2.53, [2001:db8::53]:53\n"},
-		{AUTHD "[dns]\nservers = 192.0.2.53:99999\n", NULL,
-		 "port must be"},
-		{AUTHD "[dns]\ntries = 11\n", NULL, "out of range 1..10"},
-		{AUTHD "[routerd]\nrelay_networks = 192.0.2.0/24, "
-		       "2001:db8::/32, 10.1.2.3, ::1\n"},
-		{AUTHD "[routerd]\nrelay_networks = 10.0.0.1/8\n", NULL,
-		 "bits set after the prefix"},
-		{AUTHD "[routerd]\nrelay_networks = 10.0.0.0/33\n", NULL,
-		 "prefix length must be 0-32"},
-		{AUTHD "[routerd]\nrelay_networks = ::/129\n", NULL,
-		 "prefix length must be 0-128"},
-		{AUTHD "[routerd]\nrelay_networks = 300.1.1.1\n", NULL,
-		 "expected an IPv4 or IPv6 network"},
-		{AUTHD "[routerd]\nroutes = example.org [192.0.2.1]:25\n"
-		       "routes = example.net mx.example.net\n"},
-		{AUTHD "[routerd]\nroutes = example.org\n", NULL,
-		 "expected 'domain nexthop'"},
-		{AUTHD "[routerd]\nlocal_domains = example.com, a..b\n", NULL,
-		 "invalid value 'a..b': not a domain name"},
-		{AUTHD "[routerd]\nmax_message_size = 100\n", NULL,
-		 "below the minimum 1024"},
-		{AUTHD "[routerd]\nmax_line_length = 1M\n"},
-		{AUTHD "[routerd]\nmax_line_length = 500\n", NULL,
-		 "max_line_length: size (bytes) 500 out of range 998.."},
-		{AUTHD "[routerd]\nretry_min = 2h\n", NULL,
-		 "retry_min <= retry_max"},
-		{AUTHD "[routerd]\nuser = -x\n", NULL, "not a user"},
-		{AUTHD "[listener mx]\naddress = 0.0.0.0:25\nrole = mx\n"},
-		{AUTHD "[listener mx]\nrole = mx\n", NULL,
-		 "d.conf:3: [listener mx] missing required setting 'address'"},
-		{AUTHD "[listener s]\naddress = [::]:587\nrole = submission\n",
-		 NULL,
-		 "d.conf:3: [listener s] tls required needs tls_cert and "
-		 "tls_key in [routerd]"},
-		{AUTHD CERTS "[listener s]\naddress = [::]:587\n"
-			     "role = submission\n"},
-		{AUTHD CERTS "[listener s]\naddress = [::]:587\n"
-			     "role = submission\ntls = no\n",
-		 NULL, "role submission needs tls"},
-		{AUTHD CERTS "[listener s]\naddress = [::]:465\n"
-			     "role = submissions\ntls = may\n",
-		 NULL, "tls may makes no sense"},
-		{AUTHD "[listener a]\naddress = 127.0.0.1:25\nrole = mx\n"
-		       "[listener b]\naddress = 127.0.0.1:25\nrole = mx\n",
-		 NULL, "[listener b] same address as [listener a]"},
-		{AUTHD "[listener a]\naddress = 127.0.0.1:25\nrole = relay\n",
-		 NULL, "(expected one of: mx, submission, submissions)"},
+	    {AUTHD},
+	    {"[authd]\ndomian = example.com\n", NULL,
+	     "d.conf:2: [authd] unknown setting 'domian' (did you mean "
+	     "'domain'?)"},
+	    {"[global]\n", NULL, "d.conf: [authd] needs domain"},
+	    {"[authd]\nservers = ldaps://dc1.example.com, "
+	     "ldap://[::1]:389/\n"},
+	    {"[authd]\nservers = dc1.example.com\n", NULL,
+	     "[authd] servers: invalid value 'dc1.example.com'"},
+	    {"[authd]\nservers = ldap://dc1\ndirectory = ldap\n", NULL,
+	     "directory ldap needs base_dn"},
+	    {AUTHD "bind = simple\n", NULL,
+	     "bind simple needs bind_dn and bind_password_file"},
+	    {AUTHD "bind = simple\nbind_dn = cn=x\nbind_password_file = "
+	           "/p\n"},
+	    {AUTHD "bind = plain\nbind_dn = cn=x\nbind_password_file = "
+	           "/p\ntls = none\n",
+	     NULL, "would send the password in clear"},
+	    {AUTHD "bind = plain\nbind_dn = cn=x\nbind_password_file = "
+	           "/p\ntls = none\nallow_plaintext_bind = yes\n"},
+	    {AUTHD "bind = external\n", NULL, "bind external needs"},
+	    {AUTHD "tls_cert = /c\n", NULL, "tls_cert and tls_key go"},
+	    {AUTHD "bind_dn = nodn\n", NULL, "not a DN"},
+	    {AUTHD "idle_timeout = 900s\n", NULL,
+	     "idle_timeout: duration (ms) 900000 out of range"},
+	    {AUTHD "pool_size = 16\nsite = hq\n"},
+	    {AUTHD "socket = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	           "aaaaaaaaaaa\n",
+	     NULL, "too long for a unix socket path"},
+	    {AUTHD "[dns]\nservers = 192.0.2.53, [2001:db8::53]:53\n"},
+	    {AUTHD "[dns]\nservers = 192.0.2.53:99999\n", NULL, "port must be"},
+	    {AUTHD "[dns]\ntries = 11\n", NULL, "out of range 1..10"},
+	    {AUTHD "[routerd]\nrelay_networks = 192.0.2.0/24, "
+	           "2001:db8::/32, 10.1.2.3, ::1\n"},
+	    {AUTHD "[routerd]\nrelay_networks = 10.0.0.1/8\n", NULL,
+	     "bits set after the prefix"},
+	    {AUTHD "[routerd]\nrelay_networks = 10.0.0.0/33\n", NULL,
+	     "prefix length must be 0-32"},
+	    {AUTHD "[routerd]\nrelay_networks = ::/129\n", NULL,
+	     "prefix length must be 0-128"},
+	    {AUTHD "[routerd]\nrelay_networks = 300.1.1.1\n", NULL,
+	     "expected an IPv4 or IPv6 network"},
+	    {AUTHD "[routerd]\nroutes = example.org [192.0.2.1]:25\n"
+	           "routes = example.net mx.example.net\n"},
+	    {AUTHD "[routerd]\nroutes = example.org\n", NULL,
+	     "expected 'domain nexthop'"},
+	    {AUTHD "[routerd]\nlocal_domains = example.com, a..b\n", NULL,
+	     "invalid value 'a..b': not a domain name"},
+	    {AUTHD "[routerd]\nmax_message_size = 100\n", NULL,
+	     "below the minimum 1024"},
+	    {AUTHD "[routerd]\nmax_line_length = 1M\n"},
+	    {AUTHD "[routerd]\nmax_line_length = 500\n", NULL,
+	     "max_line_length: size (bytes) 500 out of range 998.."},
+	    {AUTHD "[routerd]\nretry_min = 2h\n", NULL,
+	     "retry_min <= retry_max"},
+	    {AUTHD "[routerd]\nuser = -x\n", NULL, "not a user"},
+	    {AUTHD "[listener mx]\naddress = 0.0.0.0:25\nrole = mx\n"},
+	    {AUTHD "[listener mx]\nrole = mx\n", NULL,
+	     "d.conf:3: [listener mx] missing required setting 'address'"},
+	    {AUTHD "[listener s]\naddress = [::]:587\nrole = submission\n",
+	     NULL,
+	     "d.conf:3: [listener s] tls required needs tls_cert and "
+	     "tls_key in [routerd]"},
+	    {AUTHD CERTS "[listener s]\naddress = [::]:587\n"
+	                 "role = submission\n"},
+	    {AUTHD CERTS "[listener s]\naddress = [::]:587\n"
+	                 "role = submission\ntls = no\n",
+	     NULL, "role submission needs tls"},
+	    {AUTHD CERTS "[listener s]\naddress = [::]:465\n"
+	                 "role = submissions\ntls = may\n",
+	     NULL, "tls may makes no sense"},
+	    {AUTHD "[listener a]\naddress = 127.0.0.1:25\nrole = mx\n"
+	           "[listener b]\naddress = 127.0.0.1:25\nrole = mx\n",
+	     NULL, "[listener b] same address as [listener a]"},
+	    {AUTHD "[listener a]\naddress = 127.0.0.1:25\nrole = relay\n", NULL,
+	     "(expected one of: mx, submission, submissions)"},
 	};
 
 	run_settings(cases, sizeof(cases) / sizeof(cases[0]));
@@ -569,8 +592,8 @@ static void test_settings_checks(void **state)
 
 static void test_settings_listener_tls(void **state)
 {
-	struct dirmx_config *cfg = parse_ok(
-		AUTHD "[listener a]\naddress = 127.0.0.1\nrole = mx\n");
+	struct dirmx_config *cfg =
+	    parse_ok(AUTHD "[listener a]\naddress = 127.0.0.1\nrole = mx\n");
 
 	assert_int_equal(cfg->listeners[0].tls, SETTINGS_TLS_NONE);
 	assert_string_equal(cfg->listeners[0].name, "a");
@@ -578,8 +601,8 @@ static void test_settings_listener_tls(void **state)
 	assert_int_equal(cfg->listeners[0].address.port, 0);
 	dirmx_config_deinit(&cfg);
 	cfg = parse_ok(AUTHD CERTS "[listener a]\naddress = [::1]:25\n"
-				   "role = mx\n[listener s]\naddress = "
-				   "[::1]:587\nrole = submission\n");
+	                           "role = mx\n[listener s]\naddress = "
+	                           "[::1]:587\nrole = submission\n");
 	assert_int_equal(cfg->listener_count, 2);
 	assert_int_equal(cfg->listeners[0].tls, SETTINGS_TLS_MAY);
 	assert_int_equal(cfg->listeners[1].tls, SETTINGS_TLS_REQUIRED);
@@ -597,7 +620,7 @@ static void test_settings_files(void **state)
 	char *path;
 
 	path = alloc_printf("%s/deploy/dirmx.conf.sample",
-			    src != NULL ? src : "../..");
+	                    src != NULL ? src : "../..");
 	if (settings_load(path, &cfg, &e) < 0)
 		config_errors_print(&e, stderr);
 	assert_non_null(cfg);
@@ -607,11 +630,11 @@ static void test_settings_files(void **state)
 	free(path);
 
 	assert_int_equal(settings_load("/nonexistent/dirmx.conf", &cfg, &e),
-			 -1);
+	                 -1);
 	assert_null(cfg);
 	assert_int_equal(e.count, 1);
 	assert_non_null(strstr(e.msgs[0], "/nonexistent/dirmx.conf: cannot "
-					  "open"));
+	                                  "open"));
 	config_errors_clear(&e);
 	assert_int_equal(settings_load("/", &cfg, &e), -1);
 	assert_non_null(strstr(e.msgs[0], "not a regular file"));
@@ -636,7 +659,7 @@ static char *sample_section(const char *text, const char *name)
 		end += 2; /* another [listener ...]: same section */
 	}
 	return end != NULL ? alloc_strndup(p, (size_t)(end - p))
-			   : alloc_strdup(p);
+	                   : alloc_strdup(p);
 }
 
 /* Every setting of the table is in the sample, in its section, and one
@@ -645,7 +668,7 @@ static void test_sample_documents_everything(void **state)
 {
 	const char *src = getenv("DIRMX_SOURCE_DIR");
 	char *path = alloc_printf("%s/deploy/dirmx.conf.sample",
-				  src != NULL ? src : "../..");
+	                          src != NULL ? src : "../..");
 	FILE *f = fopen(path, "r");
 	char *text = alloc_zero(256 * 1024);
 	size_t n;
@@ -669,11 +692,11 @@ static void test_sample_documents_everything(void **state)
 		     st->name != NULL; st++) {
 			char *set = alloc_printf("\n%s = ", st->name);
 			char *shown = alloc_printf("\n#%s = ", st->name);
-			char *dflt = st->default_value != NULL
-					     ? alloc_printf("\n#%s = %s\n",
-							    st->name,
-							    st->default_value)
-					     : NULL;
+			char *dflt =
+			    st->default_value != NULL
+			        ? alloc_printf("\n#%s = %s\n", st->name,
+			                       st->default_value)
+			        : NULL;
 
 			if (strstr(body, set) == NULL &&
 			    strstr(body, shown) == NULL) {
@@ -681,7 +704,7 @@ static void test_sample_documents_everything(void **state)
 				       sec->name, st->name);
 				missing++;
 			} else if (dflt != NULL && strstr(body, set) == NULL &&
-				   strstr(body, dflt) == NULL) {
+			           strstr(body, dflt) == NULL) {
 				printf("sample: [%s] %s: not shown with its "
 				       "default %s\n",
 				       sec->name, st->name, st->default_value);
@@ -701,15 +724,15 @@ static void test_sample_documents_everything(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sample_documents_everything),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_syntax),
-		cmocka_unit_test(test_named_sections),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_settings_defaults),
-		cmocka_unit_test(test_settings_checks),
-		cmocka_unit_test(test_settings_listener_tls),
-		cmocka_unit_test(test_settings_files),
+	    cmocka_unit_test(test_sample_documents_everything),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_syntax),
+	    cmocka_unit_test(test_named_sections),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_settings_defaults),
+	    cmocka_unit_test(test_settings_checks),
+	    cmocka_unit_test(test_settings_listener_tls),
+	    cmocka_unit_test(test_settings_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

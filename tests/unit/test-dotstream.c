@@ -44,11 +44,12 @@ static const struct ds_case cases[] = {
     {"plain", IN("Subject: x\r\n\r\nhello\r\n.\r\n"), .rc = 1,
      OUT("Subject: x\r\n\r\nhello\r\n"), .headers_seen = true,
      .header_bytes = 12},
-    {"message-id", IN("From: a\r\nMessage-ID:  <x1@y.example> \r\n"
-		      "message-id: <second@y>\r\n\r\nMessage-ID: <body@y>\r\n.\r\n"),
+    {"message-id",
+     IN("From: a\r\nMessage-ID:  <x1@y.example> \r\n"
+        "message-id: <second@y>\r\n\r\nMessage-ID: <body@y>\r\n.\r\n"),
      .rc = 1,
      OUT("From: a\r\nMessage-ID:  <x1@y.example> \r\n"
-	 "message-id: <second@y>\r\n\r\nMessage-ID: <body@y>\r\n"),
+         "message-id: <second@y>\r\n\r\nMessage-ID: <body@y>\r\n"),
      .headers_seen = true, .header_bytes = 63, .msgid = "<x1@y.example>"},
     {"message-id folded", IN("Message-Id:\r\n <f@y>\r\nX: 1\r\n\r\n.\r\n"),
      .rc = 1, OUT("Message-Id:\r\n <f@y>\r\nX: 1\r\n\r\n"),
@@ -307,7 +308,7 @@ static void test_cases(void **state)
 		assert_int_equal(r.st.headers_seen, t->headers_seen);
 		assert_true(r.st.header_bytes == t->header_bytes);
 		assert_string_equal(r.st.message_id,
-				    t->msgid != NULL ? t->msgid : "");
+		                    t->msgid != NULL ? t->msgid : "");
 		sbuf_deinit(&r.out);
 	}
 }

@@ -16,7 +16,7 @@
 #define T0 5000000ULL
 
 static const unsigned char key[GOODPW_KEY_LEN] =
-	"0123456789abcdef0123456789abcde";
+    "0123456789abcdef0123456789abcde";
 static const unsigned char salt1[GOODPW_SALT_LEN] = "salt-one-16bytes";
 static const unsigned char salt2[GOODPW_SALT_LEN] = "salt-two-16bytes";
 
@@ -39,7 +39,7 @@ static void test_match_and_mismatch(void **state)
 	assert_true(goodpw_match(g, alice, "Secret!1", T0 + 2));
 	/* Accounts are DNs without case; another account has its own. */
 	assert_true(goodpw_match(g, "cn=ALICE,cn=users,dc=AD,dc=example",
-				 "Secret!1", T0 + 2));
+	                         "Secret!1", T0 + 2));
 	assert_false(goodpw_match(g, bob, "Secret!1", T0 + 2));
 	/* A new success replaces the verifier: the old password is gone. */
 	assert_true(goodpw_put(g, alice, "Secret!2", salt2, T0 + 3));
@@ -156,12 +156,12 @@ static void test_off(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match_and_mismatch),
-		cmocka_unit_test(test_key_is_copied),
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_eviction_of_the_oldest),
-		cmocka_unit_test(test_drop),
-		cmocka_unit_test(test_off),
+	    cmocka_unit_test(test_match_and_mismatch),
+	    cmocka_unit_test(test_key_is_copied),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_eviction_of_the_oldest),
+	    cmocka_unit_test(test_drop),
+	    cmocka_unit_test(test_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,11 +15,11 @@
 #include "lockguard.h"
 
 #define NOW 1000000ULL
-#define AGE_OK 10000ULL	    /* read 10 s ago: fresh */
-#define AGE_STALE 61000ULL  /* read 61 s ago: stale */
+#define AGE_OK 10000ULL    /* read 10 s ago: fresh */
+#define AGE_STALE 61000ULL /* read 61 s ago: stale */
 
 static const struct lockguard_limits limits = {
-	.unknown_max = 2, .open_max = 10, .max_age_ms = 60000};
+    .unknown_max = 2, .open_max = 10, .max_age_ms = 60000};
 
 enum {
 	F = LOCKGUARD_FORWARD,
@@ -40,82 +40,73 @@ struct row {
 };
 
 static const struct row rows[] = {
-	/* A configured threshold is the policy: never read. */
-	{"configured 5, 0 failures", false, true, false, false, true, 5, 0, 0,
-	 F, 3},
-	{"configured 5, 2 failures", false, true, false, false, true, 5, 0, 2,
-	 F, 3},
-	{"configured 5, 3 failures", false, true, false, false, true, 5, 0, 3,
-	 X, 3},
-	{"configured 3", false, true, false, false, true, 3, 0, 1, X, 1},
-	{"configured 1", false, true, false, false, true, 1, 0, 0, F, 1},
-	{"configured none: the brake", false, true, false, false, true, 0, 0, 9,
-	 F, 10},
-	{"configured none: brake hit", false, true, false, false, true, 0, 0,
-	 10, X, 10},
-	/* Never read: read first, however few the failures. */
-	{"unknown, first check", false, false, false, false, true, 0, 0, 0, R,
-	 2},
-	{"unknown, read failed", false, false, false, false, false, 0, 0, 0, F,
-	 2},
-	{"unknown, read failed, 1", false, false, false, false, false, 0, 0, 1,
-	 F, 2},
-	{"unknown, read failed, 2", false, false, false, false, false, 0, 0, 2,
-	 X, 2},
-	{"unknown, cap hit, no read", false, false, false, false, true, 0, 0, 2,
-	 X, 2},
-	/* Stale (older than a minute): read again before the first check. */
-	{"stale 0, first check", false, false, true, false, true, 0, AGE_STALE,
-	 0, R, 2},
-	{"stale 0, read failed", false, false, true, false, false, 0, AGE_STALE,
-	 1, F, 2},
-	{"stale 0, read failed, cap", false, false, true, false, false, 0,
-	 AGE_STALE, 2, X, 2},
-	{"stale 3: its own smaller cap", false, false, true, false, false, 3,
-	 AGE_STALE, 1, X, 1},
-	{"stale 10: the unknown cap", false, false, true, false, false, 10,
-	 AGE_STALE, 2, X, 2},
-	{"stale 5, read done", false, false, true, true, true, 5, AGE_STALE, 2,
-	 F, 3},
-	/* Fresh: below the unknown cap nothing waits. */
-	{"fresh 0, first", false, false, true, false, true, 0, AGE_OK, 0, F,
-	 10},
-	{"fresh 0, second", false, false, true, false, true, 0, AGE_OK, 1, F,
-	 10},
-	{"fresh 5, second", false, false, true, false, true, 5, AGE_OK, 1, F,
-	 3},
-	/* Past the unknown cap, a lax policy must be read again now. */
-	{"fresh 0, third: confirm", false, false, true, false, true, 0, AGE_OK,
-	 2, R, 10},
-	{"fresh 0, confirmed", false, false, true, true, true, 0, AGE_OK, 2, F,
-	 10},
-	{"fresh 0, confirm fails", false, false, true, false, false, 0, AGE_OK,
-	 2, X, 2},
-	{"fresh 0, brake", false, false, true, true, true, 0, AGE_OK, 10, X,
-	 10},
-	{"fresh 5, third: confirm", false, false, true, false, true, 5, AGE_OK,
-	 2, R, 3},
-	{"fresh 5, confirmed", false, false, true, true, true, 5, AGE_OK, 2, F,
-	 3},
-	{"fresh 5, cap: no read", false, false, true, false, true, 5, AGE_OK, 3,
-	 X, 3},
-	{"fresh 10, 7 confirmed", false, false, true, true, true, 10, AGE_OK, 7,
-	 F, 8},
-	{"fresh 10, 8", false, false, true, true, true, 10, AGE_OK, 8, X, 8},
-	/* A strict policy needs no confirmation: it refuses by itself. */
-	{"fresh 3, 1", false, false, true, false, true, 3, AGE_OK, 1, X, 1},
-	{"fresh 4, 2", false, false, true, false, true, 4, AGE_OK, 2, X, 2},
-	{"fresh 4, 1", false, false, true, false, true, 4, AGE_OK, 1, F, 2},
-	/* A fine-grained policy of the account's own: the conservative cap,
-	 * whatever the domain's (or the configured) threshold says. */
-	{"pso, domain 10", true, false, true, true, true, 10, AGE_OK, 1, F, 2},
-	{"pso, domain 10, 2", true, false, true, true, true, 10, AGE_OK, 2, X,
-	 2},
-	{"pso, domain 0, 2", true, false, true, true, true, 0, AGE_OK, 2, X, 2},
-	{"pso, domain 3", true, false, true, false, true, 3, AGE_OK, 1, X, 1},
-	{"pso, stale: no wait", true, false, true, false, true, 10, AGE_STALE,
-	 1, F, 2},
-	{"pso, configured 10", true, true, false, false, true, 10, 0, 2, X, 2},
+    /* A configured threshold is the policy: never read. */
+    {"configured 5, 0 failures", false, true, false, false, true, 5, 0, 0, F,
+     3},
+    {"configured 5, 2 failures", false, true, false, false, true, 5, 0, 2, F,
+     3},
+    {"configured 5, 3 failures", false, true, false, false, true, 5, 0, 3, X,
+     3},
+    {"configured 3", false, true, false, false, true, 3, 0, 1, X, 1},
+    {"configured 1", false, true, false, false, true, 1, 0, 0, F, 1},
+    {"configured none: the brake", false, true, false, false, true, 0, 0, 9, F,
+     10},
+    {"configured none: brake hit", false, true, false, false, true, 0, 0, 10, X,
+     10},
+    /* Never read: read first, however few the failures. */
+    {"unknown, first check", false, false, false, false, true, 0, 0, 0, R, 2},
+    {"unknown, read failed", false, false, false, false, false, 0, 0, 0, F, 2},
+    {"unknown, read failed, 1", false, false, false, false, false, 0, 0, 1, F,
+     2},
+    {"unknown, read failed, 2", false, false, false, false, false, 0, 0, 2, X,
+     2},
+    {"unknown, cap hit, no read", false, false, false, false, true, 0, 0, 2, X,
+     2},
+    /* Stale (older than a minute): read again before the first check. */
+    {"stale 0, first check", false, false, true, false, true, 0, AGE_STALE, 0,
+     R, 2},
+    {"stale 0, read failed", false, false, true, false, false, 0, AGE_STALE, 1,
+     F, 2},
+    {"stale 0, read failed, cap", false, false, true, false, false, 0,
+     AGE_STALE, 2, X, 2},
+    {"stale 3: its own smaller cap", false, false, true, false, false, 3,
+     AGE_STALE, 1, X, 1},
+    {"stale 10: the unknown cap", false, false, true, false, false, 10,
+     AGE_STALE, 2, X, 2},
+    {"stale 5, read done", false, false, true, true, true, 5, AGE_STALE, 2, F,
+     3},
+    /* Fresh: below the unknown cap nothing waits. */
+    {"fresh 0, first", false, false, true, false, true, 0, AGE_OK, 0, F, 10},
+    {"fresh 0, second", false, false, true, false, true, 0, AGE_OK, 1, F, 10},
+    {"fresh 5, second", false, false, true, false, true, 5, AGE_OK, 1, F, 3},
+    /* Past the unknown cap, a lax policy must be read again now. */
+    {"fresh 0, third: confirm", false, false, true, false, true, 0, AGE_OK, 2,
+     R, 10},
+    {"fresh 0, confirmed", false, false, true, true, true, 0, AGE_OK, 2, F, 10},
+    {"fresh 0, confirm fails", false, false, true, false, false, 0, AGE_OK, 2,
+     X, 2},
+    {"fresh 0, brake", false, false, true, true, true, 0, AGE_OK, 10, X, 10},
+    {"fresh 5, third: confirm", false, false, true, false, true, 5, AGE_OK, 2,
+     R, 3},
+    {"fresh 5, confirmed", false, false, true, true, true, 5, AGE_OK, 2, F, 3},
+    {"fresh 5, cap: no read", false, false, true, false, true, 5, AGE_OK, 3, X,
+     3},
+    {"fresh 10, 7 confirmed", false, false, true, true, true, 10, AGE_OK, 7, F,
+     8},
+    {"fresh 10, 8", false, false, true, true, true, 10, AGE_OK, 8, X, 8},
+    /* A strict policy needs no confirmation: it refuses by itself. */
+    {"fresh 3, 1", false, false, true, false, true, 3, AGE_OK, 1, X, 1},
+    {"fresh 4, 2", false, false, true, false, true, 4, AGE_OK, 2, X, 2},
+    {"fresh 4, 1", false, false, true, false, true, 4, AGE_OK, 1, F, 2},
+    /* A fine-grained policy of the account's own: the conservative cap,
+     * whatever the domain's (or the configured) threshold says. */
+    {"pso, domain 10", true, false, true, true, true, 10, AGE_OK, 1, F, 2},
+    {"pso, domain 10, 2", true, false, true, true, true, 10, AGE_OK, 2, X, 2},
+    {"pso, domain 0, 2", true, false, true, true, true, 0, AGE_OK, 2, X, 2},
+    {"pso, domain 3", true, false, true, false, true, 3, AGE_OK, 1, X, 1},
+    {"pso, stale: no wait", true, false, true, false, true, 10, AGE_STALE, 1, F,
+     2},
+    {"pso, configured 10", true, true, false, false, true, 10, 0, 2, X, 2},
 };
 
 /* Every row decided with known (the password that last worked) or not. */
@@ -124,19 +115,19 @@ static void check_rows(const struct row *rows_, size_t n, bool known)
 	for (size_t i = 0; i < n; i++) {
 		const struct row *w = &rows_[i];
 		struct lockguard_policy p = {.configured = w->configured,
-					     .threshold = w->threshold,
-					     .known = w->known,
-					     .read_ms = NOW - w->age_ms,
-					     .confirmed = w->confirmed,
-					     .can_read = w->can_read,
-					     .pso = w->pso};
+		                             .threshold = w->threshold,
+		                             .known = w->known,
+		                             .read_ms = NOW - w->age_ms,
+		                             .confirmed = w->confirmed,
+		                             .can_read = w->can_read,
+		                             .pso = w->pso};
 		unsigned cap = 12345;
 		int v = lockguard_decide(&limits, &p, NOW, w->failures, known,
-					 &cap);
+		                         &cap);
 
 		if (v != w->verdict || cap != w->cap)
 			fail_msg("%s: verdict %d cap %u, expected %d cap %u",
-				 w->what, v, cap, w->verdict, w->cap);
+			         w->what, v, cap, w->verdict, w->cap);
 	}
 }
 
@@ -148,56 +139,54 @@ static void test_table(void **state)
 
 /* The same checks with a known password (the one that last worked). */
 static const struct row known_rows[] = {
-	/* Below the cap it is a check like any other. */
-	{"configured 5, 2", false, true, false, false, true, 5, 0, 2, F, 3},
-	/* At the cap: the spare, T - 1 at worst. */
-	{"configured 5, 3", false, true, false, false, true, 5, 0, 3, K, 3},
-	{"configured 5, 4: spare spent", false, true, false, false, true, 5, 0,
-	 4, X, 3},
-	{"configured 3, 1", false, true, false, false, true, 3, 0, 1, K, 1},
-	{"configured 3, 2", false, true, false, false, true, 3, 0, 2, X, 1},
-	/* 1 and 2 leave no spare: budget 1 is already T - 1 or T. */
-	{"configured 2, 1", false, true, false, false, true, 2, 0, 1, X, 1},
-	{"configured 1, 1", false, true, false, false, true, 1, 0, 1, X, 1},
-	{"configured none, brake", false, true, false, false, true, 0, 0, 10, K,
-	 10},
-	{"configured none, brake+1", false, true, false, false, true, 0, 0, 11,
-	 X, 10},
-	/* The domain's policy: confirmed past unknown_max, as any check. */
-	{"fresh 5, 3: confirm", false, false, true, false, true, 5, AGE_OK, 3,
-	 R, 3},
-	{"fresh 5, 3 confirmed", false, false, true, true, true, 5, AGE_OK, 3,
-	 K, 3},
-	{"fresh 5, 3, no read", false, false, true, false, false, 5, AGE_OK, 3,
-	 X, 2},
-	{"fresh 4, 2 confirmed", false, false, true, true, true, 4, AGE_OK, 2,
-	 K, 2},
-	{"fresh 4, 3 confirmed", false, false, true, true, true, 4, AGE_OK, 3,
-	 X, 2},
-	{"fresh 3, 1", false, false, true, false, true, 3, AGE_OK, 1, K, 1},
-	{"fresh 2, 1", false, false, true, true, true, 2, AGE_OK, 1, X, 1},
-	/* Unknown or stale: read, never the spare without a policy. */
-	{"unknown, 2: read", false, false, false, false, true, 0, 0, 2, R, 2},
-	{"unknown, 2, read failed", false, false, false, false, false, 0, 0, 2,
-	 X, 2},
-	{"stale 5, 2: read", false, false, true, false, true, 5, AGE_STALE, 2,
-	 R, 2},
-	{"stale 5, 2, read failed", false, false, true, false, false, 5,
-	 AGE_STALE, 2, X, 2},
-	{"stale 5, 3 read done", false, false, true, true, true, 5, AGE_STALE,
-	 3, K, 3},
-	/* A PSO's threshold is unread: no spare. */
-	{"pso, domain 10, 2", true, false, true, true, true, 10, AGE_OK, 2, X,
-	 2},
-	{"pso, configured 10, 2", true, true, false, false, true, 10, 0, 2, X,
-	 2},
+    /* Below the cap it is a check like any other. */
+    {"configured 5, 2", false, true, false, false, true, 5, 0, 2, F, 3},
+    /* At the cap: the spare, T - 1 at worst. */
+    {"configured 5, 3", false, true, false, false, true, 5, 0, 3, K, 3},
+    {"configured 5, 4: spare spent", false, true, false, false, true, 5, 0, 4,
+     X, 3},
+    {"configured 3, 1", false, true, false, false, true, 3, 0, 1, K, 1},
+    {"configured 3, 2", false, true, false, false, true, 3, 0, 2, X, 1},
+    /* 1 and 2 leave no spare: budget 1 is already T - 1 or T. */
+    {"configured 2, 1", false, true, false, false, true, 2, 0, 1, X, 1},
+    {"configured 1, 1", false, true, false, false, true, 1, 0, 1, X, 1},
+    {"configured none, brake", false, true, false, false, true, 0, 0, 10, K,
+     10},
+    {"configured none, brake+1", false, true, false, false, true, 0, 0, 11, X,
+     10},
+    /* The domain's policy: confirmed past unknown_max, as any check. */
+    {"fresh 5, 3: confirm", false, false, true, false, true, 5, AGE_OK, 3, R,
+     3},
+    {"fresh 5, 3 confirmed", false, false, true, true, true, 5, AGE_OK, 3, K,
+     3},
+    {"fresh 5, 3, no read", false, false, true, false, false, 5, AGE_OK, 3, X,
+     2},
+    {"fresh 4, 2 confirmed", false, false, true, true, true, 4, AGE_OK, 2, K,
+     2},
+    {"fresh 4, 3 confirmed", false, false, true, true, true, 4, AGE_OK, 3, X,
+     2},
+    {"fresh 3, 1", false, false, true, false, true, 3, AGE_OK, 1, K, 1},
+    {"fresh 2, 1", false, false, true, true, true, 2, AGE_OK, 1, X, 1},
+    /* Unknown or stale: read, never the spare without a policy. */
+    {"unknown, 2: read", false, false, false, false, true, 0, 0, 2, R, 2},
+    {"unknown, 2, read failed", false, false, false, false, false, 0, 0, 2, X,
+     2},
+    {"stale 5, 2: read", false, false, true, false, true, 5, AGE_STALE, 2, R,
+     2},
+    {"stale 5, 2, read failed", false, false, true, false, false, 5, AGE_STALE,
+     2, X, 2},
+    {"stale 5, 3 read done", false, false, true, true, true, 5, AGE_STALE, 3, K,
+     3},
+    /* A PSO's threshold is unread: no spare. */
+    {"pso, domain 10, 2", true, false, true, true, true, 10, AGE_OK, 2, X, 2},
+    {"pso, configured 10, 2", true, true, false, false, true, 10, 0, 2, X, 2},
 };
 
 static void test_known(void **state)
 {
 	(void)state;
 	check_rows(known_rows, sizeof(known_rows) / sizeof(known_rows[0]),
-		   true);
+	           true);
 }
 
 /* authcheck's counting, played out: checks arrive in any order, each bind
@@ -212,7 +201,7 @@ static void test_known_interleavings(void **state)
 	for (unsigned t = 3; t <= 10; t++) {
 		for (int run = 0; run < 2000; run++) {
 			struct lockguard_policy p = {.configured = true,
-						     .threshold = t};
+			                             .threshold = t};
 			unsigned failed = 0, in_flight = 0, cap;
 
 			for (int step = 0; step < 60; step++) {
@@ -226,8 +215,8 @@ static void test_known_interleavings(void **state)
 					continue;
 				}
 				v = lockguard_decide(&limits, &p, NOW,
-						     failed + in_flight, known,
-						     &cap);
+				                     failed + in_flight, known,
+				                     &cap);
 				assert_int_not_equal(v, LOCKGUARD_READ);
 				if (v == LOCKGUARD_FORWARD_KNOWN)
 					assert_true(known);
@@ -237,7 +226,7 @@ static void test_known_interleavings(void **state)
 			failed += in_flight;
 			if (failed > t - 1)
 				fail_msg("threshold %u: %u failures", t,
-					 failed);
+				         failed);
 		}
 	}
 }
@@ -248,9 +237,9 @@ static void test_known_interleavings(void **state)
 static void test_policy_change_never_locks(void)
 {
 	struct lockguard_policy p = {.threshold = 0,
-				     .known = true,
-				     .read_ms = NOW - 1000,
-				     .can_read = true};
+	                             .known = true,
+	                             .read_ms = NOW - 1000,
+	                             .can_read = true};
 	unsigned failures = 0, cap, reads = 0;
 
 	for (int guess = 0; guess < 50; guess++) {
@@ -265,7 +254,7 @@ static void test_policy_change_never_locks(void)
 			p.read_ms = NOW;
 			p.confirmed = true;
 			v = lockguard_decide(&limits, &p, NOW, failures, false,
-					     &cap);
+			                     &cap);
 			assert_int_not_equal(v, LOCKGUARD_READ);
 		}
 		if (v == LOCKGUARD_FORWARD)
@@ -304,17 +293,17 @@ static void test_budget_and_names(void **state)
 	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "stale");
 	p.configured = true;
 	assert_string_equal(lockguard_policy_name(&p, &limits, NOW),
-			    "configured");
+	                    "configured");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_policy_change),
-		cmocka_unit_test(test_known),
-		cmocka_unit_test(test_known_interleavings),
-		cmocka_unit_test(test_budget_and_names),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_policy_change),
+	    cmocka_unit_test(test_known),
+	    cmocka_unit_test(test_known_interleavings),
+	    cmocka_unit_test(test_budget_and_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

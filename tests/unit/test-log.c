@@ -42,21 +42,21 @@ static void test_quote(void **state)
 		size_t len;
 		const char *out;
 	} cases[] = {
-		{"plain", 5, "\"plain\""},
-		{"", 0, "\"\""},
-		{"a b", 3, "\"a b\""},
-		{"say \"hi\"", 8, "\"say \\\"hi\\\"\""},
-		{"back\\slash", 10, "\"back\\\\slash\""},
-		{"line\r\nbreak", 11, "\"line\\x0d\\x0abreak\""},
-		{"nul\0byte", 8, "\"nul\\x00byte\""},
-		{"\xc3\xa9t\xc3\xa9", 5, "\"\\xc3\\xa9t\\xc3\\xa9\""},
-		{"key=value", 9, "\"key=value\""},
+	    {"plain", 5, "\"plain\""},
+	    {"", 0, "\"\""},
+	    {"a b", 3, "\"a b\""},
+	    {"say \"hi\"", 8, "\"say \\\"hi\\\"\""},
+	    {"back\\slash", 10, "\"back\\\\slash\""},
+	    {"line\r\nbreak", 11, "\"line\\x0d\\x0abreak\""},
+	    {"nul\0byte", 8, "\"nul\\x00byte\""},
+	    {"\xc3\xa9t\xc3\xa9", 5, "\"\\xc3\\xa9t\\xc3\\xa9\""},
+	    {"key=value", 9, "\"key=value\""},
 	};
 	char buf[LOG_QUOTE_MAX];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_string_equal(log_quote(buf, cases[i].in, cases[i].len),
-				    cases[i].out);
+		                    cases[i].out);
 }
 
 static void test_quote_cut(void **state)
@@ -98,7 +98,8 @@ static void test_one_line(void **state)
 	for (ssize_t i = 0; i < n; i++)
 		lines += out[i] == '\n';
 	assert_int_equal(lines, 2);
-	assert_non_null(strstr(out, "info: Q123 event=x text=first second third"));
+	assert_non_null(
+	    strstr(out, "info: Q123 event=x text=first second third"));
 	assert_non_null(strstr(out, "debug: Q124 event=y"));
 }
 
@@ -143,12 +144,12 @@ static void test_alloc_abort_on_overflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_quote),
-		cmocka_unit_test(test_quote_cut),
-		cmocka_unit_test(test_one_line),
-		cmocka_unit_test(test_alloc_overflow_checks),
-		cmocka_unit_test(test_alloc_abort_on_overflow),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_quote),
+	    cmocka_unit_test(test_quote_cut),
+	    cmocka_unit_test(test_one_line),
+	    cmocka_unit_test(test_alloc_overflow_checks),
+	    cmocka_unit_test(test_alloc_abort_on_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,8 +17,8 @@
 #include "sessionlab.h"
 #include "settings.h"
 
-static const char *exchange(struct sessionlab *lab, const char *in,
-			    size_t *n_r, bool *closed_r)
+static const char *exchange(struct sessionlab *lab, const char *in, size_t *n_r,
+                            bool *closed_r)
 {
 	size_t len;
 	const char *out;
@@ -39,7 +39,7 @@ static int setup(void **state)
 
 	sessionlab_run(lab, 50);
 	assert_non_null(strstr(sessionlab_output(lab, &n, &closed),
-			       "220 mx.sessionlab.test ESMTP"));
+	                       "220 mx.sessionlab.test ESMTP"));
 	*state = lab;
 	return 0;
 }
@@ -57,8 +57,8 @@ static void test_ehlo_and_pipelining(void **state)
 	struct sessionlab *lab = *state;
 	size_t n;
 	bool closed;
-	const char *out = exchange(lab, "EHLO a.example\r\nNOOP\r\nHELP\r\n",
-				   &n, &closed);
+	const char *out =
+	    exchange(lab, "EHLO a.example\r\nNOOP\r\nHELP\r\n", &n, &closed);
 
 	assert_int_equal(n, 3);
 	assert_non_null(strstr(out, "250-CHUNKING"));
@@ -70,16 +70,16 @@ static void test_refused_bdat_chunk_is_data(void **state)
 {
 	struct sessionlab *lab = *state;
 	const char *chunk = "MAIL FROM:<x@y>\r\nRCPT TO:<a@dirmx.test>\r\n"
-			    "NOOP\r\nQUIT\r\n";
+	                    "NOOP\r\nQUIT\r\n";
 	char in[512];
 	size_t n;
 	bool closed;
 	const char *out;
 
 	snprintf(in, sizeof(in),
-		 "EHLO a.example\r\nMAIL FROM:<a@b.example>\r\n"
-		 "BDAT %zu LAST\r\n%sHELP\r\n",
-		 strlen(chunk), chunk);
+	         "EHLO a.example\r\nMAIL FROM:<a@b.example>\r\n"
+	         "BDAT %zu LAST\r\n%sHELP\r\n",
+	         strlen(chunk), chunk);
 	out = exchange(lab, in, &n, &closed);
 	/* EHLO, MAIL, BDAT (no recipient: refused), HELP: nothing else */
 	assert_int_equal(n, 4);
@@ -114,8 +114,8 @@ static void test_unreadable_bdat_closes(void **state)
 	struct sessionlab *lab = *state;
 	size_t n;
 	bool closed;
-	const char *out = exchange(lab, "BDAT 12x\r\nNOOP\r\nNOOP\r\n", &n,
-				   &closed);
+	const char *out =
+	    exchange(lab, "BDAT 12x\r\nNOOP\r\nNOOP\r\n", &n, &closed);
 
 	assert_non_null(strstr(out, "501 5.5.4"));
 	assert_null(strstr(out, "250"));
@@ -133,9 +133,9 @@ static void test_directory_down_is_4xx(void **state)
 	const char *out;
 
 	out = exchange(lab,
-		       "EHLO a.example\r\nMAIL FROM:<a@b.example>\r\n"
-		       "RCPT TO:<someone@dirmx.test>\r\n",
-		       &n, &closed);
+	               "EHLO a.example\r\nMAIL FROM:<a@b.example>\r\n"
+	               "RCPT TO:<someone@dirmx.test>\r\n",
+	               &n, &closed);
 	sessionlab_run(lab, 400); /* authc's own timeout */
 	if (n < 3) {
 		out = sessionlab_output(lab, &n, &closed);
@@ -156,9 +156,9 @@ static void test_refused_data_with_body_closes(void **state)
 	sessionlab_run(lab, 30);
 	sessionlab_output(lab, &n, &closed);
 	out = exchange(lab,
-		       "EHLO a.example\r\nDATA\r\nMAIL FROM:<x@y>\r\n"
-		       "NOOP\r\n",
-		       &n, &closed);
+	               "EHLO a.example\r\nDATA\r\nMAIL FROM:<x@y>\r\n"
+	               "NOOP\r\n",
+	               &n, &closed);
 	assert_non_null(strstr(out, "503 5.5.1"));
 	assert_non_null(strstr(out, "554 5.5.0"));
 	assert_null(strstr(out, "250 2.1.0"));
@@ -169,17 +169,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ehlo_and_pipelining, setup,
-					    teardown),
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_bdat_chunk_is_data,
-					    setup, teardown),
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunk_in_pieces, setup,
-					    teardown),
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_bdat_closes, setup,
-					    teardown),
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_directory_down_is_4xx, setup,
-					    teardown),
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_data_with_body_closes,
-					    setup, teardown),
+	                                    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -464,8 +464,8 @@ static void test_bdat_size(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t size = 42;
-		int rc = smtpcmd_bdat_size(cases[i].in, strlen(cases[i].in),
-		                           &size);
+		int rc =
+		    smtpcmd_bdat_size(cases[i].in, strlen(cases[i].in), &size);
 
 		printf("bdat size %zu: %s\n", i, cases[i].in);
 		assert_int_equal(rc, cases[i].rc);
@@ -479,7 +479,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lines), cmocka_unit_test(test_long_line),
 	    cmocka_unit_test(test_mail),  cmocka_unit_test(test_rcpt),
-	    cmocka_unit_test(test_bdat), cmocka_unit_test(test_bdat_size),
+	    cmocka_unit_test(test_bdat),  cmocka_unit_test(test_bdat_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

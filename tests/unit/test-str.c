@@ -149,11 +149,11 @@ static void test_hex(void **state)
 	assert_int_equal(str_hex_value(0x100 + '1', STR_HEX_ANY), -1);
 	for (unsigned v = 0; v < 16; v++) {
 		assert_int_equal(str_hex_value(str_hex_digit(v, STR_HEX_UPPER),
-					       STR_HEX_UPPER),
-				 (int)v);
+		                               STR_HEX_UPPER),
+		                 (int)v);
 		assert_int_equal(str_hex_value(str_hex_digit(v, STR_HEX_LOWER),
-					       STR_HEX_LOWER),
-				 (int)v);
+		                               STR_HEX_LOWER),
+		                 (int)v);
 	}
 	assert_int_equal(str_hex_digit(0x1c, STR_HEX_ANY), 'C');
 }
