@@ -49,11 +49,16 @@ def injected(victim):
             % victim).encode()
 
 
-class AdversarialPayloadTest(unittest.TestCase):
+class LabCase(unittest.TestCase):
+    """One routerd lab per class (LAB, ROUTERD, MX_EXTRA); routerd must be
+    alive after every test, and at the end its log must hold no report of
+    a sanitizer (the suite also runs against the ASan/UBSan build)."""
+
+    LAB, ROUTERD, MX_EXTRA = "smtp-adv", "", ""
+
     @classmethod
     def setUpClass(cls):
-        cls.rd = SmtpLab("smtp-adv", routerd="max_message_size = %d\nmax_errors = 1000\n"
-                         % MAX_SIZE)
+        cls.rd = SmtpLab(cls.LAB, routerd=cls.ROUTERD, mx_extra=cls.MX_EXTRA)
 
     @classmethod
     def tearDownClass(cls):
@@ -64,12 +69,19 @@ class AdversarialPayloadTest(unittest.TestCase):
         if report:
             raise AssertionError("routerd under a sanitizer:\n" + report)
 
+    def tearDown(self):
+        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
+
+
+class AdversarialPayloadTest(LabCase):
+    LAB = "smtp-adv"
+    ROUTERD = "max_message_size = %d\nmax_errors = 1000\n" % MAX_SIZE
+
+
     def setUp(self):
         self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
         self.before = set(self.rd.spool_ids())
 
-    def tearDown(self):
-        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
 
     def new_ids(self):
         return set(self.rd.spool_ids()) - self.before
@@ -257,7 +269,7 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class SlowClientTest(unittest.TestCase):
+class SlowClientTest(LabCase):
     """DESIGN.md invariant 8: no client holds a session by trickling bytes.
 
     command_timeout is a deadline for a whole command line; in DATA and
@@ -266,22 +278,11 @@ class SlowClientTest(unittest.TestCase):
 
     CMD_S, DATA_S, RATE = 2, 3, 500
 
-    @classmethod
-    def setUpClass(cls):
-        cls.rd = SmtpLab("smtp-slow", routerd="command_timeout = %ds\ndata_timeout = %ds\n"
-                         "min_data_rate = %d\n" % (cls.CMD_S, cls.DATA_S, cls.RATE))
+    LAB = "smtp-slow"
+    ROUTERD = ("command_timeout = %ds\ndata_timeout = %ds\nmin_data_rate = %d\n"
+               % (CMD_S, DATA_S, RATE))
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            report = cls.rd.sanitizer_report()
-        finally:
-            cls.rd.close()
-        if report:
-            raise AssertionError("routerd under a sanitizer:\n" + report)
 
-    def tearDown(self):
-        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
 
     def trickle(self, c, piece, every, limit):
         """Send piece every `every` s until the server closes; the time it
@@ -389,23 +390,14 @@ def sighup(rd):
     return rd.log()[mark:]
 
 
-class ConnectionLimitTest(unittest.TestCase):
+class ConnectionLimitTest(LabCase):
     """Listener and per-client limits, the backlog, and SIGHUP applying
     them (or saying that a restart is needed)."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.rd = SmtpLab("smtp-limits", routerd="client_connection_limit = 5\n",
-                         mx_extra="max_sessions = 12\n")
+    LAB = "smtp-limits"
+    ROUTERD = "client_connection_limit = 5\n"
+    MX_EXTRA = "max_sessions = 12\n"
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            report = cls.rd.sanitizer_report()
-        finally:
-            cls.rd.close()
-        if report:
-            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def setUp(self):
         # Sessions of the test before may still be ending: wait until the
@@ -420,8 +412,6 @@ class ConnectionLimitTest(unittest.TestCase):
         self.assertTrue(wait_for(settled, timeout=15, step=0.3))
         time.sleep(0.3)
 
-    def tearDown(self):
-        self.assertTrue(self.rd.routerd_alive(), "routerd died:\n" + self.rd.log()[-3000:])
 
     def open_many(self, n, source="127.0.0.1"):
         out = []
@@ -564,22 +554,13 @@ class ConnectionLimitTest(unittest.TestCase):
                 s.close()
 
 
-class SpoolFreeTest(unittest.TestCase):
+class SpoolFreeTest(LabCase):
     """Short of spool space, MAIL is refused before the client sends a
     body (452 4.3.1), not after it."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.rd = SmtpLab("smtp-full", routerd="spool_min_free = 1000000G\n")
+    LAB = "smtp-full"
+    ROUTERD = "spool_min_free = 1000000G\n"
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            report = cls.rd.sanitizer_report()
-        finally:
-            cls.rd.close()
-        if report:
-            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def test_mail_refused_then_accepted(self):
         with self.rd.client("mx") as c:
@@ -596,22 +577,12 @@ class SpoolFreeTest(unittest.TestCase):
             self.assertEqual(c.cmd("MAIL FROM:<a@example.org> SIZE=1000").code, 250)
 
 
-class ReloadUnderLoadTest(unittest.TestCase):
+class ReloadUnderLoadTest(LabCase):
     """SIGHUP again and again while Postfix's smtp-source sends: every
     message is accepted, every reload ends, routerd stays up."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.rd = SmtpLab("smtp-reload")
+    LAB = "smtp-reload"
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            report = cls.rd.sanitizer_report()
-        finally:
-            cls.rd.close()
-        if report:
-            raise AssertionError("routerd under a sanitizer:\n" + report)
 
     def test_reload_under_load(self):
         before = self.rd.spool_count()
