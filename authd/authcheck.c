@@ -366,8 +366,9 @@ static void auth_decide(struct authcheck_req *r)
 	/* Binds for this account still in flight may all fail: count them,
 	 * or guesses sent at once would all reach the directory. */
 	LIST_FOREACH(other, &ac->reqs, link)
-	if (other != r && other->binding && strcasecmp(other->dn, r->dn) == 0)
-		failures++;
+		if (other != r && other->binding &&
+		    strcasecmp(other->dn, r->dn) == 0)
+			failures++;
 	v = lockguard_decide(&ac->guard, &p, now, failures, false, &cap);
 	/* Capped: the password that last worked may still go out. */
 	if (v == LOCKGUARD_REFUSE && req_known(r))
@@ -449,8 +450,7 @@ static void policy_wake(bool ok, void *ctx)
 		again = false;
 		struct authcheck_req *r;
 
-		LIST_FOREACH(r, &ac->reqs, link)
-		{
+		LIST_FOREACH(r, &ac->reqs, link) {
 			if (!r->policy_wait)
 				continue;
 			r->policy_wait = false;

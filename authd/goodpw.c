@@ -71,8 +71,8 @@ static struct entry *entry_find(struct goodpw *g, const char *account)
 	if (g->n_buckets == 0)
 		return NULL;
 	LIST_FOREACH(e, &g->buckets[bucket_of(g, account)], bucket)
-	if (strcasecmp(e->account, account) == 0)
-		return e;
+		if (strcasecmp(e->account, account) == 0)
+			return e;
 	return NULL;
 }
 

@@ -341,8 +341,7 @@ static struct ldconn_req *req_find(struct ldconn *c, int msgid)
 {
 	struct ldconn_req *r;
 
-	LIST_FOREACH(r, &c->reqs, link)
-	{
+	LIST_FOREACH(r, &c->reqs, link) {
 		if (r->msgid == msgid)
 			return r;
 	}

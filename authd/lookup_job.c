@@ -369,8 +369,8 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		}
 	}
 	LIST_FOREACH(j, &lk->jobs, link)
-	if (j->flags == flags && strcmp(j->key, key) == 0)
-		break;
+		if (j->flags == flags && strcmp(j->key, key) == 0)
+			break;
 	if (j != NULL) {
 		lk->stats.coalesced++;
 	} else {

@@ -323,8 +323,7 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		c->closing = true;
 		return;
 	}
-	LIST_FOREACH(p, &c->pending, link)
-	{
+	LIST_FOREACH(p, &c->pending, link) {
 		if (p->id == id) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
 			            "duplicate ID");

@@ -35,13 +35,14 @@ static void queue_tick(void *ctx)
 {
 	struct queue *q = ctx;
 	uint64_t now = evloop_now_ms();
-	struct qmsg *m = q->scan != NULL ? q->scan : q->head;
+	struct qmsg *m = q->scan != NULL ? q->scan : TAILQ_FIRST(&q->msgs);
 
-	for (; m != NULL && q->n_active < q->opts.max_active; m = m->next) {
+	for (; m != NULL && q->n_active < q->opts.max_active;
+	     m = TAILQ_NEXT(m, link)) {
 		if (m->active || m->held || m->removing || m->next_ms > now)
 			continue;
 		/* queue_msg_free() moves q->scan past a freed entry. */
-		q->scan = m->next;
+		q->scan = TAILQ_NEXT(m, link);
 		m->active = true;
 		q->n_active++;
 		queue_attempt_start(m);
@@ -54,7 +55,9 @@ static void queue_tick(void *ctx)
 
 static struct qmsg *find(struct queue *q, const char *id)
 {
-	for (struct qmsg *m = q->head; m != NULL; m = m->next)
+	struct qmsg *m;
+
+	TAILQ_FOREACH(m, &q->msgs, link)
 		if (strcmp(m->id, id) == 0)
 			return m;
 	return NULL;
@@ -65,15 +68,8 @@ void queue_msg_free(struct qmsg *m)
 	struct queue *q = m->q;
 
 	if (q->scan == m)
-		q->scan = m->next;
-	if (m->prev != NULL)
-		m->prev->next = m->next;
-	else
-		q->head = m->next;
-	if (m->next != NULL)
-		m->next->prev = m->prev;
-	else
-		q->tail = m->prev;
+		q->scan = TAILQ_NEXT(m, link);
+	TAILQ_REMOVE(&q->msgs, m, link);
 	q->n_msgs--;
 	spoolrec_deinit(&m->env);
 	free(m->last_error);
@@ -136,12 +132,7 @@ void queue_add(struct queue *q, const char *id, struct spoolrec **envp)
 	m->q = q;
 	memcpy(m->id, id, sizeof(m->id) - 1);
 	m->env = env;
-	m->prev = q->tail;
-	if (q->tail != NULL)
-		q->tail->next = m;
-	else
-		q->head = m;
-	q->tail = m;
+	TAILQ_INSERT_TAIL(&q->msgs, m, link);
 	q->n_msgs++;
 	queue_kick(q);
 }
@@ -172,6 +163,7 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 	struct queue *q = alloc_new(struct queue);
 	const char *error;
 
+	TAILQ_INIT(&q->msgs);
 	q->base = base;
 	q->spool = spool;
 	q->resolve = resolve;
@@ -228,8 +220,8 @@ void queue_deinit(struct queue **qp)
 		return;
 	*qp = NULL;
 	spool_set_orphan_cb(q->spool, NULL, NULL);
-	while (q->head != NULL) {
-		struct qmsg *m = q->head;
+	while (!TAILQ_EMPTY(&q->msgs)) {
+		struct qmsg *m = TAILQ_FIRST(&q->msgs);
 
 		if (m->active)
 			queue_attempt_cancel(m);
@@ -267,7 +259,9 @@ static void view(const struct qmsg *m, queue_view_cb *cb, void *ctx)
 
 void queue_foreach(struct queue *q, queue_view_cb *cb, void *ctx)
 {
-	for (struct qmsg *m = q->head; m != NULL; m = m->next)
+	struct qmsg *m;
+
+	TAILQ_FOREACH(m, &q->msgs, link)
 		if (!m->removing)
 			view(m, cb, ctx);
 }
@@ -285,8 +279,9 @@ bool queue_show(struct queue *q, const char *id, queue_view_cb *cb, void *ctx)
 size_t queue_flush(struct queue *q, const char *id)
 {
 	size_t n = 0;
+	struct qmsg *m;
 
-	for (struct qmsg *m = q->head; m != NULL; m = m->next) {
+	TAILQ_FOREACH(m, &q->msgs, link) {
 		if (id != NULL && strcmp(m->id, id) != 0)
 			continue;
 		if (m->removing || m->held)

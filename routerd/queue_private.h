@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "nexthop.h"
 #include "queue.h"
@@ -29,7 +30,7 @@ struct qmsg {
 	bool active, held, removing;
 	char *last_error;
 	struct attempt *att;
-	struct qmsg *prev, *next;
+	TAILQ_ENTRY(qmsg) link; /* in arrival (id) order */
 };
 
 struct queue {
@@ -44,7 +45,7 @@ struct queue {
 	size_t n_tls_map;
 	char *sh_user, *sh_password;
 	struct nexthop_config *nhcfg;
-	struct qmsg *head, *tail;
+	TAILQ_HEAD(, qmsg) msgs;
 	struct qmsg *scan; /* where the next tick goes on; NULL: head */
 	size_t n_msgs;
 	unsigned n_active;
