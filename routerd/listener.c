@@ -176,13 +176,14 @@ static void refuse(const struct lsock *l, int fd, const struct sockaddr *sa,
 {
 	char client[INET6_ADDRSTRLEN];
 
-	(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL);
-	close(fd);
+	/* The log line first: whoever reads the 421 finds it written. */
 	client_text(sa, client, sizeof(client));
 	log_warn(NULL,
 	         "event=limit limit=%s value=%u client=%s listener=%s "
 	         "action=refused",
 	         limit, value, client, l->name);
+	(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+	close(fd);
 }
 
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,

@@ -477,7 +477,8 @@ class ConnectionLimitTest(LabCase):
                 r = c.reply()
                 self.assertEqual((r.code, r.enh), (421, "4.7.0"), str(r))
                 self.assertIn("per minute", r.text)
-            self.assertIn("limit=client_connection_rate_limit", self.rd.log())
+            self.assertTrue(wait_for(lambda: "limit=client_connection_rate_limit"
+                                     in self.rd.log(), 5))
         finally:
             set_conf(self.rd, "client_connection_rate_limit = 3\n", "")
         # max_sessions of a listener: applied; its address: needs a restart
