@@ -78,12 +78,12 @@ bool buf_fetch_be32(struct buf *b, uint32_t *v_r)
 
 bool buf_fetch_be64(struct buf *b, uint64_t *v_r)
 {
-	uint32_t hi, lo;
+	uint32_t hi = 0, lo = 0;
 
-	if (buf_remaining(b) < 8)
+	/* Both halves or nothing: the length is checked once, here. */
+	if (buf_remaining(b) < 8 || !buf_fetch_be32(b, &hi) ||
+	    !buf_fetch_be32(b, &lo))
 		return false;
-	(void)buf_fetch_be32(b, &hi);
-	(void)buf_fetch_be32(b, &lo);
 	*v_r = (uint64_t)hi << 32 | lo;
 	return true;
 }
