@@ -31,7 +31,7 @@
 #include "smtpc_private.h"
 
 struct smtpc_creds {
-	struct smtpc_creds *next;
+	SLIST_ENTRY(smtpc_creds) link;
 	char *ca_file; /* "" for no verification */
 	gnutls_certificate_credentials_t creds;
 };
@@ -39,12 +39,12 @@ struct smtpc_creds {
 struct smtpc {
 	struct event_base *base;
 	struct smtpc_settings set;
-	struct smtpc_req *waiting, *waiting_tail; /* FIFO */
-	struct smtpc_req *active;                 /* on a connection */
-	struct smtpc_conn *conns;
+	TAILQ_HEAD(, smtpc_req) waiting; /* FIFO */
+	TAILQ_HEAD(, smtpc_req) active;  /* on a connection */
+	LIST_HEAD(, smtpc_conn) conns;
 	unsigned n_conns, peak;
 	struct evloop_timer *kick;
-	struct smtpc_creds *creds;
+	SLIST_HEAD(, smtpc_creds) creds;
 	gnutls_priority_t priority; /* built once, not per connection */
 };
 
@@ -138,7 +138,7 @@ gnutls_certificate_credentials_t smtpc_creds(struct smtpc *c,
 
 	if (ca_file == NULL)
 		ca_file = "";
-	for (e = c->creds; e != NULL; e = e->next) {
+	SLIST_FOREACH(e, &c->creds, link) {
 		if (strcmp(e->ca_file, ca_file) == 0)
 			return e->creds;
 	}
@@ -161,8 +161,7 @@ gnutls_certificate_credentials_t smtpc_creds(struct smtpc *c,
 	e = alloc_new(struct smtpc_creds);
 	e->ca_file = alloc_strdup(ca_file);
 	e->creds = cr;
-	e->next = c->creds;
-	c->creds = e;
+	SLIST_INSERT_HEAD(&c->creds, e, link);
 	return cr;
 }
 
@@ -175,17 +174,10 @@ static void req_unlink(struct smtpc_req *req)
 	if (!req->listed)
 		return;
 	req->listed = false;
-	if (req->prev != NULL)
-		req->prev->next = req->next;
-	else if (req->waiting)
-		c->waiting = req->next;
+	if (req->waiting)
+		TAILQ_REMOVE(&c->waiting, req, link);
 	else
-		c->active = req->next;
-	if (req->next != NULL)
-		req->next->prev = req->prev;
-	else if (req->waiting)
-		c->waiting_tail = req->prev;
-	req->next = req->prev = NULL;
+		TAILQ_REMOVE(&c->active, req, link);
 }
 
 static void req_wait(struct smtpc_req *req, bool front)
@@ -195,21 +187,10 @@ static void req_wait(struct smtpc_req *req, bool front)
 	req_unlink(req);
 	req->waiting = true;
 	req->listed = true;
-	if (front) {
-		req->next = c->waiting;
-		if (c->waiting != NULL)
-			c->waiting->prev = req;
-		else
-			c->waiting_tail = req;
-		c->waiting = req;
-	} else {
-		req->prev = c->waiting_tail;
-		if (c->waiting_tail != NULL)
-			c->waiting_tail->next = req;
-		else
-			c->waiting = req;
-		c->waiting_tail = req;
-	}
+	if (front)
+		TAILQ_INSERT_HEAD(&c->waiting, req, link);
+	else
+		TAILQ_INSERT_TAIL(&c->waiting, req, link);
 	evloop_timer_start(c->kick, 0);
 }
 
@@ -220,10 +201,7 @@ static void req_activate(struct smtpc_req *req, struct smtpc_conn *conn)
 	req_unlink(req);
 	req->waiting = false;
 	req->listed = true;
-	req->next = c->active;
-	if (c->active != NULL)
-		c->active->prev = req;
-	c->active = req;
+	TAILQ_INSERT_HEAD(&c->active, req, link);
 	req->conn = conn;
 }
 
@@ -281,7 +259,7 @@ static unsigned dest_conns(const struct smtpc *c, const char *dest,
 	unsigned n = 0;
 
 	*idle_r = NULL;
-	for (conn = c->conns; conn != NULL; conn = conn->next) {
+	LIST_FOREACH(conn, &c->conns, link) {
 		if (dest != NULL && strcmp(conn->dest, dest) != 0)
 			continue;
 		n++;
@@ -297,7 +275,7 @@ static bool try_start(struct smtpc *c, struct smtpc_req *req)
 	char *key = req_key(req);
 	bool ok = false;
 
-	for (conn = c->conns; conn != NULL; conn = conn->next) {
+	LIST_FOREACH(conn, &c->conns, link) {
 		if (conn->state == SMTPC_S_IDLE && strcmp(conn->key, key) == 0)
 			break;
 	}
@@ -319,10 +297,7 @@ static bool try_start(struct smtpc *c, struct smtpc_req *req)
 		smtpc_conn_free(&idle);
 	}
 	conn = smtpc_conn_open(c, req, key);
-	conn->next = c->conns;
-	if (c->conns != NULL)
-		c->conns->prev = conn;
-	c->conns = conn;
+	LIST_INSERT_HEAD(&c->conns, conn, link);
 	c->n_conns++;
 	if (c->n_conns > c->peak)
 		c->peak = c->n_conns;
@@ -337,27 +312,27 @@ done:
 static void smtpc_kick(void *arg)
 {
 	struct smtpc *c = arg;
-	struct smtpc_req *req = c->waiting, *next;
+	struct smtpc_req *req = TAILQ_FIRST(&c->waiting), *next;
 
 	/* Requests decided before they started (smtpc_deliver) are only
 	 * reported; their callbacks may change the list: look again. */
 	while (req != NULL) {
 		if (!req->failed) {
-			req = req->next;
+			req = TAILQ_NEXT(req, link);
 			continue;
 		}
 		smtpc_req_finish(req);
-		req = c->waiting;
+		req = TAILQ_FIRST(&c->waiting);
 	}
-	for (req = c->waiting; req != NULL; req = next) {
-		next = req->next;
+	for (req = TAILQ_FIRST(&c->waiting); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, link);
 		try_start(c, req);
 	}
 }
 
 void smtpc_schedule(struct smtpc *c)
 {
-	if (c->waiting != NULL)
+	if (!TAILQ_EMPTY(&c->waiting))
 		evloop_timer_start(c->kick, 0);
 }
 
@@ -365,14 +340,9 @@ void smtpc_conn_gone(struct smtpc_conn *conn)
 {
 	struct smtpc *c = conn->c;
 
-	if (conn->prev != NULL)
-		conn->prev->next = conn->next;
-	else
-		c->conns = conn->next;
-	if (conn->next != NULL)
-		conn->next->prev = conn->prev;
+	LIST_REMOVE(conn, link);
 	c->n_conns--;
-	if (c->waiting != NULL)
+	if (!TAILQ_EMPTY(&c->waiting))
 		evloop_timer_start(c->kick, 0);
 }
 
@@ -382,7 +352,7 @@ void smtpc_conn_released(struct smtpc_conn *conn)
 
 	conn->req = NULL;
 	req->conn = NULL;
-	if (conn->c->waiting != NULL)
+	if (!TAILQ_EMPTY(&conn->c->waiting))
 		evloop_timer_start(conn->c->kick, 0);
 	smtpc_req_finish(req);
 }
@@ -527,6 +497,10 @@ struct smtpc *smtpc_new(struct event_base *base,
 {
 	struct smtpc *c = alloc_new(struct smtpc);
 
+	TAILQ_INIT(&c->waiting);
+	TAILQ_INIT(&c->active);
+	LIST_INIT(&c->conns);
+	SLIST_INIT(&c->creds);
 	c->base = base;
 	c->set = *set;
 	if (c->set.max_conns_total == 0)
@@ -550,22 +524,22 @@ void smtpc_deinit(struct smtpc **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
-	while (c->active != NULL) {
-		struct smtpc_req *req = c->active;
+	while (!TAILQ_EMPTY(&c->active)) {
+		struct smtpc_req *req = TAILQ_FIRST(&c->active);
 
 		smtpc_cancel(&req);
 	}
-	while (c->waiting != NULL)
-		req_free(c->waiting);
-	while (c->conns != NULL) {
-		struct smtpc_conn *conn = c->conns;
+	while (!TAILQ_EMPTY(&c->waiting))
+		req_free(TAILQ_FIRST(&c->waiting));
+	while (!LIST_EMPTY(&c->conns)) {
+		struct smtpc_conn *conn = LIST_FIRST(&c->conns);
 
 		smtpc_conn_free(&conn);
 	}
-	while (c->creds != NULL) {
-		struct smtpc_creds *e = c->creds;
+	while (!SLIST_EMPTY(&c->creds)) {
+		struct smtpc_creds *e = SLIST_FIRST(&c->creds);
 
-		c->creds = e->next;
+		SLIST_REMOVE_HEAD(&c->creds, link);
 		gnutls_certificate_free_credentials(e->creds);
 		free(e->ca_file);
 		free(e);

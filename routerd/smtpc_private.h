@@ -13,6 +13,7 @@
 #ifndef DIRMX_SMTPC_PRIVATE_H
 #define DIRMX_SMTPC_PRIVATE_H
 
+#include <sys/queue.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,7 +49,7 @@ struct smtpc_rcpt {
 
 struct smtpc_req {
 	struct smtpc *c;
-	struct smtpc_req *next, *prev; /* c->waiting or c->active */
+	TAILQ_ENTRY(smtpc_req) link; /* in c->waiting or c->active */
 	char *queue_id, *dest, *helo, *ca_file, *auth_user, *auth_password;
 	char *mail_from, *envid;
 	struct smtpc_target *targets;
@@ -99,7 +100,7 @@ enum smtpc_state {
 
 struct smtpc_conn {
 	struct smtpc *c;
-	struct smtpc_conn *next, *prev; /* c->conns */
+	LIST_ENTRY(smtpc_conn) link; /* in c->conns */
 	char *key, *dest, *host;
 	char ip[INET6_ADDRSTRLEN + 8];
 	enum smtpc_tls tls;
