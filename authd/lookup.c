@@ -37,19 +37,9 @@
 #define JOB_MAX_INFLIGHT 64
 
 static void job_run_queue(struct job *j);
+static void task_result(const struct ldconn_result *res, const char *dc_uri,
+                        void *ctx);
 static void job_check_done(struct job *j);
-
-void lookup_trace(struct job *j, const char *fmt, ...)
-{
-	va_list ap;
-
-	if ((j->flags & LOOKUP_F_TRACE) == 0)
-		return;
-	va_start(ap, fmt);
-	j->trace = alloc_resize(j->trace, j->n_trace + 1, sizeof(char *));
-	j->trace[j->n_trace++] = alloc_vprintf(fmt, ap);
-	va_end(ap);
-}
 
 static void job_fail(struct job *j, enum lookup_status status,
                      const char *reason)
@@ -318,7 +308,7 @@ static void job_run_queue(struct job *j)
 {
 	while (!TAILQ_EMPTY(&j->queue) && j->inflight < JOB_MAX_INFLIGHT &&
 	       !j->status_set)
-		lookup_task_send(j, lookup_task_dequeue(j));
+		lookup_task_send(j, lookup_task_dequeue(j), task_result);
 }
 
 void lookup_task_finished(struct job *j)
@@ -358,4 +348,45 @@ void lookup_map_preset(struct lookup_map *map, bool ad)
 	 * primary "SMTP:" address and the aliases alike. */
 	map->recipient_filter = ad ? "(|(mail=%s)(proxyAddresses=smtp:%s))"
 	                           : "(|(mail=%s)(mailLocalAddress=%s))";
+}
+
+/* A search ended: what its result means is decided here, the task's
+ * bookkeeping is lookup_job.c's. */
+static void task_result(const struct ldconn_result *res, const char *dc_uri,
+                        void *ctx)
+{
+	struct task *t = ctx;
+	struct job *j = t->j;
+
+	lookup_task_detach(t);
+	if (dc_uri != NULL && j->dc == NULL)
+		j->dc = alloc_strdup(dc_uri);
+	if (!j->status_set) {
+		switch (t->kind) {
+		case TASK_ADDR:
+			lookup_addr_result(j, t, res);
+			break;
+		case TASK_DN:
+			if (res->status == LDCONN_OK && res->n_entries == 1)
+				lookup_process_entry(j, &res->entries[0], NULL,
+				                     t->depth, NULL);
+			else if (res->status == LDCONN_NO_SUCH_OBJECT ||
+			         res->status == LDCONN_OK)
+				; /* a dangling member DN: nothing to deliver */
+			else
+				lookup_addr_result(j, t, res);
+			break;
+		case TASK_RANGE:
+			lookup_range_result(j, t, res);
+			break;
+		}
+	}
+	lookup_task_free(t);
+	lookup_task_finished(j);
+}
+
+struct lookup_req *lookup_start(struct lookup *lk, const char *address,
+                                unsigned flags, lookup_cb *cb, void *ctx)
+{
+	return lookup_job_start(lk, address, flags, cb, ctx, lookup_job_begin);
 }

@@ -1,9 +1,12 @@
 /*
  * lookup_job - jobs, tasks, the cache and coalescing for lookup.c.
  *
- * lookup_start() answers from the cache when it can, joins a job already
- * running for the same key, or starts a new one. Every answer goes out
- * from a timer or a search callback, never from inside lookup_start().
+ * lookup_start() (lookup.c, through lookup_job_start()) answers from the
+ * cache when it can, joins a job already running for the same key, or
+ * starts a new one. Every answer goes out from a timer or a search
+ * callback, never from inside lookup_start(). This file is the engine and
+ * calls nothing in lookup.c: what a job does first and what a search's
+ * result means come in as callbacks (begin, and lookup_task_send's done).
  * The cache stores an OK answer as "addr\thop\n" lines and a NOTFOUND as
  * a negative entry holding the reason; TEMPFAIL is never cached.
  */
@@ -58,7 +61,7 @@ static struct task *task_new(struct job *j, enum task_kind kind, unsigned depth)
 	return t;
 }
 
-static void task_free(struct task *t)
+void lookup_task_free(struct task *t)
 {
 	ldpool_req_cancel(&t->req);
 	free(t->addr);
@@ -110,41 +113,13 @@ static void running_remove(struct job *j, struct task *t)
 	j->inflight--;
 }
 
-static void task_result(const struct ldconn_result *res, const char *dc_uri,
-                        void *ctx)
+void lookup_task_detach(struct task *t)
 {
-	struct task *t = ctx;
-	struct job *j = t->j;
-
 	t->req = NULL;
-	running_remove(j, t);
-	if (dc_uri != NULL && j->dc == NULL)
-		j->dc = alloc_strdup(dc_uri);
-	if (!j->status_set) {
-		switch (t->kind) {
-		case TASK_ADDR:
-			lookup_addr_result(j, t, res);
-			break;
-		case TASK_DN:
-			if (res->status == LDCONN_OK && res->n_entries == 1)
-				lookup_process_entry(j, &res->entries[0], NULL,
-				                     t->depth, NULL);
-			else if (res->status == LDCONN_NO_SUCH_OBJECT ||
-			         res->status == LDCONN_OK)
-				; /* a dangling member DN: nothing to deliver */
-			else
-				lookup_addr_result(j, t, res);
-			break;
-		case TASK_RANGE:
-			lookup_range_result(j, t, res);
-			break;
-		}
-	}
-	task_free(t);
-	lookup_task_finished(j);
+	running_remove(t->j, t);
 }
 
-void lookup_task_send(struct job *j, struct task *t)
+void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 {
 	struct lookup *lk = j->lk;
 	struct ldconn_search s = {.attrs = dirmap_recipient_attrs(lk->dm)};
@@ -159,7 +134,7 @@ void lookup_task_send(struct job *j, struct task *t)
 		if (ldfilter_expand(lk->map.recipient_filter, t->addr,
 		                    strlen(t->addr), &filter, &error) < 0) {
 			running_remove(j, t);
-			task_free(t);
+			lookup_task_free(t);
 			/* Addresses were validated: this is a bad template. */
 			log_error("lookup", "event=filter_error error=\"%s\"",
 			          error);
@@ -196,7 +171,7 @@ void lookup_task_send(struct job *j, struct task *t)
 	t->req = ldpool_search(t->kind == TASK_ADDR && lk->gc_pool != NULL
 	                           ? lk->gc_pool
 	                           : lk->pool,
-	                       &s, task_result, t);
+	                       &s, done, t);
 	free(filter);
 	free(range);
 }
@@ -204,12 +179,12 @@ void lookup_task_send(struct job *j, struct task *t)
 void lookup_job_cancel_tasks(struct job *j)
 {
 	while (!TAILQ_EMPTY(&j->queue))
-		task_free(lookup_task_dequeue(j));
+		lookup_task_free(lookup_task_dequeue(j));
 	while (!TAILQ_EMPTY(&j->running)) {
 		struct task *t = TAILQ_FIRST(&j->running);
 
 		running_remove(j, t);
-		task_free(t);
+		lookup_task_free(t);
 	}
 }
 
@@ -319,11 +294,14 @@ static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
 
 static void job_begin_timer(void *ctx)
 {
-	lookup_job_begin(ctx);
+	struct job *j = ctx;
+
+	j->begin(j);
 }
 
-struct lookup_req *lookup_start(struct lookup *lk, const char *address,
-                                unsigned flags, lookup_cb *cb, void *ctx)
+struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
+                                    unsigned flags, lookup_cb *cb, void *ctx,
+                                    void (*begin)(struct job *j))
 {
 	struct lookup_req *r = alloc_new(struct lookup_req);
 	struct addr *a = NULL;
@@ -383,6 +361,7 @@ struct lookup_req *lookup_start(struct lookup *lk, const char *address,
 		TAILQ_INIT(&j->queue);
 		TAILQ_INIT(&j->running);
 		LIST_INSERT_HEAD(&lk->jobs, j, link);
+		j->begin = begin;
 		j->start = evloop_timer_new(lk->base, job_begin_timer, j);
 		evloop_timer_start(j->start, 0);
 	}

@@ -6,10 +6,11 @@
 #ifndef DIRMX_LOOKUP_PRIVATE_H
 #define DIRMX_LOOKUP_PRIVATE_H
 
-#include <sys/queue.h>
 #include <stdbool.h>
+#include <sys/queue.h>
 
 #include "ldconn.h"
+#include "ldpool.h"
 #include "lookup.h"
 
 #define LOOKUP_ADDR_MAX 512
@@ -68,6 +69,7 @@ struct job {
 	char *dc;
 	unsigned searches;
 	struct evloop_timer *start;
+	void (*begin)(struct job *j); /* the first step, from start */
 	LIST_ENTRY(job) link;
 };
 
@@ -88,9 +90,6 @@ struct lookup {
 struct dirmap;
 
 /* lookup.c */
-/* Add a line to the answer's trace, when the request asked for one. */
-void lookup_trace(struct job *j, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 void lookup_job_begin(struct job *j);
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
                           const char *addressed, unsigned depth,
@@ -106,10 +105,23 @@ void lookup_task_dn(struct job *j, const char *dn, unsigned depth);
 void lookup_task_range(struct job *j, const char *dn, const char *attr,
                        unsigned start, unsigned depth);
 struct task *lookup_task_dequeue(struct job *j);
-void lookup_task_send(struct job *j, struct task *t);
+void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done);
+/* A task's search ended: out of the running list (done's first step),
+ * then freed when its result was used. */
+void lookup_task_detach(struct task *t);
+void lookup_task_free(struct task *t);
+/* lookup_start() with the job's first step: begin runs from a timer. */
+struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
+                                    unsigned flags, lookup_cb *cb, void *ctx,
+                                    void (*begin)(struct job *j));
 void lookup_job_cancel_tasks(struct job *j);
 void lookup_job_finish(struct job *j);
 bool lookup_try_subaddress(struct job *j, struct task *t);
+
+/* lookup_util.c */
+/* Add a line to the answer's trace, when the request asked for one. */
+void lookup_trace(struct job *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 bool lookup_chain_has(const char *chain, const char *addr_lower);
 /* A copy with ASCII letters lowered (addresses, cache keys). */
 char *lookup_lower_dup(const char *s);

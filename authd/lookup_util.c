@@ -3,6 +3,7 @@
  * (the DNs and addresses a job has seen) and forwarding chains.
  */
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,4 +91,16 @@ char *lookup_lower_dup(const char *s)
 
 	str_lower_ascii(l, strlen(l));
 	return l;
+}
+
+void lookup_trace(struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if ((j->flags & LOOKUP_F_TRACE) == 0)
+		return;
+	va_start(ap, fmt);
+	j->trace = alloc_resize(j->trace, j->n_trace + 1, sizeof(char *));
+	j->trace[j->n_trace++] = alloc_vprintf(fmt, ap);
+	va_end(ap);
 }
