@@ -158,18 +158,6 @@ struct listener *listener_bind(struct event_base *base,
 	return s;
 }
 
-static void client_text(const struct sockaddr *sa, char *buf, size_t size)
-{
-	const void *a = NULL;
-
-	if (sa->sa_family == AF_INET)
-		a = &((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	if (a == NULL || inet_ntop(sa->sa_family, a, buf, size) == NULL)
-		snprintf(buf, size, "unknown");
-}
-
 /* Refuse a connection over a limit: one 421, then close. */
 static void refuse(const struct lsock *l, int fd, const struct sockaddr *sa,
                    const char *limit, unsigned value, const char *reply)
@@ -177,7 +165,7 @@ static void refuse(const struct lsock *l, int fd, const struct sockaddr *sa,
 	char client[INET6_ADDRSTRLEN];
 
 	/* The log line first: whoever reads the 421 finds it written. */
-	client_text(sa, client, sizeof(client));
+	session_peer_text(sa, client, sizeof(client));
 	log_warn(NULL,
 	         "event=limit limit=%s value=%u client=%s listener=%s "
 	         "action=refused",

@@ -545,6 +545,18 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 	}
 }
 
+void session_peer_text(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const void *a = NULL;
+
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (a == NULL || inet_ntop(sa->sa_family, a, buf, size) == NULL)
+		snprintf(buf, size, "unknown");
+}
+
 static unsigned long long session_counter;
 
 struct session *session_new(const struct session_env *env, int fd,
@@ -560,16 +572,7 @@ struct session *session_new(const struct session_env *env, int fd,
 	s->tls_policy = l->tls;
 	snprintf(s->listener, sizeof(s->listener), "%s", l->name);
 	snprintf(s->id, sizeof(s->id), "s%llu", ++session_counter);
-	if (peer->sa_family == AF_INET)
-		inet_ntop(AF_INET,
-		          &((const struct sockaddr_in *)peer)->sin_addr,
-		          s->peer, sizeof(s->peer));
-	else if (peer->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		          &((const struct sockaddr_in6 *)peer)->sin6_addr,
-		          s->peer, sizeof(s->peer));
-	else
-		snprintf(s->peer, sizeof(s->peer), "unknown");
+	session_peer_text(peer, s->peer, sizeof(s->peer));
 	s->relay_client = policy_client_in_relay_networks(env->policy, peer);
 	s->io = io_new(env->base, fd, INPUT_LIMIT, session_io, s);
 	session_arm_command(s);

@@ -89,6 +89,10 @@ struct session *session_new(const struct session_env *env, int fd,
                             const struct sockaddr *peer,
                             const struct session_listener *l);
 
+/* A client's address as sessions and their logs write it ("unknown" for
+ * anything but IPv4 and IPv6). */
+void session_peer_text(const struct sockaddr *sa, char *buf, size_t size);
+
 /* End a session at once (shutdown): no reply, its message is dropped. */
 void session_destroy(struct session *s);
 
