@@ -26,6 +26,19 @@ from dirmxlab.core import find_program, wait_tcp
 from dirmxtest import describe, drive
 
 
+def tls10_server_context(cert, key):
+    """A server TLS context that speaks TLS 1.0 only (OpenSSL at SECLEVEL
+    0): the old peer that a TLS 1.2+ client must not talk to."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():  # TLS 1.0 is deprecated: the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
+    return ctx
+
+
 class Sink:
     """An SMTP server on 127.0.0.1 in a thread of the test process."""
 
@@ -445,13 +458,7 @@ class SmtpcTest(unittest.TestCase):
         after STARTTLS was sent in clear."""
         ca = lab_ca(self.lab)
         cert, key = ca.server_cert(["mx.sink.test"], ["127.0.0.1"])
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        with warnings.catch_warnings():  # TLS 1.0 is deprecated: the point
-            warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = ssl.TLSVersion.TLSv1
+        ctx = tls10_server_context(cert, key)
         s = self.sink(tls=ctx)
         # The peer is real: a TLS 1.0 client gets through, TLS 1.2 does not.
         for opt, ok in (("-tls1", True), ("-tls1_2", False)):

@@ -42,12 +42,11 @@ import ssl
 import subprocess
 import time
 import unittest
-import warnings
 
 from deliverytest import DeliveryLab
 from dirmxlab import build_dir
 from smtptest import HOSTNAME, SmtpLab, queued_id, wait_for
-from test_smtpc import Sink as TlsSink
+from test_smtpc import Sink as TlsSink, tls10_server_context
 
 # testssl.sh's severities that fail the test. MEDIUM too: before issue 11
 # the only MEDIUM finding was BEAST (CBC suites with TLS 1.0). LOW stays
@@ -410,13 +409,7 @@ class TlsOutboundTest(unittest.TestCase):
         self.addCleanup(dl.close)
         ca = dl.ca
         cert, key = ca.server_cert(["old.sink.test"], ["127.0.0.1"], name="old")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        with warnings.catch_warnings():  # TLS 1.0 is deprecated: the point
-            warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = ssl.TLSVersion.TLSv1
+        ctx = tls10_server_context(cert, key)
         sink = TlsSink(tls=ctx)
         self.addCleanup(sink.close)
 
