@@ -174,6 +174,9 @@ struct spool_stats {
 	uint64_t journal_syncs; /* fdatasyncs of the journal */
 };
 void spool_get_stats(struct spool *spool, struct spool_stats *stats_r);
+/* Tests: while held, the worker takes nothing from its queue (so that
+ * what is queued meanwhile is one batch, whatever the machine's speed). */
+void spool_hold_worker(struct spool *spool, bool hold);
 /* Tuning for tests: rotate journal segments beyond this many bytes. */
 void spool_set_journal_segment_max(struct spool *spool, uint64_t bytes);
 

@@ -388,7 +388,7 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->queue == NULL && !s->stopping)
+		while ((s->queue == NULL || s->held) && !s->stopping)
 			pthread_cond_wait(&s->cond, &s->lock);
 		if (s->queue == NULL)
 			break;
@@ -521,5 +521,13 @@ void spool_get_stats(struct spool *s, struct spool_stats *stats_r)
 {
 	pthread_mutex_lock(&s->lock);
 	*stats_r = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void spool_hold_worker(struct spool *s, bool hold)
+{
+	pthread_mutex_lock(&s->lock);
+	s->held = hold;
+	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -83,6 +83,7 @@ struct spool {
 	struct spool_op *queue, **queue_tail; /* loop -> worker */
 	struct spool_op *done, **done_tail;   /* worker -> loop */
 	bool stopping;
+	bool held; /* spool_hold_worker(): tests only */
 	struct spool_stats stats;
 	uint64_t seg_max_wanted;    /* for the journal, under lock */
 	spool_orphan_cb *orphan_cb; /* loop thread only */
