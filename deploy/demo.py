@@ -43,7 +43,7 @@ def say(text=""):
 
 
 def ctl(conf, *args, stdin=None):
-    cmd = [os.path.join(BUILD, "lib", "dirmxctl"), "-c", conf] + list(args)
+    cmd = [os.path.join(BUILD, "routerd", "dirmxctl"), "-c", conf] + list(args)
     shown = " ".join(args) + ("   (password on stdin)" if stdin else "")
     say("$ dirmxctl %s" % shown)
     r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=60)
@@ -281,7 +281,7 @@ role = submission
         with open(STATE, "w") as f:
             json.dump({"pids": pids, "dir": lab.dir, "conf": conf}, f)
         say("The servers keep running (--keep). Try:")
-        say("  %s -c %s lookup %s" % (os.path.join(BUILD, "lib", "dirmxctl"), conf,
+        say("  %s -c %s lookup %s" % (os.path.join(BUILD, "routerd", "dirmxctl"), conf,
                                     info["groups"]["staff"]["mail"]))
         say("Stop them with: bash deploy/demo.sh stop")
     else:

@@ -445,7 +445,7 @@ role = mx
         return [p.pid for p in (self.authd, self.routerd) if p and p.poll() is None]
 
     def flush_cache(self):
-        r = subprocess.run([os.path.join(self.build, "lib", "dirmxctl"), "-c", self.conf,
+        r = subprocess.run([os.path.join(self.build, "routerd", "dirmxctl"), "-c", self.conf,
                             "flush", "-S", self.sock], capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("dirmxctl flush failed: %s %s" % (r.stdout, r.stderr))

@@ -33,7 +33,7 @@ def authd_bin():
 
 
 def dirmxctl_bin():
-    return _binary("lib", "dirmxctl")
+    return _binary("routerd", "dirmxctl")
 
 
 def _binary(*parts):

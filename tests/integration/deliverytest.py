@@ -475,7 +475,7 @@ role = mx
         return m.group(1).decode() if m else None
 
     def queue(self, *args, conf=None, timeout=30):
-        return subprocess.run([bin_path("lib", "dirmxctl"), "-c", conf or self.conf, "queue"]
+        return subprocess.run([bin_path("routerd", "dirmxctl"), "-c", conf or self.conf, "queue"]
                               + list(args), capture_output=True, text=True, timeout=timeout)
 
     def queue_ids(self):

@@ -65,7 +65,7 @@ class ConfigCheckTest(unittest.TestCase):
                 r = self.run_prog([binary(*parts), "-t", "-c", self.sample])
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(r.stdout.strip(), "%s: configuration OK" % self.sample)
-        r = self.run_prog([binary("lib", "dirmxctl"), "-c", self.sample, "check"])
+        r = self.run_prog([binary("routerd", "dirmxctl"), "-c", self.sample, "check"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("configuration OK", r.stdout)
         self.assertIn("listener mx: address=0.0.0.0:25 role=mx", r.stdout)
@@ -73,7 +73,7 @@ class ConfigCheckTest(unittest.TestCase):
     def test_typo_is_reported_with_file_and_line(self):
         path = self.lab.write("typo.conf", TYPO)
         argvs = [[binary(*p), "-t", "-c", path] for p in DAEMONS.values()]
-        argvs.append([binary("lib", "dirmxctl"), "-c", path, "check"])
+        argvs.append([binary("routerd", "dirmxctl"), "-c", path, "check"])
         for argv in argvs:
             with self.subTest(prog=os.path.basename(argv[0])):
                 r = self.run_prog(argv)

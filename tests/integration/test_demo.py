@@ -62,7 +62,7 @@ class DemoTest(unittest.TestCase):
             time.sleep(0.5)
             self.assertEqual([p for p in state["pids"] if not alive(p)], [],
                              "demo --keep stopped its servers")
-            q = subprocess.run([os.path.join(BUILD, "lib", "dirmxctl"), "-c", state["conf"],
+            q = subprocess.run([os.path.join(BUILD, "routerd", "dirmxctl"), "-c", state["conf"],
                                 "lookup", "staff@dirmx.test"],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(q.returncode, 0, q.stdout + q.stderr)

@@ -18,7 +18,7 @@ import unittest
 
 from dirmxlab import Dnsmasq, Lab, build_dir
 
-DIRMXCTL = os.path.join(build_dir(), "lib", "dirmxctl")
+DIRMXCTL = os.path.join(build_dir(), "routerd", "dirmxctl")
 TTL = 600
 
 RECORDS = [

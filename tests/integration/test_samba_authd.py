@@ -93,7 +93,7 @@ def authd_bin():
 
 
 def dirmxctl_bin():
-    return os.path.join(build_dir(), "lib", "dirmxctl")
+    return os.path.join(build_dir(), "routerd", "dirmxctl")
 
 
 # ---- dirmxctl output -------------------------------------------------------
