@@ -61,8 +61,7 @@ static int msg_fail(struct spool_msg *msg, const char **error_r,
 static void enqueue(struct spool *s, struct spool_op *op)
 {
 	pthread_mutex_lock(&s->lock);
-	*s->queue_tail = op;
-	s->queue_tail = &op->next;
+	STAILQ_INSERT_TAIL(&s->queue, op, link);
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -332,7 +331,7 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 	return false;
 }
 
-static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
+static uint64_t worker_batch(struct spool *s, struct spool_op_list *batch)
 {
 	struct spool_op *op;
 	uint64_t n = 0;
@@ -340,17 +339,18 @@ static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
 	int err;
 
 	/* (1) Small commits and every removal: one append, one fdatasync. */
-	for (op = batch; op != NULL; op = op->next, n++) {
+	STAILQ_FOREACH(op, batch, link) {
+		n++;
 		op->journaled =
 		    op->kind != SPOOL_OP_UPDATE && spool_journal_add(s, op);
 		journaled |= op->journaled;
 	}
 	if (journaled && spool_journal_sync(s) < 0) {
-		for (op = batch; op != NULL; op = op->next)
+		STAILQ_FOREACH(op, batch, link)
 			op->journaled = false;
 	}
 	/* (2) The others: data and size of each file, back to back. */
-	for (op = batch; op != NULL; op = op->next) {
+	STAILQ_FOREACH(op, batch, link) {
 		if (op->fd < 0)
 			continue;
 		if (!op->journaled && fdatasync(op->fd) < 0)
@@ -359,7 +359,7 @@ static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
 		op->fd = -1;
 	}
 	/* (3) Names, in queue order (an update after its commit). */
-	for (op = batch; op != NULL; op = op->next) {
+	STAILQ_FOREACH(op, batch, link) {
 		if (op->result < 0) {
 			if (op->kind != SPOOL_OP_REMOVE)
 				(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
@@ -372,7 +372,7 @@ static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
 	 * that the journal does not cover. */
 	if (changed && fsync(s->q_fd) < 0) {
 		err = errno;
-		for (op = batch; op != NULL; op = op->next) {
+		STAILQ_FOREACH(op, batch, link) {
 			if (op->result == 0 && !op->journaled)
 				op_fail(op, "fsync q/ for", err);
 		}
@@ -383,27 +383,23 @@ static uint64_t worker_batch(struct spool *s, struct spool_op *batch)
 static void *worker_main(void *arg)
 {
 	struct spool *s = arg;
-	struct spool_op *batch, **tail;
+	struct spool_op_list batch;
 	uint64_t n;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while ((s->queue == NULL || s->held) && !s->stopping)
+		while ((STAILQ_EMPTY(&s->queue) || s->held) && !s->stopping)
 			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->queue == NULL)
+		if (STAILQ_EMPTY(&s->queue))
 			break;
-		batch = s->queue;
-		s->queue = NULL;
-		s->queue_tail = &s->queue;
+		STAILQ_INIT(&batch);
+		STAILQ_CONCAT(&batch, &s->queue);
 		pthread_mutex_unlock(&s->lock);
 
-		n = worker_batch(s, batch);
+		n = worker_batch(s, &batch);
 
 		pthread_mutex_lock(&s->lock);
-		*s->done_tail = batch;
-		for (tail = &batch->next; *tail != NULL; tail = &(*tail)->next)
-			;
-		s->done_tail = tail;
+		STAILQ_CONCAT(&s->done, &batch);
 		s->stats.batches++;
 		s->stats.ops += n;
 		s->stats.journal_syncs = s->journal.syncs;
@@ -419,28 +415,27 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static struct spool_op *take_done(struct spool *s)
+/* Move every finished op to *list (empty before). */
+static void take_done(struct spool *s, struct spool_op_list *list)
 {
-	struct spool_op *list;
-
+	STAILQ_INIT(list);
 	pthread_mutex_lock(&s->lock);
-	list = s->done;
-	s->done = NULL;
-	s->done_tail = &s->done;
+	STAILQ_CONCAT(list, &s->done);
 	pthread_mutex_unlock(&s->lock);
-	return list;
 }
 
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct spool *s = arg;
 	char drain[64];
-	struct spool_op *op, *next;
+	struct spool_op_list done;
+	struct spool_op *op;
 
 	while (read(fd, drain, sizeof(drain)) > 0)
 		;
-	for (op = take_done(s); op != NULL; op = next) {
-		next = op->next;
+	take_done(s, &done);
+	while ((op = STAILQ_FIRST(&done)) != NULL) {
+		STAILQ_REMOVE_HEAD(&done, link);
 		if (op->result < 0)
 			log_error(op->id, "spool: %s", op->error);
 		if (!op->cancelled && op->cb != NULL)
@@ -460,8 +455,8 @@ int spool_worker_start(struct spool *s, const char **error_r)
 {
 	int fds[2], err;
 
-	s->queue_tail = &s->queue;
-	s->done_tail = &s->done;
+	STAILQ_INIT(&s->queue);
+	STAILQ_INIT(&s->done);
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return spool_fail(s, error_r, "pipe: %s", strerror(errno));
 	s->notify_rd = fds[0];
@@ -482,7 +477,8 @@ int spool_worker_start(struct spool *s, const char **error_r)
 
 void spool_worker_stop(struct spool *s)
 {
-	struct spool_op *op, *next;
+	struct spool_op_list done;
+	struct spool_op *op;
 
 	if (s->thread_started) {
 		pthread_mutex_lock(&s->lock);
@@ -492,8 +488,9 @@ void spool_worker_stop(struct spool *s)
 		pthread_join(s->thread, NULL);
 		s->thread_started = false;
 		/* Durable (or failed) now; their callbacks are dropped. */
-		for (op = take_done(s); op != NULL; op = next) {
-			next = op->next;
+		take_done(s, &done);
+		while ((op = STAILQ_FIRST(&done)) != NULL) {
+			STAILQ_REMOVE_HEAD(&done, link);
 			if (op->msg != NULL)
 				msg_free(op->msg);
 			free(op);

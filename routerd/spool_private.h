@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/queue.h>
 
 #include "spool.h"
 #include "spoolfmt.h"
@@ -30,7 +31,7 @@ enum spool_op_kind {
 };
 
 struct spool_op {
-	struct spool_op *next;
+	STAILQ_ENTRY(spool_op) link; /* in queue, a batch or done */
 	enum spool_op_kind kind;
 	int fd;                           /* to fdatasync; -1 for REMOVE */
 	char tmp_name[SPOOLFMT_NAME_MAX]; /* in tmp/ */
@@ -46,6 +47,7 @@ struct spool_op {
 	struct spool_msg *msg; /* COMMIT: freed after the callback */
 	bool cancelled;
 };
+STAILQ_HEAD(spool_op_list, spool_op);
 
 /* Messages larger than SPOOLFMT_IMAGE_MAX are synced file by file, not
  * journaled. */
@@ -80,8 +82,8 @@ struct spool {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct spool_op *queue, **queue_tail; /* loop -> worker */
-	struct spool_op *done, **done_tail;   /* worker -> loop */
+	struct spool_op_list queue; /* loop -> worker */
+	struct spool_op_list done;  /* worker -> loop */
 	bool stopping;
 	bool held; /* spool_hold_worker(): tests only */
 	struct spool_stats stats;
