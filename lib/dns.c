@@ -37,7 +37,7 @@
 #define DNS_CLASS_IN 1
 
 struct dns_fd {
-	struct dns_fd *next;
+	LIST_ENTRY(dns_fd) link;
 	struct dns *dns;
 	ares_socket_t fd;
 	short what;
@@ -48,7 +48,7 @@ struct dns {
 	struct event_base *base;
 	ares_channel channel;
 	bool channel_ok;
-	struct dns_fd *fds;
+	LIST_HEAD(, dns_fd) fds;
 	struct evloop_timer *timer;
 	LIST_HEAD(, dns_request) requests;
 	unsigned int in_callback;
@@ -200,20 +200,19 @@ static void fd_ready(evutil_socket_t fd, short what, void *arg)
 static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct dns *dns = data;
-	struct dns_fd **fp, *f;
+	struct dns_fd *f;
 	short what =
 	    (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
 
-	for (fp = &dns->fds; *fp != NULL; fp = &(*fp)->next) {
-		if ((*fp)->fd == fd)
+	LIST_FOREACH(f, &dns->fds, link) {
+		if (f->fd == fd)
 			break;
 	}
-	f = *fp;
 	if (f != NULL && (what == 0 || what != f->what)) {
 		event_free(f->ev);
 		f->ev = NULL;
 		if (what == 0) {
-			*fp = f->next;
+			LIST_REMOVE(f, link);
 			free(f);
 			return;
 		}
@@ -224,8 +223,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 		f = alloc_new(struct dns_fd);
 		f->dns = dns;
 		f->fd = fd;
-		f->next = dns->fds;
-		dns->fds = f;
+		LIST_INSERT_HEAD(&dns->fds, f, link);
 	}
 	f->what = what;
 	f->ev =
@@ -282,6 +280,7 @@ struct dns *dns_init(struct event_base *base, const struct dns_options *opts,
 	}
 	dns = alloc_new(struct dns);
 	LIST_INIT(&dns->requests);
+	LIST_INIT(&dns->fds);
 	dns->base = base;
 	memset(&ao, 0, sizeof(ao));
 	/*
@@ -350,8 +349,8 @@ void dns_deinit(struct dns **_dns)
 		req->result.reason = "lookup cancelled";
 		request_deliver(req);
 	}
-	while ((f = dns->fds) != NULL) {
-		dns->fds = f->next;
+	while ((f = LIST_FIRST(&dns->fds)) != NULL) {
+		LIST_REMOVE(f, link);
 		if (f->ev != NULL)
 			event_free(f->ev);
 		free(f);
