@@ -50,6 +50,8 @@ enum spoolrec_key {
 	K_SMTPUTF8,
 	K_RET,
 	K_ENVID,
+	K_HELD,
+	K_DELAY_NOTIFIED,
 	K_RCPT,
 	K_HOP,
 	K_NOTIFY,
@@ -66,10 +68,11 @@ enum spoolrec_key {
 #define K_FIRST_RCPT K_RCPT
 
 static const char *const key_names[K_COUNT] = {
-    "version", "id",   "arrival", "client",   "helo",  "auth",
-    "from",    "size", "body",    "smtputf8", "ret",   "envid",
-    "rcpt",    "hop",  "notify",  "orcpt",    "state", "attempts",
-    "error",   "code", "status",  "diag",     "rhost",
+    "version", "id",     "arrival", "client",         "helo",
+    "auth",    "from",   "size",    "body",           "smtputf8",
+    "ret",     "envid",  "held",    "delay_notified", "rcpt",
+    "hop",     "notify", "orcpt",   "state",          "attempts",
+    "error",   "code",   "status",  "diag",           "rhost",
 };
 
 /* zlib's crc32 is this very CRC (reflected 0xEDB88320, pre- and
@@ -157,6 +160,8 @@ struct spoolrec *spoolrec_dup(const struct spoolrec *rec)
 	d->smtputf8_needed = rec->smtputf8_needed;
 	d->ret = rec->ret;
 	spoolrec_set(&d->envid, rec->envid);
+	d->held = rec->held;
+	d->delay_notified = rec->delay_notified;
 	for (size_t i = 0; i < rec->rcpt_count; i++) {
 		const struct spoolrec_rcpt *s = &rec->rcpts[i];
 		struct spoolrec_rcpt *r = spoolrec_add_rcpt(d, s->addr, s->hop);
@@ -306,7 +311,9 @@ static bool format_body(const struct spoolrec *rec, struct sbuf *s)
 	                  : rec->smtputf8_needed ? 1
 	                                         : 2) &&
 	          put_word(s, K_RET, ret_names[rec->ret]) &&
-	          put_str(s, K_ENVID, rec->envid);
+	          put_str(s, K_ENVID, rec->envid) &&
+	          put_num(s, K_HELD, rec->held ? 1 : 0) &&
+	          put_num(s, K_DELAY_NOTIFIED, rec->delay_notified ? 1 : 0);
 
 	for (size_t i = 0; ok && i < rec->rcpt_count; i++) {
 		const struct spoolrec_rcpt *r = &rec->rcpts[i];
@@ -567,7 +574,7 @@ static const char *parse_body(struct buf *b, struct spoolrec *rec)
 
 	if ((error = get_num(b, K_VERSION, UINT32_MAX, &version)) != NULL)
 		return error;
-	if (version != 1 && version != SPOOLREC_VERSION)
+	if (version < 1 || version > SPOOLREC_VERSION)
 		return "unsupported record version";
 	if ((error = get_str(b, K_ID, &id)) != NULL)
 		return error;
@@ -597,6 +604,14 @@ static const char *parse_body(struct buf *b, struct spoolrec *rec)
 	rec->ret = (enum spoolrec_ret)w;
 	if ((error = get_str(b, K_ENVID, &rec->envid)) != NULL)
 		return error;
+	if (version >= 3) {
+		if ((error = get_num(b, K_HELD, 1, &n)) != NULL)
+			return error;
+		rec->held = n != 0;
+		if ((error = get_num(b, K_DELAY_NOTIFIED, 1, &n)) != NULL)
+			return error;
+		rec->delay_notified = n != 0;
+	}
 	do {
 		if ((error = parse_rcpt(b, rec, version)) != NULL)
 			return error;

@@ -1,12 +1,13 @@
 /*
- * spoolrec.h - the envelope record of a spooled message (version 2; version
- * 1 records are still read).
+ * spoolrec.h - the envelope record of a spooled message (version 3;
+ * versions 1 and 2 are still read).
  *
  * A pure codec: no files, no clock, no logging. The spool (spool.h) stores
  * the formatted record beside the message data; the delivery side parses it
  * back. The format, one "key=value" per LF-terminated line, is:
  *
- *     version=2          (1: records written before the result fields)
+ *     version=3          (1: records written before the result fields,
+ *                        2: before held and delay_notified)
  *     id=<queue id, 16 chars, spool_id.h>
  *     arrival=<unix seconds>
  *     client=<client address>          helo=<HELO/EHLO argument>
@@ -22,6 +23,10 @@
  *                          SMTPUTF8 message: read as needed.)
  *     ret=none | full | hdrs            (DSN RET; none = not given)
  *     envid=<DSN ENVID, empty when none>
+ *     held=0 | 1            (dirmxctl queue hold: not delivered until
+ *                           released; version 3)
+ *     delay_notified=0 | 1  (the one delay notice, NOTIFY=DELAY, was
+ *                           sent; version 3)
  *   then, for each recipient (at least one), these eleven lines in order
  *   (seven in version 1, which has no code, status, diag and rhost):
  *     rcpt=<address>
@@ -47,9 +52,10 @@
  *
  * Every line of its version is required, exactly once, in this order
  * (one line per header field shown on one line above): a record has
- * exactly one spelling, so format(parse(x)) == x for version 2. Format
- * always writes version 2; a version 1 record parses with code 0 and the
- * other result fields empty, and formats as version 2. Values use the authd
+ * exactly one spelling, so format(parse(x)) == x for version 3. Format
+ * always writes version 3; a version 1 record parses with code 0 and the
+ * other result fields empty, versions 1 and 2 with held and
+ * delay_notified false, and they format as version 3. Values use the authd
  * protocol's escaping (include/authproto.txt): bytes outside 0x21-0x7E, '%' and
  * '=' are written %XX with uppercase hex, every other byte as itself; %00 is an
  * error (values are C strings). Numbers are decimal without leading zeros. An
@@ -76,7 +82,7 @@
 
 struct sbuf;
 
-#define SPOOLREC_VERSION 2
+#define SPOOLREC_VERSION 3
 /* Largest record parse accepts and format produces. */
 #define SPOOLREC_MAX_LEN ((size_t)16 * 1024 * 1024)
 
@@ -135,6 +141,8 @@ struct spoolrec {
 	                         it, whatever the recipients (intl.h) */
 	enum spoolrec_ret ret;
 	char *envid;
+	bool held;           /* dirmxctl queue hold, persisted */
+	bool delay_notified; /* the delay notice went out (once) */
 	struct spoolrec_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_alloc; /* private */

@@ -109,7 +109,9 @@ static void test_round_trip(void **state)
 	assert_string_equal(p->rcpts[1].diag,
 	                    "smtp; 451 4.3.0 try again later");
 	assert_string_equal(p->rcpts[1].rhost, "mx.example.net");
-	assert_non_null(strstr(sbuf_data(text), "version=2\n"));
+	assert_false(p->held);
+	assert_false(p->delay_notified);
+	assert_non_null(strstr(sbuf_data(text), "version=3\n"));
 	assert_non_null(strstr(
 	    sbuf_data(text), "attempts=3\nerror=mx.example.net:%20451%204.3.0"
 	                     "%20try%20again%20later\ncode=451\nstatus=4.3.0\n"
@@ -117,6 +119,29 @@ static void test_round_trip(void **state)
 	                     "rhost=mx.example.net\nend="));
 	spoolrec_deinit(&p);
 	assert_null(p);
+	spoolrec_deinit(&r);
+	sbuf_deinit(&text);
+}
+
+/* A hold and the delay notice survive a restart: they are in the record. */
+static void test_held_and_delay_notified(void **state)
+{
+	struct spoolrec *r = sample(), *p, *d;
+	struct sbuf *text;
+
+	(void)state;
+	r->held = true;
+	r->delay_notified = true;
+	text = format_ok(r);
+	assert_non_null(strstr(sbuf_data(text), "held=1\ndelay_notified=1\n"));
+	p = reparse(text);
+	assert_true(p->held);
+	assert_true(p->delay_notified);
+	d = spoolrec_dup(p);
+	assert_true(d->held);
+	assert_true(d->delay_notified);
+	spoolrec_deinit(&d);
+	spoolrec_deinit(&p);
 	spoolrec_deinit(&r);
 	sbuf_deinit(&text);
 }
@@ -267,6 +292,10 @@ static struct sbuf *framed(const char *body)
 /* version 2: the same header, and the result fields after error= */
 #define HEADV2 "version=2\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3
 #define RCPTV2 RCPT "code=0\nstatus=\ndiag=\nrhost=\n"
+/* version 3: held and delay_notified after envid= */
+#define HEADV3                                                                 \
+	"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3               \
+	"held=0\ndelay_notified=0\n"
 #define RCPTV2_TO_ERROR                                                        \
 	"rcpt=b@x\nhop=local\nnotify=\norcpt=\nstate=bounced\n"                \
 	"attempts=1\nerror=mx:%20550%205.1.1%20no\n"
@@ -281,7 +310,20 @@ static const struct bad_case bad_cases[] = {
     {HEAD RCPT RCPT, NULL},
     {HEAD, "no recipient"},
     {"", "missing field"},
-    {"version=3\n", "unsupported record version"},
+    {"version=4\n", "unsupported record version"},
+    {HEADV3 RCPTV2, NULL},
+    {"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3
+     "held=1\ndelay_notified=1\n" RCPTV2,
+     NULL},
+    {"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3 RCPTV2,
+     "field out of order"},
+    {"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3
+     "held=2\ndelay_notified=0\n" RCPTV2,
+     "bad number"},
+    {"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3
+     "delay_notified=0\nheld=0\n" RCPTV2,
+     "field out of order"},
+    {HEADV2 "held=0\ndelay_notified=0\n" RCPTV2, "field out of order"},
     {"version=0\n", "unsupported record version"},
     {HEADV2 RCPTV2, NULL},
     {HEADV2 RCPTV2 RCPTV2, NULL},
@@ -390,8 +432,9 @@ static void test_smtputf8_values(void **state)
 		const char *error = NULL;
 
 		snprintf(body, sizeof(body),
-		         "version=2\nid=" ID "\narrival=1700000000\n" HEAD2
-		         "body=7bit\nsmtputf8=%s\nret=none\nenvid=\n" RCPTV2,
+		         "version=3\nid=" ID "\narrival=1700000000\n" HEAD2
+		         "body=7bit\nsmtputf8=%s\nret=none\nenvid=\n"
+		         "held=0\ndelay_notified=0\n" RCPTV2,
 		         cases[i].v);
 		s = framed(body);
 		assert_int_equal(
@@ -522,7 +565,7 @@ static void test_format_errors(void **state)
  * A record written before the result fields (version 1, only the error
  * text) still loads: no code, empty status, diagnostic and remote host,
  * the error text kept as it was (for people; nothing parses it). It is
- * written back as version 2, which then reads back to itself.
+ * written back as version 3, which then reads back to itself.
  */
 static void test_version1(void **state)
 {
@@ -547,7 +590,9 @@ static void test_version1(void **state)
 		assert_string_equal(r->rcpts[i].rhost, "");
 	}
 	v2 = format_ok(r);
-	assert_int_equal(strncmp(sbuf_data(v2), "version=2\n", 10), 0);
+	assert_int_equal(strncmp(sbuf_data(v2), "version=3\n", 10), 0);
+	assert_non_null(strstr(sbuf_data(v2), "envid=\nheld=0\n"
+	                                      "delay_notified=0\nrcpt="));
 	assert_non_null(strstr(sbuf_data(v2),
 	                       "error=mx:%20451%204.3.0%20later\ncode=0\n"
 	                       "status=\ndiag=\nrhost=\nrcpt=b@x\n"));
@@ -573,6 +618,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_held_and_delay_notified),
 	    cmocka_unit_test(test_many_recipients),
 	    cmocka_unit_test(test_hostile_values),
 	    cmocka_unit_test(test_strict),
