@@ -154,6 +154,7 @@ struct settings_routerd {
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;
 	uint64_t max_queue_lifetime_ms;
+	uint64_t delay_warning_ms;   /* 0: no delay notices */
 	uint64_t command_timeout_ms; /* RFC 5321 4.5.3.2: 5 min */
 	uint64_t data_timeout_ms;    /* per data block: 3 min */
 	unsigned int min_data_rate;  /* bytes/s in DATA/BDAT; 0: none */

@@ -273,6 +273,7 @@ static const struct config_setting routerd_settings[] = {
     DURATION("retry_max", R(retry_max_ms), "1h", SEC, 7 * DAY),
     DURATION("max_queue_lifetime", R(max_queue_lifetime_ms), "5d", MIN,
              30 * DAY),
+    DURATION("delay_warning_time", R(delay_warning_ms), "4h", 0, 30 * DAY),
     DURATION("command_timeout", R(command_timeout_ms), "5m", SEC, DAY),
     DURATION("data_timeout", R(data_timeout_ms), "3m", SEC, DAY),
     UINT("min_data_rate", R(min_data_rate), "500", 0, 1000000000),

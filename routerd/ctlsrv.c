@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/queue.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,12 +33,21 @@
 
 #define CTL_LINE_MAX 256
 
+/* One admin connection: one request, one answer. */
+struct ctl_conn {
+	LIST_ENTRY(ctl_conn) link; /* in c->conns */
+	struct ctlsrv *c;
+	struct bufferevent *bev; /* NULL once the client has gone */
+	bool waiting;            /* for the spool (queue_hold/delete) */
+};
+
 struct ctlsrv {
 	struct event_base *base;
 	struct evconnlistener *listener;
 	char *path;
 	uid_t owner_uid;
 	struct queue *q;
+	LIST_HEAD(, ctl_conn) conns;
 };
 
 /* Printable, one line: UTF-8 as it is, controls as \xNN (intl.h). */
@@ -140,9 +150,43 @@ static int split_request(const char *line, char verb[16], char id[64])
 	return 2;
 }
 
-/* Answer one request line into out (already starting empty). */
-static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
+static void answered(void *ctx, int result, const char *error);
+
+/* The first answer to a hold, release or delete: true when it is whole
+ * (written to out), false when the spool's answer is awaited. */
+static bool change_answer(struct ctl_conn *conn, int r, struct sbuf *out)
 {
+	switch (r) {
+	case QUEUE_CTL_PENDING:
+		conn->waiting = true;
+		return false;
+	case QUEUE_CTL_DONE:
+		sbuf_append_str(out, "+OK already so\n.\n");
+		break;
+	case QUEUE_CTL_AFTER_ATTEMPT:
+		sbuf_append_str(out, "+OK being delivered: applies now, saved "
+		                     "when the attempt ends\n.\n");
+		break;
+	case QUEUE_CTL_NOT_FOUND:
+		sbuf_append_str(out, "-ERR no such message\n");
+		break;
+	case QUEUE_CTL_BUSY:
+		sbuf_append_str(out, "-ERR the message is being delivered\n");
+		break;
+	default:
+		sbuf_append_str(out, "-ERR the spool refused the change (see "
+		                     "the log)\n");
+		break;
+	}
+	return true;
+}
+
+/* Answer one request line into out (already starting empty); false when
+ * the answer comes later (answered()). */
+static bool handle(struct ctl_conn *conn, const char *line, struct sbuf *out)
+{
+	struct ctlsrv *c = conn->c;
+	bool whole = true;
 	char verb[16] = "", id[64] = "";
 	struct list_ctx lc = {.out = out};
 	int n = split_request(line, verb, id);
@@ -180,20 +224,13 @@ static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
 	} else if ((strcmp(verb, "HOLD") == 0 ||
 	            strcmp(verb, "RELEASE") == 0) &&
 	           n == 2) {
-		if (!queue_hold(c->q, id, verb[0] == 'H')) {
-			sbuf_append_str(out, "-ERR no such message\n");
-			goto done;
-		}
-		sbuf_append_str(out, "+OK\n.\n");
+		whole = change_answer(
+		    conn, queue_hold(c->q, id, verb[0] == 'H', answered, conn),
+		    out);
 		goto done;
 	} else if (strcmp(verb, "DELETE") == 0 && n == 2) {
-		if (!queue_delete(c->q, id)) {
-			sbuf_append_str(out, "-ERR no such message (or it is "
-			                     "being delivered)\n");
-			goto done;
-		}
-		log_info(id, "event=deleted by=dirmxctl");
-		sbuf_append_str(out, "+OK\n.\n");
+		whole = change_answer(
+		    conn, queue_delete(c->q, id, answered, conn), out);
 		goto done;
 	} else {
 		sbuf_append_str(out, "-ERR unknown request\n");
@@ -213,40 +250,93 @@ static void handle(struct ctlsrv *c, const char *line, struct sbuf *out)
 	sbuf_append_str(out, ".\n");
 done:
 	sbuf_deinit(&body);
+	return whole;
+}
+
+static void conn_free(struct ctl_conn *conn)
+{
+	if (conn->bev != NULL)
+		bufferevent_free(conn->bev);
+	LIST_REMOVE(conn, link);
+	free(conn);
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct ctl_conn *conn = arg;
+
+	if (!conn->waiting) {
+		conn_free(conn);
+		return;
+	}
+	/* The change goes on; its answer has nobody to go to. */
 	bufferevent_free(bev);
+	conn->bev = NULL;
 }
 
 static void conn_written(struct bufferevent *bev, void *arg)
 {
-	bufferevent_free(bev);
+	conn_free(arg);
+}
+
+static void conn_send(struct ctl_conn *conn, struct sbuf *out)
+{
+	bufferevent_disable(conn->bev, EV_READ);
+	bufferevent_setcb(conn->bev, NULL, conn_written, conn_event, conn);
+	bufferevent_write(conn->bev, sbuf_data(out), sbuf_len(out));
+}
+
+/* The spool has the hold, release or delete (result 0), or failed. */
+static void answered(void *ctx, int result, const char *error)
+{
+	struct ctl_conn *conn = ctx;
+	struct sbuf *out;
+
+	conn->waiting = false;
+	if (conn->bev == NULL) {
+		conn_free(conn);
+		return;
+	}
+	out = sbuf_new(4096);
+	if (result == 0) {
+		sbuf_append_str(out, "+OK\n.\n");
+	} else {
+		sbuf_append_str(out, "-ERR not saved: ");
+		put_safe(out, error != NULL ? error : "spool error");
+		sbuf_append_str(out, "\n");
+	}
+	conn_send(conn, out);
+	sbuf_deinit(&out);
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
 {
-	struct ctlsrv *c = arg;
+	struct ctl_conn *conn = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t len;
 	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 	struct sbuf *out;
+	bool whole = true;
 
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > CTL_LINE_MAX)
-			bufferevent_free(bev);
+			conn_free(conn);
 		return;
 	}
 	out = sbuf_new(128u * 1024 * 1024);
 	if (len > CTL_LINE_MAX)
 		sbuf_append_str(out, "-ERR request too long\n");
 	else
-		handle(c, line, out);
+		whole = handle(conn, line, out);
 	free(line);
-	bufferevent_disable(bev, EV_READ);
-	bufferevent_setcb(bev, NULL, conn_written, conn_event, c);
-	bufferevent_write(bev, sbuf_data(out), sbuf_len(out));
+	if (whole) {
+		conn_send(conn, out);
+	} else {
+		/* Nothing more is read; an EOF or error still reaches
+		 * conn_event. */
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setcb(bev, NULL, NULL, conn_event, conn);
+	}
 	sbuf_deinit(&out);
 }
 
@@ -257,6 +347,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct bufferevent *bev;
+	struct ctl_conn *conn;
 
 	if (c->q == NULL ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
@@ -267,7 +358,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(bev, conn_read, NULL, conn_event, c);
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	conn = alloc_new(struct ctl_conn);
+	conn->c = c;
+	conn->bev = bev;
+	LIST_INSERT_HEAD(&c->conns, conn, link);
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, conn);
 	bufferevent_enable(bev, EV_READ);
 }
 
@@ -301,6 +400,7 @@ struct ctlsrv *ctlsrv_new(struct event_base *base, const char *path,
 		unlink(path);
 	}
 	c = alloc_new(struct ctlsrv);
+	LIST_INIT(&c->conns);
 	c->base = base;
 	c->path = alloc_strdup(path);
 	c->owner_uid = pw != NULL ? pw->pw_uid : geteuid();
@@ -331,6 +431,8 @@ void ctlsrv_deinit(struct ctlsrv **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
+	while (!LIST_EMPTY(&c->conns))
+		conn_free(LIST_FIRST(&c->conns));
 	evconnlistener_free(c->listener);
 	unlink(c->path);
 	free(c->path);

@@ -25,6 +25,8 @@
 
 #define QUEUE_TICK_MS 1000
 
+static void ctl_op_free(struct ctl_op *op);
+
 void queue_kick(struct queue *q)
 {
 	q->scan = NULL;
@@ -39,7 +41,8 @@ static void queue_tick(void *ctx)
 
 	for (; m != NULL && q->n_active < q->opts.max_active;
 	     m = TAILQ_NEXT(m, link)) {
-		if (m->active || m->held || m->removing || m->next_ms > now)
+		if (m->active || m->env->held || m->removing ||
+		    m->next_ms > now)
 			continue;
 		/* queue_msg_free() moves q->scan past a freed entry. */
 		q->scan = TAILQ_NEXT(m, link);
@@ -164,6 +167,7 @@ struct queue *queue_new(struct event_base *base, struct spool *spool,
 	const char *error;
 
 	TAILQ_INIT(&q->msgs);
+	LIST_INIT(&q->ctl_ops);
 	q->base = base;
 	q->spool = spool;
 	q->resolve = resolve;
@@ -220,6 +224,9 @@ void queue_deinit(struct queue **qp)
 		return;
 	*qp = NULL;
 	spool_set_orphan_cb(q->spool, NULL, NULL);
+	/* The loop has stopped: their spool callbacks will not run. */
+	while (!LIST_EMPTY(&q->ctl_ops))
+		ctl_op_free(LIST_FIRST(&q->ctl_ops));
 	while (!TAILQ_EMPTY(&q->msgs)) {
 		struct qmsg *m = TAILQ_FIRST(&q->msgs);
 
@@ -251,7 +258,7 @@ static void view(const struct qmsg *m, queue_view_cb *cb, void *ctx)
 	                       .next_attempt =
 	                           m->next_ms == 0 ? 0 : m->next_unix,
 	                       .active = m->active,
-	                       .held = m->held,
+	                       .held = m->env->held,
 	                       .last_error = m->last_error};
 
 	cb(ctx, &v);
@@ -284,7 +291,7 @@ size_t queue_flush(struct queue *q, const char *id)
 	TAILQ_FOREACH(m, &q->msgs, link) {
 		if (id != NULL && strcmp(m->id, id) != 0)
 			continue;
-		if (m->removing || m->held)
+		if (m->removing || m->env->held)
 			continue;
 		m->next_ms = 0;
 		n++;
@@ -293,42 +300,123 @@ size_t queue_flush(struct queue *q, const char *id)
 	return n;
 }
 
-bool queue_hold(struct queue *q, const char *id, bool hold)
+/* A control operation waiting for the spool. */
+struct ctl_op {
+	LIST_ENTRY(ctl_op) link; /* in q->ctl_ops */
+	struct queue *q;
+	char id[SPOOL_ID_LEN + 1];
+	bool hold;
+	queue_ctl_cb *cb;
+	void *ctx;
+};
+
+static struct ctl_op *ctl_op_new(struct queue *q, const char *id, bool hold,
+                                 queue_ctl_cb *cb, void *ctx)
+{
+	struct ctl_op *op = alloc_new(struct ctl_op);
+
+	op->q = q;
+	memcpy(op->id, id, sizeof(op->id) - 1);
+	op->hold = hold;
+	op->cb = cb;
+	op->ctx = ctx;
+	LIST_INSERT_HEAD(&q->ctl_ops, op, link);
+	return op;
+}
+
+static void ctl_op_free(struct ctl_op *op)
+{
+	LIST_REMOVE(op, link);
+	free(op);
+}
+
+static void hold_written(void *ctx, int result, const char *error)
+{
+	struct ctl_op *op = ctx;
+	struct qmsg *m = find(op->q, op->id);
+
+	if (result < 0) {
+		/* Not durable: say so, and act as the spool says. */
+		log_error(op->id, "event=%s_failed error=\"%s\"",
+		          op->hold ? "hold" : "release", error);
+		if (m != NULL)
+			m->env->held = !op->hold;
+	} else {
+		log_info(op->id, "event=%s", op->hold ? "held" : "released");
+	}
+	queue_kick(op->q);
+	if (op->cb != NULL)
+		op->cb(op->ctx, result, result < 0 ? error : NULL);
+	ctl_op_free(op);
+}
+
+int queue_hold(struct queue *q, const char *id, bool hold, queue_ctl_cb *cb,
+               void *ctx)
 {
 	struct qmsg *m = find(q, id);
+	struct ctl_op *op;
+	const char *error;
 
 	if (m == NULL || m->removing)
-		return false;
-	m->held = hold;
-	log_info(m->id, "event=%s", hold ? "held" : "released");
-	queue_kick(q);
-	return true;
+		return QUEUE_CTL_NOT_FOUND;
+	if (m->env->held == hold)
+		return QUEUE_CTL_DONE;
+	m->env->held = hold;
+	if (m->active) {
+		/* The attempt's end writes the record, flag included; a
+		 * write now would publish its half-made states (a failed
+		 * recipient before its bounce is spooled). */
+		log_info(m->id, "event=%s persisted=after_attempt",
+		         hold ? "held" : "released");
+		return QUEUE_CTL_AFTER_ATTEMPT;
+	}
+	op = ctl_op_new(q, id, hold, cb, ctx);
+	if (spool_update(q->spool, m->env, hold_written, op, &error) < 0) {
+		m->env->held = !hold;
+		log_error(m->id, "event=%s_failed error=\"%s\"",
+		          hold ? "hold" : "release", error);
+		ctl_op_free(op);
+		return QUEUE_CTL_FAILED;
+	}
+	return QUEUE_CTL_PENDING;
 }
 
 static void deleted(void *ctx, int result, const char *error)
 {
-	struct qmsg *m = ctx;
+	struct ctl_op *op = ctx;
+	struct qmsg *m = find(op->q, op->id);
 
 	if (result < 0) {
-		log_error(m->id, "event=delete_failed error=\"%s\"", error);
-		m->removing = false;
-		return;
+		log_error(op->id, "event=delete_failed error=\"%s\"", error);
+		if (m != NULL)
+			m->removing = false;
+	} else {
+		log_info(op->id, "event=deleted by=dirmxctl");
+		if (m != NULL)
+			queue_msg_free(m);
 	}
-	queue_msg_free(m);
+	if (op->cb != NULL)
+		op->cb(op->ctx, result, result < 0 ? error : NULL);
+	ctl_op_free(op);
 }
 
-bool queue_delete(struct queue *q, const char *id)
+int queue_delete(struct queue *q, const char *id, queue_ctl_cb *cb, void *ctx)
 {
 	struct qmsg *m = find(q, id);
+	struct ctl_op *op;
 	const char *error;
 
-	if (m == NULL || m->active || m->removing)
-		return false;
+	if (m == NULL || m->removing)
+		return QUEUE_CTL_NOT_FOUND;
+	if (m->active)
+		return QUEUE_CTL_BUSY;
 	m->removing = true;
-	if (spool_remove(q->spool, m->id, deleted, m, &error) < 0) {
+	op = ctl_op_new(q, id, false, cb, ctx);
+	if (spool_remove(q->spool, m->id, deleted, op, &error) < 0) {
 		m->removing = false;
 		log_error(m->id, "event=delete_failed error=\"%s\"", error);
-		return false;
+		ctl_op_free(op);
+		return QUEUE_CTL_FAILED;
 	}
-	return true;
+	return QUEUE_CTL_PENDING;
 }

@@ -51,6 +51,10 @@ struct queue_options {
 	uint64_t retry_min_ms;
 	uint64_t retry_max_ms;
 	uint64_t max_lifetime_ms;
+	/* A message still waiting this long after arrival: one "delayed"
+	 * notice (RFC 3464) to its sender, for recipients that asked with
+	 * NOTIFY=DELAY; never to <>. 0: never. */
+	uint64_t delay_warning_ms;
 	unsigned max_active; /* messages in delivery at once */
 };
 
@@ -89,9 +93,33 @@ void queue_foreach(struct queue *q, queue_view_cb *cb, void *ctx);
 bool queue_show(struct queue *q, const char *id, queue_view_cb *cb, void *ctx);
 /* Try now: one message (id) or all (NULL). Returns how many. */
 size_t queue_flush(struct queue *q, const char *id);
-/* Hold (no delivery attempts) or release; false when not found. */
-bool queue_hold(struct queue *q, const char *id, bool hold);
-/* Remove without delivering or bouncing; false when not found. */
-bool queue_delete(struct queue *q, const char *id);
+/*
+ * Hold, release and delete are durable: a hold is part of the spool
+ * record (spoolrec.h), so it outlives a restart. They answer:
+ *   QUEUE_CTL_PENDING        cb(ctx, 0, NULL) follows once the spool
+ *                            has it, or cb(ctx, -1, reason) when it
+ *                            could not (the flag is then put back);
+ *   QUEUE_CTL_DONE           nothing to write (already held/released);
+ *   QUEUE_CTL_AFTER_ATTEMPT  (hold/release) a delivery attempt is
+ *                            running: the flag applies now and is
+ *                            written with the attempt's outcome;
+ *   QUEUE_CTL_NOT_FOUND, QUEUE_CTL_BUSY (delete: being delivered),
+ *   QUEUE_CTL_FAILED         (the spool refused the write at once).
+ * cb is called only for PENDING, and may be NULL.
+ */
+enum queue_ctl {
+	QUEUE_CTL_PENDING,
+	QUEUE_CTL_DONE,
+	QUEUE_CTL_AFTER_ATTEMPT,
+	QUEUE_CTL_NOT_FOUND,
+	QUEUE_CTL_BUSY,
+	QUEUE_CTL_FAILED,
+};
+typedef void queue_ctl_cb(void *ctx, int result, const char *error);
+/* Hold (no delivery attempts) or release. */
+int queue_hold(struct queue *q, const char *id, bool hold, queue_ctl_cb *cb,
+               void *ctx);
+/* Remove without delivering or bouncing. */
+int queue_delete(struct queue *q, const char *id, queue_ctl_cb *cb, void *ctx);
 
 #endif

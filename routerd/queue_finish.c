@@ -6,9 +6,11 @@
  * message's new recipient states are written (spool_update), or the
  * message is removed when every recipient is done (spool_remove). A crash
  * in between can at worst send a bounce twice; it never loses one, and a
- * delivered recipient is never retried. A bounce to <> is never made: the
- * postmaster gets a report instead, once, and a report that fails too is
- * kept in the alert store (alerts.h).
+ * delivered recipient is never retried. The one delay notice of a message
+ * (delay_warning_time, NOTIFY=DELAY) goes in the same notice as that
+ * attempt's failures, and the record says it was sent (delay_notified). A
+ * bounce to <> is never made: the postmaster gets a report instead, once, and a
+ * report that fails too is kept in the alert store (alerts.h).
  */
 #include "queue_private.h"
 
@@ -84,11 +86,17 @@ static void dsn_committed(void *ctx, int result, const char *error)
 		for (size_t i = 0; i < m->env->rcpt_count; i++)
 			if (a->bounced_now[i])
 				m->env->rcpts[i].state = SPOOLREC_DEFERRED;
+		if (a->dsn_delayed)
+			m->env->delay_notified = false;
 		write_states(a);
 		return;
 	}
-	log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
-	         a->dsn_env->rcpts[0].addr);
+	if (a->dsn_failed)
+		log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
+		         a->dsn_env->rcpts[0].addr);
+	if (a->dsn_delayed)
+		log_info(m->id, "event=delay_notified dsn=%s to=<%s>", id,
+		         a->dsn_env->rcpts[0].addr);
 	queue_add(m->q, id, &a->dsn_env);
 	write_states(a);
 }
@@ -102,6 +110,8 @@ static void dsn_inject(struct attempt *a, const char *hop)
 	    0) {
 		log_error(a->m->id, "event=bounce_failed error=\"%s\"", error);
 		spool_msg_abort(&a->dsn_msg);
+		if (a->dsn_delayed)
+			a->m->env->delay_notified = false;
 		write_states(a);
 	}
 }
@@ -124,7 +134,43 @@ static void dsn_rcpt_looked_up(const struct authc_lookup_result *r, void *ctx)
 		dsn_inject(a, "local");
 }
 
-/* Build the bounce for this attempt's failures; true when one is made. */
+/* Whether this attempt's end is when the message's delay notice is due. */
+static bool delay_notice_due(const struct qmsg *m)
+{
+	const struct queue_options *o = &m->q->opts;
+
+	return o->delay_warning_ms > 0 && !m->env->delay_notified &&
+	       m->env->mail_from[0] != '\0' &&
+	       (uint64_t)time(NULL) >=
+	           m->env->arrival + o->delay_warning_ms / 1000;
+}
+
+/* Add the recipients still waiting that asked for a delay notice. */
+static size_t add_delayed(struct attempt *a, struct dsn_rcpt *dr, size_t n)
+{
+	const struct spoolrec *env = a->m->env;
+	const struct queue_options *o = &a->m->q->opts;
+
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[i];
+
+		if (a->bounced_now[i] ||
+		    (r->state != SPOOLREC_DEFERRED &&
+		     r->state != SPOOLREC_PENDING) ||
+		    !dsn_should_report(r, DSN_ACTION_DELAYED))
+			continue;
+		dsn_rcpt_from_result(&dr[n], env, i, DSN_ACTION_DELAYED,
+		                     time(NULL));
+		if (o->max_lifetime_ms > 0)
+			dr[n].will_retry_until =
+			    (time_t)(env->arrival + o->max_lifetime_ms / 1000);
+		n++;
+	}
+	return n;
+}
+
+/* Build the notice for this attempt's failures, and the delay notice when
+ * it is due; true when one is made. */
 static bool dsn_prepare(struct attempt *a)
 {
 	struct qmsg *m = a->m;
@@ -155,6 +201,15 @@ static bool dsn_prepare(struct attempt *a)
 		/* from the result's fields, as rcpt_set() stored them */
 		dsn_rcpt_from_result(&dr[n++], env, i, DSN_ACTION_FAILED,
 		                     time(NULL));
+	}
+	a->dsn_failed = n > 0;
+	if (delay_notice_due(m)) {
+		/* Once per message, asked for or not: the record says so. */
+		size_t before = n;
+
+		env->delay_notified = true;
+		n = add_delayed(a, dr, n);
+		a->dsn_delayed = n > before;
 	}
 	if (n == 0)
 		goto done;
@@ -217,6 +272,9 @@ static bool dsn_prepare(struct attempt *a)
 		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
 		if (a->dsn_msg != NULL)
 			spool_msg_abort(&a->dsn_msg);
+		if (a->dsn_delayed)
+			env->delay_notified =
+			    false; /* the next attempt tries */
 		goto done;
 	}
 	if (report_env != NULL)

@@ -19,6 +19,7 @@
 
 struct evloop_timer;
 struct attempt;
+struct ctl_op;
 
 struct qmsg {
 	struct queue *q;
@@ -27,7 +28,7 @@ struct qmsg {
 	uint64_t next_ms;   /* monotonic; 0: now */
 	uint64_t next_unix; /* for dirmxctl */
 	unsigned attempts;
-	bool active, held, removing;
+	bool active, removing; /* held: env->held */
 	char *last_error;
 	struct attempt *att;
 	TAILQ_ENTRY(qmsg) link; /* in arrival (id) order */
@@ -46,6 +47,7 @@ struct queue {
 	char *sh_user, *sh_password;
 	struct nexthop_config *nhcfg;
 	TAILQ_HEAD(, qmsg) msgs;
+	LIST_HEAD(, ctl_op) ctl_ops; /* hold/release/delete being written */
 	struct qmsg *scan; /* where the next tick goes on; NULL: head */
 	size_t n_msgs;
 	unsigned n_active;
@@ -74,6 +76,7 @@ struct attempt {
 	struct authc_req *lreq;
 	struct spool_msg *dsn_msg;
 	struct spoolrec *dsn_env;
+	bool dsn_failed, dsn_delayed; /* what the notice reports */
 };
 
 /* queue.c */

@@ -205,6 +205,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 	qo.retry_min_ms = r->retry_min_ms;
 	qo.retry_max_ms = r->retry_max_ms;
 	qo.max_lifetime_ms = r->max_queue_lifetime_ms;
+	qo.delay_warning_ms = r->delay_warning_ms;
 	rd->queue =
 	    queue_new(base, rd->spool, rd->resolve, rd->smtpc, rd->authc, &qo);
 	if (password != NULL) {

@@ -447,9 +447,11 @@ role = mx
     def user(self, i):
         return self.info["users"][i]["mail"]
 
-    def send(self, mail_from, rcpts, tag=None, headers=None, body="Hello.\r\n"):
+    def send(self, mail_from, rcpts, tag=None, headers=None, body="Hello.\r\n",
+             rcpt_options=()):
         """One message through the mx listener; returns the queue ID.
-        tag goes into an X-Test-Id header (and the subject)."""
+        tag goes into an X-Test-Id header (and the subject); rcpt_options
+        (ESMTP parameters such as "NOTIFY=DELAY") go with every RCPT."""
         hdrs = {"From": "<%s>" % (mail_from or "mailer-daemon@elsewhere.test"),
                 "To": ", ".join("<%s>" % r for r in rcpts),
                 "Subject": "test %s" % (tag or ""),
@@ -465,7 +467,7 @@ role = mx
             if code != 250:
                 raise RuntimeError("MAIL: %d %r" % (code, resp))
             for r in rcpts:
-                code, resp = s.rcpt(r)
+                code, resp = s.rcpt(r, list(rcpt_options))
                 if code != 250:
                     raise RuntimeError("RCPT %s: %d %r" % (r, code, resp))
             code, resp = s.data(msg.encode())

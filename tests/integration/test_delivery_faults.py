@@ -11,6 +11,9 @@
   of transactions in flight at the kill.
 - The maximum queue lifetime (1 minute, the smallest the configuration
   accepts): a message whose hop never answers bounces with 5.4.7.
+- Held, released and deleted messages stay so across a restart; the one
+  delay notice (delay_warning_time 3s, NOTIFY=DELAY) is sent once, also
+  across a restart, and never to <> nor unasked.
 
 The directory's "nexthop-user" (dirmxNextHop [legacy-mx.dirmx.test]:2525)
 is the down-then-up hop; the directory route of example.net
@@ -43,6 +46,7 @@ class DeliveryFaultsTest(unittest.TestCase):
 retry_min = 1s
 retry_max = 2s
 max_queue_lifetime = 1m
+delay_warning_time = 3s
 """)
         dl = cls.dl
         # Sent first: it must wait LIFETIME_S before it may bounce; the
@@ -124,6 +128,96 @@ max_queue_lifetime = 1m
         sink.stop()
         if sink in self.dl.sinks:
             self.dl.sinks.remove(sink)
+
+    # -- hold, release and delete keep their word across restarts ---------
+    def test_hold_release_delete_survive_a_restart(self):
+        dl = self.dl
+        nh = dl.info["nexthop_user"]["address"]     # its hop is down
+        held = dl.send(dl.user(7), [nh], tag="restart-held")
+        gone = dl.send(dl.user(7), [nh], tag="restart-deleted")
+        for qid in (held, gone):
+            self.assertTrue(wait_for(lambda: dl.events(qid, "deferred"), 15),
+                            dl.log()[-2000:])
+            r = dl.queue("hold", qid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = dl.queue("delete", gone)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The answer came after the spool had it: the record says held.
+        with open(os.path.join(dl.spool, "q", held + ".state"), "rb") as f:
+            self.assertIn(b"\nheld=1\n", f.read())
+        self.assertNotIn(gone, dl.spool_ids())
+        mark = dl.restart_routerd()
+        self.assertIn("held", self.block(self.queue_list(), held).splitlines()[0])
+        self.assertNotIn(gone, dl.queue_ids())
+        # retry_max is 2s: a released message would have been tried.
+        time.sleep(3)
+        after = [ln for ln in dl.log()[mark:].splitlines()
+                 if held in ln and "event=deferred" in ln]
+        self.assertEqual(after, [], "a held message was tried after the restart")
+        r = dl.queue("release", held)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = dl.queue("release", held)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("already", r.stdout + r.stderr)
+        mark = dl.restart_routerd()
+        self.assertNotIn("held", self.block(self.queue_list(), held).splitlines()[0])
+        self.assertTrue(wait_for(lambda: held in dl.log()[mark:] and
+                                 "event=deferred" in dl.log()[mark:], 15),
+                        dl.log()[mark:][-2000:])
+        r = dl.queue("delete", held)
+        if r.returncode != 0:
+            # an attempt was running: delete waits for its end
+            self.assertIn("being delivered", r.stderr)
+            self.assertTrue(wait_for(lambda: dl.queue("delete", held).returncode == 0, 10))
+        self.assertNotIn(held, dl.queue_ids())
+        self.assertNotIn(held, dl.spool_ids())
+
+    def notices_to(self, addr, tag):
+        """DSNs (MAIL FROM:<>) that reached addr about the message tagged."""
+        out = []
+        for sink in self.dl.sinks:
+            for t in sink.delivered():
+                if t.mail_from == "" and t.rcpts == [addr] and \
+                        ("X-Test-Id: %s" % tag).encode() in t.data:
+                    out.append(t)
+        return out
+
+    def test_one_delay_notice_also_across_a_restart(self):
+        dl = self.dl
+        nh = dl.info["nexthop_user"]["address"]     # its hop is down
+        sender = dl.user(10)
+        asked = dl.send(sender, [nh], tag="delay-asked",
+                        rcpt_options=("NOTIFY=DELAY,FAILURE",))
+        unasked = dl.send(sender, [nh], tag="delay-unasked")
+        null = dl.send("", [nh], tag="delay-null", rcpt_options=("NOTIFY=DELAY",))
+        self.assertTrue(wait_for(lambda: dl.events(asked, "delay_notified"), 20),
+                        dl.log()[-3000:])
+        got = wait_for(lambda: self.notices_to(sender, "delay-asked"), 10)
+        self.assertEqual(len(got), 1, got)
+        d = parse_dsn(got[0].data)
+        self.assertIn("Delayed Mail", d["msg"]["Subject"])
+        r = d["per_rcpt"][0]
+        self.assertEqual(r["action"], "delayed")
+        self.assertEqual(r["final-recipient"].lower(), "rfc822; %s" % nh.lower())
+        self.assertTrue(r["status"].startswith("4."), r)
+        self.assertIn("will-retry-until", r)
+        # The hop is still down: after a restart the message is tried
+        # again, and the notice is not sent a second time.
+        with open(os.path.join(dl.spool, "q", asked + ".state"), "rb") as f:
+            self.assertIn(b"\ndelay_notified=1\n", f.read())
+        mark = dl.restart_routerd()
+        self.assertTrue(wait_for(lambda: sum(1 for ln in dl.log()[mark:].splitlines()
+                                             if asked in ln and "event=deferred" in ln) >= 2,
+                                 15), dl.log()[mark:][-2000:])
+        self.assertEqual(len(self.notices_to(sender, "delay-asked")), 1)
+        self.assertEqual(len(dl.events(asked, "delay_notified")), 1)
+        # Not asked for: none; the null sender: none, ever.
+        self.assertEqual(dl.events(unasked, "delay_notified"), [])
+        self.assertEqual(self.notices_to(sender, "delay-unasked"), [])
+        self.assertEqual(dl.events(null, "delay_notified"), [])
+        for qid in (asked, unasked, null):
+            self.assertTrue(wait_for(lambda: dl.queue("delete", qid).returncode == 0, 10),
+                            qid)
 
     # -- dirmxctl queue ------------------------------------------------------
     def test_queue_tool_hold_release_delete_flush(self):
