@@ -365,8 +365,8 @@ size_t authd_reload(void *state, const struct dirmx_config *old,
 	 * what can change live is logging, done by the shell. Say so for
 	 * every changed setting rather than claim a reload. */
 	(void)state;
-	return service_log_restart(old, cfg, "dns", NULL, NULL) +
-	       service_log_restart(old, cfg, "authd", NULL, NULL);
+	return service_log_restart(old, cfg, "dns", NULL) +
+	       service_log_restart(old, cfg, "authd", NULL);
 }
 
 void authd_stop(void *state)

@@ -32,6 +32,7 @@ TEST_PKGS=(
 	gnutls-bin
 	openssl testssl.sh bsdextrautils
 	iproute2 procps psmisc bind9-dnsutils
+	mandoc man-db
 )
 SERVICES=(slapd dnsmasq krb5-kdc krb5-admin-server samba samba-ad-dc smbd nmbd
 	winbind postfix)

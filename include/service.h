@@ -1,7 +1,8 @@
 /*
  * service.h - the process shell shared by authd and routerd.
  *
- * service_main() parses the command line (-c FILE, -t, -f, -d, -h, -V),
+ * service_main() parses the command line (-c FILE, -t, -f, -d, -h or
+ * --help, -V or --version),
  * loads and checks the configuration (-t: report and exit 0/1), detaches
  * unless -f, sets up logging, the libevent loop and the signals (TERM and
  * INT stop, HUP re-reads the configuration and keeps the old one when the
@@ -34,12 +35,12 @@ struct service_hooks {
 
 /*
  * Log event=reload_needs_restart for every setting of section (listener:
- * see settings_changed()) that differs between old and cfg and is not
- * named in applied (a NULL-terminated list, or NULL). Returns how many.
+ * see settings_changed()) that differs between old and cfg and that a
+ * reload does not apply (settings_reloadable()). Returns how many.
  */
 size_t service_log_restart(const struct dirmx_config *old,
                            const struct dirmx_config *cfg, const char *section,
-                           const char *listener, const char *const *applied);
+                           const char *listener);
 
 /* Returns the process exit status. */
 int service_main(int argc, char **argv, const struct service_hooks *hooks);

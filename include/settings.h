@@ -216,6 +216,16 @@ const char *settings_tls_name(int tls);
 const char *settings_bind_name(int bind);
 const char *settings_directory_name(int directory);
 
+/*
+ * Which daemons read setting name of section (SETTINGS_READER_* bits; 0:
+ * none yet), and whether a SIGHUP applies it at once (otherwise a change
+ * needs a restart and is logged so). For the reload and dirmx.conf(5).
+ */
+#define SETTINGS_READER_AUTHD 1u
+#define SETTINGS_READER_ROUTERD 2u
+unsigned int settings_readers(const char *section, const char *name);
+bool settings_reloadable(const char *section, const char *name);
+
 /* The table itself, for tests. */
 extern const struct config_table settings_table;
 

@@ -2,6 +2,7 @@
  * service - the process shell shared by authd and routerd; see service.h.
  */
 #include <event2/event.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -28,13 +29,17 @@ static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 	        "usage: %s [-c FILE] [-t] [-f] [-d] [-h] [-V]\n"
-	        "  -c FILE  configuration file (default %s)\n"
-	        "  -t       check the configuration and exit\n"
-	        "  -f       stay in the foreground and log to stderr\n"
-	        "  -d       log at debug level\n"
-	        "  -h       show this help\n"
-	        "  -V       show the version\n",
-	        prog, SETTINGS_DEFAULT_PATH);
+	        "  -c FILE        configuration file (default %s)\n"
+	        "  -t             check the configuration and exit\n"
+	        "  -f             stay in the foreground and log to stderr\n"
+	        "  -d             log at debug level\n"
+	        "  -h, --help     show this help\n"
+	        "  -V, --version  show the version\n"
+	        "exit status: 0 stopped by SIGTERM or SIGINT (or -t: the "
+	        "file is good),\n"
+	        "1 bad configuration or failed start, 2 usage error\n"
+	        "see %s(8) and dirmx.conf(5)\n",
+	        prog, SETTINGS_DEFAULT_PATH, prog);
 }
 
 static void apply_logging(const struct daemon_state *ds)
@@ -56,19 +61,14 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 
 size_t service_log_restart(const struct dirmx_config *old,
                            const struct dirmx_config *cfg, const char *section,
-                           const char *listener, const char *const *applied)
+                           const char *listener)
 {
 	const char *names[128];
 	size_t n = settings_changed(old, cfg, section, listener, names, 128);
 	size_t restart = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		bool done = false;
-
-		for (size_t k = 0; applied != NULL && applied[k] != NULL; k++)
-			if (strcmp(applied[k], names[i]) == 0)
-				done = true;
-		if (done)
+		if (settings_reloadable(section, names[i]))
 			continue;
 		restart++;
 		if (listener != NULL)
@@ -88,7 +88,6 @@ size_t service_log_restart(const struct dirmx_config *old,
 /* SIGHUP: re-read the file; keep running with the old one on error. */
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
-	static const char *const logging[] = {"log_level", "log_to", NULL};
 	struct daemon_state *ds = arg;
 	struct config_errors errors = {0};
 	struct dirmx_config *cfg;
@@ -105,7 +104,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		config_errors_clear(&errors);
 		return;
 	}
-	restart = service_log_restart(ds->cfg, cfg, "global", NULL, logging);
+	restart = service_log_restart(ds->cfg, cfg, "global", NULL);
 
 	if (ds->hooks->reload != NULL)
 		restart += ds->hooks->reload(ds->service, ds->cfg, cfg);
@@ -173,7 +172,14 @@ int service_main(int argc, char **argv, const struct service_hooks *hooks)
 	char *abs_path = NULL;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "c:tfdhV")) != -1) {
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:tfdhV", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 'c':
 			ds.config_path = optarg;

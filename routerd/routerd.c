@@ -285,34 +285,6 @@ fail:
 	return -1;
 }
 
-/* What SIGHUP applies in [routerd]; everything else changed is logged as
- * needing a restart (the spool, the queue and delivery are built once). */
-static const char *const reloadable[] = {
-    "max_message_size",
-    "spool_min_free",
-    "max_line_length",
-    "max_recipients",
-    "max_received_headers",
-    "command_timeout",
-    "data_timeout",
-    "min_data_rate",
-    "max_errors",
-    "max_auth_failures",
-    "tls_cert",
-    "tls_key",
-    "tls_priority",
-    "smtp_tls_priority",
-    "tls_handshake_timeout",
-    "listen_backlog",
-    "client_connection_limit",
-    "client_connection_rate_limit",
-    "local_domains",
-    "relay_networks",
-    NULL,
-};
-
-static const char *const reloadable_listener[] = {"max_sessions", NULL};
-
 /* New local_domains / relay_networks: a new policy, or keep the old. */
 static void reload_policy(struct routerd *rd, const struct dirmx_config *cfg)
 {
@@ -339,8 +311,7 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
                       const struct dirmx_config *cfg)
 {
 	struct routerd *rd = state;
-	size_t restart =
-	    service_log_restart(old, cfg, "routerd", NULL, reloadable);
+	size_t restart = service_log_restart(old, cfg, "routerd", NULL);
 
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const char *name = cfg->listeners[i].name;
@@ -353,8 +324,7 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
 			restart++;
 			continue;
 		}
-		restart += service_log_restart(old, cfg, "listener", name,
-		                               reloadable_listener);
+		restart += service_log_restart(old, cfg, "listener", name);
 	}
 	for (size_t i = 0; i < old->listener_count; i++) {
 		if (settings_find_listener(cfg, old->listeners[i].name) ==

@@ -1,8 +1,15 @@
 /*
  * dirmxctl - shows and explains what dirmx does.
  *
- * Usage: dirmxctl [-c FILE] COMMAND [ARGS...]; see usage() for the list.
+ * Usage: dirmxctl [-c FILE] COMMAND [ARGS...]; dirmxctl --help lists the
+ * commands, dirmxctl COMMAND --help explains one. Help and --version go
+ * to stdout and exit 0; a usage error prints the usage on stderr and exits
+ * 2. Each command is one entry of the table below (name, synopsis, one
+ * line for the list, the text of its --help, the function that runs it):
+ * adding a command is adding an entry. deploy/man/dirmxctl.8 has a section
+ * per command, and tests/integration/test_man.py checks that it does.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,49 +18,139 @@
 
 struct ctl_command {
 	const char *name;
-	const char *args;
-	const char *help;
+	const char *args;    /* the synopsis after the name */
+	const char *summary; /* one line for dirmxctl --help */
+	const char *help;    /* dirmxctl NAME --help, after the synopsis */
 	int (*run)(const struct ctl_context *ctx, int argc, char **argv);
 };
 
+#define SOCKET_AUTHD                                                           \
+	"  -S SOCKET     authd's socket (default: [authd] socket in the\n"     \
+	"                configuration file)\n"
+#define EXIT_AUTHD                                                             \
+	"exit status: 0 OK, 1 a negative answer (NOTFOUND, ERROR), 2 usage "   \
+	"error,\n3 temporary failure (authd unreachable, or it answered "      \
+	"TEMPFAIL)\n"
+
 static const struct ctl_command commands[] = {
-    {"check", "", "check the configuration file for both daemons", ctl_check},
-    {"dns", "[-s ADDR[:PORT]] TYPE NAME",
-     "resolve SRV, MX, A or AAAA records the way dirmx does", ctl_dns},
+    {"check", "", "check the configuration file for both daemons",
+     "Load the configuration file as authd and routerd do (each reads all "
+     "of it)\nand print every error with its file and line, or "
+     "\"configuration OK\" and\na summary of what it sets up.\n"
+     "exit status: 0 the file is good, 1 it is not, 2 usage error\n",
+     ctl_check},
+    {"dns", "[-s ADDR[:PORT]]... [-t TIMEOUT_MS] [-n TRIES] TYPE NAME",
+     "resolve SRV, MX, A or AAAA records the way dirmx does",
+     "Resolve NAME (TYPE srv, mx, a or aaaa) through dirmx's own resolver "
+     "(c-ares)\nand print one line per record with its TTL, or the status "
+     "word (NXDOMAIN,\nNODATA, SERVFAIL, REFUSED, TIMEOUT, BADRESP, ERROR).\n"
+     "  -s ADDR[:PORT]  ask this server (repeatable, at most 16; default:\n"
+     "                  /etc/resolv.conf)\n"
+     "  -t TIMEOUT_MS   per try (default 5000)\n"
+     "  -n TRIES        tries per server (default 2)\n"
+     "exit status: 0 records found, 1 no records (the status word says "
+     "why),\n2 usage error\n",
+     ctl_dns},
     {"dc", "[-S SOCKET]",
-     "the domain controllers authd found, in order, with their state", ctl_dc},
-    {"lookup", "[-S SOCKET] [--no-cache] ADDR",
-     "where mail for ADDR goes, and why", ctl_lookup},
+     "the domain controllers authd found, in order, with their state",
+     "Ask authd which directory servers it found (DNS SRV or the static "
+     "list),\nin the order it tries them, with priority, weight, state, "
+     "site and last error.\n" SOCKET_AUTHD
+     "exit status: 0 at least one server listed, 1 none found or a "
+     "negative\nanswer, 2 usage error, 3 authd unreachable or TEMPFAIL\n",
+     ctl_dc},
+    {"lookup", "[-S SOCKET] [--no-cache] ADDRESS",
+     "where mail for ADDRESS goes, and why",
+     "Ask authd where mail for ADDRESS goes (as for the MX listener), with "
+     "its trace:\nthe objects found, forwards followed, groups expanded, "
+     "and the final list of\nrecipients and next hops.\n" SOCKET_AUTHD
+     "  --no-cache    ask the directory even if the answer is "
+     "cached\n" EXIT_AUTHD,
+     ctl_lookup},
     {"auth", "[-S SOCKET] USER",
-     "check USER's password (read from the terminal)", ctl_auth},
+     "check USER's password (read from the terminal)",
+     "Check USER's password as SMTP AUTH would, through authd (its "
+     "lockout\nprotection applies). The password is read from the terminal "
+     "without echo,\nor as one line from standard input.\n" SOCKET_AUTHD
+     "exit status: 0 the password is right, 1 it is not (or it is empty), "
+     "2 usage\nerror, 3 authd unreachable or TEMPFAIL\n",
+     ctl_auth},
     {"senders", "[-S SOCKET] USER", "the addresses USER may send as",
+     "List the envelope sender addresses USER may use after AUTH on the\n"
+     "submission listeners: the directory's addresses of the account and "
+     "its\nsend_as entries.\n" SOCKET_AUTHD EXIT_AUTHD,
      ctl_senders},
-    {"stats", "[-S SOCKET]", "authd's counters", ctl_stats},
-    {"flush", "[-S SOCKET]", "empty authd's lookup cache", ctl_flush},
+    {"stats", "[-S SOCKET]", "authd's counters",
+     "Print authd's counters, one per line: name and value.\n" SOCKET_AUTHD
+         EXIT_AUTHD,
+     ctl_stats},
+    {"flush", "[-S SOCKET]", "empty authd's lookup cache",
+     "Empty authd's cache of LOOKUP answers, positive and "
+     "negative.\n" SOCKET_AUTHD EXIT_AUTHD,
+     ctl_flush},
     {"queue", "[-S SOCKET] [list|show|flush|hold|release|delete] [ID]",
-     "routerd's queue: what waits, where, and why", ctl_queue},
+     "routerd's queue: what waits, where, and why",
+     "Ask routerd about its queue:\n"
+     "  list          every queued message (the default)\n"
+     "  show ID       one message: envelope, recipients, next hops, last "
+     "error\n"
+     "  flush [ID]    retry one message, or all, now\n"
+     "  hold ID       keep a message from being delivered\n"
+     "  release ID    deliver a held message again\n"
+     "  delete ID     remove a message without a bounce\n"
+     "  -S SOCKET     routerd's control socket (default: [routerd] "
+     "control_socket)\n"
+     "exit status: 0 done, 1 routerd refused (no such message, ...), 2 "
+     "usage error,\n3 routerd unreachable or the configuration "
+     "unreadable\n",
+     ctl_queue},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: dirmxctl [-c FILE] COMMAND [ARGS...]\n\n"
+	fprintf(out, "usage: dirmxctl [-c FILE] COMMAND [ARGS...]\n"
+	             "       dirmxctl COMMAND --help\n"
+	             "       dirmxctl --help | --version\n\n"
 	             "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n  %-8s   %s\n", commands[i].name,
-		        commands[i].args, "", commands[i].help);
-	fprintf(out, "\n  -c FILE   configuration file (default %s)\n",
+		fprintf(out, "  %s%*s%s\n  %-8s   %s\n", commands[i].name,
+		        *commands[i].args != '\0'
+		            ? 9 - (int)strlen(commands[i].name)
+		            : 0,
+		        "", commands[i].args, "", commands[i].summary);
+	fprintf(out,
+	        "\noptions:\n"
+	        "  -c FILE        configuration file (default %s)\n"
+	        "  -h, --help     show this help\n"
+	        "  -V, --version  show the version\n\n"
+	        "exit status: 0 success, 1 a negative answer or a failure the "
+	        "command\nreports, 2 usage error, 3 temporary failure (a "
+	        "daemon unreachable,\nor authd answered TEMPFAIL)\n"
+	        "see dirmxctl(8)\n",
 	        DIRMX_SYSCONFDIR "/dirmx.conf");
+}
+
+static int command_help(const struct ctl_command *c)
+{
+	printf("usage: dirmxctl [-c FILE] %s%s%s\n\n%s", c->name,
+	       *c->args != '\0' ? " " : "", c->args, c->help);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct ctl_context ctx = {.config_path =
 	                              DIRMX_SYSCONFDIR "/dirmx.conf"};
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			ctx.config_path = optarg;
@@ -74,15 +171,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (size_t i = 0; i < N_COMMANDS; i++) {
-		if (strcmp(argv[optind], commands[i].name) == 0) {
-			/* Commands parse their own options from a fresh start.
-			 */
-			char **cargv = argv + optind;
-			int cargc = argc - optind;
+		/* Commands parse their own options from a fresh start. */
+		char **cargv = argv + optind;
+		int cargc = argc - optind;
 
-			optind = 1;
-			return commands[i].run(&ctx, cargc, cargv);
-		}
+		if (strcmp(cargv[0], commands[i].name) != 0)
+			continue;
+		if (cargc >= 2 && (strcmp(cargv[1], "--help") == 0 ||
+		                   strcmp(cargv[1], "-h") == 0))
+			return command_help(&commands[i]);
+		optind = 1;
+		return commands[i].run(&ctx, cargc, cargv);
 	}
 	fprintf(stderr, "dirmxctl: unknown command '%s'\n", argv[optind]);
 	usage(stderr);
