@@ -34,6 +34,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "sbuf.h"
+#include "service.h"
 
 struct server {
 	struct event_base *base;
@@ -61,6 +62,7 @@ struct conn {
 	struct event *ev_read;   /* reading: straight into a secret sbuf */
 	struct sbuf *in;
 	char name[32];
+	uid_t uid; /* the peer's */
 	bool hello;
 	bool closing;
 	LIST_HEAD(, pending) pending;
@@ -233,6 +235,38 @@ static void do_senders(struct conn *c, const struct authproto_msg *req)
 	    c->srv->b.auth, authproto_msg_get(req, "user"), auth_done, p);
 }
 
+/* RELOAD: as SIGHUP, for dirmxctl reload (root or authd's own user
+ * only: the SMTP side, client_user, has no business reloading authd). */
+static void do_reload(struct conn *c, uint64_t id)
+{
+	struct authproto_msg *m;
+	struct sbuf *report;
+	const char *p, *status = "ok";
+	int r;
+
+	if (c->uid != 0 && c->uid != geteuid()) {
+		send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_RELOAD, id,
+		            "RELOAD is for root and authd's own user");
+		return;
+	}
+	log_info(c->name, "event=reload by=client");
+	report = sbuf_new(256u * 1024);
+	r = service_reload(report);
+	status = r < 0 ? "failed" : r > 0 ? "partial" : "ok";
+	m = authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_RELOAD, id);
+	authproto_msg_add_str(m, "status", status);
+	for (p = sbuf_data(report); *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+
+		/* the report's own last line is the status field */
+		if (strncmp(p, "status ", 7) != 0)
+			authproto_msg_add(m, "line", p, len);
+		p += len + (p[len] == '\n' ? 1 : 0);
+	}
+	sbuf_deinit(&report);
+	send_msg(c, m);
+}
+
 /* --- DC, STATS, CACHE ------------------------------------------------------
  */
 
@@ -401,6 +435,9 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		send_msg(c, m);
 		break;
 	}
+	case AUTHPROTO_RELOAD:
+		do_reload(c, id);
+		break;
 	default:
 		send_simple(c, AUTHPROTO_ERROR, verb, id, "not allowed here");
 		break;
@@ -525,6 +562,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c = alloc_new(struct conn);
 	c->srv = srv;
+	c->uid = uid;
 	snprintf(c->name, sizeof(c->name), "c%llu",
 	         (unsigned long long)++srv->next_conn_id);
 	c->in = sbuf_new_secret(AUTHPROTO_LINE_MAX + 16384);

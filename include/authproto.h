@@ -67,6 +67,7 @@ enum authproto_verb {
 	AUTHPROTO_DC,
 	AUTHPROTO_STATS,
 	AUTHPROTO_CACHE,
+	AUTHPROTO_RELOAD,
 	/* answers, server to client */
 	AUTHPROTO_OK,
 	AUTHPROTO_NOTFOUND,

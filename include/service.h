@@ -42,6 +42,24 @@ size_t service_log_restart(const struct dirmx_config *old,
                            const struct dirmx_config *cfg, const char *section,
                            const char *listener);
 
+/* The same, and the report line, for a change that is not one setting of
+ * the table (a listener added or removed). */
+void service_needs_restart(const char *section, const char *listener,
+                           const char *setting);
+
+/*
+ * Re-read the configuration now, as SIGHUP does (dirmxctl reload), and
+ * append the report to out, one line each:
+ *   "applied SECTION NAME" / "applied listener LNAME NAME"
+ *   "restart SECTION NAME" / "restart listener LNAME NAME"  (changed,
+ *                                           but applies at the next start)
+ *   "error TEXT"                            (the file is bad: nothing
+ *                                           changed; TEXT names file, line)
+ * and last "status ok|partial|failed". Returns 0, 1 (partial) or -1.
+ */
+struct sbuf;
+int service_reload(struct sbuf *out);
+
 /* Returns the process exit status. */
 int service_main(int argc, char **argv, const struct service_hooks *hooks);
 

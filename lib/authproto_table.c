@@ -27,6 +27,7 @@
 static const char *const contexts[] = {"mx", "submission", NULL};
 static const char *const mechs[] = {"PLAIN", "LOGIN", NULL};
 static const char *const cache_ops[] = {"flush", NULL};
+static const char *const reload_states[] = {"ok", "partial", "failed", NULL};
 static const char *const dc_states[] = {"unknown", "up", "down", "gone", NULL};
 static const char *const domain_kinds[] = {"local", "relay", "external", NULL};
 
@@ -93,6 +94,10 @@ static const struct authproto_fieldspec stats_ok[] = {
 static const struct authproto_fieldspec cache_ok[] = {
     {"entries", AP_UINT, 0, UINT64_MAX, NULL},
 };
+static const struct authproto_fieldspec reload_ok[] = {
+    {"status", AP_ENUM, AP_REQ, 0, reload_states},
+    {"line", AP_TEXT, AP_REP, TEXT_MAX, NULL},
+};
 
 /* NOTFOUND, TEMPFAIL and ERROR answers. */
 static const struct authproto_fieldspec reason_only[] = {
@@ -148,6 +153,8 @@ static const struct verb_schemas verbs[] = {
                          .ok = SCHEMA(cache_ok),
                          .tempfail = SCHEMA(reason_only),
                          .error = SCHEMA(reason_only)},
+    [AUTHPROTO_RELOAD] = {.ok = SCHEMA(reload_ok),
+                          .error = SCHEMA(reason_only)},
 };
 
 static const char *const names[AUTHPROTO_VERB_COUNT] = {
@@ -158,6 +165,7 @@ static const char *const names[AUTHPROTO_VERB_COUNT] = {
     [AUTHPROTO_DC] = "DC",
     [AUTHPROTO_STATS] = "STATS",
     [AUTHPROTO_CACHE] = "CACHE",
+    [AUTHPROTO_RELOAD] = "RELOAD",
     [AUTHPROTO_OK] = "OK",
     [AUTHPROTO_NOTFOUND] = "NOTFOUND",
     [AUTHPROTO_TEMPFAIL] = "TEMPFAIL",
@@ -179,7 +187,7 @@ authproto_table_schema(enum authproto_verb verb, enum authproto_verb request)
 
 	if (request == AUTHPROTO_NONE)
 		return verb == AUTHPROTO_ERROR ? &s_reason : NULL;
-	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_CACHE)
+	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_RELOAD)
 		return NULL;
 	v = &verbs[request];
 	switch (verb) {

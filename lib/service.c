@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sbuf.h"
 #include "service.h"
 #include "settings.h"
 
@@ -59,6 +60,39 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(ds->base, NULL);
 }
 
+/* The daemon running in this process (run()), for service_reload(). */
+static struct daemon_state *running;
+/* Where the reload in progress writes its report; NULL: log only. */
+static struct sbuf *report;
+
+static void report_line(const char *kind, const char *section,
+                        const char *listener, const char *setting)
+{
+	if (report == NULL)
+		return;
+	if (listener != NULL)
+		sbuf_printf(report, "%s listener %s %s\n", kind, listener,
+		            setting);
+	else
+		sbuf_printf(report, "%s %s %s\n", kind, section, setting);
+}
+
+void service_needs_restart(const char *section, const char *listener,
+                           const char *setting)
+{
+	if (listener != NULL)
+		log_warn(NULL,
+		         "event=reload_needs_restart "
+		         "listener=%s setting=%s",
+		         listener, setting);
+	else
+		log_warn(NULL,
+		         "event=reload_needs_restart "
+		         "section=%s setting=%s",
+		         section, setting);
+	report_line("restart", section, listener, setting);
+}
+
 size_t service_log_restart(const struct dirmx_config *old,
                            const struct dirmx_config *cfg, const char *section,
                            const char *listener)
@@ -68,41 +102,35 @@ size_t service_log_restart(const struct dirmx_config *old,
 	size_t restart = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (settings_reloadable(section, names[i]))
+		if (settings_reloadable(section, names[i])) {
+			report_line("applied", section, listener, names[i]);
 			continue;
+		}
 		restart++;
-		if (listener != NULL)
-			log_warn(NULL,
-			         "event=reload_needs_restart "
-			         "listener=%s setting=%s",
-			         listener, names[i]);
-		else
-			log_warn(NULL,
-			         "event=reload_needs_restart "
-			         "section=%s setting=%s",
-			         section, names[i]);
+		service_needs_restart(section, listener, names[i]);
 	}
 	return restart;
 }
 
-/* SIGHUP: re-read the file; keep running with the old one on error. */
-static void on_reload(evutil_socket_t sig, short what, void *arg)
+/* Re-read the file; keep running with the old one on error. */
+static int reload(struct daemon_state *ds)
 {
-	struct daemon_state *ds = arg;
 	struct config_errors errors = {0};
 	struct dirmx_config *cfg;
 	char q[LOG_QUOTE_MAX];
 	size_t restart;
 
-	(void)sig;
-	(void)what;
 	if (settings_load(ds->config_path, &cfg, &errors) < 0) {
-		for (size_t i = 0; i < errors.count; i++)
+		for (size_t i = 0; i < errors.count; i++) {
 			log_error(NULL, "event=reload status=failed error=%s",
 			          log_quote_str(q, errors.msgs[i]));
+			if (report != NULL)
+				sbuf_printf(report, "error %s\n",
+				            errors.msgs[i]);
+		}
 		log_error(NULL, "event=reload status=failed keep=old");
 		config_errors_clear(&errors);
-		return;
+		return -1;
 	}
 	restart = service_log_restart(ds->cfg, cfg, "global", NULL);
 
@@ -119,6 +147,32 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	else
 		log_info(NULL, "event=reload status=ok config=%s",
 		         log_quote_str(q, ds->config_path));
+	return restart > 0 ? 1 : 0;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)reload(arg);
+}
+
+int service_reload(struct sbuf *out)
+{
+	int r;
+
+	if (running == NULL) {
+		sbuf_append_str(out, "error the daemon is not running\n");
+		return -1;
+	}
+	report = out;
+	r = reload(running);
+	report = NULL;
+	sbuf_printf(out, "status %s\n",
+	            r < 0   ? "failed"
+	            : r > 0 ? "partial"
+	                    : "ok");
+	return r;
 }
 
 static int run(struct daemon_state *ds)
@@ -149,8 +203,10 @@ static int run(struct daemon_state *ds)
 	         log_quote_str(q, ds->config_path));
 	if (ds->hooks->start(ds->base, ds->cfg, &ds->service) < 0)
 		goto done;
+	running = ds;
 	if (event_base_dispatch(ds->base) >= 0)
 		ret = 0;
+	running = NULL;
 	if (ds->hooks->stop != NULL)
 		ds->hooks->stop(ds->service);
 done:

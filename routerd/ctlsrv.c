@@ -29,6 +29,7 @@
 #include "log.h"
 #include "queue.h"
 #include "sbuf.h"
+#include "service.h"
 #include "spoolrec.h"
 
 #define CTL_LINE_MAX 256
@@ -205,6 +206,13 @@ static bool handle(struct ctl_conn *conn, const char *line, struct sbuf *out)
 	if (strcmp(verb, "LIST") == 0 && n == 1) {
 		queue_foreach(c->q, put_view, &lc);
 		sbuf_printf(out, "+OK %zu messages\n", lc.count);
+	} else if (strcmp(verb, "RELOAD") == 0 && n == 1) {
+		/* As SIGHUP, with the report (service.h) as the body. */
+		log_info(NULL, "event=reload by=dirmxctl");
+		sbuf_append_str(out,
+		                service_reload(body) < 0
+		                    ? "+OK reload failed: old settings kept\n"
+		                    : "+OK\n");
 	} else if (strcmp(verb, "SHOW") == 0 && n == 2) {
 		lc.detail = true;
 		if (!queue_show(c->q, id, put_view, &lc)) {

@@ -7,10 +7,13 @@
  *
  *   request:  one line, "VERB [ID]\n", VERB one of LIST, SHOW, FLUSH,
  *             HOLD, RELEASE, DELETE (ID required except for LIST and
- *             FLUSH, where none means all);
- *   answer:   "+OK" or "-ERR <reason>" on the first line, then for LIST
- *             and SHOW the text to print, one line each, a line starting
- *             with "." doubled, and a final "." line.
+ *             FLUSH, where none means all), RELOAD (no ID);
+ *   answer:   "+OK" or "-ERR <reason>" on the first line, then for LIST,
+ *             SHOW and RELOAD the text to print, one line each, a line
+ *             starting with "." doubled, and a final "." line. RELOAD
+ *             re-reads the configuration as SIGHUP does; its text is
+ *             service_reload()'s report (service.h). HOLD, RELEASE and
+ *             DELETE answer once the spool has the change (queue.h).
  *
  * Everything that came from the network (addresses, reply texts) is
  * printed with control characters escaped, so a hostile sender cannot

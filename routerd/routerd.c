@@ -317,10 +317,8 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
 		const char *name = cfg->listeners[i].name;
 
 		if (settings_find_listener(old, name) == NULL) {
-			log_warn(NULL,
-			         "event=reload_needs_restart "
-			         "listener=%s setting=(new listener)",
-			         name);
+			service_needs_restart("listener", name,
+			                      "(new listener)");
 			restart++;
 			continue;
 		}
@@ -329,10 +327,9 @@ size_t routerd_reload(void *state, const struct dirmx_config *old,
 	for (size_t i = 0; i < old->listener_count; i++) {
 		if (settings_find_listener(cfg, old->listeners[i].name) ==
 		    NULL) {
-			log_warn(NULL,
-			         "event=reload_needs_restart "
-			         "listener=%s setting=(removed listener)",
-			         old->listeners[i].name);
+			service_needs_restart("listener",
+			                      old->listeners[i].name,
+			                      "(removed listener)");
 			restart++;
 		}
 	}

@@ -459,3 +459,30 @@ int ctl_flush(const struct ctl_context *ctx, int argc, char **argv)
 	authproto_msg_deinit(&ans);
 	return ret;
 }
+
+int ctl_reload_authd(const struct ctl_context *ctx)
+{
+	struct authproto_msg *ans = NULL;
+	struct authproto_field f;
+	struct sbuf *report;
+	int ret;
+
+	if (ask(ctx, NULL, authproto_msg_new_request(AUTHPROTO_RELOAD, 1),
+	        &ans) < 0)
+		return 3;
+	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
+		printf("authd: ");
+		ret = print_failure(ans);
+		authproto_msg_deinit(&ans);
+		return ret;
+	}
+	report = sbuf_new(16u * 1024 * 1024);
+	for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
+		if (strcmp(f.key, "line") == 0)
+			sbuf_printf(report, "%s\n", f.value);
+	sbuf_printf(report, "status %s\n", authproto_msg_get(ans, "status"));
+	ret = ctl_print_reload("authd", sbuf_data(report));
+	sbuf_deinit(&report);
+	authproto_msg_deinit(&ans);
+	return ret;
+}

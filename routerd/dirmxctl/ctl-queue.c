@@ -28,18 +28,24 @@ static void usage(void)
 	        "       dirmxctl queue [-S SOCKET] hold|release|delete ID\n");
 }
 
-/* Send request, print the answer; the exit status. */
-static int ask(const char *path, const char *request)
+/*
+ * Send request; the answer's first line without "+OK" / "-ERR " into
+ * *status_r (a pointer into in), its body (un-stuffed, up to the "."
+ * line) appended to body. Returns 0 (+OK), 1 (-ERR or malformed, said on
+ * stderr) or 3 (routerd unreachable, said on stderr).
+ */
+static int fetch(const char *path, const char *request, struct sbuf *in,
+                 struct sbuf *body, const char **status_r)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct sbuf *in = sbuf_new(256u * 1024 * 1024);
 	struct pollfd pfd;
 	const char *p;
-	int fd, ret = 3;
+	int fd;
 
+	*status_r = "";
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "dirmxctl: socket path too long\n");
-		goto done;
+		return 3;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -50,13 +56,13 @@ static int ask(const char *path, const char *request)
 		        path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		goto done;
+		return 3;
 	}
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
 		fprintf(stderr, "dirmxctl: write to routerd: %s\n",
 		        strerror(errno));
 		close(fd);
-		goto done;
+		return 3;
 	}
 	pfd.fd = fd;
 	pfd.events = POLLIN;
@@ -67,7 +73,7 @@ static int ask(const char *path, const char *request)
 		if (poll(&pfd, 1, QUEUE_TIMEOUT_MS) <= 0) {
 			fprintf(stderr, "dirmxctl: routerd did not answer\n");
 			close(fd);
-			goto done;
+			return 3;
 		}
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0)
@@ -75,7 +81,7 @@ static int ask(const char *path, const char *request)
 		if (!sbuf_append(in, buf, (size_t)n)) {
 			fprintf(stderr, "dirmxctl: answer too long\n");
 			close(fd);
-			goto done;
+			return 3;
 		}
 	}
 	close(fd);
@@ -84,9 +90,9 @@ static int ask(const char *path, const char *request)
 		fprintf(stderr, "dirmxctl: %s",
 		        strncmp(p, "-ERR ", 5) == 0 ? p + 5
 		                                    : "malformed answer\n");
-		ret = 1;
-		goto done;
+		return 1;
 	}
+	*status_r = p[3] == ' ' ? p + 4 : "";
 	/* Status line, then the body up to the "." line, un-stuffed. */
 	p = strchr(p, '\n');
 	p = p != NULL ? p + 1 : "";
@@ -100,15 +106,53 @@ static int ask(const char *path, const char *request)
 			p++;
 			len--;
 		}
-		printf("%.*s\n", (int)len, p);
+		sbuf_append(body, p, len);
+		sbuf_append_str(body, "\n");
 		p += len + (nl != NULL ? 1 : 0);
 	}
-	if (strncmp(sbuf_data(in), "+OK ", 4) == 0)
-		printf("%.*s", (int)strcspn(sbuf_data(in) + 4, "\n") + 1,
-		       sbuf_data(in) + 4);
-	ret = 0;
-done:
+	return 0;
+}
+
+/* Send request, print the answer; the exit status. */
+static int ask(const char *path, const char *request)
+{
+	struct sbuf *in = sbuf_new(256u * 1024 * 1024);
+	struct sbuf *body = sbuf_new(256u * 1024 * 1024);
+	const char *status;
+	int ret = fetch(path, request, in, body, &status);
+
+	if (ret == 0) {
+		fwrite(sbuf_data(body), 1, sbuf_len(body), stdout);
+		if (*status != '\0')
+			printf("%.*s", (int)strcspn(status, "\n") + 1, status);
+	}
+	sbuf_deinit(&body);
 	sbuf_deinit(&in);
+	return ret;
+}
+
+int ctl_reload_routerd(const struct ctl_context *ctx)
+{
+	struct dirmx_config *cfg = NULL;
+	struct config_errors errors = {0};
+	struct sbuf *in, *body;
+	const char *status;
+	int ret;
+
+	if (settings_load(ctx->config_path, &cfg, &errors) < 0) {
+		/* routerd keeps its settings: it would refuse this file too */
+		config_errors_print(&errors, stderr);
+		config_errors_clear(&errors);
+		return 1;
+	}
+	in = sbuf_new(16u * 1024 * 1024);
+	body = sbuf_new(16u * 1024 * 1024);
+	ret = fetch(cfg->routerd.control_socket, "RELOAD\n", in, body, &status);
+	if (ret == 0)
+		ret = ctl_print_reload("routerd", sbuf_data(body));
+	sbuf_deinit(&body);
+	sbuf_deinit(&in);
+	dirmx_config_deinit(&cfg);
 	return ret;
 }
 

@@ -27,5 +27,14 @@ int ctl_stats(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_flush(const struct ctl_context *ctx, int argc, char **argv);
 /* ctl-queue.c: routerd's queue */
 int ctl_queue(const struct ctl_context *ctx, int argc, char **argv);
+/* ctl-reload.c: both daemons re-read the configuration file */
+int ctl_reload(const struct ctl_context *ctx, int argc, char **argv);
+/* Print one daemon's reload report (service.h: "applied ...", "restart
+ * ...", "error ...", then "status ok|partial|failed"); 0 unless the
+ * status is failed (1). */
+int ctl_print_reload(const char *daemon, const char *report);
+/* One daemon's reload through its socket (ctl-authd.c, ctl-queue.c). */
+int ctl_reload_authd(const struct ctl_context *ctx);
+int ctl_reload_routerd(const struct ctl_context *ctx);
 
 #endif

@@ -104,6 +104,16 @@ static const struct ctl_command commands[] = {
      "usage error,\n3 routerd unreachable or the configuration "
      "unreadable\n",
      ctl_queue},
+    {"reload", "[authd|routerd]",
+     "re-read the configuration file, and say what applies now",
+     "Ask both daemons (or the one named) to re-read the configuration "
+     "file, as\nSIGHUP does, and print what each applied, what needs a "
+     "restart. A file\nthat does not load is reported with its errors "
+     "(file, line) and no daemon is\nasked: both keep their settings.\n"
+     "exit status: 0 reloaded (some settings may need a restart, as "
+     "printed),\n1 the file is bad or a daemon refused it, 2 usage error, 3 "
+     "a daemon\nunreachable\n",
+     ctl_reload},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

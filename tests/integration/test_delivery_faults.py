@@ -219,6 +219,63 @@ delay_warning_time = 3s
             self.assertTrue(wait_for(lambda: dl.queue("delete", qid).returncode == 0, 10),
                             qid)
 
+    # -- dirmxctl reload --------------------------------------------------------
+    def dirmxctl(self, *args):
+        import subprocess
+        from dirmxlab import build_dir
+        return subprocess.run([os.path.join(build_dir(), "routerd", "dirmxctl"),
+                               "-c", self.dl.conf] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_reload_through_dirmxctl_says_what_applied_and_what_waits(self):
+        dl = self.dl
+        with open(dl.conf) as f:
+            orig = f.read()
+
+        def restore():
+            with open(dl.conf, "w") as f:
+                f.write(orig)
+            self.dirmxctl("reload")
+        self.addCleanup(restore)
+        # Nothing changed: both say ok.
+        r = self.dirmxctl("reload")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("authd: reload ok", r.stdout)
+        self.assertIn("routerd: reload ok", r.stdout)
+        # One setting SIGHUP applies, one that needs a restart, in each.
+        changed = orig.replace("[routerd]\n", "[routerd]\nmax_errors = 7\n", 1)
+        changed = changed.replace("retry_min = 1s\n", "retry_min = 2s\n", 1)
+        changed = changed.replace("timeout = 2s\n", "timeout = 3s\n", 1)
+        self.assertNotEqual(changed, orig)
+        with open(dl.conf, "w") as f:
+            f.write(changed)
+        r = self.dirmxctl("reload")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("routerd: applied: routerd max_errors", r.stdout)
+        self.assertIn("routerd: needs a restart: routerd retry_min", r.stdout)
+        self.assertIn("routerd: reload partial", r.stdout)
+        self.assertIn("authd: needs a restart: authd timeout", r.stdout)
+        self.assertIn("authd: reload partial", r.stdout)
+        # Sessions were not dropped: routerd still answers, same process.
+        self.assertTrue(dl.routerd_alive())
+        qid = dl.send(dl.user(12), [dl.user(14)], tag="after-reload")
+        self.assertTrue(wait_for(lambda: qid not in dl.queue_ids(), 15))
+        # Only one daemon, on request.
+        r = self.dirmxctl("reload", "routerd")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("authd:", r.stdout)
+        # A bad file: refused, named with its line; nothing is reloaded
+        # and both keep running.
+        with open(dl.conf, "w") as f:
+            f.write(changed.replace("[routerd]\n", "[routerd]\nmax_errors = lots\n", 1))
+        r = self.dirmxctl("reload")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout + r.stderr, r"%s:\d+" % re.escape(dl.conf))
+        self.assertIn("max_errors", r.stdout + r.stderr)
+        self.assertTrue(dl.routerd_alive())
+        self.assertIsNone(dl.authd.poll())
+        self.assertEqual(self.dirmxctl("reload", "nosuchdaemon").returncode, 2)
+
     # -- dirmxctl queue ------------------------------------------------------
     def test_queue_tool_hold_release_delete_flush(self):
         dl = self.dl

@@ -658,8 +658,8 @@ static void test_schema_tables(void **state)
 			}
 		}
 	}
-	/* 7 requests, 7 OK, 3 NOTFOUND, 6 TEMPFAIL, 7 ERROR + ERROR 0 */
-	assert_int_equal(schemas, 31);
+	/* 8 requests, 8 OK, 3 NOTFOUND, 6 TEMPFAIL, 8 ERROR + ERROR 0 */
+	assert_int_equal(schemas, 34);
 }
 
 int main(void)
