@@ -35,8 +35,9 @@ struct metrics_topn;
 struct metrics_topn *metrics_topn_new(size_t slots, size_t n_results);
 void metrics_topn_deinit(struct metrics_topn **t);
 
-/* One event for key with result (< n_results). */
-void metrics_topn_count(struct metrics_topn *t, const char *key, size_t result);
+/* n events for key with result (< n_results). */
+void metrics_topn_count(struct metrics_topn *t, const char *key, size_t result,
+                        uint64_t n);
 /* Give the series to the best keys (see above). */
 void metrics_topn_rank(struct metrics_topn *t);
 

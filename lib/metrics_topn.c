@@ -102,18 +102,19 @@ static struct cand *find_or_take(struct metrics_topn *t, const char *key)
 	return free_c;
 }
 
-void metrics_topn_count(struct metrics_topn *t, const char *key, size_t result)
+void metrics_topn_count(struct metrics_topn *t, const char *key, size_t result,
+                        uint64_t n)
 {
 	struct cand *c;
 
 	if (result >= t->n_results)
 		return;
 	c = find_or_take(t, key);
-	c->score++;
+	c->score += n;
 	if (c->labelled)
-		c->counts[result]++;
+		c->counts[result] += n;
 	else
-		t->other[result]++;
+		t->other[result] += n;
 }
 
 static struct cand *best_unlabelled(struct metrics_topn *t)

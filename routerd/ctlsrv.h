@@ -7,10 +7,12 @@
  *
  *   request:  one line, "VERB [ID]\n", VERB one of LIST, SHOW, FLUSH,
  *             HOLD, RELEASE, DELETE (ID required except for LIST and
- *             FLUSH, where none means all);
- *   answer:   "+OK" or "-ERR <reason>" on the first line, then for LIST
- *             and SHOW the text to print, one line each, a line starting
- *             with "." doubled, and a final "." line.
+ *             FLUSH, where none means all); or "SUMMARY [STATE]", the
+ *             queue's shape by domain and age (qshape.h), STATE one of
+ *             incoming, active, deferred, held (none: all);
+ *   answer:   "+OK" or "-ERR <reason>" on the first line, then for LIST,
+ *             SHOW and SUMMARY the text to print, one line each, a line
+ * starting with "." doubled, and a final "." line.
  *
  * Everything that came from the network (addresses, reply texts) is
  * printed with control characters escaped, so a hostile sender cannot

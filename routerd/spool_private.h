@@ -45,6 +45,7 @@ struct spool_op {
 	void *context;
 	struct spool_msg *msg; /* COMMIT: freed after the callback */
 	bool cancelled;
+	uint64_t queued_us; /* for the commit latency (rstats.h) */
 };
 
 /* Messages larger than SPOOLFMT_IMAGE_MAX are synced file by file, not

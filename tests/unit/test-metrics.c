@@ -247,11 +247,11 @@ static void test_topn_first_keys(void **state)
 
 	(void)state;
 	assert_int_equal(metrics_topn_n(t), 1); /* "other" alone */
-	metrics_topn_count(t, "a.example", 0);
-	metrics_topn_count(t, "b.example", 1);
-	metrics_topn_count(t, "a.example", 0);
-	metrics_topn_count(t, "c.example", 2);
-	metrics_topn_count(t, "a.example", 9); /* no such result: ignored */
+	metrics_topn_count(t, "a.example", 0, 1);
+	metrics_topn_count(t, "b.example", 1, 1);
+	metrics_topn_count(t, "a.example", 0, 1);
+	metrics_topn_count(t, "c.example", 2, 1);
+	metrics_topn_count(t, "a.example", 9, 1); /* no such result: ignored */
 	assert_int_equal(metrics_topn_n(t), 3);
 	assert_int_equal(series(t, "a.example", 0), 2);
 	assert_int_equal(series(t, "b.example", 1), 1);
@@ -269,12 +269,12 @@ static void test_topn_rank_monotonic(void **state)
 	uint64_t other_before;
 
 	(void)state;
-	metrics_topn_count(t, "a", 0);
-	metrics_topn_count(t, "b", 0);
+	metrics_topn_count(t, "a", 0, 1);
+	metrics_topn_count(t, "b", 0, 1);
 	for (int i = 0; i < 10; i++)
-		metrics_topn_count(t, "a", 0);
+		metrics_topn_count(t, "a", 0, 1);
 	for (int i = 0; i < 3; i++)
-		metrics_topn_count(t, "heavy", 0);
+		metrics_topn_count(t, "heavy", 0, 1);
 	metrics_topn_rank(t);
 	/* heavy (3) is not twice b (1)... it is: 3 >= 2 */
 	assert_int_equal(series(t, "b", 0), UINT64_MAX);
@@ -282,8 +282,8 @@ static void test_topn_rank_monotonic(void **state)
 	assert_int_equal(series(t, "a", 0), 11);
 	other_before = series(t, "other", 0);
 	assert_int_equal(other_before, 3);
-	metrics_topn_count(t, "heavy", 0);
-	metrics_topn_count(t, "b", 0);
+	metrics_topn_count(t, "heavy", 0, 1);
+	metrics_topn_count(t, "b", 0, 1);
 	assert_int_equal(series(t, "heavy", 0), 1);
 	assert_int_equal(series(t, "other", 0), other_before + 1);
 	/* Hysteresis: b (2) is not twice heavy (4); nothing moves. */
@@ -303,7 +303,7 @@ static void test_topn_bounded(void **state)
 	(void)state;
 	for (int i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "h%d.example", i % 5 == 0 ? 0 : i);
-		metrics_topn_count(t, key, (size_t)i % 2);
+		metrics_topn_count(t, key, (size_t)i % 2, 1);
 		if (i % 1000 == 0)
 			metrics_topn_rank(t);
 	}
