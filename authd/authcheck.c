@@ -209,6 +209,8 @@ static void req_deliver(void *ctx)
 	r->ans.reason = r->reason;
 	r->ans.addrs = (const char *const *)r->addrs;
 	r->ans.n_addrs = r->n_addrs;
+	if (r->kind == REQ_AUTH && (unsigned)r->ans.status < 3)
+		r->ac->stats.answers[r->ans.status]++;
 	r->cb(&r->ans, r->ctx);
 	req_free(r);
 }
@@ -390,6 +392,7 @@ static void auth_decide(struct authcheck_req *r)
 		         "threshold=%u cap=%u policy=%s",
 		         r->user, failures, p.threshold, cap,
 		         lockguard_policy_name(&p, &ac->guard, now));
+		r->ac->stats.throttled++;
 		req_fail_credentials(r, "too many failures for this account",
 		                     false);
 		return;
@@ -561,6 +564,7 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 			         "event=client_throttled "
 			         "client=%s failures=%u",
 			         r->client, n);
+			ac->stats.throttled++;
 			req_finish(r, LOOKUP_NOTFOUND,
 			           "too many failures from this client");
 			return r;
@@ -655,6 +659,12 @@ void authcheck_start(struct authcheck *ac)
 {
 	if (ac->policy != NULL)
 		lockpolicy_read(ac->policy);
+}
+
+void authcheck_get_stats(const struct authcheck *ac,
+                         struct authcheck_stats *st_r)
+{
+	*st_r = ac->stats;
 }
 
 void authcheck_deinit(struct authcheck **acp)

@@ -107,4 +107,14 @@ struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
                                         authcheck_cb *cb, void *ctx);
 void authcheck_cancel(struct authcheck_req **req);
 
+/* AUTH answers by enum lookup_status (OK: accepted, NOTFOUND: refused,
+ * TEMPFAIL), and how many refusals were throttled: refused before the
+ * directory saw the guess (the account's or the client's budget). */
+struct authcheck_stats {
+	uint64_t answers[3];
+	uint64_t throttled;
+};
+void authcheck_get_stats(const struct authcheck *ac,
+                         struct authcheck_stats *st_r);
+
 #endif

@@ -40,6 +40,7 @@ struct authcheck {
 	LIST_HEAD(, authcheck_req) reqs;
 	/* User binds in flight, and the checks waiting for one to end. */
 	unsigned binds;
+	struct authcheck_stats stats;
 	TAILQ_HEAD(, authcheck_req) bind_wait;
 	size_t n_bind_wait;
 	bool closing;

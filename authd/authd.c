@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "ametrics.h"
 #include "authcheck.h"
 #include "dcloc.h"
 #include "dcping.h"
@@ -48,6 +49,7 @@ struct authd {
 	struct lookup *lookup;
 	struct authcheck *auth;
 	struct server *server;
+	struct ametrics *metrics;
 	char *password;
 };
 
@@ -330,6 +332,27 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		          s->socket, error);
 		goto fail;
 	}
+	if (s->metrics_listen.host != NULL) {
+		struct ametrics_sources ms = {
+		    .auth = a->auth,
+		    .lookup = a->lookup,
+		    .loc = a->loc,
+		    .pool = a->pool,
+		    .gc_loc = a->gc_loc,
+		    .gc_pool = a->gc_pool,
+		};
+
+		a->metrics =
+		    ametrics_new(base, &s->metrics_listen, &ms, &error);
+		if (a->metrics == NULL) {
+			log_error(NULL,
+			          "event=start status=failed "
+			          "metrics_listen=%s:%u error=\"%s\"",
+			          s->metrics_listen.host,
+			          s->metrics_listen.port, error);
+			goto fail;
+		}
+	}
 	if (s->directory == SETTINGS_DIRECTORY_AD && s->domain != NULL)
 		a->ping = dcping_new(base, a->dns, a->loc, s->domain,
 		                     (unsigned)s->timeout_ms);
@@ -375,6 +398,7 @@ void authd_stop(void *state)
 
 	if (a == NULL)
 		return;
+	ametrics_deinit(&a->metrics);
 	server_deinit(&a->server);
 	authcheck_deinit(&a->auth);
 	lookup_deinit(&a->lookup);

@@ -47,6 +47,7 @@ struct ldpool_req {
 	struct pool_dc *tried;   /* the DC of the failed attempt */
 	struct ldconn_req *creq; /* in flight on a connection */
 	struct pool_conn *pc;
+	uint64_t sent_us;             /* on pc, for the latency */
 	struct evloop_timer *timer;   /* while waiting for a connection */
 	TAILQ_ENTRY(ldpool_req) link; /* waiting queue, when queued */
 	bool queued;
@@ -76,6 +77,8 @@ static struct pool_dc *pool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
 			return pool->dcs[i];
 	pdc = alloc_new(struct pool_dc);
 	pdc->dc = dc;
+	metrics_hist_init(&pdc->stats.latency, metrics_latency_bounds_us,
+	                  metrics_latency_n_bounds);
 	pool->dcs =
 	    alloc_resize(pool->dcs, pool->n_dcs + 1, sizeof(*pool->dcs));
 	pool->dcs[pool->n_dcs++] = pdc;
@@ -367,6 +370,8 @@ static void req_result(const struct ldconn_result *res, void *ctx)
 		return;
 	}
 	pc->pdc->stats.searches++;
+	metrics_hist_observe(&pc->pdc->stats.latency,
+	                     metrics_now_us() - r->sent_us);
 	req_complete(r, res, pc->pdc->dc->uri);
 }
 
@@ -379,6 +384,7 @@ static void req_dispatch(struct ldpool_req *r)
 	while ((pc = pool_pick(pool, r->tried)) != NULL) {
 		r->attempts++;
 		r->pc = pc;
+		r->sent_us = metrics_now_us();
 		r->creq =
 		    ldconn_search_start(pc->conn, &r->s, req_result, r, &error);
 		if (r->creq != NULL) {

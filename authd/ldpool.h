@@ -29,6 +29,7 @@
 
 #include "dcloc.h"
 #include "ldconn.h"
+#include "metrics.h"
 
 struct event_base;
 
@@ -66,8 +67,9 @@ void ldpool_req_cancel(struct ldpool_req **req);
 struct ldpool_dc_stats {
 	unsigned conns_up;
 	unsigned conns_total;
-	uint64_t searches;  /* answered by this DC */
-	uint64_t failovers; /* searches moved away from this DC */
+	uint64_t searches;           /* answered by this DC */
+	uint64_t failovers;          /* searches moved away from this DC */
+	struct metrics_hist latency; /* answered searches, sent -> result */
 };
 void ldpool_dc_stats(const struct ldpool *pool, const struct dcloc_dc *dc,
                      struct ldpool_dc_stats *stats_r);

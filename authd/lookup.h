@@ -107,9 +107,13 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address);
 
 struct lookup_stats {
 	uint64_t lookups, cache_hits, searches, coalesced;
-	uint64_t ok, notfound, tempfail;
+	uint64_t ok, notfound, tempfail;   /* answers from the directory */
+	uint64_t cache_ok, cache_notfound; /* answers from the cache */
 };
 void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r);
+/* The answer cache's numbers; false when there is no cache. */
+struct cache_stats;
+bool lookup_get_cache_stats(const struct lookup *lk, struct cache_stats *st_r);
 
 /* The presets: fill map with the defaults of "ad" or "ldap" (the
  * attribute mapping's are dirmap_preset()'s). */

@@ -333,6 +333,10 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 			lk->stats.cache_hits++;
 			r->status = negative ? LOOKUP_NOTFOUND : LOOKUP_OK;
 			if (negative)
+				lk->stats.cache_notfound++;
+			else
+				lk->stats.cache_ok++;
+			if (negative)
 				r->reason = alloc_strndup(v, vlen);
 			else
 				req_from_blob(r, v, vlen, addr_format(a));
@@ -574,4 +578,12 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address)
 void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r)
 {
 	*st_r = lk->stats;
+}
+
+bool lookup_get_cache_stats(const struct lookup *lk, struct cache_stats *st_r)
+{
+	if (lk->cache == NULL)
+		return false;
+	cache_stats(lk->cache, st_r);
+	return true;
 }

@@ -33,9 +33,10 @@ TEST_PKGS=(
 	openssl testssl.sh bsdextrautils
 	iproute2 procps psmisc bind9-dnsutils
 	mandoc man-db
+	prometheus
 )
 SERVICES=(slapd dnsmasq krb5-kdc krb5-admin-server samba samba-ad-dc smbd nmbd
-	winbind postfix)
+	winbind postfix prometheus)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

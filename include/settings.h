@@ -112,6 +112,8 @@ struct settings_authd {
 	unsigned int known_password_max;
 	struct config_list send_as; /* "user address" items */
 	bool global_catalog;        /* AD: find owners forest-wide in the GC */
+	struct config_hostport metrics_listen; /* host NULL: no endpoint */
+	bool metrics_allow_remote;             /* else loopback only */
 };
 
 struct settings_routerd {
@@ -164,8 +166,10 @@ struct settings_routerd {
 	unsigned int client_ipv6_prefix;           /* IPv6 client = /64 */
 	unsigned int max_errors;                   /* per session, then 421 */
 	unsigned int max_auth_failures;
-	char *control_socket; /* for dirmxctl queue */
-	char *postmaster;     /* where failed bounces go */
+	char *control_socket;                  /* for dirmxctl queue */
+	char *postmaster;                      /* where failed bounces go */
+	struct config_hostport metrics_listen; /* host NULL: no endpoint */
+	bool metrics_allow_remote;             /* else loopback only */
 };
 
 struct settings_listener {

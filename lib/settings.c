@@ -130,6 +130,11 @@ static bool valid_tls_map(const char *value, const char **error_r)
 	{                                                                      \
 		.name = n, .type = CONFIG_HOSTPORT, .offset = off              \
 	}
+#define METRICS_LISTEN(off)                                                    \
+	{                                                                      \
+		.name = "metrics_listen", .type = CONFIG_HOSTPORT,             \
+		.offset = off, .validate = settings_valid_metrics_listen       \
+	}
 #define END                                                                    \
 	{                                                                      \
 		.name = NULL                                                   \
@@ -215,6 +220,8 @@ static const struct config_setting authd_settings[] = {
     UINT("known_password_max", A(known_password_max), "10000", 0, 1000000),
     LIST("send_as", A(send_as), settings_valid_send_as),
     BOOL("global_catalog", A(global_catalog), "no"),
+    METRICS_LISTEN(A(metrics_listen)),
+    BOOL("metrics_allow_remote", A(metrics_allow_remote), "no"),
     END,
 };
 
@@ -288,6 +295,8 @@ static const struct config_setting routerd_settings[] = {
     PATH("control_socket", R(control_socket), "/run/dirmx/routerd.sock",
          settings_valid_socket_path),
     STRING("postmaster", R(postmaster), NULL, NULL),
+    METRICS_LISTEN(R(metrics_listen)),
+    BOOL("metrics_allow_remote", R(metrics_allow_remote), "no"),
     END,
 };
 
@@ -500,6 +509,22 @@ static void check_listeners(struct dirmx_config *cfg, const char *file,
 	}
 }
 
+/* The metrics say how much mail goes where: loopback only, unless the
+ * admin says otherwise (a scraper on another host, behind a firewall). */
+static void check_metrics(const struct config_hostport *hp, bool allow,
+                          const char *section, const char *file,
+                          struct config_errors *errors)
+{
+	if (hp->host == NULL || allow || settings_is_loopback(hp->host))
+		return;
+	config_errors_add(errors,
+	                  "%s: [%s] metrics_listen %s is not a loopback "
+	                  "address: anyone who reaches it reads the "
+	                  "metrics; set metrics_allow_remote = yes to "
+	                  "allow it",
+	                  file, section, hp->host);
+}
+
 static bool settings_check(void *dest, const char *file,
                            struct config_errors *errors)
 {
@@ -509,6 +534,10 @@ static bool settings_check(void *dest, const char *file,
 
 	check_authd(&cfg->authd, file, errors);
 	check_listeners(cfg, file, errors);
+	check_metrics(&cfg->authd.metrics_listen,
+	              cfg->authd.metrics_allow_remote, "authd", file, errors);
+	check_metrics(&r->metrics_listen, r->metrics_allow_remote, "routerd",
+	              file, errors);
 	if (!pair_ok(r->tls_cert, r->tls_key))
 		config_errors_add(errors,
 		                  "%s: [routerd] tls_cert and tls_key go "

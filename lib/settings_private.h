@@ -21,5 +21,8 @@ bool settings_valid_socket_path(const char *value, const char **error_r);
 bool settings_valid_user(const char *value, const char **error_r);
 bool settings_valid_dn(const char *value, const char **error_r);
 bool settings_valid_tls_priority(const char *value, const char **error_r);
+bool settings_valid_metrics_listen(const char *value, const char **error_r);
+/* host (an IP literal) is in 127.0.0.0/8 or is ::1. */
+bool settings_is_loopback(const char *host);
 
 #endif

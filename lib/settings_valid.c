@@ -251,3 +251,33 @@ bool settings_valid_tls_priority(const char *value, const char **error_r)
 	*error_r = why;
 	return false;
 }
+
+/* metrics_listen: an IP literal and a port, nothing to resolve (the
+ * endpoint binds exactly where the admin said). */
+bool settings_valid_metrics_listen(const char *value, const char **error_r)
+{
+	struct config_hostport hp;
+	unsigned char a[16];
+	bool ok;
+
+	if (!config_parse_hostport(value, &hp, error_r))
+		return false;
+	ok = hp.port != 0 && (inet_pton(AF_INET, hp.host, a) == 1 ||
+	                      inet_pton(AF_INET6, hp.host, a) == 1);
+	free(hp.host);
+	if (!ok)
+		*error_r = "expected an IP address and a port, as "
+		           "127.0.0.1:9101 or [::1]:9101";
+	return ok;
+}
+
+bool settings_is_loopback(const char *host)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+	return false;
+}

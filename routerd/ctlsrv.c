@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "intl.h"
 #include "log.h"
+#include "qshape.h"
 #include "queue.h"
 #include "sbuf.h"
 #include "service.h"
@@ -219,6 +220,15 @@ static bool handle(struct ctl_conn *conn, const char *line, struct sbuf *out)
 			sbuf_append_str(out, "-ERR no such message\n");
 			goto done;
 		}
+		sbuf_append_str(out, "+OK\n");
+	} else if (strcmp(verb, "SUMMARY") == 0) {
+		int st = n == 2 ? qshape_state_parse(id) : -1;
+
+		if (n == 2 && st < 0) {
+			sbuf_append_str(out, "-ERR unknown queue state\n");
+			goto done;
+		}
+		qshape_queue(c->q, st, (uint64_t)time(NULL), body);
 		sbuf_append_str(out, "+OK\n");
 	} else if (strcmp(verb, "FLUSH") == 0) {
 		size_t k = queue_flush(c->q, n == 2 ? id : NULL);

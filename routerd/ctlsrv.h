@@ -7,10 +7,13 @@
  *
  *   request:  one line, "VERB [ID]\n", VERB one of LIST, SHOW, FLUSH,
  *             HOLD, RELEASE, DELETE (ID required except for LIST and
- *             FLUSH, where none means all), RELOAD (no ID);
+ *             FLUSH, where none means all), RELOAD (no ID), or
+ *             "SUMMARY [STATE]", the queue's shape by domain and age
+ *             (qshape.h), STATE one of incoming, active, deferred, held
+ *             (none: all);
  *   answer:   "+OK" or "-ERR <reason>" on the first line, then for LIST,
- *             SHOW and RELOAD the text to print, one line each, a line
- *             starting with "." doubled, and a final "." line. RELOAD
+ *             SHOW, SUMMARY and RELOAD the text to print, one line each, a
+ *             line starting with "." doubled, and a final "." line. RELOAD
  *             re-reads the configuration as SIGHUP does; its text is
  *             service_reload()'s report (service.h). HOLD, RELEASE and
  *             DELETE answer once the spool has the change (queue.h).

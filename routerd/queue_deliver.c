@@ -36,6 +36,7 @@
 #include "log.h"
 #include "queue_group.h"
 #include "resolve.h"
+#include "rstats.h"
 #include "sbuf.h"
 #include "smtpc.h"
 
@@ -135,6 +136,7 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 {
 	struct group *g = ctx;
 	struct attempt *a = g->a;
+	size_t n[RSTATS_DELIVERY_N] = {0};
 
 	g->sreq = NULL;
 	for (size_t k = 0; k < g->n && k < res->n_rcpts; k++) {
@@ -143,6 +145,9 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 		                    .status = r->status};
 		char err[600], diag[620];
 
+		n[r->verdict == SMTPC_DONE     ? RSTATS_DELIVERY_SENT
+		  : r->verdict == SMTPC_BOUNCE ? RSTATS_DELIVERY_BOUNCED
+		                               : RSTATS_DELIVERY_DEFERRED]++;
 		if (r->verdict == SMTPC_DONE) {
 			rcpt_delivered(a, g->idx[k]);
 			continue;
@@ -169,6 +174,8 @@ static void group_delivered(const struct smtpc_result *res, void *ctx)
 		                                    : SPOOLREC_DEFERRED,
 		         &v);
 	}
+	for (size_t i = 0; i < RSTATS_DELIVERY_N; i++)
+		rstats_delivery(g->key, (enum rstats_delivery)i, n[i]);
 	group_done(g);
 }
 
@@ -276,6 +283,12 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 			                 "%s (next hop %s, from %s)",
 			                 res->reason != NULL ? res->reason : "",
 			                 g->key, nexthop_source_name(g->src));
+		rstats_delivery(g->key,
+		                res->status == RESOLVE_PERMFAIL &&
+		                        g->src == NEXTHOP_SOURCE_MX
+		                    ? RSTATS_DELIVERY_BOUNCED
+		                    : RSTATS_DELIVERY_DEFERRED,
+		                g->n);
 		log_info(m->id,
 		         "event=resolve_failed hop=%s status=%s error=\"%s\"",
 		         g->key, res->code, res->reason ? res->reason : "");

@@ -27,6 +27,7 @@
 #include "dsn.h"
 #include "evloop.h"
 #include "log.h"
+#include "rstats.h"
 #include "sbuf.h"
 
 #define DSN_ORIG_MAX (1024u * 1024)
@@ -91,6 +92,7 @@ static void dsn_committed(void *ctx, int result, const char *error)
 		write_states(a);
 		return;
 	}
+	rstats.dsn_sent++;
 	if (a->dsn_failed)
 		log_info(m->id, "event=bounced dsn=%s to=<%s>", id,
 		         a->dsn_env->rcpts[0].addr);

@@ -24,6 +24,7 @@
 #include "service.h"
 #include "session.h"
 #include "resolve.h"
+#include "rmetrics.h"
 #include "settings.h"
 #include "smtpc.h"
 #include "spool.h"
@@ -43,6 +44,7 @@ struct routerd {
 	struct resolve *resolve;
 	struct smtpc *smtpc;
 	struct queue *queue;
+	struct rmetrics *metrics;
 	char *hostname;
 	size_t recovered;
 };
@@ -213,6 +215,7 @@ static int start_delivery(struct routerd *rd, struct event_base *base,
 		free(password);
 	}
 	rd->env.queue = rd->queue;
+	rmetrics_set_queue(rd->metrics, rd->queue);
 	ctlsrv_start(rd->ctl, rd->queue);
 	queue_recover(rd->queue);
 	return 0;
@@ -248,6 +251,14 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 		          "event=start status=failed control_socket=%s "
 		          "error=\"%s\"",
 		          r->control_socket, error);
+		goto fail;
+	}
+	if (rmetrics_new(base, cfg, &rd->metrics, &error) < 0) {
+		log_error(NULL,
+		          "event=start status=failed metrics_listen=%s:%u "
+		          "error=\"%s\"",
+		          r->metrics_listen.host, r->metrics_listen.port,
+		          error);
 		goto fail;
 	}
 	if (drop_privileges(r->user, r->spool_dir) < 0)
@@ -351,6 +362,7 @@ void routerd_stop(void *state)
 	if (rd == NULL)
 		return;
 	listener_deinit(&rd->listener);
+	rmetrics_deinit(&rd->metrics);
 	queue_deinit(&rd->queue);
 	ctlsrv_deinit(&rd->ctl);
 	smtpc_deinit(&rd->smtpc);

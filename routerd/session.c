@@ -77,6 +77,7 @@ void session_error_count(struct session *s)
 /* Free everything; the owner is not told (see session_free). */
 static void session_teardown(struct session *s)
 {
+	s->stats->sessions--;
 	session_reset_tx(s);
 	authc_cancel(&s->areq);
 	evloop_timer_free(&s->delay);
@@ -474,6 +475,7 @@ static void session_process_lines(struct session *s)
 static void session_io(struct io *io, enum io_event ev, void *ctx)
 {
 	struct session *s = ctx;
+	struct io_tls_params tp;
 
 	switch (ev) {
 	case IO_DATAIN:
@@ -495,6 +497,7 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 		return;
 	case IO_TLSREADY:
 		log_info(s->id, "event=starttls tls=\"%s\"", io_tls_info(io));
+		rstats_tls_done(io_tls_params(io, &tp) ? tp.version : NULL);
 		/* RFC 3207: the client must say EHLO again. */
 		s->greeted = s->ehlo = false;
 		free(s->helo);
@@ -571,6 +574,8 @@ struct session *session_new(const struct session_env *env, int fd,
 	s->role = l->role;
 	s->tls_policy = l->tls;
 	snprintf(s->listener, sizeof(s->listener), "%s", l->name);
+	s->stats = rstats_listener(l->name);
+	s->stats->sessions++;
 	snprintf(s->id, sizeof(s->id), "s%llu", ++session_counter);
 	session_peer_text(peer, s->peer, sizeof(s->peer));
 	s->relay_client = policy_client_in_relay_networks(env->policy, peer);

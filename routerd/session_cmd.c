@@ -91,6 +91,7 @@ static void commit_done(void *ctx, int result, const char *error)
 		                                                : "-"),
 		    s->peer, s->auth_user != NULL ? s->auth_user : "-",
 		    log_quote_str(tls, info != NULL ? info : "-"));
+		s->stats->accepted++;
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 		/* The queue takes the envelope we committed rather than
 		 * reading back thousands of recipients of a group. */
@@ -98,6 +99,7 @@ static void commit_done(void *ctx, int result, const char *error)
 			queue_add(s->env->queue, id, &s->envelope);
 	} else {
 		log_error(id, "event=spool_commit_failed error=\"%s\"", error);
+		s->stats->refused[RSTATS_REFUSE_SPOOL]++;
 		session_reply(s, 451, "4.3.0",
 		              "Temporary failure storing the message");
 	}
@@ -165,19 +167,24 @@ static void message_end(struct session *s)
 		         (unsigned long long)st.bare_lf,
 		         (unsigned long long)st.bare_cr);
 	if (st.too_big) {
+		s->stats->refused[RSTATS_REFUSE_TOO_BIG]++;
 		session_reply(s, 552, "5.3.4", "Message too big");
 	} else if (st.nul_bytes > 0) {
+		s->stats->refused[RSTATS_REFUSE_CONTENT]++;
 		session_reply(s, 554, "5.6.0",
 		              "NUL characters are not allowed");
 	} else if (st.line_too_long) {
+		s->stats->refused[RSTATS_REFUSE_CONTENT]++;
 		session_reply(s, 500, "5.5.2",
 		              "Line too long: the limit is %zu octets",
 		              p->max_line_length);
 	} else if (st.received > p->max_received_headers) {
 		log_warn(s->id, "event=loop received=%u", st.received);
+		s->stats->refused[RSTATS_REFUSE_LOOP]++;
 		session_reply(s, 554, "5.4.6",
 		              "Too many Received headers: mail loop?");
 	} else if (s->msg == NULL || s->msg_failed) {
+		s->stats->refused[RSTATS_REFUSE_SPOOL]++;
 		session_reply(s, 451, "4.3.0",
 		              "Temporary failure storing the message");
 	} else {
@@ -193,6 +200,7 @@ static void message_end(struct session *s)
 		spoolrec_deinit(&env);
 		log_error(s->id, "event=spool_commit_failed error=\"%s\"",
 		          error);
+		s->stats->refused[RSTATS_REFUSE_SPOOL]++;
 		session_reply(s, 451, "4.3.0",
 		              "Temporary failure storing the message");
 	}

@@ -47,6 +47,7 @@ static void mail_accept(struct session *s)
 	if (s->role != SETTINGS_ROLE_MX && !sender_allowed(s)) {
 		log_info(s->id, "event=sender_refused user=\"%s\" from=<%s>",
 		         s->auth_user, addr_format(s->mail.path));
+		s->stats->refused[RSTATS_REFUSE_SENDER]++;
 		session_reply(s, 553, "5.7.1",
 		              "Sender address <%s> not owned by user %s",
 		              addr_format(s->mail.path), s->auth_user);
@@ -64,6 +65,7 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
 
 	s->areq = NULL;
 	if (r->status == AUTHC_TEMPFAIL) {
+		s->stats->refused[RSTATS_REFUSE_DIRECTORY]++;
 		session_reply(s, 451, "4.4.3",
 		              "Directory unavailable, try again later");
 		smtpcmd_mail_clear(&s->mail);
@@ -104,6 +106,7 @@ static bool spool_has_room(struct session *s)
 	         "event=limit limit=spool_min_free free=%llu "
 	         "need=%llu client=%s",
 	         (unsigned long long)avail, (unsigned long long)need, s->peer);
+	s->stats->refused[RSTATS_REFUSE_STORAGE]++;
 	session_reply(s, 452, "4.3.1", "Insufficient system storage");
 	return false;
 }
@@ -248,6 +251,7 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 	if (r->status == AUTHC_TEMPFAIL) {
 		log_info(s->id, "event=rcpt_tempfail rcpt=<%s> reason=\"%s\"",
 		         addr, r->reason);
+		s->stats->refused[RSTATS_REFUSE_DIRECTORY]++;
 		session_reply(s, 451, "4.4.3",
 		              "Directory unavailable, try again later");
 		goto done;
@@ -255,6 +259,7 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 	if (r->status == AUTHC_NOTFOUND) {
 		log_info(s->id, "event=rcpt_unknown rcpt=<%s> reason=\"%s\"",
 		         addr, r->reason);
+		s->stats->refused[RSTATS_REFUSE_UNKNOWN_RCPT]++;
 		session_reply(s, 550, "5.1.1",
 		              "<%s>: Recipient address rejected: User unknown",
 		              addr);
@@ -266,6 +271,7 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 	    strcmp(r->domain, "relay") != 0) {
 		log_info(s->id, "event=relay_denied rcpt=<%s> client=%s", addr,
 		         s->peer);
+		s->stats->refused[RSTATS_REFUSE_RELAY]++;
 		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);
 		goto done;
 	}
@@ -288,6 +294,7 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 	bool relay_check = false;
 
 	if (s->n_rcpts >= p->max_recipients) {
+		s->stats->refused[RSTATS_REFUSE_TOO_MANY_RCPTS]++;
 		session_reply(s, 452, "4.5.3", "Too many recipients");
 		return;
 	}
@@ -339,6 +346,7 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 			         "event=rcpt_refused rcpt=<%s> "
 			         "reason=\"%s\"",
 			         addr_format(s->pending_rcpt.path), reason);
+			s->stats->refused[RSTATS_REFUSE_RCPT_POLICY]++;
 			session_reply(s, policy_reply_code(enhanced), enhanced,
 			              "<%s>: %s",
 			              addr_format(s->pending_rcpt.path),

@@ -11,6 +11,7 @@
 #include "authc.h"
 #include "dotstream.h"
 #include "io.h"
+#include "rstats.h"
 #include "session.h"
 #include "smtpcmd.h"
 #include "spool.h"
@@ -41,6 +42,7 @@ struct session {
 	char id[24];
 	char peer[64];
 	char listener[64];
+	struct rstats_listener *stats; /* the listener's counters */
 	int role;
 	int tls_policy;
 	bool relay_client;

@@ -25,6 +25,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "rstats.h"
 #include "sbuf.h"
 #include "spoolfmt.h"
 
@@ -76,6 +77,7 @@ static struct spool_op *op_new(enum spool_op_kind kind, const char *id,
 	snprintf(op->id, sizeof(op->id), "%s", id);
 	op->cb = cb;
 	op->context = context;
+	op->queued_us = metrics_now_us();
 	return op;
 }
 
@@ -438,6 +440,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 		STAILQ_REMOVE_HEAD(&done, link);
 		if (op->result < 0)
 			log_error(op->id, "spool: %s", op->error);
+		else if (op->kind == SPOOL_OP_COMMIT)
+			metrics_hist_observe(&rstats.spool_commit,
+			                     metrics_now_us() - op->queued_us);
 		if (!op->cancelled && op->cb != NULL)
 			op->cb(op->context, op->result,
 			       op->result < 0 ? op->error : NULL);

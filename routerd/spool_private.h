@@ -46,6 +46,7 @@ struct spool_op {
 	void *context;
 	struct spool_msg *msg; /* COMMIT: freed after the callback */
 	bool cancelled;
+	uint64_t queued_us; /* for the commit latency (rstats.h) */
 };
 STAILQ_HEAD(spool_op_list, spool_op);
 

@@ -25,7 +25,9 @@ static void usage(void)
 	        "usage: dirmxctl queue [-S SOCKET] [list]\n"
 	        "       dirmxctl queue [-S SOCKET] show ID\n"
 	        "       dirmxctl queue [-S SOCKET] flush [ID]\n"
-	        "       dirmxctl queue [-S SOCKET] hold|release|delete ID\n");
+	        "       dirmxctl queue [-S SOCKET] hold|release|delete ID\n"
+	        "       dirmxctl queue [-S SOCKET] summary "
+	        "[incoming|active|deferred|held]\n");
 }
 
 /*
@@ -183,6 +185,8 @@ int ctl_queue(const struct ctl_context *ctx, int argc, char **argv)
 			verb = "RELEASE";
 		else if (strcmp(a, "delete") == 0)
 			verb = "DELETE";
+		else if (strcmp(a, "summary") == 0)
+			verb = "SUMMARY";
 		else {
 			usage();
 			return 2;
@@ -192,7 +196,7 @@ int ctl_queue(const struct ctl_context *ctx, int argc, char **argv)
 		id = argv[i++];
 	if (i != argc ||
 	    (id == NULL && strcmp(verb, "LIST") != 0 &&
-	     strcmp(verb, "FLUSH") != 0) ||
+	     strcmp(verb, "FLUSH") != 0 && strcmp(verb, "SUMMARY") != 0) ||
 	    (id != NULL && strcmp(verb, "LIST") == 0) ||
 	    (id != NULL && (strlen(id) > 64 || strpbrk(id, " \r\n") != NULL))) {
 		usage();

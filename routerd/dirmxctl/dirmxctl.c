@@ -88,7 +88,8 @@ static const struct ctl_command commands[] = {
      "Empty authd's cache of LOOKUP answers, positive and "
      "negative.\n" SOCKET_AUTHD EXIT_AUTHD,
      ctl_flush},
-    {"queue", "[-S SOCKET] [list|show|flush|hold|release|delete] [ID]",
+    {"queue",
+     "[-S SOCKET] [list|show|flush|hold|release|delete|summary] [ID|STATE]",
      "routerd's queue: what waits, where, and why",
      "Ask routerd about its queue:\n"
      "  list          every queued message (the default)\n"
@@ -98,6 +99,8 @@ static const struct ctl_command commands[] = {
      "  hold ID       keep a message from being delivered\n"
      "  release ID    deliver a held message again\n"
      "  delete ID     remove a message without a bounce\n"
+     "  summary [STATE]  messages per recipient domain by age (as qshape);\n"
+     "                STATE: incoming, active, deferred or held\n"
      "  -S SOCKET     routerd's control socket (default: [routerd] "
      "control_socket)\n"
      "exit status: 0 done, 1 routerd refused (no such message, ...), 2 "
