@@ -3,7 +3,8 @@
  * site discovery and the connection pool from the configuration.
  *
  * Secrets: the bind password is read once from bind_password_file (which
- * should be readable by authd alone: a wider mode is logged as a warning),
+ * should be readable by authd alone: root:dirmx-authd 0640 as the package
+ * sets it up, or 0600; a mode open to others is logged as a warning),
  * kept in memory only as long as the pool needs it, and never logged. With
  * GSSAPI the keytab is handed to the Kerberos library through
  * KRB5_CLIENT_KTNAME and tickets live in a memory cache, so no password
@@ -65,10 +66,13 @@ static char *read_secret(const char *path, const char **error_r)
 		*error_r = strerror(errno);
 		return NULL;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 0077) != 0)
+	/* Group read is how the package shares it (root:dirmx-authd 0640);
+	 * anything for others, or a group that may write, is too much. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0027) != 0)
 		log_warn(NULL,
 		         "event=insecure_file path=%s mode=%04o "
-		         "hint=\"chmod 600: it holds a password\"",
+		         "hint=\"chmod 640 (group dirmx-authd) or 600: it "
+		         "holds a password\"",
 		         path, (unsigned)(st.st_mode & 07777));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);

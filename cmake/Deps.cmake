@@ -21,3 +21,5 @@ dirmx_require(CARES libcares libc-ares-dev)
 dirmx_require(GNUTLS gnutls libgnutls28-dev)
 dirmx_require(EVENT libevent libevent-dev)
 dirmx_require(CMOCKA cmocka libcmocka-dev)
+# sd_notify() for Type=notify units (lib/sdnotify.c).
+dirmx_require(SYSTEMD libsystemd libsystemd-dev)

@@ -20,6 +20,7 @@ BUILD_PKGS=(
 	libldap2-dev libsasl2-dev libc-ares-dev libgnutls28-dev
 	libevent-dev libcmocka-dev zlib1g-dev libidn2-dev
 	clang libclang-rt-14-dev clang-format
+	libsystemd-dev debhelper lintian
 )
 TEST_PKGS=(
 	python3
@@ -34,6 +35,7 @@ TEST_PKGS=(
 	iproute2 procps psmisc bind9-dnsutils
 	mandoc man-db
 	prometheus
+	mmdebstrap systemd
 )
 SERVICES=(slapd dnsmasq krb5-kdc krb5-admin-server samba samba-ad-dc smbd nmbd
 	winbind postfix prometheus)

@@ -6,7 +6,9 @@
  * loads and checks the configuration (-t: report and exit 0/1), detaches
  * unless -f, sets up logging, the libevent loop and the signals (TERM and
  * INT stop, HUP re-reads the configuration and keeps the old one when the
- * new one is bad), then hands the loop to the daemon's hooks.
+ * new one is bad), then hands the loop to the daemon's hooks. It tells
+ * systemd (sdnotify.h) READY=1 once start() succeeded, RELOADING=1 then
+ * READY=1 around a SIGHUP, STOPPING=1 on TERM/INT.
  *
  * The configuration passed to start() and reload() is freed after a later
  * reload: a hook copies what it keeps.

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "sbuf.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "settings.h"
 
@@ -57,6 +58,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	struct daemon_state *ds = arg;
 
 	log_info(NULL, "event=stop signal=%d", (int)sig);
+	sdnotify_state(SDNOTIFY_STOPPING, "stopping (signal %d)", (int)sig);
 	event_base_loopexit(ds->base, NULL);
 }
 
@@ -120,6 +122,7 @@ static int reload(struct daemon_state *ds)
 	char q[LOG_QUOTE_MAX];
 	size_t restart;
 
+	sdnotify_state(SDNOTIFY_RELOADING, "reloading %s", ds->config_path);
 	if (settings_load(ds->config_path, &cfg, &errors) < 0) {
 		for (size_t i = 0; i < errors.count; i++) {
 			log_error(NULL, "event=reload status=failed error=%s",
@@ -130,6 +133,9 @@ static int reload(struct daemon_state *ds)
 		}
 		log_error(NULL, "event=reload status=failed keep=old");
 		config_errors_clear(&errors);
+		sdnotify_state(SDNOTIFY_READY,
+		               "running; the last reload failed (see the "
+		               "log), the old configuration is kept");
 		return -1;
 	}
 	restart = service_log_restart(ds->cfg, cfg, "global", NULL);
@@ -139,14 +145,20 @@ static int reload(struct daemon_state *ds)
 	dirmx_config_deinit(&ds->cfg);
 	ds->cfg = cfg;
 	apply_logging(ds);
-	if (restart > 0)
+	if (restart > 0) {
 		log_warn(NULL,
 		         "event=reload status=partial config=%s "
 		         "needs_restart=%zu",
 		         log_quote_str(q, ds->config_path), restart);
-	else
+		sdnotify_state(SDNOTIFY_READY,
+		               "running; reloaded, %zu changed setting(s) "
+		               "need a restart",
+		               restart);
+	} else {
 		log_info(NULL, "event=reload status=ok config=%s",
 		         log_quote_str(q, ds->config_path));
+		sdnotify_state(SDNOTIFY_READY, "running; reloaded");
+	}
 	return restart > 0 ? 1 : 0;
 }
 
@@ -203,6 +215,9 @@ static int run(struct daemon_state *ds)
 	         log_quote_str(q, ds->config_path));
 	if (ds->hooks->start(ds->base, ds->cfg, &ds->service) < 0)
 		goto done;
+	/* start() returns once the listeners are bound (routerd) or the
+	 * socket serves (authd): what Type=notify waits for. */
+	sdnotify_state(SDNOTIFY_READY, "running");
 	running = ds;
 	if (event_base_dispatch(ds->base) >= 0)
 		ret = 0;

@@ -76,12 +76,31 @@ static void raise_fd_limit(const struct dirmx_config *cfg)
 		         (unsigned long long)want);
 }
 
+/* Started as root: bind, then become user. Started as user already (the
+ * systemd unit: User=, with CAP_NET_BIND_SERVICE for ports < 1024): there
+ * is nothing to drop; say so, and warn when it is not the configured
+ * user (the spool and the control socket then belong to someone else). */
 static int drop_privileges(const char *user, const char *spool_dir)
 {
 	struct passwd *pw;
 
-	if (geteuid() != 0)
-		return 0; /* not root: nothing to drop */
+	if (geteuid() != 0) {
+		uid_t uid = geteuid();
+
+		pw = getpwnam(user);
+		if (pw == NULL || pw->pw_uid != uid)
+			log_warn(NULL,
+			         "event=privileges uid=%ld user=%s "
+			         "hint=\"not started as root or as [routerd] "
+			         "user: running as uid %ld\"",
+			         (long)uid, user, (long)uid);
+		else
+			log_info(NULL,
+			         "event=privileges user=%s uid=%ld "
+			         "started_as=user",
+			         user, (long)uid);
+		return 0;
+	}
 	if (strcmp(user, "root") == 0) {
 		log_warn(NULL, "event=privileges user=root "
 		               "hint=\"set [routerd] user to an unprivileged "
