@@ -4,6 +4,8 @@
  * SYNOPSIS
  *	c = cache_new(max_entries, max_bytes, seed)
  *	cache_put(c, key, keylen, value, vlen, negative, now_ms, ttl_ms)
+ *	cache_put_tagged(c, ..., ttl_ms, tags, n_tags)
+ *	cache_invalidate_tag(c, tag, taglen)
  *	cache_get(c, key, keylen, now_ms, &value, &vlen, &negative)
  *	cache_remove(c, key, keylen)
  *	cache_expire(c, now_ms)
@@ -18,6 +20,14 @@
  *	them into one bucket; plus an intrusive doubly-linked list in recency
  *	order. Each entry is one allocation: bookkeeping, value, key.
  *
+ *	Tags: a second chained table (same SipHash key) from each tag to the
+ *	list of its postings; an entry owns one posting per tag in an array
+ *	allocated with it, and every way an entry leaves (replaced, evicted,
+ *	expired, removed, invalidated, flushed) goes through entry_free(),
+ *	which unlinks its postings and frees a tag left with none. So the
+ *	index never names an entry that is gone, and its size is bounded by
+ *	the entries' (each posting counts against max_bytes).
+ *
  *	Expired entries are not swept by a timer (there is no clock here):
  *	they are freed when a lookup finds them, when they reach the LRU tail
  *	while room is being made, or by cache_expire(), which the daemon may
@@ -27,10 +37,28 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "alloc.h"
 
 #define CACHE_INITIAL_BUCKETS 16
+
+struct cache_tag;
+struct cache_entry;
+
+struct cache_posting {
+	struct cache_entry *e;
+	struct cache_tag *t;
+	LIST_ENTRY(cache_posting) link; /* in t->posts */
+};
+
+struct cache_tag {
+	struct cache_tag *hnext; /* tag hash chain */
+	uint64_t hash;
+	LIST_HEAD(, cache_posting) posts;
+	size_t len;
+	char name[];
+};
 
 struct cache_entry {
 	struct cache_entry *hnext;         /* hash chain */
@@ -38,6 +66,9 @@ struct cache_entry {
 	uint64_t hash;
 	uint64_t expires_ms;
 	size_t keylen, vlen;
+	size_t size; /* counted against max_bytes, postings included */
+	struct cache_posting *posts;
+	size_t n_posts;
 	bool negative;
 	unsigned char data[]; /* value, then key */
 };
@@ -45,6 +76,8 @@ struct cache_entry {
 struct cache {
 	struct cache_entry **buckets;
 	size_t nbuckets; /* power of two */
+	struct cache_tag **tbuckets;
+	size_t ntbuckets; /* power of two */
 	struct cache_entry *newest, *oldest;
 	size_t max_entries, max_bytes;
 	uint64_t k0, k1;
@@ -123,7 +156,102 @@ struct cache *cache_new(size_t max_entries, size_t max_bytes, uint64_t seed)
 	c->nbuckets = CACHE_INITIAL_BUCKETS;
 	c->buckets = alloc_array(c->nbuckets, sizeof(*c->buckets));
 	memset(c->buckets, 0, c->nbuckets * sizeof(*c->buckets));
+	c->ntbuckets = CACHE_INITIAL_BUCKETS;
+	c->tbuckets = alloc_array(c->ntbuckets, sizeof(*c->tbuckets));
+	memset(c->tbuckets, 0, c->ntbuckets * sizeof(*c->tbuckets));
 	return c;
+}
+
+/* Bytes one posting of a tag of taglen counts: its share of the tag, too
+ * (a tag may be held by this entry alone). */
+static size_t posting_size(size_t taglen)
+{
+	return sizeof(struct cache_posting) + sizeof(struct cache_tag) + taglen;
+}
+
+static struct cache_tag **tag_slot(struct cache *c, uint64_t hash,
+                                   const char *name, size_t len)
+{
+	struct cache_tag **pp = &c->tbuckets[hash & (c->ntbuckets - 1)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		const struct cache_tag *t = *pp;
+
+		if (t->hash == hash && t->len == len &&
+		    memcmp(t->name, name, len) == 0)
+			return pp;
+	}
+	return pp;
+}
+
+static void tags_grow(struct cache *c)
+{
+	size_t n, bytes;
+	struct cache_tag **nb;
+
+	if (!alloc_mul_ok(c->ntbuckets, 2, &n) ||
+	    !alloc_mul_ok(n, sizeof(*nb), &bytes))
+		return;
+	nb = alloc_array(n, sizeof(*nb));
+	memset(nb, 0, bytes);
+	for (size_t i = 0; i < c->ntbuckets; i++) {
+		struct cache_tag *t = c->tbuckets[i], *next;
+
+		for (; t != NULL; t = next) {
+			next = t->hnext;
+			t->hnext = nb[t->hash & (n - 1)];
+			nb[t->hash & (n - 1)] = t;
+		}
+	}
+	free(c->tbuckets);
+	c->tbuckets = nb;
+	c->ntbuckets = n;
+}
+
+/* The tag named so, made when there is none. */
+static struct cache_tag *tag_get(struct cache *c, const char *name, size_t len)
+{
+	uint64_t hash = siphash13(c->k0, c->k1, name, len);
+	struct cache_tag **slot = tag_slot(c, hash, name, len);
+	struct cache_tag *t = *slot;
+
+	if (t != NULL)
+		return t;
+	t = alloc_zero(sizeof(*t) + len + 1);
+	t->hash = hash;
+	t->len = len;
+	memcpy(t->name, name, len);
+	LIST_INIT(&t->posts);
+	t->hnext = *slot;
+	*slot = t;
+	c->stats.tags++;
+	if (c->stats.tags > c->ntbuckets)
+		tags_grow(c);
+	return t;
+}
+
+static void tag_free_if_unused(struct cache *c, struct cache_tag *t)
+{
+	struct cache_tag **slot;
+
+	if (!LIST_EMPTY(&t->posts))
+		return;
+	slot = tag_slot(c, t->hash, t->name, t->len);
+	*slot = t->hnext;
+	c->stats.tags--;
+	free(t);
+}
+
+/* Every way out of the cache ends here: postings, then the entry. */
+static void entry_free(struct cache *c, struct cache_entry *e)
+{
+	for (size_t i = 0; i < e->n_posts; i++) {
+		LIST_REMOVE(&e->posts[i], link);
+		tag_free_if_unused(c, e->posts[i].t);
+	}
+	c->stats.postings -= e->n_posts;
+	free(e->posts);
+	free(e);
 }
 
 size_t cache_entry_size(size_t keylen, size_t vlen)
@@ -188,8 +316,8 @@ static void entry_drop(struct cache *c, struct cache_entry **slot)
 	*slot = e->hnext;
 	lru_unlink(c, e);
 	c->stats.entries--;
-	c->stats.bytes -= cache_entry_size(e->keylen, e->vlen);
-	free(e);
+	c->stats.bytes -= e->size;
+	entry_free(c, e);
 }
 
 static void entry_drop_any(struct cache *c, struct cache_entry *e)
@@ -234,10 +362,23 @@ bool cache_put(struct cache *c, const void *key, size_t keylen,
                const void *value, size_t vlen, bool negative, uint64_t now_ms,
                uint64_t ttl_ms)
 {
+	return cache_put_tagged(c, key, keylen, value, vlen, negative, now_ms,
+	                        ttl_ms, NULL, 0);
+}
+
+bool cache_put_tagged(struct cache *c, const void *key, size_t keylen,
+                      const void *value, size_t vlen, bool negative,
+                      uint64_t now_ms, uint64_t ttl_ms, const char *const *tags,
+                      size_t n_tags)
+{
 	uint64_t hash = siphash13(c->k0, c->k1, key, keylen);
 	struct cache_entry **slot = find_slot(c, hash, key, keylen);
 	size_t size = cache_entry_size(keylen, vlen);
 	struct cache_entry *e;
+
+	for (size_t i = 0; i < n_tags && size != SIZE_MAX; i++)
+		if (!alloc_add_ok(size, posting_size(strlen(tags[i])), &size))
+			size = SIZE_MAX;
 
 	if (*slot != NULL)
 		entry_drop(c, slot);
@@ -259,6 +400,7 @@ bool cache_put(struct cache *c, const void *key, size_t keylen,
 	    now_ms > UINT64_MAX - ttl_ms ? UINT64_MAX : now_ms + ttl_ms;
 	e->keylen = keylen;
 	e->vlen = vlen;
+	e->size = size;
 	e->negative = negative;
 	if (vlen > 0)
 		memcpy(e->data, value, vlen);
@@ -272,9 +414,37 @@ bool cache_put(struct cache *c, const void *key, size_t keylen,
 	lru_push_newest(c, e);
 	c->stats.entries++;
 	c->stats.bytes += size;
+	if (n_tags > 0) {
+		e->posts = alloc_array(n_tags, sizeof(*e->posts));
+		for (size_t i = 0; i < n_tags; i++) {
+			struct cache_posting *p = &e->posts[i];
+
+			p->e = e;
+			p->t = tag_get(c, tags[i], strlen(tags[i]));
+			LIST_INSERT_HEAD(&p->t->posts, p, link);
+		}
+		e->n_posts = n_tags;
+		c->stats.postings += n_tags;
+	}
 	if (c->stats.entries > c->nbuckets)
 		grow(c);
 	return true;
+}
+
+size_t cache_invalidate_tag(struct cache *c, const char *tag, size_t len)
+{
+	uint64_t hash = siphash13(c->k0, c->k1, tag, len);
+	struct cache_tag *t;
+	size_t n = 0;
+
+	/* Dropping an entry's last posting of the tag frees the tag: look
+	 * it up again each time. */
+	while ((t = *tag_slot(c, hash, tag, len)) != NULL) {
+		entry_drop_any(c, LIST_FIRST(&t->posts)->e);
+		n++;
+	}
+	c->stats.invalidations += n;
+	return n;
 }
 
 bool cache_get(struct cache *c, const void *key, size_t keylen, uint64_t now_ms,
@@ -339,7 +509,7 @@ void cache_flush(struct cache *c)
 
 	for (; e != NULL; e = older) {
 		older = e->older;
-		free(e);
+		entry_free(c, e);
 	}
 	c->newest = c->oldest = NULL;
 	memset(c->buckets, 0, c->nbuckets * sizeof(*c->buckets));
@@ -360,6 +530,7 @@ void cache_deinit(struct cache **cp)
 		return;
 	cache_flush(c);
 	free(c->buckets);
+	free(c->tbuckets);
 	free(c);
 	*cp = NULL;
 }

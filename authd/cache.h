@@ -23,6 +23,13 @@
  *   cache_put(), cache_remove(), cache_expire(), cache_flush() or
  *   cache_deinit() on this cache; a cache_get() of another key leaves it
  *   alone. The value is not aligned for any type: copy it out.
+ * - Tags: an entry may carry tags (cache_put_tagged(), NUL-terminated
+ *   strings, copied; a tag twice on one entry is allowed and counts
+ *   twice). cache_invalidate_tag() drops every entry that carries the
+ *   tag: that is how a directory change finds the answers it makes
+ *   stale. A tag lives while an entry carries it, and each (entry, tag)
+ *   counts against max_bytes with its entry, so tags cannot outgrow the
+ *   cache.
  * - Pure and single-threaded: no I/O, no locks; cost O(1) on average per
  *   operation (cache_expire() and cache_flush() are O(entries)).
  */
@@ -42,6 +49,9 @@ struct cache_stats {
 	uint64_t misses;      /* cache_get() found nothing or an expired one */
 	uint64_t evictions;   /* fresh entries dropped to respect the limits */
 	uint64_t expirations; /* expired entries freed, however found */
+	uint64_t invalidations; /* entries dropped by cache_invalidate_tag() */
+	size_t tags;            /* distinct tags held */
+	size_t postings;        /* (entry, tag) pairs */
 };
 
 struct cache *cache_new(size_t max_entries, size_t max_bytes, uint64_t seed);
@@ -60,6 +70,14 @@ size_t cache_entry_size(size_t keylen, size_t vlen);
 bool cache_put(struct cache *c, const void *key, size_t keylen,
                const void *value, size_t vlen, bool negative, uint64_t now_ms,
                uint64_t ttl_ms);
+
+/* cache_put() with tags[0..n_tags) on the entry. */
+bool cache_put_tagged(struct cache *c, const void *key, size_t keylen,
+                      const void *value, size_t vlen, bool negative,
+                      uint64_t now_ms, uint64_t ttl_ms, const char *const *tags,
+                      size_t n_tags);
+/* Drop every entry tagged tag[0..len); returns how many. */
+size_t cache_invalidate_tag(struct cache *c, const char *tag, size_t len);
 
 /*
  * Look key up. On a hit returns true, makes the entry the most recently

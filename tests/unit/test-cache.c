@@ -1,6 +1,7 @@
 /*
  * test-cache - the lookup cache: TTLs, negative answers, LRU order, both
- * limits, and 200,000 random operations checked against a simple model.
+ * limits, and 200,000 random operations checked against a simple model;
+ * tags: invalidation, and that no way out of the cache leaves a tag behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -430,6 +431,158 @@ static void test_random_model(void **state)
 	cache_deinit(&c);
 }
 
+static bool put_tagged(struct cache *c, const char *key, uint64_t now,
+                       const char *t1, const char *t2)
+{
+	const char *tags[2] = {t1, t2};
+	size_t n = t1 == NULL ? 0 : t2 == NULL ? 1 : 2;
+
+	return cache_put_tagged(c, key, strlen(key), "v", 1, false, now, 1000,
+	                        tags, n);
+}
+
+static void expect_tags(struct cache *c, size_t tags, size_t postings)
+{
+	struct cache_stats st;
+
+	cache_stats(c, &st);
+	assert_int_equal(st.tags, tags);
+	assert_int_equal(st.postings, postings);
+}
+
+static void test_tags(void **state)
+{
+	struct cache *c = cache_new(100, 1u << 20, SEED);
+	struct cache_stats st;
+
+	(void)state;
+	assert_true(put_tagged(c, "A", 0, "g:1", "a:x"));
+	assert_true(put_tagged(c, "B", 0, "g:1", NULL));
+	assert_true(put_tagged(c, "C", 0, "g:2", NULL));
+	assert_true(put_str(c, "D", "v", false, 0, 1000));
+	expect_tags(c, 3, 4);
+	assert_int_equal(cache_invalidate_tag(c, S("g:1")), 2);
+	expect_get(c, "A", 1, NULL, false);
+	expect_get(c, "B", 1, NULL, false);
+	expect_get(c, "C", 1, "v", false);
+	expect_get(c, "D", 1, "v", false);
+	expect_tags(c, 1, 1); /* a:x went with A */
+	assert_int_equal(cache_invalidate_tag(c, S("a:x")), 0);
+	assert_int_equal(cache_invalidate_tag(c, S("nosuch")), 0);
+	/* Replacing an entry replaces its tags. */
+	assert_true(put_tagged(c, "C", 2, "g:3", NULL));
+	expect_tags(c, 1, 1);
+	assert_int_equal(cache_invalidate_tag(c, S("g:2")), 0);
+	expect_get(c, "C", 3, "v", false);
+	/* One tag twice on an entry. */
+	assert_true(put_tagged(c, "E", 3, "t", "t"));
+	expect_tags(c, 2, 3);
+	assert_int_equal(cache_invalidate_tag(c, S("t")), 1);
+	expect_tags(c, 1, 1);
+	/* remove, expire and flush take their tags along. */
+	assert_true(cache_remove(c, S("C")));
+	expect_tags(c, 0, 0);
+	assert_true(put_tagged(c, "F", 0, "x", NULL));
+	assert_int_equal(cache_expire(c, 5000), 2) /* F and D */;
+	expect_tags(c, 0, 0);
+	assert_true(put_tagged(c, "G", 0, "y", "z"));
+	cache_flush(c);
+	expect_tags(c, 0, 0);
+	cache_stats(c, &st);
+	assert_int_equal(st.invalidations, 3);
+	cache_deinit(&c);
+}
+
+/* Tags count against max_bytes, and an evicted entry's tags go with it. */
+static void test_tags_evicted_and_counted(void **state)
+{
+	size_t one = cache_entry_size(1, 1);
+	struct cache *c = cache_new(2, 1u << 20, SEED);
+	struct cache_stats st;
+
+	(void)state;
+	assert_true(put_tagged(c, "A", 0, "ta", NULL));
+	assert_true(put_tagged(c, "B", 0, "tb", NULL));
+	assert_true(put_tagged(c, "C", 0, "tc", NULL)); /* evicts A */
+	expect_tags(c, 2, 2);
+	assert_int_equal(cache_invalidate_tag(c, S("ta")), 0);
+	cache_stats(c, &st);
+	assert_true(st.bytes > 2 * one);
+	cache_deinit(&c);
+	/* Room for one untagged entry only: tags make it not fit. */
+	c = cache_new(10, one, SEED);
+	assert_true(put_str(c, "A", "v", false, 0, 1000));
+	assert_false(put_tagged(c, "B", 0, "t", NULL));
+	expect_tags(c, 0, 0);
+	cache_deinit(&c);
+}
+
+/* Random puts, removes and invalidations against a brute-force model. */
+static void test_tags_random(void **state)
+{
+	enum { KEYS = 12, TAGS = 6 };
+	struct cache *c = cache_new(1000, 1u << 24, SEED);
+	bool present[KEYS] = {0};
+	unsigned mask[KEYS] = {0};
+	uint64_t s = 42;
+
+	(void)state;
+	for (int op = 0; op < 20000; op++) {
+		uint64_t r = rng(&s);
+		unsigned k = (unsigned)(r % KEYS),
+		         t = (unsigned)((r >> 8) % TAGS);
+		char key[4], tag[4];
+
+		snprintf(key, sizeof(key), "k%u", k);
+		snprintf(tag, sizeof(tag), "t%u", t);
+		if ((r >> 16) % 3 == 0) {
+			const char *tags[TAGS];
+			size_t n = 0;
+			unsigned m = (unsigned)((r >> 24) % (1u << TAGS));
+			char names[TAGS][4];
+
+			for (unsigned i = 0; i < TAGS; i++) {
+				if (m & (1u << i)) {
+					snprintf(names[n], 4, "t%u", i);
+					tags[n] = names[n];
+					n++;
+				}
+			}
+			assert_true(cache_put_tagged(c, key, strlen(key), "v",
+			                             1, false, 0, 1u << 30,
+			                             tags, n));
+			present[k] = true;
+			mask[k] = m;
+		} else if ((r >> 16) % 3 == 1) {
+			size_t want = 0;
+
+			for (unsigned i = 0; i < KEYS; i++) {
+				if (present[i] && (mask[i] & (1u << t))) {
+					present[i] = false;
+					want++;
+				}
+			}
+			assert_int_equal(
+			    cache_invalidate_tag(c, tag, strlen(tag)), want);
+		} else {
+			assert_int_equal(cache_remove(c, key, strlen(key)),
+			                 present[k]);
+			present[k] = false;
+		}
+	}
+	for (unsigned i = 0; i < KEYS; i++) {
+		char key[4];
+
+		snprintf(key, sizeof(key), "k%u", i);
+		assert_int_equal(
+		    cache_get(c, key, strlen(key), 0, NULL, NULL, NULL),
+		    present[i]);
+	}
+	cache_flush(c);
+	expect_tags(c, 0, 0);
+	cache_deinit(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +595,9 @@ int main(void)
 	    cmocka_unit_test(test_many_inserts),
 	    cmocka_unit_test(test_remove_flush_expire),
 	    cmocka_unit_test(test_random_model),
+	    cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_tags_evicted_and_counted),
+	    cmocka_unit_test(test_tags_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
