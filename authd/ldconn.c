@@ -42,6 +42,8 @@ struct ldconn_req {
 	int msgid;
 	ldconn_result_cb *cb;
 	void *ctx;
+	ldconn_stream_cb *stream_cb; /* streaming: entries go here */
+	void *stream_ctx;
 	struct evloop_timer *timer;
 	struct ldconn_result res;
 	size_t cap_entries;
@@ -153,18 +155,8 @@ static void conn_set_state(struct ldconn *c, enum ldconn_state state,
 
 static void result_free(struct ldconn_result *res)
 {
-	for (size_t i = 0; i < res->n_entries; i++) {
-		struct ldconn_entry *e = &res->entries[i];
-
-		for (size_t j = 0; j < e->n_attrs; j++) {
-			for (size_t k = 0; k < e->attrs[j].n_values; k++)
-				free((char *)e->attrs[j].values[k].data);
-			free(e->attrs[j].values);
-			free((char *)e->attrs[j].name);
-		}
-		free(e->attrs);
-		free((char *)e->dn);
-	}
+	for (size_t i = 0; i < res->n_entries; i++)
+		ldconn_entry_clear(&res->entries[i]);
 	free(res->entries);
 	free((char *)res->error);
 	free((char *)res->page_cookie.data);
@@ -249,8 +241,6 @@ static void entry_add(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 {
 	struct ldconn_result *res = &r->res;
 	struct ldconn_entry *e;
-	BerElement *ber = NULL;
-	char *dn, *name;
 
 	if (res->n_entries == r->cap_entries) {
 		r->cap_entries = r->cap_entries == 0 ? 8 : r->cap_entries * 2;
@@ -259,32 +249,7 @@ static void entry_add(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
 	}
 	e = &res->entries[res->n_entries++];
 	memset(e, 0, sizeof(*e));
-	dn = ldap_get_dn(ld, msg);
-	e->dn = alloc_strdup(dn != NULL ? dn : "");
-	ldap_memfree(dn);
-	for (name = ldap_first_attribute(ld, msg, &ber); name != NULL;
-	     name = ldap_next_attribute(ld, msg, ber)) {
-		struct berval **vals = ldap_get_values_len(ld, msg, name);
-		struct ldconn_attr *a;
-		size_t n =
-		    vals != NULL ? (size_t)ldap_count_values_len(vals) : 0;
-
-		e->attrs =
-		    alloc_resize(e->attrs, e->n_attrs + 1, sizeof(*e->attrs));
-		a = &e->attrs[e->n_attrs++];
-		a->name = alloc_strdup(name);
-		a->n_values = n;
-		a->values = alloc_array(n, sizeof(*a->values));
-		for (size_t i = 0; i < n; i++) {
-			a->values[i].data =
-			    alloc_strndup(vals[i]->bv_val, vals[i]->bv_len);
-			a->values[i].len = vals[i]->bv_len;
-		}
-		ldap_value_free_len(vals);
-		ldap_memfree(name);
-	}
-	if (ber != NULL)
-		ber_free(ber, 0);
+	ldconn_entry_fill(e, ld, msg);
 }
 
 static void result_done(struct ldconn_req *r, LDAP *ld, LDAPMessage *msg)
@@ -381,7 +346,13 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 		}
 		switch (rc) {
 		case LDAP_RES_SEARCH_ENTRY:
-			entry_add(r, c->ld, msg);
+		case LDAP_RES_INTERMEDIATE:
+			if (r->stream_cb != NULL)
+				ldconn_stream_message(c->ld, msg, rc,
+				                      r->stream_cb,
+				                      r->stream_ctx);
+			else if (rc == LDAP_RES_SEARCH_ENTRY)
+				entry_add(r, c->ld, msg);
 			break;
 		case LDAP_RES_SEARCH_REFERENCE:
 			/* Referrals are not chased: AD's hang clients. */
@@ -566,7 +537,7 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
                                        ldconn_result_cb *cb, void *ctx,
                                        const char **error_r)
 {
-	LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
+	LDAPControl *page = NULL, *pctrls[2] = {NULL, NULL}, **ctrls = NULL;
 	struct ldconn_req *r;
 	int msgid, rc, ms;
 
@@ -586,13 +557,22 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 			*error_r = "cannot create the paged results control";
 			return NULL;
 		}
-		ctrls[0] = page;
+		pctrls[0] = page;
+		ctrls = pctrls;
+	} else if (s->n_controls > 0) {
+		ctrls = ldconn_controls_make(s->controls, s->n_controls);
+		if (ctrls == NULL) {
+			*error_r = "cannot create the search's controls";
+			return NULL;
+		}
 	}
 	rc = ldap_search_ext(c->ld, s->base, s->scope, s->filter,
-	                     (char **)s->attrs, 0, page != NULL ? ctrls : NULL,
-	                     NULL, NULL, s->size_limit, &msgid);
+	                     (char **)s->attrs, 0, ctrls, NULL, NULL,
+	                     s->size_limit, &msgid);
 	if (page != NULL)
 		ldap_control_free(page);
+	else
+		ldconn_controls_release(ctrls);
 	if (rc != LDAP_SUCCESS) {
 		*error_r = ldap_err2string(rc);
 		if (rc == LDAP_SERVER_DOWN) {
@@ -610,12 +590,16 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 	r->msgid = msgid;
 	r->cb = cb;
 	r->ctx = ctx;
+	r->stream_cb = s->stream_cb;
+	r->stream_ctx = s->stream_ctx;
 	LIST_INSERT_HEAD(&c->reqs, r, link);
 	r->linked = true;
 	c->n_reqs++;
-	ms = s->timeout_ms > 0 ? s->timeout_ms : c->opts.timeout_ms;
-	r->timer = evloop_timer_new(c->base, req_timeout, r);
-	evloop_timer_start(r->timer, (unsigned)ms);
+	if (s->timeout_ms >= 0) {
+		ms = s->timeout_ms > 0 ? s->timeout_ms : c->opts.timeout_ms;
+		r->timer = evloop_timer_new(c->base, req_timeout, r);
+		evloop_timer_start(r->timer, (unsigned)ms);
+	}
 	return r;
 }
 
@@ -651,6 +635,15 @@ const char *ldconn_status_str(enum ldconn_status status)
 		return "cancelled";
 	}
 	return "unknown";
+}
+
+const struct ldconn_control *ldconn_control_find(const struct ldconn_control *c,
+                                                 size_t n, const char *oid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].oid, oid) == 0)
+			return &c[i];
+	return NULL;
 }
 
 const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,

@@ -102,6 +102,30 @@ struct ldconn_result {
 	struct ldconn_value page_cookie;
 };
 
+/* A request or response control (RFC 4511 4.1.11). */
+struct ldconn_control {
+	const char *oid;
+	bool critical;
+	bool has_value;
+	struct ldconn_value value;
+};
+
+/*
+ * One message of a streaming search (below), as it arrives: an entry with
+ * the controls sent with it (a syncrepl Sync State control, RFC 4533), or
+ * an intermediate response (a syncrepl Sync Info message).
+ */
+struct ldconn_message {
+	bool intermediate;
+	const struct ldconn_entry *entry; /* entry: the entry */
+	const char *oid;                  /* intermediate: its name, or NULL */
+	bool has_value;
+	struct ldconn_value value; /* intermediate: its value */
+	size_t n_controls;
+	const struct ldconn_control *controls;
+};
+typedef void ldconn_stream_cb(const struct ldconn_message *m, void *ctx);
+
 struct ldconn_search {
 	const char *base;
 	int scope;                /* LDAP_SCOPE_BASE / ONELEVEL / SUBTREE */
@@ -111,6 +135,18 @@ struct ldconn_search {
 	int timeout_ms;           /* 0: the connection's timeout */
 	int page_size;            /* > 0: ask for paged results (RFC 2696) */
 	const struct ldconn_value *page_cookie; /* the previous page's */
+	/* Server controls sent with the search (copied). */
+	const struct ldconn_control *controls;
+	size_t n_controls;
+	/*
+	 * Streaming (a persistent search: syncrepl, AD change notification):
+	 * each entry and intermediate response goes to stream_cb as it
+	 * arrives and is not collected in the result; the result callback
+	 * still comes once, when the search ends. timeout_ms < 0: no
+	 * timeout. The stream callback may cancel the request.
+	 */
+	ldconn_stream_cb *stream_cb;
+	void *stream_ctx;
 };
 
 struct ldconn;
@@ -156,6 +192,10 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 void ldconn_req_cancel(struct ldconn_req **req);
 
 const char *ldconn_status_str(enum ldconn_status status);
+
+/* A control of a list by OID, or NULL. */
+const struct ldconn_control *ldconn_control_find(const struct ldconn_control *c,
+                                                 size_t n, const char *oid);
 
 /* Find an attribute of an entry by name, ASCII case-insensitively. */
 const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,

@@ -18,4 +18,19 @@
 LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
                        int *ldap_code_r);
 
+/* ldconn_msg.c: messages from libldap's form to ours. */
+/* Fill *e (zeroed by the caller) from a search entry message. */
+void ldconn_entry_fill(struct ldconn_entry *e, LDAP *ld, LDAPMessage *msg);
+void ldconn_entry_clear(struct ldconn_entry *e);
+/* Copies of libldap controls (NULL-terminated list) into *out_r. */
+size_t ldconn_controls_copy(LDAPControl **in, struct ldconn_control **out_r);
+void ldconn_controls_free(struct ldconn_control *c, size_t n);
+/* libldap controls for a request (NULL-terminated, or NULL when n is 0);
+ * free with ldconn_controls_release(). */
+LDAPControl **ldconn_controls_make(const struct ldconn_control *c, size_t n);
+void ldconn_controls_release(LDAPControl **list);
+/* Hand one entry or intermediate response of a streaming search to cb. */
+void ldconn_stream_message(LDAP *ld, LDAPMessage *msg, int type,
+                           ldconn_stream_cb *cb, void *ctx);
+
 #endif
