@@ -155,6 +155,7 @@ static int build_map(const struct settings_authd *s, struct lookup_map *m,
 	    s->subaddress_delimiter != NULL ? s->subaddress_delimiter[0] : '\0';
 	m->cache_ttl_ms = s->cache_ttl_ms;
 	m->negative_ttl_ms = s->negative_cache_ttl_ms;
+	m->unwatched_ttl_ms = s->unwatched_cache_ttl_ms;
 	m->cache_size = s->cache_size;
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "str.h"
 
 /* AD's userAccountControl flag for a disabled account. */
 #define UF_ACCOUNTDISABLE 0x2u
@@ -157,6 +158,8 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 		names_add(&rcpt, "userAccountControl");
 	}
 	names_add(&rcpt, m->disabled_attr);
+	/* what a directory change names the object by (dirwatch.h) */
+	names_add(&rcpt, dirmap_object_id_attr(m));
 	m->recipient_attrs = names_done(&rcpt);
 
 	for (size_t i = 0; account[i] != NULL; i++)
@@ -484,4 +487,48 @@ int dirmap_account(const struct dirmap *m, const struct ldconn_entry *e,
 	else if (value0(e, "pwdAccountLockedTime") != NULL)
 		a_r->blocked = "account locked";
 	return 0;
+}
+
+const char *dirmap_object_id_attr(const struct dirmap *m)
+{
+	return m->ad ? "objectGUID" : "entryUUID";
+}
+
+bool dirmap_object_id(const struct dirmap *m, const struct ldconn_entry *e,
+                      char out[33])
+{
+	const struct ldconn_attr *a = attr_find(e, dirmap_object_id_attr(m));
+	const unsigned char *p;
+	size_t n = 0;
+
+	if (a == NULL || a->n_values != 1)
+		return false;
+	p = (const unsigned char *)a->values[0].data;
+	if (m->ad) {
+		if (a->values[0].len != 16)
+			return false;
+		for (size_t i = 0; i < 16; i++) {
+			out[2 * i] = str_hex_digit(p[i] >> 4, STR_HEX_LOWER);
+			out[2 * i + 1] =
+			    str_hex_digit(p[i] & 0xf, STR_HEX_LOWER);
+		}
+		out[32] = '\0';
+		return true;
+	}
+	/* entryUUID: 36 characters, dashes at 8, 13, 18 and 23 */
+	if (a->values[0].len != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (p[i] != '-')
+				return false;
+			continue;
+		}
+		if (str_hex_value(p[i], STR_HEX_ANY) < 0)
+			return false;
+		out[n++] =
+		    (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] + 32 : p[i]);
+	}
+	out[32] = '\0';
+	return true;
 }

@@ -119,6 +119,16 @@ bool dirmap_address_next(const struct dirmap *m, const struct ldconn_entry *e,
                          struct dirmap_iter *it, const char **addr_r);
 
 /*
+ * The directory's own name of the object, which survives renames and
+ * moves: AD objectGUID (16 bytes) or OpenLDAP entryUUID ("8-4-4-4-12"
+ * hex), as 32 lowercase hex digits. False when e has none that reads.
+ */
+bool dirmap_object_id(const struct dirmap *m, const struct ldconn_entry *e,
+                      char out[33]);
+/* The attribute that holds it: "objectGUID" or "entryUUID". */
+const char *dirmap_object_id_attr(const struct dirmap *m);
+
+/*
  * The mail address a value holds: "smtp:" cut; NULL when it holds none
  * (another "type:" prefix, or no '@'). typed: the value always carries a
  * type prefix (proxyAddresses), so one without "smtp:" is not mail.

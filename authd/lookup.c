@@ -175,6 +175,13 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 		return;
 	}
 	lookup_trace(j, "object %s", e->dn);
+	{
+		char id[33];
+
+		if (dirmap_object_id(lk->dm, e, id))
+			lookup_tag(j, 'g', id);
+		lookup_tag(j, 'd', e->dn);
+	}
 	if (dirmap_recipient(lk->dm, e, &r, &error) < 0) {
 		char *reason = alloc_printf("directory: %s", error);
 

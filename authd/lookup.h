@@ -45,6 +45,9 @@ struct lookup_map {
 	char subaddress_delim;        /* '+' ; 0 = none */
 	uint64_t cache_ttl_ms;
 	uint64_t negative_ttl_ms;
+	/* Both TTLs are capped at this while directory changes are not
+	 * followed (lookup_set_watched()); 0: no cap. */
+	uint64_t unwatched_ttl_ms;
 	unsigned cache_size;
 };
 
@@ -105,10 +108,27 @@ void lookup_cancel(struct lookup_req **req);
 /* Drop every cached answer, or only address's; returns how many. */
 size_t lookup_cache_flush(struct lookup *lk, const char *address);
 
+/*
+ * A directory change (dirwatch.h): drop every cached answer that depends
+ * on one of tags, and keep the answers being computed now out of the
+ * cache (they may have read the directory before the change). A tag is
+ * "g:" and an object id (dirmap_object_id()), "d:" and a DN, or "a:" and
+ * an address, all lowercase: an answer depends on the objects it read,
+ * the DNs it read members by and the addresses it searched for (so a new
+ * object with an address drops that address's NOTFOUND). Returns how
+ * many answers were dropped.
+ */
+size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n);
+/* Are directory changes followed now? Until they are (and whenever they
+ * stop), answers are cached for at most map.unwatched_ttl_ms. */
+void lookup_set_watched(struct lookup *lk, bool watched);
+
 struct lookup_stats {
 	uint64_t lookups, cache_hits, searches, coalesced;
 	uint64_t ok, notfound, tempfail;   /* answers from the directory */
 	uint64_t cache_ok, cache_notfound; /* answers from the cache */
+	uint64_t invalidated;              /* cached answers a change dropped */
+	uint64_t uncached_changed; /* answers not cached: changed meanwhile */
 };
 void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r);
 /* The answer cache's numbers; false when there is no cache. */

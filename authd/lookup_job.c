@@ -129,6 +129,10 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 
 	TAILQ_INSERT_HEAD(&j->running, t, link);
 	j->inflight++;
+	if (t->kind == TASK_ADDR)
+		lookup_tag(j, 'a', t->addr);
+	else
+		lookup_tag(j, 'd', t->dn);
 	switch (t->kind) {
 	case TASK_ADDR:
 		if (ldfilter_expand(lk->map.recipient_filter, t->addr,
@@ -361,6 +365,7 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 		j->key = alloc_strdup(key);
 		j->address = alloc_strdup(addr_format(a));
 		j->flags = flags;
+		j->inval_seq = lk->inval_seq;
 		LIST_INIT(&j->waiters);
 		TAILQ_INIT(&j->queue);
 		TAILQ_INIT(&j->running);
@@ -391,6 +396,7 @@ static void job_free(struct job *j)
 	free(j->trace);
 	lookup_set_free(&j->dest_set);
 	lookup_set_free(&j->dn_set);
+	lookup_set_free(&j->tags);
 	free(j->key);
 	free(j->address);
 	free(j->reason);
@@ -399,14 +405,37 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+static uint64_t ttl_capped(const struct lookup *lk, uint64_t ttl)
+{
+	if (!lk->watched && lk->map.unwatched_ttl_ms > 0 &&
+	    ttl > lk->map.unwatched_ttl_ms)
+		return lk->map.unwatched_ttl_ms;
+	return ttl;
+}
+
 static void job_cache_store(struct job *j)
 {
 	struct lookup *lk = j->lk;
 	uint64_t now = evloop_now_ms();
+	uint64_t ttl = ttl_capped(lk, lk->map.cache_ttl_ms);
+	uint64_t neg_ttl = ttl_capped(lk, lk->map.negative_ttl_ms);
+	const char **tags;
+	size_t n = 0;
 
 	if (lk->cache == NULL || (j->flags & LOOKUP_F_NOCACHE) != 0)
 		return;
-	if (j->status == LOOKUP_OK && lk->map.cache_ttl_ms > 0) {
+	if (j->inval_seq != lk->inval_seq) {
+		/* The directory changed while this answer was being made:
+		 * it may hold what the change replaced. Answer, but do not
+		 * keep it. */
+		lk->stats.uncached_changed++;
+		return;
+	}
+	tags = alloc_array(j->tags.n + 1, sizeof(*tags));
+	for (size_t i = 0; i < j->tags.cap; i++)
+		if (j->tags.slots[i] != NULL)
+			tags[n++] = j->tags.slots[i];
+	if (j->status == LOOKUP_OK && ttl > 0) {
 		struct sbuf *b = sbuf_new(64 * 1024 * 1024);
 		bool ok = true;
 
@@ -414,16 +443,16 @@ static void job_cache_store(struct job *j)
 			ok = sbuf_printf(b, "%s\t%s\n", j->dests[i].addr,
 			                 j->dests[i].hop);
 		if (ok)
-			cache_put(lk->cache, j->key, strlen(j->key),
-			          sbuf_data(b), sbuf_len(b), false, now,
-			          lk->map.cache_ttl_ms);
+			cache_put_tagged(lk->cache, j->key, strlen(j->key),
+			                 sbuf_data(b), sbuf_len(b), false, now,
+			                 ttl, tags, n);
 		sbuf_deinit(&b);
-	} else if (j->status == LOOKUP_NOTFOUND &&
-	           lk->map.negative_ttl_ms > 0) {
-		cache_put(lk->cache, j->key, strlen(j->key), j->reason,
-		          strlen(j->reason), true, now,
-		          lk->map.negative_ttl_ms);
+	} else if (j->status == LOOKUP_NOTFOUND && neg_ttl > 0) {
+		cache_put_tagged(lk->cache, j->key, strlen(j->key), j->reason,
+		                 strlen(j->reason), true, now, neg_ttl, tags,
+		                 n);
 	}
+	free(tags);
 }
 
 void lookup_job_finish(struct job *j)
@@ -562,6 +591,7 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address)
 	if (address == NULL) {
 		cache_stats(lk->cache, &st);
 		cache_flush(lk->cache);
+		lk->inval_seq++;
 		return st.entries;
 	}
 	/* The same key lookup_start() uses. */
@@ -586,4 +616,23 @@ bool lookup_get_cache_stats(const struct lookup *lk, struct cache_stats *st_r)
 		return false;
 	cache_stats(lk->cache, st_r);
 	return true;
+}
+
+size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n)
+{
+	size_t dropped = 0;
+
+	lk->inval_seq++;
+	if (lk->cache == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		dropped +=
+		    cache_invalidate_tag(lk->cache, tags[i], strlen(tags[i]));
+	lk->stats.invalidated += dropped;
+	return dropped;
+}
+
+void lookup_set_watched(struct lookup *lk, bool watched)
+{
+	lk->watched = watched;
 }

@@ -58,6 +58,8 @@ struct job {
 	struct lookup_dest *dests;
 	size_t n_dests, cap_dests; /* doubling: a group has thousands */
 	struct strset dest_set, dn_set;
+	struct strset tags; /* what the answer depends on (lookup.h) */
+	uint64_t inval_seq; /* lk->inval_seq when the job started */
 	char **trace;
 	size_t n_trace;
 	bool status_set, finishing;
@@ -83,6 +85,8 @@ struct lookup {
 	char **strings; /* everything the map points to, to free */
 	size_t n_strings;
 	struct cache *cache;
+	uint64_t inval_seq; /* bumped by each invalidation and flush */
+	bool watched;       /* directory changes are followed */
 	LIST_HEAD(, job) jobs;
 	struct lookup_stats stats;
 };
@@ -126,6 +130,8 @@ bool lookup_chain_has(const char *chain, const char *addr_lower);
 /* A copy with ASCII letters lowered (addresses, cache keys). */
 char *lookup_lower_dup(const char *s);
 char *lookup_chain_add(const char *chain, const char *addr_lower);
+/* Record that the answer depends on kind ('g', 'd', 'a') + value. */
+void lookup_tag(struct job *j, char kind, const char *value);
 
 /* lookup_group.c */
 void lookup_expand_group(struct job *j, const struct ldconn_entry *e,

@@ -104,3 +104,14 @@ void lookup_trace(struct job *j, const char *fmt, ...)
 	j->trace[j->n_trace++] = alloc_vprintf(fmt, ap);
 	va_end(ap);
 }
+
+void lookup_tag(struct job *j, char kind, const char *value)
+{
+	char *tag = alloc_printf("%c:%s", kind, value);
+
+	for (char *p = tag + 2; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	(void)lookup_set_add(&j->tags, tag);
+	free(tag);
+}

@@ -31,6 +31,14 @@
 #define SETTINGS_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 enum settings_directory { SETTINGS_DIRECTORY_AD, SETTINGS_DIRECTORY_LDAP };
+/* How authd follows directory changes (authd/dirwatch.h). */
+enum settings_watch {
+	SETTINGS_WATCH_AUTO,
+	SETTINGS_WATCH_SYNCREPL,
+	SETTINGS_WATCH_NOTIFY,
+	SETTINGS_WATCH_POLL,
+	SETTINGS_WATCH_OFF,
+};
 enum settings_ldap_tls {
 	SETTINGS_LDAP_TLS_STARTTLS,
 	SETTINGS_LDAP_TLS_LDAPS,
@@ -90,6 +98,9 @@ struct settings_authd {
 	unsigned int pool_size;
 	uint64_t cache_ttl_ms;
 	uint64_t negative_cache_ttl_ms;
+	uint64_t unwatched_cache_ttl_ms; /* caps both while not following */
+	int watch;                       /* enum settings_watch */
+	uint64_t watch_poll_interval_ms;
 	unsigned int cache_size;
 	char *recipient_filter; /* NULL: the preset's */
 	char *account_filter;

@@ -40,6 +40,10 @@ static const struct config_enum_value directories[] = {
     {"ad", SETTINGS_DIRECTORY_AD},
     {"ldap", SETTINGS_DIRECTORY_LDAP},
     {NULL, 0}};
+static const struct config_enum_value watch_modes[] = {
+    {"auto", SETTINGS_WATCH_AUTO},     {"syncrepl", SETTINGS_WATCH_SYNCREPL},
+    {"notify", SETTINGS_WATCH_NOTIFY}, {"poll", SETTINGS_WATCH_POLL},
+    {"off", SETTINGS_WATCH_OFF},       {NULL, 0}};
 static const struct config_enum_value ldap_tls[] = {
     {"starttls", SETTINGS_LDAP_TLS_STARTTLS},
     {"ldaps", SETTINGS_LDAP_TLS_LDAPS},
@@ -184,8 +188,11 @@ static const struct config_setting authd_settings[] = {
     /* AD drops idle LDAP connections after 900 s: stay below. */
     DURATION("idle_timeout", A(idle_timeout_ms), "600s", SEC, 890 * SEC),
     UINT("pool_size", A(pool_size), "2", 1, 16),
-    DURATION("cache_ttl", A(cache_ttl_ms), "300s", 0, DAY),
-    DURATION("negative_cache_ttl", A(negative_cache_ttl_ms), "60s", 0, DAY),
+    DURATION("cache_ttl", A(cache_ttl_ms), "1h", 0, DAY),
+    DURATION("negative_cache_ttl", A(negative_cache_ttl_ms), "10m", 0, DAY),
+    DURATION("unwatched_cache_ttl", A(unwatched_cache_ttl_ms), "5m", 0, DAY),
+    ENUM("watch", A(watch), "auto", watch_modes),
+    DURATION("watch_poll_interval", A(watch_poll_interval_ms), "2s", 100, HOUR),
     UINT("cache_size", A(cache_size), "100000", 0, 10000000),
     /* The attribute mapping; unset means the preset's (directory=). */
     STRING("recipient_filter", A(recipient_filter), NULL,

@@ -549,11 +549,10 @@ static void test_searched_attributes(void **state)
 	struct dirmap *m = map_new(false, "employeeType", NULL);
 	struct dirmap *ad = map_new(true, NULL, NULL);
 	static const char *const ldap_rcpt[] = {
-	    "mail",           "member",
-	    "uniqueMember",   "dirmxNextHop",
-	    "mailHost",       "mailRoutingAddress",
-	    "dirmxForwardTo", "objectClass",
-	    "employeeType",   NULL};
+	    "mail",           "member",      "uniqueMember",
+	    "dirmxNextHop",   "mailHost",    "mailRoutingAddress",
+	    "dirmxForwardTo", "objectClass", "employeeType",
+	    "entryUUID",      NULL};
 	static const char *const ad_rcpt[] = {"mail",
 	                                      "member;range=0-*",
 	                                      "dirmxNextHop",
@@ -563,6 +562,7 @@ static void test_searched_attributes(void **state)
 	                                      "proxyAddresses",
 	                                      "userAccountControl",
 	                                      "dirmxAccountDisabled",
+	                                      "objectGUID",
 	                                      NULL};
 	const char *const *l;
 	size_t n;
@@ -688,12 +688,48 @@ static void test_mail_address(void **state)
 	}
 }
 
+/* The object's own name, from either directory, as cache tags use it. */
+static void test_object_id(void **state)
+{
+	struct dirmap *ldap = map_new(false, NULL, NULL);
+	struct dirmap *ad = map_new(true, NULL, NULL);
+	struct ldconn_value uuid = {
+	    .data = "6A1F2B3C-0d4e-11ef-8a9b-0242ac120002", .len = 36};
+	struct ldconn_value guid = {.data = "\x01\x23\x45\x67\x89\xab\xcd\xef"
+	                                    "\x00\x10\x20\x30\x40\x50\x60\x70",
+	                            .len = 16};
+	struct ldconn_value bad = {
+	    .data = "6a1f2b3c+0d4e-11ef-8a9b-0242ac120002", .len = 36};
+	struct ldconn_attr a = {
+	    .name = "entryUUID", .n_values = 1, .values = &uuid};
+	struct ldconn_entry e = {.dn = "cn=x", .n_attrs = 1, .attrs = &a};
+	char id[33];
+
+	(void)state;
+	assert_string_equal(dirmap_object_id_attr(ldap), "entryUUID");
+	assert_string_equal(dirmap_object_id_attr(ad), "objectGUID");
+	assert_true(dirmap_object_id(ldap, &e, id));
+	assert_string_equal(id, "6a1f2b3c0d4e11ef8a9b0242ac120002");
+	assert_false(dirmap_object_id(ad, &e, id)); /* no objectGUID */
+	a.values = &bad;
+	assert_false(dirmap_object_id(ldap, &e, id));
+	a.name = "objectGUID";
+	a.values = &guid;
+	assert_true(dirmap_object_id(ad, &e, id));
+	assert_string_equal(id, "0123456789abcdef0010203040506070");
+	guid.len = 15;
+	assert_false(dirmap_object_id(ad, &e, id));
+	dirmap_deinit(&ldap);
+	dirmap_deinit(&ad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_recipient_table),
 	    cmocka_unit_test(test_account_table),
 	    cmocka_unit_test(test_searched_attributes),
+	    cmocka_unit_test(test_object_id),
 	    cmocka_unit_test(test_no_disabled_attribute),
 	    cmocka_unit_test(test_member_attr),
 	    cmocka_unit_test(test_mail_address),
