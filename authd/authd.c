@@ -26,6 +26,7 @@
 #include "dcloc.h"
 #include "dcping.h"
 #include "dirmap.h"
+#include "dirwatch.h"
 #include "dns.h"
 #include "domains.h"
 #include "ldfilter.h"
@@ -48,6 +49,7 @@ struct authd {
 	struct domains *domains;
 	struct dirmap *dirmap; /* what an entry means: lookup and auth */
 	struct lookup *lookup;
+	struct dirwatch *watch; /* follows changes; NULL with watch = off */
 	struct authcheck *auth;
 	struct server *server;
 	struct ametrics *metrics;
@@ -207,6 +209,55 @@ static void on_dcs_changed(struct dcloc *loc, void *ctx)
 	if (a->ping != NULL)
 		dcping_dcs_changed(a->ping);
 	ldpool_dcs_changed(a->pool);
+	if (a->watch != NULL)
+		dirwatch_dcs_changed(a->watch);
+}
+
+static size_t watch_invalidate(void *ctx, const char *const *tags, size_t n)
+{
+	struct authd *a = ctx;
+
+	return lookup_invalidate(a->lookup, tags, n);
+}
+
+static void watch_flush(void *ctx, const char *reason)
+{
+	struct authd *a = ctx;
+
+	(void)reason; /* dirwatch logs it */
+	(void)lookup_cache_flush(a->lookup, NULL);
+}
+
+static void watch_sync(void *ctx, bool in_sync)
+{
+	struct authd *a = ctx;
+
+	lookup_set_watched(a->lookup, in_sync);
+}
+
+static void start_watch(struct authd *a, const struct settings_authd *s,
+                        const struct ldpool_options *po, const char *base_dn)
+{
+	struct dirwatch_options wo = {
+	    .mode = s->watch,
+	    .ad = s->directory == SETTINGS_DIRECTORY_AD,
+	    .base_dn = base_dn,
+	    .conn = po->conn,
+	    .dm = a->dirmap,
+	    .poll_interval_ms = (unsigned)s->watch_poll_interval_ms,
+	    .grace_ms = (unsigned)s->unwatched_cache_ttl_ms,
+	};
+	struct dirwatch_hooks h = {.invalidate = watch_invalidate,
+	                           .flush = watch_flush,
+	                           .sync = watch_sync,
+	                           .ctx = a};
+
+	if (s->watch == SETTINGS_WATCH_OFF) {
+		log_info(NULL, "event=watch mechanism=off hint=\"answers are "
+		               "cached for at most unwatched_cache_ttl\"");
+		return;
+	}
+	a->watch = dirwatch_new(a->base, a->loc, &wo, &h);
 }
 
 int authd_start(struct event_base *base, const struct dirmx_config *cfg,
@@ -300,6 +351,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	a->dirmap = build_dirmap(s);
 	a->lookup =
 	    lookup_new(base, a->pool, a->gc_pool, a->domains, a->dirmap, &map);
+	start_watch(a, s, &po, base_dn);
 	ao.conn = po.conn;
 	ao.conn.password = NULL;
 	/* A user's password is proven with a simple bind, which needs TLS
@@ -405,6 +457,7 @@ void authd_stop(void *state)
 		return;
 	ametrics_deinit(&a->metrics);
 	server_deinit(&a->server);
+	dirwatch_deinit(&a->watch);
 	authcheck_deinit(&a->auth);
 	lookup_deinit(&a->lookup);
 	dirmap_deinit(&a->dirmap);

@@ -200,6 +200,11 @@ const char *const *dirmap_recipient_attrs(const struct dirmap *m)
 	return m->recipient_attrs;
 }
 
+const char *const *dirmap_address_attrs(const struct dirmap *m)
+{
+	return m->addr_attrs;
+}
+
 const char *const *dirmap_account_attrs(const struct dirmap *m)
 {
 	return m->account_attrs;

@@ -537,7 +537,8 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
                                        ldconn_result_cb *cb, void *ctx,
                                        const char **error_r)
 {
-	LDAPControl *page = NULL, *pctrls[2] = {NULL, NULL}, **ctrls = NULL;
+	LDAPControl *page = NULL, **ctrls = NULL;
+	size_t n = s->n_controls;
 	struct ldconn_req *r;
 	int msgid, rc, ms;
 
@@ -557,22 +558,26 @@ struct ldconn_req *ldconn_search_start(struct ldconn *c,
 			*error_r = "cannot create the paged results control";
 			return NULL;
 		}
-		pctrls[0] = page;
-		ctrls = pctrls;
-	} else if (s->n_controls > 0) {
-		ctrls = ldconn_controls_make(s->controls, s->n_controls);
+	}
+	if (n > 0 || page != NULL) {
+		ctrls = n > 0 ? ldconn_controls_make(s->controls, n)
+		              : alloc_array(2, sizeof(*ctrls));
 		if (ctrls == NULL) {
+			ldap_control_free(page);
 			*error_r = "cannot create the search's controls";
 			return NULL;
+		}
+		if (page != NULL) {
+			/* the list has room for one more: make() allocates
+			 * n + 2 entries */
+			ctrls[n] = page;
+			ctrls[n + 1] = NULL;
 		}
 	}
 	rc = ldap_search_ext(c->ld, s->base, s->scope, s->filter,
 	                     (char **)s->attrs, 0, ctrls, NULL, NULL,
 	                     s->size_limit, &msgid);
-	if (page != NULL)
-		ldap_control_free(page);
-	else
-		ldconn_controls_release(ctrls);
+	ldconn_controls_release(ctrls);
 	if (rc != LDAP_SUCCESS) {
 		*error_r = ldap_err2string(rc);
 		if (rc == LDAP_SERVER_DOWN) {

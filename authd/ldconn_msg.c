@@ -94,7 +94,8 @@ LDAPControl **ldconn_controls_make(const struct ldconn_control *c, size_t n)
 
 	if (n == 0)
 		return NULL;
-	out = alloc_array(n + 1, sizeof(*out));
+	/* n + 2: room for a paged results control after them (ldconn.c) */
+	out = alloc_array(n + 2, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
 		struct berval bv = {.bv_len = c[i].value.len,
 		                    .bv_val = (char *)c[i].value.data};

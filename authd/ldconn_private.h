@@ -25,8 +25,8 @@ void ldconn_entry_clear(struct ldconn_entry *e);
 /* Copies of libldap controls (NULL-terminated list) into *out_r. */
 size_t ldconn_controls_copy(LDAPControl **in, struct ldconn_control **out_r);
 void ldconn_controls_free(struct ldconn_control *c, size_t n);
-/* libldap controls for a request (NULL-terminated, or NULL when n is 0);
- * free with ldconn_controls_release(). */
+/* libldap controls for a request (NULL-terminated, with room for one more
+ * control, or NULL when n is 0); free with ldconn_controls_release(). */
 LDAPControl **ldconn_controls_make(const struct ldconn_control *c, size_t n);
 void ldconn_controls_release(LDAPControl **list);
 /* Hand one entry or intermediate response of a streaming search to cb. */

@@ -119,6 +119,8 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address);
  * many answers were dropped.
  */
 size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n);
+/* The tag kind + value (the caller frees it). */
+char *lookup_tag_make(char kind, const char *value);
 /* Are directory changes followed now? Until they are (and whenever they
  * stop), answers are cached for at most map.unwatched_ttl_ms. */
 void lookup_set_watched(struct lookup *lk, bool watched);

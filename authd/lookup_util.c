@@ -105,13 +105,18 @@ void lookup_trace(struct job *j, const char *fmt, ...)
 	va_end(ap);
 }
 
-void lookup_tag(struct job *j, char kind, const char *value)
+char *lookup_tag_make(char kind, const char *value)
 {
 	char *tag = alloc_printf("%c:%s", kind, value);
 
-	for (char *p = tag + 2; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p + 32);
+	str_lower_ascii(tag, strlen(tag));
+	return tag;
+}
+
+void lookup_tag(struct job *j, char kind, const char *value)
+{
+	char *tag = lookup_tag_make(kind, value);
+
 	(void)lookup_set_add(&j->tags, tag);
 	free(tag);
 }

@@ -93,7 +93,7 @@ class Slapd:
                  port=None, ldaps_port=None, ca=None, server_names=None,
                  root_pw="lab-root-secret", svc_pw="lab-svc-secret",
                  size_limit=500, security=None, extra_config="", start=True,
-                 start_timeout=20.0):
+                 start_timeout=20.0, syncprov=True):
         """data: LDIF text loaded offline with slapadd (fast for big sets).
         ca: the CA that signs the server certificate (default: the lab's).
         server_names: DNS names in the certificate (localhost and this
@@ -101,6 +101,8 @@ class Slapd:
         size_limit: olcSizeLimit for non-root binds (OpenLDAP's default 500).
         security: an olcSecurity value, e.g. "simple_bind=128".
         extra_config: LDIF appended to the generated cn=config.
+        syncprov: the syncprov overlay (RFC 4533 provider, with a session
+        log) on the database, as most OpenLDAP deployments have it.
         """
         self.lab = lab
         self.suffix = suffix
@@ -122,6 +124,7 @@ class Slapd:
         self.svc_dn = "cn=dirmx-svc,ou=services," + suffix
         self.svc_pw = svc_pw
         self.size_limit = size_limit
+        self.syncprov = syncprov
         self.proc = None
         self.ca = None
         self.cert = self.key = None
@@ -161,7 +164,8 @@ class Slapd:
             g.append("olcSecurity: %s" % security)
         parts = ["\n".join(g) + "\n",
                  "dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\n"
-                 "olcModulePath: %s\nolcModuleLoad: {0}back_mdb\n" % MODULE_DIR,
+                 "olcModulePath: %s\nolcModuleLoad: {0}back_mdb\n"
+                 "olcModuleLoad: {1}syncprov\n" % MODULE_DIR,
                  "dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n"]
         schemas = [os.path.join(SCHEMA_DIR, s + ".ldif") for s in SYSTEM_SCHEMAS]
         schemas.append(os.path.join(source_dir(), "schemas", "dirmx.ldif"))
@@ -199,6 +203,16 @@ class Slapd:
             'olcAccess: {1}to * by dn.exact="%s" read by users read by * none' % svc,
             self._svc_limits(),
         ]) + "\n")
+        if self.syncprov:
+            # What authd's change follower (syncrepl) talks to; the session
+            # log lets it resume, deletions included, after a reconnect.
+            parts.append("\n".join([
+                "dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config",
+                "objectClass: olcOverlayConfig", "objectClass: olcSyncProvConfig",
+                "olcOverlay: {0}syncprov",
+                "olcSpCheckpoint: 100 10",
+                "olcSpSessionLog: 10000",
+            ]) + "\n")
         if extra_config:
             parts.append(extra_config.strip() + "\n")
         path = os.path.join(self.dir, "config.ldif")
