@@ -381,6 +381,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	sb.lookup = a->lookup;
 	sb.auth = a->auth;
 	sb.loc = a->loc;
+	sb.watch = a->watch;
 	a->server = server_new(base, s->socket, s->client_user, &sb, &error);
 	if (a->server == NULL) {
 		log_error(NULL,

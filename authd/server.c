@@ -31,6 +31,7 @@
 #include "authcheck.h"
 #include "authproto.h"
 #include "dcloc.h"
+#include "dirwatch.h"
 #include "log.h"
 #include "lookup.h"
 #include "sbuf.h"
@@ -296,6 +297,26 @@ static void do_dc(struct conn *c, uint64_t id)
 		authproto_msg_add_str(m, "client_site", dcloc_client_site(loc));
 	if (dcloc_last_error(loc) != NULL)
 		authproto_msg_add_str(m, "last_error", dcloc_last_error(loc));
+	if (c->srv->b.watch != NULL) {
+		struct dirwatch_status st;
+
+		dirwatch_get_status(c->srv->b.watch, &st);
+		authproto_msg_add_str(m, "watch", st.mechanism);
+		authproto_msg_add_str(m, "watch_state", st.state);
+		if (st.dc != NULL)
+			authproto_msg_add_str(m, "watch_dc", st.dc);
+		authproto_msg_add_uint(m, "watch_changes", st.changes);
+		authproto_msg_add_uint(m, "watch_dropped", st.invalidated);
+		authproto_msg_add_uint(m, "watch_flushes", st.flushes);
+		if (st.last_change_unix != 0) {
+			authproto_msg_add_uint(m, "watch_last_change",
+			                       st.last_change_unix);
+			authproto_msg_add_str(m, "watch_last_dn",
+			                      st.last_change_dn);
+		}
+		if (st.last_error != NULL)
+			authproto_msg_add_str(m, "watch_error", st.last_error);
+	}
 	for (size_t i = 0; i < dcloc_count(loc); i++) {
 		const struct dcloc_dc *dc = dcloc_get(loc, i);
 

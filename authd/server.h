@@ -22,6 +22,7 @@ struct server_backends {
 	struct lookup *lookup;
 	struct authcheck *auth;
 	struct dcloc *loc;
+	struct dirwatch *watch; /* NULL with watch = off */
 };
 
 /* NULL with *error_r (static or strerror text) when the socket fails. */

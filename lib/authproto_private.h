@@ -41,7 +41,7 @@ struct authproto_fieldspec {
 };
 
 /* A schema never has more fields than this (a test checks it). */
-#define AUTHPROTO_SCHEMA_MAX 16
+#define AUTHPROTO_SCHEMA_MAX 24
 
 struct authproto_schema {
 	const struct authproto_fieldspec *fields;

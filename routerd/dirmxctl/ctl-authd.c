@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "authproto.h"
+#include "buf.h"
 #include "config.h"
 #include "ctl.h"
 #include "evloop.h"
@@ -218,6 +219,44 @@ static const char *parse_socket_opt(int *argc, char ***argv)
 	return NULL;
 }
 
+/* How directory changes are followed (dirwatch.h), from the DC answer. */
+static void print_watch(const struct authproto_msg *ans)
+{
+	const char *w = authproto_msg_get(ans, "watch");
+	const char *last = authproto_msg_get(ans, "watch_last_change");
+	const char *err = authproto_msg_get(ans, "watch_error");
+
+	if (w == NULL) {
+		printf("changes:     not followed (watch = off): answers are "
+		       "cached for at most unwatched_cache_ttl\n");
+		return;
+	}
+	printf("changes:     %s, %s", w, authproto_msg_get(ans, "watch_state"));
+	if (authproto_msg_get(ans, "watch_dc") != NULL)
+		printf(" on %s", authproto_msg_get(ans, "watch_dc"));
+	printf("; %s seen, %s cached answers dropped, %s flushes\n",
+	       authproto_msg_get(ans, "watch_changes"),
+	       authproto_msg_get(ans, "watch_dropped"),
+	       authproto_msg_get(ans, "watch_flushes"));
+	if (last != NULL) {
+		struct buf b;
+		uint64_t v = 0;
+		time_t t;
+		struct tm tm;
+		char when[32];
+
+		buf_init(&b, last, strlen(last));
+		(void)buf_fetch_uint(&b, INT64_MAX, &v);
+		t = (time_t)v;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("last change: %s %s\n", when,
+		       authproto_msg_get(ans, "watch_last_dn"));
+	}
+	if (err != NULL)
+		printf("watch error: %s\n", err);
+}
+
 int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
 {
 	const char *sock = parse_socket_opt(&argc, &argv);
@@ -246,6 +285,7 @@ int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
 	if (authproto_msg_get(ans, "last_error") != NULL)
 		printf("last error:  %s\n",
 		       authproto_msg_get(ans, "last_error"));
+	print_watch(ans);
 	printf("\n%-5s %-40s %-5s %-6s %-8s %-24s %s\n", "ORDER", "DC", "PRIO",
 	       "WEIGHT", "STATE", "SITE", "LAST ERROR");
 	for (size_t i = 0; authproto_msg_field(ans, i, &f); i++) {

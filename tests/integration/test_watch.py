@@ -20,6 +20,7 @@ import unittest
 from dirmxlab import Lab, Slapd, ldapdata
 
 from authdtest import Authd, describe
+from smtptest import SmtpLab
 
 BOUND_S = 5.0
 STABLE_S = 1.0
@@ -213,6 +214,55 @@ class WatchTest(unittest.TestCase):
         log = self.authd.log()
         self.assertIn("event=lost", log)
         self.assertGreaterEqual(log.count("event=in_sync"), 2, log[-3000:])
+
+    def test_dirmxctl_dc_says_how_changes_are_followed(self):
+        u = self.user(9)
+        self.modify(u["dn"], ("replace", "mailHost", ["shown.dirmx.test"]))
+        self.until(u["mail"], lambda r: r.dests == [(u["mail"], "shown.dirmx.test")],
+                   "change")
+        out = self.authd.ctl("dc").out
+        self.assertRegex(out, r"changes: +syncrepl, in-sync on ldap://localhost:\d+; "
+                              r"\d+ seen, \d+ cached answers dropped, \d+ flushes")
+        self.assertRegex(out, r"last change: \S+Z .*uid=user\d+,ou=")
+
+
+class WatchSmtpTest(unittest.TestCase):
+    """The same through routerd: an RCPT refused with 550 is accepted
+    within seconds of the user's creation, and a next hop change shows in
+    the RCPT's answer; routerd keeps nothing about recipients itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = SmtpLab("watch-smtp")
+        cls.addClassCleanup(cls.lab.close)
+
+    def rcpt(self, addr):
+        with self.lab.client() as c:
+            c.ehlo()
+            self.assertEqual(c.cmd("MAIL FROM:<someone@partner.example>").code, 250)
+            return c.cmd("RCPT TO:<%s>" % addr)
+
+    def test_rcpt_550_then_250_after_the_user_is_created(self):
+        addr = "arrives-later@dirmx.test"
+        self.assertEqual(self.rcpt(addr).code, 550)
+        self.assertEqual(self.rcpt(addr).code, 550)  # now from authd's cache
+        self.lab.slapd.add_ldif("\n".join([
+            "dn: uid=arrives-later,%s" % self.lab.info["people_dn"],
+            "objectClass: inetOrgPerson", "objectClass: inetLocalMailRecipient",
+            "uid: arrives-later", "cn: Later", "sn: Later",
+            "mail: %s" % addr, "mailHost: mbx2.dirmx.test", ""]))
+        t0 = time.monotonic()
+        while True:
+            r = self.rcpt(addr)
+            if r.code == 250:
+                break
+            self.assertEqual(r.code, 550, r)
+            self.assertLess(time.monotonic() - t0, BOUND_S,
+                            "still refused %.0f s after the user was created" % BOUND_S)
+            time.sleep(0.1)
+        for _ in range(5):
+            self.assertEqual(self.rcpt(addr).code, 250)
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":
