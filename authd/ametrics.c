@@ -5,7 +5,8 @@
  * DC label is the DC's LDAP URI, one series per DC the locator knows
  * (bounded by DNS and the configuration, not by clients); the pool label
  * tells the domain's DCs ("dc") from the Global Catalog's ("gc").
- * Directory change notifications do not exist yet: no series for them.
+ * How directory changes are followed (dirwatch.h): one in_sync gauge
+ * with the mechanism as a label (three values), and counters.
  */
 #include "ametrics.h"
 
@@ -16,6 +17,7 @@
 #include "authcheck.h"
 #include "cache.h"
 #include "dcloc.h"
+#include "dirwatch.h"
 #include "evloop.h"
 #include "ldpool.h"
 #include "lookup.h"
@@ -89,6 +91,24 @@ static const struct metrics_family f_dc_preferred = {
     "dirmx_authd_dc_preferred",
     "1 for the DC new searches go to first (the first in order not down).",
     METRICS_GAUGE, l_dc};
+
+static const char *const l_mechanism[] = {"mechanism", "state", NULL};
+static const struct metrics_family f_watch_sync = {
+    "dirmx_authd_watch_in_sync",
+    "1 while directory changes are followed (answers may be cached for "
+    "cache_ttl); 0 while not (capped at unwatched_cache_ttl).",
+    METRICS_GAUGE, l_mechanism};
+static const struct metrics_family f_watch_changes = {
+    "dirmx_authd_watch_changes", "Directory changes seen.", METRICS_COUNTER,
+    NULL};
+static const struct metrics_family f_watch_dropped = {
+    "dirmx_authd_watch_invalidated",
+    "Cached answers directory changes dropped.", METRICS_COUNTER, NULL};
+static const struct metrics_family f_watch_flushes = {
+    "dirmx_authd_watch_flushes",
+    "Whole-cache flushes: what changed could not be known (another DC, a "
+    "resume without deletions, changes not followed for too long).",
+    METRICS_COUNTER, NULL};
 
 static const char *const state_names[] = {"unknown", "up", "down"};
 
@@ -197,6 +217,20 @@ static void collect_dcs(struct metrics_writer *w, void *ctx)
 		dc_samples(w, "dc", am->src.loc, am->src.pool, fams[i].what);
 		dc_samples(w, "gc", am->src.gc_loc, am->src.gc_pool,
 		           fams[i].what);
+	}
+	if (am->src.watch != NULL) {
+		struct dirwatch_status st;
+
+		dirwatch_get_status(am->src.watch, &st);
+		metrics_family(w, &f_watch_sync);
+		metrics_gauge(w, (const char *[]){st.mechanism, st.state},
+		              st.in_sync ? 1 : 0);
+		metrics_family(w, &f_watch_changes);
+		metrics_counter(w, NULL, st.changes);
+		metrics_family(w, &f_watch_dropped);
+		metrics_counter(w, NULL, st.invalidated);
+		metrics_family(w, &f_watch_flushes);
+		metrics_counter(w, NULL, st.flushes);
 	}
 	metrics_family(w, &f_dc_preferred);
 	for (size_t p = 0; p < 2; p++) {

@@ -13,6 +13,7 @@ struct authcheck;
 struct dcloc;
 struct ldpool;
 struct lookup;
+struct dirwatch;
 struct ametrics;
 
 /* What the collectors read; any may be NULL (gc_*: no Global Catalog). */
@@ -23,6 +24,7 @@ struct ametrics_sources {
 	struct ldpool *pool;
 	struct dcloc *gc_loc;
 	struct ldpool *gc_pool;
+	struct dirwatch *watch;
 };
 
 /* Serve at addr; NULL and *error_r when it cannot bind. The sources must

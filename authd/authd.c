@@ -398,6 +398,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		    .pool = a->pool,
 		    .gc_loc = a->gc_loc,
 		    .gc_pool = a->gc_pool,
+		    .watch = a->watch,
 		};
 
 		a->metrics =

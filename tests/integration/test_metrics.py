@@ -217,6 +217,11 @@ role = submission
         self.assertEqual(value(s, "dirmx_authd_dc_state", pool="dc", dc=dc, state="up"), 1)
         self.assertEqual(value(s, "dirmx_authd_dc_state", pool="dc", dc=dc, state="down"), 0)
         self.assertEqual(value(s, "dirmx_authd_dc_preferred", pool="dc", dc=dc), 1)
+        # The lab's slapd has syncprov: changes are followed by syncrepl.
+        self.assertEqual(value(s, "dirmx_authd_watch_in_sync", mechanism="syncrepl",
+                               state="in-sync"), 1)
+        self.assertGreaterEqual(value(s, "dirmx_authd_watch_changes_total"), 0)
+        self.assertGreaterEqual(value(s, "dirmx_authd_watch_flushes_total"), 0)
         self.assertGreaterEqual(value(s, "dirmx_authd_ldap_searches_total", pool="dc", dc=dc), 2)
         self.assertEqual(value(s, "dirmx_authd_ldap_search_duration_seconds_count",
                                pool="dc", dc=dc),
