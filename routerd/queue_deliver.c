@@ -113,6 +113,7 @@ void queue_attempt_free(struct attempt *a)
 		free(a->groups[g].idx);
 	}
 	free(a->groups);
+	queue_rehop_cancel(a);
 	authc_cancel(&a->lreq);
 	if (a->dsn_msg != NULL)
 		spool_msg_abort(&a->dsn_msg);
@@ -458,6 +459,8 @@ static void attempt_group(struct attempt *a)
 	queue_group_free(&gr);
 }
 
+static void attempt_send(struct attempt *a);
+
 void queue_attempt_start(struct qmsg *m)
 {
 	struct queue *q = m->q;
@@ -477,9 +480,21 @@ void queue_attempt_start(struct qmsg *m)
 		queue_attempt_done(m, r == 0);
 		return;
 	}
+	/* What the queue holds in memory wins over what was last written:
+	 * a hold or release may still be on its way to the disk. */
+	env->held = m->env->held;
+	env->delay_notified = m->env->delay_notified;
 	spoolrec_deinit(&m->env);
 	m->env = env;
 	a->bounced_now = alloc_array(env->rcpt_count + 1, sizeof(bool));
+	queue_rehop_start(a, attempt_send);
+}
+
+/* The hops are known: group by hop, resolve and send each group. */
+static void attempt_send(struct attempt *a)
+{
+	struct queue *q = a->m->q;
+
 	attempt_group(a);
 	a->pending = a->n_groups + 1; /* +1: this function's own */
 	for (size_t g = 0; g < a->n_groups; g++)

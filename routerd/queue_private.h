@@ -20,6 +20,7 @@
 struct evloop_timer;
 struct attempt;
 struct ctl_op;
+struct rehop;
 
 struct qmsg {
 	struct queue *q;
@@ -77,6 +78,10 @@ struct attempt {
 	struct spool_msg *dsn_msg;
 	struct spoolrec *dsn_env;
 	bool dsn_failed, dsn_delayed; /* what the notice reports */
+	/* before the groups: next hops asked again (queue_rehop.c) */
+	struct rehop *rehops;
+	size_t n_rehops, rehop_pending;
+	void (*rehop_next)(struct attempt *a);
 };
 
 /* queue.c */
@@ -98,6 +103,11 @@ void queue_attempt_free(struct attempt *a);
 void queue_rcpt_local(struct attempt *a, size_t i, enum spoolrec_state st,
                       unsigned code, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* queue_rehop.c: a retry asks authd again where each waiting recipient's
+ * mail goes, then calls next(a); the first attempt calls it at once. */
+void queue_rehop_start(struct attempt *a, void (*next)(struct attempt *a));
+void queue_rehop_cancel(struct attempt *a);
 
 /* queue_finish.c */
 /* Every group answered: bounces first, then the states (or removal). */

@@ -219,6 +219,28 @@ delay_warning_time = 3s
             self.assertTrue(wait_for(lambda: dl.queue("delete", qid).returncode == 0, 10),
                             qid)
 
+    # -- a waiting message follows the directory ---------------------------
+    def test_retry_follows_a_next_hop_changed_in_the_directory(self):
+        """The user's dirmxNextHop points to a hop that is down; the admin
+        moves the mailbox: the next retry goes to the new hop, not to the
+        one the message was accepted with (authd drops its cached answer
+        when the directory changes; routerd asks again before a retry)."""
+        dl = self.dl
+        nh = dl.info["nexthop_user"]
+        dn = dl.slapd.search("(mail=%s)" % nh["address"], ["dn"])[0]["dn"]
+        self.addCleanup(dl.slapd.modify_ldif,
+                        "dn: %s\nchangetype: modify\nreplace: dirmxNextHop\n"
+                        "dirmxNextHop: %s\n" % (dn, nh["nexthop"]))
+        qid = dl.send(dl.user(16), [nh["address"]], tag="moved-mailbox")
+        self.assertTrue(wait_for(lambda: dl.events(qid, "deferred"), 15), dl.log()[-2000:])
+        dl.slapd.modify_ldif("dn: %s\nchangetype: modify\nreplace: dirmxNextHop\n"
+                             "dirmxNextHop: [127.0.0.1]:%d\n" % (dn, dl.port_a))
+        self.assertTrue(wait_for(lambda: qid not in dl.queue_ids(), 20),
+                        self.queue_list() + dl.log()[-2000:])
+        got = [t for t in dl.sink_a.delivered() if t.header("X-Test-Id") == "moved-mailbox"]
+        self.assertEqual([t.rcpts for t in got], [[nh["address"]]])
+        self.assertTrue(dl.events(qid, "rehop"), dl.log()[-2000:])
+
     # -- dirmxctl reload --------------------------------------------------------
     def dirmxctl(self, *args):
         import subprocess
