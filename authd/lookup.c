@@ -386,6 +386,9 @@ static void task_result(const struct ldconn_result *res, const char *dc_uri,
 		case TASK_RANGE:
 			lookup_range_result(j, t, res);
 			break;
+		case TASK_DNS:
+			lookup_dns_result(j, t, res);
+			break;
 		}
 	}
 	lookup_task_free(t);

@@ -68,6 +68,9 @@ void lookup_task_free(struct task *t)
 	free(t->dn);
 	free(t->attr);
 	free(t->chain);
+	for (size_t i = 0; i < t->n_dns; i++)
+		free(t->dns[i]);
+	free(t->dns);
 	free(t);
 }
 
@@ -87,6 +90,26 @@ void lookup_task_dn(struct job *j, const char *dn, unsigned depth)
 	struct task *t = task_new(j, TASK_DN, depth);
 
 	t->dn = alloc_strdup(dn);
+}
+
+void lookup_task_dns(struct job *j, char **dns, size_t n, unsigned depth)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = n - i < LOOKUP_DN_BATCH ? n - i : LOOKUP_DN_BATCH;
+		struct task *t;
+
+		if (k == 1) {
+			lookup_task_dn(j, dns[i], depth);
+			free(dns[i++]);
+			continue;
+		}
+		t = task_new(j, TASK_DNS, depth);
+		t->dns = alloc_array(k, sizeof(char *));
+		memcpy(t->dns, dns + i, k * sizeof(char *));
+		t->n_dns = k;
+		i += k;
+	}
+	free(dns);
 }
 
 void lookup_task_range(struct job *j, const char *dn, const char *attr,
@@ -119,6 +142,26 @@ void lookup_task_detach(struct task *t)
 	running_remove(t->j, t);
 }
 
+/* (|(entryDN=a)(entryDN=b)...): members by DN, values escaped. */
+static char *dns_filter(const struct job *j, const struct task *t)
+{
+	const char *attr =
+	    dirmap_ad(j->lk->dm) ? "distinguishedName" : "entryDN";
+	struct sbuf *f = sbuf_new(SIZE_MAX / 2);
+	char *out;
+
+	sbuf_append_str(f, "(|");
+	for (size_t i = 0; i < t->n_dns; i++) {
+		sbuf_printf(f, "(%s=", attr);
+		ldfilter_escape(t->dns[i], strlen(t->dns[i]), f);
+		sbuf_append_str(f, ")");
+	}
+	sbuf_append_str(f, ")");
+	out = sbuf_steal(f, NULL);
+	sbuf_deinit(&f);
+	return out;
+}
+
 void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 {
 	struct lookup *lk = j->lk;
@@ -131,6 +174,9 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 	j->inflight++;
 	if (t->kind == TASK_ADDR)
 		lookup_tag(j, 'a', t->addr);
+	else if (t->kind == TASK_DNS)
+		for (size_t i = 0; i < t->n_dns; i++)
+			lookup_tag(j, 'd', t->dns[i]);
 	else
 		lookup_tag(j, 'd', t->dn);
 	switch (t->kind) {
@@ -159,6 +205,13 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 		s.base = t->dn;
 		s.scope = LDAP_SCOPE_BASE;
 		s.filter = "(objectClass=*)";
+		break;
+	case TASK_DNS:
+		filter = dns_filter(j, t);
+		s.base = lk->map.base_dn;
+		s.scope = LDAP_SCOPE_SUBTREE;
+		s.filter = filter;
+		lookup_trace(j, "search %zu members by DN", t->n_dns);
 		break;
 	case TASK_RANGE:
 		range = alloc_printf("%s;range=%u-*", t->attr, t->range_start);

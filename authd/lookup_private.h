@@ -28,7 +28,13 @@ enum task_kind {
 	TASK_ADDR,  /* find the owner of addr */
 	TASK_DN,    /* read one object by DN (a group member) */
 	TASK_RANGE, /* read the next slice of a ranged member attribute */
+	TASK_DNS,   /* read up to LOOKUP_DN_BATCH members in one search */
 };
+
+/* Members read in one search: (|(entryDN=..)..) on OpenLDAP,
+ * (|(distinguishedName=..)..) on AD; under every size limit we know of
+ * (OpenLDAP's and AD's defaults are 500 and 1000). */
+#define LOOKUP_DN_BATCH 400
 
 struct task {
 	struct job *j;
@@ -37,6 +43,8 @@ struct task {
 	char *dn;    /* DN, RANGE */
 	char *attr;  /* RANGE: the member attribute's base name */
 	char *chain; /* forwarding chain so far, "\n"-separated */
+	char **dns;  /* DNS: the member DNs asked for */
+	size_t n_dns;
 	unsigned depth;
 	unsigned range_start;
 	bool stripped; /* ADDR: the +detail was already removed */
@@ -106,6 +114,9 @@ void lookup_task_finished(struct job *j);
 void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
                       const char *chain);
 void lookup_task_dn(struct job *j, const char *dn, unsigned depth);
+/* Members by DN: one base search for a single one, batches of
+ * LOOKUP_DN_BATCH otherwise (takes the strings). */
+void lookup_task_dns(struct job *j, char **dns, size_t n, unsigned depth);
 void lookup_task_range(struct job *j, const char *dn, const char *attr,
                        unsigned start, unsigned depth);
 struct task *lookup_task_dequeue(struct job *j);
@@ -138,5 +149,7 @@ void lookup_expand_group(struct job *j, const struct ldconn_entry *e,
                          unsigned depth);
 void lookup_range_result(struct job *j, struct task *t,
                          const struct ldconn_result *res);
+void lookup_dns_result(struct job *j, struct task *t,
+                       const struct ldconn_result *res);
 
 #endif

@@ -114,6 +114,25 @@ class LookupTest(unittest.TestCase):
             self.assertEqual(got.get(u["mail"]), u["mailhost"])
         self.assertEqual(got.get(self.info["contacts"][-1]["mail"]), "external")
 
+    def test_large_group_cold_takes_few_searches(self):
+        """Members are read 400 at a time by DN ((|(entryDN=..)..)): the
+        3,000-member group costs the group's own search and 8 batches,
+        not one search per member (issue 15)."""
+        lg = self.info["large_group"]
+        expected = self.group_expected(lg["name"])
+        mark = SlapdLog(self.slapd)
+        t0 = time.monotonic()
+        r = self.authd.lookup(lg["mail"], nocache=True)
+        took = time.monotonic() - t0
+        self.assertEqual(sorted(r.dests), sorted(expected), describe(r))
+        n = mark.searches()
+        self.assertLessEqual(n, 10, "%d searches for %d members" % (n, len(expected)))
+        # (slapd cuts long log lines: read the raw SRCH lines)
+        self.assertEqual(sum(1 for ln in mark.search_lines() if "(entryDN=" in ln), n - 1,
+                         mark.filters()[:3])
+        print("large group: %d members, %d searches, %.0f ms cold (dirmxctl included)"
+              % (len(expected), n, took * 1000))
+
     def test_forwarding_chain_ends_at_the_final_mailbox(self):
         fc = self.info["forward_chain"]
         for addr in fc["addresses"]:
