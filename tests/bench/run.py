@@ -35,7 +35,7 @@ from dirmxlab.core import find_program  # noqa: E402
 from dirmxlab.dnsmasq import Dnsmasq  # noqa: E402
 
 sys.path.insert(0, HERE)
-from changes import Changes, percentile  # noqa: E402
+from changes import Changes, LdapWriter, percentile  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -794,20 +794,29 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
 # -- directory changes during the load (issue 14) -------------------------------
 
 class SlapdHops:
-    """The next hop on OpenLDAP: mailHost, replaced with ldapmodify as
-    rootdn over ldapi (one process per change: it has returned when the
-    change is written)."""
+    """The next hop on OpenLDAP: mailHost, replaced as rootdn over ldapi
+    on one bound connection (changes.LdapWriter: the write has returned
+    when slapd has answered the ModifyRequest)."""
     attr = "mailHost"
 
     def __init__(self, slapd):
         self.slapd = slapd
+        self.conn = None
 
     @staticmethod
     def _ldif(dn, hop):
         return "dn: %s\nchangetype: modify\nreplace: mailHost\nmailHost: %s\n-\n" % (dn, hop)
 
     def set_hop(self, dn, hop):
-        self.slapd.modify_ldif(self._ldif(dn, hop))
+        if self.conn is None:
+            self.conn = LdapWriter(self.slapd.ldapi_path, self.slapd.root_dn,
+                                   self.slapd.root_pw)
+        self.conn.replace(dn, "mailHost", hop)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def set_hops(self, pairs):
         self.slapd.modify_ldif("\n".join(self._ldif(dn, hop) for dn, hop in pairs))
@@ -876,6 +885,7 @@ def run_changes(mta, slapd, sinks, loadgen, files, a, results):
                    c["unseen"], c["stale_after_delay"], c["made_while_load_ran"],
                    c["changes"]) if c else ""))
     finally:
+        directory.close()
         # Postfix (next) must route by the original mailHosts.
         directory.set_hops(files["change_restore"])
 
@@ -1132,6 +1142,13 @@ def main():
                     help="authd is asked every this many ms per pending change")
     ap.add_argument("--change-stale-s", type=float, default=2.0,
                     help="seconds of asking again after a change showed")
+    ap.add_argument("--directory", choices=("slapd", "samba"), default="slapd",
+                    help="samba: only the --changes measurement, on a Samba AD DC, "
+                         "with a lookup load on authd (no SMTP, no Postfix)")
+    ap.add_argument("--ad-clients", type=int, default=4,
+                    help="samba: authd connections of the lookup load")
+    ap.add_argument("--ad-window", type=int, default=5,
+                    help="samba: cached LOOKUPs in flight per connection")
     a = ap.parse_args()
     if a.smoke:
         a.users, a.messages, a.repeat, a.concurrency = 200, 50, 1, 5
@@ -1140,6 +1157,25 @@ def main():
     a.rcpts = [int(x) for x in a.rcpts.split(",")]
     mtas = a.mta.split(",")
     started = time.time()
+    if a.directory == "samba":
+        if not a.changes:
+            raise SystemExit("--directory samba measures --changes only: give --changes N")
+        if a.changes * a.repeat > a.users:
+            raise SystemExit("--changes x --repeat must be at most --users")
+        import adchanges
+        with Lab("bench-ad", keep=a.keep) as lab:
+            out = adchanges.run(a, lab, a.build_dir, SRC, log)
+        out.update({"bench": "dirmx-issue14-ad", "version": 1,
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                    "duration_s": round(time.time() - started, 1),
+                    "params": {"users": a.users, "changes": a.changes, "repeat": a.repeat,
+                               "change_rate": a.change_rate,
+                               "change_poll_ms": a.change_poll_ms,
+                               "change_stale_s": a.change_stale_s,
+                               "ad_clients": a.ad_clients, "ad_window": a.ad_window,
+                               "ncpu": NCPU}})
+        print(json.dumps(out, sort_keys=True))
+        return
 
     with Lab("bench", keep=a.keep) as lab:
         os.chmod(lab.dir, 0o755)
