@@ -1145,10 +1145,10 @@ def main():
     ap.add_argument("--directory", choices=("slapd", "samba"), default="slapd",
                     help="samba: only the --changes measurement, on a Samba AD DC, "
                          "with a lookup load on authd (no SMTP, no Postfix)")
-    ap.add_argument("--ad-clients", type=int, default=4,
-                    help="samba: authd connections of the lookup load")
-    ap.add_argument("--ad-window", type=int, default=5,
-                    help="samba: cached LOOKUPs in flight per connection")
+    ap.add_argument("--ad-lookup-rate", type=float, default=2000,
+                    help="samba: cached LOOKUPs per second of the load on authd")
+    ap.add_argument("--samba-prefork-children", type=int, default=0,
+                    help="samba: the DC's smb.conf prefork children (0: Samba's default)")
     a = ap.parse_args()
     if a.smoke:
         a.users, a.messages, a.repeat, a.concurrency = 200, 50, 1, 5
@@ -1172,7 +1172,8 @@ def main():
                                "change_rate": a.change_rate,
                                "change_poll_ms": a.change_poll_ms,
                                "change_stale_s": a.change_stale_s,
-                               "ad_clients": a.ad_clients, "ad_window": a.ad_window,
+                               "ad_lookup_rate": a.ad_lookup_rate,
+                               "samba_prefork_children": a.samba_prefork_children,
                                "ncpu": NCPU}})
         print(json.dumps(out, sort_keys=True))
         return
