@@ -12,7 +12,8 @@ long as the changes run) and "changes" (the load while N users get a new
 dirmxNextHop, written with one ldapmodify each over LDAPS as
 Administrator, inside the DC's namespace). The propagation figures come from
 changes.py, as on slapd. Searches per lookup come from authd's own STATS
-counters (Samba logs no searches): all searches / lookups during the run.
+counters (Samba logs no searches): all searches / all lookups during the
+run, the poller's lookups included.
 
 Samba re-runs a pending change-notification search when a write is made
 in the same LDAP server process, else every 5 s (source4/ldap_server,
@@ -276,7 +277,8 @@ def run(a, lab, build_dir, src, log):
     print("  stale answers after the delay: %d (of %d); TEMPFAIL answers: %d"
           % (out["stale_after_delay"], out["answers_checked_after_delay"],
              out["tempfail_answers"]))
-    print("  LDAP searches per lookup (authd's STATS): %.4f without changes, %.4f with"
+    print("  LDAP searches per lookup (authd's STATS: every search / every lookup, the "
+          "poller's included): %.4f without changes, %.4f with"
           % (out["searches_per_lookup_steady"], out["searches_per_lookup_changes"]))
     print("  Samba's prefork children: %s" % out["samba_prefork_children"])
     print("  lookups/s done (asked %d): %.0f without changes, %.0f with (x%.3f, medians)"

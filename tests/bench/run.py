@@ -1069,8 +1069,8 @@ def print_table(summary, rat, ceiling, fsyncs, runs):
             ("p50 ms", "dot_p50_ms", 1), ("p99 ms", "dot_p99_ms", 1), ("max ms", "dot_max_ms", 0),
             ("cpu s/1k", "cpu_s_per_1000", 2), ("PSS MB", "peak_pss_mb", 1),
             ("ldap/msg", "ldap_searches_per_msg", 3), ("ldap/distinct", "ldap_searches_per_distinct_rcpt", 3)]
-    print("Ceiling: loadgen -> smtp-sink %.0f msg/s (R=1), %.0f msg/s (R=5); "
-          "fsync rate in the spool dir: %.0f/s" % (ceiling.get(1, 0), ceiling.get(5, 0), fsyncs))
+    print("Ceiling: loadgen -> smtp-sink %s; fsync rate in the spool dir: %.0f/s"
+          % (", ".join("%.0f msg/s (R=%d)" % (ceiling[r], r) for r in sorted(ceiling)), fsyncs))
     print("Figures: median [min-max] over the repeats. e2e: accepted messages / time from "
           "the first connect until the MTA's queue is empty and the sinks have every "
           "transaction.")
