@@ -4,11 +4,18 @@
     python3 tests/bench/run.py [--users N] [--messages M] [--concurrency C]
         [--rcpts 1,5] [--size S] [--repeat K] [--group-messages G]
         [--mta dirmx,postfix] [--e2e-timeout S] [--smoke] [--build-dir DIR] [--keep]
+        [--changes N [--change-rate R] [--change-messages M] [--change-poll-ms P]
+         [--change-stale-s S]] [--directory slapd|samba]
 
 One slapd with N generated users is shared by both MTAs; each MTA in turn
 gets the same load from tests/bench/loadgen.c on loopback and relays it to
 the users' mailHost servers (smtp-sinks). Prints a table and, as the last
 line of stdout, one JSON object with every figure.
+
+--changes N (issue 14): dirmx also runs warm with and without N directory
+changes during the load, and measures how long each takes to reach
+authd's answers (changes.py); --directory samba measures that on a Samba
+AD DC with a lookup load on authd alone (adchanges.py). See README.md.
 """
 
 import argparse
