@@ -4,17 +4,25 @@
     python3 tests/bench/run.py [--users N] [--messages M] [--concurrency C]
         [--rcpts 1,5] [--size S] [--repeat K] [--group-messages G]
         [--mta dirmx,postfix] [--e2e-timeout S] [--smoke] [--build-dir DIR] [--keep]
+        [--changes N [--change-rate R] [--change-messages M] [--change-poll-ms P]
+         [--change-stale-s S]] [--directory slapd|samba]
 
 One slapd with N generated users is shared by both MTAs; each MTA in turn
 gets the same load from tests/bench/loadgen.c on loopback and relays it to
 the users' mailHost servers (smtp-sinks). Prints a table and, as the last
 line of stdout, one JSON object with every figure.
+
+--changes N (issue 14): dirmx also runs warm with and without N directory
+changes during the load, and measures how long each takes to reach
+authd's answers (changes.py); --directory samba measures that on a Samba
+AD DC with a lookup load on authd alone (adchanges.py). See README.md.
 """
 
 import argparse
 import json
 import resource
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -31,11 +39,18 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
 
 from dirmxlab import Lab, Slapd, ldapdata, free_port  # noqa: E402
 from dirmxlab.core import find_program  # noqa: E402
+from dirmxlab.dnsmasq import Dnsmasq  # noqa: E402
+
+sys.path.insert(0, HERE)
+from changes import Changes, LdapWriter, percentile  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 NCPU = os.cpu_count() or 1
 SINK_ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]  # the 3 mailbox servers
+# --changes: the mailbox server the changed users move to (one name each,
+# all resolving here through the bench's dnsmasq)
+CHANGE_SINK = "127.0.0.14"
 
 
 def log(*a):
@@ -175,7 +190,7 @@ def fsync_rate(directory, seconds=2.0):
 
 
 def port_free_on_all(port):
-    for a in ["127.0.0.1"] + SINK_ADDRS:
+    for a in ["127.0.0.1"] + SINK_ADDRS + [CHANGE_SINK]:
         with socket.socket() as s:
             try:
                 s.bind((a, port))
@@ -196,11 +211,12 @@ class Sinks:
     """One smtp-sink per mailbox server address (and one on 127.0.0.1 for
     the ceiling), with -c counters on stdout."""
 
-    def __init__(self, lab, port):
+    def __init__(self, lab, port, extra=()):
         self.lab, self.port = lab, port
         self.prog = find_program("smtp-sink")
         self.procs = {}
-        for a in ["127.0.0.1"] + SINK_ADDRS:
+        self.addrs = SINK_ADDRS + list(extra)
+        for a in ["127.0.0.1"] + self.addrs:
             name = "smtp-sink-%s" % a
             self.procs[a] = (name, lab.spawn(name, [self.prog, "-c", "-u", "nobody", "-m", "1024",
                                                   "%s:%d" % (a, port), "1024"]))
@@ -215,11 +231,12 @@ class Sinks:
                         raise RuntimeError("smtp-sink on %s:%d did not start" % (a, port))
                     time.sleep(0.05)
 
-    def messages(self, addrs=SINK_ADDRS):
+    def messages(self, addrs=None):
         """Transactions received so far (smtp-sink -c counts mesg= at the
-        final dot), summed over addrs: the last counter of each log."""
+        final dot), summed over addrs (default: every mailbox server): the
+        last counter of each log."""
         total = 0
-        for a in addrs:
+        for a in addrs or self.addrs:
             try:
                 with open(self.lab.path("logs", self.procs[a][0] + ".log"), "rb") as f:
                     f.seek(0, os.SEEK_END)
@@ -364,10 +381,11 @@ class Dirmx:
     # one transaction per message per next hop, no recipient limit
     rcpts_per_transaction = None
 
-    def __init__(self, lab, slapd, info, build, sink_port_):
+    def __init__(self, lab, slapd, info, build, sink_port_, dns_server=None):
         self.lab, self.slapd, self.build = lab, slapd, build
         self.port = free_port()
-        self.dns_port = free_port(udp_too=True)  # nothing listens there
+        # default: a dead port, nothing listens there
+        self.dns_server = dns_server or "127.0.0.1:%d" % free_port(udp_too=True)
         self.sock = lab.path("dirmx", "authd.sock")
         self.ctl = lab.path("dirmx", "routerd.sock")
         self.spool = lab.path("dirmx", "spool", "x")[:-2]
@@ -376,9 +394,10 @@ class Dirmx:
 [global]
 log_level = info
 [dns]
-# a dead loopback port: the mailHost hops are [IP]:port literals, and
-# nothing of the bench may leave the machine
-servers = 127.0.0.1:{dnsport}
+# a dead loopback port (--changes: the bench's dnsmasq, which knows only
+# the changed users' new mailbox servers): the mailHost hops are [IP]:port
+# literals, and nothing of the bench may leave the machine
+servers = {dns}
 timeout = 500ms
 tries = 1
 [authd]
@@ -402,21 +421,24 @@ local_domains = {dom}, {adom}
 [listener mx]
 address = 127.0.0.1:{port}
 role = mx
-""".format(dnsport=self.dns_port, ctl=self.ctl, lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
+""".format(dns=self.dns_server, ctl=self.ctl, lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
            sock=self.sock, spool=self.spool, dom=info["domain"], adom=info["alias_domain"],
            port=self.port))
         os.chmod(os.path.dirname(self.sock), 0o755)
         self.settings = {"authd": "directory=ldap, servers=ldap://127.0.0.1 (StartTLS, simple "
-                         "bind as the service account), cache defaults (cache_ttl 300s, "
-                         "negative 60s, pool_size 2)",
+                         "bind as the service account), cache defaults (cache_ttl 1h, "
+                         "negative 10m while changes are followed, 5m when not; "
+                         "pool_size 2), watch auto (syncrepl on slapd)",
                          "routerd": "mx listener, local_domains=%s,%s, spool fsync on "
                          "(not configurable), log_level=info; delivery to each "
                          "recipient's mailHost ([IP]:port) with routerd's defaults "
                          "(200 messages in delivery, 100 connections, 20 per "
                          "destination, reuse 5 s idle / 100 transactions, outbound "
-                         "tls_policy may); [dns] servers = a dead loopback port; "
-                         "control_socket in the temp dir" % (info["domain"],
-                                                             info["alias_domain"])}
+                         "tls_policy may); [dns] servers = %s; "
+                         "control_socket in the temp dir" % (
+                             info["domain"], info["alias_domain"],
+                             "the bench's dnsmasq (--changes)" if dns_server
+                             else "a dead loopback port")}
         self.authd = self.routerd = None
 
     def start(self):
@@ -663,9 +685,13 @@ domain = {dom}, {adom}
 
 # -- one measured run ------------------------------------------------------------
 
-def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant, group=False):
+def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant, group=False,
+            side=None):
     """One run. An MTA (one with queue_state()) is measured end to end: until
-    its queue is empty and the sinks have every transaction it owes them."""
+    its queue is empty and the sinks have every transaction it owes them.
+    side (--changes): started just before the load generator, told when it
+    is done, and finished after the end-to-end wait (so that neither
+    figure includes it) and before the searches are counted."""
     rcpt_file = files["group"] if group else files["users"]
     delivers = hasattr(mta, "queue_state")
     if delivers:
@@ -681,7 +707,13 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
     sink0 = sinks.messages()
     with Sampler(mta.roots) as samp:
         t0 = time.monotonic()
-        lg = run_loadgen(loadgen, mta.port, rcpt_file, a, seed, messages, rcpts)
+        if side:
+            side.start()
+        try:
+            lg = run_loadgen(loadgen, mta.port, rcpt_file, a, seed, messages, rcpts)
+        finally:
+            if side:
+                side.loadgen_done()
         e2e = exp_txns = exp_rcpts = None
         if delivers:
             exp_txns, exp_rcpts, exp_distinct = expected_delivery(
@@ -700,6 +732,8 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
         t_end = time.monotonic()
     cpu1 = tree_cpu(mta.roots())
     slapd_cpu1 = tree_cpu([slapd.proc.pid])
+    if side:
+        side.finish()
     time.sleep(0.2)
     s1 = slapd.searches_count()
     busy1 = system_busy()
@@ -764,6 +798,178 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
     return r
 
 
+# -- directory changes during the load (issue 14) -------------------------------
+
+class SlapdHops:
+    """The next hop on OpenLDAP: mailHost, replaced as rootdn over ldapi
+    on one bound connection (changes.LdapWriter: the write has returned
+    when slapd has answered the ModifyRequest)."""
+    attr = "mailHost"
+
+    def __init__(self, slapd):
+        self.slapd = slapd
+        self.conn = None
+
+    @staticmethod
+    def _ldif(dn, hop):
+        return "dn: %s\nchangetype: modify\nreplace: mailHost\nmailHost: %s\n-\n" % (dn, hop)
+
+    def set_hop(self, dn, hop):
+        if self.conn is None:
+            self.conn = LdapWriter(self.slapd.ldapi_path, self.slapd.root_dn,
+                                   self.slapd.root_pw)
+        self.conn.replace(dn, "mailHost", hop)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def set_hops(self, pairs):
+        self.slapd.modify_ldif("\n".join(self._ldif(dn, hop) for dn, hop in pairs))
+
+
+_ADDR = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")
+
+
+def change_messages(a, results):
+    """Messages of each --changes run: enough for the load to outlast the
+    changes (rate of the last warm 1-recipient run, else 1000/s, + 30 %)."""
+    if a.change_messages:
+        return a.change_messages
+    if a.smoke:
+        return 300
+    warm = [r["accepted_msgs_per_s"] for r in results
+            if r["mta"] == "dirmx" and r["variant"] == "r1-warm"]
+    rate = statistics.median(warm) if warm else 1000.0
+    n = rate * 1.3 * (a.changes / a.change_rate + 3)
+    return max(500, int(round(n, -2)))
+
+
+def run_changes(mta, slapd, sinks, loadgen, files, a, results):
+    """chg-cold (fills the cache), then per repeat chg-steady (warm, no
+    change) and chg-changes (the same load, same seed, while a.changes
+    users move to a new mailbox server each): 1 recipient per message, so
+    that each message owes the sinks one transaction wherever it goes."""
+    msgs = change_messages(a, results)
+    seed = 5000
+    log("changes: %d changes per run at %.0f/s, %d messages per run"
+        % (a.changes, a.change_rate, msgs))
+    mta.flush_cache()
+    runs = [("chg-cold", None)]
+    for rep in range(a.repeat):
+        runs += [("chg-steady", rep), ("chg-changes", rep)]
+    directory = SlapdHops(slapd)
+    try:
+        for variant, rep in runs:
+            side = addrs = None
+            if variant == "chg-changes":
+                plan, addrs = files["change_plan"](rep)
+                side = Changes(directory, mta.sock, plan, rate=a.change_rate,
+                               poll_ms=a.change_poll_ms, stale_s=a.change_stale_s)
+                side.prepare()
+                tail = LogTail(slapd.log_path())
+                tail.mark()
+                moved0 = sinks.messages([CHANGE_SINK])
+            r = measure(mta, slapd, sinks, loadgen, files, a, seed, msgs, 1, variant, side=side)
+            r["rep"] = rep
+            if side:
+                naming = sum(1 for line in tail.read().splitlines() if " SRCH base=" in line
+                             and addrs & {x.lower() for x in _ADDR.findall(line)})
+                r["changes"] = side.result(naming)
+                # messages the load sent to a moved user after its move
+                r["changes"]["sink_transactions_at_new_hops"] = \
+                    sinks.messages([CHANGE_SINK]) - moved0
+                r["ldap_searches_other_per_msg"] = (r["ldap_searches"] - naming) / msgs
+            results.append(r)
+            c = r.get("changes")
+            log("  %-7s %-11s rep %s: %7.1f acc/s  e2e %s  ldap/msg %.4f%s" % (
+                mta.name, variant, rep, r["accepted_msgs_per_s"],
+                "%.1f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
+                r["ldap_searches_per_msg"],
+                "  delay p50 %.0f p99 %.0f max %.0f ms, unseen %d, stale %d, during load %d/%d"
+                % (c["delay_p50_ms"] or -1, c["delay_p99_ms"] or -1, c["delay_max_ms"] or -1,
+                   c["unseen"], c["stale_after_delay"], c["made_while_load_ran"],
+                   c["changes"]) if c else ""))
+    finally:
+        directory.close()
+        # Postfix (next) must route by the original mailHosts.
+        directory.set_hops(files["change_restore"])
+
+
+def changes_summary(results, summary):
+    runs = [r for r in results if r["mta"] == "dirmx" and r.get("changes")]
+    if not runs:
+        return None
+    delays = [d for r in runs for d in r["changes"]["delays_ms"]]
+    out = {
+        "runs": len(runs),
+        "changes": sum(r["changes"]["changes"] for r in runs),
+        "unseen": sum(r["changes"]["unseen"] for r in runs),
+        "made_while_load_ran": sum(r["changes"]["made_while_load_ran"] for r in runs),
+        "delay_p50_ms": percentile(delays, 50),
+        "delay_p99_ms": percentile(delays, 99),
+        "delay_max_ms": max(delays) if delays else None,
+        "stale_after_delay": sum(r["changes"]["stale_after_delay"] for r in runs),
+        "answers_checked_after_delay": sum(r["changes"]["answers_checked_after_delay"]
+                                           for r in runs),
+        "tempfail_answers": sum(r["changes"]["tempfail_answers"] for r in runs),
+        "sink_transactions_at_new_hops": sum(r["changes"]["sink_transactions_at_new_hops"]
+                                             for r in runs),
+        "ldap_searches_per_msg": statistics.median(r["ldap_searches_per_msg"] for r in runs),
+        "ldap_searches_other_per_msg": statistics.median(r["ldap_searches_other_per_msg"]
+                                                         for r in runs),
+        "ldap_searches_naming_changed_addrs": [
+            r["changes"]["ldap_searches_naming_changed_addrs"] for r in runs],
+    }
+    d = summary.get("dirmx", {})
+    for f in ("accepted_msgs_per_s", "e2e_msgs_per_s"):
+        st, ch = (d.get(v, {}).get(f) for v in ("chg-steady", "chg-changes"))
+        out[f + "_steady"] = st["median"] if st else None
+        out[f + "_changes"] = ch["median"] if ch else None
+        out[f + "_changes_over_steady"] = (ch["median"] / st["median"]) if st and ch else None
+    p = summary.get("postfix", {}).get("r1-warm", {}).get("ldap_searches_per_msg")
+    out["postfix"] = {
+        "delay_s": 0, "why": "Postfix keeps no LDAP result cache: every recipient is "
+                             "looked up live",
+        "ldap_searches_per_rcpt": p["median"] if p else 3,
+        "ldap_searches_per_rcpt_measured": bool(p),
+        "source": "this run's postfix r1-warm ldap/msg (1 recipient per message)" if p
+                  else "issue 14's figure, not measured in this run (--mta without postfix "
+                       "or --rcpts without 1)"}
+    return out
+
+
+def print_changes(cs, a):
+    print("\nDirectory changes while the load runs (dirmx, issue 14): %d changes in %d "
+          "runs at %.0f/s, %d made while the load ran; authd polled every %.0f ms through "
+          "its socket (cached LOOKUP)" % (cs["changes"], cs["runs"], a.change_rate,
+                                          cs["made_while_load_ran"], a.change_poll_ms))
+    f = (lambda v: "%.0f" % v if v is not None else "n/a")
+    print("  delay from the write's return to authd's new answer: p50 %s ms, p99 %s ms, "
+          "max %s ms; not seen within 30 s: %d" % (f(cs["delay_p50_ms"]),
+                                                    f(cs["delay_p99_ms"]),
+                                                    f(cs["delay_max_ms"]), cs["unseen"]))
+    print("  stale answers after the delay: %d (of %d answers asked for over %.0f s after "
+          "each change showed); TEMPFAIL answers: %d; messages routerd delivered to a "
+          "moved user's new server: %d" % (cs["stale_after_delay"],
+                                           cs["answers_checked_after_delay"],
+                                           a.change_stale_s, cs["tempfail_answers"],
+                                           cs["sink_transactions_at_new_hops"]))
+    print("  LDAP searches per message during the changes (warm): %.4f (median); without "
+          "the re-reads of the changed entries (searches naming a changed address: %s): %.4f"
+          % (cs["ldap_searches_per_msg"], cs["ldap_searches_naming_changed_addrs"],
+             cs["ldap_searches_other_per_msg"]))
+    for k, name in (("accepted_msgs_per_s", "accepted"), ("e2e_msgs_per_s", "e2e")):
+        if cs[k + "_changes_over_steady"] is not None:
+            print("  %s msg/s: %.0f without changes, %.0f with (x%.3f, medians)"
+                  % (name, cs[k + "_steady"], cs[k + "_changes"],
+                     cs[k + "_changes_over_steady"]))
+    p = cs["postfix"]
+    print("  Postfix: 0 s delay (no LDAP result cache), %.2f LDAP searches per recipient (%s)"
+          % (p["ldap_searches_per_rcpt"], p["source"]))
+
+
 def run_mta(mta, slapd, sinks, loadgen, files, a, results):
     mta.start()
     mta.validation = check_validation(mta.port, files["known"], files["unknown"])
@@ -804,6 +1010,8 @@ def run_mta(mta, slapd, sinks, loadgen, files, a, results):
                     "%.1f" % r["e2e_s"] if r["e2e_s"] else "-",
                     r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"], r["sink_transactions"],
                     r["expected_sink_transactions"], r["delivered_rcpts"], r["expected_rcpts"]))
+    if a.changes and mta.name == "dirmx":
+        run_changes(mta, slapd, sinks, loadgen, files, a, results)
     mta.stop()
 
 
@@ -868,8 +1076,8 @@ def print_table(summary, rat, ceiling, fsyncs, runs):
             ("p50 ms", "dot_p50_ms", 1), ("p99 ms", "dot_p99_ms", 1), ("max ms", "dot_max_ms", 0),
             ("cpu s/1k", "cpu_s_per_1000", 2), ("PSS MB", "peak_pss_mb", 1),
             ("ldap/msg", "ldap_searches_per_msg", 3), ("ldap/distinct", "ldap_searches_per_distinct_rcpt", 3)]
-    print("Ceiling: loadgen -> smtp-sink %.0f msg/s (R=1), %.0f msg/s (R=5); "
-          "fsync rate in the spool dir: %.0f/s" % (ceiling.get(1, 0), ceiling.get(5, 0), fsyncs))
+    print("Ceiling: loadgen -> smtp-sink %s; fsync rate in the spool dir: %.0f/s"
+          % (", ".join("%.0f msg/s (R=%d)" % (ceiling[r], r) for r in sorted(ceiling)), fsyncs))
     print("Figures: median [min-max] over the repeats. e2e: accepted messages / time from "
           "the first connect until the MTA's queue is empty and the sinks have every "
           "transaction.")
@@ -931,6 +1139,23 @@ def main():
     ap.add_argument("--e2e-timeout", type=float, default=300,
                     help="seconds to wait for delivery after the load (per run)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--changes", type=int, default=0,
+                    help="dirmx: also runs with N directory changes during the load "
+                         "(issue 14; 0: none)")
+    ap.add_argument("--change-rate", type=float, default=10.0, help="changes per second")
+    ap.add_argument("--change-messages", type=int, default=0,
+                    help="messages per changes run (0: enough to outlast the changes)")
+    ap.add_argument("--change-poll-ms", type=float, default=20.0,
+                    help="authd is asked every this many ms per pending change")
+    ap.add_argument("--change-stale-s", type=float, default=2.0,
+                    help="seconds of asking again after a change showed")
+    ap.add_argument("--directory", choices=("slapd", "samba"), default="slapd",
+                    help="samba: only the --changes measurement, on a Samba AD DC, "
+                         "with a lookup load on authd (no SMTP, no Postfix)")
+    ap.add_argument("--ad-lookup-rate", type=float, default=2000,
+                    help="samba: cached LOOKUPs per second of the load on authd")
+    ap.add_argument("--samba-prefork-children", type=int, default=0,
+                    help="samba: the DC's smb.conf prefork children (0: Samba's default)")
     a = ap.parse_args()
     if a.smoke:
         a.users, a.messages, a.repeat, a.concurrency = 200, 50, 1, 5
@@ -939,6 +1164,26 @@ def main():
     a.rcpts = [int(x) for x in a.rcpts.split(",")]
     mtas = a.mta.split(",")
     started = time.time()
+    if a.directory == "samba":
+        if not a.changes:
+            raise SystemExit("--directory samba measures --changes only: give --changes N")
+        if a.changes * a.repeat > a.users:
+            raise SystemExit("--changes x --repeat must be at most --users")
+        import adchanges
+        with Lab("bench-ad", keep=a.keep) as lab:
+            out = adchanges.run(a, lab, a.build_dir, SRC, log)
+        out.update({"bench": "dirmx-issue14-ad", "version": 1,
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                    "duration_s": round(time.time() - started, 1),
+                    "params": {"users": a.users, "changes": a.changes, "repeat": a.repeat,
+                               "change_rate": a.change_rate,
+                               "change_poll_ms": a.change_poll_ms,
+                               "change_stale_s": a.change_stale_s,
+                               "ad_lookup_rate": a.ad_lookup_rate,
+                               "samba_prefork_children": a.samba_prefork_children,
+                               "ncpu": NCPU}})
+        print(json.dumps(out, sort_keys=True))
+        return
 
     with Lab("bench", keep=a.keep) as lab:
         os.chmod(lab.dir, 0o755)
@@ -969,7 +1214,30 @@ def main():
                  "addr_hosts": addr_hosts, "group_hosts": group_hosts,
                  "known": info["users"][1]["mail"],
                  "unknown": "no-such-user-4711@%s" % info["domain"]}
-        sinks = Sinks(lab, sp)
+        dns = None
+        if a.changes:
+            if a.changes * a.repeat > len(info["users"]):
+                raise SystemExit("--changes x --repeat must be at most --users")
+            # distinct users spread over the directory, one new mailbox
+            # server name each, all on the CHANGE_SINK
+            step = len(info["users"]) // (a.changes * a.repeat)
+            moved = info["users"][::step][:a.changes * a.repeat]
+
+            def hop_name(i):
+                return "mbx-moved-%04d.bench.test" % i
+
+            def change_plan(rep, moved=moved):
+                us = moved[rep * a.changes:(rep + 1) * a.changes]
+                plan = [{"dn": u["dn"], "addr": u["mail"],
+                         "new_hop": "[%s]:%d" % (hop_name(rep * a.changes + i), sp)}
+                        for i, u in enumerate(us)]
+                addrs = {x.lower() for u in us for x in [u["mail"]] + u["aliases"]}
+                return plan, addrs
+            files["change_plan"] = change_plan
+            files["change_restore"] = [(u["dn"], u["mailhost"]) for u in moved]
+            dns = Dnsmasq(lab, [("A", hop_name(i), CHANGE_SINK) for i in range(len(moved))],
+                          domains=("bench.test",))
+        sinks = Sinks(lab, sp, extra=[CHANGE_SINK] if a.changes else ())
         results, ceiling = [], {}
         # The ceiling: loadgen straight into one smtp-sink.
         class _S:  # noqa: E306
@@ -991,7 +1259,8 @@ def main():
         objs = {}
         for name in mtas:
             if name == "dirmx":
-                m = Dirmx(lab, slapd, info, a.build_dir, sp)
+                m = Dirmx(lab, slapd, info, a.build_dir, sp,
+                          dns_server=dns.server if dns else None)
             elif name == "postfix":
                 m = Postfix(lab, slapd, info, sp, a.process_limit)
             else:
@@ -1006,6 +1275,9 @@ def main():
         summary = summarize(mta_results)
         rat = ratios(summary)
         print_table(summary, rat, ceiling, fsyncs, mta_results)
+        cs = changes_summary(mta_results, summary)
+        if cs:
+            print_changes(cs, a)
         fastest = max((s["accepted_msgs_per_s"]["median"] for m in summary.values()
                        for s in m.values() if s.get("accepted_msgs_per_s")), default=0)
         out = {
@@ -1016,7 +1288,9 @@ def main():
                        "rcpts": a.rcpts, "size": a.size, "per_conn": a.per_conn,
                        "pipelining": not a.no_pipelining, "repeat": a.repeat,
                        "group_messages": a.group_messages, "group_size": files["group_size"],
-                       "e2e_timeout_s": a.e2e_timeout,
+                       "e2e_timeout_s": a.e2e_timeout, "changes": a.changes,
+                       "change_rate": a.change_rate, "change_poll_ms": a.change_poll_ms,
+                       "change_stale_s": a.change_stale_s,
                        "smoke": a.smoke, "ncpu": NCPU},
             "ceiling_msgs_per_s": {str(k): v for k, v in ceiling.items()},
             "ceiling_over_fastest_mta": (min(ceiling.values()) / fastest) if fastest else None,
@@ -1035,6 +1309,7 @@ def main():
             "all_delivered": all(r.get("all_delivered") for r in mta_results),
             "rcpts_per_transaction": {n: m.rcpts_per_transaction for n, m in objs.items()},
             "summary": summary, "ratios_dirmx_over_postfix": rat,
+            "changes": cs,
             "runs": results,
         }
         if "postfix" in objs:
