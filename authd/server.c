@@ -337,27 +337,28 @@ static void do_stats(struct conn *c, uint64_t id)
 	struct lookup_stats st;
 	struct authproto_msg *m =
 	    authproto_msg_new_answer(AUTHPROTO_OK, AUTHPROTO_STATS, id);
+
+	lookup_get_stats(c->srv->b.lookup, &st);
 	const struct {
 		const char *name;
 		uint64_t value;
-	} * row, rows[] = {
-	             {"lookups", 0},   {"cache_hits", 0}, {"searches", 0},
-	             {"coalesced", 0}, {"ok", 0},         {"notfound", 0},
-	             {"tempfail", 0},  {NULL, 0},
-	         };
-	uint64_t values[7];
+	} rows[] = {
+	    {"lookups", st.lookups},
+	    {"cache_hits", st.cache_hits},
+	    {"searches", st.searches},
+	    {"coalesced", st.coalesced},
+	    {"ok", st.ok},
+	    {"notfound", st.notfound},
+	    {"tempfail", st.tempfail},
+	    /* directory changes (dirwatch.h): answers dropped, and answers
+	     * not cached because a change arrived while they were made */
+	    {"invalidated", st.invalidated},
+	    {"uncached_changed", st.uncached_changed},
+	};
 
-	lookup_get_stats(c->srv->b.lookup, &st);
-	values[0] = st.lookups;
-	values[1] = st.cache_hits;
-	values[2] = st.searches;
-	values[3] = st.coalesced;
-	values[4] = st.ok;
-	values[5] = st.notfound;
-	values[6] = st.tempfail;
-	for (row = rows; row->name != NULL; row++) {
-		authproto_msg_add_str(m, "counter", row->name);
-		authproto_msg_add_uint(m, "value", values[row - rows]);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		authproto_msg_add_str(m, "counter", rows[i].name);
+		authproto_msg_add_uint(m, "value", rows[i].value);
 	}
 	send_msg(c, m);
 }
