@@ -235,6 +235,13 @@ static void watch_sync(void *ctx, bool in_sync)
 	lookup_set_watched(a->lookup, in_sync);
 }
 
+static void watch_deletions(void *ctx, bool seen)
+{
+	struct authd *a = ctx;
+
+	lookup_set_deletions_seen(a->lookup, seen);
+}
+
 static void start_watch(struct authd *a, const struct settings_authd *s,
                         const struct ldpool_options *po, const char *base_dn)
 {
@@ -250,6 +257,7 @@ static void start_watch(struct authd *a, const struct settings_authd *s,
 	struct dirwatch_hooks h = {.invalidate = watch_invalidate,
 	                           .flush = watch_flush,
 	                           .sync = watch_sync,
+	                           .deletions = watch_deletions,
 	                           .ctx = a};
 
 	if (s->watch == SETTINGS_WATCH_OFF) {

@@ -143,6 +143,25 @@ void dirwatch_set_sync(struct dirwatch *w, bool in_sync)
 	w->h.sync(w->h.ctx, in_sync);
 }
 
+void dirwatch_set_deletions_seen(struct dirwatch *w, bool seen)
+{
+	if (w->deletions_known && seen == w->deletions_seen)
+		return;
+	w->deletions_known = true;
+	w->deletions_seen = seen;
+	if (seen)
+		log_info("dirwatch", "event=deletions_seen dc=%s", w->dc_uri);
+	else
+		log_warn("dirwatch",
+		         "event=deletions_unseen dc=%s hint=\"the bind account "
+		         "cannot list CN=Deleted Objects: deleted objects stay "
+		         "cached up to unwatched_cache_ttl; grant it List "
+		         "Contents and Read Property there\"",
+		         w->dc_uri);
+	if (w->h.deletions != NULL)
+		w->h.deletions(w->h.ctx, seen);
+}
+
 void dirwatch_flush(struct dirwatch *w, const char *reason)
 {
 	w->flushes++;
@@ -361,6 +380,7 @@ void dirwatch_get_status(const struct dirwatch *w, struct dirwatch_status *st)
 	st->last_change_unix = w->last_change_unix;
 	st->last_change_dn = w->last_dn;
 	st->in_sync = w->in_sync;
+	st->deletions_seen = w->deletions_seen || !w->deletions_known;
 }
 
 void dirwatch_deinit(struct dirwatch **wp)

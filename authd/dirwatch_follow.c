@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "alloc.h"
@@ -23,6 +24,8 @@
 
 #define NOTIFY_OID "1.2.840.113556.1.4.528"
 #define SHOW_DELETED_OID "1.2.840.113556.1.4.417"
+/* MS-ADTS 6.1.1.4: GUID_DELETED_OBJECTS_CONTAINER_W */
+#define DELETED_OBJECTS_WKGUID "18e2ea80684f11d2b9aa00c04f79f805"
 #define PAGE_SIZE 500
 #define MAX_ATTRS 48
 
@@ -291,7 +294,9 @@ static void notify_stream(const struct ldconn_message *m, void *ctx)
 
 	if (m->intermediate)
 		return;
-	usn_seen(w, m->entry);
+	/* Not usn_seen(): only the sweep advances the high-water mark, so
+	 * that a catch-up after a reconnect starts before any change a
+	 * notification may have skipped. */
 	dirwatch_changed(w, m->entry, NULL);
 }
 
@@ -304,6 +309,67 @@ static void notify_done(const struct ldconn_result *res, void *ctx)
 }
 
 static void usn_search(struct dirwatch *w);
+
+/* The sweep (uSNChanged) runs in both AD modes: notifications are not
+ * enough on Samba (see dirwatch.h). */
+static void sweep_later(struct dirwatch *w)
+{
+	evloop_timer_start(w->poll, w->o.poll_interval_ms);
+}
+
+static void deleted_read(const struct ldconn_result *res, void *ctx)
+{
+	struct dirwatch *w = ctx;
+	const struct ldconn_attr *a = NULL;
+	bool seen;
+
+	w->aux = NULL;
+	/* The container itself comes back to anyone, without its
+	 * attributes: isDeleted shows the right to read it, given with the
+	 * right to list it (Windows' and Samba's defaults, and the grant
+	 * the hint names). */
+	if (res->status == LDCONN_OK && res->n_entries == 1)
+		a = ldconn_entry_attr(&res->entries[0], "isDeleted");
+	seen = a != NULL && a->n_values == 1 &&
+	       strcasecmp(a->values[0].data, "TRUE") == 0;
+	if (res->status == LDCONN_CONN_LOST || res->status == LDCONN_TIMEOUT) {
+		dirwatch_lost(w, "cannot read the Deleted Objects container");
+		return;
+	}
+	dirwatch_set_deletions_seen(w, seen);
+	/* Nothing says what changed before this point on this DC: answers
+	 * cached until now may be stale. */
+	dirwatch_flush(w, "following the changes of a DC from now on: "
+	                  "what changed before is unknown");
+	sweep_later(w);
+	now_in_sync(w);
+}
+
+/*
+ * Can the bind account see tombstones? AD and Samba let only
+ * administrators list the Deleted Objects container (found by its
+ * well-known GUID, its name is localized): for anyone else, Show Deleted
+ * shows nothing and a deletion is never seen, by notification or sweep.
+ */
+static void probe_deleted(struct dirwatch *w)
+{
+	static const char *const attrs[] = {"isDeleted", NULL};
+	struct ldconn_control show = {.oid = SHOW_DELETED_OID};
+	char *base =
+	    alloc_printf("<WKGUID=%s,%s>", DELETED_OBJECTS_WKGUID, w->base_dn);
+	struct ldconn_search s = {.base = base,
+	                          .scope = LDAP_SCOPE_BASE,
+	                          .filter = "(objectClass=*)",
+	                          .attrs = attrs,
+	                          .controls = &show,
+	                          .n_controls = 1};
+	const char *error;
+
+	w->aux = ldconn_search_start(w->conn, &s, deleted_read, w, &error);
+	free(base);
+	if (w->aux == NULL)
+		dirwatch_lost(w, error);
+}
 
 static void root_dse_read(const struct ldconn_result *res, void *ctx)
 {
@@ -319,13 +385,7 @@ static void root_dse_read(const struct ldconn_result *res, void *ctx)
 	w->usn_hw = usn;
 	free(w->usn_dc);
 	w->usn_dc = alloc_strdup(w->dc_uri);
-	/* Nothing says what changed before this point on this DC: answers
-	 * cached until now may be stale. */
-	dirwatch_flush(w, "following the changes of a DC from now on: "
-	                  "what changed before is unknown");
-	if (w->mech == MECH_POLL)
-		evloop_timer_start(w->poll, w->o.poll_interval_ms);
-	now_in_sync(w);
+	probe_deleted(w);
 }
 
 static void read_root_dse(struct dirwatch *w)
@@ -377,8 +437,7 @@ static void usn_result(const struct ldconn_result *res, void *ctx)
 		usn_search(w); /* the next page */
 		return;
 	}
-	if (w->mech == MECH_POLL)
-		evloop_timer_start(w->poll, w->o.poll_interval_ms);
+	sweep_later(w);
 	now_in_sync(w);
 }
 

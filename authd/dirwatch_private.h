@@ -50,6 +50,7 @@ struct dirwatch {
 	unsigned backoff_ms;
 	bool in_sync;
 	bool ever_synced; /* the cache may hold answers from before */
+	bool deletions_seen, deletions_known;
 	/* syncrepl */
 	struct ldconn_value cookie;
 	bool have_cookie, resumed, present_phase;
@@ -71,6 +72,8 @@ void dirwatch_changed(struct dirwatch *w, const struct ldconn_entry *e,
 /* A deleted object known by its id only. */
 void dirwatch_deleted_id(struct dirwatch *w, const char *id);
 void dirwatch_set_sync(struct dirwatch *w, bool in_sync);
+/* AD: whether the bind account sees tombstones (on this DC). */
+void dirwatch_set_deletions_seen(struct dirwatch *w, bool seen);
 void dirwatch_flush(struct dirwatch *w, const char *reason);
 /* The connection or the search failed: down, retry later. */
 void dirwatch_lost(struct dirwatch *w, const char *reason);

@@ -124,6 +124,11 @@ char *lookup_tag_make(char kind, const char *value);
 /* Are directory changes followed now? Until they are (and whenever they
  * stop), answers are cached for at most map.unwatched_ttl_ms. */
 void lookup_set_watched(struct lookup *lk, bool watched);
+/* Are deletions among the changes followed (AD: can the bind account see
+ * tombstones)? When not, OK answers are cached for at most
+ * map.unwatched_ttl_ms (NOTFOUND ones are not made stale by a deletion).
+ * Default: yes. */
+void lookup_set_deletions_seen(struct lookup *lk, bool seen);
 
 struct lookup_stats {
 	uint64_t lookups, cache_hits, searches, coalesced;

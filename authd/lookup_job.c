@@ -458,9 +458,13 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static uint64_t ttl_capped(const struct lookup *lk, uint64_t ttl)
+static uint64_t ttl_capped(const struct lookup *lk, uint64_t ttl, bool ok)
 {
-	if (!lk->watched && lk->map.unwatched_ttl_ms > 0 &&
+	/* An OK answer is made stale by a deletion too: not followed, it
+	 * gets the unwatched cap. */
+	bool capped = !lk->watched || (ok && lk->deletions_unseen);
+
+	if (capped && lk->map.unwatched_ttl_ms > 0 &&
 	    ttl > lk->map.unwatched_ttl_ms)
 		return lk->map.unwatched_ttl_ms;
 	return ttl;
@@ -470,8 +474,8 @@ static void job_cache_store(struct job *j)
 {
 	struct lookup *lk = j->lk;
 	uint64_t now = evloop_now_ms();
-	uint64_t ttl = ttl_capped(lk, lk->map.cache_ttl_ms);
-	uint64_t neg_ttl = ttl_capped(lk, lk->map.negative_ttl_ms);
+	uint64_t ttl = ttl_capped(lk, lk->map.cache_ttl_ms, true);
+	uint64_t neg_ttl = ttl_capped(lk, lk->map.negative_ttl_ms, false);
 	const char **tags;
 	size_t n = 0;
 
@@ -688,4 +692,9 @@ size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n)
 void lookup_set_watched(struct lookup *lk, bool watched)
 {
 	lk->watched = watched;
+}
+
+void lookup_set_deletions_seen(struct lookup *lk, bool seen)
+{
+	lk->deletions_unseen = !seen;
 }

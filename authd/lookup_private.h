@@ -93,8 +93,9 @@ struct lookup {
 	char **strings; /* everything the map points to, to free */
 	size_t n_strings;
 	struct cache *cache;
-	uint64_t inval_seq; /* bumped by each invalidation and flush */
-	bool watched;       /* directory changes are followed */
+	uint64_t inval_seq;    /* bumped by each invalidation and flush */
+	bool watched;          /* directory changes are followed */
+	bool deletions_unseen; /* ... but not deletions (AD, no right) */
 	LIST_HEAD(, job) jobs;
 	struct lookup_stats stats;
 };
