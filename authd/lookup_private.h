@@ -134,6 +134,9 @@ void lookup_job_cancel_tasks(struct job *j);
 void lookup_job_finish(struct job *j);
 bool lookup_try_subaddress(struct job *j, struct task *t);
 
+/* lookup_cache.c: keep the job's answer, as the TTL rules say */
+void lookup_cache_store(struct job *j);
+
 /* lookup_util.c */
 /* Add a line to the answer's trace, when the request asked for one. */
 void lookup_trace(struct job *j, const char *fmt, ...)
