@@ -316,6 +316,8 @@ static void do_dc(struct conn *c, uint64_t id)
 		}
 		if (st.last_error != NULL)
 			authproto_msg_add_str(m, "watch_error", st.last_error);
+		authproto_msg_add_str(m, "watch_deletions",
+		                      st.deletions_seen ? "seen" : "unseen");
 	}
 	for (size_t i = 0; i < dcloc_count(loc); i++) {
 		const struct dcloc_dc *dc = dcloc_get(loc, i);

@@ -89,6 +89,7 @@ static const struct authproto_fieldspec dc_ok[] = {
     {"watch_last_change", AP_UINT, 0, UINT64_MAX, NULL},
     {"watch_last_dn", AP_TEXT, 0, TEXT_MAX, NULL},
     {"watch_error", AP_TEXT, 0, TEXT_MAX, NULL},
+    {"watch_deletions", AP_TOKEN, 0, 16, NULL},
     {"dc", AP_TOKEN, AP_REP | AP_HEAD, NAME_MAX_, NULL},
     {"state", AP_ENUM, AP_REQ | AP_MEMBER, 0, dc_states},
     {"site", AP_NAME, AP_MEMBER, NAME_MAX_, NULL},

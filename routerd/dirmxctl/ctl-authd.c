@@ -255,6 +255,12 @@ static void print_watch(const struct authproto_msg *ans)
 	}
 	if (err != NULL)
 		printf("watch error: %s\n", err);
+	if (authproto_msg_get(ans, "watch_deletions") != NULL &&
+	    strcmp(authproto_msg_get(ans, "watch_deletions"), "unseen") == 0)
+		printf(
+		    "deletions:   not seen (grant the account List Contents "
+		    "and Read Property on CN=Deleted Objects): found answers "
+		    "are cached for at most unwatched_cache_ttl\n");
 }
 
 int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
