@@ -192,7 +192,7 @@ static const struct config_setting authd_settings[] = {
     DURATION("negative_cache_ttl", A(negative_cache_ttl_ms), "10m", 0, DAY),
     DURATION("unwatched_cache_ttl", A(unwatched_cache_ttl_ms), "5m", 0, DAY),
     ENUM("watch", A(watch), "auto", watch_modes),
-    DURATION("watch_poll_interval", A(watch_poll_interval_ms), "2s", 100, HOUR),
+    DURATION("watch_poll_interval", A(watch_poll_interval_ms), "1s", 100, HOUR),
     UINT("cache_size", A(cache_size), "100000", 0, 10000000),
     /* The attribute mapping; unset means the preset's (directory=). */
     STRING("recipient_filter", A(recipient_filter), NULL,

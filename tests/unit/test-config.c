@@ -450,7 +450,7 @@ static void test_settings_defaults(void **state)
 	assert_int_equal(cfg->authd.negative_cache_ttl_ms, 600000);
 	assert_int_equal(cfg->authd.unwatched_cache_ttl_ms, 300000);
 	assert_int_equal(cfg->authd.watch, SETTINGS_WATCH_AUTO);
-	assert_int_equal(cfg->authd.watch_poll_interval_ms, 2000);
+	assert_int_equal(cfg->authd.watch_poll_interval_ms, 1000);
 	assert_int_equal(cfg->authd.cache_size, 100000);
 	assert_null(cfg->routerd.hostname);
 	assert_string_equal(cfg->routerd.user, "dirmx");
