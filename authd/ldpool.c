@@ -7,6 +7,15 @@
  * idle, sends keepalives, and hands waiting searches to connections that
  * came up. Everything that could re-enter a connection from inside its
  * own callback is left to this timer.
+ *
+ * Hedging: a search not answered within the hedge delay of its DC (four
+ * times that DC's recent mean latency, at least 100 ms, at most 1 s) is
+ * sent to the next DC that has a connection up as well, and the first
+ * answer goes to the caller. The slow copy is left to finish: its timeout
+ * marks its DC down (new searches then go elsewhere at once), its late
+ * answer only updates that DC's latency. A frozen DC then costs a search
+ * about the hedge delay, not the request timeout. Paged searches are not
+ * hedged: their cookie belongs to one DC.
  */
 #include "ldpool.h"
 
@@ -20,6 +29,8 @@
 #include "log.h"
 
 #define POOL_TICK_MS 1000
+#define HEDGE_MIN_MS 100u
+#define HEDGE_MAX_MS 1000u
 
 struct pool_conn {
 	struct ldpool *pool;
@@ -34,6 +45,15 @@ struct pool_dc {
 	struct pool_conn **conns;
 	size_t n_conns;
 	struct ldpool_dc_stats stats;
+	uint64_t mean_us; /* recent latency: an EWMA, 1/16 per answer */
+};
+
+/* One copy of a search on one connection (two while hedged). */
+struct req_slot {
+	struct ldpool_req *r;
+	struct ldconn_req *creq;
+	struct pool_conn *pc;
+	uint64_t sent_us; /* on pc, for the latency */
 };
 
 struct ldpool_req {
@@ -44,11 +64,11 @@ struct ldpool_req {
 	ldpool_result_cb *cb;
 	void *ctx;
 	unsigned attempts;
-	struct pool_dc *tried;   /* the DC of the failed attempt */
-	struct ldconn_req *creq; /* in flight on a connection */
-	struct pool_conn *pc;
-	uint64_t sent_us;             /* on pc, for the latency */
-	struct evloop_timer *timer;   /* while waiting for a connection */
+	struct pool_dc *tried;      /* the DC of the failed attempt */
+	struct req_slot slot[2];    /* in flight: [0], and a hedge */
+	struct evloop_timer *timer; /* while waiting for a connection */
+	struct evloop_timer *hedge; /* while in flight, not yet hedged */
+	bool answered; /* the caller has its answer; a slow copy runs on */
 	TAILQ_ENTRY(ldpool_req) link; /* waiting queue, when queued */
 	bool queued;
 };
@@ -307,6 +327,9 @@ static void pool_kick(struct ldpool *pool)
 static void req_free(struct ldpool_req *r)
 {
 	evloop_timer_free(&r->timer);
+	evloop_timer_free(&r->hedge);
+	for (size_t i = 0; i < 2; i++)
+		ldconn_req_cancel(&r->slot[i].creq);
 	for (size_t i = 0; r->attrs != NULL && r->attrs[i] != NULL; i++)
 		free(r->attrs[i]);
 	free(r->attrs);
@@ -343,36 +366,124 @@ static void req_wait_timeout(void *ctx)
 	free(reason);
 }
 
+static bool slot_busy(const struct ldpool_req *r, size_t i)
+{
+	return r->slot[i].creq != NULL;
+}
+
+static unsigned hedge_ms(const struct pool_dc *pdc)
+{
+	uint64_t ms = pdc->mean_us * 4 / 1000;
+
+	return ms < HEDGE_MIN_MS   ? HEDGE_MIN_MS
+	       : ms > HEDGE_MAX_MS ? HEDGE_MAX_MS
+	                           : (unsigned)ms;
+}
+
 static void req_result(const struct ldconn_result *res, void *ctx)
 {
-	struct ldpool_req *r = ctx;
-	struct pool_conn *pc = r->pc;
+	struct req_slot *sl = ctx;
+	struct ldpool_req *r = sl->r;
+	struct pool_conn *pc = sl->pc;
 	struct ldpool *pool = r->pool;
-	uint64_t now = evloop_now_ms();
+	size_t other = sl == &r->slot[0] ? 1 : 0;
+	uint64_t now = evloop_now_ms(), took;
 
-	r->creq = NULL;
-	r->pc = NULL;
+	sl->creq = NULL;
+	sl->pc = NULL;
 	pc->last_used_ms = now;
-	if ((res->status == LDCONN_CONN_LOST ||
-	     res->status == LDCONN_TIMEOUT) &&
-	    r->attempts < 2) {
-		/* This DC failed us: mark it and try the next one once. */
+	if (r->answered) {
+		/* The slow copy of a hedged search, done at last. */
+		if (res->status == LDCONN_CONN_LOST ||
+		    res->status == LDCONN_TIMEOUT) {
+			dcloc_mark_down(pool->loc, pc->pdc->dc, res->error,
+			                now);
+			if (res->status == LDCONN_TIMEOUT)
+				ldconn_close(pc->conn, res->error);
+			pc->pdc->stats.failovers++;
+			pool_kick(pool);
+		} else if (res->status != LDCONN_CANCELLED) {
+			took = metrics_now_us() - sl->sent_us;
+			metrics_hist_observe(&pc->pdc->stats.latency, took);
+		}
+		req_free(r);
+		return;
+	}
+	if (res->status == LDCONN_CONN_LOST || res->status == LDCONN_TIMEOUT) {
+		/* This DC failed us: mark it; the hedge may still answer,
+		 * else try the next DC once. */
 		dcloc_mark_down(pool->loc, pc->pdc->dc, res->error, now);
 		if (res->status == LDCONN_TIMEOUT)
 			ldconn_close(pc->conn, res->error);
 		pc->pdc->stats.failovers++;
-		r->tried = pc->pdc;
-		log_info("ldpool", "event=retry dc=%s error=\"%s\"",
-		         pc->pdc->dc->uri,
-		         res->error != NULL ? res->error : "?");
-		req_dispatch(r);
-		pool_kick(pool);
+		if (slot_busy(r, other))
+			return;
+		if (r->attempts < 2) {
+			r->tried = pc->pdc;
+			log_info("ldpool", "event=retry dc=%s error=\"%s\"",
+			         pc->pdc->dc->uri,
+			         res->error != NULL ? res->error : "?");
+			req_dispatch(r);
+			pool_kick(pool);
+			return;
+		}
+	}
+	took = metrics_now_us() - sl->sent_us;
+	pc->pdc->stats.searches++;
+	metrics_hist_observe(&pc->pdc->stats.latency, took);
+	pc->pdc->mean_us =
+	    pc->pdc->mean_us == 0
+	        ? took
+	        : pc->pdc->mean_us - pc->pdc->mean_us / 16 + took / 16;
+	if (slot_busy(r, other)) {
+		/* The first answer goes to the caller; the other copy runs
+		 * on, to tell whether its DC is slow or gone. */
+		if (other == 0)
+			log_info("ldpool", "event=hedge_won dc=%s slow_dc=%s",
+			         pc->pdc->dc->uri, r->slot[0].pc->pdc->dc->uri);
+		evloop_timer_stop(r->hedge);
+		r->answered = true;
+		r->cb(res, pc->pdc->dc->uri, r->ctx);
 		return;
 	}
-	pc->pdc->stats.searches++;
-	metrics_hist_observe(&pc->pdc->stats.latency,
-	                     metrics_now_us() - r->sent_us);
 	req_complete(r, res, pc->pdc->dc->uri);
+}
+
+/* Send r on pc in slot i; false when the connection broke under us. */
+static bool slot_start(struct ldpool_req *r, size_t i, struct pool_conn *pc,
+                       const char **error_r)
+{
+	struct req_slot *sl = &r->slot[i];
+
+	sl->r = r;
+	sl->pc = pc;
+	sl->sent_us = metrics_now_us();
+	sl->creq =
+	    ldconn_search_start(pc->conn, &r->s, req_result, sl, error_r);
+	if (sl->creq == NULL) {
+		sl->pc = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* Not answered within the hedge delay: the same search on another DC. */
+static void req_hedge(void *ctx)
+{
+	struct ldpool_req *r = ctx;
+	struct pool_conn *pc;
+	const char *error;
+
+	if (!slot_busy(r, 0) || slot_busy(r, 1))
+		return;
+	pc = pool_pick(r->pool, r->slot[0].pc->pdc);
+	if (pc == NULL)
+		return;
+	if (slot_start(r, 1, pc, &error))
+		log_debug("ldpool", "event=hedge slow_dc=%s dc=%s",
+		          r->slot[0].pc->pdc->dc->uri, pc->pdc->dc->uri);
+	else
+		ldconn_close(pc->conn, error);
 }
 
 static void req_dispatch(struct ldpool_req *r)
@@ -383,17 +494,14 @@ static void req_dispatch(struct ldpool_req *r)
 
 	while ((pc = pool_pick(pool, r->tried)) != NULL) {
 		r->attempts++;
-		r->pc = pc;
-		r->sent_us = metrics_now_us();
-		r->creq =
-		    ldconn_search_start(pc->conn, &r->s, req_result, r, &error);
-		if (r->creq != NULL) {
+		if (slot_start(r, 0, pc, &error)) {
 			/* The connection's own timeout bounds it now. */
 			evloop_timer_stop(r->timer);
+			if (r->s.page_size == 0 && r->s.page_cookie == NULL)
+				evloop_timer_start(r->hedge, hedge_ms(pc->pdc));
 			return;
 		}
 		/* The connection broke under us; it reports DOWN itself. */
-		r->pc = NULL;
 		r->attempts--;
 		ldconn_close(pc->conn, error);
 	}
@@ -441,6 +549,7 @@ struct ldpool_req *ldpool_search(struct ldpool *pool,
 		r->s.page_cookie = &r->cookie;
 	}
 	r->timer = evloop_timer_new(pool->base, req_wait_timeout, r);
+	r->hedge = evloop_timer_new(pool->base, req_hedge, r);
 	/* Never answer from inside the call: queue, and let the tick run. */
 	req_enqueue(r);
 	evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
@@ -456,7 +565,6 @@ void ldpool_req_cancel(struct ldpool_req **rp)
 		return;
 	*rp = NULL;
 	req_unqueue(r);
-	ldconn_req_cancel(&r->creq);
 	req_free(r);
 }
 

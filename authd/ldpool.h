@@ -10,6 +10,11 @@
  * down and is retried once on another DC; a DC whose backoff has run out
  * is connected again and, once up, takes the traffic back.
  *
+ * A search not answered within its DC's hedge delay (four times the DC's
+ * recent mean latency, 100 ms to 1 s) is sent to the next DC as well and
+ * the first answer is the caller's: a frozen DC costs a search about the
+ * hedge delay, not the timeout (paged searches excepted).
+ *
  * Searches that find no connection up wait (bounded) for one until their
  * timeout, and then fail with LDCONN_TIMEOUT: the caller answers TEMPFAIL,
  * never NOTFOUND. Idle connections are kept alive with a cheap root DSE

@@ -310,6 +310,9 @@ class DclocTest(unittest.TestCase):
               "%d/%d answered by DC 2" % (t_freeze, slowest, timeout,
                                           sum(1 for s in out.searches if s.dc == u2), n))
         self.assertLessEqual(slowest, 2 * timeout + 500, describe(run))
+        # Hedged: a search the frozen DC holds goes to DC 2 as well after
+        # the hedge delay (100 ms here), long before the timeout.
+        self.assertLess(slowest, timeout / 2, describe(run))
         first_dc1 = min(s.at for s in out.searches if s.dc == u1)
         before = [s for s in out.searches if first_dc1 <= s.at < t_freeze - 300]
         self.assertTrue(before)
