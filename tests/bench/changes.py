@@ -30,26 +30,11 @@ import socket
 import threading
 import time
 
+# authd's value escaping (include/authproto.txt), as the integration tests
+# speak it (run.py puts tests/integration on the path).
+from authdtest import decode_value, encode_value
+
 STALE_POLL_S = 0.1
-
-
-def _encode(value):
-    out = []
-    for b in value.encode("utf-8"):
-        out.append(chr(b) if 0x21 <= b <= 0x7E and b not in (0x25, 0x3D) else "%%%02X" % b)
-    return "".join(out)
-
-
-def _decode(text):
-    out, i = bytearray(), 0
-    while i < len(text):
-        if text[i] == "%":
-            out.append(int(text[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(ord(text[i]))
-            i += 1
-    return out.decode("utf-8", "replace")
 
 
 def parse_answer(line):
@@ -60,7 +45,7 @@ def parse_answer(line):
     for p in parts[2:]:
         k, _, v = p.partition("=")
         if k == "hop" and hop is None:
-            hop = _decode(v)
+            hop = decode_value(v)
         elif k == "cached":
             cached = v == "1"
     return id_, verb, hop, cached
@@ -104,7 +89,7 @@ class AuthdClient:
     def lookup_line(self, addr):
         i = self.next_id
         self.next_id += 1
-        return i, "LOOKUP %d addr=%s context=mx\n" % (i, _encode(addr))
+        return i, "LOOKUP %d addr=%s context=mx\n" % (i, encode_value(addr))
 
     def send(self, data):
         self.sock.setblocking(True)

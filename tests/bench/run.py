@@ -36,6 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "lab"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))  # authdtest
 
 from dirmxlab import Lab, Slapd, ldapdata, free_port  # noqa: E402
 from dirmxlab.core import find_program  # noqa: E402

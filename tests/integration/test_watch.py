@@ -21,12 +21,10 @@ from dirmxlab import Lab, Slapd, ldapdata
 
 from authdtest import Authd, describe
 from smtptest import SmtpLab
-
-BOUND_S = 5.0
-STABLE_S = 1.0
+from watchtest import BOUND_S, WatchAsserts
 
 
-class WatchTest(unittest.TestCase):
+class WatchTest(WatchAsserts, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.lab = Lab("watch")
@@ -51,54 +49,14 @@ class WatchTest(unittest.TestCase):
     def user(self, i):
         return self.info["users"][i]
 
-    def modify(self, dn, *changes):
-        """changes: ("replace"|"add"|"delete", attr, [values])"""
-        lines = ["dn: %s" % dn, "changetype: modify"]
-        for op, attr, values in changes:
-            lines.append("%s: %s" % (op, attr))
-            lines += ["%s: %s" % (attr, v) for v in values]
-            lines.append("-")
-        self.slapd.modify_ldif("\n".join(lines) + "\n")
+    def lookup(self, addr, who="authd"):
+        return self.authd.lookup(addr)
 
-    def cached(self, addr):
-        """Look addr up twice: the second answer comes from the cache
-        (dirmxctl says so for OK answers; for NOTFOUND authd's log does)."""
-        self.authd.lookup(addr)
-        mark = len(self.authd.log())
-        r = self.authd.lookup(addr)
-        if r.failure is None:
-            self.assertTrue(r.cached, "not cached:\n" + describe(r))
-        else:
-            self.assertIn("cached=1", self.authd.log()[mark:], describe(r))
-        return r
+    def log(self, who="authd"):
+        return self.authd.log()
 
-    def until(self, addr, pred, what):
-        """Poll the (cached) lookup until pred(answer); then it must stay."""
-        t0 = time.monotonic()
-        while True:
-            r = self.authd.lookup(addr)
-            if pred(r):
-                break
-            if time.monotonic() - t0 > BOUND_S:
-                self.fail("%s: still the old answer after %.0f s:\n%s\n%s"
-                          % (what, BOUND_S, describe(r), self.authd.log()[-2000:]))
-            time.sleep(0.05)
-        took = time.monotonic() - t0
-        end = time.monotonic() + STABLE_S
-        while time.monotonic() < end:
-            r = self.authd.lookup(addr)
-            self.assertTrue(pred(r), "%s: the old answer came back:\n%s"
-                            % (what, describe(r)))
-            time.sleep(0.1)
-        return took
-
-    @staticmethod
-    def ok(r):
-        return r.rc == 0 and r.failure is None
-
-    @staticmethod
-    def notfound(r):
-        return r.failure is not None and r.failure.startswith("NOTFOUND")
+    def write(self, ldif, dc=None):
+        self.slapd.modify_ldif(ldif)
 
     # -- each kind of change ---------------------------------------------------
     def test_new_alias(self):

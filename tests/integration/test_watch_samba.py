@@ -96,6 +96,7 @@ from dirmxlab import Lab, source_dir
 from dirmxlab.samba import SambaDC
 
 from authdtest import CtlRun, authd_bin, describe, dirmxctl_bin, parse_lookup
+from watchtest import WatchAsserts, modify_ldif
 
 DOM = "ad.dirmx.test"
 SVC = "svc-watch"          # may list CN=Deleted Objects (granted below)
@@ -103,8 +104,6 @@ SVC_PW = "Svc!Passw0rd-2"
 SVC_PLAIN = "svc-plain"    # may not: the default for any account but admins
 SVC_PLAIN_PW = "Svc!Passw0rd-3"
 PW = "User!Passw0rd1"
-BOUND_S = 5.0   # the issue's bound for a change to show
-STABLE_S = 1.0  # then the old answer must not come back
 HOP = "[192.0.2.30]:2525"
 
 
@@ -138,7 +137,7 @@ db.modify(m, controls=ctl)
 """
 
 
-class SambaWatchTest(unittest.TestCase):
+class SambaWatchTest(WatchAsserts, unittest.TestCase):
     maxDiff = None
 
     @classmethod
@@ -289,67 +288,11 @@ class SambaWatchTest(unittest.TestCase):
                             addr], capture_output=True, text=True, timeout=30)
         return parse_lookup(CtlRun(r.returncode, r.stdout, r.stderr))
 
-    def ldapmodify(self, ldif, dc=None):
+    def write(self, ldif, dc=None):
         """ldapmodify over LDAPS as Administrator, on dc (default dc1)."""
         dc = dc or self.dc
         dc.run(["ldapmodify", "-H", dc.ldap_uri(), "-x", "-D", dc.admin_dn,
                 "-w", dc.admin_password], input=ldif)
-
-    @staticmethod
-    def modify_ldif(dn, *changes):
-        """changes: ("replace"|"add"|"delete", attr, [values])"""
-        lines = ["dn: %s" % dn, "changetype: modify"]
-        for op, attr, values in changes:
-            lines.append("%s: %s" % (op, attr))
-            lines += ["%s: %s" % (attr, v) for v in values]
-            lines.append("-")
-        return "\n".join(lines) + "\n"
-
-    def modify(self, dn, *changes, dc=None):
-        self.ldapmodify(self.modify_ldif(dn, *changes), dc=dc)
-
-    def cached(self, addr, who="authd"):
-        """Look addr up twice: the second answer comes from the cache
-        (dirmxctl says so for OK answers; for NOTFOUND authd's log does)."""
-        self.lookup(addr, who)
-        mark = len(self.log(who))
-        r = self.lookup(addr, who)
-        if r.failure is None:
-            self.assertTrue(r.cached, "not cached:\n" + describe(r))
-        else:
-            self.assertIn("cached=1", self.log(who)[mark:], describe(r))
-        return r
-
-    def until(self, addr, pred, what, bound=BOUND_S, who="authd", stable=None):
-        """Poll the (cached) lookup until pred(answer); then stable(answer)
-        (default pred) must hold for STABLE_S. Returns the seconds it took."""
-        stable = stable or pred
-        t0 = time.monotonic()
-        while True:
-            r = self.lookup(addr, who)
-            if pred(r):
-                break
-            if time.monotonic() - t0 > bound:
-                self.fail("%s: still the old answer after %.0f s:\n%s\n%s"
-                          % (what, bound, describe(r), self.log(who)[-3000:]))
-            time.sleep(0.05)
-        took = time.monotonic() - t0
-        end = time.monotonic() + STABLE_S
-        while time.monotonic() < end:
-            r = self.lookup(addr, who)
-            self.assertTrue(stable(r), "%s: the old answer came back:\n%s" % (what, describe(r)))
-            time.sleep(0.1)
-        sys.stderr.write("\n  %s: %.2f s " % (what, took))
-        self.__class__.delays[what] = took
-        return took
-
-    @staticmethod
-    def ok(r):
-        return r.rc == 0 and r.failure is None
-
-    @staticmethod
-    def notfound(r):
-        return r.failure is not None and r.failure.startswith("NOTFOUND")
 
     def dn(self, name):
         return self.dc.user_dn(name)
@@ -411,7 +354,7 @@ class SambaWatchTest(unittest.TestCase):
     def test_object_deleted(self):
         addr = "w-del@" + DOM
         self.assertTrue(self.ok(self.cached(addr)))
-        self.ldapmodify("dn: %s\nchangetype: delete\n" % self.dn("w-del"))
+        self.write("dn: %s\nchangetype: delete\n" % self.dn("w-del"))
         self.until(addr, self.notfound, "object deleted (tombstone)")
 
     def test_object_renamed_and_moved(self):
@@ -424,7 +367,7 @@ class SambaWatchTest(unittest.TestCase):
         staff = "w-staff@" + DOM
         for step, change, dn in (
                 ("object renamed (modrdn)",
-                 lambda: self.ldapmodify("dn: %s\nchangetype: modrdn\nnewrdn: CN=w-renamed\n"
+                 lambda: self.write("dn: %s\nchangetype: modrdn\nnewrdn: CN=w-renamed\n"
                                          "deleteoldrdn: 1\n" % self.dn("w-ren")),
                  "CN=w-renamed," + self.users_dn),
                 ("object moved (samba-tool user move)",
@@ -473,7 +416,7 @@ class SambaWatchTest(unittest.TestCase):
         self.dc.stop()
         self.assertTrue(self.wait_log(r"dirwatch event=lost", 10, mark, "solo"),
                         self.log("solo")[mark:])
-        self.dc.add_ldif(self.modify_ldif(self.dn("w-fault1"),
+        self.dc.add_ldif(modify_ldif(self.dn("w-fault1"),
                                           ("replace", "dirmxNextHop", ["[192.0.2.41]:25"])))
         self.dc.start()
         self.until(a, lambda r: r.dests == [(a, "[192.0.2.41]:25")],
