@@ -499,6 +499,15 @@ const char *dirmap_object_id_attr(const struct dirmap *m)
 	return m->ad ? "objectGUID" : "entryUUID";
 }
 
+void dirmap_object_id_hex(const unsigned char id[16], char out[33])
+{
+	for (size_t i = 0; i < 16; i++) {
+		out[2 * i] = str_hex_digit(id[i] >> 4, STR_HEX_LOWER);
+		out[2 * i + 1] = str_hex_digit(id[i] & 0xf, STR_HEX_LOWER);
+	}
+	out[32] = '\0';
+}
+
 bool dirmap_object_id(const struct dirmap *m, const struct ldconn_entry *e,
                       char out[33])
 {
@@ -512,12 +521,7 @@ bool dirmap_object_id(const struct dirmap *m, const struct ldconn_entry *e,
 	if (m->ad) {
 		if (a->values[0].len != 16)
 			return false;
-		for (size_t i = 0; i < 16; i++) {
-			out[2 * i] = str_hex_digit(p[i] >> 4, STR_HEX_LOWER);
-			out[2 * i + 1] =
-			    str_hex_digit(p[i] & 0xf, STR_HEX_LOWER);
-		}
-		out[32] = '\0';
+		dirmap_object_id_hex(p, out);
 		return true;
 	}
 	/* entryUUID: 36 characters, dashes at 8, 13, 18 and 23 */

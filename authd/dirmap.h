@@ -127,6 +127,9 @@ bool dirmap_address_next(const struct dirmap *m, const struct ldconn_entry *e,
  */
 bool dirmap_object_id(const struct dirmap *m, const struct ldconn_entry *e,
                       char out[33]);
+/* A 16-byte id (objectGUID, or an entryUUID as a syncrepl message carries
+ * it) in that form. */
+void dirmap_object_id_hex(const unsigned char id[16], char out[33]);
 /* The attribute that holds it: "objectGUID" or "entryUUID". */
 const char *dirmap_object_id_attr(const struct dirmap *m);
 

@@ -123,7 +123,7 @@ static void sync_info(struct dirwatch *w, const struct ldconn_value *v)
 	case SYNCREPL_ID_SET:
 		if (info.refresh_deletes) {
 			for (size_t i = 0; i < info.n_uuids; i++) {
-				syncrepl_uuid_hex(info.uuids[i], id);
+				dirmap_object_id_hex(info.uuids[i], id);
 				dirwatch_deleted_id(w, id);
 			}
 		} else if (w->resumed) {
@@ -158,7 +158,7 @@ static void sync_stream(const struct ldconn_message *m, void *ctx)
 	}
 	if (st.has_cookie)
 		save_cookie(w, &st.cookie);
-	syncrepl_uuid_hex(st.uuid, id);
+	dirmap_object_id_hex(st.uuid, id);
 	if (st.state == SYNCREPL_PRESENT) {
 		if (w->resumed)
 			w->present_phase = true;

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "str.h"
 
 #define TAG_NEWCOOKIE ((ber_tag_t)0x80U)
 #define TAG_REFRESH_DELETE ((ber_tag_t)0xa1U)
@@ -196,13 +195,4 @@ void syncrepl_info_clear(struct syncrepl_info *info)
 	free((char *)info->cookie.data);
 	free(info->uuids);
 	memset(info, 0, sizeof(*info));
-}
-
-void syncrepl_uuid_hex(const unsigned char *uuid, char out[33])
-{
-	for (size_t i = 0; i < SYNCREPL_UUID_LEN; i++) {
-		out[2 * i] = str_hex_digit(uuid[i] >> 4, STR_HEX_LOWER);
-		out[2 * i + 1] = str_hex_digit(uuid[i] & 0xf, STR_HEX_LOWER);
-	}
-	out[32] = '\0';
 }

@@ -73,8 +73,4 @@ int syncrepl_parse_info(const struct ldconn_value *v,
                         struct syncrepl_info *info_r);
 void syncrepl_info_clear(struct syncrepl_info *info);
 
-/* 32 lowercase hex digits and a NUL: how authd names an object (its
- * entryUUID or objectGUID) in cache tags. */
-void syncrepl_uuid_hex(const unsigned char *uuid, char out[33]);
-
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirmap.h"
 #include "syncrepl.h"
 
 static const unsigned char UUID1[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
@@ -81,7 +82,7 @@ static void test_state(void **state)
 	assert_memory_equal(st.uuid, UUID1, 16);
 	assert_true(st.has_cookie);
 	assert_int_equal(st.cookie.len, 3);
-	syncrepl_uuid_hex(st.uuid, hex);
+	dirmap_object_id_hex(st.uuid, hex);
 	assert_string_equal(hex, "00112233445566778899aabbccddeeff");
 	syncrepl_state_clear(&st);
 	free((char *)v.data);
