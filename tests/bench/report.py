@@ -22,7 +22,10 @@ def summarize(results):
     for (mta, variant), rs in groups.items():
         s = {}
         for f in FIGURES:
-            vals = [r[f] for r in rs if r.get(f) is not None]
+            # a run without every message accepted is no throughput figure
+            # (kept in runs, counted in failed_runs)
+            vals = [r[f] for r in rs if r.get(f) is not None
+                    and (f not in THROUGHPUT or r["accepted"] == r["messages"])]
             if vals:
                 s[f] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
                         "n": len(vals)}
