@@ -7,7 +7,7 @@
  *
  * C sessions run at once on one epoll loop. M messages in all, each with R
  * recipients drawn (seeded, distinct within a message) from RCPTFILE, one
- * address a line, and a body of about SIZE bytes. -n: messages sent on one
+ * address a line, and a body of SIZE bytes. -n: messages sent on one
  * connection before QUIT (default 1: a new connection per message, as
  * most MX traffic arrives). -P pipelines MAIL and the RCPTs (RFC 2920) when
  * the server offers PIPELINING.
@@ -248,16 +248,20 @@ static void make_body(size_t size)
 	struct buf b = {0};
 	size_t line = 0;
 
+	/* lines of 76 characters, the last one shorter: SIZE bytes exactly
+	 * (one more when a single byte would be left: a line ends in CRLF) */
 	while (b.len < size) {
 		char l[80];
-		int i;
+		size_t i, n = size - b.len < 78 ? size - b.len : 78;
 
-		for (i = 0; i < 76; i++)
+		if (n < 2)
+			n = 2;
+		for (i = 0; i < n - 2; i++)
 			l[i] =
 			    alphabet[(line * 7 + i) % (sizeof(alphabet) - 1)];
-		l[76] = '\r';
-		l[77] = '\n';
-		buf_add(&b, l, 78);
+		l[n - 2] = '\r';
+		l[n - 1] = '\n';
+		buf_add(&b, l, n);
 		line++;
 	}
 	body = b.p;

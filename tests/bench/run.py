@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""dirmx vs Postfix: the benchmark of issue 7 (see README.md).
+"""dirmx vs Postfix: the benchmark of issues 7 and 15 (see README.md).
 
-    python3 tests/bench/run.py [--users N] [--messages M] [--concurrency C]
-        [--rcpts 1,5] [--size S] [--repeat K] [--group-messages G]
+    python3 tests/bench/run.py [--shapes pipe-r1,pipe-r5,np-fixed,smtp-source,idle,group]
+        [--users N] [--messages M] [--concurrency C] [--size S] [--repeat K]
+        [--group-messages G] [--idle-sessions N] [--idle-messages M]
         [--mta dirmx,postfix] [--e2e-timeout S] [--smoke] [--build-dir DIR] [--keep]
         [--changes N [--change-rate R] [--change-messages M] [--change-poll-ms P]
          [--change-stale-s S]] [--directory slapd|samba]
 
-One slapd with N generated users is shared by both MTAs; each MTA in turn
-gets the same load from tests/bench/loadgen.c on loopback and relays it to
-the users' mailHost servers (smtp-sinks). Prints a table and, as the last
-line of stdout, one JSON object with every figure.
+One slapd with N generated users is shared by both MTAs, which run side
+by side; each load shape (shapes.py) is sent to each MTA and to one
+smtp-sink (the no-MTA ceiling) in turn, repeat after repeat, and each MTA
+relays to the users' mailHost servers (smtp-sinks). Prints the tables
+(report.py) and, as the last line of stdout, one JSON object with every
+figure and every run.
 
 --changes N (issue 14): dirmx also runs warm with and without N directory
 changes during the load, and measures how long each takes to reach
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -44,6 +48,9 @@ from dirmxlab.dnsmasq import Dnsmasq  # noqa: E402
 
 sys.path.insert(0, HERE)
 from changes import Changes, LdapWriter, percentile  # noqa: E402
+import report  # noqa: E402
+import shapes  # noqa: E402
+from idle import raise_nofile  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -382,7 +389,7 @@ class Dirmx:
     # one transaction per message per next hop, no recipient limit
     rcpts_per_transaction = None
 
-    def __init__(self, lab, slapd, info, build, sink_port_, dns_server=None):
+    def __init__(self, lab, slapd, info, build, sink_port_, dns_server=None, max_sessions=1000):
         self.lab, self.slapd, self.build = lab, slapd, build
         self.port = free_port()
         # default: a dead port, nothing listens there
@@ -422,7 +429,9 @@ local_domains = {dom}, {adom}
 [listener mx]
 address = 127.0.0.1:{port}
 role = mx
-""".format(dns=self.dns_server, ctl=self.ctl, lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
+# the idle shape holds --idle-sessions at once (default 1000)
+max_sessions = {maxs}
+""".format(maxs=max_sessions, dns=self.dns_server, ctl=self.ctl, lport=slapd.port, suffix=slapd.suffix, ca=slapd.ca.cert, svc=slapd.svc_dn, pw=pw,
            sock=self.sock, spool=self.spool, dom=info["domain"], adom=info["alias_domain"],
            port=self.port))
         os.chmod(os.path.dirname(self.sock), 0o755)
@@ -436,10 +445,11 @@ role = mx
                          "(200 messages in delivery, 100 connections, 20 per "
                          "destination, reuse 5 s idle / 100 transactions, outbound "
                          "tls_policy may); [dns] servers = %s; "
-                         "control_socket in the temp dir" % (
+                         "control_socket in the temp dir; listener max_sessions "
+                         "%d" % (
                              info["domain"], info["alias_domain"],
                              "the bench's dnsmasq (--changes)" if dns_server
-                             else "a dead loopback port")}
+                             else "a dead loopback port", max_sessions)}
         self.authd = self.routerd = None
 
     def start(self):
@@ -687,12 +697,14 @@ domain = {dom}, {adom}
 # -- one measured run ------------------------------------------------------------
 
 def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant, group=False,
-            side=None):
+            side=None, gen=None):
     """One run. An MTA (one with queue_state()) is measured end to end: until
     its queue is empty and the sinks have every transaction it owes them.
     side (--changes): started just before the load generator, told when it
     is done, and finished after the end-to-end wait (so that neither
-    figure includes it) and before the searches are counted."""
+    figure includes it) and before the searches are counted. gen(port):
+    another generator than loadgen (smtp-source), returning the figures
+    loadgen prints."""
     rcpt_file = files["group"] if group else files["users"]
     delivers = hasattr(mta, "queue_state")
     if delivers:
@@ -711,7 +723,8 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
         if side:
             side.start()
         try:
-            lg = run_loadgen(loadgen, mta.port, rcpt_file, a, seed, messages, rcpts)
+            lg = (gen(mta.port) if gen else
+                  run_loadgen(loadgen, mta.port, rcpt_file, a, seed, messages, rcpts))
         finally:
             if side:
                 side.loadgen_done()
@@ -780,6 +793,10 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
         "dot_p50_ms": lg["dot_ms"]["p50"], "dot_p99_ms": lg["dot_ms"]["p99"],
         "dot_max_ms": lg["dot_ms"]["max"], "envelope_p50_ms": lg["envelope_ms"]["p50"],
         "envelope_p99_ms": lg["envelope_ms"]["p99"],
+        "envelope_max_ms": lg["envelope_ms"]["max"],
+        "generator": lg.get("generator", "loadgen"),
+        "generator_exit_status": lg.get("exit_status", 0),
+        "sessions": lg["sessions"], "size": lg["size"], "pipelining": lg["pipelining"],
         "cpu_s_per_1000": mta_cpu / acc * 1000 if acc else None,
         "slapd_cpu_s_per_1000": (slapd_cpu1 - slapd_cpu0) / acc * 1000 if acc else None,
         "peak_pss_mb": samp.peak_kb / 1024.0, "max_procs": samp.nprocs_max,
@@ -971,149 +988,13 @@ def print_changes(cs, a):
           % (p["ldap_searches_per_rcpt"], p["source"]))
 
 
-def run_mta(mta, slapd, sinks, loadgen, files, a, results):
+def start_mta(mta, files):
     mta.start()
     mta.validation = check_validation(mta.port, files["known"], files["unknown"])
     log("%s: validation %s" % (mta.name, mta.validation))
     if not mta.validation["ok"]:
         raise RuntimeError("%s does not validate recipients at RCPT: %s"
                            % (mta.name, mta.validation))
-    first = True
-    for rep in range(a.repeat):
-        for rc in a.rcpts:
-            seed = 1000 * rep + rc
-            # cold: authd's cache empty (first run right after start, then flushed)
-            if not first:
-                mta.flush_cache()
-            first = False
-            for variant in ("cold", "warm"):
-                r = measure(mta, slapd, sinks, loadgen, files, a, seed, a.messages, rc,
-                            "r%d-%s" % (rc, variant))
-                r["rep"] = rep
-                results.append(r)
-                log("  %-7s %-9s rep %d: %7.1f acc/s  e2e %s  p99 %.1f ms  ldap/msg %.3f  "
-                    "cpu/1k %.2f s  pss %.1f MB  other-busy %.2f" % (
-                        mta.name, r["variant"], rep, r["accepted_msgs_per_s"],
-                        "%.1f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
-                        r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"],
-                        r["cpu_s_per_1000"] or -1, r["peak_pss_mb"],
-                        r["other_cpu_busy_frac"] or 0))
-        if a.group_messages:
-            mta.flush_cache()
-            r = measure(mta, slapd, sinks, loadgen, files, a, rep + 77,
-                        a.group_messages, 1, "group%d" % files["group_size"], group=True)
-            r["rep"] = rep
-            results.append(r)
-            log("  %-7s %-9s rep %d: %7.1f acc/s  e2e %s (%s s)  p99 %.1f ms  ldap/msg %.1f  "
-                "sink txns %d of %s, rcpts %s of %s" % (
-                    mta.name, r["variant"], rep, r["accepted_msgs_per_s"],
-                    "%.2f/s" % r["e2e_msgs_per_s"] if r["e2e_msgs_per_s"] else "n/a",
-                    "%.1f" % r["e2e_s"] if r["e2e_s"] else "-",
-                    r["dot_p99_ms"] or -1, r["ldap_searches_per_msg"], r["sink_transactions"],
-                    r["expected_sink_transactions"], r["delivered_rcpts"], r["expected_rcpts"]))
-    if a.changes and mta.name == "dirmx":
-        run_changes(mta, slapd, sinks, loadgen, files, a, results)
-    mta.stop()
-
-
-# -- summary ---------------------------------------------------------------------
-
-FIGURES = ["accepted_msgs_per_s", "e2e_msgs_per_s", "dot_p50_ms", "dot_p99_ms", "dot_max_ms",
-           "cpu_s_per_1000", "peak_pss_mb", "ldap_searches_per_msg",
-           "ldap_searches_per_distinct_rcpt"]
-
-
-def summarize(results):
-    groups = {}
-    for r in results:
-        groups.setdefault((r["mta"], r["variant"]), []).append(r)
-    summary = {}
-    for (mta, variant), rs in groups.items():
-        s = {}
-        for f in FIGURES:
-            vals = [r[f] for r in rs if r[f] is not None]
-            if vals:
-                s[f] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
-                        "n": len(vals)}
-            else:
-                s[f] = None
-        s["other_cpu_busy_frac_max"] = max((r["other_cpu_busy_frac"] or 0) for r in rs)
-        summary.setdefault(mta, {})[variant] = s
-    return summary
-
-
-def ratios(summary):
-    out = {}
-    if "dirmx" not in summary or "postfix" not in summary:
-        return out
-    for variant, d in summary["dirmx"].items():
-        p = summary["postfix"].get(variant)
-        if not p:
-            continue
-        rv = {}
-        for f in FIGURES:
-            if d.get(f) and p.get(f) and p[f]["median"]:
-                rv[f] = d[f]["median"] / p[f]["median"]
-            else:
-                rv[f] = None
-        out[variant] = rv
-    return out
-
-
-def fmt(s, f, digits=1):
-    if not s or not s.get(f):
-        return "n/a"
-    m = s[f]
-    if f == "e2e_msgs_per_s" and m is None:
-        return "n/a"
-    spread = ""
-    if m["n"] > 1:
-        spread = " [%.*f-%.*f]" % (digits, m["min"], digits, m["max"])
-    return "%.*f%s" % (digits, m["median"], spread)
-
-
-def print_table(summary, rat, ceiling, fsyncs, runs):
-    cols = [("accepted msg/s", "accepted_msgs_per_s", 0), ("e2e msg/s", "e2e_msgs_per_s", 0),
-            ("p50 ms", "dot_p50_ms", 1), ("p99 ms", "dot_p99_ms", 1), ("max ms", "dot_max_ms", 0),
-            ("cpu s/1k", "cpu_s_per_1000", 2), ("PSS MB", "peak_pss_mb", 1),
-            ("ldap/msg", "ldap_searches_per_msg", 3), ("ldap/distinct", "ldap_searches_per_distinct_rcpt", 3)]
-    print("Ceiling: loadgen -> smtp-sink %s; fsync rate in the spool dir: %.0f/s"
-          % (", ".join("%.0f msg/s (R=%d)" % (ceiling[r], r) for r in sorted(ceiling)), fsyncs))
-    print("Figures: median [min-max] over the repeats. e2e: accepted messages / time from "
-          "the first connect until the MTA's queue is empty and the sinks have every "
-          "transaction.")
-    bad = [r for r in runs if r.get("all_delivered") is False]
-    print("Delivery: %s" % ("every message of every run reached the sinks (%d runs)"
-                            % sum(1 for r in runs if r.get("all_delivered"))
-                            if not bad else "NOT everything reached the sinks in: "
-                            + ", ".join("%s %s rep %s" % (r["mta"], r["variant"], r.get("rep"))
-                                        for r in bad)))
-    head = "%-8s %-11s" % ("MTA", "variant") + "".join(" %-22s" % c[0] for c in cols)
-    print(head)
-    print("-" * len(head))
-    for mta in sorted(summary):
-        for variant in sorted(summary[mta]):
-            s = summary[mta][variant]
-            line = "%-8s %-11s" % (mta, variant)
-            for _, f, dg in cols:
-                if variant.startswith("group") and f.endswith("msgs_per_s"):
-                    dg = 2  # a few messages per second: 0 decimals would say 0
-                v = fmt(s, f, dg)
-                if f == "e2e_msgs_per_s" and v == "n/a":
-                    v = "n/a (not delivered)"
-                line += " %-22s" % v
-            if s["other_cpu_busy_frac_max"] > 0.15:
-                line += "  (machine busy: %.0f%% other CPU)" % (100 * s["other_cpu_busy_frac_max"])
-            print(line)
-    if rat:
-        print("\ndirmx/Postfix ratios (medians):")
-        for variant in sorted(rat):
-            rv = rat[variant]
-            print("  %-11s e2e %s  accepted %s  p99 %s  cpu/1k %s  PSS %s  ldap/msg %s" % (
-                variant, *("%.2fx" % rv[f] if rv.get(f) is not None else "n/a"
-                           for f in ("e2e_msgs_per_s", "accepted_msgs_per_s", "dot_p99_ms",
-                                     "cpu_s_per_1000", "peak_pss_mb",
-                                     "ldap_searches_per_msg"))))
 
 
 # -- main ---------------------------------------------------------------------------
@@ -1123,14 +1004,23 @@ def main():
     ap.add_argument("--users", type=int, default=10000)
     ap.add_argument("--messages", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=20)
-    ap.add_argument("--rcpts", default="1,5", help="recipients per message, comma-separated")
+    ap.add_argument("--shapes", default=",".join(shapes.ALL_SHAPES),
+                    help="load shapes, comma-separated (pipe-rN for any N); default: all")
+    ap.add_argument("--rcpts", default=None,
+                    help="recipients per message of the pipe-rN shapes (replaces them)")
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--per-conn", type=int, default=1, help="messages per SMTP connection")
     ap.add_argument("--no-pipelining", action="store_true")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--group-messages", type=int, default=10,
                     help="messages to the 3,000-member group per repeat (0: skip)")
     ap.add_argument("--mta", default="dirmx,postfix")
+    ap.add_argument("--idle-sessions", type=int, default=10000,
+                    help="idle shape: sessions held open against routerd")
+    ap.add_argument("--idle-messages", type=int, default=300,
+                    help="idle shape: messages of the normal client beside them")
+    ap.add_argument("--idle-client-sessions", type=int, default=5,
+                    help="idle shape: sessions of the normal client")
     ap.add_argument("--process-limit", type=int, default=40,
                     help="Postfix default_process_limit")
     ap.add_argument("--smoke", action="store_true",
@@ -1161,8 +1051,16 @@ def main():
     if a.smoke:
         a.users, a.messages, a.repeat, a.concurrency = 200, 50, 1, 5
         a.group_messages = 2
+        a.idle_sessions, a.idle_messages = min(a.idle_sessions, 300), min(a.idle_messages, 30)
         a.e2e_timeout = min(a.e2e_timeout, 15)  # delivers in < 1 s; fail fast
-    a.rcpts = [int(x) for x in a.rcpts.split(",")]
+    a.rcpts = [int(x) for x in a.rcpts.split(",")] if a.rcpts else None
+    a.shapes = shapes.parse_shapes(a.shapes, a.rcpts, a.group_messages)
+    a.rcpts = [shapes.pipe_rcpts(x) for x in a.shapes if x.startswith("pipe-r")]
+    max_sessions = max(1000, a.idle_sessions + 2000) if "idle" in a.shapes else 1000
+    if "idle" in a.shapes:
+        # this process holds the idle sessions; routerd, started later,
+        # inherits the limit (as from its systemd unit's LimitNOFILE)
+        raise_nofile(shapes.fd_headroom(a.shapes, a.idle_sessions))
     mtas = a.mta.split(",")
     started = time.time()
     if a.directory == "samba":
@@ -1214,6 +1112,9 @@ def main():
                  "group_size": info["large_group"]["size"],
                  "addr_hosts": addr_hosts, "group_hosts": group_hosts,
                  "known": info["users"][1]["mail"],
+                 # np-fixed and smtp-source: one fixed recipient, a known user
+                 "fixed": lab.write("rcpts-fixed.txt", info["users"][1]["mail"] + "\n"),
+                 "fixed_host": info["users"][1]["mailhost"],
                  "unknown": "no-such-user-4711@%s" % info["domain"]}
         dns = None
         if a.changes:
@@ -1239,62 +1140,75 @@ def main():
             dns = Dnsmasq(lab, [("A", hop_name(i), CHANGE_SINK) for i in range(len(moved))],
                           domains=("bench.test",))
         sinks = Sinks(lab, sp, extra=[CHANGE_SINK] if a.changes else ())
-        results, ceiling = [], {}
-        # The ceiling: loadgen straight into one smtp-sink.
-        class _S:  # noqa: E306
-            name, port = "sink", sp
-
-            def roots(self):
-                return sinks.pids()[:1]
-        for rc in a.rcpts:
-            vals = []
-            for rep in range(a.repeat):
-                r = measure(_S(), slapd, sinks, loadgen, files, a, 9000 + rep,
-                            max(a.messages, 2000) if not a.smoke else a.messages, rc,
-                            "ceiling-r%d" % rc)
-                vals.append(r["accepted_msgs_per_s"])
-                r["rep"] = rep
-                results.append(r)
-            ceiling[rc] = statistics.median(vals)
-            log("ceiling r%d: %s msg/s" % (rc, ["%.0f" % v for v in vals]))
+        results = []
         objs = {}
-        for name in mtas:
-            if name == "dirmx":
-                m = Dirmx(lab, slapd, info, a.build_dir, sp,
-                          dns_server=dns.server if dns else None)
-            elif name == "postfix":
-                m = Postfix(lab, slapd, info, sp, a.process_limit)
-            else:
-                raise SystemExit("unknown MTA %s" % name)
-            objs[name] = m
-            try:
-                run_mta(m, slapd, sinks, loadgen, files, a, results)
-            finally:
+        ctx = types.SimpleNamespace(a=a, slapd=slapd, sinks=sinks, loadgen=loadgen, files=files,
+                                    measure=measure, log=log, max_sessions=max_sessions,
+                                    smtp_source=shapes.find_smtp_source()
+                                    if "smtp-source" in a.shapes else None)
+        try:
+            # both MTAs run side by side (own ports, the same sinks and
+            # slapd); the runs take turns (shapes.run_all)
+            for name in mtas:
+                if name == "dirmx":
+                    m = Dirmx(lab, slapd, info, a.build_dir, sp,
+                              dns_server=dns.server if dns else None, max_sessions=max_sessions)
+                elif name == "postfix":
+                    m = Postfix(lab, slapd, info, sp, a.process_limit)
+                else:
+                    raise SystemExit("unknown MTA %s" % name)
+                objs[name] = m
+                start_mta(m, files)
+            shapes.run_all(ctx, [objs[n] for n in mtas], a.shapes, results)
+            if a.changes and "dirmx" in objs:
+                run_changes(objs["dirmx"], slapd, sinks, loadgen, files, a, results)
+        finally:
+            for m in objs.values():
                 m.stop()
         fsyncs = fsync_rate(lab.path("fsync-test", "x")[:-2])
         mta_results = [r for r in results if r["mta"] in objs]
-        summary = summarize(mta_results)
-        rat = ratios(summary)
-        print_table(summary, rat, ceiling, fsyncs, mta_results)
+        summary = report.summarize(results)
+        rat = report.ratios(summary)
+        ceil = report.ceilings(summary, a.shapes)
+        tg = report.targets(summary, rat, ceil, results)
+        notes = {}
+        if "postfix" in objs and "idle" in a.shapes:
+            notes[("postfix", "idle")] = shapes.postfix_idle_note(a.process_limit)
+        report.print_table(summary, results, notes)
+        report.print_runs(results)
+        report.print_ceilings(ceil, fsyncs)
+        report.print_idle(results)
+        report.print_ratios(rat)
         cs = changes_summary(mta_results, summary)
         if cs:
             print_changes(cs, a)
-        fastest = max((s["accepted_msgs_per_s"]["median"] for m in summary.values()
-                       for s in m.values() if s.get("accepted_msgs_per_s")), default=0)
+        report.print_targets(tg)
+        fastest = max((s["accepted_msgs_per_s"]["median"] for n, m in summary.items()
+                       if n != "ceiling" for s in m.values()
+                       if s.get("accepted_msgs_per_s")), default=0)
+        ceiling = {k: v["ceiling_msgs_per_s"]["median"] for k, v in ceil.items()}
         out = {
-            "bench": "dirmx-issue7", "version": 2,
+            "bench": "dirmx-issue15", "version": 3,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "duration_s": round(time.time() - started, 1),
             "params": {"users": a.users, "messages": a.messages, "concurrency": a.concurrency,
-                       "rcpts": a.rcpts, "size": a.size, "per_conn": a.per_conn,
+                       "shapes": a.shapes, "rcpts": a.rcpts, "size": a.size,
+                       "fixed_size": shapes.FIXED_SIZE, "per_conn": a.per_conn,
+                       "idle_sessions": a.idle_sessions, "idle_messages": a.idle_messages,
+                       "idle_client_sessions": a.idle_client_sessions,
+                       "max_sessions": max_sessions, "process_limit": a.process_limit,
                        "pipelining": not a.no_pipelining, "repeat": a.repeat,
                        "group_messages": a.group_messages, "group_size": files["group_size"],
                        "e2e_timeout_s": a.e2e_timeout, "changes": a.changes,
                        "change_rate": a.change_rate, "change_poll_ms": a.change_poll_ms,
                        "change_stale_s": a.change_stale_s,
                        "smoke": a.smoke, "ncpu": NCPU},
-            "ceiling_msgs_per_s": {str(k): v for k, v in ceiling.items()},
-            "ceiling_over_fastest_mta": (min(ceiling.values()) / fastest) if fastest else None,
+            "ceiling_msgs_per_s": ceiling, "ceilings": ceil,
+            "ceiling_over_fastest_mta": (min(ceiling.values()) / fastest)
+            if fastest and ceiling else None,
+            "targets": tg,
+            "idle_postfix": notes.get(("postfix", "idle")),
+            "nofile_limit_bench": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
             "fsync_per_s": fsyncs,
             "postfix_settings": objs["postfix"].settings if "postfix" in objs else None,
             "postfix_settings_why": objs["postfix"].settings_why if "postfix" in objs else None,
