@@ -66,6 +66,7 @@ class DomainsTest(unittest.TestCase):
         cls.dl = dl = DeliveryLab(
             "domains", start=False, users=10,
             routerd="internal_relay_domains = conf-shared.test %s\n"
+                    "internal_relay_domains = loop.test [127.0.0.1]:MXPORT\n"
                     "external_relay_domains = conf-ext.test %s\n"
                     "retry_min = 1s\n" % (cls.hop_conf, cls.hop_gw))
         try:
@@ -82,7 +83,18 @@ class DomainsTest(unittest.TestCase):
                 + domain("dir-ext.test", "externalrelay", cls.hop_gw, domains_dn)
                 + person("kim", "kim@conf-shared.test", cls.mbx_a, people)
                 + person("lou", "lou@dir-shared.test", cls.mbx_b, people)
-                + person("max", "max@dir-nohop.test", cls.mbx_a, people))
+                + person("max", "max@dir-nohop.test", cls.mbx_a, people)
+                # A forward to an address the other system holds.
+                + "dn: uid=fwd,%s\nobjectClass: inetOrgPerson\n"
+                  "objectClass: inetLocalMailRecipient\nuid: fwd\ncn: fwd\nsn: fwd\n"
+                  "mail: fwd@dirmx.test\nmailRoutingAddress: moved@conf-shared.test\n\n"
+                  % people)
+            # loop.test's "other system" is this very routerd (its MX
+            # port is known only now): the worst loop there is.
+            with open(dl.conf) as f:
+                conf = f.read().replace("MXPORT", str(dl.mx))
+            with open(dl.conf, "w") as f:
+                f.write(conf)
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -200,6 +212,53 @@ class DomainsTest(unittest.TestCase):
                 self.assertEqual(rc, 0, out)
                 self.assertIn("rule: internal relay domain (%s): in the directory, routed "
                               "by its entry" % source, out)
+
+    def test_forward_to_an_unknown_address_of_a_shared_domain(self):
+        self.send("fwd@dirmx.test", "ir-forward")
+        txn = self.arrives(self.other_conf, "moved@conf-shared.test", "ir-forward")
+        self.assertEqual(txn.rcpts, ["moved@conf-shared.test"])
+
+    def test_user_moved_here_is_routed_here_at_once(self):
+        """The migration's step: a user is created in the directory after
+        her address was relayed (and that answer cached); the directory
+        change drops the cached answer and her mail comes here."""
+        dl, addr = self.dl, "nia@conf-shared.test"
+        self.send(addr, "before-move")
+        self.arrives(self.other_conf, addr, "before-move")
+        rc, out = self.ctl_lookup(addr)
+        self.assertIn("(from the cache)", out)
+        dl.slapd.add_ldif(person("nia", addr, self.mbx_b, dl.info["people_dn"]))
+
+        def moved():
+            rc, out = self.ctl_lookup(addr)
+            return rc == 0 and re.search(r"%s\s+via %s" % (re.escape(addr),
+                                                          re.escape(self.mbx_b)), out)
+        self.assertTrue(wait_for(moved, 30, 0.2), self.ctl_lookup(addr)[1] + self.logs())
+        self.send(addr, "after-move")
+        self.arrives(dl.sink_b, addr, "after-move")
+        self.not_at([self.other_conf], "after-move")
+
+    def test_a_relay_loop_ends_in_a_bounce(self):
+        """An internal relay whose other system sends the unknown back (here:
+        routerd itself) loops until max_received_headers (30), is refused
+        with 554 5.4.6 and bounced to its sender: never forever."""
+        dl = self.dl
+        sender = dl.user(1)
+        mailbox = dl.sink_b if 1 % 2 else dl.sink_a
+        msg = ("From: <%s>\r\nTo: <ghost@loop.test>\r\nSubject: loop\r\n"
+               "X-Test-Id: loop\r\n\r\nAround and around.\r\n" % sender)
+        with self.smtp() as s:
+            self.assertEqual(s.mail(sender)[0], 250)
+            self.assertEqual(s.rcpt("ghost@loop.test")[0], 250)
+            self.assertEqual(s.data(msg.encode())[0], 250)
+
+        def bounce():
+            return [t for t in mailbox.delivered()
+                    if t.mail_from == "" and sender in t.rcpts and b"loop.test" in t.data]
+        self.assertTrue(wait_for(bounce, 90, 0.2), "no bounce\n" + self.logs())
+        self.assertIn(b"5.4.6", bounce()[0].data)
+        loops = [ln for ln in dl.log().splitlines() if "event=loop received=31" in ln]
+        self.assertEqual(len(loops), 1, self.logs())
 
     def test_internal_relay_tempfail_stays_451(self):
         dl = self.dl
