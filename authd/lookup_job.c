@@ -46,7 +46,7 @@ struct lookup_req {
 	char *blob;
 	char *spelling;     /* the address as this request wrote it */
 	const char *domain; /* static: lookup_answer's domain */
-	char *address;      /* canonical, for the rule */
+	char *address;      /* canonical, for the rule (trace only) */
 	unsigned flags;
 	bool relayed;                /* the cached answer: internal relay */
 	LIST_ENTRY(lookup_req) link; /* among its job's waiters */
@@ -426,7 +426,8 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 	}
 	key = lookup_lower_dup(addr_format(a));
 	r->domain = domain_kind(lk, addr_format(a));
-	r->address = alloc_strdup(addr_format(a));
+	if ((flags & LOOKUP_F_TRACE) != 0) /* only answer_rule() reads it */
+		r->address = alloc_strdup(addr_format(a));
 	if ((flags & LOOKUP_F_NOCACHE) == 0 && lk->cache != NULL) {
 		const void *v;
 		size_t vlen;
