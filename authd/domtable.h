@@ -31,7 +31,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* In rising precedence: a domain listed twice takes the higher kind. */
+/* In rising precedence: a domain listed twice takes the higher kind. The
+ * enums keep domains.h's prefix: they are that module's vocabulary (its
+ * callers say DOMAINS_LOCAL), defined here so the pure part has them. */
 enum domains_kind {
 	DOMAINS_UNKNOWN = 0,    /* not loaded yet */
 	DOMAINS_EXTERNAL,       /* not ours (perhaps with a fixed route) */
