@@ -164,6 +164,26 @@ static int build_map(const struct settings_authd *s, struct lookup_map *m,
 
 /* The DN of the domain object: its DNS name as dc= components; with no
  * domain configured, the base DN (or ""). */
+static struct domains *build_domains(struct event_base *base,
+                                     struct ldpool *pool, const char *base_dn,
+                                     const struct settings_routerd *r,
+                                     uint64_t refresh_ms)
+{
+	struct domains_config dc = {0};
+
+	dc.local = (const char *const *)r->local_domains.items;
+	dc.n_local = r->local_domains.count;
+	dc.internal_relay =
+	    (const char *const *)r->internal_relay_domains.items;
+	dc.n_internal_relay = r->internal_relay_domains.count;
+	dc.external_relay =
+	    (const char *const *)r->external_relay_domains.items;
+	dc.n_external_relay = r->external_relay_domains.count;
+	dc.routes = (const char *const *)r->routes.items;
+	dc.n_routes = r->routes.count;
+	return domains_new(base, pool, base_dn, &dc, refresh_ms);
+}
+
 static char *domain_dn(const struct settings_authd *s)
 {
 	struct sbuf *b;
@@ -341,12 +361,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		goto fail;
 	}
 	map.base_dn = base_dn;
-	a->domains =
-	    domains_new(base, a->pool, base_dn,
-	                (const char *const *)cfg->routerd.local_domains.items,
-	                cfg->routerd.local_domains.count,
-	                (const char *const *)cfg->routerd.routes.items,
-	                cfg->routerd.routes.count, s->cache_ttl_ms);
+	a->domains = build_domains(base, a->pool, base_dn, &cfg->routerd,
+	                           s->cache_ttl_ms);
 	if (s->global_catalog && s->directory == SETTINGS_DIRECTORY_AD &&
 	    s->servers.count == 0) {
 		struct dcloc_options glo = lo;

@@ -1,8 +1,6 @@
 /*
- * domains - accepted domains and routes; see domains.h.
- *
- * The table is small (tens of domains), so it is a flat array searched
- * linearly; the directory's part is replaced whole on every refresh.
+ * domains - accepted domains and routes from the configuration and the
+ * directory; see domains.h. The table itself is domtable's.
  */
 #include "domains.h"
 
@@ -15,73 +13,56 @@
 #include "evloop.h"
 #include "ldpool.h"
 #include "log.h"
-#include "str.h"
 
-struct domain_entry {
-	char *name;
-	enum domains_kind kind;
-	char *hop;
-	bool from_config;
-};
+#define SOURCE_CONFIG "configuration"
 
 struct domains {
 	struct event_base *base;
 	struct ldpool *pool;
 	char *base_dn;
-	struct domain_entry *e;
-	size_t n;
+	struct domtable *t;
 	bool loaded;
 	uint64_t refresh_ms;
 	struct evloop_timer *timer;
 	struct ldpool_req *req;
 };
 
-static void add(struct domains *d, const char *name, size_t len,
-                enum domains_kind kind, const char *hop, bool from_config)
+static const char *first_value(const struct ldconn_entry *e, const char *name)
 {
-	struct domain_entry *e;
+	const struct ldconn_attr *a = ldconn_entry_attr(e, name);
 
-	while (len > 0 && name[len - 1] == '.')
-		len--;
-	for (size_t i = 0; i < d->n; i++) {
-		e = &d->e[i];
-		if (strlen(e->name) == len &&
-		    strncasecmp(e->name, name, len) == 0) {
-			/* The configuration's route wins; a hop fills a gap.
-			 * LOCAL outranks RELAY outranks a plain route. */
-			if (e->hop == NULL && hop != NULL)
-				e->hop = alloc_strdup(
-				    strncasecmp(hop, "smtp:", 5) == 0 ? hop + 5
-				                                      : hop);
-			if (kind > e->kind)
-				e->kind = kind;
-			return;
-		}
-	}
-	d->e = alloc_resize(d->e, d->n + 1, sizeof(*d->e));
-	e = &d->e[d->n++];
-	e->name = alloc_strndup(name, len);
-	str_lower_ascii(e->name, strlen(e->name));
-	e->kind = kind;
-	if (hop != NULL && strncasecmp(hop, "smtp:", 5) == 0)
-		hop += 5;
-	e->hop = hop != NULL && *hop != '\0' ? alloc_strdup(hop) : NULL;
-	e->from_config = from_config;
+	return a != NULL && a->n_values > 0 ? a->values[0].data : NULL;
 }
 
-static void drop_directory_entries(struct domains *d)
+static void load_entry(struct domains *d, const struct ldconn_entry *e)
 {
-	size_t j = 0;
+	const struct ldconn_attr *name =
+	    ldconn_entry_attr(e, "dirmxDomainName");
+	const char *type = first_value(e, "dirmxDomainType");
+	const char *hop = first_value(e, "dirmxNextHop");
+	enum domains_kind kind = DOMAINS_LOCAL;
+	char *source;
 
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->e[i].from_config) {
-			d->e[j++] = d->e[i];
-			continue;
-		}
-		free(d->e[i].name);
-		free(d->e[i].hop);
-	}
-	d->n = j;
+	if (name == NULL || name->n_values == 0)
+		return;
+	if (type != NULL && domtable_parse_type(type, &kind) < 0)
+		log_warn("domains",
+		         "event=bad_type dn=\"%s\" type=\"%s\" "
+		         "read_as=authoritative "
+		         "expected=authoritative|internalrelay|externalrelay|"
+		         "route",
+		         e->dn, type);
+	if (kind == DOMAINS_INTERNAL_RELAY && hop == NULL)
+		log_error("domains",
+		          "event=no_next_hop dn=\"%s\" domain=%s "
+		          "error=\"an internal relay domain needs dirmxNextHop "
+		          "(the other mail system): its unknown recipients "
+		          "are deferred\"",
+		          e->dn, name->values[0].data);
+	source = alloc_printf("directory %s", e->dn);
+	domtable_add(d->t, name->values[0].data, name->values[0].len, kind, hop,
+	             source, false);
+	free(source);
 }
 
 static void loaded(const struct ldconn_result *res, const char *dc_uri,
@@ -92,39 +73,17 @@ static void loaded(const struct ldconn_result *res, const char *dc_uri,
 	d->req = NULL;
 	if (res->status != LDCONN_OK && res->status != LDCONN_NO_SUCH_OBJECT) {
 		log_warn("domains", "event=load_failed error=\"%s\" kept=%zu",
-		         res->error != NULL ? res->error : "?", d->n);
+		         res->error != NULL ? res->error : "?",
+		         domtable_count(d->t));
 		evloop_timer_start(d->timer, 5000);
 		return;
 	}
-	drop_directory_entries(d);
-	for (size_t i = 0; i < res->n_entries; i++) {
-		const struct ldconn_entry *e = &res->entries[i];
-		const struct ldconn_attr *name =
-		    ldconn_entry_attr(e, "dirmxDomainName");
-		const struct ldconn_attr *type =
-		    ldconn_entry_attr(e, "dirmxDomainType");
-		const struct ldconn_attr *hop =
-		    ldconn_entry_attr(e, "dirmxNextHop");
-		enum domains_kind kind = DOMAINS_LOCAL;
-
-		if (name == NULL || name->n_values == 0)
-			continue;
-		/* local: our mailboxes; relay: accepted and passed on
-		 * unchecked; route: not ours, reached through a fixed hop. */
-		if (type != NULL && type->n_values > 0) {
-			if (strcasecmp(type->values[0].data, "relay") == 0)
-				kind = DOMAINS_RELAY;
-			else if (strcasecmp(type->values[0].data, "route") == 0)
-				kind = DOMAINS_EXTERNAL;
-		}
-		add(d, name->values[0].data, name->values[0].len, kind,
-		    hop != NULL && hop->n_values > 0 ? hop->values[0].data
-		                                     : NULL,
-		    false);
-	}
+	domtable_drop_directory(d->t);
+	for (size_t i = 0; i < res->n_entries; i++)
+		load_entry(d, &res->entries[i]);
 	if (!d->loaded)
 		log_info("domains", "event=loaded dc=%s domains=%zu",
-		         dc_uri != NULL ? dc_uri : "-", d->n);
+		         dc_uri != NULL ? dc_uri : "-", domtable_count(d->t));
 	d->loaded = true;
 	evloop_timer_start(d->timer, (unsigned)d->refresh_ms);
 }
@@ -143,10 +102,23 @@ static void refresh(void *ctx)
 		d->req = ldpool_search(d->pool, &s, loaded, d);
 }
 
+static void add_items(struct domains *d, const char *const *items, size_t n,
+                      enum domains_kind kind, bool with_hop)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *name, *hop;
+		size_t len;
+
+		domtable_split_item(items[i], &name, &len, &hop);
+		domtable_add(d->t, name, len, kind, with_hop ? hop : NULL,
+		             SOURCE_CONFIG, true);
+	}
+}
+
 struct domains *domains_new(struct event_base *base, struct ldpool *pool,
-                            const char *base_dn, const char *const *local,
-                            size_t n_local, const char *const *routes,
-                            size_t n_routes, uint64_t refresh_ms)
+                            const char *base_dn,
+                            const struct domains_config *cfg,
+                            uint64_t refresh_ms)
 {
 	struct domains *d = alloc_new(struct domains);
 
@@ -155,17 +127,15 @@ struct domains *domains_new(struct event_base *base, struct ldpool *pool,
 	d->base_dn = alloc_strdup(base_dn != NULL ? base_dn : "");
 	d->refresh_ms = refresh_ms > 0 ? refresh_ms : 300000;
 	d->timer = evloop_timer_new(base, refresh, d);
-	/* "domain nexthop": the configuration's routes come first. */
-	for (size_t i = 0; i < n_routes; i++) {
-		const char *sp = strpbrk(routes[i], " \t");
-
-		if (sp == NULL)
-			continue;
-		add(d, routes[i], (size_t)(sp - routes[i]), DOMAINS_EXTERNAL,
-		    sp + strspn(sp, " \t"), true);
-	}
-	for (size_t i = 0; i < n_local; i++)
-		add(d, local[i], strlen(local[i]), DOMAINS_LOCAL, NULL, true);
+	d->t = domtable_new();
+	/* The configuration's routes come first: a route's hop fills the
+	 * gap of a domain declared without one (domtable.h). */
+	add_items(d, cfg->routes, cfg->n_routes, DOMAINS_EXTERNAL, true);
+	add_items(d, cfg->local, cfg->n_local, DOMAINS_LOCAL, false);
+	add_items(d, cfg->external_relay, cfg->n_external_relay,
+	          DOMAINS_EXTERNAL_RELAY, true);
+	add_items(d, cfg->internal_relay, cfg->n_internal_relay,
+	          DOMAINS_INTERNAL_RELAY, true);
 	return d;
 }
 
@@ -183,11 +153,7 @@ void domains_deinit(struct domains **dp)
 	*dp = NULL;
 	ldpool_req_cancel(&d->req);
 	evloop_timer_free(&d->timer);
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->e[i].name);
-		free(d->e[i].hop);
-	}
-	free(d->e);
+	domtable_deinit(&d->t);
 	free(d->base_dn);
 	free(d);
 }
@@ -195,17 +161,21 @@ void domains_deinit(struct domains **dp)
 enum domains_kind domains_classify(const struct domains *d, const char *domain,
                                    const char **hop_r)
 {
-	*hop_r = NULL;
-	for (size_t i = 0; i < d->n; i++) {
-		if (strcasecmp(d->e[i].name, domain) == 0) {
-			*hop_r = d->e[i].hop;
-			return d->e[i].kind;
-		}
-	}
+	const struct domtable_entry *e = domtable_find(d->t, domain);
+
+	*hop_r = e != NULL ? e->hop : NULL;
+	if (e != NULL)
+		return e->kind;
 	return d->loaded ? DOMAINS_EXTERNAL : DOMAINS_UNKNOWN;
+}
+
+char *domains_rule(const struct domains *d, const char *domain,
+                   enum domains_outcome outcome)
+{
+	return domtable_rule(domtable_find(d->t, domain), d->loaded, outcome);
 }
 
 size_t domains_count(const struct domains *d)
 {
-	return d->n;
+	return domtable_count(d->t);
 }

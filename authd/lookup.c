@@ -124,6 +124,7 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 	}
 	switch (domains_classify(lk->domains, at + 1, &hop)) {
 	case DOMAINS_LOCAL:
+	case DOMAINS_INTERNAL_RELAY:
 		lookup_trace(j, "forward to %s (local: look up again)", target);
 		lookup_task_addr(j, target, depth, chain);
 		return;
@@ -131,7 +132,7 @@ static void job_forward(struct job *j, const char *target, unsigned depth,
 		job_fail(j, LOOKUP_TEMPFAIL,
 		         "accepted domains not loaded from the directory yet");
 		return;
-	case DOMAINS_RELAY:
+	case DOMAINS_EXTERNAL_RELAY:
 		job_add_dest(j, target, hop != NULL ? hop : "local");
 		return;
 	case DOMAINS_EXTERNAL:
@@ -157,7 +158,38 @@ static void job_mailbox(struct job *j, const char *own_hop, const char *addr)
 		job_add_dest(j, addr, dhop != NULL ? dhop : "external");
 		return;
 	}
+	/* An internal relay's hop is the other mail system's: our own
+	 * mailboxes there go by routerd's route, smarthost or MX. */
+	if (kind == DOMAINS_INTERNAL_RELAY)
+		dhop = NULL;
 	job_add_dest(j, addr, dhop != NULL ? dhop : "local");
+}
+
+/*
+ * An address the directory does not hold, in an internal relay domain:
+ * the other mail system's, relayed to the domain's hop. True when the
+ * domain is one (the job has a destination, or a TEMPFAIL when the domain
+ * has no hop).
+ */
+static bool job_relay_unknown(struct job *j, const char *addr, unsigned depth)
+{
+	const char *at = strrchr(addr, '@');
+	const char *hop = NULL;
+
+	if (at == NULL || domains_classify(j->lk->domains, at + 1, &hop) !=
+	                      DOMAINS_INTERNAL_RELAY)
+		return false;
+	if (hop == NULL) {
+		job_fail(j, LOOKUP_TEMPFAIL,
+		         "internal relay domain without a next hop "
+		         "(dirmxNextHop)");
+		return true;
+	}
+	lookup_trace(j, "no object has %s: internal relay to %s", addr, hop);
+	if (depth == 0)
+		j->relayed_unknown = true;
+	job_add_dest(j, addr, hop);
+	return true;
 }
 
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
@@ -264,6 +296,9 @@ void lookup_addr_result(struct job *j, struct task *t,
 		if (t->depth == 0 && !t->stripped &&
 		    lookup_try_subaddress(j, t))
 			return;
+		if (job_relay_unknown(j, t->depth == 0 ? j->address : t->addr,
+		                      t->depth))
+			return;
 		lookup_trace(j, "no object has %s", t->addr);
 		if (t->depth == 0)
 			job_fail(j, LOOKUP_NOTFOUND, "no such recipient");
@@ -298,12 +333,19 @@ void lookup_job_begin(struct job *j)
 		lookup_trace(j, "domain %s is not local", at + 1);
 		job_add_dest(j, j->address, hop != NULL ? hop : "external");
 		break;
-	case DOMAINS_RELAY:
-		lookup_trace(j, "domain %s is relayed", at + 1);
+	case DOMAINS_EXTERNAL_RELAY:
+		lookup_trace(j, "domain %s is an external relay", at + 1);
 		job_add_dest(j, j->address, hop != NULL ? hop : "local");
 		break;
 	case DOMAINS_LOCAL:
 		lookup_trace(j, "domain %s is local", at + 1);
+		job_start_local(j);
+		break;
+	case DOMAINS_INTERNAL_RELAY:
+		lookup_trace(j,
+		             "domain %s is an internal relay: look up, relay "
+		             "the unknown to %s",
+		             at + 1, hop != NULL ? hop : "(no next hop)");
 		job_start_local(j);
 		break;
 	}

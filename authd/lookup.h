@@ -20,6 +20,10 @@
  * directory: routerd uses its configured route, smarthost or MX), or
  * "external" (not a local domain: routerd's relay policy applies).
  *
+ * Internal relay domains (domtable.h): an address no object holds is OK
+ * with one record (the address, the domain's hop), cached with the
+ * negative TTL like the NOTFOUND it stands for.
+ *
  * Answers are cached (positive and negative TTLs, LRU) and identical
  * lookups in flight share one search. An answer passed to a callback is
  * valid only during the callback.
@@ -72,8 +76,12 @@ struct lookup_answer {
 	size_t n_trace;
 	const char *const *trace; /* when asked for */
 	unsigned searches;        /* LDAP searches this answer took */
-	/* The looked-up address's domain: "local", "relay", "external". */
+	/* The looked-up address's domain: "local" (authoritative),
+	 * "internalrelay", "relay" (external relay), "external". */
 	const char *domain;
+	/* With LOOKUP_F_TRACE: which rule applied, for people
+	 * (domtable_rule()); NULL otherwise. */
+	const char *rule;
 };
 
 #define LOOKUP_F_TRACE 0x1

@@ -54,10 +54,14 @@ void lookup_cache_store(struct job *j)
 	for (size_t i = 0; i < j->tags.cap; i++)
 		if (j->tags.slots[i] != NULL)
 			tags[n++] = j->tags.slots[i];
+	if (j->relayed_unknown)
+		ttl = neg_ttl; /* a NOTFOUND in disguise */
 	if (j->status == LOOKUP_OK && ttl > 0) {
 		struct sbuf *b = sbuf_new(64 * 1024 * 1024);
 		bool ok = true;
 
+		if (j->relayed_unknown)
+			ok = sbuf_append_str(b, LOOKUP_BLOB_RELAYED);
 		for (size_t i = 0; i < j->n_dests && ok; i++)
 			ok = sbuf_printf(b, "%s\t%s\n", j->dests[i].addr,
 			                 j->dests[i].hop);

@@ -44,8 +44,11 @@ struct lookup_req {
 	struct lookup_dest *dests;
 	size_t n_dests;
 	char *blob;
-	char *spelling;              /* the address as this request wrote it */
-	const char *domain;          /* static: "local", "relay", "external" */
+	char *spelling;     /* the address as this request wrote it */
+	const char *domain; /* static: lookup_answer's domain */
+	char *address;      /* canonical, for the rule (trace only) */
+	unsigned flags;
+	bool relayed;                /* the cached answer: internal relay */
 	LIST_ENTRY(lookup_req) link; /* among its job's waiters */
 };
 
@@ -280,11 +283,41 @@ static const char *domain_kind(struct lookup *lk, const char *address)
 	switch (domains_classify(lk->domains, at + 1, &hop)) {
 	case DOMAINS_LOCAL:
 		return "local";
-	case DOMAINS_RELAY:
+	case DOMAINS_INTERNAL_RELAY:
+		return "internalrelay";
+	case DOMAINS_EXTERNAL_RELAY:
 		return "relay";
 	default:
 		return "external";
 	}
+}
+
+/* Which rule applied (domtable_rule()), when the request wants a trace;
+ * NULL otherwise. The caller frees it. */
+static char *answer_rule(struct lookup *lk, const char *address, unsigned flags,
+                         enum lookup_status status, bool relayed)
+{
+	const char *at = address != NULL ? strrchr(address, '@') : NULL;
+	const char *hop;
+	enum domains_outcome o = DOMAINS_DEFERRED;
+
+	if ((flags & LOOKUP_F_TRACE) == 0 || at == NULL)
+		return NULL;
+	if (status == LOOKUP_NOTFOUND)
+		o = DOMAINS_REFUSED;
+	else if (status == LOOKUP_OK && relayed)
+		o = DOMAINS_RELAYED_UNKNOWN;
+	else if (status == LOOKUP_OK)
+		switch (domains_classify(lk->domains, at + 1, &hop)) {
+		case DOMAINS_LOCAL:
+		case DOMAINS_INTERNAL_RELAY:
+			o = DOMAINS_FOUND;
+			break;
+		default:
+			o = DOMAINS_NOT_LOOKED_UP;
+			break;
+		}
+	return domains_rule(lk->domains, at + 1, o);
 }
 
 static void req_free(struct lookup_req *r)
@@ -294,13 +327,17 @@ static void req_free(struct lookup_req *r)
 	free(r->dests);
 	free(r->blob);
 	free(r->spelling);
+	free(r->address);
 	free(r);
 }
 
 static void req_answer_now(void *ctx)
 {
 	struct lookup_req *r = ctx;
+	char *rule =
+	    answer_rule(r->lk, r->address, r->flags, r->status, r->relayed);
 	struct lookup_answer a = {.status = r->status,
+	                          .rule = rule,
 	                          .reason = r->reason,
 	                          .n_dests = r->n_dests,
 	                          .dests = r->dests,
@@ -309,6 +346,7 @@ static void req_answer_now(void *ctx)
 	                                                      : "external"};
 
 	r->cb(&a, r->ctx);
+	free(rule);
 	req_free(r);
 }
 
@@ -324,6 +362,12 @@ static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
 	char *p;
 
 	r->blob = alloc_strndup(v, len);
+	if (strncmp(r->blob, LOOKUP_BLOB_RELAYED,
+	            strlen(LOOKUP_BLOB_RELAYED)) == 0) {
+		r->relayed = true;
+		memmove(r->blob, r->blob + strlen(LOOKUP_BLOB_RELAYED),
+		        len - strlen(LOOKUP_BLOB_RELAYED) + 1);
+	}
 	/* One array for every line: a group's blob has thousands. */
 	for (p = r->blob; (p = strchr(p, '\n')) != NULL; p++)
 		lines++;
@@ -370,6 +414,7 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 	r->lk = lk;
 	r->cb = cb;
 	r->ctx = ctx;
+	r->flags = flags;
 	lk->stats.lookups++;
 	if (addr_parse_mailbox(address, strlen(address), ADDR_ALLOW_UTF8, &a,
 	                       &error) < 0) {
@@ -381,6 +426,8 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 	}
 	key = lookup_lower_dup(addr_format(a));
 	r->domain = domain_kind(lk, addr_format(a));
+	if ((flags & LOOKUP_F_TRACE) != 0) /* only answer_rule() reads it */
+		r->address = alloc_strdup(addr_format(a));
 	if ((flags & LOOKUP_F_NOCACHE) == 0 && lk->cache != NULL) {
 		const void *v;
 		size_t vlen;
@@ -462,7 +509,10 @@ static void job_free(struct job *j)
 void lookup_job_finish(struct job *j)
 {
 	struct lookup *lk = j->lk;
+	char *rule = answer_rule(lk, j->address, j->flags, j->status,
+	                         j->relayed_unknown);
 	struct lookup_answer a = {.status = j->status,
+	                          .rule = rule,
 	                          .reason = j->reason,
 	                          .n_dests = j->n_dests,
 	                          .dests = j->dests,
@@ -497,6 +547,7 @@ void lookup_job_finish(struct job *j)
 		r->cb(&a, r->ctx);
 		req_free(r);
 	}
+	free(rule);
 	job_free(j);
 }
 

@@ -15,6 +15,9 @@
 
 #define LOOKUP_ADDR_MAX 512
 
+/* Heads the cached blob of an internal relay's unknown address. */
+#define LOOKUP_BLOB_RELAYED "\trelayed\n"
+
 /* A set of strings (open addressing); for DNs and addresses seen. */
 struct strset {
 	char **slots;
@@ -71,6 +74,9 @@ struct job {
 	char **trace;
 	size_t n_trace;
 	bool status_set, finishing;
+	/* Internal relay: the address is not in the directory and goes to
+	 * the other mail system (cached with the negative TTL). */
+	bool relayed_unknown;
 	enum lookup_status status;
 	char *reason;
 	/* Why a branch of the expansion was dropped (the first one): the

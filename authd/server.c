@@ -155,6 +155,8 @@ static void lookup_done(const struct lookup_answer *a, void *ctx)
 	}
 	if (a->dc != NULL)
 		authproto_msg_add_str(m, "dc", a->dc);
+	if (a->rule != NULL)
+		authproto_msg_add_str(m, "rule", a->rule);
 	for (size_t i = 0; i < a->n_trace; i++)
 		authproto_msg_add_str(m, "trace", a->trace[i]);
 	log_info(c->name,

@@ -79,8 +79,9 @@ struct authc_lookup_result {
 	const struct authc_dest *dests;
 	const char *dc; /* the DC that answered, or NULL */
 	bool cached;
-	/* The address's domain: "local", "relay" or "external" (also when
-	 * authd did not say): the relay decision for the MX listener. */
+	/* The address's domain: "local", "internalrelay", "relay" or
+	 * "external" (also when authd did not say): the relay decision for
+	 * the MX listener. */
 	const char *domain;
 };
 

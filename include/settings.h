@@ -133,6 +133,11 @@ struct settings_routerd {
 	char *spool_dir;
 	char *authd_socket;
 	struct config_list local_domains;
+	/* "domain nexthop": shared with another mail system, whose host
+	 * gets the recipients the directory does not hold (domtable.h) */
+	struct config_list internal_relay_domains;
+	/* "domain [nexthop]": accepted, relayed unchecked */
+	struct config_list external_relay_domains;
 	struct config_list relay_networks; /* CIDRs, host bits zero */
 	uint64_t max_message_size;
 	uint64_t spool_min_free;  /* MAIL gets 452 4.3.1 below it */

@@ -29,7 +29,8 @@ static const char *const mechs[] = {"PLAIN", "LOGIN", NULL};
 static const char *const cache_ops[] = {"flush", NULL};
 static const char *const reload_states[] = {"ok", "partial", "failed", NULL};
 static const char *const dc_states[] = {"unknown", "up", "down", "gone", NULL};
-static const char *const domain_kinds[] = {"local", "relay", "external", NULL};
+static const char *const domain_kinds[] = {"local", "internalrelay", "relay",
+                                           "external", NULL};
 
 /* Requests. */
 static const struct authproto_fieldspec hello_req[] = {
@@ -68,6 +69,7 @@ static const struct authproto_fieldspec lookup_ok[] = {
     {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
     {"cached", AP_BOOL, AP_REQ, 0, NULL},
     {"domain", AP_ENUM, 0, 0, domain_kinds},
+    {"rule", AP_TEXT, 0, TEXT_MAX, NULL},
     {"trace", AP_TEXT, AP_REP, TEXT_MAX, NULL},
 };
 static const struct authproto_fieldspec auth_ok[] = {
@@ -116,6 +118,7 @@ static const struct authproto_fieldspec reason_only[] = {
 static const struct authproto_fieldspec lookup_fail[] = {
     {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
     {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
+    {"rule", AP_TEXT, 0, TEXT_MAX, NULL},
     {"trace", AP_TEXT, AP_REP, TEXT_MAX, NULL},
 };
 static const struct authproto_fieldspec auth_fail[] = {

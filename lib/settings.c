@@ -239,6 +239,10 @@ static const struct config_setting routerd_settings[] = {
     PATH("authd_socket", R(authd_socket), "/run/dirmx/authd.sock",
          settings_valid_socket_path),
     LIST("local_domains", R(local_domains), settings_valid_domain),
+    LIST("internal_relay_domains", R(internal_relay_domains),
+         settings_valid_internal_relay),
+    LIST("external_relay_domains", R(external_relay_domains),
+         settings_valid_external_relay),
     LIST("relay_networks", R(relay_networks), settings_valid_cidr),
     SIZE("max_message_size", R(max_message_size), "50M", 1024, 0),
     SIZE("spool_min_free", R(spool_min_free), "200M", 0, 0),
@@ -376,6 +380,10 @@ static const char *const reload_routerd[] = {
     NULL,
 };
 static const char *const reload_listener[] = {"max_sessions", NULL};
+/* [routerd] settings authd reads too: the accepted domains' kinds. */
+static const char *const authd_reads_routerd[] = {
+    "local_domains", "internal_relay_domains", "external_relay_domains",
+    "routes", NULL};
 /* Declared for a later part of the service; no daemon reads them yet. */
 static const char *const unread_global[] = {"state_dir", "run_dir", NULL};
 
@@ -405,8 +413,11 @@ unsigned int settings_readers(const char *section, const char *name)
 	for (size_t i = 0; i < sizeof(section_meta) / sizeof(section_meta[0]);
 	     i++)
 		if (strcmp(section_meta[i].section, section) == 0)
-			return name_in(section_meta[i].unread, name)
-			           ? 0
+			return name_in(section_meta[i].unread, name) ? 0
+			       : strcmp(section, "routerd") == 0 &&
+			               name_in(authd_reads_routerd, name)
+			           ? SETTINGS_READER_AUTHD |
+			                 SETTINGS_READER_ROUTERD
 			           : section_meta[i].readers;
 	return 0;
 }
@@ -545,6 +556,7 @@ static bool settings_check(void *dest, const char *file,
 	              cfg->authd.metrics_allow_remote, "authd", file, errors);
 	check_metrics(&r->metrics_listen, r->metrics_allow_remote, "routerd",
 	              file, errors);
+	settings_check_domain_kinds(r, file, errors);
 	if (!pair_ok(r->tls_cert, r->tls_key))
 		config_errors_add(errors,
 		                  "%s: [routerd] tls_cert and tls_key go "

@@ -14,6 +14,8 @@ bool settings_valid_hostport(const char *value, const char **error_r);
 bool settings_valid_cidr(const char *value, const char **error_r);
 bool settings_valid_ldap_uri(const char *value, const char **error_r);
 bool settings_valid_route(const char *value, const char **error_r);
+bool settings_valid_internal_relay(const char *value, const char **error_r);
+bool settings_valid_external_relay(const char *value, const char **error_r);
 bool settings_valid_filter_template(const char *value, const char **error_r);
 bool settings_valid_attr_name(const char *value, const char **error_r);
 bool settings_valid_send_as(const char *value, const char **error_r);
@@ -22,6 +24,13 @@ bool settings_valid_user(const char *value, const char **error_r);
 bool settings_valid_dn(const char *value, const char **error_r);
 bool settings_valid_tls_priority(const char *value, const char **error_r);
 bool settings_valid_metrics_listen(const char *value, const char **error_r);
+struct settings_routerd;
+struct config_errors;
+/* A domain in two of local_domains, internal_relay_domains and
+ * external_relay_domains is an error. */
+void settings_check_domain_kinds(const struct settings_routerd *r,
+                                 const char *file,
+                                 struct config_errors *errors);
 /* host (an IP literal) is in 127.0.0.0/8 or is ::1. */
 bool settings_is_loopback(const char *host);
 

@@ -1,7 +1,8 @@
 /*
  * settings_valid - the validators of single setting values: domains,
  * host:port, CIDRs, LDAP URIs, routes, filter templates, attribute names,
- * send-as items, socket paths, users, DNs and GnuTLS priority strings.
+ * send-as items, socket paths, users, DNs and GnuTLS priority strings;
+ * and the one cross-check of the accepted domains' kinds.
  * Pure but for the user lookup (getpwnam) and GnuTLS's own parser.
  */
 #include "settings_private.h"
@@ -139,6 +140,26 @@ bool settings_valid_route(const char *value, const char **error_r)
 	free(domain);
 	space += strspn(space, " \t");
 	return ok && settings_valid_hostport(space, error_r);
+}
+
+/* "domain nexthop": the other mail system of a shared domain. */
+bool settings_valid_internal_relay(const char *value, const char **error_r)
+{
+	if (strpbrk(value, " \t") == NULL) {
+		*error_r = "an internal relay domain needs the host of the "
+		           "other mail system: 'domain nexthop', e.g. "
+		           "'example.com [old-mail.example.com]:25'";
+		return false;
+	}
+	return settings_valid_route(value, error_r);
+}
+
+/* "domain [nexthop]": without one, routerd's route, smarthost or MX. */
+bool settings_valid_external_relay(const char *value, const char **error_r)
+{
+	if (strpbrk(value, " \t") == NULL)
+		return settings_valid_domain(value, error_r);
+	return settings_valid_route(value, error_r);
 }
 
 /* An LDAP filter template: "(...)" with balanced parentheses, and only
@@ -280,4 +301,57 @@ bool settings_is_loopback(const char *host)
 	if (inet_pton(AF_INET6, host, a) == 1)
 		return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
 	return false;
+}
+
+/* The domain of a "domain [nexthop]" item, case-folded, no trailing dot. */
+static char *item_domain(const char *item)
+{
+	size_t n = strcspn(item, " \t");
+	char *d;
+
+	if (n > 1 && item[n - 1] == '.')
+		n--;
+	d = alloc_strndup(item, n);
+	for (char *p = d; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return d;
+}
+
+void settings_check_domain_kinds(const struct settings_routerd *r,
+                                 const char *file, struct config_errors *errors)
+{
+	const struct {
+		const char *name;
+		const struct config_list *l;
+	} kinds[] = {
+	    {"local_domains", &r->local_domains},
+	    {"internal_relay_domains", &r->internal_relay_domains},
+	    {"external_relay_domains", &r->external_relay_domains},
+	};
+	size_t nk = sizeof(kinds) / sizeof(kinds[0]);
+
+	/* One kind per domain: naming it twice is a mistake to fix, not a
+	 * precedence rule to learn (the directory's objects have one). */
+	for (size_t a = 0; a < nk; a++)
+		for (size_t i = 0; i < kinds[a].l->count; i++) {
+			char *d = item_domain(kinds[a].l->items[i]);
+
+			for (size_t b = a + 1; b < nk; b++)
+				for (size_t j = 0; j < kinds[b].l->count; j++) {
+					char *e =
+					    item_domain(kinds[b].l->items[j]);
+
+					if (strcmp(d, e) == 0)
+						config_errors_add(
+						    errors,
+						    "%s: [routerd] %s is in "
+						    "both %s and %s: a domain "
+						    "has one kind",
+						    file, d, kinds[a].name,
+						    kinds[b].name);
+					free(e);
+				}
+			free(d);
+		}
 }

@@ -266,8 +266,10 @@ static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 		goto done;
 	}
 	/* Not authorized to relay: the domain must be one the directory
-	 * accepts (local, or relay); a routed partner domain is not ours. */
+	 * accepts (local, internal or external relay); a routed partner
+	 * domain is not ours. */
 	if (relay_check && strcmp(r->domain, "local") != 0 &&
+	    strcmp(r->domain, "internalrelay") != 0 &&
 	    strcmp(r->domain, "relay") != 0) {
 		log_info(s->id, "event=relay_denied rcpt=<%s> client=%s", addr,
 		         s->peer);

@@ -344,6 +344,8 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 			printf("  | %s\n", f.value);
 	if (authproto_msg_get(ans, "dc") != NULL)
 		printf("  answered by %s\n", authproto_msg_get(ans, "dc"));
+	if (authproto_msg_get(ans, "rule") != NULL)
+		printf("  rule: %s\n", authproto_msg_get(ans, "rule"));
 	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
 		ret = print_failure(ans);
 		authproto_msg_deinit(&ans);

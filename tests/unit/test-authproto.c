@@ -81,6 +81,11 @@ static const struct line_case good[] = {
                "trace=2 rcpt=c@x hop=local"),
     AN(LOOKUP, "NOTFOUND 1 reason=no%20such%20user trace=a"),
     AN(LOOKUP, "TEMPFAIL 1 reason=dc%20down dc=ldap://dc1"),
+    /* Shared domains (issue 16): the kind and the rule that applied. */
+    AN(LOOKUP, "OK 1 rcpt=g@s.x hop=[old.s.x]:25 cached=0 "
+               "domain=internalrelay rule=internal%20relay"),
+    AN(LOOKUP, "NOTFOUND 1 reason=no dc=ldap://dc1 rule=authoritative"),
+    AN(LOOKUP, "TEMPFAIL 1 reason=down rule=deferred trace=a"),
     AN(LOOKUP, "ERROR 1 reason=unknown%20key"),
     AN(AUTH, "OK 2 user=alice@x"),
     AN(AUTH, "NOTFOUND 2 reason=bad%20credentials delay_ms=1000"),
@@ -181,6 +186,9 @@ static const struct line_case bad[] = {
     BADAN(LOOKUP, "OK 1 cached=0", "required key missing"),
     BADAN(LOOKUP, "OK 1 rcpt=a hop=x cached=0 cached=1", "duplicate key"),
     BADAN(LOOKUP, "OK 1 rcpt=a hop=a%20b cached=0", "space"),
+    BADAN(LOOKUP, "OK 1 rcpt=a hop=x cached=0 domain=internal",
+          "value not allowed"),
+    BADAN(LOOKUP, "OK 1 rcpt=a hop=x cached=0 rule=a rule=b", "duplicate key"),
     BADAN(DC, "OK 5 dc=a state=up weight=1 prio=1", "record field"),
     BADAN(DC, "OK 5 dc=a state=up prio=1 weight=1 state=up", "out of place"),
     BADAN(DC, "OK 5 dc=a prio=1 weight=1", "record field missing"),
