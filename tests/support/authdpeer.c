@@ -69,6 +69,11 @@ void authdpeer_free(struct authdpeer **pp)
 	*pp = NULL;
 }
 
+void authdpeer_set_base(struct authdpeer *p, struct event_base *base)
+{
+	p->base = base;
+}
+
 const char *authdpeer_path(const struct authdpeer *p)
 {
 	return p->path;

@@ -18,6 +18,8 @@ struct event_base;
 struct authdpeer;
 
 struct authdpeer *authdpeer_new(struct event_base *base);
+/* The loop to pump, when it was not known at authdpeer_new(). */
+void authdpeer_set_base(struct authdpeer *p, struct event_base *base);
 void authdpeer_free(struct authdpeer **p);
 const char *authdpeer_path(const struct authdpeer *p);
 /* One non-blocking turn of the event loop, then a short sleep. */
