@@ -9,9 +9,8 @@
  * order by session_envelope.c, which parses each line again when its
  * turn comes (limits, policy, relay check, the postmaster, the reply,
  * the log) and takes an answer from here only for the very line and
- * address it was asked for. An answer still in flight when its turn
- * comes is joined, not asked again: authc shares identical lookups in
- * flight (authc.h).
+ * address it was asked for. When its turn comes before its answer, the
+ * RCPT waits for that lookup rather than asking again.
  *
  * What is looked at: only whole RCPT lines directly behind the RCPT
  * being answered, already received, at most AHEAD_MAX of them and no
@@ -35,10 +34,12 @@
 
 struct session_ahead {
 	struct session_ahead *next;
+	struct session *s;
 	char *arg; /* the RCPT's argument: the line it was made for */
 	size_t arg_len;
 	char *addr;            /* what authd was asked; NULL: nothing */
 	struct authc_req *req; /* in flight */
+	bool wanted;           /* its RCPT waits for it (s->ahead_wait) */
 	bool answered;
 	/* the answer, kept until the RCPT's turn */
 	enum authc_status status;
@@ -51,8 +52,15 @@ struct session_ahead {
 static void ahead_done(const struct authc_lookup_result *r, void *ctx)
 {
 	struct session_ahead *a = ctx;
+	struct session *s = a->s;
 
 	a->req = NULL;
+	if (a->wanted) {
+		s->ahead_wait = NULL;
+		session_ahead_free(&a);
+		session_rcpt_answered(s, r);
+		return;
+	}
 	a->answered = true;
 	a->status = r->status;
 	a->reason = alloc_strdup(r->reason);
@@ -88,6 +96,7 @@ void session_ahead_free(struct session_ahead **ap)
 
 void session_ahead_drop(struct session *s)
 {
+	session_ahead_free(&s->ahead_wait);
 	while (s->ahead != NULL) {
 		struct session_ahead *a = s->ahead;
 
@@ -130,6 +139,19 @@ bool session_ahead_answer(const struct session_ahead *a, const char *addr,
 	return true;
 }
 
+bool session_ahead_wait(struct session *s, struct session_ahead **ap,
+                        const char *addr)
+{
+	struct session_ahead *a = *ap;
+
+	if (a == NULL || a->req == NULL || strcmp(a->addr, addr) != 0)
+		return false;
+	a->wanted = true;
+	s->ahead_wait = a;
+	*ap = NULL;
+	return true;
+}
+
 /* One RCPT line behind the current one: its entry, or NULL when the
  * look-ahead ends here. */
 static struct session_ahead *ahead_new(struct session *s, const char *line,
@@ -137,16 +159,18 @@ static struct session_ahead *ahead_new(struct session *s, const char *line,
 {
 	struct session_ahead *a;
 	struct smtpcmd_error e;
-	struct smtpcmd c;
+	struct smtpcmd cmd;
 	char *addr;
 
 	if (len + 2 > session_cmd_line_limit(line, len) ||
-	    smtpcmd_parse(line, len, &c, &e) < 0 || c.verb != SMTPCMD_RCPT ||
-	    session_rcpt_lookup_addr(s, c.arg, c.arg_len, &addr) < 0)
+	    smtpcmd_parse(line, len, &cmd, &e) < 0 ||
+	    cmd.verb != SMTPCMD_RCPT ||
+	    session_rcpt_lookup_addr(s, cmd.arg, cmd.arg_len, &addr) < 0)
 		return NULL;
 	a = alloc_new(struct session_ahead);
-	a->arg = alloc_memdup(c.arg, c.arg_len);
-	a->arg_len = c.arg_len;
+	a->s = s;
+	a->arg = alloc_memdup(cmd.arg, cmd.arg_len);
+	a->arg_len = cmd.arg_len;
 	a->addr = addr;
 	if (addr != NULL)
 		a->req =
@@ -155,7 +179,7 @@ static struct session_ahead *ahead_new(struct session *s, const char *line,
 	return a;
 }
 
-void session_ahead_scan(struct session *s)
+void session_ahead_scan(struct session *s, const struct smtpcmd *c)
 {
 	const struct session_params *p = s->env->params;
 	struct session_ahead **tail = &s->ahead;
@@ -170,7 +194,8 @@ void session_ahead_scan(struct session *s)
 		room = AHEAD_MAX;
 	/* The RCPT being answered is the first line of the input; the
 	 * lines the look-ahead has already seen follow it. */
-	if (session_input_line(s, 0, &line, &len) != 1)
+	if (session_input_line(s, 0, &line, &len) != 1 || c->arg < line ||
+	    c->arg + c->arg_len > line + len)
 		return;
 	off = len + 2;
 	for (; *tail != NULL; tail = &(*tail)->next, n++) {

@@ -288,13 +288,19 @@ done:
 	return true;
 }
 
+void session_rcpt_answered(struct session *s,
+                           const struct authc_lookup_result *r)
+{
+	if (rcpt_answer(s, r))
+		session_resume(s);
+}
+
 static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
 {
 	struct session *s = ctx;
 
 	s->areq = NULL;
-	if (rcpt_answer(s, r))
-		session_resume(s);
+	session_rcpt_answered(s, r);
 }
 
 static unsigned rcpt_flags(const struct session *s)
@@ -354,26 +360,28 @@ int session_rcpt_lookup_addr(const struct session *s, const char *arg,
 	return ret;
 }
 
-/* Ask authd about addr, unless the look-ahead has its answer already. */
+/* Ask authd about addr, unless the look-ahead has asked already. */
 static void rcpt_lookup(struct session *s, const char *addr,
-                        const struct session_ahead *ahead)
+                        struct session_ahead **ahead)
 {
 	struct authc_lookup_result r;
 
-	if (session_ahead_answer(ahead, addr, &r)) {
+	if (session_ahead_answer(*ahead, addr, &r)) {
 		if (!rcpt_answer(s, &r))
 			session_wait(s);
 		return;
 	}
-	/* If the look-ahead's lookup is still in flight, authc makes this
-	 * one wait for its answer (authc.h). */
+	if (session_ahead_wait(s, ahead, addr)) {
+		session_wait(s);
+		return;
+	}
 	s->areq = authc_lookup(s->env->authc, addr, session_lookup_context(s),
 	                       s->auth_user, rcpt_done, s);
 	session_wait(s);
 }
 
 static void rcpt_start(struct session *s, const struct smtpcmd *c,
-                       const struct session_ahead *ahead)
+                       struct session_ahead **ahead)
 {
 	const struct session_params *p = s->env->params;
 	struct smtpcmd_error e;
@@ -440,10 +448,8 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 {
 	struct session_ahead *ahead = session_ahead_next(s, c->arg, c->arg_len);
 
-	rcpt_start(s, c, ahead);
-	/* Only now: a lookup of the look-ahead that rcpt_start() joined goes
-	 * on without it. */
+	rcpt_start(s, c, &ahead);
 	session_ahead_free(&ahead);
 	if (s->phase == PHASE_WAIT)
-		session_ahead_scan(s);
+		session_ahead_scan(s, c);
 }

@@ -96,6 +96,7 @@ struct session {
 	/* Lookups of the RCPTs pipelined behind the one answered, in order
 	 * (session_ahead.c). */
 	struct session_ahead *ahead;
+	struct session_ahead *ahead_wait; /* the one the RCPT waits for */
 	bool starttls_pending; /* start TLS once "220 Ready" is out */
 };
 
@@ -149,11 +150,14 @@ const char *session_lookup_context(const struct session *s);
  * when it does not parse. */
 int session_rcpt_lookup_addr(const struct session *s, const char *arg,
                              size_t len, char **addr_r);
+/* authd answered for the RCPT waiting: reply, and go on. */
+void session_rcpt_answered(struct session *s,
+                           const struct authc_lookup_result *r);
 
 /* session_ahead.c: the RCPT look-ahead */
-/* Start the lookups of the RCPT lines received behind the one being
+/* Start the lookups of the RCPT lines received behind c, the RCPT being
  * answered (the first line of the input), which now waits for authd. */
-void session_ahead_scan(struct session *s);
+void session_ahead_scan(struct session *s, const struct smtpcmd *c);
 /* The look-ahead's entry for the RCPT with this argument, now the
  * caller's (NULL: none). */
 struct session_ahead *session_ahead_next(struct session *s, const char *arg,
@@ -162,6 +166,11 @@ struct session_ahead *session_ahead_next(struct session *s, const char *arg,
  * freed). */
 bool session_ahead_answer(const struct session_ahead *a, const char *addr,
                           struct authc_lookup_result *r);
+/* If a's lookup of addr is still in flight, the RCPT whose turn it is
+ * waits for it: true, and a is the session's now (its answer goes to
+ * session_rcpt_answered()). */
+bool session_ahead_wait(struct session *s, struct session_ahead **a,
+                        const char *addr);
 /* Free an entry; a lookup of it still in flight is cancelled. */
 void session_ahead_free(struct session_ahead **a);
 /* Drop every entry (the transaction ends). */
