@@ -17,6 +17,12 @@
  * and for a short backoff after that (50 ms, doubling to 1 s, reset by a
  * successful HELLO) new requests fail the same way without trying.
  *
+ * Identical lookups: a LOOKUP that asks what a LOOKUP in flight asks
+ * (the same address, context and user, byte for byte) sends nothing and
+ * gets that one's answer; to its caller it is a request like any other
+ * (its own callback, timeout and cancel). Cancelling the first one does
+ * not stop the answer for the others, and a failure reaches them all.
+ *
  * Outcomes: only AUTHC_OK, AUTHC_NOTFOUND (permanent: no such address,
  * bad credentials, no such user) and AUTHC_TEMPFAIL. Everything that is
  * not a clean OK or NOTFOUND from authd is a TEMPFAIL: no connection, a

@@ -18,6 +18,13 @@
  *	that started the request). Lists are scanned linearly: answers
  *	mostly come back in order, so the match is near the head.
  *
+ *	A LOOKUP that asks what a LOOKUP in flight asks (same address,
+ *	context and user: authc_merge.c) sends nothing: it waits on that
+ *	request's list of waiters, with a timer of its own, and gets its
+ *	answer or its failure. That request goes on while anyone waits for
+ *	it: cancelled, or timed out, it stays on the wire as a zombie for
+ *	its waiters (a timed-out one no longer takes new waiters).
+ *
  *	Output goes through a private buffer, not an sbuf, so that every
  *	byte of it (AUTH lines hold the password) is wiped when it is
  *	written, moved or freed. The AUTH line is formatted into an sbuf
@@ -53,49 +60,6 @@
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 
-enum req_state { REQ_QUEUED, REQ_SENT, REQ_DEFERRED };
-enum conn_state { CONN_CLOSED, CONN_HELLO, CONN_READY };
-
-struct req_list {
-	TAILQ_HEAD(, authc_req) q;
-	size_t n;
-};
-
-struct authc_req {
-	struct authc *c;
-	TAILQ_ENTRY(authc_req) link;
-	struct req_list *list;
-	enum req_state state;
-	bool zombie; /* sent, but nobody waits for the answer any more */
-	enum authproto_verb verb;
-	uint64_t id;
-	union authc_cb cb;
-	void *ctx;
-	struct sbuf *line; /* until it is copied to the output buffer */
-	char *fail_reason; /* deferred */
-	struct evloop_timer *timer;
-};
-
-struct authc {
-	struct event_base *base;
-	char *path;
-	char *hello; /* the HELLO line, LF included */
-	unsigned int timeout_ms;
-	enum conn_state state;
-	int fd;
-	struct event *ev_read, *ev_write;
-	struct sbuf *in;
-	struct sbuf *out; /* secret: AUTH lines carry passwords */
-	struct evloop_timer *hello_timer, *defer_timer;
-	struct req_list queued, sent, deferred;
-	size_t zombies;
-	uint64_t next_id;
-	unsigned int failures; /* consecutive failed connects */
-	long long retry_at_ms;
-	char *last_error;
-	bool dying;
-};
-
 /* --- request lists ----------------------------------------------------- */
 
 static void list_init(struct req_list *l)
@@ -113,6 +77,8 @@ static void list_add(struct req_list *l, struct authc_req *r)
 
 static void list_del(struct authc_req *r)
 {
+	if (r->state == REQ_MERGED)
+		r->c->merged--;
 	TAILQ_REMOVE(&r->list->q, r, link);
 	r->list->n--;
 	r->list = NULL;
@@ -125,8 +91,11 @@ static void line_wipe(struct sbuf **line)
 
 static void req_free(struct authc_req *r)
 {
+	if (!TAILQ_EMPTY(&r->waiters.q))
+		abort(); /* every path answers or fails them first */
 	if (r->list != NULL)
 		list_del(r);
+	authc_merge_forget(r->c->merge, &r->merge);
 	if (r->zombie)
 		r->c->zombies--;
 	evloop_timer_free(&r->timer);
@@ -141,6 +110,9 @@ static void defer_fail(struct authc_req *r, const char *reason)
 {
 	struct authc *c = r->c;
 
+	authc_merge_forget(c->merge, &r->merge);
+	while (!TAILQ_EMPTY(&r->waiters.q))
+		defer_fail(TAILQ_FIRST(&r->waiters.q), reason);
 	if (r->list != NULL)
 		list_del(r);
 	evloop_timer_stop(r->timer);
@@ -249,6 +221,19 @@ static void malformed(struct authc *c, const char *error)
 	conn_close(c, "malformed answer from authd");
 }
 
+/* The answer to r for those who wait for it too; one at a time: a
+ * callback may cancel the next one. */
+static void deliver_waiters(struct authc_req *r, const struct authproto_msg *m)
+{
+	struct authc_req *w;
+
+	while ((w = TAILQ_FIRST(&r->waiters.q)) != NULL) {
+		list_del(w);
+		authc_result_deliver(w->verb, r->id, w->cb, w->ctx, m);
+		req_free(w);
+	}
+}
+
 /* One answer line; false when the connection was closed. */
 static bool handle_line(struct authc *c, const char *line, size_t len)
 {
@@ -305,8 +290,10 @@ static bool handle_line(struct authc *c, const char *line, size_t len)
 		return false;
 	}
 	list_del(r);
+	authc_merge_forget(c->merge, &r->merge);
 	if (!r->zombie)
 		authc_result_deliver(r->verb, r->id, r->cb, r->ctx, m);
+	deliver_waiters(r, m);
 	req_free(r);
 	authproto_msg_deinit(&m);
 	return c->state == CONN_READY;
@@ -452,10 +439,14 @@ static void on_timeout(void *context)
 	struct authc_req *r = context;
 	struct authc *c = r->c;
 
+	/* Stuck: new LOOKUPs send their own request. */
+	authc_merge_forget(c->merge, &r->merge);
+	if (r->zombie)
+		return; /* cancelled; it only went on for its waiters */
 	log_warn(LOG_ID, "event=timeout req=%llu verb=%s timeout_ms=%u",
 	         (unsigned long long)r->id, authproto_verb_name(r->verb),
 	         c->timeout_ms);
-	if (r->state == REQ_SENT) {
+	if (r->state == REQ_SENT || !TAILQ_EMPTY(&r->waiters.q)) {
 		/* Keep the ID: its late answer is dropped, not an error. */
 		r->zombie = true;
 		c->zombies++;
@@ -481,7 +472,33 @@ static struct authc_req *req_new(struct authc *c, enum authproto_verb verb,
 	r->verb = verb;
 	r->id = ++c->next_id;
 	r->ctx = ctx;
+	list_init(&r->waiters);
 	*m_r = authproto_msg_new_request(verb, r->id);
+	return r;
+}
+
+/* A LOOKUP that waits for the answer to p, which asks the same. */
+static struct authc_req *req_join(struct authc_req *p, authc_lookup_cb *cb,
+                                  void *ctx)
+{
+	struct authc *c = p->c;
+	struct authc_req *r = alloc_new(struct authc_req);
+
+	if (c->dying)
+		abort(); /* authc.h: no requests from deinit's callbacks */
+	r->c = c;
+	r->verb = AUTHPROTO_LOOKUP;
+	r->id = p->id; /* for the log */
+	r->cb.lookup = cb;
+	r->ctx = ctx;
+	list_init(&r->waiters);
+	r->timer = evloop_timer_new(c->base, on_timeout, r);
+	r->state = REQ_MERGED;
+	list_add(&p->waiters, r);
+	c->merged++;
+	evloop_timer_start(r->timer, c->timeout_ms);
+	log_debug(LOG_ID, "event=lookup_shared req=%llu waiters=%zu",
+	          (unsigned long long)p->id, p->waiters.n);
 	return r;
 }
 
@@ -519,15 +536,21 @@ struct authc_req *authc_lookup(struct authc *c, const char *addr,
                                const char *context, const char *user,
                                authc_lookup_cb *cb, void *cb_context)
 {
+	struct authc_req *r = authc_merge_find(c->merge, addr, context, user);
 	struct authproto_msg *m;
-	struct authc_req *r = req_new(c, AUTHPROTO_LOOKUP, cb_context, &m);
 
+	if (r != NULL)
+		return req_join(r, cb, cb_context);
+	r = req_new(c, AUTHPROTO_LOOKUP, cb_context, &m);
 	r->cb.lookup = cb;
 	authproto_msg_add_str(m, "addr", addr);
 	authproto_msg_add_str(m, "context", context);
 	if (user != NULL)
 		authproto_msg_add_str(m, "user", user);
-	return req_start(r, m);
+	r = req_start(r, m);
+	if (r->state == REQ_QUEUED || r->state == REQ_SENT)
+		authc_merge_add(c->merge, addr, context, user, r, &r->merge);
+	return r;
 }
 
 struct authc_req *authc_auth(struct authc *c, const char *mech,
@@ -565,10 +588,18 @@ void authc_cancel(struct authc_req **reqp)
 	if (r == NULL)
 		return;
 	*reqp = NULL;
+	if (!TAILQ_EMPTY(&r->waiters.q)) {
+		/* Others wait for its answer; its timer still bounds how
+		 * long new LOOKUPs may join it. */
+		r->zombie = true;
+		r->c->zombies++;
+		return;
+	}
 	if (r->state == REQ_SENT && r->c->state == CONN_READY) {
 		r->zombie = true;
 		r->c->zombies++;
 		evloop_timer_stop(r->timer);
+		authc_merge_forget(r->c->merge, &r->merge);
 		return;
 	}
 	req_free(r);
@@ -603,6 +634,7 @@ struct authc *authc_new(struct event_base *base, const char *socket_path,
 	list_init(&c->queued);
 	list_init(&c->sent);
 	list_init(&c->deferred);
+	c->merge = authc_merge_new();
 	c->hello_timer = evloop_timer_new(base, on_hello_timeout, c);
 	c->defer_timer = evloop_timer_new(base, on_defer, c);
 	return c;
@@ -615,7 +647,7 @@ void authc_set_timeout(struct authc *c, unsigned int ms)
 
 size_t authc_pending(const struct authc *c)
 {
-	return c->queued.n + c->sent.n - c->zombies + c->deferred.n;
+	return c->queued.n + c->sent.n - c->zombies + c->deferred.n + c->merged;
 }
 
 void authc_deinit(struct authc **cp)
@@ -634,6 +666,7 @@ void authc_deinit(struct authc **cp)
 	}
 	evloop_timer_free(&c->hello_timer);
 	evloop_timer_free(&c->defer_timer);
+	authc_merge_deinit(&c->merge);
 	sbuf_deinit(&c->in);
 	sbuf_deinit(&c->out);
 	free(c->hello);

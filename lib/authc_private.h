@@ -6,6 +6,10 @@
  * points into the message and into memory freed when the callback
  * returns, as authc.h promises.
  *
+ * authc_merge: the LOOKUPs in flight by (address, context, user), so
+ * that a LOOKUP asking what one in flight already asks waits for that
+ * one's answer instead of sending its own (authc.c keeps the waiters).
+ *
  * The client's output buffer and its request lines are secret sbufs
  * (sbuf_new_secret): AUTH lines carry passwords.
  */
@@ -15,9 +19,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "authc.h"
 #include "authproto.h"
+
+struct event;
+struct evloop_timer;
+struct sbuf;
 
 union authc_cb {
 	authc_lookup_cb *lookup;
@@ -33,6 +42,77 @@ void authc_result_fail(enum authproto_verb verb, union authc_cb cb, void *ctx,
 void authc_result_deliver(enum authproto_verb verb, uint64_t id,
                           union authc_cb cb, void *ctx,
                           const struct authproto_msg *m);
+
+struct authc_merge;
+struct authc_merge_entry;
+
+/*
+ * A request lives on exactly one list (authc.c): queued, sent,
+ * deferred, or (REQ_MERGED) the waiters of another request that asks
+ * the same.
+ */
+enum req_state { REQ_QUEUED, REQ_SENT, REQ_DEFERRED, REQ_MERGED };
+enum conn_state { CONN_CLOSED, CONN_HELLO, CONN_READY };
+
+struct req_list {
+	TAILQ_HEAD(, authc_req) q;
+	size_t n;
+};
+
+struct authc_req {
+	struct authc *c;
+	TAILQ_ENTRY(authc_req) link;
+	struct req_list *list;
+	enum req_state state;
+	bool zombie; /* sent, but nobody waits for the answer any more */
+	enum authproto_verb verb;
+	uint64_t id;
+	union authc_cb cb;
+	void *ctx;
+	struct sbuf *line; /* until it is copied to the output buffer */
+	char *fail_reason; /* deferred */
+	struct evloop_timer *timer;
+	struct authc_merge_entry *merge; /* new LOOKUPs may wait for it */
+	struct req_list waiters;         /* REQ_MERGED, for its answer */
+};
+
+/* One client (authc.c). */
+struct authc {
+	struct event_base *base;
+	char *path;
+	char *hello; /* the HELLO line, LF included */
+	unsigned int timeout_ms;
+	enum conn_state state;
+	int fd;
+	struct event *ev_read, *ev_write;
+	struct sbuf *in;
+	struct sbuf *out; /* secret: AUTH lines carry passwords */
+	struct evloop_timer *hello_timer, *defer_timer;
+	struct req_list queued, sent, deferred;
+	struct authc_merge *merge;
+	size_t zombies;
+	size_t merged; /* requests waiting for another one's answer */
+	uint64_t next_id;
+	unsigned int failures; /* consecutive failed connects */
+	long long retry_at_ms;
+	char *last_error;
+	bool dying;
+};
+
+struct authc_merge *authc_merge_new(void);
+/* The table must be empty. */
+void authc_merge_deinit(struct authc_merge **m);
+/* The request in flight for this key, or NULL. user may be NULL. */
+struct authc_req *authc_merge_find(struct authc_merge *m, const char *addr,
+                                   const char *context, const char *user);
+/* r is now the request in flight for its key (none may be there);
+ *entry_r is what authc_merge_forget() takes. */
+void authc_merge_add(struct authc_merge *m, const char *addr,
+                     const char *context, const char *user, struct authc_req *r,
+                     struct authc_merge_entry **entry_r);
+/* Take r's entry out of the table (NULL: not in it) and set it NULL. */
+void authc_merge_forget(struct authc_merge *m,
+                        struct authc_merge_entry **entry);
 
 /* Bytes waiting for authd at most (a secret sbuf, sbuf.h). */
 #define AUTHC_OUT_MAX ((size_t)64 * 1024 * 1024)

@@ -181,6 +181,7 @@ void session_resume(struct session *s)
 
 void session_reset_tx(struct session *s)
 {
+	session_ahead_drop(s);
 	if (s->in_mail)
 		smtpcmd_mail_clear(&s->mail);
 	s->in_mail = false;
@@ -342,12 +343,12 @@ static void process_bdat(struct session *s)
 	}
 }
 
-/* The next CRLF-terminated line: 1 found, 0 need more, -1 too long. */
-static int next_line(struct session *s, const char **line_r, size_t *len_r)
+int session_input_line(struct session *s, size_t off, const char **line_r,
+                       size_t *len_r)
 {
 	struct sbuf *in = io_input(s->io);
-	const char *d = sbuf_data(in);
-	size_t n = sbuf_len(in);
+	const char *d = sbuf_data(in) + off;
+	size_t n = sbuf_len(in) - off;
 
 	for (size_t i = 0; i + 1 < n && i < LINE_MAX_CMD; i++) {
 		if (d[i] == '\r' && d[i + 1] == '\n') {
@@ -386,8 +387,7 @@ static bool verb_is(const char *line, size_t len, const char *verb)
 	return len > n && strncasecmp(line, verb, n) == 0 && line[n] == ' ';
 }
 
-/* The longest command line (CRLF included) this verb may have. */
-static size_t cmd_line_limit(const char *line, size_t len)
+size_t session_cmd_line_limit(const char *line, size_t len)
 {
 	if (verb_is(line, len, "AUTH"))
 		return LINE_MAX_CMD;
@@ -439,7 +439,7 @@ static void session_process_lines(struct session *s)
 				return;
 			continue;
 		}
-		r = next_line(s, &line, &len);
+		r = session_input_line(s, 0, &line, &len);
 		if (r == 0)
 			return;
 		if (r < 0) {
@@ -453,7 +453,7 @@ static void session_process_lines(struct session *s)
 			continue;
 		}
 		if (s->phase == PHASE_CMD &&
-		    len + 2 > cmd_line_limit(line, len)) {
+		    len + 2 > session_cmd_line_limit(line, len)) {
 			if (session_unreadable_line(s, line, len))
 				return;
 			session_reply(s, 500, "5.5.2", "Line too long");

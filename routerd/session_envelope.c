@@ -8,6 +8,10 @@
  * envelope sender must be one the authenticated user may send as (authd
  * SENDERS). MAIL is refused before the body when the spool is short of
  * room.
+ *
+ * RCPTs are answered one at a time, in order; while one waits for authd,
+ * the lookups of those pipelined behind it start (session_ahead.c), and
+ * their answers are taken here when their turn comes.
  */
 #include "session_private.h"
 
@@ -23,7 +27,7 @@
 #include "policy.h"
 #include "settings.h"
 
-static const char *verb_context(const struct session *s)
+const char *session_lookup_context(const struct session *s)
 {
 	return s->role == SETTINGS_ROLE_MX ? "mx" : "submission";
 }
@@ -217,8 +221,9 @@ static bool postmaster_fallback(struct session *s,
 	    (r == NULL || r->status == AUTHC_NOTFOUND) &&
 	    strcasecmp(pm, addr_format(path)) != 0) {
 		s->pm_stage = 2;
-		s->areq = authc_lookup(s->env->authc, pm, verb_context(s),
-		                       s->auth_user, rcpt_done, s);
+		s->areq =
+		    authc_lookup(s->env->authc, pm, session_lookup_context(s),
+		                 s->auth_user, rcpt_done, s);
 		return true;
 	}
 	log_warn(s->id,
@@ -229,19 +234,19 @@ static bool postmaster_fallback(struct session *s,
 	return true;
 }
 
-static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
+/* Answer the pending RCPT with what authd said about it. False when it
+ * waits for one more answer (the configured postmaster's). */
+static bool rcpt_answer(struct session *s, const struct authc_lookup_result *r)
 {
-	struct session *s = ctx;
 	struct smtpcmd_rcpt *pr = &s->pending_rcpt;
 	const char *addr = addr_format(pr->path);
 	bool relay_check = s->pending_reply != NULL;
 
-	s->areq = NULL;
 	free(s->pending_reply);
 	s->pending_reply = NULL;
 	if (r->status != AUTHC_OK && postmaster_fallback(s, r)) {
 		if (s->areq != NULL)
-			return; /* asking for the configured postmaster */
+			return false; /* asking for the configured postmaster */
 		goto done;
 	}
 	if (s->pm_stage == 2 && r->status == AUTHC_OK) {
@@ -282,37 +287,123 @@ done:
 	smtpcmd_rcpt_clear(pr);
 	s->has_pending_rcpt = false;
 	s->pm_stage = 0;
-	session_resume(s);
+	return true;
 }
 
-void session_do_rcpt(struct session *s, const struct smtpcmd *c)
+void session_rcpt_answered(struct session *s,
+                           const struct authc_lookup_result *r)
+{
+	if (rcpt_answer(s, r))
+		session_resume(s);
+}
+
+static void rcpt_done(const struct authc_lookup_result *r, void *ctx)
+{
+	struct session *s = ctx;
+
+	s->areq = NULL;
+	session_rcpt_answered(s, r);
+}
+
+static unsigned rcpt_flags(const struct session *s)
+{
+	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_DSN;
+
+	if (s->mail.smtputf8)
+		flags |= SMTPCMD_F_TXN_UTF8;
+	return flags;
+}
+
+/* Mail to the postmaster: "<Postmaster>" or postmaster@any domain. */
+static bool rcpt_is_postmaster(const struct addr *path)
+{
+	return (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
+	       strcasecmp(addr_local(path), "postmaster") == 0;
+}
+
+/* Refused by the policy outright (*reason_r, *enhanced_r)? A domain that
+ * is not configured here may still be one the directory holds: then
+ * authd decides, and *relay_check_r says its answer must show that. */
+static bool rcpt_refused(const struct session *s, const struct addr *path,
+                         bool *relay_check_r, const char **reason_r,
+                         const char **enhanced_r)
+{
+	enum policy_rcpt verdict =
+	    policy_check_rcpt(s->env->policy, path, s->auth_user != NULL,
+	                      s->relay_client, reason_r, enhanced_r);
+
+	*relay_check_r = false;
+	if (verdict != POLICY_REJECT)
+		return false;
+	if (strcmp(*reason_r, "Relaying denied") != 0)
+		return true;
+	*relay_check_r = true;
+	return false;
+}
+
+int session_rcpt_lookup_addr(const struct session *s, const char *arg,
+                             size_t len, char **addr_r)
+{
+	struct smtpcmd_rcpt pr;
+	struct smtpcmd_error e;
+	const char *reason, *enhanced;
+	bool relay_check;
+	int ret = 0;
+
+	*addr_r = NULL;
+	if (smtpcmd_parse_rcpt(arg, len, rcpt_flags(s), &pr, &e) < 0)
+		return -1;
+	if (!rcpt_is_postmaster(pr.path) &&
+	    !rcpt_refused(s, pr.path, &relay_check, &reason, &enhanced)) {
+		*addr_r = alloc_strdup(addr_format(pr.path));
+		ret = 1;
+	}
+	smtpcmd_rcpt_clear(&pr);
+	return ret;
+}
+
+/* Ask authd about addr, unless the look-ahead has asked already. */
+static void rcpt_lookup(struct session *s, const char *addr,
+                        struct session_ahead **ahead)
+{
+	struct authc_lookup_result r;
+
+	if (session_ahead_answer(*ahead, addr, &r)) {
+		if (!rcpt_answer(s, &r))
+			session_wait(s);
+		return;
+	}
+	if (session_ahead_wait(s, ahead, addr)) {
+		session_wait(s);
+		return;
+	}
+	s->areq = authc_lookup(s->env->authc, addr, session_lookup_context(s),
+	                       s->auth_user, rcpt_done, s);
+	session_wait(s);
+}
+
+static void rcpt_start(struct session *s, const struct smtpcmd *c,
+                       struct session_ahead **ahead)
 {
 	const struct session_params *p = s->env->params;
-	unsigned flags = SMTPCMD_F_UTF8 | SMTPCMD_F_DSN;
 	struct smtpcmd_error e;
 	const char *reason, *enhanced;
 	const struct addr *path;
-	enum policy_rcpt verdict;
-	bool relay_check = false;
+	bool relay_check;
 
 	if (s->n_rcpts >= p->max_recipients) {
 		s->stats->refused[RSTATS_REFUSE_TOO_MANY_RCPTS]++;
 		session_reply(s, 452, "4.5.3", "Too many recipients");
 		return;
 	}
-	if (s->mail.smtputf8)
-		flags |= SMTPCMD_F_TXN_UTF8;
-	if (smtpcmd_parse_rcpt(c->arg, c->arg_len, flags, &s->pending_rcpt,
-	                       &e) < 0) {
+	if (smtpcmd_parse_rcpt(c->arg, c->arg_len, rcpt_flags(s),
+	                       &s->pending_rcpt, &e) < 0) {
 		session_reply_error(s, &e);
 		return;
 	}
 	s->has_pending_rcpt = true;
 	path = s->pending_rcpt.path;
-	s->pm_stage = (addr_flags(path) & ADDR_F_POSTMASTER) != 0 ||
-	                      strcasecmp(addr_local(path), "postmaster") == 0
-	                  ? 1
-	                  : 0;
+	s->pm_stage = rcpt_is_postmaster(path) ? 1 : 0;
 	if ((addr_flags(path) & ADDR_F_POSTMASTER) != 0) {
 		/* "<Postmaster>": the primary domain's, if there is one. */
 		const char *primary = policy_primary_domain(s->env->policy);
@@ -332,37 +423,35 @@ void session_do_rcpt(struct session *s, const struct smtpcmd *c)
 		pm = alloc_printf("postmaster@%s", primary);
 		free(s->pending_reply);
 		s->pending_reply = NULL;
-		s->areq = authc_lookup(s->env->authc, pm, verb_context(s),
-		                       s->auth_user, rcpt_done, s);
+		s->areq =
+		    authc_lookup(s->env->authc, pm, session_lookup_context(s),
+		                 s->auth_user, rcpt_done, s);
 		free(pm);
 		session_wait(s);
 		return;
 	}
-	verdict = policy_check_rcpt(s->env->policy, path, s->auth_user != NULL,
-	                            s->relay_client, &reason, &enhanced);
-	if (verdict == POLICY_REJECT) {
-		/* Not a configured local domain: it may still be one the
-		 * directory holds. authd decides; anything else is refused. */
-		if (strcmp(reason, "Relaying denied") != 0) {
-			log_info(s->id,
-			         "event=rcpt_refused rcpt=<%s> "
-			         "reason=\"%s\"",
-			         addr_format(s->pending_rcpt.path), reason);
-			s->stats->refused[RSTATS_REFUSE_RCPT_POLICY]++;
-			session_reply(s, policy_reply_code(enhanced), enhanced,
-			              "<%s>: %s",
-			              addr_format(s->pending_rcpt.path),
-			              reason);
-			smtpcmd_rcpt_clear(&s->pending_rcpt);
-			s->has_pending_rcpt = false;
-			return;
-		}
-		relay_check = true;
+	if (rcpt_refused(s, path, &relay_check, &reason, &enhanced)) {
+		log_info(s->id, "event=rcpt_refused rcpt=<%s> reason=\"%s\"",
+		         addr_format(path), reason);
+		s->stats->refused[RSTATS_REFUSE_RCPT_POLICY]++;
+		session_reply(s, policy_reply_code(enhanced), enhanced,
+		              "<%s>: %s", addr_format(path), reason);
+		smtpcmd_rcpt_clear(&s->pending_rcpt);
+		s->has_pending_rcpt = false;
+		return;
 	}
-	/* pending_reply marks "relay check" for rcpt_done. */
+	/* pending_reply marks "relay check" for rcpt_answer. */
 	free(s->pending_reply);
 	s->pending_reply = relay_check ? alloc_strdup("relay") : NULL;
-	s->areq = authc_lookup(s->env->authc, addr_format(s->pending_rcpt.path),
-	                       verb_context(s), s->auth_user, rcpt_done, s);
-	session_wait(s);
+	rcpt_lookup(s, addr_format(path), ahead);
+}
+
+void session_do_rcpt(struct session *s, const struct smtpcmd *c)
+{
+	struct session_ahead *ahead = session_ahead_next(s, c->arg, c->arg_len);
+
+	rcpt_start(s, c, &ahead);
+	session_ahead_free(&ahead);
+	if (s->phase == PHASE_WAIT)
+		session_ahead_scan(s, c);
 }

@@ -17,6 +17,7 @@
 #include "spool.h"
 
 struct evloop_timer;
+struct session_ahead;
 
 enum session_phase {
 	PHASE_CMD,   /* reading command lines */
@@ -92,6 +93,10 @@ struct session {
 	/* RCPT to the postmaster (RFC 5321 4.5.1): 1 asking authd for
 	 * postmaster@domain, 2 for the configured postmaster address. */
 	int pm_stage;
+	/* Lookups of the RCPTs pipelined behind the one answered, in order
+	 * (session_ahead.c). */
+	struct session_ahead *ahead;
+	struct session_ahead *ahead_wait; /* the one the RCPT waits for */
 	bool starttls_pending; /* start TLS once "220 Ready" is out */
 };
 
@@ -115,6 +120,12 @@ void session_error_count(struct session *s);
 void session_reply_error(struct session *s, const struct smtpcmd_error *e);
 /* Write the message data gathered in s->chunk to the spool. */
 void session_flush_chunk(struct session *s);
+/* The whole command line at offset off of the input (without its CRLF):
+ * 1 found, 0 not all there yet, -1 longer than any command line. */
+int session_input_line(struct session *s, size_t off, const char **line_r,
+                       size_t *len_r);
+/* The longest a command line with this verb may be, CRLF included. */
+size_t session_cmd_line_limit(const char *line, size_t len);
 
 /* session_cmd.c */
 void session_command(struct session *s, const char *line, size_t len,
@@ -131,6 +142,39 @@ void session_data_done(struct session *s);
 /* session_envelope.c */
 void session_do_mail(struct session *s, const struct smtpcmd *c);
 void session_do_rcpt(struct session *s, const struct smtpcmd *c);
+/* authd's context for this session's lookups: "mx" or "submission". */
+const char *session_lookup_context(const struct session *s);
+/* What "RCPT TO:<arg>" would ask authd if its turn came now: 1 and
+ * *addr_r (the caller frees it) for a lookup of the address, 0 when it
+ * asks something else or nothing (the postmaster, a policy refusal), -1
+ * when it does not parse. */
+int session_rcpt_lookup_addr(const struct session *s, const char *arg,
+                             size_t len, char **addr_r);
+/* authd answered for the RCPT waiting: reply, and go on. */
+void session_rcpt_answered(struct session *s,
+                           const struct authc_lookup_result *r);
+
+/* session_ahead.c: the RCPT look-ahead */
+/* Start the lookups of the RCPT lines received behind c, the RCPT being
+ * answered (the first line of the input), which now waits for authd. */
+void session_ahead_scan(struct session *s, const struct smtpcmd *c);
+/* The look-ahead's entry for the RCPT with this argument, now the
+ * caller's (NULL: none). */
+struct session_ahead *session_ahead_next(struct session *s, const char *arg,
+                                         size_t len);
+/* Its answer for addr, if it has one (*r valid until the entry is
+ * freed). */
+bool session_ahead_answer(const struct session_ahead *a, const char *addr,
+                          struct authc_lookup_result *r);
+/* If a's lookup of addr is still in flight, the RCPT whose turn it is
+ * waits for it: true, and a is the session's now (its answer goes to
+ * session_rcpt_answered()). */
+bool session_ahead_wait(struct session *s, struct session_ahead **a,
+                        const char *addr);
+/* Free an entry; a lookup of it still in flight is cancelled. */
+void session_ahead_free(struct session_ahead **a);
+/* Drop every entry (the transaction ends). */
+void session_ahead_drop(struct session *s);
 
 /* session_auth.c */
 void session_do_starttls(struct session *s, const struct smtpcmd *c);

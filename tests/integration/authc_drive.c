@@ -21,7 +21,9 @@
  *	  auth USER ok CANONICAL delay=MS | auth USER notfound|tempfail REASON
  *delay=MS senders USER ok ADDR[,ADDR...] | senders USER ok - | ... REASON
  *
- *	flood prints only "flood first" at its first answer, then the
+ *	flood asks N different addresses, ADDR with the subaddresses +1
+ *	to +N (identical lookups in flight would be one request: authc.h);
+ *	it prints only "flood first" at its first answer, then the
  *	summary. Each command ends with
  *
  *	  done ok=N notfound=N tempfail=N ms=N last_tempfail=REASON
@@ -162,13 +164,18 @@ static int run(int argc, char **argv, const char *password)
 		D.outstanding++;
 	} else if (strcmp(argv[0], "flood") == 0 && argc == 3) {
 		unsigned long n = strtoul(argv[1], &end, 10);
+		const char *at = strchr(argv[2], '@');
 
-		if (*end != '\0' || n == 0 || n > 1000000)
+		if (*end != '\0' || n == 0 || n > 1000000 || at == NULL)
 			return 2;
 		D.flood = true;
-		for (unsigned long i = 0; i < n; i++, D.outstanding++)
-			authc_lookup(D.c, argv[2], "mx", NULL, on_lookup,
-			             argv[2]);
+		for (unsigned long i = 1; i <= n; i++, D.outstanding++) {
+			char *addr = alloc_printf(
+			    "%.*s+%lu%s", (int)(at - argv[2]), argv[2], i, at);
+
+			authc_lookup(D.c, addr, "mx", NULL, on_lookup, argv[2]);
+			free(addr);
+		}
 	} else if (strcmp(argv[0], "sleep") == 0 && argc == 2) {
 		struct evloop_timer *t = evloop_timer_new(D.base, stop, NULL);
 

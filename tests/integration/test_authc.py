@@ -4,7 +4,8 @@ a real authd and a real slapd.
 What is proved:
   - many LOOKUPs sent at once all come back right (compared with the
     generated data and with dirmxctl's answers), on ONE connection (authd
-    logs one "event=connect" for them); so does a flood of 2,000;
+    logs one "event=connect" for them); so does a flood of 2,000 (different
+    addresses: identical ones in flight are one request);
   - AUTH with the right password gives the canonical account, with a
     wrong one NOTFOUND; SENDERS gives what dirmxctl gives;
   - authd killed (SIGKILL) with requests in flight: every outstanding
@@ -272,14 +273,14 @@ class AuthcTest(unittest.TestCase):
         self.restart_and_reconnect(authd, sc)
 
     def test_kill_mid_flood(self):
-        """authd killed while it is answering a flood of 20,000: whatever
+        """authd killed while it is answering a flood of 10,000: whatever
         was not answered yet fails TEMPFAIL at once; nothing is lost and
         nothing becomes NOTFOUND."""
         authd = Authd(self.lab, self.slapd, name="authd-kill2")
         sc = Script(authd.sock)
         self.addCleanup(sc.close)
-        addr = self.info["users"][4]["mail"]
-        sc.send("flood 20000 " + addr)
+        # Not ours: authd answers without a search, as fast as it can.
+        sc.send("flood 10000 someone@example.org")
         sc.read_until("flood first")
         os.kill(authd.proc.pid, signal.SIGSTOP)
         t0 = time.monotonic()
@@ -288,7 +289,7 @@ class AuthcTest(unittest.TestCase):
         elapsed = time.monotonic() - t0
         d = done_line(lines[-1])
         self.assertEqual(d["notfound"], 0, lines)
-        self.assertEqual(d["ok"] + d["tempfail"], 20000, lines)
+        self.assertEqual(d["ok"] + d["tempfail"], 10000, lines)
         self.assertGreater(d["ok"], 0, lines)
         self.assertGreater(d["tempfail"], 0, "authd answered all before the kill: "
                            "inconclusive\n%r" % lines)

@@ -49,6 +49,17 @@ static void closed_cb(void *ctx, struct session *s)
 
 struct sessionlab *sessionlab_new(int role)
 {
+	return sessionlab_new_authd(role, "/nonexistent/dirmx-authd.sock", 200);
+}
+
+struct event_base *sessionlab_base(struct sessionlab *lab)
+{
+	return lab->base;
+}
+
+struct sessionlab *sessionlab_new_authd(int role, const char *authd_socket,
+                                        unsigned timeout_ms)
+{
 	struct sessionlab *lab = alloc_new(struct sessionlab);
 	static const char *const domains[] = {"dirmx.test"};
 	const char *error;
@@ -60,9 +71,8 @@ struct sessionlab *sessionlab_new(int role)
 		fprintf(stderr, "sessionlab: spool: %s\n", strerror(errno));
 		abort();
 	}
-	lab->authc =
-	    authc_new(lab->base, "/nonexistent/dirmx-authd.sock", "sessionlab");
-	authc_set_timeout(lab->authc, 200);
+	lab->authc = authc_new(lab->base, authd_socket, "sessionlab");
+	authc_set_timeout(lab->authc, timeout_ms);
 	lab->policy = policy_new(domains, 1, NULL, 0, &error);
 	lab->params.hostname = alloc_strdup("mx.sessionlab.test");
 	lab->params.max_message_size = 100000;

@@ -20,10 +20,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct event_base;
 struct sessionlab;
 
 /* role: enum settings_role (MX: 0 ... see settings.h). */
 struct sessionlab *sessionlab_new(int role);
+/* The same with authd at authd_socket (a test's own: authdpeer.h), its
+ * answers awaited timeout_ms. */
+struct sessionlab *sessionlab_new_authd(int role, const char *authd_socket,
+                                        unsigned timeout_ms);
+/* The lab's event loop. */
+struct event_base *sessionlab_base(struct sessionlab *lab);
 /* A new session (the old one, if any, is ended first). */
 void sessionlab_connect(struct sessionlab *lab);
 void sessionlab_send(struct sessionlab *lab, const void *data, size_t len);
