@@ -394,7 +394,23 @@ class SambaDC:
                                 what="samba %s (log: %s)" % (self.hostname, self._logname()))
             self.times["port%d" % port] = time.monotonic() - t0
         self._wait_dns(self.fqdn, "A", deadline=t0 + timeout)
+        self._wait_ldaps(deadline=t0 + timeout)
         self.times["start"] = time.monotonic() - t0
+
+    def _wait_ldaps(self, deadline):
+        """Wait until an LDAPS search of the root DSE works: the port
+        accepts before Samba's LDAP server completes a TLS handshake, and
+        on a loaded machine a test's first LDAPS search then failed with
+        "Can't contact LDAP server"."""
+        while True:
+            r = self.ldapsearch(base="", scope="base", auth="anonymous",
+                                uri=self.ldap_uri(tls=True), check=False, timeout=20)
+            if r.returncode == 0:
+                return
+            if time.monotonic() > deadline or not self.alive():
+                raise LabError("samba %s: LDAPS does not answer (log: %s): %s"
+                               % (self.hostname, self._logname(), r.stderr.strip()))
+            time.sleep(0.2)
 
     def _logname(self):
         return self.lab.path("logs", "samba-%s.log" % self.hostname)
