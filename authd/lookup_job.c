@@ -12,6 +12,7 @@
  * a negative entry holding the reason; TEMPFAIL is never cached.
  */
 #include <ldap.h>
+#include <search.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,28 @@
 #include "log.h"
 #include "lookup_private.h"
 #include "sbuf.h"
+
+/*
+ * Jobs in flight by (flags, key), for joining: a tree, so that thousands
+ * of different lookups in flight (a flood of distinct recipients) cost a
+ * logarithm each, not a walk of every job (quadratic in all).
+ */
+static int job_cmp(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+
+	if (x->flags != y->flags)
+		return x->flags < y->flags ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static struct job *job_find(struct lookup *lk, const char *key, unsigned flags)
+{
+	struct job probe = {.key = (char *)key, .flags = flags};
+	struct job **found = tfind(&probe, &lk->job_tree, job_cmp);
+
+	return found != NULL ? *found : NULL;
+}
 
 struct lookup_req {
 	struct lookup *lk;
@@ -455,9 +478,7 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 			return r;
 		}
 	}
-	LIST_FOREACH(j, &lk->jobs, link)
-		if (j->flags == flags && strcmp(j->key, key) == 0)
-			break;
+	j = job_find(lk, key, flags);
 	if (j != NULL) {
 		lk->stats.coalesced++;
 	} else {
@@ -471,6 +492,8 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 		TAILQ_INIT(&j->queue);
 		TAILQ_INIT(&j->running);
 		LIST_INSERT_HEAD(&lk->jobs, j, link);
+		if (tsearch(j, &lk->job_tree, job_cmp) == NULL)
+			abort(); /* out of memory */
 		j->begin = begin;
 		j->start = evloop_timer_new(lk->base, job_begin_timer, j);
 		evloop_timer_start(j->start, 0);
@@ -485,6 +508,7 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 static void job_free(struct job *j)
 {
 	LIST_REMOVE(j, link);
+	(void)tdelete(j, &j->lk->job_tree, job_cmp);
 	lookup_job_cancel_tasks(j);
 	evloop_timer_free(&j->start);
 	for (size_t i = 0; i < j->n_dests; i++) {

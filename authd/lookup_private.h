@@ -103,6 +103,7 @@ struct lookup {
 	bool watched;          /* directory changes are followed */
 	bool deletions_unseen; /* ... but not deletions (AD, no right) */
 	LIST_HEAD(, job) jobs;
+	void *job_tree; /* the same jobs by (flags, key): lookup_job.c */
 	struct lookup_stats stats;
 };
 
