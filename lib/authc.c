@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <search.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +76,21 @@ static void list_add(struct req_list *l, struct authc_req *r)
 	l->n++;
 }
 
+/* Sent requests by ID too: authd answers in any order, and a walk of the
+ * sent list for each answer made a flood of answers quadratic. */
+static int id_cmp(const void *a, const void *b)
+{
+	const struct authc_req *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 static void list_del(struct authc_req *r)
 {
 	if (r->state == REQ_MERGED)
 		r->c->merged--;
+	if (r->list == &r->c->sent)
+		(void)tdelete(r, &r->c->sent_by_id, id_cmp);
 	TAILQ_REMOVE(&r->list->q, r, link);
 	r->list->n--;
 	r->list = NULL;
@@ -210,6 +222,8 @@ static void flush_queue(struct authc *c)
 		list_del(r);
 		r->state = REQ_SENT;
 		list_add(&c->sent, r);
+		if (tsearch(r, &c->sent_by_id, id_cmp) == NULL)
+			abort(); /* out of memory */
 	}
 	conn_want_write(c);
 }
@@ -239,7 +253,7 @@ static bool handle_line(struct authc *c, const char *line, size_t len)
 {
 	struct authproto_msg *m = NULL;
 	enum authproto_verb verb;
-	struct authc_req *r;
+	struct authc_req *r, probe, **found;
 	const char *error;
 	uint64_t id;
 
@@ -278,9 +292,9 @@ static bool handle_line(struct authc *c, const char *line, size_t len)
 		free(why);
 		return false;
 	}
-	for (r = TAILQ_FIRST(&c->sent.q); r != NULL && r->id != id;
-	     r = TAILQ_NEXT(r, link))
-		;
+	probe.id = id;
+	found = tfind(&probe, &c->sent_by_id, id_cmp);
+	r = found != NULL ? *found : NULL;
 	if (r == NULL) {
 		malformed(c, "answer to an ID not in flight");
 		return false;

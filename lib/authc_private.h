@@ -89,6 +89,7 @@ struct authc {
 	struct sbuf *out; /* secret: AUTH lines carry passwords */
 	struct evloop_timer *hello_timer, *defer_timer;
 	struct req_list queued, sent, deferred;
+	void *sent_by_id; /* the sent list's requests, by id (tsearch) */
 	struct authc_merge *merge;
 	size_t zombies;
 	size_t merged; /* requests waiting for another one's answer */
