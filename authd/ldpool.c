@@ -201,7 +201,7 @@ void ldpool_dc_slow(struct ldpool *pool, struct pool_dc *pdc)
 		return;
 	pdc->suspect = true;
 	pdc->probe_next_ms = 0;
-	log_warn("ldpool", "event=dc_suspect dc=%s hedge_ms=%u", pdc->dc->uri,
+	log_info("ldpool", "event=dc_suspect dc=%s hedge_ms=%u", pdc->dc->uri,
 	         ldpool_hedge_ms(pdc));
 	ldpool_kick(pool);
 }
