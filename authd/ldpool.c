@@ -20,7 +20,8 @@
  * that times out marks it down. A down DC preferred over the serving one
  * is connected again every PROBE_RECONNECT_MS whatever its backoff (its
  * failures then change neither the backoff nor the log), so a DC that
- * restarts or thaws is used again within about a second.
+ * restarts or thaws is used again within about a second (the first
+ * PROBE_AHEAD_MAX DCs in order; any further keep their backoff).
  */
 #include "ldpool_private.h"
 
@@ -37,6 +38,7 @@
 #define HEDGE_MAX_MS 1000u
 #define PROBE_GAP_MS 200u
 #define PROBE_RECONNECT_MS 1000u
+#define PROBE_AHEAD_MAX 2u
 
 struct pool_dc *ldpool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
 {
@@ -316,12 +318,15 @@ static struct pool_dc *pool_next_usable(struct ldpool *pool,
 /*
  * The DCs the locator prefers over the serving one: keep one connection
  * to a suspect one (for its probes), and connect again to one that is
- * down every PROBE_RECONNECT_MS, its backoff notwithstanding.
+ * down every PROBE_RECONNECT_MS, its backoff notwithstanding. Only the
+ * first PROBE_AHEAD_MAX in order: a long list of dead DCs (or all of them,
+ * with none serving) keeps the backoff beyond those.
  */
 static void pool_watch_preferred(struct ldpool *pool, struct pool_dc *serving,
                                  uint64_t now)
 {
-	for (size_t i = 0; i < dcloc_count(pool->loc); i++) {
+	for (size_t i = 0; i < dcloc_count(pool->loc) && i < PROBE_AHEAD_MAX;
+	     i++) {
 		struct dcloc_dc *dc = dcloc_get(pool->loc, i);
 		struct pool_dc *pdc = ldpool_dc_get(pool, dc);
 
