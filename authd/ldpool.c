@@ -1,28 +1,33 @@
 /*
- * ldpool - bound service connections with failover; see ldpool.h.
+ * ldpool - bound service connections with failover; see ldpool.h. The
+ * searches themselves (dispatch, retry, hedging) are in ldpool_req.c.
  *
- * The pool's one timer (maintain) runs every second and whenever
- * something changed: it opens the connections the primary and standby DC
- * should have, closes connections to DCs that are neither once they are
- * idle, sends keepalives, and hands waiting searches to connections that
- * came up. Everything that could re-enter a connection from inside its
- * own callback is left to this timer.
+ * The pool's one timer (maintain) runs every second, more often while a
+ * DC is suspect, and whenever something changed: it opens the connections
+ * the serving and standby DC should have, closes connections to DCs that
+ * are neither once they are idle, probes the DCs that are preferred but
+ * not usable, sends keepalives, and hands waiting searches to connections
+ * that came up. Everything that could re-enter a connection from inside
+ * its own callback is left to this timer.
  *
- * Hedging: a search not answered within the hedge delay of its DC (four
- * times that DC's recent mean latency, at least 100 ms, at most 1 s) is
- * sent to the next DC that has a connection up as well, and the first
- * answer goes to the caller. The slow copy is left to finish: its timeout
- * marks its DC down (new searches then go elsewhere at once), its late
- * answer only updates that DC's latency. A frozen DC then costs a search
- * about the hedge delay, not the request timeout. Paged searches are not
- * hedged: their cookie belongs to one DC.
+ * Health: a DC is down (the locator's state, with its backoff) when it
+ * refused, dropped or timed out; it is suspect (the pool's) when another
+ * DC answered first a search it held past its hedge delay: it accepts
+ * and holds, as a frozen DC does. The serving DC is the first in order
+ * that is neither. A suspect DC keeps one connection, and a probe (a root
+ * DSE read, one at a time, PROBE_GAP_MS apart) asks it until an answer
+ * comes within its hedge delay: then it takes the traffic back. A probe
+ * that times out marks it down. A down DC preferred over the serving one
+ * is connected again every PROBE_RECONNECT_MS whatever its backoff (its
+ * failures then change neither the backoff nor the log), so a DC that
+ * restarts or thaws is used again within about a second (the first
+ * PROBE_AHEAD_MAX DCs in order; any further keep their backoff).
  */
-#include "ldpool.h"
+#include "ldpool_private.h"
 
 #include <ldap.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include "alloc.h"
 #include "evloop.h"
@@ -31,64 +36,11 @@
 #define POOL_TICK_MS 1000
 #define HEDGE_MIN_MS 100u
 #define HEDGE_MAX_MS 1000u
+#define PROBE_GAP_MS 200u
+#define PROBE_RECONNECT_MS 1000u
+#define PROBE_AHEAD_MAX 2u
 
-struct pool_conn {
-	struct ldpool *pool;
-	struct pool_dc *pdc;
-	struct ldconn *conn;
-	uint64_t last_used_ms;
-	bool keepalive_pending;
-};
-
-struct pool_dc {
-	struct dcloc_dc *dc;
-	struct pool_conn **conns;
-	size_t n_conns;
-	struct ldpool_dc_stats stats;
-	uint64_t mean_us; /* recent latency: an EWMA, 1/16 per answer */
-};
-
-/* One copy of a search on one connection (two while hedged). */
-struct req_slot {
-	struct ldpool_req *r;
-	struct ldconn_req *creq;
-	struct pool_conn *pc;
-	uint64_t sent_us; /* on pc, for the latency */
-};
-
-struct ldpool_req {
-	struct ldpool *pool;
-	struct ldconn_search s; /* private copy */
-	char **attrs;
-	struct ldconn_value cookie;
-	ldpool_result_cb *cb;
-	void *ctx;
-	unsigned attempts;
-	struct pool_dc *tried;      /* the DC of the failed attempt */
-	struct req_slot slot[2];    /* in flight: [0], and a hedge */
-	struct evloop_timer *timer; /* while waiting for a connection */
-	struct evloop_timer *hedge; /* while in flight, not yet hedged */
-	bool answered; /* the caller has its answer; a slow copy runs on */
-	TAILQ_ENTRY(ldpool_req) link; /* waiting queue, when queued */
-	bool queued;
-};
-
-struct ldpool {
-	struct event_base *base;
-	struct dcloc *loc;
-	struct ldpool_options opts;
-	struct pool_dc **dcs;
-	size_t n_dcs;
-	struct evloop_timer *tick;
-	TAILQ_HEAD(, ldpool_req) wait;
-	size_t n_waiting;
-	bool closing;
-};
-
-static void pool_kick(struct ldpool *pool);
-static void req_dispatch(struct ldpool_req *r);
-
-static struct pool_dc *pool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
+struct pool_dc *ldpool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
 {
 	struct pool_dc *pdc;
 
@@ -96,6 +48,7 @@ static struct pool_dc *pool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
 		if (pool->dcs[i]->dc == dc)
 			return pool->dcs[i];
 	pdc = alloc_new(struct pool_dc);
+	pdc->pool = pool;
 	pdc->dc = dc;
 	metrics_hist_init(&pdc->stats.latency, metrics_latency_bounds_us,
 	                  metrics_latency_n_bounds);
@@ -103,6 +56,15 @@ static struct pool_dc *pool_dc_get(struct ldpool *pool, struct dcloc_dc *dc)
 	    alloc_resize(pool->dcs, pool->n_dcs + 1, sizeof(*pool->dcs));
 	pool->dcs[pool->n_dcs++] = pdc;
 	return pdc;
+}
+
+unsigned ldpool_hedge_ms(const struct pool_dc *pdc)
+{
+	uint64_t ms = pdc->mean_us * 4 / 1000;
+
+	return ms < HEDGE_MIN_MS   ? HEDGE_MIN_MS
+	       : ms > HEDGE_MAX_MS ? HEDGE_MAX_MS
+	                           : (unsigned)ms;
 }
 
 static unsigned pdc_up(const struct pool_dc *pdc)
@@ -131,7 +93,7 @@ static void conn_state(struct ldconn *c, enum ldconn_state state,
 		dcloc_mark_down(pool->loc, pc->pdc->dc, reason,
 		                evloop_now_ms());
 	}
-	pool_kick(pool);
+	ldpool_kick(pool);
 }
 
 static struct pool_conn *pdc_add_conn(struct ldpool *pool, struct pool_dc *pdc)
@@ -202,24 +164,105 @@ static struct pool_conn *pdc_best_conn(struct pool_dc *pdc)
 	return best;
 }
 
-/* The best connection that is up, not on the DC to avoid. */
-static struct pool_conn *pool_pick(struct ldpool *pool,
-                                   const struct pool_dc *avoid)
+/* The cheapest question a DC answers: for keepalives and probes. */
+static struct ldconn_search root_dse_read(int timeout_ms)
+{
+	static const char *const attrs[] = {"supportedLDAPVersion", NULL};
+	const struct ldconn_search s = {.base = "",
+	                                .scope = LDAP_SCOPE_BASE,
+	                                .filter = "(objectClass=*)",
+	                                .attrs = attrs,
+	                                .timeout_ms = timeout_ms};
+
+	return s;
+}
+
+struct pool_conn *ldpool_pick(struct ldpool *pool, const struct pool_dc *avoid)
 {
 	uint64_t now = evloop_now_ms();
 	struct dcloc_dc *dc = NULL;
+	struct pool_conn *suspect = NULL;
 
 	while ((dc = dcloc_next_up(pool->loc, dc, now)) != NULL) {
-		struct pool_dc *pdc = pool_dc_get(pool, dc);
+		struct pool_dc *pdc = ldpool_dc_get(pool, dc);
 		struct pool_conn *pc;
 
-		if (pdc == avoid)
+		if (pdc == avoid || (pc = pdc_best_conn(pdc)) == NULL)
 			continue;
-		pc = pdc_best_conn(pdc);
-		if (pc != NULL)
+		if (!pdc->suspect)
 			return pc;
+		if (suspect == NULL)
+			suspect = pc;
 	}
-	return NULL;
+	return suspect;
+}
+
+void ldpool_dc_slow(struct ldpool *pool, struct pool_dc *pdc)
+{
+	if (pdc->suspect)
+		return;
+	pdc->suspect = true;
+	pdc->probe_next_ms = 0;
+	log_info("ldpool", "event=dc_suspect dc=%s hedge_ms=%u", pdc->dc->uri,
+	         ldpool_hedge_ms(pdc));
+	ldpool_kick(pool);
+}
+
+void ldpool_conn_failed(struct ldpool *pool, struct pool_conn *pc,
+                        const struct ldconn_result *res)
+{
+	dcloc_mark_down(pool->loc, pc->pdc->dc, res->error, evloop_now_ms());
+	if (res->status == LDCONN_TIMEOUT)
+		ldconn_close(pc->conn, res->error);
+	pc->pdc->stats.failovers++;
+	ldpool_kick(pool);
+}
+
+static void probe_done(const struct ldconn_result *res, void *ctx)
+{
+	struct pool_dc *pdc = ctx;
+	struct ldpool *pool = pdc->pool;
+	uint64_t now = evloop_now_ms();
+	uint64_t took_ms = (metrics_now_us() - pdc->probe_sent_us) / 1000;
+	struct pool_conn *pc = pdc->probe_pc;
+
+	pdc->probe = NULL;
+	pdc->probe_pc = NULL;
+	if (pool->closing || res->status == LDCONN_CANCELLED)
+		return;
+	pdc->probe_next_ms = now + PROBE_GAP_MS;
+	if (res->status == LDCONN_TIMEOUT) {
+		/* Holding still: down, and connected afresh later. */
+		dcloc_mark_down(pool->loc, pdc->dc, res->error, now);
+		ldconn_close(pc->conn, res->error);
+	} else if (res->status != LDCONN_CONN_LOST &&
+	           took_ms <= ldpool_hedge_ms(pdc)) {
+		pdc->suspect = false;
+		log_info("ldpool", "event=dc_recovered dc=%s probe_ms=%llu",
+		         pdc->dc->uri, (unsigned long long)took_ms);
+	}
+	ldpool_kick(pool);
+}
+
+/* Ask a suspect DC the root DSE, unless a probe is out or it is early. */
+static void pdc_probe(struct ldpool *pool, struct pool_dc *pdc, uint64_t now)
+{
+	const struct ldconn_search s =
+	    root_dse_read((int)pool->opts.request_timeout_ms);
+	struct pool_conn *pc;
+	const char *error;
+
+	if (pdc->probe != NULL || now < pdc->probe_next_ms ||
+	    (pc = pdc_best_conn(pdc)) == NULL)
+		return;
+	pdc->probe_sent_us = metrics_now_us();
+	pdc->probe = ldconn_search_start(pc->conn, &s, probe_done, pdc, &error);
+	if (pdc->probe == NULL) {
+		ldconn_close(pc->conn, error);
+		return;
+	}
+	pdc->probe_pc = pc;
+	pc->last_used_ms = now;
 }
 
 static void send_keepalive_done(const struct ldconn_result *res, void *ctx)
@@ -233,11 +276,7 @@ static void send_keepalive_done(const struct ldconn_result *res, void *ctx)
 
 static void pool_keepalive(struct ldpool *pool, uint64_t now)
 {
-	static const char *const attrs[] = {"supportedLDAPVersion", NULL};
-	const struct ldconn_search s = {.base = "",
-	                                .scope = LDAP_SCOPE_BASE,
-	                                .filter = "(objectClass=*)",
-	                                .attrs = attrs};
+	const struct ldconn_search s = root_dse_read(0);
 
 	for (size_t i = 0; i < pool->n_dcs; i++) {
 		struct pool_dc *pdc = pool->dcs[i];
@@ -260,312 +299,103 @@ static void pool_keepalive(struct ldpool *pool, uint64_t now)
 	}
 }
 
-static void req_unqueue(struct ldpool_req *r)
+/* The first DC after skip that is not down, nor suspect unless any. */
+static struct pool_dc *pool_next_usable(struct ldpool *pool,
+                                        const struct dcloc_dc *skip,
+                                        uint64_t now, bool any)
 {
-	struct ldpool *pool = r->pool;
+	struct dcloc_dc *dc = (struct dcloc_dc *)skip;
 
-	if (!r->queued)
-		return;
-	TAILQ_REMOVE(&pool->wait, r, link);
-	r->queued = false;
-	pool->n_waiting--;
+	while ((dc = dcloc_next_up(pool->loc, dc, now)) != NULL) {
+		struct pool_dc *pdc = ldpool_dc_get(pool, dc);
+
+		if (any || !pdc->suspect)
+			return pdc;
+	}
+	return NULL;
 }
 
-/* Append to the queue of searches waiting for a connection. */
-static void req_enqueue(struct ldpool_req *r)
+/*
+ * The DCs the locator prefers over the serving one: keep one connection
+ * to a suspect one (for its probes), and connect again to one that is
+ * down every PROBE_RECONNECT_MS, its backoff notwithstanding. Only the
+ * first PROBE_AHEAD_MAX in order: a long list of dead DCs (or all of them,
+ * with none serving) keeps the backoff beyond those.
+ */
+static void pool_watch_preferred(struct ldpool *pool, struct pool_dc *serving,
+                                 uint64_t now)
 {
-	struct ldpool *pool = r->pool;
+	for (size_t i = 0; i < dcloc_count(pool->loc) && i < PROBE_AHEAD_MAX;
+	     i++) {
+		struct dcloc_dc *dc = dcloc_get(pool->loc, i);
+		struct pool_dc *pdc = ldpool_dc_get(pool, dc);
 
-	TAILQ_INSERT_TAIL(&pool->wait, r, link);
-	r->queued = true;
-	pool->n_waiting++;
+		if (pdc == serving)
+			break;
+		if (dc->state != DCLOC_DC_DOWN || now >= dc->down_until_ms) {
+			if (pdc->suspect)
+				pdc_ensure(pool, pdc, 1);
+		} else if (now - pdc->reconnect_ms >= PROBE_RECONNECT_MS) {
+			pdc->reconnect_ms = now;
+			pdc_ensure(pool, pdc, 1);
+		}
+	}
 }
 
 static void pool_maintain(void *ctx)
 {
 	struct ldpool *pool = ctx;
 	uint64_t now = evloop_now_ms();
-	struct dcloc_dc *primary, *standby = NULL;
+	struct pool_dc *serving, *standby = NULL;
 	struct ldpool_req *r;
+	unsigned next_ms = POOL_TICK_MS;
 
-	primary = dcloc_next_up(pool->loc, NULL, now);
-	if (primary != NULL)
-		standby = dcloc_next_up(pool->loc, primary, now);
-	if (primary != NULL)
-		pdc_ensure(pool, pool_dc_get(pool, primary),
-		           pool->opts.conns_per_dc);
+	serving = pool_next_usable(pool, NULL, now, false);
+	if (serving == NULL)
+		serving = pool_next_usable(pool, NULL, now, true);
+	if (serving != NULL) {
+		standby = pool_next_usable(pool, serving->dc, now, false);
+		if (standby == NULL)
+			standby =
+			    pool_next_usable(pool, serving->dc, now, true);
+	}
+	pool_watch_preferred(pool, serving, now);
+	if (serving != NULL)
+		pdc_ensure(pool, serving, pool->opts.conns_per_dc);
 	if (standby != NULL)
-		pdc_ensure(pool, pool_dc_get(pool, standby), 1);
-	/* Once the primary is up, DCs further down need no connections. */
-	if (primary != NULL && pdc_up(pool_dc_get(pool, primary)) > 0) {
-		for (size_t i = 0; i < pool->n_dcs; i++) {
-			struct dcloc_dc *dc = pool->dcs[i]->dc;
+		pdc_ensure(pool, standby, 1);
+	for (size_t i = 0; i < pool->n_dcs; i++) {
+		struct pool_dc *pdc = pool->dcs[i];
 
-			if (dc != primary && dc != standby)
-				pdc_release(pool->dcs[i]);
+		/* Once the serving DC is up, DCs further down need no
+		 * connections; those before it keep theirs, for probes. */
+		if (serving != NULL && pdc_up(serving) > 0 && pdc != serving &&
+		    pdc != standby &&
+		    (pdc->dc->state == DCLOC_DC_GONE ||
+		     pdc->dc->rank > serving->dc->rank))
+			pdc_release(pdc);
+		if (pdc->suspect) {
+			pdc_probe(pool, pdc, now);
+			next_ms = PROBE_GAP_MS;
 		}
 	}
 	pool_keepalive(pool, now);
-	if (!TAILQ_EMPTY(&pool->wait) && pool_pick(pool, NULL) != NULL) {
+	if (!TAILQ_EMPTY(&pool->wait) && ldpool_pick(pool, NULL) != NULL) {
 		/* Each waiting search once, in order: what cannot go yet
 		 * queues again at the tail (a search cancelled meanwhile
 		 * has left the queue: n bounds the loop, not the list). */
 		for (size_t n = pool->n_waiting;
 		     n > 0 && (r = TAILQ_FIRST(&pool->wait)) != NULL; n--) {
-			req_unqueue(r);
-			req_dispatch(r);
+			ldpool_req_unqueue(r);
+			ldpool_req_dispatch(r);
 		}
 	}
-	evloop_timer_start(pool->tick, POOL_TICK_MS);
+	evloop_timer_start(pool->tick, next_ms);
 }
 
-static void pool_kick(struct ldpool *pool)
+void ldpool_kick(struct ldpool *pool)
 {
 	evloop_timer_start(pool->tick, 0);
-}
-
-static void req_free(struct ldpool_req *r)
-{
-	evloop_timer_free(&r->timer);
-	evloop_timer_free(&r->hedge);
-	for (size_t i = 0; i < 2; i++)
-		ldconn_req_cancel(&r->slot[i].creq);
-	for (size_t i = 0; r->attrs != NULL && r->attrs[i] != NULL; i++)
-		free(r->attrs[i]);
-	free(r->attrs);
-	free((char *)r->s.base);
-	free((char *)r->s.filter);
-	free((char *)r->cookie.data);
-	free(r);
-}
-
-static void req_complete(struct ldpool_req *r, const struct ldconn_result *res,
-                         const char *dc_uri)
-{
-	r->cb(res, dc_uri, r->ctx);
-	req_free(r);
-}
-
-static void req_fail(struct ldpool_req *r, enum ldconn_status status,
-                     const char *reason)
-{
-	struct ldconn_result res = {.status = status, .error = reason};
-
-	req_complete(r, &res, NULL);
-}
-
-static void req_wait_timeout(void *ctx)
-{
-	struct ldpool_req *r = ctx;
-	const char *e = dcloc_last_error(r->pool->loc);
-	char *reason = alloc_printf("no directory server available%s%s",
-	                            e != NULL ? ": " : "", e != NULL ? e : "");
-
-	req_unqueue(r);
-	req_fail(r, LDCONN_TIMEOUT, reason);
-	free(reason);
-}
-
-static bool slot_busy(const struct ldpool_req *r, size_t i)
-{
-	return r->slot[i].creq != NULL;
-}
-
-static unsigned hedge_ms(const struct pool_dc *pdc)
-{
-	uint64_t ms = pdc->mean_us * 4 / 1000;
-
-	return ms < HEDGE_MIN_MS   ? HEDGE_MIN_MS
-	       : ms > HEDGE_MAX_MS ? HEDGE_MAX_MS
-	                           : (unsigned)ms;
-}
-
-static void req_result(const struct ldconn_result *res, void *ctx)
-{
-	struct req_slot *sl = ctx;
-	struct ldpool_req *r = sl->r;
-	struct pool_conn *pc = sl->pc;
-	struct ldpool *pool = r->pool;
-	size_t other = sl == &r->slot[0] ? 1 : 0;
-	uint64_t now = evloop_now_ms(), took;
-
-	sl->creq = NULL;
-	sl->pc = NULL;
-	pc->last_used_ms = now;
-	if (r->answered) {
-		/* The slow copy of a hedged search, done at last. */
-		if (res->status == LDCONN_CONN_LOST ||
-		    res->status == LDCONN_TIMEOUT) {
-			dcloc_mark_down(pool->loc, pc->pdc->dc, res->error,
-			                now);
-			if (res->status == LDCONN_TIMEOUT)
-				ldconn_close(pc->conn, res->error);
-			pc->pdc->stats.failovers++;
-			pool_kick(pool);
-		} else if (res->status != LDCONN_CANCELLED) {
-			took = metrics_now_us() - sl->sent_us;
-			metrics_hist_observe(&pc->pdc->stats.latency, took);
-		}
-		req_free(r);
-		return;
-	}
-	if (res->status == LDCONN_CONN_LOST || res->status == LDCONN_TIMEOUT) {
-		/* This DC failed us: mark it; the hedge may still answer,
-		 * else try the next DC once. */
-		dcloc_mark_down(pool->loc, pc->pdc->dc, res->error, now);
-		if (res->status == LDCONN_TIMEOUT)
-			ldconn_close(pc->conn, res->error);
-		pc->pdc->stats.failovers++;
-		if (slot_busy(r, other))
-			return;
-		if (r->attempts < 2) {
-			r->tried = pc->pdc;
-			log_info("ldpool", "event=retry dc=%s error=\"%s\"",
-			         pc->pdc->dc->uri,
-			         res->error != NULL ? res->error : "?");
-			req_dispatch(r);
-			pool_kick(pool);
-			return;
-		}
-	}
-	took = metrics_now_us() - sl->sent_us;
-	pc->pdc->stats.searches++;
-	metrics_hist_observe(&pc->pdc->stats.latency, took);
-	pc->pdc->mean_us =
-	    pc->pdc->mean_us == 0
-	        ? took
-	        : pc->pdc->mean_us - pc->pdc->mean_us / 16 + took / 16;
-	if (slot_busy(r, other)) {
-		/* The first answer goes to the caller; the other copy runs
-		 * on, to tell whether its DC is slow or gone. */
-		if (other == 0)
-			log_info("ldpool", "event=hedge_won dc=%s slow_dc=%s",
-			         pc->pdc->dc->uri, r->slot[0].pc->pdc->dc->uri);
-		evloop_timer_stop(r->hedge);
-		r->answered = true;
-		r->cb(res, pc->pdc->dc->uri, r->ctx);
-		return;
-	}
-	req_complete(r, res, pc->pdc->dc->uri);
-}
-
-/* Send r on pc in slot i; false when the connection broke under us. */
-static bool slot_start(struct ldpool_req *r, size_t i, struct pool_conn *pc,
-                       const char **error_r)
-{
-	struct req_slot *sl = &r->slot[i];
-
-	sl->r = r;
-	sl->pc = pc;
-	sl->sent_us = metrics_now_us();
-	sl->creq =
-	    ldconn_search_start(pc->conn, &r->s, req_result, sl, error_r);
-	if (sl->creq == NULL) {
-		sl->pc = NULL;
-		return false;
-	}
-	return true;
-}
-
-/* Not answered within the hedge delay: the same search on another DC. */
-static void req_hedge(void *ctx)
-{
-	struct ldpool_req *r = ctx;
-	struct pool_conn *pc;
-	const char *error;
-
-	if (!slot_busy(r, 0) || slot_busy(r, 1))
-		return;
-	pc = pool_pick(r->pool, r->slot[0].pc->pdc);
-	if (pc == NULL)
-		return;
-	if (slot_start(r, 1, pc, &error))
-		log_debug("ldpool", "event=hedge slow_dc=%s dc=%s",
-		          r->slot[0].pc->pdc->dc->uri, pc->pdc->dc->uri);
-	else
-		ldconn_close(pc->conn, error);
-}
-
-static void req_dispatch(struct ldpool_req *r)
-{
-	struct ldpool *pool = r->pool;
-	struct pool_conn *pc;
-	const char *error;
-
-	while ((pc = pool_pick(pool, r->tried)) != NULL) {
-		r->attempts++;
-		if (slot_start(r, 0, pc, &error)) {
-			/* The connection's own timeout bounds it now. */
-			evloop_timer_stop(r->timer);
-			if (r->s.page_size == 0 && r->s.page_cookie == NULL)
-				evloop_timer_start(r->hedge, hedge_ms(pc->pdc));
-			return;
-		}
-		/* The connection broke under us; it reports DOWN itself. */
-		r->attempts--;
-		ldconn_close(pc->conn, error);
-	}
-	if (pool->n_waiting >= pool->opts.queue_max) {
-		req_fail(r, LDCONN_TIMEOUT, "too many searches waiting");
-		return;
-	}
-	/* Wait for a connection; the tick hands it over. Any DC will do
-	 * now, the one that failed too if it comes back in time. */
-	r->tried = NULL;
-	req_enqueue(r);
-	if (!evloop_timer_pending(r->timer))
-		evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
-	pool_kick(pool);
-}
-
-struct ldpool_req *ldpool_search(struct ldpool *pool,
-                                 const struct ldconn_search *s,
-                                 ldpool_result_cb *cb, void *ctx)
-{
-	struct ldpool_req *r = alloc_new(struct ldpool_req);
-
-	r->pool = pool;
-	r->cb = cb;
-	r->ctx = ctx;
-	r->s = *s;
-	r->s.base = alloc_strdup(s->base);
-	r->s.filter = alloc_strdup(s->filter);
-	if (s->timeout_ms == 0)
-		r->s.timeout_ms = (int)pool->opts.request_timeout_ms;
-	if (s->attrs != NULL) {
-		size_t n = 0;
-
-		while (s->attrs[n] != NULL)
-			n++;
-		r->attrs = alloc_array(n + 1, sizeof(char *));
-		for (size_t i = 0; i < n; i++)
-			r->attrs[i] = alloc_strdup(s->attrs[i]);
-		r->s.attrs = (const char *const *)r->attrs;
-	}
-	if (s->page_cookie != NULL) {
-		r->cookie.data =
-		    alloc_memdup(s->page_cookie->data, s->page_cookie->len);
-		r->cookie.len = s->page_cookie->len;
-		r->s.page_cookie = &r->cookie;
-	}
-	r->timer = evloop_timer_new(pool->base, req_wait_timeout, r);
-	r->hedge = evloop_timer_new(pool->base, req_hedge, r);
-	/* Never answer from inside the call: queue, and let the tick run. */
-	req_enqueue(r);
-	evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
-	pool_kick(pool);
-	return r;
-}
-
-void ldpool_req_cancel(struct ldpool_req **rp)
-{
-	struct ldpool_req *r = *rp;
-
-	if (r == NULL)
-		return;
-	*rp = NULL;
-	req_unqueue(r);
-	req_free(r);
 }
 
 struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
@@ -594,7 +424,7 @@ struct ldpool *ldpool_new(struct event_base *base, struct dcloc *loc,
 
 void ldpool_dcs_changed(struct ldpool *pool)
 {
-	pool_kick(pool);
+	ldpool_kick(pool);
 }
 
 void ldpool_deinit(struct ldpool **poolp)
@@ -608,8 +438,8 @@ void ldpool_deinit(struct ldpool **poolp)
 	while (!TAILQ_EMPTY(&pool->wait)) {
 		struct ldpool_req *r = TAILQ_FIRST(&pool->wait);
 
-		req_unqueue(r);
-		req_fail(r, LDCONN_CANCELLED, "shutting down");
+		ldpool_req_unqueue(r);
+		ldpool_req_fail(r, LDCONN_CANCELLED, "shutting down");
 	}
 	for (size_t i = 0; i < pool->n_dcs; i++) {
 		struct pool_dc *pdc = pool->dcs[i];

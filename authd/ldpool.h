@@ -13,7 +13,11 @@
  * A search not answered within its DC's hedge delay (four times the DC's
  * recent mean latency, 100 ms to 1 s) is sent to the next DC as well and
  * the first answer is the caller's: a frozen DC costs a search about the
- * hedge delay, not the timeout (paged searches excepted).
+ * hedge delay, not the timeout (paged searches excepted). A DC that lost
+ * such a race is suspect: new searches skip it, and it is probed in the
+ * background until it answers within its hedge delay again. A down DC
+ * that the locator prefers is tried again every second, so one that
+ * restarts takes the traffic back about a second after it listens.
  *
  * Searches that find no connection up wait (bounded) for one until their
  * timeout, and then fail with LDCONN_TIMEOUT: the caller answers TEMPFAIL,
