@@ -10,10 +10,18 @@
 
 #include "alloc.h"
 
+/*
+ * A consume moves data forward instead of shifting the bytes that remain:
+ * a buffer holding many lines (authd's answers to a flood, a pipelined
+ * SMTP client's commands) is consumed a line at a time, and shifting the
+ * rest each time was quadratic. The free room in front of data is taken
+ * back (one move) only when an append needs it.
+ */
 struct sbuf {
-	char *data;
+	char *base; /* the allocated block */
+	char *data; /* the contents: base + what consumes dropped */
 	size_t len;
-	size_t cap; /* allocated bytes, including room for the NUL */
+	size_t cap; /* bytes from data to the block's end, NUL included */
 	size_t limit;
 	bool secret; /* wipe what is dropped, moved or freed */
 };
@@ -24,8 +32,30 @@ struct sbuf *sbuf_new(size_t limit)
 
 	b->limit = limit;
 	b->cap = 64;
-	b->data = alloc_zero(b->cap);
+	b->base = b->data = alloc_zero(b->cap);
 	return b;
+}
+
+/* The whole block's size. */
+static size_t block_size(const struct sbuf *b)
+{
+	return (size_t)(b->data - b->base) + b->cap;
+}
+
+/* Move the contents (and the NUL) to the block's start. */
+static void compact(struct sbuf *b)
+{
+	size_t gap = (size_t)(b->data - b->base);
+
+	if (gap == 0)
+		return;
+	memmove(b->base, b->data, b->len + 1);
+	/* Up to the old end, the bytes past the new one held what was
+	 * moved (or were wiped by a consume). */
+	if (b->secret)
+		explicit_bzero(b->base + b->len + 1, gap);
+	b->data = b->base;
+	b->cap += gap;
 }
 
 struct sbuf *sbuf_new_secret(size_t limit)
@@ -41,8 +71,8 @@ void sbuf_deinit(struct sbuf **b)
 	if (*b == NULL)
 		return;
 	if ((*b)->secret)
-		explicit_bzero((*b)->data, (*b)->cap);
-	free((*b)->data);
+		explicit_bzero((*b)->base, block_size(*b));
+	free((*b)->base);
 	free(*b);
 	*b = NULL;
 }
@@ -55,6 +85,9 @@ static bool sbuf_reserve(struct sbuf *b, size_t extra)
 		return false;
 	if (need + 1 <= b->cap)
 		return true;
+	compact(b);
+	if (need + 1 <= b->cap)
+		return true;
 	cap = b->cap;
 	while (cap < need + 1)
 		cap = cap > b->limit / 2 + 1 ? need + 1 : cap * 2;
@@ -64,12 +97,13 @@ static bool sbuf_reserve(struct sbuf *b, size_t extra)
 		char *data = alloc_zero(cap);
 
 		memcpy(data, b->data, b->len + 1);
-		explicit_bzero(b->data, b->cap);
-		free(b->data);
+		explicit_bzero(b->base, b->cap);
+		free(b->base);
 		b->data = data;
 	} else {
-		b->data = alloc_resize(b->data, cap, 1);
+		b->data = alloc_resize(b->base, cap, 1);
 	}
+	b->base = b->data;
 	b->cap = cap;
 	return true;
 }
@@ -133,36 +167,37 @@ size_t sbuf_limit(const struct sbuf *b)
 
 void sbuf_consume(struct sbuf *b, size_t n)
 {
-	size_t old = b->len;
-
 	if (n >= b->len) {
-		b->len = 0;
-	} else {
-		memmove(b->data, b->data + n, b->len - n);
-		b->len -= n;
+		sbuf_reset(b);
+		return;
 	}
-	/* The bytes past the new end held what was dropped or moved. */
 	if (b->secret)
-		explicit_bzero(b->data + b->len, old - b->len);
-	b->data[b->len] = '\0';
+		explicit_bzero(b->data, n);
+	b->data += n;
+	b->cap -= n;
+	b->len -= n;
 }
 
 void sbuf_reset(struct sbuf *b)
 {
 	if (b->secret)
 		explicit_bzero(b->data, b->len);
+	b->cap = block_size(b);
+	b->data = b->base;
 	b->len = 0;
 	b->data[0] = '\0';
 }
 
 char *sbuf_steal(struct sbuf *b, size_t *len_r)
 {
-	char *s = b->data;
+	char *s;
 
+	compact(b);
+	s = b->base;
 	if (len_r != NULL)
 		*len_r = b->len;
 	b->cap = 64;
 	b->len = 0;
-	b->data = alloc_zero(b->cap);
+	b->base = b->data = alloc_zero(b->cap);
 	return s;
 }
