@@ -132,8 +132,14 @@ static void on_dcs(struct dcloc *loc, void *ctx)
 {
 	struct bindcheck *b = ctx;
 
-	if (b->started || dcloc_count(loc) == 0)
+	if (b->started)
 		return;
+	if (dcloc_count(loc) == 0) {
+		/* Discovery failed (every SRV name): nothing to try. */
+		if (dcloc_ready(loc))
+			event_base_loopexit(b->base, NULL);
+		return;
+	}
 	b->started = true;
 	evloop_timer_free(&b->deadline);
 	check_next(b);

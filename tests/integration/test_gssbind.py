@@ -20,7 +20,8 @@ What is proved:
      bind instead of binding unprotected (slapd logs no GSSAPI bind), and
      with StartTLS the same server is fine;
   4. a server that accepts neither: a clear error, no bind, and authd -t
-     --bind names the fix (exit 1).
+     --bind names the fix (exit 1);
+  5. authd -t --bind with no server to be found says so at once (exit 1).
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 python3 -m unittest -v test_gssbind
@@ -202,6 +203,19 @@ class GssBindTest(unittest.TestCase):
         self.assertIn("bind FAILED", r.stdout)
         self.assertIn("fix: the server accepts no protected GSSAPI bind", r.stdout)
         self.assertEqual(self.gss_binds("neither")[before:], [])
+
+    # ---- 5. nothing to bind to -------------------------------------------------
+
+    def test_5_bind_check_without_servers_says_so(self):
+        conf = self.lab.write("nodc.conf", "\n".join([
+            "[dns]", "servers = 127.0.0.1:%d" % free_port(), "timeout = 300ms", "tries = 1",
+            "[authd]", "domain = nowhere.invalid", "bind = gssapi", "keytab = " + self.keytab,
+            "[routerd]", "local_domains = nowhere.invalid", ""]))
+        r = self.bind_check(conf)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no directory server found: SRV lookup of "
+                      "_ldap._tcp.dc._msdcs.nowhere.invalid", r.stdout)
+        self.assertIn("fix: check [authd] domain", r.stdout)
 
 
 if __name__ == "__main__":
