@@ -31,6 +31,7 @@
 #include "domains.h"
 #include "ldfilter.h"
 #include "ldpool.h"
+#include "ldprot.h"
 #include "log.h"
 #include "service.h"
 #include "lookup.h"
@@ -53,10 +54,11 @@ struct authd {
 	struct authcheck *auth;
 	struct server *server;
 	struct ametrics *metrics;
+	struct ldprot_memo *memo; /* how each DC took the service bind */
 	char *password;
 };
 
-static char *read_secret(const char *path, const char **error_r)
+char *authd_read_secret(const char *path, const char **error_r)
 {
 	char buf[1024];
 	struct stat st;
@@ -115,6 +117,37 @@ static enum ldconn_bind map_bind(int bind)
 		return LDCONN_BIND_PLAIN;
 	default:
 		return LDCONN_BIND_GSSAPI;
+	}
+}
+
+void authd_setup_options(const struct dirmx_config *cfg,
+                         struct authd_options *o)
+{
+	const struct settings_authd *s = &cfg->authd;
+
+	memset(o, 0, sizeof(*o));
+	o->dns.servers = (const char *const *)cfg->dns.servers.items;
+	o->dns.n_servers = cfg->dns.servers.count;
+	o->dns.timeout_ms = (unsigned)cfg->dns.timeout_ms;
+	o->dns.tries = cfg->dns.tries;
+	o->loc.domain = s->domain;
+	o->loc.site = s->site;
+	o->loc.forest = s->forest;
+	o->loc.servers = (const char *const *)s->servers.items;
+	o->loc.n_servers = s->servers.count;
+	o->loc.tls = map_tls(s->tls);
+	o->conn.tls = o->loc.tls;
+	o->conn.ca_file = s->ca_file;
+	o->conn.cert_file = s->tls_cert;
+	o->conn.key_file = s->tls_key;
+	o->conn.bind = map_bind(s->bind);
+	o->conn.bind_dn = s->bind_dn;
+	o->conn.allow_plaintext = s->allow_plaintext_bind;
+	o->conn.timeout_ms = (int)s->timeout_ms;
+	if (s->bind == SETTINGS_BIND_GSSAPI && s->keytab != NULL) {
+		/* The Kerberos library gets tickets from the keytab itself. */
+		setenv("KRB5_CLIENT_KTNAME", s->keytab, 1);
+		setenv("KRB5CCNAME", "MEMORY:dirmx-authd", 1);
 	}
 }
 
@@ -293,20 +326,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 {
 	const struct settings_authd *s = &cfg->authd;
 	struct authd *a = alloc_new(struct authd);
-	struct dns_options dopts = {
-	    .servers = (const char *const *)cfg->dns.servers.items,
-	    .n_servers = cfg->dns.servers.count,
-	    .timeout_ms = (unsigned)cfg->dns.timeout_ms,
-	    .tries = cfg->dns.tries,
-	};
-	struct dcloc_options lo = {
-	    .domain = s->domain,
-	    .site = s->site,
-	    .forest = s->forest,
-	    .servers = (const char *const *)s->servers.items,
-	    .n_servers = s->servers.count,
-	    .tls = map_tls(s->tls),
-	};
+	struct authd_options opts;
+	struct dcloc_options lo;
 	struct ldpool_options po = {
 	    .conns_per_dc = s->pool_size,
 	    .idle_keepalive_ms = (unsigned)s->idle_timeout_ms,
@@ -319,13 +340,11 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	const char *error;
 
 	a->base = base;
-	if (s->bind == SETTINGS_BIND_GSSAPI && s->keytab != NULL) {
-		/* The Kerberos library gets tickets from the keytab itself. */
-		setenv("KRB5_CLIENT_KTNAME", s->keytab, 1);
-		setenv("KRB5CCNAME", "MEMORY:dirmx-authd", 1);
-	}
+	authd_setup_options(cfg, &opts);
+	lo = opts.loc;
+	po.conn = opts.conn;
 	if (s->bind_password_file != NULL) {
-		a->password = read_secret(s->bind_password_file, &error);
+		a->password = authd_read_secret(s->bind_password_file, &error);
 		if (a->password == NULL) {
 			log_error(NULL,
 			          "event=start status=failed "
@@ -334,23 +353,15 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 			goto fail;
 		}
 	}
-	a->dns = dns_init(base, &dopts, &error);
+	a->dns = dns_init(base, &opts.dns, &error);
 	if (a->dns == NULL) {
 		log_error(NULL, "event=start status=failed error=\"dns: %s\"",
 		          error);
 		goto fail;
 	}
-	po.conn.tls = lo.tls;
-	po.conn.ca_file = s->ca_file;
-	po.conn.cert_file = s->tls_cert;
-	po.conn.key_file = s->tls_key;
-	po.conn.bind = map_bind(s->bind);
-	po.conn.bind_dn = s->bind_dn;
 	po.conn.password = a->password;
-	po.conn.allow_plaintext = s->allow_plaintext_bind;
-	/* AD refuses SASL sign/seal inside TLS. */
-	po.conn.sasl_no_secprops = true;
-	po.conn.timeout_ms = (int)s->timeout_ms;
+	a->memo = ldprot_memo_new();
+	po.conn.memo = a->memo;
 	a->loc = dcloc_new(base, a->dns, &lo, on_dcs_changed, a);
 	a->pool = ldpool_new(base, a->loc, &po);
 	if (build_map(s, &map, &error) < 0) {
@@ -378,6 +389,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	start_watch(a, s, &po, base_dn);
 	ao.conn = po.conn;
 	ao.conn.password = NULL;
+	/* User binds are simple binds: not the service's protection. */
+	ao.conn.memo = NULL;
 	/* A user's password is proven with a simple bind, which needs TLS
 	 * even when the service binds with GSSAPI on plain LDAP (AD: GSSAPI
 	 * brings its own sign/seal and is refused inside TLS). */
@@ -406,6 +419,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	sb.auth = a->auth;
 	sb.loc = a->loc;
 	sb.watch = a->watch;
+	sb.memo = a->memo;
 	a->server = server_new(base, s->socket, s->client_user, &sb, &error);
 	if (a->server == NULL) {
 		log_error(NULL,
@@ -494,6 +508,7 @@ void authd_stop(void *state)
 	dcping_deinit(&a->ping);
 	dcloc_deinit(&a->loc);
 	dns_deinit(&a->dns);
+	ldprot_memo_deinit(&a->memo);
 	if (a->password != NULL) {
 		explicit_bzero(a->password, strlen(a->password));
 		free(a->password);

@@ -11,8 +11,28 @@
 
 #include <stddef.h>
 
+#include "dcloc.h"
+#include "dns.h"
+#include "ldconn.h"
+
 struct event_base;
 struct dirmx_config;
+
+/* What the daemon and authd -t --bind (bindcheck.c) build from the
+ * configuration. Pointers into cfg: valid while cfg is. */
+struct authd_options {
+	struct dns_options dns;
+	struct dcloc_options loc;
+	struct ldconn_options conn; /* password and memo: the caller's */
+};
+
+/* Fill *o from cfg, and point the Kerberos library at the keytab
+ * (KRB5_CLIENT_KTNAME, a memory ccache) when bind = gssapi. */
+void authd_setup_options(const struct dirmx_config *cfg,
+                         struct authd_options *o);
+/* The password in the first line of path (free() it, after wiping);
+ * NULL with *error_r (static text) when it cannot be read. */
+char *authd_read_secret(const char *path, const char **error_r);
 
 int authd_start(struct event_base *base, const struct dirmx_config *cfg,
                 void **state_r);

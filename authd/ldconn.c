@@ -20,18 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "evloop.h"
+#include "log.h"
 
 struct ldconn_setup {
 	pthread_mutex_t lock;
 	int refs;
 	struct ldconn_options opts; /* private copies of every string */
+	int remembered;             /* the memo's protection, or -1 */
 	LDAP *ld;
+	enum ldprot used;
+	char *notes; /* protections refused before the one used */
 	char *error;
 	int ldap_code;
 	int pipe_w;
@@ -60,6 +63,8 @@ struct ldconn {
 	char *last_error;
 	int last_code;
 	LDAP *ld;
+	const char *protection; /* static, while up */
+	char *protection_notes; /* what the server refused, or NULL */
 	struct event *ev_read;
 	struct ldconn_setup *setup;
 	struct event *ev_setup;
@@ -85,6 +90,8 @@ static void opts_copy(struct ldconn_options *dst,
 	dst->bind_dn = dup_or_null(src->bind_dn);
 	dst->password = dup_or_null(src->password);
 	dst->sasl_authz = dup_or_null(src->sasl_authz);
+	/* The memo is the loop's: the setup thread never sees it. */
+	dst->memo = NULL;
 }
 
 static void opts_free(struct ldconn_options *o)
@@ -114,6 +121,7 @@ static void setup_unref(struct ldconn_setup *s)
 	if (s->ld != NULL)
 		ldap_unbind_ext(s->ld, NULL, NULL);
 	free(s->error);
+	free(s->notes);
 	opts_free(&s->opts);
 	if (s->pipe_w >= 0)
 		close(s->pipe_w);
@@ -124,13 +132,17 @@ static void setup_unref(struct ldconn_setup *s)
 static void *setup_thread(void *arg)
 {
 	struct ldconn_setup *s = arg;
-	char *error = NULL;
+	char *error = NULL, *notes = NULL;
 	int code = 0;
-	LDAP *ld = ldconn_setup_run(&s->opts, &error, &code);
+	enum ldprot used = LDPROT_CLEAR;
+	LDAP *ld = ldconn_setup_run(&s->opts, s->remembered, &used, &notes,
+	                            &error, &code);
 	char byte = 1;
 
 	pthread_mutex_lock(&s->lock);
 	s->ld = ld;
+	s->used = used;
+	s->notes = notes;
 	s->error = error;
 	s->ldap_code = code;
 	pthread_mutex_unlock(&s->lock);
@@ -209,6 +221,9 @@ static void conn_drop_handle(struct ldconn *c)
 		ldap_unbind_ext(c->ld, NULL, NULL);
 		c->ld = NULL;
 	}
+	c->protection = NULL;
+	free(c->protection_notes);
+	c->protection_notes = NULL;
 }
 
 static void conn_drop_setup(struct ldconn *c)
@@ -385,6 +400,28 @@ static void conn_setup_expired(void *arg)
 	free(reason);
 }
 
+/* Remember what worked, and say so when it is news for this server. */
+static void conn_note_protection(struct ldconn *c, enum ldprot used)
+{
+	int before = ldprot_memo_get(c->opts.memo, c->opts.uri);
+	char q[LOG_QUOTE_MAX];
+
+	c->protection = ldprot_name(used, c->opts.tls == LDCONN_TLS_LDAPS);
+	if (c->opts.memo == NULL || before == (int)used)
+		return;
+	ldprot_memo_set(c->opts.memo, c->opts.uri, used);
+	log_info(NULL,
+	         "ldconn event=protection dc=%s protection=%s%s%s "
+	         "refused=%s",
+	         c->opts.uri, c->protection, before >= 0 ? " was=" : "",
+	         before >= 0 ? ldprot_name((enum ldprot)before,
+	                                   c->opts.tls == LDCONN_TLS_LDAPS)
+	                     : "",
+	         log_quote_str(q, c->protection_notes != NULL
+	                              ? c->protection_notes
+	                              : ""));
+}
+
 static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct ldconn *c = arg;
@@ -392,11 +429,15 @@ static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 	char byte;
 	LDAP *ld;
 	char *error;
+	enum ldprot used;
 
 	if (read(fd, &byte, 1) <= 0)
 		byte = 0;
 	pthread_mutex_lock(&s->lock);
 	ld = s->ld;
+	used = s->used;
+	c->protection_notes = s->notes;
+	s->notes = NULL;
 	error = s->error;
 	c->last_code = s->ldap_code;
 	s->ld = NULL;
@@ -410,6 +451,7 @@ static void conn_setup_done(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->ld = ld;
+	conn_note_protection(c, used);
 	ldap_get_option(ld, LDAP_OPT_DESC, &fd);
 	c->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, conn_read, c);
 	event_add(c->ev_read, NULL);
@@ -425,6 +467,7 @@ struct ldconn *ldconn_new(struct event_base *base,
 	LIST_INIT(&c->reqs);
 	c->base = base;
 	opts_copy(&c->opts, opts);
+	c->opts.memo = opts->memo;
 	if (c->opts.timeout_ms <= 0)
 		c->opts.timeout_ms = 5000;
 	c->state_cb = state_cb;
@@ -453,6 +496,7 @@ void ldconn_connect(struct ldconn *c)
 	pthread_mutex_init(&s->lock, NULL);
 	s->refs = 2; /* the loop and the thread */
 	opts_copy(&s->opts, &c->opts);
+	s->remembered = ldprot_memo_get(c->opts.memo, c->opts.uri);
 	s->pipe_w = fds[1];
 	c->setup = s;
 	c->setup_pipe_r = fds[0];
@@ -513,6 +557,16 @@ const char *ldconn_last_error(const struct ldconn *c)
 int ldconn_last_code(const struct ldconn *c)
 {
 	return c->last_code;
+}
+
+const char *ldconn_protection(const struct ldconn *c)
+{
+	return c->protection;
+}
+
+const char *ldconn_protection_notes(const struct ldconn *c)
+{
+	return c->protection_notes;
 }
 
 size_t ldconn_pending(const struct ldconn *c)
@@ -619,44 +673,4 @@ void ldconn_req_cancel(struct ldconn_req **rp)
 		ldap_abandon_ext(r->conn->ld, r->msgid, NULL, NULL);
 	req_unlink(r);
 	req_free(r);
-}
-
-const char *ldconn_status_str(enum ldconn_status status)
-{
-	switch (status) {
-	case LDCONN_OK:
-		return "ok";
-	case LDCONN_NO_SUCH_OBJECT:
-		return "no such object";
-	case LDCONN_SIZELIMIT:
-		return "size limit exceeded";
-	case LDCONN_LDAP_ERROR:
-		return "LDAP error";
-	case LDCONN_TIMEOUT:
-		return "timeout";
-	case LDCONN_CONN_LOST:
-		return "connection lost";
-	case LDCONN_CANCELLED:
-		return "cancelled";
-	}
-	return "unknown";
-}
-
-const struct ldconn_control *ldconn_control_find(const struct ldconn_control *c,
-                                                 size_t n, const char *oid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(c[i].oid, oid) == 0)
-			return &c[i];
-	return NULL;
-}
-
-const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,
-                                            const char *name)
-{
-	for (size_t i = 0; i < e->n_attrs; i++) {
-		if (strcasecmp(e->attrs[i].name, name) == 0)
-			return &e->attrs[i];
-	}
-	return NULL;
 }

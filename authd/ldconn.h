@@ -14,6 +14,10 @@
  * LDCONN_CANCELLED before returning. A search result passed to a callback
  * belongs to the library and is valid only during the callback.
  *
+ * A GSSAPI bind is protected the way the server accepts (ldprot.h): TLS
+ * without a SASL layer (Windows), or a SASL sign+seal layer (Samba), never
+ * neither. What worked is remembered per server in the options' memo.
+ *
  * Errors: setup failures and lost connections are reported through the
  * state callback with a human-readable reason naming the server (for
  * example the TLS verification error). A search on a connection that is
@@ -28,6 +32,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct ldprot_memo;
 
 enum ldconn_tls {
 	LDCONN_TLS_NONE = 0,
@@ -54,8 +59,15 @@ struct ldconn_options {
 	const char *password;   /* simple and PLAIN */
 	const char *sasl_authz; /* optional SASL authorization id */
 	bool allow_plaintext;   /* permit a password bind without TLS */
-	bool sasl_no_secprops;  /* AD: no SASL sign/seal on top of TLS */
 	int timeout_ms;         /* each setup step and the default search */
+	/*
+	 * Where the protection that worked with each server is remembered
+	 * and read (GSSAPI: TLS, TLS with a SASL layer, or a layer alone;
+	 * see ldprot.h), shared by every connection of the caller's; used
+	 * from the event loop only. NULL: every connection negotiates anew.
+	 * The caller keeps it alive until its connections are freed.
+	 */
+	struct ldprot_memo *memo;
 };
 
 enum ldconn_state {
@@ -177,6 +189,12 @@ const char *ldconn_last_error(const struct ldconn *c);
 /* The LDAP result code of the last failed setup step (e.g.
  * LDAP_INVALID_CREDENTIALS from the bind), 0 when setup succeeded. */
 int ldconn_last_code(const struct ldconn *c);
+/* How the connection is protected ("starttls", "sasl-seal", ...: see
+ * ldprot_name()), or NULL when it is not up. */
+const char *ldconn_protection(const struct ldconn *c);
+/* The protections the server refused before that one ("starttls: Strong(er)
+ * authentication required (...); ..."), or NULL. */
+const char *ldconn_protection_notes(const struct ldconn *c);
 size_t ldconn_pending(const struct ldconn *c);
 
 /*

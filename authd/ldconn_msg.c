@@ -2,11 +2,13 @@
  * ldconn_msg - search entries, controls and intermediate responses, from
  * libldap's form (LDAPMessage, LDAPControl) to ldconn's (ldconn.h), for
  * ldconn.c. Values are copied: what ldconn hands to callbacks never points
- * into libldap's memory.
+ * into libldap's memory. Also the small public helpers on those forms
+ * (ldconn_entry_attr(), ldconn_control_find(), ldconn_status_str()).
  */
 #include <ldap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "ldconn_private.h"
@@ -153,4 +155,44 @@ void ldconn_stream_message(LDAP *ld, LDAPMessage *msg, int type,
 	ldap_memfree(oid);
 	ber_bvfree(data);
 	ldconn_entry_clear(&e);
+}
+
+const char *ldconn_status_str(enum ldconn_status status)
+{
+	switch (status) {
+	case LDCONN_OK:
+		return "ok";
+	case LDCONN_NO_SUCH_OBJECT:
+		return "no such object";
+	case LDCONN_SIZELIMIT:
+		return "size limit exceeded";
+	case LDCONN_LDAP_ERROR:
+		return "LDAP error";
+	case LDCONN_TIMEOUT:
+		return "timeout";
+	case LDCONN_CONN_LOST:
+		return "connection lost";
+	case LDCONN_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const struct ldconn_control *ldconn_control_find(const struct ldconn_control *c,
+                                                 size_t n, const char *oid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].oid, oid) == 0)
+			return &c[i];
+	return NULL;
+}
+
+const struct ldconn_attr *ldconn_entry_attr(const struct ldconn_entry *e,
+                                            const char *name)
+{
+	for (size_t i = 0; i < e->n_attrs; i++) {
+		if (strcasecmp(e->attrs[i].name, name) == 0)
+			return &e->attrs[i];
+	}
+	return NULL;
 }

@@ -8,14 +8,20 @@
 #include <ldap.h>
 
 #include "ldconn.h"
+#include "ldprot.h"
 
 /*
  * Connect, secure and bind; blocking, every step bounded by
- * o->timeout_ms. Returns the bound handle with a non-blocking socket, or
- * NULL with *error_r set (caller frees it) and *ldap_code_r the LDAP
- * result code of the step that failed (LDAP_OTHER when there was none).
+ * o->timeout_ms. remembered: the protection that worked last with this
+ * server (ldprot_memo_get()), tried first, or -1. Returns the bound handle
+ * with a non-blocking socket, *used_r the protection it has and *notes_r
+ * the protections the server refused before ("starttls: ...; ...", or
+ * NULL), or NULL with *error_r set and *ldap_code_r the LDAP result code
+ * of the step that failed (LDAP_OTHER when there was none). The caller
+ * frees the strings.
  */
-LDAP *ldconn_setup_run(const struct ldconn_options *o, char **error_r,
+LDAP *ldconn_setup_run(const struct ldconn_options *o, int remembered,
+                       enum ldprot *used_r, char **notes_r, char **error_r,
                        int *ldap_code_r);
 
 /* ldconn_msg.c: messages from libldap's form to ours. */

@@ -32,10 +32,12 @@
 #include "authproto.h"
 #include "dcloc.h"
 #include "dirwatch.h"
+#include "ldprot.h"
 #include "log.h"
 #include "lookup.h"
 #include "sbuf.h"
 #include "service.h"
+#include "str.h"
 
 struct server {
 	struct event_base *base;
@@ -323,6 +325,7 @@ static void do_dc(struct conn *c, uint64_t id)
 	}
 	for (size_t i = 0; i < dcloc_count(loc); i++) {
 		const struct dcloc_dc *dc = dcloc_get(loc, i);
+		int prot;
 
 		authproto_msg_add_str(m, "dc", dc->uri);
 		authproto_msg_add_str(m, "state", dc_state_name(dc->state));
@@ -330,6 +333,14 @@ static void do_dc(struct conn *c, uint64_t id)
 			authproto_msg_add_str(m, "site", dc->site);
 		authproto_msg_add_uint(m, "prio", dc->priority);
 		authproto_msg_add_uint(m, "weight", dc->weight);
+		prot = ldprot_memo_get(c->srv->b.memo, dc->uri);
+		if (prot >= 0 && dc->state == DCLOC_DC_UP)
+			authproto_msg_add_str(
+			    m, "protection",
+			    ldprot_name((enum ldprot)prot,
+			                str_has_prefix_case(dc->uri,
+			                                    strlen(dc->uri),
+			                                    "ldaps:")));
 		if (dc->last_error != NULL)
 			authproto_msg_add_str(m, "error", dc->last_error);
 	}

@@ -23,6 +23,8 @@ struct server_backends {
 	struct authcheck *auth;
 	struct dcloc *loc;
 	struct dirwatch *watch; /* NULL with watch = off */
+	/* How the service binds to each DC are protected (ldprot.h). */
+	const struct ldprot_memo *memo;
 };
 
 /* NULL with *error_r (static or strerror text) when the socket fails. */

@@ -1,9 +1,10 @@
 /*
  * service.h - the process shell shared by authd and routerd.
  *
- * service_main() parses the command line (-c FILE, -t, -f, -d, -h or
- * --help, -V or --version),
- * loads and checks the configuration (-t: report and exit 0/1), detaches
+ * service_main() parses the command line (-c FILE, -t, -t --bind, -f, -d,
+ * -h or --help, -V or --version),
+ * loads and checks the configuration (-t: report and exit 0/1; with --bind
+ * the daemon's check_bind hook then tries it for real), detaches
  * unless -f, sets up logging, the libevent loop and the signals (TERM and
  * INT stop, HUP re-reads the configuration and keeps the old one when the
  * new one is bad), then hands the loop to the daemon's hooks. It tells
@@ -33,6 +34,9 @@ struct service_hooks {
 	                 const struct dirmx_config *cfg);
 	/* Leaving the loop: free everything start() made. */
 	void (*stop)(void *state);
+	/* -t --bind: the file is good; try it against the servers it names
+	 * and return the exit status. NULL: the daemon has no --bind. */
+	int (*check_bind)(const struct dirmx_config *cfg);
 };
 
 /*

@@ -97,6 +97,7 @@ static const struct authproto_fieldspec dc_ok[] = {
     {"site", AP_NAME, AP_MEMBER, NAME_MAX_, NULL},
     {"prio", AP_UINT, AP_REQ | AP_MEMBER, 65535, NULL},
     {"weight", AP_UINT, AP_REQ | AP_MEMBER, 65535, NULL},
+    {"protection", AP_TOKEN, AP_MEMBER, 32, NULL},
     {"error", AP_TEXT, AP_MEMBER, TEXT_MAX, NULL},
 };
 static const struct authproto_fieldspec stats_ok[] = {

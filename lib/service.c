@@ -27,12 +27,15 @@ struct daemon_state {
 	bool foreground;
 };
 
-static void usage(FILE *out, const char *prog)
+static void usage(FILE *out, const struct service_hooks *hooks)
 {
+	const char *prog = hooks->prog;
+
 	fprintf(out,
-	        "usage: %s [-c FILE] [-t] [-f] [-d] [-h] [-V]\n"
+	        "usage: %s [-c FILE] [-t%s] [-f] [-d] [-h] [-V]\n"
 	        "  -c FILE        configuration file (default %s)\n"
 	        "  -t             check the configuration and exit\n"
+	        "%s"
 	        "  -f             stay in the foreground and log to stderr\n"
 	        "  -d             log at debug level\n"
 	        "  -h, --help     show this help\n"
@@ -41,7 +44,14 @@ static void usage(FILE *out, const char *prog)
 	        "file is good),\n"
 	        "1 bad configuration or failed start, 2 usage error\n"
 	        "see %s(8) and dirmx.conf(5)\n",
-	        prog, SETTINGS_DEFAULT_PATH, prog);
+	        prog, hooks->check_bind != NULL ? " [--bind]" : "",
+	        SETTINGS_DEFAULT_PATH,
+	        hooks->check_bind != NULL
+	            ? "  -t --bind      and bind to each directory server with "
+	              "it, naming the\n                 fix when a bind "
+	              "fails\n"
+	            : "",
+	        prog);
 }
 
 static void apply_logging(const struct daemon_state *ds)
@@ -239,13 +249,14 @@ int service_main(int argc, char **argv, const struct service_hooks *hooks)
 	struct daemon_state ds = {.hooks = hooks,
 	                          .config_path = SETTINGS_DEFAULT_PATH};
 	struct config_errors errors = {0};
-	bool check_only = false;
+	bool check_only = false, check_bind = false;
 	char *abs_path = NULL;
 	int opt, ret;
 
 	static const struct option longopts[] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"bind", no_argument, NULL, 'B'},
 	    {NULL, 0, NULL, 0},
 	};
 
@@ -258,6 +269,9 @@ int service_main(int argc, char **argv, const struct service_hooks *hooks)
 		case 't':
 			check_only = true;
 			break;
+		case 'B':
+			check_bind = true;
+			break;
 		case 'f':
 			ds.foreground = true;
 			break;
@@ -265,18 +279,19 @@ int service_main(int argc, char **argv, const struct service_hooks *hooks)
 			ds.debug = true;
 			break;
 		case 'h':
-			usage(stdout, hooks->prog);
+			usage(stdout, hooks);
 			return 0;
 		case 'V':
 			printf("%s %s\n", hooks->prog, DIRMX_VERSION);
 			return 0;
 		default:
-			usage(stderr, hooks->prog);
+			usage(stderr, hooks);
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		usage(stderr, hooks->prog);
+	if (optind != argc ||
+	    (check_bind && (!check_only || hooks->check_bind == NULL))) {
+		usage(stderr, hooks);
 		return 2;
 	}
 	if (settings_load(ds.config_path, &ds.cfg, &errors) < 0) {
@@ -286,8 +301,13 @@ int service_main(int argc, char **argv, const struct service_hooks *hooks)
 	}
 	if (check_only) {
 		printf("%s: configuration OK\n", ds.config_path);
+		ret = 0;
+		if (check_bind) {
+			fflush(stdout);
+			ret = hooks->check_bind(ds.cfg);
+		}
 		dirmx_config_deinit(&ds.cfg);
-		return 0;
+		return ret;
 	}
 	/* SIGHUP re-reads the file after daemon() moved to "/". */
 	abs_path = realpath(ds.config_path, NULL);

@@ -292,20 +292,24 @@ int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
 		printf("last error:  %s\n",
 		       authproto_msg_get(ans, "last_error"));
 	print_watch(ans);
-	printf("\n%-5s %-40s %-5s %-6s %-8s %-24s %s\n", "ORDER", "DC", "PRIO",
-	       "WEIGHT", "STATE", "SITE", "LAST ERROR");
+	printf("\n%-5s %-40s %-5s %-6s %-8s %-24s %-18s %s\n", "ORDER", "DC",
+	       "PRIO", "WEIGHT", "STATE", "SITE", "PROTECTION", "LAST ERROR");
 	for (size_t i = 0; authproto_msg_field(ans, i, &f); i++) {
-		const char *site, *err;
+		const char *site, *err, *prot;
 
 		if (strcmp(f.key, "dc") != 0)
 			continue;
 		site = authproto_msg_record_get(ans, i, "site");
 		err = authproto_msg_record_get(ans, i, "error");
-		printf("%-5zu %-40s %-5s %-6s %-8s %-24s %s\n", n++, f.value,
-		       authproto_msg_record_get(ans, i, "prio"),
+		/* How the service bind is protected: starttls, ldaps,
+		 * starttls+sasl-seal, sasl-seal, ...; "-" while not up. */
+		prot = authproto_msg_record_get(ans, i, "protection");
+		printf("%-5zu %-40s %-5s %-6s %-8s %-24s %-18s %s\n", n++,
+		       f.value, authproto_msg_record_get(ans, i, "prio"),
 		       authproto_msg_record_get(ans, i, "weight"),
 		       authproto_msg_record_get(ans, i, "state"),
-		       site != NULL ? site : "-", err != NULL ? err : "");
+		       site != NULL ? site : "-", prot != NULL ? prot : "-",
+		       err != NULL ? err : "");
 	}
 	if (n == 0)
 		printf("(no domain controllers found)\n");

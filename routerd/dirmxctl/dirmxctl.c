@@ -36,7 +36,9 @@ static const struct ctl_command commands[] = {
     {"check", "", "check the configuration file for both daemons",
      "Load the configuration file as authd and routerd do (each reads all "
      "of it)\nand print every error with its file and line, or "
-     "\"configuration OK\" and\na summary of what it sets up.\n"
+     "\"configuration OK\" and\na summary of what it sets up. It does not "
+     "contact the directory: authd -t --bind\ntries a real bind to each DC "
+     "and names the fix when one fails.\n"
      "exit status: 0 the file is good, 1 it is not, 2 usage error\n",
      ctl_check},
     {"dns", "[-s ADDR[:PORT]]... [-t TIMEOUT_MS] [-n TRIES] TYPE NAME",
@@ -55,7 +57,8 @@ static const struct ctl_command commands[] = {
      "the domain controllers authd found, in order, with their state",
      "Ask authd which directory servers it found (DNS SRV or the static "
      "list),\nin the order it tries them, with priority, weight, state, "
-     "site and last error.\n" SOCKET_AUTHD
+     "site, how the bind is\nprotected (starttls, ldaps, starttls+sasl-seal, "
+     "sasl-seal, ...) and last error.\n" SOCKET_AUTHD
      "exit status: 0 at least one server listed, 1 none found or a "
      "negative\nanswer, 2 usage error, 3 authd unreachable or TEMPFAIL\n",
      ctl_dc},

@@ -5,7 +5,7 @@
  * Usage: dcloc_drive [-d DOMAIN] [-s DNS_ADDR:PORT] [-S URI,URI...]
  *        [-x SITE] [-g] [-T none|starttls|ldaps] [-C CAFILE]
  *        [-M none|simple|plain|gssapi|external] [-D DN] [-w PASSWORD]
- *        [-P] [-A] [-t TIMEOUT_MS] [-c CONNS] [-n COUNT] [-i INTERVAL_MS]
+ *        [-P] [-t TIMEOUT_MS] [-c CONNS] [-n COUNT] [-i INTERVAL_MS]
  *        [-e SEED] -b BASE -f FILTER
  *
  * Discovers the DCs (SRV through the given DNS server, or the static list),
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	po.conn.timeout_ms = 3000;
 	search.scope = LDAP_SCOPE_SUBTREE;
 	while ((opt = getopt(argc, argv,
-	                     "d:s:S:x:gT:C:M:D:w:PAt:c:n:i:e:b:f:")) != -1) {
+	                     "d:s:S:x:gT:C:M:D:w:Pt:c:n:i:e:b:f:")) != -1) {
 		switch (opt) {
 		case 'd':
 			lo.domain = optarg;
@@ -176,9 +176,6 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			po.conn.allow_plaintext = true;
-			break;
-		case 'A':
-			po.conn.sasl_no_secprops = true;
 			break;
 		case 't':
 			po.conn.timeout_ms = atoi(optarg);

@@ -3,13 +3,15 @@
  *
  * Usage: ldconn_drive -H URI [-T none|starttls|ldaps] [-C CAFILE]
  *        [-M none|simple|plain|gssapi|external] [-D DN] [-w PASSWORD]
- *        [-c CERT -k KEY] [-P] [-A] [-t TIMEOUT_MS] [-n COUNT]
+ *        [-c CERT -k KEY] [-P] [-t TIMEOUT_MS] [-n COUNT]
  *        -b BASE -f FILTER [ATTR...]
  *
  * Connects with ldconn (setup thread, TLS, bind), then sends COUNT copies
  * of the search at once on the one connection and prints, for each, its
  * status and the entries with the requested attributes. -P allows a
- * password bind without TLS, -A asks for no SASL layer inside TLS (AD).
+ * password bind without TLS. Once up it prints "connected: URI" and the
+ * protection the bind got ("protection: starttls", "protection:
+ * sasl-seal", ...: ldprot.h).
  * Exit status: 0 every search succeeded, 1 a search failed, 2 the
  * connection could not be set up (the reason is printed on stderr).
  */
@@ -70,7 +72,8 @@ static void on_state(struct ldconn *c, enum ldconn_state state,
 	}
 	if (state != LDCONN_STATE_UP)
 		return;
-	printf("connected: %s\n", ldconn_uri(c));
+	printf("connected: %s\nprotection: %s\n", ldconn_uri(c),
+	       ldconn_protection(c));
 	for (int i = 0; i < count; i++) {
 		if (ldconn_search_start(c, &search, on_result, (void *)(long)i,
 		                        &error) == NULL) {
@@ -103,7 +106,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	search.scope = LDAP_SCOPE_SUBTREE;
-	while ((opt = getopt(argc, argv, "H:T:C:M:D:w:c:k:PAt:n:b:f:s:")) !=
+	while ((opt = getopt(argc, argv, "H:T:C:M:D:w:c:k:Pt:n:b:f:s:")) !=
 	       -1) {
 		switch (opt) {
 		case 'H':
@@ -132,9 +135,6 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			o.allow_plaintext = true;
-			break;
-		case 'A':
-			o.sasl_no_secprops = true;
 			break;
 		case 't':
 			o.timeout_ms = atoi(optarg);

@@ -223,7 +223,7 @@ class LdconnTest(unittest.TestCase):
         env = {"KRB5_CONFIG": kdc.krb5_conf, "KRB5_CLIENT_KTNAME": "FILE:" + client_kt,
                "KRB5CCNAME": "MEMORY:dirmx-test"}
         secret_search = ["-b", secret, "-s", "0", "-f", "(objectClass=*)", "description"]
-        for tls in ([], ["-T", "starttls", "-C", g.ca.cert, "-A"]):
+        for tls in ([], ["-T", "starttls", "-C", g.ca.cert]):
             run = drive("ldconn_drive", ["-H", uri, "-M", "gssapi"] + tls + secret_search,
                         env=env)
             self.assertEqual(run.rc, 0, describe(run))

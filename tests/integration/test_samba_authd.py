@@ -106,7 +106,7 @@ def dirmxctl_bin():
 
 class DcTable:
     """`dirmxctl dc` parsed: source, client_site, rows of
-    (order, uri, prio, weight, state, site, error)."""
+    (order, uri, prio, weight, state, site, protection, error)."""
 
     def __init__(self, text):
         self.text = text
@@ -121,12 +121,12 @@ class DcTable:
             elif line.startswith("ORDER "):
                 in_table = True
             elif in_table and line.strip():
-                parts = line.split(None, 6)
-                if len(parts) >= 6 and parts[0].isdigit():
+                parts = line.split(None, 7)
+                if len(parts) >= 7 and parts[0].isdigit():
                     self.rows.append({"uri": parts[1], "prio": parts[2],
                                       "weight": parts[3], "state": parts[4],
-                                      "site": parts[5],
-                                      "error": parts[6] if len(parts) > 6 else ""})
+                                      "site": parts[5], "protection": parts[6],
+                                      "error": parts[7] if len(parts) > 7 else ""})
 
     def row(self, host):
         for r in self.rows:

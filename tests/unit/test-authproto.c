@@ -98,6 +98,10 @@ static const struct line_case good[] = {
            "dc=ldap://dc1:389 state=up site=S1 prio=0 weight=100 "
            "dc=ldap://dc2:389 state=down prio=10 weight=0 error=timeout "
            "last_error="),
+    /* How each DC's service bind is protected (issue 16, section 6). */
+    AN(DC, "OK 5 dc=ldap://dc1:389 state=up prio=0 weight=100 "
+           "protection=starttls+sasl-seal "
+           "dc=ldap://dc2:389 state=down prio=0 weight=100 error=x"),
     AN(DC, "OK 5"),
     AN(DC, "TEMPFAIL 5 reason=locator%20not%20ready"),
     AN(STATS, "OK 6 counter=lookups value=12 counter=auth_fail value=0"),
@@ -198,6 +202,9 @@ static const struct line_case bad[] = {
           "out of place"),
     BADAN(DC, "OK 5 dc=a state=sleepy prio=1 weight=1", "value not allowed"),
     BADAN(DC, "OK 5 dc=a state=up prio=65536 weight=1", "bad number"),
+    BADAN(DC, "OK 5 dc=a state=up prio=1 weight=1 error=x protection=s",
+          "out of place"),
+    BADAN(DC, "OK 5 protection=starttls", "out of place"),
     BADAN(STATS, "OK 6 counter=a", "record field missing"),
     BADAN(HELLO, "ERROR 0 reason=x", "required key missing"),
 };

@@ -239,6 +239,7 @@ class SambaDC:
         self.ccache = os.path.join(lab.dir, "krb5cc-%s" % self.dns_domain)
         self.proc = None
         self.pid = None
+        self.options = {}  # extra [global] settings (set_options)
         self._frozen = []
         self._dirty = False  # changed since it was started from the cache
         self.times = {}
@@ -306,14 +307,15 @@ class SambaDC:
 	tls certfile = {cert}
 	tls keyfile = {key}
 	tls cafile = {ca}
-[sysvol]
+{extra}[sysvol]
 	path = {t}/state/sysvol
 	read only = No
 [netlogon]
 	path = {t}/state/sysvol/{dom}/scripts
 	read only = No
 """.format(nb=self.hostname.upper(), realm=self.realm, domain=self.domain, ip=self.ip,
-           t=t, cert=self.tls_cert, key=self.tls_key, ca=self.ca_cert, dom=self.dns_domain)
+           t=t, cert=self.tls_cert, key=self.tls_key, ca=self.ca_cert, dom=self.dns_domain,
+           extra="".join("\t%s = %s\n" % kv for kv in sorted(self.options.items())))
         os.makedirs(os.path.dirname(self.smb_conf), exist_ok=True)
         os.makedirs(os.path.join(t, "run"), exist_ok=True)
         with open(self.smb_conf, "w") as f:
@@ -433,6 +435,20 @@ class SambaDC:
         if short:
             argv.insert(1, "+short")
         return self.run(argv, check=False, timeout=15).stdout.strip()
+
+    def set_options(self, **options):
+        """Set smb.conf [global] options (underscores for spaces, None
+        removes one) and restart the DC with them, e.g.
+        set_options(ldap_server_require_strong_auth="allow_sasl_over_tls")."""
+        for k, v in options.items():
+            k = k.replace("_", " ")
+            if v is None:
+                self.options.pop(k, None)
+            else:
+                self.options[k] = v
+        self.stop()
+        self._write_smb_conf()
+        self.start()
 
     def stop(self):
         """Stop the DC (SIGTERM to the root process; leftovers get SIGKILL)."""

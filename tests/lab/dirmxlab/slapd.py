@@ -93,7 +93,7 @@ class Slapd:
                  port=None, ldaps_port=None, ca=None, server_names=None,
                  root_pw="lab-root-secret", svc_pw="lab-svc-secret",
                  size_limit=500, security=None, extra_config="", start=True,
-                 start_timeout=20.0, syncprov=True):
+                 start_timeout=20.0, syncprov=True, env=None):
         """data: LDIF text loaded offline with slapadd (fast for big sets).
         ca: the CA that signs the server certificate (default: the lab's).
         server_names: DNS names in the certificate (localhost and this
@@ -103,6 +103,8 @@ class Slapd:
         extra_config: LDIF appended to the generated cn=config.
         syncprov: the syncprov overlay (RFC 4533 provider, with a session
         log) on the database, as most OpenLDAP deployments have it.
+        env: more environment for slapd (KRB5_KTNAME, KRB5_CONFIG for
+        GSSAPI).
         """
         self.lab = lab
         self.suffix = suffix
@@ -125,6 +127,7 @@ class Slapd:
         self.svc_pw = svc_pw
         self.size_limit = size_limit
         self.syncprov = syncprov
+        self.env = env
         self.proc = None
         self.ca = None
         self.cert = self.key = None
@@ -285,7 +288,7 @@ class Slapd:
         urls.append(self.ldapi_uri())
         argv = [self.slapd, "-d", "stats", "-F", self.confdir, "-h", " ".join(urls)]
         mark = len(self.lab.log_text(self.name))
-        self.proc = self.lab.spawn(self.name, argv)
+        self.proc = self.lab.spawn(self.name, argv, env=self.env)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
