@@ -61,8 +61,9 @@ struct smtpc_req {
 	int ret;
 	struct smtpc_rcpt *rcpts;
 	size_t n_rcpts;
-	int data_fd;
+	int data_fd; /* -1 when data_mem holds the data */
 	uint64_t data_offset, data_len;
+	const unsigned char *data_mem; /* the job's, borrowed */
 	smtpc_cb *cb;
 	void *ctx;
 	uint64_t start_ms;

@@ -13,7 +13,8 @@
  * one command per reply. The message is sent only when at least one RCPT
  * got 2xx: with CHUNKING as BDAT chunks (no dot-stuffing), else with
  * DATA, dot-stuffed on the fly while being read with pread() in blocks
- * (flow control: the next block is queued when the io's output drained).
+ * (flow control: the next block is queued when the io's output drained),
+ * or from memory when the job holds the data there (no read at all).
  * Either way lines longer than settings.line_length_limit (998) are
  * folded with CR LF SP on the way (linefold.h), as Postfix does: routerd
  * accepts longer lines than it may send.
@@ -189,16 +190,45 @@ static size_t set_line_max(const struct smtpc_conn *conn)
 	return smtpc_settings(conn->c)->line_length_limit;
 }
 
+/*
+ * n octets of the data from pos (pos + n <= data_len): in place when the
+ * job gave them in memory, else read into block. NULL when the read
+ * fails, with errno (0: the file is too short).
+ */
+static const unsigned char *data_at(const struct smtpc_req *req,
+                                    unsigned char *block, size_t n,
+                                    uint64_t pos)
+{
+	if (req->data_mem != NULL)
+		return req->data_mem + pos;
+	errno = 0;
+	for (size_t done = 0; done < n;) {
+		ssize_t got = pread(req->data_fd, block + done, n - done,
+		                    (off_t)(req->data_offset + pos + done));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return NULL;
+		done += (size_t)got;
+	}
+	return block;
+}
+
 /* The last byte of the data decides the CRLF that may have to follow. */
 static bool set_trailer(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
+	unsigned char one;
+	const unsigned char *p;
 	char last = '\n';
 
-	if (req->data_len > 0 &&
-	    pread(req->data_fd, &last, 1,
-	          (off_t)(req->data_offset + req->data_len - 1)) != 1)
-		return false;
+	if (req->data_len > 0) {
+		p = data_at(req, &one, 1, req->data_len - 1);
+		if (p == NULL)
+			return false;
+		last = (char)*p;
+	}
 	snprintf(conn->trailer, sizeof(conn->trailer), "%s",
 	         last == '\n'   ? ""
 	         : last == '\r' ? "\n"
@@ -228,20 +258,17 @@ static bool send_chunk(struct smtpc_conn *conn)
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
 	uint64_t left = req->data_len - conn->pos;
 	size_t n = left < SMTPC_CHUNK ? (size_t)left : SMTPC_CHUNK;
-	char *block = alloc_zero(n + 1);
+	unsigned char *block =
+	    req->data_mem != NULL ? NULL : alloc_resize(NULL, n + 1, 1);
 	struct sbuf *out = sbuf_new(SIZE_MAX);
-	ssize_t got;
+	const unsigned char *p = data_at(req, block, n, conn->pos);
 
-	if (n > 0) {
-		got = pread(req->data_fd, block, n,
-		            (off_t)(req->data_offset + conn->pos));
-		if (got != (ssize_t)n) {
-			free(block);
-			sbuf_deinit(&out);
-			return read_fail(conn, got < 0 ? errno : 0);
-		}
+	if (p == NULL) {
+		free(block);
+		sbuf_deinit(&out);
+		return read_fail(conn, errno);
 	}
-	linefold_feed(&conn->fold, block, n, out);
+	linefold_feed(&conn->fold, p, n, out);
 	free(block);
 	conn->pos += n;
 	conn->last_chunk = conn->pos == req->data_len;
@@ -262,23 +289,22 @@ bool smtpc_txn_pump(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
-	char block[SMTPC_BLOCK];
+	unsigned char block[SMTPC_BLOCK];
 	struct sbuf *out = sbuf_new(SIZE_MAX);
 
 	while (io_queued(conn->io) < SMTPC_CHUNK && conn->pos < req->data_len) {
 		uint64_t left = req->data_len - conn->pos;
 		size_t n = left < sizeof(block) ? (size_t)left : sizeof(block);
-		ssize_t got = pread(req->data_fd, block, n,
-		                    (off_t)(req->data_offset + conn->pos));
+		const unsigned char *p = data_at(req, block, n, conn->pos);
 
-		if (got <= 0) {
+		if (p == NULL) {
 			sbuf_deinit(&out);
-			return read_fail(conn, got < 0 ? errno : 0);
+			return read_fail(conn, errno);
 		}
-		linefold_feed(&conn->fold, block, (size_t)got, out);
+		linefold_feed(&conn->fold, p, n, out);
 		io_write(conn->io, sbuf_data(out), sbuf_len(out));
 		sbuf_reset(out);
-		conn->pos += (uint64_t)got;
+		conn->pos += n;
 	}
 	sbuf_deinit(&out);
 	if (conn->pos < req->data_len)
