@@ -187,6 +187,25 @@ int service_reload(struct sbuf *out)
 	return r;
 }
 
+/*
+ * event_base_dispatch(), one round of callbacks at a time: the log lines
+ * of a round go out in one write when it ends, before the loop waits
+ * again (log.h), rather than one write(2) per line.
+ */
+static int loop(struct event_base *base)
+{
+	int r;
+
+	log_batch_start();
+	do {
+		r = event_base_loop(base, EVLOOP_ONCE);
+		log_flush();
+	} while (r == 0 && !event_base_got_exit(base) &&
+	         !event_base_got_break(base));
+	log_batch_stop();
+	return r;
+}
+
 static int run(struct daemon_state *ds)
 {
 	static const int stop_signals[] = {SIGTERM, SIGINT};
@@ -219,7 +238,7 @@ static int run(struct daemon_state *ds)
 	 * socket serves (authd): what Type=notify waits for. */
 	sdnotify_state(SDNOTIFY_READY, "running");
 	running = ds;
-	if (event_base_dispatch(ds->base) >= 0)
+	if (loop(ds->base) >= 0)
 		ret = 0;
 	running = NULL;
 	if (ds->hooks->stop != NULL)
