@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "evloop.h"
 #include "log.h"
 #include "sbuf.h"
 #include "sdnotify.h"
@@ -214,11 +215,7 @@ static int run(struct daemon_state *ds)
 	int ret = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	ds->base = event_base_new();
-	if (ds->base == NULL) {
-		log_error(NULL, "event=start status=failed error=event_base");
-		goto done;
-	}
+	ds->base = evloop_new(); /* aborts rather than return NULL */
 	for (size_t i = 0; i < 2; i++)
 		events[i] =
 		    evsignal_new(ds->base, stop_signals[i], on_stop, ds);
