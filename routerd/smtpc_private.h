@@ -120,6 +120,7 @@ struct smtpc_conn {
 	/* the transaction */
 	size_t sent, answered; /* MAIL is 0, RCPT i is i + 1 */
 	bool mail_ok;
+	bool data_pipelined; /* DATA went out with MAIL and the RCPTs */
 	size_t accepted;
 	uint64_t pos, total; /* data bytes read / to send (with trailer) */
 	char trailer[3];

@@ -8,10 +8,13 @@
  *
  * Local checks first: a message that needs SMTPUTF8 to a server without
  * it, or one larger than the server's SIZE, is bounced for every
- * recipient without a MAIL command. With PIPELINING, MAIL and every RCPT
- * go out in one write and the replies are matched in order; without it
- * one command per reply. The message is sent only when at least one RCPT
- * got 2xx: with CHUNKING as BDAT chunks (no dot-stuffing), else with
+ * recipient without a MAIL command. With PIPELINING, MAIL, every RCPT
+ * and (without CHUNKING) DATA go out in one write, as RFC 2920 allows DATA
+ * last in a group, and the replies are matched in order; without it one
+ * command per reply. The message is sent only when at least one RCPT
+ * got 2xx and DATA got 354; a 354 after every RCPT failed closes the
+ * connection (the data cannot be refused any more). With CHUNKING the
+ * message goes as BDAT chunks (no dot-stuffing), else with
  * DATA, dot-stuffed on the fly while being read with pread() in blocks
  * (flow control: the next block is queued when the io's output drained),
  * or from memory when the job holds the data there (no read at all).
@@ -141,6 +144,9 @@ static void send_buf(struct smtpc_conn *conn, struct sbuf *out)
 	sbuf_reset(out);
 }
 
+static bool set_trailer(struct smtpc_conn *conn);
+static bool read_fail(struct smtpc_conn *conn, int err);
+
 bool smtpc_txn_start(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
@@ -167,8 +173,14 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 	conn->state = SMTPC_S_ENVELOPE;
 	conn->sent = conn->answered = conn->accepted = 0;
 	conn->mail_ok = false;
+	conn->data_pipelined = smtpc_conn_has(conn, SMTPREPLY_CAP_PIPELINING) &&
+	                       !smtpc_conn_has(conn, SMTPREPLY_CAP_CHUNKING);
 	for (i = 0; i < req->n_rcpts; i++) {
 		req->rcpts[i].decided = req->rcpts[i].accepted = false;
+	}
+	if (conn->data_pipelined && !set_trailer(conn)) {
+		sbuf_deinit(&out);
+		return read_fail(conn, errno);
 	}
 	put_mail(conn, out);
 	conn->sent = 1;
@@ -176,6 +188,10 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 		for (i = 0; i < req->n_rcpts; i++)
 			put_rcpt(conn, out, i);
 		conn->sent += req->n_rcpts;
+	}
+	if (conn->data_pipelined) {
+		sbuf_append_str(out, "DATA\r\n");
+		conn->sent++;
 	}
 	send_buf(conn, out);
 	sbuf_deinit(&out);
@@ -329,12 +345,41 @@ static bool start_data(struct smtpc_conn *conn)
 	return true;
 }
 
+/* The reply to DATA: 354 sends the message, anything else is the verdict
+ * for every accepted recipient. */
+static bool data_init_reply(struct smtpc_conn *conn)
+{
+	if (conn->reply.code != 354)
+		return finish_by_reply(conn);
+	conn->state = SMTPC_S_DATA_SEND;
+	io_set_timeout(conn->io, smtpc_settings(conn->c)->data_block_ms);
+	return smtpc_txn_pump(conn);
+}
+
+/* The reply to a pipelined DATA, every RCPT answered. */
+static bool pipelined_data_reply(struct smtpc_conn *conn)
+{
+	if (conn->accepted > 0)
+		return data_init_reply(conn);
+	if (conn->reply.code == 354) {
+		/* Every recipient has its verdict; the server waits for data
+		 * nobody may send: only closing ends that. */
+		smtpc_conn_fail(conn, "4.5.0",
+		                "354 to DATA with no recipient accepted");
+		return false;
+	}
+	smtpc_conn_done(conn, true);
+	return true;
+}
+
 static bool envelope_reply(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
 	size_t idx = conn->answered++, expect, i;
 	bool ok = conn->reply.code / 100 == 2;
 
+	if (conn->data_pipelined && idx == 1 + req->n_rcpts)
+		return pipelined_data_reply(conn);
 	if (idx == 0) {
 		conn->mail_ok = ok;
 		if (!ok) {
@@ -367,6 +412,11 @@ static bool envelope_reply(struct smtpc_conn *conn)
 	}
 	if (conn->answered < expect)
 		return true;
+	if (conn->data_pipelined) {
+		/* DATA's reply is next. */
+		io_set_timeout(conn->io, smtpc_settings(conn->c)->data_init_ms);
+		return true;
+	}
 	if (conn->accepted == 0) {
 		smtpc_conn_done(conn, true);
 		return true;
@@ -382,12 +432,7 @@ bool smtpc_txn_reply(struct smtpc_conn *conn)
 	case SMTPC_S_ENVELOPE:
 		return envelope_reply(conn);
 	case SMTPC_S_DATA_INIT:
-		if (conn->reply.code != 354)
-			return finish_by_reply(conn);
-		conn->state = SMTPC_S_DATA_SEND;
-		io_set_timeout(conn->io,
-		               smtpc_settings(conn->c)->data_block_ms);
-		return smtpc_txn_pump(conn);
+		return data_init_reply(conn);
 	case SMTPC_S_BDAT:
 		if (cls != 2 || conn->last_chunk)
 			return finish_by_reply(conn);
