@@ -26,6 +26,7 @@ struct evloop_signal;
 
 typedef void evloop_callback_t(void *context);
 
+/* A base that polls its descriptors again after at most 64 callbacks. */
 struct event_base *evloop_new(void);
 /* Free the base; every event on it must be freed first. */
 void evloop_free(struct event_base **base);
@@ -42,7 +43,9 @@ uint64_t evloop_now_ms(void);
 struct evloop_timer *evloop_timer_new(struct event_base *base,
                                       evloop_callback_t *callback,
                                       void *context);
-/* (Re)arm: the callback runs once, ms (or *tv) from now. */
+/* (Re)arm: the callback runs once, ms (or *tv) from now. 0 means after
+ * the callbacks already due, in the same round of the loop (never
+ * inside the caller). */
 void evloop_timer_start(struct evloop_timer *timer, unsigned int ms);
 void evloop_timer_start_tv(struct evloop_timer *timer,
                            const struct timeval *tv);

@@ -9,6 +9,14 @@
  *
  * log_init() may be called again (after parsing the configuration) to
  * change destination or level. Logging never fails visibly.
+ *
+ * Batching (stderr only): after log_batch_start(), the calling thread's
+ * info and debug lines are kept in a block of up to PIPE_BUF octets of
+ * whole lines and written with one write(2) when it is full, at
+ * log_flush(), at log_batch_stop() and at exit(); an error or warning
+ * line writes the block and itself at once. The event loop flushes after
+ * every round of callbacks, so a line waits at most until the loop next
+ * waits. Lines of other threads are written at once, as without a batch.
  */
 #ifndef DIRMX_LOG_H
 #define DIRMX_LOG_H
@@ -38,6 +46,11 @@ bool log_enabled(enum log_level level);
 /* Parse "error", "warn", "info", "debug"; false when unknown. */
 bool log_level_parse(const char *s, enum log_level *level_r);
 const char *log_level_name(enum log_level level);
+
+void log_batch_start(void);
+void log_batch_stop(void);
+/* Write the batched lines now (no-op without a batch of this thread). */
+void log_flush(void);
 
 void log_msg(enum log_level level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

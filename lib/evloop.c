@@ -31,9 +31,24 @@ static void *must(void *p, const char *what)
 	return p;
 }
 
+/*
+ * A zero-delay timer runs in the round of callbacks it was started in
+ * (evloop_timer_start_tv), so a chain of them could hold the loop: after
+ * this many callbacks it looks at its descriptors and timers again.
+ */
+#define MAX_CALLBACKS_PER_POLL 64
+
 struct event_base *evloop_new(void)
 {
-	return must(event_base_new(), "event_base_new");
+	struct event_config *cfg = must(event_config_new(), "event_config_new");
+	struct event_base *base;
+
+	if (event_config_set_max_dispatch_interval(
+	        cfg, NULL, MAX_CALLBACKS_PER_POLL, 0) < 0)
+		must(NULL, "event_config_set_max_dispatch_interval");
+	base = must(event_base_new_with_config(cfg), "event_base_new");
+	event_config_free(cfg);
+	return base;
 }
 
 void evloop_free(struct event_base **base)
@@ -99,6 +114,14 @@ void evloop_timer_start(struct evloop_timer *timer, unsigned int ms)
 
 void evloop_timer_start_tv(struct evloop_timer *timer, const struct timeval *tv)
 {
+	if (tv->tv_sec == 0 && tv->tv_usec == 0) {
+		/* Now: after the callbacks already due, in this round. A
+		 * timer would cost the loop one more poll of every
+		 * descriptor (epoll_wait) before it ran. */
+		(void)evtimer_del(timer->ev);
+		event_active(timer->ev, EV_TIMEOUT, 1);
+		return;
+	}
 	if (evtimer_add(timer->ev, tv) < 0)
 		must(NULL, "evtimer_add");
 }

@@ -1,17 +1,29 @@
 /*
  * log - event logging to syslog or stderr.
  *
- * One call writes one whole line with a single write(2) so that lines from
+ * Each line goes out whole in a single write(2), so that lines from
  * concurrent processes sharing stderr do not interleave. The pid in each
  * stderr line is read once in log_init(), not per line (getpid(2) is a
  * real system call); a forked child reads it again for every line until
  * it calls log_init() itself.
+ *
+ * A daemon's event loop may batch its lines (log_batch_start): the thread
+ * that started the batch then appends whole lines to one PIPE_BUF-sized
+ * block, written with one write(2) when the next line would not fit and
+ * at log_flush(), which the loop calls after every round of callbacks,
+ * before it waits again (service.c). A write of at most PIPE_BUF octets
+ * to a pipe is atomic, so batched lines still never interleave with
+ * another writer's. Error and warning lines flush the block at once, and
+ * other threads (the spool's worker) write their lines directly. What a
+ * crash can lose is the lines of the round it crashes in.
  */
 #include "log.h"
 #include "str.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -29,9 +41,77 @@ static const char *const level_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
 };
 
+/* The last second's "YYYY-MM-DDTHH:MM:SS", per thread. */
+static _Thread_local time_t stamp_sec;
+static _Thread_local size_t stamp_len;
+static _Thread_local char stamp[32];
+
+/* The batch (log_batch_start): only the thread that started it sees
+ * batching set, so only that thread ever touches the block. */
+static _Thread_local bool batching;
+static struct {
+	size_t len;
+	char data[PIPE_BUF];
+} batch;
+
 static void log_forget_pid(void)
 {
 	log_pid = 0;
+	/* The parent writes what it batched: a child must not again. */
+	batching = false;
+	batch.len = 0;
+}
+
+static void write_out(const char *p, size_t n)
+{
+	/* Nothing useful can be done when stderr is gone. */
+	if (n > 0 && write(STDERR_FILENO, p, n) < 0)
+		return;
+}
+
+void log_flush(void)
+{
+	if (!batching)
+		return;
+	write_out(batch.data, batch.len);
+	batch.len = 0;
+}
+
+static void log_flush_at_exit(void)
+{
+	log_flush();
+}
+
+void log_batch_start(void)
+{
+	static bool atexit_set;
+
+	if (!atexit_set && atexit(log_flush_at_exit) == 0)
+		atexit_set = true;
+	log_flush();
+	batch.len = 0;
+	batching = true;
+}
+
+void log_batch_stop(void)
+{
+	log_flush();
+	batching = false;
+}
+
+/* One whole line (n <= sizeof(batch.data)), batched or written now. */
+static void emit(enum log_level level, const char *line, size_t n)
+{
+	if (!batching) {
+		write_out(line, n);
+		return;
+	}
+	if (batch.len + n > sizeof(batch.data))
+		log_flush();
+	memcpy(batch.data + batch.len, line, n);
+	batch.len += n;
+	if (level <= LOG_LEVEL_WARN)
+		log_flush();
 }
 
 void log_init(const char *ident, enum log_dest dest, enum log_level level)
@@ -101,7 +181,7 @@ static int syslog_priority(enum log_level level)
 
 void log_vmsg(enum log_level level, const char *id, const char *fmt, va_list ap)
 {
-	char line[4096];
+	char line[PIPE_BUF];
 	size_t n = 0, cap = sizeof(line) - 1;
 	int r;
 
@@ -113,8 +193,15 @@ void log_vmsg(enum log_level level, const char *id, const char *fmt, va_list ap)
 		pid_t pid = log_pid != 0 ? log_pid : getpid();
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		n = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+		/* The date and time change once a second, not per line. */
+		if (ts.tv_sec != stamp_sec || stamp_len == 0) {
+			gmtime_r(&ts.tv_sec, &tm);
+			stamp_len = strftime(stamp, sizeof(stamp),
+			                     "%Y-%m-%dT%H:%M:%S", &tm);
+			stamp_sec = ts.tv_sec;
+		}
+		memcpy(line, stamp, stamp_len);
+		n = stamp_len;
 		r = snprintf(line + n, cap - n,
 		             ".%03ldZ %s[%ld]: %s: ", ts.tv_nsec / 1000000,
 		             log_ident, (long)pid, level_names[level]);
@@ -139,9 +226,7 @@ void log_vmsg(enum log_level level, const char *id, const char *fmt, va_list ap)
 		return;
 	}
 	line[n++] = '\n';
-	/* Nothing useful can be done when stderr is gone. */
-	if (write(STDERR_FILENO, line, n) < 0)
-		return;
+	emit(level, line, n);
 }
 
 void log_msg(enum log_level level, const char *id, const char *fmt, ...)

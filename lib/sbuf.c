@@ -124,14 +124,25 @@ bool sbuf_append_str(struct sbuf *b, const char *s)
 	return sbuf_append(b, s, strlen(s));
 }
 
+/* Formats straight into the free room first: only a result that does
+ * not fit is formatted twice (once more after growing). */
 bool sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->cap - b->len;
 	va_list copy;
 	int n;
 
 	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
+	n = vsnprintf(b->data + b->len, room, fmt, copy);
 	va_end(copy);
+	if (n >= 0 && (size_t)n < room && b->len + (size_t)n <= b->limit) {
+		b->len += (size_t)n;
+		return true;
+	}
+	/* Undo the partial result past the end. */
+	if (b->secret)
+		explicit_bzero(b->data + b->len, room);
+	b->data[b->len] = '\0';
 	if (n < 0 || !sbuf_reserve(b, (size_t)n))
 		return false;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

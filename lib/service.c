@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "evloop.h"
 #include "log.h"
 #include "sbuf.h"
 #include "sdnotify.h"
@@ -197,6 +198,25 @@ int service_reload(struct sbuf *out)
 	return r;
 }
 
+/*
+ * event_base_dispatch(), one round of callbacks at a time: the log lines
+ * of a round go out in one write when it ends, before the loop waits
+ * again (log.h), rather than one write(2) per line.
+ */
+static int loop(struct event_base *base)
+{
+	int r;
+
+	log_batch_start();
+	do {
+		r = event_base_loop(base, EVLOOP_ONCE);
+		log_flush();
+	} while (r == 0 && !event_base_got_exit(base) &&
+	         !event_base_got_break(base));
+	log_batch_stop();
+	return r;
+}
+
 static int run(struct daemon_state *ds)
 {
 	static const int stop_signals[] = {SIGTERM, SIGINT};
@@ -205,11 +225,7 @@ static int run(struct daemon_state *ds)
 	int ret = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	ds->base = event_base_new();
-	if (ds->base == NULL) {
-		log_error(NULL, "event=start status=failed error=event_base");
-		goto done;
-	}
+	ds->base = evloop_new(); /* aborts rather than return NULL */
 	for (size_t i = 0; i < 2; i++)
 		events[i] =
 		    evsignal_new(ds->base, stop_signals[i], on_stop, ds);
@@ -229,7 +245,7 @@ static int run(struct daemon_state *ds)
 	 * socket serves (authd): what Type=notify waits for. */
 	sdnotify_state(SDNOTIFY_READY, "running");
 	running = ds;
-	if (event_base_dispatch(ds->base) >= 0)
+	if (loop(ds->base) >= 0)
 		ret = 0;
 	running = NULL;
 	if (ds->hooks->stop != NULL)

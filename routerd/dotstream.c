@@ -11,7 +11,10 @@
  * DESCRIPTION
  *	One byte at a time through a small state machine whose whole state
  *	lives in struct dotstream, so any split of the input gives the same
- *	result. Three layers, each with its own counters:
+ *	result; inside a line of a header field or of the body, the octets
+ *	up to the next CR, LF or NUL go through in one run (text_run), with
+ *	the same effect as one at a time - most of a message is such runs. Three
+ *layers, each with its own counters:
  *	  - wire: the input line (line length on the wire, bare CR / LF);
  *	  - output: unstuffed, normalised octets (size limit, staging);
  *	  - header scan: field names of the header section ("Received:").
@@ -43,6 +46,7 @@ enum hdr_state {
 };
 
 #define STAGE_SIZE 4096
+#define TEXT_WINDOW 512 /* octets text_run() looks at, at most */
 
 struct dotstream {
 	bool bdat;
@@ -127,6 +131,37 @@ static void put(struct dotstream *ds, struct sbuf *out, unsigned char c)
 	ds->stage[ds->nstage++] = c;
 	if (ds->nstage == STAGE_SIZE)
 		flush(ds, out);
+}
+
+/* put() of each of p[0..n), in one go: the same octets, counts and cut. */
+static void put_run(struct dotstream *ds, struct sbuf *out,
+                    const unsigned char *p, size_t n)
+{
+	uint64_t before = ds->st.size;
+
+	ds->st.size += n;
+	if (ds->st.too_big)
+		return;
+	if (ds->max_size != 0 && ds->st.size > ds->max_size) {
+		/* before <= max_size, or too_big would be set already */
+		n = (size_t)(ds->max_size - before);
+		ds->st.too_big = true;
+	}
+	while (n > 0) {
+		size_t k = STAGE_SIZE - ds->nstage;
+
+		if (k > n)
+			k = n;
+		memcpy(ds->stage + ds->nstage, p, k);
+		ds->nstage += k;
+		p += k;
+		n -= k;
+		if (ds->nstage == STAGE_SIZE) {
+			flush(ds, out);
+			if (ds->st.too_big)
+				return; /* out's own limit cut it */
+		}
+	}
 }
 
 /* ---- header scan ---- */
@@ -262,6 +297,53 @@ static void wire_byte(struct dotstream *ds)
 		ds->st.line_too_long = true;
 }
 
+/*
+ * Octets inside a line that need no state machine: after the line's first
+ * octet (W_TEXT), in a header field's value or in the body, up to the next
+ * CR, LF or NUL. How many of the unread octets of b are such a run; 0 when
+ * the next octet must go through step().
+ */
+static size_t text_run(const struct dotstream *ds, const struct buf *b)
+{
+	const unsigned char *p = buf_peek(b), *q;
+	size_t n = buf_remaining(b);
+
+	if (ds->ws != W_TEXT || (ds->hs != H_FIELD && ds->hs != H_BODY))
+		return 0;
+	/* memchr() over a bounded window: a run longer than it is taken in
+	 * several, and a CR missing from a long input (bare LF lines) costs
+	 * one window per run, never a scan to the end of the input. */
+	if (n > TEXT_WINDOW)
+		n = TEXT_WINDOW;
+	if ((q = memchr(p, '\n', n)) != NULL)
+		n = (size_t)(q - p);
+	if ((q = memchr(p, '\r', n)) != NULL)
+		n = (size_t)(q - p);
+	if ((q = memchr(p, '\0', n)) != NULL)
+		n = (size_t)(q - p);
+	return n;
+}
+
+/* wire_byte() and content() of each octet of a text_run(). */
+static void text(struct dotstream *ds, struct sbuf *out, const unsigned char *p,
+                 size_t n)
+{
+	ds->line_len += n;
+	if (ds->line_len > ds->st.longest_line)
+		ds->st.longest_line = ds->line_len;
+	if (ds->max_line != 0 && ds->line_len > ds->max_line)
+		ds->st.line_too_long = true;
+	if (ds->hs == H_FIELD) {
+		for (size_t i = 0; i < n; i++) {
+			if (ds->in_msgid)
+				msgid_byte(ds, p[i]);
+			if (p[i] >= 0x80)
+				ds->st.header_8bit = true;
+		}
+	}
+	put_run(ds, out, p, n);
+}
+
 /* End the current line with CR LF; real: it ended with a real CR LF. */
 static void line_end(struct dotstream *ds, struct sbuf *out, bool real)
 {
@@ -339,11 +421,29 @@ static bool step(struct dotstream *ds, struct sbuf *out, unsigned char c)
 	}
 }
 
+/* Consume b up to the end of data (true) or to its end (false). */
+static bool feed(struct dotstream *ds, struct buf *b, struct sbuf *out)
+{
+	uint8_t c;
+
+	for (;;) {
+		size_t n = text_run(ds, b);
+
+		if (n > 0) {
+			text(ds, out, buf_peek(b), n);
+			buf_skip(b, n);
+		} else if (!buf_fetch_u8(b, &c)) {
+			return false;
+		} else if (step(ds, out, c)) {
+			return true;
+		}
+	}
+}
+
 int dotstream_feed(struct dotstream *ds, const void *data, size_t len,
                    size_t *consumed_r, struct sbuf *out)
 {
 	struct buf b;
-	uint8_t c;
 
 	if (ds->bdat)
 		abort(); /* internal bug: a BDAT stream fed as DATA */
@@ -351,12 +451,8 @@ int dotstream_feed(struct dotstream *ds, const void *data, size_t len,
 	if (ds->done)
 		return 1;
 	buf_init(&b, data, len);
-	while (buf_fetch_u8(&b, &c)) {
-		if (step(ds, out, c)) {
-			ds->done = true;
-			break;
-		}
-	}
+	if (feed(ds, &b, out))
+		ds->done = true;
 	flush(ds, out);
 	*consumed_r = buf_pos(&b);
 	return ds->done ? 1 : 0;
@@ -366,13 +462,11 @@ void dotstream_bdat_feed(struct dotstream *ds, const void *data, size_t len,
                          struct sbuf *out)
 {
 	struct buf b;
-	uint8_t c;
 
 	if (!ds->bdat || ds->done)
 		abort(); /* internal bug: wrong mode, or fed after LAST */
 	buf_init(&b, data, len);
-	while (buf_fetch_u8(&b, &c))
-		step(ds, out, c);
+	(void)feed(ds, &b, out); /* BDAT: step() never sees an end */
 	flush(ds, out);
 }
 

@@ -128,8 +128,7 @@ void queue_add(struct queue *q, const char *id, struct spoolrec **envp)
 			          r == 0 ? "no such message" : error);
 			return;
 		}
-		if (data.fd >= 0)
-			close(data.fd);
+		spool_data_close(&data);
 	}
 	m = alloc_new(struct qmsg);
 	m->q = q;

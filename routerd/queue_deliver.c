@@ -118,8 +118,7 @@ void queue_attempt_free(struct attempt *a)
 	if (a->dsn_msg != NULL)
 		spool_msg_abort(&a->dsn_msg);
 	spoolrec_deinit(&a->dsn_env);
-	if (a->data.fd >= 0)
-		close(a->data.fd);
+	spool_data_close(&a->data);
 	free(a->bounced_now);
 	a->m->att = NULL;
 	free(a);
@@ -343,6 +342,7 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 	job.orcpt = orcpt;
 	job.n_rcpts = g->n;
 	job.data_fd = a->data.fd;
+	job.data_mem = a->data.mem;
 	job.data_offset = a->data.offset;
 	job.data_len = a->data.len;
 	g->sreq = smtpc_deliver(q->smtpc, &job, group_delivered, g);

@@ -600,8 +600,11 @@ struct smtpc_req *smtpc_deliver(struct smtpc *c, const struct smtpc_job *job,
 		    job->orcpt[i][0] != '\0')
 			req->rcpts[i].orcpt = alloc_strdup(job->orcpt[i]);
 	}
-	req->data_fd = fcntl(job->data_fd, F_DUPFD_CLOEXEC, 0);
-	if (req->data_fd < 0) {
+	req->data_mem = job->data_mem;
+	req->data_fd = req->data_mem != NULL
+	                   ? -1
+	                   : fcntl(job->data_fd, F_DUPFD_CLOEXEC, 0);
+	if (req->data_mem == NULL && req->data_fd < 0) {
 		/* Nothing to send: RETRY for all, from the loop as always. */
 		req->error = alloc_printf("cannot duplicate the message "
 		                          "descriptor: %s",

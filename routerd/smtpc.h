@@ -110,6 +110,10 @@ struct smtpc_job {
 	size_t n_rcpts;           /* at least one */
 	int data_fd;              /* read with pread(); dup()ed */
 	uint64_t data_offset, data_len; /* CRLF text, not dot-stuffed */
+	/* The same data_len octets in memory, or NULL (then data_fd). The
+	   request reads them in place: they must stay until the callback
+	   has run or smtpc_cancel() has returned. */
+	const unsigned char *data_mem;
 };
 
 enum smtpc_verdict {

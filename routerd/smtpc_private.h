@@ -61,8 +61,9 @@ struct smtpc_req {
 	int ret;
 	struct smtpc_rcpt *rcpts;
 	size_t n_rcpts;
-	int data_fd;
+	int data_fd; /* -1 when data_mem holds the data */
 	uint64_t data_offset, data_len;
+	const unsigned char *data_mem; /* the job's, borrowed */
 	smtpc_cb *cb;
 	void *ctx;
 	uint64_t start_ms;
@@ -119,6 +120,7 @@ struct smtpc_conn {
 	/* the transaction */
 	size_t sent, answered; /* MAIL is 0, RCPT i is i + 1 */
 	bool mail_ok;
+	bool data_pipelined; /* DATA went out with MAIL and the RCPTs */
 	size_t accepted;
 	uint64_t pos, total; /* data bytes read / to send (with trailer) */
 	char trailer[3];

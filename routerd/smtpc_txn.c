@@ -8,12 +8,16 @@
  *
  * Local checks first: a message that needs SMTPUTF8 to a server without
  * it, or one larger than the server's SIZE, is bounced for every
- * recipient without a MAIL command. With PIPELINING, MAIL and every RCPT
- * go out in one write and the replies are matched in order; without it
- * one command per reply. The message is sent only when at least one RCPT
- * got 2xx: with CHUNKING as BDAT chunks (no dot-stuffing), else with
+ * recipient without a MAIL command. With PIPELINING, MAIL, every RCPT
+ * and (without CHUNKING) DATA go out in one write, as RFC 2920 allows DATA
+ * last in a group, and the replies are matched in order; without it one
+ * command per reply. The message is sent only when at least one RCPT
+ * got 2xx and DATA got 354; a 354 after every RCPT failed closes the
+ * connection (the data cannot be refused any more). With CHUNKING the
+ * message goes as BDAT chunks (no dot-stuffing), else with
  * DATA, dot-stuffed on the fly while being read with pread() in blocks
- * (flow control: the next block is queued when the io's output drained).
+ * (flow control: the next block is queued when the io's output drained),
+ * or from memory when the job holds the data there (no read at all).
  * Either way lines longer than settings.line_length_limit (998) are
  * folded with CR LF SP on the way (linefold.h), as Postfix does: routerd
  * accepts longer lines than it may send.
@@ -140,6 +144,9 @@ static void send_buf(struct smtpc_conn *conn, struct sbuf *out)
 	sbuf_reset(out);
 }
 
+static bool set_trailer(struct smtpc_conn *conn);
+static bool read_fail(struct smtpc_conn *conn, int err);
+
 bool smtpc_txn_start(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
@@ -166,8 +173,14 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 	conn->state = SMTPC_S_ENVELOPE;
 	conn->sent = conn->answered = conn->accepted = 0;
 	conn->mail_ok = false;
+	conn->data_pipelined = smtpc_conn_has(conn, SMTPREPLY_CAP_PIPELINING) &&
+	                       !smtpc_conn_has(conn, SMTPREPLY_CAP_CHUNKING);
 	for (i = 0; i < req->n_rcpts; i++) {
 		req->rcpts[i].decided = req->rcpts[i].accepted = false;
+	}
+	if (conn->data_pipelined && !set_trailer(conn)) {
+		sbuf_deinit(&out);
+		return read_fail(conn, errno);
 	}
 	put_mail(conn, out);
 	conn->sent = 1;
@@ -175,6 +188,10 @@ bool smtpc_txn_start(struct smtpc_conn *conn)
 		for (i = 0; i < req->n_rcpts; i++)
 			put_rcpt(conn, out, i);
 		conn->sent += req->n_rcpts;
+	}
+	if (conn->data_pipelined) {
+		sbuf_append_str(out, "DATA\r\n");
+		conn->sent++;
 	}
 	send_buf(conn, out);
 	sbuf_deinit(&out);
@@ -189,16 +206,45 @@ static size_t set_line_max(const struct smtpc_conn *conn)
 	return smtpc_settings(conn->c)->line_length_limit;
 }
 
+/*
+ * n octets of the data from pos (pos + n <= data_len): in place when the
+ * job gave them in memory, else read into block. NULL when the read
+ * fails, with errno (0: the file is too short).
+ */
+static const unsigned char *data_at(const struct smtpc_req *req,
+                                    unsigned char *block, size_t n,
+                                    uint64_t pos)
+{
+	if (req->data_mem != NULL)
+		return req->data_mem + pos;
+	errno = 0;
+	for (size_t done = 0; done < n;) {
+		ssize_t got = pread(req->data_fd, block + done, n - done,
+		                    (off_t)(req->data_offset + pos + done));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return NULL;
+		done += (size_t)got;
+	}
+	return block;
+}
+
 /* The last byte of the data decides the CRLF that may have to follow. */
 static bool set_trailer(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
+	unsigned char one;
+	const unsigned char *p;
 	char last = '\n';
 
-	if (req->data_len > 0 &&
-	    pread(req->data_fd, &last, 1,
-	          (off_t)(req->data_offset + req->data_len - 1)) != 1)
-		return false;
+	if (req->data_len > 0) {
+		p = data_at(req, &one, 1, req->data_len - 1);
+		if (p == NULL)
+			return false;
+		last = (char)*p;
+	}
 	snprintf(conn->trailer, sizeof(conn->trailer), "%s",
 	         last == '\n'   ? ""
 	         : last == '\r' ? "\n"
@@ -228,20 +274,17 @@ static bool send_chunk(struct smtpc_conn *conn)
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
 	uint64_t left = req->data_len - conn->pos;
 	size_t n = left < SMTPC_CHUNK ? (size_t)left : SMTPC_CHUNK;
-	char *block = alloc_zero(n + 1);
+	unsigned char *block =
+	    req->data_mem != NULL ? NULL : alloc_resize(NULL, n + 1, 1);
 	struct sbuf *out = sbuf_new(SIZE_MAX);
-	ssize_t got;
+	const unsigned char *p = data_at(req, block, n, conn->pos);
 
-	if (n > 0) {
-		got = pread(req->data_fd, block, n,
-		            (off_t)(req->data_offset + conn->pos));
-		if (got != (ssize_t)n) {
-			free(block);
-			sbuf_deinit(&out);
-			return read_fail(conn, got < 0 ? errno : 0);
-		}
+	if (p == NULL) {
+		free(block);
+		sbuf_deinit(&out);
+		return read_fail(conn, errno);
 	}
-	linefold_feed(&conn->fold, block, n, out);
+	linefold_feed(&conn->fold, p, n, out);
 	free(block);
 	conn->pos += n;
 	conn->last_chunk = conn->pos == req->data_len;
@@ -262,23 +305,22 @@ bool smtpc_txn_pump(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
 	const struct smtpc_settings *set = smtpc_settings(conn->c);
-	char block[SMTPC_BLOCK];
+	unsigned char block[SMTPC_BLOCK];
 	struct sbuf *out = sbuf_new(SIZE_MAX);
 
 	while (io_queued(conn->io) < SMTPC_CHUNK && conn->pos < req->data_len) {
 		uint64_t left = req->data_len - conn->pos;
 		size_t n = left < sizeof(block) ? (size_t)left : sizeof(block);
-		ssize_t got = pread(req->data_fd, block, n,
-		                    (off_t)(req->data_offset + conn->pos));
+		const unsigned char *p = data_at(req, block, n, conn->pos);
 
-		if (got <= 0) {
+		if (p == NULL) {
 			sbuf_deinit(&out);
-			return read_fail(conn, got < 0 ? errno : 0);
+			return read_fail(conn, errno);
 		}
-		linefold_feed(&conn->fold, block, (size_t)got, out);
+		linefold_feed(&conn->fold, p, n, out);
 		io_write(conn->io, sbuf_data(out), sbuf_len(out));
 		sbuf_reset(out);
-		conn->pos += (uint64_t)got;
+		conn->pos += n;
 	}
 	sbuf_deinit(&out);
 	if (conn->pos < req->data_len)
@@ -303,12 +345,41 @@ static bool start_data(struct smtpc_conn *conn)
 	return true;
 }
 
+/* The reply to DATA: 354 sends the message, anything else is the verdict
+ * for every accepted recipient. */
+static bool data_init_reply(struct smtpc_conn *conn)
+{
+	if (conn->reply.code != 354)
+		return finish_by_reply(conn);
+	conn->state = SMTPC_S_DATA_SEND;
+	io_set_timeout(conn->io, smtpc_settings(conn->c)->data_block_ms);
+	return smtpc_txn_pump(conn);
+}
+
+/* The reply to a pipelined DATA, every RCPT answered. */
+static bool pipelined_data_reply(struct smtpc_conn *conn)
+{
+	if (conn->accepted > 0)
+		return data_init_reply(conn);
+	if (conn->reply.code == 354) {
+		/* Every recipient has its verdict; the server waits for data
+		 * nobody may send: only closing ends that. */
+		smtpc_conn_fail(conn, "4.5.0",
+		                "354 to DATA with no recipient accepted");
+		return false;
+	}
+	smtpc_conn_done(conn, true);
+	return true;
+}
+
 static bool envelope_reply(struct smtpc_conn *conn)
 {
 	struct smtpc_req *req = conn->req;
 	size_t idx = conn->answered++, expect, i;
 	bool ok = conn->reply.code / 100 == 2;
 
+	if (conn->data_pipelined && idx == 1 + req->n_rcpts)
+		return pipelined_data_reply(conn);
 	if (idx == 0) {
 		conn->mail_ok = ok;
 		if (!ok) {
@@ -341,6 +412,11 @@ static bool envelope_reply(struct smtpc_conn *conn)
 	}
 	if (conn->answered < expect)
 		return true;
+	if (conn->data_pipelined) {
+		/* DATA's reply is next. */
+		io_set_timeout(conn->io, smtpc_settings(conn->c)->data_init_ms);
+		return true;
+	}
 	if (conn->accepted == 0) {
 		smtpc_conn_done(conn, true);
 		return true;
@@ -356,12 +432,7 @@ bool smtpc_txn_reply(struct smtpc_conn *conn)
 	case SMTPC_S_ENVELOPE:
 		return envelope_reply(conn);
 	case SMTPC_S_DATA_INIT:
-		if (conn->reply.code != 354)
-			return finish_by_reply(conn);
-		conn->state = SMTPC_S_DATA_SEND;
-		io_set_timeout(conn->io,
-		               smtpc_settings(conn->c)->data_block_ms);
-		return smtpc_txn_pump(conn);
+		return data_init_reply(conn);
 	case SMTPC_S_BDAT:
 		if (cls != 2 || conn->last_chunk)
 			return finish_by_reply(conn);

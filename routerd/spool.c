@@ -286,9 +286,38 @@ void spool_foreach(struct spool *s, spool_foreach_cb *cb, void *context)
 		cb(context, s->recovered[i]);
 }
 
+/*
+ * Verify q/<id> open on fd: NULL when good, with *h and *env_r. A file of
+ * at most SPOOL_LOAD_WHOLE_MAX octets is read whole, in one read rather
+ * than three (header, envelope, data), and kept in *whole_r for the
+ * delivery to send from; a larger one is read in parts.
+ */
+static const char *verify(int fd, const char *id, struct spoolfmt_msg_header *h,
+                          struct spoolrec **env_r, unsigned char **whole_r)
+{
+	struct stat st;
+	const char *why;
+	size_t size;
+
+	*whole_r = NULL;
+	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
+	    (uint64_t)st.st_size > SPOOL_LOAD_WHOLE_MAX) {
+		why = spool_verify_msg(fd, id, h, env_r);
+		if (why == NULL && !spool_data_crc_ok(fd, h))
+			why = "data checksum mismatch";
+		return why;
+	}
+	size = (size_t)st.st_size;
+	*whole_r = alloc_resize(NULL, size, 1);
+	if (spool_read_full(fd, *whole_r, size, 0) < 0)
+		return "short read";
+	return spool_verify_whole(*whole_r, size, id, h, env_r);
+}
+
 int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r)
 {
+	unsigned char *whole = NULL;
 	struct spoolrec *env = NULL, *state = NULL;
 	struct spool_id sid;
 	struct spoolfmt_msg_header h;
@@ -306,11 +335,10 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 		return spool_fail(s, error_r, "open q/%s: %s", id,
 		                  strerror(errno));
 	}
-	why = spool_verify_msg(fd, id, &h, &env);
-	if (why == NULL && !spool_data_crc_ok(fd, &h))
-		why = "data checksum mismatch";
+	why = verify(fd, id, &h, &env, &whole);
 	if (why != NULL) {
 		close(fd);
+		free(whole);
 		spoolrec_deinit(&env);
 		spool_move_corrupt(s, id, why);
 		return spool_fail(s, error_r, "q/%s is corrupt: %s", id, why);
@@ -326,5 +354,17 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 	data_r->fd = fd;
 	data_r->offset = SPOOLFMT_MSG_HEADER_LEN;
 	data_r->len = h.data_len;
+	data_r->block = whole;
+	data_r->mem = whole != NULL ? whole + SPOOLFMT_MSG_HEADER_LEN : NULL;
 	return 1;
+}
+
+void spool_data_close(struct spool_data *data)
+{
+	if (data->fd >= 0)
+		close(data->fd);
+	data->fd = -1;
+	free(data->block);
+	data->block = NULL;
+	data->mem = NULL;
 }

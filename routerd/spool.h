@@ -146,12 +146,21 @@ typedef void spool_orphan_cb(void *context, const char *id);
 void spool_set_orphan_cb(struct spool *spool, spool_orphan_cb *cb,
                          void *context);
 
-/* Where the data of a loaded message is: the caller closes fd. */
+/*
+ * Where the data of a loaded message is: len octets at offset of fd, and
+ * also at mem when the file was small enough to be read whole (NULL
+ * otherwise). spool_data_close() closes and frees both.
+ */
 struct spool_data {
 	int fd;
 	uint64_t offset;
 	uint64_t len;
+	const unsigned char *mem;
+	void *block; /* private: what mem points into */
 };
+
+/* Files up to this size are read whole by spool_load(), in one read. */
+#define SPOOL_LOAD_WHOLE_MAX (64u * 1024)
 
 /*
  * Load q/<id>: its current envelope (the .state one when present) and an
@@ -161,6 +170,8 @@ struct spool_data {
  */
 int spool_load(struct spool *spool, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r);
+/* Close and free what spool_load() gave (fd -1, mem NULL: nothing). */
+void spool_data_close(struct spool_data *data);
 /* Durably replace the envelope of env->id (recipient states). */
 int spool_update(struct spool *spool, const struct spoolrec *env,
                  spool_done_cb *cb, void *context, const char **error_r);

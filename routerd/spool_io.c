@@ -101,6 +101,21 @@ int spool_read_full(int fd, void *p, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The header raw (SPOOLFMT_MSG_HEADER_LEN octets) of a file of size
+ * octets: NULL and *h when it decodes and names that size. */
+static const char *check_header(const unsigned char *raw, uint64_t size,
+                                struct spoolfmt_msg_header *h)
+{
+	const char *error = NULL;
+
+	if (spoolfmt_msg_header_decode(raw, SPOOLFMT_MSG_HEADER_LEN, h,
+	                               &error) < 0)
+		return error;
+	if (size != spoolfmt_msg_size(h))
+		return "file size does not match header";
+	return NULL;
+}
+
 /*
  * Check q/<id> open on fd: header, size, envelope. NULL when good, with
  * *env_r parsed; else why not.
@@ -117,10 +132,9 @@ const char *spool_verify_msg(int fd, const char *id,
 	*env_r = NULL;
 	if (fstat(fd, &st) < 0 || spool_read_full(fd, raw, sizeof(raw), 0) < 0)
 		return "short header";
-	if (spoolfmt_msg_header_decode(raw, sizeof(raw), h, &error) < 0)
+	error = check_header(raw, (uint64_t)st.st_size, h);
+	if (error != NULL)
 		return error;
-	if ((uint64_t)st.st_size != spoolfmt_msg_size(h))
-		return "file size does not match header";
 	env = alloc_array(h->env_len + 1, 1);
 	if (spool_read_full(fd, env, h->env_len, spoolfmt_msg_env_offset(h)) <
 	    0)
@@ -134,15 +148,17 @@ const char *spool_verify_msg(int fd, const char *id,
 
 bool spool_data_crc_ok(int fd, const struct spoolfmt_msg_header *h)
 {
-	unsigned char *chunk = alloc_array(65536, 1);
+	/* No bigger than the data, and not zeroed: pread() fills it. */
+	size_t size = h->data_len < 65536 ? (size_t)h->data_len : 65536;
+	unsigned char *chunk = alloc_resize(NULL, size, 1);
 	uint64_t done = 0;
 	uint32_t crc = 0;
 	bool ok = true;
 
 	while (done < h->data_len) {
-		size_t n = h->data_len - done < 65536
+		size_t n = h->data_len - done < size
 		               ? (size_t)(h->data_len - done)
-		               : 65536;
+		               : size;
 
 		if (spool_read_full(fd, chunk, n,
 		                    SPOOLFMT_MSG_HEADER_LEN + done) < 0) {
@@ -154,6 +170,30 @@ bool spool_data_crc_ok(int fd, const struct spoolfmt_msg_header *h)
 	}
 	free(chunk);
 	return ok && crc == h->data_crc;
+}
+
+const char *spool_verify_whole(const unsigned char *file, size_t size,
+                               const char *id, struct spoolfmt_msg_header *h,
+                               struct spoolrec **env_r)
+{
+	const char *error;
+
+	*env_r = NULL;
+	if (size < SPOOLFMT_MSG_HEADER_LEN)
+		return "short header";
+	error = check_header(file, size, h);
+	if (error != NULL)
+		return error;
+	/* size is the header's sum: the parts lie inside file. */
+	if (spoolfmt_msg_envelope(h, file + spoolfmt_msg_env_offset(h),
+	                          h->env_len, id, env_r, &error) < 0)
+		return error;
+	if (spoolrec_crc32(0, file + SPOOLFMT_MSG_HEADER_LEN, h->data_len) !=
+	    h->data_crc) {
+		spoolrec_deinit(env_r);
+		return "data checksum mismatch";
+	}
+	return NULL;
 }
 
 const char *spool_check_file(int fd, const char *id, bool data)

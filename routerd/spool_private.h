@@ -126,6 +126,11 @@ const char *spool_verify_msg(int fd, const char *id,
                              struct spoolrec **env_r);
 /* The data of a verified file matches its CRC. */
 bool spool_data_crc_ok(int fd, const struct spoolfmt_msg_header *h);
+/* spool_verify_msg() and spool_data_crc_ok() at once, of a message file
+ * read whole into file[0..size). */
+const char *spool_verify_whole(const unsigned char *file, size_t size,
+                               const char *id, struct spoolfmt_msg_header *h,
+                               struct spoolrec **env_r);
 
 /* spool_journal.c. Open: replay what journal/ holds into q/ (tmp/ must be
  * empty), remove it, start a new segment. */

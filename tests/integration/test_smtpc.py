@@ -45,8 +45,14 @@ class Sink:
     def __init__(self, caps=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
                  rcpt=None, greeting="220 sink.test ESMTP", silent=False,
                  tls=None, auth=None, data_delay=0.0, size=None,
-                 drop_second_mail=False, eol="\r\n"):
+                 drop_second_mail=False, eol="\r\n", hold_envelope=False,
+                 always_354=False):
         self.caps = list(caps)
+        # hold_envelope: MAIL and RCPT replies wait until DATA is read (a
+        # client that waits for them before DATA never gets them);
+        # always_354: DATA gets 354 even with no recipient accepted.
+        self.hold_envelope = hold_envelope
+        self.always_354 = always_354
         self.eol = eol          # what ends each reply line
         if size is not None:
             self.caps.append("SIZE %d" % size)
@@ -110,8 +116,16 @@ class Sink:
     async def _serve(self, reader, writer):
         if self.silent:
             await asyncio.sleep(3600)
+        held = []
         def send(line):
+            if self.hold_envelope and verb in ("MAIL", "RCPT"):
+                held.append(line)
+                return
+            for h in held:
+                writer.write((h + self.eol).encode())
+            held.clear()
             writer.write((line + self.eol).encode())
+        verb = None
         send(self.greeting)
         await writer.drain()
         if not self.greeting.startswith("2"):
@@ -167,7 +181,7 @@ class Sink:
                     txn["rcpts"].append(line)
                 send(reply)
             elif verb == "DATA":
-                if not txn or not txn["rcpts"]:
+                if (not txn or not txn["rcpts"]) and not self.always_354:
                     send("554 5.5.1 no valid recipients")
                     continue
                 send("354 go ahead")
@@ -178,6 +192,8 @@ class Sink:
                     if chunk == b".\r\n" or not chunk:
                         break
                     data += chunk[1:] if chunk.startswith(b".") else chunk
+                if not chunk:
+                    return
                 txn["data"] = data
                 await self._accept(txn, send)
                 txn = None
@@ -330,6 +346,50 @@ class SmtpcTest(unittest.TestCase):
         run, results, _ = self.run_drive([s.target()], rcpts=("a@x.test", "b@x.test"))
         self.assertEqual(set(self.verdicts(results).values()), {"bounce"})
         self.assertEqual(s.messages, [])
+
+    def test_data_pipelined(self):
+        """With PIPELINING, DATA goes out with MAIL and RCPT, before their
+        replies (RFC 2920: DATA may end a group): against a server that
+        answers nothing before DATA, the message is still delivered."""
+        s = self.sink(hold_envelope=True)
+        run, results, _ = self.run_drive([s.target()], rcpts=("a@x.test", "b@x.test"),
+                                         args=["--timeout", "3000"])
+        self.assertEqual(self.verdicts(results),
+                         {"a@x.test": "done", "b@x.test": "done"}, describe(run))
+        self.assertEqual(len(s.messages), 1)
+        self.assertEqual([c for c, _ in s.commands[:5]],
+                         ["EHLO", "MAIL", "RCPT", "RCPT", "DATA"])
+
+    def test_pipelined_data_all_rejected(self):
+        """Every RCPT refused: the pipelined DATA's refusal is read before
+        the RSET, so the connection stays in step (no reply is taken for
+        another's)."""
+        s = self.sink(rcpt={"a@x.test": "550 5.1.1 no", "b@x.test": "550 5.1.1 no"})
+        run, results, ends = self.run_drive(
+            [s.target()], rcpts=("a@x.test", "b@x.test"),
+            args=["--jobs", "2", "--sequential"])
+        for j in range(2):
+            self.assertEqual(self.verdicts(results, j),
+                             {"a@x.test": "bounce", "b@x.test": "bounce"},
+                             describe(run))
+        self.assertEqual(s.messages, [])
+        verbs = [c for c, _ in s.commands]
+        self.assertEqual(verbs[1:6], ["MAIL", "RCPT", "RCPT", "DATA", "RSET"])
+        self.assertNotIn("unexpected reply", run.out + run.err)
+
+    def test_pipelined_data_354_without_recipient(self):
+        """A server that answers the pipelined DATA with 354 although it
+        refused every RCPT waits for data nobody may send: the refusals
+        stand and the connection is closed, never used again."""
+        s = self.sink(always_354=True, rcpt={"a@x.test": "550 5.1.1 no"})
+        run, results, ends = self.run_drive(
+            [s.target()], args=["--jobs", "2", "--sequential"])
+        for j in range(2):
+            r = results[j]["a@x.test"]
+            self.assertEqual((r.group(3), r.group(4)), ("bounce", "550"),
+                             describe(run))
+        self.assertEqual(s.messages, [])
+        self.assertEqual(s.connections, 2, describe(run))
 
     def test_dot_stuffing(self):
         s = self.sink()

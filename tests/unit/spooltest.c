@@ -168,7 +168,16 @@ void spooltest_check_loaded(struct spooltest *e, const char *id,
 	assert_int_equal(d.len, len);
 	assert_int_equal(pread(d.fd, got, len, (off_t)d.offset), (ssize_t)len);
 	assert_memory_equal(got, data, len);
-	close(d.fd);
+	/* A small file is read whole: its data is in memory as well. */
+	if (len + 4096 <= SPOOL_LOAD_WHOLE_MAX) {
+		assert_non_null(d.mem);
+		assert_memory_equal(d.mem, data, len);
+	} else if (len > SPOOL_LOAD_WHOLE_MAX) {
+		assert_null(d.mem);
+	}
+	spool_data_close(&d);
+	assert_int_equal(d.fd, -1);
+	assert_null(d.mem);
 	free(got);
 	sbuf_deinit(&a);
 	sbuf_deinit(&b);

@@ -247,6 +247,8 @@ static void same_stats(const struct dotstream_stats *a,
 	assert_int_equal(a->headers_seen, b->headers_seen);
 	assert_int_equal(a->header_end_seen, b->header_end_seen);
 	assert_true(a->header_bytes == b->header_bytes);
+	assert_int_equal(a->header_8bit, b->header_8bit);
+	assert_string_equal(a->message_id, b->message_id);
 }
 
 /* No bare CR or LF: every CR is followed by LF and every LF preceded. */
@@ -337,6 +339,74 @@ static void test_random(void **state)
 	}
 }
 
+/*
+ * Messages of long lines - the runs dotstream copies whole - with header
+ * fields (Message-ID, Received, continuations, 8-bit octets), dots,
+ * NULs, bare CRs and LFs among them, and size and line limits that cut
+ * inside a run: the same result however they are split (one call, byte
+ * by byte, random chunks), so a run does what its octets one at a time
+ * do.
+ */
+static void test_random_runs(void **state)
+{
+	static const char *const pieces[] = {"Message-ID: <",
+	                                     "Received: from x",
+	                                     "Subject: ",
+	                                     " folded",
+	                                     "\r\n",
+	                                     "\r\n",
+	                                     "\r\n",
+	                                     "\r\n.",
+	                                     "\r\n..",
+	                                     "\n",
+	                                     "\r",
+	                                     "\r\n\r\n",
+	                                     "\xc3\xa9",
+	                                     "\0",
+	                                     ":",
+	                                     " \t ",
+	                                     ">"};
+	static const uint64_t sizes[] = {0, 1, 137, 1000, 4096, 5000};
+	char msg[20000];
+
+	(void)state;
+	for (unsigned m = 0; m < 120; m++) {
+		struct ds_case t = {.name = "runs"};
+		struct result r;
+		size_t len = 0, want;
+
+		rng = 7000 + m;
+		want = 1 + rng_next() % (sizeof(msg) - 100);
+		while (len < want) {
+			size_t k = rng_next() % 3;
+
+			if (k == 0) { /* a run of letters, up to 300 */
+				size_t n = rng_next() % 300;
+
+				for (size_t i = 0; i < n && len < want; i++)
+					msg[len++] = (char)('a' + i % 26);
+			} else {
+				const char *p =
+				    pieces[rng_next() % (sizeof(pieces) /
+				                         sizeof(pieces[0]))];
+				size_t n = p[0] == '\0' ? 1 : strlen(p);
+
+				if (len + n > want)
+					break;
+				memcpy(msg + len, p, n);
+				len += n;
+			}
+		}
+		memcpy(msg + len, "\r\n.\r\n", 5);
+		len += 5;
+		t.bdat = m % 4 == 0;
+		t.max_size = sizes[m % (sizeof(sizes) / sizeof(sizes[0]))];
+		t.max_line = m % 3 == 0 ? 50 : 998;
+		check_splits(&t, msg, len, &r);
+		sbuf_deinit(&r.out);
+	}
+}
+
 /* The out buffer's own limit acts as a size limit, deterministically. */
 /* RFC 6532 UTF-8 in a header field sets header_8bit; in the body not. */
 static void test_header_8bit(void **state)
@@ -395,6 +465,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cases),
 	    cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_random_runs),
 	    cmocka_unit_test(test_out_limit),
 	    cmocka_unit_test(test_header_8bit),
 	};

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +106,106 @@ static void test_one_line(void **state)
 	assert_non_null(strstr(out, "debug: Q124 event=y"));
 }
 
+/* Every write(2) stderr got, one per message of a SOCK_SEQPACKET pair. */
+struct writes {
+	size_t n;
+	char text[64][PIPE_BUF + 1];
+};
+
+static void drain(int fd, struct writes *w)
+{
+	ssize_t n;
+
+	while (w->n < 64 &&
+	       (n = recv(fd, w->text[w->n], PIPE_BUF + 1, MSG_DONTWAIT)) > 0) {
+		w->text[w->n][n] = '\0';
+		w->n++;
+	}
+}
+
+static void *other_thread(void *arg)
+{
+	(void)arg;
+	log_info("T1", "event=from_other_thread");
+	return NULL;
+}
+
+/*
+ * A batch: info lines wait for log_flush() and go out in one write; a
+ * warning flushes at once and keeps the order; a full block is written
+ * as whole lines of at most PIPE_BUF octets; another thread's lines are
+ * not held; log_batch_stop() flushes what is left.
+ */
+static void test_batch(void **state)
+{
+	static struct writes w;
+	int sv[2], saved = dup(STDERR_FILENO);
+	char filler[200];
+	pthread_t t;
+	size_t lines = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	dup2(sv[0], STDERR_FILENO);
+	log_init("test", LOG_DEST_STDERR, LOG_LEVEL_INFO);
+	log_batch_start();
+	log_info("B1", "event=one");
+	log_info("B2", "event=two");
+	drain(sv[1], &w);
+	assert_int_equal(w.n, 0);
+	log_flush();
+	drain(sv[1], &w);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "B1 event=one\n"));
+	assert_true(strstr(w.text[0], "B1 ") < strstr(w.text[0], "B2 "));
+
+	w.n = 0;
+	log_info("B3", "event=three");
+	log_warn("B4", "event=four");
+	drain(sv[1], &w);
+	assert_int_equal(w.n, 1);
+	assert_true(strstr(w.text[0], "B3 ") < strstr(w.text[0], "B4 "));
+
+	w.n = 0;
+	log_info("B5", "event=held");
+	assert_int_equal(pthread_create(&t, NULL, other_thread, NULL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	drain(sv[1], &w);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "T1 event=from_other_thread\n"));
+	log_flush();
+
+	w.n = 0;
+	memset(filler, 'x', sizeof(filler) - 1);
+	filler[sizeof(filler) - 1] = '\0';
+	for (int i = 0; i < 100; i++)
+		log_info("F", "n=%d %s", i, filler);
+	log_batch_stop();
+	drain(sv[1], &w);
+	assert_true(w.n >= 6 && w.n < 64);
+	for (size_t i = 0; i < w.n; i++) {
+		size_t len = strlen(w.text[i]);
+
+		assert_true(len <= PIPE_BUF);
+		assert_int_equal(w.text[i][len - 1], '\n');
+		for (size_t j = 0; j < len; j++)
+			lines += w.text[i][j] == '\n';
+	}
+	assert_int_equal(lines, 101); /* B5 and the 100 */
+	/* Whole lines in order: the last write ends with the last line. */
+	assert_non_null(strstr(w.text[w.n - 1], "n=99 "));
+
+	/* Stopped: a line goes out on its own again. */
+	w.n = 0;
+	log_info("A1", "event=after");
+	drain(sv[1], &w);
+	assert_int_equal(w.n, 1);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_alloc_overflow_checks(void **state)
 {
 	size_t r;
@@ -148,6 +251,7 @@ int main(void)
 	    cmocka_unit_test(test_quote),
 	    cmocka_unit_test(test_quote_cut),
 	    cmocka_unit_test(test_one_line),
+	    cmocka_unit_test(test_batch),
 	    cmocka_unit_test(test_alloc_overflow_checks),
 	    cmocka_unit_test(test_alloc_abort_on_overflow),
 	};

@@ -186,7 +186,7 @@ static void test_update_remove(void **state)
 	spooltest_wait(e, 2);
 	spooltest_reopen(e);
 	assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 1);
-	close(d.fd);
+	spool_data_close(&d);
 	assert_int_equal(r->rcpts[0].state, SPOOLREC_DELIVERED);
 	assert_int_equal(r->rcpts[1].attempts, 2);
 	assert_string_equal(r->rcpts[1].error, "421 busy");
