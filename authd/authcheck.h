@@ -72,6 +72,14 @@ struct authcheck_options {
 	 * every password). */
 	uint64_t known_password_ttl_ms;
 	size_t known_password_max;
+	/* Familiar clients (famclient.h): a client from which the account
+	 * logged in within familiar_client_days keeps the part of the budget
+	 * that strangers cannot spend; at most familiar_clients_max accounts
+	 * are remembered (0, or 0 days: every client is a stranger), in
+	 * state_dir/familiar-clients (NULL: in memory only). */
+	uint64_t familiar_client_days;
+	size_t familiar_clients_max;
+	const char *state_dir;
 	/* User binds (password checks) in flight at most; more wait. 0: 16. */
 	unsigned max_binds;
 	const char *const *send_as; /* "user address" items */

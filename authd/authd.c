@@ -383,6 +383,9 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.policy_refresh_ms = s->lockout_policy_refresh_ms;
 	ao.known_password_ttl_ms = s->known_password_ttl_ms;
 	ao.known_password_max = s->known_password_max;
+	ao.familiar_client_days = s->familiar_client_days;
+	ao.familiar_clients_max = s->familiar_clients_max;
+	ao.state_dir = cfg->global.state_dir;
 	ao.send_as = (const char *const *)s->send_as.items;
 	ao.n_send_as = s->send_as.count;
 	a->auth = authcheck_new(base, a->pool, a->loc, &ao);

@@ -53,6 +53,20 @@
  *   covers a race between two authd hosts that each forward a known
  *   password at the same moment, and a password the user changed since
  *   it last worked can be that one failure.
+ * - Familiar and unfamiliar clients (DESIGN.md invariant 9, second half;
+ *   as AD FS's extranet smart lockout): a client from which the account
+ *   logged in lately is familiar (famclient.h). Failures from unfamiliar
+ *   clients may reach the directory only while the account's count is
+ *   below lockguard_unfamiliar_cap(cap), about half the cap; a familiar
+ *   client may go on up to the cap. The count is the account's whole
+ *   count (authd's own, the directory's badPwdCount, binds in flight), so
+ *   strangers, however many hosts they go through, never spend the part
+ *   of the cap kept for familiar clients, and both parts together stay
+ *   within the cap: the directory still never sees T - 1 failures. A
+ *   known password is decided as a familiar client's (it proves more
+ *   than an address does).
+ * - An account whose PSO was read is decided on the PSO's threshold, as a
+ *   known policy (policy->pso false, policy->pso_read true, for logs).
  * - Pure: no clock (now_ms is passed in), no I/O, no logging.
  */
 #ifndef DIRMX_LOCKGUARD_H
@@ -81,21 +95,28 @@ struct lockguard_policy {
 	uint64_t read_ms;   /* when (monotonic ms) that last read succeeded */
 	bool confirmed;     /* read successfully after this check asked */
 	bool can_read;      /* a read may help now (none has just failed) */
-	bool pso;           /* the account has a fine-grained policy (AD) */
+	bool pso;           /* the account has a fine-grained policy, unread */
+	bool pso_read;      /* the threshold is the account's PSO's (read) */
 };
 
 /* Forwarded failures per window that a threshold allows. */
 unsigned lockguard_budget(unsigned threshold);
 
-/* The verdict for an account with this many failures counted; known: the
- * password is the one that last worked (goodpw_match()); *cap_r is the cap
- * that was applied (set for every verdict). */
+/* The part of a cap that unfamiliar clients may use: half, rounded up
+ * (at least 1: a user on a new address must still be able to log in). */
+unsigned lockguard_unfamiliar_cap(unsigned cap);
+
+/* The verdict for an account with this many failures counted; familiar:
+ * the client is (famclient_is_familiar()); known: the password is the one
+ * that last worked (goodpw_match()); *cap_r is the cap that was applied
+ * (set for every verdict; the unfamiliar part when that refused). */
 enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
                                         const struct lockguard_policy *p,
                                         uint64_t now_ms, unsigned failures,
-                                        bool known, unsigned *cap_r);
+                                        bool familiar, bool known,
+                                        unsigned *cap_r);
 
-/* "configured", "domain", "stale" or "unknown": for logs. */
+/* "configured", "domain", "pso", "stale" or "unknown": for logs. */
 const char *lockguard_policy_name(const struct lockguard_policy *p,
                                   const struct lockguard_limits *l,
                                   uint64_t now_ms);

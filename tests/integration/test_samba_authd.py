@@ -423,7 +423,9 @@ class SambaAuthdTest(unittest.TestCase):
         a = {"directory": "ad", "domain": DOM, "timeout": "%ds" % TIMEOUT_S,
              "socket": sock}
         a.update(settings)
-        lines = ["[global]", "log_level = debug", "",
+        state = cls.lab.path(name + ".state")
+        os.makedirs(state, exist_ok=True)
+        lines = ["[global]", "log_level = debug", "state_dir = " + state, "",
                  "[dns]", "servers = " + cls.dc.ip, "timeout = 1s", "",
                  "[authd]"]
         for k, v in a.items():
