@@ -29,6 +29,7 @@
 #include "ldpool.h"
 #include "lockpolicy.h"
 #include "log.h"
+#include "pdc.h"
 
 #define DEFAULT_REFRESH_MS (30ULL * 1000)
 
@@ -54,6 +55,9 @@ static void req_free(struct authcheck_req *r)
 	free(r->client);
 	free(r->dn);
 	free(r->pso_dn);
+	free(r->blocked);
+	free(r->familiar);
+	pdc_req_cancel(&r->pdc_req);
 	free(r->account);
 	free(r->reason);
 	for (size_t i = 0; i < r->n_addrs; i++)
@@ -143,7 +147,16 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		return;
 	}
 	r->account = alloc_strdup(acct.name != NULL ? acct.name : r->user);
-	if (r->kind == REQ_AUTH) {
+	if (r->kind == REQ_RESET) {
+		r->dn = alloc_strdup(e->dn);
+		r->status.dn = r->dn;
+		r->status.cleared = authcheck_guard_reset(r);
+		r->ans.acct = &r->status;
+		log_info("authcheck",
+		         "event=auth_reset user=\"%s\" dn=\"%s\" cleared=%s",
+		         r->user, r->dn, r->status.cleared ? "yes" : "no");
+		authcheck_req_finish(r, LOOKUP_OK, NULL);
+	} else if (r->kind != REQ_SENDERS) {
 		r->dn = alloc_strdup(e->dn);
 		authcheck_guard_account(r, &acct);
 	} else if (authcheck_senders_collect(r, e)) {
@@ -197,13 +210,33 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 	return r;
 }
 
-struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
+/* A request whose first step is finding the account. */
+static struct authcheck_req *search_req(struct authcheck *ac,
+                                        enum req_kind kind, const char *user,
                                         authcheck_cb *cb, void *ctx)
 {
-	struct authcheck_req *r = req_new(ac, REQ_SENDERS, user, cb, ctx);
+	struct authcheck_req *r = req_new(ac, kind, user, cb, ctx);
 
 	account_search(r);
 	return r;
+}
+
+struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
+                                        authcheck_cb *cb, void *ctx)
+{
+	return search_req(ac, REQ_SENDERS, user, cb, ctx);
+}
+
+struct authcheck_req *authcheck_status(struct authcheck *ac, const char *user,
+                                       authcheck_cb *cb, void *ctx)
+{
+	return search_req(ac, REQ_STATUS, user, cb, ctx);
+}
+
+struct authcheck_req *authcheck_reset(struct authcheck *ac, const char *user,
+                                      authcheck_cb *cb, void *ctx)
+{
+	return search_req(ac, REQ_RESET, user, cb, ctx);
 }
 
 void authcheck_cancel(struct authcheck_req **rp)

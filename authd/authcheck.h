@@ -48,6 +48,8 @@ struct event_base;
 struct ldpool;
 struct dcloc;
 struct dirmap;
+struct famclient_entry;
+struct pdc;
 
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
@@ -82,16 +84,41 @@ struct authcheck_options {
 	const char *state_dir;
 	/* User binds (password checks) in flight at most; more wait. 0: 16. */
 	unsigned max_binds;
+	/* AD: the PDC emulator, where badPwdCount and lockoutTime are read
+	 * and passwords bound (pdc.h); NULL: the searched DC's. */
+	struct pdc *pdc;
 	const char *const *send_as; /* "user address" items */
 	size_t n_send_as;
 };
 
+/* STATUS: an account's lockout budgets, as authd sees them now. */
+struct authcheck_status {
+	const char *dn;
+	const char *policy;      /* configured, domain, pso, stale, unknown */
+	unsigned threshold;      /* the deciding policy's (0: none) */
+	unsigned cap;            /* failures that may reach the directory */
+	unsigned unfamiliar_cap; /* of which, from unfamiliar clients */
+	unsigned failures;       /* counted now (the larger of the next two,
+	                            plus binds in flight) */
+	unsigned own_failures;   /* authd's own, in the window */
+	unsigned directory_failures; /* badPwdCount as read */
+	const char *counted_at;      /* the PDC's URI when read there */
+	bool strangers_throttled;    /* unfamiliar clients refused now */
+	bool familiar_throttled;     /* familiar clients refused now */
+	uint64_t ends_in_ms; /* authd's own count ends in; 0: no count */
+	const char *blocked; /* disabled or locked in the directory */
+	size_t n_familiar;   /* familiar clients, most recent first */
+	const struct famclient_entry *familiar;
+	bool cleared; /* RESET: authd had a count for the account */
+};
+
 struct authcheck_answer {
 	enum lookup_status status;
-	const char *account; /* OK: canonical account name */
-	const char *reason;  /* NOTFOUND / TEMPFAIL */
-	unsigned delay_ms;   /* wait this long before replying */
-	size_t n_addrs;      /* SENDERS */
+	const struct authcheck_status *acct; /* STATUS and RESET */
+	const char *account;                 /* OK: canonical account name */
+	const char *reason;                  /* NOTFOUND / TEMPFAIL */
+	unsigned delay_ms; /* wait this long before replying */
+	size_t n_addrs;    /* SENDERS */
 	const char *const *addrs;
 };
 
@@ -113,6 +140,12 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
                                      authcheck_cb *cb, void *ctx);
 struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
                                         authcheck_cb *cb, void *ctx);
+/* STATUS: the budgets of user's account; RESET: forget authd's own count
+ * of its failures (the directory's badPwdCount is never touched). */
+struct authcheck_req *authcheck_status(struct authcheck *ac, const char *user,
+                                       authcheck_cb *cb, void *ctx);
+struct authcheck_req *authcheck_reset(struct authcheck *ac, const char *user,
+                                      authcheck_cb *cb, void *ctx);
 void authcheck_cancel(struct authcheck_req **req);
 
 /* AUTH answers by enum lookup_status (OK: accepted, NOTFOUND: refused,

@@ -43,6 +43,7 @@
 #include "famclient.h"
 #include "lockpolicy.h"
 #include "log.h"
+#include "pdc.h"
 
 #define BIND_WAIT_MAX 1000 /* checks waiting for a bind slot */
 
@@ -241,6 +242,46 @@ static void bind_state(struct ldconn *c, enum ldconn_state state,
 	                     "directory unavailable for the check");
 }
 
+unsigned authcheck_guard_failures(const struct authcheck_req *r,
+                                  unsigned *own_r, uint64_t *ends_ms_r)
+{
+	struct authcheck *ac = r->ac;
+	const struct authcheck_req *other;
+	struct fail_count fc = {0};
+	const void *v;
+	size_t len;
+	char key[600];
+	unsigned failures;
+
+	snprintf(key, sizeof(key), "a:%s", r->dn);
+	if (cache_get(ac->account_fails, key, strlen(key), evloop_now_ms(), &v,
+	              &len, NULL) &&
+	    len == sizeof(fc))
+		memcpy(&fc, v, sizeof(fc));
+	if (ends_ms_r != NULL)
+		*ends_ms_r = fc.count > 0 ? fc.expires_ms : 0;
+	if (own_r != NULL)
+		*own_r = fc.count;
+	failures = fc.count;
+	if (r->bad_pwd > failures)
+		failures = r->bad_pwd;
+	/* Binds for this account still in flight may all fail: count them,
+	 * or guesses sent at once would all reach the directory. */
+	LIST_FOREACH(other, &ac->reqs, link)
+		if (other != r && other->binding &&
+		    strcasecmp(other->dn, r->dn) == 0)
+			failures++;
+	return failures;
+}
+
+bool authcheck_guard_reset(struct authcheck_req *r)
+{
+	char key[600];
+
+	snprintf(key, sizeof(key), "a:%s", r->dn);
+	return cache_remove(r->ac->account_fails, key, strlen(key));
+}
+
 /* Decide whether this request's bind may go out, and start it if so. */
 void authcheck_guard_decide(struct authcheck_req *r)
 {
@@ -250,8 +291,6 @@ void authcheck_guard_decide(struct authcheck_req *r)
 	struct lockpolicy *policy;
 	struct dcloc_dc *dc;
 	struct ldconn_options o = ac->opts.conn;
-	const struct authcheck_req *other;
-	char key[600];
 	unsigned failures, cap;
 	enum lockguard_verdict v;
 	bool familiar;
@@ -263,16 +302,7 @@ void authcheck_guard_decide(struct authcheck_req *r)
 		bind_wait(r);
 		return;
 	}
-	snprintf(key, sizeof(key), "a:%s", r->dn);
-	failures = fails_get(ac->account_fails, key);
-	if (r->bad_pwd > failures)
-		failures = r->bad_pwd;
-	/* Binds for this account still in flight may all fail: count them,
-	 * or guesses sent at once would all reach the directory. */
-	LIST_FOREACH(other, &ac->reqs, link)
-		if (other != r && other->binding &&
-		    strcasecmp(other->dn, r->dn) == 0)
-			failures++;
+	failures = authcheck_guard_failures(r, NULL, NULL);
 	familiar = authcheck_familiar_is(r);
 	v = lockguard_decide(&ac->guard, &p, now, failures, familiar, false,
 	                     &cap);
@@ -323,13 +353,17 @@ void authcheck_guard_decide(struct authcheck_req *r)
 			         lockguard_policy_name(&p, &ac->guard, now));
 		break;
 	}
-	dc = dcloc_next_up(ac->loc, NULL, now);
-	if (dc == NULL) {
+	/* Where the count was read, so that the count read is the one this
+	 * bind raises. */
+	o.uri = r->pdc_read ? pdc_bind_uri(ac->opts.pdc, now) : NULL;
+	dc = o.uri == NULL ? dcloc_next_up(ac->loc, NULL, now) : NULL;
+	if (o.uri == NULL && dc == NULL) {
 		authcheck_req_finish(r, LOOKUP_TEMPFAIL,
 		                     "no directory server available");
 		return;
 	}
-	o.uri = dc->uri;
+	if (o.uri == NULL)
+		o.uri = dc->uri;
 	o.bind = LDCONN_BIND_SIMPLE;
 	o.bind_dn = r->dn;
 	o.password = r->password;
@@ -343,10 +377,66 @@ void authcheck_guard_decide(struct authcheck_req *r)
 	ldconn_connect(r->bind);
 }
 
+/* The account as the PDC has it is read: decide (AUTH) or report. */
+static void account_ready(struct authcheck_req *r)
+{
+	if (r->kind == REQ_STATUS)
+		authcheck_status_answer(r);
+	else
+		authcheck_guard_decide(r);
+}
+
+static void pdc_read_done(const struct ldconn_entry *e, const char *uri,
+                          const char *error, void *ctx)
+{
+	struct authcheck_req *r = ctx;
+	struct authcheck *ac = r->ac;
+	struct dirmap_account acct;
+
+	r->pdc_req = NULL;
+	if (e != NULL &&
+	    dirmap_account(ac->opts.dirmap, e, &acct, &error) == 0) {
+		if (ac->pdc_failing)
+			log_info("authcheck", "event=pdc_back pdc=%s",
+			         uri != NULL ? uri : "-");
+		ac->pdc_failing = false;
+		r->pdc_read = true;
+		/* Its count is the one that locks; the searched DC's may
+		 * still be higher (Samba DCs count apart): the larger. */
+		if (acct.bad_pwd_count > r->bad_pwd)
+			r->bad_pwd = acct.bad_pwd_count;
+		if (acct.blocked != NULL && r->kind == REQ_AUTH) {
+			goodpw_drop(ac->known, r->dn);
+			log_info("authcheck",
+			         "event=auth_refused user=\"%s\" reason=\"%s\" "
+			         "pdc=%s",
+			         r->user, acct.blocked,
+			         uri != NULL ? uri : "-");
+			authcheck_req_finish(r, LOOKUP_NOTFOUND,
+			                     "authentication failed");
+			return;
+		}
+		if (acct.blocked != NULL && r->blocked == NULL)
+			r->blocked = alloc_strdup(acct.blocked);
+	} else if (!ac->pdc_failing) {
+		/* Logged once per streak; each check falls back alone. */
+		ac->pdc_failing = true;
+		log_warn("authcheck",
+		         "event=pdc_fallback pdc=%s error=\"%s\" "
+		         "hint=\"badPwdCount and lockoutTime are read from the "
+		         "DC that answered the search; several dirmx hosts may "
+		         "then not see each other's failures\"",
+		         uri != NULL ? uri : "-", error != NULL ? error : "?");
+	}
+	account_ready(r);
+}
+
 void authcheck_guard_account(struct authcheck_req *r,
                              const struct dirmap_account *acct)
 {
-	if (acct->blocked != NULL) {
+	struct authcheck *ac = r->ac;
+
+	if (acct->blocked != NULL && r->kind == REQ_AUTH) {
 		goodpw_drop(r->ac->known, r->dn);
 		log_info("authcheck",
 		         "event=auth_refused user=\"%s\" "
@@ -356,10 +446,18 @@ void authcheck_guard_account(struct authcheck_req *r,
 		                     "authentication failed");
 		return;
 	}
+	if (acct->blocked != NULL)
+		r->blocked = alloc_strdup(acct->blocked);
 	r->bad_pwd = acct->bad_pwd_count;
 	if (acct->pso_dn != NULL)
 		r->pso_dn = alloc_strdup(acct->pso_dn);
-	authcheck_guard_decide(r);
+	if (ac->opts.pdc != NULL) {
+		r->pdc_req = pdc_read(ac->opts.pdc, r->dn,
+		                      dirmap_account_attrs(ac->opts.dirmap),
+		                      pdc_read_done, r);
+		return;
+	}
+	account_ready(r);
 }
 
 bool authcheck_guard_client(struct authcheck_req *r)

@@ -21,9 +21,10 @@ struct evloop_timer;
 struct goodpw;
 struct ldpool;
 struct ldpool_req;
+struct pdc_req;
 struct lockpolicy;
 
-enum req_kind { REQ_AUTH, REQ_SENDERS };
+enum req_kind { REQ_AUTH, REQ_SENDERS, REQ_STATUS, REQ_RESET };
 
 struct authcheck {
 	struct event_base *base;
@@ -53,6 +54,7 @@ struct authcheck {
 	TAILQ_HEAD(, authcheck_req) bind_wait;
 	size_t n_bind_wait;
 	bool closing;
+	bool pdc_failing; /* the last PDC read failed (logged once) */
 };
 
 struct authcheck_req {
@@ -65,13 +67,18 @@ struct authcheck_req {
 	struct ldconn *bind;
 	bool binding; /* a bind is in flight: its result is not counted yet */
 	struct lockpolicy *policy_wait; /* waits for this policy's read */
-	bool policy_confirmed; /* a policy read succeeded while it waited */
-	unsigned bad_pwd;      /* the directory's badPwdCount */
-	char *pso_dn;          /* AD: the account's PSO (msDS-ResultantPSO) */
-	uint64_t window_ms;    /* the deciding policy's window; 0: default */
-	bool past_strangers;   /* went out past the strangers' part */
-	bool known_tested;     /* known is set */
-	bool known;            /* the password is the one that last worked */
+	bool policy_confirmed;   /* a policy read succeeded while it waited */
+	unsigned bad_pwd;        /* the directory's badPwdCount */
+	char *pso_dn;            /* AD: the account's PSO (msDS-ResultantPSO) */
+	uint64_t window_ms;      /* the deciding policy's window; 0: default */
+	bool past_strangers;     /* went out past the strangers' part */
+	struct pdc_req *pdc_req; /* reading the account at the PDC */
+	bool pdc_read;           /* read there: bind there too */
+	char *blocked;           /* STATUS: why no bind may be tried */
+	struct authcheck_status status;   /* STATUS's answer */
+	struct famclient_entry *familiar; /* STATUS */
+	bool known_tested;                /* known is set */
+	bool known; /* the password is the one that last worked */
 	char *dn;
 	struct evloop_timer *timer;
 	struct authcheck_answer ans;
@@ -104,6 +111,17 @@ void authcheck_guard_account(struct authcheck_req *r,
 void authcheck_bind_release(struct authcheck *ac);
 /* Decide whether r's bind may go out (again, after a policy read). */
 void authcheck_guard_decide(struct authcheck_req *r);
+/* The failures that decide r: authd's own in the window, the directory's
+ * count, binds in flight; *own_r and *ends_ms_r (may be NULL): authd's
+ * own count, and when it ends (monotonic ms; 0: none). */
+unsigned authcheck_guard_failures(const struct authcheck_req *r,
+                                  unsigned *own_r, uint64_t *ends_ms_r);
+/* Forget authd's own count for r's account; true when there was one. */
+bool authcheck_guard_reset(struct authcheck_req *r);
+
+/* authcheck_status.c */
+/* STATUS: r's account is read (and at the PDC): answer. */
+void authcheck_status_answer(struct authcheck_req *r);
 
 /* authcheck_policy.c */
 /* The policy that decides r into *p; returns the lockpolicy to read when

@@ -32,6 +32,7 @@
 #include "ldfilter.h"
 #include "ldpool.h"
 #include "log.h"
+#include "pdc.h"
 #include "service.h"
 #include "lookup.h"
 #include "server.h"
@@ -51,6 +52,7 @@ struct authd {
 	struct lookup *lookup;
 	struct dirwatch *watch; /* follows changes; NULL with watch = off */
 	struct authcheck *auth;
+	struct pdc *pdc; /* AD with a domain: where badPwdCount is read */
 	struct server *server;
 	struct ametrics *metrics;
 	char *password;
@@ -386,6 +388,10 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.familiar_client_days = s->familiar_client_days;
 	ao.familiar_clients_max = s->familiar_clients_max;
 	ao.state_dir = cfg->global.state_dir;
+	/* AD counts bad passwords at the PDC emulator (pdc.h). */
+	if (ao.ad && s->domain != NULL)
+		a->pdc = pdc_new(base, a->dns, &po, lo.tls, s->domain);
+	ao.pdc = a->pdc;
 	ao.send_as = (const char *const *)s->send_as.items;
 	ao.n_send_as = s->send_as.count;
 	a->auth = authcheck_new(base, a->pool, a->loc, &ao);
@@ -440,6 +446,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		dcloc_start(a->gc_loc);
 	domains_start(a->domains);
 	authcheck_start(a->auth);
+	if (a->pdc != NULL)
+		pdc_start(a->pdc);
 	free(base_dn);
 	free(policy_dn);
 	*state_r = a;
@@ -472,6 +480,7 @@ void authd_stop(void *state)
 	server_deinit(&a->server);
 	dirwatch_deinit(&a->watch);
 	authcheck_deinit(&a->auth);
+	pdc_deinit(&a->pdc);
 	lookup_deinit(&a->lookup);
 	dirmap_deinit(&a->dirmap);
 	domains_deinit(&a->domains);

@@ -244,6 +244,33 @@ class AuthTest(unittest.TestCase):
             self.assertEqual(m.verb, "NOTFOUND", m)
             self.assertEqual(mark.binds(other["dn"]), STRANGERS)
         self.assertLessEqual(mark.binds(u["dn"]) - 1, THRESHOLD - 2)
+        # dirmxctl auth --status shows it all; --reset clears authd's own
+        # count (slapd has no badPwdCount: the directory's count is 0).
+        r = authd.ctl("auth", "--status", other["uid"])
+        self.assertEqual(r.rc, 0, describe(r))
+        self.assertIn("account:           %s" % other["dn"], r.out)
+        self.assertIn("policy:            configured, threshold %d" % THRESHOLD, r.out)
+        self.assertIn("budget:            %d failures per window reach the directory, "
+                      "%d of them from unfamiliar clients" % (THRESHOLD - 2, STRANGERS), r.out)
+        self.assertIn("failures:          %d (authd's own %d, the directory's 0)"
+                      % (STRANGERS, STRANGERS), r.out)
+        self.assertIn("unfamiliar clients: throttled", r.out)
+        self.assertIn("familiar clients:  open", r.out)
+        self.assertRegex(r.out, r"throttle ends in:  \d+ s")
+        self.assertIn("familiar:          none", r.out)
+        r = authd.ctl("auth", "--status", u["uid"])
+        self.assertRegex(r.out, r"familiar:\n  2001:db8:70:1::/64 +last login 20\d\d-")
+        r = authd.ctl("auth", "--reset", other["uid"])
+        self.assertEqual(r.rc, 0, describe(r))
+        self.assertIn("authd's own count of failures cleared", r.out)
+        r = authd.ctl("auth", "--status", other["uid"])
+        self.assertIn("unfamiliar clients: open", r.out)
+        self.assertNotIn("throttle ends in", r.out)
+        with authd.client() as c:
+            m = self.auth(c, 1, other["uid"], self.pw, client="198.51.100.97")
+            self.assertEqual(m.verb, "OK", m)
+        r = authd.ctl("auth", "--status", "no-such-user")
+        self.assertEqual(r.rc, 1, describe(r))
 
     def test_ipv6_client_counts_per_64(self):
         """A client rotating its IPv6 address inside one /64 is one client:
