@@ -55,6 +55,7 @@ static void req_free(struct authcheck_req *r)
 	free(r->client);
 	free(r->dn);
 	free(r->pso_dn);
+	free(r->search_dc);
 	free(r->blocked);
 	free(r->familiar);
 	pdc_req_cancel(&r->pdc_req);
@@ -158,6 +159,7 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		authcheck_req_finish(r, LOOKUP_OK, NULL);
 	} else if (r->kind != REQ_SENDERS) {
 		r->dn = alloc_strdup(e->dn);
+		r->search_dc = dc != NULL ? alloc_strdup(dc) : NULL;
 		authcheck_guard_account(r, &acct);
 	} else if (authcheck_senders_collect(r, e)) {
 		authcheck_req_finish(r, LOOKUP_OK, NULL);

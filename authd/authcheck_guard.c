@@ -353,9 +353,9 @@ void authcheck_guard_decide(struct authcheck_req *r)
 			         lockguard_policy_name(&p, &ac->guard, now));
 		break;
 	}
-	/* Where the count was read, so that the count read is the one this
-	 * bind raises. */
-	o.uri = r->pdc_read ? pdc_bind_uri(ac->opts.pdc, now) : NULL;
+	/* Where the count was read (the PDC, else the DC that answered the
+	 * search), so that the count read is the one this bind raises. */
+	o.uri = r->pdc_read ? pdc_bind_uri(ac->opts.pdc, now) : r->search_dc;
 	dc = o.uri == NULL ? dcloc_next_up(ac->loc, NULL, now) : NULL;
 	if (o.uri == NULL && dc == NULL) {
 		authcheck_req_finish(r, LOOKUP_TEMPFAIL,

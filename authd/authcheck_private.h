@@ -74,6 +74,7 @@ struct authcheck_req {
 	bool past_strangers;     /* went out past the strangers' part */
 	struct pdc_req *pdc_req; /* reading the account at the PDC */
 	bool pdc_read;           /* read there: bind there too */
+	char *search_dc;         /* else: the DC that answered the search */
 	char *blocked;           /* STATUS: why no bind may be tried */
 	struct authcheck_status status;   /* STATUS's answer */
 	struct famclient_entry *familiar; /* STATUS */

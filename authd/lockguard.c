@@ -122,6 +122,8 @@ const char *lockguard_policy_name(const struct lockguard_policy *p,
 {
 	if (p->configured)
 		return "configured";
+	if (p->pso)
+		return "pso-unread";
 	if (!p->known)
 		return "unknown";
 	if (!fresh(l, p, now_ms))

@@ -116,7 +116,8 @@ enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
                                         bool familiar, bool known,
                                         unsigned *cap_r);
 
-/* "configured", "domain", "pso", "stale" or "unknown": for logs. */
+/* "configured", "pso-unread", "domain", "pso", "stale" or "unknown": for
+ * logs. */
 const char *lockguard_policy_name(const struct lockguard_policy *p,
                                   const struct lockguard_limits *l,
                                   uint64_t now_ms);

@@ -118,7 +118,7 @@ static const struct authproto_fieldspec reload_ok[] = {
 static const struct authproto_fieldspec throttle_ok[] = {
     {"dn", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
     {"cleared", AP_BOOL, 0, 0, NULL},
-    {"policy", AP_TOKEN, 0, 16, NULL},
+    {"policy", AP_TOKEN, 0, 32, NULL},
     {"threshold", AP_UINT, 0, 65535, NULL},
     {"cap", AP_UINT, 0, 100000, NULL},
     {"unfamiliar_cap", AP_UINT, 0, 100000, NULL},

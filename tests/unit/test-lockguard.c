@@ -407,6 +407,10 @@ static void test_budget_and_names(void **state)
 	p.read_ms = NOW - AGE_OK;
 	p.pso_read = true;
 	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "pso");
+	p.pso_read = false;
+	p.pso = true;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW),
+	                    "pso-unread");
 	p.configured = true;
 	assert_string_equal(lockguard_policy_name(&p, &limits, NOW),
 	                    "configured");
