@@ -80,7 +80,16 @@ struct lockpolicy *authcheck_policy_fill(struct authcheck_req *r,
 
 uint64_t authcheck_policy_window_ms(const struct authcheck_req *r)
 {
-	return r->window_ms != 0 ? r->window_ms : DEFAULT_WINDOW_MS;
+	const struct authcheck *ac = r->ac;
+	uint64_t domain =
+	    ac->policy != NULL ? lockpolicy_window_ms(ac->policy) : 0;
+
+	/* A request refused before its policy was chosen (no account, a
+	 * client over its limit): the configured or the domain's window. */
+	return r->window_ms != 0                 ? r->window_ms
+	       : ac->opts.lockout_window_ms != 0 ? ac->opts.lockout_window_ms
+	       : domain != 0                     ? domain
+	                                         : DEFAULT_WINDOW_MS;
 }
 
 void authcheck_policy_wake(struct lockpolicy *lp, bool ok, void *ctx)
