@@ -13,7 +13,10 @@
  * observation window, and guesses for an account stop reaching the
  * directory before the domain's lockoutThreshold (read from the domain
  * object on AD, configured otherwise) — also counting the failures the
- * directory itself reports in badPwdCount. The policy may change at any
+ * directory itself reports in badPwdCount (on AD read at the PDC emulator,
+ * pdc.h, where the bind then goes too, so that several dirmx hosts meet in
+ * one count). A user under a fine-grained password policy is protected at
+ * its PSO's threshold when the PSO can be read. The policy may change at any
  * time: it is re-read every policy_refresh_ms, a check waits for a fresh
  * read when the last one is older than twice that, and a failure past
  * unknown_policy_max_failures reaches the directory only after a read made
@@ -26,6 +29,11 @@
  * one is dirmap's answer, under the configured mapping) answers "no"
  * without a bind. An empty password is refused at once: an
  * empty-password bind is an anonymous bind, which succeeds.
+ *
+ * Strangers cannot use up a user's budget: failures from clients that are
+ * not familiar (famclient.h: no successful login from them within
+ * familiar_client_days) may reach the directory only up to about half the
+ * cap (lockguard.h); the rest is the familiar clients'.
  *
  * Failing clients are told to slow down (delay_ms in the answer grows with
  * their failures); routerd waits that long before it replies.

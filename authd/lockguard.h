@@ -27,27 +27,26 @@
  * - A configured threshold (policy->configured) is never read: it is the
  *   policy, 0 meaning none (then the brake applies).
  * - An account under a fine-grained password policy of its own (AD's
- *   msDS-ResultantPSO, policy->pso) may have any threshold: the PSO is not
- *   read, so the account gets the conservative cap (or a smaller one).
+ *   msDS-ResultantPSO) whose PSO could not be read (policy->pso) may have
+ *   any threshold: it gets the conservative cap (or a smaller one).
  * - A known password (goodpw.h: the one that last worked for the
  *   account, asked with known = true) may spend the race spare: it is
  *   decided as if one failure fewer were counted, and forwarded
  *   (LOCKGUARD_FORWARD_KNOWN) where any other password is refused. Only
  *   where that spare is sure to exist: a threshold that is configured, or
- *   fresh and read from the domain (confirmed past unknown_max, as any
- *   check), not a PSO's, and either 0 (no lockout) or 3 and more (a
- *   budget of T - 2). Never under an unknown, stale or PSO policy (its
- *   cap is only known to stay below T, not below T - 1), but an unknown
- *   or stale one is read first (LOCKGUARD_READ) when a read may help.
- *   Why it cannot lock: failures counts the account's failures in the
- *   window and every bind still in flight, and checks are decided one at
- *   a time (one event loop); a known password goes out only when
- *   failures <= T - 2, so even if it fails the directory sees at most
- *   T - 1 failures from authd, however checks interleave: the next check,
- *   known or not, counts it (in flight, then as a failure) and is refused.
- *   authcheck drops the verifier when such a bind fails, so it is spent
- *   once; only a success makes a new verifier, and a success through the
- *   spare leaves the window's count at the cap (the strangers stay
+ *   fresh and read (the domain's or the PSO's; confirmed past
+ *   unknown_max, as any check), not an unread PSO's, and either 0 (no lockout)
+ * or 3 and more (a budget of T - 2). Never under an unknown, stale or PSO
+ * policy (its cap is only known to stay below T, not below T - 1), but an
+ * unknown or stale one is read first (LOCKGUARD_READ) when a read may help. Why
+ * it cannot lock: failures counts the account's failures in the window and
+ * every bind still in flight, and checks are decided one at a time (one event
+ * loop); a known password goes out only when failures <= T - 2, so even if it
+ * fails the directory sees at most T - 1 failures from authd, however checks
+ * interleave: the next check, known or not, counts it (in flight, then as a
+ * failure) and is refused. authcheck drops the verifier when such a bind fails,
+ * so it is spent once; only a success makes a new verifier, and a success
+ * through the spare leaves the window's count at the cap (the strangers stay
  *   capped; the user's next known check is at the cap again, not past
  *   it). What it costs: the spare no longer
  *   covers a race between two authd hosts that each forward a known
