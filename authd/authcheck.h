@@ -13,7 +13,10 @@
  * observation window, and guesses for an account stop reaching the
  * directory before the domain's lockoutThreshold (read from the domain
  * object on AD, configured otherwise) — also counting the failures the
- * directory itself reports in badPwdCount. The policy may change at any
+ * directory itself reports in badPwdCount (on AD read at the PDC emulator,
+ * pdc.h, where the bind then goes too, so that several dirmx hosts meet in
+ * one count). A user under a fine-grained password policy is protected at
+ * its PSO's threshold when the PSO can be read. The policy may change at any
  * time: it is re-read every policy_refresh_ms, a check waits for a fresh
  * read when the last one is older than twice that, and a failure past
  * unknown_policy_max_failures reaches the directory only after a read made
@@ -26,6 +29,11 @@
  * one is dirmap's answer, under the configured mapping) answers "no"
  * without a bind. An empty password is refused at once: an
  * empty-password bind is an anonymous bind, which succeeds.
+ *
+ * Strangers cannot use up a user's budget: failures from clients that are
+ * not familiar (famclient.h: no successful login from them within
+ * familiar_client_days) may reach the directory only up to about half the
+ * cap (lockguard.h); the rest is the familiar clients'.
  *
  * Failing clients are told to slow down (delay_ms in the answer grows with
  * their failures); routerd waits that long before it replies.
@@ -48,6 +56,8 @@ struct event_base;
 struct ldpool;
 struct dcloc;
 struct dirmap;
+struct famclient_entry;
+struct pdc;
 
 struct authcheck_options {
 	struct ldconn_options conn; /* TLS settings for the user binds */
@@ -72,18 +82,51 @@ struct authcheck_options {
 	 * every password). */
 	uint64_t known_password_ttl_ms;
 	size_t known_password_max;
+	/* Familiar clients (famclient.h): a client from which the account
+	 * logged in within familiar_client_days keeps the part of the budget
+	 * that strangers cannot spend; at most familiar_clients_max accounts
+	 * are remembered (0, or 0 days: every client is a stranger), in
+	 * state_dir/familiar-clients (NULL: in memory only). */
+	uint64_t familiar_client_days;
+	size_t familiar_clients_max;
+	const char *state_dir;
 	/* User binds (password checks) in flight at most; more wait. 0: 16. */
 	unsigned max_binds;
+	/* AD: the PDC emulator, where badPwdCount and lockoutTime are read
+	 * and passwords bound (pdc.h); NULL: the searched DC's. */
+	struct pdc *pdc;
 	const char *const *send_as; /* "user address" items */
 	size_t n_send_as;
 };
 
+/* STATUS: an account's lockout budgets, as authd sees them now. */
+struct authcheck_status {
+	const char *dn;
+	const char *policy;      /* configured, domain, pso, stale, unknown */
+	unsigned threshold;      /* the deciding policy's (0: none) */
+	unsigned cap;            /* failures that may reach the directory */
+	unsigned unfamiliar_cap; /* of which, from unfamiliar clients */
+	unsigned failures;       /* counted now (the larger of the next two,
+	                            plus binds in flight) */
+	unsigned own_failures;   /* authd's own, in the window */
+	unsigned directory_failures; /* badPwdCount as read */
+	const char *counted_at;      /* the PDC's URI when read there */
+	bool strangers_throttled;    /* unfamiliar clients refused now */
+	bool familiar_throttled;     /* familiar clients refused now */
+	uint64_t ends_in_ms; /* authd's own count ends in; 0: no count */
+	const char *blocked; /* disabled or locked in the directory */
+	size_t n_familiar;   /* familiar clients, most recent first */
+	const struct famclient_entry *familiar;
+	bool cleared; /* RESET: authd had a count for the account */
+};
+
 struct authcheck_answer {
 	enum lookup_status status;
-	const char *account; /* OK: canonical account name */
-	const char *reason;  /* NOTFOUND / TEMPFAIL */
-	unsigned delay_ms;   /* wait this long before replying */
-	size_t n_addrs;      /* SENDERS */
+	const struct authcheck_status *acct; /* STATUS and RESET */
+	const char *account;                 /* OK: canonical account name */
+	const char *reason;                  /* NOTFOUND / TEMPFAIL */
+	unsigned delay_ms; /* wait this long before replying */
+	size_t n_addrs;    /* SENDERS */
 	const char *const *addrs;
 };
 
@@ -105,6 +148,12 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
                                      authcheck_cb *cb, void *ctx);
 struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
                                         authcheck_cb *cb, void *ctx);
+/* STATUS: the budgets of user's account; RESET: forget authd's own count
+ * of its failures (the directory's badPwdCount is never touched). */
+struct authcheck_req *authcheck_status(struct authcheck *ac, const char *user,
+                                       authcheck_cb *cb, void *ctx);
+struct authcheck_req *authcheck_reset(struct authcheck *ac, const char *user,
+                                      authcheck_cb *cb, void *ctx);
 void authcheck_cancel(struct authcheck_req **req);
 
 /* AUTH answers by enum lookup_status (OK: accepted, NOTFOUND: refused,

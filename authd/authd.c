@@ -33,6 +33,7 @@
 #include "ldpool.h"
 #include "ldprot.h"
 #include "log.h"
+#include "pdc.h"
 #include "service.h"
 #include "lookup.h"
 #include "server.h"
@@ -52,6 +53,7 @@ struct authd {
 	struct lookup *lookup;
 	struct dirwatch *watch; /* follows changes; NULL with watch = off */
 	struct authcheck *auth;
+	struct pdc *pdc; /* AD with a domain: where badPwdCount is read */
 	struct server *server;
 	struct ametrics *metrics;
 	struct ldprot_memo *memo; /* how each DC took the service bind */
@@ -412,6 +414,13 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.policy_refresh_ms = s->lockout_policy_refresh_ms;
 	ao.known_password_ttl_ms = s->known_password_ttl_ms;
 	ao.known_password_max = s->known_password_max;
+	ao.familiar_client_days = s->familiar_client_days;
+	ao.familiar_clients_max = s->familiar_clients_max;
+	ao.state_dir = cfg->global.state_dir;
+	/* AD counts bad passwords at the PDC emulator (pdc.h). */
+	if (ao.ad && s->domain != NULL)
+		a->pdc = pdc_new(base, a->dns, &po, lo.tls, s->domain);
+	ao.pdc = a->pdc;
 	ao.send_as = (const char *const *)s->send_as.items;
 	ao.n_send_as = s->send_as.count;
 	a->auth = authcheck_new(base, a->pool, a->loc, &ao);
@@ -467,6 +476,8 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 		dcloc_start(a->gc_loc);
 	domains_start(a->domains);
 	authcheck_start(a->auth);
+	if (a->pdc != NULL)
+		pdc_start(a->pdc);
 	free(base_dn);
 	free(policy_dn);
 	*state_r = a;
@@ -499,6 +510,7 @@ void authd_stop(void *state)
 	server_deinit(&a->server);
 	dirwatch_deinit(&a->watch);
 	authcheck_deinit(&a->auth);
+	pdc_deinit(&a->pdc);
 	lookup_deinit(&a->lookup);
 	dirmap_deinit(&a->dirmap);
 	domains_deinit(&a->domains);

@@ -476,9 +476,10 @@ int dirmap_account(const struct dirmap *m, const struct ldconn_entry *e,
 			*error_r = "lockoutTime is not a number";
 			return -1;
 		}
-		/* Its threshold is the PSO's, which is not read here (the
-		 * PSO container is readable by administrators only). */
-		a_r->pso = value0(e, "msDS-ResultantPSO") != NULL;
+		/* Its threshold is the PSO's, which authcheck reads when
+		 * the service account may (dirmx-attributes(7)). */
+		a_r->pso_dn = value0(e, "msDS-ResultantPSO");
+		a_r->pso = a_r->pso_dn != NULL;
 	}
 	if (read_u32(e, "badPwdCount", &bad) < 0) {
 		*error_r = "badPwdCount is not a number";

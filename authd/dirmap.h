@@ -106,6 +106,7 @@ struct dirmap_account {
 	const char *blocked;    /* why no bind may be tried, or NULL */
 	unsigned bad_pwd_count; /* AD badPwdCount; 0 when absent */
 	bool pso;               /* AD: a fine-grained password policy applies */
+	const char *pso_dn;     /* AD: msDS-ResultantPSO (into the entry) */
 };
 
 /* 0, or -1 when a value cannot be read (*error_r says which). */

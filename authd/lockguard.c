@@ -11,6 +11,11 @@ unsigned lockguard_budget(unsigned threshold)
 	return threshold >= 3 ? threshold - 2 : 1;
 }
 
+unsigned lockguard_unfamiliar_cap(unsigned cap)
+{
+	return cap > 1 ? (cap + 1) / 2 : 1;
+}
+
 static unsigned policy_cap(const struct lockguard_limits *l, unsigned threshold)
 {
 	return threshold != 0 ? lockguard_budget(threshold) : l->open_max;
@@ -85,9 +90,18 @@ static bool spare(const struct lockguard_limits *l,
 enum lockguard_verdict lockguard_decide(const struct lockguard_limits *l,
                                         const struct lockguard_policy *p,
                                         uint64_t now_ms, unsigned failures,
-                                        bool known, unsigned *cap_r)
+                                        bool familiar, bool known,
+                                        unsigned *cap_r)
 {
 	enum lockguard_verdict v = decide(l, p, now_ms, failures, cap_r);
+
+	/* Strangers stop at their part of the cap; a read that may raise
+	 * the cap (LOCKGUARD_READ) is still worth waiting for. */
+	if (v == LOCKGUARD_FORWARD && !familiar && !known &&
+	    failures >= lockguard_unfamiliar_cap(*cap_r)) {
+		*cap_r = lockguard_unfamiliar_cap(*cap_r);
+		return LOCKGUARD_REFUSE;
+	}
 
 	if (v != LOCKGUARD_REFUSE || !known || failures == 0)
 		return v;
@@ -108,7 +122,11 @@ const char *lockguard_policy_name(const struct lockguard_policy *p,
 {
 	if (p->configured)
 		return "configured";
+	if (p->pso)
+		return "pso-unread";
 	if (!p->known)
 		return "unknown";
-	return fresh(l, p, now_ms) ? "domain" : "stale";
+	if (!fresh(l, p, now_ms))
+		return "stale";
+	return p->pso_read ? "pso" : "domain";
 }

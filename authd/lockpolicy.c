@@ -25,6 +25,8 @@
 struct lockpolicy {
 	struct ldpool *pool;
 	char *dn;
+	const char *threshold_attr, *window_attr;
+	bool pso;
 	uint64_t refresh_ms;
 	lockpolicy_cb *cb;
 	void *ctx;
@@ -54,7 +56,14 @@ static bool number0(const struct ldconn_entry *e, const char *name,
 
 static void read_failed(struct lockpolicy *lp, const char *dc, const char *why)
 {
-	if (lp->failed_ms == 0)
+	if (lp->failed_ms == 0 && lp->pso)
+		log_warn("lockpolicy",
+		         "event=pso_unreadable dc=%s dn=\"%s\" error=\"%s\" "
+		         "hint=\"its accounts get the small cap; grant the "
+		         "service account read access to the PSO (see "
+		         "dirmx-attributes(7))\"",
+		         dc != NULL ? dc : "-", lp->dn, why);
+	else if (lp->failed_ms == 0)
 		log_warn("lockpolicy",
 		         "event=lockout_policy_unreadable dc=%s dn=\"%s\" "
 		         "error=\"%s\" hint=\"a small cap per account until "
@@ -64,7 +73,7 @@ static void read_failed(struct lockpolicy *lp, const char *dc, const char *why)
 	if (lp->failed_ms == 0)
 		lp->failed_ms = 1;
 	evloop_timer_start(lp->timer, LOCKPOLICY_RETRY_MS);
-	lp->cb(false, lp->ctx);
+	lp->cb(lp, false, lp->ctx);
 }
 
 /* AD's lockOutObservationWindow is negative, in 100 ns units; an entry
@@ -86,22 +95,24 @@ static void loaded(const struct ldconn_result *res, const char *dc, void *ctx)
 		read_failed(lp, dc, "no entry");
 		return;
 	}
-	if (!number0(&res->entries[0], "lockoutThreshold", &neg, &v) || neg ||
+	if (!number0(&res->entries[0], lp->threshold_attr, &neg, &v) || neg ||
 	    v > UINT16_MAX) {
-		read_failed(lp, dc, "no lockoutThreshold");
+		read_failed(lp, dc,
+		            lp->pso ? "no msDS-LockoutThreshold (not readable?)"
+		                    : "no lockoutThreshold");
 		return;
 	}
 	threshold = (unsigned)v;
-	if (number0(&res->entries[0], "lockOutObservationWindow", &neg, &v) &&
-	    neg)
+	if (number0(&res->entries[0], lp->window_attr, &neg, &v) && neg)
 		window = v / 10000;
 	if (!lp->known || lp->failed_ms != 0 || threshold != lp->threshold ||
 	    window != lp->window_ms) {
 		log_info("lockpolicy",
-		         "event=lockout_policy threshold=%u window_ms=%llu "
-		         "dc=%s",
-		         threshold, (unsigned long long)window,
-		         dc != NULL ? dc : "-");
+		         "event=%s threshold=%u window_ms=%llu dc=%s%s%s%s",
+		         lp->pso ? "pso_policy" : "lockout_policy", threshold,
+		         (unsigned long long)window, dc != NULL ? dc : "-",
+		         lp->pso ? " dn=\"" : "", lp->pso ? lp->dn : "",
+		         lp->pso ? "\"" : "");
 		if (threshold == 1 || threshold == 2)
 			log_warn("lockpolicy",
 			         "event=lockout_policy_tight threshold=%u "
@@ -117,13 +128,12 @@ static void loaded(const struct ldconn_result *res, const char *dc, void *ctx)
 	/* Re-read often: an admin may set a threshold where there was none,
 	 * and a change must be followed before it can matter. */
 	evloop_timer_start(lp->timer, (unsigned)lp->refresh_ms);
-	lp->cb(true, lp->ctx);
+	lp->cb(lp, true, lp->ctx);
 }
 
 void lockpolicy_read(struct lockpolicy *lp)
 {
-	static const char *const attrs[] = {"lockoutThreshold",
-	                                    "lockOutObservationWindow", NULL};
+	const char *const attrs[] = {lp->threshold_attr, lp->window_attr, NULL};
 	struct ldconn_search s = {.base = lp->dn,
 	                          .scope = LDAP_SCOPE_BASE,
 	                          .filter = "(objectClass=*)",
@@ -153,14 +163,23 @@ uint64_t lockpolicy_window_ms(const struct lockpolicy *lp)
 	return lp->window_ms;
 }
 
+const char *lockpolicy_dn(const struct lockpolicy *lp)
+{
+	return lp->dn;
+}
+
 struct lockpolicy *lockpolicy_new(struct event_base *base, struct ldpool *pool,
-                                  const char *dn, uint64_t refresh_ms,
+                                  const char *dn, bool pso, uint64_t refresh_ms,
                                   lockpolicy_cb *cb, void *ctx)
 {
 	struct lockpolicy *lp = alloc_new(struct lockpolicy);
 
 	lp->pool = pool;
 	lp->dn = alloc_strdup(dn);
+	lp->pso = pso;
+	lp->threshold_attr = pso ? "msDS-LockoutThreshold" : "lockoutThreshold";
+	lp->window_attr =
+	    pso ? "msDS-LockoutObservationWindow" : "lockOutObservationWindow";
 	lp->refresh_ms = refresh_ms;
 	lp->cb = cb;
 	lp->ctx = ctx;

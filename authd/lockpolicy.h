@@ -1,8 +1,10 @@
 /*
- * lockpolicy.h - the domain's lockout policy, read from AD and kept fresh.
+ * lockpolicy.h - a lockout policy, read from AD and kept fresh.
  *
- * Reads lockoutThreshold and lockOutObservationWindow from the domain
- * object through the lookup pool: when started, every refresh_ms after a
+ * The domain's: lockoutThreshold and lockOutObservationWindow on the
+ * domain object. A fine-grained password policy's (pso): its
+ * msDS-LockoutThreshold and msDS-LockoutObservationWindow. Read through
+ * the lookup pool: when started, every refresh_ms after a
  * successful read (LOCKPOLICY_RETRY_MS after a failed one), and whenever
  * lockpolicy_read() asks. One read is in flight at a time: asking while
  * one is in flight joins it.
@@ -31,12 +33,12 @@ struct event_base;
 struct ldpool;
 struct lockpolicy;
 
-/* ok: the read succeeded (the policy is now known and fresh). */
-typedef void lockpolicy_cb(bool ok, void *ctx);
+/* ok: the read of lp succeeded (the policy is now known and fresh). */
+typedef void lockpolicy_cb(struct lockpolicy *lp, bool ok, void *ctx);
 
-/* dn: the domain object's; copied. */
+/* dn: the domain object's, or (pso) the PSO's; copied. */
 struct lockpolicy *lockpolicy_new(struct event_base *base, struct ldpool *pool,
-                                  const char *dn, uint64_t refresh_ms,
+                                  const char *dn, bool pso, uint64_t refresh_ms,
                                   lockpolicy_cb *cb, void *ctx);
 void lockpolicy_deinit(struct lockpolicy **lp);
 
@@ -50,5 +52,7 @@ void lockpolicy_fill(const struct lockpolicy *lp, uint64_t now_ms,
 
 /* lockOutObservationWindow in ms; 0 while not known. */
 uint64_t lockpolicy_window_ms(const struct lockpolicy *lp);
+/* The DN it reads. */
+const char *lockpolicy_dn(const struct lockpolicy *lp);
 
 #endif

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "sbuf.h"
+#include "server_private.h"
 #include "service.h"
 #include "str.h"
 
@@ -56,6 +57,7 @@ struct pending {
 	enum authproto_verb verb;
 	struct lookup_req *lreq;
 	struct authcheck_req *areq;
+	char op[8]; /* THROTTLE's */
 	LIST_ENTRY(pending) link;
 };
 
@@ -195,28 +197,9 @@ static void do_lookup(struct conn *c, const struct authproto_msg *req)
 static void auth_done(const struct authcheck_answer *a, void *ctx)
 {
 	struct pending *p = ctx;
-	struct conn *c = p->c;
-	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
-	                        : a->status == LOOKUP_NOTFOUND
-	                            ? AUTHPROTO_NOTFOUND
-	                            : AUTHPROTO_TEMPFAIL;
-	struct authproto_msg *m = authproto_msg_new_answer(v, p->verb, p->id);
 
 	p->areq = NULL;
-	if (p->verb == AUTHPROTO_AUTH) {
-		if (a->status == LOOKUP_OK)
-			authproto_msg_add_str(m, "user", a->account);
-		else
-			authproto_msg_add_str(m, "reason", a->reason);
-		if (a->status != LOOKUP_OK && a->delay_ms > 0)
-			authproto_msg_add_uint(m, "delay_ms", a->delay_ms);
-	} else if (a->status == LOOKUP_OK) {
-		for (size_t i = 0; i < a->n_addrs; i++)
-			authproto_msg_add_str(m, "addr", a->addrs[i]);
-	} else {
-		authproto_msg_add_str(m, "reason", a->reason);
-	}
-	send_msg(c, m);
+	send_msg(p->c, server_auth_answer(p->verb, p->id, p->op, a));
 	pending_free(p);
 }
 
@@ -238,6 +221,27 @@ static void do_senders(struct conn *c, const struct authproto_msg *req)
 
 	p->areq = authcheck_senders(
 	    c->srv->b.auth, authproto_msg_get(req, "user"), auth_done, p);
+}
+
+/* THROTTLE: an account's lockout budgets, or forget authd's own count
+ * of its failures (root or authd's own user only, as RELOAD: the budgets
+ * and familiar clients say who logs in from where). */
+static void do_throttle(struct conn *c, const struct authproto_msg *req)
+{
+	uint64_t id = authproto_msg_id(req);
+	const char *user = authproto_msg_get(req, "user");
+	struct pending *p;
+
+	if (c->uid != 0 && c->uid != geteuid()) {
+		send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_THROTTLE, id,
+		            "THROTTLE is for root and authd's own user");
+		return;
+	}
+	p = pending_new(c, id, AUTHPROTO_THROTTLE);
+	snprintf(p->op, sizeof(p->op), "%s", authproto_msg_get(req, "op"));
+	p->areq = strcmp(p->op, "reset") == 0
+	              ? authcheck_reset(c->srv->b.auth, user, auth_done, p)
+	              : authcheck_status(c->srv->b.auth, user, auth_done, p);
 }
 
 /* RELOAD: as SIGHUP, for dirmxctl reload (root or authd's own user
@@ -472,6 +476,9 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		send_msg(c, m);
 		break;
 	}
+	case AUTHPROTO_THROTTLE:
+		do_throttle(c, req);
+		break;
 	case AUTHPROTO_RELOAD:
 		do_reload(c, id);
 		break;

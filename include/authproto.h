@@ -68,6 +68,7 @@ enum authproto_verb {
 	AUTHPROTO_STATS,
 	AUTHPROTO_CACHE,
 	AUTHPROTO_RELOAD,
+	AUTHPROTO_THROTTLE,
 	/* answers, server to client */
 	AUTHPROTO_OK,
 	AUTHPROTO_NOTFOUND,

@@ -121,8 +121,10 @@ struct settings_authd {
 	uint64_t lockout_policy_refresh_ms;       /* AD: re-read period */
 	uint64_t known_password_ttl_ms;           /* 0: no verifiers kept */
 	unsigned int known_password_max;
-	struct config_list send_as; /* "user address" items */
-	bool global_catalog;        /* AD: find owners forest-wide in the GC */
+	unsigned int familiar_client_days; /* 0: every client a stranger */
+	unsigned int familiar_clients_max; /* accounts remembered */
+	struct config_list send_as;        /* "user address" items */
+	bool global_catalog; /* AD: find owners forest-wide in the GC */
 	struct config_hostport metrics_listen; /* host NULL: no endpoint */
 	bool metrics_allow_remote;             /* else loopback only */
 };

@@ -41,7 +41,7 @@ const char *authproto_verb_name(enum authproto_verb verb)
 
 bool authproto_verb_is_request(enum authproto_verb verb)
 {
-	return verb >= AUTHPROTO_HELLO && verb <= AUTHPROTO_RELOAD;
+	return verb >= AUTHPROTO_HELLO && verb <= AUTHPROTO_THROTTLE;
 }
 
 bool authproto_verb_is_answer(enum authproto_verb verb)

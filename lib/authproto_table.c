@@ -31,6 +31,8 @@ static const char *const reload_states[] = {"ok", "partial", "failed", NULL};
 static const char *const dc_states[] = {"unknown", "up", "down", "gone", NULL};
 static const char *const domain_kinds[] = {"local", "internalrelay", "relay",
                                            "external", NULL};
+static const char *const throttle_ops[] = {"status", "reset", NULL};
+static const char *const throttle_states[] = {"open", "throttled", NULL};
 
 /* Requests. */
 static const struct authproto_fieldspec hello_req[] = {
@@ -52,6 +54,10 @@ static const struct authproto_fieldspec auth_req[] = {
 };
 static const struct authproto_fieldspec senders_req[] = {
     {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+};
+static const struct authproto_fieldspec throttle_req[] = {
+    {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+    {"op", AP_ENUM, AP_REQ, 0, throttle_ops},
 };
 static const struct authproto_fieldspec cache_req[] = {
     {"op", AP_ENUM, AP_REQ, 0, cache_ops},
@@ -112,6 +118,25 @@ static const struct authproto_fieldspec reload_ok[] = {
     {"line", AP_TEXT, AP_REP, TEXT_MAX, NULL},
 };
 
+static const struct authproto_fieldspec throttle_ok[] = {
+    {"dn", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
+    {"cleared", AP_BOOL, 0, 0, NULL},
+    {"policy", AP_TOKEN, 0, 32, NULL},
+    {"threshold", AP_UINT, 0, 65535, NULL},
+    {"cap", AP_UINT, 0, 100000, NULL},
+    {"unfamiliar_cap", AP_UINT, 0, 100000, NULL},
+    {"failures", AP_UINT, 0, UINT32_MAX, NULL},
+    {"own_failures", AP_UINT, 0, UINT32_MAX, NULL},
+    {"directory_failures", AP_UINT, 0, UINT32_MAX, NULL},
+    {"counted_at", AP_TOKEN, 0, NAME_MAX_, NULL},
+    {"strangers", AP_ENUM, 0, 0, throttle_states},
+    {"familiar_clients", AP_ENUM, 0, 0, throttle_states},
+    {"ends_in_ms", AP_UINT, 0, UINT64_MAX, NULL},
+    {"blocked", AP_TEXT, 0, TEXT_MAX, NULL},
+    {"familiar", AP_TOKEN, AP_REP | AP_HEAD, 64, NULL},
+    {"last_ok", AP_UINT, AP_REQ | AP_MEMBER, UINT64_MAX, NULL},
+};
+
 /* NOTFOUND, TEMPFAIL and ERROR answers. */
 static const struct authproto_fieldspec reason_only[] = {
     {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},
@@ -169,6 +194,11 @@ static const struct verb_schemas verbs[] = {
                          .error = SCHEMA(reason_only)},
     [AUTHPROTO_RELOAD] = {.ok = SCHEMA(reload_ok),
                           .error = SCHEMA(reason_only)},
+    [AUTHPROTO_THROTTLE] = {.request = SCHEMA(throttle_req),
+                            .ok = SCHEMA(throttle_ok),
+                            .notfound = SCHEMA(reason_only),
+                            .tempfail = SCHEMA(reason_only),
+                            .error = SCHEMA(reason_only)},
 };
 
 static const char *const names[AUTHPROTO_VERB_COUNT] = {
@@ -180,6 +210,7 @@ static const char *const names[AUTHPROTO_VERB_COUNT] = {
     [AUTHPROTO_STATS] = "STATS",
     [AUTHPROTO_CACHE] = "CACHE",
     [AUTHPROTO_RELOAD] = "RELOAD",
+    [AUTHPROTO_THROTTLE] = "THROTTLE",
     [AUTHPROTO_OK] = "OK",
     [AUTHPROTO_NOTFOUND] = "NOTFOUND",
     [AUTHPROTO_TEMPFAIL] = "TEMPFAIL",
@@ -201,7 +232,7 @@ authproto_table_schema(enum authproto_verb verb, enum authproto_verb request)
 
 	if (request == AUTHPROTO_NONE)
 		return verb == AUTHPROTO_ERROR ? &s_reason : NULL;
-	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_RELOAD)
+	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_THROTTLE)
 		return NULL;
 	v = &verbs[request];
 	switch (verb) {

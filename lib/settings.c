@@ -225,6 +225,11 @@ static const struct config_setting authd_settings[] = {
     DURATION("known_password_ttl", A(known_password_ttl_ms), "24h", 0,
              30 * DAY),
     UINT("known_password_max", A(known_password_max), "10000", 0, 1000000),
+    /* Strangers spend only their part of an account's budget: a client
+     * from which the account logged in lately keeps the rest
+     * (authd/famclient.h), remembered in state_dir. 0: off. */
+    UINT("familiar_client_days", A(familiar_client_days), "14", 0, 365),
+    UINT("familiar_clients_max", A(familiar_clients_max), "50000", 0, 10000000),
     LIST("send_as", A(send_as), settings_valid_send_as),
     BOOL("global_catalog", A(global_catalog), "no"),
     METRICS_LISTEN(A(metrics_listen)),
@@ -385,7 +390,7 @@ static const char *const authd_reads_routerd[] = {
     "local_domains", "internal_relay_domains", "external_relay_domains",
     "routes", NULL};
 /* Declared for a later part of the service; no daemon reads them yet. */
-static const char *const unread_global[] = {"state_dir", "run_dir", NULL};
+static const char *const unread_global[] = {"run_dir", NULL};
 
 static const struct {
 	const char *section;

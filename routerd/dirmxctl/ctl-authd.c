@@ -206,6 +206,12 @@ static int print_failure(const struct authproto_msg *ans)
 	return authproto_msg_verb(ans) == AUTHPROTO_TEMPFAIL ? 3 : 1;
 }
 
+int ctl_authd_ask(const struct ctl_context *ctx, const char *sock_opt,
+                  struct authproto_msg *m, struct authproto_msg **ans_r)
+{
+	return ask(ctx, sock_opt, m, ans_r);
+}
+
 static const char *parse_socket_opt(int *argc, char ***argv)
 {
 	if (*argc >= 3 && strcmp((*argv)[1], "-S") == 0) {
@@ -398,10 +404,13 @@ int ctl_auth(const struct ctl_context *ctx, int argc, char **argv)
 	char *password;
 	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: dirmxctl auth [-S SOCKET] USER "
-		                "(the password is read from the terminal or "
-		                "standard input)\n");
+	if (argc == 3 && (strcmp(argv[1], "--status") == 0 ||
+	                  strcmp(argv[1], "--reset") == 0))
+		return ctl_throttle(ctx, sock, argv[1] + 2, argv[2]);
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: dirmxctl auth [-S SOCKET] "
+		                "[--status|--reset] USER (the password is read "
+		                "from the terminal or standard input)\n");
 		return 2;
 	}
 	password = read_password();

@@ -25,6 +25,14 @@ int ctl_auth(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_senders(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_stats(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_flush(const struct ctl_context *ctx, int argc, char **argv);
+struct authproto_msg;
+/* Send m (taken) to authd's socket (sock_opt, or the configuration's)
+ * and read its answer into *ans_r; -1 (reported) when unreachable. */
+int ctl_authd_ask(const struct ctl_context *ctx, const char *sock_opt,
+                  struct authproto_msg *m, struct authproto_msg **ans_r);
+/* ctl-throttle.c: auth --status / --reset (op "status" or "reset") */
+int ctl_throttle(const struct ctl_context *ctx, const char *sock,
+                 const char *op, const char *user);
 /* ctl-queue.c: routerd's queue */
 int ctl_queue(const struct ctl_context *ctx, int argc, char **argv);
 /* ctl-reload.c: both daemons re-read the configuration file */

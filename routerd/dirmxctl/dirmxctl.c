@@ -70,11 +70,19 @@ static const struct ctl_command commands[] = {
      "  --no-cache    ask the directory even if the answer is "
      "cached\n" EXIT_AUTHD,
      ctl_lookup},
-    {"auth", "[-S SOCKET] USER",
-     "check USER's password (read from the terminal)",
+    {"auth", "[-S SOCKET] [--status|--reset] USER",
+     "check USER's password, or show or reset its lockout throttle",
      "Check USER's password as SMTP AUTH would, through authd (its "
      "lockout\nprotection applies). The password is read from the terminal "
-     "without echo,\nor as one line from standard input.\n" SOCKET_AUTHD
+     "without echo,\nor as one line from standard input.\n"
+     "  --status      show the account's lockout budgets instead: the "
+     "policy, the\n                failures counted (authd's and the "
+     "directory's), whether\n                unfamiliar and familiar "
+     "clients are throttled, when authd's\n                count ends, "
+     "and the familiar clients\n"
+     "  --reset       forget authd's own count of the account's failures "
+     "(never\n                the directory's badPwdCount)\n"
+     "--status and --reset need root or authd's user.\n" SOCKET_AUTHD
      "exit status: 0 the password is right, 1 it is not (or it is empty), "
      "2 usage\nerror, 3 authd unreachable or TEMPFAIL\n",
      ctl_auth},

@@ -2,9 +2,10 @@
  * fuzz-authproto - the authd protocol codec over arbitrary bytes.
  *
  * Input: one byte choosing how lines are read, then a stream of lines
- * framed with authproto_frame(). 'H', 'L', 'A', 'S', 'D', 'T', 'C': as
- * answers to HELLO, LOOKUP, AUTH, SENDERS, DC, STATS, CACHE; 'N': as an
- * answer to no request; anything else: as requests.
+ * framed with authproto_frame(). 'H', 'L', 'A', 'S', 'D', 'T', 'C', 'R',
+ * 'Y': as answers to HELLO, LOOKUP, AUTH, SENDERS, DC, STATS, CACHE,
+ * RELOAD, THROTTLE; 'N': as an answer to no request; anything else: as
+ * requests.
  *
  * Whatever parses must format back to exactly the same bytes (the encoding
  * has one spelling per message), a copy rebuilt field by field through the
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int request_of(uint8_t c)
 {
-	static const char modes[] = "HLASDTC";
+	static const char modes[] = "HLASDTCRY";
 	const char *p = c != 0 ? strchr(modes, c) : NULL;
 
 	if (c == 'N')

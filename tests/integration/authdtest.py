@@ -310,6 +310,7 @@ class Authd:
         self.conf = lab.write(os.path.join(name, "dirmx.conf"), """\
 [global]
 log_level = %(log_level)s
+state_dir = %(dir)s
 
 # Nothing may leave the machine: a DNS server that does not exist on
 # loopback (routerd's deliveries then wait, they never query the world).

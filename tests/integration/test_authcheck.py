@@ -7,6 +7,7 @@ per password check ("BIND dn=... method=128") and a SRCH line per account
 search, so "refused without a bind" is proven by slapd, not by authd.
 """
 
+import os
 import re
 import time
 import unittest
@@ -16,6 +17,7 @@ from dirmxlab import Lab, Slapd, ldapdata
 from authdtest import Authd, SlapdLog, describe
 
 THRESHOLD = 5          # lockout_threshold: binds stop after THRESHOLD - 2 failures
+STRANGERS = 2          # of those, what unfamiliar clients may use: half, rounded up
 CLIENT_MAX = 5         # client_max_failures
 
 CONFIG = """\
@@ -120,8 +122,9 @@ class AuthTest(unittest.TestCase):
 
     # -- 8. lockout safety ------------------------------------------------------------
     def test_lockout_guard_binds_at_most_threshold_minus_2_times_then_lets_only_the_password_that_worked_through(self):
-        """Strangers use up an account's budget (THRESHOLD - 2 wrong binds),
-        then every further guess is refused without a bind. The user is not
+        """Strangers use up their part of an account's budget (STRANGERS of
+        the THRESHOLD - 2 wrong binds: no client address is familiar
+        here), then every further guess is refused without a bind. The user is not
         locked out of their own submission: the password that last worked
         for the account (authd keeps a salted, slow verifier of it, never
         the password) still goes out, and slapd takes it. A right password
@@ -140,9 +143,9 @@ class AuthTest(unittest.TestCase):
                     self.assertEqual(m.verb, "NOTFOUND", m)
                     self.assertEqual(m.get("reason"), answers[0].get("reason"))
             binds = {v["dn"]: mark.binds(v["dn"]) for v in (known, u)}
-            self.assertEqual(binds[known["dn"]], 1 + THRESHOLD - 2, mark.all_binds())
+            self.assertEqual(binds[known["dn"]], 1 + STRANGERS, mark.all_binds())
             self.assertGreaterEqual(binds[u["dn"]], 1, "the first guesses are checked by slapd")
-            self.assertLessEqual(binds[u["dn"]], THRESHOLD - 2, mark.all_binds())
+            self.assertLessEqual(binds[u["dn"]], STRANGERS, mark.all_binds())
             # The password that worked: in at once, with one bind.
             m = self.auth(c, 20, known["uid"], self.pw)
             self.assertEqual((m.verb, m.get("user")), ("OK", known["uid"]), m)
@@ -189,12 +192,85 @@ class AuthTest(unittest.TestCase):
         with authd.client() as c:
             for i in range(1, 5):
                 self.assertEqual(self.auth(c, i, u["uid"], "bad").verb, "NOTFOUND")
-            self.assertEqual(mark.binds(u["dn"]), 3)
+            self.assertEqual(mark.binds(u["dn"]), STRANGERS)
             self.assertEqual(self.auth(c, 5, u["uid"], self.pw).verb, "NOTFOUND")
             time.sleep(2.3)
             m = self.auth(c, 6, u["uid"], self.pw)
             self.assertEqual((m.verb, m.get("user")), ("OK", u["uid"]), m)
-        self.assertEqual(mark.binds(u["dn"]), 4)
+        self.assertEqual(mark.binds(u["dn"]), STRANGERS + 1)
+
+    def test_familiar_client_keeps_its_budget_across_a_restart(self):
+        """Issue 16, item 5 (DESIGN.md invariant 9): the user logs in from
+        an IPv6 address; authd restarts (the familiar clients are read back
+        from state_dir); strangers then send 50 wrong passwords from 50
+        addresses. Only STRANGERS of them reach slapd; from the user's /64
+        a wrong password still gets a bind (its own part of the budget), and
+        the right password, which authd has no verifier for after the
+        restart, is accepted. The budget as a whole still holds: nothing
+        past THRESHOLD - 2 failures reaches slapd."""
+        authd = Authd(self.lab, self.slapd, name="authd-familiar", extra=CONFIG)
+        self.addCleanup(authd.stop)
+        u = self.user(70)
+        home = "2001:db8:70:1::10"
+        with authd.client() as c:
+            m = self.auth(c, 1, u["uid"], self.pw, client=home)
+            self.assertEqual(m.verb, "OK", m)
+        authd.stop()
+        with open(os.path.join(authd.dir, "authd", "familiar-clients")) as f:
+            state = f.read()
+        self.assertTrue(state.startswith("dirmx-familiar-clients 1\n"), state)
+        self.assertIn(" 2001:db8:70:1::/64 ", state)
+        authd.start()
+        self.assertRegex(authd.log_since(0), r"event=familiar_loaded .* entries=1 ")
+        mark = SlapdLog(self.slapd)
+        with authd.client() as c:
+            got = [self.auth(c, 10 + i, u["uid"], "guess-%d" % i,
+                             client="198.51.100.%d" % (i + 1)) for i in range(50)]
+            self.assertEqual({m.verb for m in got}, {"NOTFOUND"})
+            self.assertEqual(mark.binds(u["dn"]), STRANGERS, mark.all_binds())
+            self.assertIn("familiar=no", authd.log())
+            # The right password from the user's /64 (another address in it).
+            m = self.auth(c, 100, u["uid"], self.pw, client="2001:db8:70:1::99")
+            self.assertEqual((m.verb, m.get("user")), ("OK", u["uid"]), m)
+            self.assertRegex(authd.log(), r"event=auth_familiar user=\"%s\" "
+                             r"client=2001:db8:70:1::99 familiar=yes failures=%d "
+                             % (u["uid"], STRANGERS))
+            # A stranger's right password: it is a stranger's check like any
+            # other (no verifier matches a password authd never saw work).
+            other = self.user(71)
+            for i in range(STRANGERS):
+                self.auth(c, 200 + i, other["uid"], "guess-%d" % i, client="198.51.100.99")
+            m = self.auth(c, 210, other["uid"], self.pw, client="198.51.100.98")
+            self.assertEqual(m.verb, "NOTFOUND", m)
+            self.assertEqual(mark.binds(other["dn"]), STRANGERS)
+        self.assertLessEqual(mark.binds(u["dn"]) - 1, THRESHOLD - 2)
+        # dirmxctl auth --status shows it all; --reset clears authd's own
+        # count (slapd has no badPwdCount: the directory's count is 0).
+        r = authd.ctl("auth", "--status", other["uid"])
+        self.assertEqual(r.rc, 0, describe(r))
+        self.assertIn("account:           %s" % other["dn"], r.out)
+        self.assertIn("policy:            configured, threshold %d" % THRESHOLD, r.out)
+        self.assertIn("budget:            %d failures per window reach the directory, "
+                      "%d of them from unfamiliar clients" % (THRESHOLD - 2, STRANGERS), r.out)
+        self.assertIn("failures:          %d (authd's own %d, the directory's 0)"
+                      % (STRANGERS, STRANGERS), r.out)
+        self.assertIn("unfamiliar clients: throttled", r.out)
+        self.assertIn("familiar clients:  open", r.out)
+        self.assertRegex(r.out, r"throttle ends in:  \d+ s")
+        self.assertIn("familiar:          none", r.out)
+        r = authd.ctl("auth", "--status", u["uid"])
+        self.assertRegex(r.out, r"familiar:\n  2001:db8:70:1::/64 +last login 20\d\d-")
+        r = authd.ctl("auth", "--reset", other["uid"])
+        self.assertEqual(r.rc, 0, describe(r))
+        self.assertIn("authd's own count of failures cleared", r.out)
+        r = authd.ctl("auth", "--status", other["uid"])
+        self.assertIn("unfamiliar clients: open", r.out)
+        self.assertNotIn("throttle ends in", r.out)
+        with authd.client() as c:
+            m = self.auth(c, 1, other["uid"], self.pw, client="198.51.100.97")
+            self.assertEqual(m.verb, "OK", m)
+        r = authd.ctl("auth", "--status", "no-such-user")
+        self.assertEqual(r.rc, 1, describe(r))
 
     def test_ipv6_client_counts_per_64(self):
         """A client rotating its IPv6 address inside one /64 is one client:

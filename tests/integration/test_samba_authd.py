@@ -91,6 +91,9 @@ LOCK_VICTIMS = ("lina", "mona")  # test_6b: guessed at once, then in sequence
 UNREAD_VICTIM = "nina"  # test_6c: guessed while the policy cannot be read
 PSO_VICTIM = "oona"     # test_6d: under a stricter fine-grained policy
 KNOWN_VICTIM = "pia"    # test_6e: strangers guess, the user still gets in
+SMART_VICTIM = "quinn"  # test_6f: 50 guesses from one address, familiar client
+SPLIT_VICTIMS = ("rita", "ruth")  # test_6g: guesses split between two authds
+PDC_VICTIM = "sara"     # test_6h: the PDC does not answer
 NEW_THRESHOLD = 5  # test_6b: lockoutThreshold set while authd runs
 
 
@@ -362,7 +365,8 @@ class SambaAuthdTest(unittest.TestCase):
         ldif.append(u("bob", PW, mail="bob@" + DOM, disabled=True))
         ldif.append(u("carol", PW, mail="carol@" + DOM))
         ldif.append(u("dave", PW, mail="dave@" + DOM))      # lockout victim
-        for name in LOCK_VICTIMS + (UNREAD_VICTIM, PSO_VICTIM, KNOWN_VICTIM):  # 6b-e
+        for name in (LOCK_VICTIMS + (UNREAD_VICTIM, PSO_VICTIM, KNOWN_VICTIM, SMART_VICTIM)
+                     + SPLIT_VICTIMS + (PDC_VICTIM,)):  # 6b-h
             ldif.append(u(name, PW, mail=name + "@" + DOM))
         ldif.append(u("erin", None, mail="erin@" + DOM))
         ldif.append(u("frank", None, mail="frank@lab.dirmx.test"))
@@ -429,7 +433,9 @@ class SambaAuthdTest(unittest.TestCase):
         a = {"directory": "ad", "domain": DOM, "timeout": "%ds" % TIMEOUT_S,
              "socket": sock}
         a.update(settings)
-        lines = ["[global]", "log_level = debug", "",
+        state = cls.lab.path(name + ".state")
+        os.makedirs(state, exist_ok=True)
+        lines = ["[global]", "log_level = debug", "state_dir = " + state, "",
                  "[dns]", "servers = " + cls.dc.ip, "timeout = 1s", "",
                  "[authd]"]
         for k, v in a.items():
@@ -1068,7 +1074,8 @@ print(json.dumps(codes))
         # No domain configured and the accounts under an OU: the policy
         # read finds an entry without lockoutThreshold. That is no policy
         # (not "threshold 0"): authd logs it and lets only
-        # unknown_policy_max_failures (2) wrong passwords reach the DC.
+        # unknown_policy_max_failures (2) wrong passwords reach the DC, of
+        # which strangers (no client here is familiar) only half: 1.
         dc = self.dc
         a = self.start_authd("policy-unread", self.tls_settings(
             domain=None, servers=["ldap://%s" % dc.fqdn], base_dn="CN=Users," + dc.base_dn))
@@ -1077,50 +1084,102 @@ print(json.dumps(codes))
         answers = [a.auth(UNREAD_VICTIM, "Wrong!Unread%d" % i) for i in range(8)]
         self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
         bad, lt = self.read_lockout(dc, UNREAD_VICTIM)
-        self.assertEqual((bad, lt), (2, 0), a.log()[-3000:])
-        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=0 '
-                                  r'cap=2 policy=unknown' % UNREAD_VICTIM)
+        self.assertEqual((bad, lt), (1, 0), a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=1 threshold=0 '
+                                  r'cap=1 policy=unknown' % UNREAD_VICTIM)
         self.assertNotRegex(a.log(), r"event=lockout_policy threshold=")
 
+    def status(self, a, user):
+        """`dirmxctl auth --status USER` parsed: {label: value}."""
+        r = a.ctl("auth", "--status", user)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = {}
+        for line in r.stdout.splitlines():
+            if ":" in line and not line.startswith(" "):
+                k, v = line.split(":", 1)
+                out[k.strip()] = v.strip()
+        out["text"] = r.stdout
+        return out
+
     def test_6d_lockout_fine_grained_policy(self):
-        # Domain threshold 10 (T - 2 = 8 guesses would pass), but a PSO
-        # applied to the user locks at 4: authd sees msDS-ResultantPSO on
-        # the account and gives it the small cap (2) instead.
+        # Issue 16, item 4: domain threshold 10 (8 guesses would pass), a
+        # PSO applied to the user locks at 3. While the service account
+        # may not read the PSO (Samba's default: the PSO is listed, its
+        # msDS-LockoutThreshold is not returned), authd logs it and keeps
+        # the small cap; once the admin grants read access to the Password
+        # Settings Container (the step dirmx-attributes(7) documents), the
+        # PSO's own budget applies: 1 failure (T - 2), from anyone.
         dc, dc2 = self.dc, self.dc2
+        user = PSO_VICTIM
 
         def set_threshold(n):
             dc.set_password_policy(lockout_threshold=n)
             self.replicate(dc2, dc, dc.base_dn)
 
+        def total():
+            per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
+            for host, (bad, lt) in per_dc.items():
+                self.assertEqual(lt, 0, "%s locked on %s: %s" % (user, host, per_dc))
+            return sum(b for b, _ in per_dc.values())
+
         self.addCleanup(set_threshold, 4)   # the class's policy (test_6)
         dc.samba_tool("domain", "passwordsettings", "pso", "create", "pso-strict", "1",
-                      "--account-lockout-threshold=4", "--reset-account-lockout-after=30",
+                      "--account-lockout-threshold=3", "--reset-account-lockout-after=30",
                       "--account-lockout-duration=30")
         self.addCleanup(dc.samba_tool, "domain", "passwordsettings", "pso", "delete",
                         "pso-strict")
-        dc.samba_tool("domain", "passwordsettings", "pso", "apply", "pso-strict", PSO_VICTIM)
+        dc.samba_tool("domain", "passwordsettings", "pso", "apply", "pso-strict", user)
         set_threshold(10)
         a = self.start_authd("pso", self.tls_settings())
         self.addCleanup(self.lab.stop, a.proc)
         self.assertTrue(a.wait_log(r"event=lockout_policy threshold=10 ", 15), a.log()[-3000:])
-        answers = [a.auth(PSO_VICTIM, "Wrong!Pso%d" % i) for i in range(10)]
+        # 1. The PSO cannot be read: the small cap (2; strangers 1).
+        answers = [a.auth(user, "Wrong!Pso%d" % i) for i in range(10)]
         self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
-        per_dc = {d.hostname: self.read_lockout(d, PSO_VICTIM) for d in (dc, dc2)}
-        for host, (bad, lt) in per_dc.items():
-            self.assertEqual(lt, 0, "%s locked on %s: %s" % (PSO_VICTIM, host, per_dc))
-        self.assertEqual(sum(b for b, _ in per_dc.values()), 2, per_dc)
-        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=10 '
-                                  r'cap=2 policy=domain' % PSO_VICTIM)
+        self.assertEqual(total(), 1, a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=pso_unreadable .*dn="CN=pso-strict,CN=Password '
+                                  r'Settings Container')
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=1 threshold=10 '
+                                  r'cap=1 policy=pso-unread' % user)
+        st = self.status(a, user)
+        self.assertEqual(st["policy"], "pso-unread, threshold 10", st["text"])
+        self.assertTrue(st["budget"].startswith("2 failures per window"), st["text"])
+        # The user's own bind on the PDC (dc1) clears its count there;
+        # authd's own count is cleared with dirmxctl auth --reset.
+        dc.run(["ldapsearch", "-LLL", "-x", "-H", dc.ldap_uri(tls=True), "-D", dc.user_dn(user),
+                "-w", PW, "-b", dc.user_dn(user), "-s", "base", "(objectClass=*)", "cn"])
+        self.assertIn("cleared", a.ctl("auth", "--reset", user).stdout)
+        # 2. The admin step: read access to the PSOs for the service account.
+        out = dc.samba_tool("user", "show", SVC, "--attributes=objectSid").stdout
+        sid = re.search(r"objectSid: (S-[0-9-]+)", out).group(1)
+        dc.samba_tool("dsacl", "set", "--objectdn=CN=Password Settings Container,CN=System,"
+                      + dc.base_dn, "--sddl=(A;CI;RPLCLORC;;;%s)" % sid,
+                      "-U", "Administrator%" + dc.admin_password)
+        time.sleep(5.5)   # LOCKPOLICY_RETRY_MS after the failed read
+        answers = [a.auth(user, "Wrong!PsoRead%d" % i) for i in range(10)]
+        self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
+        self.assertEqual(total(), 1, a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=pso_policy threshold=3 window_ms=1800000 .*'
+                                  r'dn="CN=pso-strict,')
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=1 threshold=3 '
+                                  r'cap=1 policy=pso' % user)
+        st = self.status(a, user)
+        self.assertEqual(st["policy"], "pso, threshold 3", st["text"])
+        self.assertTrue(st["budget"].startswith("1 failures per window reach the directory, "
+                                                "1 of them"), st["text"])
+        self.assertEqual(st["familiar clients"], "throttled", st["text"])
 
     def test_6e_strangers_do_not_lock_the_user_out_of_submission(self):
         # DESIGN.md invariant 9, second half. lockoutThreshold 4 (the
-        # class's): the cap is 2 failures per window. The user logs in once;
-        # then a stranger sends 30 wrong passwords for the account through
-        # SMTP AUTH, each from its own address (no client counter helps),
-        # and uses up the cap. The user's password that worked is still
-        # accepted at once by the same authd (it keeps a salted, slow
-        # verifier of it: authd/goodpw.h), while the strangers' guesses
-        # never reach AD past the cap and the account is never locked.
+        # class's): the cap is 2 failures per window, 1 for strangers. The
+        # user logs in once through dirmxctl (no client address: nothing
+        # becomes familiar); then a stranger sends 30 wrong passwords for
+        # the account through SMTP AUTH, each from its own address (no
+        # client counter helps), and uses up the strangers' part. The
+        # user's password that worked is still accepted at once by the
+        # same authd (it keeps a salted, slow verifier of it:
+        # authd/goodpw.h), while the strangers' guesses never reach AD past
+        # their part and the account is never locked.
         dc, dc2 = self.dc, self.dc2
         user = KNOWN_VICTIM
         self.lock_addr = "127.0.0.14"
@@ -1149,20 +1208,21 @@ print(json.dumps(codes))
         self.assertEqual(a.auth(user, PW), ok, a.log()[-3000:])
         per_dc = storm("first", 3)
         self.assertGreaterEqual(sum(b for b, _ in per_dc.values()), 1, per_dc)  # AD saw some
-        self.assertEqual(binds_refused(), 2, a.log()[-3000:])
-        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=2 threshold=4 '
-                                  r'cap=2 policy=domain' % user)
+        self.assertEqual(binds_refused(), 1, a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_throttled user="%s" failures=1 threshold=4 '
+                                  r'cap=1 policy=domain client=127\.0\.3\.\d+ familiar=no'
+                         % user)
         # Capped, and still the user's own password gets in at once.
         self.assertEqual(a.auth(user, PW), ok, a.log()[-3000:])
-        self.assertRegex(a.log(), r'event=auth_known_password user="%s" failures=2 cap=2'
-                         % user)
+        self.assertRegex(a.log(), r'event=auth_familiar user="%s" client=- '
+                                  r'familiar=known-password failures=1 cap=2' % user)
         # The strangers go on: none of their guesses reaches AD any more
         # (the verifier lets the password that worked through, nothing
         # else, and its success leaves the window's count at the cap).
         storm("again", 4)
         self.assertEqual(a.auth(user, PW), ok, a.log()[-3000:])
         self.assertEqual(a.auth(user, "Wrong!AfterKnown")[0], 1)
-        self.assertEqual(binds_refused(), 2, a.log()[-3000:])
+        self.assertEqual(binds_refused(), 1, a.log()[-3000:])
         per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
         for host, (bad, lt) in per_dc.items():
             self.assertEqual(lt, 0, (host, per_dc))
@@ -1170,6 +1230,146 @@ print(json.dumps(codes))
         self.assertNotIn(PW, a.log())
         sys.stderr.write("\nlockout 6e: badPwdCount/lockoutTime per DC %s, end %s\n"
                          % (report, per_dc))
+
+    def test_6f_smart_lockout_familiar_client_through_smtp(self):
+        # Issue 16, item 5: the user submits from 127.0.6.1 once; an
+        # attacker then sends 50 wrong passwords from 127.0.7.1. The
+        # account is never locked, the right password from the familiar
+        # address is accepted (SMTP 235), from the attacker's address and
+        # from a third, unfamiliar one it is refused (535). No password
+        # verifier helps here (known_password_ttl = 0): familiarity alone
+        # lets the user in.
+        dc, dc2 = self.dc, self.dc2
+        user = SMART_VICTIM
+        self.lock_addr = "127.0.0.15"
+        a, port, _ = self.start_routerd("smart", self.lock_addr, known_password_ttl="0")
+        self.assertTrue(a.wait_log(r"event=lockout_policy threshold=4 ", 15), a.log())
+        home, attacker, elsewhere = "127.0.6.1", "127.0.7.1", "127.0.8.1"
+
+        def smtp(passwords, source, parallel=False):
+            r = self.dc.run(["/usr/bin/python3", "-c", self.SMTP_GUESSER,
+                             json.dumps([self.lock_addr, port, self.dc.ca_cert, user, passwords,
+                                         [source] * len(passwords), parallel])],
+                            check=False, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            return json.loads(r.stdout)
+
+        for src in (home, attacker, elsewhere):
+            dc.netns.add_addr(src)
+        self.assertEqual(smtp([PW], home), [235], a.log()[-3000:])
+        # Two rounds of 25 sessions at once: one after the other, routerd's
+        # growing delay for a failing client (up to 8 s) would take minutes.
+        codes = [c for k in range(2)
+                 for c in smtp(["Wrong!Smart%d%02d" % (k, i) for i in range(25)], attacker,
+                               parallel=True)]
+        self.assertEqual(set(codes), {535}, codes)
+        per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
+        for host, (bad, lt) in per_dc.items():
+            self.assertEqual(lt, 0, "%s locked on %s: %s" % (user, host, per_dc))
+        # Strangers' part of the cap (2): 1 failure reached AD, at the PDC.
+        self.assertEqual(sum(b for b, _ in per_dc.values()), 1, per_dc)
+        self.assertEqual(per_dc[dc.hostname][0], 1, per_dc)
+        st = self.status(a, user)
+        self.assertEqual(st["unfamiliar clients"], "throttled", st["text"])
+        self.assertEqual(st["familiar clients"], "open", st["text"])
+        self.assertRegex(st["text"], r"familiar:\n  127\.0\.6\.1 +last login 20")
+        self.assertIn("at ldap://dc1.%s:389" % DOM, st["failures"])
+        # The right password: in from home, refused elsewhere.
+        self.assertEqual(smtp([PW], elsewhere), [535], a.log()[-3000:])
+        self.assertEqual(smtp([PW], attacker), [535], a.log()[-3000:])
+        self.assertEqual(smtp([PW], home), [235], a.log()[-3000:])
+        self.assertRegex(a.log(), r'event=auth_familiar user="%s" client=%s familiar=yes '
+                                  r'failures=1 cap=2' % (user, re.escape(home)))
+        self.assertIn("event=client_throttled client=%s" % attacker, a.log())
+        per_dc = {d.hostname: self.read_lockout(d, user) for d in (dc, dc2)}
+        for host, (bad, lt) in per_dc.items():
+            self.assertEqual(lt, 0, (host, per_dc))
+            self.assertLess(bad, 4 - 1, (host, per_dc))
+        sys.stderr.write("\nlockout 6f: badPwdCount/lockoutTime per DC %s\n" % per_dc)
+
+    def test_6g_two_authds_share_the_count_at_the_pdc(self):
+        # Issue 16, item 4: two dirmx hosts against one domain. authd "a"
+        # searches the domain's DCs, authd "b" only dc2 (a static list),
+        # yet both read badPwdCount at the PDC emulator (dc1, by
+        # _ldap._tcp.pdc._msdcs) and bind there, so each counts the other's
+        # failures. 20 wrong passwords split between them, alternating, for
+        # one account, then at once for another: never locked, and no
+        # more failures reach AD than one authd alone would let through
+        # (strangers' part of the cap: 1), all of them at the PDC.
+        dc, dc2 = self.dc, self.dc2
+        a = self.start_authd("split-a", self.tls_settings())
+        b = self.start_authd("split-b", self.tls_settings(
+            servers=["ldap://%s" % dc2.fqdn]))
+        for x in (a, b):
+            self.addCleanup(self.lab.stop, x.proc)
+            x.wait_ready()
+        for x in (a, b):
+            self.assertTrue(x.wait_log(r"event=pdc_found srv=_ldap\._tcp\.pdc\._msdcs\.%s "
+                                       r"server=dc1\.%s:389" % (re.escape(DOM), re.escape(DOM)),
+                                       15), x.log()[-3000:])
+        user = SPLIT_VICTIMS[0]
+        answers = [(a if i % 2 else b).auth(user, "Wrong!Split%02d" % i) for i in range(20)]
+        self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
+        user2 = SPLIT_VICTIMS[1]
+        answers = [None] * 20
+
+        def guess(i):
+            answers[i] = (a if i % 2 else b).auth(user2, "Wrong!SplitC%02d" % i)
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertTrue(all(x is not None and x[0] == 1 for x in answers), answers)
+        report = {}
+        for u in SPLIT_VICTIMS:
+            per_dc = {d.hostname: self.read_lockout(d, u) for d in (dc, dc2)}
+            report[u] = per_dc
+            for host, (bad, lt) in per_dc.items():
+                self.assertEqual(lt, 0, "%s locked on %s: %s" % (u, host, per_dc))
+            # Every bind at the PDC: dc2 saw none, even from "b".
+            self.assertEqual(per_dc[dc2.hostname][0], 0, per_dc)
+        self.assertEqual(report[user][dc.hostname][0], 1, report)
+        # At once, two hosts may each send one before either sees the
+        # other's: still within the cap (2) that a single authd honours.
+        self.assertIn(report[user2][dc.hostname][0], (1, 2), report)
+        self.assertRegex(b.log(), r'event=auth_throttled user="%s" failures=1 ' % user)
+        # Each host sees the count the other raised, at the PDC.
+        for x in (a, b):
+            st = self.status(x, user)
+            self.assertIn("the directory's 1 at ldap://dc1.%s:389" % DOM, st["failures"],
+                          st["text"])
+            self.assertEqual(st["unfamiliar clients"], "throttled", st["text"])
+        sys.stderr.write("\nlockout 6g: badPwdCount/lockoutTime per DC %s\n" % report)
+
+    def test_6h_pdc_down_falls_back_to_the_searched_dc(self):
+        # The PDC emulator (dc1) freezes: authd cannot read the count
+        # there, logs it once (event=pdc_fallback), and uses the searched
+        # DC's count and a bind on it (dc2), as before issue 16: checks
+        # still work, and the account is not locked.
+        dc, dc2 = self.dc, self.dc2
+        user = PDC_VICTIM
+        a = self.start_authd("pdc-down", self.tls_settings())
+        self.addCleanup(self.lab.stop, a.proc)
+        a.wait_ready()
+        self.assertTrue(a.wait_log(r"event=pdc_found ", 15), a.log()[-3000:])
+        dc.freeze()
+        try:
+            right = a.auth(user, PW)
+            answers = [a.auth(user, "Wrong!PdcDown%d" % i) for i in range(6)]
+            # The guesses were counted where they were bound: dc2.
+            at_dc2 = self.read_lockout(dc2, user)
+        finally:
+            dc.thaw()
+        self.assertTrue(all(rc == 1 for rc, _ in answers), (answers, a.log()[-3000:]))
+        self.assertEqual(at_dc2, (1, 0), a.log()[-3000:])
+        self.assertEqual(right, (0, "yes: authenticated as " + user), a.log()[-3000:])
+        log = a.log()
+        self.assertEqual(len(re.findall(r"event=pdc_fallback ", log)), 1, log[-3000:])
+        self.assertRegex(log, r'event=auth_ok user="%s"' % user)
+        for d in (dc, dc2):
+            self.assertEqual(self.read_lockout(d, user)[1], 0, d.hostname)
 
     # ---- 7. SENDERS --------------------------------------------------------------
 

@@ -271,6 +271,7 @@ class PackageInstallTest(unittest.TestCase):
         self.assertNotEqual(dirmx, authd_uid)
         for d, uid, mode in (("/var/spool/dirmx", dirmx, 0o700),
                              ("/var/lib/dirmx", dirmx, 0o750),
+                             ("/var/lib/dirmx/authd", authd_uid, 0o700),
                              ("/etc/dirmx", 0, 0o755)):
             st = os.stat(self.path(d))
             self.assertEqual((st.st_uid, st.st_mode & 0o7777), (uid, mode), d)

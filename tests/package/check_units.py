@@ -157,8 +157,8 @@ def check_settings(unitdir):
             r.get("CapabilityBoundingSet") != ["CAP_NET_BIND_SERVICE"] or \
             r.get("AmbientCapabilities") != ["CAP_NET_BIND_SERVICE"]:
         fail("routerd.service must run as dirmx with CAP_NET_BIND_SERVICE only")
-    if a.get("ReadWritePaths") is not None:
-        fail("authd.service writes nowhere but /run/dirmx")
+    if a.get("ReadWritePaths") != ["-/var/lib/dirmx/authd"]:
+        fail("authd.service writes nowhere but /run/dirmx and its state")
     if r.get("ReadWritePaths") != ["/var/spool/dirmx /var/lib/dirmx"]:
         fail("routerd.service: ReadWritePaths=%r" % r.get("ReadWritePaths"))
     hidden = " ".join(r.get("InaccessiblePaths", []))

@@ -70,6 +70,8 @@ static const struct line_case good[] = {
     RQ("STATS 6"),
     RQ("CACHE 7 op=flush"),
     RQ("CACHE 8 op=flush addr=a@b"),
+    RQ("THROTTLE 9 user=alice op=status"),
+    RQ("THROTTLE 10 user=alice@example.com op=reset"),
     AN(HELLO, "OK 0 version=1 server=authd"),
     AN(HELLO, "ERROR 0 reason=unsupported%20version supported=1"),
     AN(HELLO, "ERROR 0 reason= supported=1 supported=3"),
@@ -108,6 +110,16 @@ static const struct line_case good[] = {
     AN(STATS, "OK 6 counter=big value=18446744073709551615"),
     AN(CACHE, "OK 7 entries=3"),
     AN(CACHE, "OK 7"),
+    AN(THROTTLE, "OK 9 dn=CN%3Dalice,DC%3Dx policy=domain threshold=5 cap=3 "
+                 "unfamiliar_cap=2 failures=2 own_failures=2 "
+                 "directory_failures=1 counted_at=ldap://dc1:389 "
+                 "strangers=throttled familiar_clients=open "
+                 "ends_in_ms=1799000 familiar=2001:db8::/64 "
+                 "last_ok=1800000000 familiar=192.0.2.7 last_ok=1"),
+    AN(THROTTLE, "OK 10 dn=CN%3Dalice,DC%3Dx cleared=1"),
+    AN(THROTTLE, "NOTFOUND 9 reason=no%20such%20account"),
+    AN(THROTTLE, "TEMPFAIL 9 reason=directory%20unavailable"),
+    AN(THROTTLE, "ERROR 9 reason=THROTTLE%20is%20for%20root"),
 };
 
 static const struct line_case bad[] = {
@@ -134,6 +146,11 @@ static const struct line_case bad[] = {
     BADAN(HELLO, "TEMPFAIL 0 reason=x", "answer not allowed"),
     BADAN(DC, "NOTFOUND 5 reason=x", "answer not allowed"),
     BADAN(STATS, "NOTFOUND 5 reason=x", "answer not allowed"),
+    BADRQ("THROTTLE 9 user=alice", "required key missing"),
+    BADRQ("THROTTLE 9 user=alice op=unlock", "value not allowed"),
+    BADAN(THROTTLE, "OK 9 dn=x last_ok=1", "record field out of place"),
+    BADAN(THROTTLE, "OK 9 dn=x familiar=192.0.2.7", "record field missing"),
+    BADAN(THROTTLE, "OK 9 dn=x strangers=locked", "value not allowed"),
     /* separators and keys */
     BADRQ("DC 1 ", "empty field"),
     BADRQ("SENDERS 1  user=a", "empty field"),
@@ -673,8 +690,8 @@ static void test_schema_tables(void **state)
 			}
 		}
 	}
-	/* 8 requests, 8 OK, 3 NOTFOUND, 6 TEMPFAIL, 8 ERROR + ERROR 0 */
-	assert_int_equal(schemas, 34);
+	/* 9 requests, 9 OK, 4 NOTFOUND, 7 TEMPFAIL, 9 ERROR + ERROR 0 */
+	assert_int_equal(schemas, 39);
 }
 
 int main(void)

@@ -122,8 +122,8 @@ static void check_rows(const struct row *rows_, size_t n, bool known)
 		                             .can_read = w->can_read,
 		                             .pso = w->pso};
 		unsigned cap = 12345;
-		int v = lockguard_decide(&limits, &p, NOW, w->failures, known,
-		                         &cap);
+		int v = lockguard_decide(&limits, &p, NOW, w->failures, true,
+		                         known, &cap);
 
 		if (v != w->verdict || cap != w->cap)
 			fail_msg("%s: verdict %d cap %u, expected %d cap %u",
@@ -214,9 +214,9 @@ static void test_known_interleavings(void **state)
 					failed++;
 					continue;
 				}
-				v = lockguard_decide(&limits, &p, NOW,
-				                     failed + in_flight, known,
-				                     &cap);
+				v = lockguard_decide(
+				    &limits, &p, NOW, failed + in_flight,
+				    rand() % 2 == 0, known, &cap);
 				assert_int_not_equal(v, LOCKGUARD_READ);
 				if (v == LOCKGUARD_FORWARD_KNOWN)
 					assert_true(known);
@@ -246,15 +246,16 @@ static void test_policy_change_never_locks(void)
 		enum lockguard_verdict v;
 
 		p.confirmed = false;
-		v = lockguard_decide(&limits, &p, NOW, failures, false, &cap);
+		v = lockguard_decide(&limits, &p, NOW, failures, true, false,
+		                     &cap);
 		if (v == LOCKGUARD_READ) {
 			/* The directory now says 5. */
 			reads++;
 			p.threshold = 5;
 			p.read_ms = NOW;
 			p.confirmed = true;
-			v = lockguard_decide(&limits, &p, NOW, failures, false,
-			                     &cap);
+			v = lockguard_decide(&limits, &p, NOW, failures, true,
+			                     false, &cap);
 			assert_int_not_equal(v, LOCKGUARD_READ);
 		}
 		if (v == LOCKGUARD_FORWARD)
@@ -269,6 +270,118 @@ static void test_policy_change(void **state)
 {
 	(void)state;
 	test_policy_change_never_locks();
+}
+
+/* Familiar and unfamiliar clients: strangers stop at their part of the
+ * cap, a familiar client (or a known password) goes on to the cap. */
+static void test_familiar_budgets(void **state)
+{
+	static const struct {
+		unsigned threshold, failures;
+		bool familiar, known;
+		int verdict;
+		unsigned cap;
+	} t[] = {
+	    /* T 5: cap 3, strangers 2. */
+	    {5, 0, false, false, F, 3},
+	    {5, 1, false, false, F, 3},
+	    {5, 2, false, false, X, 2},
+	    {5, 2, true, false, F, 3},
+	    {5, 3, true, false, X, 3},
+	    /* The password that last worked, from a stranger's address:
+	     * decided as a familiar client's, then the spare. */
+	    {5, 2, false, true, F, 3},
+	    {5, 3, false, true, K, 3},
+	    /* T 10: cap 8, strangers 4. */
+	    {10, 3, false, false, F, 8},
+	    {10, 4, false, false, X, 4},
+	    {10, 7, true, false, F, 8},
+	    /* T 3: cap 1, which strangers share (a new user must log in). */
+	    {3, 0, false, false, F, 1},
+	    {3, 1, false, false, X, 1},
+	    {3, 1, true, false, X, 1},
+	    /* No lockout: the brake (10), strangers 5. */
+	    {0, 5, false, false, X, 5},
+	    {0, 5, true, false, F, 10},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct lockguard_policy p = {.configured = true,
+		                             .threshold = t[i].threshold};
+		unsigned cap = 12345;
+		int v = lockguard_decide(&limits, &p, NOW, t[i].failures,
+		                         t[i].familiar, t[i].known, &cap);
+
+		if (v != t[i].verdict || cap != t[i].cap)
+			fail_msg("row %zu: verdict %d cap %u, expected %d cap "
+			         "%u",
+			         i, v, cap, t[i].verdict, t[i].cap);
+	}
+	assert_int_equal(lockguard_unfamiliar_cap(0), 1);
+	assert_int_equal(lockguard_unfamiliar_cap(1), 1);
+	assert_int_equal(lockguard_unfamiliar_cap(2), 1);
+	assert_int_equal(lockguard_unfamiliar_cap(3), 2);
+	assert_int_equal(lockguard_unfamiliar_cap(8), 4);
+}
+
+/* Any mix of strangers and familiar clients, every guess wrong, binds
+ * ending in any order: at most T - 2 failures reach the directory, and
+ * after any storm of strangers a familiar client still has a check left
+ * (where the cap leaves room for one: T >= 4). */
+static void test_familiar_storms(void **state)
+{
+	(void)state;
+	srand(17);
+	for (unsigned t = 3; t <= 12; t++) {
+		for (int run = 0; run < 1000; run++) {
+			struct lockguard_policy p = {.known = true,
+			                             .threshold = t,
+			                             .read_ms = NOW - AGE_OK,
+			                             .confirmed = true};
+			unsigned failed = 0, in_flight = 0, cap;
+			enum lockguard_verdict v;
+
+			for (int step = 0; step < 60; step++) {
+				bool familiar = rand() % 4 == 0;
+
+				if (in_flight > 0 && rand() % 2 == 0) {
+					in_flight--;
+					failed++;
+					continue;
+				}
+				v = lockguard_decide(&limits, &p, NOW,
+				                     failed + in_flight,
+				                     familiar, false, &cap);
+				assert_int_not_equal(v, LOCKGUARD_READ);
+				if (v == LOCKGUARD_FORWARD)
+					in_flight++;
+			}
+			failed += in_flight;
+			if (failed > lockguard_budget(t))
+				fail_msg("threshold %u: %u failures", t,
+				         failed);
+		}
+		/* Strangers alone, then the user from a familiar address. */
+		{
+			struct lockguard_policy p = {.configured = true,
+			                             .threshold = t};
+			unsigned failed = 0, cap;
+
+			for (int guess = 0; guess < 50; guess++)
+				if (lockguard_decide(&limits, &p, NOW, failed,
+				                     false, false,
+				                     &cap) == LOCKGUARD_FORWARD)
+					failed++;
+			assert_int_equal(failed, lockguard_unfamiliar_cap(
+			                             lockguard_budget(t)));
+			if (t >= 4)
+				assert_int_equal(
+				    lockguard_decide(&limits, &p, NOW, failed,
+				                     true, false, &cap),
+				    LOCKGUARD_FORWARD);
+		}
+	}
 }
 
 static void test_budget_and_names(void **state)
@@ -291,6 +404,13 @@ static void test_budget_and_names(void **state)
 	/* A read stamped after now (clock trouble) is not trusted. */
 	p.read_ms = NOW + 5;
 	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "stale");
+	p.read_ms = NOW - AGE_OK;
+	p.pso_read = true;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW), "pso");
+	p.pso_read = false;
+	p.pso = true;
+	assert_string_equal(lockguard_policy_name(&p, &limits, NOW),
+	                    "pso-unread");
 	p.configured = true;
 	assert_string_equal(lockguard_policy_name(&p, &limits, NOW),
 	                    "configured");
@@ -303,6 +423,8 @@ int main(void)
 	    cmocka_unit_test(test_policy_change),
 	    cmocka_unit_test(test_known),
 	    cmocka_unit_test(test_known_interleavings),
+	    cmocka_unit_test(test_familiar_budgets),
+	    cmocka_unit_test(test_familiar_storms),
 	    cmocka_unit_test(test_budget_and_names),
 	};
 
