@@ -12,11 +12,19 @@
 #include "authproto.h"
 
 struct authcheck_answer;
+struct server_backends;
 
 /* The answer to an AUTH, SENDERS or THROTTLE request (op: THROTTLE's op=
  * value, or NULL) with ID id; the caller sends and frees it. */
 struct authproto_msg *server_auth_answer(enum authproto_verb request,
                                          uint64_t id, const char *op,
                                          const struct authcheck_answer *a);
+
+/* The answers to DC and STATS with ID id, from the daemon's parts; the
+ * caller sends and frees them. */
+struct authproto_msg *server_dc_answer(uint64_t id,
+                                       const struct server_backends *b);
+struct authproto_msg *server_stats_answer(uint64_t id,
+                                          const struct server_backends *b);
 
 #endif
