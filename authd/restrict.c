@@ -156,6 +156,8 @@ enum restrict_rule restrict_decide(const struct restrict_sender *s,
 	(void)size; /* delivContLength comes here */
 	if (r->require_auth && !s->authenticated)
 		return RESTRICT_REQUIRE_AUTH;
+	if (s->identity_unknown)
+		return RESTRICT_ALLOWED;
 	/* Nobody is never matched by a refusal list ... */
 	if (s->dn != NULL && dns_has(&r->unauth_orig, s->dn))
 		return RESTRICT_UNAUTH_ORIG;
@@ -203,6 +205,81 @@ const char *restrict_rule_why(enum restrict_rule rule)
 		       "send, and the sender is neither";
 	}
 	return "?";
+}
+
+const char *const *restrict_attr_names(void)
+{
+	static const char *const *const lists[] = {attr_require, attr_auth_orig,
+	                                           attr_unauth_orig,
+	                                           attr_submit, attr_reject};
+	static const char *all[16];
+
+	if (all[0] == NULL) {
+		size_t n = 0;
+
+		for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+			for (size_t i = 0; lists[l][i] != NULL; i++)
+				all[n++] = lists[l][i];
+	}
+	return all;
+}
+
+/* Decide node k (from 1) once; -1 when its rules do not parse. */
+static int node_rule(const struct restrict_sender *s,
+                     const struct restrict_node *nodes, unsigned k, int *memo)
+{
+	struct restrict_rules r;
+
+	if (memo[k - 1] < 0) {
+		if (restrict_rules_parse(nodes[k - 1].rules, &r) < 0)
+			return -1;
+		memo[k - 1] = (int)restrict_decide(s, &r, 0);
+		restrict_rules_clear(&r);
+	}
+	return memo[k - 1];
+}
+
+int restrict_filter(const struct restrict_sender *s,
+                    const struct restrict_node *nodes, size_t n_nodes,
+                    const unsigned *paths, size_t n, bool *keep_r,
+                    enum restrict_rule *rule_r)
+{
+	int *memo = alloc_array(n_nodes + 1, sizeof(int));
+	enum restrict_rule first = RESTRICT_ALLOWED;
+	size_t kept = 0;
+	int ret = -1;
+
+	*rule_r = RESTRICT_ALLOWED;
+	for (size_t k = 0; k < n_nodes; k++) {
+		memo[k] = -1;
+		if (nodes[k].parent > k) /* a parent comes before its child */
+			goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		keep_r[i] = true;
+		if (paths[i] > n_nodes)
+			goto done;
+		for (unsigned k = paths[i]; k != 0; k = nodes[k - 1].parent) {
+			int rule = node_rule(s, nodes, k, memo);
+
+			if (rule < 0)
+				goto done;
+			if (rule == RESTRICT_ALLOWED)
+				continue;
+			keep_r[i] = false;
+			if (first == RESTRICT_ALLOWED)
+				first = (enum restrict_rule)rule;
+			if (nodes[k - 1].top) /* the whole address */
+				*rule_r = (enum restrict_rule)rule;
+		}
+		kept += keep_r[i];
+	}
+	if (*rule_r == RESTRICT_ALLOWED && kept == 0 && n > 0)
+		*rule_r = first;
+	ret = 0;
+done:
+	free(memo);
+	return ret;
 }
 
 bool restrict_recip_over(unsigned limit, unsigned n_accepted)

@@ -66,6 +66,10 @@ struct restrict_sender {
 	/* Every group the entry belongs to, nested, as DN keys. */
 	const char *const *groups;
 	size_t n_groups;
+	/* Authenticated, but its entry not read: only
+	 * msExchRequireAuthToSendTo is decided, the rules that name
+	 * senders are not (never a guess that refuses a listed sender). */
+	bool identity_unknown;
 };
 
 enum restrict_rule {
@@ -105,6 +109,34 @@ const char *restrict_rule_why(enum restrict_rule rule);
  * n_accepted are accepted already?
  */
 bool restrict_recip_over(unsigned limit, unsigned n_accepted);
+
+/* The attributes restrict_rules_read() reads (static, NULL-terminated). */
+const char *const *restrict_attr_names(void);
+
+/*
+ * The restricted entries an expansion met, as a tree: node k (from 1)
+ * is nodes[k - 1], its parent the restricted entry above it (0: none),
+ * top when it is the looked-up address's own entry; rules in the cached
+ * form. Each final recipient names the node of the last restricted entry
+ * on its way (0: none).
+ */
+struct restrict_node {
+	unsigned parent;
+	bool top;
+	const char *rules;
+};
+
+/*
+ * Apply the tree to one sender: keep_r[i] says whether recipient i (on
+ * path paths[i]) may receive. *rule_r is the rule that refuses the
+ * looked-up address as a whole (its own entry refuses, or no recipient is
+ * left), else RESTRICT_ALLOWED. -1 when a node is malformed (a parent
+ * not before it, rules that do not parse): the caller answers TEMPFAIL.
+ */
+int restrict_filter(const struct restrict_sender *s,
+                    const struct restrict_node *nodes, size_t n_nodes,
+                    const unsigned *paths, size_t n, bool *keep_r,
+                    enum restrict_rule *rule_r);
 
 /* One line, no tab, no LF, no space; "" for no rules. The caller frees. */
 char *restrict_rules_format(const struct restrict_rules *r);

@@ -288,6 +288,94 @@ static void test_cached_form(void **state)
 	restrict_rules_clear(&back);
 }
 
+static void test_identity_unknown(void **state)
+{
+	struct restrict_sender s = {.authenticated = true,
+	                            .identity_unknown = true};
+	struct restrict_rules r = {.require_auth = true};
+
+	(void)state;
+	dns_set(&r.auth_orig, U_ALICE);
+	/* Only what needs no identity is decided. */
+	assert_int_equal(restrict_decide(&s, &r, 0), RESTRICT_ALLOWED);
+	s.authenticated = false;
+	assert_int_equal(restrict_decide(&s, &r, 0), RESTRICT_REQUIRE_AUTH);
+	restrict_rules_clear(&r);
+}
+
+/* A group (top, auth only) with a nested group (only alice) holding a
+ * member with its own rule (never bob), and a plain member. */
+static void test_filter(void **state)
+{
+	static const struct restrict_node nodes[] = {
+	    {0, true, "a"},
+	    {1, false, "o:" U_ALICE},
+	    {2, false, "u:" U_BOB},
+	};
+	static const unsigned paths[] = {1, 2, 3, 1};
+	bool keep[4];
+	enum restrict_rule rule;
+
+	(void)state;
+	assert_int_equal(
+	    restrict_filter(&alice, nodes, 3, paths, 4, keep, &rule), 0);
+	assert_int_equal(rule, RESTRICT_ALLOWED);
+	assert_true(keep[0] && keep[1] && keep[2] && keep[3]);
+
+	/* bob: the nested group and its member drop out, the rest stays */
+	assert_int_equal(restrict_filter(&bob, nodes, 3, paths, 4, keep, &rule),
+	                 0);
+	assert_int_equal(rule, RESTRICT_ALLOWED);
+	assert_true(keep[0] && !keep[1] && !keep[2] && keep[3]);
+
+	/* nobody: the group itself refuses, nothing is delivered */
+	assert_int_equal(
+	    restrict_filter(&nobody, nodes, 3, paths, 4, keep, &rule), 0);
+	assert_int_equal(rule, RESTRICT_REQUIRE_AUTH);
+	assert_true(!keep[0] && !keep[1] && !keep[2] && !keep[3]);
+
+	/* no rules at all */
+	assert_int_equal(restrict_filter(&nobody, NULL, 0, (unsigned[]){0, 0},
+	                                 2, keep, &rule),
+	                 0);
+	assert_int_equal(rule, RESTRICT_ALLOWED);
+	assert_true(keep[0] && keep[1]);
+
+	/* only a nested restriction, and every recipient behind it */
+	static const struct restrict_node inner[] = {{0, false, "o:" U_ALICE}};
+	assert_int_equal(
+	    restrict_filter(&bob, inner, 1, (unsigned[]){1}, 1, keep, &rule),
+	    0);
+	assert_int_equal(rule, RESTRICT_ONLY_LISTED);
+
+	/* malformed: a parent after its child, a path past the end, rules
+	 * that do not parse */
+	static const struct restrict_node loop[] = {{2, false, "a"},
+	                                            {1, false, "a"}};
+	static const struct restrict_node junk[] = {{0, true, "x:y"}};
+	assert_int_equal(
+	    restrict_filter(&alice, loop, 2, (unsigned[]){1}, 1, keep, &rule),
+	    -1);
+	assert_int_equal(
+	    restrict_filter(&alice, nodes, 3, (unsigned[]){4}, 1, keep, &rule),
+	    -1);
+	assert_int_equal(
+	    restrict_filter(&alice, junk, 1, (unsigned[]){1}, 1, keep, &rule),
+	    -1);
+}
+
+static void test_attr_names(void **state)
+{
+	const char *const *names = restrict_attr_names();
+	size_t n = 0;
+
+	(void)state;
+	while (names[n] != NULL)
+		n++;
+	assert_int_equal(n, 10);
+	assert_string_equal(names[0], "msExchRequireAuthToSendTo");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +390,9 @@ int main(void)
 	    cmocka_unit_test(test_dn_key),
 	    cmocka_unit_test(test_read),
 	    cmocka_unit_test(test_cached_form),
+	    cmocka_unit_test(test_identity_unknown),
+	    cmocka_unit_test(test_filter),
+	    cmocka_unit_test(test_attr_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
