@@ -21,6 +21,7 @@ Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 python3 -m unittest -v test_restrict
 """
 
+import re
 import smtplib
 import ssl
 import subprocess
@@ -268,6 +269,27 @@ class RestrictTest(unittest.TestCase):
         rc, out = self.ctl_lookup("open@dirmx.test", "--from", self.user(1))
         self.assertEqual(rc, 0, out)
         self.assertIn("authonly@dirmx.test", out.split("=> deliver to:")[1])
+
+    def searches(self):
+        r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return int(re.search(r"(?m)^searches\s+(\d+)$", r.stdout).group(1))
+
+    def test_warm_restrictions_cost_no_search(self):
+        """Half the recipients restricted, senders on both listeners: once
+        the answers are cached, no message costs an LDAP search (issue 16:
+        < 0.1 per message warm)."""
+        restricted = ["authonly@dirmx.test", "onlyone@dirmx.test", "closed@dirmx.test",
+                      "notuser2@dirmx.test", "open@dirmx.test"]
+        plain = [self.user(i) for i in (3, 4, 5, 6, 8)]
+        self.over_mx(restricted + plain, "warm-0")
+        self.over_submission(1, restricted + plain, "warm-0s")
+        before = self.searches()
+        for n in range(5):
+            self.over_mx(restricted + plain, "warm-%d" % n)
+            self.over_submission(2, restricted + plain, "warm-%ds" % n)
+        self.assertEqual(self.searches() - before, 0, self.logs())
 
     def ctl_lookup(self, addr, *opts):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "lookup"]
