@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "restrict.h"
 #include "str.h"
 
 /* AD's userAccountControl flag for a disabled account. */
@@ -158,6 +159,9 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 		names_add(&rcpt, "userAccountControl");
 	}
 	names_add(&rcpt, m->disabled_attr);
+	/* who may send to it (restrict.h) */
+	for (const char *const *r = restrict_attr_names(); *r != NULL; r++)
+		names_add(&rcpt, *r);
 	/* what a directory change names the object by (dirwatch.h) */
 	names_add(&rcpt, dirmap_object_id_attr(m));
 	m->recipient_attrs = names_done(&rcpt);

@@ -32,6 +32,7 @@
 #include "ldpool.h"
 #include "log.h"
 #include "lookup_private.h"
+#include "restrict.h"
 #include "str.h"
 
 #define JOB_MAX_INFLIGHT 64
@@ -93,6 +94,7 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 	}
 	j->dests[j->n_dests].addr = alloc_strdup(addr);
 	j->dests[j->n_dests].hop = alloc_strdup(hop);
+	j->dests[j->n_dests].path = j->cur_rnode;
 	j->n_dests++;
 	lookup_trace(j, "deliver %s -> %s", addr, hop);
 	return true;
@@ -192,14 +194,71 @@ static bool job_relay_unknown(struct job *j, const char *addr, unsigned depth)
 	return true;
 }
 
+/* An entry holds a value we cannot read: TEMPFAIL, never a guess. */
+static void job_unreadable(struct job *j, const struct ldconn_entry *e,
+                           const char *error)
+{
+	char *reason = alloc_printf("directory: %s", error);
+
+	log_warn("lookup", "event=unreadable dn=\"%s\" error=\"%s\"", e->dn,
+	         error);
+	job_fail(j, LOOKUP_TEMPFAIL, reason);
+	free(reason);
+}
+
+/* What the entry says, once its restrictions are noted. */
+static void entry_act(struct job *j, const struct ldconn_entry *e,
+                      const struct dirmap_recipient *r, const char *addressed,
+                      unsigned depth, const char *chain)
+{
+	struct lookup *lk = j->lk;
+	struct dirmap_iter it = {0};
+	const char *value, *target;
+
+	if (r->group) {
+		if (depth > lk->map.max_hops) {
+			job_skip(j, "groups nested too deep");
+			return;
+		}
+		lookup_expand_group(j, e, depth);
+		return;
+	}
+	if (r->forwards) {
+		while (!j->status_set &&
+		       dirmap_forward_next(lk->dm, e, &it, &value, &target)) {
+			if (target == NULL)
+				lookup_trace(j,
+				             "skip forward to %s: not a mail "
+				             "address",
+				             value);
+			else if (r->hop != NULL)
+				/* A rewrite delivered to the entry's host. */
+				job_add_dest(j, target, r->hop);
+			else
+				job_forward(j, target, depth + 1, chain);
+		}
+		return;
+	}
+	if (addressed == NULL) {
+		addressed = r->primary;
+		if (addressed == NULL) {
+			lookup_trace(j, "skip %s: no mail address", e->dn);
+			return;
+		}
+	}
+	job_mailbox(j, r->hop, addressed);
+}
+
 void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
                           const char *addressed, unsigned depth,
                           const char *chain)
 {
 	struct lookup *lk = j->lk;
 	struct dirmap_recipient r;
-	struct dirmap_iter it = {0};
-	const char *value, *target, *error;
+	struct restrict_rules rules;
+	unsigned saved = j->cur_rnode;
+	const char *error;
+	int has;
 
 	if (!lookup_set_add(&j->dn_set, e->dn)) {
 		lookup_trace(j, "skip %s: already expanded (cycle or repeat)",
@@ -215,12 +274,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 		lookup_tag(j, 'd', e->dn);
 	}
 	if (dirmap_recipient(lk->dm, e, &r, &error) < 0) {
-		char *reason = alloc_printf("directory: %s", error);
-
-		log_warn("lookup", "event=unreadable dn=\"%s\" error=\"%s\"",
-		         e->dn, error);
-		job_fail(j, LOOKUP_TEMPFAIL, reason);
-		free(reason);
+		job_unreadable(j, e, error);
 		return;
 	}
 	if (r.disabled) {
@@ -230,38 +284,20 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 			lookup_trace(j, "skip %s: account disabled", e->dn);
 		return;
 	}
-	if (r.group) {
-		if (depth > lk->map.max_hops) {
-			job_skip(j, "groups nested too deep");
-			return;
-		}
-		lookup_expand_group(j, e, depth);
+	has = restrict_rules_read(e, &rules, &error);
+	if (has < 0) {
+		job_unreadable(j, e, error);
 		return;
 	}
-	if (r.forwards) {
-		while (!j->status_set &&
-		       dirmap_forward_next(lk->dm, e, &it, &value, &target)) {
-			if (target == NULL)
-				lookup_trace(j,
-				             "skip forward to %s: not a mail "
-				             "address",
-				             value);
-			else if (r.hop != NULL)
-				/* A rewrite delivered to the entry's host. */
-				job_add_dest(j, target, r.hop);
-			else
-				job_forward(j, target, depth + 1, chain);
-		}
-		return;
+	if (has > 0) {
+		char *line = restrict_rules_format(&rules);
+
+		lookup_trace(j, "sender restrictions of %s: %s", e->dn, line);
+		j->cur_rnode = lookup_job_rnode(j, line, depth == 0);
+		restrict_rules_clear(&rules);
 	}
-	if (addressed == NULL) {
-		addressed = r.primary;
-		if (addressed == NULL) {
-			lookup_trace(j, "skip %s: no mail address", e->dn);
-			return;
-		}
-	}
-	job_mailbox(j, r.hop, addressed);
+	entry_act(j, e, &r, addressed, depth, chain);
+	j->cur_rnode = saved;
 }
 
 /* The answer of an ADDR task: who owns the address? */
@@ -408,6 +444,7 @@ static void task_result(const struct ldconn_result *res, const char *dc_uri,
 	struct job *j = t->j;
 
 	lookup_task_detach(t);
+	j->cur_rnode = t->rnode;
 	if (dc_uri != NULL && j->dc == NULL)
 		j->dc = alloc_strdup(dc_uri);
 	if (!j->status_set) {
@@ -433,6 +470,7 @@ static void task_result(const struct ldconn_result *res, const char *dc_uri,
 			break;
 		}
 	}
+	j->cur_rnode = 0;
 	lookup_task_free(t);
 	lookup_task_finished(j);
 }

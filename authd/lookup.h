@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "restrict.h"
+
 struct event_base;
 struct ldpool;
 struct domains;
@@ -64,6 +66,8 @@ enum lookup_status {
 struct lookup_dest {
 	const char *addr;
 	const char *hop;
+	/* The last restricted entry on its way (restrict.h), 0: none. */
+	unsigned path;
 };
 
 struct lookup_answer {
@@ -82,6 +86,13 @@ struct lookup_answer {
 	/* With LOOKUP_F_TRACE: which rule applied, for people
 	 * (domtable_rule()); NULL otherwise. */
 	const char *rule;
+	/* OK: the sender restrictions met on the way (restrict_filter()
+	 * decides them per sender; cached with the answer). */
+	size_t n_rnodes;
+	const struct restrict_node *rnodes;
+	/* NOTFOUND by a sender restriction: the rule's attribute
+	 * (lookup_restrict()); NULL otherwise. */
+	const char *restricted;
 };
 
 #define LOOKUP_F_TRACE 0x1
@@ -149,6 +160,20 @@ void lookup_get_stats(const struct lookup *lk, struct lookup_stats *st_r);
 /* The answer cache's numbers; false when there is no cache. */
 struct cache_stats;
 bool lookup_get_cache_stats(const struct lookup *lk, struct cache_stats *st_r);
+
+/*
+ * The answer a as sender s may have it (restrict_filter()): a itself
+ * when no restriction applies, else *f_r, a copy with the recipients s
+ * may not send to left out, NOTFOUND with restricted set when the address
+ * refuses s as a whole or nobody is left, TEMPFAIL when the cached
+ * restrictions do not read. Each refusal is logged (event=rcpt_restricted)
+ * under log_id and request id. Call lookup_restrict_clear(f_r) after.
+ */
+const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
+                                            const struct restrict_sender *s,
+                                            const char *log_id, uint64_t id,
+                                            struct lookup_answer *f_r);
+void lookup_restrict_clear(struct lookup_answer *f);
 
 /* The presets: fill map with the defaults of "ad" or "ldap" (the
  * attribute mapping's are dirmap_preset()'s). */

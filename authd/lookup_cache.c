@@ -8,12 +8,21 @@
  * deletions are not seen); an answer made while a change arrived is not
  * stored at all. Invalidations and flushes bump inval_seq, which is how a
  * job in flight knows.
+ *
+ * An OK answer is kept as lines: LOOKUP_BLOB_RELAYED first for an internal
+ * relay's unknown address, then one "\tn\tPARENT\tTOP\tRULES" line per
+ * sender restriction met (restrict.h; node numbers from 1 in this order),
+ * then "addr\thop" or "addr\thop\tNODE" per recipient. The restrictions
+ * are decided per sender when the answer is used, so the key stays the
+ * address alone.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "alloc.h"
 #include "cache.h"
 #include "evloop.h"
@@ -62,9 +71,17 @@ void lookup_cache_store(struct job *j)
 
 		if (j->relayed_unknown)
 			ok = sbuf_append_str(b, LOOKUP_BLOB_RELAYED);
+		for (size_t i = 0; i < j->n_rnodes && ok; i++)
+			ok = sbuf_printf(b, "\tn\t%u\t%d\t%s\n",
+			                 j->rnodes[i].parent, j->rnodes[i].top,
+			                 j->rnodes[i].rules);
 		for (size_t i = 0; i < j->n_dests && ok; i++)
-			ok = sbuf_printf(b, "%s\t%s\n", j->dests[i].addr,
-			                 j->dests[i].hop);
+			ok = j->dests[i].path == 0
+			         ? sbuf_printf(b, "%s\t%s\n", j->dests[i].addr,
+			                       j->dests[i].hop)
+			         : sbuf_printf(
+			               b, "%s\t%s\t%u\n", j->dests[i].addr,
+			               j->dests[i].hop, j->dests[i].path);
 		if (ok)
 			cache_put_tagged(lk->cache, j->key, strlen(j->key),
 			                 sbuf_data(b), sbuf_len(b), false, now,
@@ -135,4 +152,85 @@ void lookup_set_watched(struct lookup *lk, bool watched)
 void lookup_set_deletions_seen(struct lookup *lk, bool seen)
 {
 	lk->deletions_unseen = !seen;
+}
+
+/* A number this file wrote; UINT32_MAX when it is not one (a node past
+ * every end: restrict_filter() refuses to guess, the answer is TEMPFAIL). */
+static unsigned blob_uint(const char *s)
+{
+	struct buf b;
+	uint64_t v;
+
+	buf_init(&b, s, strlen(s));
+	if (!buf_fetch_uint(&b, UINT32_MAX - 1, &v) || buf_remaining(&b) != 0)
+		return UINT32_MAX;
+	return (unsigned)v;
+}
+
+/* Split line at its tabs into at most max fields; how many. */
+static size_t split_tabs(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+
+	f[n++] = line;
+	for (char *p = line; *p != '\0' && n < max; p++)
+		if (*p == '\t') {
+			*p = '\0';
+			f[n++] = p + 1;
+		}
+	return n;
+}
+
+void lookup_blob_parse(struct lookup_blob *b, const void *v, size_t len,
+                       const char *spelling)
+{
+	size_t rl = strlen(LOOKUP_BLOB_RELAYED), lines = 0;
+	char *p, *f[5];
+
+	b->text = alloc_strndup(v, len);
+	p = b->text;
+	if (strncmp(p, LOOKUP_BLOB_RELAYED, rl) == 0) {
+		b->relayed = true;
+		p += rl;
+	}
+	/* One array for every line: a group's blob has thousands. */
+	for (char *q = p; (q = strchr(q, '\n')) != NULL; q++)
+		lines++;
+	b->dests = alloc_array(lines + 1, sizeof(*b->dests));
+	b->rnodes = alloc_array(lines + 1, sizeof(*b->rnodes));
+	while (*p != '\0') {
+		char *nl = strchr(p, '\n');
+		size_t n;
+
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		if (strncmp(p, "\tn\t", 3) == 0 &&
+		    split_tabs(p + 3, f, 3) == 3) {
+			b->rnodes[b->n_rnodes].parent = blob_uint(f[0]);
+			b->rnodes[b->n_rnodes].top = strcmp(f[1], "1") == 0;
+			b->rnodes[b->n_rnodes++].rules = f[2];
+		} else if ((n = split_tabs(p, f, 3)) >= 2) {
+			struct lookup_dest *d = &b->dests[b->n_dests++];
+
+			d->addr = f[0];
+			if (strcasecmp(f[0], spelling) == 0) {
+				if (b->spelling == NULL)
+					b->spelling = alloc_strdup(spelling);
+				d->addr = b->spelling;
+			}
+			d->hop = f[1];
+			d->path = n == 3 ? blob_uint(f[2]) : 0;
+		}
+		p = nl + 1;
+	}
+}
+
+void lookup_blob_clear(struct lookup_blob *b)
+{
+	free(b->text);
+	free(b->dests);
+	free(b->rnodes);
+	free(b->spelling);
+	memset(b, 0, sizeof(*b));
 }

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "dirmap.h"
 #include "lookup_private.h"
+#include "restrict.h"
 
 /* The member DN a value holds (uniqueMember's UID suffix cut). */
 static char *member_dn(const struct ldconn_value *v)
@@ -96,25 +97,6 @@ void lookup_range_result(struct job *j, struct task *t,
 	}
 }
 
-/* A DN as a key: ASCII lowercase, no space after a separator or around
- * '=' (what a server returns may be spelled apart from the member value). */
-static char *dn_key(const char *dn)
-{
-	char *k = alloc_strdup(dn), *o = k;
-
-	for (const char *p = dn; *p != '\0'; p++) {
-		if (*p == ' ' && o > k &&
-		    (o[-1] == ',' || o[-1] == '=' || o[-1] == '+' ||
-		     o[-1] == ';'))
-			continue;
-		if (*p == ' ' && (p[1] == '=' || p[1] == ','))
-			continue;
-		*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-	}
-	*o = '\0';
-	return k;
-}
-
 void lookup_dns_result(struct job *j, struct task *t,
                        const struct ldconn_result *res)
 {
@@ -127,7 +109,7 @@ void lookup_dns_result(struct job *j, struct task *t,
 	}
 	if (res->status == LDCONN_OK) {
 		for (size_t e = 0; e < res->n_entries && !j->status_set; e++) {
-			char *k = dn_key(res->entries[e].dn);
+			char *k = restrict_dn_key(res->entries[e].dn);
 
 			(void)lookup_set_add(&found, k);
 			free(k);
@@ -138,7 +120,7 @@ void lookup_dns_result(struct job *j, struct task *t,
 	/* Not returned (outside the base, dangling), or the server would
 	 * not search by DN: each alone, by a base search. */
 	for (size_t i = 0; i < t->n_dns && !j->status_set; i++) {
-		char *k = dn_key(t->dns[i]);
+		char *k = restrict_dn_key(t->dns[i]);
 
 		if (lookup_set_add(&found, k))
 			lookup_task_dn(j, t->dns[i], t->depth);

@@ -64,14 +64,11 @@ struct lookup_req {
 	struct evloop_timer *timer;
 	enum lookup_status status;
 	char *reason;
-	struct lookup_dest *dests;
-	size_t n_dests;
-	char *blob;
-	char *spelling;     /* the address as this request wrote it */
+	struct lookup_blob blob; /* a cached OK answer */
+	bool cached;
 	const char *domain; /* static: lookup_answer's domain */
 	char *address;      /* canonical, for the rule (trace only) */
 	unsigned flags;
-	bool relayed;                /* the cached answer: internal relay */
 	LIST_ENTRY(lookup_req) link; /* among its job's waiters */
 };
 
@@ -84,6 +81,7 @@ static struct task *task_new(struct job *j, enum task_kind kind, unsigned depth)
 	t->j = j;
 	t->kind = kind;
 	t->depth = depth;
+	t->rnode = j->cur_rnode;
 	TAILQ_INSERT_TAIL(&j->queue, t, link);
 	return t;
 }
@@ -260,6 +258,16 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 	free(range);
 }
 
+unsigned lookup_job_rnode(struct job *j, char *rules, bool top)
+{
+	j->rnodes =
+	    alloc_resize(j->rnodes, j->n_rnodes + 1, sizeof(*j->rnodes));
+	j->rnodes[j->n_rnodes].parent = j->cur_rnode;
+	j->rnodes[j->n_rnodes].top = top;
+	j->rnodes[j->n_rnodes].rules = rules;
+	return (unsigned)++j->n_rnodes;
+}
+
 void lookup_job_cancel_tasks(struct job *j)
 {
 	while (!TAILQ_EMPTY(&j->queue))
@@ -347,9 +355,7 @@ static void req_free(struct lookup_req *r)
 {
 	evloop_timer_free(&r->timer);
 	free(r->reason);
-	free(r->dests);
-	free(r->blob);
-	free(r->spelling);
+	lookup_blob_clear(&r->blob);
 	free(r->address);
 	free(r);
 }
@@ -357,64 +363,22 @@ static void req_free(struct lookup_req *r)
 static void req_answer_now(void *ctx)
 {
 	struct lookup_req *r = ctx;
-	char *rule =
-	    answer_rule(r->lk, r->address, r->flags, r->status, r->relayed);
+	char *rule = answer_rule(r->lk, r->address, r->flags, r->status,
+	                         r->blob.relayed);
 	struct lookup_answer a = {.status = r->status,
 	                          .rule = rule,
 	                          .reason = r->reason,
-	                          .n_dests = r->n_dests,
-	                          .dests = r->dests,
-	                          .cached = r->blob != NULL,
+	                          .n_dests = r->blob.n_dests,
+	                          .dests = r->blob.dests,
+	                          .cached = r->cached,
+	                          .n_rnodes = r->blob.n_rnodes,
+	                          .rnodes = r->blob.rnodes,
 	                          .domain = r->domain != NULL ? r->domain
 	                                                      : "external"};
 
 	r->cb(&a, r->ctx);
 	free(rule);
 	req_free(r);
-}
-
-/*
- * Parse a cached "addr\thop\n" blob into r->dests (pointing into it).
- * The cache key is case-folded, so the address itself is answered as this
- * request spelled it, not as the request that filled the cache did.
- */
-static void req_from_blob(struct lookup_req *r, const void *v, size_t len,
-                          const char *spelling)
-{
-	size_t lines = 0;
-	char *p;
-
-	r->blob = alloc_strndup(v, len);
-	if (strncmp(r->blob, LOOKUP_BLOB_RELAYED,
-	            strlen(LOOKUP_BLOB_RELAYED)) == 0) {
-		r->relayed = true;
-		memmove(r->blob, r->blob + strlen(LOOKUP_BLOB_RELAYED),
-		        len - strlen(LOOKUP_BLOB_RELAYED) + 1);
-	}
-	/* One array for every line: a group's blob has thousands. */
-	for (p = r->blob; (p = strchr(p, '\n')) != NULL; p++)
-		lines++;
-	r->dests = alloc_array(lines + 1, sizeof(*r->dests));
-	for (p = r->blob; *p != '\0';) {
-		char *tab = strchr(p, '\t'), *nl;
-
-		if (tab == NULL)
-			break;
-		nl = strchr(tab, '\n');
-		if (nl == NULL)
-			break;
-		*tab = '\0';
-		*nl = '\0';
-		r->dests[r->n_dests].addr = p;
-		if (strcasecmp(p, spelling) == 0) {
-			if (r->spelling == NULL)
-				r->spelling = alloc_strdup(spelling);
-			r->dests[r->n_dests].addr = r->spelling;
-		}
-		r->dests[r->n_dests].hop = tab + 1;
-		r->n_dests++;
-		p = nl + 1;
-	}
 }
 
 static void job_begin_timer(void *ctx)
@@ -464,12 +428,12 @@ struct lookup_req *lookup_job_start(struct lookup *lk, const char *address,
 				lk->stats.cache_notfound++;
 			else
 				lk->stats.cache_ok++;
+			r->cached = true;
 			if (negative)
 				r->reason = alloc_strndup(v, vlen);
 			else
-				req_from_blob(r, v, vlen, addr_format(a));
-			if (r->blob == NULL)
-				r->blob = alloc_strdup("");
+				lookup_blob_parse(&r->blob, v, vlen,
+				                  addr_format(a));
 			r->timer =
 			    evloop_timer_new(lk->base, req_answer_now, r);
 			evloop_timer_start(r->timer, 0);
@@ -516,6 +480,9 @@ static void job_free(struct job *j)
 		free((char *)j->dests[i].hop);
 	}
 	free(j->dests);
+	for (size_t i = 0; i < j->n_rnodes; i++)
+		free((char *)j->rnodes[i].rules);
+	free(j->rnodes);
 	for (size_t i = 0; i < j->n_trace; i++)
 		free(j->trace[i]);
 	free(j->trace);
@@ -544,6 +511,8 @@ void lookup_job_finish(struct job *j)
 	                          .n_trace = j->n_trace,
 	                          .trace = (const char *const *)j->trace,
 	                          .searches = j->searches,
+	                          .n_rnodes = j->n_rnodes,
+	                          .rnodes = j->rnodes,
 	                          .domain = domain_kind(lk, j->address)};
 
 	if (j->status != LOOKUP_OK) {

@@ -50,7 +50,8 @@ struct task {
 	size_t n_dns;
 	unsigned depth;
 	unsigned range_start;
-	bool stripped; /* ADDR: the +detail was already removed */
+	unsigned rnode; /* the restricted entry above it (lookup_job_rnode) */
+	bool stripped;  /* ADDR: the +detail was already removed */
 	struct ldpool_req *req;
 	TAILQ_ENTRY(task) link; /* in its job's queue, or running */
 };
@@ -83,6 +84,11 @@ struct job {
 	 * answer's reason when nothing deliverable is left. */
 	char *skip_reason;
 	char *dc;
+	/* Sender restrictions met (restrict_node, rules owned), and the
+	 * node of the entry being read: its tasks and dests inherit it. */
+	struct restrict_node *rnodes;
+	size_t n_rnodes;
+	unsigned cur_rnode;
 	unsigned searches;
 	struct evloop_timer *start;
 	void (*begin)(struct job *j); /* the first step, from start */
@@ -141,8 +147,27 @@ void lookup_job_cancel_tasks(struct job *j);
 void lookup_job_finish(struct job *j);
 bool lookup_try_subaddress(struct job *j, struct task *t);
 
+/* A restricted entry: a new node under j->cur_rnode (takes rules). */
+unsigned lookup_job_rnode(struct job *j, char *rules, bool top);
+
 /* lookup_cache.c: keep the job's answer, as the TTL rules say */
 void lookup_cache_store(struct job *j);
+
+/* A cached OK answer, read back: dests and rnodes point into text. */
+struct lookup_blob {
+	char *text;
+	bool relayed; /* internal relay: an address no object holds */
+	struct lookup_dest *dests;
+	size_t n_dests;
+	struct restrict_node *rnodes;
+	size_t n_rnodes;
+	char *spelling; /* the address as this request wrote it */
+};
+/* The cache key is case-folded: the address itself is answered as
+ * spelling writes it, not as the request that filled the cache did. */
+void lookup_blob_parse(struct lookup_blob *b, const void *v, size_t len,
+                       const char *spelling);
+void lookup_blob_clear(struct lookup_blob *b);
 
 /* lookup_util.c */
 /* Add a line to the answer's trace, when the request asked for one. */

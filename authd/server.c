@@ -55,6 +55,7 @@ struct pending {
 	struct lookup_req *lreq;
 	struct authcheck_req *areq;
 	char op[8]; /* THROTTLE's */
+	struct restrict_sender sender; /* LOOKUP: who sends */
 	LIST_ENTRY(pending) link;
 };
 
@@ -132,10 +133,13 @@ static void pending_free(struct pending *p)
 /* --- LOOKUP ----------------------------------------------------------------
  */
 
-static void lookup_done(const struct lookup_answer *a, void *ctx)
+static void lookup_done(const struct lookup_answer *whole, void *ctx)
 {
 	struct pending *p = ctx;
 	struct conn *c = p->c;
+	struct lookup_answer f;
+	const struct lookup_answer *a =
+	    lookup_restrict(whole, &p->sender, c->name, p->id, &f);
 	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
 	                        : a->status == LOOKUP_NOTFOUND
 	                            ? AUTHPROTO_NOTFOUND
@@ -144,6 +148,8 @@ static void lookup_done(const struct lookup_answer *a, void *ctx)
 	    authproto_msg_new_answer(v, AUTHPROTO_LOOKUP, p->id);
 
 	p->lreq = NULL;
+	if (a->restricted != NULL)
+		authproto_msg_add_str(m, "restricted", a->restricted);
 	if (a->status == LOOKUP_OK) {
 		for (size_t i = 0; i < a->n_dests; i++) {
 			authproto_msg_add_str(m, "rcpt", a->dests[i].addr);
@@ -168,6 +174,7 @@ static void lookup_done(const struct lookup_answer *a, void *ctx)
 	         : a->status == LOOKUP_NOTFOUND ? "notfound"
 	                                        : "tempfail",
 	         a->n_dests, a->searches, a->cached ? 1 : 0);
+	lookup_restrict_clear(&f);
 	send_msg(c, m);
 	pending_free(p);
 }
@@ -184,6 +191,11 @@ static void do_lookup(struct conn *c, const struct authproto_msg *req)
 		flags |= LOOKUP_F_TRACE;
 	if (nocache != NULL && strcmp(nocache, "1") == 0)
 		flags |= LOOKUP_F_NOCACHE;
+	/* Until the sender's entry is read, an authenticated sender is
+	 * judged by msExchRequireAuthToSendTo alone; an unauthenticated
+	 * one is nobody (restrict.h). */
+	p->sender.authenticated = authproto_msg_get(req, "user") != NULL;
+	p->sender.identity_unknown = p->sender.authenticated;
 	p->lreq = lookup_start(c->srv->b.lookup, authproto_msg_get(req, "addr"),
 	                       flags, lookup_done, p);
 }

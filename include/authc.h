@@ -89,6 +89,10 @@ struct authc_lookup_result {
 	 * "external" (also when authd did not say): the relay decision for
 	 * the MX listener. */
 	const char *domain;
+	/* NOTFOUND because the sender may not send to this recipient: the
+	 * rule's attribute ("msExchRequireAuthToSendTo", "authOrig/..."),
+	 * else NULL. */
+	const char *restricted;
 };
 
 struct authc_auth_result {

@@ -68,6 +68,8 @@ static void deliver_lookup(union authc_cb cb, void *ctx,
 	res.n_dests = n;
 	res.dests = dests;
 	res.dc = authproto_msg_get(m, "dc");
+	if (st == AUTHC_NOTFOUND)
+		res.restricted = authproto_msg_get(m, "restricted");
 	cb.lookup(&res, ctx);
 	free(dests);
 }

@@ -146,6 +146,7 @@ static const struct authproto_fieldspec lookup_fail[] = {
     {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
     {"rule", AP_TEXT, 0, TEXT_MAX, NULL},
     {"trace", AP_TEXT, AP_REP, TEXT_MAX, NULL},
+    {"restricted", AP_TOKEN, 0, 64, NULL},
 };
 static const struct authproto_fieldspec auth_fail[] = {
     {"reason", AP_TEXT, AP_REQ, TEXT_MAX, NULL},

@@ -30,7 +30,7 @@ static const char *const refusal_names[RSTATS_REFUSE_N] = {
     "unknown_recipient",     "relay_denied",        "recipient_policy",
     "directory_unavailable", "too_many_recipients", "sender_not_owned",
     "insufficient_storage",  "message_too_big",     "mail_loop",
-    "bad_content",           "spool_error",
+    "bad_content",           "spool_error",         "sender_restricted",
 };
 static const char *const tls_names[RSTATS_TLS_N] = {"TLSv1.2", "TLSv1.3",
                                                     "other"};

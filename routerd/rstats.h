@@ -29,8 +29,9 @@ enum rstats_refusal {
 	RSTATS_REFUSE_STORAGE, /* 452 4.3.1 spool_min_free */
 	RSTATS_REFUSE_TOO_BIG,
 	RSTATS_REFUSE_LOOP,
-	RSTATS_REFUSE_CONTENT, /* NUL bytes, lines too long */
-	RSTATS_REFUSE_SPOOL,   /* 451 4.3.0 the spool failed */
+	RSTATS_REFUSE_CONTENT,    /* NUL bytes, lines too long */
+	RSTATS_REFUSE_SPOOL,      /* 451 4.3.0 the spool failed */
+	RSTATS_REFUSE_RESTRICTED, /* 550 5.7.1 the sender may not send */
 	RSTATS_REFUSE_N
 };
 

@@ -244,6 +244,20 @@ static bool rcpt_answer(struct session *s, const struct authc_lookup_result *r)
 
 	free(s->pending_reply);
 	s->pending_reply = NULL;
+	if (r->status == AUTHC_NOTFOUND && r->restricted != NULL) {
+		/* The directory says who may send here: the admin's choice
+		 * holds for the postmaster too. */
+		log_info(s->id,
+		         "event=rcpt_restricted rcpt=<%s> rule=%s sender=%s",
+		         addr, r->restricted,
+		         s->auth_user != NULL ? s->auth_user : "(none)");
+		s->stats->refused[RSTATS_REFUSE_RESTRICTED]++;
+		session_reply(s, 550, "5.7.1",
+		              "<%s>: sender not allowed to send to this "
+		              "recipient",
+		              addr);
+		goto done;
+	}
 	if (r->status != AUTHC_OK && postmaster_fallback(s, r)) {
 		if (s->areq != NULL)
 			return false; /* asking for the configured postmaster */

@@ -328,21 +328,29 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 	const char *sock = parse_socket_opt(&argc, &argv);
 	struct authproto_msg *m, *ans = NULL;
 	struct authproto_field f;
+	const char *from = NULL, *restricted;
 	bool nocache = false;
 	int ret = 0, i = 1;
 
-	if (argc >= 2 && strcmp(argv[1], "--no-cache") == 0) {
-		nocache = true;
-		i++;
-	}
+	for (; i < argc - 1; i++)
+		if (strcmp(argv[i], "--no-cache") == 0)
+			nocache = true;
+		else if (strcmp(argv[i], "--from") == 0 && i + 2 < argc)
+			from = argv[++i];
+		else
+			break;
 	if (argc != i + 1) {
 		fprintf(stderr, "usage: dirmxctl lookup [-S SOCKET] "
-		                "[--no-cache] ADDRESS\n");
+		                "[--no-cache] [--from SENDER] ADDRESS\n");
 		return 2;
 	}
 	m = authproto_msg_new_request(AUTHPROTO_LOOKUP, 1);
 	authproto_msg_add_str(m, "addr", argv[i]);
-	authproto_msg_add_str(m, "context", "mx");
+	/* Without --from: an unauthenticated sender on the MX listener;
+	 * with it: SENDER authenticated on submission. */
+	authproto_msg_add_str(m, "context", from != NULL ? "submission" : "mx");
+	if (from != NULL)
+		authproto_msg_add_str(m, "user", from);
 	authproto_msg_add_str(m, "trace", "1");
 	if (nocache)
 		authproto_msg_add_str(m, "nocache", "1");
@@ -356,6 +364,12 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 		printf("  answered by %s\n", authproto_msg_get(ans, "dc"));
 	if (authproto_msg_get(ans, "rule") != NULL)
 		printf("  rule: %s\n", authproto_msg_get(ans, "rule"));
+	restricted = authproto_msg_get(ans, "restricted");
+	printf("  sender: %s\n",
+	       from != NULL ? from : "unauthenticated (MX listener): nobody");
+	if (restricted != NULL)
+		printf("  restriction: %s refuses this sender (550 5.7.1)\n",
+		       restricted);
 	if (authproto_msg_verb(ans) != AUTHPROTO_OK) {
 		ret = print_failure(ans);
 		authproto_msg_deinit(&ans);

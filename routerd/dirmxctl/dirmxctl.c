@@ -62,13 +62,17 @@ static const struct ctl_command commands[] = {
      "exit status: 0 at least one server listed, 1 none found or a "
      "negative\nanswer, 2 usage error, 3 authd unreachable or TEMPFAIL\n",
      ctl_dc},
-    {"lookup", "[-S SOCKET] [--no-cache] ADDRESS",
+    {"lookup", "[-S SOCKET] [--no-cache] [--from SENDER] ADDRESS",
      "where mail for ADDRESS goes, and why",
      "Ask authd where mail for ADDRESS goes (as for the MX listener), with "
      "its trace:\nthe objects found, forwards followed, groups expanded, "
-     "and the final list of\nrecipients and next hops.\n" SOCKET_AUTHD
+     "the sender restrictions\nmet, and the final list of recipients and "
+     "next hops.\n" SOCKET_AUTHD
      "  --no-cache    ask the directory even if the answer is "
-     "cached\n" EXIT_AUTHD,
+     "cached\n"
+     "  --from SENDER as for SENDER authenticated on submission (without "
+     "it: an\n                unauthenticated sender, who is nobody to "
+     "the sender restrictions)\n" EXIT_AUTHD,
      ctl_lookup},
     {"auth", "[-S SOCKET] [--status|--reset] USER",
      "check USER's password, or show or reset its lockout throttle",

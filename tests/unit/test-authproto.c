@@ -89,6 +89,9 @@ static const struct line_case good[] = {
     AN(LOOKUP, "NOTFOUND 1 reason=no dc=ldap://dc1 rule=authoritative"),
     AN(LOOKUP, "TEMPFAIL 1 reason=down rule=deferred trace=a"),
     AN(LOOKUP, "ERROR 1 reason=unknown%20key"),
+    /* Sender restrictions (issue 16): the rule that refuses. */
+    AN(LOOKUP, "NOTFOUND 1 reason=x restricted=msExchRequireAuthToSendTo"),
+    AN(LOOKUP, "NOTFOUND 1 reason=x restricted=authOrig/dLMemSubmitPerms"),
     AN(AUTH, "OK 2 user=alice@x"),
     AN(AUTH, "NOTFOUND 2 reason=bad%20credentials delay_ms=1000"),
     AN(AUTH, "TEMPFAIL 2 reason=directory%20unavailable"),
@@ -140,6 +143,8 @@ static const struct line_case bad[] = {
     BADRQ("HELLO 1 version=1 client=x", "ID not allowed here"),
     BADRQ("OK 1 user=a", "not a request"),
     BADAN(LOOKUP, "LOOKUP 1 addr=a context=mx", "not an answer"),
+    BADAN(LOOKUP, "OK 1 rcpt=a hop=b cached=0 restricted=authOrig",
+          "unknown key"),
     BADAN(LOOKUP, "OK 0 rcpt=a hop=b cached=0", "ID not allowed here"),
     BADAN(NONE, "ERROR 3 reason=x", "ID not allowed here"),
     BADAN(NONE, "OK 0", "answer not allowed to this request"),

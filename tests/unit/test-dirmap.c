@@ -549,10 +549,14 @@ static void test_searched_attributes(void **state)
 	struct dirmap *m = map_new(false, "employeeType", NULL);
 	struct dirmap *ad = map_new(true, NULL, NULL);
 	static const char *const ldap_rcpt[] = {
-	    "mail",           "member",      "uniqueMember",
-	    "dirmxNextHop",   "mailHost",    "mailRoutingAddress",
-	    "dirmxForwardTo", "objectClass", "employeeType",
-	    "entryUUID",      NULL};
+	    "mail", "member", "uniqueMember", "dirmxNextHop", "mailHost",
+	    "mailRoutingAddress", "dirmxForwardTo", "objectClass",
+	    "employeeType",
+	    /* who may send (restrict.h): both spellings, both presets */
+	    "msExchRequireAuthToSendTo", "dirmxRequireAuthToSendTo", "authOrig",
+	    "dirmxAuthOrig", "unauthOrig", "dirmxUnauthOrig",
+	    "dLMemSubmitPerms", "dirmxMemSubmitPerms", "dLMemRejectPerms",
+	    "dirmxMemRejectPerms", "entryUUID", NULL};
 	static const char *const ad_rcpt[] = {"mail",
 	                                      "member;range=0-*",
 	                                      "dirmxNextHop",
@@ -562,6 +566,16 @@ static void test_searched_attributes(void **state)
 	                                      "proxyAddresses",
 	                                      "userAccountControl",
 	                                      "dirmxAccountDisabled",
+	                                      "msExchRequireAuthToSendTo",
+	                                      "dirmxRequireAuthToSendTo",
+	                                      "authOrig",
+	                                      "dirmxAuthOrig",
+	                                      "unauthOrig",
+	                                      "dirmxUnauthOrig",
+	                                      "dLMemSubmitPerms",
+	                                      "dirmxMemSubmitPerms",
+	                                      "dLMemRejectPerms",
+	                                      "dirmxMemRejectPerms",
 	                                      "objectGUID",
 	                                      NULL};
 	const char *const *l;

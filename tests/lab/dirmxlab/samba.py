@@ -91,6 +91,30 @@ _EXCHANGE_ATTRS = [
      "2.5.5.12", "64", "1", "64"),
 ]
 
+# Exchange's delivery restrictions (issue 16), with Exchange's syntaxes:
+# msExchRequireAuthToSendTo Boolean (2.5.5.8), msExchRecipLimit Integer
+# (2.5.5.9), authOrig / unauthOrig / dLMemSubmitPerms / dLMemRejectPerms
+# multi-valued Object(OR-Name) (2.5.5.7, oMSyntax 127, the OR-Name
+# oMObjectClass). authOrig's OID is Exchange's (1.2.840.113556.1.2.129, as
+# Samba's own dsdb syntax test declares it); the others' OIDs could not be
+# checked here, so they are lab stand-ins under dirmx's arc (.3.N), which
+# changes nothing authd reads. Exchange declares the four lists as forward
+# links (authOrig: linkID 110); the lab leaves the links out, which changes
+# nothing authd reads either.
+_RESTRICT_ARC = "1.2.840.113556.1.8000.2554.58836.31139.37255.18437.35415.3930526.12277151.3."
+_OR_NAME = ("2.5.5.7", "127", "VgYBAgULHQ==")
+_EXCHANGE_RESTRICT_ATTRS = [
+    # cn, lDAPDisplayName, OID, (syntax, oMSyntax, oMObjectClass), single
+    ("ms-Exch-Require-Auth-To-Send-To", "msExchRequireAuthToSendTo", _RESTRICT_ARC + "1",
+     ("2.5.5.8", "1", None), True),
+    ("ms-Exch-Auth-Orig", "authOrig", "1.2.840.113556.1.2.129", _OR_NAME, False),
+    ("ms-Exch-Unauth-Orig", "unauthOrig", _RESTRICT_ARC + "2", _OR_NAME, False),
+    ("ms-Exch-DL-Mem-Submit-Perms", "dLMemSubmitPerms", _RESTRICT_ARC + "3", _OR_NAME, False),
+    ("ms-Exch-DL-Mem-Reject-Perms", "dLMemRejectPerms", _RESTRICT_ARC + "4", _OR_NAME, False),
+    ("ms-Exch-Recip-Limit", "msExchRecipLimit", _RESTRICT_ARC + "5", ("2.5.5.9", "2", None),
+     True),
+]
+
 
 def samba_version():
     r = subprocess.run(["samba", "-V"], capture_output=True, text=True)
@@ -693,6 +717,34 @@ class SambaDC:
         mod = ["dn: CN=Mail-Recipient,%s" % schema_dn, "changetype: modify", "add: mayContain"]
         mod += ["mayContain: " + a[1] for a in _EXCHANGE_ATTRS
                 if ("lDAPDisplayName: %s" % a[1]) not in have]
+        records.append("\n".join(mod + ["-"]) + "\n")
+        self.apply_schema_ldif("\n".join(records), forest_dn_placeholder=None)
+
+    def add_exchange_restrictions(self):
+        """Add Exchange's delivery restriction attributes
+        (_EXCHANGE_RESTRICT_ATTRS) and let every mail recipient hold them.
+        Idempotent."""
+        schema_dn = "CN=Schema,CN=Configuration," + self.base_dn
+        have = self.ldapsearch("(|%s)" % "".join(
+            "(lDAPDisplayName=%s)" % a[1] for a in _EXCHANGE_RESTRICT_ATTRS),
+            ["lDAPDisplayName"], base=schema_dn, scope="one").stdout
+        new = [a for a in _EXCHANGE_RESTRICT_ATTRS
+               if ("lDAPDisplayName: %s" % a[1]) not in have]
+        if not new:
+            return
+        records = []
+        for cn, ldap_name, oid, (syntax, om, om_class), single in new:
+            lines = ["dn: CN=%s,%s" % (cn, schema_dn),
+                     "objectClass: top", "objectClass: attributeSchema",
+                     "cn: " + cn, "attributeID: " + oid, "lDAPDisplayName: " + ldap_name,
+                     "adminDisplayName: " + cn, "attributeSyntax: " + syntax,
+                     "oMSyntax: " + om, "isSingleValued: " + ("TRUE" if single else "FALSE"),
+                     "searchFlags: 0", "isMemberOfPartialAttributeSet: TRUE"]
+            if om_class:
+                lines.append("oMObjectClass:: " + om_class)
+            records.append("\n".join(lines) + "\n")
+        mod = ["dn: CN=Mail-Recipient,%s" % schema_dn, "changetype: modify", "add: mayContain"]
+        mod += ["mayContain: " + a[1] for a in new]
         records.append("\n".join(mod + ["-"]) + "\n")
         self.apply_schema_ldif("\n".join(records), forest_dn_placeholder=None)
 

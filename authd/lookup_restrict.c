@@ -1,0 +1,82 @@
+/*
+ * lookup_restrict - a lookup's answer as one sender may have it; see
+ * lookup.h (lookup_restrict()).
+ *
+ * The answer, cached or fresh, holds every recipient the address leads
+ * to and the sender restrictions met on the way; the decision is
+ * restrict_filter()'s, made here per request, so the cache key stays the
+ * address and a second sender costs no search.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "lookup.h"
+
+const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
+                                            const struct restrict_sender *s,
+                                            const char *log_id, uint64_t id,
+                                            struct lookup_answer *f_r)
+{
+	unsigned *paths;
+	bool *keep;
+	enum restrict_rule rule;
+	struct lookup_dest *dests;
+	size_t n = 0;
+
+	memset(f_r, 0, sizeof(*f_r));
+	if (a->status != LOOKUP_OK || a->n_rnodes == 0)
+		return a;
+	*f_r = *a;
+	paths = alloc_array(a->n_dests + 1, sizeof(*paths));
+	keep = alloc_array(a->n_dests + 1, sizeof(*keep));
+	for (size_t i = 0; i < a->n_dests; i++)
+		paths[i] = a->dests[i].path;
+	if (restrict_filter(s, a->rnodes, a->n_rnodes, paths, a->n_dests, keep,
+	                    &rule) < 0) {
+		log_error(log_id, "event=rcpt_restricted id=%llu error=\"%s\"",
+		          (unsigned long long)id,
+		          "cached sender restrictions do not read");
+		f_r->status = LOOKUP_TEMPFAIL;
+		f_r->reason = "sender restrictions do not read";
+		f_r->n_dests = 0;
+		f_r->dests = NULL;
+		goto done;
+	}
+	dests = alloc_array(a->n_dests + 1, sizeof(*dests));
+	for (size_t i = 0; i < a->n_dests; i++) {
+		if (keep[i]) {
+			dests[n++] = a->dests[i];
+			continue;
+		}
+		if (rule == RESTRICT_ALLOWED)
+			log_info(log_id,
+			         "event=rcpt_restricted id=%llu member=<%s> "
+			         "action=dropped",
+			         (unsigned long long)id, a->dests[i].addr);
+	}
+	f_r->dests = dests;
+	f_r->n_dests = n;
+	if (rule != RESTRICT_ALLOWED) {
+		log_info(log_id,
+		         "event=rcpt_restricted id=%llu rule=%s sender=%s "
+		         "action=refused",
+		         (unsigned long long)id, restrict_rule_attr(rule),
+		         s->authenticated ? "authenticated" : "nobody");
+		f_r->status = LOOKUP_NOTFOUND;
+		f_r->reason = restrict_rule_why(rule);
+		f_r->restricted = restrict_rule_attr(rule);
+		f_r->n_dests = 0;
+	}
+done:
+	free(paths);
+	free(keep);
+	return f_r;
+}
+
+void lookup_restrict_clear(struct lookup_answer *f)
+{
+	free((struct lookup_dest *)f->dests);
+	memset(f, 0, sizeof(*f));
+}

@@ -1,0 +1,301 @@
+"""Who may send to a recipient (issue 16, section 1), against slapd with
+dirmx's schema, through SMTP on the MX and the submission listeners.
+
+The lab is deliverytest's (slapd, authd, routerd, mailbox sinks A and B)
+with a submission listener added, and these entries:
+
+  authonly@dirmx.test   dirmxRequireAuthToSendTo TRUE            (sink A)
+  onlyone@dirmx.test    dirmxAuthOrig: user 1                    (sink A)
+  notuser2@dirmx.test   dirmxUnauthOrig: user 2                  (sink A)
+  members@dirmx.test    dirmxMemSubmitPerms: group "senders"       (sink A)
+  nonmembers@dirmx.test dirmxMemRejectPerms: group "senders"       (sink A)
+  closed@dirmx.test     group, dirmxRequireAuthToSendTo TRUE: users 3, 4
+  open@dirmx.test       group, no rule: user 5 and authonly (restricted)
+
+On the MX listener the sender is unauthenticated and, with
+trust_envelope_sender_for_restrictions off (the default), nobody: refused
+where only authenticated or listed senders may send, never matched by a
+refusal list. On submission the sender is authenticated.
+
+Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
+python3 -m unittest -v test_restrict
+"""
+
+import re
+import smtplib
+import ssl
+import subprocess
+import unittest
+
+from dirmxlab import free_port
+from dirmxlab.ldapdata import PASSWORD
+
+from deliverytest import DeliveryLab, bin_path
+from smtptest import wait_for
+
+CLIENT = "127.0.0.2"  # not in relay_networks: an Internet client
+REFUSED = "sender not allowed to send to this recipient"
+
+
+def recipient(uid, mail, mailhost, people, extra):
+    return ("dn: uid=%s,%s\nobjectClass: inetOrgPerson\n"
+            "objectClass: inetLocalMailRecipient\nobjectClass: dirmxRecipient\n"
+            "uid: %s\ncn: %s\nsn: %s\nmail: %s\nmailHost: %s\n%s\n"
+            % (uid, people, uid, uid, uid, mail, mailhost, extra))
+
+
+def group(name, mail, members, groups_dn, extra=""):
+    return ("dn: cn=%s,%s\nobjectClass: groupOfNames\nobjectClass: dirmxRecipient\n"
+            "cn: %s\nmail: %s\n%s%s\n"
+            % (name, groups_dn, name, mail, "".join("member: %s\n" % m for m in members),
+               extra))
+
+
+class RestrictTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sub = free_port()
+        cls.dl = dl = DeliveryLab(
+            "restrict", start=False, users=10,
+            routerd="\n[listener submission]\naddress = 127.0.0.1:%d\n"
+                    "role = submission\n" % cls.sub)
+        try:
+            info = dl.info
+            people, groups_dn = info["people_dn"], info["groups_dn"]
+            cls.mbx_a = "[127.0.0.1]:%d" % dl.port_a
+            u = info["users"]
+            staff = "cn=senders,%s" % groups_dn
+            dl.slapd.add_ldif(
+                group("senders", "senders@dirmx.test", [u[1]["dn"]], groups_dn)
+                + recipient("authonly", "authonly@dirmx.test", cls.mbx_a, people,
+                            "dirmxRequireAuthToSendTo: TRUE\n")
+                + recipient("onlyone", "onlyone@dirmx.test", cls.mbx_a, people,
+                            "dirmxAuthOrig: %s\n" % u[1]["dn"])
+                + recipient("notuser2", "notuser2@dirmx.test", cls.mbx_a, people,
+                            "dirmxUnauthOrig: %s\n" % u[2]["dn"])
+                + recipient("members", "members@dirmx.test", cls.mbx_a, people,
+                            "dirmxMemSubmitPerms: %s\n" % staff)
+                + recipient("nonmembers", "nonmembers@dirmx.test", cls.mbx_a, people,
+                            "dirmxMemRejectPerms: %s\n" % staff)
+                + group("closed", "closed@dirmx.test", [u[3]["dn"], u[4]["dn"]], groups_dn,
+                        "dirmxRequireAuthToSendTo: TRUE\n")
+                + group("open", "open@dirmx.test",
+                        [u[5]["dn"], "uid=authonly,%s" % people], groups_dn))
+            dl.start_authd()
+            dl.start_routerd()
+        except BaseException:
+            dl.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dl.close()
+
+    # -- helpers ----------------------------------------------------------
+    def mx(self):
+        s = smtplib.SMTP("127.0.0.1", self.dl.mx, local_hostname="client.test",
+                         timeout=30, source_address=(CLIENT, 0))
+        s.ehlo()
+        return s
+
+    def submission(self, i):
+        """Logged in as lab user i, on the submission listener."""
+        s = smtplib.SMTP("127.0.0.1", self.sub, local_hostname="client.test", timeout=30)
+        s.ehlo()
+        s.starttls(context=ssl.create_default_context(cafile=self.dl.ca.cert))
+        s.ehlo()
+        s.login(self.dl.info["users"][i]["uid"], PASSWORD)
+        return s
+
+    def transaction(self, s, mail_from, rcpts, tag):
+        """MAIL, each RCPT, and DATA when one was accepted: {rcpt: (code,
+        text)}; asserts 250 at the end of DATA."""
+        self.assertEqual(s.mail(mail_from)[0], 250)
+        got = {}
+        for r in rcpts:
+            code, text = s.rcpt(r)
+            got[r] = (code, text.decode())
+        if any(c == 250 for c, _ in got.values()):
+            msg = ("From: <%s>\r\nTo: undisclosed\r\nSubject: %s\r\nX-Test-Id: %s\r\n"
+                   "\r\nHello.\r\n" % (mail_from, tag, tag))
+            code, text = s.data(msg.encode())
+            self.assertEqual(code, 250, text)
+        return got
+
+    def over_mx(self, rcpts, tag):
+        with self.mx() as s:
+            return self.transaction(s, "someone@elsewhere.test", rcpts, tag)
+
+    def over_submission(self, i, rcpts, tag):
+        with self.submission(i) as s:
+            return self.transaction(s, self.dl.info["users"][i]["mail"], rcpts, tag)
+
+    def received(self, tag):
+        """Every address any sink received the message tagged tag for."""
+        return sorted(r for sink in self.dl.sinks for t in sink.delivered()
+                      if t.header("X-Test-Id") == tag for r in t.rcpts)
+
+    def wait_received(self, tag, addr):
+        self.assertTrue(wait_for(lambda: addr in self.received(tag), 30, 0.1),
+                        "%s never received %s\n%s" % (addr, tag, self.logs()))
+        return self.received(tag)
+
+    def assertRefused(self, reply, addr):
+        code, text = reply
+        self.assertEqual(code, 550, text)
+        self.assertTrue(text.startswith("5.7.1"), text)
+        self.assertIn("<%s>: %s" % (addr, REFUSED), text)
+
+    def logs(self):
+        return ("--- routerd:\n" + self.dl.log()[-2500:]
+                + "\n--- authd:\n" + self.dl.lab.log_text("authd")[-2500:])
+
+    def user(self, i):
+        return self.dl.info["users"][i]["mail"]
+
+    # -- msExchRequireAuthToSendTo ------------------------------------------
+    def test_require_auth_refuses_the_internet(self):
+        # A recipient anyone may write to travels along: the message goes
+        # out, and only to it.
+        got = self.over_mx(["authonly@dirmx.test", self.user(6)], "ra-mx")
+        self.assertRefused(got["authonly@dirmx.test"], "authonly@dirmx.test")
+        self.assertEqual(got[self.user(6)][0], 250)
+        self.assertEqual(self.wait_received("ra-mx", self.user(6)), [self.user(6)])
+        self.assertIn("event=rcpt_restricted rcpt=<authonly@dirmx.test> "
+                      "rule=msExchRequireAuthToSendTo", self.dl.log())
+
+    def test_require_auth_passes_submission(self):
+        got = self.over_submission(1, ["authonly@dirmx.test"], "ra-sub")
+        self.assertEqual(got["authonly@dirmx.test"][0], 250, got)
+        self.assertEqual(self.wait_received("ra-sub", "authonly@dirmx.test"),
+                         ["authonly@dirmx.test"])
+
+    # -- allowed and refused senders, for nobody -----------------------------
+    def test_only_listed_refuse_nobody(self):
+        for addr in ("onlyone@dirmx.test", "members@dirmx.test"):
+            with self.subTest(addr=addr):
+                got = self.over_mx([addr, self.user(6)], "listed-" + addr)
+                self.assertRefused(got[addr], addr)
+                self.assertEqual(self.wait_received("listed-" + addr, self.user(6)),
+                                 [self.user(6)])
+
+    def test_refusal_lists_never_match_nobody(self):
+        for addr in ("notuser2@dirmx.test", "nonmembers@dirmx.test"):
+            with self.subTest(addr=addr):
+                got = self.over_mx([addr], "refusal-" + addr)
+                self.assertEqual(got[addr][0], 250, got)
+                self.assertEqual(self.wait_received("refusal-" + addr, addr), [addr])
+
+    # -- groups --------------------------------------------------------------
+    def test_restricted_group_expands_to_no_one(self):
+        got = self.over_mx(["closed@dirmx.test", self.user(6)], "closed-mx")
+        self.assertRefused(got["closed@dirmx.test"], "closed@dirmx.test")
+        # Once the other recipient has it, the members never will.
+        self.assertEqual(self.wait_received("closed-mx", self.user(6)), [self.user(6)])
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("closed-mx"), [self.user(6)])
+
+    def test_restricted_group_reaches_members_on_submission(self):
+        got = self.over_submission(1, ["closed@dirmx.test"], "closed-sub")
+        self.assertEqual(got["closed@dirmx.test"][0], 250, got)
+        self.wait_received("closed-sub", self.user(3))
+        self.assertEqual(self.wait_received("closed-sub", self.user(4)),
+                         sorted([self.user(3), self.user(4)]))
+
+    def test_restricted_member_of_an_open_group_drops_out(self):
+        got = self.over_mx(["open@dirmx.test"], "open-mx")
+        self.assertEqual(got["open@dirmx.test"][0], 250, got)
+        self.wait_received("open-mx", self.user(5))
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("open-mx"), [self.user(5)])
+        self.assertIn("event=rcpt_restricted", self.dl.lab.log_text("authd"))
+        self.assertIn("member=<authonly@dirmx.test> action=dropped",
+                      self.dl.lab.log_text("authd"))
+        # Authenticated, the restricted member receives it too.
+        self.over_submission(1, ["open@dirmx.test"], "open-sub")
+        self.wait_received("open-sub", self.user(5))
+        self.assertEqual(self.wait_received("open-sub", "authonly@dirmx.test"),
+                         sorted(["authonly@dirmx.test", self.user(5)]))
+
+    # -- the cache: one answer, decided per sender ----------------------------
+    def test_cached_answer_is_decided_per_sender(self):
+        addr = "closed@dirmx.test"
+        for i in range(2):
+            with self.subTest(round=i):
+                with self.mx() as s:
+                    self.assertEqual(s.mail("someone@elsewhere.test")[0], 250)
+                    self.assertRefused(tuple((lambda c, t: (c, t.decode()))(*s.rcpt(addr))),
+                                       addr)
+                with self.submission(2) as s:
+                    self.assertEqual(s.mail(self.user(2))[0], 250)
+                    self.assertEqual(s.rcpt(addr)[0], 250)
+        # Both answers came from one cached expansion.
+        rc, out = self.ctl_lookup(addr)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("sender: unauthenticated (MX listener): nobody", out)
+        self.assertIn("restriction: msExchRequireAuthToSendTo refuses this sender "
+                      "(550 5.7.1)", out)
+        self.assertIn("NOTFOUND: only authenticated senders may send to this recipient", out)
+        rc, out = self.ctl_lookup(addr, "--from", self.user(2))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("(from the cache)", out)
+        self.assertNotIn("restriction:", out)
+        self.assertIn(self.user(3), out)
+
+    def test_a_new_restriction_shows_within_seconds(self):
+        """The rules are cached with the recipient's answer; a change to
+        them drops it as any change of the entry does (dirwatch)."""
+        u = self.dl.info["users"][7]
+        got = self.over_mx([u["mail"]], "change-before")
+        self.assertEqual(got[u["mail"]][0], 250, got)
+        self.dl.slapd.modify_ldif(
+            "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n-\n"
+            "add: dirmxRequireAuthToSendTo\ndirmxRequireAuthToSendTo: TRUE\n-\n\n" % u["dn"])
+
+        def refused():
+            with self.mx() as s:
+                s.mail("someone@elsewhere.test")
+                return s.rcpt(u["mail"])[0] == 550
+        self.assertTrue(wait_for(refused, 30, 0.2), self.logs())
+
+    def test_ctl_lookup_traces_the_restrictions(self):
+        rc, out = self.ctl_lookup("open@dirmx.test", "--no-cache")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("sender restrictions of uid=authonly,%s: a"
+                      % self.dl.info["people_dn"], out)
+        self.assertNotIn("authonly@dirmx.test", out.split("=> deliver to:")[1])
+        rc, out = self.ctl_lookup("open@dirmx.test", "--from", self.user(1))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("authonly@dirmx.test", out.split("=> deliver to:")[1])
+
+    def searches(self):
+        r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return int(re.search(r"(?m)^searches\s+(\d+)$", r.stdout).group(1))
+
+    def test_warm_restrictions_cost_no_search(self):
+        """Half the recipients restricted, senders on both listeners: once
+        the answers are cached, no message costs an LDAP search (issue 16:
+        < 0.1 per message warm)."""
+        restricted = ["authonly@dirmx.test", "onlyone@dirmx.test", "closed@dirmx.test",
+                      "notuser2@dirmx.test", "open@dirmx.test"]
+        plain = [self.user(i) for i in (3, 4, 5, 6, 8)]
+        self.over_mx(restricted + plain, "warm-0")
+        self.over_submission(1, restricted + plain, "warm-0s")
+        before = self.searches()
+        for n in range(5):
+            self.over_mx(restricted + plain, "warm-%d" % n)
+            self.over_submission(2, restricted + plain, "warm-%ds" % n)
+        self.assertEqual(self.searches() - before, 0, self.logs())
+
+    def ctl_lookup(self, addr, *opts):
+        r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "lookup"]
+                           + list(opts) + [addr], capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout + r.stderr
+
+
+if __name__ == "__main__":
+    unittest.main()

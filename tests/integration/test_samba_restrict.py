@@ -1,0 +1,301 @@
+"""Who may send to a recipient (issue 16, section 1) on Active Directory:
+Exchange's msExchRequireAuthToSendTo, authOrig, unauthOrig,
+dLMemSubmitPerms and dLMemRejectPerms on users and groups of a real Samba
+AD DC (with Exchange's attributes added to its schema, as Exchange's
+schema preparation does), through SMTP on routerd's MX and submission
+listeners.
+
+One Samba DC (dirmxlab.samba, from the lab's cache) in its network
+namespace; authd (simple bind over StartTLS), routerd (MX and submission
+listeners) and one recording mailbox sink (MBX, every user's
+dirmxNextHop) in that namespace. Entries, in CN=Users:
+  alice       password; member of "senders"; the submission sender
+  frank       no rule: the recipient anyone may write to
+  authonly    msExchRequireAuthToSendTo TRUE
+  onlyalice   authOrig: alice
+  notalice    unauthOrig: alice
+  members     dLMemSubmitPerms: senders
+  nonmembers  dLMemRejectPerms: senders
+  closed      group (closed@), msExchRequireAuthToSendTo TRUE: carol, dave
+  open        group (open@), no rule: erin and authonly
+On the MX listener the sender is an Internet stranger: nobody.
+
+Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
+/usr/bin/python3 -m unittest -v test_samba_restrict
+"""
+
+import os
+import ssl
+import sys
+import time
+import unittest
+
+from dirmxlab import Lab, source_dir
+from dirmxlab.ca import lab_ca
+from dirmxlab.samba import SambaDC
+
+from authdtest import authd_bin
+from smtptest import routerd_bin, wait_for
+from test_samba_domains import NsSink, NsSMTP
+
+DOM = "ad.dirmx.test"
+SVC, SVC_PW = "svc-restrict", "Svc!Passw0rd-5"
+PW = "Alice!Passw0rd-7"
+HOST = "127.0.0.1"
+REFUSED = "sender not allowed to send to this recipient"
+
+
+class SambaRestrictTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        t0 = time.monotonic()
+        cls.lab = Lab("samba-restrict")
+        try:
+            cls._setup()
+        except BaseException:
+            cls.lab.close()
+            raise
+        sys.stderr.write("\nsamba_restrict setup %.1fs\n" % (time.monotonic() - t0))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.close()
+
+    @classmethod
+    def free_port(cls):
+        s = cls.dc.netns.socket()
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+
+    @classmethod
+    def _setup(cls):
+        lab = cls.lab
+        os.chmod(lab.dir, 0o755)
+        cls.dc = dc = SambaDC(lab)
+        with open(os.path.join(source_dir(), "schemas", "dirmx-ad.ldif")) as f:
+            dc.apply_schema_ldif(f.read())
+        dc.add_exchange_restrictions()
+        dc.create_service_account(SVC, SVC_PW)
+        ports = {k: cls.free_port() for k in ("mbx", "mx", "sub", "dns")}
+        cls.hop = "[%s]:%d" % (HOST, ports["mbx"])
+        cls.mbx = NsSink(dc.netns, "mbx", HOST, ports["mbx"]).start()
+        lab.on_close(cls.mbx.stop)
+        cls.add_content()
+        cls.mx, cls.sub = ports["mx"], ports["sub"]
+        cls.start_daemons(ports["dns"])
+
+    @classmethod
+    def add_content(cls):
+        dc = cls.dc
+        users = "CN=Users," + dc.base_dn
+        senders = "CN=senders," + users
+
+        def user(name, password=None, **attrs):
+            attrs["dirmxNextHop"] = cls.hop
+            return dc.user_ldif(name, password, mail="%s@%s" % (name, DOM), attrs=attrs)
+
+        def group(name, members, mail=None, **attrs):
+            lines = ["dn: CN=%s,%s" % (name, users), "objectClass: group",
+                     "sAMAccountName: " + name, "groupType: 8"]
+            if mail:
+                lines.append("mail: " + mail)
+            lines += ["member: " + m for m in members]
+            lines += ["%s: %s" % kv for kv in attrs.items()]
+            return "\n".join(lines) + "\n\n"
+
+        alice = dc.user_dn("alice")
+        dc.add_ldif("".join([
+            user("alice", PW), user("frank"), user("carol"), user("dave"), user("erin"),
+            user("authonly", msExchRequireAuthToSendTo="TRUE"),
+            user("onlyalice", authOrig=alice),
+            user("notalice", unauthOrig=alice),
+            group("senders", [alice]),
+            user("members", dLMemSubmitPerms=senders),
+            user("nonmembers", dLMemRejectPerms=senders),
+            group("closed", [dc.user_dn("carol"), dc.user_dn("dave")], "closed@" + DOM,
+                  msExchRequireAuthToSendTo="TRUE"),
+            group("open", [dc.user_dn("erin"), dc.user_dn("authonly")], "open@" + DOM)]))
+
+    @classmethod
+    def start_daemons(cls, dead_dns_port):
+        lab, dc = cls.lab, cls.dc
+        cls.sock = lab.path("authd.sock")
+        pw = lab.write("svc.pw", SVC_PW + "\n", 0o600)
+        rdir = os.path.dirname(lab.path("rd", "x"))
+        os.chmod(rdir, 0o755)
+        cls.ca = lab_ca(lab)
+        cert, key = cls.ca.server_cert(["mx." + DOM], [HOST], name="rd")
+        for f in (cert, key):
+            os.chmod(f, 0o644)
+        os.chmod(os.path.dirname(cert), 0o755)
+        common = """\
+[global]
+log_level = debug
+
+[dns]
+servers = %(dns)s
+timeout = 1s
+
+[authd]
+directory = ad
+domain = %(dom)s
+timeout = 2s
+socket = %(sock)s
+client_user = nobody
+bind = simple
+bind_dn = %(svc_dn)s
+bind_password_file = %(pw)s
+tls = starttls
+ca_file = %(ca)s
+
+[routerd]
+user = nobody
+hostname = mx.%(dom)s
+authd_socket = %(sock)s
+spool_dir = %(rdir)s/spool
+control_socket = %(rdir)s/routerd.sock
+tls_cert = %(cert)s
+tls_key = %(key)s
+retry_min = 1s
+local_domains = %(dom)s
+
+[listener mx]
+address = %(host)s:%(mx)d
+role = mx
+
+[listener submission]
+address = %(host)s:%(sub)d
+role = submission
+"""
+        values = {"dom": DOM, "sock": cls.sock, "svc_dn": dc.user_dn(SVC), "pw": pw,
+                  "ca": dc.ca_cert, "rdir": rdir, "cert": cert, "key": key, "host": HOST,
+                  "mx": cls.mx, "sub": cls.sub}
+        cls.conf = lab.write("authd.conf", common % dict(values, dns=dc.ip))
+        rconf = lab.write("rd/dirmx.conf", common % dict(
+            values, dns="127.0.0.1:%d" % dead_dns_port))
+        cls.authd = lab.spawn("authd", dc.netns.exec_argv([authd_bin(), "-f", "-c", cls.conf]),
+                              env=dc.env())
+        if not wait_for(lambda: "domains event=loaded" in lab.log_text("authd")
+                        or cls.authd.poll() is not None, 30, 0.1):
+            raise RuntimeError("authd not ready:\n" + lab.log_text("authd")[-3000:])
+        if cls.authd.poll() is not None:
+            raise RuntimeError("authd exited:\n" + lab.log_text("authd")[-3000:])
+        os.chmod(cls.sock, 0o666)
+        cls.routerd = lab.spawn("routerd", dc.netns.exec_argv([routerd_bin(), "-f", "-c", rconf]))
+
+        def ready():
+            if cls.routerd.poll() is not None:
+                raise RuntimeError("routerd exited:\n" + lab.log_text("routerd")[-3000:])
+            try:
+                with dc.netns.connect(HOST, cls.mx, timeout=2) as c:
+                    c.settimeout(5)
+                    return c.recv(100).startswith(b"220 ")
+            except OSError:
+                return False
+        if not wait_for(ready, 20, 0.1):
+            raise RuntimeError("routerd not ready:\n" + lab.log_text("routerd")[-3000:])
+
+    # -- helpers ----------------------------------------------------------
+    def logs(self):
+        return ("--- routerd:\n" + self.lab.log_text("routerd")[-2500:]
+                + "\n--- authd:\n" + self.lab.log_text("authd")[-2500:])
+
+    def transaction(self, s, mail_from, rcpts, tag):
+        self.assertEqual(s.mail(mail_from)[0], 250)
+        got = {}
+        for r in rcpts:
+            code, text = s.rcpt(r)
+            got[r] = (code, text.decode())
+        if any(c == 250 for c, _ in got.values()):
+            msg = ("From: <%s>\r\nTo: undisclosed\r\nSubject: %s\r\nX-Test-Id: %s\r\n"
+                   "\r\nHello.\r\n" % (mail_from, tag, tag))
+            code, text = s.data(msg.encode())
+            self.assertEqual(code, 250, text)
+        return got
+
+    def over_mx(self, rcpts, tag):
+        with NsSMTP(self.dc.netns, HOST, self.mx) as s:
+            s.ehlo()
+            return self.transaction(s, "stranger@elsewhere.example", rcpts, tag)
+
+    def over_submission(self, rcpts, tag):
+        with NsSMTP(self.dc.netns, HOST, self.sub) as s:
+            s.ehlo()
+            s.starttls(context=ssl.create_default_context(cafile=self.ca.cert))
+            s.ehlo()
+            s.login("alice", PW)
+            return self.transaction(s, "alice@" + DOM, rcpts, tag)
+
+    def received(self, tag):
+        return sorted(r for t in self.mbx.delivered() if t.header("X-Test-Id") == tag
+                      for r in t.rcpts)
+
+    def wait_received(self, tag, name):
+        addr = "%s@%s" % (name, DOM)
+        self.assertTrue(wait_for(lambda: addr in self.received(tag), 30, 0.1),
+                        "%s never received %s\n%s" % (addr, tag, self.logs()))
+        return self.received(tag)
+
+    def assertRefused(self, reply, addr):
+        code, text = reply
+        self.assertEqual(code, 550, "%s: %s\n%s" % (addr, text, self.logs()))
+        self.assertTrue(text.startswith("5.7.1"), text)
+        self.assertIn("<%s>: %s" % (addr, REFUSED), text)
+
+    def a(self, name):
+        return "%s@%s" % (name, DOM)
+
+    def settle(self, tag, name):
+        """What the mailbox server received of tag once name has it: every
+        user's next hop is MBX, so the recipients of one message travel in
+        one transaction and arrive together."""
+        self.wait_received(tag, name)
+        return self.received(tag)
+
+    # -- the rules ----------------------------------------------------------
+    def test_require_auth(self):
+        got = self.over_mx([self.a("authonly"), self.a("frank")], "ra-mx")
+        self.assertRefused(got[self.a("authonly")], self.a("authonly"))
+        self.assertEqual(self.settle("ra-mx", "frank"), [self.a("frank")])
+        got = self.over_submission([self.a("authonly")], "ra-sub")
+        self.assertEqual(got[self.a("authonly")][0], 250, got)
+        self.assertEqual(self.wait_received("ra-sub", "authonly"), [self.a("authonly")])
+
+    def test_only_listed_refuse_nobody(self):
+        for name in ("onlyalice", "members"):
+            with self.subTest(name=name):
+                got = self.over_mx([self.a(name), self.a("frank")], "listed-" + name)
+                self.assertRefused(got[self.a(name)], self.a(name))
+                self.assertEqual(self.settle("listed-" + name, "frank"), [self.a("frank")])
+
+    def test_refusal_lists_never_match_nobody(self):
+        for name in ("notalice", "nonmembers"):
+            with self.subTest(name=name):
+                got = self.over_mx([self.a(name)], "refusal-" + name)
+                self.assertEqual(got[self.a(name)][0], 250, got)
+                self.assertEqual(self.wait_received("refusal-" + name, name), [self.a(name)])
+
+    def test_restricted_group(self):
+        got = self.over_mx([self.a("closed"), self.a("frank")], "closed-mx")
+        self.assertRefused(got[self.a("closed")], self.a("closed"))
+        self.assertEqual(self.settle("closed-mx", "frank"), [self.a("frank")])
+        got = self.over_submission([self.a("closed")], "closed-sub")
+        self.assertEqual(got[self.a("closed")][0], 250, got)
+        self.wait_received("closed-sub", "carol")
+        self.assertEqual(self.wait_received("closed-sub", "dave"),
+                         [self.a("carol"), self.a("dave")])
+
+    def test_restricted_member_drops_out(self):
+        got = self.over_mx([self.a("open")], "open-mx")
+        self.assertEqual(got[self.a("open")][0], 250, got)
+        self.assertEqual(self.settle("open-mx", "erin"), [self.a("erin")])
+        self.assertIn("member=<%s> action=dropped" % self.a("authonly"),
+                      self.lab.log_text("authd"))
+
+
+if __name__ == "__main__":
+    unittest.main()
