@@ -54,7 +54,7 @@ struct pending {
 	enum authproto_verb verb;
 	struct lookup_req *lreq;
 	struct authcheck_req *areq;
-	char op[8]; /* THROTTLE's */
+	char op[8];                    /* THROTTLE's */
 	struct restrict_sender sender; /* LOOKUP: who sends */
 	LIST_ENTRY(pending) link;
 };
