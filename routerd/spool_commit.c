@@ -41,6 +41,7 @@ struct spool_msg {
 	uint32_t data_crc;
 	uint32_t env_len;
 	bool failed;
+	bool image; /* buf holds the whole file as written (msg_finish) */
 	struct spool_op *op; /* set by commit */
 	char error[SPOOL_ERROR_MAX];
 };
@@ -65,6 +66,14 @@ static void enqueue(struct spool *s, struct spool_op *op)
 	STAILQ_INSERT_TAIL(&s->queue, op, link);
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+static void op_free(struct spool_op *op)
+{
+	if (op == NULL)
+		return;
+	free(op->image);
+	free(op);
 }
 
 static struct spool_op *op_new(enum spool_op_kind kind, const char *id,
@@ -105,8 +114,10 @@ int spool_msg_begin(struct spool *s, struct spool_msg **msg_r,
 	msg->spool = s;
 	memcpy(msg->id, id, sizeof(id));
 	msg->fd = fd;
-	msg->buf = alloc_zero(MSG_BUF_SIZE);
-	/* Zeroes where the header goes: no magic until commit. */
+	/* Zeroes where the header goes: no magic until commit. The rest is
+	 * filled before it is written: not zeroed. */
+	msg->buf = alloc_resize(NULL, MSG_BUF_SIZE, 1);
+	memset(msg->buf, 0, SPOOLFMT_MSG_HEADER_LEN);
 	msg->buf_len = SPOOLFMT_MSG_HEADER_LEN;
 	*msg_r = msg;
 	return 0;
@@ -169,13 +180,32 @@ static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
 	h.data_crc = msg->data_crc;
 	if (spoolfmt_msg_header_encode(&h, hdr, error_r) < 0)
 		goto done;
+	msg->env_len = h.env_len;
+	if (msg->buf_len == SPOOLFMT_MSG_HEADER_LEN + msg->data_len &&
+	    msg->buf_len + sbuf_len(e) <= SPOOLFMT_IMAGE_MAX) {
+		/* Nothing written yet: the whole file in one write, and the
+		 * image kept for the worker's copy into the journal. */
+		size_t size = msg->buf_len + sbuf_len(e);
+
+		if (size > MSG_BUF_SIZE)
+			msg->buf = alloc_resize(msg->buf, size, 1);
+		memcpy(msg->buf, hdr, sizeof(hdr));
+		memcpy(msg->buf + msg->buf_len, sbuf_data(e), sbuf_len(e));
+		msg->buf_len = size;
+		if (spool_write_all(msg->fd, msg->buf, size) < 0) {
+			ret = msg_fail(msg, error_r, "write");
+			goto done;
+		}
+		msg->image = true;
+		ret = 0;
+		goto done;
+	}
 	if (msg_flush(msg, error_r) < 0)
 		goto done;
 	if (spool_write_all(msg->fd, sbuf_data(e), sbuf_len(e)) < 0) {
 		ret = msg_fail(msg, error_r, "write");
 		goto done;
 	}
-	msg->env_len = h.env_len;
 	if (pwrite(msg->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
 		ret = msg_fail(msg, error_r, "write header");
 		goto done;
@@ -206,7 +236,10 @@ int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
 	snprintf(op->q_name, sizeof(op->q_name), "%s", msg->id);
 	op->msg = msg;
 	msg->op = op;
-	free(msg->buf);
+	if (msg->image)
+		op->image = msg->buf; /* == the file: op->size bytes */
+	else
+		free(msg->buf);
 	msg->buf = NULL;
 	enqueue(msg->spool, op);
 	return 0;
@@ -267,7 +300,7 @@ int spool_update(struct spool *s, const struct spoolrec *env, spool_done_cb *cb,
 	op = NULL;
 	ret = 0;
 done:
-	free(op);
+	op_free(op);
 	sbuf_deinit(&e);
 	return ret;
 }
@@ -452,7 +485,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 		/* The callback may have aborted its own message. */
 		if (op->msg != NULL)
 			msg_free(op->msg);
-		free(op);
+		op_free(op);
 	}
 }
 
@@ -498,7 +531,7 @@ void spool_worker_stop(struct spool *s)
 			STAILQ_REMOVE_HEAD(&done, link);
 			if (op->msg != NULL)
 				msg_free(op->msg);
-			free(op);
+			op_free(op);
 		}
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);

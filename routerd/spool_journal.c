@@ -373,9 +373,12 @@ bool spool_journal_add(struct spool *s, struct spool_op *op)
 	p = buf_room(j, SPOOLFMT_REC_HEADER_LEN + rec.len);
 	if (spoolfmt_rec_encode(&rec, p, &why) < 0)
 		return false;
+	if (op->image != NULL)
+		memcpy(p + SPOOLFMT_REC_HEADER_LEN, op->image, rec.len);
 	/* The file is still in the page cache: this is a memory copy. */
-	if (rec.len > 0 && spool_read_full(op->fd, p + SPOOLFMT_REC_HEADER_LEN,
-	                                   rec.len, 0) < 0)
+	else if (rec.len > 0 &&
+	         spool_read_full(op->fd, p + SPOOLFMT_REC_HEADER_LEN, rec.len,
+	                         0) < 0)
 		return false;
 	j->len += SPOOLFMT_REC_HEADER_LEN + rec.len;
 	return true;

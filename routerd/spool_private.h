@@ -37,7 +37,11 @@ struct spool_op {
 	char tmp_name[SPOOLFMT_NAME_MAX]; /* in tmp/ */
 	char q_name[SPOOLFMT_NAME_MAX];   /* in q/ */
 	char id[SPOOL_ID_LEN + 1];
-	uint64_t size;  /* COMMIT: bytes in the file */
+	uint64_t size; /* COMMIT: bytes in the file */
+	/* COMMIT: the file's bytes, when they were written from one buffer
+	 * (a message up to SPOOLFMT_IMAGE_MAX): the journal copies them from
+	 * here instead of reading the file back. NULL otherwise. */
+	unsigned char *image;
 	bool journaled; /* worker: durable through the journal */
 	int result;
 	char error[SPOOL_ERROR_MAX];
