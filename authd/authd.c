@@ -495,9 +495,22 @@ size_t authd_reload(void *state, const struct dirmx_config *old,
 	/* Connection settings apply to new connections after a restart;
 	 * what can change live is logging, done by the shell. Say so for
 	 * every changed setting rather than claim a reload. */
+	const char *names[128];
+	size_t n = settings_changed(old, cfg, "routerd", NULL, names, 128);
+	size_t restart = service_log_restart(old, cfg, "dns", NULL) +
+	                 service_log_restart(old, cfg, "authd", NULL);
+
 	(void)state;
-	return service_log_restart(old, cfg, "dns", NULL) +
-	       service_log_restart(old, cfg, "authd", NULL);
+	/* [routerd] settings authd reads too (the domains' kinds): its
+	 * domain table is built once, whatever routerd applies. */
+	for (size_t i = 0; i < n; i++) {
+		if ((settings_readers("routerd", names[i]) &
+		     SETTINGS_READER_AUTHD) == 0)
+			continue;
+		service_needs_restart("routerd", NULL, names[i]);
+		restart++;
+	}
+	return restart;
 }
 
 void authd_stop(void *state)
