@@ -199,6 +199,11 @@ bool dirmap_ad(const struct dirmap *m)
 	return m->ad;
 }
 
+const char *const *dirmap_member_attrs(const struct dirmap *m)
+{
+	return (const char *const *)m->member_attrs;
+}
+
 const char *const *dirmap_recipient_attrs(const struct dirmap *m)
 {
 	return m->recipient_attrs;

@@ -70,6 +70,10 @@ struct restrict_sender {
 	 * msExchRequireAuthToSendTo is decided, the rules that name
 	 * senders are not (never a guess that refuses a listed sender). */
 	bool identity_unknown;
+	/* Authenticated, but reading its entry failed for now: a
+	 * recipient with any rule is a temporary failure, never a pass
+	 * (lookup_restrict()). */
+	bool identity_failed;
 };
 
 enum restrict_rule {
