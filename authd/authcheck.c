@@ -30,6 +30,7 @@
 #include "lockpolicy.h"
 #include "log.h"
 #include "pdc.h"
+#include "restrict.h"
 
 #define DEFAULT_REFRESH_MS (30ULL * 1000)
 
@@ -170,6 +171,13 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		r->dn = alloc_strdup(e->dn);
 		r->search_dc = dc != NULL ? alloc_strdup(dc) : NULL;
 		authcheck_guard_account(r, &acct);
+	} else if (restrict_recip_limit_read(e, &r->ans.recip_limit) < 0) {
+		log_warn("authcheck",
+		         "event=unreadable user=\"%s\" dn=\"%s\" "
+		         "error=\"msExchRecipLimit is not a number\"",
+		         r->user, e->dn);
+		authcheck_req_finish(r, LOOKUP_TEMPFAIL,
+		                     "directory value unreadable");
 	} else if (authcheck_senders_collect(r, e)) {
 		authcheck_req_finish(r, LOOKUP_OK, NULL);
 	} else {

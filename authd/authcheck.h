@@ -128,8 +128,9 @@ struct authcheck_answer {
 	unsigned delay_ms; /* wait this long before replying */
 	size_t n_addrs;    /* SENDERS */
 	const char *const *addrs;
-	const char *dn;  /* IDENTITY: the account's DN */
-	size_t n_groups; /* IDENTITY: its groups, nested, as DN keys */
+	unsigned recip_limit; /* SENDERS: msExchRecipLimit; 0: none */
+	const char *dn;       /* IDENTITY: the account's DN */
+	size_t n_groups;      /* IDENTITY: its groups, nested, as DN keys */
 	const char *const *groups;
 };
 

@@ -71,9 +71,9 @@ static void level_search(struct authcheck_req *r)
 			break;
 		for (size_t a = 0; attrs[a] != NULL; a++) {
 			sbuf_printf(f, "(%s%s=", attrs[a],
-			            dirmap_ad(ac->opts.dirmap)
-			                ? ":" AD_IN_CHAIN ":"
-			                : "");
+			            dirmap_ad(ac->opts.dirmap) ? ":" AD_IN_CHAIN
+			                                         ":"
+			                                       : "");
 			ldfilter_escape(dn, strlen(dn), f);
 			sbuf_append_str(f, ")");
 		}

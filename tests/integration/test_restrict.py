@@ -13,6 +13,7 @@ with a submission listener added, and these entries:
   open@dirmx.test       group, no rule: user 5 and authonly (restricted)
   senders               group: user 1, user 12 and group "inner"
   inner                 group: user 10 and user 12 (nested in "senders")
+  user 13               dirmxRecipLimit 2: at most 2 recipients per message
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
@@ -88,6 +89,9 @@ class RestrictTest(unittest.TestCase):
                         "dirmxRequireAuthToSendTo: TRUE\n")
                 + group("open", "open@dirmx.test",
                         [u[5]["dn"], "uid=authonly,%s" % people], groups_dn))
+            dl.slapd.modify_ldif(
+                "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
+                "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -356,6 +360,19 @@ class RestrictTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: self.sub_rcpt(12, "members@dirmx.test")[0] == 250, 30, 0.2),
             self.logs())
+
+    # -- msExchRecipLimit -------------------------------------------------
+    def test_recipient_limit_of_the_sender(self):
+        rcpts = [self.user(i) for i in (3, 4, 5)]
+        got = self.over_submission(13, rcpts, "rl-13")
+        self.assertEqual([got[r][0] for r in rcpts], [250, 250, 452], got)
+        self.assertEqual(got[rcpts[2]][1], "4.5.3 Too many recipients")
+        self.wait_received("rl-13", rcpts[1])
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("rl-13"), sorted(rcpts[:2]))
+        # Another sender has no limit of its own.
+        got = self.over_submission(1, rcpts, "rl-1")
+        self.assertEqual([got[r][0] for r in rcpts], [250, 250, 250], got)
 
     def ctl_lookup(self, addr, *opts):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "lookup"]
