@@ -30,6 +30,7 @@
 #include "lockpolicy.h"
 #include "log.h"
 #include "pdc.h"
+#include "restrict.h"
 
 #define DEFAULT_REFRESH_MS (30ULL * 1000)
 
@@ -64,6 +65,9 @@ static void req_free(struct authcheck_req *r)
 	for (size_t i = 0; i < r->n_addrs; i++)
 		free(r->addrs[i]);
 	free(r->addrs);
+	for (size_t i = 0; i < r->n_groups; i++)
+		free(r->groups[i]);
+	free(r->groups);
 	free(r);
 }
 
@@ -75,6 +79,9 @@ static void req_deliver(void *ctx)
 	r->ans.reason = r->reason;
 	r->ans.addrs = (const char *const *)r->addrs;
 	r->ans.n_addrs = r->n_addrs;
+	r->ans.dn = r->dn;
+	r->ans.groups = (const char *const *)r->groups;
+	r->ans.n_groups = r->n_groups;
 	if (r->kind == REQ_AUTH && (unsigned)r->ans.status < 3)
 		r->ac->stats.answers[r->ans.status]++;
 	r->cb(&r->ans, r->ctx);
@@ -157,10 +164,20 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		         "event=auth_reset user=\"%s\" dn=\"%s\" cleared=%s",
 		         r->user, r->dn, r->status.cleared ? "yes" : "no");
 		authcheck_req_finish(r, LOOKUP_OK, NULL);
+	} else if (r->kind == REQ_IDENTITY) {
+		r->dn = alloc_strdup(e->dn);
+		authcheck_identity_groups(r);
 	} else if (r->kind != REQ_SENDERS) {
 		r->dn = alloc_strdup(e->dn);
 		r->search_dc = dc != NULL ? alloc_strdup(dc) : NULL;
 		authcheck_guard_account(r, &acct);
+	} else if (restrict_recip_limit_read(e, &r->ans.recip_limit) < 0) {
+		log_warn("authcheck",
+		         "event=unreadable user=\"%s\" dn=\"%s\" "
+		         "error=\"msExchRecipLimit is not a number\"",
+		         r->user, e->dn);
+		authcheck_req_finish(r, LOOKUP_TEMPFAIL,
+		                     "directory value unreadable");
 	} else if (authcheck_senders_collect(r, e)) {
 		authcheck_req_finish(r, LOOKUP_OK, NULL);
 	} else {
@@ -227,6 +244,12 @@ struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
                                         authcheck_cb *cb, void *ctx)
 {
 	return search_req(ac, REQ_SENDERS, user, cb, ctx);
+}
+
+struct authcheck_req *authcheck_identity(struct authcheck *ac, const char *user,
+                                         authcheck_cb *cb, void *ctx)
+{
+	return search_req(ac, REQ_IDENTITY, user, cb, ctx);
 }
 
 struct authcheck_req *authcheck_status(struct authcheck *ac, const char *user,

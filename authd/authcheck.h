@@ -128,6 +128,10 @@ struct authcheck_answer {
 	unsigned delay_ms; /* wait this long before replying */
 	size_t n_addrs;    /* SENDERS */
 	const char *const *addrs;
+	unsigned recip_limit; /* SENDERS: msExchRecipLimit; 0: none */
+	const char *dn;       /* IDENTITY: the account's DN */
+	size_t n_groups;      /* IDENTITY: its groups, nested, as DN keys */
+	const char *const *groups;
 };
 
 typedef void authcheck_cb(const struct authcheck_answer *ans, void *ctx);
@@ -148,6 +152,10 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
                                      authcheck_cb *cb, void *ctx);
 struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
                                         authcheck_cb *cb, void *ctx);
+/* IDENTITY: the account's DN and every group it belongs to, nested
+ * (authcheck_identity.c says what that costs); NOTFOUND: no account. */
+struct authcheck_req *authcheck_identity(struct authcheck *ac, const char *user,
+                                         authcheck_cb *cb, void *ctx);
 /* STATUS: the budgets of user's account; RESET: forget authd's own count
  * of its failures (the directory's badPwdCount is never touched). */
 struct authcheck_req *authcheck_status(struct authcheck *ac, const char *user,

@@ -24,7 +24,7 @@ struct ldpool_req;
 struct pdc_req;
 struct lockpolicy;
 
-enum req_kind { REQ_AUTH, REQ_SENDERS, REQ_STATUS, REQ_RESET };
+enum req_kind { REQ_AUTH, REQ_SENDERS, REQ_STATUS, REQ_RESET, REQ_IDENTITY };
 
 struct authcheck {
 	struct event_base *base;
@@ -86,6 +86,11 @@ struct authcheck_req {
 	char *account, *reason;
 	char **addrs;
 	size_t n_addrs;
+	/* IDENTITY: the groups found (DN keys), the nesting level read
+	 * next and where its DNs start in groups */
+	char **groups;
+	size_t n_groups, level_start;
+	unsigned group_depth;
 	LIST_ENTRY(authcheck_req) link;
 	TAILQ_ENTRY(authcheck_req) wait_link;
 	bool bind_waiting; /* in bind_wait */
@@ -155,5 +160,9 @@ size_t authcheck_familiar_list(const struct authcheck_req *r,
  * r->addrs; false when there is none. */
 bool authcheck_senders_collect(struct authcheck_req *r,
                                const struct ldconn_entry *e);
+
+/* authcheck_identity.c */
+/* IDENTITY: r's account is found (r->dn): read its groups, then answer. */
+void authcheck_identity_groups(struct authcheck_req *r);
 
 #endif

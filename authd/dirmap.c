@@ -171,6 +171,10 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 	for (size_t i = 0; m->addr_attrs[i] != NULL; i++)
 		names_add(&acct, m->addr_attrs[i]);
 	names_add(&acct, m->disabled_attr);
+	/* how many recipients the sender may write to (restrict.h) */
+	for (const char *const *r = restrict_recip_limit_attrs(); *r != NULL;
+	     r++)
+		names_add(&acct, *r);
 	m->account_attrs = names_done(&acct);
 	return m;
 }
@@ -197,6 +201,11 @@ void dirmap_deinit(struct dirmap **mp)
 bool dirmap_ad(const struct dirmap *m)
 {
 	return m->ad;
+}
+
+const char *const *dirmap_member_attrs(const struct dirmap *m)
+{
+	return (const char *const *)m->member_attrs;
 }
 
 const char *const *dirmap_recipient_attrs(const struct dirmap *m)

@@ -62,6 +62,8 @@ bool dirmap_ad(const struct dirmap *m);
  * account (login names, addresses, account state) must ask for. */
 const char *const *dirmap_recipient_attrs(const struct dirmap *m);
 const char *const *dirmap_account_attrs(const struct dirmap *m);
+/* The mapped member attributes (member, uniqueMember). */
+const char *const *dirmap_member_attrs(const struct dirmap *m);
 /* The attributes dirmap_address_next() reads. */
 const char *const *dirmap_address_attrs(const struct dirmap *m);
 

@@ -138,6 +138,18 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address);
  * many answers were dropped.
  */
 size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n);
+/*
+ * The authenticated sender's identity (authcheck_identity()) as cached
+ * with the answers, under its login name: its DN key (NULL: no account)
+ * and its groups' keys, owned by the caller. Any directory change drops
+ * every identity; seq (lookup_identity_seq() when the read started) keeps
+ * one read across a change out.
+ */
+uint64_t lookup_identity_seq(const struct lookup *lk);
+bool lookup_identity_get(struct lookup *lk, const char *user, char **dn_r,
+                         char ***groups_r, size_t *n_r);
+void lookup_identity_put(struct lookup *lk, const char *user, uint64_t seq,
+                         const char *dn, const char *const *groups, size_t n);
 /* The tag kind + value (the caller frees it). */
 char *lookup_tag_make(char kind, const char *value);
 /* Are directory changes followed now? Until they are (and whenever they
@@ -166,8 +178,9 @@ bool lookup_get_cache_stats(const struct lookup *lk, struct cache_stats *st_r);
  * when no restriction applies, else *f_r, a copy with the recipients s
  * may not send to left out, NOTFOUND with restricted set when the address
  * refuses s as a whole or nobody is left, TEMPFAIL when the cached
- * restrictions do not read. Each refusal is logged (event=rcpt_restricted)
- * under log_id and request id. Call lookup_restrict_clear(f_r) after.
+ * restrictions do not read or s->identity_failed. Each refusal is logged
+ * (event=rcpt_restricted) under log_id and request id. Call
+ * lookup_restrict_clear(f_r) after.
  */
 const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
                                             const struct restrict_sender *s,

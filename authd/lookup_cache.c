@@ -29,6 +29,8 @@
 #include "lookup_private.h"
 #include "sbuf.h"
 
+#define IDENTITY_TAG "i:" /* see lookup_identity_put() */
+
 static uint64_t ttl_capped(const struct lookup *lk, uint64_t ttl, bool ok)
 {
 	/* An OK answer is made stale by a deletion too: not followed, it
@@ -140,6 +142,9 @@ size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n)
 	for (size_t i = 0; i < n; i++)
 		dropped +=
 		    cache_invalidate_tag(lk->cache, tags[i], strlen(tags[i]));
+	/* every sender identity (below) */
+	dropped +=
+	    cache_invalidate_tag(lk->cache, IDENTITY_TAG, strlen(IDENTITY_TAG));
 	lk->stats.invalidated += dropped;
 	return dropped;
 }
@@ -233,4 +238,83 @@ void lookup_blob_clear(struct lookup_blob *b)
 	free(b->rnodes);
 	free(b->spelling);
 	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Sender identities (lookup.h, lookup_identity_get()): under "\x01" and the
+ * login name (no address key starts with a control byte), the value the
+ * DN key then each group's, each NUL-terminated (DN keys hold no NUL); ""
+ * alone for an account that does not exist. Tagged "d:" with the DN and
+ * each group, and "i:" which every directory change drops
+ * (lookup_invalidate()): a sender added to a group is a change of the
+ * group, which the identity did not read.
+ */
+static char *identity_key(const char *user)
+{
+	return alloc_printf("\x01%s", user);
+}
+
+uint64_t lookup_identity_seq(const struct lookup *lk)
+{
+	return lk->inval_seq;
+}
+
+bool lookup_identity_get(struct lookup *lk, const char *user, char **dn_r,
+                         char ***groups_r, size_t *n_r)
+{
+	char *key = identity_key(user);
+	const void *v;
+	size_t len, n = 0;
+	const char *p, *end;
+	bool hit;
+
+	hit = lk->cache != NULL && cache_get(lk->cache, key, strlen(key),
+	                                     evloop_now_ms(), &v, &len, NULL);
+	free(key);
+	if (!hit || len == 0 || ((const char *)v)[len - 1] != '\0')
+		return false;
+	p = v;
+	end = p + len;
+	*dn_r = *p == '\0' ? NULL : alloc_strdup(p);
+	p += strlen(p) + 1;
+	*groups_r = alloc_array(len + 1, sizeof(char *));
+	for (; p < end; p += strlen(p) + 1)
+		(*groups_r)[n++] = alloc_strdup(p);
+	*n_r = n;
+	return true;
+}
+
+void lookup_identity_put(struct lookup *lk, const char *user, uint64_t seq,
+                         const char *dn, const char *const *groups, size_t n)
+{
+	struct sbuf *b;
+	const char **tags;
+	char *key;
+	size_t nt = 0;
+	bool ok;
+
+	if (lk->cache == NULL || seq != lk->inval_seq)
+		return; /* a change arrived while it was read */
+	b = sbuf_new(16 * 1024 * 1024);
+	tags = alloc_array(n + 3, sizeof(*tags));
+	tags[nt++] = IDENTITY_TAG;
+	ok = sbuf_append(b, dn != NULL ? dn : "",
+	                 dn != NULL ? strlen(dn) + 1 : 1);
+	if (dn != NULL)
+		tags[nt++] = lookup_tag_make('d', dn);
+	for (size_t i = 0; i < n && ok; i++) {
+		ok = sbuf_append(b, groups[i], strlen(groups[i]) + 1);
+		tags[nt++] = lookup_tag_make('d', groups[i]);
+	}
+	key = identity_key(user);
+	if (ok)
+		cache_put_tagged(lk->cache, key, strlen(key), sbuf_data(b),
+		                 sbuf_len(b), dn == NULL, evloop_now_ms(),
+		                 ttl_capped(lk, lk->map.cache_ttl_ms, true),
+		                 tags, nt);
+	free(key);
+	for (size_t i = 1; i < nt; i++)
+		free((char *)tags[i]);
+	free(tags);
+	sbuf_deinit(&b);
 }

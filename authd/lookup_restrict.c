@@ -14,6 +14,22 @@
 #include "log.h"
 #include "lookup.h"
 
+/* No decision can be made: TEMPFAIL, never a pass (why: static). */
+static const struct lookup_answer *tempfail(struct lookup_answer *f_r,
+                                            const char *log_id, uint64_t id,
+                                            const char *why)
+{
+	log_error(log_id,
+	          "event=rcpt_restricted id=%llu action=tempfail "
+	          "error=\"%s\"",
+	          (unsigned long long)id, why);
+	f_r->status = LOOKUP_TEMPFAIL;
+	f_r->reason = why;
+	f_r->n_dests = 0;
+	f_r->dests = NULL;
+	return f_r;
+}
+
 const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
                                             const struct restrict_sender *s,
                                             const char *log_id, uint64_t id,
@@ -29,19 +45,16 @@ const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
 	if (a->status != LOOKUP_OK || a->n_rnodes == 0)
 		return a;
 	*f_r = *a;
+	if (s->identity_failed)
+		return tempfail(f_r, log_id, id,
+		                "the sender's identity cannot be read");
 	paths = alloc_array(a->n_dests + 1, sizeof(*paths));
 	keep = alloc_array(a->n_dests + 1, sizeof(*keep));
 	for (size_t i = 0; i < a->n_dests; i++)
 		paths[i] = a->dests[i].path;
 	if (restrict_filter(s, a->rnodes, a->n_rnodes, paths, a->n_dests, keep,
 	                    &rule) < 0) {
-		log_error(log_id, "event=rcpt_restricted id=%llu error=\"%s\"",
-		          (unsigned long long)id,
-		          "cached sender restrictions do not read");
-		f_r->status = LOOKUP_TEMPFAIL;
-		f_r->reason = "sender restrictions do not read";
-		f_r->n_dests = 0;
-		f_r->dests = NULL;
+		tempfail(f_r, log_id, id, "sender restrictions do not read");
 		goto done;
 	}
 	dests = alloc_array(a->n_dests + 1, sizeof(*dests));

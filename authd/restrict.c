@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "sbuf.h"
 
 /* The attribute names, the Exchange one first, then dirmx's own. */
@@ -280,6 +281,31 @@ int restrict_filter(const struct restrict_sender *s,
 done:
 	free(memo);
 	return ret;
+}
+
+static const char *const attr_recip_limit[] = {"msExchRecipLimit",
+                                               "dirmxRecipLimit", NULL};
+
+const char *const *restrict_recip_limit_attrs(void)
+{
+	return attr_recip_limit;
+}
+
+int restrict_recip_limit_read(const struct ldconn_entry *e, unsigned *limit_r)
+{
+	const struct ldconn_attr *a = attr_find(e, attr_recip_limit);
+	struct buf b;
+	uint64_t v;
+
+	*limit_r = 0;
+	if (a == NULL)
+		return 0;
+	/* An INTEGER (RFC 4517); unlimited is no value, or 0. */
+	buf_init(&b, a->values[0].data, a->values[0].len);
+	if (!buf_fetch_uint(&b, UINT32_MAX, &v) || buf_remaining(&b) != 0)
+		return -1;
+	*limit_r = (unsigned)v;
+	return 0;
 }
 
 bool restrict_recip_over(unsigned limit, unsigned n_accepted)

@@ -70,6 +70,10 @@ struct restrict_sender {
 	 * msExchRequireAuthToSendTo is decided, the rules that name
 	 * senders are not (never a guess that refuses a listed sender). */
 	bool identity_unknown;
+	/* Authenticated, but reading its entry failed for now: a
+	 * recipient with any rule is a temporary failure, never a pass
+	 * (lookup_restrict()). */
+	bool identity_failed;
 };
 
 enum restrict_rule {
@@ -109,6 +113,14 @@ const char *restrict_rule_why(enum restrict_rule rule);
  * n_accepted are accepted already?
  */
 bool restrict_recip_over(unsigned limit, unsigned n_accepted);
+/*
+ * The sender's msExchRecipLimit (dirmxRecipLimit) from its entry into
+ * *limit_r (0: none). 0, or -1 when the value is not a non-negative
+ * integer below 2^32 (the caller answers TEMPFAIL).
+ */
+int restrict_recip_limit_read(const struct ldconn_entry *e, unsigned *limit_r);
+/* The attributes it reads (static, NULL-terminated). */
+const char *const *restrict_recip_limit_attrs(void);
 
 /* The attributes restrict_rules_read() reads (static, NULL-terminated). */
 const char *const *restrict_attr_names(void);

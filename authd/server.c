@@ -56,6 +56,13 @@ struct pending {
 	struct authcheck_req *areq;
 	char op[8];                    /* THROTTLE's */
 	struct restrict_sender sender; /* LOOKUP: who sends */
+	/* LOOKUP by an authenticated sender: its identity, once read
+	 * (authcheck_identity), owned */
+	char *sender_dn, **sender_groups;
+	size_t n_sender_groups;
+	char *addr, *user;
+	unsigned flags;
+	uint64_t identity_seq;
 	LIST_ENTRY(pending) link;
 };
 
@@ -127,6 +134,12 @@ static void pending_free(struct pending *p)
 	LIST_REMOVE(p, link);
 	lookup_cancel(&p->lreq);
 	authcheck_cancel(&p->areq);
+	free(p->sender_dn);
+	for (size_t i = 0; i < p->n_sender_groups; i++)
+		free(p->sender_groups[i]);
+	free(p->sender_groups);
+	free(p->addr);
+	free(p->user);
 	free(p);
 }
 
@@ -179,25 +192,79 @@ static void lookup_done(const struct lookup_answer *whole, void *ctx)
 	pending_free(p);
 }
 
+static void sender_set(struct pending *p)
+{
+	p->sender.dn = p->sender_dn;
+	p->sender.groups = (const char *const *)p->sender_groups;
+	p->sender.n_groups = p->n_sender_groups;
+}
+
+/* The authenticated sender's identity is read: now the recipient. */
+static void identity_done(const struct authcheck_answer *a, void *ctx)
+{
+	struct pending *p = ctx;
+
+	p->areq = NULL;
+	if (a->status == LOOKUP_OK) {
+		p->sender_dn = restrict_dn_key(a->dn);
+		p->sender_groups = alloc_array(a->n_groups + 1, sizeof(char *));
+		for (size_t i = 0; i < a->n_groups; i++)
+			p->sender_groups[i] = alloc_strdup(a->groups[i]);
+		p->n_sender_groups = a->n_groups;
+		sender_set(p);
+	}
+	if (a->status == LOOKUP_TEMPFAIL) {
+		log_warn(p->c->name,
+		         "event=sender_identity id=%llu status=tempfail "
+		         "reason=\"%s\"",
+		         (unsigned long long)p->id, a->reason);
+		p->sender.identity_failed = true;
+	} else {
+		lookup_identity_put(
+		    p->c->srv->b.lookup, p->user, p->identity_seq, p->sender_dn,
+		    (const char *const *)p->sender_groups, p->n_sender_groups);
+	}
+	/* NOTFOUND: authenticated, but no entry: nobody listed */
+	p->lreq = lookup_start(p->c->srv->b.lookup, p->addr, p->flags,
+	                       lookup_done, p);
+}
+
 static void do_lookup(struct conn *c, const struct authproto_msg *req)
 {
 	struct pending *p =
 	    pending_new(c, authproto_msg_id(req), AUTHPROTO_LOOKUP);
 	const char *trace = authproto_msg_get(req, "trace");
 	const char *nocache = authproto_msg_get(req, "nocache");
+	const char *user = authproto_msg_get(req, "user");
 	unsigned flags = 0;
 
 	if (trace != NULL && strcmp(trace, "1") == 0)
 		flags |= LOOKUP_F_TRACE;
 	if (nocache != NULL && strcmp(nocache, "1") == 0)
 		flags |= LOOKUP_F_NOCACHE;
-	/* Until the sender's entry is read, an authenticated sender is
-	 * judged by msExchRequireAuthToSendTo alone; an unauthenticated
-	 * one is nobody (restrict.h). */
-	p->sender.authenticated = authproto_msg_get(req, "user") != NULL;
-	p->sender.identity_unknown = p->sender.authenticated;
-	p->lreq = lookup_start(c->srv->b.lookup, authproto_msg_get(req, "addr"),
-	                       flags, lookup_done, p);
+	/* An unauthenticated sender is nobody (restrict.h); an
+	 * authenticated one is its account's entry, read first. */
+	p->sender.authenticated = user != NULL;
+	p->flags = flags;
+	if (user == NULL || c->srv->b.auth == NULL) {
+		p->sender.identity_unknown = user != NULL;
+		p->lreq = lookup_start(c->srv->b.lookup,
+		                       authproto_msg_get(req, "addr"), flags,
+		                       lookup_done, p);
+		return;
+	}
+	if (lookup_identity_get(c->srv->b.lookup, user, &p->sender_dn,
+	                        &p->sender_groups, &p->n_sender_groups)) {
+		sender_set(p);
+		p->lreq = lookup_start(c->srv->b.lookup,
+		                       authproto_msg_get(req, "addr"), flags,
+		                       lookup_done, p);
+		return;
+	}
+	p->addr = alloc_strdup(authproto_msg_get(req, "addr"));
+	p->user = alloc_strdup(user);
+	p->identity_seq = lookup_identity_seq(c->srv->b.lookup);
+	p->areq = authcheck_identity(c->srv->b.auth, user, identity_done, p);
 }
 
 /* --- AUTH and SENDERS ------------------------------------------------------

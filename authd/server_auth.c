@@ -61,6 +61,9 @@ struct authproto_msg *server_auth_answer(enum authproto_verb request,
 	} else if (request == AUTHPROTO_SENDERS) {
 		for (size_t i = 0; i < a->n_addrs; i++)
 			authproto_msg_add_str(m, "addr", a->addrs[i]);
+		if (a->recip_limit > 0)
+			authproto_msg_add_uint(m, "recip_limit",
+			                       a->recip_limit);
 	} else {
 		add_status(m, a, op != NULL && strcmp(op, "reset") == 0);
 	}

@@ -108,6 +108,7 @@ struct authc_senders_result {
 	const char *reason;
 	size_t n_addrs; /* may be 0 for OK: the user may use no address */
 	const char *const *addrs;
+	unsigned recip_limit; /* recipients per message; 0: no own limit */
 };
 
 typedef void authc_lookup_cb(const struct authc_lookup_result *result,

@@ -95,6 +95,7 @@ static void deliver_senders(union authc_cb cb, void *ctx,
 	struct authc_senders_result res = {.status = st, .reason = reason};
 	struct authproto_field f;
 	const char **addrs;
+	uint64_t limit;
 	size_t n = 0;
 
 	addrs = alloc_array(authproto_msg_count(m) + 1, sizeof(*addrs));
@@ -103,6 +104,8 @@ static void deliver_senders(union authc_cb cb, void *ctx,
 			addrs[n++] = f.value;
 	res.n_addrs = n;
 	res.addrs = addrs;
+	if (st == AUTHC_OK && authproto_msg_get_uint(m, "recip_limit", &limit))
+		res.recip_limit = (unsigned)limit; /* < 2^32: schema */
 	cb.senders(&res, ctx);
 	free(addrs);
 }

@@ -83,6 +83,7 @@ static const struct authproto_fieldspec auth_ok[] = {
 };
 static const struct authproto_fieldspec senders_ok[] = {
     {"addr", AP_NAME, AP_REP, ADDR_MAX, NULL},
+    {"recip_limit", AP_UINT, 0, 4294967295u, NULL},
 };
 static const struct authproto_fieldspec dc_ok[] = {
     {"source", AP_TEXT, 0, TEXT_MAX, NULL},

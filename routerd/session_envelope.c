@@ -25,6 +25,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "policy.h"
+#include "restrict.h"
 #include "settings.h"
 
 const char *session_lookup_context(const struct session *s)
@@ -80,6 +81,7 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
 			s->senders[s->n_senders++] = alloc_strdup(r->addrs[i]);
 		}
 		s->senders_known = true;
+		s->recip_limit = r->recip_limit;
 		mail_accept(s);
 	}
 	session_resume(s);
@@ -405,7 +407,8 @@ static void rcpt_start(struct session *s, const struct smtpcmd *c,
 	const struct addr *path;
 	bool relay_check;
 
-	if (s->n_rcpts >= p->max_recipients) {
+	if (s->n_rcpts >= p->max_recipients ||
+	    restrict_recip_over(s->recip_limit, (unsigned)s->n_rcpts)) {
 		s->stats->refused[RSTATS_REFUSE_TOO_MANY_RCPTS]++;
 		session_reply(s, 452, "4.5.3", "Too many recipients");
 		return;

@@ -67,6 +67,7 @@ struct session {
 	char **senders; /* cached SENDERS answer for auth_user */
 	size_t n_senders;
 	bool senders_known;
+	unsigned recip_limit; /* the sender's own (SENDERS); 0: none */
 	/* message data */
 	struct dotstream *ds;
 	struct spool_msg *msg;

@@ -11,11 +11,15 @@ with a submission listener added, and these entries:
   nonmembers@dirmx.test dirmxMemRejectPerms: group "senders"       (sink A)
   closed@dirmx.test     group, dirmxRequireAuthToSendTo TRUE: users 3, 4
   open@dirmx.test       group, no rule: user 5 and authonly (restricted)
+  senders               group: user 1, user 12 and group "inner"
+  inner                 group: user 10 and user 12 (nested in "senders")
+  user 13               dirmxRecipLimit 2: at most 2 recipients per message
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
 where only authenticated or listed senders may send, never matched by a
-refusal list. On submission the sender is authenticated.
+refusal list. On submission the sender is authenticated, and authd reads
+its account's entry and groups (nested): every rule applies to it.
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 python3 -m unittest -v test_restrict
@@ -58,7 +62,7 @@ class RestrictTest(unittest.TestCase):
     def setUpClass(cls):
         cls.sub = free_port()
         cls.dl = dl = DeliveryLab(
-            "restrict", start=False, users=10,
+            "restrict", start=False, users=14,
             routerd="\n[listener submission]\naddress = 127.0.0.1:%d\n"
                     "role = submission\n" % cls.sub)
         try:
@@ -68,7 +72,9 @@ class RestrictTest(unittest.TestCase):
             u = info["users"]
             staff = "cn=senders,%s" % groups_dn
             dl.slapd.add_ldif(
-                group("senders", "senders@dirmx.test", [u[1]["dn"]], groups_dn)
+                group("inner", "inner@dirmx.test", [u[10]["dn"], u[12]["dn"]], groups_dn)
+                + group("senders", "senders@dirmx.test",
+                        [u[1]["dn"], u[12]["dn"], "cn=inner,%s" % groups_dn], groups_dn)
                 + recipient("authonly", "authonly@dirmx.test", cls.mbx_a, people,
                             "dirmxRequireAuthToSendTo: TRUE\n")
                 + recipient("onlyone", "onlyone@dirmx.test", cls.mbx_a, people,
@@ -83,6 +89,9 @@ class RestrictTest(unittest.TestCase):
                         "dirmxRequireAuthToSendTo: TRUE\n")
                 + group("open", "open@dirmx.test",
                         [u[5]["dn"], "uid=authonly,%s" % people], groups_dn))
+            dl.slapd.modify_ldif(
+                "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
+                "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -285,11 +294,85 @@ class RestrictTest(unittest.TestCase):
         plain = [self.user(i) for i in (3, 4, 5, 6, 8)]
         self.over_mx(restricted + plain, "warm-0")
         self.over_submission(1, restricted + plain, "warm-0s")
+        self.over_submission(2, restricted + plain, "warm-0s2")
         before = self.searches()
         for n in range(5):
             self.over_mx(restricted + plain, "warm-%d" % n)
             self.over_submission(2, restricted + plain, "warm-%ds" % n)
         self.assertEqual(self.searches() - before, 0, self.logs())
+
+    # -- authenticated senders: their entry and groups ----------------------
+    def sub_rcpt(self, i, addr):
+        """RCPT addr as lab user i on submission: (code, text)."""
+        with self.submission(i) as s:
+            self.assertEqual(s.mail(self.user(i))[0], 250)
+            code, text = s.rcpt(addr)
+            return code, text.decode()
+
+    def test_authorig_for_authenticated_senders(self):
+        got = self.over_submission(1, ["onlyone@dirmx.test"], "ao-1")
+        self.assertEqual(got["onlyone@dirmx.test"][0], 250, got)
+        self.wait_received("ao-1", "onlyone@dirmx.test")
+        self.assertRefused(self.sub_rcpt(2, "onlyone@dirmx.test"), "onlyone@dirmx.test")
+
+    def test_unauthorig_for_authenticated_senders(self):
+        self.assertRefused(self.sub_rcpt(2, "notuser2@dirmx.test"), "notuser2@dirmx.test")
+        got = self.over_submission(1, ["notuser2@dirmx.test"], "uo-1")
+        self.assertEqual(got["notuser2@dirmx.test"][0], 250, got)
+        self.wait_received("uo-1", "notuser2@dirmx.test")
+
+    def test_submit_perms_count_nested_members(self):
+        for i in (1, 10):  # a direct member, a member through "inner"
+            with self.subTest(user=i):
+                self.assertEqual(self.sub_rcpt(i, "members@dirmx.test")[0], 250)
+        self.assertRefused(self.sub_rcpt(3, "members@dirmx.test"), "members@dirmx.test")
+
+    def test_reject_perms_count_nested_members(self):
+        for i in (1, 10):
+            with self.subTest(user=i):
+                self.assertRefused(self.sub_rcpt(i, "nonmembers@dirmx.test"),
+                                   "nonmembers@dirmx.test")
+        self.assertEqual(self.sub_rcpt(3, "nonmembers@dirmx.test")[0], 250)
+
+    def test_sender_added_to_a_group_is_allowed_within_seconds(self):
+        u = self.dl.info["users"][11]
+        self.assertRefused(self.sub_rcpt(11, "members@dirmx.test"), "members@dirmx.test")
+        self.dl.slapd.modify_ldif(
+            "dn: cn=inner,%s\nchangetype: modify\nadd: member\nmember: %s\n-\n\n"
+            % (self.dl.info["groups_dn"], u["dn"]))
+        self.assertTrue(wait_for(lambda: self.sub_rcpt(11, "members@dirmx.test")[0] == 250,
+                                 30, 0.2), self.logs())
+
+    def test_identity_read_failing_is_a_temporary_failure(self):
+        """User 12's groups cannot be read (two groups, a size limit of 1):
+        a restricted recipient is 451, never a pass; one without rules
+        passes."""
+        self.over_mx(["members@dirmx.test"], "tf-warm")  # cache the recipient
+        old = self.dl.slapd.size_limit
+        self.dl.slapd.set_size_limit(1)
+        try:
+            code, text = self.sub_rcpt(12, "members@dirmx.test")
+            self.assertEqual(code, 451, text)
+            self.assertTrue(text.startswith("4.4.3"), text)
+            self.assertIn("event=sender_identity", self.dl.lab.log_text("authd"))
+        finally:
+            self.dl.slapd.set_size_limit(old)
+        self.assertTrue(wait_for(
+            lambda: self.sub_rcpt(12, "members@dirmx.test")[0] == 250, 30, 0.2),
+            self.logs())
+
+    # -- msExchRecipLimit -------------------------------------------------
+    def test_recipient_limit_of_the_sender(self):
+        rcpts = [self.user(i) for i in (3, 4, 5)]
+        got = self.over_submission(13, rcpts, "rl-13")
+        self.assertEqual([got[r][0] for r in rcpts], [250, 250, 452], got)
+        self.assertEqual(got[rcpts[2]][1], "4.5.3 Too many recipients")
+        self.wait_received("rl-13", rcpts[1])
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("rl-13"), sorted(rcpts[:2]))
+        # Another sender has no limit of its own.
+        got = self.over_submission(1, rcpts, "rl-1")
+        self.assertEqual([got[r][0] for r in rcpts], [250, 250, 250], got)
 
     def ctl_lookup(self, addr, *opts):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "lookup"]

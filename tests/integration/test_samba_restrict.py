@@ -10,6 +10,8 @@ namespace; authd (simple bind over StartTLS), routerd (MX and submission
 listeners) and one recording mailbox sink (MBX, every user's
 dirmxNextHop) in that namespace. Entries, in CN=Users:
   alice       password; member of "senders"; the submission sender
+  bob         password; member of "inner", itself a member of "senders"
+  grace       password; in no group (until a test adds her to "inner")
   frank       no rule: the recipient anyone may write to
   authonly    msExchRequireAuthToSendTo TRUE
   onlyalice   authOrig: alice
@@ -18,7 +20,9 @@ dirmxNextHop) in that namespace. Entries, in CN=Users:
   nonmembers  dLMemRejectPerms: senders
   closed      group (closed@), msExchRequireAuthToSendTo TRUE: carol, dave
   open        group (open@), no rule: erin and authonly
-On the MX listener the sender is an Internet stranger: nobody.
+On the MX listener the sender is an Internet stranger: nobody. On
+submission it is the account's entry and its groups, nested (authd's
+in-chain search).
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 /usr/bin/python3 -m unittest -v test_samba_restrict
@@ -109,11 +113,12 @@ class SambaRestrictTest(unittest.TestCase):
 
         alice = dc.user_dn("alice")
         dc.add_ldif("".join([
-            user("alice", PW), user("frank"), user("carol"), user("dave"), user("erin"),
+            user("alice", PW), user("bob", PW), user("grace", PW), user("frank"), user("carol"), user("dave"), user("erin"),
             user("authonly", msExchRequireAuthToSendTo="TRUE"),
             user("onlyalice", authOrig=alice),
             user("notalice", unauthOrig=alice),
-            group("senders", [alice]),
+            group("inner", [dc.user_dn("bob")]),
+            group("senders", [alice, "CN=inner," + users]),
             user("members", dLMemSubmitPerms=senders),
             user("nonmembers", dLMemRejectPerms=senders),
             group("closed", [dc.user_dn("carol"), dc.user_dn("dave")], "closed@" + DOM,
@@ -222,13 +227,24 @@ role = submission
             s.ehlo()
             return self.transaction(s, "stranger@elsewhere.example", rcpts, tag)
 
-    def over_submission(self, rcpts, tag):
+    def over_submission(self, rcpts, tag, who="alice"):
         with NsSMTP(self.dc.netns, HOST, self.sub) as s:
             s.ehlo()
             s.starttls(context=ssl.create_default_context(cafile=self.ca.cert))
             s.ehlo()
-            s.login("alice", PW)
-            return self.transaction(s, "alice@" + DOM, rcpts, tag)
+            s.login(who, PW)
+            return self.transaction(s, "%s@%s" % (who, DOM), rcpts, tag)
+
+    def sub_rcpt(self, who, name):
+        """RCPT name as who on submission: (code, text)."""
+        with NsSMTP(self.dc.netns, HOST, self.sub) as s:
+            s.ehlo()
+            s.starttls(context=ssl.create_default_context(cafile=self.ca.cert))
+            s.ehlo()
+            s.login(who, PW)
+            self.assertEqual(s.mail("%s@%s" % (who, DOM))[0], 250)
+            code, text = s.rcpt(self.a(name))
+            return code, text.decode()
 
     def received(self, tag):
         return sorted(r for t in self.mbx.delivered() if t.header("X-Test-Id") == tag
@@ -295,6 +311,35 @@ role = submission
         self.assertEqual(self.settle("open-mx", "erin"), [self.a("erin")])
         self.assertIn("member=<%s> action=dropped" % self.a("authonly"),
                       self.lab.log_text("authd"))
+
+
+    # -- authenticated senders: their entry and groups (nested) --------------
+    def test_authorig_and_unauthorig_for_authenticated_senders(self):
+        got = self.over_submission([self.a("onlyalice")], "ao-alice")
+        self.assertEqual(got[self.a("onlyalice")][0], 250, got)
+        self.wait_received("ao-alice", "onlyalice")
+        self.assertRefused(self.sub_rcpt("bob", "onlyalice"), self.a("onlyalice"))
+        self.assertRefused(self.sub_rcpt("alice", "notalice"), self.a("notalice"))
+        self.assertEqual(self.sub_rcpt("bob", "notalice")[0], 250)
+
+    def test_group_lists_count_nested_members(self):
+        for who in ("alice", "bob"):  # direct, and through "inner"
+            with self.subTest(who=who):
+                self.assertEqual(self.sub_rcpt(who, "members")[0], 250, self.logs())
+                self.assertRefused(self.sub_rcpt(who, "nonmembers"), self.a("nonmembers"))
+        self.assertRefused(self.sub_rcpt("grace", "members"), self.a("members"))
+        self.assertEqual(self.sub_rcpt("grace", "nonmembers")[0], 250)
+
+    def test_sender_added_to_a_group_is_allowed_within_seconds(self):
+        self.assertRefused(self.sub_rcpt("grace", "members"), self.a("members"))
+        self.dc.modify_ldif("dn: CN=inner,CN=Users,%s\nchangetype: modify\nadd: member\n"
+                            "member: %s\n\n" % (self.dc.base_dn, self.dc.user_dn("grace")))
+        self.assertTrue(wait_for(lambda: self.sub_rcpt("grace", "members")[0] == 250, 30, 0.5),
+                        self.logs())
+        self.dc.modify_ldif("dn: CN=inner,CN=Users,%s\nchangetype: modify\ndelete: member\n"
+                            "member: %s\n\n" % (self.dc.base_dn, self.dc.user_dn("grace")))
+        self.assertTrue(wait_for(lambda: self.sub_rcpt("grace", "members")[0] == 550, 30, 0.5),
+                        self.logs())
 
 
 if __name__ == "__main__":

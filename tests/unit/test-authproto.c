@@ -97,6 +97,7 @@ static const struct line_case good[] = {
     AN(AUTH, "TEMPFAIL 2 reason=directory%20unavailable"),
     AN(SENDERS, "OK 4 addr=a@x addr=b@x"),
     AN(SENDERS, "OK 4"),
+    AN(SENDERS, "OK 4 addr=a@x recip_limit=50"),
     AN(SENDERS, "NOTFOUND 4 reason=no%20such%20user"),
     AN(DC, "OK 5 source=srv%20_ldap._tcp.dc._msdcs.x "
            "client_site=Default-First-Site-Name "

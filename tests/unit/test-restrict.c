@@ -245,6 +245,38 @@ static void test_read(void **state)
 	assert_non_null(strstr(error, "TRUE or FALSE"));
 }
 
+static void test_recip_limit_read(void **state)
+{
+	static const struct {
+		const char *attr, *value;
+		int ret;
+		unsigned limit;
+	} cases[] = {
+	    {"msExchRecipLimit", "50", 0, 50},
+	    {"dirmxRecipLimit", "2", 0, 2},
+	    {"msExchRecipLimit", "0", 0, 0},
+	    {"msExchRecipLimit", "4294967295", 0, 4294967295u},
+	    {"msExchRecipLimit", "4294967296", -1, 0},
+	    {"msExchRecipLimit", "-1", -1, 0},
+	    {"msExchRecipLimit", "12x", -1, 0},
+	    {"msExchRecipLimit", "", -1, 0},
+	    {"mail", "a@example.com", 0, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *const pairs[] = {cases[i].attr, cases[i].value,
+		                             NULL};
+		struct fake f;
+		unsigned limit = 99;
+
+		fake_init(&f, pairs);
+		assert_int_equal(restrict_recip_limit_read(&f.e, &limit),
+		                 cases[i].ret);
+		assert_int_equal(limit, cases[i].limit);
+	}
+}
+
 static void test_cached_form(void **state)
 {
 	struct restrict_rules r = {.require_auth = true}, back;
@@ -389,6 +421,7 @@ int main(void)
 	    cmocka_unit_test(test_recip_limit),
 	    cmocka_unit_test(test_dn_key),
 	    cmocka_unit_test(test_read),
+	    cmocka_unit_test(test_recip_limit_read),
 	    cmocka_unit_test(test_cached_form),
 	    cmocka_unit_test(test_identity_unknown),
 	    cmocka_unit_test(test_filter),
