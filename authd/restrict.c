@@ -350,6 +350,26 @@ done:
 	return ret;
 }
 
+int restrict_path_limit(const struct restrict_node *nodes, size_t n_nodes,
+                        unsigned path, uint64_t *kb_r)
+{
+	struct restrict_rules r;
+
+	*kb_r = 0;
+	if (path > n_nodes)
+		return -1;
+	for (unsigned k = path; k != 0; k = nodes[k - 1].parent) {
+		/* A parent comes before its child: the walk ends. */
+		if (nodes[k - 1].parent >= k ||
+		    restrict_rules_parse(nodes[k - 1].rules, &r) < 0)
+			return -1;
+		if (r.max_kb > 0 && (*kb_r == 0 || r.max_kb < *kb_r))
+			*kb_r = r.max_kb;
+		restrict_rules_clear(&r);
+	}
+	return 0;
+}
+
 bool restrict_recip_over(unsigned limit, unsigned n_accepted)
 {
 	return limit > 0 && n_accepted >= limit;

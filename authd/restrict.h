@@ -158,6 +158,15 @@ int restrict_filter(const struct restrict_sender *s,
                     const unsigned *paths, size_t n, bool *keep_r,
                     enum restrict_rule *rule_r);
 
+/*
+ * The size limit in KB that holds for a recipient on path (a node of the
+ * tree, 0: none): the smallest delivContLength of the restricted entries
+ * above it, so that a group's limit applies to every member. 0: no limit.
+ * -1 when a node is malformed, as for restrict_filter().
+ */
+int restrict_path_limit(const struct restrict_node *nodes, size_t n_nodes,
+                        unsigned path, uint64_t *kb_r);
+
 /* One line, no tab, no LF, no space; "" for no rules. The caller frees. */
 char *restrict_rules_format(const struct restrict_rules *r);
 /* Strict: 0, or -1 for anything restrict_rules_format() never writes. */

@@ -386,6 +386,37 @@ static void test_size_cached_form(void **state)
 		assert_int_equal(restrict_rules_parse(bad[i], &back), -1);
 }
 
+/* A group's limit holds for every member; the smallest one on the way. */
+static void test_path_limit(void **state)
+{
+	/* 1: group, 1000 KB; 2: nested group under 1, no limit but
+	 * authOrig; 3: member under 2, 50 KB; 4: member under 1, 5000 KB. */
+	static const struct restrict_node nodes[] = {
+	    {0, true, "m:1000"},
+	    {1, false, "o:x"},
+	    {2, false, "m:50"},
+	    {1, false, "m:5000"},
+	};
+	static const struct restrict_node bad[] = {{0, true, "m:0"}};
+	static const struct restrict_node loop[] = {{1, true, "m:1"}};
+	uint64_t kb = 7;
+
+	(void)state;
+	assert_int_equal(restrict_path_limit(nodes, 4, 0, &kb), 0);
+	assert_int_equal(kb, 0);
+	assert_int_equal(restrict_path_limit(nodes, 4, 1, &kb), 0);
+	assert_int_equal(kb, 1000);
+	assert_int_equal(restrict_path_limit(nodes, 4, 2, &kb), 0);
+	assert_int_equal(kb, 1000);
+	assert_int_equal(restrict_path_limit(nodes, 4, 3, &kb), 0);
+	assert_int_equal(kb, 50);
+	assert_int_equal(restrict_path_limit(nodes, 4, 4, &kb), 0);
+	assert_int_equal(kb, 1000);
+	assert_int_equal(restrict_path_limit(nodes, 4, 5, &kb), -1);
+	assert_int_equal(restrict_path_limit(bad, 1, 1, &kb), -1);
+	assert_int_equal(restrict_path_limit(loop, 1, 1, &kb), -1);
+}
+
 static void test_identity_unknown(void **state)
 {
 	struct restrict_sender s = {.authenticated = true,
@@ -491,6 +522,7 @@ int main(void)
 	    cmocka_unit_test(test_cached_form),
 	    cmocka_unit_test(test_size),
 	    cmocka_unit_test(test_size_cached_form),
+	    cmocka_unit_test(test_path_limit),
 	    cmocka_unit_test(test_identity_unknown),
 	    cmocka_unit_test(test_filter),
 	    cmocka_unit_test(test_attr_names),
