@@ -11,6 +11,7 @@ with a submission listener added, and these entries:
   nonmembers@dirmx.test dirmxMemRejectPerms: group "senders"       (sink A)
   closed@dirmx.test     group, dirmxRequireAuthToSendTo TRUE: users 3, 4
   open@dirmx.test       group, no rule: user 5 and authonly (restricted)
+  sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
@@ -82,7 +83,9 @@ class RestrictTest(unittest.TestCase):
                 + group("closed", "closed@dirmx.test", [u[3]["dn"], u[4]["dn"]], groups_dn,
                         "dirmxRequireAuthToSendTo: TRUE\n")
                 + group("open", "open@dirmx.test",
-                        [u[5]["dn"], "uid=authonly,%s" % people], groups_dn))
+                        [u[5]["dn"], "uid=authonly,%s" % people], groups_dn)
+                + recipient("sized", "sized@dirmx.test", cls.mbx_a, people,
+                            "dirmxMaxReceiveSize: 10\n"))
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -269,6 +272,18 @@ class RestrictTest(unittest.TestCase):
         rc, out = self.ctl_lookup("open@dirmx.test", "--from", self.user(1))
         self.assertEqual(rc, 0, out)
         self.assertIn("authonly@dirmx.test", out.split("=> deliver to:")[1])
+
+    def test_size_limit_is_read_with_the_rules(self):
+        """dirmxMaxReceiveSize travels with the recipient's rules (the
+        cached 'm:KB' token); refusing by size is not done yet, so a small
+        message still goes through."""
+        rc, out = self.ctl_lookup("sized@dirmx.test", "--no-cache")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("sender restrictions of uid=sized,%s: m:10"
+                      % self.dl.info["people_dn"], out)
+        got = self.over_mx(["sized@dirmx.test"], "sized-small")
+        self.assertEqual(got["sized@dirmx.test"][0], 250, got)
+        self.wait_received("sized-small", "sized@dirmx.test")
 
     def searches(self):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],
