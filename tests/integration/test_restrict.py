@@ -12,6 +12,7 @@ with a submission listener added, and these entries:
   closed@dirmx.test     group, dirmxRequireAuthToSendTo TRUE: users 3, 4
   open@dirmx.test       group, no rule: user 5 and authonly (restricted)
   sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
+  sizedgroup@dirmx.test group, dirmxMaxReceiveSize 10: user 6
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
@@ -85,7 +86,9 @@ class RestrictTest(unittest.TestCase):
                 + group("open", "open@dirmx.test",
                         [u[5]["dn"], "uid=authonly,%s" % people], groups_dn)
                 + recipient("sized", "sized@dirmx.test", cls.mbx_a, people,
-                            "dirmxMaxReceiveSize: 10\n"))
+                            "dirmxMaxReceiveSize: 10\n")
+                + group("sizedgroup", "sizedgroup@dirmx.test", [u[6]["dn"]], groups_dn,
+                        "dirmxMaxReceiveSize: 10\n"))
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -284,6 +287,28 @@ class RestrictTest(unittest.TestCase):
         got = self.over_mx(["sized@dirmx.test"], "sized-small")
         self.assertEqual(got["sized@dirmx.test"][0], 250, got)
         self.wait_received("sized-small", "sized@dirmx.test")
+
+    def rcpt_with_size(self, size, rcpts):
+        with self.mx() as s:
+            code, text = s.mail("someone@elsewhere.test", ["SIZE=%d" % size])
+            self.assertEqual(code, 250, text)
+            return {r: (lambda c, t: (c, t.decode()))(*s.rcpt(r)) for r in rcpts}
+
+    def test_declared_size_over_the_recipients_limit_is_refused_at_rcpt(self):
+        """SIZE= above delivContLength: 552 5.2.3 at RCPT, for a user and
+        for a group as a whole (its limit is every member's); the other
+        recipients and a smaller message pass."""
+        over = 10 * 1024 + 1
+        got = self.rcpt_with_size(over, ["sized@dirmx.test", "sizedgroup@dirmx.test",
+                                         self.user(3)])
+        for addr in ("sized@dirmx.test", "sizedgroup@dirmx.test"):
+            code, text = got[addr]
+            self.assertEqual(code, 552, "%s: %s\n%s" % (addr, text, self.logs()))
+            self.assertTrue(text.startswith("5.2.3"), text)
+            self.assertIn("<%s>" % addr, text)
+        self.assertEqual(got[self.user(3)][0], 250, got)
+        got = self.rcpt_with_size(10 * 1024, ["sized@dirmx.test", "sizedgroup@dirmx.test"])
+        self.assertEqual([c for c, _ in got.values()], [250, 250], got)
 
     def searches(self):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],
