@@ -18,7 +18,7 @@ dirmxNextHop) in that namespace. Entries, in CN=Users:
   nonmembers  dLMemRejectPerms: senders
   closed      group (closed@), msExchRequireAuthToSendTo TRUE: carol, dave
   open        group (open@), no rule: erin and authonly
-  sized       delivContLength 10 (KB)
+  sized       delivContLength 10 (KB): SIZE= above it refused at RCPT
 On the MX listener the sender is an Internet stranger: nobody.
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
@@ -298,10 +298,17 @@ role = submission
         self.assertIn("member=<%s> action=dropped" % self.a("authonly"),
                       self.lab.log_text("authd"))
 
-    def test_size_limit_reads(self):
-        """delivContLength (Exchange's Integer) is read with the other
-        rules without a temporary failure; refusing by size is not done
-        yet, so a small message goes through."""
+    def test_size_limit(self):
+        """delivContLength (Exchange's Integer, KB): a declared SIZE= above
+        it gets 552 5.2.3 at RCPT; a message within it goes through."""
+        with NsSMTP(self.dc.netns, HOST, self.mx) as s:
+            s.ehlo()
+            self.assertEqual(s.mail("stranger@elsewhere.example", ["SIZE=%d" % (10 * 1024 + 1)])[0],
+                             250)
+            code, text = s.rcpt(self.a("sized"))
+            self.assertEqual(code, 552, "%s\n%s" % (text, self.logs()))
+            self.assertTrue(text.decode().startswith("5.2.3"), text)
+            self.assertEqual(s.rcpt(self.a("frank"))[0], 250)
         got = self.over_mx([self.a("sized")], "sized-mx")
         self.assertEqual(got[self.a("sized")][0], 250, "%s\n%s" % (got, self.logs()))
         self.assertEqual(self.wait_received("sized-mx", "sized"), [self.a("sized")])
