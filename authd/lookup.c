@@ -95,6 +95,7 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 	j->dests[j->n_dests].addr = alloc_strdup(addr);
 	j->dests[j->n_dests].hop = alloc_strdup(hop);
 	j->dests[j->n_dests].path = j->cur_rnode;
+	j->dests[j->n_dests].max_kb = 0; /* lookup_restrict()'s */
 	j->n_dests++;
 	lookup_trace(j, "deliver %s -> %s", addr, hop);
 	return true;

@@ -68,6 +68,9 @@ struct lookup_dest {
 	const char *hop;
 	/* The last restricted entry on its way (restrict.h), 0: none. */
 	unsigned path;
+	/* Its size limit in KB (restrict_path_limit()), 0: none; set by
+	 * lookup_restrict(). */
+	uint64_t max_kb;
 };
 
 struct lookup_answer {

@@ -218,6 +218,7 @@ void lookup_blob_parse(struct lookup_blob *b, const void *v, size_t len,
 		} else if ((n = split_tabs(p, f, 3)) >= 2) {
 			struct lookup_dest *d = &b->dests[b->n_dests++];
 
+			d->max_kb = 0; /* lookup_restrict()'s */
 			d->addr = f[0];
 			if (strcasecmp(f[0], spelling) == 0) {
 				if (b->spelling == NULL)

@@ -60,7 +60,13 @@ const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
 	dests = alloc_array(a->n_dests + 1, sizeof(*dests));
 	for (size_t i = 0; i < a->n_dests; i++) {
 		if (keep[i]) {
-			dests[n++] = a->dests[i];
+			uint64_t kb = 0;
+
+			dests[n] = a->dests[i];
+			if (restrict_path_limit(a->rnodes, a->n_rnodes,
+			                        a->dests[i].path, &kb) == 0)
+				dests[n].max_kb = kb;
+			n++;
 			continue;
 		}
 		if (rule == RESTRICT_ALLOWED)

@@ -5,10 +5,12 @@
  * (only authenticated senders), then "o:DN" (authOrig), "u:DN"
  * (unauthOrig), "s:DN" (dLMemSubmitPerms), "r:DN" (dLMemRejectPerms), each
  * DN a key with every byte outside 0x21-0x7E, '%' and ':' written %XX
- * (uppercase hex), so that each rule set has exactly one spelling.
+ * (uppercase hex), so that each rule set has exactly one spelling, and
+ * last "m:N" (delivContLength, N decimal KB, no leading zero, > 0).
  */
 #include "restrict.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +29,13 @@ static const char *const attr_submit[] = {"dLMemSubmitPerms",
                                           "dirmxMemSubmitPerms", NULL};
 static const char *const attr_reject[] = {"dLMemRejectPerms",
                                           "dirmxMemRejectPerms", NULL};
+static const char *const attr_recv_size[] = {"delivContLength",
+                                             "dirmxMaxReceiveSize", NULL};
+static const char *const attr_send_size[] = {"submissionContLength",
+                                             "dirmxMaxSendSize", NULL};
+
+/* Above this many KB a limit is none: KB * 1024 stays in a uint64_t. */
+#define SIZE_KB_MAX (UINT64_MAX >> 11)
 
 char *restrict_dn_key(const char *dn)
 {
@@ -99,12 +108,56 @@ static bool read_dns(const struct ldconn_entry *e, const char *const *names,
 	return true;
 }
 
+/* A canonical or plain decimal KB count: digits only, within bounds. */
+static bool parse_kb(const char *v, size_t len, bool canonical, uint64_t *kb_r)
+{
+	uint64_t kb = 0;
+
+	if (len == 0 || len > 19 || (canonical && v[0] == '0'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		kb = kb * 10 + (uint64_t)(v[i] - '0');
+	}
+	*kb_r = kb > SIZE_KB_MAX ? 0 : kb;
+	return !canonical || (kb > 0 && kb <= SIZE_KB_MAX);
+}
+
+int restrict_size_read(const struct ldconn_entry *e, const char *const *names,
+                       uint64_t *kb_r, const char **error_r)
+{
+	const struct ldconn_attr *a = attr_find(e, names);
+
+	*kb_r = 0;
+	if (a == NULL)
+		return 0;
+	if (!parse_kb(a->values[0].data, a->values[0].len, false, kb_r)) {
+		*error_r = "a size limit is not a non-negative integer";
+		return -1;
+	}
+	return *kb_r > 0 ? 1 : 0;
+}
+
+const char *const *restrict_send_size_attrs(void)
+{
+	return attr_send_size;
+}
+
+bool restrict_size_over(uint64_t limit_kb, uint64_t size)
+{
+	return limit_kb > 0 && limit_kb <= SIZE_KB_MAX &&
+	       size > limit_kb * 1024;
+}
+
 int restrict_rules_read(const struct ldconn_entry *e,
                         struct restrict_rules *r_r, const char **error_r)
 {
 	const struct ldconn_attr *a = attr_find(e, attr_require);
 
 	memset(r_r, 0, sizeof(*r_r));
+	if (restrict_size_read(e, attr_recv_size, &r_r->max_kb, error_r) < 0)
+		return -1;
 	if (a != NULL) {
 		/* LDAP Boolean (RFC 4517): exactly TRUE or FALSE. */
 		if (strcmp(a->values[0].data, "TRUE") == 0)
@@ -129,7 +182,7 @@ int restrict_rules_read(const struct ldconn_entry *e,
 bool restrict_rules_any(const struct restrict_rules *r)
 {
 	return r->require_auth || r->auth_orig.n > 0 || r->unauth_orig.n > 0 ||
-	       r->submit_perms.n > 0 || r->reject_perms.n > 0;
+	       r->submit_perms.n > 0 || r->reject_perms.n > 0 || r->max_kb > 0;
 }
 
 void restrict_rules_clear(struct restrict_rules *r)
@@ -139,6 +192,7 @@ void restrict_rules_clear(struct restrict_rules *r)
 	dns_clear(&r->submit_perms);
 	dns_clear(&r->reject_perms);
 	r->require_auth = false;
+	r->max_kb = 0;
 }
 
 static bool member_of(const struct restrict_sender *s,
@@ -150,11 +204,10 @@ static bool member_of(const struct restrict_sender *s,
 	return false;
 }
 
-enum restrict_rule restrict_decide(const struct restrict_sender *s,
-                                   const struct restrict_rules *r,
-                                   uint64_t size)
+/* The rules that name the sender, or require authentication. */
+static enum restrict_rule decide_sender(const struct restrict_sender *s,
+                                        const struct restrict_rules *r)
 {
-	(void)size; /* delivContLength comes here */
 	if (r->require_auth && !s->authenticated)
 		return RESTRICT_REQUIRE_AUTH;
 	if (s->identity_unknown)
@@ -173,6 +226,17 @@ enum restrict_rule restrict_decide(const struct restrict_sender *s,
 	return RESTRICT_ONLY_LISTED;
 }
 
+enum restrict_rule restrict_decide(const struct restrict_sender *s,
+                                   const struct restrict_rules *r,
+                                   uint64_t size)
+{
+	enum restrict_rule rule = decide_sender(s, r);
+
+	if (rule == RESTRICT_ALLOWED && restrict_size_over(r->max_kb, size))
+		return RESTRICT_SIZE;
+	return rule;
+}
+
 const char *restrict_rule_attr(enum restrict_rule rule)
 {
 	switch (rule) {
@@ -186,6 +250,8 @@ const char *restrict_rule_attr(enum restrict_rule rule)
 		return "dLMemRejectPerms";
 	case RESTRICT_ONLY_LISTED:
 		return "authOrig/dLMemSubmitPerms";
+	case RESTRICT_SIZE:
+		return "delivContLength";
 	}
 	return "?";
 }
@@ -204,15 +270,17 @@ const char *restrict_rule_why(enum restrict_rule rule)
 	case RESTRICT_ONLY_LISTED:
 		return "only listed senders and members of listed groups may "
 		       "send, and the sender is neither";
+	case RESTRICT_SIZE:
+		return "the message is larger than this recipient accepts";
 	}
 	return "?";
 }
 
 const char *const *restrict_attr_names(void)
 {
-	static const char *const *const lists[] = {attr_require, attr_auth_orig,
-	                                           attr_unauth_orig,
-	                                           attr_submit, attr_reject};
+	static const char *const *const lists[] = {
+	    attr_require, attr_auth_orig, attr_unauth_orig,
+	    attr_submit,  attr_reject,    attr_recv_size};
 	static const char *all[16];
 
 	if (all[0] == NULL) {
@@ -308,6 +376,26 @@ int restrict_recip_limit_read(const struct ldconn_entry *e, unsigned *limit_r)
 	return 0;
 }
 
+int restrict_path_limit(const struct restrict_node *nodes, size_t n_nodes,
+                        unsigned path, uint64_t *kb_r)
+{
+	struct restrict_rules r;
+
+	*kb_r = 0;
+	if (path > n_nodes)
+		return -1;
+	for (unsigned k = path; k != 0; k = nodes[k - 1].parent) {
+		/* A parent comes before its child: the walk ends. */
+		if (nodes[k - 1].parent >= k ||
+		    restrict_rules_parse(nodes[k - 1].rules, &r) < 0)
+			return -1;
+		if (r.max_kb > 0 && (*kb_r == 0 || r.max_kb < *kb_r))
+			*kb_r = r.max_kb;
+		restrict_rules_clear(&r);
+	}
+	return 0;
+}
+
 bool restrict_recip_over(unsigned limit, unsigned n_accepted)
 {
 	return limit > 0 && n_accepted >= limit;
@@ -349,6 +437,9 @@ char *restrict_rules_format(const struct restrict_rules *r)
 	format_dns(b, 'u', &r->unauth_orig);
 	format_dns(b, 's', &r->submit_perms);
 	format_dns(b, 'r', &r->reject_perms);
+	if (r->max_kb > 0 && r->max_kb <= SIZE_KB_MAX)
+		sbuf_printf(b, "%sm:%llu", sbuf_len(b) > 0 ? " " : "",
+		            (unsigned long long)r->max_kb);
 	out = sbuf_steal(b, NULL);
 	sbuf_deinit(&b);
 	return out != NULL ? out : alloc_strdup("");
@@ -371,6 +462,11 @@ static int parse_token(const char *p, size_t len, struct restrict_rules *r)
 
 	if (len < 3 || p[1] != ':')
 		return -1;
+	if (p[0] == 'm') /* once, and last: the canonical order */
+		return r->max_kb == 0 && p[len] == '\0' &&
+		               parse_kb(p + 2, len - 2, true, &r->max_kb)
+		           ? 0
+		           : -1;
 	switch (p[0]) {
 	case 'o':
 		l = &r->auth_orig;

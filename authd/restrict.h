@@ -57,6 +57,7 @@ struct restrict_rules {
 	bool require_auth;
 	struct restrict_dns auth_orig, unauth_orig;
 	struct restrict_dns submit_perms, reject_perms;
+	uint64_t max_kb; /* delivContLength; 0: none */
 };
 
 /* What authd knows of the sender of one message. */
@@ -82,6 +83,7 @@ enum restrict_rule {
 	RESTRICT_UNAUTH_ORIG,  /* the sender is refused by name */
 	RESTRICT_REJECT_PERMS, /* ... as a member of a refused group */
 	RESTRICT_ONLY_LISTED,  /* authOrig / dLMemSubmitPerms: not listed */
+	RESTRICT_SIZE,         /* delivContLength: the message is larger */
 };
 
 /*
@@ -96,9 +98,10 @@ bool restrict_rules_any(const struct restrict_rules *r);
 void restrict_rules_clear(struct restrict_rules *r);
 
 /*
- * May s send to a recipient with rules r? size: the message's declared
- * size in bytes, 0 when unknown (for the size limits to come; no rule
- * reads it yet). RESTRICT_ALLOWED or the rule that refuses.
+ * May s send to a recipient with rules r? size: the message's size in
+ * bytes (declared with SIZE=, or counted at the end of DATA), 0 when
+ * unknown: then no size limit refuses. RESTRICT_ALLOWED or the rule that
+ * refuses.
  */
 enum restrict_rule restrict_decide(const struct restrict_sender *s,
                                    const struct restrict_rules *r,
@@ -121,6 +124,23 @@ bool restrict_recip_over(unsigned limit, unsigned n_accepted);
 int restrict_recip_limit_read(const struct ldconn_entry *e, unsigned *limit_r);
 /* The attributes it reads (static, NULL-terminated). */
 const char *const *restrict_recip_limit_attrs(void);
+
+/*
+ * Is a message of size bytes larger than limit_kb KB (0 = no limit)?
+ * The one comparison behind delivContLength and submissionContLength.
+ */
+bool restrict_size_over(uint64_t limit_kb, uint64_t size);
+
+/*
+ * Read a size limit in KB from the first of names an entry has (for the
+ * sender: submissionContLength, dirmxMaxSendSize; see
+ * restrict_send_size_attrs()). 1 with *kb_r set, 0 with *kb_r = 0
+ * when absent or 0, -1 when the value is not a non-negative decimal integer
+ * (*error_r, static: the caller answers TEMPFAIL).
+ */
+int restrict_size_read(const struct ldconn_entry *e, const char *const *names,
+                       uint64_t *kb_r, const char **error_r);
+const char *const *restrict_send_size_attrs(void);
 
 /* The attributes restrict_rules_read() reads (static, NULL-terminated). */
 const char *const *restrict_attr_names(void);
@@ -149,6 +169,15 @@ int restrict_filter(const struct restrict_sender *s,
                     const struct restrict_node *nodes, size_t n_nodes,
                     const unsigned *paths, size_t n, bool *keep_r,
                     enum restrict_rule *rule_r);
+
+/*
+ * The size limit in KB that holds for a recipient on path (a node of the
+ * tree, 0: none): the smallest delivContLength of the restricted entries
+ * above it, so that a group's limit applies to every member. 0: no limit.
+ * -1 when a node is malformed, as for restrict_filter().
+ */
+int restrict_path_limit(const struct restrict_node *nodes, size_t n_nodes,
+                        unsigned path, uint64_t *kb_r);
 
 /* One line, no tab, no LF, no space; "" for no rules. The caller frees. */
 char *restrict_rules_format(const struct restrict_rules *r);

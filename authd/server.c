@@ -167,6 +167,9 @@ static void lookup_done(const struct lookup_answer *whole, void *ctx)
 		for (size_t i = 0; i < a->n_dests; i++) {
 			authproto_msg_add_str(m, "rcpt", a->dests[i].addr);
 			authproto_msg_add_str(m, "hop", a->dests[i].hop);
+			if (a->dests[i].max_kb > 0)
+				authproto_msg_add_uint(m, "maxkb",
+				                       a->dests[i].max_kb);
 		}
 		authproto_msg_add_str(m, "cached", a->cached ? "1" : "0");
 		authproto_msg_add_str(m, "domain", a->domain);

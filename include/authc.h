@@ -58,6 +58,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct authc;
@@ -76,6 +77,7 @@ enum authc_status {
 struct authc_dest {
 	const char *rcpt;
 	const char *hop;
+	uint64_t max_kb; /* the recipient's size limit in KB; 0: none */
 };
 
 struct authc_lookup_result {

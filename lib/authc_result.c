@@ -47,6 +47,7 @@ static void deliver_lookup(union authc_cb cb, void *ctx,
 	struct authc_lookup_result res = {.status = st, .reason = reason};
 	struct authc_dest *dests = NULL;
 	struct authproto_field f;
+	const char *kb;
 	size_t n = 0;
 
 	if (st == AUTHC_OK) {
@@ -58,7 +59,10 @@ static void deliver_lookup(union authc_cb cb, void *ctx,
 			if (strcmp(f.key, "rcpt") != 0)
 				continue;
 			dests[n].rcpt = f.value;
-			dests[n++].hop = authproto_msg_record_get(m, i, "hop");
+			dests[n].hop = authproto_msg_record_get(m, i, "hop");
+			kb = authproto_msg_record_get(m, i, "maxkb");
+			dests[n++].max_kb =
+			    kb != NULL ? strtoull(kb, NULL, 10) : 0;
 		}
 		res.cached = strcmp(authproto_msg_get(m, "cached"), "1") == 0;
 		res.domain = authproto_msg_get(m, "domain");

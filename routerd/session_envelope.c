@@ -215,7 +215,7 @@ static bool postmaster_fallback(struct session *s,
 	            policy_is_local_domain(s->env->policy, domain) ||
 	            (r != NULL && r->status == AUTHC_NOTFOUND &&
 	             strcmp(r->domain, "local") == 0);
-	struct authc_dest alert = {addr_format(path), ALERTS_HOP};
+	struct authc_dest alert = {addr_format(path), ALERTS_HOP, 0};
 
 	if (s->pm_stage == 0 || !ours)
 		return false;
@@ -236,6 +236,33 @@ static bool postmaster_fallback(struct session *s,
 	return true;
 }
 
+/* Refuse the pending RCPT by a restriction of the directory (rule: its
+ * attribute). */
+static void refuse_restricted(struct session *s, const char *addr,
+                              const char *rule, int code, const char *status,
+                              const char *why)
+{
+	log_info(s->id, "event=rcpt_restricted rcpt=<%s> rule=%s sender=%s",
+	         addr, rule, s->auth_user != NULL ? s->auth_user : "(none)");
+	s->stats->refused[RSTATS_REFUSE_RESTRICTED]++;
+	session_reply(s, code, status, "<%s>: %s", addr, why);
+}
+
+/* Does every destination of the address refuse the declared SIZE= by its
+ * size limit (delivContLength)? A group's limit is every member's; a
+ * member alone over its own is left to the end of DATA. */
+static bool size_refused(const struct session *s,
+                         const struct authc_lookup_result *r)
+{
+	if (s->mail.size == 0 || r->n_dests == 0)
+		return false;
+	for (size_t i = 0; i < r->n_dests; i++)
+		if (r->dests[i].max_kb == 0 ||
+		    s->mail.size <= r->dests[i].max_kb * 1024)
+			return false;
+	return true;
+}
+
 /* Answer the pending RCPT with what authd said about it. False when it
  * waits for one more answer (the configured postmaster's). */
 static bool rcpt_answer(struct session *s, const struct authc_lookup_result *r)
@@ -249,15 +276,9 @@ static bool rcpt_answer(struct session *s, const struct authc_lookup_result *r)
 	if (r->status == AUTHC_NOTFOUND && r->restricted != NULL) {
 		/* The directory says who may send here: the admin's choice
 		 * holds for the postmaster too. */
-		log_info(s->id,
-		         "event=rcpt_restricted rcpt=<%s> rule=%s sender=%s",
-		         addr, r->restricted,
-		         s->auth_user != NULL ? s->auth_user : "(none)");
-		s->stats->refused[RSTATS_REFUSE_RESTRICTED]++;
-		session_reply(s, 550, "5.7.1",
-		              "<%s>: sender not allowed to send to this "
-		              "recipient",
-		              addr);
+		refuse_restricted(s, addr, r->restricted, 550, "5.7.1",
+		                  "sender not allowed to send to this "
+		                  "recipient");
 		goto done;
 	}
 	if (r->status != AUTHC_OK && postmaster_fallback(s, r)) {
@@ -296,6 +317,12 @@ static bool rcpt_answer(struct session *s, const struct authc_lookup_result *r)
 		         s->peer);
 		s->stats->refused[RSTATS_REFUSE_RELAY]++;
 		session_reply(s, 550, "5.7.1", "<%s>: Relaying denied", addr);
+		goto done;
+	}
+	if (size_refused(s, r)) {
+		refuse_restricted(s, addr, "delivContLength", 552, "5.2.3",
+		                  "message larger than this recipient "
+		                  "accepts");
 		goto done;
 	}
 	rcpt_accept(s, r->dests, r->n_dests, r->cached);

@@ -238,6 +238,28 @@ class DomainsTest(unittest.TestCase):
         self.arrives(dl.sink_b, addr, "after-move")
         self.not_at([self.other_conf], "after-move")
 
+    def test_sighup_says_authd_needs_a_restart_for_domain_lists(self):
+        """authd builds its domain table once: a SIGHUP after a change of
+        the [routerd] domain lists must say so, not claim a reload."""
+        with open(self.dl.conf) as f:
+            conf = f.read()
+        self.addCleanup(self._write_conf, conf)
+        mark = len(self.dl.lab.log_text("authd"))
+        self._write_conf(conf.replace(
+            "external_relay_domains = conf-ext.test",
+            "external_relay_domains = conf-ext2.test %s\n"
+            "external_relay_domains = conf-ext.test" % self.hop_gw, 1))
+        os.kill(self.dl.authd.pid, signal.SIGHUP)
+        want = "event=reload_needs_restart section=routerd setting=external_relay_domains"
+        self.assertTrue(wait_for(lambda: want in self.dl.lab.log_text("authd")[mark:], 10, 0.1),
+                        self.dl.lab.log_text("authd")[mark:])
+        self.assertNotIn("setting=internal_relay_domains",
+                         self.dl.lab.log_text("authd")[mark:])
+
+    def _write_conf(self, text):
+        with open(self.dl.conf, "w") as f:
+            f.write(text)
+
     def test_a_relay_loop_ends_in_a_bounce(self):
         """An internal relay whose other system sends the unknown back (here:
         routerd itself) loops until max_received_headers (30), is refused
@@ -327,28 +349,6 @@ class DomainsConfigTest(unittest.TestCase):
         os.unlink(conf)
         os.rmdir(d)
         return conf, out
-
-    def test_sighup_says_authd_needs_a_restart_for_domain_lists(self):
-        """authd builds its domain table once: a SIGHUP after a change of
-        the [routerd] domain lists must say so, not claim a reload."""
-        with open(self.dl.conf) as f:
-            conf = f.read()
-        self.addCleanup(self._write_conf, conf)
-        mark = len(self.dl.lab.log_text("authd"))
-        self._write_conf(conf.replace(
-            "external_relay_domains = conf-ext.test",
-            "external_relay_domains = conf-ext2.test %s\n"
-            "external_relay_domains = conf-ext.test" % self.hop_gw, 1))
-        os.kill(self.dl.authd.pid, signal.SIGHUP)
-        want = "event=reload_needs_restart section=routerd setting=external_relay_domains"
-        self.assertTrue(wait_for(lambda: want in self.dl.lab.log_text("authd")[mark:], 10, 0.1),
-                        self.dl.lab.log_text("authd")[mark:])
-        self.assertNotIn("setting=internal_relay_domains",
-                         self.dl.lab.log_text("authd")[mark:])
-
-    def _write_conf(self, text):
-        with open(self.dl.conf, "w") as f:
-            f.write(text)
 
     def test_internal_relay_needs_its_host(self):
         conf, out = self.check("internal_relay_domains = shared.example\n")

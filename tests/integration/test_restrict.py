@@ -14,6 +14,8 @@ with a submission listener added, and these entries:
   senders               group: user 1, user 12 and group "inner"
   inner                 group: user 10 and user 12 (nested in "senders")
   user 13               dirmxRecipLimit 2: at most 2 recipients per message
+  sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
+  sizedgroup@dirmx.test group, dirmxMaxReceiveSize 10: user 6
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
@@ -88,7 +90,11 @@ class RestrictTest(unittest.TestCase):
                 + group("closed", "closed@dirmx.test", [u[3]["dn"], u[4]["dn"]], groups_dn,
                         "dirmxRequireAuthToSendTo: TRUE\n")
                 + group("open", "open@dirmx.test",
-                        [u[5]["dn"], "uid=authonly,%s" % people], groups_dn))
+                        [u[5]["dn"], "uid=authonly,%s" % people], groups_dn)
+                + recipient("sized", "sized@dirmx.test", cls.mbx_a, people,
+                            "dirmxMaxReceiveSize: 10\n")
+                + group("sizedgroup", "sizedgroup@dirmx.test", [u[6]["dn"]], groups_dn,
+                        "dirmxMaxReceiveSize: 10\n"))
             dl.slapd.modify_ldif(
                 "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
                 "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
@@ -278,6 +284,40 @@ class RestrictTest(unittest.TestCase):
         rc, out = self.ctl_lookup("open@dirmx.test", "--from", self.user(1))
         self.assertEqual(rc, 0, out)
         self.assertIn("authonly@dirmx.test", out.split("=> deliver to:")[1])
+
+    def test_size_limit_is_read_with_the_rules(self):
+        """dirmxMaxReceiveSize travels with the recipient's rules (the
+        cached 'm:KB' token); refusing by size is not done yet, so a small
+        message still goes through."""
+        rc, out = self.ctl_lookup("sized@dirmx.test", "--no-cache")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("sender restrictions of uid=sized,%s: m:10"
+                      % self.dl.info["people_dn"], out)
+        got = self.over_mx(["sized@dirmx.test"], "sized-small")
+        self.assertEqual(got["sized@dirmx.test"][0], 250, got)
+        self.wait_received("sized-small", "sized@dirmx.test")
+
+    def rcpt_with_size(self, size, rcpts):
+        with self.mx() as s:
+            code, text = s.mail("someone@elsewhere.test", ["SIZE=%d" % size])
+            self.assertEqual(code, 250, text)
+            return {r: (lambda c, t: (c, t.decode()))(*s.rcpt(r)) for r in rcpts}
+
+    def test_declared_size_over_the_recipients_limit_is_refused_at_rcpt(self):
+        """SIZE= above delivContLength: 552 5.2.3 at RCPT, for a user and
+        for a group as a whole (its limit is every member's); the other
+        recipients and a smaller message pass."""
+        over = 10 * 1024 + 1
+        got = self.rcpt_with_size(over, ["sized@dirmx.test", "sizedgroup@dirmx.test",
+                                         self.user(3)])
+        for addr in ("sized@dirmx.test", "sizedgroup@dirmx.test"):
+            code, text = got[addr]
+            self.assertEqual(code, 552, "%s: %s\n%s" % (addr, text, self.logs()))
+            self.assertTrue(text.startswith("5.2.3"), text)
+            self.assertIn("<%s>" % addr, text)
+        self.assertEqual(got[self.user(3)][0], 250, got)
+        got = self.rcpt_with_size(10 * 1024, ["sized@dirmx.test", "sizedgroup@dirmx.test"])
+        self.assertEqual([c for c, _ in got.values()], [250, 250], got)
 
     def searches(self):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],

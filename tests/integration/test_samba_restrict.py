@@ -20,6 +20,7 @@ dirmxNextHop) in that namespace. Entries, in CN=Users:
   nonmembers  dLMemRejectPerms: senders
   closed      group (closed@), msExchRequireAuthToSendTo TRUE: carol, dave
   open        group (open@), no rule: erin and authonly
+  sized       delivContLength 10 (KB): SIZE= above it refused at RCPT
 On the MX listener the sender is an Internet stranger: nobody. On
 submission it is the account's entry and its groups, nested (authd's
 in-chain search).
@@ -121,6 +122,7 @@ class SambaRestrictTest(unittest.TestCase):
             group("senders", [alice, "CN=inner," + users]),
             user("members", dLMemSubmitPerms=senders),
             user("nonmembers", dLMemRejectPerms=senders),
+            user("sized", delivContLength="10"),
             group("closed", [dc.user_dn("carol"), dc.user_dn("dave")], "closed@" + DOM,
                   msExchRequireAuthToSendTo="TRUE"),
             group("open", [dc.user_dn("erin"), dc.user_dn("authonly")], "open@" + DOM)]))
@@ -311,6 +313,21 @@ role = submission
         self.assertEqual(self.settle("open-mx", "erin"), [self.a("erin")])
         self.assertIn("member=<%s> action=dropped" % self.a("authonly"),
                       self.lab.log_text("authd"))
+
+    def test_size_limit(self):
+        """delivContLength (Exchange's Integer, KB): a declared SIZE= above
+        it gets 552 5.2.3 at RCPT; a message within it goes through."""
+        with NsSMTP(self.dc.netns, HOST, self.mx) as s:
+            s.ehlo()
+            self.assertEqual(s.mail("stranger@elsewhere.example", ["SIZE=%d" % (10 * 1024 + 1)])[0],
+                             250)
+            code, text = s.rcpt(self.a("sized"))
+            self.assertEqual(code, 552, "%s\n%s" % (text, self.logs()))
+            self.assertTrue(text.decode().startswith("5.2.3"), text)
+            self.assertEqual(s.rcpt(self.a("frank"))[0], 250)
+        got = self.over_mx([self.a("sized")], "sized-mx")
+        self.assertEqual(got[self.a("sized")][0], 250, "%s\n%s" % (got, self.logs()))
+        self.assertEqual(self.wait_received("sized-mx", "sized"), [self.a("sized")])
 
 
     # -- authenticated senders: their entry and groups (nested) --------------

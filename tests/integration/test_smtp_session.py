@@ -371,8 +371,16 @@ class SmtpSessionTest(unittest.TestCase):
             body = simple_message("logged", extra_headers="Message-ID: <log-1@client.example>\r\n")
             _, done = c.data(body + ".\r\n")
             qid = queued_id(done)
-        line = [ln for ln in rd.log().splitlines()
-                if "event=accepted" in ln and qid in ln][0]
+        # routerd writes a round's log lines when the round ends (log.h):
+        # the reply may be read first
+        def accepted():
+            return [ln for ln in rd.log().splitlines()
+                    if "event=accepted" in ln and qid in ln]
+        deadline = time.monotonic() + 10
+        while not accepted() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(accepted(), rd.log()[-3000:])
+        line = accepted()[0]
         self.assertRegex(line, r" size=\d+ ")
         self.assertIn('msgid="<log-1@client.example>"', line)
         self.assertIn("user=%s" % u["uid"], line)

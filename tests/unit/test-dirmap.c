@@ -556,7 +556,8 @@ static void test_searched_attributes(void **state)
 	    "msExchRequireAuthToSendTo", "dirmxRequireAuthToSendTo", "authOrig",
 	    "dirmxAuthOrig", "unauthOrig", "dirmxUnauthOrig",
 	    "dLMemSubmitPerms", "dirmxMemSubmitPerms", "dLMemRejectPerms",
-	    "dirmxMemRejectPerms", "entryUUID", NULL};
+	    "dirmxMemRejectPerms", "delivContLength", "dirmxMaxReceiveSize",
+	    "entryUUID", NULL};
 	static const char *const ad_rcpt[] = {"mail",
 	                                      "member;range=0-*",
 	                                      "dirmxNextHop",
@@ -576,6 +577,8 @@ static void test_searched_attributes(void **state)
 	                                      "dirmxMemSubmitPerms",
 	                                      "dLMemRejectPerms",
 	                                      "dirmxMemRejectPerms",
+	                                      "delivContLength",
+	                                      "dirmxMaxReceiveSize",
 	                                      "objectGUID",
 	                                      NULL};
 	const char *const *l;

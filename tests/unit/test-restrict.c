@@ -320,6 +320,135 @@ static void test_cached_form(void **state)
 	restrict_rules_clear(&back);
 }
 
+/* delivContLength: the recipient's limit, after the sender rules. */
+static void test_size(void **state)
+{
+	static const char *const ad[] = {"delivContLength", "10", NULL};
+	static const char *const ldap[] = {"dirmxMaxReceiveSize", "2048", NULL};
+	static const char *const zero[] = {"delivContLength", "0", NULL};
+	static const char *const bad[] = {"delivContLength", "-1", NULL};
+	static const char *const send[] = {"submissionContLength", "5", NULL};
+	static const char *const send_ldap[] = {"dirmxMaxSendSize", "7", NULL};
+	struct restrict_rules r = {.max_kb = 10};
+	struct fake f;
+	const char *error = NULL;
+	uint64_t kb;
+
+	(void)state;
+	assert_true(restrict_rules_any(&r));
+	assert_int_equal(restrict_decide(&nobody, &r, 0), RESTRICT_ALLOWED);
+	assert_int_equal(restrict_decide(&nobody, &r, 10240), RESTRICT_ALLOWED);
+	assert_int_equal(restrict_decide(&nobody, &r, 10241), RESTRICT_SIZE);
+	assert_int_equal(restrict_decide(&alice, &r, 10241), RESTRICT_SIZE);
+	assert_string_equal(restrict_rule_attr(RESTRICT_SIZE),
+	                    "delivContLength");
+	/* A sender refused by name hears that, not the size. */
+	r.require_auth = true;
+	assert_int_equal(restrict_decide(&nobody, &r, 1 << 20),
+	                 RESTRICT_REQUIRE_AUTH);
+	r.require_auth = false;
+
+	assert_false(restrict_size_over(0, UINT64_MAX));
+	assert_false(restrict_size_over(1, 1024));
+	assert_true(restrict_size_over(1, 1025));
+	assert_false(restrict_size_over(UINT64_MAX, UINT64_MAX));
+
+	fake_init(&f, ad);
+	assert_int_equal(restrict_rules_read(&f.e, &r, &error), 1);
+	assert_int_equal(r.max_kb, 10);
+	fake_init(&f, ldap);
+	assert_int_equal(restrict_rules_read(&f.e, &r, &error), 1);
+	assert_int_equal(r.max_kb, 2048);
+	fake_init(&f, zero);
+	assert_int_equal(restrict_rules_read(&f.e, &r, &error), 0);
+	fake_init(&f, bad);
+	assert_int_equal(restrict_rules_read(&f.e, &r, &error), -1);
+	assert_non_null(strstr(error, "size limit"));
+
+	fake_init(&f, send);
+	assert_int_equal(
+	    restrict_size_read(&f.e, restrict_send_size_attrs(), &kb, &error),
+	    1);
+	assert_int_equal(kb, 5);
+	fake_init(&f, send_ldap);
+	assert_int_equal(
+	    restrict_size_read(&f.e, restrict_send_size_attrs(), &kb, &error),
+	    1);
+	assert_int_equal(kb, 7);
+	fake_init(&f, ad); /* the recipient's limit is not the sender's */
+	assert_int_equal(
+	    restrict_size_read(&f.e, restrict_send_size_attrs(), &kb, &error),
+	    0);
+	assert_int_equal(kb, 0);
+}
+
+static void test_size_cached_form(void **state)
+{
+	struct restrict_rules r = {.require_auth = true, .max_kb = 512}, back;
+	char *line;
+
+	(void)state;
+	dns_set(&r.auth_orig, "cn=a,dc=x");
+	line = restrict_rules_format(&r);
+	assert_string_equal(line, "a o:cn=a,dc=x m:512");
+	assert_int_equal(restrict_rules_parse(line, &back), 0);
+	assert_int_equal(back.max_kb, 512);
+	assert_true(back.require_auth);
+	free(line);
+	restrict_rules_clear(&back);
+	restrict_rules_clear(&r);
+	assert_int_equal(restrict_rules_parse("m:1", &back), 0);
+	assert_int_equal(back.max_kb, 1);
+	restrict_rules_clear(&back);
+
+	static const char *const bad[] = {
+	    "m:",
+	    "m:0",
+	    "m:01",
+	    "m:1 m:2",
+	    "m:1 o:x",
+	    "m:1x",
+	    "m:-1",
+	    "m: 1",
+	    "m:1 ",
+	    "m:99999999999999999999",
+	    "m:9007199254740992",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(restrict_rules_parse(bad[i], &back), -1);
+}
+
+/* A group's limit holds for every member; the smallest one on the way. */
+static void test_path_limit(void **state)
+{
+	/* 1: group, 1000 KB; 2: nested group under 1, no limit but
+	 * authOrig; 3: member under 2, 50 KB; 4: member under 1, 5000 KB. */
+	static const struct restrict_node nodes[] = {
+	    {0, true, "m:1000"},
+	    {1, false, "o:x"},
+	    {2, false, "m:50"},
+	    {1, false, "m:5000"},
+	};
+	static const struct restrict_node bad[] = {{0, true, "m:0"}};
+	static const struct restrict_node loop[] = {{1, true, "m:1"}};
+	uint64_t kb = 7;
+
+	(void)state;
+	assert_int_equal(restrict_path_limit(nodes, 4, 0, &kb), 0);
+	assert_int_equal(kb, 0);
+	assert_int_equal(restrict_path_limit(nodes, 4, 1, &kb), 0);
+	assert_int_equal(kb, 1000);
+	assert_int_equal(restrict_path_limit(nodes, 4, 2, &kb), 0);
+	assert_int_equal(kb, 1000);
+	assert_int_equal(restrict_path_limit(nodes, 4, 3, &kb), 0);
+	assert_int_equal(kb, 50);
+	assert_int_equal(restrict_path_limit(nodes, 4, 4, &kb), 0);
+	assert_int_equal(kb, 1000);
+	assert_int_equal(restrict_path_limit(nodes, 4, 5, &kb), -1);
+	assert_int_equal(restrict_path_limit(bad, 1, 1, &kb), -1);
+	assert_int_equal(restrict_path_limit(loop, 1, 1, &kb), -1);
+}
+
 static void test_identity_unknown(void **state)
 {
 	struct restrict_sender s = {.authenticated = true,
@@ -404,8 +533,9 @@ static void test_attr_names(void **state)
 	(void)state;
 	while (names[n] != NULL)
 		n++;
-	assert_int_equal(n, 10);
+	assert_int_equal(n, 12);
 	assert_string_equal(names[0], "msExchRequireAuthToSendTo");
+	assert_string_equal(names[10], "delivContLength");
 }
 
 int main(void)
@@ -423,6 +553,9 @@ int main(void)
 	    cmocka_unit_test(test_read),
 	    cmocka_unit_test(test_recip_limit_read),
 	    cmocka_unit_test(test_cached_form),
+	    cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_size_cached_form),
+	    cmocka_unit_test(test_path_limit),
 	    cmocka_unit_test(test_identity_unknown),
 	    cmocka_unit_test(test_filter),
 	    cmocka_unit_test(test_attr_names),

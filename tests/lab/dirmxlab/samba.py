@@ -113,6 +113,11 @@ _EXCHANGE_RESTRICT_ATTRS = [
     ("ms-Exch-DL-Mem-Reject-Perms", "dLMemRejectPerms", _RESTRICT_ARC + "4", _OR_NAME, False),
     ("ms-Exch-Recip-Limit", "msExchRecipLimit", _RESTRICT_ARC + "5", ("2.5.5.9", "2", None),
      True),
+    # The size limits, in KB: Integer, single-valued, as Exchange has them.
+    ("Deliv-Cont-Length", "delivContLength", _RESTRICT_ARC + "6", ("2.5.5.9", "2", None),
+     True),
+    ("Submission-Cont-Length", "submissionContLength", _RESTRICT_ARC + "7",
+     ("2.5.5.9", "2", None), True),
 ]
 
 
