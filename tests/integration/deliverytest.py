@@ -303,6 +303,24 @@ class Sink:
 # -- DSN parsing ---------------------------------------------------------------
 
 
+def smtp_transaction(test, s, mail_from, rcpts, tag):
+    """On smtplib session s: MAIL, each RCPT, and DATA (a short message
+    tagged X-Test-Id: tag) when one RCPT was accepted. Returns {rcpt:
+    (code, text)}; asserts (on unittest case test) 250 at MAIL and at the
+    end of DATA."""
+    test.assertEqual(s.mail(mail_from)[0], 250)
+    got = {}
+    for r in rcpts:
+        code, text = s.rcpt(r)
+        got[r] = (code, text.decode())
+    if any(c == 250 for c, _ in got.values()):
+        msg = ("From: <%s>\r\nTo: undisclosed\r\nSubject: %s\r\nX-Test-Id: %s\r\n"
+               "\r\nHello.\r\n" % (mail_from, tag, tag))
+        code, text = s.data(msg.encode())
+        test.assertEqual(code, 250, text)
+    return got
+
+
 def parse_dsn(data):
     """A DSN's structure: {"msg": the top-level Message, "parts": [its
     parts], "per_message": {field: value}, "per_rcpt": [{field: value}]}."""

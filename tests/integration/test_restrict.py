@@ -36,7 +36,7 @@ import unittest
 from dirmxlab import free_port
 from dirmxlab.ldapdata import PASSWORD
 
-from deliverytest import DeliveryLab, bin_path
+from deliverytest import DeliveryLab, bin_path, smtp_transaction
 from smtptest import wait_for
 
 CLIENT = "127.0.0.2"  # not in relay_networks: an Internet client
@@ -124,28 +124,13 @@ class RestrictTest(unittest.TestCase):
         s.login(self.dl.info["users"][i]["uid"], PASSWORD)
         return s
 
-    def transaction(self, s, mail_from, rcpts, tag):
-        """MAIL, each RCPT, and DATA when one was accepted: {rcpt: (code,
-        text)}; asserts 250 at the end of DATA."""
-        self.assertEqual(s.mail(mail_from)[0], 250)
-        got = {}
-        for r in rcpts:
-            code, text = s.rcpt(r)
-            got[r] = (code, text.decode())
-        if any(c == 250 for c, _ in got.values()):
-            msg = ("From: <%s>\r\nTo: undisclosed\r\nSubject: %s\r\nX-Test-Id: %s\r\n"
-                   "\r\nHello.\r\n" % (mail_from, tag, tag))
-            code, text = s.data(msg.encode())
-            self.assertEqual(code, 250, text)
-        return got
-
     def over_mx(self, rcpts, tag):
         with self.mx() as s:
-            return self.transaction(s, "someone@elsewhere.test", rcpts, tag)
+            return smtp_transaction(self, s, "someone@elsewhere.test", rcpts, tag)
 
     def over_submission(self, i, rcpts, tag):
         with self.submission(i) as s:
-            return self.transaction(s, self.dl.info["users"][i]["mail"], rcpts, tag)
+            return smtp_transaction(self, s, self.dl.info["users"][i]["mail"], rcpts, tag)
 
     def received(self, tag):
         """Every address any sink received the message tagged tag for."""

@@ -22,20 +22,17 @@ Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 
 import os
 import re
-import smtplib
-import socket
 import subprocess
 import sys
 import time
 import unittest
 
 from dirmxlab import Lab, source_dir
-from dirmxlab.ca import lab_ca
 from dirmxlab.samba import SambaDC
 
-from authdtest import authd_bin, dirmxctl_bin
-from deliverytest import Sink, _run
-from smtptest import routerd_bin, wait_for
+from authdtest import dirmxctl_bin
+from sambamail import MailDaemons, NsSink, NsSMTP, ns_free_port
+from smtptest import wait_for
 
 DOM = "ad.dirmx.test"
 SHARED = "shared." + DOM       # internalrelay, from the directory
@@ -43,39 +40,6 @@ CFGSHARED = "cfgshared." + DOM  # internal relay, from the configuration
 EXT = "ext." + DOM             # externalrelay, from the directory
 SVC, SVC_PW = "svc-domains", "Svc!Passw0rd-4"
 HOST = "127.0.0.1"  # inside the namespace: sinks and the MX listener
-
-
-class NsSink(Sink):
-    """deliverytest's Sink, listening inside a network namespace."""
-
-    def __init__(self, netns, *args, **kw):
-        super().__init__(*args, **kw)
-        self.netns = netns
-
-    def start(self):
-        sock = self.netns.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
-
-        async def go():
-            import asyncio
-            self.server = await asyncio.start_server(self._serve, sock=sock)
-        _run(go())
-        return self
-
-
-class NsSMTP(smtplib.SMTP):
-    """smtplib connecting from inside the namespace."""
-
-    def __init__(self, netns, host, port):
-        self.netns = netns
-        super().__init__(host, port, local_hostname="stranger.example", timeout=30)
-
-    def _get_socket(self, host, port, timeout):
-        s = self.netns.connect(host, port, timeout=timeout)
-        s.settimeout(timeout)
-        return s
 
 
 class SambaDomainsTest(unittest.TestCase):
@@ -97,14 +61,6 @@ class SambaDomainsTest(unittest.TestCase):
         cls.lab.close()
 
     @classmethod
-    def free_port(cls):
-        s = cls.dc.netns.socket()
-        s.bind((HOST, 0))
-        port = s.getsockname()[1]
-        s.close()
-        return port
-
-    @classmethod
     def _setup(cls):
         lab = cls.lab
         os.chmod(lab.dir, 0o755)
@@ -113,7 +69,7 @@ class SambaDomainsTest(unittest.TestCase):
         with open(os.path.join(source_dir(), "schemas", "dirmx-ad.ldif")) as f:
             dc.apply_schema_ldif(f.read())
         dc.create_service_account(SVC, SVC_PW)
-        ports = {k: cls.free_port() for k in ("mbx", "other", "gw", "mx", "dns")}
+        ports = {k: ns_free_port(dc.netns, HOST) for k in ("mbx", "other", "gw", "mx", "dns")}
         cls.hop = {k: "[%s]:%d" % (HOST, ports[k]) for k in ("mbx", "other", "gw")}
         cls.mbx = NsSink(dc.netns, "mbx", HOST, ports["mbx"]).start()
         cls.other = NsSink(dc.netns, "other", HOST, ports["other"]).start()
@@ -150,81 +106,10 @@ class SambaDomainsTest(unittest.TestCase):
 
     @classmethod
     def start_daemons(cls, dead_dns_port):
-        lab, dc = cls.lab, cls.dc
-        cls.sock = lab.path("authd.sock")
-        pw = lab.write("svc.pw", SVC_PW + "\n", 0o600)
-        rdir = os.path.dirname(lab.path("rd", "x"))
-        os.chmod(rdir, 0o755)
-        cert, key = lab_ca(lab).server_cert(["mx." + DOM], [HOST], name="rd")
-        for f in (cert, key):
-            os.chmod(f, 0o644)
-        os.chmod(os.path.dirname(cert), 0o755)
-        common = """\
-[global]
-log_level = debug
-
-[dns]
-servers = %(dns)s
-timeout = 1s
-
-[authd]
-directory = ad
-domain = %(dom)s
-timeout = 2s
-socket = %(sock)s
-client_user = nobody
-bind = simple
-bind_dn = %(svc_dn)s
-bind_password_file = %(pw)s
-tls = starttls
-ca_file = %(ca)s
-
-[routerd]
-user = nobody
-hostname = mx.%(dom)s
-authd_socket = %(sock)s
-spool_dir = %(rdir)s/spool
-control_socket = %(rdir)s/routerd.sock
-tls_cert = %(cert)s
-tls_key = %(key)s
-retry_min = 1s
-local_domains = %(dom)s
-internal_relay_domains = %(cfgshared)s %(other)s
-
-[listener mx]
-address = %(host)s:%(mx)d
-role = mx
-"""
-        values = {"dom": DOM, "sock": cls.sock, "svc_dn": dc.user_dn(SVC), "pw": pw,
-                  "ca": dc.ca_cert, "rdir": rdir, "cert": cert, "key": key,
-                  "cfgshared": CFGSHARED, "other": cls.hop["other"], "host": HOST,
-                  "mx": cls.mx}
-        # authd resolves the DCs through the DC's DNS; routerd never
-        # needs DNS here (every hop is a literal): a dead port.
-        cls.conf = lab.write("authd.conf", common % dict(values, dns=dc.ip))
-        rconf = lab.write("rd/dirmx.conf", common % dict(
-            values, dns="127.0.0.1:%d" % dead_dns_port))
-        cls.authd = lab.spawn("authd", dc.netns.exec_argv([authd_bin(), "-f", "-c", cls.conf]),
-                              env=dc.env())
-        if not wait_for(lambda: "domains event=loaded" in lab.log_text("authd")
-                        or cls.authd.poll() is not None, 30, 0.1):
-            raise RuntimeError("authd not ready:\n" + lab.log_text("authd")[-3000:])
-        if cls.authd.poll() is not None:
-            raise RuntimeError("authd exited:\n" + lab.log_text("authd")[-3000:])
-        os.chmod(cls.sock, 0o666)
-        cls.routerd = lab.spawn("routerd", dc.netns.exec_argv([routerd_bin(), "-f", "-c", rconf]))
-
-        def ready():
-            if cls.routerd.poll() is not None:
-                raise RuntimeError("routerd exited:\n" + lab.log_text("routerd")[-3000:])
-            try:
-                with dc.netns.connect(HOST, cls.mx, timeout=2) as c:
-                    c.settimeout(5)
-                    return c.recv(100).startswith(b"220 ")
-            except OSError:
-                return False
-        if not wait_for(ready, 20, 0.1):
-            raise RuntimeError("routerd not ready:\n" + lab.log_text("routerd")[-3000:])
+        d = MailDaemons(cls.lab, cls.dc, DOM, HOST, SVC, SVC_PW, cls.mx, dead_dns_port,
+                        routerd_extra="internal_relay_domains = %s %s\n"
+                        % (CFGSHARED, cls.hop["other"]))
+        cls.conf = d.conf
 
     # -- helpers ----------------------------------------------------------
     def logs(self):

@@ -36,12 +36,11 @@ import time
 import unittest
 
 from dirmxlab import Lab, source_dir
-from dirmxlab.ca import lab_ca
 from dirmxlab.samba import SambaDC
 
-from authdtest import authd_bin
-from smtptest import routerd_bin, wait_for
-from test_samba_domains import NsSink, NsSMTP
+from deliverytest import smtp_transaction
+from sambamail import MailDaemons, NsSink, NsSMTP, ns_free_port
+from smtptest import wait_for
 
 DOM = "ad.dirmx.test"
 SVC, SVC_PW = "svc-restrict", "Svc!Passw0rd-5"
@@ -69,14 +68,6 @@ class SambaRestrictTest(unittest.TestCase):
         cls.lab.close()
 
     @classmethod
-    def free_port(cls):
-        s = cls.dc.netns.socket()
-        s.bind((HOST, 0))
-        port = s.getsockname()[1]
-        s.close()
-        return port
-
-    @classmethod
     def _setup(cls):
         lab = cls.lab
         os.chmod(lab.dir, 0o755)
@@ -85,7 +76,7 @@ class SambaRestrictTest(unittest.TestCase):
             dc.apply_schema_ldif(f.read())
         dc.add_exchange_restrictions()
         dc.create_service_account(SVC, SVC_PW)
-        ports = {k: cls.free_port() for k in ("mbx", "mx", "sub", "dns")}
+        ports = {k: ns_free_port(dc.netns, HOST) for k in ("mbx", "mx", "sub", "dns")}
         cls.hop = "[%s]:%d" % (HOST, ports["mbx"])
         cls.mbx = NsSink(dc.netns, "mbx", HOST, ports["mbx"]).start()
         lab.on_close(cls.mbx.stop)
@@ -129,105 +120,19 @@ class SambaRestrictTest(unittest.TestCase):
 
     @classmethod
     def start_daemons(cls, dead_dns_port):
-        lab, dc = cls.lab, cls.dc
-        cls.sock = lab.path("authd.sock")
-        pw = lab.write("svc.pw", SVC_PW + "\n", 0o600)
-        rdir = os.path.dirname(lab.path("rd", "x"))
-        os.chmod(rdir, 0o755)
-        cls.ca = lab_ca(lab)
-        cert, key = cls.ca.server_cert(["mx." + DOM], [HOST], name="rd")
-        for f in (cert, key):
-            os.chmod(f, 0o644)
-        os.chmod(os.path.dirname(cert), 0o755)
-        common = """\
-[global]
-log_level = debug
-
-[dns]
-servers = %(dns)s
-timeout = 1s
-
-[authd]
-directory = ad
-domain = %(dom)s
-timeout = 2s
-socket = %(sock)s
-client_user = nobody
-bind = simple
-bind_dn = %(svc_dn)s
-bind_password_file = %(pw)s
-tls = starttls
-ca_file = %(ca)s
-
-[routerd]
-user = nobody
-hostname = mx.%(dom)s
-authd_socket = %(sock)s
-spool_dir = %(rdir)s/spool
-control_socket = %(rdir)s/routerd.sock
-tls_cert = %(cert)s
-tls_key = %(key)s
-retry_min = 1s
-local_domains = %(dom)s
-
-[listener mx]
-address = %(host)s:%(mx)d
-role = mx
-
-[listener submission]
-address = %(host)s:%(sub)d
-role = submission
-"""
-        values = {"dom": DOM, "sock": cls.sock, "svc_dn": dc.user_dn(SVC), "pw": pw,
-                  "ca": dc.ca_cert, "rdir": rdir, "cert": cert, "key": key, "host": HOST,
-                  "mx": cls.mx, "sub": cls.sub}
-        cls.conf = lab.write("authd.conf", common % dict(values, dns=dc.ip))
-        rconf = lab.write("rd/dirmx.conf", common % dict(
-            values, dns="127.0.0.1:%d" % dead_dns_port))
-        cls.authd = lab.spawn("authd", dc.netns.exec_argv([authd_bin(), "-f", "-c", cls.conf]),
-                              env=dc.env())
-        if not wait_for(lambda: "domains event=loaded" in lab.log_text("authd")
-                        or cls.authd.poll() is not None, 30, 0.1):
-            raise RuntimeError("authd not ready:\n" + lab.log_text("authd")[-3000:])
-        if cls.authd.poll() is not None:
-            raise RuntimeError("authd exited:\n" + lab.log_text("authd")[-3000:])
-        os.chmod(cls.sock, 0o666)
-        cls.routerd = lab.spawn("routerd", dc.netns.exec_argv([routerd_bin(), "-f", "-c", rconf]))
-
-        def ready():
-            if cls.routerd.poll() is not None:
-                raise RuntimeError("routerd exited:\n" + lab.log_text("routerd")[-3000:])
-            try:
-                with dc.netns.connect(HOST, cls.mx, timeout=2) as c:
-                    c.settimeout(5)
-                    return c.recv(100).startswith(b"220 ")
-            except OSError:
-                return False
-        if not wait_for(ready, 20, 0.1):
-            raise RuntimeError("routerd not ready:\n" + lab.log_text("routerd")[-3000:])
+        d = MailDaemons(cls.lab, cls.dc, DOM, HOST, SVC, SVC_PW, cls.mx, dead_dns_port,
+                        sub=cls.sub)
+        cls.ca = d.ca
 
     # -- helpers ----------------------------------------------------------
     def logs(self):
         return ("--- routerd:\n" + self.lab.log_text("routerd")[-2500:]
                 + "\n--- authd:\n" + self.lab.log_text("authd")[-2500:])
 
-    def transaction(self, s, mail_from, rcpts, tag):
-        self.assertEqual(s.mail(mail_from)[0], 250)
-        got = {}
-        for r in rcpts:
-            code, text = s.rcpt(r)
-            got[r] = (code, text.decode())
-        if any(c == 250 for c, _ in got.values()):
-            msg = ("From: <%s>\r\nTo: undisclosed\r\nSubject: %s\r\nX-Test-Id: %s\r\n"
-                   "\r\nHello.\r\n" % (mail_from, tag, tag))
-            code, text = s.data(msg.encode())
-            self.assertEqual(code, 250, text)
-        return got
-
     def over_mx(self, rcpts, tag):
         with NsSMTP(self.dc.netns, HOST, self.mx) as s:
             s.ehlo()
-            return self.transaction(s, "stranger@elsewhere.example", rcpts, tag)
+            return smtp_transaction(self, s, "stranger@elsewhere.example", rcpts, tag)
 
     def over_submission(self, rcpts, tag, who="alice"):
         with NsSMTP(self.dc.netns, HOST, self.sub) as s:
@@ -235,7 +140,7 @@ role = submission
             s.starttls(context=ssl.create_default_context(cafile=self.ca.cert))
             s.ehlo()
             s.login(who, PW)
-            return self.transaction(s, "%s@%s" % (who, DOM), rcpts, tag)
+            return smtp_transaction(self, s, "%s@%s" % (who, DOM), rcpts, tag)
 
     def sub_rcpt(self, who, name):
         """RCPT name as who on submission: (code, text)."""
