@@ -1155,7 +1155,11 @@ print(json.dumps(codes))
         dc.samba_tool("dsacl", "set", "--objectdn=CN=Password Settings Container,CN=System,"
                       + dc.base_dn, "--sddl=(A;CI;RPLCLORC;;;%s)" % sid,
                       "-U", "Administrator%" + dc.admin_password)
-        time.sleep(5.5)   # LOCKPOLICY_RETRY_MS after the failed read
+        # authd reads the PSO again every LOCKPOLICY_RETRY_MS (5 s) after a
+        # failed read, from whichever DC its pool picks: the grant made on
+        # dc1 reaches dc2 by replication (up to ~12 s here). A fixed wait
+        # raced it; wait for the read itself.
+        self.assertTrue(a.wait_log(r'event=pso_policy threshold=3 ', 40), a.log()[-3000:])
         answers = [a.auth(user, "Wrong!PsoRead%d" % i) for i in range(10)]
         self.assertTrue(all(rc == 1 for rc, _ in answers), answers)
         self.assertEqual(total(), 1, a.log()[-3000:])
