@@ -30,6 +30,7 @@
 #include "dns.h"
 #include "domains.h"
 #include "ldfilter.h"
+#include "ldconn.h"
 #include "ldpool.h"
 #include "ldprot.h"
 #include "log.h"
@@ -539,4 +540,12 @@ void authd_stop(void *state)
 		free(a->password);
 	}
 	free(a);
+	/* A bind still running in a setup thread must not meet libldap's
+	 * destructors on the way out. */
+	if (ldconn_setups_wait() > 0) {
+		log_warn("authd", "event=exit_now reason=\"directory setup "
+		                  "still running past its bound\"");
+		log_flush();
+		_exit(0);
+	}
 }

@@ -24,10 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authd.h"
 #include "bindfix.h"
 #include "evloop.h"
+#include "ldconn.h"
 #include "settings.h"
 
 #define BINDCHECK_MAX_DCS 8
@@ -210,6 +212,10 @@ done:
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
 		free(password);
+	}
+	if (ldconn_setups_wait() > 0) {
+		fflush(NULL);
+		_exit(ret);
 	}
 	return ret;
 }

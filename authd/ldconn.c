@@ -150,6 +150,7 @@ static void *setup_thread(void *arg)
 	 * and MSG_NOSIGNAL keeps that from raising SIGPIPE. */
 	(void)send(s->pipe_w, &byte, 1, MSG_NOSIGNAL);
 	setup_unref(s);
+	ldconn_live_leave();
 	return NULL;
 }
 
@@ -507,7 +508,9 @@ void ldconn_connect(struct ldconn *c)
 	evloop_timer_start(c->setup_deadline, (unsigned)c->opts.timeout_ms * 2);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ldconn_live_enter((unsigned)c->opts.timeout_ms * 2);
 	if (pthread_create(&tid, &attr, setup_thread, s) != 0) {
+		ldconn_live_leave();
 		s->refs = 1;
 		conn_drop_setup(c);
 		conn_set_state(c, LDCONN_STATE_DOWN, "cannot start thread");

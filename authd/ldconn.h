@@ -183,6 +183,15 @@ void ldconn_connect(struct ldconn *c);
 /* Close the connection; pending searches fail with LDCONN_CONN_LOST. */
 void ldconn_close(struct ldconn *c, const char *reason);
 
+/*
+ * Wait for the setup threads still running (the loop side may have let go
+ * of them) to end, at most until the bound of the last one started;
+ * returns how many still run. A program calls it before it exits: one of
+ * them inside libldap while the library's destructors run crashes the
+ * process. If some still run, leave with _exit().
+ */
+unsigned ldconn_setups_wait(void);
+
 enum ldconn_state ldconn_get_state(const struct ldconn *c);
 const char *ldconn_uri(const struct ldconn *c);
 const char *ldconn_last_error(const struct ldconn *c);

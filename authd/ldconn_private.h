@@ -24,6 +24,11 @@ LDAP *ldconn_setup_run(const struct ldconn_options *o, int remembered,
                        enum ldprot *used_r, char **notes_r, char **error_r,
                        int *ldap_code_r);
 
+/* ldconn_live.c: a setup thread is counted in before it starts, with the
+ * bound of its run, and counts itself out as its very last step. */
+void ldconn_live_enter(unsigned bound_ms);
+void ldconn_live_leave(void);
+
 /* ldconn_msg.c: messages from libldap's form to ours. */
 /* Fill *e (zeroed by the caller) from a search entry message. */
 void ldconn_entry_fill(struct ldconn_entry *e, LDAP *ld, LDAPMessage *msg);

@@ -27,6 +27,7 @@
 #include "dcloc.h"
 #include "dns.h"
 #include "evloop.h"
+#include "ldconn.h"
 #include "ldpool.h"
 
 static struct event_base *base;
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
 	char *statics = NULL, *servers[16];
 	size_t n_servers = 0;
 	struct dns *dns;
-	int opt;
+	int opt, ret;
 
 	po.conn.timeout_ms = 3000;
 	search.scope = LDAP_SCOPE_SUBTREE;
@@ -252,5 +253,12 @@ int main(int argc, char **argv)
 	dcloc_deinit(&loc);
 	dns_deinit(&dns);
 	evloop_free(&base);
-	return failures > 0 || answered < count ? 1 : 0;
+	ret = failures > 0 || answered < count ? 1 : 0;
+	/* The standby's bind may still run: libldap's destructors must not
+	 * meet it on the way out. */
+	if (ldconn_setups_wait() > 0) {
+		fflush(NULL);
+		_exit(ret);
+	}
+	return ret;
 }

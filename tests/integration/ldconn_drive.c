@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	                                         "gssapi", "external"};
 	struct ldconn_options o = {.timeout_ms = 5000};
 	struct ldconn *c;
-	int opt;
+	int opt, ret;
 
 	search.scope = LDAP_SCOPE_SUBTREE;
 	while ((opt = getopt(argc, argv, "H:T:C:M:D:w:c:k:Pt:n:b:f:s:")) !=
@@ -170,7 +170,12 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	ldconn_deinit(&c);
 	event_base_free(base);
-	if (setup_failed)
-		return 2;
-	return failures > 0 || outstanding > 0 ? 1 : 0;
+	ret = setup_failed ? 2 : failures > 0 || outstanding > 0 ? 1 : 0;
+	/* Leave only when no setup thread is inside libldap: its
+	 * destructors would crash it. */
+	if (ldconn_setups_wait() > 0) {
+		fflush(NULL);
+		_exit(ret);
+	}
+	return ret;
 }

@@ -236,6 +236,33 @@ class DclocTest(unittest.TestCase):
         self.check_chain("site.test", ["-x", "Berlin"], "_ldap._tcp.dc._msdcs.site.test",
                          [s1, s2])
 
+    def test_exit_waits_for_a_bind_still_running(self):
+        # The pool binds to the standby while the search goes to the
+        # primary. A process that left main() with that bind still inside
+        # libldap crashed in the library's destructors (1 run in ~2000:
+        # "double free" in libldap's fini, SIGSEGV or SIGABRT). It must
+        # wait for the setup thread: here the standby is frozen, so its
+        # bind ends only when the test thaws it, 1.5 s in.
+        s1, s2 = self.uri(self.slapd[0]), self.uri(self.slapd[1])
+        args = self.args("", "-n", "1")
+        args[args.index("-d"):args.index("-d") + 2] = ["-S", "%s,%s" % (s1, s2)]
+        self.slapd[1].freeze()
+        timer = threading.Timer(1.5, self.slapd[1].thaw)
+        timer.start()
+        try:
+            run = drive("dcloc_drive", args, timeout=30)
+        finally:
+            timer.cancel()
+            self.slapd[1].thaw()
+        self.assertEqual(run.rc, 0, describe(run))
+        out = parse_dcloc(run.out)
+        self.assert_all_ok(out, 1, run)
+        self.assertEqual(out.searches[0].dc, s1, describe(run))
+        # It left after the standby's bind ended, not before; and within
+        # that bind's bound (2 x the 3 s timeout), not later.
+        self.assertGreaterEqual(run.secs, 1.4, describe(run))
+        self.assertLess(run.secs, 8.0, describe(run))
+
     # -- 2. failover, none lost ----------------------------------------------
     def test_failover_none_lost(self):
         s1, s2 = self.slapd[0], self.slapd[1]
