@@ -23,7 +23,7 @@ import subprocess
 import time
 import unittest
 
-from dirmxlab import Lab, Slapd, ldapdata
+from dirmxlab import Lab, Slapd, freeze_pids, ldapdata
 
 from authdtest import Authd
 from dirmxtest import tool
@@ -258,7 +258,7 @@ class AuthcTest(unittest.TestCase):
         addr = self.info["users"][2]["mail"]
         lines, d = sc.command("lookup " + addr)
         self.assertEqual(d["ok"], 1, lines)
-        os.kill(authd.proc.pid, signal.SIGSTOP)
+        freeze_pids([authd.proc.pid])
         sc.send("flood 3000 " + addr)
         time.sleep(0.5)
         t0 = time.monotonic()
@@ -282,7 +282,7 @@ class AuthcTest(unittest.TestCase):
         # Not ours: authd answers without a search, as fast as it can.
         sc.send("flood 10000 someone@example.org")
         sc.read_until("flood first")
-        os.kill(authd.proc.pid, signal.SIGSTOP)
+        freeze_pids([authd.proc.pid])
         t0 = time.monotonic()
         self.kill_authd(authd)
         lines = sc.read_until("done ", timeout=10)
@@ -300,7 +300,7 @@ class AuthcTest(unittest.TestCase):
         """authd alive but frozen: the request times out (TEMPFAIL), it
         does not hang."""
         authd = Authd(self.lab, self.slapd, name="authd-frozen")
-        os.kill(authd.proc.pid, signal.SIGSTOP)
+        freeze_pids([authd.proc.pid])
         try:
             r, secs = self.drive("-t", "500", authd.sock, "lookup", "a@dirmx.test")
         finally:

@@ -19,6 +19,7 @@ import re
 import signal
 import unittest
 
+from dirmxlab import freeze_pids
 from smtptest import SmtpLab, queued_id, simple_message, wait_for
 
 
@@ -49,7 +50,7 @@ class RcptAheadTest(unittest.TestCase):
 
     def freeze_slapd(self):
         pid = self.rd.slapd.proc.pid
-        os.kill(pid, signal.SIGSTOP)
+        freeze_pids([pid])
         thawed = []
 
         def thaw():

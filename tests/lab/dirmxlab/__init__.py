@@ -11,7 +11,7 @@ test fails loudly, it is never skipped.
         ...
 """
 
-from .core import Lab, LabError, free_port, build_dir, source_dir  # noqa: F401
+from .core import Lab, LabError, free_port, build_dir, source_dir, freeze_pids  # noqa: F401
 from .ca import CA, lab_ca  # noqa: F401
 from .slapd import Slapd  # noqa: F401
 from . import ldapdata  # noqa: F401

@@ -209,6 +209,43 @@ class Lab:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _task_states(pid):
+    """The scheduler state letter of each thread of pid (gone: none)."""
+    states = []
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return states
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().split(") ")[-1].split()[0])
+        except OSError:
+            pass
+    return states
+
+
+def freeze_pids(pids, timeout=10.0):
+    """SIGSTOP each process and return once every thread of each is
+    stopped. kill() returns before that: the kernel wakes one thread to
+    take the stop, and until it has run, the others go on (on a busy
+    machine, for milliseconds: a frozen slapd still answered a search).
+    Processes that are gone are skipped."""
+    pids = list(pids)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while any(s not in ("T", "t", "Z", "X") for s in _task_states(pid)):
+            if time.monotonic() > deadline:
+                raise LabError("process %d did not stop within %.0f s: %s"
+                               % (pid, timeout, _task_states(pid)))
+            time.sleep(0.001)
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)

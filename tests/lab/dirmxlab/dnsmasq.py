@@ -36,7 +36,7 @@ import socket
 import struct
 import time
 
-from .core import LabError, find_program, free_port
+from .core import LabError, find_program, free_port, freeze_pids
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16,
          "AAAA": 28, "SRV": 33}
@@ -184,7 +184,7 @@ class Dnsmasq:
 
     def pause(self):
         """SIGSTOP dnsmasq: it keeps its sockets but answers nothing."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        freeze_pids([self.proc.pid])
 
     def resume(self):
         os.kill(self.proc.pid, signal.SIGCONT)

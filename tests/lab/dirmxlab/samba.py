@@ -35,7 +35,7 @@ import subprocess
 import time
 
 from .ca import lab_ca
-from .core import LabError
+from .core import LabError, freeze_pids
 from .netns import NetNS
 
 PYTHON = "/usr/bin/python3"  # Samba's Python modules live there only
@@ -505,11 +505,7 @@ class SambaDC:
         if not self.alive():
             raise LabError("freeze(): %s is not running" % self.hostname)
         self._frozen = process_tree(self.pid)
-        for pid in self._frozen:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
+        freeze_pids(self._frozen)
 
     def thaw(self):
         for pid in self._frozen:

@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 from .ca import lab_ca
-from .core import LabError, find_program, free_port, source_dir
+from .core import LabError, find_program, free_port, freeze_pids, source_dir
 from .ldapdata import ssha
 
 SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis", "misc")
@@ -321,7 +321,7 @@ class Slapd:
         """SIGSTOP: the server keeps its sockets but answers nothing."""
         if not self.running():
             raise LabError("Slapd %s is not running" % self.name)
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        freeze_pids([self.proc.pid])
 
     def thaw(self):
         if not self.running():
