@@ -379,7 +379,9 @@ static void attempt_alerts(struct attempt *a)
 			         "for <%s>: no postmaster mailbox to deliver "
 			         "to",
 			         r->addr);
-			if (alerts_store(m->q->alerts_dir, m->id, reason,
+			if (spool_data_open(m->q->spool, m->id, &a->data,
+			                    &error) == 0 &&
+			    alerts_store(m->q->alerts_dir, m->id, reason,
 			                 a->data.fd, a->data.offset,
 			                 a->data.len, &error) == 0) {
 				stored = true;

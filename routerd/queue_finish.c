@@ -222,7 +222,9 @@ static bool dsn_prepare(struct attempt *a)
 		           POSTMASTER_ENVID) == 0) {
 			/* The report to the postmaster failed too: keep it
 			 * in the alert store, never drop it. */
-			if (alerts_store(q->alerts_dir, m->id,
+			if (spool_data_open(q->spool, m->id, &a->data,
+			                    &error) == 0 &&
+			    alerts_store(q->alerts_dir, m->id,
 			                 "a report to the postmaster about a "
 			                 "failed bounce could not be delivered",
 			                 a->data.fd, a->data.offset,
@@ -245,11 +247,14 @@ static bool dsn_prepare(struct attempt *a)
 			report_env->rcpts[i].notify = 0;
 	}
 	orig = alloc_zero(DSN_ORIG_MAX);
-	got = pread(a->data.fd, orig,
-	            a->data.len < DSN_ORIG_MAX ? (size_t)a->data.len
-	                                       : DSN_ORIG_MAX,
-	            (off_t)a->data.offset);
-	orig_len = got > 0 ? (size_t)got : 0;
+	orig_len =
+	    a->data.len < DSN_ORIG_MAX ? (size_t)a->data.len : DSN_ORIG_MAX;
+	if (a->data.mem != NULL) {
+		memcpy(orig, a->data.mem, orig_len);
+	} else {
+		got = pread(a->data.fd, orig, orig_len, (off_t)a->data.offset);
+		orig_len = got > 0 ? (size_t)got : 0;
+	}
 	mailer_daemon = alloc_printf("MAILER-DAEMON@%s", q->hostname);
 	in.reporting_mta = q->hostname;
 	in.postmaster = mailer_daemon;

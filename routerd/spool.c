@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "evloop.h"
 #include "log.h"
 #include "spoolfmt.h"
 
@@ -220,6 +221,8 @@ static void spool_free(struct spool *s)
 	int fds[] = {s->tmp_fd,  s->q_fd,           s->corrupt_fd,
 	             s->lock_fd, s->journal.dir_fd, s->dir_fd};
 
+	spool_recent_clear(s);
+
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -228,16 +231,23 @@ static void spool_free(struct spool *s)
 	free(s);
 }
 
-int spool_free_space(const struct spool *s, uint64_t *bytes_r,
-                     const char **error_r)
+int spool_free_space(struct spool *s, uint64_t *bytes_r, const char **error_r)
 {
+	uint64_t now = evloop_now_ms();
 	struct statvfs st;
 
+	/* Asked at every MAIL: a second-old figure is as good a guard. */
+	if (s->free_space_ms != 0 && now - s->free_space_ms < 1000) {
+		*bytes_r = s->free_space;
+		return 0;
+	}
 	if (fstatvfs(s->dir_fd, &st) < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}
-	*bytes_r = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	s->free_space = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	s->free_space_ms = now;
+	*bytes_r = s->free_space;
 	return 0;
 }
 
@@ -251,6 +261,7 @@ int spool_open(struct event_base *base, const char *dir, struct spool **spool_r,
 	s->dir_fd = s->tmp_fd = s->q_fd = s->corrupt_fd = s->lock_fd = -1;
 	s->journal.dir_fd = s->journal.seg_fd = -1;
 	s->notify_rd = s->notify_wr = -1;
+	TAILQ_INIT(&s->recent);
 	if (spool_open_dirs(s, dir, error_r) < 0 ||
 	    recover_tmp(s, error_r) < 0 || spool_journal_open(s, error_r) < 0 ||
 	    recover_q(s, error_r) < 0 || spool_worker_start(s, error_r) < 0) {
@@ -314,6 +325,43 @@ static const char *verify(int fd, const char *id, struct spoolfmt_msg_header *h,
 	return spool_verify_whole(*whole_r, size, id, h, env_r);
 }
 
+/* The first load of a message just committed: its image, no file read
+ * and no state file (an update would have dropped the image). */
+static bool load_recent(struct spool *s, const char *id,
+                        struct spoolrec **env_r, struct spool_data *data_r)
+{
+	struct spoolfmt_msg_header h;
+	unsigned char *image;
+	size_t size;
+
+	if (!spool_recent_take(s, id, &image, &size))
+		return false;
+	if (spool_verify_whole(image, size, id, &h, env_r) != NULL) {
+		/* Never: it is what was written. The file decides. */
+		spoolrec_deinit(env_r);
+		free(image);
+		return false;
+	}
+	data_r->fd = -1;
+	data_r->offset = SPOOLFMT_MSG_HEADER_LEN;
+	data_r->len = h.data_len;
+	data_r->block = image;
+	data_r->mem = image + SPOOLFMT_MSG_HEADER_LEN;
+	return true;
+}
+
+int spool_data_open(struct spool *s, const char *id, struct spool_data *data,
+                    const char **error_r)
+{
+	if (data->fd >= 0)
+		return 0;
+	data->fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
+	if (data->fd < 0)
+		return spool_fail(s, error_r, "open q/%s: %s", id,
+		                  strerror(errno));
+	return 0;
+}
+
 int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r)
 {
@@ -328,6 +376,8 @@ int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
 	*env_r = NULL;
 	if (!spool_id_parse(id, strlen(id), &sid))
 		return spool_fail(s, error_r, "invalid queue id");
+	if (load_recent(s, id, env_r, data_r))
+		return 1;
 	fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)

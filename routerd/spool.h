@@ -112,9 +112,8 @@ int spool_msg_begin(struct spool *spool, struct spool_msg **msg_r,
 const char *spool_msg_id(const struct spool_msg *msg);
 
 /* Bytes free for routerd's user on the spool's file system (fstatvfs:
- * f_bavail), or -1 with *error_r. */
-int spool_free_space(const struct spool *s, uint64_t *bytes_r,
-                     const char **error_r);
+ * f_bavail, asked at most once a second), or -1 with *error_r. */
+int spool_free_space(struct spool *s, uint64_t *bytes_r, const char **error_r);
 /* Append message data (buffered). After an error, every later call fails. */
 int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
                     const char **error_r);
@@ -164,12 +163,18 @@ struct spool_data {
 
 /*
  * Load q/<id>: its current envelope (the .state one when present) and an
- * open descriptor on its data, whose CRC has been checked. 1 found, 0 no
- * such message, -1 error (a file that fails verification is moved to
+ * open descriptor on its data, whose CRC has been checked (or, for the
+ * first load of a message just committed, its data in memory only). 1 found, 0
+ * no such message, -1 error (a file that fails verification is moved to
  * corrupt/ first).
  */
 int spool_load(struct spool *spool, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r);
+/* spool_load() may give the data in memory only (fd -1), when the message
+ * was just committed: open q/<id> into data->fd for what needs a file
+ * (alerts, the original attached to a DSN). 0, or -1 and *error_r. */
+int spool_data_open(struct spool *spool, const char *id,
+                    struct spool_data *data, const char **error_r);
 /* Close and free what spool_load() gave (fd -1, mem NULL: nothing). */
 void spool_data_close(struct spool_data *data);
 /* Durably replace the envelope of env->id (recipient states). */

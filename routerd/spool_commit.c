@@ -279,6 +279,7 @@ int spool_update(struct spool *s, const struct spoolrec *env, spool_done_cb *cb,
 
 	if (spoolrec_format(env, e, error_r) < 0)
 		goto done;
+	spool_recent_drop(s, env->id);
 	op = op_new(SPOOL_OP_UPDATE, env->id, cb, context);
 	spoolfmt_state_tmp_name(env->id, ++s->tmp_seq, op->tmp_name);
 	spoolfmt_state_name(env->id, op->q_name);
@@ -313,6 +314,7 @@ int spool_remove(struct spool *s, const char *id, spool_done_cb *cb,
 
 	if (!spool_id_parse(id, strlen(id), &sid))
 		return spool_fail(s, error_r, "invalid queue id");
+	spool_recent_drop(s, id);
 	op = op_new(SPOOL_OP_REMOVE, id, cb, context);
 	snprintf(op->q_name, sizeof(op->q_name), "%s", id);
 	enqueue(s, op);
@@ -473,9 +475,13 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 		STAILQ_REMOVE_HEAD(&done, link);
 		if (op->result < 0)
 			log_error(op->id, "spool: %s", op->error);
-		else if (op->kind == SPOOL_OP_COMMIT)
+		else if (op->kind == SPOOL_OP_COMMIT) {
 			metrics_hist_observe(&rstats.spool_commit,
 			                     metrics_now_us() - op->queued_us);
+			if (op->image != NULL)
+				spool_recent_add(s, op->id, &op->image,
+				                 (size_t)op->size);
+		}
 		if (!op->cancelled && op->cb != NULL)
 			op->cb(op->context, op->result,
 			       op->result < 0 ? op->error : NULL);

@@ -82,21 +82,40 @@ struct rec {
 
 /* ---- reading a segment ---- */
 
-/* The record at *off: 1 and *rec_r (off moves past it), 0 at the end. */
-static int seg_next(int fd, uint64_t size, uint64_t *off, struct rec *rec_r)
+/* The record whose header raw holds, at *off of a segment of size octets:
+ * 1 and *rec_r (off moves past it), 0 when it is not a whole record. */
+static int rec_at(const unsigned char *raw, uint64_t size, uint64_t *off,
+                  struct rec *rec_r)
 {
-	unsigned char raw[SPOOLFMT_REC_HEADER_LEN];
 	const char *why;
 
-	if (size - *off < SPOOLFMT_REC_HEADER_LEN ||
-	    spool_read_full(fd, raw, sizeof(raw), *off) < 0 ||
-	    spoolfmt_rec_decode(raw, sizeof(raw), &rec_r->h, &why) < 0)
-		return 0;
-	if (size - *off - SPOOLFMT_REC_HEADER_LEN < rec_r->h.len)
+	if (spoolfmt_rec_decode(raw, SPOOLFMT_REC_HEADER_LEN, &rec_r->h, &why) <
+	        0 ||
+	    size - *off - SPOOLFMT_REC_HEADER_LEN < rec_r->h.len)
 		return 0;
 	rec_r->payload_off = *off + SPOOLFMT_REC_HEADER_LEN;
 	*off = rec_r->payload_off + rec_r->h.len;
 	return 1;
+}
+
+/* The record at *off: 1 and *rec_r (off moves past it), 0 at the end. */
+static int seg_next(int fd, uint64_t size, uint64_t *off, struct rec *rec_r)
+{
+	unsigned char raw[SPOOLFMT_REC_HEADER_LEN];
+
+	if (size - *off < SPOOLFMT_REC_HEADER_LEN ||
+	    spool_read_full(fd, raw, sizeof(raw), *off) < 0)
+		return 0;
+	return rec_at(raw, size, off, rec_r);
+}
+
+/* The same, of a segment read whole into seg. */
+static int mem_next(const unsigned char *seg, uint64_t size, uint64_t *off,
+                    struct rec *rec_r)
+{
+	if (size - *off < SPOOLFMT_REC_HEADER_LEN)
+		return 0;
+	return rec_at(seg + *off, size, off, rec_r);
 }
 
 static int seg_open(struct spool *s, uint64_t seq, uint64_t *size_r)
@@ -417,18 +436,42 @@ int spool_journal_sync(struct spool *s)
 
 /* ---- the worker: retiring segments ---- */
 
-/* Make every message of segment seq durable by itself; then unlink it. */
+/*
+ * Make every message of segment seq durable by itself; then unlink it.
+ * The segment is still in the page cache: it is read in one go, not a
+ * record at a time, and a message whose removal it holds too (most: they
+ * are delivered within the segment's life) needs no look in q/ at all.
+ */
 static int retire(struct spool *s, uint64_t seq)
 {
 	char name[SPOOLFMT_SEG_NAME_LEN + 1];
+	struct replay gone = {0};
+	unsigned char *seg;
 	uint64_t size, off = 0;
 	struct rec rec;
 	int fd = seg_open(s, seq, &size), mfd, err = 0;
 
 	if (fd < 0)
 		return -1;
-	while (err == 0 && seg_next(fd, size, &off, &rec) > 0) {
-		if (rec.h.kind != SPOOLFMT_REC_COMMIT)
+	seg = alloc_array(size > 0 ? (size_t)size : 1, 1);
+	if (spool_read_full(fd, seg, (size_t)size, 0) < 0)
+		err = errno != 0 ? errno : EIO;
+	close(fd);
+	while (err == 0 && mem_next(seg, size, &off, &rec) > 0) {
+		if (rec.h.kind != SPOOLFMT_REC_REMOVE)
+			continue;
+		gone.removed = alloc_resize(gone.removed, gone.nremoved + 1,
+		                            sizeof(*gone.removed));
+		memcpy(gone.removed[gone.nremoved++], rec.h.id,
+		       SPOOL_ID_LEN + 1);
+	}
+	if (gone.nremoved > 0)
+		qsort(gone.removed, gone.nremoved, sizeof(*gone.removed),
+		      id_cmp);
+	off = 0;
+	while (err == 0 && mem_next(seg, size, &off, &rec) > 0) {
+		if (rec.h.kind != SPOOLFMT_REC_COMMIT ||
+		    is_removed(&gone, rec.h.id))
 			continue;
 		mfd = openat(s->q_fd, rec.h.id, O_RDONLY | O_CLOEXEC);
 		if (mfd < 0) {
@@ -440,7 +483,8 @@ static int retire(struct spool *s, uint64_t seq)
 			err = errno;
 		close(mfd);
 	}
-	close(fd);
+	free(seg);
+	free(gone.removed);
 	/* One fsync of q/ covers the renames and the removals. */
 	if (err == 0 && fsync(s->q_fd) < 0)
 		err = errno;

@@ -53,6 +53,7 @@ struct spool_op {
 	uint64_t queued_us; /* for the commit latency (rstats.h) */
 };
 STAILQ_HEAD(spool_op_list, spool_op);
+TAILQ_HEAD(spool_recent_list, spool_recent);
 
 /* Messages larger than SPOOLFMT_IMAGE_MAX are synced file by file, not
  * journaled. */
@@ -97,6 +98,11 @@ struct spool {
 	void *orphan_ctx;
 	int notify_rd, notify_wr;
 	struct event *notify_event;
+	/* spool_recent.c: images of messages just committed */
+	struct spool_recent_list recent;
+	size_t recent_n, recent_bytes;
+	/* spool_free_space(): fstatvfs() at most once a second */
+	uint64_t free_space, free_space_ms;
 
 	char error[SPOOL_ERROR_MAX];
 };
@@ -148,6 +154,16 @@ int spool_journal_sync(struct spool *s);
 void spool_journal_maintain(struct spool *s, bool closing);
 /* After the worker stopped: retire everything, free. */
 void spool_journal_close(struct spool *s);
+
+/* spool_recent.c (loop thread). Keep the durable image of id (the whole
+ * file, size octets; taken from *imagep); take it back once, for the
+ * message's first load; forget it (the message changed or went). */
+void spool_recent_add(struct spool *s, const char *id, unsigned char **imagep,
+                      size_t size);
+bool spool_recent_take(struct spool *s, const char *id, unsigned char **image_r,
+                       size_t *size_r);
+void spool_recent_drop(struct spool *s, const char *id);
+void spool_recent_clear(struct spool *s);
 
 /* spool_commit.c: start and stop the worker and its notify event. */
 int spool_worker_start(struct spool *s, const char **error_r);

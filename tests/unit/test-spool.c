@@ -209,6 +209,56 @@ static void test_update_remove(void **state)
 	free(data);
 }
 
+/*
+ * The first load of a message just committed comes from the image kept in
+ * memory (no file opened: fd -1) and gives the same envelope and data; a
+ * second load reads the file; an update drops the image, so the load
+ * after it sees the new state, never the committed one.
+ */
+static void test_first_load_from_memory(void **state)
+{
+	struct spooltest *e = *state;
+	char id[17], id2[17], path[600];
+	char *data = spooltest_commit(e, 3000, id);
+	char *data2 = spooltest_commit(e, 100, id2);
+	struct spoolrec *r = NULL, *u;
+	struct spool_data d = {.fd = -1};
+	const char *error = NULL;
+
+	spooltest_wait(e, 2);
+	/* Gone from q/ behind the spool's back: only memory can answer. */
+	snprintf(path, sizeof(path), "%s/q/%s", e->dir, id);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 1);
+	assert_int_equal(d.fd, -1);
+	assert_non_null(d.mem);
+	assert_int_equal(d.len, 3000);
+	assert_memory_equal(d.mem, data, 3000);
+	assert_string_equal(r->id, id);
+	/* What needs a file opens it, and says so when it is gone. */
+	assert_int_equal(spool_data_open(e->spool, id, &d, &error), -1);
+	spool_data_close(&d);
+	spoolrec_deinit(&r);
+	/* Taken once: the next load reads q/ (gone: no such message). */
+	assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 0);
+
+	/* An update drops the image: the load sees the state file. */
+	u = spooltest_make_env(id2, "a@b");
+	u->rcpts[0].state = SPOOLREC_DELIVERED;
+	assert_int_equal(
+	    spool_update(e->spool, u, spooltest_on_done, e, &error), 0);
+	spooltest_wait(e, 3);
+	assert_int_equal(spool_load(e->spool, id2, &r, &d, &error), 1);
+	assert_true(d.fd >= 0);
+	assert_int_equal(r->rcpts[0].state, SPOOLREC_DELIVERED);
+	assert_memory_equal(d.mem, data2, 100);
+	spool_data_close(&d);
+	spoolrec_deinit(&r);
+	spoolrec_deinit(&u);
+	free(data);
+	free(data2);
+}
+
 static void test_group_commit(void **state)
 {
 	struct spooltest *e = *state;
@@ -332,6 +382,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_recovery, spooltest_setup,
 	                                    spooltest_teardown),
 	    cmocka_unit_test_setup_teardown(test_update_remove, spooltest_setup,
+	                                    spooltest_teardown),
+	    cmocka_unit_test_setup_teardown(test_first_load_from_memory,
+	                                    spooltest_setup,
 	                                    spooltest_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, spooltest_setup,
 	                                    spooltest_teardown),
