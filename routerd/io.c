@@ -52,6 +52,7 @@ struct io {
 	unsigned min_rate;
 	uint64_t deadline_at, deadline_start, deadline_bytes;
 	bool paused;
+	bool out_held;                /* io_hold_output() */
 	bool read_armed, write_armed; /* registered with the loop */
 	bool write_blocked;           /* the last send would have blocked */
 	bool handshaking;
@@ -373,7 +374,9 @@ static void io_event_cb(evutil_socket_t fd, short what, void *arg)
 		io_handshake(io);
 		return;
 	}
-	if (what & EV_WRITE)
+	/* Held output waits, unless the socket was full: then the loop
+	 * said it drains, and it must (it would fire every round). */
+	if ((what & EV_WRITE) && (!io->out_held || io->write_blocked))
 		io_do_write(io);
 	if ((what & EV_READ) && !io->fatal_pending && io_want_read(io))
 		io_do_read(io);
@@ -404,7 +407,7 @@ static void io_update_events(struct io *io)
 	io_arm(io->ev_write, &io->write_armed, queued && io->write_blocked);
 	/* Output queued this round goes out at the end of the round, in
 	 * one send, unless the socket is full (then the loop says when). */
-	if (queued && !io->write_blocked)
+	if (queued && !io->write_blocked && !io->out_held)
 		event_active(io->ev_write, EV_WRITE, 0);
 	/* Decrypted bytes GnuTLS holds will not wake the socket. */
 	if (io_want_read(io) && io->tls != NULL &&
@@ -533,6 +536,15 @@ void io_pause_read(struct io *io)
 void io_input_consumed(struct io *io)
 {
 	if (!io->handshaking && !io->fatal_pending)
+		io_update_events(io);
+}
+
+void io_hold_output(struct io *io, bool hold)
+{
+	if (io->out_held == hold)
+		return;
+	io->out_held = hold;
+	if (!hold && !io->handshaking && !io->fatal_pending)
 		io_update_events(io);
 }
 

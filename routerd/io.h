@@ -86,6 +86,14 @@ void io_pause_read(struct io *io);
 /* The owner consumed from io_input(): read again if the buffer was full. */
 void io_input_consumed(struct io *io);
 void io_resume_read(struct io *io);
+/*
+ * Hold what is queued instead of sending it at the end of the round,
+ * until released (then it goes out at the end of that round). For
+ * replies to pipelined commands that are still being worked on (RFC 2920
+ * allows a server to buffer them): one send instead of one per reply.
+ * Never for a reply the peer needs before it can go on.
+ */
+void io_hold_output(struct io *io, bool hold);
 
 /* The TLS handshakes of this io, server or client, end with IO_ERROR
  * ("TLS handshake timeout") unless done within ms (0, the default: only the

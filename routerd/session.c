@@ -118,6 +118,7 @@ void session_destroy(struct session *s)
 void session_close(struct session *s)
 {
 	s->phase = PHASE_CLOSE;
+	io_hold_output(s->io, false);
 	io_pause_read(s->io);
 	if (io_queued(s->io) == 0) {
 		/* Nothing to flush: the next event frees us. */
@@ -175,6 +176,7 @@ void session_resume(struct session *s)
 		/* The client waited for us: its next line's time starts now. */
 		s->rearm = true;
 	}
+	io_hold_output(s->io, false);
 	io_resume_read(s->io);
 	session_process(s);
 }

@@ -416,6 +416,10 @@ static void rcpt_lookup(struct session *s, const char *addr,
 			session_wait(s);
 		return;
 	}
+	/* What was answered before this RCPT (MAIL, earlier RCPTs) waits
+	 * for its answer and goes out with it: a pipelining client reads
+	 * them all anyway. */
+	io_hold_output(s->io, true);
 	if (session_ahead_wait(s, ahead, addr)) {
 		session_wait(s);
 		return;

@@ -162,8 +162,8 @@ static void test_lookups_start_together(void **state)
 
 static void test_stops_at_other_commands(void **state)
 {
-	static const char *const first[] = {"250 2.1.5", "250 2.1.5",
-	                                    "250 2.0.0"};
+	static const char *const all[] = {"250 2.1.5", "250 2.1.5", "250 2.0.0",
+	                                  "550 5.1.1", "250 2.0.0"};
 	size_t n;
 	bool closed;
 	const char *out;
@@ -176,16 +176,18 @@ static void test_stops_at_other_commands(void **state)
 	expect_lookup(1, "a1@dirmx.test");
 	expect_lookup(2, "a2@dirmx.test");
 	no_more_lookups();
+	/* The replies are held while a lookup they precede is out
+	 * (io_hold_output), and all go in one send. */
 	answer_ok(1, "a1@dirmx.test");
 	out = run(&n, &closed);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 0);
 	answer_ok(2, "a2@dirmx.test");
 	expect_lookup(3, "a3@dirmx.test");
 	out = run(&n, &closed);
-	assert_codes(out, first + 1, 2);
+	assert_int_equal(n, 0);
 	authdpeer_send(T.peer, "NOTFOUND 3 reason=x\n");
 	out = run(&n, &closed);
-	assert_codes(out, (const char *const[]){"550 5.1.1", "250 2.0.0"}, 2);
+	assert_codes(out, all, 5);
 }
 
 static void test_never_reads_a_payload(void **state)
@@ -284,11 +286,11 @@ static void test_relay_postmaster_and_twins(void **state)
 	               "OK 1 rcpt=x@other.example hop=external cached=0\n");
 	expect_lookup(3, "postmaster@dirmx.test");
 	out = run(&n, &closed);
-	assert_int_equal(n, 1);
-	assert_non_null(strstr(out, codes[0]));
+	assert_int_equal(n, 0); /* held until the postmaster's answer */
 	answer_ok(3, "pm@dirmx.test");
 	out = run(&n, &closed);
-	assert_codes(out, codes + 1, 3);
+	assert_non_null(strstr(out, codes[0]));
+	assert_codes(out, codes, 4);
 	no_more_lookups();
 }
 
@@ -308,7 +310,7 @@ static void test_unused_answers_dropped(void **state)
 	answer_ok(3, "r3@dirmx.test");
 	answer_ok(1, "r1@dirmx.test");
 	out = run(&n, &closed);
-	assert_int_equal(n, 1); /* r2 waits for its lookup */
+	assert_int_equal(n, 0); /* r2 waits for its lookup, r1's reply too */
 	/* The client goes away: what was asked for it is dropped. */
 	sessionlab_connect(T.lab);
 	out = run(&n, &closed);
