@@ -9,6 +9,7 @@
  */
 #include "milter.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -350,7 +351,11 @@ static bool advance(struct milter_conv *c)
 	for (;;) {
 		uint32_t nr = 0;
 		bool next;
-		bool sent = send_step(c, &nr, &next);
+		bool sent;
+
+		/* End of body always waits for the final answer. */
+		assert(c->step <= S_EOB);
+		sent = send_step(c, &nr, &next);
 
 		if (c->pending_error != NULL)
 			return fail(c, "%s", c->pending_error);
@@ -472,6 +477,8 @@ static bool on_reply(struct milter_conv *c, char cmd, const unsigned char *p,
 		arm(c, step_timeout(c));
 		return true;
 	case MILTER_R_CONTINUE:
+		if (c->step == S_EOB)
+			return verdict(c, MILTER_CONTINUE, NULL);
 		c->waiting = false;
 		evloop_timer_stop(c->timer);
 		step_done(c);

@@ -176,9 +176,10 @@ static void rcpt_add(struct session *s, const char *addr)
 	r->dests = alloc_array(1, sizeof(char *));
 	r->hops = alloc_array(1, sizeof(char *));
 	r->dests[0] = alloc_strdup(addr);
-	/* Not looked up in the directory: routed as any other address
-	 * outside it (route, smarthost, MX). */
-	r->hops[0] = alloc_strdup("external");
+	/* Not looked up in the directory now: routed by its domain (route,
+	 * smarthost, MX) at first, and asked again before every retry
+	 * (queue_rehop.c). */
+	r->hops[0] = alloc_strdup("local");
 	r->n_dests = 1;
 }
 
@@ -322,9 +323,16 @@ static void all_done(struct session_milter *m)
 			       "Temporary failure storing the message");
 			return;
 		}
+		char id[SPOOL_ID_LEN + 1];
+
+		snprintf(id, sizeof(id), "%s", spool_msg_id(s->msg));
 		spool_msg_abort(&s->msg);
 		s->msg = nm;
 		st.size = spool_msg_size(nm);
+		if (spool_msg_take_id(nm, id, &error) < 0)
+			log_warn(spool_msg_id(nm),
+			         "event=milter_rewrite old_id=%s error=\"%s\"",
+			         id, error);
 	}
 	if (quarantine != NULL)
 		log_info(spool_msg_id(s->msg), "event=quarantine reason=\"%s\"",

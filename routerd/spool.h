@@ -124,6 +124,11 @@ int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
 uint64_t spool_msg_size(const struct spool_msg *msg);
 int spool_msg_read(struct spool_msg *msg, uint64_t off, void *buf, size_t len,
                    size_t *n_r, const char **error_r);
+/* Before commit: msg takes the id of a message begun earlier and
+ * aborted since (a rewritten message keeps the queue ID the client and
+ * the mail filters were told). */
+int spool_msg_take_id(struct spool_msg *msg, const char *id,
+                      const char **error_r);
 /*
  * Write the envelope (env->id must be spool_msg_id()) and queue the
  * message for the next group commit; cb runs later from the loop, exactly

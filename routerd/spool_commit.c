@@ -160,6 +160,26 @@ int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
 	return 0;
 }
 
+int spool_msg_take_id(struct spool_msg *msg, const char *id,
+                      const char **error_r)
+{
+	char ebuf[128];
+
+	if (msg->op != NULL || strlen(id) != SPOOL_ID_LEN) {
+		*error_r = "cannot rename this message";
+		return -1;
+	}
+	if (renameat(msg->spool->tmp_fd, msg->id, msg->spool->tmp_fd, id) < 0) {
+		snprintf(msg->error, sizeof(msg->error),
+		         "rename tmp/%s to tmp/%s: %s", msg->id, id,
+		         strerror_r(errno, ebuf, sizeof(ebuf)));
+		*error_r = msg->error;
+		return -1;
+	}
+	memcpy(msg->id, id, SPOOL_ID_LEN + 1);
+	return 0;
+}
+
 uint64_t spool_msg_size(const struct spool_msg *msg)
 {
 	return msg->data_len;

@@ -1,0 +1,182 @@
+"""Shared fixture of routerd's mail filter tests (test_milter*.py).
+
+    fm = FakeMilter(lab, "edit")           # a python milter on a free port
+    fm = FakeMilter(lab, "edit", unix=path) # ... or on a UNIX socket
+    fm.socket -> "inet:127.0.0.1:PORT" / "unix:PATH"; fm.seen -> [dict]
+    fm.stop()                               # also at the lab's close
+
+The fake filter speaks milter version 6 well enough for routerd, and
+misbehaves on purpose where a real filter cannot be made to:
+
+    "edit"     answers every step, records the macros, header fields and
+               body chunks it saw (fm.seen, one dict per message), and at
+               end of message acts on the Subject: "reject" -> REPLYCODE
+               550 5.7.1, "tempfail" -> 451, "discard", "quarantine",
+               "replbody" (new body), "rcpt" (delete the first recipient,
+               add another), "from" (change the sender); anything else:
+               add X-Fake-Filter, change the Subject (prefix [filtered]);
+    "silent"   accepts the connection, never answers anything;
+    "closer"   answers until the first body chunk, then closes;
+    "garbage"  answers the negotiation with an HTTP response.
+
+A filter that is not running at all is FakeMilter.down_socket(): a port
+where nothing listens.
+"""
+
+import os
+import socket
+import struct
+import threading
+
+from dirmxlab import free_port
+
+
+def _recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def _packet(cmd, payload=b""):
+    return struct.pack(">I", len(payload) + 1) + cmd + payload
+
+
+def _cstrings(payload):
+    return [s.decode("utf-8", "replace") for s in payload.split(b"\0")[:-1]]
+
+
+class FakeMilter:
+    def __init__(self, lab, mode, unix=None):
+        self.mode = mode
+        self.extra_rcpt = None  # "rcpt": the recipient it adds
+        self.seen = []
+        self.lock = threading.Lock()
+        if unix is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix)
+            os.chmod(unix, 0o666)
+            self.socket = "unix:" + unix
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            port = free_port()
+            self.sock.bind(("127.0.0.1", port))
+            self.socket = "inet:127.0.0.1:%d" % port
+        self.sock.listen(16)
+        self.conns = []
+        self.stopped = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        lab.on_close(self.stop)
+
+    @staticmethod
+    def down_socket():
+        return "inet:127.0.0.1:%d" % free_port()
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        for c in list(self.conns):
+            try:
+                c.close()
+            except OSError:
+                pass
+        self.thread.join(5)
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        msg = {"macros": {}, "headers": [], "chunks": [], "rcpts": [], "steps": []}
+        try:
+            while True:
+                (n,) = struct.unpack(">I", _recv_exact(conn, 4))
+                data = _recv_exact(conn, n)
+                cmd, payload = data[:1], data[1:]
+                msg["steps"].append(cmd.decode())
+                if self.mode == "silent":
+                    continue
+                if cmd == b"O":
+                    if self.mode == "garbage":
+                        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                        continue
+                    # version 6, every action, every step answered
+                    conn.sendall(_packet(b"O", struct.pack(">III", 6, 0x1ff, 0)))
+                elif cmd == b"D":
+                    vals = _cstrings(payload[1:])
+                    for k, v in zip(vals[::2], vals[1::2]):
+                        msg["macros"][k] = v
+                elif cmd == b"R":
+                    msg["rcpts"].append(_cstrings(payload)[0])
+                    conn.sendall(_packet(b"c"))
+                elif cmd == b"M":
+                    msg["from"] = _cstrings(payload)[0]
+                    conn.sendall(_packet(b"c"))
+                elif cmd == b"L":
+                    msg["headers"].append(tuple(_cstrings(payload)))
+                    conn.sendall(_packet(b"c"))
+                elif cmd == b"B":
+                    if self.mode == "closer":
+                        conn.close()
+                        return
+                    msg["chunks"].append(len(payload))
+                    msg.setdefault("body", b"")
+                    msg["body"] += payload
+                    conn.sendall(_packet(b"c"))
+                elif cmd == b"E":
+                    with self.lock:
+                        self.seen.append(msg)
+                    conn.sendall(self._eom(msg))
+                    msg = {"macros": {}, "headers": [], "chunks": [], "rcpts": [],
+                           "steps": []}
+                elif cmd in (b"Q",):
+                    return
+                elif cmd in (b"A",):
+                    pass
+                else:  # C H T N
+                    conn.sendall(_packet(b"c"))
+        except (EOFError, OSError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _eom(self, msg):
+        subject = dict((k.lower(), v) for k, v in msg["headers"]).get("subject", "")
+        if "reject" in subject:
+            return _packet(b"y", b"550 5.7.1 fake filter says no\0")
+        if "tempfail" in subject:
+            return _packet(b"t")
+        if "discard" in subject:
+            return _packet(b"d")
+        if "quarantine" in subject:
+            return _packet(b"q", b"fake virus found\0") + _packet(b"a")
+        if "replbody" in subject:
+            return _packet(b"b", b"The filter's own body.\r\n") + _packet(b"c")
+        if "rcpt" in subject and self.extra_rcpt:
+            return (_packet(b"-", msg["rcpts"][0].encode() + b"\0")
+                    + _packet(b"+", ("<%s>" % self.extra_rcpt).encode() + b"\0")
+                    + _packet(b"c"))
+        if "from" in subject:
+            return _packet(b"e", b"<changed@dirmx.test>\0") + _packet(b"c")
+        return (_packet(b"h", b"X-Fake-Filter\0seen by the fake\0")
+                + _packet(b"m", b"\0\0\0\x01Subject\0[filtered] " + subject.encode() + b"\0")
+                + _packet(b"c"))
