@@ -279,3 +279,107 @@ ResolverConfiguration %s
                        capture_output=True, text=True, timeout=60)
     out = r.stdout + r.stderr
     return r.returncode == 0 and "verification" in out and "succeeded" in out, out
+
+
+class Rspamd:
+    """rspamd with only its proxy worker, in milter mode, scanning by
+    itself (self_scan); DNS to the lab's dnsmasq; GTUBE rejects. Its start
+    takes several seconds (rules, hyperscan): start() then wait()."""
+
+    def __init__(self, lab, dns_server, name="rspamd"):
+        self.lab, self.name = lab, name
+        self.port = free_port()
+        d = os.path.dirname(lab.path(name, "db", "x"))
+        self.conf = lab.write("%s/rspamd.conf" % name, """\
+options {
+  pidfile = "%(dir)s/rspamd.pid";
+  dbdir = "%(dir)s/db";
+  tempdir = "%(dir)s";
+  filters = "";
+  dns { nameserver = ["%(dns)s"]; timeout = 0.5s; retransmits = 1; }
+}
+logging { type = "console"; level = "notice"; }
+lua = "/usr/share/rspamd/rules/rspamd.lua";
+# The lua plugins load from here; only those configured below run.
+modules { path = "/usr/share/rspamd/plugins"; }
+actions { reject = 15; add_header = 6; greylist = 4; }
+milter_headers {
+  use = ["x-spamd-result", "x-rspamd-queue-id", "x-spam-level"];
+  authenticated_headers = ["x-spamd-result"];
+  skip_local = false;
+}
+worker "rspamd_proxy" {
+  bind_socket = "127.0.0.1:%(port)d";
+  milter = yes;
+  timeout = 60s;
+  upstream "local" { default = yes; self_scan = yes; }
+  count = 1;
+}
+""" % {"dir": os.path.dirname(d), "dns": dns_server, "port": self.port})
+        self.proc = lab.spawn(name, ["rspamd", "-f", "-c", self.conf, "-u", "root",
+                                     "-g", "root"])
+        self.socket = "inet:127.0.0.1:%d" % self.port
+
+    def wait(self, timeout=80.0):
+        wait_port(self.port, self.proc, self.lab, self.name, timeout)
+
+
+# The EICAR test string, and a local signature for it: no signature
+# database can be downloaded here (only Debian's mirrors are reachable).
+EICAR = (r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+
+class Clamav:
+    """clamd with one local signature (Dirmx.Test.EICAR, an .ndb body
+    signature of the EICAR string) on a UNIX socket, and one clamav-milter
+    per entry of on_infected ("Reject", "Quarantine") on free ports:
+    .sockets[action]."""
+
+    def __init__(self, lab, on_infected=("Reject",), name="clamav"):
+        self.lab, self.name = lab, name
+        db = os.path.dirname(lab.path(name, "db", "x"))
+        with open(os.path.join(db, "dirmx-test.ndb"), "w") as f:
+            f.write("Dirmx.Test.EICAR:0:*:%s\n"
+                    % b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE".hex())
+        self.clamd_sock = lab.path(name, "clamd.sock")
+        self.clamd_conf = lab.write("%s/clamd.conf" % name, """\
+Foreground yes
+LocalSocket %s
+DatabaseDirectory %s
+PidFile %s
+LogFile %s
+ScanMail yes
+""" % (self.clamd_sock, db, lab.path(name, "clamd.pid"), lab.path(name, "clamd.log")))
+        self.clamd = lab.spawn("clamd", ["clamd", "-c", self.clamd_conf])
+        self.milters = []
+        self.sockets = {}
+        for action in on_infected:
+            port = free_port()
+            conf = lab.write("%s/milter-%s.conf" % (name, action), """\
+MilterSocket inet:%d@127.0.0.1
+Foreground yes
+ClamdSocket unix:%s
+OnClean Accept
+OnInfected %s
+OnFail Defer
+AddHeader Replace
+LogFile %s
+LogInfected Full
+PidFile %s
+TemporaryDirectory %s
+""" % (port, self.clamd_sock, action, lab.path(name, "milter-%s.log" % action),
+                lab.path(name, "milter-%s.pid" % action), db))
+            self.milters.append((port, "clamav-milter-" + action, conf))
+            self.sockets[action] = "inet:127.0.0.1:%d" % port
+
+    def wait(self, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.clamd_sock):
+            if self.clamd.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("clamd not ready:\n%s"
+                                   % self.lab.log_text("clamd")[-3000:])
+            time.sleep(0.1)
+        # clamav-milter checks clamd when it starts: only now.
+        for port, name, conf in self.milters:
+            p = self.lab.spawn(name, ["clamav-milter", "-c", conf])
+            wait_port(port, p, self.lab, name, timeout)
