@@ -45,6 +45,7 @@ struct session_milter {
 	char tls_bits[16];
 	char underscore[128];
 	char *quarantine;
+	const char *edit_error; /* a change that could not be made */
 };
 
 static const struct session_filters *filters_of(const struct session *s)
@@ -136,7 +137,7 @@ static const char *macro(void *ctx, const char *name)
 	if (strcmp(name, "{auth_authen}") == 0)
 		return s->auth_user;
 	if (strcmp(name, "{auth_type}") == 0)
-		return s->auth_user != NULL ? "PLAIN" : NULL;
+		return s->auth_user != NULL ? s->auth_mech : NULL;
 	if (strcmp(name, "{tls_version}") == 0)
 		return tls ? tp.version : NULL;
 	if (strcmp(name, "{cipher}") == 0)
@@ -206,7 +207,9 @@ static void on_edit(void *ctx, const struct milter_reply *r, bool lead_space)
 		                       r->value, lead_space);
 		break;
 	case MILTER_R_REPLBODY:
-		milter_msg_body_replace(m->mm, m->next, r->body, r->body_len);
+		if (!milter_msg_body_replace(m->mm, m->next, r->body,
+		                             r->body_len))
+			m->edit_error = "replacement body too big";
 		break;
 	case MILTER_R_ADDRCPT:
 	case MILTER_R_ADDRCPT_PAR:
@@ -354,6 +357,14 @@ static void on_done(void *ctx, const struct milter_result *r)
 	if (f != NULL && m->next < f->n)
 		def = f->confs[m->next].default_action;
 	m->next++;
+	if (m->edit_error != NULL && r->verdict != MILTER_FAILED) {
+		/* Never spool a message cut short. */
+		log_warn(id, "event=milter_edit_failed milter=%s error=\"%s\"",
+		         m->name, m->edit_error);
+		refuse(m, 451, "4.3.0",
+		       "Temporary failure filtering the message");
+		return;
+	}
 	switch (r->verdict) {
 	case MILTER_FAILED:
 		log_warn(id,

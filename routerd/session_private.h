@@ -52,6 +52,7 @@ struct session {
 	bool greeted, ehlo;
 	char *helo;
 	char *auth_user;
+	const char *auth_mech; /* static: "PLAIN", "LOGIN" (the last tried) */
 	unsigned auth_failures;
 	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response */
 	int auth_step;
