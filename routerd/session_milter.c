@@ -35,7 +35,8 @@ struct session_milter {
 	struct session *s;
 	struct milter_conv *conv;
 	size_t next; /* the filter to run next */
-	const char *name;
+	char *name;  /* its name (a copy: a SIGHUP may replace params) */
+	int def;     /* and its default_action */
 	struct dotstream_stats st;
 	struct milter_msg *mm;       /* header fields, body, edits */
 	uint64_t body_off, body_len; /* the client's body in the spool */
@@ -74,6 +75,7 @@ static void sm_free(struct session_milter *m)
 	rcpts_shown_free(m);
 	free(m->fields);
 	free(m->quarantine);
+	free(m->name);
 	free(m);
 }
 
@@ -350,12 +352,9 @@ static void on_done(void *ctx, const struct milter_result *r)
 	struct session_milter *m = ctx;
 	struct session *s = m->s;
 	const char *id = spool_msg_id(s->msg);
-	const struct session_filters *f = filters_of(s);
-	int def = MILTER_DEFAULT_TEMPFAIL;
+	int def = m->def;
 
 	m->conv = NULL; /* freed by milter.c when we return */
-	if (f != NULL && m->next < f->n)
-		def = f->confs[m->next].default_action;
 	m->next++;
 	if (m->edit_error != NULL && r->verdict != MILTER_FAILED) {
 		/* Never spool a message cut short. */
@@ -434,7 +433,9 @@ static void run_next(struct session_milter *m)
 		all_done(m);
 		return;
 	}
-	m->name = f->confs[m->next].name;
+	free(m->name);
+	m->name = alloc_strdup(f->confs[m->next].name);
+	m->def = f->confs[m->next].default_action;
 	rcpts_shown_free(m);
 	m->rcpts = alloc_array(s->n_rcpts + 1, sizeof(*m->rcpts));
 	for (size_t i = 0; i < s->n_rcpts; i++)
