@@ -18,6 +18,12 @@ misbehaves on purpose where a real filter cannot be made to:
     "silent"   accepts the connection, never answers anything;
     "closer"   answers until the first body chunk, then closes;
     "garbage"  answers the negotiation with an HTTP response.
+    "lean"     asks for less, as real filters do: no HELO step, no answer
+               to header fields (NR_HDR), SKIP allowed, and only
+               {mail_addr} among the MAIL macros (a macro list in its
+               OPTNEG answer); it SKIPs the body after the first chunk and
+               at end of message sends PROGRESS, then X-Lean-Filter, then
+               CONTINUE.
 
 A filter that is not running at all is FakeMilter.down_socket(): a port
 where nothing listens.
@@ -120,12 +126,20 @@ class FakeMilter:
                     if self.mode == "garbage":
                         conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
                         continue
+                    if self.mode == "lean":
+                        # NOHELO | NR_HDR | SKIP; MAIL stage (2): one macro
+                        conn.sendall(_packet(b"O", struct.pack(">III", 6, 0x1ff,
+                                                               0x2 | 0x80 | 0x400)
+                                             + struct.pack(">I", 2) + b"{mail_addr}\0"))
+                        continue
                     # version 6, every action, every step answered
                     conn.sendall(_packet(b"O", struct.pack(">III", 6, 0x1ff, 0)))
                 elif cmd == b"D":
                     vals = _cstrings(payload[1:])
                     for k, v in zip(vals[::2], vals[1::2]):
                         msg["macros"][k] = v
+                    # which macros came with which step
+                    msg.setdefault("stages", {})[payload[:1].decode()] = vals[::2]
                 elif cmd == b"R":
                     msg["rcpts"].append(_cstrings(payload)[0])
                     conn.sendall(_packet(b"c"))
@@ -134,7 +148,8 @@ class FakeMilter:
                     conn.sendall(_packet(b"c"))
                 elif cmd == b"L":
                     msg["headers"].append(tuple(_cstrings(payload)))
-                    conn.sendall(_packet(b"c"))
+                    if self.mode != "lean":
+                        conn.sendall(_packet(b"c"))
                 elif cmd == b"B":
                     if self.mode == "closer":
                         conn.close()
@@ -142,7 +157,7 @@ class FakeMilter:
                     msg["chunks"].append(len(payload))
                     msg.setdefault("body", b"")
                     msg["body"] += payload
-                    conn.sendall(_packet(b"c"))
+                    conn.sendall(_packet(b"s" if self.mode == "lean" else b"c"))
                 elif cmd == b"E":
                     with self.lock:
                         self.seen.append(msg)
@@ -164,6 +179,9 @@ class FakeMilter:
                 pass
 
     def _eom(self, msg):
+        if self.mode == "lean":
+            return (_packet(b"p") + _packet(b"h", b"X-Lean-Filter\0yes\0")
+                    + _packet(b"c"))
         subject = dict((k.lower(), v) for k, v in msg["headers"]).get("subject", "")
         if "reject" in subject:
             return _packet(b"y", b"550 5.7.1 fake filter says no\0")

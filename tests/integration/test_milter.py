@@ -14,6 +14,7 @@ One routerd, one listener per filter:
     silent   -> never answers, connect_timeout 1s (tempfail)
     closer   -> closes at the first body chunk (default_action reject)
     garbage  -> HTTP instead of milter (default_action accept)
+    lean     -> "lean": steps left out, unanswered, skipped; its own macros
 """
 
 import os
@@ -53,7 +54,9 @@ class MilterTest(unittest.TestCase):
             cls.silent = FakeMilter(dl.lab, "silent")
             cls.closer = FakeMilter(dl.lab, "closer")
             cls.garbage = FakeMilter(dl.lab, "garbage")
-            cls.ports = {n: free_port() for n in ("down", "silent", "closer", "garbage")}
+            cls.lean = FakeMilter(dl.lab, "lean")
+            cls.ports = {n: free_port() for n in ("down", "silent", "closer", "garbage",
+                                                  "lean")}
             extra = "milters = edit\n"
             for name in cls.ports:
                 extra += ("\n[listener %s]\naddress = 127.0.0.1:%d\nrole = mx\n"
@@ -78,8 +81,11 @@ default_action = reject
 [milter garbage]
 socket = %s
 default_action = accept
+
+[milter lean]
+socket = %s
 """ % (cls.edit.socket, FakeMilter.down_socket(), cls.silent.socket,
-       cls.closer.socket, cls.garbage.socket)
+       cls.closer.socket, cls.garbage.socket, cls.lean.socket)
             with open(dl.conf, "a") as f:
                 f.write(extra)
             dl.start_authd()
@@ -133,6 +139,7 @@ default_action = accept
         self.assertEqual(mac.get("{mail_addr}"), dl.user(2))
         self.assertEqual(mac.get("{rcpt_addr}"), rcpt)
         self.assertNotIn("{auth_authen}", mac)
+        self.assertEqual(m["stages"]["M"], ["i", "{mail_addr}"])
         self.assertEqual(m["from"], "<%s>" % dl.user(2))
         self.assertEqual(m["rcpts"], ["<%s>" % rcpt])
         # our Received: first, the client's fields after it, values
@@ -211,6 +218,26 @@ default_action = accept
         self.assertTrue([ln for ln in dl.events(qid, "milter_edit") if "action=+" in ln])
         self.assertTrue([ln for ln in dl.events(qid, "accepted") if "rcpts=2" in ln],
                         dl.events(qid))
+
+    def test_negotiated_steps_skip_progress_and_macro_list(self):
+        dl = self.dl
+        body = "x" * 100 + "\r\n"
+        body = body * 2000  # ~200 KB: more than one chunk, but SKIPped
+        code, text = send(self.ports["lean"], dl.user(2), [dl.user(0)], "lean one",
+                          body=body, tag="lean1")
+        self.assertEqual(code, 250, text)
+        m = self.seen(self.lean, "lean1")
+        self.assertIsNotNone(m)
+        self.assertNotIn("H", m["steps"])          # NOHELO
+        self.assertEqual(len(m["chunks"]), 1)      # SKIP after the first
+        self.assertEqual(m["macros"].get("{mail_addr}"), dl.user(2))
+        # its MAIL list replaced Postfix's: {mail_addr} alone; the other
+        # stages keep theirs (i with RCPT)
+        self.assertEqual(m["stages"]["M"], ["{mail_addr}"])
+        self.assertIn("i", m["stages"]["R"])
+        t = self.delivered("lean1")
+        self.assertEqual(t[0].header("X-Lean-Filter"), "yes")
+        self.assertTrue(t[0].data.endswith(body.encode()))
 
     # -- failures: the default action, a log line, no hang -----------------
     def fault(self, name, subject):
