@@ -47,7 +47,11 @@ struct session_milter {
 	char underscore[128];
 	char *quarantine;
 	const char *edit_error; /* a change that could not be made */
+	unsigned n_edits;
 };
+
+/* A filter that keeps sending changes is not followed without bound. */
+#define MAX_EDITS 10000
 
 static const struct session_filters *filters_of(const struct session *s)
 {
@@ -201,6 +205,10 @@ static void on_edit(void *ctx, const struct milter_reply *r, bool lead_space)
 	struct session *s = m->s;
 	char *a;
 
+	if (++m->n_edits > MAX_EDITS) {
+		m->edit_error = "too many changes";
+		return;
+	}
 	switch (r->cmd) {
 	case MILTER_R_ADDHEADER:
 	case MILTER_R_INSHEADER:
