@@ -20,6 +20,7 @@ One routerd, one listener per filter:
 import os
 import re
 import smtplib
+import socket
 import time
 import unittest
 
@@ -111,7 +112,8 @@ socket = %s
         # Whatever routerd queued would go out at once: give it a moment.
         time.sleep(1.0)
         self.assertEqual([t for t in self.dl.sink_a.txns()
-                          if t.data is not None and tag.encode() in t.data], [])
+                          if t.data is not None and
+                          (t.header("X-Test-Id") or "").strip() == tag], [])
 
     def seen(self, milter, tag):
         for m in milter.seen:
@@ -277,6 +279,31 @@ socket = %s
         t = self.delivered("fault-garbage")
         self.assertEqual(len(t), 1)
         self.assertIsNone(t[0].header("X-Fake-Filter"))
+
+    def test_client_gone_while_the_filter_works(self):
+        # The client sends its message and leaves while the (silent)
+        # filter is still being asked. The session reads nothing while it
+        # waits, so it finds the client gone when the filter's deadline
+        # ends the wait: nothing queued, the session ends, routerd goes on
+        # (under AddressSanitizer: nothing used after it was freed).
+        dl = self.dl
+        s = socket.create_connection(("127.0.0.1", self.ports["silent"]), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(("EHLO client.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                   % (dl.user(2), dl.user(0))).encode())
+        while not f.readline().startswith(b"354"):
+            pass
+        s.sendall(b"Subject: gone\r\nX-Test-Id: gone-away-1\r\n\r\nbye\r\n.\r\n")
+        time.sleep(0.2)
+        f.close()
+        s.close()
+        self.assertTrue(wait_for(lambda: [ln for ln in dl.log().splitlines()
+                                          if "event=disconnect" in ln or "event=lost" in ln],
+                                 20, 0.2))
+        time.sleep(1.0)
+        self.assertTrue(dl.routerd_alive())
+        self.not_delivered("gone-away-1")
 
     def test_zz_no_leak_or_crash(self):
         self.assertTrue(self.dl.routerd_alive())

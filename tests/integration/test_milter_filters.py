@@ -171,7 +171,8 @@ class ScanTest(unittest.TestCase):
     def gone(self, tag):
         time.sleep(1.0)
         self.assertEqual([t for t in self.dl.sink_a.txns()
-                          if t.data is not None and tag.encode() in t.data], [])
+                          if t.data is not None and
+                          (t.header("X-Test-Id") or "").strip() == tag], [])
 
     def test_rspamd_rejects_gtube(self):
         dl = self.dl
