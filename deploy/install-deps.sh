@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh - install every build and test dependency of dirmx from
-# Debian 12 packages.
+# Debian 12 packages (the mail filters too: OpenDKIM, rspamd and
+# clamav-milter, which the milter tests start themselves).
 #
 # Idempotent and non-interactive. Servers used by the tests (slapd, dnsmasq,
 # krb5kdc, samba, postfix) are installed for their binaries only: a
@@ -36,9 +37,11 @@ TEST_PKGS=(
 	mandoc man-db
 	prometheus
 	mmdebstrap systemd
+	opendkim opendkim-tools rspamd clamav-daemon clamav-milter
 )
 SERVICES=(slapd dnsmasq krb5-kdc krb5-admin-server samba samba-ad-dc smbd nmbd
-	winbind postfix prometheus)
+	winbind postfix prometheus opendkim rspamd clamav-daemon clamav-milter
+	clamav-freshclam)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

@@ -196,7 +196,27 @@ struct settings_listener {
 	struct config_hostport address;
 	int role; /* enum settings_role */
 	int tls;  /* enum settings_listener_tls, never DEFAULT once loaded */
-	unsigned int max_sessions; /* 0: no limit (default 1000) */
+	unsigned int max_sessions;  /* 0: no limit (default 1000) */
+	struct config_list milters; /* names of [milter NAME], in order */
+};
+
+/* What a filter's failure (down, timeout, garbage) does to the message
+ * (Postfix's milter_default_action). */
+enum settings_milter_default {
+	SETTINGS_MILTER_TEMPFAIL, /* 451 4.7.1: the client tries again */
+	SETTINGS_MILTER_ACCEPT,   /* the message goes on unfiltered */
+	SETTINGS_MILTER_REJECT,   /* 550 5.7.1 */
+};
+
+/* A mail filter (milter) some listeners use. */
+struct settings_milter {
+	char *name;
+	unsigned int line;
+	char *socket; /* inet:IP:PORT, inet:localhost:PORT or unix:/PATH */
+	uint64_t connect_timeout_ms;
+	uint64_t command_timeout_ms;
+	uint64_t content_timeout_ms;
+	int default_action; /* enum settings_milter_default */
 };
 
 struct dirmx_config {
@@ -207,6 +227,8 @@ struct dirmx_config {
 	struct settings_routerd routerd;
 	struct settings_listener *listeners;
 	size_t listener_count;
+	struct settings_milter *milters;
+	size_t milter_count;
 };
 
 /*
@@ -233,6 +255,12 @@ size_t settings_changed(const struct dirmx_config *old,
                         const char *listener, const char **names_r, size_t max);
 const struct settings_listener *
 settings_find_listener(const struct dirmx_config *cfg, const char *name);
+const struct settings_milter *
+settings_find_milter(const struct dirmx_config *cfg, const char *name);
+/* The address of a milter socket setting; false when it is none. */
+struct sockaddr_storage;
+bool settings_milter_sockaddr(const char *spec, struct sockaddr_storage *ss_r,
+                              unsigned int *len_r);
 const char *settings_role_name(int role);
 const char *settings_tls_name(int tls);
 const char *settings_bind_name(int bind);

@@ -67,6 +67,12 @@ static const struct config_enum_value listener_tls[] = {
     {"yes", SETTINGS_TLS_REQUIRED},      {"true", SETTINGS_TLS_REQUIRED},
     {"on", SETTINGS_TLS_REQUIRED},       {NULL, 0}};
 
+static const struct config_enum_value milter_defaults[] = {
+    {"tempfail", SETTINGS_MILTER_TEMPFAIL},
+    {"accept", SETTINGS_MILTER_ACCEPT},
+    {"reject", SETTINGS_MILTER_REJECT},
+    {NULL, 0}};
+
 /* Outbound TLS: the values are enum smtpc_tls's (0 none .. 3 verify). */
 static const struct config_enum_value out_tls[] = {
     {"none", 0}, {"may", 1}, {"encrypt", 2}, {"verify", 3}, {NULL, 0}};
@@ -149,6 +155,7 @@ static bool valid_tls_map(const char *value, const char **error_r)
 #define A(f) offsetof(struct settings_authd, f)
 #define R(f) offsetof(struct settings_routerd, f)
 #define L(f) offsetof(struct settings_listener, f)
+#define M(f) offsetof(struct settings_milter, f)
 
 static const struct config_setting global_settings[] = {
     ENUM("log_level", G(log_level), "info", log_levels),
@@ -328,6 +335,21 @@ static const struct config_setting listener_settings[] = {
      .required = true},
     ENUM("tls", L(tls), NULL, listener_tls),
     UINT("max_sessions", L(max_sessions), "1000", 0, 100000),
+    LIST("milters", L(milters), NULL),
+    END,
+};
+
+/* Postfix's milter_*_timeout defaults. */
+static const struct config_setting milter_settings[] = {
+    {.name = "socket",
+     .type = CONFIG_STRING,
+     .offset = M(socket),
+     .validate = settings_valid_milter_socket,
+     .required = true},
+    DURATION("connect_timeout", M(connect_timeout_ms), "30s", 100, HOUR),
+    DURATION("command_timeout", M(command_timeout_ms), "30s", 100, HOUR),
+    DURATION("content_timeout", M(content_timeout_ms), "300s", 100, HOUR),
+    ENUM("default_action", M(default_action), "tempfail", milter_defaults),
     END,
 };
 
@@ -346,95 +368,16 @@ static const struct config_section sections[] = {
      .instance_size = sizeof(struct settings_listener),
      .name_offset = L(name),
      .line_offset = L(line)},
+    {.name = "milter",
+     .settings = milter_settings,
+     .offset = CFG(milters),
+     .named = true,
+     .count_offset = CFG(milter_count),
+     .instance_size = sizeof(struct settings_milter),
+     .name_offset = M(name),
+     .line_offset = M(line)},
     {.name = NULL},
 };
-
-/* ---- who reads what, and what SIGHUP applies ---------------------------- */
-
-/*
- * Which daemon reads each section, and which settings a SIGHUP applies at
- * once; any other changed setting is logged as event=reload_needs_restart
- * (service_log_restart()). dirmx.conf(5) is generated from these and the
- * tables above (deploy/man/mkconfman.c), so a setting added here is
- * documented with what it really does on reload.
- */
-static const char *const reload_global[] = {"log_level", "log_to", NULL};
-/* routerd: the limits, timeouts, policy and TLS files; the spool, the
- * queue and delivery are built once. */
-static const char *const reload_routerd[] = {
-    "max_message_size",
-    "spool_min_free",
-    "max_line_length",
-    "max_recipients",
-    "max_received_headers",
-    "command_timeout",
-    "data_timeout",
-    "min_data_rate",
-    "max_errors",
-    "max_auth_failures",
-    "tls_cert",
-    "tls_key",
-    "tls_priority",
-    "smtp_tls_priority",
-    "tls_handshake_timeout",
-    "listen_backlog",
-    "client_connection_limit",
-    "client_connection_rate_limit",
-    "local_domains",
-    "relay_networks",
-    NULL,
-};
-static const char *const reload_listener[] = {"max_sessions", NULL};
-/* [routerd] settings authd reads too: the accepted domains' kinds. */
-static const char *const authd_reads_routerd[] = {
-    "local_domains", "internal_relay_domains", "external_relay_domains",
-    "routes", NULL};
-/* Declared for a later part of the service; no daemon reads them yet. */
-static const char *const unread_global[] = {"run_dir", NULL};
-
-static const struct {
-	const char *section;
-	unsigned int readers; /* SETTINGS_READER_* bits */
-	const char *const *reload, *const *unread;
-} section_meta[] = {
-    {"global", SETTINGS_READER_AUTHD | SETTINGS_READER_ROUTERD, reload_global,
-     unread_global},
-    {"dns", SETTINGS_READER_AUTHD | SETTINGS_READER_ROUTERD, NULL, NULL},
-    {"authd", SETTINGS_READER_AUTHD, NULL, NULL},
-    {"routerd", SETTINGS_READER_ROUTERD, reload_routerd, NULL},
-    {"listener", SETTINGS_READER_ROUTERD, reload_listener, NULL},
-};
-
-static bool name_in(const char *const *list, const char *name)
-{
-	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
-		if (strcmp(list[i], name) == 0)
-			return true;
-	return false;
-}
-
-unsigned int settings_readers(const char *section, const char *name)
-{
-	for (size_t i = 0; i < sizeof(section_meta) / sizeof(section_meta[0]);
-	     i++)
-		if (strcmp(section_meta[i].section, section) == 0)
-			return name_in(section_meta[i].unread, name) ? 0
-			       : strcmp(section, "routerd") == 0 &&
-			               name_in(authd_reads_routerd, name)
-			           ? SETTINGS_READER_AUTHD |
-			                 SETTINGS_READER_ROUTERD
-			           : section_meta[i].readers;
-	return 0;
-}
-
-bool settings_reloadable(const char *section, const char *name)
-{
-	for (size_t i = 0; i < sizeof(section_meta) / sizeof(section_meta[0]);
-	     i++)
-		if (strcmp(section_meta[i].section, section) == 0)
-			return name_in(section_meta[i].reload, name);
-	return false;
-}
 
 /* ---- cross-checks ------------------------------------------------------ */
 
@@ -562,6 +505,7 @@ static bool settings_check(void *dest, const char *file,
 	check_metrics(&r->metrics_listen, r->metrics_allow_remote, "routerd",
 	              file, errors);
 	settings_check_domain_kinds(r, file, errors);
+	settings_check_milters(cfg, file, errors);
 	if (!pair_ok(r->tls_cert, r->tls_key))
 		config_errors_add(errors,
 		                  "%s: [routerd] tls_cert and tls_key go "
@@ -663,6 +607,18 @@ size_t settings_changed(const struct dirmx_config *old,
 	     sec++) {
 		if (strcmp(sec->name, section) != 0)
 			continue;
+		if (sec->named && strcmp(section, "milter") == 0) {
+			const struct settings_milter *a = NULL, *b = NULL;
+
+			if (listener != NULL) {
+				a = settings_find_milter(old, listener);
+				b = settings_find_milter(cfg, listener);
+			}
+			if (a == NULL || b == NULL)
+				return 0;
+			return config_changed(sec->settings, a, b, names_r,
+			                      max);
+		}
 		if (sec->named) {
 			const struct settings_listener *a, *b;
 

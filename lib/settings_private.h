@@ -24,6 +24,7 @@ bool settings_valid_user(const char *value, const char **error_r);
 bool settings_valid_dn(const char *value, const char **error_r);
 bool settings_valid_tls_priority(const char *value, const char **error_r);
 bool settings_valid_metrics_listen(const char *value, const char **error_r);
+bool settings_valid_milter_socket(const char *value, const char **error_r);
 struct settings_routerd;
 struct config_errors;
 /* A domain in two of local_domains, internal_relay_domains and
@@ -31,6 +32,10 @@ struct config_errors;
 void settings_check_domain_kinds(const struct settings_routerd *r,
                                  const char *file,
                                  struct config_errors *errors);
+struct dirmx_config;
+/* Every milter a listener names exists. */
+void settings_check_milters(const struct dirmx_config *cfg, const char *file,
+                            struct config_errors *errors);
 /* host (an IP literal) is in 127.0.0.0/8 or is ::1. */
 bool settings_is_loopback(const char *host);
 

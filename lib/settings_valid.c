@@ -355,3 +355,101 @@ void settings_check_domain_kinds(const struct settings_routerd *r,
 			free(d);
 		}
 }
+
+/* ---- milters ----------------------------------------------------------- */
+
+/* inet:IP:PORT (IPv6 in brackets), inet:localhost:PORT, unix:/PATH. */
+bool settings_milter_sockaddr(const char *spec, struct sockaddr_storage *ss_r,
+                              unsigned int *len_r)
+{
+	memset(ss_r, 0, sizeof(*ss_r));
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)ss_r;
+		const char *path = strchr(spec, ':') + 1;
+
+		if (path[0] != '/' || strlen(path) >= sizeof(sun->sun_path))
+			return false;
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, path, strlen(path) + 1);
+		*len_r = (unsigned int)sizeof(*sun);
+		return true;
+	}
+	if (strncmp(spec, "inet:", 5) == 0) {
+		const char *hp = spec + 5, *colon = strrchr(hp, ':');
+		char host[64];
+		size_t hlen;
+		uint64_t port;
+		struct buf b;
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss_r;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss_r;
+
+		if (colon == NULL)
+			return false;
+		hlen = (size_t)(colon - hp);
+		buf_init(&b, colon + 1, strlen(colon + 1));
+		if (!buf_fetch_uint(&b, 65535, &port) || port == 0 ||
+		    buf_remaining(&b) != 0 || hlen == 0 || hlen >= sizeof(host))
+			return false;
+		memcpy(host, hp, hlen);
+		host[hlen] = '\0';
+		if (strcmp(host, "localhost") == 0)
+			snprintf(host, sizeof(host), "127.0.0.1");
+		if (host[0] == '[' && host[hlen - 1] == ']') {
+			host[hlen - 1] = '\0';
+			if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) !=
+			    1)
+				return false;
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons((uint16_t)port);
+			*len_r = (unsigned int)sizeof(*sin6);
+			return true;
+		}
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return false;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len_r = (unsigned int)sizeof(*sin);
+		return true;
+	}
+	return false;
+}
+
+bool settings_valid_milter_socket(const char *value, const char **error_r)
+{
+	struct sockaddr_storage ss;
+	unsigned int len;
+
+	if (!settings_milter_sockaddr(value, &ss, &len)) {
+		*error_r = "expected inet:IP:PORT, inet:localhost:PORT, "
+		           "inet:[IPv6]:PORT or unix:/PATH";
+		return false;
+	}
+	return true;
+}
+
+void settings_check_milters(const struct dirmx_config *cfg, const char *file,
+                            struct config_errors *errors)
+{
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		const struct settings_listener *l = &cfg->listeners[i];
+
+		for (size_t k = 0; k < l->milters.count; k++)
+			if (settings_find_milter(cfg, l->milters.items[k]) ==
+			    NULL)
+				config_errors_add(
+				    errors,
+				    "%s:%u: [listener %s] milter "
+				    "%s has no [milter %s] section",
+				    file, l->line, l->name, l->milters.items[k],
+				    l->milters.items[k]);
+	}
+}
+
+const struct settings_milter *
+settings_find_milter(const struct dirmx_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->milter_count; i++)
+		if (strcmp(cfg->milters[i].name, name) == 0)
+			return &cfg->milters[i];
+	return NULL;
+}

@@ -181,26 +181,43 @@ void session_resume(struct session *s)
 	session_process(s);
 }
 
+void session_rcpt_free(struct session_rcpt *r)
+{
+	for (size_t k = 0; k < r->n_dests; k++) {
+		free(r->dests[k]);
+		free(r->hops[k]);
+	}
+	free(r->dests);
+	free(r->hops);
+	free(r->addr);
+	free(r->orcpt);
+}
+
+struct session_rcpt *session_rcpt_new(struct session *s)
+{
+	struct session_rcpt *r;
+
+	if (s->n_rcpts == s->cap_rcpts) {
+		s->cap_rcpts = s->cap_rcpts == 0 ? 4 : s->cap_rcpts * 2;
+		s->rcpts =
+		    alloc_resize(s->rcpts, s->cap_rcpts, sizeof(*s->rcpts));
+	}
+	r = &s->rcpts[s->n_rcpts++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
 void session_reset_tx(struct session *s)
 {
 	session_ahead_drop(s);
+	session_milter_drop(s);
 	if (s->in_mail)
 		smtpcmd_mail_clear(&s->mail);
 	s->in_mail = false;
 	free(s->mail_from);
 	s->mail_from = NULL;
-	for (size_t i = 0; i < s->n_rcpts; i++) {
-		struct session_rcpt *r = &s->rcpts[i];
-
-		for (size_t k = 0; k < r->n_dests; k++) {
-			free(r->dests[k]);
-			free(r->hops[k]);
-		}
-		free(r->dests);
-		free(r->hops);
-		free(r->addr);
-		free(r->orcpt);
-	}
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		session_rcpt_free(&s->rcpts[i]);
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->n_rcpts = s->cap_rcpts = 0;
@@ -296,6 +313,7 @@ void session_start_data(struct session *s, bool bdat)
 	         : dotstream_new(p->max_message_size, p->max_line_length);
 	if (s->msg != NULL)
 		add_received(s);
+	s->data_start = s->msg != NULL ? spool_msg_size(s->msg) : 0;
 	session_arm_data(s);
 }
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "milter.h"
 #include "smtpcmd.h"
 
 struct authc;
@@ -31,6 +32,13 @@ struct queue;
 struct session;
 struct spool;
 struct tlsctx;
+
+/* A listener's mail filters, in the order they run (strings owned). */
+struct session_filters {
+	char *listener;
+	struct milter_conf *confs;
+	size_t n;
+};
 
 /* The limits and names every session needs (from the configuration). */
 struct session_params {
@@ -47,6 +55,8 @@ struct session_params {
 	unsigned data_timeout_ms;   /* per data block: 3 min */
 	unsigned min_data_rate;     /* bytes/s that extend data_timeout */
 	unsigned tls_handshake_timeout_ms; /* the whole handshake: 30 s */
+	struct session_filters *filters;   /* listeners with milters */
+	size_t n_filters;
 };
 
 /* Fill p from cfg (start and SIGHUP); frees what p held. */

@@ -80,6 +80,7 @@ static void auth_check(struct session *s, const char *mech, const char *user,
                        const char *password)
 {
 	s->phase = PHASE_CMD;
+	s->auth_mech = mech;
 	s->areq = authc_auth(s->env->authc, mech, user, password, s->peer,
 	                     auth_done, s);
 	session_wait(s);

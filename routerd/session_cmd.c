@@ -155,8 +155,6 @@ static void message_end(struct session *s)
 {
 	const struct session_params *p = s->env->params;
 	struct dotstream_stats st;
-	struct spoolrec *env;
-	const char *error;
 
 	dotstream_stats(s->ds, &st);
 	memcpy(s->message_id, st.message_id, sizeof(s->message_id));
@@ -188,23 +186,41 @@ static void message_end(struct session *s)
 		session_reply(s, 451, "4.3.0",
 		              "Temporary failure storing the message");
 	} else {
-		env = build_envelope(s, &st);
-		if (spool_msg_commit(s->msg, env, commit_done, s, &error) ==
-		    0) {
-			/* Kept for the queue until commit_done(). */
-			spoolrec_deinit(&s->envelope);
-			s->envelope = env;
-			session_wait(s);
-			return;
-		}
-		spoolrec_deinit(&env);
-		log_error(s->id, "event=spool_commit_failed error=\"%s\"",
-		          error);
-		s->stats->refused[RSTATS_REFUSE_SPOOL]++;
-		session_reply(s, 451, "4.3.0",
-		              "Temporary failure storing the message");
+		/* The listener's mail filters first, if it has any: they
+		 * call session_message_commit() when they are done. */
+		if (!session_milter_start(s, &st))
+			session_message_commit(s, &st, NULL);
+		return;
 	}
 	session_reset_tx(s);
+}
+
+void session_message_commit(struct session *s, const struct dotstream_stats *st,
+                            const char *quarantine)
+{
+	struct spoolrec *env = build_envelope(s, st);
+	const char *error;
+
+	if (quarantine != NULL) {
+		/* Held in the queue, the reason shown by dirmxctl queue. */
+		env->held = true;
+		for (size_t i = 0; i < env->rcpt_count; i++)
+			spoolrec_set(&env->rcpts[i].error, quarantine);
+	}
+	if (spool_msg_commit(s->msg, env, commit_done, s, &error) == 0) {
+		/* Kept for the queue until commit_done(). */
+		spoolrec_deinit(&s->envelope);
+		s->envelope = env;
+		session_wait(s);
+		return;
+	}
+	spoolrec_deinit(&env);
+	log_error(s->id, "event=spool_commit_failed error=\"%s\"", error);
+	s->stats->refused[RSTATS_REFUSE_SPOOL]++;
+	session_reply(s, 451, "4.3.0", "Temporary failure storing the message");
+	session_reset_tx(s);
+	if (s->phase == PHASE_WAIT)
+		session_resume(s);
 }
 
 void session_data_done(struct session *s)

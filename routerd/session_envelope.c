@@ -173,13 +173,7 @@ static void rcpt_accept(struct session *s, const struct authc_dest *dests,
 	const char *addr = addr_format(pr->path);
 	struct session_rcpt *sr;
 
-	if (s->n_rcpts == s->cap_rcpts) {
-		s->cap_rcpts = s->cap_rcpts == 0 ? 4 : s->cap_rcpts * 2;
-		s->rcpts =
-		    alloc_resize(s->rcpts, s->cap_rcpts, sizeof(*s->rcpts));
-	}
-	sr = &s->rcpts[s->n_rcpts++];
-	memset(sr, 0, sizeof(*sr));
+	sr = session_rcpt_new(s);
 	sr->addr = alloc_strdup(addr);
 	sr->notify = spool_notify(pr->notify);
 	sr->orcpt = pr->orcpt != NULL

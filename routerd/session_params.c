@@ -10,8 +10,59 @@
 #include "alloc.h"
 #include "settings.h"
 
+static void filters_clear(struct session_params *p)
+{
+	for (size_t i = 0; i < p->n_filters; i++) {
+		struct session_filters *f = &p->filters[i];
+
+		for (size_t k = 0; k < f->n; k++) {
+			free((char *)f->confs[k].name);
+			free((char *)f->confs[k].socket);
+		}
+		free(f->confs);
+		free(f->listener);
+	}
+	free(p->filters);
+	p->filters = NULL;
+	p->n_filters = 0;
+}
+
+/* Each listener's [milter] sections, copied: a message in flight reads
+ * them as it reaches each filter, across a SIGHUP. */
+static void filters_set(struct session_params *p,
+                        const struct dirmx_config *cfg)
+{
+	p->filters = alloc_array(cfg->listener_count + 1, sizeof(*p->filters));
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		const struct settings_listener *l = &cfg->listeners[i];
+		struct session_filters *f;
+
+		if (l->milters.count == 0)
+			continue;
+		f = &p->filters[p->n_filters++];
+		f->listener = alloc_strdup(l->name);
+		f->confs = alloc_array(l->milters.count, sizeof(*f->confs));
+		for (size_t k = 0; k < l->milters.count; k++) {
+			const struct settings_milter *m =
+			    settings_find_milter(cfg, l->milters.items[k]);
+			struct milter_conf *c = &f->confs[f->n];
+
+			if (m == NULL)
+				continue; /* settings_load() refuses this */
+			c->name = alloc_strdup(m->name);
+			c->socket = alloc_strdup(m->socket);
+			c->connect_ms = (unsigned)m->connect_timeout_ms;
+			c->command_ms = (unsigned)m->command_timeout_ms;
+			c->content_ms = (unsigned)m->content_timeout_ms;
+			c->default_action = m->default_action;
+			f->n++;
+		}
+	}
+}
+
 void session_params_clear(struct session_params *p)
 {
+	filters_clear(p);
 	free(p->hostname);
 	free(p->postmaster);
 	p->hostname = p->postmaster = NULL;
@@ -45,4 +96,5 @@ void session_params_set(struct session_params *p,
 	p->data_timeout_ms = (unsigned)r->data_timeout_ms;
 	p->min_data_rate = r->min_data_rate;
 	p->tls_handshake_timeout_ms = (unsigned)r->tls_handshake_timeout_ms;
+	filters_set(p, cfg);
 }

@@ -18,6 +18,7 @@
 
 struct evloop_timer;
 struct session_ahead;
+struct session_milter;
 
 enum session_phase {
 	PHASE_CMD,   /* reading command lines */
@@ -51,6 +52,7 @@ struct session {
 	bool greeted, ehlo;
 	char *helo;
 	char *auth_user;
+	const char *auth_mech; /* static: "PLAIN", "LOGIN" (the last tried) */
 	unsigned auth_failures;
 	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response */
 	int auth_step;
@@ -83,7 +85,8 @@ struct session {
 	char *refusal_text;
 	/* DATA was refused: a non-command next means the body follows. */
 	bool data_refused;
-	bool msg_failed; /* a spool write failed: answer 451 at the end */
+	bool msg_failed;     /* a spool write failed: answer 451 at the end */
+	uint64_t data_start; /* where the client's data starts in msg */
 	char message_id[DOTSTREAM_MSGID_MAX + 1]; /* for the log */
 	/* what we wait for */
 	struct authc_req *areq;
@@ -99,6 +102,8 @@ struct session {
 	struct session_ahead *ahead;
 	struct session_ahead *ahead_wait; /* the one the RCPT waits for */
 	bool starttls_pending; /* start TLS once "220 Ready" is out */
+	/* The listener's mail filters at work on the message. */
+	struct session_milter *milter;
 };
 
 /* session.c */
@@ -108,6 +113,10 @@ void session_close(struct session *s);
 void session_wait(struct session *s);
 void session_resume(struct session *s);
 void session_reset_tx(struct session *s);
+/* A new recipient at the end of the transaction's list (zeroed); free
+ * one's contents. */
+struct session_rcpt *session_rcpt_new(struct session *s);
+void session_rcpt_free(struct session_rcpt *r);
 void session_start_data(struct session *s, bool bdat);
 void session_view(const struct session *s, struct session_view *v);
 /* Deadlines (io_set_deadline): a whole command line within
@@ -139,6 +148,19 @@ void session_bdat_refused(struct session *s);
 void session_auth_line(struct session *s, const char *line, size_t len);
 void session_bdat_chunk_done(struct session *s);
 void session_data_done(struct session *s);
+/* The message passed every check (and its filters): commit it, then 250
+ * from the spool's callback; quarantine (or NULL) holds it in the queue
+ * with that reason. */
+void session_message_commit(struct session *s, const struct dotstream_stats *st,
+                            const char *quarantine);
+
+/* session_milter.c */
+/* Run the listener's mail filters on the complete message (st its
+ * stats): false when it has none; otherwise the session waits, and the
+ * filters end with session_message_commit() or a refusal. */
+bool session_milter_start(struct session *s, const struct dotstream_stats *st);
+/* Stop the filters of a message that is dropped. */
+void session_milter_drop(struct session *s);
 
 /* session_envelope.c */
 void session_do_mail(struct session *s, const struct smtpcmd *c);

@@ -117,6 +117,17 @@ int spool_free_space(struct spool *s, uint64_t *bytes_r, const char **error_r);
 /* Append message data (buffered). After an error, every later call fails. */
 int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
                     const char **error_r);
+/* The message data written so far: its length, and up to len octets of
+ * it from off (*n_r 0 at the end), before commit. For the mail filters,
+ * which read back what the client sent. */
+uint64_t spool_msg_size(const struct spool_msg *msg);
+int spool_msg_read(struct spool_msg *msg, uint64_t off, void *buf, size_t len,
+                   size_t *n_r, const char **error_r);
+/* Before commit: msg takes the id of a message begun earlier and
+ * aborted since (a rewritten message keeps the queue ID the client and
+ * the mail filters were told). */
+int spool_msg_take_id(struct spool_msg *msg, const char *id,
+                      const char **error_r);
 /*
  * Write the envelope (env->id must be spool_msg_id()) and queue the
  * message for the next group commit; cb runs later from the loop, exactly

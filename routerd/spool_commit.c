@@ -160,6 +160,65 @@ int spool_msg_write(struct spool_msg *msg, const void *data, size_t len,
 	return 0;
 }
 
+int spool_msg_take_id(struct spool_msg *msg, const char *id,
+                      const char **error_r)
+{
+	char ebuf[128];
+
+	if (msg->op != NULL || strlen(id) != SPOOL_ID_LEN) {
+		*error_r = "cannot rename this message";
+		return -1;
+	}
+	if (renameat(msg->spool->tmp_fd, msg->id, msg->spool->tmp_fd, id) < 0) {
+		snprintf(msg->error, sizeof(msg->error),
+		         "rename tmp/%s to tmp/%s: %s", msg->id, id,
+		         strerror_r(errno, ebuf, sizeof(ebuf)));
+		*error_r = msg->error;
+		return -1;
+	}
+	memcpy(msg->id, id, SPOOL_ID_LEN + 1);
+	return 0;
+}
+
+uint64_t spool_msg_size(const struct spool_msg *msg)
+{
+	return msg->data_len;
+}
+
+int spool_msg_read(struct spool_msg *msg, uint64_t off, void *buf, size_t len,
+                   size_t *n_r, const char **error_r)
+{
+	/* The buffer holds the file's last buf_len octets; the rest is in
+	 * the file. */
+	uint64_t pos = SPOOLFMT_MSG_HEADER_LEN + off;
+	uint64_t end = SPOOLFMT_MSG_HEADER_LEN + msg->data_len;
+	uint64_t buf_start = end - msg->buf_len;
+	ssize_t r;
+
+	*n_r = 0;
+	if (msg->failed || msg->op != NULL) {
+		*error_r =
+		    msg->failed ? msg->error : "message already committed";
+		return -1;
+	}
+	if (off >= msg->data_len)
+		return 0;
+	if (len > end - pos)
+		len = (size_t)(end - pos);
+	if (pos >= buf_start) {
+		memcpy(buf, msg->buf + (pos - buf_start), len);
+		*n_r = len;
+		return 0;
+	}
+	if (len > buf_start - pos)
+		len = (size_t)(buf_start - pos);
+	r = pread(msg->fd, buf, len, (off_t)pos);
+	if (r < 0)
+		return msg_fail(msg, error_r, "read");
+	*n_r = (size_t)r;
+	return 0;
+}
+
 static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
                       const char **error_r)
 {

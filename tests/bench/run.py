@@ -48,6 +48,7 @@ from dirmxlab.dnsmasq import Dnsmasq  # noqa: E402
 
 sys.path.insert(0, HERE)
 from changes import Changes, LdapWriter, percentile  # noqa: E402
+import milters  # noqa: E402
 import report  # noqa: E402
 import shapes  # noqa: E402
 from idle import raise_nofile  # noqa: E402
@@ -1012,6 +1013,9 @@ def main():
     ap.add_argument("--per-conn", type=int, default=1, help="messages per SMTP connection")
     ap.add_argument("--no-pipelining", action="store_true")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--milter", choices=("noop", "dkim"), default=None,
+                    help="both MTAs pass every message through this mail filter "
+                         "(issue 18; tests/bench/milters.py)")
     ap.add_argument("--group-messages", type=int, default=10,
                     help="messages to the 3,000-member group per repeat (0: skip)")
     ap.add_argument("--mta", default="dirmx,postfix")
@@ -1142,6 +1146,7 @@ def main():
         sinks = Sinks(lab, sp, extra=[CHANGE_SINK] if a.changes else ())
         results = []
         objs = {}
+        milter_sock = None
         ctx = types.SimpleNamespace(a=a, slapd=slapd, sinks=sinks, loadgen=loadgen, files=files,
                                     measure=measure, log=log, max_sessions=max_sessions,
                                     smtp_source=shapes.find_smtp_source()
@@ -1158,6 +1163,10 @@ def main():
                 else:
                     raise SystemExit("unknown MTA %s" % name)
                 objs[name] = m
+                if a.milter:
+                    if milter_sock is None:
+                        milter_sock = milters.start(lab, a.milter, "bench.example")
+                    milters.plug(m, milter_sock)
                 start_mta(m, files)
             shapes.run_all(ctx, [objs[n] for n in mtas], a.shapes, results)
             if a.changes and "dirmx" in objs:
@@ -1202,7 +1211,7 @@ def main():
                        "e2e_timeout_s": a.e2e_timeout, "changes": a.changes,
                        "change_rate": a.change_rate, "change_poll_ms": a.change_poll_ms,
                        "change_stale_s": a.change_stale_s,
-                       "smoke": a.smoke, "ncpu": NCPU},
+                       "smoke": a.smoke, "ncpu": NCPU, "milter": a.milter},
             "ceiling_msgs_per_s": ceiling, "ceilings": ceil,
             "ceiling_over_fastest_mta": (min(ceiling.values()) / fastest)
             if fastest and ceiling else None,

@@ -18,6 +18,7 @@ Records are tuples:
     ("A", name, ipv4) and ("AAAA", name, ipv6)
     ("CNAME", alias, target)
     ("FORWARD", domain, "addr#port")  # server=/domain/addr#port
+    ("TXT", name, text)  # one string <= 255 octets, no comma or quote
 
 Every answer carries the TTL given (dnsmasq's local-ttl). dnsmasq runs
 with --no-resolv and local=/<domain>/ for each domain in `domains`
@@ -125,6 +126,11 @@ class Dnsmasq:
             elif kind == "CNAME":
                 _, alias, target = rec
                 lines.append("cname=%s,%s,%d" % (alias, target, self.ttl))
+            elif kind == "TXT":
+                # One string of at most 255 octets (a DKIM key of 1024
+                # bits fits); no comma or quote in it.
+                _, name, text = rec
+                lines.append('txt-record=%s,"%s"' % (name, text))
             elif kind == "FORWARD":
                 _, domain, server = rec
                 lines.append("server=/%s/%s" % (domain, server))

@@ -1,0 +1,314 @@
+"""routerd's mail filters (milter): what a filter sees, what it changes,
+its verdicts, and its failures.
+
+Real parts: slapd + authd + routerd + recording sinks (deliverytest.py).
+The filter here is miltertest.FakeMilter, a small python milter: it is
+the only way to make a filter fail on purpose (not running, never
+answering, closing in the middle of a message, answering garbage). The
+real filters (OpenDKIM, rspamd, clamav-milter) are in
+test_milter_filters.py.
+
+One routerd, one listener per filter:
+    mx       -> "edit" on a UNIX socket (default_action tempfail)
+    down     -> nothing listening (tempfail)
+    silent   -> never answers, connect_timeout 1s (tempfail)
+    closer   -> closes at the first body chunk (default_action reject)
+    garbage  -> HTTP instead of milter (default_action accept)
+    lean     -> "lean": steps left out, unanswered, skipped; its own macros
+"""
+
+import os
+import re
+import smtplib
+import socket
+import time
+import unittest
+
+from deliverytest import DeliveryLab, HOSTNAME, wait_for
+from dirmxlab import free_port
+from miltertest import FakeMilter
+
+
+def send(port, mail_from, rcpts, subject, body="Hello.\r\n", tag=None):
+    """One message; the DATA reply as (code, text)."""
+    msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nX-Test-Id: %s\r\n"
+           "Message-ID: <%s@test>\r\n\r\n%s"
+           % (mail_from, rcpts[0], subject, tag or subject, tag or subject, body))
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test",
+                      timeout=60) as s:
+        s.ehlo()
+        code, resp = s.mail(mail_from)
+        assert code == 250, (code, resp)
+        for r in rcpts:
+            code, resp = s.rcpt(r)
+            assert code == 250, (code, resp)
+        code, resp = s.data(msg.encode())
+        return code, resp.decode()
+
+
+class MilterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dl = dl = DeliveryLab("milter", start=False)
+        try:
+            cls.edit = FakeMilter(dl.lab, "edit", unix=dl.lab.path("milter", "edit.sock"))
+            cls.silent = FakeMilter(dl.lab, "silent")
+            cls.closer = FakeMilter(dl.lab, "closer")
+            cls.garbage = FakeMilter(dl.lab, "garbage")
+            cls.lean = FakeMilter(dl.lab, "lean")
+            cls.ports = {n: free_port() for n in ("down", "silent", "closer", "garbage",
+                                                  "lean")}
+            extra = "milters = edit\n"
+            for name in cls.ports:
+                extra += ("\n[listener %s]\naddress = 127.0.0.1:%d\nrole = mx\n"
+                          "milters = %s\n" % (name, cls.ports[name], name))
+            extra += """
+[milter edit]
+socket = %s
+
+[milter down]
+socket = %s
+connect_timeout = 1s
+
+[milter silent]
+socket = %s
+connect_timeout = 1s
+command_timeout = 1s
+
+[milter closer]
+socket = %s
+default_action = reject
+
+[milter garbage]
+socket = %s
+default_action = accept
+
+[milter lean]
+socket = %s
+""" % (cls.edit.socket, FakeMilter.down_socket(), cls.silent.socket,
+       cls.closer.socket, cls.garbage.socket, cls.lean.socket)
+            with open(dl.conf, "a") as f:
+                f.write(extra)
+            dl.start_authd()
+            dl.start_routerd()
+        except BaseException:
+            dl.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dl.close()
+
+    def delivered(self, tag, timeout=30.0):
+        out = []
+
+        def found():
+            out[:] = [t for t in self.dl.sink_a.delivered() if t.header("X-Test-Id") == tag]
+            return out
+        wait_for(found, timeout, 0.1)
+        return out
+
+    def not_delivered(self, tag):
+        # Whatever routerd queued would go out at once: give it a moment.
+        time.sleep(1.0)
+        self.assertEqual([t for t in self.dl.sink_a.txns()
+                          if t.data is not None and
+                          (t.header("X-Test-Id") or "").strip() == tag], [])
+
+    def seen(self, milter, tag):
+        for m in milter.seen:
+            for k, v in m["headers"]:
+                if k == "X-Test-Id" and v.strip() == tag:
+                    return m
+        return None
+
+    # -- what a filter sees and changes --------------------------------------
+    def test_edit_headers_macros_and_chunks(self):
+        dl = self.dl
+        rcpt = dl.user(0)
+        body = "".join("line %06d of a long body, to go in several chunks\r\n" % i
+                       for i in range(4000))  # ~200 KB
+        code, text = send(dl.mx, dl.user(2), [rcpt], "plain one", body=body, tag="edit1")
+        self.assertEqual(code, 250, text)
+        qid = re.search(r"queued as (\S+)", text).group(1)
+        m = self.seen(self.edit, "edit1")
+        self.assertIsNotNone(m)
+        mac = m["macros"]
+        self.assertEqual(mac.get("i"), qid)
+        self.assertEqual(mac.get("j"), HOSTNAME)
+        self.assertEqual(mac.get("{daemon_name}"), "mx")
+        self.assertEqual(mac.get("{client_addr}"), "127.0.0.1")
+        self.assertEqual(mac.get("{mail_addr}"), dl.user(2))
+        self.assertEqual(mac.get("{rcpt_addr}"), rcpt)
+        self.assertNotIn("{auth_authen}", mac)
+        self.assertEqual(m["stages"]["M"], ["i", "{mail_addr}"])
+        self.assertEqual(m["from"], "<%s>" % dl.user(2))
+        self.assertEqual(m["rcpts"], ["<%s>" % rcpt])
+        # our Received: first, the client's fields after it, values
+        # without the leading space
+        self.assertEqual(m["headers"][0][0], "Received")
+        self.assertIn(("Subject", "plain one"), m["headers"])
+        # the body streamed in chunks of at most 65,535 octets
+        self.assertGreater(len(m["chunks"]), 2)
+        self.assertTrue(all(n <= 65535 for n in m["chunks"]), m["chunks"])
+        self.assertEqual(m["body"], body.encode())
+        self.assertEqual(m["steps"][:1], ["O"])
+        self.assertIn("E", m["steps"])
+        # what is delivered is what the filter made of it
+        t = self.delivered("edit1")
+        self.assertEqual(len(t), 1)
+        self.assertEqual(t[0].header("X-Fake-Filter"), "seen by the fake")
+        self.assertEqual(t[0].header("Subject"), "[filtered] plain one")
+        self.assertTrue(t[0].data.endswith(body.encode()))
+
+    def test_reject_with_the_filters_reply(self):
+        dl = self.dl
+        code, text = send(dl.mx, dl.user(2), [dl.user(0)], "please reject", tag="rej1")
+        self.assertEqual(code, 550)
+        self.assertIn("5.7.1 fake filter says no", text)
+        self.not_delivered("rej1")
+
+    def test_tempfail(self):
+        dl = self.dl
+        code, text = send(dl.mx, dl.user(2), [dl.user(0)], "tempfail me", tag="tf1")
+        self.assertEqual(code, 451, text)
+        self.not_delivered("tf1")
+
+    def test_discard(self):
+        dl = self.dl
+        code, text = send(dl.mx, dl.user(2), [dl.user(0)], "discard me", tag="dis1")
+        self.assertEqual(code, 250, text)
+        self.not_delivered("dis1")
+        self.assertTrue([ln for ln in dl.events(event="milter_discard")])
+
+    def test_quarantine_held_in_the_queue(self):
+        dl = self.dl
+        code, text = send(dl.mx, dl.user(2), [dl.user(0)], "quarantine me", tag="q1")
+        self.assertEqual(code, 250, text)
+        qid = re.search(r"queued as (\S+)", text).group(1)
+        self.not_delivered("q1")
+        self.assertIn(qid, dl.queue_ids())
+        shown = dl.queue("show", qid)
+        self.assertIn("quarantined by milter edit: fake virus found",
+                      shown.stdout + dl.queue("list").stdout)
+        # released by the admin, it goes
+        self.assertEqual(dl.queue("delete", qid).returncode, 0)
+
+    def test_replace_body(self):
+        dl = self.dl
+        code, text = send(dl.mx, dl.user(2), [dl.user(0)], "replbody", tag="rb1")
+        self.assertEqual(code, 250, text)
+        t = self.delivered("rb1")
+        self.assertTrue(t[0].data.endswith(b"\r\n\r\nThe filter's own body.\r\n"), t[0].data)
+
+    def test_change_sender(self):
+        dl = self.dl
+        code, text = send(dl.mx, dl.user(2), [dl.user(0)], "from", tag="fr1")
+        self.assertEqual(code, 250, text)
+        t = self.delivered("fr1")
+        self.assertEqual(t[0].mail_from, "changed@dirmx.test")
+
+    def test_change_recipients(self):
+        dl = self.dl
+        self.edit.extra_rcpt = dl.user(4)
+        code, text = send(dl.mx, dl.user(2), [dl.user(0), dl.user(6)], "rcpt", tag="rc1")
+        self.assertEqual(code, 250, text)
+        qid = re.search(r"queued as (\S+)", text).group(1)
+        t = self.delivered("rc1")
+        # the first recipient deleted by the filter, the other delivered
+        self.assertEqual(t[0].rcpts, [dl.user(6)])
+        self.assertTrue([ln for ln in dl.events(qid, "milter_edit") if "action=+" in ln])
+        self.assertTrue([ln for ln in dl.events(qid, "accepted") if "rcpts=2" in ln],
+                        dl.events(qid))
+
+    def test_negotiated_steps_skip_progress_and_macro_list(self):
+        dl = self.dl
+        body = "x" * 100 + "\r\n"
+        body = body * 2000  # ~200 KB: more than one chunk, but SKIPped
+        code, text = send(self.ports["lean"], dl.user(2), [dl.user(0)], "lean one",
+                          body=body, tag="lean1")
+        self.assertEqual(code, 250, text)
+        m = self.seen(self.lean, "lean1")
+        self.assertIsNotNone(m)
+        self.assertNotIn("H", m["steps"])          # NOHELO
+        self.assertEqual(len(m["chunks"]), 1)      # SKIP after the first
+        self.assertEqual(m["macros"].get("{mail_addr}"), dl.user(2))
+        # its MAIL list replaced Postfix's: {mail_addr} alone; the other
+        # stages keep theirs (i with RCPT)
+        self.assertEqual(m["stages"]["M"], ["{mail_addr}"])
+        self.assertIn("i", m["stages"]["R"])
+        t = self.delivered("lean1")
+        self.assertEqual(t[0].header("X-Lean-Filter"), "yes")
+        self.assertTrue(t[0].data.endswith(body.encode()))
+
+    # -- failures: the default action, a log line, no hang -----------------
+    def fault(self, name, subject):
+        dl = self.dl
+        t0 = time.monotonic()
+        code, text = send(self.ports[name], dl.user(2), [dl.user(0)], subject, tag=subject)
+        elapsed = time.monotonic() - t0
+        self.assertLess(elapsed, 40, "the session hung on a failed filter")
+        lines = [ln for ln in dl.events(event="milter_failed") if "milter=%s " % name in ln]
+        self.assertTrue(lines, dl.log()[-3000:])
+        return code, text, lines[-1]
+
+    def test_fault_filter_down(self):
+        code, text, line = self.fault("down", "fault-down")
+        self.assertEqual(code, 451, text)
+        self.assertIn("4.7.1", text)
+        self.assertIn("action=tempfail", line)
+        self.not_delivered("fault-down")
+
+    def test_fault_filter_silent(self):
+        code, text, line = self.fault("silent", "fault-silent")
+        self.assertEqual(code, 451, text)
+        self.assertIn("timeout", line)
+        self.not_delivered("fault-silent")
+
+    def test_fault_filter_closes_mid_message(self):
+        code, text, line = self.fault("closer", "fault-closer")
+        self.assertEqual(code, 550, text)
+        self.assertIn("closed", line)
+        self.assertIn("step=body", line)
+        self.not_delivered("fault-closer")
+
+    def test_fault_filter_garbage_accept(self):
+        code, text, line = self.fault("garbage", "fault-garbage")
+        self.assertEqual(code, 250, text)
+        self.assertIn("action=accept", line)
+        t = self.delivered("fault-garbage")
+        self.assertEqual(len(t), 1)
+        self.assertIsNone(t[0].header("X-Fake-Filter"))
+
+    def test_client_gone_while_the_filter_works(self):
+        # The client sends its message and leaves while the (silent)
+        # filter is still being asked. The session reads nothing while it
+        # waits, so it finds the client gone when the filter's deadline
+        # ends the wait: nothing queued, the session ends, routerd goes on
+        # (under AddressSanitizer: nothing used after it was freed).
+        dl = self.dl
+        s = socket.create_connection(("127.0.0.1", self.ports["silent"]), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(("EHLO client.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                   % (dl.user(2), dl.user(0))).encode())
+        while not f.readline().startswith(b"354"):
+            pass
+        s.sendall(b"Subject: gone\r\nX-Test-Id: gone-away-1\r\n\r\nbye\r\n.\r\n")
+        time.sleep(0.2)
+        f.close()
+        s.close()
+        self.assertTrue(wait_for(lambda: [ln for ln in dl.log().splitlines()
+                                          if "event=disconnect" in ln or "event=lost" in ln],
+                                 20, 0.2))
+        time.sleep(1.0)
+        self.assertTrue(dl.routerd_alive())
+        self.not_delivered("gone-away-1")
+
+    def test_zz_no_leak_or_crash(self):
+        self.assertTrue(self.dl.routerd_alive())
+        self.assertEqual(self.dl.sanitizer_report(), "")
+
+
+if __name__ == "__main__":
+    unittest.main()
