@@ -27,4 +27,26 @@ struct authproto_msg *server_dc_answer(uint64_t id,
 struct authproto_msg *server_stats_answer(uint64_t id,
                                           const struct server_backends *b);
 
+/* The answer to HELLO request req: OK with the version (and, from
+ * version 2, the SMTP AUTH mechanisms), or ERROR; *version_r is the
+ * version agreed (0: none, close after sending). */
+struct authproto_msg *server_hello_answer(const struct authproto_msg *req,
+                                          const struct server_backends *b,
+                                          unsigned *version_r);
+
+/*
+ * A connection's SASL exchanges (server_sasl.c; authproto.txt, SASL).
+ * send(conn, m) sends and frees an answer; it may be called from
+ * server_sasl_request() and later from the loop, until deinit, which
+ * cancels every exchange of the connection.
+ */
+struct server_sasl;
+typedef void server_sasl_send_fn(void *conn, struct authproto_msg *m);
+struct server_sasl *server_sasl_new(const struct server_backends *b,
+                                    server_sasl_send_fn *send, void *conn,
+                                    const char *conn_name);
+void server_sasl_deinit(struct server_sasl **ss);
+void server_sasl_request(struct server_sasl *ss,
+                         const struct authproto_msg *req);
+
 #endif
