@@ -124,7 +124,6 @@ static void finish(struct exch *e, const char *principal, const char *why)
 {
 	const struct smtpkeytab *kt = smtpsasl_keytab(e->ss->b->sasl);
 
-	smtpsasl_exch_deinit(&e->x);
 	if (principal == NULL)
 		log_info(e->ss->name,
 		         "event=sasl_failed exch=%llu client=%s reason=\"%s\"",
@@ -133,6 +132,8 @@ static void finish(struct exch *e, const char *principal, const char *why)
 	e->areq = authcheck_kerberos(e->ss->b->auth, principal,
 	                             kt != NULL ? kt->realm : NULL, why,
 	                             e->client, mapped, e);
+	/* principal was the exchange's: authcheck has its own copy now */
+	smtpsasl_exch_deinit(&e->x);
 }
 
 static void on_result(struct exch *e, const struct smtpsasl_result *r)

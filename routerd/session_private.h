@@ -52,8 +52,11 @@ struct session {
 	char *helo;
 	char *auth_user;
 	unsigned auth_failures;
-	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response */
+	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response;
+	 * GSSAPI / GSS-SPNEGO: 3 want the client's next step (session_sasl.c)
+	 */
 	int auth_step;
+	uint64_t sasl_exch; /* the exchange relayed to authd; 0: none */
 	char *login_user;
 	unsigned errors;
 	bool skip_line; /* dropping the rest of an over-long command line */
@@ -100,6 +103,17 @@ struct session {
 	struct session_ahead *ahead_wait; /* the one the RCPT waits for */
 	bool starttls_pending; /* start TLS once "220 Ready" is out */
 };
+
+/* session_auth.c: a login ended (r: authd's answer, not a challenge). */
+void session_auth_done(const struct authc_auth_result *r, void *ctx);
+
+/* session_sasl.c: AUTH GSSAPI / GSS-SPNEGO relayed to authd, and the
+ * client's next step (auth_step 3); end: authd forgets the exchange. */
+bool session_sasl_offered(const struct session *s, const char *mech,
+                          size_t len);
+void session_sasl_start(struct session *s, const struct smtpcmd_auth *a);
+void session_sasl_line(struct session *s, const char *line, size_t len);
+void session_sasl_end(struct session *s);
 
 /* session.c */
 void session_reply(struct session *s, unsigned code, const char *enhanced,
