@@ -35,13 +35,17 @@ def gsasl_smtp(env, host, port, ca, service="smtp", timeout=20):
         raise AssertionError("gsasl hung: %r %r" % (e.stdout, e.stderr))
 
 
-def client_token(env, host, service="smtp", timeout=30):
+def client_token(env, host, service="smtp", timeout=30, runner=None):
     """A real first GSSAPI token (base64) from the caller's tickets, as
-    gsasl's client prints it without a server."""
+    gsasl's client prints it without a server. runner: a lab run()
+    (a namespace's) instead of subprocess.run."""
     argv = ["gsasl", "--client", "--mechanism=GSSAPI", "--service=%s" % service,
             "--hostname=%s" % host, "--authorization-id=", "--quiet"]
-    r = subprocess.run(argv, input="", capture_output=True, text=True, env=env,
-                       timeout=timeout)
+    if runner is not None:
+        r = runner(argv, env=env, input="", check=False, timeout=timeout)
+    else:
+        r = subprocess.run(argv, input="", capture_output=True, text=True, env=env,
+                           timeout=timeout)
     for line in r.stdout.splitlines():
         line = line.strip()
         if len(line) > 100:
