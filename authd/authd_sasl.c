@@ -9,30 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "settings.h"
 #include "smtpsasl.h"
 
-/* smtp_service, or smtp/ and routerd's host name (the system's). */
-char *authd_smtp_service(const struct dirmx_config *cfg)
-{
-	char host[256] = "localhost";
-
-	if (cfg->authd.smtp_service != NULL)
-		return alloc_strdup(cfg->authd.smtp_service);
-	if (cfg->routerd.hostname != NULL)
-		return alloc_printf("smtp/%s", cfg->routerd.hostname);
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		strcpy(host, "localhost");
-	return alloc_printf("smtp/%s", host);
-}
-
 struct smtpsasl *authd_sasl_new(const struct dirmx_config *cfg, char **error_r)
 {
 	const struct settings_authd *s = &cfg->authd;
-	char *service = authd_smtp_service(cfg);
+	char *service = settings_smtp_service(cfg);
 	struct smtpsasl_options o = {
 	    .keytab = s->smtp_keytab,
 	    .service = service,
@@ -54,7 +39,7 @@ int authd_check(const struct dirmx_config *cfg)
 
 	if (s->smtp_keytab == NULL)
 		return 0;
-	service = authd_smtp_service(cfg);
+	service = settings_smtp_service(cfg);
 	if (smtpkeytab_read(s->smtp_keytab, service, &kt, &error) < 0) {
 		fprintf(stderr, "authd: %s\n", error);
 		ret = 1;

@@ -368,7 +368,7 @@ static void do_reload(struct conn *c, uint64_t id)
 
 static void do_dc(struct conn *c, uint64_t id)
 {
-	send_msg(c, server_dc_answer(id, &c->srv->b));
+	send_msg(c, server_dc_answer(id, &c->srv->b, c->version));
 }
 
 static void do_stats(struct conn *c, uint64_t id)

@@ -21,9 +21,11 @@ struct authproto_msg *server_auth_answer(enum authproto_verb request,
                                          const struct authcheck_answer *a);
 
 /* The answers to DC and STATS with ID id, from the daemon's parts; the
- * caller sends and frees them. */
+ * caller sends and frees them. version: the connection's (2: DC carries
+ * the SMTP service principal and its keys' versions). */
 struct authproto_msg *server_dc_answer(uint64_t id,
-                                       const struct server_backends *b);
+                                       const struct server_backends *b,
+                                       unsigned version);
 struct authproto_msg *server_stats_answer(uint64_t id,
                                           const struct server_backends *b);
 

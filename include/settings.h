@@ -258,4 +258,8 @@ bool settings_reloadable(const char *section, const char *name);
 /* The table itself, for tests. */
 extern const struct config_table settings_table;
 
+/* Kerberos SMTP AUTH's service principal (malloc'ed): smtp_service, else
+ * smtp/ and routerd's hostname, else smtp/ and the system's host name. */
+char *settings_smtp_service(const struct dirmx_config *cfg);
+
 #endif

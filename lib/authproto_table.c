@@ -122,6 +122,11 @@ static const struct authproto_fieldspec dc_ok[] = {
     {"weight", AP_UINT, AP_REQ | AP_MEMBER, 65535, NULL},
     {"protection", AP_TOKEN, AP_MEMBER, 32, NULL},
     {"error", AP_TEXT, AP_MEMBER, TEXT_MAX, NULL},
+    /* version 2: Kerberos SMTP AUTH's principal and keytab */
+    {"smtp_service", AP_TOKEN, 0, NAME_MAX_, NULL},
+    {"smtp_key", AP_TOKEN, AP_REP | AP_HEAD, NAME_MAX_, NULL},
+    {"kvno", AP_UINT, AP_REQ | AP_MEMBER, UINT32_MAX, NULL},
+    {"enctype", AP_TOKEN, AP_REQ | AP_MEMBER, 64, NULL},
 };
 static const struct authproto_fieldspec stats_ok[] = {
     {"counter", AP_TOKEN, AP_REP | AP_HEAD, 64, NULL},

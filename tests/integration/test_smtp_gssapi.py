@@ -20,7 +20,7 @@ import unittest
 from dirmxlab import KDC
 
 from gssapitest import client_env, client_token, gsasl_smtp, message, msmtp
-from authdtest import authd_bin
+from authdtest import authd_bin, dirmxctl_bin
 from smtptest import SmtpLab, wait_for
 
 PW = "Krb-User!pw1"
@@ -191,6 +191,30 @@ class SmtpGssapiMit(unittest.TestCase):
             self.assertEqual((r.code, r.enh), (454, "4.7.0"), r)
         finally:
             self.rd.start_authd()
+
+    # -- dirmxctl ----------------------------------------------------------------
+
+    def dirmxctl(self, env, *args):
+        return subprocess.run([dirmxctl_bin(), "-c", self.rd.conf] + list(args),
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    def test_25_dirmxctl_auth_gssapi(self):
+        r = self.dirmxctl(self.env[self.u1["uid"]], "auth", "--gssapi")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("yes: authenticated as %s" % self.u1["uid"], r.stdout)
+        r = self.dirmxctl(self.noticket, "auth", "--gssapi")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no: no ticket for smtp/localhost", r.stdout)
+        # A service authd has no key for: the client gets the ticket,
+        # authd refuses it.
+        r = self.dirmxctl(self.env[self.u1["uid"]], "auth", "--gssapi", "host/localhost")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no: authentication failed", r.stdout)
+
+    def test_26_dirmxctl_dc_shows_the_keys(self):
+        r = self.dirmxctl(None, "dc")
+        self.assertIn("smtp auth:   Kerberos as smtp/localhost", r.stdout)
+        self.assertRegex(r.stdout, r"key:\s+smtp/localhost@DIRMX.TEST kvno \d+ aes256-cts")
 
     # -- the keytab ------------------------------------------------------------
 
