@@ -467,14 +467,18 @@ int ctl_auth(const struct ctl_context *ctx, int argc, char **argv)
 	if (argc == 3 && (strcmp(argv[1], "--status") == 0 ||
 	                  strcmp(argv[1], "--reset") == 0))
 		return ctl_throttle(ctx, sock, argv[1] + 2, argv[2]);
-	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "--gssapi") == 0)
-		return ctl_auth_gssapi(ctx, sock, argc == 3 ? argv[2] : NULL);
+	if (argc >= 2 && argc <= 3 &&
+	    (strcmp(argv[1], "--gssapi") == 0 ||
+	     strcmp(argv[1], "--gss-spnego") == 0))
+		return ctl_auth_gssapi(ctx, sock, argc == 3 ? argv[2] : NULL,
+		                       argv[1][6] == 's' ? "GSS-SPNEGO"
+		                                         : "GSSAPI");
 	if (argc != 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: dirmxctl auth [-S SOCKET] "
 		                "[--status|--reset] USER (the password is read "
 		                "from the terminal or standard input)\n"
-		                "       dirmxctl auth [-S SOCKET] --gssapi "
-		                "[SERVICE/HOST]\n");
+		                "       dirmxctl auth [-S SOCKET] "
+		                "--gssapi|--gss-spnego [SERVICE/HOST]\n");
 		return 2;
 	}
 	password = read_password();

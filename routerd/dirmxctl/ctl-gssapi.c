@@ -44,7 +44,8 @@ static const sasl_callback_t callbacks[] = {
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
-static struct authproto_msg *step_msg(const char *out, unsigned len, bool first)
+static struct authproto_msg *step_msg(const char *out, unsigned len,
+                                      const char *first_mech)
 {
 	struct authproto_msg *m = authproto_msg_new_request(AUTHPROTO_SASL, 1);
 	char *b64 = alloc_zero((size_t)len / 3 * 4 + 8);
@@ -53,8 +54,8 @@ static struct authproto_msg *step_msg(const char *out, unsigned len, bool first)
 	if (len > 0)
 		sasl_encode64(out, len, b64, len / 3 * 4 + 8, &n);
 	authproto_msg_add_uint(m, "exch", 1);
-	if (first)
-		authproto_msg_add_str(m, "mech", "GSSAPI");
+	if (first_mech != NULL)
+		authproto_msg_add_str(m, "mech", first_mech);
 	authproto_msg_add_str(m, "resp", b64);
 	free(b64);
 	return m;
@@ -87,11 +88,11 @@ static struct authproto_msg *next_step(const struct authproto_msg *ans,
 		cv->error = sasl_errdetail(cv->conn);
 		return NULL;
 	}
-	return step_msg(out, out_len, false);
+	return step_msg(out, out_len, NULL);
 }
 
 int ctl_auth_gssapi(const struct ctl_context *ctx, const char *sock,
-                    const char *service)
+                    const char *service, const char *mech_name)
 {
 	struct dirmx_config *cfg = NULL;
 	struct config_errors errors = {0};
@@ -132,13 +133,13 @@ int ctl_auth_gssapi(const struct ctl_context *ctx, const char *sock,
 	props.max_ssf = 0;
 	props.maxbufsize = 0;
 	sasl_setprop(cv.conn, SASL_SEC_PROPS, &props);
-	rc = sasl_client_start(cv.conn, "GSSAPI", NULL, &out, &out_len, &mech);
+	rc = sasl_client_start(cv.conn, mech_name, NULL, &out, &out_len, &mech);
 	if (rc != SASL_OK && rc != SASL_CONTINUE) {
 		printf("no: no ticket for %s/%s (kinit first?): %s\n", name,
 		       host, sasl_errdetail(cv.conn));
 		goto done;
 	}
-	if (ctl_authd_converse(ctx, sock, step_msg(out, out_len, true),
+	if (ctl_authd_converse(ctx, sock, step_msg(out, out_len, mech_name),
 	                       next_step, &cv, &ans) < 0) {
 		ret = 3;
 		goto done;
@@ -146,8 +147,8 @@ int ctl_auth_gssapi(const struct ctl_context *ctx, const char *sock,
 	if (cv.error != NULL) {
 		printf("no: %s\n", cv.error);
 	} else if (authproto_msg_verb(ans) == AUTHPROTO_OK) {
-		printf("yes: authenticated as %s (Kerberos, %s/%s)\n",
-		       authproto_msg_get(ans, "user"), name, host);
+		printf("yes: authenticated as %s (%s, %s/%s)\n",
+		       authproto_msg_get(ans, "user"), mech_name, name, host);
 		ret = 0;
 	} else {
 		printf("no: %s\n", authproto_msg_get(ans, "reason"));

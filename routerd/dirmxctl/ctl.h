@@ -40,10 +40,10 @@ int ctl_authd_converse(const struct ctl_context *ctx, const char *sock_opt,
                        struct authproto_msg *m, ctl_authd_next_fn *next,
                        void *next_ctx, struct authproto_msg **ans_r);
 /* ctl-gssapi.c: auth --gssapi: a Kerberos login with the caller's
- * tickets, through authd, as SMTP AUTH GSSAPI would (service: "smtp/host",
- * NULL: the configuration's smtp_service). */
+ * tickets, through authd, as SMTP AUTH mech (GSSAPI or GSS-SPNEGO) would
+ * (service: "smtp/host", NULL: the configuration's smtp_service). */
 int ctl_auth_gssapi(const struct ctl_context *ctx, const char *sock,
-                    const char *service);
+                    const char *service, const char *mech);
 /* ctl-throttle.c: auth --status / --reset (op "status" or "reset") */
 int ctl_throttle(const struct ctl_context *ctx, const char *sock,
                  const char *op, const char *user);

@@ -92,7 +92,8 @@ static const struct ctl_command commands[] = {
      "first;\n                KRB5CCNAME), as SMTP AUTH GSSAPI does: a "
      "ticket for\n                SERVICE/HOST (default: the "
      "configuration's smtp_service),\n                accepted by authd "
-     "with its keytab, mapped to an account\n" SOCKET_AUTHD
+     "with its keytab, mapped to an account\n"
+     "  --gss-spnego  the same with GSS-SPNEGO\n" SOCKET_AUTHD
      "exit status: 0 the password is right, 1 it is not (or it is empty), "
      "2 usage\nerror, 3 authd unreachable or TEMPFAIL\n",
      ctl_auth},

@@ -15,6 +15,7 @@ is 454 4.7.0.
 
 import os
 import subprocess
+import time
 import unittest
 
 from dirmxlab import KDC
@@ -33,6 +34,8 @@ class SmtpGssapiMit(unittest.TestCase):
         rd = cls.rd = SmtpLab("smtp-gssapi", users=10, start=False,
                               authd="smtp_keytab = @KEYTAB@\n"
                                     "smtp_service = smtp/localhost\n"
+                                    "smtp_auth_mechanisms = PLAIN, LOGIN, GSSAPI, "
+                                    "GSS-SPNEGO\n"
                                     "client_max_failures = 100\n")
         try:
             cls.kdc = kdc = KDC(rd.lab)
@@ -40,6 +43,12 @@ class SmtpGssapiMit(unittest.TestCase):
             kdc.add_principal("smtp/localhost")
             kdc.ktadd("smtp/localhost", cls.keytab)
             kdc.add_principal("host/localhost")
+            # A small clock skew allowance, so that an expired ticket is
+            # refused within seconds (the default allows 5 minutes).
+            with open(kdc.krb5_conf) as f:
+                krb5 = f.read()
+            with open(kdc.krb5_conf, "w") as f:
+                f.write(krb5.replace("[libdefaults]\n", "[libdefaults]\n\tclockskew = 1\n", 1))
             with open(rd.conf) as f:
                 conf = f.read().replace("@KEYTAB@", cls.keytab)
             with open(rd.conf, "w") as f:
@@ -94,7 +103,7 @@ class SmtpGssapiMit(unittest.TestCase):
             self.assertNotIn("AUTH", r.text)
             c.starttls()
             r = c.ehlo()
-            self.assertIn("AUTH PLAIN LOGIN GSSAPI", r.text)
+            self.assertIn("AUTH PLAIN LOGIN GSSAPI GSS-SPNEGO", r.text)
 
     def test_02_msmtp_submission_starttls(self):
         u1, u2 = self.u1, self.u2
@@ -183,6 +192,23 @@ class SmtpGssapiMit(unittest.TestCase):
             r = c.cmd("AUTH GSSAPI " + token)
             self.assertIn((r.code, r.enh), ((530, "5.7.0"), (538, "5.7.11")), r)
 
+    def test_15_expired_ticket(self):
+        """A token made with a ticket that expires before authd sees it."""
+        u = self.rd.user(3)
+        self.kdc.add_principal(u["uid"], password=PW)
+        cc = self.rd.lab.path("cc-short")
+        # kinit -l: a 3 s ticket
+        r = subprocess.run(["kinit", "-l", "3s", u["uid"]], input=PW + "\n",
+                           capture_output=True, text=True,
+                           env=client_env(self.kdc.krb5_conf, cc), timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        token = client_token(client_env(self.kdc.krb5_conf, cc), "localhost")
+        mark = len(self.authd_log())
+        time.sleep(5.5)  # past its end and the 1 s clock skew allowance
+        r = self.auth_raw(token)
+        self.assertEqual((r.code, r.enh), (535, "5.7.8"), r)
+        self.assertIn("expired", self.authd_log()[mark:])
+
     def test_20_authd_down_is_454(self):
         token = client_token(self.env[self.u2["uid"]], "localhost")
         self.rd.stop_authd()
@@ -210,6 +236,11 @@ class SmtpGssapiMit(unittest.TestCase):
         r = self.dirmxctl(self.env[self.u1["uid"]], "auth", "--gssapi", "host/localhost")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("no: authentication failed", r.stdout)
+
+    def test_27_dirmxctl_auth_gss_spnego(self):
+        r = self.dirmxctl(self.env[self.u2["uid"]], "auth", "--gss-spnego")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("yes: authenticated as %s (GSS-SPNEGO" % self.u2["uid"], r.stdout)
 
     def test_26_dirmxctl_dc_shows_the_keys(self):
         r = self.dirmxctl(None, "dc")
