@@ -67,6 +67,24 @@ static int opt_cb(void *ctx, const char *plugin, const char *option,
 	return SASL_OK;
 }
 
+/* Acting as another user is not allowed (as for PLAIN's authzid): the
+ * authorization identity, when the client names one, is the ticket's. */
+static int proxy_cb(sasl_conn_t *conn, void *ctx, const char *requested,
+                    unsigned rlen, const char *auth_identity, unsigned alen,
+                    const char *def_realm, unsigned urlen,
+                    struct propctx *propctx)
+{
+	(void)ctx;
+	(void)def_realm;
+	(void)urlen;
+	(void)propctx;
+	if (rlen == 0 || (rlen == alen && requested != NULL &&
+	                  memcmp(requested, auth_identity, alen) == 0))
+		return SASL_OK;
+	sasl_seterror(conn, SASL_NOLOG, "acting as another user");
+	return SASL_NOAUTHZ;
+}
+
 static int log_cb(void *ctx, int level, const char *message)
 {
 	(void)ctx;
@@ -83,6 +101,7 @@ static int log_cb(void *ctx, int level, const char *message)
 static const sasl_callback_t callbacks[] = {
     {SASL_CB_GETOPT, CB(opt_cb), NULL},
     {SASL_CB_LOG, CB(log_cb), NULL},
+    {SASL_CB_PROXY_POLICY, CB(proxy_cb), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
 

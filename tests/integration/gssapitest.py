@@ -22,12 +22,13 @@ def msmtp(env, host, port, ca, user, sender, rcpts, body, implicit_tls=False, ti
                           timeout=timeout)
 
 
-def gsasl_smtp(env, host, port, ca, service="smtp", timeout=20):
-    """Authenticate with gsasl --smtp -m GSSAPI after STARTTLS."""
+def gsasl_smtp(env, host, port, ca, service="smtp", timeout=20, authzid=""):
+    """Authenticate with gsasl --smtp -m GSSAPI after STARTTLS, asking to
+    act as authzid ("": the ticket's own identity)."""
     argv = ["gsasl", "--client", "--smtp", "--connect=%s:%d" % (host, port),
             "--mechanism=GSSAPI", "--service=%s" % service, "--hostname=%s" % host,
             "--x509-ca-file=%s" % ca, "--no-cb", "--verbose",
-            "--authorization-id="]
+            "--authorization-id=" + authzid]
     try:
         return subprocess.run(argv, input="", capture_output=True, text=True, env=env,
                               timeout=timeout)

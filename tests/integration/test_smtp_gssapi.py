@@ -140,6 +140,25 @@ class SmtpGssapiMit(unittest.TestCase):
         self.assertRegex(r.stderr, r"5\d\d")
         self.assertFalse(any(b"krb-forged" in m.data for m in self.rd.spool_msgs().values()))
 
+    def test_06_acting_as_another_user_refused(self):
+        """user00001's ticket asking to act as user00002 (the SASL
+        authorization identity): refused, as PLAIN's authzid is."""
+        mark = len(self.authd_log())
+        r = gsasl_smtp(self.env[self.u1["uid"]], "localhost", self.rd.sub, self.rd.ca.cert,
+                       authzid=self.u2["uid"])
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("535 5.7.8", r.stdout + r.stderr)
+        self.assertIn("event=sasl_failed", self.authd_log()[mark:])
+        # msmtp's user name is no authorization identity: the session is
+        # the ticket's user, who may not send as user00002.
+        u1, u2 = self.u1, self.u2
+        r = msmtp(self.env[u1["uid"]], "localhost", self.rd.sub, self.rd.ca.cert,
+                  u2["uid"], u2["mail"], [u1["mail"]],
+                  message(u2["mail"], u1["mail"], "krb-authzid"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("553 5.7.1", r.stderr)
+        self.assertFalse(any(b"krb-authzid" in m.data for m in self.rd.spool_msgs().values()))
+
     # -- negatives ------------------------------------------------------------
 
     def auth_raw(self, token, listener="submission"):
