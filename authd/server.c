@@ -438,7 +438,12 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		do_lookup(c, req);
 		break;
 	case AUTHPROTO_AUTH:
-		do_auth(c, req);
+		if (server_mech_offered(&c->srv->b,
+		                        authproto_msg_get(req, "mech")))
+			do_auth(c, req);
+		else
+			send_simple(c, AUTHPROTO_ERROR, verb, id,
+			            "mech not offered");
 		break;
 	case AUTHPROTO_SENDERS:
 		do_senders(c, req);

@@ -2,13 +2,30 @@
  * server_hello - the answer to HELLO (authproto.txt, section 4): the
  * version the connection speaks from now on, and for version 2 the SMTP
  * AUTH mechanisms authd offers (mech=), so that routerd advertises only
- * those. Pure: the message is the caller's to send.
+ * those; and whether an AUTH request's mechanism is one of them. Pure:
+ * the message is the caller's to send.
  */
 #include "server_private.h"
+
+#include <string.h>
 
 #include "authproto.h"
 #include "server.h"
 #include "smtpsasl.h"
+
+bool server_mech_offered(const struct server_backends *b, const char *mech)
+{
+	const char *const *mechs;
+	size_t n;
+
+	if (b->sasl == NULL)
+		return strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0;
+	n = smtpsasl_mechs(b->sasl, &mechs);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(mechs[i], mech) == 0)
+			return true;
+	return false;
+}
 
 struct authproto_msg *server_hello_answer(const struct authproto_msg *req,
                                           const struct server_backends *b,

@@ -6,6 +6,7 @@
 #ifndef DIRMX_SERVER_PRIVATE_H
 #define DIRMX_SERVER_PRIVATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ struct authproto_msg *server_stats_answer(uint64_t id,
 struct authproto_msg *server_hello_answer(const struct authproto_msg *req,
                                           const struct server_backends *b,
                                           unsigned *version_r);
+
+/* smtp_auth_mechanisms lists mech (no SASL setup: PLAIN and LOGIN). */
+bool server_mech_offered(const struct server_backends *b, const char *mech);
 
 /*
  * A connection's SASL exchanges (server_sasl.c; authproto.txt, SASL).

@@ -165,8 +165,9 @@ struct authc_req *authc_sasl_step(struct authc *c, uint64_t exch,
                                   const char *resp, authc_auth_cb *cb,
                                   void *cb_context);
 void authc_sasl_abort(struct authc *c, uint64_t exch);
-/* authd offers mech (its last HELLO listed it: connected at least once;
- * authc_connect() connects early). */
+/* authd offers mech (PLAIN, LOGIN, GSSAPI, GSS-SPNEGO): its last HELLO
+ * listed it; before any HELLO listed mechanisms, PLAIN and LOGIN only
+ * (authc_connect() connects early). */
 bool authc_offers(const struct authc *c, const char *mech);
 /* Connect now (and say HELLO) if not connected: at start, so that the
  * mechanisms are known before the first EHLO. */

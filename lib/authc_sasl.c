@@ -16,10 +16,17 @@
 enum {
 	AUTHC_MECH_GSSAPI = 1u << 0,
 	AUTHC_MECH_SPNEGO = 1u << 1,
+	AUTHC_MECH_PLAIN = 1u << 2,
+	AUTHC_MECH_LOGIN = 1u << 3,
+	AUTHC_MECH_KNOWN = 1u << 4, /* a HELLO said which */
 };
 
 static unsigned mech_bit(const char *mech)
 {
+	if (strcmp(mech, "PLAIN") == 0)
+		return AUTHC_MECH_PLAIN;
+	if (strcmp(mech, "LOGIN") == 0)
+		return AUTHC_MECH_LOGIN;
 	if (strcmp(mech, "GSSAPI") == 0)
 		return AUTHC_MECH_GSSAPI;
 	if (strcmp(mech, "GSS-SPNEGO") == 0)
@@ -34,13 +41,17 @@ void authc_hello_mechs(struct authc *c, const struct authproto_msg *m)
 	c->mechs = 0;
 	for (size_t i = 0; authproto_msg_field(m, i, &f); i++)
 		if (strcmp(f.key, "mech") == 0)
-			c->mechs |= mech_bit(f.value);
+			c->mechs |= mech_bit(f.value) | AUTHC_MECH_KNOWN;
 }
 
 bool authc_offers(const struct authc *c, const char *mech)
 {
 	unsigned bit = mech_bit(mech);
 
+	/* Before authd said (never connected, or a version 1 authd): the
+	 * password mechanisms every authd checks. */
+	if ((c->mechs & AUTHC_MECH_KNOWN) == 0)
+		return bit == AUTHC_MECH_PLAIN || bit == AUTHC_MECH_LOGIN;
 	return bit != 0 && (c->mechs & bit) != 0;
 }
 

@@ -173,6 +173,11 @@ void session_do_auth(struct session *s, const struct smtpcmd *c)
 		session_reply(s, e.code, e.enhanced, "%s", e.text);
 		return;
 	}
+	if (!session_sasl_offered(s, a.mech_name, a.mech_len)) {
+		session_reply(s, 504, "5.5.4",
+		              "Unrecognized authentication type");
+		return;
+	}
 	switch (a.mech) {
 	case SMTPCMD_AUTH_PLAIN:
 		if (a.has_ir) {
@@ -193,11 +198,7 @@ void session_do_auth(struct session *s, const struct smtpcmd *c)
 		io_printf(s->io, "334 VXNlcm5hbWU6\r\n"); /* "Username:" */
 		return;
 	case SMTPCMD_AUTH_OTHER:
-		if (session_sasl_offered(s, a.mech_name, a.mech_len)) {
-			session_sasl_start(s, &a);
-			return;
-		}
-		break;
+		session_sasl_start(s, &a);
+		return;
 	}
-	session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
 }

