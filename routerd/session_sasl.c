@@ -76,8 +76,8 @@ static void answered(const struct authc_auth_result *r, void *ctx)
 	if (r->challenge != NULL) {
 		s->areq = NULL;
 		s->phase = PHASE_AUTH;
-		s->rearm =
-		    true; /* the client's next step has its own deadline */
+		/* The client's next step has a deadline of its own. */
+		s->rearm = true;
 		io_printf(s->io, "334 %s\r\n", r->challenge);
 		session_resume(s);
 		return;
