@@ -696,8 +696,8 @@ static void test_schema_tables(void **state)
 			}
 		}
 	}
-	/* 10 requests, 10 OK, 5 NOTFOUND, 8 TEMPFAIL, 10 ERROR + ERROR 0,
-	 * 1 CONTINUE */
+	/* 10 requests, OK, ERROR + ERROR 0; 5 NOTFOUND, 8 TEMPFAIL, 1 CONTINUE
+	 */
 	assert_int_equal(schemas, 45);
 }
 
