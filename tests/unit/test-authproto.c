@@ -696,8 +696,7 @@ static void test_schema_tables(void **state)
 			}
 		}
 	}
-	/* 10 requests, OK, ERROR + ERROR 0; 5 NOTFOUND, 8 TEMPFAIL, 1 CONTINUE
-	 */
+	/* 10 requests/OK/ERROR +ERROR 0, 5 NOTFOUND, 8 TEMPFAIL, 1 CONTINUE */
 	assert_int_equal(schemas, 45);
 }
 
