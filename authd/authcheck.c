@@ -54,6 +54,7 @@ static void req_free(struct authcheck_req *r)
 	}
 	free(r->user);
 	free(r->client);
+	free(r->filter);
 	free(r->dn);
 	free(r->pso_dn);
 	free(r->search_dc);
@@ -82,7 +83,8 @@ static void req_deliver(void *ctx)
 	r->ans.dn = r->dn;
 	r->ans.groups = (const char *const *)r->groups;
 	r->ans.n_groups = r->n_groups;
-	if (r->kind == REQ_AUTH && (unsigned)r->ans.status < 3)
+	if ((r->kind == REQ_AUTH || r->kind == REQ_PRINCIPAL) &&
+	    (unsigned)r->ans.status < 3)
 		r->ac->stats.answers[r->ans.status]++;
 	r->cb(&r->ans, r->ctx);
 	req_free(r);
@@ -98,9 +100,9 @@ void authcheck_req_finish(struct authcheck_req *r, enum lookup_status status,
 	evloop_timer_start(r->timer, 0);
 }
 
-static struct authcheck_req *req_new(struct authcheck *ac, enum req_kind kind,
-                                     const char *user, authcheck_cb *cb,
-                                     void *ctx)
+struct authcheck_req *authcheck_req_new(struct authcheck *ac,
+                                        enum req_kind kind, const char *user,
+                                        authcheck_cb *cb, void *ctx)
 {
 	struct authcheck_req *r = alloc_new(struct authcheck_req);
 
@@ -137,7 +139,7 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		return;
 	}
 	if (res->n_entries == 0) {
-		if (r->kind == REQ_AUTH)
+		if (r->kind == REQ_AUTH || r->kind == REQ_PRINCIPAL)
 			authcheck_fail(r, "no such account", false);
 		else
 			authcheck_req_finish(r, LOOKUP_NOTFOUND,
@@ -155,7 +157,10 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		return;
 	}
 	r->account = alloc_strdup(acct.name != NULL ? acct.name : r->user);
-	if (r->kind == REQ_RESET) {
+	if (r->kind == REQ_PRINCIPAL) {
+		r->dn = alloc_strdup(e->dn);
+		authcheck_principal_found(r, &acct);
+	} else if (r->kind == REQ_RESET) {
 		r->dn = alloc_strdup(e->dn);
 		r->status.dn = r->dn;
 		r->status.cleared = authcheck_guard_reset(r);
@@ -186,7 +191,7 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 	}
 }
 
-static void account_search(struct authcheck_req *r)
+void authcheck_account_search(struct authcheck_req *r)
 {
 	struct authcheck *ac = r->ac;
 	struct ldconn_search s = {.base = ac->base_dn,
@@ -197,8 +202,11 @@ static void account_search(struct authcheck_req *r)
 	char *filter = NULL;
 	const char *error;
 
-	if (ldfilter_expand(ac->filter, r->user, strlen(r->user), &filter,
-	                    &error) < 0) {
+	if (r->filter != NULL) {
+		filter = r->filter; /* built by its maker, escaped */
+		r->filter = NULL;
+	} else if (ldfilter_expand(ac->filter, r->user, strlen(r->user),
+	                           &filter, &error) < 0) {
 		/* A login name the filter cannot hold is no account. */
 		if (r->kind == REQ_AUTH)
 			authcheck_fail(r, error, false);
@@ -215,7 +223,8 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
                                      const char *password, const char *client,
                                      authcheck_cb *cb, void *ctx)
 {
-	struct authcheck_req *r = req_new(ac, REQ_AUTH, user, cb, ctx);
+	struct authcheck_req *r =
+	    authcheck_req_new(ac, REQ_AUTH, user, cb, ctx);
 	r->password = alloc_strdup(password != NULL ? password : "");
 	r->client = client != NULL ? alloc_strdup(client) : NULL;
 	if (*r->password == '\0' || *user == '\0') {
@@ -225,7 +234,7 @@ struct authcheck_req *authcheck_auth(struct authcheck *ac, const char *user,
 	}
 	if (authcheck_guard_client(r))
 		return r;
-	account_search(r);
+	authcheck_account_search(r);
 	return r;
 }
 
@@ -234,9 +243,9 @@ static struct authcheck_req *search_req(struct authcheck *ac,
                                         enum req_kind kind, const char *user,
                                         authcheck_cb *cb, void *ctx)
 {
-	struct authcheck_req *r = req_new(ac, kind, user, cb, ctx);
+	struct authcheck_req *r = authcheck_req_new(ac, kind, user, cb, ctx);
 
-	account_search(r);
+	authcheck_account_search(r);
 	return r;
 }
 

@@ -164,6 +164,22 @@ struct authcheck_req *authcheck_reset(struct authcheck *ac, const char *user,
                                       authcheck_cb *cb, void *ctx);
 void authcheck_cancel(struct authcheck_req **req);
 
+/*
+ * Kerberos SMTP AUTH (authcheck_principal.c): the ticket proved principal
+ * (name or name@REALM; realm: the service's own): find its account and
+ * answer as AUTH does (OK with the canonical account). principal NULL: the
+ * exchange failed (why): count the failure against client as a wrong
+ * password would be counted, and answer NOTFOUND with the client's delay.
+ */
+struct authcheck_req *authcheck_kerberos(struct authcheck *ac,
+                                         const char *principal,
+                                         const char *realm, const char *why,
+                                         const char *client, authcheck_cb *cb,
+                                         void *ctx);
+/* Is client over its failure limit? (*delay_ms_r: how long it waits.) */
+bool authcheck_client_throttled(struct authcheck *ac, const char *client,
+                                unsigned *delay_ms_r);
+
 /* AUTH answers by enum lookup_status (OK: accepted, NOTFOUND: refused,
  * TEMPFAIL), and how many refusals were throttled: refused before the
  * directory saw the guess (the account's or the client's budget). */

@@ -480,3 +480,23 @@ bool authcheck_guard_client(struct authcheck_req *r)
 	                     "too many failures from this client");
 	return true;
 }
+
+bool authcheck_client_throttled(struct authcheck *ac, const char *client,
+                                unsigned *delay_ms_r)
+{
+	char key[600];
+	unsigned n;
+
+	*delay_ms_r = 0;
+	if (client == NULL)
+		return false;
+	client_key(client, key, sizeof(key));
+	n = fails_get(ac->client_fails, key);
+	if (n < ac->opts.client_max_failures)
+		return false;
+	*delay_ms_r = client_delay(n);
+	log_warn("authcheck", "event=client_throttled client=%s failures=%u",
+	         client, n);
+	ac->stats.throttled++;
+	return true;
+}

@@ -24,7 +24,14 @@ struct ldpool_req;
 struct pdc_req;
 struct lockpolicy;
 
-enum req_kind { REQ_AUTH, REQ_SENDERS, REQ_STATUS, REQ_RESET, REQ_IDENTITY };
+enum req_kind {
+	REQ_AUTH,
+	REQ_SENDERS,
+	REQ_STATUS,
+	REQ_RESET,
+	REQ_IDENTITY,
+	REQ_PRINCIPAL, /* a Kerberos login: map the principal */
+};
 
 struct authcheck {
 	struct event_base *base;
@@ -61,6 +68,7 @@ struct authcheck_req {
 	struct authcheck *ac;
 	enum req_kind kind;
 	char *user, *password, *client;
+	char *filter; /* the account search's own filter, or NULL */
 	authcheck_cb *cb;
 	void *ctx;
 	struct ldpool_req *search;
@@ -100,6 +108,12 @@ struct dirmap_account;
 struct famclient_entry;
 
 /* authcheck.c */
+struct authcheck_req *authcheck_req_new(struct authcheck *ac,
+                                        enum req_kind kind, const char *user,
+                                        authcheck_cb *cb, void *ctx);
+/* Find r's account: with r->filter when set (consumed), else the
+ * account filter with r->user; then on by r's kind. */
+void authcheck_account_search(struct authcheck_req *r);
 /* Answer r from the loop, after the current callback has returned. */
 void authcheck_req_finish(struct authcheck_req *r, enum lookup_status status,
                           const char *reason);
@@ -160,6 +174,11 @@ size_t authcheck_familiar_list(const struct authcheck_req *r,
  * r->addrs; false when there is none. */
 bool authcheck_senders_collect(struct authcheck_req *r,
                                const struct ldconn_entry *e);
+
+/* authcheck_principal.c */
+/* PRINCIPAL: r's account is found (r->dn) as acct: answer. */
+void authcheck_principal_found(struct authcheck_req *r,
+                               const struct dirmap_account *acct);
 
 /* authcheck_identity.c */
 /* IDENTITY: r's account is found (r->dn): read its groups, then answer. */

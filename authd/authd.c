@@ -40,6 +40,7 @@
 #include "server.h"
 #include "sbuf.h"
 #include "settings.h"
+#include "smtpsasl.h"
 
 struct authd {
 	struct event_base *base;
@@ -54,7 +55,8 @@ struct authd {
 	struct lookup *lookup;
 	struct dirwatch *watch; /* follows changes; NULL with watch = off */
 	struct authcheck *auth;
-	struct pdc *pdc; /* AD with a domain: where badPwdCount is read */
+	struct smtpsasl *sasl; /* Kerberos SMTP AUTH */
+	struct pdc *pdc;       /* AD with a domain: where badPwdCount is read */
 	struct server *server;
 	struct ametrics *metrics;
 	struct ldprot_memo *memo; /* how each DC took the service bind */
@@ -340,6 +342,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	struct server_backends sb;
 	char *base_dn = default_base(s);
 	char *policy_dn = domain_dn(s);
+	char *sasl_error = NULL;
 	const char *error;
 
 	a->base = base;
@@ -430,6 +433,14 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	sb.loc = a->loc;
 	sb.watch = a->watch;
 	sb.memo = a->memo;
+	a->sasl = authd_sasl_new(cfg, &sasl_error);
+	if (a->sasl == NULL) {
+		log_error(NULL, "event=start status=failed error=\"%s\"",
+		          sasl_error);
+		free(sasl_error);
+		goto fail;
+	}
+	sb.sasl = a->sasl;
 	a->server = server_new(base, s->socket, s->client_user, &sb, &error);
 	if (a->server == NULL) {
 		log_error(NULL,
@@ -522,6 +533,7 @@ void authd_stop(void *state)
 		return;
 	ametrics_deinit(&a->metrics);
 	server_deinit(&a->server);
+	smtpsasl_deinit(&a->sasl);
 	dirwatch_deinit(&a->watch);
 	authcheck_deinit(&a->auth);
 	pdc_deinit(&a->pdc);

@@ -34,6 +34,14 @@ void authd_setup_options(const struct dirmx_config *cfg,
  * NULL with *error_r (static text) when it cannot be read. */
 char *authd_read_secret(const char *path, const char **error_r);
 
+/* Kerberos SMTP AUTH (authd_sasl.c): the SASL server from the
+ * configuration (NULL with *error_r, malloc'ed, when the keytab cannot be
+ * used); and authd -t's check of the keytab (0 or 1, reported on stdout
+ * or stderr). */
+struct smtpsasl;
+struct smtpsasl *authd_sasl_new(const struct dirmx_config *cfg, char **error_r);
+int authd_check(const struct dirmx_config *cfg);
+
 int authd_start(struct event_base *base, const struct dirmx_config *cfg,
                 void **state_r);
 size_t authd_reload(void *state, const struct dirmx_config *old,

@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 	    .start = authd_start,
 	    .reload = authd_reload,
 	    .stop = authd_stop,
+	    .check = authd_check,
 	    .check_bind = bindcheck_run,
 	};
 

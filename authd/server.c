@@ -72,14 +72,22 @@ struct conn {
 	struct event *ev_read;   /* reading: straight into a secret sbuf */
 	struct sbuf *in;
 	char name[32];
-	uid_t uid; /* the peer's */
-	bool hello;
+	uid_t uid;                /* the peer's */
+	unsigned version;         /* of its HELLO; 0: none yet */
+	struct server_sasl *sasl; /* its SASL exchanges */
 	bool closing;
 	LIST_HEAD(, pending) pending;
 	LIST_ENTRY(conn) link;
 };
 
 static void conn_close(struct conn *c);
+
+static void send_msg(struct conn *c, struct authproto_msg *m);
+
+static void sasl_send(void *conn, struct authproto_msg *m)
+{
+	send_msg(conn, m);
+}
 
 static void send_msg(struct conn *c, struct authproto_msg *m)
 {
@@ -360,7 +368,7 @@ static void do_reload(struct conn *c, uint64_t id)
 
 static void do_dc(struct conn *c, uint64_t id)
 {
-	send_msg(c, server_dc_answer(id, &c->srv->b));
+	send_msg(c, server_dc_answer(id, &c->srv->b, c->version));
 }
 
 static void do_stats(struct conn *c, uint64_t id)
@@ -393,7 +401,7 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		}
 	}
 	if (authproto_parse_request(line, len, &req, &error) < 0) {
-		if (verb == AUTHPROTO_HELLO || !c->hello) {
+		if (verb == AUTHPROTO_HELLO || c->version == 0) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
 			            error);
 			c->closing = true;
@@ -407,32 +415,21 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		return;
 	}
 	verb = authproto_msg_verb(req);
-	if (!c->hello) {
-		uint64_t version = 0;
-		struct authproto_msg *m;
-
+	if (c->version == 0) {
 		if (verb != AUTHPROTO_HELLO) {
 			send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_NONE, 0,
 			            "HELLO first");
-			c->closing = true;
-		} else if (!authproto_msg_get_uint(req, "version", &version) ||
-		           version != AUTHPROTO_VERSION) {
-			m = authproto_msg_new_answer(AUTHPROTO_ERROR,
-			                             AUTHPROTO_HELLO, 0);
-			authproto_msg_add_str(m, "reason",
-			                      "unsupported version");
-			authproto_msg_add_uint(m, "supported",
-			                       AUTHPROTO_VERSION);
-			send_msg(c, m);
-			c->closing = true;
 		} else {
-			c->hello = true;
-			m = authproto_msg_new_answer(AUTHPROTO_OK,
-			                             AUTHPROTO_HELLO, 0);
-			authproto_msg_add_uint(m, "version", AUTHPROTO_VERSION);
-			authproto_msg_add_str(m, "server", "authd");
-			send_msg(c, m);
+			send_msg(c, server_hello_answer(req, &c->srv->b,
+			                                &c->version));
 		}
+		c->closing = c->version == 0;
+		authproto_msg_deinit(&req);
+		return;
+	}
+	if (authproto_verb_since(verb) > c->version) {
+		send_simple(c, AUTHPROTO_ERROR, verb, id,
+		            "not in this protocol version");
 		authproto_msg_deinit(&req);
 		return;
 	}
@@ -441,7 +438,12 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		do_lookup(c, req);
 		break;
 	case AUTHPROTO_AUTH:
-		do_auth(c, req);
+		if (server_mech_offered(&c->srv->b,
+		                        authproto_msg_get(req, "mech")))
+			do_auth(c, req);
+		else
+			send_simple(c, AUTHPROTO_ERROR, verb, id,
+			            "mech not offered");
 		break;
 	case AUTHPROTO_SENDERS:
 		do_senders(c, req);
@@ -467,6 +469,9 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		break;
 	case AUTHPROTO_RELOAD:
 		do_reload(c, id);
+		break;
+	case AUTHPROTO_SASL:
+		server_sasl_request(c->sasl, req);
 		break;
 	default:
 		send_simple(c, AUTHPROTO_ERROR, verb, id, "not allowed here");
@@ -556,6 +561,7 @@ static void conn_close(struct conn *c)
 {
 	while (!LIST_EMPTY(&c->pending))
 		pending_free(LIST_FIRST(&c->pending));
+	server_sasl_deinit(&c->sasl);
 	LIST_REMOVE(c, link);
 	event_free(c->ev_read);
 	bufferevent_free(c->bev); /* closes the socket */
@@ -595,6 +601,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->uid = uid;
 	snprintf(c->name, sizeof(c->name), "c%llu",
 	         (unsigned long long)++srv->next_conn_id);
+	c->sasl = server_sasl_new(&srv->b, sasl_send, c, c->name);
 	c->in = sbuf_new_secret(AUTHPROTO_LINE_MAX + 16384);
 	evutil_make_socket_nonblocking(fd);
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);

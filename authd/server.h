@@ -15,6 +15,7 @@ struct event_base;
 struct lookup;
 struct authcheck;
 struct dcloc;
+struct smtpsasl;
 
 struct server;
 
@@ -25,6 +26,8 @@ struct server_backends {
 	struct dirwatch *watch; /* NULL with watch = off */
 	/* How the service binds to each DC are protected (ldprot.h). */
 	const struct ldprot_memo *memo;
+	/* Kerberos SMTP AUTH (smtpsasl.h); NULL: PLAIN and LOGIN only. */
+	struct smtpsasl *sasl;
 };
 
 /* NULL with *error_r (static or strerror text) when the socket fails. */

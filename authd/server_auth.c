@@ -54,9 +54,10 @@ struct authproto_msg *server_auth_answer(enum authproto_verb request,
 
 	if (a->status != LOOKUP_OK) {
 		authproto_msg_add_str(m, "reason", a->reason);
-		if (request == AUTHPROTO_AUTH && a->delay_ms > 0)
+		if ((request == AUTHPROTO_AUTH || request == AUTHPROTO_SASL) &&
+		    a->delay_ms > 0)
 			authproto_msg_add_uint(m, "delay_ms", a->delay_ms);
-	} else if (request == AUTHPROTO_AUTH) {
+	} else if (request == AUTHPROTO_AUTH || request == AUTHPROTO_SASL) {
 		authproto_msg_add_str(m, "user", a->account);
 	} else if (request == AUTHPROTO_SENDERS) {
 		for (size_t i = 0; i < a->n_addrs; i++)

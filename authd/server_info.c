@@ -4,6 +4,7 @@
  * lookup counters), for server.c. The message is the caller's to send.
  */
 #include "server_private.h"
+#include "smtpsasl.h"
 
 #include "dcloc.h"
 #include "dirwatch.h"
@@ -27,8 +28,23 @@ static const char *dc_state_name(enum dcloc_state s)
 	return "unknown";
 }
 
-struct authproto_msg *server_dc_answer(uint64_t id,
-                                       const struct server_backends *b)
+/* Kerberos SMTP AUTH: the principal and the versions of its keys. */
+static void add_smtp_keys(struct authproto_msg *m, const struct smtpsasl *sasl)
+{
+	const struct smtpkeytab *kt = smtpsasl_keytab(sasl);
+
+	if (kt == NULL)
+		return;
+	authproto_msg_add_str(m, "smtp_service", smtpsasl_service(sasl));
+	for (size_t i = 0; i < kt->n_keys; i++) {
+		authproto_msg_add_str(m, "smtp_key", kt->keys[i].principal);
+		authproto_msg_add_uint(m, "kvno", kt->keys[i].kvno);
+		authproto_msg_add_str(m, "enctype", kt->keys[i].enctype);
+	}
+}
+
+struct authproto_msg *
+server_dc_answer(uint64_t id, const struct server_backends *b, unsigned version)
 {
 	struct dcloc *loc = b->loc;
 	struct authproto_msg *m =
@@ -61,6 +77,8 @@ struct authproto_msg *server_dc_answer(uint64_t id,
 		authproto_msg_add_str(m, "watch_deletions",
 		                      st.deletions_seen ? "seen" : "unseen");
 	}
+	if (version >= 2 && b->sasl != NULL)
+		add_smtp_keys(m, b->sasl);
 	for (size_t i = 0; i < dcloc_count(loc); i++) {
 		const struct dcloc_dc *dc = dcloc_get(loc, i);
 		int prot;

@@ -17,6 +17,10 @@ endfunction()
 dirmx_require(LDAP ldap libldap2-dev)
 dirmx_require(LBER lber libldap2-dev)
 dirmx_require(SASL libsasl2 libsasl2-dev)
+# Kerberos SMTP AUTH in authd: the keytab (authd/smtpkeytab.c) and the
+# GSSAPI acceptor identity (authd/smtpsasl.c).
+dirmx_require(KRB5 krb5 libkrb5-dev)
+dirmx_require(GSSAPI krb5-gssapi libkrb5-dev)
 dirmx_require(CARES libcares libc-ares-dev)
 dirmx_require(GNUTLS gnutls libgnutls28-dev)
 dirmx_require(EVENT libevent libevent-dev)

@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 BUILD_PKGS=(
 	build-essential cmake pkg-config git
-	libldap2-dev libsasl2-dev libc-ares-dev libgnutls28-dev
+	libldap2-dev libsasl2-dev libkrb5-dev libc-ares-dev libgnutls28-dev
 	libevent-dev libcmocka-dev zlib1g-dev libidn2-dev
 	clang libclang-rt-14-dev clang-format
 	libsystemd-dev debhelper lintian
@@ -32,6 +32,7 @@ TEST_PKGS=(
 	samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind
 	postfix postfix-ldap swaks libnet-ssleay-perl libio-socket-ssl-perl
 	gnutls-bin
+	msmtp gsasl
 	openssl testssl.sh bsdextrautils
 	iproute2 procps psmisc bind9-dnsutils
 	mandoc man-db

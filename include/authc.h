@@ -99,6 +99,9 @@ struct authc_lookup_result {
 
 struct authc_auth_result {
 	enum authc_status status;
+	/* SASL only: authd's next challenge (base64, may be ""): the exchange
+	 * goes on (status is AUTHC_OK, user NULL). NULL: it ended. */
+	const char *challenge;
 	const char *user; /* OK: the canonical account; NULL otherwise */
 	const char *reason;
 	unsigned int delay_ms; /* wait this long before answering the
@@ -141,6 +144,34 @@ struct authc_req *authc_auth(struct authc *c, const char *mech,
                              void *cb_context);
 struct authc_req *authc_senders(struct authc *c, const char *user,
                                 authc_senders_cb *cb, void *cb_context);
+
+/*
+ * Multi-step SMTP AUTH (GSSAPI, GSS-SPNEGO) relayed to authd (protocol
+ * version 2, SASL): authc_sasl_start() begins an exchange (*exch_r names
+ * it for the next calls) with the client's initial response, base64 as
+ * the client sent it (NULL: none; "": an empty one); each answer is a
+ * challenge to relay (result->challenge) or the end, as authc_auth's. Then
+ * authc_sasl_step() for each of the client's answers; authc_sasl_abort()
+ * when the client cancels or goes away (no callback). The base64 is
+ * checked by the caller (strictly, smtpcmd_decode_base64) and is at most
+ * AUTHC_SASL_B64_MAX bytes.
+ */
+#define AUTHC_SASL_B64_MAX 16384
+struct authc_req *authc_sasl_start(struct authc *c, const char *mech,
+                                   const char *resp, const char *client_ip,
+                                   authc_auth_cb *cb, void *cb_context,
+                                   uint64_t *exch_r);
+struct authc_req *authc_sasl_step(struct authc *c, uint64_t exch,
+                                  const char *resp, authc_auth_cb *cb,
+                                  void *cb_context);
+void authc_sasl_abort(struct authc *c, uint64_t exch);
+/* authd offers mech (PLAIN, LOGIN, GSSAPI, GSS-SPNEGO): its last HELLO
+ * listed it; before any HELLO listed mechanisms, PLAIN and LOGIN only
+ * (authc_connect() connects early). */
+bool authc_offers(const struct authc *c, const char *mech);
+/* Connect now (and say HELLO) if not connected: at start, so that the
+ * mechanisms are known before the first EHLO. */
+void authc_connect(struct authc *c);
 
 /* Forget a request whose callback has not run: it never will. Sets *req
    to NULL; NULL is fine. */

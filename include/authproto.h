@@ -8,6 +8,10 @@
  * required, repeatable, value type, ordered records). Anything that does
  * not match is an error, never a guess.
  *
+ * Versions: the codec knows every message of every version; which
+ * version a connection speaks is the server's and the client's business
+ * (authproto_verb_since() says where each verb starts).
+ *
  * The module is pure: no sockets, no clock, no logging, no global state
  * other than the wipe hook below. It decodes lines the caller framed
  * (authproto_frame() helps) and encodes messages into a caller's sbuf.
@@ -52,7 +56,11 @@
 
 struct sbuf;
 
-#define AUTHPROTO_VERSION 1
+/* The newest version this codec speaks; AUTHPROTO_VERSION_MIN the oldest.
+   Version 2 adds the SASL request, the CONTINUE answer and HELLO's mech=
+   (authproto.txt, section 7). */
+#define AUTHPROTO_VERSION 2
+#define AUTHPROTO_VERSION_MIN 1
 /* Longest line, counting its LF (8 MiB): big enough for a LOOKUP answer
    that lists a 5,000-member group with its trace. */
 #define AUTHPROTO_LINE_MAX ((size_t)8 * 1024 * 1024)
@@ -69,13 +77,15 @@ enum authproto_verb {
 	AUTHPROTO_CACHE,
 	AUTHPROTO_RELOAD,
 	AUTHPROTO_THROTTLE,
+	AUTHPROTO_SASL, /* version 2 */
 	/* answers, server to client */
 	AUTHPROTO_OK,
 	AUTHPROTO_NOTFOUND,
 	AUTHPROTO_TEMPFAIL,
 	AUTHPROTO_ERROR,
+	AUTHPROTO_CONTINUE, /* version 2: SASL's challenge */
 };
-#define AUTHPROTO_VERB_COUNT (AUTHPROTO_ERROR + 1)
+#define AUTHPROTO_VERB_COUNT (AUTHPROTO_CONTINUE + 1)
 
 struct authproto_msg;
 
@@ -87,6 +97,8 @@ struct authproto_field {
 	size_t value_len;
 };
 
+/* The protocol version that introduced verb (1 or 2). */
+unsigned authproto_verb_since(enum authproto_verb verb);
 /* "LOOKUP", ...; NULL for AUTHPROTO_NONE or out of range. */
 const char *authproto_verb_name(enum authproto_verb verb);
 bool authproto_verb_is_request(enum authproto_verb verb);

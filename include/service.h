@@ -34,6 +34,9 @@ struct service_hooks {
 	                 const struct dirmx_config *cfg);
 	/* Leaving the loop: free everything start() made. */
 	void (*stop)(void *state);
+	/* -t: the file is good; check what only this daemon may read (authd:
+	 * the SMTP keytab) and return the exit status. NULL: nothing. */
+	int (*check)(const struct dirmx_config *cfg);
 	/* -t --bind: the file is good; try it against the servers it names
 	 * and return the exit status. NULL: the daemon has no --bind. */
 	int (*check_bind)(const struct dirmx_config *cfg);

@@ -124,6 +124,13 @@ struct settings_authd {
 	unsigned int familiar_client_days; /* 0: every client a stranger */
 	unsigned int familiar_clients_max; /* accounts remembered */
 	struct config_list send_as;        /* "user address" items */
+	/* Kerberos SMTP AUTH (authd/smtpsasl.h): the service's keytab (NULL:
+	 * no GSSAPI), its principal ("smtp/host[@REALM]"; NULL: smtp/ and
+	 * routerd's hostname) and the mechanisms offered (empty: PLAIN LOGIN,
+	 * plus GSSAPI with a keytab). */
+	char *smtp_keytab;
+	char *smtp_service;
+	struct config_list smtp_auth_mechanisms;
 	bool global_catalog; /* AD: find owners forest-wide in the GC */
 	struct config_hostport metrics_listen; /* host NULL: no endpoint */
 	bool metrics_allow_remote;             /* else loopback only */
@@ -278,5 +285,9 @@ bool settings_reloadable(const char *section, const char *name);
 
 /* The table itself, for tests. */
 extern const struct config_table settings_table;
+
+/* Kerberos SMTP AUTH's service principal (malloc'ed): smtp_service, else
+ * smtp/ and routerd's hostname, else smtp/ and the system's host name. */
+char *settings_smtp_service(const struct dirmx_config *cfg);
 
 #endif

@@ -272,6 +272,7 @@ static bool handle_line(struct authc *c, const char *line, size_t len)
 			return false;
 		}
 		if (authproto_msg_verb(m) == AUTHPROTO_OK) {
+			authc_hello_mechs(c, m);
 			authproto_msg_deinit(&m);
 			c->state = CONN_READY;
 			c->failures = 0;
@@ -435,7 +436,7 @@ fail:
 }
 
 /* Make progress with the queued requests. */
-static void conn_kick(struct authc *c)
+void authc_conn_kick(struct authc *c)
 {
 	if (c->state == CONN_READY) {
 		flush_queue(c);
@@ -475,8 +476,8 @@ static void on_timeout(void *context)
 	req_free(r);
 }
 
-static struct authc_req *req_new(struct authc *c, enum authproto_verb verb,
-                                 void *ctx, struct authproto_msg **m_r)
+struct authc_req *authc_req_new(struct authc *c, enum authproto_verb verb,
+                                void *ctx, struct authproto_msg **m_r)
 {
 	struct authc_req *r = alloc_new(struct authc_req);
 
@@ -517,7 +518,7 @@ static struct authc_req *req_join(struct authc_req *p, authc_lookup_cb *cb,
 }
 
 /* Format m (freed here) and start r. */
-static struct authc_req *req_start(struct authc_req *r, struct authproto_msg *m)
+struct authc_req *authc_req_start(struct authc_req *r, struct authproto_msg *m)
 {
 	struct authc *c = r->c;
 	const char *error;
@@ -542,7 +543,7 @@ static struct authc_req *req_start(struct authc_req *r, struct authproto_msg *m)
 	r->state = REQ_QUEUED;
 	list_add(&c->queued, r);
 	evloop_timer_start(r->timer, c->timeout_ms);
-	conn_kick(c);
+	authc_conn_kick(c);
 	return r;
 }
 
@@ -555,13 +556,13 @@ struct authc_req *authc_lookup(struct authc *c, const char *addr,
 
 	if (r != NULL)
 		return req_join(r, cb, cb_context);
-	r = req_new(c, AUTHPROTO_LOOKUP, cb_context, &m);
+	r = authc_req_new(c, AUTHPROTO_LOOKUP, cb_context, &m);
 	r->cb.lookup = cb;
 	authproto_msg_add_str(m, "addr", addr);
 	authproto_msg_add_str(m, "context", context);
 	if (user != NULL)
 		authproto_msg_add_str(m, "user", user);
-	r = req_start(r, m);
+	r = authc_req_start(r, m);
 	if (r->state == REQ_QUEUED || r->state == REQ_SENT)
 		authc_merge_add(c->merge, addr, context, user, r, &r->merge);
 	return r;
@@ -573,7 +574,7 @@ struct authc_req *authc_auth(struct authc *c, const char *mech,
                              void *cb_context)
 {
 	struct authproto_msg *m;
-	struct authc_req *r = req_new(c, AUTHPROTO_AUTH, cb_context, &m);
+	struct authc_req *r = authc_req_new(c, AUTHPROTO_AUTH, cb_context, &m);
 
 	r->cb.auth = cb;
 	authproto_msg_add_str(m, "mech", mech);
@@ -581,18 +582,19 @@ struct authc_req *authc_auth(struct authc *c, const char *mech,
 	authproto_msg_add_str(m, "pass", password);
 	if (client_ip != NULL)
 		authproto_msg_add_str(m, "client", client_ip);
-	return req_start(r, m);
+	return authc_req_start(r, m);
 }
 
 struct authc_req *authc_senders(struct authc *c, const char *user,
                                 authc_senders_cb *cb, void *cb_context)
 {
 	struct authproto_msg *m;
-	struct authc_req *r = req_new(c, AUTHPROTO_SENDERS, cb_context, &m);
+	struct authc_req *r =
+	    authc_req_new(c, AUTHPROTO_SENDERS, cb_context, &m);
 
 	r->cb.senders = cb;
 	authproto_msg_add_str(m, "user", user);
-	return req_start(r, m);
+	return authc_req_start(r, m);
 }
 
 void authc_cancel(struct authc_req **reqp)

@@ -98,6 +98,8 @@ struct authc {
 	long long retry_at_ms;
 	char *last_error;
 	bool dying;
+	unsigned mechs;     /* AUTHC_MECH_* of the last HELLO (authc_sasl.c) */
+	uint64_t next_exch; /* SASL exchange numbers */
 };
 
 struct authc_merge *authc_merge_new(void);
@@ -114,6 +116,17 @@ void authc_merge_add(struct authc_merge *m, const char *addr,
 /* Take r's entry out of the table (NULL: not in it) and set it NULL. */
 void authc_merge_forget(struct authc_merge *m,
                         struct authc_merge_entry **entry);
+
+/* authc.c: a new request of verb (its message in *m_r, for the caller to
+ * fill), and starting it (m is freed). */
+struct authc_req *authc_req_new(struct authc *c, enum authproto_verb verb,
+                                void *ctx, struct authproto_msg **m_r);
+struct authc_req *authc_req_start(struct authc_req *r, struct authproto_msg *m);
+/* Make progress: connect when closed, send what is queued. */
+void authc_conn_kick(struct authc *c);
+
+/* authc_sasl.c: remember the mechanisms a HELLO answer m lists. */
+void authc_hello_mechs(struct authc *c, const struct authproto_msg *m);
 
 /* Bytes waiting for authd at most (a secret sbuf, sbuf.h). */
 #define AUTHC_OUT_MAX ((size_t)64 * 1024 * 1024)

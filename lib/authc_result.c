@@ -25,7 +25,8 @@ void authc_result_fail(enum authproto_verb verb, union authc_cb cb, void *ctx,
 		cb.lookup(&res, ctx);
 		break;
 	}
-	case AUTHPROTO_AUTH: {
+	case AUTHPROTO_AUTH:
+	case AUTHPROTO_SASL: {
 		struct authc_auth_result res = {.status = AUTHC_TEMPFAIL,
 		                                .reason = reason};
 		cb.auth(&res, ctx);
@@ -85,7 +86,9 @@ static void deliver_auth(union authc_cb cb, void *ctx,
 	struct authc_auth_result res = {.status = st, .reason = reason};
 	uint64_t delay;
 
-	if (st == AUTHC_OK)
+	if (authproto_msg_verb(m) == AUTHPROTO_CONTINUE)
+		res.challenge = authproto_msg_get(m, "challenge");
+	else if (st == AUTHC_OK)
 		res.user = authproto_msg_get(m, "user");
 	if (authproto_msg_get_uint(m, "delay_ms", &delay))
 		res.delay_ms = (unsigned int)delay; /* <= 3600000: schema */
@@ -124,6 +127,7 @@ void authc_result_deliver(enum authproto_verb verb, uint64_t id,
 
 	switch (authproto_msg_verb(m)) {
 	case AUTHPROTO_OK:
+	case AUTHPROTO_CONTINUE: /* SASL: the exchange goes on */
 		st = AUTHC_OK;
 		break;
 	case AUTHPROTO_NOTFOUND:
@@ -148,7 +152,7 @@ void authc_result_deliver(enum authproto_verb verb, uint64_t id,
 		reason = "";
 	if (verb == AUTHPROTO_LOOKUP)
 		deliver_lookup(cb, ctx, m, st, reason);
-	else if (verb == AUTHPROTO_AUTH)
+	else if (verb == AUTHPROTO_AUTH || verb == AUTHPROTO_SASL)
 		deliver_auth(cb, ctx, m, st, reason);
 	else
 		deliver_senders(cb, ctx, m, st, reason);

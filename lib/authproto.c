@@ -41,12 +41,17 @@ const char *authproto_verb_name(enum authproto_verb verb)
 
 bool authproto_verb_is_request(enum authproto_verb verb)
 {
-	return verb >= AUTHPROTO_HELLO && verb <= AUTHPROTO_THROTTLE;
+	return verb >= AUTHPROTO_HELLO && verb <= AUTHPROTO_SASL;
 }
 
 bool authproto_verb_is_answer(enum authproto_verb verb)
 {
-	return verb >= AUTHPROTO_OK && verb <= AUTHPROTO_ERROR;
+	return verb >= AUTHPROTO_OK && verb <= AUTHPROTO_CONTINUE;
+}
+
+unsigned authproto_verb_since(enum authproto_verb verb)
+{
+	return verb == AUTHPROTO_SASL || verb == AUTHPROTO_CONTINUE ? 2 : 1;
 }
 
 bool authproto_answer_allowed(enum authproto_verb request,

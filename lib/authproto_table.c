@@ -23,9 +23,13 @@
 #define NAME_MAX_ 1024
 #define TEXT_MAX 65536
 #define PASS_MAX 4096
+/* A SASL step in base64: a Kerberos AP-REQ with a large PAC (many
+   groups) is a few KiB; 16 KiB of base64 is 12 KiB of token. */
+#define SASL_B64_MAX 16384
 
 static const char *const contexts[] = {"mx", "submission", NULL};
 static const char *const mechs[] = {"PLAIN", "LOGIN", NULL};
+static const char *const sasl_mechs[] = {"GSSAPI", "GSS-SPNEGO", NULL};
 static const char *const cache_ops[] = {"flush", NULL};
 static const char *const reload_states[] = {"ok", "partial", "failed", NULL};
 static const char *const dc_states[] = {"unknown", "up", "down", "gone", NULL};
@@ -52,6 +56,13 @@ static const struct authproto_fieldspec auth_req[] = {
     {"pass", AP_SECRET, AP_REQ, PASS_MAX, NULL},
     {"client", AP_IP, 0, 0, NULL},
 };
+static const struct authproto_fieldspec sasl_req[] = {
+    {"exch", AP_UINT, AP_REQ, UINT32_MAX, NULL},
+    {"mech", AP_ENUM, 0, 0, sasl_mechs},
+    {"resp", AP_TEXT, 0, SASL_B64_MAX, NULL},
+    {"abort", AP_BOOL, 0, 0, NULL},
+    {"client", AP_IP, 0, 0, NULL},
+};
 static const struct authproto_fieldspec senders_req[] = {
     {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
 };
@@ -68,6 +79,7 @@ static const struct authproto_fieldspec cache_req[] = {
 static const struct authproto_fieldspec hello_ok[] = {
     {"version", AP_UINT, AP_REQ, 65535, NULL},
     {"server", AP_TOKEN, AP_REQ, 64, NULL},
+    {"mech", AP_TOKEN, AP_REP, 20, NULL}, /* version 2 */
 };
 static const struct authproto_fieldspec lookup_ok[] = {
     {"rcpt", AP_NAME, AP_REQ | AP_REP | AP_HEAD, ADDR_MAX, NULL},
@@ -81,6 +93,9 @@ static const struct authproto_fieldspec lookup_ok[] = {
 };
 static const struct authproto_fieldspec auth_ok[] = {
     {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+};
+static const struct authproto_fieldspec sasl_continue[] = {
+    {"challenge", AP_TEXT, AP_REQ, SASL_B64_MAX, NULL},
 };
 static const struct authproto_fieldspec senders_ok[] = {
     {"addr", AP_NAME, AP_REP, ADDR_MAX, NULL},
@@ -107,6 +122,11 @@ static const struct authproto_fieldspec dc_ok[] = {
     {"weight", AP_UINT, AP_REQ | AP_MEMBER, 65535, NULL},
     {"protection", AP_TOKEN, AP_MEMBER, 32, NULL},
     {"error", AP_TEXT, AP_MEMBER, TEXT_MAX, NULL},
+    /* version 2: Kerberos SMTP AUTH's principal and keytab */
+    {"smtp_service", AP_TOKEN, 0, NAME_MAX_, NULL},
+    {"smtp_key", AP_TOKEN, AP_REP | AP_HEAD, NAME_MAX_, NULL},
+    {"kvno", AP_UINT, AP_REQ | AP_MEMBER, UINT32_MAX, NULL},
+    {"enctype", AP_TOKEN, AP_REQ | AP_MEMBER, 64, NULL},
 };
 static const struct authproto_fieldspec stats_ok[] = {
     {"counter", AP_TOKEN, AP_REP | AP_HEAD, 64, NULL},
@@ -163,7 +183,7 @@ static const struct authproto_schema s_reason = SCHEMA(reason_only);
 
 /* An answer schema with no fields array is an answer not allowed. */
 struct verb_schemas {
-	struct authproto_schema request, ok, notfound, tempfail, error;
+	struct authproto_schema request, ok, notfound, tempfail, error, cont;
 };
 
 static const struct verb_schemas verbs[] = {
@@ -202,6 +222,12 @@ static const struct verb_schemas verbs[] = {
                             .notfound = SCHEMA(reason_only),
                             .tempfail = SCHEMA(reason_only),
                             .error = SCHEMA(reason_only)},
+    [AUTHPROTO_SASL] = {.request = SCHEMA(sasl_req),
+                        .ok = SCHEMA(auth_ok),
+                        .notfound = SCHEMA(auth_fail),
+                        .tempfail = SCHEMA(auth_fail),
+                        .error = SCHEMA(reason_only),
+                        .cont = SCHEMA(sasl_continue)},
 };
 
 static const char *const names[AUTHPROTO_VERB_COUNT] = {
@@ -214,10 +240,12 @@ static const char *const names[AUTHPROTO_VERB_COUNT] = {
     [AUTHPROTO_CACHE] = "CACHE",
     [AUTHPROTO_RELOAD] = "RELOAD",
     [AUTHPROTO_THROTTLE] = "THROTTLE",
+    [AUTHPROTO_SASL] = "SASL",
     [AUTHPROTO_OK] = "OK",
     [AUTHPROTO_NOTFOUND] = "NOTFOUND",
     [AUTHPROTO_TEMPFAIL] = "TEMPFAIL",
     [AUTHPROTO_ERROR] = "ERROR",
+    [AUTHPROTO_CONTINUE] = "CONTINUE",
 };
 
 const char *authproto_table_verb_name(enum authproto_verb verb)
@@ -235,7 +263,7 @@ authproto_table_schema(enum authproto_verb verb, enum authproto_verb request)
 
 	if (request == AUTHPROTO_NONE)
 		return verb == AUTHPROTO_ERROR ? &s_reason : NULL;
-	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_THROTTLE)
+	if (request < AUTHPROTO_HELLO || request > AUTHPROTO_SASL)
 		return NULL;
 	v = &verbs[request];
 	switch (verb) {
@@ -250,6 +278,9 @@ authproto_table_schema(enum authproto_verb verb, enum authproto_verb request)
 		break;
 	case AUTHPROTO_ERROR:
 		a = &v->error;
+		break;
+	case AUTHPROTO_CONTINUE:
+		a = &v->cont;
 		break;
 	default:
 		/* a request: its own verb; DC and STATS have no fields */

@@ -317,8 +317,8 @@ int service_main(int argc, char **argv, const struct service_hooks *hooks)
 	}
 	if (check_only) {
 		printf("%s: configuration OK\n", ds.config_path);
-		ret = 0;
-		if (check_bind) {
+		ret = hooks->check != NULL ? hooks->check(ds.cfg) : 0;
+		if (check_bind && ret == 0) {
 			fflush(stdout);
 			ret = hooks->check_bind(ds.cfg);
 		}

@@ -25,6 +25,10 @@ bool settings_valid_dn(const char *value, const char **error_r);
 bool settings_valid_tls_priority(const char *value, const char **error_r);
 bool settings_valid_metrics_listen(const char *value, const char **error_r);
 bool settings_valid_milter_socket(const char *value, const char **error_r);
+/* A Kerberos service principal "service/host" or "service/host@REALM". */
+bool settings_valid_service(const char *value, const char **error_r);
+/* An SMTP AUTH mechanism dirmx offers: PLAIN, LOGIN, GSSAPI, GSS-SPNEGO. */
+bool settings_valid_mech(const char *value, const char **error_r);
 struct settings_routerd;
 struct config_errors;
 /* A domain in two of local_domains, internal_relay_domains and

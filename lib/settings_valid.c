@@ -356,6 +356,54 @@ void settings_check_domain_kinds(const struct settings_routerd *r,
 		}
 }
 
+bool settings_valid_service(const char *value, const char **error_r)
+{
+	const char *slash = strchr(value, '/');
+	const char *at = strchr(value, '@');
+	char host[256];
+	size_t n;
+
+	if (slash == NULL || slash == value || strchr(slash + 1, '/') != NULL ||
+	    (at != NULL &&
+	     (at < slash || at[1] == '\0' || strchr(at + 1, '@') != NULL))) {
+		*error_r = "a service principal is service/host or "
+		           "service/host@REALM";
+		return false;
+	}
+	for (const char *p = value; p < slash; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+			*error_r = "the service name is letters only (smtp)";
+			return false;
+		}
+	}
+	n = at != NULL ? (size_t)(at - slash - 1) : strlen(slash + 1);
+	if (n == 0 || n >= sizeof(host)) {
+		*error_r = "the service principal names no host";
+		return false;
+	}
+	memcpy(host, slash + 1, n);
+	host[n] = '\0';
+	if (!settings_valid_domain(host, error_r))
+		return false;
+	if (at != NULL && !settings_valid_domain(at + 1, error_r)) {
+		*error_r = "the realm is not a domain-like name";
+		return false;
+	}
+	return true;
+}
+
+bool settings_valid_mech(const char *value, const char **error_r)
+{
+	static const char *const mechs[] = {"PLAIN", "LOGIN", "GSSAPI",
+	                                    "GSS-SPNEGO", NULL};
+
+	for (size_t i = 0; mechs[i] != NULL; i++)
+		if (strcmp(value, mechs[i]) == 0)
+			return true;
+	*error_r = "the mechanisms are PLAIN, LOGIN, GSSAPI and GSS-SPNEGO";
+	return false;
+}
+
 /* ---- milters ----------------------------------------------------------- */
 
 /* inet:IP:PORT (IPv6 in brackets), inet:localhost:PORT, unix:/PATH. */

@@ -291,6 +291,8 @@ int routerd_start(struct event_base *base, const struct dirmx_config *cfg,
 	}
 	spool_foreach(rd->spool, count_one, &rd->recovered);
 	rd->authc = authc_new(base, r->authd_socket, "routerd");
+	/* Know authd's SMTP AUTH mechanisms before the first EHLO. */
+	authc_connect(rd->authc);
 	if (start_delivery(rd, base, cfg) < 0)
 		goto fail;
 	session_params_set(&rd->params, cfg);

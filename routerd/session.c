@@ -34,7 +34,9 @@
 #include "sbuf.h"
 #include "settings.h"
 
-#define LINE_MAX_CMD 2048    /* AUTH and SASL responses */
+/* AUTH and SASL responses: RFC 4954 asks for 12288 octets; a Kerberos
+ * ticket with a large PAC is up to 16 KiB of base64 (authc.h). */
+#define LINE_MAX_CMD (AUTHC_SASL_B64_MAX + 32)
 #define LINE_MAX_SMTP 512    /* RFC 5321 4.5.3.1.4, CRLF included */
 #define LINE_MAX_PARAMS 1024 /* MAIL, RCPT with ESMTP parameters */
 #define INPUT_LIMIT (256u * 1024)
@@ -80,6 +82,7 @@ static void session_teardown(struct session *s)
 	s->stats->sessions--;
 	session_reset_tx(s);
 	authc_cancel(&s->areq);
+	session_sasl_end(s);
 	evloop_timer_free(&s->delay);
 	if (s->msg != NULL)
 		spool_msg_abort(&s->msg);

@@ -1,9 +1,9 @@
 /*
  * session_auth - STARTTLS and AUTH (RFC 3207, RFC 4954 with PLAIN and
- * LOGIN) for a session. Credentials are checked by authd; routerd never
- * sees a directory credential. Decoded passwords are wiped as soon as the
- * request to authd is formatted, and the input lines that carried them
- * are wiped by session.c.
+ * LOGIN; GSSAPI is relayed to authd by session_sasl.c) for a session.
+ * Credentials are checked by authd; routerd never sees a directory credential.
+ * Decoded passwords are wiped as soon as the request to authd is formatted, and
+ * the input lines that carried them are wiped by session.c.
  *
  * Brute force: a failed login is answered only after the delay authd
  * asks for (growing with the client's failures), and the session ends
@@ -48,15 +48,16 @@ static void auth_failed_reply(void *ctx)
 	session_resume(s);
 }
 
-static void auth_done(const struct authc_auth_result *r, void *ctx)
+void session_auth_done(const struct authc_auth_result *r, void *ctx)
 {
 	struct session *s = ctx;
 
 	s->areq = NULL;
 	if (r->status == AUTHC_OK) {
 		s->auth_user = alloc_strdup(r->user);
-		log_info(s->id, "event=auth_ok user=\"%s\" client=%s",
-		         s->auth_user, s->peer);
+		log_info(s->id, "event=auth_ok user=\"%s\" mech=%s client=%s",
+		         s->auth_user,
+		         s->auth_step == 3 ? "kerberos" : "password", s->peer);
 		session_reply(s, 235, "2.7.0", "Authentication successful");
 		session_resume(s);
 		return;
@@ -82,7 +83,7 @@ static void auth_check(struct session *s, const char *mech, const char *user,
 	s->phase = PHASE_CMD;
 	s->auth_mech = mech;
 	s->areq = authc_auth(s->env->authc, mech, user, password, s->peer,
-	                     auth_done, s);
+	                     session_auth_done, s);
 	session_wait(s);
 }
 
@@ -149,6 +150,10 @@ static void login_step(struct session *s, const char *b64, size_t len)
 
 void session_auth_line(struct session *s, const char *line, size_t len)
 {
+	if (s->auth_step == 3) {
+		session_sasl_line(s, line, len);
+		return;
+	}
 	if (len == 1 && line[0] == '*') {
 		s->phase = PHASE_CMD;
 		session_reply(s, 501, "5.7.0", "Authentication cancelled");
@@ -167,6 +172,11 @@ void session_do_auth(struct session *s, const struct smtpcmd *c)
 
 	if (smtpcmd_parse_auth(c->arg, c->arg_len, &a, &e) < 0) {
 		session_reply(s, e.code, e.enhanced, "%s", e.text);
+		return;
+	}
+	if (!session_sasl_offered(s, a.mech_name, a.mech_len)) {
+		session_reply(s, 504, "5.5.4",
+		              "Unrecognized authentication type");
 		return;
 	}
 	switch (a.mech) {
@@ -189,7 +199,7 @@ void session_do_auth(struct session *s, const struct smtpcmd *c)
 		io_printf(s->io, "334 VXNlcm5hbWU6\r\n"); /* "Username:" */
 		return;
 	case SMTPCMD_AUTH_OTHER:
-		break;
+		session_sasl_start(s, &a);
+		return;
 	}
-	session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
 }

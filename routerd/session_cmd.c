@@ -63,7 +63,7 @@ static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
 	    s->tls_policy != SETTINGS_TLS_NONE)
 		io_printf(s->io, "250-STARTTLS\r\n");
 	if (tls && s->role != SETTINGS_ROLE_MX && s->auth_user == NULL)
-		io_printf(s->io, "250-AUTH PLAIN LOGIN\r\n");
+		session_sasl_ehlo(s);
 	io_printf(s->io, "250 HELP\r\n");
 }
 

@@ -54,8 +54,11 @@ struct session {
 	char *auth_user;
 	const char *auth_mech; /* static: "PLAIN", "LOGIN" (the last tried) */
 	unsigned auth_failures;
-	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response */
+	/* AUTH LOGIN: 0 want user, 1 want password; PLAIN: 2 want response;
+	 * GSSAPI / GSS-SPNEGO: 3 want the client's next step (session_sasl.c)
+	 */
 	int auth_step;
+	uint64_t sasl_exch; /* the exchange relayed to authd; 0: none */
 	char *login_user;
 	unsigned errors;
 	bool skip_line; /* dropping the rest of an over-long command line */
@@ -105,6 +108,20 @@ struct session {
 	/* The listener's mail filters at work on the message. */
 	struct session_milter *milter;
 };
+
+/* session_auth.c: a login ended (r: authd's answer, not a challenge). */
+void session_auth_done(const struct authc_auth_result *r, void *ctx);
+
+/* session_sasl.c: the mechanisms authd offers (mech: a SASL name of len
+ * bytes, any case) and the EHLO line that lists them; AUTH GSSAPI /
+ * GSS-SPNEGO relayed to authd, and the client's next step (auth_step 3);
+ * end: authd forgets the exchange. */
+bool session_sasl_offered(const struct session *s, const char *mech,
+                          size_t len);
+void session_sasl_ehlo(const struct session *s);
+void session_sasl_start(struct session *s, const struct smtpcmd_auth *a);
+void session_sasl_line(struct session *s, const char *line, size_t len);
+void session_sasl_end(struct session *s);
 
 /* session.c */
 void session_reply(struct session *s, unsigned code, const char *enhanced,

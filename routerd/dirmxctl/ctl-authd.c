@@ -177,23 +177,50 @@ static void client_close(struct client *cl)
 	sbuf_deinit(&cl->in);
 }
 
-/* Connect, send m (freed here), read its answer. */
-static int ask(const struct ctl_context *ctx, const char *path_opt,
-               struct authproto_msg *m, struct authproto_msg **ans_r)
+/* Connect, send m (freed here), read its answer; then, while next gives
+ * one, the next request on the same connection. */
+static int converse(const struct ctl_context *ctx, const char *path_opt,
+                    struct authproto_msg *m, ctl_authd_next_fn *next,
+                    void *next_ctx, struct authproto_msg **ans_r)
 {
 	struct dirmx_config *cfg = NULL;
 	struct client cl = {.fd = -1};
 	const char *path = socket_path(ctx, path_opt, &cfg);
-	enum authproto_verb verb = authproto_msg_verb(m);
 	int ret = -1;
 
-	if (path != NULL && client_open(&cl, path) == 0 &&
-	    client_send(&cl, m) == 0 && client_recv(&cl, verb, ans_r) == 0)
-		ret = 0;
+	if (path != NULL && client_open(&cl, path) == 0) {
+		while (m != NULL) {
+			enum authproto_verb verb = authproto_msg_verb(m);
+
+			if (client_send(&cl, m) < 0 ||
+			    client_recv(&cl, verb, ans_r) < 0)
+				break;
+			authproto_msg_deinit(&m);
+			if (next == NULL ||
+			    (m = next(*ans_r, next_ctx)) == NULL) {
+				ret = 0;
+				break;
+			}
+			authproto_msg_deinit(ans_r);
+		}
+	}
 	authproto_msg_deinit(&m);
 	client_close(&cl);
 	dirmx_config_deinit(&cfg);
 	return ret;
+}
+
+static int ask(const struct ctl_context *ctx, const char *path_opt,
+               struct authproto_msg *m, struct authproto_msg **ans_r)
+{
+	return converse(ctx, path_opt, m, NULL, NULL, ans_r);
+}
+
+int ctl_authd_converse(const struct ctl_context *ctx, const char *sock_opt,
+                       struct authproto_msg *m, ctl_authd_next_fn *next,
+                       void *next_ctx, struct authproto_msg **ans_r)
+{
+	return converse(ctx, sock_opt, m, next, next_ctx, ans_r);
 }
 
 /* Print an answer that is not OK; returns the exit status. */
@@ -269,6 +296,24 @@ static void print_watch(const struct authproto_msg *ans)
 		    "are cached for at most unwatched_cache_ttl\n");
 }
 
+/* Kerberos SMTP AUTH: the service principal and its keys' versions. */
+static void print_smtp_keys(const struct authproto_msg *ans)
+{
+	const char *svc = authproto_msg_get(ans, "smtp_service");
+	struct authproto_field f;
+
+	if (svc == NULL) {
+		printf("smtp auth:   no Kerberos (smtp_keytab not set)\n");
+		return;
+	}
+	printf("smtp auth:   Kerberos as %s\n", svc);
+	for (size_t i = 0; authproto_msg_field(ans, i, &f); i++)
+		if (strcmp(f.key, "smtp_key") == 0)
+			printf("  key:       %s kvno %s %s\n", f.value,
+			       authproto_msg_record_get(ans, i, "kvno"),
+			       authproto_msg_record_get(ans, i, "enctype"));
+}
+
 int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
 {
 	const char *sock = parse_socket_opt(&argc, &argv);
@@ -298,6 +343,7 @@ int ctl_dc(const struct ctl_context *ctx, int argc, char **argv)
 		printf("last error:  %s\n",
 		       authproto_msg_get(ans, "last_error"));
 	print_watch(ans);
+	print_smtp_keys(ans);
 	printf("\n%-5s %-40s %-5s %-6s %-8s %-24s %-18s %s\n", "ORDER", "DC",
 	       "PRIO", "WEIGHT", "STATE", "SITE", "PROTECTION", "LAST ERROR");
 	for (size_t i = 0; authproto_msg_field(ans, i, &f); i++) {
@@ -421,10 +467,18 @@ int ctl_auth(const struct ctl_context *ctx, int argc, char **argv)
 	if (argc == 3 && (strcmp(argv[1], "--status") == 0 ||
 	                  strcmp(argv[1], "--reset") == 0))
 		return ctl_throttle(ctx, sock, argv[1] + 2, argv[2]);
+	if (argc >= 2 && argc <= 3 &&
+	    (strcmp(argv[1], "--gssapi") == 0 ||
+	     strcmp(argv[1], "--gss-spnego") == 0))
+		return ctl_auth_gssapi(ctx, sock, argc == 3 ? argv[2] : NULL,
+		                       argv[1][6] == 's' ? "GSS-SPNEGO"
+		                                         : "GSSAPI");
 	if (argc != 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: dirmxctl auth [-S SOCKET] "
 		                "[--status|--reset] USER (the password is read "
-		                "from the terminal or standard input)\n");
+		                "from the terminal or standard input)\n"
+		                "       dirmxctl auth [-S SOCKET] "
+		                "--gssapi|--gss-spnego [SERVICE/HOST]\n");
 		return 2;
 	}
 	password = read_password();

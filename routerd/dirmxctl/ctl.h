@@ -30,6 +30,20 @@ struct authproto_msg;
  * and read its answer into *ans_r; -1 (reported) when unreachable. */
 int ctl_authd_ask(const struct ctl_context *ctx, const char *sock_opt,
                   struct authproto_msg *m, struct authproto_msg **ans_r);
+/* A conversation with authd on one connection (SASL's steps): send m
+ * (taken), read its answer; next(answer, next_ctx) returns the next
+ * request, or NULL when *ans_r is the last answer. -1 (reported) when
+ * authd is unreachable or the connection breaks. */
+typedef struct authproto_msg *ctl_authd_next_fn(const struct authproto_msg *ans,
+                                                void *next_ctx);
+int ctl_authd_converse(const struct ctl_context *ctx, const char *sock_opt,
+                       struct authproto_msg *m, ctl_authd_next_fn *next,
+                       void *next_ctx, struct authproto_msg **ans_r);
+/* ctl-gssapi.c: auth --gssapi: a Kerberos login with the caller's
+ * tickets, through authd, as SMTP AUTH mech (GSSAPI or GSS-SPNEGO) would
+ * (service: "smtp/host", NULL: the configuration's smtp_service). */
+int ctl_auth_gssapi(const struct ctl_context *ctx, const char *sock,
+                    const char *service, const char *mech);
 /* ctl-throttle.c: auth --status / --reset (op "status" or "reset") */
 int ctl_throttle(const struct ctl_context *ctx, const char *sock,
                  const char *op, const char *user);

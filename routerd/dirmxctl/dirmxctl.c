@@ -74,8 +74,9 @@ static const struct ctl_command commands[] = {
      "it: an\n                unauthenticated sender, who is nobody to "
      "the sender restrictions)\n" EXIT_AUTHD,
      ctl_lookup},
-    {"auth", "[-S SOCKET] [--status|--reset] USER",
-     "check USER's password, or show or reset its lockout throttle",
+    {"auth", "[-S SOCKET] [--status|--reset] USER | --gssapi [SERVICE/HOST]",
+     "check USER's password or your Kerberos ticket, or show or reset a "
+     "lockout throttle",
      "Check USER's password as SMTP AUTH would, through authd (its "
      "lockout\nprotection applies). The password is read from the terminal "
      "without echo,\nor as one line from standard input.\n"
@@ -86,7 +87,13 @@ static const struct ctl_command commands[] = {
      "and the familiar clients\n"
      "  --reset       forget authd's own count of the account's failures "
      "(never\n                the directory's badPwdCount)\n"
-     "--status and --reset need root or authd's user.\n" SOCKET_AUTHD
+     "--status and --reset need root or authd's user.\n"
+     "  --gssapi      log in with your Kerberos ticket instead (kinit "
+     "first;\n                KRB5CCNAME), as SMTP AUTH GSSAPI does: a "
+     "ticket for\n                SERVICE/HOST (default: the "
+     "configuration's smtp_service),\n                accepted by authd "
+     "with its keytab, mapped to an account\n"
+     "  --gss-spnego  the same with GSS-SPNEGO\n" SOCKET_AUTHD
      "exit status: 0 the password is right, 1 it is not (or it is empty), "
      "2 usage\nerror, 3 authd unreachable or TEMPFAIL\n",
      ctl_auth},

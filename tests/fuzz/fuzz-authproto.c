@@ -3,8 +3,8 @@
  *
  * Input: one byte choosing how lines are read, then a stream of lines
  * framed with authproto_frame(). 'H', 'L', 'A', 'S', 'D', 'T', 'C', 'R',
- * 'Y': as answers to HELLO, LOOKUP, AUTH, SENDERS, DC, STATS, CACHE,
- * RELOAD, THROTTLE; 'N': as an answer to no request; anything else: as
+ * 'Y', 'K': as answers to HELLO, LOOKUP, AUTH, SENDERS, DC, STATS, CACHE,
+ * RELOAD, THROTTLE, SASL; 'N': as an answer to no request; anything else: as
  * requests.
  *
  * Whatever parses must format back to exactly the same bytes (the encoding
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int request_of(uint8_t c)
 {
-	static const char modes[] = "HLASDTCRY";
+	static const char modes[] = "HLASDTCRYK";
 	const char *p = c != 0 ? strchr(modes, c) : NULL;
 
 	if (c == 'N')

@@ -74,7 +74,7 @@ bind_dn = %(svc_dn)s
 bind_password_file = %(pw)s
 tls = starttls
 ca_file = %(ca)s
-
+%(authd_extra)s
 [routerd]
 user = nobody
 hostname = mx.%(dom)s
@@ -100,7 +100,7 @@ class MailDaemons:
     the lab CA that signed routerd's certificate. Stopped with the lab."""
 
     def __init__(self, lab, dc, dom, host, svc, svc_pw, mx, dead_dns_port, sub=None,
-                 routerd_extra=""):
+                 routerd_extra="", authd_extra=""):
         self.sock = lab.path("authd.sock")
         pw = lab.write("svc.pw", svc_pw + "\n", 0o600)
         rdir = os.path.dirname(lab.path("rd", "x"))
@@ -114,7 +114,8 @@ class MailDaemons:
                      % (host, sub)) if sub is not None else ""
         values = {"dom": dom, "sock": self.sock, "svc_dn": dc.user_dn(svc), "pw": pw,
                   "ca": dc.ca_cert, "rdir": rdir, "cert": cert, "key": key, "host": host,
-                  "mx": mx, "routerd_extra": routerd_extra, "listeners": listeners}
+                  "mx": mx, "routerd_extra": routerd_extra, "listeners": listeners,
+                  "authd_extra": authd_extra}
         # authd resolves the DCs through the DC's DNS.
         self.conf = lab.write("authd.conf", _CONF % dict(values, dns=dc.ip))
         rconf = lab.write("rd/dirmx.conf", _CONF % dict(

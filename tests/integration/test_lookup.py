@@ -404,11 +404,31 @@ class LookupTest(unittest.TestCase):
 
     def test_proto_wrong_version_is_error_with_supported_and_close(self):
         with self.authd.client(hello=False) as c:
-            c.send_line("HELLO 0 version=2 client=future")
+            c.send_line("HELLO 0 version=3 client=future")
             m = c.recv()
             self.assertEqual((m.verb, m.id), ("ERROR", 0), m)
-            self.assertEqual(m.all("supported"), ["1"], m)
+            self.assertEqual(m.all("supported"), ["1", "2"], m)
             self.assertTrue(c.closed_by_peer())
+
+    def test_proto_version_1_has_no_sasl(self):
+        """A version 1 client: HELLO without mech=, SASL refused."""
+        with self.authd.client(hello=False) as c:
+            c.send_line("HELLO 0 version=1 client=old")
+            m = c.recv()
+            self.assertEqual((m.verb, m.get("version"), m.all("mech")), ("OK", "1", []), m)
+            c.send_line("SASL 3 exch=1 mech=GSSAPI")
+            m = c.recv()
+            self.assertEqual((m.verb, m.id), ("ERROR", 3), m)
+            self.assertEqual(m.get("reason"), "not in this protocol version")
+        with self.authd.client(hello=False) as c:
+            c.send_line("HELLO 0 version=2 client=new")
+            m = c.recv()
+            self.assertEqual(m.all("mech"), ["PLAIN", "LOGIN"], m)
+            # no keytab: GSSAPI is not offered, and asking is an error
+            c.send_line("SASL 4 exch=1 mech=GSSAPI")
+            m = c.recv()
+            self.assertEqual((m.verb, m.id, m.get("reason")),
+                             ("ERROR", 4, "mechanism not offered"), m)
 
     def test_proto_unknown_key_is_error_and_connection_stays(self):
         u = self.info["users"][7]

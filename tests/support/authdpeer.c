@@ -113,9 +113,9 @@ void authdpeer_hello(struct authdpeer *p, const char *client)
 	char line[128];
 
 	authdpeer_accept(p);
-	snprintf(line, sizeof(line), "HELLO 0 version=1 client=%s", client);
+	snprintf(line, sizeof(line), "HELLO 0 version=2 client=%s", client);
 	authdpeer_expect(p, line);
-	authdpeer_send(p, "OK 0 version=1 server=authd\n");
+	authdpeer_send(p, "OK 0 version=2 server=authd\n");
 }
 
 /* Read what is there; false when nothing came. */

@@ -1,7 +1,7 @@
 /*
  * authctest.h - what the authd client's unit tests (test-authc.c,
- * test-authc-merge.c) share: a client (lib/authc.c) with its event loop
- * and a hand-driven authd (tests/support/authdpeer.h) as cmocka
+ * test-authc-merge.c, test-authc-sasl.c) share: a client (lib/authc.c) with its
+ * event loop and a hand-driven authd (tests/support/authdpeer.h) as cmocka
  * fixtures, and callbacks that record every result in order.
  */
 #ifndef DIRMX_AUTHCTEST_H

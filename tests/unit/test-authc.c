@@ -233,7 +233,7 @@ static void test_hello_timeout(void **state)
 	authc_set_timeout(T.c, 200);
 	authctest_lookup("a@example.com");
 	authdpeer_accept(T.peer);
-	authdpeer_expect(T.peer, "HELLO 0 version=1 client=test");
+	authdpeer_expect(T.peer, "HELLO 0 version=2 client=test");
 	authctest_wait_got(1);
 	assert_int_equal(T.got[0].status, AUTHC_TEMPFAIL);
 	assert_true(authdpeer_sees_eof(T.peer));
@@ -290,7 +290,7 @@ static void test_hello_refused(void **state)
 {
 	authctest_lookup("a@example.com");
 	authdpeer_accept(T.peer);
-	authdpeer_expect(T.peer, "HELLO 0 version=1 client=test");
+	authdpeer_expect(T.peer, "HELLO 0 version=2 client=test");
 	authdpeer_send(T.peer, "ERROR 0 reason=version supported=2\n");
 	authctest_wait_got(1);
 	assert_int_equal(T.got[0].status, AUTHC_TEMPFAIL);

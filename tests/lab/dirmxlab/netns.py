@@ -160,6 +160,16 @@ class NetNS:
         with open(os.path.join(d, "resolv.conf"), "w") as f:
             f.write("\n".join(lines) + "\n")
 
+    def set_hosts(self, entries):
+        """The /etc/hosts of every program started with exec_argv():
+        localhost, and entries, a list of (address, name)."""
+        d = os.path.join("/etc/netns", self.name)
+        os.makedirs(d, exist_ok=True)
+        lines = ["127.0.0.1 localhost", "::1 localhost"]
+        lines += ["%s %s" % e for e in entries]
+        with open(os.path.join(d, "hosts"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
     def exec_argv(self, argv):
         return ["ip", "netns", "exec", self.name] + list(argv)
 
