@@ -27,10 +27,13 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static int copy(int out, int in, uint64_t offset, uint64_t len)
+static int copy(int out, int in, const unsigned char *mem, uint64_t offset,
+                uint64_t len)
 {
 	char buf[65536];
 
+	if (mem != NULL)
+		return write_all(out, mem, (size_t)len);
 	while (len > 0) {
 		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
 		ssize_t r = pread(in, buf, want, (off_t)offset);
@@ -48,7 +51,8 @@ static int copy(int out, int in, uint64_t offset, uint64_t len)
 }
 
 int alerts_store(const char *dir, const char *id, const char *reason, int fd,
-                 uint64_t offset, uint64_t len, const char **error_r)
+                 const unsigned char *mem, uint64_t offset, uint64_t len,
+                 const char **error_r)
 {
 	char path[4096], head[600];
 	int out = -1, dfd = -1, ret = -1;
@@ -75,7 +79,7 @@ int alerts_store(const char *dir, const char *id, const char *reason, int fd,
 	}
 	snprintf(head, sizeof(head), "X-Dirmx-Alert: %s\r\n", reason);
 	if (write_all(out, head, strlen(head)) < 0 ||
-	    copy(out, fd, offset, len) < 0 || fsync(out) < 0) {
+	    copy(out, fd, mem, offset, len) < 0 || fsync(out) < 0) {
 		*error_r = strerror(errno != 0 ? errno : EIO);
 		unlink(path);
 		goto done;

@@ -20,10 +20,12 @@
 
 #define ALERTS_HOP "dirmx:alerts"
 
-/* Copy len bytes at offset of fd into dir/id.eml. 0, or -1 with
+/* Copy len bytes at offset of fd (or at mem, when not NULL: a message
+ * loaded from memory has no file yet) into dir/id.eml. 0, or -1 with
  * *error_r (static or strerror text). An existing file is kept (a retry
  * after a crash): the copy goes beside it, as id.N.eml. */
 int alerts_store(const char *dir, const char *id, const char *reason, int fd,
-                 uint64_t offset, uint64_t len, const char **error_r);
+                 const unsigned char *mem, uint64_t offset, uint64_t len,
+                 const char **error_r);
 
 #endif

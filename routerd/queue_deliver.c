@@ -379,11 +379,10 @@ static void attempt_alerts(struct attempt *a)
 			         "for <%s>: no postmaster mailbox to deliver "
 			         "to",
 			         r->addr);
-			if (spool_data_open(m->q->spool, m->id, &a->data,
-			                    &error) == 0 &&
-			    alerts_store(m->q->alerts_dir, m->id, reason,
-			                 a->data.fd, a->data.offset,
-			                 a->data.len, &error) == 0) {
+			if (alerts_store(m->q->alerts_dir, m->id, reason,
+			                 a->data.fd, a->data.mem,
+			                 a->data.offset, a->data.len,
+			                 &error) == 0) {
 				stored = true;
 				log_warn(m->id,
 				         "event=alert_stored dir=%s "

@@ -222,13 +222,12 @@ static bool dsn_prepare(struct attempt *a)
 		           POSTMASTER_ENVID) == 0) {
 			/* The report to the postmaster failed too: keep it
 			 * in the alert store, never drop it. */
-			if (spool_data_open(q->spool, m->id, &a->data,
-			                    &error) == 0 &&
-			    alerts_store(q->alerts_dir, m->id,
+			if (alerts_store(q->alerts_dir, m->id,
 			                 "a report to the postmaster about a "
 			                 "failed bounce could not be delivered",
-			                 a->data.fd, a->data.offset,
-			                 a->data.len, &error) == 0)
+			                 a->data.fd, a->data.mem,
+			                 a->data.offset, a->data.len,
+			                 &error) == 0)
 				log_warn(m->id,
 				         "event=double_bounce_stored "
 				         "dir=%s",

@@ -350,18 +350,6 @@ static bool load_recent(struct spool *s, const char *id,
 	return true;
 }
 
-int spool_data_open(struct spool *s, const char *id, struct spool_data *data,
-                    const char **error_r)
-{
-	if (data->fd >= 0)
-		return 0;
-	data->fd = openat(s->q_fd, id, O_RDONLY | O_CLOEXEC);
-	if (data->fd < 0)
-		return spool_fail(s, error_r, "open q/%s: %s", id,
-		                  strerror(errno));
-	return 0;
-}
-
 int spool_load(struct spool *s, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r)
 {

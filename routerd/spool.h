@@ -181,11 +181,6 @@ struct spool_data {
  */
 int spool_load(struct spool *spool, const char *id, struct spoolrec **env_r,
                struct spool_data *data_r, const char **error_r);
-/* spool_load() may give the data in memory only (fd -1), when the message
- * was just committed: open q/<id> into data->fd for what needs a file
- * (alerts, the original attached to a DSN). 0, or -1 and *error_r. */
-int spool_data_open(struct spool *spool, const char *id,
-                    struct spool_data *data, const char **error_r);
 /* Close and free what spool_load() gave (fd -1, mem NULL: nothing). */
 void spool_data_close(struct spool_data *data);
 /* Durably replace the envelope of env->id (recipient states). */

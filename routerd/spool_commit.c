@@ -97,7 +97,6 @@ int spool_msg_begin(struct spool *s, struct spool_msg **msg_r,
 	uint64_t now_us = 0;
 	struct spool_msg *msg;
 	char id[SPOOL_ID_LEN + 1];
-	int fd;
 
 	*msg_r = NULL;
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > 0)
@@ -105,15 +104,12 @@ int spool_msg_begin(struct spool *s, struct spool_msg **msg_r,
 		    (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	s->last_id = spool_id_new(now_us, s->last_id);
 	spool_id_format(s->last_id, id);
-	/* Readable too: the worker copies it into the journal. */
-	fd = openat(s->tmp_fd, id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return spool_fail(s, error_r, "create tmp/%s: %s", id,
-		                  strerror(errno));
 	msg = alloc_new(struct spool_msg);
 	msg->spool = s;
 	memcpy(msg->id, id, sizeof(id));
-	msg->fd = fd;
+	/* tmp/<id> is made when the buffer first overflows: a message that
+	 * fits is written from memory, into the journal only. */
+	msg->fd = -1;
 	/* Zeroes where the header goes: no magic until commit. The rest is
 	 * filled before it is written: not zeroed. */
 	msg->buf = alloc_resize(NULL, MSG_BUF_SIZE, 1);
@@ -130,6 +126,11 @@ const char *spool_msg_id(const struct spool_msg *msg)
 
 static int msg_flush(struct spool_msg *msg, const char **error_r)
 {
+	/* Readable too: the worker copies small files into the journal. */
+	if (msg->fd < 0 &&
+	    (msg->fd = openat(msg->spool->tmp_fd, msg->id,
+	                      O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return msg_fail(msg, error_r, "create");
 	if (spool_write_all(msg->fd, msg->buf, msg->buf_len) < 0)
 		return msg_fail(msg, error_r, "write");
 	msg->buf_len = 0;
@@ -169,7 +170,9 @@ int spool_msg_take_id(struct spool_msg *msg, const char *id,
 		*error_r = "cannot rename this message";
 		return -1;
 	}
-	if (renameat(msg->spool->tmp_fd, msg->id, msg->spool->tmp_fd, id) < 0) {
+	/* A message that fits the buffer has no file to rename. */
+	if (msg->fd >= 0 &&
+	    renameat(msg->spool->tmp_fd, msg->id, msg->spool->tmp_fd, id) < 0) {
 		snprintf(msg->error, sizeof(msg->error),
 		         "rename tmp/%s to tmp/%s: %s", msg->id, id,
 		         strerror_r(errno, ebuf, sizeof(ebuf)));
@@ -242,8 +245,8 @@ static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
 	msg->env_len = h.env_len;
 	if (msg->buf_len == SPOOLFMT_MSG_HEADER_LEN + msg->data_len &&
 	    msg->buf_len + sbuf_len(e) <= SPOOLFMT_IMAGE_MAX) {
-		/* Nothing written yet: the whole file in one write, and the
-		 * image kept for the worker's copy into the journal. */
+		/* Nothing written yet: the whole file in memory, for the
+		 * worker to journal (or write, if the journal cannot). */
 		size_t size = msg->buf_len + sbuf_len(e);
 
 		if (size > MSG_BUF_SIZE)
@@ -251,10 +254,6 @@ static int msg_finish(struct spool_msg *msg, const struct spoolrec *env,
 		memcpy(msg->buf, hdr, sizeof(hdr));
 		memcpy(msg->buf + msg->buf_len, sbuf_data(e), sbuf_len(e));
 		msg->buf_len = size;
-		if (spool_write_all(msg->fd, msg->buf, size) < 0) {
-			ret = msg_fail(msg, error_r, "write");
-			goto done;
-		}
 		msg->image = true;
 		ret = 0;
 		goto done;
@@ -289,6 +288,7 @@ int spool_msg_commit(struct spool_msg *msg, const struct spoolrec *env,
 		return -1;
 	op = op_new(SPOOL_OP_COMMIT, msg->id, cb, context);
 	op->fd = msg->fd;
+	op->no_file = msg->fd < 0;
 	op->size = SPOOLFMT_MSG_HEADER_LEN + msg->data_len + msg->env_len;
 	msg->fd = -1;
 	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s", msg->id);
@@ -323,7 +323,7 @@ void spool_msg_abort(struct spool_msg **msgp)
 		/* Committed: the worker owns the file now. */
 		msg->op->cancelled = true;
 		msg->op->msg = NULL;
-	} else {
+	} else if (msg->fd >= 0) {
 		(void)unlinkat(msg->spool->tmp_fd, msg->id, 0);
 	}
 	msg_free(msg);
@@ -338,7 +338,7 @@ int spool_update(struct spool *s, const struct spoolrec *env, spool_done_cb *cb,
 
 	if (spoolrec_format(env, e, error_r) < 0)
 		goto done;
-	spool_recent_drop(s, env->id);
+	spool_recent_drop(s, env->id, true);
 	op = op_new(SPOOL_OP_UPDATE, env->id, cb, context);
 	spoolfmt_state_tmp_name(env->id, ++s->tmp_seq, op->tmp_name);
 	spoolfmt_state_name(env->id, op->q_name);
@@ -373,9 +373,34 @@ int spool_remove(struct spool *s, const char *id, spool_done_cb *cb,
 
 	if (!spool_id_parse(id, strlen(id), &sid))
 		return spool_fail(s, error_r, "invalid queue id");
-	spool_recent_drop(s, id);
+	spool_recent_drop(s, id, false);
 	op = op_new(SPOOL_OP_REMOVE, id, cb, context);
 	snprintf(op->q_name, sizeof(op->q_name), "%s", id);
+	enqueue(s, op);
+	return 0;
+}
+
+int spool_materialize(struct spool *s, const char *id,
+                      const unsigned char *image, size_t size)
+{
+	struct spool_op *op = op_new(SPOOL_OP_COMMIT, id, NULL, NULL);
+	int fd;
+
+	op->materialize = true;
+	snprintf(op->tmp_name, sizeof(op->tmp_name), "%s", id);
+	snprintf(op->q_name, sizeof(op->q_name), "%s", id);
+	fd = openat(s->tmp_fd, id, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	            0600);
+	if (fd < 0 || spool_write_all(fd, image, size) < 0) {
+		log_error(id, "spool: write tmp/%s: %s", id, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlinkat(s->tmp_fd, id, 0);
+		}
+		op_free(op);
+		return -1;
+	}
+	close(fd);
 	enqueue(s, op);
 	return 0;
 }
@@ -392,6 +417,20 @@ static void op_fail(struct spool_op *op, const char *what, int err)
 }
 
 /* Step (2) for one op: make it visible in q/. True when q/ changed. */
+/* Worker: a message the journal could not take gets its file now. */
+static void worker_write_file(struct spool *s, struct spool_op *op)
+{
+	op->fd = openat(s->tmp_fd, op->tmp_name,
+	                O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (op->fd < 0) {
+		op_fail(op, "create", errno);
+		return;
+	}
+	if (spool_write_all(op->fd, op->image, (size_t)op->size) < 0)
+		op_fail(op, "write", errno);
+	op->no_file = false;
+}
+
 static bool worker_publish(struct spool *s, struct spool_op *op)
 {
 	char name[SPOOLFMT_NAME_MAX];
@@ -399,9 +438,23 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 
 	switch (op->kind) {
 	case SPOOL_OP_COMMIT:
-		if (renameat2(s->tmp_fd, op->tmp_name, s->q_fd, op->q_name,
-		              RENAME_NOREPLACE) == 0)
+		if (op->no_file) {
+			/* Journaled, and nothing else: the journal holds it
+			 * until its segment retires (spool_journal.c). */
+			spool_journal_live_add(s, op->id);
+			op->journal_only = true;
 			return true;
+		}
+		if (renameat2(s->tmp_fd, op->tmp_name, s->q_fd, op->q_name,
+		              RENAME_NOREPLACE) == 0 ||
+		    (op->materialize && errno == EEXIST)) {
+			/* A retired segment may have written it first. */
+			if (op->materialize) {
+				(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
+				spool_journal_live_del(s, op->id);
+			}
+			return true;
+		}
 		op_fail(op, "rename", errno);
 		break;
 	case SPOOL_OP_UPDATE:
@@ -415,6 +468,7 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 			op_fail(op, "rename", errno);
 		break;
 	case SPOOL_OP_REMOVE:
+		spool_journal_live_del(s, op->id);
 		if (unlinkat(s->q_fd, op->id, 0) < 0 && errno != ENOENT) {
 			op_fail(op, "unlink", errno);
 			return false;
@@ -445,8 +499,11 @@ static uint64_t worker_batch(struct spool *s, struct spool_op_list *batch)
 		STAILQ_FOREACH(op, batch, link)
 			op->journaled = false;
 	}
-	/* (2) The others: data and size of each file, back to back. */
+	/* (2) The others: data and size of each file, back to back (a
+	 * message kept in memory gets its file first). */
 	STAILQ_FOREACH(op, batch, link) {
+		if (op->no_file && !op->journaled)
+			worker_write_file(s, op);
 		if (op->fd < 0)
 			continue;
 		if (!op->journaled && fdatasync(op->fd) < 0)
@@ -461,7 +518,7 @@ static uint64_t worker_batch(struct spool *s, struct spool_op_list *batch)
 				(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
 			continue;
 		}
-		if (worker_publish(s, op) && !op->journaled)
+		if (worker_publish(s, op) && !op->journaled && !op->materialize)
 			changed = true;
 	}
 	/* (4) One directory fsync makes every rename of the batch durable
@@ -534,13 +591,16 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 		STAILQ_REMOVE_HEAD(&done, link);
 		if (op->result < 0)
 			log_error(op->id, "spool: %s", op->error);
-		else if (op->kind == SPOOL_OP_COMMIT) {
+		else if (op->kind == SPOOL_OP_COMMIT && !op->materialize) {
 			metrics_hist_observe(&rstats.spool_commit,
 			                     metrics_now_us() - op->queued_us);
 			if (op->image != NULL)
 				spool_recent_add(s, op->id, &op->image,
-				                 (size_t)op->size);
+				                 (size_t)op->size,
+				                 op->journal_only);
 		}
+		if (op->materialize)
+			spool_recent_materialized(s, op->id, op->result);
 		if (!op->cancelled && op->cb != NULL)
 			op->cb(op->context, op->result,
 			       op->result < 0 ? op->error : NULL);

@@ -383,7 +383,8 @@ bool spool_journal_add(struct spool *s, struct spool_op *op)
 		return false;
 	memcpy(rec.id, op->id, sizeof(rec.id));
 	if (op->kind == SPOOL_OP_COMMIT) {
-		if (op->fd < 0 || op->size > SPOOLFMT_IMAGE_MAX)
+		if ((op->fd < 0 && op->image == NULL) || op->materialize ||
+		    op->size > SPOOLFMT_IMAGE_MAX)
 			return false;
 		rec.kind = SPOOLFMT_REC_COMMIT;
 		rec.len = (uint32_t)op->size;
@@ -434,6 +435,95 @@ int spool_journal_sync(struct spool *s)
 	return ret;
 }
 
+/* ---- the worker: messages only the journal holds ---- */
+
+static size_t live_pos(const struct spool_journal *j, const char *id,
+                       bool *found_r)
+{
+	size_t lo = 0, hi = j->nlive;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(j->live[mid], id);
+
+		if (c == 0) {
+			*found_r = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found_r = false;
+	return lo;
+}
+
+void spool_journal_live_add(struct spool *s, const char *id)
+{
+	struct spool_journal *j = &s->journal;
+	bool found;
+	size_t at = live_pos(j, id, &found);
+
+	if (found)
+		return;
+	if (j->nlive == j->caplive) {
+		j->caplive = j->caplive ? j->caplive * 2 : 256;
+		j->live = alloc_resize(j->live, j->caplive, sizeof(*j->live));
+	}
+	/* Ids grow with time: usually an append. */
+	memmove(j->live + at + 1, j->live + at,
+	        (j->nlive - at) * sizeof(*j->live));
+	snprintf(j->live[at], sizeof(j->live[at]), "%s", id);
+	j->nlive++;
+}
+
+void spool_journal_live_del(struct spool *s, const char *id)
+{
+	struct spool_journal *j = &s->journal;
+	bool found;
+	size_t at;
+
+	if (j->nlive == 0)
+		return;
+	at = live_pos(j, id, &found);
+	if (!found)
+		return;
+	memmove(j->live + at, j->live + at + 1,
+	        (j->nlive - at - 1) * sizeof(*j->live));
+	j->nlive--;
+}
+
+/* The file of a journal-only message, from its record: through tmp/,
+ * synced, renamed into q/ (where one already there is as good). */
+static int write_back(struct spool *s, const char *id,
+                      const unsigned char *file, size_t len)
+{
+	char name[SPOOLFMT_NAME_MAX];
+	int fd, err = 0;
+
+	snprintf(name, sizeof(name), "%s.r", id);
+	fd = openat(s->tmp_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	            0600);
+	if (fd < 0)
+		return errno;
+	if (spool_write_all(fd, file, len) < 0 || fdatasync(fd) < 0)
+		err = errno;
+	close(fd);
+	if (err == 0 &&
+	    renameat2(s->tmp_fd, name, s->q_fd, id, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			(void)unlinkat(s->tmp_fd, name, 0);
+		else
+			err = errno;
+	}
+	if (err != 0)
+		(void)unlinkat(s->tmp_fd, name, 0);
+	else
+		spool_journal_live_del(s, id);
+	return err;
+}
+
 /* ---- the worker: retiring segments ---- */
 
 /*
@@ -470,9 +560,18 @@ static int retire(struct spool *s, uint64_t seq)
 		      id_cmp);
 	off = 0;
 	while (err == 0 && mem_next(seg, size, &off, &rec) > 0) {
+		bool live;
+
 		if (rec.h.kind != SPOOLFMT_REC_COMMIT ||
 		    is_removed(&gone, rec.h.id))
 			continue;
+		(void)live_pos(&s->journal, rec.h.id, &live);
+		if (live) {
+			/* Only the journal has it: its file, from here. */
+			err = write_back(s, rec.h.id, seg + rec.payload_off,
+			                 rec.h.len);
+			continue;
+		}
 		mfd = openat(s->q_fd, rec.h.id, O_RDONLY | O_CLOEXEC);
 		if (mfd < 0) {
 			if (errno != ENOENT)
@@ -556,6 +655,9 @@ void spool_journal_close(struct spool *s)
 	free(j->retire);
 	j->retire = NULL;
 	j->nretire = 0;
+	free(j->live);
+	j->live = NULL;
+	j->nlive = j->caplive = 0;
 	free(j->buf);
 	j->buf = NULL;
 	j->cap = j->len = 0;

@@ -42,6 +42,16 @@ struct spool_op {
 	 * (a message up to SPOOLFMT_IMAGE_MAX): the journal copies them from
 	 * here instead of reading the file back. NULL otherwise. */
 	unsigned char *image;
+	/* COMMIT: no file was written (image only): the worker journals the
+	 * image and leaves the message in the journal alone (journal_only),
+	 * or writes the file when the journal cannot take it. */
+	bool no_file;
+	bool journal_only; /* worker: set when it did */
+	/* COMMIT of a journal-only message's file, written by the loop:
+	 * rename it into q/ (one already there is as good), nothing to
+	 * journal or sync (the journal holds it until its segment retires,
+	 * and that syncs what is in q/). */
+	bool materialize;
 	bool journaled; /* worker: durable through the journal */
 	int result;
 	char error[SPOOL_ERROR_MAX];
@@ -69,6 +79,10 @@ struct spool_journal {
 	bool create_failed; /* logged once */
 	uint64_t *retire;   /* older segments still needed, oldest first */
 	size_t nretire;
+	/* Messages only the journal holds (no file in q/ yet), sorted: a
+	 * retiring segment writes their files from its records. */
+	char (*live)[SPOOL_ID_LEN + 1];
+	size_t nlive, caplive;
 	unsigned char *buf; /* the batch's records */
 	size_t len, cap;
 	uint64_t syncs;
@@ -157,13 +171,25 @@ void spool_journal_close(struct spool *s);
 
 /* spool_recent.c (loop thread). Keep the durable image of id (the whole
  * file, size octets; taken from *imagep); take it back once, for the
- * message's first load; forget it (the message changed or went). */
+ * message's first load; forget it (the message changed or went). A
+ * journal-only message (no file in q/) is kept until its file is written:
+ * a load gets a copy, and an update writes the file first. */
 void spool_recent_add(struct spool *s, const char *id, unsigned char **imagep,
-                      size_t size);
+                      size_t size, bool journal_only);
+/* A journal-only message's file is in q/ now (result 0), or not. */
+void spool_recent_materialized(struct spool *s, const char *id, int result);
+/* spool_commit.c: queue the rename of tmp/<id> (written by the loop from
+ * a journal-only message's image) into q/. */
+int spool_materialize(struct spool *s, const char *id,
+                      const unsigned char *image, size_t size);
 bool spool_recent_take(struct spool *s, const char *id, unsigned char **image_r,
                        size_t *size_r);
-void spool_recent_drop(struct spool *s, const char *id);
+void spool_recent_drop(struct spool *s, const char *id, bool keep_file);
 void spool_recent_clear(struct spool *s);
+
+/* Worker: id is held by the journal alone, or no longer. */
+void spool_journal_live_add(struct spool *s, const char *id);
+void spool_journal_live_del(struct spool *s, const char *id);
 
 /* spool_commit.c: start and stop the worker and its notify event. */
 int spool_worker_start(struct spool *s, const char **error_r);

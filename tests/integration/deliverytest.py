@@ -45,7 +45,7 @@ import time
 from dirmxlab import Dnsmasq, Lab, Slapd, build_dir, free_port, ldapdata
 from dirmxlab.ca import lab_ca
 
-from smtptest import RouterdProcess, wait_for
+from smtptest import RouterdProcess, spool_view, wait_for
 
 HOSTNAME = "mx.dirmx.test"
 PASSWORD = ldapdata.PASSWORD
@@ -509,10 +509,7 @@ role = mx
                         timeout, 0.2)
 
     def spool_ids(self):
-        try:
-            return sorted(n for n in os.listdir(os.path.join(self.spool, "q")) if "." not in n)
-        except FileNotFoundError:
-            return []
+        return sorted(spool_view(self.spool))
 
     def events(self, qid=None, event=None):
         """routerd's log lines (for one queue ID and/or one event)."""

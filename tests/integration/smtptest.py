@@ -25,6 +25,7 @@ import socket
 import ssl
 import subprocess
 import time
+import zlib
 from collections import namedtuple
 
 from dirmxlab import Lab, Slapd, build_dir, free_port, ldapdata
@@ -229,12 +230,70 @@ SpoolRcpt = namedtuple("SpoolRcpt", "addr hop notify orcpt state attempts error 
                        "code status diag rhost", defaults=(0, "", "", ""))
 
 
-class SpoolMsg:
-    """A decoded q/<id> file (routerd/spool.h, routerd/spoolrec.h)."""
+def _journal_records(spool):
+    """(kind, id, payload) of every record of journal/, oldest segment
+    first, each read up to its first record that does not verify
+    (routerd/spoolfmt.h: "DMXJ", kind, len, 16-octet id, CRC-32 of the
+    28 octets before it)."""
+    jdir = os.path.join(spool, "journal")
+    try:
+        names = sorted(n for n in os.listdir(jdir) if n.startswith("j"))
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            with open(os.path.join(jdir, name), "rb") as f:
+                seg = f.read()
+        except FileNotFoundError:
+            continue  # retired meanwhile: its messages are in q/ now
+        off = 0
+        while len(seg) - off >= 32:
+            h = seg[off:off + 32]
+            if h[:4] != b"DMXJ" or zlib.crc32(h[:28]) != int.from_bytes(h[28:32], "big"):
+                break
+            kind = int.from_bytes(h[4:8], "big")
+            n = int.from_bytes(h[8:12], "big")
+            if len(seg) - off - 32 < n:
+                break
+            yield kind, h[12:28].decode("ascii"), seg[off + 32:off + 32 + n]
+            off += 32 + n
 
-    def __init__(self, path):
-        with open(path, "rb") as f:
-            raw = f.read()
+
+def spool_view(spool):
+    """{id: the message file's bytes} of every message the spool holds:
+    the files in q/, and the small messages that the journal alone holds
+    (routerd writes no file for them until needed; see spool_recent.c),
+    minus those whose removal the journal records."""
+    view = {}
+    qdir = os.path.join(spool, "q")
+    try:
+        names = os.listdir(qdir)
+    except FileNotFoundError:
+        names = []
+    for n in names:
+        if "." in n:
+            continue
+        try:
+            with open(os.path.join(qdir, n), "rb") as f:
+                view[n] = f.read()
+        except FileNotFoundError:
+            pass  # delivered meanwhile
+    for kind, qid, payload in _journal_records(spool):
+        if kind == 1 and qid not in view:
+            view[qid] = payload
+        elif kind == 2:
+            view.pop(qid, None)
+    return view
+
+
+class SpoolMsg:
+    """A decoded message file (routerd/spool.h, routerd/spoolrec.h): q/<id>
+    at path, or its bytes as raw (spool_view())."""
+
+    def __init__(self, path, raw=None):
+        if raw is None:
+            with open(path, "rb") as f:
+                raw = f.read()
         if raw[:4] != b"DMX1":
             raise ValueError("%s: bad magic %r" % (path, raw[:4]))
         data_len = int.from_bytes(raw[8:16], "big")
@@ -472,21 +531,20 @@ role = submissions
 
     # -- the spool -------------------------------------------------------
     def spool_ids(self):
-        q = os.path.join(self.spool, "q")
-        try:
-            names = os.listdir(q)
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in names if "." not in n)
+        return sorted(spool_view(self.spool))
 
     def spool_count(self):
         return len(self.spool_ids())
 
     def spool_msgs(self):
-        return {i: SpoolMsg(os.path.join(self.spool, "q", i)) for i in self.spool_ids()}
+        return {i: SpoolMsg(os.path.join(self.spool, "q", i), raw)
+                for i, raw in spool_view(self.spool).items()}
 
     def spool_msg(self, qid):
-        return SpoolMsg(os.path.join(self.spool, "q", qid))
+        raw = spool_view(self.spool).get(qid)
+        if raw is None:
+            raise FileNotFoundError("no message %s in %s" % (qid, self.spool))
+        return SpoolMsg(os.path.join(self.spool, "q", qid), raw)
 
     def verify(self):
         """`spool_crash verify DIR` as routerd's user (routerd must be

@@ -78,7 +78,7 @@ from dirmxlab.samba import SambaDC
 
 from dirmxtest import Hole
 from failovertest import Load, Outage, analyse, describe
-from smtptest import SpoolMsg, routerd_bin
+from smtptest import SpoolMsg, routerd_bin, spool_view
 
 DOM = "ad.dirmx.test"
 SITE = "Default-First-Site-Name"
@@ -1557,7 +1557,7 @@ print(json.dumps(out))
         self.assertTrue(text(disabled, "auth").startswith("5.7.8 "), report)
         # The queued message: the AD user as the AUTH identity, the
         # recipient a local mailbox as authd answered from AD.
-        msg = SpoolMsg(os.path.join(spool, "q", m.group(1)))
+        msg = SpoolMsg(os.path.join(spool, "q", m.group(1)), spool_view(spool)[m.group(1)])
         self.assertEqual((msg.auth, msg.mail_from), ("alice", "alice.primary@" + DOM))
         self.assertEqual(msg.rcpt_hops(), [("carol@" + DOM, "local")])
         # authd decided on AD: one good bind, one bad password, one refusal.

@@ -80,8 +80,13 @@ static void test_abort(void **state)
 	struct spoolrec *r;
 	char id[17], marker[17], orphan[17] = "";
 
+	static char big[70000];
+
+	/* A message that fits the buffer has no file; a larger one has. */
 	assert_int_equal(spool_msg_begin(e->spool, &msg, &error), 0);
 	assert_int_equal(spool_msg_write(msg, "hello", 5, &error), 0);
+	assert_int_equal(spooltest_count_dir(e->dir, "tmp"), 0);
+	assert_int_equal(spool_msg_write(msg, big, sizeof(big), &error), 0);
 	assert_int_equal(spooltest_count_dir(e->dir, "tmp"), 1);
 	spool_msg_abort(&msg);
 	assert_null(msg);
@@ -113,8 +118,11 @@ static void test_abort(void **state)
 	    spooltest_commit(e, 10, marker)); /* a marker that does call back */
 	spooltest_wait(e, 1);
 	assert_string_equal(orphan, id);
-	assert_int_equal(spooltest_count_dir(e->dir, "q"), 2);
+	/* Both in the journal only; their files come with its retirement. */
+	assert_int_equal(spooltest_count_dir(e->dir, "q"), 0);
 	assert_int_equal(spooltest_count_dir(e->dir, "tmp"), 0);
+	spooltest_reopen(e);
+	assert_int_equal(spooltest_count_dir(e->dir, "q"), 2);
 }
 
 static void test_recovery(void **state)
@@ -210,48 +218,63 @@ static void test_update_remove(void **state)
 }
 
 /*
- * The first load of a message just committed comes from the image kept in
- * memory (no file opened: fd -1) and gives the same envelope and data; a
- * second load reads the file; an update drops the image, so the load
- * after it sees the new state, never the committed one.
+ * A small message is durable in the journal alone: no file in q/. Its
+ * loads come from the image kept in memory (no file: fd -1), as often as
+ * asked; an update writes its file first (the state file needs it), and
+ * the load after it reads the file and the new state; a removal leaves
+ * nothing, also across a reopen (which retires the journal: the files of
+ * what is left are written then).
  */
-static void test_first_load_from_memory(void **state)
+static void test_journal_only_messages(void **state)
 {
 	struct spooltest *e = *state;
-	char id[17], id2[17], path[600];
+	char id[17], id2[17];
 	char *data = spooltest_commit(e, 3000, id);
 	char *data2 = spooltest_commit(e, 100, id2);
 	struct spoolrec *r = NULL, *u;
 	struct spool_data d = {.fd = -1};
 	const char *error = NULL;
+	struct spooltest_ids c = {.n = 0};
 
 	spooltest_wait(e, 2);
-	/* Gone from q/ behind the spool's back: only memory can answer. */
-	snprintf(path, sizeof(path), "%s/q/%s", e->dir, id);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 1);
-	assert_int_equal(d.fd, -1);
-	assert_non_null(d.mem);
-	assert_int_equal(d.len, 3000);
-	assert_memory_equal(d.mem, data, 3000);
-	assert_string_equal(r->id, id);
-	/* What needs a file opens it, and says so when it is gone. */
-	assert_int_equal(spool_data_open(e->spool, id, &d, &error), -1);
-	spool_data_close(&d);
-	spoolrec_deinit(&r);
-	/* Taken once: the next load reads q/ (gone: no such message). */
-	assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 0);
+	assert_int_equal(e->failed, 0);
+	assert_int_equal(spooltest_count_dir(e->dir, "q"), 0);
+	assert_int_equal(spooltest_count_dir(e->dir, "tmp"), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 1);
+		assert_int_equal(d.fd, -1);
+		assert_int_equal(d.len, 3000);
+		assert_memory_equal(d.mem, data, 3000);
+		assert_string_equal(r->id, id);
+		spool_data_close(&d);
+		spoolrec_deinit(&r);
+	}
 
-	/* An update drops the image: the load sees the state file. */
 	u = spooltest_make_env(id2, "a@b");
 	u->rcpts[0].state = SPOOLREC_DELIVERED;
 	assert_int_equal(
 	    spool_update(e->spool, u, spooltest_on_done, e, &error), 0);
 	spooltest_wait(e, 3);
+	assert_int_equal(e->failed, 0);
+	assert_int_equal(spooltest_count_dir(e->dir, "q"), 2); /* + .state */
 	assert_int_equal(spool_load(e->spool, id2, &r, &d, &error), 1);
 	assert_true(d.fd >= 0);
 	assert_int_equal(r->rcpts[0].state, SPOOLREC_DELIVERED);
 	assert_memory_equal(d.mem, data2, 100);
+	spool_data_close(&d);
+	spoolrec_deinit(&r);
+
+	assert_int_equal(
+	    spool_remove(e->spool, id, spooltest_on_done, e, &error), 0);
+	spooltest_wait(e, 4);
+	assert_int_equal(e->failed, 0);
+	assert_int_equal(spool_load(e->spool, id, &r, &d, &error), 0);
+	spooltest_reopen(e);
+	spool_foreach(e->spool, spooltest_on_found, &c);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.ids[0], id2);
+	assert_int_equal(spool_load(e->spool, id2, &r, &d, &error), 1);
+	assert_int_equal(r->rcpts[0].state, SPOOLREC_DELIVERED);
 	spool_data_close(&d);
 	spoolrec_deinit(&r);
 	spoolrec_deinit(&u);
@@ -276,6 +299,9 @@ static void test_group_commit(void **state)
 	assert_int_equal(st.ops, 50);
 	/* Queued before the worker ran: far fewer batches than messages. */
 	assert_true(st.batches < 50);
+	/* In the journal only; all there after a reopen. */
+	assert_int_equal(spooltest_count_dir(e->dir, "q"), 0);
+	spooltest_reopen(e);
 	assert_int_equal(spooltest_count_dir(e->dir, "q"), 50);
 }
 
@@ -383,7 +409,7 @@ int main(void)
 	                                    spooltest_teardown),
 	    cmocka_unit_test_setup_teardown(test_update_remove, spooltest_setup,
 	                                    spooltest_teardown),
-	    cmocka_unit_test_setup_teardown(test_first_load_from_memory,
+	    cmocka_unit_test_setup_teardown(test_journal_only_messages,
 	                                    spooltest_setup,
 	                                    spooltest_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, spooltest_setup,
