@@ -381,6 +381,7 @@ static void pool_maintain(void *ctx)
 	}
 	pool_keepalive(pool, now);
 	if (!TAILQ_EMPTY(&pool->wait) && ldpool_pick(pool, NULL) != NULL) {
+		ldpool_batch_form(pool);
 		/* Each waiting search once, in order: what cannot go yet
 		 * queues again at the tail (a search cancelled meanwhile
 		 * has left the queue: n bounds the loop, not the list). */

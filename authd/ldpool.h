@@ -71,6 +71,24 @@ void ldpool_dcs_changed(struct ldpool *pool);
 struct ldpool_req *ldpool_search(struct ldpool *pool,
                                  const struct ldconn_search *s,
                                  ldpool_result_cb *cb, void *ctx);
+/*
+ * The same, for a search that may travel with others (an address lookup:
+ * many arrive at once when the cache is cold). Searches waiting for the
+ * same connection at the same time, with the same base, scope, attributes
+ * and timeout, a size limit and nothing else (no paging, controls or
+ * streaming), go as one search whose filter is the OR of theirs, with the
+ * sum of their size limits; each caller gets the entries its own filter
+ * matches, decided by ldmatch_entry() (so the caller promises that its
+ * filter is ldmatch_decidable() with these attributes), cut at its own
+ * size limit (LDCONN_SIZELIMIT when cut). When that cannot be decided
+ * exactly (an entry no filter claims, an UNSURE match) or the combined
+ * search fails with a size limit or an LDAP error, each goes again alone.
+ * Other failures (timeout, lost connection after the retry) are every
+ * rider's. Fewer searches: fewer round trips, less work for the DC.
+ */
+struct ldpool_req *ldpool_search_batchable(struct ldpool *pool,
+                                           const struct ldconn_search *s,
+                                           ldpool_result_cb *cb, void *ctx);
 void ldpool_req_cancel(struct ldpool_req **req);
 
 struct ldpool_dc_stats {

@@ -52,7 +52,7 @@ struct req_slot {
 struct ldpool_req {
 	struct ldpool *pool;
 	struct ldconn_search s; /* private copy */
-	char **attrs;
+	char **attrs;           /* one block: pointers, then the names */
 	struct ldconn_value cookie;
 	ldpool_result_cb *cb;
 	void *ctx;
@@ -64,6 +64,12 @@ struct ldpool_req {
 	bool answered; /* the caller has its answer; a slow copy runs on */
 	TAILQ_ENTRY(ldpool_req) link; /* waiting queue, when queued */
 	bool queued;
+	/* Batches (ldpool_batch.c): r may travel with others in one search;
+	 * solo: a batch could not answer it, so it goes alone; batch: the
+	 * batch it rides in now, at members[batch_slot]. */
+	bool batchable, solo;
+	struct ldpool_batch *batch;
+	size_t batch_slot;
 };
 
 struct ldpool {
@@ -96,10 +102,23 @@ void ldpool_conn_failed(struct ldpool *pool, struct pool_conn *pc,
 unsigned ldpool_hedge_ms(const struct pool_dc *pdc);
 
 /* ldpool_req.c */
+/* A request, not yet queued; s is copied. */
+struct ldpool_req *ldpool_req_new(struct ldpool *pool,
+                                  const struct ldconn_search *s,
+                                  ldpool_result_cb *cb, void *ctx);
+/* Append r to the queue and start its wait timer. */
+void ldpool_req_wait(struct ldpool_req *r);
+void ldpool_req_complete(struct ldpool_req *r, const struct ldconn_result *res,
+                         const char *dc_uri);
 void ldpool_req_dispatch(struct ldpool_req *r);
 void ldpool_req_unqueue(struct ldpool_req *r);
 /* Fail a waiting search (the pool is shutting down). */
 void ldpool_req_fail(struct ldpool_req *r, enum ldconn_status status,
                      const char *reason);
+
+/* Merge the waiting batchable searches that can travel together. */
+void ldpool_batch_form(struct ldpool *pool);
+/* r (riding in a batch) is freed: leave it. */
+void ldpool_batch_leave(struct ldpool_req *r);
 
 #endif

@@ -50,12 +50,12 @@ static void req_enqueue(struct ldpool_req *r)
 
 static void req_free(struct ldpool_req *r)
 {
+	if (r->batch != NULL)
+		ldpool_batch_leave(r);
 	evloop_timer_free(&r->timer);
 	evloop_timer_free(&r->hedge);
 	for (size_t i = 0; i < 2; i++)
 		ldconn_req_cancel(&r->slot[i].creq);
-	for (size_t i = 0; r->attrs != NULL && r->attrs[i] != NULL; i++)
-		free(r->attrs[i]);
 	free(r->attrs);
 	free((char *)r->s.base);
 	free((char *)r->s.filter);
@@ -63,7 +63,7 @@ static void req_free(struct ldpool_req *r)
 	free(r);
 }
 
-static void req_complete(struct ldpool_req *r, const struct ldconn_result *res,
+void ldpool_req_complete(struct ldpool_req *r, const struct ldconn_result *res,
                          const char *dc_uri)
 {
 	r->cb(res, dc_uri, r->ctx);
@@ -75,7 +75,7 @@ void ldpool_req_fail(struct ldpool_req *r, enum ldconn_status status,
 {
 	struct ldconn_result res = {.status = status, .error = reason};
 
-	req_complete(r, &res, NULL);
+	ldpool_req_complete(r, &res, NULL);
 }
 
 static void req_wait_timeout(void *ctx)
@@ -141,7 +141,7 @@ static void req_result(const struct ldconn_result *res, void *ctx)
 	}
 	if (failed) {
 		/* Tried twice: the caller's TEMPFAIL, and no latency. */
-		req_complete(r, res, pdc->dc->uri);
+		ldpool_req_complete(r, res, pdc->dc->uri);
 		return;
 	}
 	pdc->stats.searches++;
@@ -162,7 +162,7 @@ static void req_result(const struct ldconn_result *res, void *ctx)
 		r->cb(res, pdc->dc->uri, r->ctx);
 		return;
 	}
-	req_complete(r, res, pdc->dc->uri);
+	ldpool_req_complete(r, res, pdc->dc->uri);
 }
 
 /* Send r on pc in slot i; false when the connection broke under us. */
@@ -235,9 +235,9 @@ void ldpool_req_dispatch(struct ldpool_req *r)
 	ldpool_kick(pool);
 }
 
-struct ldpool_req *ldpool_search(struct ldpool *pool,
-                                 const struct ldconn_search *s,
-                                 ldpool_result_cb *cb, void *ctx)
+struct ldpool_req *ldpool_req_new(struct ldpool *pool,
+                                  const struct ldconn_search *s,
+                                  ldpool_result_cb *cb, void *ctx)
 {
 	struct ldpool_req *r = alloc_new(struct ldpool_req);
 
@@ -250,13 +250,21 @@ struct ldpool_req *ldpool_search(struct ldpool *pool,
 	if (s->timeout_ms == 0)
 		r->s.timeout_ms = (int)pool->opts.request_timeout_ms;
 	if (s->attrs != NULL) {
-		size_t n = 0;
+		/* One block: the pointers, then the names (an address
+		 * search asks for thirty attributes or more). */
+		size_t n = 0, bytes = 0;
+		char *p;
 
 		while (s->attrs[n] != NULL)
-			n++;
-		r->attrs = alloc_array(n + 1, sizeof(char *));
-		for (size_t i = 0; i < n; i++)
-			r->attrs[i] = alloc_strdup(s->attrs[i]);
+			bytes += strlen(s->attrs[n++]) + 1;
+		r->attrs = alloc_zero((n + 1) * sizeof(char *) + bytes);
+		p = (char *)(r->attrs + n + 1);
+		for (size_t i = 0; i < n; i++) {
+			size_t len = strlen(s->attrs[i]) + 1;
+
+			r->attrs[i] = memcpy(p, s->attrs[i], len);
+			p += len;
+		}
 		r->s.attrs = (const char *const *)r->attrs;
 	}
 	if (s->page_cookie != NULL) {
@@ -267,10 +275,35 @@ struct ldpool_req *ldpool_search(struct ldpool *pool,
 	}
 	r->timer = evloop_timer_new(pool->base, req_wait_timeout, r);
 	r->hedge = evloop_timer_new(pool->base, req_hedge, r);
-	/* Never answer from inside the call: queue, and let the tick run. */
+	return r;
+}
+
+void ldpool_req_wait(struct ldpool_req *r)
+{
 	req_enqueue(r);
-	evloop_timer_start(r->timer, pool->opts.request_timeout_ms);
-	ldpool_kick(pool);
+	evloop_timer_start(r->timer, r->pool->opts.request_timeout_ms);
+	ldpool_kick(r->pool);
+}
+
+struct ldpool_req *ldpool_search(struct ldpool *pool,
+                                 const struct ldconn_search *s,
+                                 ldpool_result_cb *cb, void *ctx)
+{
+	struct ldpool_req *r = ldpool_req_new(pool, s, cb, ctx);
+
+	/* Never answer from inside the call: queue, and let the tick run. */
+	ldpool_req_wait(r);
+	return r;
+}
+
+struct ldpool_req *ldpool_search_batchable(struct ldpool *pool,
+                                           const struct ldconn_search *s,
+                                           ldpool_result_cb *cb, void *ctx)
+{
+	struct ldpool_req *r = ldpool_req_new(pool, s, cb, ctx);
+
+	r->batchable = true;
+	ldpool_req_wait(r);
 	return r;
 }
 

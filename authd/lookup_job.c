@@ -29,9 +29,11 @@
 #include "evloop.h"
 #include "ldfilter.h"
 #include "ldpool.h"
+#include "ldmatch.h"
 #include "log.h"
 #include "lookup_private.h"
 #include "sbuf.h"
+#include "str.h"
 
 /*
  * Jobs in flight by (flags, key), for joining: a tree, so that thousands
@@ -222,6 +224,8 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 		}
 		s.base = lk->gc_pool != NULL ? "" : lk->map.base_dn;
 		s.scope = LDAP_SCOPE_SUBTREE;
+		if (lk->addr_attrs != NULL)
+			s.attrs = (const char *const *)lk->addr_attrs;
 		s.filter = filter;
 		lookup_trace(j, "search base=\"%s\" filter=%s", s.base, filter);
 		s.size_limit = 2; /* two owners is an error, not a choice */
@@ -250,10 +254,15 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 	}
 	j->searches++;
 	lk->stats.searches++;
-	t->req = ldpool_search(t->kind == TASK_ADDR && lk->gc_pool != NULL
-	                           ? lk->gc_pool
-	                           : lk->pool,
-	                       &s, done, t);
+	if (t->kind == TASK_ADDR && lk->batch_addr &&
+	    str_is_printable_ascii(t->addr, strlen(t->addr)))
+		t->req = ldpool_search_batchable(
+		    lk->gc_pool != NULL ? lk->gc_pool : lk->pool, &s, done, t);
+	else
+		t->req = ldpool_search(
+		    t->kind == TASK_ADDR && lk->gc_pool != NULL ? lk->gc_pool
+		                                                : lk->pool,
+		    &s, done, t);
 	free(filter);
 	free(range);
 }
@@ -574,6 +583,28 @@ static const char *keep(struct lookup *lk, const char *s)
 	return lk->strings[lk->n_strings++];
 }
 
+/* Can address searches travel together: can ldmatch decide the recipient
+ * filter on the entries read? They read the filter's attributes too, for
+ * that. (A template with substrings cannot: each of its searches goes
+ * alone.) */
+static bool batchable(struct lookup *lk)
+{
+	const char *error;
+	char *sample;
+	bool ok;
+
+	if (lk->map.recipient_filter == NULL || lk->dm == NULL ||
+	    ldfilter_expand(lk->map.recipient_filter, "user@example.org", 16,
+	                    &sample, &error) < 0)
+		return false;
+	lk->addr_attrs =
+	    ldmatch_names_add(dirmap_recipient_attrs(lk->dm), sample);
+	ok = ldmatch_decidable(sample, (const char *const *)lk->addr_attrs);
+	free(sample);
+	log_debug("lookup", "event=address_batches on=%s", ok ? "yes" : "no");
+	return ok;
+}
+
 struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
                           struct ldpool *gc_pool, struct domains *domains,
                           const struct dirmap *dm, const struct lookup_map *map)
@@ -590,6 +621,7 @@ struct lookup *lookup_new(struct event_base *base, struct ldpool *pool,
 	lk->map = *map;
 	lk->map.base_dn = keep(lk, map->base_dn != NULL ? map->base_dn : "");
 	lk->map.recipient_filter = keep(lk, map->recipient_filter);
+	lk->batch_addr = batchable(lk);
 	if (lk->map.max_expansion == 0)
 		lk->map.max_expansion = 10000;
 	if (lk->map.max_hops == 0)
@@ -620,6 +652,7 @@ void lookup_deinit(struct lookup **lkp)
 		lookup_job_finish(j);
 	}
 	cache_deinit(&lk->cache);
+	ldmatch_names_free(lk->addr_attrs);
 	for (size_t i = 0; i < lk->n_strings; i++)
 		free(lk->strings[i]);
 	free(lk->strings);

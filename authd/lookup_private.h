@@ -108,6 +108,8 @@ struct lookup {
 	uint64_t inval_seq;    /* bumped by each invalidation and flush */
 	bool watched;          /* directory changes are followed */
 	bool deletions_unseen; /* ... but not deletions (AD, no right) */
+	bool batch_addr;       /* address searches may share one (ldpool.h) */
+	char **addr_attrs;     /* what they read: the filter's attributes too */
 	LIST_HEAD(, job) jobs;
 	void *job_tree; /* the same jobs by (flags, key): lookup_job.c */
 	struct lookup_stats stats;

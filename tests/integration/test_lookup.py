@@ -323,6 +323,83 @@ class LookupTest(unittest.TestCase):
         self.assertEqual(after["lookups"] - before["lookups"], 50)
         self.assertEqual(shared, 49, (before, after))
 
+    def test_cold_lookups_arriving_together_share_searches(self):
+        """Distinct addresses asked at once travel in shared searches (the
+        OR of their filters), and each still gets exactly its own answer:
+        by mail, by alias, in capitals, with a +detail, unknown, and one
+        address two objects claim (TEMPFAIL, never a pick)."""
+        users = self.info["users"][2100:2112]
+        dup = self.info["duplicate"]
+        dom = self.info["domain"]
+        cases = []  # (address, expected verb, expected dests)
+        for u in users[:6]:
+            cases.append((u["mail"], "OK", [(u["mail"], u["mailhost"])]))
+        for u in users[6:9]:
+            a = u["aliases"][0]
+            cases.append((a, "OK", [(a, u["mailhost"])]))
+        u = users[9]
+        up = u["mail"].split("@")[0].upper() + "@" + dom  # the domain comes back lowercased
+        cases.append((u["mail"].upper(), "OK", [(up, u["mailhost"])]))
+        u = users[10]
+        local, d = u["mail"].split("@")
+        plus = "%s+batch@%s" % (local, d)
+        cases.append((plus, "OK", [(plus, u["mailhost"])]))
+        for i in range(4):
+            cases.append(("batch-nobody-%d@%s" % (i, dom), "NOTFOUND", []))
+        cases.append((dup["address"], "TEMPFAIL", []))
+        self.authd.ctl("flush")
+        mark = SlapdLog(self.slapd)
+        with self.authd.client() as c:
+            got = c.ask_many([("LOOKUP", i + 1, {"addr": a, "context": "mx"})
+                              for i, (a, _, _) in enumerate(cases)])
+        for i, (a, verb, dests) in enumerate(cases):
+            m = got[i + 1]
+            self.assertEqual(m.verb, verb, "%s: %r" % (a, m))
+            if verb == "OK":
+                self.assertEqual(sorted(m.dests()), sorted(dests), "%s: %r" % (a, m))
+        filters = mark.filters()
+        shared = [f for f in filters if f.count("(mail=") > 1]
+        self.assertTrue(shared, "no search answered two addresses:\n" + "\n".join(filters))
+        # 18 lookups; the +detail one needs a second search for its base
+        self.assertLess(len(filters), 12, "\n".join(filters))
+        # and the same answers again, one at a time, from the cache
+        for a, verb, dests in cases:
+            if verb == "OK":
+                r = self.authd.lookup(a)
+                self.assertEqual(sorted(r.dests), sorted(dests), describe(r))
+
+    def test_shared_search_cut_by_its_size_limit_goes_alone(self):
+        """Nine objects claim one address: the shared search's size limit
+        (the sum of each lookup's two) cuts it, so its answer is not shared
+        out; each lookup asks again alone and gets its own answer (the
+        claimed address TEMPFAIL, the others OK)."""
+        dom = self.info["domain"]
+        mh = self.info["users"][0]["mailhost"]
+        many = "batch-many@" + dom
+        self.slapd.add_ldif("\n".join(
+            "dn: uid=batch-many-%d,%s\nobjectClass: inetOrgPerson\n"
+            "objectClass: inetLocalMailRecipient\nuid: batch-many-%d\ncn: b\nsn: b\n"
+            "mail: batch-many-%d@%s\nmailLocalAddress: %s\nmailHost: %s\n"
+            % (i, self.info["people_dn"], i, i, dom, many, mh) for i in range(9)))
+        users = self.info["users"][2200:2203]
+        cases = [(many, "TEMPFAIL", [])]
+        cases += [(u["mail"], "OK", [(u["mail"], u["mailhost"])]) for u in users]
+        self.authd.ctl("flush")
+        mark = SlapdLog(self.slapd)
+        with self.authd.client() as c:
+            got = c.ask_many([("LOOKUP", i + 1, {"addr": a, "context": "mx"})
+                              for i, (a, _, _) in enumerate(cases)])
+        for i, (a, verb, dests) in enumerate(cases):
+            self.assertEqual(got[i + 1].verb, verb, "%s: %r" % (a, got[i + 1]))
+            self.assertEqual(sorted(got[i + 1].dests()), sorted(dests))
+        filters = mark.filters()
+        self.assertTrue([f for f in filters if f.count("(mail=") > 1],
+                        "the lookups did not travel together:\n" + "\n".join(filters))
+        for a, _, _ in cases:
+            alone = "(|(mail=%s)(mailLocalAddress=%s))" % (a, a)
+            self.assertIn(alone, filters, "%s was not asked again alone:\n%s"
+                          % (a, "\n".join(filters)))
+
     def test_flush_empties_the_cache(self):
         u = self.info["users"][1003]
         self.lookup_ok(u["mail"], [(u["mail"], u["mailhost"])])

@@ -156,7 +156,7 @@ class Slapd:
         g = ["dn: cn=config", "objectClass: olcGlobal", "cn: config",
              "olcPidFile: %s/slapd.pid" % self.dir,
              "olcArgsFile: %s/slapd.args" % self.dir,
-             "olcLogLevel: stats",
+             "olcLogLevel: none",  # -d stats logs to stderr; no syslog here
              'olcAuthzRegexp: {0}"^cn=dirmx-svc$" "%s"' % self.svc_dn]
         if self.tls:
             g += ["olcTLSCACertificateFile: %s" % self.ca.cert,
