@@ -468,7 +468,8 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 			op_fail(op, "rename", errno);
 		break;
 	case SPOOL_OP_REMOVE:
-		spool_journal_live_del(s, op->id);
+		if (spool_journal_live_del(s, op->id))
+			return true; /* only the journal had it */
 		if (unlinkat(s->q_fd, op->id, 0) < 0 && errno != ENOENT) {
 			op_fail(op, "unlink", errno);
 			return false;

@@ -478,20 +478,21 @@ void spool_journal_live_add(struct spool *s, const char *id)
 	j->nlive++;
 }
 
-void spool_journal_live_del(struct spool *s, const char *id)
+bool spool_journal_live_del(struct spool *s, const char *id)
 {
 	struct spool_journal *j = &s->journal;
 	bool found;
 	size_t at;
 
 	if (j->nlive == 0)
-		return;
+		return false;
 	at = live_pos(j, id, &found);
 	if (!found)
-		return;
+		return false;
 	memmove(j->live + at, j->live + at + 1,
 	        (j->nlive - at - 1) * sizeof(*j->live));
 	j->nlive--;
+	return true;
 }
 
 /* The file of a journal-only message, from its record: through tmp/,

@@ -189,7 +189,8 @@ void spool_recent_clear(struct spool *s);
 
 /* Worker: id is held by the journal alone, or no longer. */
 void spool_journal_live_add(struct spool *s, const char *id);
-void spool_journal_live_del(struct spool *s, const char *id);
+/* true when id was there (then it has no file in q/, nor a state file) */
+bool spool_journal_live_del(struct spool *s, const char *id);
 
 /* spool_commit.c: start and stop the worker and its notify event. */
 int spool_worker_start(struct spool *s, const char **error_r);
