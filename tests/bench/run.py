@@ -139,6 +139,24 @@ def system_busy():
     return sum(v[:8]) - idle, sum(v[:8])
 
 
+def settle(max_s=5.0):
+    """Before a run: write back what earlier runs left dirty (another MTA's
+    queue files, logs) and wait until the machine is quiet (under 15 %
+    busy over 0.25 s, at most max_s), so that a run does not pay for the
+    one before it: the repeats of a shape are then comparable. Returns the
+    seconds waited."""
+    t0 = time.monotonic()
+    os.sync()
+    while time.monotonic() - t0 < max_s:
+        b0 = system_busy()
+        time.sleep(0.25)
+        b1 = system_busy()
+        total = b1[1] - b0[1]
+        if total > 0 and (b1[0] - b0[0]) / total < 0.15:
+            break
+    return time.monotonic() - t0
+
+
 class Sampler:
     """Peak PSS of a process tree, sampled every 100 ms."""
 
@@ -708,6 +726,7 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
     loadgen prints."""
     rcpt_file = files["group"] if group else files["users"]
     delivers = hasattr(mta, "queue_state")
+    settled_s = settle()
     if delivers:
         mta.begin_run()
     busy0 = system_busy()
@@ -811,6 +830,7 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
         "loadgen_and_script_cpu_s": own1 - own0,
         "other_cpu_busy_frac": max(0.0, others / ((tb1 - tb0) * NCPU)),
         "wall_s": lg["wall_s"],
+        "settle_s": settled_s,
     }
     if r["failed_sessions"] or r["tempfailed"] or r["rejected"]:
         log("  warning: %s %s: %s" % (mta.name, variant, lg["first_error"]))
