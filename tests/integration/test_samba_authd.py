@@ -555,7 +555,15 @@ class SambaAuthdTest(unittest.TestCase):
             tls="none", ca_file=None, allow_plaintext_bind="yes"))
         self.assertTrue(a.wait_log(r"event=dc_down .*Strong\(er\) authentication required",
                                    15), a.log())
-        tab = a.dc()
+        # each DC refuses in its own time (the second is tried once the
+        # first failed): wait until every row says so
+        deadline = time.monotonic() + 30
+        while True:
+            tab = a.dc()
+            if (tab.rows and all(r["state"] == "down" for r in tab.rows)) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         self.assertTrue(tab.rows, tab.text)
         for r in tab.rows:
             self.assertEqual(r["state"], "down", tab.text)

@@ -377,7 +377,8 @@ role = mx
             c.sendmail("someone@example.org", [rcpt],
                        "From: <someone@example.org>\r\nTo: <%s>\r\n"
                        "Subject: package test\r\n\r\nThrough the package.\r\n" % rcpt)
-        got = wait_for(lambda: [t for t in sink.txns() if rcpt in t.rcpts], timeout=30)
+        got = wait_for(lambda: [t for t in sink.txns() if rcpt in t.rcpts and t.data is not None],
+                       timeout=30)
         self.assertTrue(got, "the sink got nothing:\n" + self.lab.log_text("routerd")[-3000:])
         self.assertIn(b"Through the package.", got[0].data)
         r = self.chroot("dirmxctl", "queue")
