@@ -18,6 +18,7 @@ One routerd, one listener per filter:
     connrej  -> refuses every connection (554 at SMFIC_CONNECT)
     stall    -> never answers end of message, content_timeout 2s (tempfail)
     editacc  -> the "edit" filter again, with default_action accept
+    two      -> "edit2" (another "edit" filter), then "edit"
 """
 
 import os
@@ -122,12 +123,15 @@ class MilterTest(unittest.TestCase):
             cls.lean = FakeMilter(dl.lab, "lean")
             cls.connrej = FakeMilter(dl.lab, "connrej")
             cls.stall = FakeMilter(dl.lab, "stall")
+            cls.edit2 = FakeMilter(dl.lab, "edit")
             cls.ports = {n: free_port() for n in ("down", "silent", "closer", "garbage",
-                                                  "lean", "connrej", "stall", "editacc")}
+                                                  "lean", "connrej", "stall", "editacc",
+                                                  "two")}
             extra = "milters = edit\n"
             for name in cls.ports:
                 extra += ("\n[listener %s]\naddress = 127.0.0.1:%d\nrole = mx\n"
-                          "milters = %s\n" % (name, cls.ports[name], name))
+                          "milters = %s\n" % (name, cls.ports[name],
+                                               "edit2, edit" if name == "two" else name))
             extra += """
 [milter edit]
 socket = %s
@@ -162,9 +166,12 @@ content_timeout = 2s
 [milter editacc]
 socket = %s
 default_action = accept
+
+[milter edit2]
+socket = %s
 """ % (cls.edit.socket, FakeMilter.down_socket(), cls.silent.socket,
        cls.closer.socket, cls.garbage.socket, cls.lean.socket, cls.connrej.socket,
-       cls.stall.socket, cls.edit.socket)
+       cls.stall.socket, cls.edit.socket, cls.edit2.socket)
             with open(dl.conf, "a") as f:
                 f.write(extra)
             dl.start_authd()
@@ -438,6 +445,40 @@ default_action = accept
             del self.edit.replies[("unknown", "XFILTERME")]
         self.assertIn("XFOO some argument", self.edit.unknown)
         self.assertIn("XFILTERME now", self.edit.unknown)
+
+    def test_step_two_filters_in_order_first_refusal_wins(self):
+        # Each RCPT goes to edit2, then edit; a refusal by edit2 is the
+        # reply and edit is not asked; edit's refusal comes after edit2
+        # agreed.
+        dl = self.dl
+        self.edit2.replies[("rcpt", dl.user(20))] = reply("550 5.7.1 edit2 says no")
+        self.edit.replies[("rcpt", dl.user(22))] = reply("550 5.7.1 edit says no")
+        d = Dialogue(self.ports["two"])
+        try:
+            self.assertEqual(d.cmd("EHLO client.test")[0], 250)
+            got = d.pipeline(["MAIL FROM:<%s>" % dl.user(2),
+                              "RCPT TO:<%s>" % dl.user(20),
+                              "RCPT TO:<%s>" % dl.user(22),
+                              "RCPT TO:<%s>" % dl.user(24),
+                              "DATA"])
+            self.assertEqual(got, [(250, "2.1.0 Ok"), (550, "5.7.1 edit2 says no"),
+                                   (550, "5.7.1 edit says no"), (250, "2.1.5 Ok"),
+                                   (354, "End data with <CR><LF>.<CR><LF>")])
+            d.sock.sendall(message(dl.user(2), dl.user(24), "two filters", "two1").encode())
+            self.assertEqual(d.read()[0], 250)
+            d.cmd("QUIT")
+        finally:
+            d.close()
+            del self.edit2.replies[("rcpt", dl.user(20))]
+            del self.edit.replies[("rcpt", dl.user(22))]
+        m2, m1 = self.seen(self.edit2, "two1"), self.seen(self.edit, "two1")
+        self.assertEqual(m2["rcpts"], ["<%s>" % a for a in (dl.user(20), dl.user(22),
+                                                            dl.user(24))])
+        self.assertEqual(m1["rcpts"], ["<%s>" % a for a in (dl.user(22), dl.user(24))])
+        t = self.delivered("two1")
+        self.assertEqual(t[0].rcpts, [dl.user(24)])
+        # both changed the message, edit2's change seen by edit
+        self.assertEqual(t[0].header("Subject"), "[filtered] [filtered] two filters")
 
     # -- failures: the default action, a log line, no hang -----------------
     def fault(self, name, subject, rcpt=None, port=None):
