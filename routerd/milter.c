@@ -191,6 +191,12 @@ static void advance(struct milter_conv *c)
 			return;
 		}
 		next_content(c);
+		if (c->data_only) {
+			/* DATA at the DATA command: the rest comes later. */
+			c->step = S_DATA;
+			verdict(c, MILTER_CONTINUE, NULL);
+			return;
+		}
 		if (c->step == S_BODY && sent &&
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) >=
 		        OUT_LOWAT) {
@@ -251,6 +257,7 @@ void milter_mail(struct milter_conv *c, const char *from)
 	free(c->mail_addr);
 	c->mail_addr = alloc_strdup(from);
 	c->quiet_msg = false;
+	c->data_sent = false;
 	c->in_msg = c->phase != P_FAILED;
 	ask(c, S_MAIL);
 }
@@ -267,12 +274,20 @@ void milter_unknown(struct milter_conv *c, const char *line)
 	ask(c, S_UNKNOWN);
 }
 
+void milter_data(struct milter_conv *c)
+{
+	c->data_only = true;
+	c->data_sent = true;
+	ask(c, S_DATA);
+}
+
 void milter_message(struct milter_conv *c, const struct milter_content *m)
 {
 	c->content = *m;
 	c->idx = 0;
 	c->body_off = 0;
-	ask(c, S_DATA);
+	c->data_only = false;
+	ask(c, c->data_sent ? S_HEADER : S_DATA);
 }
 
 void milter_abort(struct milter_conv *c)
@@ -284,6 +299,7 @@ void milter_abort(struct milter_conv *c)
 	}
 	c->in_msg = false;
 	c->quiet_msg = false;
+	c->data_sent = false;
 	free(c->mail_addr);
 	c->mail_addr = NULL;
 }
@@ -365,7 +381,7 @@ static void on_reply(struct milter_conv *c, char cmd, const unsigned char *p,
 		arm(c, step_timeout(c));
 		return;
 	case MILTER_R_CONTINUE:
-		if (c->step < S_DATA || c->step == S_EOB) {
+		if (c->step < S_DATA || c->step == S_EOB || c->data_only) {
 			verdict(c, MILTER_CONTINUE, NULL);
 			return;
 		}

@@ -6,7 +6,7 @@
  * address or "localhost", or unix:/PATH) and negotiates version 6
  * (actions and protocol steps, milter_proto.h). The session then asks the
  * filter about each step as its SMTP dialogue reaches it: the connection,
- * HELO, MAIL, each RCPT, an unknown command, and the message (DATA, the
+ * HELO, MAIL, each RCPT, an unknown command, DATA, and the message (the
  * header fields, end of header, the body in chunks of at most 65,535
  * octets read from the source as they are sent, never the whole body in
  * memory, and end of body). Each step goes with its macros; done() answers
@@ -127,6 +127,9 @@ void milter_mail(struct milter_conv *c, const char *from);
 void milter_rcpt(struct milter_conv *c, const char *rcpt);
 /* A command line the server does not implement, as the client sent it. */
 void milter_unknown(struct milter_conv *c, const char *line);
+/* DATA at the DATA command; the message at its end (DATA first when it
+ * was not asked at the command, as with BDAT). */
+void milter_data(struct milter_conv *c);
 void milter_message(struct milter_conv *c, const struct milter_content *m);
 void milter_abort(struct milter_conv *c);
 void milter_close(struct milter_conv **c);

@@ -46,6 +46,8 @@ struct milter_conv {
 	bool quiet_conn;   /* ACCEPT at connect or HELO */
 	bool quiet_msg;    /* ACCEPT or DISCARD in this message */
 	bool in_msg;       /* MAIL went out, end of body did not */
+	bool data_sent;    /* DATA went out at the DATA command */
+	bool data_only;    /* the ask is DATA alone */
 	char *arg;         /* HELO, RCPT, unknown line; client name */
 	char *client_addr; /* NULL: unknown */
 	uint16_t client_port;

@@ -262,15 +262,37 @@ void session_bdat_chunk_done(struct session *s)
 	message_end(s);
 }
 
+static void payload_refused(struct session *s, const struct smtpcmd *c,
+                            size_t pipelined);
+
+static void data_start(struct session *s)
+{
+	session_start_data(s, false);
+	io_printf(s->io, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	s->phase = PHASE_DATA;
+}
+
+/* The mail filters answered DATA. Refused (the reply is out): what the
+ * client sent behind DATA is still in the input, unread, as the session
+ * read nothing while it waited. */
+static void data_after(struct session *s, bool ok)
+{
+	struct smtpcmd c = {.verb = SMTPCMD_DATA};
+
+	if (ok)
+		data_start(s);
+	else
+		payload_refused(s, &c, sbuf_len(io_input(s->io)));
+}
+
 static void do_data(struct session *s, const struct smtpcmd *c)
 {
 	if (c->arg_len != 0) {
 		session_reply(s, 501, "5.5.4", "DATA takes no argument");
 		return;
 	}
-	session_start_data(s, false);
-	io_printf(s->io, "354 End data with <CR><LF>.<CR><LF>\r\n");
-	s->phase = PHASE_DATA;
+	if (!session_milter_data(s, data_after))
+		data_start(s);
 }
 
 /*
@@ -473,7 +495,7 @@ void session_command(struct session *s, const char *line, size_t len,
 		break;
 	case SMTPCMD_DATA:
 		do_data(s, &c);
-		if (s->phase != PHASE_DATA)
+		if (s->phase != PHASE_DATA && s->phase != PHASE_WAIT)
 			payload_refused(s, &c, pipelined);
 		break;
 	case SMTPCMD_BDAT:

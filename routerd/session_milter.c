@@ -2,8 +2,8 @@
  * session_milter - a listener's mail filters (milter.h) in the SMTP
  * dialogue: one conversation per filter, opened when the client connects
  * and asked at each step as the client reaches it, the connection, HELO,
- * MAIL, each RCPT, an unknown command; the message itself is asked at its
- * end (session_milter_eom.c).
+ * MAIL, each RCPT, DATA, an unknown command; the message itself is asked
+ * at its end (session_milter_eom.c).
  *
  * The reply to a command waits for the filters' answer to its step: each
  * filter in the listener's order, the first refusal wins and is the reply
@@ -94,6 +94,8 @@ static const char *ask_name(enum sm_ask a)
 		return "rcpt";
 	case SM_ASK_UNKNOWN:
 		return "unknown";
+	case SM_ASK_DATA:
+		return "data";
 	default:
 		return "message";
 	}
@@ -149,6 +151,9 @@ static void ask_next(struct session_milter *m)
 			return;
 		case SM_ASK_UNKNOWN:
 			milter_unknown(c, m->arg);
+			return;
+		case SM_ASK_DATA:
+			milter_data(c);
 			return;
 		default:
 			return;
@@ -412,6 +417,11 @@ bool session_milter_rcpt(struct session *s, const char *rcpt,
 		return false;
 	io_hold_output(s->io, true);
 	return true;
+}
+
+bool session_milter_data(struct session *s, session_milter_after *after)
+{
+	return ask(s, SM_ASK_DATA, "", 0, after);
 }
 
 bool session_milter_unknown(struct session *s, const char *line, size_t len,

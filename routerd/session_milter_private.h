@@ -19,6 +19,7 @@ enum sm_ask {
 	SM_ASK_MAIL,
 	SM_ASK_RCPT,
 	SM_ASK_UNKNOWN,
+	SM_ASK_DATA,
 	SM_ASK_MESSAGE,
 };
 

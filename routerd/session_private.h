@@ -196,6 +196,8 @@ bool session_milter_mail(struct session *s, const char *from,
                          session_milter_after *after);
 bool session_milter_rcpt(struct session *s, const char *rcpt,
                          session_milter_after *after);
+/* DATA (the command; BDAT leaves it to the end of the message). */
+bool session_milter_data(struct session *s, session_milter_after *after);
 /* An unknown command line: false when no filter is asked; else e is the
  * reply unless a filter refuses it with its own. */
 bool session_milter_unknown(struct session *s, const char *line, size_t len,

@@ -28,8 +28,9 @@ misbehaves on purpose where a real filter cannot be made to:
     "stall"    answers every step but end of message.
 
 Every mode but "silent" also answers the envelope steps as a test
-scripts them: fm.replies[("helo"|"mail"|"rcpt", name or address)] or
-fm.replies[("unknown", VERB)] is the packet sent instead of CONTINUE
+scripts them: fm.replies[("helo"|"mail"|"rcpt", name or address)],
+fm.replies[("data", sender)] or fm.replies[("unknown", VERB)] is the
+packet sent instead of CONTINUE
 (reply(code_text) makes a REPLYCODE, TEMPFAIL is _packet(b"t")); an
 address in fm.die_after_rcpt makes it close the connection right after
 answering that RCPT. fm.unknown lists the SMFIC_UNKNOWN lines it saw.
@@ -178,6 +179,9 @@ class FakeMilter:
                     msg["from"] = _cstrings(payload)[0]
                     msg["rcpts"] = []
                     conn.sendall(self.replies.get(("mail", msg["from"].strip("<>")),
+                                                  _packet(b"c")))
+                elif cmd == b"T":
+                    conn.sendall(self.replies.get(("data", msg.get("from", "").strip("<>")),
                                                   _packet(b"c")))
                 elif cmd == b"U":
                     line = _cstrings(payload)[0]

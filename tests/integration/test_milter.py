@@ -446,6 +446,42 @@ socket = %s
         self.assertIn("XFOO some argument", self.edit.unknown)
         self.assertIn("XFILTERME now", self.edit.unknown)
 
+    def test_step_tempfail_at_data(self):
+        # A filter's answer to DATA (greylisting at DATA, say) is the
+        # reply to the DATA command, before any body; with BDAT, whose
+        # chunk follows its command at once, it is the reply to the
+        # message.
+        dl = self.dl
+        self.edit.replies[("data", dl.user(26))] = tempfail()
+        d = Dialogue(dl.mx)
+        try:
+            self.assertEqual(d.cmd("EHLO client.test")[0], 250)
+            self.assertEqual(d.cmd("MAIL FROM:<%s>" % dl.user(26))[0], 250)
+            self.assertEqual(d.cmd("RCPT TO:<%s>" % dl.user(0))[0], 250)
+            code, text = d.cmd("DATA")
+            self.assertEqual(code, 451, text)
+            self.assertTrue(text.startswith("4.7.1"), text)
+            self.assertEqual(d.cmd("RSET")[0], 250)
+            self.assertEqual(d.cmd("MAIL FROM:<%s>" % dl.user(26))[0], 250)
+            self.assertEqual(d.cmd("RCPT TO:<%s>" % dl.user(0))[0], 250)
+            body = message(dl.user(26), dl.user(0), "bdat", "step-data2")[:-3].encode()
+            d.sock.sendall(b"BDAT %d LAST\r\n" % len(body) + body)
+            code, text = d.read()
+            self.assertEqual(code, 451, text)
+            # another sender goes through DATA
+            self.assertEqual(d.cmd("MAIL FROM:<%s>" % dl.user(2))[0], 250)
+            self.assertEqual(d.cmd("RCPT TO:<%s>" % dl.user(0))[0], 250)
+            self.assertEqual(d.cmd("DATA")[0], 354)
+            d.sock.sendall(message(dl.user(2), dl.user(0), "data ok", "step-data3").encode())
+            self.assertEqual(d.read()[0], 250)
+            d.cmd("QUIT")
+        finally:
+            d.close()
+            del self.edit.replies[("data", dl.user(26))]
+        self.assertTrue([ln for ln in dl.events(event="milter_refused") if "step=data" in ln])
+        self.not_delivered("step-data2")
+        self.assertEqual(len(self.delivered("step-data3")), 1)
+
     def test_step_two_filters_in_order_first_refusal_wins(self):
         # Each RCPT goes to edit2, then edit; a refusal by edit2 is the
         # reply and edit is not asked; edit's refusal comes after edit2
@@ -517,13 +553,13 @@ socket = %s
 
     def test_fault_filter_dies_between_rcpt_and_data(self):
         # The filter answers RCPT, then closes. default_action tempfail:
-        # the message is refused with 451 at its end (the client keeps it
-        # and retries), no hang.
+        # DATA is refused with 451 (the client keeps the message and
+        # retries), no hang.
         dl = self.dl
         self.edit.die_after_rcpt = {dl.user(16)}
         code, text, step, line = self.fault("edit", "fault-die1", rcpt=dl.user(16),
                                             port=dl.mx)
-        self.assertEqual((code, step), (451, "eom"), text)
+        self.assertEqual((code, step), (451, "data"), text)
         self.assertIn("4.7.1", text)
         self.assertIn("action=tempfail", line)
         self.not_delivered("fault-die1")
