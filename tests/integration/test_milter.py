@@ -482,6 +482,28 @@ socket = %s
         self.not_delivered("step-data2")
         self.assertEqual(len(self.delivered("step-data3")), 1)
 
+    def test_step_refused_data_with_the_body_behind_it(self):
+        # A client that sent its body right behind a DATA the filter
+        # refuses: the body is never read as commands (DESIGN.md
+        # invariant 7), the session ends with a synchronization error.
+        dl = self.dl
+        self.edit.replies[("data", dl.user(28))] = reply("554 5.7.1 the fake refuses DATA")
+        d = Dialogue(dl.mx)
+        try:
+            self.assertEqual(d.cmd("EHLO client.test")[0], 250)
+            self.assertEqual(d.cmd("MAIL FROM:<%s>" % dl.user(28))[0], 250)
+            self.assertEqual(d.cmd("RCPT TO:<%s>" % dl.user(0))[0], 250)
+            d.sock.sendall(b"DATA\r\nMAIL FROM:<x@dirmx.test>\r\nRCPT TO:<%s>\r\n"
+                           b"Subject: sneaked\r\n\r\n.\r\n" % dl.user(0).encode())
+            self.assertEqual(d.read(), (554, "5.7.1 the fake refuses DATA"))
+            code, text = d.read()
+            self.assertEqual(code, 554, text)
+            self.assertIn("synchronization", text)
+        finally:
+            d.close()
+            del self.edit.replies[("data", dl.user(28))]
+        self.assertTrue([ln for ln in dl.events(event="sync_error")])
+
     def test_step_two_filters_in_order_first_refusal_wins(self):
         # Each RCPT goes to edit2, then edit; a refusal by edit2 is the
         # reply and edit is not asked; edit's refusal comes after edit2
