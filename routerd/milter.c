@@ -1,22 +1,23 @@
 /*
- * milter - one conversation with a mail filter, over a bufferevent in
- * routerd's loop; see milter.h. The packets are milter_proto's.
+ * milter - one filter's conversation with one SMTP session, over a
+ * bufferevent in routerd's loop; see milter.h. The packets are
+ * milter_proto's.
  *
  * Every step is: its macros, its packet, then (unless the filter said it
  * needs to answer none of that kind) wait for the answer under the step's
  * deadline. Body chunks that need no answer are sent as the socket drains,
- * so at most one chunk waits in memory.
+ * so at most one chunk waits in memory. Answers reach done() through a
+ * zero timer, never from inside a read: the session may close the
+ * conversation from done().
  */
-#include "milter.h"
+#include "milter_private.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -30,118 +31,100 @@
 /* Keep sending body chunks that need no answer while less than this
  * waits in the socket's output. */
 #define OUT_LOWAT (64u * 1024)
-#define MAX_MACROS 32
 
-enum step {
-	S_CONNECTING,
-	S_OPTNEG,
-	S_CONNECT,
-	S_HELO,
-	S_MAIL,
-	S_RCPT,
-	S_DATA,
-	S_HEADER,
-	S_EOH,
-	S_BODY,
-	S_EOB,
-};
-
-static const char *const step_names[] = {
-    "connecting", "negotiation", "connect", "helo", "mail", "rcpt",
-    "data",       "header",      "eoh",     "body", "eom",
-};
-
-/* Postfix's default macros of each stage (milter_*_macros). */
-static const char *const default_macros[MILTER_STAGE_COUNT] = {
-    [MILTER_STAGE_CONNECT] = "j {daemon_name} {daemon_addr} v _ "
-                             "{client_addr} {client_name} {client_port}",
-    [MILTER_STAGE_HELO] = "{tls_version} {cipher} {cipher_bits} "
-                          "{cert_subject} {cert_issuer}",
-    [MILTER_STAGE_MAIL] = "i {auth_type} {auth_authen} {auth_author} "
-                          "{mail_addr} {mail_host} {mail_mailer}",
-    [MILTER_STAGE_RCPT] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-    [MILTER_STAGE_DATA] = "i",
-    [MILTER_STAGE_EOM] = "i",
-    [MILTER_STAGE_EOH] = "i",
-};
-
-struct milter_conv {
-	struct bufferevent *bev;
-	struct evloop_timer *timer;
-	char *name;
-	unsigned connect_ms, command_ms, content_ms;
-	struct milter_source src;
-	milter_edit_cb *edit;
-	milter_done_cb *done;
-	void *ctx;
-	enum step step;
-	size_t idx;        /* the RCPT or header field being sent */
-	uint64_t body_off; /* body octets sent */
-	bool waiting;      /* an answer is due */
-	bool draining;     /* body chunks wait for the socket to drain */
-	const char *pending_error; /* failed inside milter_start() */
-	uint32_t actions, protocol;
-	char *symlists[MILTER_STAGE_COUNT];
-	struct sbuf *out;
-	unsigned char *chunk;
-	struct milter_result res;
-	size_t refused;               /* recipients refused at RCPT */
-	struct milter_result refusal; /* the last such refusal */
-	char error[256];
-};
-
-static void conv_free(struct milter_conv *c)
+static void close_socket(struct milter_conv *c, char last)
 {
 	if (c->bev != NULL) {
-		/* A last QUIT if the socket takes it now; the filter copes
+		/* A last word if the socket takes it now; the filter copes
 		 * with a plain close as well. */
-		unsigned char quit[5] = {0, 0, 0, 1, MILTER_CMD_QUIT};
+		unsigned char pkt[5] = {0, 0, 0, 1, (unsigned char)last};
 		struct evbuffer *o = bufferevent_get_output(c->bev);
 		evutil_socket_t fd = bufferevent_getfd(c->bev);
 
-		if (c->step > S_OPTNEG && fd >= 0) {
-			evbuffer_add(o, quit, sizeof(quit));
+		if (last != 0 && c->phase == P_READY && fd >= 0) {
+			evbuffer_add(o, pkt, sizeof(pkt));
 			(void)evbuffer_write(o, fd);
 		}
 		bufferevent_free(c->bev);
+		c->bev = NULL;
 	}
+}
+
+void milter_close(struct milter_conv **cp)
+{
+	struct milter_conv *c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	if (c->in_msg && c->bev != NULL && c->phase == P_READY) {
+		unsigned char abort_pkt[5] = {0, 0, 0, 1, MILTER_CMD_ABORT};
+
+		bufferevent_write(c->bev, abort_pkt, sizeof(abort_pkt));
+	}
+	close_socket(c, MILTER_CMD_QUIT);
 	evloop_timer_free(&c->timer);
+	evloop_timer_free(&c->answer);
 	for (size_t i = 0; i < MILTER_STAGE_COUNT; i++)
 		free(c->symlists[i]);
-	free(c->res.rcpt_refused);
 	sbuf_deinit(&c->out);
 	free(c->chunk);
+	free(c->arg);
+	free(c->client_addr);
+	free(c->mail_addr);
 	free(c->name);
 	free(c);
 }
 
-/* Report and end. Returns false: c is gone. */
-static bool finish(struct milter_conv *c)
+/* The ask is answered (c->res): done() from the loop. */
+static void answer(struct milter_conv *c)
 {
-	c->res.step = step_names[c->step];
-	c->done(c->ctx, &c->res);
-	conv_free(c);
-	return false;
+	c->waiting = c->draining = false;
+	evloop_timer_stop(c->timer);
+	c->res.step = milter_step_names[c->step];
+	c->answered = true;
+	evloop_timer_start(c->answer, 0);
 }
 
-static bool fail(struct milter_conv *c, const char *fmt, ...)
+static void on_answer(void *arg)
+{
+	struct milter_conv *c = arg;
+	struct milter_result res = c->res;
+
+	if (!c->asked || !c->answered)
+		return;
+	c->asked = c->answered = false;
+	c->cb.done(c->cb.ctx, &res); /* may close c */
+}
+
+static void fail(struct milter_conv *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static bool fail(struct milter_conv *c, const char *fmt, ...)
+static void fail(struct milter_conv *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (c->phase == P_FAILED)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(c->error, sizeof(c->error), fmt, ap);
 	va_end(ap);
-	c->res.verdict = MILTER_FAILED;
-	c->res.error = c->error;
-	return finish(c);
+	c->phase = P_FAILED;
+	c->in_msg = false;
+	close_socket(c, 0);
+	evloop_timer_stop(c->timer);
+	if (c->asked && !c->answered) {
+		memset(&c->res, 0, sizeof(c->res));
+		c->res.verdict = MILTER_FAILED;
+		c->res.error = c->error;
+		answer(c);
+	}
 }
 
-static bool verdict(struct milter_conv *c, enum milter_verdict v,
+static void verdict(struct milter_conv *c, enum milter_verdict v,
                     const struct milter_reply *r)
 {
+	memset(&c->res, 0, sizeof(c->res));
 	c->res.verdict = v;
 	if (r != NULL && r->cmd == MILTER_R_REPLYCODE) {
 		c->res.code = r->code;
@@ -150,7 +133,9 @@ static bool verdict(struct milter_conv *c, enum milter_verdict v,
 		snprintf(c->res.text, sizeof(c->res.text), "%.*s",
 		         (int)r->text_len, r->text);
 	}
-	return finish(c);
+	if (c->step == S_EOB)
+		c->in_msg = false; /* the message is over for the filter */
+	answer(c);
 }
 
 static void arm(struct milter_conv *c, unsigned ms)
@@ -163,252 +148,187 @@ static unsigned step_timeout(const struct milter_conv *c)
 	return c->step >= S_BODY ? c->content_ms : c->command_ms;
 }
 
-/* Queue what out holds on the socket. */
-static void flush_out(struct milter_conv *c)
+/* The step answered or left out: on to the next of the message. */
+static void next_content(struct milter_conv *c)
 {
-	bufferevent_write(c->bev, sbuf_data(c->out), sbuf_len(c->out));
-	sbuf_reset(c->out);
-}
-
-static const char *macro_value(struct milter_conv *c, const char *name)
-{
-	if (strcmp(name, "{rcpt_addr}") == 0)
-		return c->step == S_RCPT ? c->src.rcpts[c->idx] : NULL;
-	if (strcmp(name, "{mail_addr}") == 0)
-		return c->src.mail_from;
-	return c->src.macro(c->src.ctx, name);
-}
-
-/* The macros of stage, before the packet cmd. */
-static void send_macros(struct milter_conv *c, char cmd, enum milter_stage st)
-{
-	const char *list =
-	    c->symlists[st] != NULL ? c->symlists[st] : default_macros[st];
-	const char *names[MAX_MACROS], *values[MAX_MACROS];
-	char name[MAX_MACROS][64];
-	size_t n = 0;
-
-	/* The list may be the filter's (smfi_setsymlist): bounded, and
-	 * names too long for any macro are left out. */
-	for (const char *p = list; *p != '\0' && n < MAX_MACROS;) {
-		size_t len;
-		const char *v;
-
-		p += strspn(p, " ,");
-		len = strcspn(p, " ,");
-		if (len == 0)
-			break;
-		if (len < sizeof(name[0])) {
-			memcpy(name[n], p, len);
-			name[n][len] = '\0';
-			v = macro_value(c, name[n]);
-			if (v != NULL) {
-				names[n] = name[n];
-				values[n++] = v;
-			}
-		}
-		p += len;
-	}
-	if (n > 0)
-		(void)milter_proto_macros(c->out, cmd, names, values, n);
-}
-
-/* The field's value as this filter wants it. */
-static const char *field_value(const struct milter_conv *c, const char *v)
-{
-	if (c->protocol & MILTER_P_HDR_LEADSPC)
-		return v;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	return v;
-}
-
-static void step_done(struct milter_conv *c)
-{
-	if (c->step == S_RCPT || c->step == S_HEADER)
+	if (c->step == S_HEADER && c->idx < c->content.n_fields &&
+	    !(c->protocol & MILTER_P_NOHDRS))
 		c->idx++;
-	else if (c->step != S_BODY) {
+	else if (c->step == S_BODY && c->body_off < c->content.body_len &&
+	         !(c->protocol & MILTER_P_NOBODY))
+		return;
+	else
 		c->step++;
-		c->idx = 0;
-	}
 }
 
-/* Send one step: true when a packet went out, *nr_r its no-reply flag. */
-static bool send_step(struct milter_conv *c, uint32_t *nr_r, bool *next_r)
-{
-	const struct milter_source *s = &c->src;
-	uint32_t p = c->protocol;
-	char addr[1100];
-	const char *strs[2];
-	size_t n;
-
-	*next_r = false;
-	switch (c->step) {
-	case S_CONNECTING:
-	case S_OPTNEG:
-		break;
-	case S_CONNECT:
-		if (p & MILTER_P_NOCONNECT)
-			break;
-		send_macros(c, MILTER_CMD_CONNECT, MILTER_STAGE_CONNECT);
-		(void)milter_proto_connect(c->out, s->client_name,
-		                           s->client_addr == NULL ? 'U'
-		                           : strchr(s->client_addr, ':') != NULL
-		                               ? '6'
-		                               : '4',
-		                           s->client_port, s->client_addr);
-		*nr_r = MILTER_P_NR_CONN;
-		return true;
-	case S_HELO:
-		if ((p & MILTER_P_NOHELO) || s->helo == NULL)
-			break;
-		send_macros(c, MILTER_CMD_HELO, MILTER_STAGE_HELO);
-		(void)milter_proto_strings(c->out, MILTER_CMD_HELO, &s->helo,
-		                           1);
-		*nr_r = MILTER_P_NR_HELO;
-		return true;
-	case S_MAIL:
-		if (p & MILTER_P_NOMAIL)
-			break;
-		snprintf(addr, sizeof(addr), "<%s>", s->mail_from);
-		strs[0] = addr;
-		send_macros(c, MILTER_CMD_MAIL, MILTER_STAGE_MAIL);
-		(void)milter_proto_strings(c->out, MILTER_CMD_MAIL, strs, 1);
-		*nr_r = MILTER_P_NR_MAIL;
-		return true;
-	case S_RCPT:
-		if (c->idx >= s->n_rcpts) {
-			*next_r = true;
-			break;
-		}
-		if (p & MILTER_P_NORCPT)
-			break;
-		snprintf(addr, sizeof(addr), "<%s>", s->rcpts[c->idx]);
-		strs[0] = addr;
-		send_macros(c, MILTER_CMD_RCPT, MILTER_STAGE_RCPT);
-		(void)milter_proto_strings(c->out, MILTER_CMD_RCPT, strs, 1);
-		*nr_r = MILTER_P_NR_RCPT;
-		return true;
-	case S_DATA:
-		if (p & MILTER_P_NODATA)
-			break;
-		send_macros(c, MILTER_CMD_DATA, MILTER_STAGE_DATA);
-		(void)milter_proto_packet(c->out, MILTER_CMD_DATA, NULL, 0);
-		*nr_r = MILTER_P_NR_DATA;
-		return true;
-	case S_HEADER:
-		if (c->idx >= s->n_fields) {
-			*next_r = true;
-			break;
-		}
-		if (p & MILTER_P_NOHDRS)
-			break;
-		strs[0] = s->fields[c->idx].name;
-		strs[1] = field_value(c, s->fields[c->idx].value);
-		(void)milter_proto_strings(c->out, MILTER_CMD_HEADER, strs, 2);
-		*nr_r = MILTER_P_NR_HDR;
-		return true;
-	case S_EOH:
-		if (p & MILTER_P_NOEOH)
-			break;
-		send_macros(c, MILTER_CMD_EOH, MILTER_STAGE_EOH);
-		(void)milter_proto_packet(c->out, MILTER_CMD_EOH, NULL, 0);
-		*nr_r = MILTER_P_NR_EOH;
-		return true;
-	case S_BODY:
-		if ((p & MILTER_P_NOBODY) || c->body_off >= s->body_len) {
-			*next_r = true;
-			break;
-		}
-		n = s->body_len - c->body_off < MILTER_CHUNK
-		        ? (size_t)(s->body_len - c->body_off)
-		        : MILTER_CHUNK;
-		if (s->read_body(s->ctx, c->body_off, c->chunk, n, &n) < 0 ||
-		    n == 0) {
-			c->pending_error = "cannot read the message body";
-			return false;
-		}
-		c->body_off += n;
-		(void)milter_proto_packet(c->out, MILTER_CMD_BODY, c->chunk, n);
-		*nr_r = MILTER_P_NR_BODY;
-		return true;
-	case S_EOB:
-		send_macros(c, MILTER_CMD_EOB, MILTER_STAGE_EOM);
-		(void)milter_proto_packet(c->out, MILTER_CMD_EOB, NULL, 0);
-		*nr_r = 0;
-		return true;
-	}
-	if (c->step != S_RCPT && c->step != S_HEADER && c->step != S_BODY)
-		*next_r = true;
-	else if (c->step != S_BODY)
-		c->idx++; /* a left-out RCPT or header: the next one */
-	return false;
-}
-
-/* Send steps until one needs an answer. false: c is gone. */
-static bool advance(struct milter_conv *c)
+/* Send what the ask needs until the filter must answer. */
+static void advance(struct milter_conv *c)
 {
 	for (;;) {
+		const char *error = NULL;
 		uint32_t nr = 0;
-		bool next;
 		bool sent;
 
-		/* End of body always waits for the final answer. */
-		assert(c->step <= S_EOB);
-		sent = send_step(c, &nr, &next);
-
-		if (c->pending_error != NULL)
-			return fail(c, "%s", c->pending_error);
-		if (next) {
-			if (c->step == S_RCPT && c->src.n_rcpts > 0 &&
-			    c->refused == c->src.n_rcpts) {
-				/* Every recipient refused: so is the message.
-				 */
-				c->res = c->refusal;
-				c->refusal.rcpt_refused = NULL;
-				c->step = S_RCPT;
-				return finish(c);
-			}
-			c->step++;
-			c->idx = 0;
-			continue;
+		if (c->step < S_DATA) {
+			sent = milter_send_envelope(c, &nr);
+		} else {
+			assert(c->step <= S_EOB);
+			sent = milter_send_content(c, &nr, &error);
 		}
-		if (!sent)
-			continue;
-		flush_out(c);
-		if (!(c->protocol & nr)) {
+		if (error != NULL) {
+			fail(c, "%s", error);
+			return;
+		}
+		if (sent)
+			milter_send_flush(c);
+		if (sent && !(c->protocol & nr)) {
 			c->waiting = true;
 			arm(c, step_timeout(c));
-			return true;
+			return;
 		}
-		step_done(c);
-		if (c->step == S_BODY &&
+		if (c->step < S_DATA) {
+			verdict(c, MILTER_CONTINUE, NULL);
+			return;
+		}
+		next_content(c);
+		if (c->data_only) {
+			/* DATA at the DATA command: the rest comes later. */
+			c->step = S_DATA;
+			verdict(c, MILTER_CONTINUE, NULL);
+			return;
+		}
+		if (c->step == S_BODY && sent &&
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) >=
 		        OUT_LOWAT) {
 			c->draining = true;
 			arm(c, c->content_ms);
-			return true;
+			return;
 		}
 	}
 }
 
-static bool negotiated(struct milter_conv *c, const struct milter_reply *r)
+/* Start an ask: answered at once when the filter failed or wants no
+ * more, sent now or when the negotiation ends. */
+static void ask(struct milter_conv *c, enum step step)
 {
-	if (r->cmd != MILTER_R_OPTNEG)
-		return fail(c, "%s", "no OPTNEG answer to OPTNEG");
-	if (r->version < 2 || r->version > MILTER_VERSION)
-		return fail(c, "%s", "unsupported protocol version");
+	assert(!c->asked);
+	c->asked = true;
+	c->answered = false;
+	c->step = step;
+	memset(&c->res, 0, sizeof(c->res));
+	if (c->phase == P_FAILED) {
+		c->res.verdict = MILTER_FAILED;
+		c->res.error = c->error;
+		answer(c);
+		return;
+	}
+	if (c->quiet_conn ||
+	    (step > S_MAIL && step != S_UNKNOWN && c->quiet_msg)) {
+		verdict(c, MILTER_ACCEPT, NULL);
+		return;
+	}
+	if (c->phase == P_READY)
+		advance(c);
+}
+
+static void set_arg(struct milter_conv *c, const char *arg)
+{
+	free(c->arg);
+	c->arg = alloc_strdup(arg);
+}
+
+void milter_connect(struct milter_conv *c, const char *client_name,
+                    const char *client_addr, uint16_t port)
+{
+	set_arg(c, client_name);
+	c->client_addr = client_addr != NULL ? alloc_strdup(client_addr) : NULL;
+	c->client_port = port;
+	ask(c, S_CONNECT);
+}
+
+void milter_helo(struct milter_conv *c, const char *helo)
+{
+	set_arg(c, helo);
+	ask(c, S_HELO);
+}
+
+void milter_mail(struct milter_conv *c, const char *from)
+{
+	free(c->mail_addr);
+	c->mail_addr = alloc_strdup(from);
+	c->quiet_msg = false;
+	c->data_sent = false;
+	c->in_msg = c->phase != P_FAILED;
+	ask(c, S_MAIL);
+}
+
+void milter_rcpt(struct milter_conv *c, const char *rcpt)
+{
+	set_arg(c, rcpt);
+	ask(c, S_RCPT);
+}
+
+void milter_unknown(struct milter_conv *c, const char *line)
+{
+	set_arg(c, line);
+	ask(c, S_UNKNOWN);
+}
+
+void milter_data(struct milter_conv *c)
+{
+	c->data_only = true;
+	c->data_sent = true;
+	ask(c, S_DATA);
+}
+
+void milter_message(struct milter_conv *c, const struct milter_content *m)
+{
+	c->content = *m;
+	c->idx = 0;
+	c->body_off = 0;
+	c->data_only = false;
+	ask(c, c->data_sent ? S_HEADER : S_DATA);
+}
+
+void milter_abort(struct milter_conv *c)
+{
+	if (c->in_msg && c->bev != NULL && c->phase == P_READY) {
+		unsigned char abort_pkt[5] = {0, 0, 0, 1, MILTER_CMD_ABORT};
+
+		bufferevent_write(c->bev, abort_pkt, sizeof(abort_pkt));
+	}
+	c->in_msg = false;
+	c->quiet_msg = false;
+	c->data_sent = false;
+	free(c->mail_addr);
+	c->mail_addr = NULL;
+}
+
+static void negotiated(struct milter_conv *c, const struct milter_reply *r)
+{
+	if (r->cmd != MILTER_R_OPTNEG) {
+		fail(c, "%s", "no OPTNEG answer to OPTNEG");
+		return;
+	}
+	if (r->version < 2 || r->version > MILTER_VERSION) {
+		fail(c, "%s", "unsupported protocol version");
+		return;
+	}
 	if ((r->actions & ~MILTER_ACT_ALL) != 0 ||
-	    (r->protocol & ~MILTER_P_OFFER) != 0)
-		return fail(c, "%s", "asks for actions or steps not offered");
+	    (r->protocol & ~MILTER_P_OFFER) != 0) {
+		fail(c, "%s", "asks for actions or steps not offered");
+		return;
+	}
 	c->actions = r->actions;
 	c->protocol = r->protocol;
 	for (size_t i = 0; i < MILTER_STAGE_COUNT; i++)
 		if (r->symlists[i] != NULL)
 			c->symlists[i] = alloc_strdup(r->symlists[i]);
 	c->waiting = false;
-	c->step = S_CONNECT;
-	return advance(c);
+	evloop_timer_stop(c->timer);
+	c->phase = P_READY;
+	if (c->asked && !c->answered)
+		advance(c);
 }
 
 /* The action bit a modification needs. */
@@ -436,90 +356,89 @@ static uint32_t action_of(char cmd)
 	return 0;
 }
 
-static bool refuse_rcpt(struct milter_conv *c, enum milter_verdict v,
-                        const struct milter_reply *r)
-{
-	if (c->res.rcpt_refused == NULL)
-		c->res.rcpt_refused =
-		    alloc_array(c->src.n_rcpts, sizeof(*c->res.rcpt_refused));
-	c->res.rcpt_refused[c->idx] = true;
-	c->refused++;
-	memset(&c->refusal, 0, sizeof(c->refusal));
-	c->refusal.verdict = v;
-	if (r->cmd == MILTER_R_REPLYCODE) {
-		c->refusal.code = r->code;
-		snprintf(c->refusal.enhanced, sizeof(c->refusal.enhanced), "%s",
-		         r->enhanced);
-		snprintf(c->refusal.text, sizeof(c->refusal.text), "%.*s",
-		         (int)r->text_len, r->text);
-	}
-	step_done(c);
-	return advance(c);
-}
-
-/* One packet from the filter. false: c is gone. */
-static bool on_reply(struct milter_conv *c, char cmd, const unsigned char *p,
+/* One packet from the filter. */
+static void on_reply(struct milter_conv *c, char cmd, const unsigned char *p,
                      size_t len)
 {
 	struct milter_reply r;
 	const char *error;
-	enum milter_verdict v;
 	uint32_t act;
 
-	if (milter_proto_reply(cmd, p, len, &r, &error) < 0)
-		return fail(c, "bad answer: %s", error);
-	if (!c->waiting)
-		return fail(c, "%s", "an answer nobody asked for");
-	if (c->step == S_OPTNEG)
-		return negotiated(c, &r);
+	if (milter_proto_reply(cmd, p, len, &r, &error) < 0) {
+		fail(c, "bad answer: %s", error);
+		return;
+	}
+	if (c->phase == P_OPTNEG) {
+		negotiated(c, &r);
+		return;
+	}
+	if (!c->waiting) {
+		fail(c, "%s", "an answer nobody asked for");
+		return;
+	}
 	switch (r.cmd) {
 	case MILTER_R_PROGRESS:
 		arm(c, step_timeout(c));
-		return true;
+		return;
 	case MILTER_R_CONTINUE:
-		if (c->step == S_EOB)
-			return verdict(c, MILTER_CONTINUE, NULL);
+		if (c->step < S_DATA || c->step == S_EOB || c->data_only) {
+			verdict(c, MILTER_CONTINUE, NULL);
+			return;
+		}
 		c->waiting = false;
 		evloop_timer_stop(c->timer);
-		step_done(c);
-		return advance(c);
+		next_content(c);
+		advance(c);
+		return;
 	case MILTER_R_ACCEPT:
-		return verdict(
-		    c, c->step == S_EOB ? MILTER_CONTINUE : MILTER_ACCEPT,
-		    NULL);
+		if (c->step <= S_HELO)
+			c->quiet_conn = true;
+		else if (c->step != S_UNKNOWN)
+			c->quiet_msg = true;
+		/* At end of body: its changes so far stand. */
+		verdict(c, c->step == S_EOB ? MILTER_CONTINUE : MILTER_ACCEPT,
+		        NULL);
+		return;
 	case MILTER_R_SKIP:
-		if (c->step != S_BODY)
-			return fail(c, "%s", "SKIP outside the body");
+		if (c->step != S_BODY) {
+			fail(c, "%s", "SKIP outside the body");
+			return;
+		}
 		c->waiting = false;
 		c->step = S_EOB;
-		return advance(c);
+		advance(c);
+		return;
 	case MILTER_R_DISCARD:
-		return verdict(c, MILTER_DISCARD, NULL);
+		c->quiet_msg = true;
+		verdict(c, MILTER_DISCARD, NULL);
+		return;
 	case MILTER_R_REJECT:
 	case MILTER_R_TEMPFAIL:
 	case MILTER_R_REPLYCODE:
-		v = r.cmd == MILTER_R_TEMPFAIL ||
-		            (r.cmd == MILTER_R_REPLYCODE && r.code < 500)
-		        ? MILTER_TEMPFAIL
-		        : MILTER_REJECT;
-		if (c->step == S_RCPT) {
-			c->waiting = false;
-			return refuse_rcpt(c, v, &r);
-		}
-		return verdict(c, v, &r);
+		verdict(c,
+		        r.cmd == MILTER_R_TEMPFAIL ||
+		                (r.cmd == MILTER_R_REPLYCODE && r.code < 500)
+		            ? MILTER_TEMPFAIL
+		            : MILTER_REJECT,
+		        &r);
+		return;
 	case MILTER_R_SHUTDOWN:
 	case MILTER_R_CONN_FAIL:
 	case MILTER_R_OPTNEG:
-		return fail(c, "%s", "the filter gave up");
+		fail(c, "%s", "the filter gave up");
+		return;
 	}
 	act = action_of(r.cmd);
-	if (c->step != S_EOB)
-		return fail(c, "%s", "a modification before end of message");
-	if (act == 0 || !(c->actions & act))
-		return fail(c, "%s", "a modification it did not negotiate");
-	c->edit(c->ctx, &r, (c->protocol & MILTER_P_HDR_LEADSPC) != 0);
+	if (c->step != S_EOB) {
+		fail(c, "%s", "a modification before end of message");
+		return;
+	}
+	if (act == 0 || !(c->actions & act)) {
+		fail(c, "%s", "a modification it did not negotiate");
+		return;
+	}
+	c->cb.edit(c->cb.ctx, &r, (c->protocol & MILTER_P_HDR_LEADSPC) != 0);
 	arm(c, c->content_ms);
-	return true;
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -527,7 +446,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct milter_conv *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	for (;;) {
+	/* Answers go to done() from the loop: c lives on here. */
+	while (c->phase != P_FAILED) {
 		size_t len = evbuffer_get_length(in), plen, used;
 		const unsigned char *payload;
 		unsigned char *d;
@@ -540,13 +460,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 		r = milter_proto_frame(d, len, MILTER_MAX_PACKET, &cmd,
 		                       &payload, &plen, &used);
 		if (r < 0) {
-			(void)fail(c, "%s", "bad packet length: not a milter");
+			fail(c, "%s", "bad packet length: not a milter");
 			return;
 		}
 		if (r == 0)
 			return;
-		if (!on_reply(c, cmd, payload, plen))
-			return;
+		on_reply(c, cmd, payload, plen);
+		if (c->bev == NULL)
+			return; /* failed: the buffer is gone */
 		evbuffer_drain(in, used);
 	}
 }
@@ -559,7 +480,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	if (c->draining) {
 		c->draining = false;
 		evloop_timer_stop(c->timer);
-		(void)advance(c);
+		advance(c);
 	}
 }
 
@@ -571,35 +492,34 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		(void)milter_proto_optneg(c->out, MILTER_VERSION,
 		                          MILTER_ACT_ALL, MILTER_P_OFFER);
-		flush_out(c);
-		c->step = S_OPTNEG;
-		c->waiting = true;
+		milter_send_flush(c);
+		c->phase = P_OPTNEG;
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		(void)fail(c, "%s", "the filter closed the connection");
+		fail(c, "%s", "the filter closed the connection");
 		return;
 	}
-	(void)fail(c, "%s",
-	           evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	fail(c, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
 static void on_timer(void *arg)
 {
 	struct milter_conv *c = arg;
 
-	if (c->pending_error != NULL) {
-		(void)fail(c, "%s", c->pending_error);
-		return;
-	}
-	(void)fail(c, "timeout in %s", step_names[c->step]);
+	if (c->pending_error != NULL)
+		fail(c, "%s", c->pending_error);
+	else if (c->phase == P_CONNECTING)
+		fail(c, "%s", "timeout in connecting");
+	else if (c->phase == P_OPTNEG)
+		fail(c, "%s", "timeout in negotiation");
+	else
+		fail(c, "timeout in %s", milter_step_names[c->step]);
 }
 
-struct milter_conv *milter_start(struct event_base *base,
-                                 const struct milter_conf *conf,
-                                 const struct milter_source *src,
-                                 milter_edit_cb *edit, milter_done_cb *done,
-                                 void *ctx)
+struct milter_conv *milter_open(struct event_base *base,
+                                const struct milter_conf *conf,
+                                const struct milter_callbacks *cb)
 {
 	struct milter_conv *c = alloc_new(struct milter_conv);
 	struct sockaddr_storage ss;
@@ -609,14 +529,12 @@ struct milter_conv *milter_start(struct event_base *base,
 	c->connect_ms = conf->connect_ms;
 	c->command_ms = conf->command_ms;
 	c->content_ms = conf->content_ms;
-	c->src = *src;
-	c->edit = edit;
-	c->done = done;
-	c->ctx = ctx;
+	c->cb = *cb;
 	c->out = sbuf_new(MILTER_MAX_PACKET + 64 * 1024);
 	c->chunk = alloc_resize(NULL, MILTER_CHUNK, 1);
 	c->timer = evloop_timer_new(base, on_timer, c);
-	c->step = S_CONNECTING;
+	c->answer = evloop_timer_new(base, on_answer, c);
+	c->phase = P_CONNECTING;
 	if (!settings_milter_sockaddr(conf->socket, &ss, &sslen)) {
 		c->pending_error = "bad socket address";
 		arm(c, 0);
@@ -628,25 +546,12 @@ struct milter_conv *milter_start(struct event_base *base,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss,
 	                               (int)sslen) < 0) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
 		c->pending_error = "connection refused";
 		arm(c, 0);
 		return c;
 	}
 	arm(c, c->connect_ms);
 	return c;
-}
-
-void milter_cancel(struct milter_conv **cp)
-{
-	struct milter_conv *c = *cp;
-
-	if (c == NULL)
-		return;
-	*cp = NULL;
-	if (c->bev != NULL && c->step > S_OPTNEG) {
-		unsigned char abort_pkt[5] = {0, 0, 0, 1, MILTER_CMD_ABORT};
-
-		bufferevent_write(c->bev, abort_pkt, sizeof(abort_pkt));
-	}
-	conv_free(c);
 }

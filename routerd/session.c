@@ -81,6 +81,7 @@ static void session_teardown(struct session *s)
 {
 	s->stats->sessions--;
 	session_reset_tx(s);
+	session_milter_close(s);
 	authc_cancel(&s->areq);
 	session_sasl_end(s);
 	evloop_timer_free(&s->delay);
@@ -213,7 +214,7 @@ struct session_rcpt *session_rcpt_new(struct session *s)
 void session_reset_tx(struct session *s)
 {
 	session_ahead_drop(s);
-	session_milter_drop(s);
+	session_milter_abort(s);
 	if (s->in_mail)
 		smtpcmd_mail_clear(&s->mail);
 	s->in_mail = false;
@@ -303,7 +304,9 @@ void session_start_data(struct session *s, bool bdat)
 	const struct session_params *p = s->env->params;
 	const char *error;
 
-	if (spool_msg_begin(s->env->spool, &s->msg, &error) < 0) {
+	/* Begun at MAIL already when mail filters asked for its ID. */
+	if (s->msg == NULL &&
+	    spool_msg_begin(s->env->spool, &s->msg, &error) < 0) {
 		log_error(s->id, "event=spool_begin_failed error=\"%s\"",
 		          error);
 		s->msg = NULL;
@@ -462,6 +465,9 @@ static void session_process_lines(struct session *s)
 				return;
 			continue;
 		}
+		/* No command before the filters answered the connection. */
+		if (s->phase == PHASE_CMD && session_milter_gate(s))
+			return;
 		r = session_input_line(s, 0, &line, &len);
 		if (r == 0)
 			return;
@@ -560,7 +566,7 @@ static void session_io(struct io *io, enum io_event ev, void *ctx)
 	}
 	case IO_DISCONNECTED:
 	case IO_ERROR:
-		if (s->msg != NULL || s->phase == PHASE_DATA)
+		if (s->ds != NULL || s->phase == PHASE_DATA)
 			log_info(s->id, "event=lost phase=%d error=\"%s\"",
 			         (int)s->phase, io_error(io));
 		else
@@ -608,6 +614,7 @@ struct session *session_new(const struct session_env *env, int fd,
 	s->delay = NULL;
 	log_info(s->id, "event=connect client=%s listener=%s relay_client=%d",
 	         s->peer, s->listener, s->relay_client ? 1 : 0);
+	session_milter_open(s);
 	snprintf(greeting, sizeof(greeting), "220 %s ESMTP dirmx\r\n",
 	         p->hostname);
 	if (s->role == SETTINGS_ROLE_SUBMISSIONS) {

@@ -33,22 +33,14 @@ static void reply_err(struct session *s, const struct smtpcmd_error *e)
 
 /* --- HELO, EHLO -------------------------------------------------------- */
 
-static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
+/* The reply to HELO or EHLO (s->ehlo), once the filters agreed. */
+static void helo_reply(struct session *s)
 {
 	const struct session_params *p = s->env->params;
 	bool tls = io_is_tls(s->io);
 
-	if (c->arg_len == 0 || memchr(c->arg, ' ', c->arg_len) != NULL) {
-		session_reply(s, 501, "5.5.4", "Syntax: %s hostname",
-		              ehlo ? "EHLO" : "HELO");
-		return;
-	}
-	session_reset_tx(s);
-	free(s->helo);
-	s->helo = alloc_strndup(c->arg, c->arg_len);
 	s->greeted = true;
-	s->ehlo = ehlo;
-	if (!ehlo) {
+	if (!s->ehlo) {
 		io_printf(s->io, "250 %s\r\n", p->hostname);
 		return;
 	}
@@ -65,6 +57,33 @@ static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
 	if (tls && s->role != SETTINGS_ROLE_MX && s->auth_user == NULL)
 		session_sasl_ehlo(s);
 	io_printf(s->io, "250 HELP\r\n");
+}
+
+static void helo_after(struct session *s, bool ok)
+{
+	if (ok) {
+		helo_reply(s);
+		return;
+	}
+	free(s->helo);
+	s->helo = NULL;
+	s->ehlo = false;
+}
+
+static void do_helo(struct session *s, const struct smtpcmd *c, bool ehlo)
+{
+	if (c->arg_len == 0 || memchr(c->arg, ' ', c->arg_len) != NULL) {
+		session_reply(s, 501, "5.5.4", "Syntax: %s hostname",
+		              ehlo ? "EHLO" : "HELO");
+		return;
+	}
+	session_reset_tx(s);
+	free(s->helo);
+	s->helo = alloc_strndup(c->arg, c->arg_len);
+	s->greeted = false;
+	s->ehlo = ehlo;
+	if (!session_milter_helo(s, s->helo, helo_after))
+		helo_reply(s);
 }
 
 /* --- DATA, BDAT, and the end of a message ---------------------------- */
@@ -243,15 +262,37 @@ void session_bdat_chunk_done(struct session *s)
 	message_end(s);
 }
 
+static void payload_refused(struct session *s, const struct smtpcmd *c,
+                            size_t pipelined);
+
+static void data_start(struct session *s)
+{
+	session_start_data(s, false);
+	io_printf(s->io, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	s->phase = PHASE_DATA;
+}
+
+/* The mail filters answered DATA. Refused (the reply is out): what the
+ * client sent behind DATA is still in the input, unread, as the session
+ * read nothing while it waited. */
+static void data_after(struct session *s, bool ok)
+{
+	struct smtpcmd c = {.verb = SMTPCMD_DATA};
+
+	if (ok)
+		data_start(s);
+	else
+		payload_refused(s, &c, sbuf_len(io_input(s->io)));
+}
+
 static void do_data(struct session *s, const struct smtpcmd *c)
 {
 	if (c->arg_len != 0) {
 		session_reply(s, 501, "5.5.4", "DATA takes no argument");
 		return;
 	}
-	session_start_data(s, false);
-	io_printf(s->io, "354 End data with <CR><LF>.<CR><LF>\r\n");
-	s->phase = PHASE_DATA;
+	if (!session_milter_data(s, data_after))
+		data_start(s);
 }
 
 /*
@@ -403,19 +444,37 @@ void session_command(struct session *s, const char *line, size_t len,
 		sync_error(s, "DATA");
 		return;
 	}
+	/* A mail filter refused this session. */
+	if (session_milter_refused(s, c.verb, &code, &enhanced, &text)) {
+		if (bdat > 0) {
+			bdat_refuse(s, bdat_size, code, enhanced, text);
+			return;
+		}
+		session_reply(s, code, enhanced, "%s", text);
+		if (c.verb == SMTPCMD_DATA || c.verb == SMTPCMD_AUTH)
+			payload_refused(s, &c, pipelined);
+		return;
+	}
 	if (parsed < 0) {
 		if (bdat > 0)
 			bdat_refuse(s, bdat_size, e.code, e.enhanced, e.text);
-		else
+		else if (c.verb != SMTPCMD_UNKNOWN ||
+		         !session_milter_unknown(s, line, len, &e))
 			reply_err(s, &e);
 		return;
 	}
 	session_view(s, &v);
 	if (session_check(&v, c.verb, &code, &enhanced, &text) < 0) {
+		struct smtpcmd_error own = {code, enhanced, text};
+
 		if (bdat > 0) {
 			bdat_refuse(s, bdat_size, code, enhanced, text);
 			return;
 		}
+		/* Not implemented here: the filters may answer it. */
+		if (c.verb == SMTPCMD_EXPN &&
+		    session_milter_unknown(s, line, len, &own))
+			return;
 		session_reply(s, code, enhanced, "%s", text);
 		if (c.verb == SMTPCMD_DATA || c.verb == SMTPCMD_AUTH)
 			payload_refused(s, &c, pipelined);
@@ -436,7 +495,7 @@ void session_command(struct session *s, const char *line, size_t len,
 		break;
 	case SMTPCMD_DATA:
 		do_data(s, &c);
-		if (s->phase != PHASE_DATA)
+		if (s->phase != PHASE_DATA && s->phase != PHASE_WAIT)
 			payload_refused(s, &c, pipelined);
 		break;
 	case SMTPCMD_BDAT:

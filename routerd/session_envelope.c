@@ -47,6 +47,15 @@ static bool sender_allowed(const struct session *s)
 	return false;
 }
 
+/* The mail filters answered MAIL: a refusal (replied) ends it. */
+static void mail_after(struct session *s, bool ok)
+{
+	if (ok)
+		session_reply(s, 250, "2.1.0", "Ok");
+	else
+		session_reset_tx(s);
+}
+
 static void mail_accept(struct session *s)
 {
 	if (s->role != SETTINGS_ROLE_MX && !sender_allowed(s)) {
@@ -61,7 +70,8 @@ static void mail_accept(struct session *s)
 	}
 	s->in_mail = true;
 	s->mail_from = alloc_strdup(addr_format(s->mail.path));
-	session_reply(s, 250, "2.1.0", "Ok");
+	if (!session_milter_mail(s, s->mail_from, mail_after))
+		session_reply(s, 250, "2.1.0", "Ok");
 }
 
 static void senders_done(const struct authc_senders_result *r, void *ctx)
@@ -84,7 +94,8 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
 		s->recip_limit = r->recip_limit;
 		mail_accept(s);
 	}
-	session_resume(s);
+	if (!session_milter_waiting(s))
+		session_resume(s);
 }
 
 /*
@@ -165,7 +176,18 @@ static unsigned spool_notify(unsigned notify)
 	return n;
 }
 
-/* Accept the pending recipient with these final recipients and hops. */
+/* The mail filters answered RCPT: a refused recipient (replied) goes;
+ * it is the last one added, nothing ran in between. */
+static void rcpt_after(struct session *s, bool ok)
+{
+	if (ok)
+		session_reply(s, 250, "2.1.5", "Ok");
+	else if (s->n_rcpts > 0)
+		session_rcpt_free(&s->rcpts[--s->n_rcpts]);
+}
+
+/* Accept the pending recipient with these final recipients and hops;
+ * the mail filters may still refuse it (session_milter_waiting()). */
 static void rcpt_accept(struct session *s, const struct authc_dest *dests,
                         size_t n, bool cached)
 {
@@ -188,7 +210,8 @@ static void rcpt_accept(struct session *s, const struct authc_dest *dests,
 	sr->n_dests = n;
 	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr, n,
 	         n > 0 ? dests[0].hop : "-", cached ? " cached=1" : "");
-	session_reply(s, 250, "2.1.5", "Ok");
+	if (!session_milter_rcpt(s, addr, rcpt_after))
+		session_reply(s, 250, "2.1.5", "Ok");
 }
 
 static void rcpt_done(const struct authc_lookup_result *r, void *ctx);
@@ -258,7 +281,8 @@ static bool size_refused(const struct session *s,
 }
 
 /* Answer the pending RCPT with what authd said about it. False when it
- * waits for one more answer (the configured postmaster's). */
+ * waits for one more answer (the configured postmaster's, or the mail
+ * filters'). */
 static bool rcpt_answer(struct session *s, const struct authc_lookup_result *r)
 {
 	struct smtpcmd_rcpt *pr = &s->pending_rcpt;
@@ -324,7 +348,7 @@ done:
 	smtpcmd_rcpt_clear(pr);
 	s->has_pending_rcpt = false;
 	s->pm_stage = 0;
-	return true;
+	return !session_milter_waiting(s);
 }
 
 void session_rcpt_answered(struct session *s,

@@ -1,57 +1,35 @@
 /*
- * session_milter - a listener's mail filters (milter.h) on a message that
- * is complete in the spool but not committed: the glue between the SMTP
- * session and the filters.
+ * session_milter - a listener's mail filters (milter.h) in the SMTP
+ * dialogue: one conversation per filter, opened when the client connects
+ * and asked at each step as the client reaches it, the connection, HELO,
+ * MAIL, each RCPT, DATA, an unknown command; the message itself is asked
+ * at its end (session_milter_eom.c).
  *
- * The filters run one after the other once the client's final dot (or
- * last BDAT) arrived, each shown the whole transaction from connect to
- * end of message: what the previous ones changed, they see changed. A
- * filter's refusal of a recipient drops that recipient; its refusal at any
- * other step is the reply to the message. Nothing is committed before
- * every filter agreed, and a message the filters changed is written anew
- * (header fields, then the body, read back from the first copy or taken
- * from the filter) before the commit: what is spooled is the modified
- * message, and the 250 still comes from the commit's callback alone.
+ * The reply to a command waits for the filters' answer to its step: each
+ * filter in the listener's order, the first refusal wins and is the reply
+ * (the filter's own code and text, or 550 5.7.1 / 451 4.7.1). A refused
+ * recipient is not added, a refused MAIL starts no transaction, a refused
+ * unknown command gets the filter's reply instead of our 500. A refusal
+ * of the connection or of HELO refuses the session, as Postfix does: from
+ * then on every command but QUIT, NOOP and RSET gets that reply. The
+ * session reads nothing while it waits, so pipelined commands are
+ * answered in order once the filters answered.
  *
- * A filter that fails (down, silent, gone mid-message, garbage) gets its
- * default_action: tempfail (451 4.7.1), reject (550 5.7.1) or accept (the
- * message goes on without it), logged as event=milter_failed.
+ * A filter that fails (down, silent, gone, garbage) gets its
+ * default_action at the step where the failure shows: tempfail (451
+ * 4.7.1) or reject (550 5.7.1) as the reply to that step, and to every
+ * later one of that filter; accept: the session goes on without it.
+ * Logged as event=milter_failed.
  */
-#include "session_private.h"
+#include "session_milter_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "alloc.h"
 #include "log.h"
-#include "milter.h"
-#include "milter_msg.h"
-#include "sbuf.h"
 #include "settings.h"
-
-struct session_milter {
-	struct session *s;
-	struct milter_conv *conv;
-	size_t next; /* the filter to run next */
-	char *name;  /* its name (a copy: a SIGHUP may replace params) */
-	int def;     /* and its default_action */
-	struct dotstream_stats st;
-	struct milter_msg *mm;       /* header fields, body, edits */
-	uint64_t body_off, body_len; /* the client's body in the spool */
-	char **rcpts;                /* what the running filter was shown */
-	size_t n_shown;
-	struct milter_field *fields;
-	char tls_bits[16];
-	char underscore[128];
-	char *quarantine;
-	const char *edit_error; /* a change that could not be made */
-	unsigned n_edits;
-};
-
-/* A filter that keeps sending changes is not followed without bound. */
-#define MAX_EDITS 10000
 
 static const struct session_filters *filters_of(const struct session *s)
 {
@@ -63,62 +41,10 @@ static const struct session_filters *filters_of(const struct session *s)
 	return NULL;
 }
 
-static void rcpts_shown_free(struct session_milter *m)
-{
-	for (size_t i = 0; i < m->n_shown; i++)
-		free(m->rcpts[i]);
-	free(m->rcpts);
-	m->rcpts = NULL;
-	m->n_shown = 0;
-}
-
-static void sm_free(struct session_milter *m)
-{
-	milter_cancel(&m->conv);
-	milter_msg_deinit(&m->mm);
-	rcpts_shown_free(m);
-	free(m->fields);
-	free(m->quarantine);
-	free(m->name);
-	free(m);
-}
-
-void session_milter_drop(struct session *s)
-{
-	if (s->milter != NULL) {
-		sm_free(s->milter);
-		s->milter = NULL;
-	}
-}
-
-static int read_spool(void *ctx, uint64_t off, void *buf, size_t len,
-                      size_t *n_r)
-{
-	struct session_milter *m = ctx;
-	const char *error;
-
-	return spool_msg_read(m->s->msg, off, buf, len, n_r, &error);
-}
-
-static int read_body(void *ctx, uint64_t off, void *buf, size_t len,
-                     size_t *n_r)
-{
-	struct session_milter *m = ctx;
-
-	if (milter_msg_body_replaced(m->mm))
-		return milter_msg_body_read(m->mm, off, buf, len, n_r);
-	if (off >= m->body_len) {
-		*n_r = 0;
-		return 0;
-	}
-	if (len > m->body_len - off)
-		len = (size_t)(m->body_len - off);
-	return read_spool(m, m->body_off + off, buf, len, n_r);
-}
-
 static const char *macro(void *ctx, const char *name)
 {
-	struct session_milter *m = ctx;
+	struct sm_filter *f = ctx;
+	struct session_milter *m = f->m;
 	struct session *s = m->s;
 	struct io_tls_params tp;
 	bool tls = io_tls_params(s->io, &tp);
@@ -126,7 +52,7 @@ static const char *macro(void *ctx, const char *name)
 	if (strcmp(name, "j") == 0 || strcmp(name, "{j}") == 0)
 		return s->env->params->hostname;
 	if (strcmp(name, "i") == 0 || strcmp(name, "{i}") == 0)
-		return spool_msg_id(s->msg);
+		return s->msg != NULL ? spool_msg_id(s->msg) : NULL;
 	if (strcmp(name, "v") == 0 || strcmp(name, "{v}") == 0)
 		return "dirmx";
 	if (strcmp(name, "_") == 0) {
@@ -155,380 +81,366 @@ static const char *macro(void *ctx, const char *name)
 	return NULL;
 }
 
-/* --- recipients -------------------------------------------------------- */
-
-static void rcpt_remove(struct session *s, size_t i)
+static const char *ask_name(enum sm_ask a)
 {
-	session_rcpt_free(&s->rcpts[i]);
-	memmove(&s->rcpts[i], &s->rcpts[i + 1],
-	        (s->n_rcpts - i - 1) * sizeof(*s->rcpts));
-	s->n_rcpts--;
+	switch (a) {
+	case SM_ASK_CONNECT:
+		return "connect";
+	case SM_ASK_HELO:
+		return "helo";
+	case SM_ASK_MAIL:
+		return "mail";
+	case SM_ASK_RCPT:
+		return "rcpt";
+	case SM_ASK_UNKNOWN:
+		return "unknown";
+	case SM_ASK_DATA:
+		return "data";
+	default:
+		return "message";
+	}
 }
 
-/* An address from a filter, without its angle brackets. */
-static char *bare_addr(const char *a)
+/* The ask is over: ok when no filter refused (the reply is sent
+ * otherwise). */
+static void ask_end(struct session_milter *m, bool ok)
 {
-	size_t n = strlen(a);
-
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
-		return alloc_strndup(a + 1, n - 2);
-	return alloc_strdup(a);
-}
-
-static void rcpt_add(struct session *s, const char *addr)
-{
-	struct session_rcpt *r = session_rcpt_new(s);
-
-	r->addr = alloc_strdup(addr);
-	r->dests = alloc_array(1, sizeof(char *));
-	r->hops = alloc_array(1, sizeof(char *));
-	r->dests[0] = alloc_strdup(addr);
-	/* Not looked up in the directory now: routed by its domain (route,
-	 * smarthost, MX) at first, and asked again before every retry
-	 * (queue_rehop.c). */
-	r->hops[0] = alloc_strdup("local");
-	r->n_dests = 1;
-}
-
-static void rcpt_delete(struct session *s, const char *addr)
-{
-	for (size_t i = s->n_rcpts; i-- > 0;)
-		if (strcasecmp(s->rcpts[i].addr, addr) == 0)
-			rcpt_remove(s, i);
-}
-
-/* --- the filter's modifications ----------------------------------------- */
-
-static void on_edit(void *ctx, const struct milter_reply *r, bool lead_space)
-{
-	struct session_milter *m = ctx;
 	struct session *s = m->s;
-	char *a;
+	session_milter_after *after = m->after;
+	enum sm_ask ask = m->ask;
+	bool waited = m->waited;
 
-	if (++m->n_edits > MAX_EDITS) {
-		m->edit_error = "too many changes";
-		return;
-	}
-	switch (r->cmd) {
-	case MILTER_R_ADDHEADER:
-	case MILTER_R_INSHEADER:
-	case MILTER_R_CHGHEADER:
-		milter_msg_header_edit(m->mm, r->cmd, r->index, r->name,
-		                       r->value, lead_space);
-		break;
-	case MILTER_R_REPLBODY:
-		if (!milter_msg_body_replace(m->mm, m->next, r->body,
-		                             r->body_len))
-			m->edit_error = "replacement body too big";
-		break;
-	case MILTER_R_ADDRCPT:
-	case MILTER_R_ADDRCPT_PAR:
-		a = bare_addr(r->name);
-		rcpt_add(s, a);
-		free(a);
-		break;
-	case MILTER_R_DELRCPT:
-		a = bare_addr(r->name);
-		rcpt_delete(s, a);
-		free(a);
-		break;
-	case MILTER_R_CHGFROM:
-		free(s->mail_from);
-		s->mail_from = bare_addr(r->name);
-		break;
-	case MILTER_R_QUARANTINE:
-		free(m->quarantine);
-		m->quarantine = alloc_printf("quarantined by milter %s: %s",
-		                             m->name, r->name);
-		break;
-	}
-	log_info(spool_msg_id(s->msg), "event=milter_edit milter=%s action=%c",
-	         m->name, r->cmd);
+	m->ask = SM_ASK_NONE;
+	m->after = NULL;
+	m->waited = false;
+	free(m->arg);
+	m->arg = NULL;
+	if (ask == SM_ASK_UNKNOWN && ok)
+		session_reply_error(s, &m->unknown_reply);
+	if (after != NULL)
+		after(s, ok);
+	if (waited)
+		session_resume(s);
 }
 
-/* --- running the filters ------------------------------------------------ */
+/* Ask the next filter that is still asked, or end. */
+static void ask_next(struct session_milter *m)
+{
+	struct session *s = m->s;
 
-static void run_next(struct session_milter *m);
+	for (; m->cur < m->n; m->cur++) {
+		struct milter_conv *c = m->f[m->cur].conv;
 
-/* End with a reply and no message. */
+		if (m->f[m->cur].off)
+			continue;
+		switch (m->ask) {
+		case SM_ASK_CONNECT:
+			milter_connect(c, "unknown",
+			               strcmp(s->peer, "unknown") != 0 ? s->peer
+			                                               : NULL,
+			               0);
+			return;
+		case SM_ASK_HELO:
+			milter_helo(c, m->arg);
+			return;
+		case SM_ASK_MAIL:
+			milter_mail(c, m->arg);
+			return;
+		case SM_ASK_RCPT:
+			milter_rcpt(c, m->arg);
+			return;
+		case SM_ASK_UNKNOWN:
+			milter_unknown(c, m->arg);
+			return;
+		case SM_ASK_DATA:
+			milter_data(c);
+			return;
+		default:
+			return;
+		}
+	}
+	ask_end(m, true);
+}
+
+static void refusal(const struct milter_result *r, unsigned *code_r,
+                    const char **enh_r, const char **text_r)
+{
+	if (r->code != 0) {
+		*code_r = r->code;
+		*enh_r = r->enhanced[0] != '\0' ? r->enhanced : NULL;
+		*text_r = r->text;
+	} else if (r->verdict == MILTER_REJECT) {
+		*code_r = 550;
+		*enh_r = "5.7.1";
+		*text_r = "Command rejected";
+	} else {
+		*code_r = 451;
+		*enh_r = "4.7.1";
+		*text_r = "Service unavailable - try again later";
+	}
+}
+
+static bool failed(struct sm_filter *f, const struct milter_result *r,
+                   unsigned *code_r, const char **enh_r, const char **text_r)
+{
+	struct session *s = f->m->s;
+
+	log_warn(s->msg != NULL ? spool_msg_id(s->msg) : s->id,
+	         "event=milter_failed milter=%s step=%s error=\"%s\" "
+	         "action=%s",
+	         f->name, r->step, r->error,
+	         f->def == MILTER_DEFAULT_ACCEPT   ? "accept"
+	         : f->def == MILTER_DEFAULT_REJECT ? "reject"
+	                                           : "tempfail");
+	if (f->def == MILTER_DEFAULT_ACCEPT) {
+		f->off = true;
+		return true;
+	}
+	if (f->def == MILTER_DEFAULT_REJECT) {
+		*code_r = 550;
+		*enh_r = "5.7.1";
+		*text_r = "Message refused: mail filter failure";
+	} else {
+		*code_r = 451;
+		*enh_r = "4.7.1";
+		*text_r = "Temporary failure: mail filter unavailable";
+	}
+	return false;
+}
+
+enum sm_outcome session_milter_outcome(struct sm_filter *f,
+                                       const struct milter_result *r,
+                                       unsigned *code_r, const char **enh_r,
+                                       const char **text_r)
+{
+	struct session_milter *m = f->m;
+	struct session *s = m->s;
+	const char *id = s->msg != NULL ? spool_msg_id(s->msg) : s->id;
+	bool rcpt = m->ask == SM_ASK_RCPT;
+
+	switch (r->verdict) {
+	case MILTER_FAILED:
+		return failed(f, r, code_r, enh_r, text_r) ? SM_GO_ON
+		                                           : SM_REFUSE;
+	case MILTER_REJECT:
+	case MILTER_TEMPFAIL:
+		refusal(r, code_r, enh_r, text_r);
+		log_info(id,
+		         "event=milter_refused milter=%s step=%s code=%u%s%s%s",
+		         f->name, r->step, *code_r, rcpt ? " rcpt=<" : "",
+		         rcpt ? m->arg : "", rcpt ? ">" : "");
+		return SM_REFUSE;
+	case MILTER_DISCARD:
+		log_info(id, "event=milter_discard milter=%s step=%s", f->name,
+		         r->step);
+		return SM_DISCARD;
+	case MILTER_CONTINUE:
+	case MILTER_ACCEPT:
+		break;
+	}
+	return SM_GO_ON;
+}
+
+/* A filter refused the step: the reply, and for the connection or HELO
+ * the session's refusal from now on. */
 static void refuse(struct session_milter *m, unsigned code, const char *enh,
                    const char *text)
 {
 	struct session *s = m->s;
 
-	session_reply(s, code, enh, "%s", text);
-	session_reset_tx(s); /* frees m */
-	session_resume(s);
-}
-
-/* The changed message into a new spool file: header fields, the empty
- * line, the body (the filters' or the client's). */
-static int rewrite(struct session_milter *m, struct spool_msg **nm_r,
-                   const char **error_r)
-{
-	struct session *s = m->s;
-	struct sbuf *h = sbuf_new((size_t)s->env->params->max_message_size +
-	                          MILTER_MAX_PACKET);
-	bool replaced = milter_msg_body_replaced(m->mm);
-	uint64_t len = replaced ? milter_msg_body_len(m->mm) : m->body_len;
-	unsigned char *chunk = alloc_resize(NULL, MILTER_CHUNK, 1);
-	char last[2] = {'\r', '\n'};
-	int ret = -1;
-
-	*nm_r = NULL;
-	if (!milter_msg_format_header(m->mm, h)) {
-		*error_r = "header section too big";
-		goto done;
+	if (m->ask == SM_ASK_CONNECT || m->ask == SM_ASK_HELO) {
+		m->refused = true;
+		m->refused_code = code;
+		snprintf(m->refused_enh, sizeof(m->refused_enh), "%s",
+		         enh != NULL ? enh : "");
+		snprintf(m->refused_text, sizeof(m->refused_text), "%s", text);
 	}
-	if (spool_msg_begin(s->env->spool, nm_r, error_r) < 0 ||
-	    spool_msg_write(*nm_r, sbuf_data(h), sbuf_len(h), error_r) < 0)
-		goto done;
-	for (uint64_t off = 0; off < len;) {
-		size_t n;
-
-		if (read_body(m, off, chunk, MILTER_CHUNK, &n) < 0 || n == 0) {
-			*error_r = "cannot read the body back";
-			goto done;
-		}
-		if (spool_msg_write(*nm_r, chunk, n, error_r) < 0)
-			goto done;
-		off += n;
-		last[0] = n >= 2 ? (char)chunk[n - 2] : last[1];
-		last[1] = (char)chunk[n - 1];
-	}
-	/* Every line of a spooled message ends with CR LF. */
-	if ((last[0] != '\r' || last[1] != '\n') &&
-	    spool_msg_write(*nm_r, "\r\n", 2, error_r) < 0)
-		goto done;
-	ret = 0;
-done:
-	if (ret < 0 && *nm_r != NULL)
-		spool_msg_abort(nm_r);
-	free(chunk);
-	sbuf_deinit(&h);
-	return ret;
-}
-
-/* Every filter agreed: write the changed message, then commit. */
-static void all_done(struct session_milter *m)
-{
-	struct session *s = m->s;
-	struct dotstream_stats st = m->st;
-	char *quarantine = m->quarantine;
-	const char *error;
-
-	m->quarantine = NULL;
-	if (s->n_rcpts == 0) {
-		free(quarantine);
-		refuse(m, 554, "5.7.1", "No recipients left after filtering");
-		return;
-	}
-	if (milter_msg_changed(m->mm)) {
-		struct spool_msg *nm = NULL;
-
-		if (rewrite(m, &nm, &error) < 0) {
-			log_error(s->id,
-			          "event=milter_rewrite_failed "
-			          "error=\"%s\"",
-			          error);
-			free(quarantine);
-			refuse(m, 451, "4.3.0",
-			       "Temporary failure storing the message");
-			return;
-		}
-		char id[SPOOL_ID_LEN + 1];
-
-		snprintf(id, sizeof(id), "%s", spool_msg_id(s->msg));
-		spool_msg_abort(&s->msg);
-		s->msg = nm;
-		st.size = spool_msg_size(nm);
-		if (spool_msg_take_id(nm, id, &error) < 0)
-			log_warn(spool_msg_id(nm),
-			         "event=milter_rewrite old_id=%s error=\"%s\"",
-			         id, error);
-	}
-	if (quarantine != NULL)
-		log_info(spool_msg_id(s->msg), "event=quarantine reason=\"%s\"",
-		         quarantine);
-	session_milter_drop(s);
-	session_message_commit(s, &st, quarantine);
-	free(quarantine);
+	if (m->ask != SM_ASK_CONNECT)
+		session_reply(s, code, enh, "%s", text);
+	ask_end(m, false);
 }
 
 static void on_done(void *ctx, const struct milter_result *r)
 {
-	struct session_milter *m = ctx;
-	struct session *s = m->s;
-	const char *id = spool_msg_id(s->msg);
-	int def = m->def;
+	struct sm_filter *f = ctx;
+	struct session_milter *m = f->m;
+	unsigned code;
+	const char *enh, *text;
 
-	m->conv = NULL; /* freed by milter.c when we return */
-	m->next++;
-	if (m->edit_error != NULL && r->verdict != MILTER_FAILED) {
-		/* Never spool a message cut short. */
-		log_warn(id, "event=milter_edit_failed milter=%s error=\"%s\"",
-		         m->name, m->edit_error);
-		refuse(m, 451, "4.3.0",
-		       "Temporary failure filtering the message");
+	if (m->ask == SM_ASK_MESSAGE) {
+		session_milter_eom_done(f, r);
 		return;
 	}
-	switch (r->verdict) {
-	case MILTER_FAILED:
-		log_warn(id,
-		         "event=milter_failed milter=%s step=%s error=\"%s\" "
-		         "action=%s",
-		         m->name, r->step, r->error,
-		         def == MILTER_DEFAULT_ACCEPT   ? "accept"
-		         : def == MILTER_DEFAULT_REJECT ? "reject"
-		                                        : "tempfail");
-		if (def == MILTER_DEFAULT_ACCEPT)
-			run_next(m);
-		else if (def == MILTER_DEFAULT_REJECT)
-			refuse(m, 550, "5.7.1",
-			       "Message refused: mail filter "
-			       "failure");
-		else
-			refuse(m, 451, "4.7.1",
-			       "Temporary failure: mail "
-			       "filter unavailable");
+	switch (session_milter_outcome(f, r, &code, &enh, &text)) {
+	case SM_REFUSE:
+		refuse(m, code, enh, text);
 		return;
-	case MILTER_REJECT:
-	case MILTER_TEMPFAIL:
-		log_info(id, "event=milter_refused milter=%s step=%s code=%u",
-		         m->name, r->step,
-		         r->code != 0                  ? r->code
-		         : r->verdict == MILTER_REJECT ? 550
-		                                       : 451);
-		if (r->code != 0)
-			refuse(m, r->code, r->enhanced[0] ? r->enhanced : NULL,
-			       r->text);
-		else if (r->verdict == MILTER_REJECT)
-			refuse(m, 550, "5.7.1", "Command rejected");
-		else
-			refuse(m, 451, "4.7.1",
-			       "Service unavailable - try again later");
-		return;
-	case MILTER_DISCARD:
-		log_info(id, "event=milter_discard milter=%s step=%s", m->name,
-		         r->step);
-		refuse(m, 250, "2.0.0", "Ok: discarded");
-		return;
-	case MILTER_CONTINUE:
-	case MILTER_ACCEPT:
+	case SM_DISCARD:
+		/* Kept until its end, then dropped (session_milter_eom.c). */
+		m->discard = true;
+		break;
+	case SM_GO_ON:
 		break;
 	}
-	/* Recipients it refused at RCPT go; the filter saw m->rcpts. */
-	if (r->rcpt_refused != NULL)
-		for (size_t i = 0; i < m->n_shown; i++)
-			if (r->rcpt_refused[i]) {
-				log_info(id,
-				         "event=milter_rcpt_refused milter=%s "
-				         "rcpt=<%s>",
-				         m->name, m->rcpts[i]);
-				rcpt_delete(s, m->rcpts[i]);
-			}
-	run_next(m);
+	m->cur++;
+	ask_next(m);
 }
 
-static void run_next(struct session_milter *m)
+void session_milter_open(struct session *s)
 {
-	struct session *s = m->s;
-	const struct session_filters *f = filters_of(s);
-	struct milter_source src = {0};
-	size_t n_fields;
-
-	if (f == NULL || m->next >= f->n) {
-		all_done(m);
-		return;
-	}
-	free(m->name);
-	m->name = alloc_strdup(f->confs[m->next].name);
-	m->def = f->confs[m->next].default_action;
-	rcpts_shown_free(m);
-	m->rcpts = alloc_array(s->n_rcpts + 1, sizeof(*m->rcpts));
-	for (size_t i = 0; i < s->n_rcpts; i++)
-		m->rcpts[i] = alloc_strdup(s->rcpts[i].addr);
-	m->n_shown = s->n_rcpts;
-	free(m->fields);
-	m->fields = milter_msg_fields(m->mm, &n_fields);
-	src.client_name = "unknown";
-	src.client_addr = strcmp(s->peer, "unknown") != 0 ? s->peer : NULL;
-	src.helo = s->helo;
-	src.mail_from = s->mail_from;
-	src.rcpts = (const char *const *)m->rcpts;
-	src.n_rcpts = s->n_rcpts;
-	src.fields = m->fields;
-	src.n_fields = n_fields;
-	src.body_len = milter_msg_body_replaced(m->mm)
-	                   ? milter_msg_body_len(m->mm)
-	                   : m->body_len;
-	src.read_body = read_body;
-	src.macro = macro;
-	src.ctx = m;
-	m->conv = milter_start(s->env->base, &f->confs[m->next], &src, on_edit,
-	                       on_done, m);
-}
-
-/* Split the header section (our Received: field and the client's
- * fields) from the body. */
-static int load(struct session_milter *m, const struct dotstream_stats *st,
-                const char **error_r)
-{
-	struct session *s = m->s;
-	uint64_t size = spool_msg_size(s->msg);
-	uint64_t hlen = s->data_start + st->header_bytes;
-	char *hdr, sep[2];
-	size_t n = 0;
-	int ret = -1;
-
-	if (hlen > size) {
-		*error_r = "header section past the data";
-		return -1;
-	}
-	hdr = alloc_resize(NULL, (size_t)hlen + 1, 1);
-	for (uint64_t off = 0; off < hlen; off += n)
-		if (spool_msg_read(s->msg, off, hdr + off, (size_t)(hlen - off),
-		                   &n, error_r) < 0 ||
-		    n == 0)
-			goto done;
-	m->mm =
-	    milter_msg_new(hdr, (size_t)hlen, s->env->params->max_message_size);
-	m->body_off = hlen;
-	if (spool_msg_read(s->msg, hlen, sep, 2, &n, error_r) < 0)
-		goto done;
-	if (n == 2 && sep[0] == '\r' && sep[1] == '\n')
-		m->body_off += 2; /* the empty line is not the body's */
-	m->body_len = size - m->body_off;
-	ret = 0;
-done:
-	if (ret < 0 && *error_r == NULL)
-		*error_r = "short read";
-	free(hdr);
-	return ret;
-}
-
-bool session_milter_start(struct session *s, const struct dotstream_stats *st)
-{
-	const struct session_filters *f = filters_of(s);
+	const struct session_filters *fl = filters_of(s);
 	struct session_milter *m;
-	const char *error = NULL;
 
-	if (f == NULL || f->n == 0)
-		return false;
+	if (fl == NULL || fl->n == 0)
+		return;
 	m = alloc_new(struct session_milter);
 	m->s = s;
-	m->st = *st;
-	if (load(m, st, &error) < 0) {
-		log_error(s->id, "event=milter_read_failed error=\"%s\"",
-		          error);
-		sm_free(m);
-		session_reply(s, 451, "4.3.0",
-		              "Temporary failure storing the message");
-		session_reset_tx(s);
-		return true;
+	m->f = alloc_array(fl->n, sizeof(*m->f));
+	m->n = fl->n;
+	for (size_t i = 0; i < fl->n; i++) {
+		struct sm_filter *f = &m->f[i];
+		struct milter_callbacks cb = {macro, session_milter_eom_edit,
+		                              on_done, f};
+
+		f->m = m;
+		f->name = alloc_strdup(fl->confs[i].name);
+		f->def = fl->confs[i].default_action;
+		f->conv = milter_open(s->env->base, &fl->confs[i], &cb);
 	}
 	s->milter = m;
+	m->ask = SM_ASK_CONNECT;
+	ask_next(m);
+}
+
+void session_milter_close(struct session *s)
+{
+	struct session_milter *m = s->milter;
+
+	if (m == NULL)
+		return;
+	s->milter = NULL;
+	session_milter_eom_free(m);
+	for (size_t i = 0; i < m->n; i++) {
+		milter_close(&m->f[i].conv);
+		free(m->f[i].name);
+	}
+	free(m->f);
+	free(m->arg);
+	free(m);
+}
+
+bool session_milter_gate(struct session *s)
+{
+	struct session_milter *m = s->milter;
+
+	if (m == NULL || m->ask != SM_ASK_CONNECT)
+		return false;
+	m->waited = true;
 	session_wait(s);
-	run_next(m);
 	return true;
+}
+
+bool session_milter_waiting(const struct session *s)
+{
+	return s->milter != NULL && s->milter->ask != SM_ASK_NONE;
+}
+
+bool session_milter_refused(const struct session *s, enum smtpcmd_verb verb,
+                            unsigned *code_r, const char **enh_r,
+                            const char **text_r)
+{
+	const struct session_milter *m = s->milter;
+
+	if (m == NULL || !m->refused || verb == SMTPCMD_QUIT ||
+	    verb == SMTPCMD_NOOP || verb == SMTPCMD_RSET)
+		return false;
+	*code_r = m->refused_code;
+	*enh_r = m->refused_enh[0] != '\0' ? m->refused_enh : NULL;
+	*text_r = m->refused_text;
+	return true;
+}
+
+/* Start asking the filters about a step; false when there is none to
+ * ask. */
+static bool ask(struct session *s, enum sm_ask what, const char *arg,
+                size_t len, session_milter_after *after)
+{
+	struct session_milter *m = s->milter;
+	size_t on = 0;
+
+	if (m == NULL)
+		return false;
+	for (size_t i = 0; i < m->n; i++)
+		on += !m->f[i].off;
+	if (on == 0)
+		return false;
+	m->ask = what;
+	m->cur = 0;
+	m->arg = alloc_strndup(arg, len);
+	m->after = after;
+	m->waited = true;
+	log_debug(s->id, "event=milter_ask step=%s", ask_name(what));
+	session_wait(s);
+	ask_next(m);
+	return true;
+}
+
+bool session_milter_helo(struct session *s, const char *helo,
+                         session_milter_after *after)
+{
+	return ask(s, SM_ASK_HELO, helo, strlen(helo), after);
+}
+
+bool session_milter_mail(struct session *s, const char *from,
+                         session_milter_after *after)
+{
+	const char *error;
+
+	/* The message begins here rather than at DATA, so that the filters
+	 * know its queue ID (macro i) from MAIL on, as with Postfix; it is
+	 * only memory until data comes (spool.h). */
+	if (s->milter != NULL && s->msg == NULL &&
+	    spool_msg_begin(s->env->spool, &s->msg, &error) < 0) {
+		log_error(s->id, "event=spool_begin_failed error=\"%s\"",
+		          error);
+		s->msg = NULL;
+	}
+	return ask(s, SM_ASK_MAIL, from, strlen(from), after);
+}
+
+bool session_milter_rcpt(struct session *s, const char *rcpt,
+                         session_milter_after *after)
+{
+	/* Replies before this one go out with its answer, as for authd's
+	 * (a pipelining client reads them all anyway). */
+	if (!ask(s, SM_ASK_RCPT, rcpt, strlen(rcpt), after))
+		return false;
+	io_hold_output(s->io, true);
+	return true;
+}
+
+bool session_milter_data(struct session *s, session_milter_after *after)
+{
+	return ask(s, SM_ASK_DATA, "", 0, after);
+}
+
+bool session_milter_unknown(struct session *s, const char *line, size_t len,
+                            const struct smtpcmd_error *e)
+{
+	if (s->milter == NULL)
+		return false;
+	s->milter->unknown_reply = *e;
+	return ask(s, SM_ASK_UNKNOWN, line, len, NULL);
+}
+
+void session_milter_abort(struct session *s)
+{
+	struct session_milter *m = s->milter;
+
+	if (m == NULL)
+		return;
+	session_milter_eom_free(m);
+	m->discard = false;
+	for (size_t i = 0; i < m->n; i++)
+		milter_abort(m->f[i].conv);
 }

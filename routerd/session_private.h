@@ -105,7 +105,7 @@ struct session {
 	struct session_ahead *ahead;
 	struct session_ahead *ahead_wait; /* the one the RCPT waits for */
 	bool starttls_pending; /* start TLS once "220 Ready" is out */
-	/* The listener's mail filters at work on the message. */
+	/* The listener's mail filters (session_milter.c). */
 	struct session_milter *milter;
 };
 
@@ -171,13 +171,43 @@ void session_data_done(struct session *s);
 void session_message_commit(struct session *s, const struct dotstream_stats *st,
                             const char *quarantine);
 
-/* session_milter.c */
-/* Run the listener's mail filters on the complete message (st its
- * stats): false when it has none; otherwise the session waits, and the
+/* session_milter.c: the listener's mail filters, asked at each step (see
+ * there). Nothing happens on a session without filters. */
+void session_milter_open(struct session *s);
+void session_milter_close(struct session *s);
+/* Before a command: true when the session now waits for the filters'
+ * answer to the connection (it resumes by itself). */
+bool session_milter_gate(struct session *s);
+/* A filter refused the session: the reply to a command with this verb. */
+bool session_milter_refused(const struct session *s, enum smtpcmd_verb verb,
+                            unsigned *code_r, const char **enh_r,
+                            const char **text_r);
+/* The filters are being asked (the session waits for them). */
+bool session_milter_waiting(const struct session *s);
+/* After a step the filters were asked about: ok false when one refused
+ * (its reply went out); the session resumes when this returns. */
+typedef void session_milter_after(struct session *s, bool ok);
+/* Ask the filters about HELO, MAIL (the sender without <>), RCPT (the
+ * recipient): false when there are none to ask (go on now), else the
+ * session waits and after() follows their answer. */
+bool session_milter_helo(struct session *s, const char *helo,
+                         session_milter_after *after);
+bool session_milter_mail(struct session *s, const char *from,
+                         session_milter_after *after);
+bool session_milter_rcpt(struct session *s, const char *rcpt,
+                         session_milter_after *after);
+/* DATA (the command; BDAT leaves it to the end of the message). */
+bool session_milter_data(struct session *s, session_milter_after *after);
+/* An unknown command line: false when no filter is asked; else e is the
+ * reply unless a filter refuses it with its own. */
+bool session_milter_unknown(struct session *s, const char *line, size_t len,
+                            const struct smtpcmd_error *e);
+/* The transaction ends: the filters forget its message. */
+void session_milter_abort(struct session *s);
+/* session_milter_eom.c: run the filters on the complete message (st its
+ * stats): false when none is asked; otherwise the session waits, and the
  * filters end with session_message_commit() or a refusal. */
 bool session_milter_start(struct session *s, const struct dotstream_stats *st);
-/* Stop the filters of a message that is dropped. */
-void session_milter_drop(struct session *s);
 
 /* session_envelope.c */
 void session_do_mail(struct session *s, const struct smtpcmd *c);

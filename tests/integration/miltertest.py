@@ -24,6 +24,16 @@ misbehaves on purpose where a real filter cannot be made to:
                OPTNEG answer); it SKIPs the body after the first chunk and
                at end of message sends PROGRESS, then X-Lean-Filter, then
                CONTINUE.
+    "connrej"  refuses every connection: 554 5.7.1 at SMFIC_CONNECT.
+    "stall"    answers every step but end of message.
+
+Every mode but "silent" also answers the envelope steps as a test
+scripts them: fm.replies[("helo"|"mail"|"rcpt", name or address)],
+fm.replies[("data", sender)] or fm.replies[("unknown", VERB)] is the
+packet sent instead of CONTINUE
+(reply(code_text) makes a REPLYCODE, TEMPFAIL is _packet(b"t")); an
+address in fm.die_after_rcpt makes it close the connection right after
+answering that RCPT. fm.unknown lists the SMFIC_UNKNOWN lines it saw.
 
 A filter that is not running at all is FakeMilter.down_socket(): a port
 where nothing listens.
@@ -55,6 +65,15 @@ def _packet(cmd, payload=b""):
     return struct.pack(">I", len(payload) + 1) + cmd + payload
 
 
+def reply(code_text):
+    """A REPLYCODE packet: reply("550 5.7.1 no")."""
+    return _packet(b"y", code_text.encode() + b"\0")
+
+
+def tempfail():
+    return _packet(b"t")
+
+
 def _cstrings(payload):
     return [s.decode("utf-8", "replace") for s in payload.split(b"\0")[:-1]]
 
@@ -63,6 +82,9 @@ class FakeMilter:
     def __init__(self, lab, mode, unix=None):
         self.mode = mode
         self.extra_rcpt = None  # "rcpt": the recipient it adds
+        self.replies = {}
+        self.die_after_rcpt = set()
+        self.unknown = []
         self.seen = []
         self.lock = threading.Lock()
         if unix is not None:
@@ -140,12 +162,33 @@ class FakeMilter:
                         msg["macros"][k] = v
                     # which macros came with which step
                     msg.setdefault("stages", {})[payload[:1].decode()] = vals[::2]
+                elif cmd == b"C" and self.mode == "connrej":
+                    conn.sendall(reply("554 5.7.1 the fake says go away"))
+                elif cmd == b"H":
+                    conn.sendall(self.replies.get(("helo", _cstrings(payload)[0]),
+                                                  _packet(b"c")))
                 elif cmd == b"R":
-                    msg["rcpts"].append(_cstrings(payload)[0])
-                    conn.sendall(_packet(b"c"))
+                    rcpt = _cstrings(payload)[0]
+                    msg["rcpts"].append(rcpt)
+                    conn.sendall(self.replies.get(("rcpt", rcpt.strip("<>")),
+                                                  _packet(b"c")))
+                    if rcpt.strip("<>") in self.die_after_rcpt:
+                        conn.close()
+                        return
                 elif cmd == b"M":
                     msg["from"] = _cstrings(payload)[0]
-                    conn.sendall(_packet(b"c"))
+                    msg["rcpts"] = []
+                    conn.sendall(self.replies.get(("mail", msg["from"].strip("<>")),
+                                                  _packet(b"c")))
+                elif cmd == b"T":
+                    conn.sendall(self.replies.get(("data", msg.get("from", "").strip("<>")),
+                                                  _packet(b"c")))
+                elif cmd == b"U":
+                    line = _cstrings(payload)[0]
+                    with self.lock:
+                        self.unknown.append(line)
+                    conn.sendall(self.replies.get(("unknown", line.split(" ")[0].upper()),
+                                                  _packet(b"c")))
                 elif cmd == b"L":
                     msg["headers"].append(tuple(_cstrings(payload)))
                     if self.mode != "lean":
@@ -161,6 +204,8 @@ class FakeMilter:
                 elif cmd == b"E":
                     with self.lock:
                         self.seen.append(msg)
+                    if self.mode == "stall":
+                        continue
                     conn.sendall(self._eom(msg))
                     msg = {"macros": {}, "headers": [], "chunks": [], "rcpts": [],
                            "steps": []}
