@@ -175,6 +175,9 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 	for (const char *const *r = restrict_recip_limit_attrs(); *r != NULL;
 	     r++)
 		names_add(&acct, *r);
+	/* and how large a message it may send (restrict.h) */
+	for (const char *const *r = restrict_send_size_attrs(); *r != NULL; r++)
+		names_add(&acct, *r);
 	m->account_attrs = names_done(&acct);
 	return m;
 }

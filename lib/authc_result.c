@@ -113,6 +113,8 @@ static void deliver_senders(union authc_cb cb, void *ctx,
 	res.addrs = addrs;
 	if (st == AUTHC_OK && authproto_msg_get_uint(m, "recip_limit", &limit))
 		res.recip_limit = (unsigned)limit; /* < 2^32: schema */
+	if (st == AUTHC_OK && authproto_msg_get_uint(m, "send_maxkb", &limit))
+		res.send_max_kb = limit;
 	cb.senders(&res, ctx);
 	free(addrs);
 }

@@ -73,6 +73,9 @@ struct session {
 	size_t n_senders;
 	bool senders_known;
 	unsigned recip_limit; /* the sender's own (SENDERS); 0: none */
+	/* The sender's submissionContLength in KB (SENDERS; on the MX
+	 * listener, the envelope sender's owner's when trusted); 0: none */
+	uint64_t send_max_kb;
 	/* message data */
 	struct dotstream *ds;
 	struct spool_msg *msg;
@@ -179,11 +182,18 @@ bool session_milter_start(struct session *s, const struct dotstream_stats *st);
 /* Stop the filters of a message that is dropped. */
 void session_milter_drop(struct session *s);
 
+/* session_size.c: is a message of size bytes (0: unknown) over the
+ * sender's own limit? Then 552 5.3.4 is replied, and true. */
+bool session_size_sender_over(struct session *s, uint64_t size);
+
 /* session_envelope.c */
 void session_do_mail(struct session *s, const struct smtpcmd *c);
 void session_do_rcpt(struct session *s, const struct smtpcmd *c);
 /* authd's context for this session's lookups: "mx" or "submission". */
 const char *session_lookup_context(const struct session *s);
+/* The envelope sender authd is to find the sender's entry by, with
+ * trust_envelope_sender_for_restrictions and no AUTH; else NULL. */
+const char *session_lookup_from(const struct session *s);
 /* What "RCPT TO:<arg>" would ask authd if its turn came now: 1 and
  * *addr_r (the caller frees it) for a lookup of the address, 0 when it
  * asks something else or nothing (the postmaster, a policy refusal), -1

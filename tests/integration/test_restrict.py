@@ -14,6 +14,7 @@ with a submission listener added, and these entries:
   senders               group: user 1, user 12 and group "inner"
   inner                 group: user 10 and user 12 (nested in "senders")
   user 13               dirmxRecipLimit 2: at most 2 recipients per message
+  user 14               dirmxMaxSendSize 10: sends at most 10 KB
   sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
   sizedgroup@dirmx.test group, dirmxMaxReceiveSize 10: user 6
 
@@ -22,6 +23,8 @@ trust_envelope_sender_for_restrictions off (the default), nobody: refused
 where only authenticated or listed senders may send, never matched by a
 refusal list. On submission the sender is authenticated, and authd reads
 its account's entry and groups (nested): every rule applies to it.
+TrustedSenderTest runs a second lab with the setting on: there the MX
+listener's sender is the entry that owns MAIL FROM, when one does.
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 python3 -m unittest -v test_restrict
@@ -59,13 +62,14 @@ def group(name, mail, members, groups_dn, extra=""):
 
 class RestrictTest(unittest.TestCase):
     maxDiff = None
+    routerd_extra = ""  # more [routerd] settings
 
     @classmethod
     def setUpClass(cls):
         cls.sub = free_port()
         cls.dl = dl = DeliveryLab(
-            "restrict", start=False, users=14,
-            routerd="\n[listener submission]\naddress = 127.0.0.1:%d\n"
+            "restrict", start=False, users=15,
+            routerd=cls.routerd_extra + "\n[listener submission]\naddress = 127.0.0.1:%d\n"
                     "role = submission\n" % cls.sub)
         try:
             info = dl.info
@@ -98,6 +102,9 @@ class RestrictTest(unittest.TestCase):
             dl.slapd.modify_ldif(
                 "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
                 "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
+            dl.slapd.modify_ldif(
+                "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
+                "-\nadd: dirmxMaxSendSize\ndirmxMaxSendSize: 10\n-\n\n" % u[14]["dn"])
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -399,10 +406,134 @@ class RestrictTest(unittest.TestCase):
         got = self.over_submission(1, rcpts, "rl-1")
         self.assertEqual([got[r][0] for r in rcpts], [250, 250, 250], got)
 
+    # -- trust_envelope_sender_for_restrictions (off here) -------------------
+    def mx_rcpt(self, mail_from, addr, size=None):
+        """RCPT addr on the MX listener after MAIL FROM mail_from."""
+        with self.mx() as s:
+            code, text = s.mail(mail_from, ["SIZE=%d" % size] if size else [])
+            self.assertEqual(code, 250, text)
+            code, text = s.rcpt(addr)
+            return code, text.decode()
+
+    def test_envelope_sender_is_not_trusted_by_default(self):
+        """Off: naming an allowed sender in MAIL FROM gets nothing; the
+        sender is nobody, and nobody has no size limit of its own."""
+        self.assertRefused(self.mx_rcpt(self.user(1), "onlyone@dirmx.test"),
+                           "onlyone@dirmx.test")
+        with self.mx() as s:
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 250, text)
+
+    # -- submissionContLength (dirmxMaxSendSize) ----------------------------
+    def big_message(self, mail_from, tag, kb):
+        return ("From: <%s>\r\nSubject: %s\r\nX-Test-Id: %s\r\n\r\n%s"
+                % (mail_from, tag, tag, ("x" * 1000 + "\r\n") * kb)).encode()
+
+    def test_sender_size_limit_at_mail(self):
+        """SIZE= above the sender's own limit: 552 5.3.4 at MAIL; at or
+        below it, and for a sender without a limit, 250."""
+        with self.submission(14) as s:
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (10 * 1024 + 1)])
+            self.assertEqual(code, 552, text)
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+            self.assertIn("sender's limit of 10 KB", text.decode())
+            s.rset()
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (10 * 1024)])
+            self.assertEqual(code, 250, text)
+        with self.submission(3) as s:
+            code, text = s.mail(self.user(3), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 250, text)
+
+    def test_sender_size_limit_at_end_of_data(self):
+        """Without SIZE=, a message over the sender's limit is refused at
+        the end of DATA (552 5.3.4) and no one receives it; a small one
+        goes through."""
+        rcpt = self.user(3)
+        with self.submission(14) as s:
+            self.assertEqual(s.mail(self.user(14))[0], 250)
+            self.assertEqual(s.rcpt(rcpt)[0], 250)
+            code, text = s.data(self.big_message(self.user(14), "ss-big", 12))
+            self.assertEqual(code, 552, text)
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+        got = self.over_submission(14, [rcpt], "ss-small")
+        self.assertEqual(got[rcpt][0], 250, got)
+        self.wait_received("ss-small", rcpt)
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("ss-big"), [])
+
     def ctl_lookup(self, addr, *opts):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "lookup"]
                            + list(opts) + [addr], capture_output=True, text=True, timeout=30)
         return r.returncode, r.stdout + r.stderr
+
+
+class TrustedSenderTest(unittest.TestCase):
+    """trust_envelope_sender_for_restrictions = yes: on the MX listener the
+    sender is the directory entry that owns MAIL FROM (anyone can forge
+    it: the setting is off by default); an address no entry owns is still
+    nobody."""
+    maxDiff = None
+    routerd_extra = "trust_envelope_sender_for_restrictions = yes\n"
+    setUpClass = classmethod(RestrictTest.setUpClass.__func__)
+    tearDownClass = classmethod(RestrictTest.tearDownClass.__func__)
+    mx, mx_rcpt, user, logs = RestrictTest.mx, RestrictTest.mx_rcpt, RestrictTest.user, \
+        RestrictTest.logs
+    assertRefused, received = RestrictTest.assertRefused, RestrictTest.received
+    wait_received, big_message = RestrictTest.wait_received, RestrictTest.big_message
+
+    def test_allowed_sender_by_envelope(self):
+        self.assertEqual(self.mx_rcpt(self.user(1), "onlyone@dirmx.test")[0], 250,
+                         self.logs())
+        self.assertRefused(self.mx_rcpt(self.user(2), "onlyone@dirmx.test"),
+                           "onlyone@dirmx.test")
+        with self.mx() as s:
+            got = smtp_transaction(self, s, self.user(1), ["onlyone@dirmx.test"], "tr-1")
+        self.assertEqual(got["onlyone@dirmx.test"][0], 250, got)
+        self.wait_received("tr-1", "onlyone@dirmx.test")
+
+    def test_unknown_envelope_sender_is_still_nobody(self):
+        for sender in ("someone@elsewhere.test", "nosuchuser@dirmx.test", ""):
+            with self.subTest(sender=sender):
+                self.assertRefused(self.mx_rcpt(sender, "onlyone@dirmx.test"),
+                                   "onlyone@dirmx.test")
+
+    def test_refusal_and_group_rules_by_envelope(self):
+        self.assertRefused(self.mx_rcpt(self.user(2), "notuser2@dirmx.test"),
+                           "notuser2@dirmx.test")
+        self.assertEqual(self.mx_rcpt(self.user(1), "notuser2@dirmx.test")[0], 250)
+        # dirmxMemSubmitPerms: user 10 is a member through "inner".
+        self.assertEqual(self.mx_rcpt(self.user(10), "members@dirmx.test")[0], 250)
+        self.assertRefused(self.mx_rcpt(self.user(3), "members@dirmx.test"),
+                           "members@dirmx.test")
+        self.assertRefused(self.mx_rcpt(self.user(10), "nonmembers@dirmx.test"),
+                           "nonmembers@dirmx.test")
+
+    def test_require_auth_still_refuses(self):
+        """A named sender is still unauthenticated."""
+        self.assertRefused(self.mx_rcpt(self.user(1), "authonly@dirmx.test"),
+                           "authonly@dirmx.test")
+
+    def test_two_senders_in_one_session_are_judged_apart(self):
+        with self.mx() as s:
+            for sender, want in ((self.user(1), 250), (self.user(2), 550),
+                                 (self.user(1), 250)):
+                self.assertEqual(s.mail(sender)[0], 250)
+                self.assertEqual(s.rcpt("onlyone@dirmx.test")[0], want, sender)
+                s.rset()
+
+    def test_sender_size_limit_of_the_envelope_sender(self):
+        with self.mx() as s:
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 552, text)
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+            s.rset()
+            self.assertEqual(s.mail(self.user(14))[0], 250)
+            self.assertEqual(s.rcpt(self.user(3))[0], 250)
+            code, text = s.data(self.big_message(self.user(14), "tr-big", 12))
+            self.assertEqual(code, 552, text)
+            s.rset()
+            code, text = s.mail("someone@elsewhere.test", ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 250, text)
 
 
 if __name__ == "__main__":
