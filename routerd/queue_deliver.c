@@ -404,6 +404,27 @@ static void attempt_alerts(struct attempt *a)
 	}
 }
 
+/* Recipients found over their size limit at the end of DATA: bounced
+ * now (552 5.2.3, RFC 3463: message length exceeds administrative
+ * limit), so the sender's DSN says which and why. */
+static void attempt_too_big(struct attempt *a)
+{
+	const struct spoolrec *env = a->m->env;
+
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[i];
+
+		if (r->state == SPOOLREC_DELIVERED ||
+		    r->state == SPOOLREC_BOUNCED ||
+		    strcmp(r->hop, SPOOLREC_HOP_TOO_BIG) != 0)
+			continue;
+		queue_rcpt_local(a, i, SPOOLREC_BOUNCED, 552, "5.2.3",
+		                 "<%s>: message of %llu octets larger than "
+		                 "this recipient accepts",
+		                 r->addr, (unsigned long long)env->size);
+	}
+}
+
 /* Sort the pending recipients into one group per next hop; those
  * whose next hop is invalid are deferred: a bad hop is ours to fix. */
 static void attempt_group(struct attempt *a)
@@ -412,6 +433,7 @@ static void attempt_group(struct attempt *a)
 	const struct spoolrec *env = m->env;
 	struct queue_grouping gr;
 
+	attempt_too_big(a);
 	attempt_alerts(a);
 	if (m->q->nhcfg == NULL) {
 		for (size_t i = 0; i < env->rcpt_count; i++) {

@@ -192,6 +192,7 @@ void session_rcpt_free(struct session_rcpt *r)
 	}
 	free(r->dests);
 	free(r->hops);
+	free(r->max_kb);
 	free(r->addr);
 	free(r->orcpt);
 }

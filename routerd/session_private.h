@@ -33,8 +33,9 @@ struct session_rcpt {
 	char *addr;      /* as the client wrote it */
 	unsigned notify; /* SPOOLREC_NOTIFY_* */
 	char *orcpt;
-	char **dests; /* final recipients from authd ... */
-	char **hops;  /* ... and their next hops */
+	char **dests;     /* final recipients from authd ... */
+	char **hops;      /* ... and their next hops */
+	uint64_t *max_kb; /* ... and their size limits in KB (0: none) */
 	size_t n_dests;
 };
 
@@ -185,6 +186,10 @@ void session_milter_drop(struct session *s);
 /* session_size.c: is a message of size bytes (0: unknown) over the
  * sender's own limit? Then 552 5.3.4 is replied, and true. */
 bool session_size_sender_over(struct session *s, uint64_t size);
+/* Are the final recipients over their own limits at size bytes? Those
+ * over are given the hop SPOOLREC_HOP_TOO_BIG (bounced by the queue); when
+ * every one is, 552 5.2.3 is replied, and true. */
+bool session_size_rcpts_over(struct session *s, uint64_t size);
 
 /* session_envelope.c */
 void session_do_mail(struct session *s, const struct smtpcmd *c);

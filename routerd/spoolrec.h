@@ -111,6 +111,11 @@ enum spoolrec_state {
 #define SPOOLREC_NOTIFY_DELAY 0x4u
 #define SPOOLREC_NOTIFY_NEVER 0x8u
 
+/* The hop of a recipient whose size limit (delivContLength) the message
+ * was found over at the end of DATA (session_size.c): the first attempt
+ * bounces it with 5.2.3, and its DSN goes through the usual path. */
+#define SPOOLREC_HOP_TOO_BIG "dirmx:too-big"
+
 struct spoolrec_rcpt {
 	char *addr;
 	char *hop;

@@ -17,6 +17,7 @@ with a submission listener added, and these entries:
   user 14               dirmxMaxSendSize 10: sends at most 10 KB
   sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
   sizedgroup@dirmx.test group, dirmxMaxReceiveSize 10: user 6
+  withsized@dirmx.test  group, no rule: sized and user 9
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
@@ -39,7 +40,7 @@ import unittest
 from dirmxlab import free_port
 from dirmxlab.ldapdata import PASSWORD
 
-from deliverytest import DeliveryLab, bin_path, smtp_transaction
+from deliverytest import DeliveryLab, bin_path, parse_dsn, smtp_transaction
 from smtptest import wait_for
 
 CLIENT = "127.0.0.2"  # not in relay_networks: an Internet client
@@ -98,7 +99,9 @@ class RestrictTest(unittest.TestCase):
                 + recipient("sized", "sized@dirmx.test", cls.mbx_a, people,
                             "dirmxMaxReceiveSize: 10\n")
                 + group("sizedgroup", "sizedgroup@dirmx.test", [u[6]["dn"]], groups_dn,
-                        "dirmxMaxReceiveSize: 10\n"))
+                        "dirmxMaxReceiveSize: 10\n")
+                + group("withsized", "withsized@dirmx.test",
+                        ["uid=sized,%s" % people, u[9]["dn"]], groups_dn))
             dl.slapd.modify_ldif(
                 "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
                 "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
@@ -279,8 +282,7 @@ class RestrictTest(unittest.TestCase):
 
     def test_size_limit_is_read_with_the_rules(self):
         """dirmxMaxReceiveSize travels with the recipient's rules (the
-        cached 'm:KB' token); refusing by size is not done yet, so a small
-        message still goes through."""
+        cached 'm:KB' token); a message within it goes through."""
         rc, out = self.ctl_lookup("sized@dirmx.test", "--no-cache")
         self.assertEqual(rc, 0, out)
         self.assertIn("sender restrictions of uid=sized,%s: m:10"
@@ -310,6 +312,73 @@ class RestrictTest(unittest.TestCase):
         self.assertEqual(got[self.user(3)][0], 250, got)
         got = self.rcpt_with_size(10 * 1024, ["sized@dirmx.test", "sizedgroup@dirmx.test"])
         self.assertEqual([c for c, _ in got.values()], [250, 250], got)
+
+    def dsns_to(self, rcpt, tag):
+        """The DSNs to rcpt about the message tagged tag."""
+        return [t for sink in self.dl.sinks for t in sink.delivered()
+                if t.rcpts == [rcpt] and t.mail_from == ""
+                and ("X-Test-Id: %s\r\n" % tag).encode() in t.data]
+
+    def test_recipient_size_limits_at_end_of_data(self):
+        """Without SIZE=, each final recipient's delivContLength decides at
+        the end of DATA: those over it (a user, a group member through the
+        group's limit) get nothing and the sender one DSN for them, 5.2.3;
+        the others get the message."""
+        sender, other = self.user(8), self.user(3)
+        member = self.user(6)  # of sizedgroup, 10 KB
+        with self.mx() as s:
+            self.assertEqual(s.mail(sender)[0], 250)
+            for r in ("sized@dirmx.test", "sizedgroup@dirmx.test", other):
+                self.assertEqual(s.rcpt(r)[0], 250, r)
+            code, text = s.data(self.big_message(sender, "eod-1", 12))
+            self.assertEqual(code, 250, text)
+        self.wait_received("eod-1", other)
+        dsn = wait_for(lambda: self.dsns_to(sender, "eod-1"), 30, 0.2)
+        self.assertTrue(dsn, self.logs())
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("eod-1"), [other])
+        self.assertEqual(len(dsn), 1, dsn)
+        d = parse_dsn(dsn[0].data)
+        got = sorted((r["final-recipient"].lower(), r["action"], r["status"])
+                     for r in d["per_rcpt"])
+        self.assertEqual(got, sorted([("rfc822; sized@dirmx.test", "failed", "5.2.3"),
+                                      ("rfc822; %s" % member, "failed", "5.2.3")]))
+        # A message within the limits reaches them all.
+        got = self.over_mx(["sized@dirmx.test", "sizedgroup@dirmx.test"], "eod-small")
+        self.wait_received("eod-small", member)
+        self.wait_received("eod-small", "sized@dirmx.test")
+
+    def test_member_over_its_own_limit_inside_a_group(self):
+        """A member's own smaller limit inside a group without one: that
+        member alone gets nothing (and a DSN says so), with or without
+        SIZE=; the other member gets the message."""
+        sender, member = self.user(8), self.user(9)
+        for n, size in enumerate((None, 12 * 1024 + 4096)):
+            tag = "ws-%d" % n
+            with self.subTest(size=size), self.mx() as s:
+                self.assertEqual(s.mail(sender, ["SIZE=%d" % size] if size else [])[0], 250)
+                self.assertEqual(s.rcpt("withsized@dirmx.test")[0], 250)
+                code, text = s.data(self.big_message(sender, tag, 12))
+                self.assertEqual(code, 250, text)
+            self.wait_received(tag, member)
+            self.assertTrue(wait_for(lambda: self.dsns_to(sender, tag), 30, 0.2),
+                            self.logs())
+            self.assertTrue(self.dl.wait_queue_empty(30))
+            self.assertEqual(self.received(tag), [member])
+
+    def test_every_recipient_over_its_limit_refuses_the_message(self):
+        """All over: 552 5.2.3 at the end of DATA, no DSN; an understated
+        SIZE= passes RCPT and is caught there too."""
+        for size in (None, 1000):
+            with self.subTest(size=size), self.mx() as s:
+                self.assertEqual(s.mail(self.user(8), ["SIZE=%d" % size] if size else [])[0],
+                                 250)
+                self.assertEqual(s.rcpt("sized@dirmx.test")[0], 250)
+                code, text = s.data(self.big_message(self.user(8), "eod-all", 12))
+                self.assertEqual(code, 552, text)
+                self.assertTrue(text.decode().startswith("5.2.3"), text)
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("eod-all"), [])
 
     def searches(self):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],
