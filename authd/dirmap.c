@@ -163,6 +163,9 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 	for (const char *const *r = restrict_attr_names(); *r != NULL; r++)
 		names_add(&rcpt, *r);
 	/* what a directory change names the object by (dirwatch.h) */
+	/* where a group's reports go (restrict_report.c) */
+	for (const char *const *r = restrict_report_attrs(); *r != NULL; r++)
+		names_add(&rcpt, *r);
 	names_add(&rcpt, dirmap_object_id_attr(m));
 	m->recipient_attrs = names_done(&rcpt);
 

@@ -71,6 +71,9 @@ struct lookup_dest {
 	/* Its size limit in KB (restrict_path_limit()), 0: none; set by
 	 * lookup_restrict(). */
 	uint64_t max_kb;
+	/* The envelope sender of its copy (restrict_path_report()): NULL
+	 * the message's own, "" none; set (and owned) by lookup_restrict(). */
+	char *sender;
 };
 
 struct lookup_answer {

@@ -219,6 +219,7 @@ void lookup_blob_parse(struct lookup_blob *b, const void *v, size_t len,
 			struct lookup_dest *d = &b->dests[b->n_dests++];
 
 			d->max_kb = 0; /* lookup_restrict()'s */
+			d->sender = NULL;
 			d->addr = f[0];
 			if (strcasecmp(f[0], spelling) == 0) {
 				if (b->spelling == NULL)

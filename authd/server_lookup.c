@@ -83,6 +83,12 @@ static struct authproto_msg *lookup_answer(struct server_lookup *l,
 			if (a->dests[i].max_kb > 0)
 				authproto_msg_add_uint(m, "maxkb",
 				                       a->dests[i].max_kb);
+			if (a->dests[i].sender != NULL)
+				authproto_msg_add_str(m, "sender",
+				                      *a->dests[i].sender !=
+				                              '\0'
+				                          ? a->dests[i].sender
+				                          : "<>");
 		}
 		authproto_msg_add_str(m, "cached", a->cached ? "1" : "0");
 		authproto_msg_add_str(m, "domain", a->domain);

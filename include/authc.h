@@ -78,6 +78,9 @@ struct authc_dest {
 	const char *rcpt;
 	const char *hop;
 	uint64_t max_kb; /* the recipient's size limit in KB; 0: none */
+	/* The envelope sender of its copy (where its groups' reports go):
+	 * an address, "<>" for none, NULL for the message's own. */
+	const char *sender;
 };
 
 struct authc_lookup_result {

@@ -61,6 +61,8 @@ static void deliver_lookup(union authc_cb cb, void *ctx,
 				continue;
 			dests[n].rcpt = f.value;
 			dests[n].hop = authproto_msg_record_get(m, i, "hop");
+			dests[n].sender =
+			    authproto_msg_record_get(m, i, "sender");
 			kb = authproto_msg_record_get(m, i, "maxkb");
 			dests[n++].max_kb =
 			    kb != NULL ? strtoull(kb, NULL, 10) : 0;

@@ -87,6 +87,7 @@ static const struct authproto_fieldspec lookup_ok[] = {
     {"rcpt", AP_NAME, AP_REQ | AP_REP | AP_HEAD, ADDR_MAX, NULL},
     {"hop", AP_TOKEN, AP_REQ | AP_MEMBER, NAME_MAX_, NULL},
     {"maxkb", AP_UINT, AP_MEMBER, UINT64_MAX >> 11, NULL},
+    {"sender", AP_NAME, AP_MEMBER, ADDR_MAX, NULL},
     {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
     {"cached", AP_BOOL, AP_REQ, 0, NULL},
     {"domain", AP_ENUM, 0, 0, domain_kinds},

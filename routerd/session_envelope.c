@@ -242,7 +242,7 @@ static bool postmaster_fallback(struct session *s,
 	            policy_is_local_domain(s->env->policy, domain) ||
 	            (r != NULL && r->status == AUTHC_NOTFOUND &&
 	             strcmp(r->domain, "local") == 0);
-	struct authc_dest alert = {addr_format(path), ALERTS_HOP, 0};
+	struct authc_dest alert = {addr_format(path), ALERTS_HOP, 0, NULL};
 
 	if (s->pm_stage == 0 || !ours)
 		return false;

@@ -18,6 +18,10 @@ with a submission listener added, and these entries:
   sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
   sizedgroup@dirmx.test group, dirmxMaxReceiveSize 10: user 6
   withsized@dirmx.test  group, no rule: sized and user 9
+  toowner@dirmx.test    group, dirmxReportToOwner TRUE, owner user 11: user 4
+                        and group "tonobody"
+  tonobody@dirmx.test   group, dirmxReportToOriginator FALSE,
+                        dirmxReportToOwner FALSE: user 3
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
@@ -101,7 +105,12 @@ class RestrictTest(unittest.TestCase):
                 + group("sizedgroup", "sizedgroup@dirmx.test", [u[6]["dn"]], groups_dn,
                         "dirmxMaxReceiveSize: 10\n")
                 + group("withsized", "withsized@dirmx.test",
-                        ["uid=sized,%s" % people, u[9]["dn"]], groups_dn))
+                        ["uid=sized,%s" % people, u[9]["dn"]], groups_dn)
+                + group("tonobody", "tonobody@dirmx.test", [u[3]["dn"]], groups_dn,
+                        "dirmxReportToOriginator: FALSE\ndirmxReportToOwner: FALSE\n")
+                + group("toowner", "toowner@dirmx.test",
+                        [u[4]["dn"], "cn=tonobody,%s" % groups_dn], groups_dn,
+                        "dirmxReportToOwner: TRUE\nowner: %s\n" % u[11]["dn"]))
             dl.slapd.modify_ldif(
                 "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
                 "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
@@ -401,6 +410,23 @@ class RestrictTest(unittest.TestCase):
             self.over_mx(restricted + plain, "warm-%d" % n)
             self.over_submission(2, restricted + plain, "warm-%ds" % n)
         self.assertEqual(self.searches() - before, 0, self.logs())
+
+    # -- where a group's delivery reports go ---------------------------------
+    def test_report_routing_is_in_the_answer(self):
+        """reportToOwner: the members' copies carry the owner's address as
+        envelope sender; reportToOriginator and reportToOwner FALSE: <>,
+        also inside a group that reports to its owner; a group that says
+        nothing: the message's own sender."""
+        rc, out = self.ctl_lookup("toowner@dirmx.test", "--no-cache")
+        self.assertEqual(rc, 0, out)
+        dests = out.split("=> deliver to:")[1]
+        self.assertRegex(dests, r"%s\s+via \S+\n\s+reports to %s\n"
+                         % (re.escape(self.user(4)), re.escape(self.user(11))))
+        self.assertRegex(dests, r"%s\s+via \S+\n\s+reports to <>\n"
+                         % re.escape(self.user(3)))
+        rc, out = self.ctl_lookup("open@dirmx.test")
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("reports to", out)
 
     # -- authenticated senders: their entry and groups ----------------------
     def sub_rcpt(self, i, addr):

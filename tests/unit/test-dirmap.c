@@ -557,7 +557,9 @@ static void test_searched_attributes(void **state)
 	    "dirmxAuthOrig", "unauthOrig", "dirmxUnauthOrig",
 	    "dLMemSubmitPerms", "dirmxMemSubmitPerms", "dLMemRejectPerms",
 	    "dirmxMemRejectPerms", "delivContLength", "dirmxMaxReceiveSize",
-	    "entryUUID", NULL};
+	    /* where a group's reports go (restrict_report.c) */
+	    "reportToOriginator", "dirmxReportToOriginator", "reportToOwner",
+	    "dirmxReportToOwner", "managedBy", "owner", "entryUUID", NULL};
 	static const char *const ad_rcpt[] = {"mail",
 	                                      "member;range=0-*",
 	                                      "dirmxNextHop",
@@ -579,6 +581,12 @@ static void test_searched_attributes(void **state)
 	                                      "dirmxMemRejectPerms",
 	                                      "delivContLength",
 	                                      "dirmxMaxReceiveSize",
+	                                      "reportToOriginator",
+	                                      "dirmxReportToOriginator",
+	                                      "reportToOwner",
+	                                      "dirmxReportToOwner",
+	                                      "managedBy",
+	                                      "owner",
 	                                      "objectGUID",
 	                                      NULL};
 	const char *const *l;
@@ -601,7 +609,8 @@ static void test_searched_attributes(void **state)
 	             "uid", "sAMAccountName", "userPrincipalName", "mail",
 	             "proxyAddresses", "mailLocalAddress", "userAccountControl",
 	             "lockoutTime", "badPwdCount", "msDS-ResultantPSO",
-	             "pwdAccountLockedTime", NULL};
+	             "pwdAccountLockedTime", "submissionContLength",
+	             "dirmxMaxSendSize", NULL};
 	     *w != NULL; w++)
 		assert_true(has_attr(l, *w));
 	/* No name twice. */
