@@ -143,6 +143,8 @@ static struct spoolrec *build_envelope(struct session *s,
 			else
 				spoolrec_set(&sr->orcpt, "");
 			spoolrec_set(&sr->error, "");
+			spoolrec_set(&sr->sender,
+			             r->senders != NULL ? r->senders[k] : NULL);
 		}
 	}
 	env->smtputf8_needed =

@@ -213,10 +213,14 @@ static void rcpt_accept(struct session *s, const struct authc_dest *dests,
 	sr->dests = alloc_array(n, sizeof(char *));
 	sr->hops = alloc_array(n, sizeof(char *));
 	sr->max_kb = alloc_array(n, sizeof(uint64_t));
+	sr->senders = alloc_array(n, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		sr->dests[i] = alloc_strdup(dests[i].rcpt);
 		sr->hops[i] = alloc_strdup(dests[i].hop);
 		sr->max_kb[i] = dests[i].max_kb;
+		sr->senders[i] = dests[i].sender != NULL
+		                     ? alloc_strdup(dests[i].sender)
+		                     : NULL;
 	}
 	sr->n_dests = n;
 	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr, n,

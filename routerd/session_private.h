@@ -33,9 +33,12 @@ struct session_rcpt {
 	char *addr;      /* as the client wrote it */
 	unsigned notify; /* SPOOLREC_NOTIFY_* */
 	char *orcpt;
-	char **dests;     /* final recipients from authd ... */
-	char **hops;      /* ... and their next hops */
-	uint64_t *max_kb; /* ... and their size limits in KB (0: none) */
+	char **dests; /* final recipients from authd ... */
+	char **hops;  /* ... and their next hops */
+	/* From authd's answer, NULL for a recipient a mail filter added: */
+	uint64_t *max_kb; /* their size limits in KB (0: none) */
+	char **senders;   /* their copies' envelope senders, where their
+	                     groups' reports go (NULL: the message's) */
 	size_t n_dests;
 };
 

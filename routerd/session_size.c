@@ -44,6 +44,12 @@ bool session_size_sender_over(struct session *s, uint64_t size)
 	return true;
 }
 
+/* A recipient a mail filter added has no limit known. */
+static uint64_t rcpt_kb(const struct session_rcpt *r, size_t k)
+{
+	return r->max_kb != NULL ? r->max_kb[k] : 0;
+}
+
 bool session_size_rcpts_over(struct session *s, uint64_t size)
 {
 	size_t n = 0, over = 0;
@@ -53,7 +59,7 @@ bool session_size_rcpts_over(struct session *s, uint64_t size)
 
 		for (size_t k = 0; k < r->n_dests; k++) {
 			n++;
-			over += restrict_size_over(r->max_kb[k], size);
+			over += restrict_size_over(rcpt_kb(r, k), size);
 		}
 	}
 	if (over == 0)
@@ -72,14 +78,14 @@ bool session_size_rcpts_over(struct session *s, uint64_t size)
 		struct session_rcpt *r = &s->rcpts[i];
 
 		for (size_t k = 0; k < r->n_dests; k++) {
-			if (!restrict_size_over(r->max_kb[k], size))
+			if (!restrict_size_over(rcpt_kb(r, k), size))
 				continue;
 			log_info(s->id,
 			         "event=rcpt_restricted rule=delivContLength "
 			         "rcpt=<%s> size=%llu limit_kb=%llu "
 			         "action=bounce",
 			         r->dests[k], (unsigned long long)size,
-			         (unsigned long long)r->max_kb[k]);
+			         (unsigned long long)rcpt_kb(r, k));
 			free(r->hops[k]);
 			r->hops[k] = alloc_strdup(SPOOLREC_HOP_TOO_BIG);
 		}

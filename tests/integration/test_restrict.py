@@ -428,6 +428,56 @@ class RestrictTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertNotIn("reports to", out)
 
+    def mail_from_of(self, tag):
+        """{recipient: the MAIL FROM its copy of the message tagged tag
+        came with}, over every sink."""
+        return {r: t.mail_from for sink in self.dl.sinks for t in sink.delivered()
+                if t.data is not None and ("X-Test-Id: %s\r\n" % tag).encode() in t.data
+                for r in t.rcpts}
+
+    def test_copies_carry_where_reports_go(self):
+        """The members' copies go out with the envelope sender their group
+        says: the owner's address, <>, or the message's own sender; one
+        MAIL FROM per transaction, so one message becomes several."""
+        sender = "someone@elsewhere.test"  # over_mx's
+        got = self.over_mx(["toowner@dirmx.test", "open@dirmx.test"], "rr-1")
+        self.assertEqual([c for c, _ in got.values()], [250, 250], got)
+        want = {self.user(4): self.user(11), self.user(3): "", self.user(5): sender}
+        self.assertTrue(wait_for(lambda: len(self.mail_from_of("rr-1")) == 3, 30, 0.2),
+                        "%s\n%s" % (self.mail_from_of("rr-1"), self.logs()))
+        self.assertEqual(self.mail_from_of("rr-1"), want)
+
+    def test_bounces_go_where_the_group_says(self):
+        """The mailbox server refuses every member: the DSN for the member
+        of the group reporting to its owner goes to the owner, none is
+        made for the one whose group reports nowhere, and the one of a
+        group that says nothing goes to the sender."""
+        sender, owner = self.user(8), self.user(11)
+        refused = (self.user(4), self.user(3), self.user(5))
+        for r in refused:
+            for sink in self.dl.sinks:
+                sink.set_reply(r, "550 5.1.1 <%s>: no such mailbox here" % r)
+        try:
+            with self.mx() as s:
+                got = smtp_transaction(self, s, sender,
+                                       ["toowner@dirmx.test", "open@dirmx.test"], "rr-b")
+            self.assertEqual([c for c, _ in got.values()], [250, 250], got)
+            self.assertTrue(wait_for(lambda: self.dsns_to(owner, "rr-b")
+                                     and self.dsns_to(sender, "rr-b"), 30, 0.2), self.logs())
+            self.assertTrue(self.dl.wait_queue_empty(30))
+        finally:
+            for r in refused:
+                for sink in self.dl.sinks:
+                    sink.set_reply(r, None)
+
+        def failed(dsns):
+            self.assertEqual(len(dsns), 1, dsns)
+            return sorted(r["final-recipient"].lower()
+                          for r in parse_dsn(dsns[0].data)["per_rcpt"])
+        self.assertEqual(failed(self.dsns_to(owner, "rr-b")), ["rfc822; " + self.user(4)])
+        self.assertEqual(failed(self.dsns_to(sender, "rr-b")), ["rfc822; " + self.user(5)])
+        self.assertIn("event=bounce_suppressed rcpt=<%s>" % self.user(3), self.dl.log())
+
     # -- authenticated senders: their entry and groups ----------------------
     def sub_rcpt(self, i, addr):
         """RCPT addr as lab user i on submission: (code, text)."""
