@@ -164,10 +164,14 @@ static size_t add_delayed(struct attempt *a, struct dsn_rcpt *dr, size_t n)
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[i];
 
+		/* the sender's notice: not for a copy whose group's
+		 * reports go elsewhere */
 		if (a->bounced_now[i] ||
 		    (r->state != SPOOLREC_DEFERRED &&
 		     r->state != SPOOLREC_PENDING) ||
-		    !dsn_should_report(r, DSN_ACTION_DELAYED))
+		    !dsn_should_report(r, DSN_ACTION_DELAYED) ||
+		    strcmp(spoolrec_rcpt_from(env, r),
+		           env->mail_from != NULL ? env->mail_from : "") != 0)
 			continue;
 		dsn_rcpt_from_result(&dr[n], env, i, DSN_ACTION_DELAYED,
 		                     time(NULL));
