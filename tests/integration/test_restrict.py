@@ -447,6 +447,37 @@ class RestrictTest(unittest.TestCase):
                         "%s\n%s" % (self.mail_from_of("rr-1"), self.logs()))
         self.assertEqual(self.mail_from_of("rr-1"), want)
 
+    def test_queue_shows_where_a_copy_reports(self):
+        """dirmxctl queue show names the MAIL FROM of a waiting copy whose
+        group's reports go elsewhere, and only of that one."""
+        member = self.user(4)
+        for sink in self.dl.sinks:
+            sink.set_reply(member, "451 4.3.0 <%s>: later" % member)
+        try:
+            with self.mx() as s:
+                smtp_transaction(self, s, self.user(8), ["toowner@dirmx.test", self.user(5)],
+                                 "rr-q")
+
+            def shown():
+                for qid in self.dl.queue_ids():
+                    out = self.dl.queue("show", qid).stdout
+                    if "<%s>" % member in out and "deferred" in out:
+                        return out
+                return None
+            out = wait_for(shown, 30, 0.2)
+            self.assertTrue(out, self.logs())
+            self.assertRegex(out, r"<%s>  via \S+  deferred  attempts 1  from <%s>"
+                             % (re.escape(member), re.escape(self.user(11))))
+            self.assertRegex(out, r"<%s>  via \S+  delivered  attempts 1  from <>\n"
+                             % re.escape(self.user(3)))
+            self.assertRegex(out, r"<%s>  via \S+  delivered  attempts 1\n"
+                             % re.escape(self.user(5)))
+        finally:
+            for sink in self.dl.sinks:
+                sink.set_reply(member, None)
+        self.dl.queue("flush")
+        self.assertTrue(self.dl.wait_queue_empty(60), self.logs())
+
     def test_bounces_go_where_the_group_says(self):
         """The mailbox server refuses every member: the DSN for the member
         of the group reporting to its owner goes to the owner, none is
