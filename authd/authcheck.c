@@ -147,7 +147,12 @@ static void account_found(const struct ldconn_result *res, const char *dc,
 		return;
 	}
 	e = &res->entries[0];
-	if (dirmap_account(r->ac->opts.dirmap, e, &acct, &error) < 0) {
+	/* with the sender's own size limit (restrict.h), for SENDERS and
+	 * the restrictions' identity */
+	if (dirmap_account(r->ac->opts.dirmap, e, &acct, &error) < 0 ||
+	    ((r->kind == REQ_IDENTITY || r->kind == REQ_SENDERS) &&
+	     restrict_size_read(e, restrict_send_size_attrs(),
+	                        &r->ans.send_max_kb, &error) < 0)) {
 		log_warn("authcheck",
 		         "event=unreadable user=\"%s\" dn=\"%s\" "
 		         "error=\"%s\"",
@@ -301,6 +306,10 @@ struct authcheck *authcheck_new(struct event_base *base, struct ldpool *pool,
 	    : opts->ad ? "(&(objectClass=user)(|(sAMAccountName=%s)"
 	                 "(userPrincipalName=%s)(mail=%s)))"
 	               : "(|(uid=%s)(mail=%s))");
+	ac->address_filter = opts->address_filter != NULL
+	                         ? alloc_strdup(opts->address_filter)
+	                         : NULL;
+	ac->opts.address_filter = NULL;
 	ac->send_as = alloc_array(opts->n_send_as + 1, sizeof(char *));
 	for (size_t i = 0; i < opts->n_send_as; i++)
 		ac->send_as[i] = alloc_strdup(opts->send_as[i]);
@@ -379,5 +388,6 @@ void authcheck_deinit(struct authcheck **acp)
 	free(ac->send_as);
 	free(ac->base_dn);
 	free(ac->filter);
+	free(ac->address_filter);
 	free(ac);
 }

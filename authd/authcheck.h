@@ -97,6 +97,9 @@ struct authcheck_options {
 	struct pdc *pdc;
 	const char *const *send_as; /* "user address" items */
 	size_t n_send_as;
+	/* Which entry owns an address (template: %s the address; the
+	 * recipients' filter): authcheck_identity_from(). NULL: none. */
+	const char *address_filter;
 };
 
 /* STATUS: an account's lockout budgets, as authd sees them now. */
@@ -129,8 +132,10 @@ struct authcheck_answer {
 	size_t n_addrs;    /* SENDERS */
 	const char *const *addrs;
 	unsigned recip_limit; /* SENDERS: msExchRecipLimit; 0: none */
-	const char *dn;       /* IDENTITY: the account's DN */
-	size_t n_groups;      /* IDENTITY: its groups, nested, as DN keys */
+	/* SENDERS, IDENTITY: submissionContLength in KB; 0: none */
+	uint64_t send_max_kb;
+	const char *dn;  /* IDENTITY: the account's DN */
+	size_t n_groups; /* IDENTITY: its groups, nested, as DN keys */
 	const char *const *groups;
 };
 
@@ -156,6 +161,12 @@ struct authcheck_req *authcheck_senders(struct authcheck *ac, const char *user,
  * (authcheck_identity.c says what that costs); NOTFOUND: no account. */
 struct authcheck_req *authcheck_identity(struct authcheck *ac, const char *user,
                                          authcheck_cb *cb, void *ctx);
+/* The same for the entry that owns the envelope sender addr (found with
+ * the address filter, as a recipient is), for
+ * trust_envelope_sender_for_restrictions; NOTFOUND: no entry owns it. */
+struct authcheck_req *authcheck_identity_from(struct authcheck *ac,
+                                              const char *addr,
+                                              authcheck_cb *cb, void *ctx);
 /* STATUS: the budgets of user's account; RESET: forget authd's own count
  * of its failures (the directory's badPwdCount is never touched). */
 struct authcheck_req *authcheck_status(struct authcheck *ac, const char *user,

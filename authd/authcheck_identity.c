@@ -1,7 +1,10 @@
 /*
  * authcheck_identity - who an authenticated sender is, for the sender
  * restrictions (restrict.h): its account's DN, found as AUTH and SENDERS
- * find it (authcheck.c), and every group it belongs to, nested.
+ * find it (authcheck.c), and every group it belongs to, nested. With
+ * trust_envelope_sender_for_restrictions, an unauthenticated sender is
+ * the entry that owns the envelope sender, found with the recipients'
+ * address filter instead (authcheck_identity_from()).
  *
  * AD answers the nesting itself: one subtree search with the in-chain
  * matching rule, (member:1.2.840.113556.1.4.1941:=DN), returns every
@@ -128,4 +131,24 @@ void authcheck_identity_groups(struct authcheck_req *r)
 	r->group_depth = 0;
 	r->level_start = 0;
 	level_search(r);
+}
+
+struct authcheck_req *authcheck_identity_from(struct authcheck *ac,
+                                              const char *addr,
+                                              authcheck_cb *cb, void *ctx)
+{
+	struct authcheck_req *r =
+	    authcheck_req_new(ac, REQ_IDENTITY, addr, cb, ctx);
+	const char *error;
+
+	/* Found as a recipient is: the envelope sender's owner, whatever
+	 * its kind (a user, a contact, a group). */
+	if (ac->address_filter == NULL ||
+	    ldfilter_expand(ac->address_filter, addr, strlen(addr), &r->filter,
+	                    &error) < 0) {
+		authcheck_req_finish(r, LOOKUP_NOTFOUND, "no entry owns it");
+		return r;
+	}
+	authcheck_account_search(r);
+	return r;
 }

@@ -39,6 +39,7 @@ struct authcheck {
 	struct dcloc *loc;
 	struct authcheck_options opts;
 	char *base_dn, *filter;
+	char *address_filter; /* NULL: none (authcheck_identity_from) */
 	char **send_as;
 	/* Failure counters, apart so that clients rotating through many
 	 * addresses can only evict each other, never an account's count. */

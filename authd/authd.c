@@ -427,6 +427,7 @@ int authd_start(struct event_base *base, const struct dirmx_config *cfg,
 	ao.pdc = a->pdc;
 	ao.send_as = (const char *const *)s->send_as.items;
 	ao.n_send_as = s->send_as.count;
+	ao.address_filter = map.recipient_filter;
 	a->auth = authcheck_new(base, a->pool, a->loc, &ao);
 	sb.lookup = a->lookup;
 	sb.auth = a->auth;

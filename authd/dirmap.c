@@ -163,6 +163,9 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 	for (const char *const *r = restrict_attr_names(); *r != NULL; r++)
 		names_add(&rcpt, *r);
 	/* what a directory change names the object by (dirwatch.h) */
+	/* where a group's reports go (restrict_report.c) */
+	for (const char *const *r = restrict_report_attrs(); *r != NULL; r++)
+		names_add(&rcpt, *r);
 	names_add(&rcpt, dirmap_object_id_attr(m));
 	m->recipient_attrs = names_done(&rcpt);
 
@@ -174,6 +177,9 @@ struct dirmap *dirmap_new(const struct dirmap_settings *s)
 	/* how many recipients the sender may write to (restrict.h) */
 	for (const char *const *r = restrict_recip_limit_attrs(); *r != NULL;
 	     r++)
+		names_add(&acct, *r);
+	/* and how large a message it may send (restrict.h) */
+	for (const char *const *r = restrict_send_size_attrs(); *r != NULL; r++)
 		names_add(&acct, *r);
 	m->account_attrs = names_done(&acct);
 	return m;

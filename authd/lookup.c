@@ -95,7 +95,8 @@ static bool job_add_dest(struct job *j, const char *addr, const char *hop)
 	j->dests[j->n_dests].addr = alloc_strdup(addr);
 	j->dests[j->n_dests].hop = alloc_strdup(hop);
 	j->dests[j->n_dests].path = j->cur_rnode;
-	j->dests[j->n_dests].max_kb = 0; /* lookup_restrict()'s */
+	j->dests[j->n_dests].max_kb = 0;    /* lookup_restrict()'s */
+	j->dests[j->n_dests].sender = NULL; /* and this */
 	j->n_dests++;
 	lookup_trace(j, "deliver %s -> %s", addr, hop);
 	return true;
@@ -258,7 +259,7 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 	struct dirmap_recipient r;
 	struct restrict_rules rules;
 	unsigned saved = j->cur_rnode;
-	const char *error;
+	const char *error, *owner_dn = NULL;
 	int has;
 
 	if (!lookup_set_add(&j->dn_set, e->dn)) {
@@ -286,15 +287,23 @@ void lookup_process_entry(struct job *j, const struct ldconn_entry *e,
 		return;
 	}
 	has = restrict_rules_read(e, &rules, &error);
+	/* a group's: where its members' reports go (restrict_report.c) */
+	if (has >= 0 && r.group &&
+	    restrict_report_read(e, &rules, &owner_dn, &error) < 0) {
+		restrict_rules_clear(&rules);
+		has = -1;
+	}
 	if (has < 0) {
 		job_unreadable(j, e, error);
 		return;
 	}
-	if (has > 0) {
+	if (restrict_rules_any(&rules)) {
 		char *line = restrict_rules_format(&rules);
 
 		lookup_trace(j, "sender restrictions of %s: %s", e->dn, line);
 		j->cur_rnode = lookup_job_rnode(j, line, depth == 0);
+		if (owner_dn != NULL)
+			lookup_task_owner(j, owner_dn);
 		restrict_rules_clear(&rules);
 	}
 	entry_act(j, e, &r, addressed, depth, chain);
@@ -468,6 +477,9 @@ static void task_result(const struct ldconn_result *res, const char *dc_uri,
 			break;
 		case TASK_DNS:
 			lookup_dns_result(j, t, res);
+			break;
+		case TASK_OWNER:
+			lookup_owner_result(j, t, res);
 			break;
 		}
 	}

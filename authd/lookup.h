@@ -71,6 +71,9 @@ struct lookup_dest {
 	/* Its size limit in KB (restrict_path_limit()), 0: none; set by
 	 * lookup_restrict(). */
 	uint64_t max_kb;
+	/* The envelope sender of its copy (restrict_path_report()): NULL
+	 * the message's own, "" none; set (and owned) by lookup_restrict(). */
+	char *sender;
 };
 
 struct lookup_answer {
@@ -142,17 +145,27 @@ size_t lookup_cache_flush(struct lookup *lk, const char *address);
  */
 size_t lookup_invalidate(struct lookup *lk, const char *const *tags, size_t n);
 /*
- * The authenticated sender's identity (authcheck_identity()) as cached
- * with the answers, under its login name: its DN key (NULL: no account)
- * and its groups' keys, owned by the caller. Any directory change drops
- * every identity; seq (lookup_identity_seq() when the read started) keeps
- * one read across a change out.
+ * A sender's identity (authcheck_identity()) as cached with the answers,
+ * under its name: the login name of an authenticated sender, or
+ * LOOKUP_IDENTITY_FROM and the envelope sender for the entry that owns
+ * it (authcheck_identity_from(); a login name holds no control byte).
+ * Any directory change drops every identity; seq (lookup_identity_seq()
+ * when the read started) keeps one read across a change out.
  */
+#define LOOKUP_IDENTITY_FROM "\x02"
+struct lookup_identity {
+	char *dn;      /* its DN key; NULL: no entry */
+	char **groups; /* its groups' keys, nested */
+	size_t n_groups;
+	uint64_t send_max_kb; /* submissionContLength; 0: none */
+};
 uint64_t lookup_identity_seq(const struct lookup *lk);
-bool lookup_identity_get(struct lookup *lk, const char *user, char **dn_r,
-                         char ***groups_r, size_t *n_r);
-void lookup_identity_put(struct lookup *lk, const char *user, uint64_t seq,
-                         const char *dn, const char *const *groups, size_t n);
+/* *id_r is the caller's (lookup_identity_clear()) when true. */
+bool lookup_identity_get(struct lookup *lk, const char *name,
+                         struct lookup_identity *id_r);
+void lookup_identity_put(struct lookup *lk, const char *name, uint64_t seq,
+                         const struct lookup_identity *id);
+void lookup_identity_clear(struct lookup_identity *id);
 /* The tag kind + value (the caller frees it). */
 char *lookup_tag_make(char kind, const char *value);
 /* Are directory changes followed now? Until they are (and whenever they

@@ -219,6 +219,7 @@ void lookup_blob_parse(struct lookup_blob *b, const void *v, size_t len,
 			struct lookup_dest *d = &b->dests[b->n_dests++];
 
 			d->max_kb = 0; /* lookup_restrict()'s */
+			d->sender = NULL;
 			d->addr = f[0];
 			if (strcasecmp(f[0], spelling) == 0) {
 				if (b->spelling == NULL)
@@ -243,16 +244,17 @@ void lookup_blob_clear(struct lookup_blob *b)
 
 /*
  * Sender identities (lookup.h, lookup_identity_get()): under "\x01" and the
- * login name (no address key starts with a control byte), the value the
- * DN key then each group's, each NUL-terminated (DN keys hold no NUL); ""
- * alone for an account that does not exist. Tagged "d:" with the DN and
- * each group, and "i:" which every directory change drops
+ * name (no address key starts with a control byte), the value the send
+ * limit (8 bytes, host order: the cache never leaves the process), then
+ * the DN key and each group's, each NUL-terminated (DN keys hold no NUL);
+ * "" after the limit for a sender no entry stands for. Tagged "d:" with
+ * the DN and each group, and "i:" which every directory change drops
  * (lookup_invalidate()): a sender added to a group is a change of the
  * group, which the identity did not read.
  */
-static char *identity_key(const char *user)
+static char *identity_key(const char *name)
 {
-	return alloc_printf("\x01%s", user);
+	return alloc_printf("\x01%s", name);
 }
 
 uint64_t lookup_identity_seq(const struct lookup *lk)
@@ -260,36 +262,40 @@ uint64_t lookup_identity_seq(const struct lookup *lk)
 	return lk->inval_seq;
 }
 
-bool lookup_identity_get(struct lookup *lk, const char *user, char **dn_r,
-                         char ***groups_r, size_t *n_r)
+bool lookup_identity_get(struct lookup *lk, const char *name,
+                         struct lookup_identity *id_r)
 {
-	char *key = identity_key(user);
+	char *key = identity_key(name);
 	const void *v;
 	size_t len, n = 0;
 	const char *p, *end;
 	bool hit;
 
+	memset(id_r, 0, sizeof(*id_r));
 	hit = lk->cache != NULL && cache_get(lk->cache, key, strlen(key),
 	                                     evloop_now_ms(), &v, &len, NULL);
 	free(key);
-	if (!hit || len == 0 || ((const char *)v)[len - 1] != '\0')
+	if (!hit || len <= sizeof(id_r->send_max_kb) ||
+	    ((const char *)v)[len - 1] != '\0')
 		return false;
-	p = v;
-	end = p + len;
-	*dn_r = *p == '\0' ? NULL : alloc_strdup(p);
+	memcpy(&id_r->send_max_kb, v, sizeof(id_r->send_max_kb));
+	p = (const char *)v + sizeof(id_r->send_max_kb);
+	end = (const char *)v + len;
+	id_r->dn = *p == '\0' ? NULL : alloc_strdup(p);
 	p += strlen(p) + 1;
-	*groups_r = alloc_array(len + 1, sizeof(char *));
+	id_r->groups = alloc_array(len + 1, sizeof(char *));
 	for (; p < end; p += strlen(p) + 1)
-		(*groups_r)[n++] = alloc_strdup(p);
-	*n_r = n;
+		id_r->groups[n++] = alloc_strdup(p);
+	id_r->n_groups = n;
 	return true;
 }
 
-void lookup_identity_put(struct lookup *lk, const char *user, uint64_t seq,
-                         const char *dn, const char *const *groups, size_t n)
+void lookup_identity_put(struct lookup *lk, const char *name, uint64_t seq,
+                         const struct lookup_identity *id)
 {
 	struct sbuf *b;
 	const char **tags;
+	const char *dn = id->dn;
 	char *key;
 	size_t nt = 0;
 	bool ok;
@@ -297,17 +303,18 @@ void lookup_identity_put(struct lookup *lk, const char *user, uint64_t seq,
 	if (lk->cache == NULL || seq != lk->inval_seq)
 		return; /* a change arrived while it was read */
 	b = sbuf_new(16 * 1024 * 1024);
-	tags = alloc_array(n + 3, sizeof(*tags));
+	tags = alloc_array(id->n_groups + 3, sizeof(*tags));
 	tags[nt++] = IDENTITY_TAG;
-	ok = sbuf_append(b, dn != NULL ? dn : "",
+	ok = sbuf_append(b, &id->send_max_kb, sizeof(id->send_max_kb)) &&
+	     sbuf_append(b, dn != NULL ? dn : "",
 	                 dn != NULL ? strlen(dn) + 1 : 1);
 	if (dn != NULL)
 		tags[nt++] = lookup_tag_make('d', dn);
-	for (size_t i = 0; i < n && ok; i++) {
-		ok = sbuf_append(b, groups[i], strlen(groups[i]) + 1);
-		tags[nt++] = lookup_tag_make('d', groups[i]);
+	for (size_t i = 0; i < id->n_groups && ok; i++) {
+		ok = sbuf_append(b, id->groups[i], strlen(id->groups[i]) + 1);
+		tags[nt++] = lookup_tag_make('d', id->groups[i]);
 	}
-	key = identity_key(user);
+	key = identity_key(name);
 	if (ok)
 		cache_put_tagged(lk->cache, key, strlen(key), sbuf_data(b),
 		                 sbuf_len(b), dn == NULL, evloop_now_ms(),
@@ -318,4 +325,13 @@ void lookup_identity_put(struct lookup *lk, const char *user, uint64_t seq,
 		free((char *)tags[i]);
 	free(tags);
 	sbuf_deinit(&b);
+}
+
+void lookup_identity_clear(struct lookup_identity *id)
+{
+	free(id->dn);
+	for (size_t i = 0; i < id->n_groups; i++)
+		free(id->groups[i]);
+	free(id->groups);
+	memset(id, 0, sizeof(*id));
 }

@@ -119,6 +119,13 @@ void lookup_task_dn(struct job *j, const char *dn, unsigned depth)
 	t->dn = alloc_strdup(dn);
 }
 
+void lookup_task_owner(struct job *j, const char *dn)
+{
+	struct task *t = task_new(j, TASK_OWNER, 0);
+
+	t->dn = alloc_strdup(dn);
+}
+
 void lookup_task_dns(struct job *j, char **dns, size_t n, unsigned depth)
 {
 	for (size_t i = 0; i < n;) {
@@ -231,6 +238,7 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 		s.size_limit = 2; /* two owners is an error, not a choice */
 		break;
 	case TASK_DN:
+	case TASK_OWNER:
 		s.base = t->dn;
 		s.scope = LDAP_SCOPE_BASE;
 		s.filter = "(objectClass=*)";

@@ -32,6 +32,7 @@ enum task_kind {
 	TASK_DN,    /* read one object by DN (a group member) */
 	TASK_RANGE, /* read the next slice of a ranged member attribute */
 	TASK_DNS,   /* read up to LOOKUP_DN_BATCH members in one search */
+	TASK_OWNER, /* read a group's owner by DN: where reports go */
 };
 
 /* Members read in one search: (|(entryDN=..)..) on OpenLDAP,
@@ -130,6 +131,9 @@ void lookup_task_finished(struct job *j);
 void lookup_task_addr(struct job *j, const char *addr, unsigned depth,
                       const char *chain);
 void lookup_task_dn(struct job *j, const char *dn, unsigned depth);
+/* Read the owner (dn) of the group of restricted node j->cur_rnode, whose
+ * reports go to the owner's address (lookup_owner_result()). */
+void lookup_task_owner(struct job *j, const char *dn);
 /* Members by DN: one base search for a single one, batches of
  * LOOKUP_DN_BATCH otherwise (takes the strings). */
 void lookup_task_dns(struct job *j, char **dns, size_t n, unsigned depth);
@@ -151,6 +155,9 @@ bool lookup_try_subaddress(struct job *j, struct task *t);
 
 /* A restricted entry: a new node under j->cur_rnode (takes rules). */
 unsigned lookup_job_rnode(struct job *j, char *rules, bool top);
+/* lookup_owner.c: the owner's entry read (TASK_OWNER). */
+void lookup_owner_result(struct job *j, struct task *t,
+                         const struct ldconn_result *res);
 
 /* lookup_cache.c: keep the job's answer, as the TTL rules say */
 void lookup_cache_store(struct job *j);

@@ -5,7 +5,9 @@
  * The answer, cached or fresh, holds every recipient the address leads
  * to and the sender restrictions met on the way; the decision is
  * restrict_filter()'s, made here per request, so the cache key stays the
- * address and a second sender costs no search.
+ * address and a second sender costs no search. Each recipient kept also
+ * gets its size limit and the envelope sender of its copy (where its
+ * groups' reports go) from the same tree.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,10 @@ const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
 			if (restrict_path_limit(a->rnodes, a->n_rnodes,
 			                        a->dests[i].path, &kb) == 0)
 				dests[n].max_kb = kb;
+			if (restrict_path_report(a->rnodes, a->n_rnodes,
+			                         a->dests[i].path,
+			                         &dests[n].sender) < 0)
+				dests[n].sender = NULL;
 			n++;
 			continue;
 		}
@@ -86,6 +92,8 @@ const struct lookup_answer *lookup_restrict(const struct lookup_answer *a,
 		f_r->status = LOOKUP_NOTFOUND;
 		f_r->reason = restrict_rule_why(rule);
 		f_r->restricted = restrict_rule_attr(rule);
+		for (size_t i = 0; i < n; i++)
+			free(dests[i].sender);
 		f_r->n_dests = 0;
 	}
 done:
@@ -96,6 +104,10 @@ done:
 
 void lookup_restrict_clear(struct lookup_answer *f)
 {
-	free((struct lookup_dest *)f->dests);
+	struct lookup_dest *d = (struct lookup_dest *)f->dests;
+
+	for (size_t i = 0; d != NULL && i < f->n_dests; i++)
+		free(d[i].sender);
+	free(d);
 	memset(f, 0, sizeof(*f));
 }

@@ -182,7 +182,8 @@ int restrict_rules_read(const struct ldconn_entry *e,
 bool restrict_rules_any(const struct restrict_rules *r)
 {
 	return r->require_auth || r->auth_orig.n > 0 || r->unauth_orig.n > 0 ||
-	       r->submit_perms.n > 0 || r->reject_perms.n > 0 || r->max_kb > 0;
+	       r->submit_perms.n > 0 || r->reject_perms.n > 0 ||
+	       r->max_kb > 0 || r->report != RESTRICT_REPORT_INHERIT;
 }
 
 void restrict_rules_clear(struct restrict_rules *r)
@@ -193,6 +194,9 @@ void restrict_rules_clear(struct restrict_rules *r)
 	dns_clear(&r->reject_perms);
 	r->require_auth = false;
 	r->max_kb = 0;
+	r->report = RESTRICT_REPORT_INHERIT;
+	free(r->report_to);
+	r->report_to = NULL;
 }
 
 static bool member_of(const struct restrict_sender *s,
@@ -408,23 +412,30 @@ static bool plain(unsigned char c)
 	return c >= 0x21 && c <= 0x7e && c != '%' && c != ':';
 }
 
-static void format_dns(struct sbuf *b, char tag, const struct restrict_dns *l)
+/* " X:value", value escaped (no space, no ':', no '%'). */
+static void format_token(struct sbuf *b, char tag, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
-	for (size_t i = 0; i < l->n; i++) {
-		if (sbuf_len(b) > 0)
-			sbuf_append_str(b, " ");
-		sbuf_printf(b, "%c:", tag);
-		for (const unsigned char *p = (const unsigned char *)l->v[i];
-		     *p != '\0'; p++)
-			if (plain(*p))
-				sbuf_append(b, p, 1);
-			else
-				sbuf_printf(b, "%%%c%c", hex[*p >> 4],
-				            hex[*p & 15]);
-	}
+	if (sbuf_len(b) > 0)
+		sbuf_append_str(b, " ");
+	sbuf_printf(b, "%c:", tag);
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0';
+	     p++)
+		if (plain(*p))
+			sbuf_append(b, p, 1);
+		else
+			sbuf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
 }
+
+static void format_dns(struct sbuf *b, char tag, const struct restrict_dns *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		format_token(b, tag, l->v[i]);
+}
+
+/* p:o, p:w, p:n: reports to the originator, the owner, nowhere */
+static const char report_tags[] = "?own";
 
 char *restrict_rules_format(const struct restrict_rules *r)
 {
@@ -437,6 +448,13 @@ char *restrict_rules_format(const struct restrict_rules *r)
 	format_dns(b, 'u', &r->unauth_orig);
 	format_dns(b, 's', &r->submit_perms);
 	format_dns(b, 'r', &r->reject_perms);
+	if (r->report != RESTRICT_REPORT_INHERIT) {
+		char v[2] = {report_tags[r->report], '\0'};
+
+		format_token(b, 'p', v);
+	}
+	if (r->report_to != NULL)
+		format_token(b, 'w', r->report_to);
 	if (r->max_kb > 0 && r->max_kb <= SIZE_KB_MAX)
 		sbuf_printf(b, "%sm:%llu", sbuf_len(b) > 0 ? " " : "",
 		            (unsigned long long)r->max_kb);
@@ -454,11 +472,54 @@ static int unhex(char c)
 	return -1;
 }
 
+/* An escaped value of len bytes at p (format_token()), or NULL. */
+static char *unescape(const char *p, size_t len)
+{
+	char *v = alloc_array(len + 1, 1), *o = v;
+
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (plain((unsigned char)p[i])) {
+			*o++ = p[i];
+			continue;
+		}
+		if (p[i] != '%' || i + 2 >= len || (hi = unhex(p[i + 1])) < 0 ||
+		    (lo = unhex(p[i + 2])) < 0 || hi * 16 + lo == 0 ||
+		    plain((unsigned char)(hi * 16 + lo))) {
+			free(v);
+			return NULL;
+		}
+		*o++ = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	*o = '\0';
+	return v;
+}
+
+/* p:X once, then w:ADDR once, only after p:w. */
+static int parse_report(const char *p, size_t len, struct restrict_rules *r)
+{
+	const char *t;
+
+	if (p[0] == 'w') {
+		if (r->report != RESTRICT_REPORT_OWNER || r->report_to != NULL)
+			return -1;
+		r->report_to = unescape(p + 2, len - 2);
+		return r->report_to != NULL ? 0 : -1;
+	}
+	t = len == 3 && p[2] != '?' ? strchr(report_tags, p[2]) : NULL;
+	if (t == NULL || r->report != RESTRICT_REPORT_INHERIT)
+		return -1;
+	r->report = (enum restrict_report)(t - report_tags);
+	return 0;
+}
+
 /* One "X:value" token of len bytes at p into the list its tag names. */
 static int parse_token(const char *p, size_t len, struct restrict_rules *r)
 {
 	struct restrict_dns *l;
-	char *dn, *o;
+	char *dn;
 
 	if (len < 3 || p[1] != ':')
 		return -1;
@@ -467,6 +528,8 @@ static int parse_token(const char *p, size_t len, struct restrict_rules *r)
 		               parse_kb(p + 2, len - 2, true, &r->max_kb)
 		           ? 0
 		           : -1;
+	if (p[0] == 'p' || p[0] == 'w')
+		return parse_report(p, len, r);
 	switch (p[0]) {
 	case 'o':
 		l = &r->auth_orig;
@@ -483,24 +546,9 @@ static int parse_token(const char *p, size_t len, struct restrict_rules *r)
 	default:
 		return -1;
 	}
-	dn = o = alloc_array(len, 1);
-	for (size_t i = 2; i < len; i++) {
-		int hi, lo;
-
-		if (plain((unsigned char)p[i])) {
-			*o++ = p[i];
-			continue;
-		}
-		if (p[i] != '%' || i + 2 >= len || (hi = unhex(p[i + 1])) < 0 ||
-		    (lo = unhex(p[i + 2])) < 0 || hi * 16 + lo == 0 ||
-		    plain((unsigned char)(hi * 16 + lo))) {
-			free(dn);
-			return -1;
-		}
-		*o++ = (char)(hi * 16 + lo);
-		i += 2;
-	}
-	*o = '\0';
+	dn = unescape(p + 2, len - 2);
+	if (dn == NULL)
+		return -1;
 	dns_add(l, dn);
 	return 0;
 }

@@ -52,12 +52,25 @@ struct restrict_dns {
 	size_t n;
 };
 
+/* Where a group's delivery reports go (restrict_report.c): to the
+ * message's sender, to the group's owner, or nowhere. INHERIT: the group
+ * says nothing, the group above it decides. */
+enum restrict_report {
+	RESTRICT_REPORT_INHERIT = 0,
+	RESTRICT_REPORT_ORIGINATOR,
+	RESTRICT_REPORT_OWNER,
+	RESTRICT_REPORT_NONE,
+};
+
 /* What a recipient's entry says about who may send to it. */
 struct restrict_rules {
 	bool require_auth;
 	struct restrict_dns auth_orig, unauth_orig;
 	struct restrict_dns submit_perms, reject_perms;
 	uint64_t max_kb; /* delivContLength; 0: none */
+	/* a group's: where its members' copies send their reports */
+	enum restrict_report report;
+	char *report_to; /* OWNER: the owner's address; NULL: none known */
 };
 
 /* What authd knows of the sender of one message. */
@@ -178,6 +191,29 @@ int restrict_filter(const struct restrict_sender *s,
  */
 int restrict_path_limit(const struct restrict_node *nodes, size_t n_nodes,
                         unsigned path, uint64_t *kb_r);
+
+/*
+ * A group's report routing (reportToOriginator, reportToOwner; dirmx's
+ * dirmxReportToOriginator, dirmxReportToOwner) into r->report, and the
+ * owner's DN (managedBy; OpenLDAP: owner) into *owner_dn_r (into e, or
+ * NULL) when reports go to the owner, whose address the caller reads and
+ * sets in r->report_to. A group with both attributes TRUE reports to its
+ * owner (a copy has one envelope sender). 0, or -1 when a Boolean is not
+ * TRUE or FALSE (*error_r, static).
+ */
+int restrict_report_read(const struct ldconn_entry *e, struct restrict_rules *r,
+                         const char **owner_dn_r, const char **error_r);
+/* The attributes it reads (static, NULL-terminated). */
+const char *const *restrict_report_attrs(void);
+/*
+ * The envelope sender of the copy for a recipient on path: the nearest
+ * group above it that says where reports go decides. *sender_r: NULL for
+ * the message's own sender (the default, and an owner with no address),
+ * "" for none (<>), else the owner's address; the caller frees it. -1
+ * when a node is malformed, as for restrict_filter().
+ */
+int restrict_path_report(const struct restrict_node *nodes, size_t n_nodes,
+                         unsigned path, char **sender_r);
 
 /* One line, no tab, no LF, no space; "" for no rules. The caller frees. */
 char *restrict_rules_format(const struct restrict_rules *r);

@@ -52,17 +52,9 @@ struct pending {
 	struct conn *c;
 	uint64_t id;
 	enum authproto_verb verb;
-	struct lookup_req *lreq;
 	struct authcheck_req *areq;
-	char op[8];                    /* THROTTLE's */
-	struct restrict_sender sender; /* LOOKUP: who sends */
-	/* LOOKUP by an authenticated sender: its identity, once read
-	 * (authcheck_identity), owned */
-	char *sender_dn, **sender_groups;
-	size_t n_sender_groups;
-	char *addr, *user;
-	unsigned flags;
-	uint64_t identity_seq;
+	struct server_lookup *slook; /* LOOKUP, SENDERS from= */
+	char op[8];                  /* THROTTLE's */
 	LIST_ENTRY(pending) link;
 };
 
@@ -140,142 +132,37 @@ static struct pending *pending_new(struct conn *c, uint64_t id,
 static void pending_free(struct pending *p)
 {
 	LIST_REMOVE(p, link);
-	lookup_cancel(&p->lreq);
 	authcheck_cancel(&p->areq);
-	free(p->sender_dn);
-	for (size_t i = 0; i < p->n_sender_groups; i++)
-		free(p->sender_groups[i]);
-	free(p->sender_groups);
-	free(p->addr);
-	free(p->user);
+	server_lookup_cancel(&p->slook);
 	free(p);
 }
 
 /* --- LOOKUP ----------------------------------------------------------------
  */
 
-static void lookup_done(const struct lookup_answer *whole, void *ctx)
+static void lookup_done(void *ctx, struct authproto_msg *m)
 {
 	struct pending *p = ctx;
 	struct conn *c = p->c;
-	struct lookup_answer f;
-	const struct lookup_answer *a =
-	    lookup_restrict(whole, &p->sender, c->name, p->id, &f);
-	enum authproto_verb v = a->status == LOOKUP_OK ? AUTHPROTO_OK
-	                        : a->status == LOOKUP_NOTFOUND
-	                            ? AUTHPROTO_NOTFOUND
-	                            : AUTHPROTO_TEMPFAIL;
-	struct authproto_msg *m =
-	    authproto_msg_new_answer(v, AUTHPROTO_LOOKUP, p->id);
 
-	p->lreq = NULL;
-	if (a->restricted != NULL)
-		authproto_msg_add_str(m, "restricted", a->restricted);
-	if (a->status == LOOKUP_OK) {
-		for (size_t i = 0; i < a->n_dests; i++) {
-			authproto_msg_add_str(m, "rcpt", a->dests[i].addr);
-			authproto_msg_add_str(m, "hop", a->dests[i].hop);
-			if (a->dests[i].max_kb > 0)
-				authproto_msg_add_uint(m, "maxkb",
-				                       a->dests[i].max_kb);
-		}
-		authproto_msg_add_str(m, "cached", a->cached ? "1" : "0");
-		authproto_msg_add_str(m, "domain", a->domain);
-	} else {
-		authproto_msg_add_str(m, "reason", a->reason);
-	}
-	if (a->dc != NULL)
-		authproto_msg_add_str(m, "dc", a->dc);
-	if (a->rule != NULL)
-		authproto_msg_add_str(m, "rule", a->rule);
-	for (size_t i = 0; i < a->n_trace; i++)
-		authproto_msg_add_str(m, "trace", a->trace[i]);
-	log_info(c->name,
-	         "event=lookup id=%llu status=%s dests=%zu "
-	         "searches=%u cached=%d",
-	         (unsigned long long)p->id,
-	         a->status == LOOKUP_OK         ? "ok"
-	         : a->status == LOOKUP_NOTFOUND ? "notfound"
-	                                        : "tempfail",
-	         a->n_dests, a->searches, a->cached ? 1 : 0);
-	lookup_restrict_clear(&f);
-	send_msg(c, m);
+	p->slook = NULL; /* freed itself */
 	pending_free(p);
+	send_msg(c, m);
 }
 
-static void sender_set(struct pending *p)
-{
-	p->sender.dn = p->sender_dn;
-	p->sender.groups = (const char *const *)p->sender_groups;
-	p->sender.n_groups = p->n_sender_groups;
-}
-
-/* The authenticated sender's identity is read: now the recipient. */
-static void identity_done(const struct authcheck_answer *a, void *ctx)
-{
-	struct pending *p = ctx;
-
-	p->areq = NULL;
-	if (a->status == LOOKUP_OK) {
-		p->sender_dn = restrict_dn_key(a->dn);
-		p->sender_groups = alloc_array(a->n_groups + 1, sizeof(char *));
-		for (size_t i = 0; i < a->n_groups; i++)
-			p->sender_groups[i] = alloc_strdup(a->groups[i]);
-		p->n_sender_groups = a->n_groups;
-		sender_set(p);
-	}
-	if (a->status == LOOKUP_TEMPFAIL) {
-		log_warn(p->c->name,
-		         "event=sender_identity id=%llu status=tempfail "
-		         "reason=\"%s\"",
-		         (unsigned long long)p->id, a->reason);
-		p->sender.identity_failed = true;
-	} else {
-		lookup_identity_put(
-		    p->c->srv->b.lookup, p->user, p->identity_seq, p->sender_dn,
-		    (const char *const *)p->sender_groups, p->n_sender_groups);
-	}
-	/* NOTFOUND: authenticated, but no entry: nobody listed */
-	p->lreq = lookup_start(p->c->srv->b.lookup, p->addr, p->flags,
-	                       lookup_done, p);
-}
-
+/* LOOKUP, and SENDERS from= (server_lookup.c). */
 static void do_lookup(struct conn *c, const struct authproto_msg *req)
 {
 	struct pending *p =
-	    pending_new(c, authproto_msg_id(req), AUTHPROTO_LOOKUP);
-	const char *trace = authproto_msg_get(req, "trace");
-	const char *nocache = authproto_msg_get(req, "nocache");
-	const char *user = authproto_msg_get(req, "user");
-	unsigned flags = 0;
+	    pending_new(c, authproto_msg_id(req), authproto_msg_verb(req));
+	struct authproto_msg *now;
 
-	if (trace != NULL && strcmp(trace, "1") == 0)
-		flags |= LOOKUP_F_TRACE;
-	if (nocache != NULL && strcmp(nocache, "1") == 0)
-		flags |= LOOKUP_F_NOCACHE;
-	/* An unauthenticated sender is nobody (restrict.h); an
-	 * authenticated one is its account's entry, read first. */
-	p->sender.authenticated = user != NULL;
-	p->flags = flags;
-	if (user == NULL || c->srv->b.auth == NULL) {
-		p->sender.identity_unknown = user != NULL;
-		p->lreq = lookup_start(c->srv->b.lookup,
-		                       authproto_msg_get(req, "addr"), flags,
-		                       lookup_done, p);
-		return;
+	p->slook =
+	    server_lookup_start(&c->srv->b, req, c->name, lookup_done, p, &now);
+	if (now != NULL) {
+		pending_free(p);
+		send_msg(c, now);
 	}
-	if (lookup_identity_get(c->srv->b.lookup, user, &p->sender_dn,
-	                        &p->sender_groups, &p->n_sender_groups)) {
-		sender_set(p);
-		p->lreq = lookup_start(c->srv->b.lookup,
-		                       authproto_msg_get(req, "addr"), flags,
-		                       lookup_done, p);
-		return;
-	}
-	p->addr = alloc_strdup(authproto_msg_get(req, "addr"));
-	p->user = alloc_strdup(user);
-	p->identity_seq = lookup_identity_seq(c->srv->b.lookup);
-	p->areq = authcheck_identity(c->srv->b.auth, user, identity_done, p);
 }
 
 /* --- AUTH and SENDERS ------------------------------------------------------
@@ -301,13 +188,25 @@ static void do_auth(struct conn *c, const struct authproto_msg *req)
 	                   authproto_msg_get(req, "client"), auth_done, p);
 }
 
+/* SENDERS: an account's addresses (user=), or who owns an envelope
+ * sender (from=, server_lookup.c); exactly one of them. */
 static void do_senders(struct conn *c, const struct authproto_msg *req)
 {
-	struct pending *p =
-	    pending_new(c, authproto_msg_id(req), AUTHPROTO_SENDERS);
+	const char *user = authproto_msg_get(req, "user");
+	struct pending *p;
 
-	p->areq = authcheck_senders(
-	    c->srv->b.auth, authproto_msg_get(req, "user"), auth_done, p);
+	if ((user == NULL) == (authproto_msg_get(req, "from") == NULL)) {
+		send_simple(c, AUTHPROTO_ERROR, AUTHPROTO_SENDERS,
+		            authproto_msg_id(req),
+		            "exactly one of user and from");
+		return;
+	}
+	if (user == NULL) {
+		do_lookup(c, req);
+		return;
+	}
+	p = pending_new(c, authproto_msg_id(req), AUTHPROTO_SENDERS);
+	p->areq = authcheck_senders(c->srv->b.auth, user, auth_done, p);
 }
 
 /* THROTTLE: an account's lockout budgets, or forget authd's own count

@@ -65,6 +65,8 @@ struct authproto_msg *server_auth_answer(enum authproto_verb request,
 		if (a->recip_limit > 0)
 			authproto_msg_add_uint(m, "recip_limit",
 			                       a->recip_limit);
+		if (a->send_max_kb > 0)
+			authproto_msg_add_uint(m, "send_maxkb", a->send_max_kb);
 	} else {
 		add_status(m, a, op != NULL && strcmp(op, "reset") == 0);
 	}

@@ -41,6 +41,23 @@ struct authproto_msg *server_hello_answer(const struct authproto_msg *req,
 bool server_mech_offered(const struct server_backends *b, const char *mech);
 
 /*
+ * A LOOKUP, or a SENDERS with from= (server_lookup.c): the sender's
+ * identity, then the answer. done(ctx, m) gets the answer to send and
+ * free, once, from the loop, after the request has freed itself; an
+ * answer known at once comes back in *now_r instead (the result is then
+ * NULL, and done is never called). Cancel frees without an answer.
+ */
+struct server_lookup;
+typedef void server_lookup_done_fn(void *ctx, struct authproto_msg *m);
+struct server_lookup *server_lookup_start(const struct server_backends *b,
+                                          const struct authproto_msg *req,
+                                          const char *conn_name,
+                                          server_lookup_done_fn *done,
+                                          void *ctx,
+                                          struct authproto_msg **now_r);
+void server_lookup_cancel(struct server_lookup **l);
+
+/*
  * A connection's SASL exchanges (server_sasl.c; authproto.txt, SASL).
  * send(conn, m) sends and frees an answer; it may be called from
  * server_sasl_request() and later from the loop, until deinit, which

@@ -78,6 +78,9 @@ struct authc_dest {
 	const char *rcpt;
 	const char *hop;
 	uint64_t max_kb; /* the recipient's size limit in KB; 0: none */
+	/* The envelope sender of its copy (where its groups' reports go):
+	 * an address, "<>" for none, NULL for the message's own. */
+	const char *sender;
 };
 
 struct authc_lookup_result {
@@ -114,6 +117,7 @@ struct authc_senders_result {
 	size_t n_addrs; /* may be 0 for OK: the user may use no address */
 	const char *const *addrs;
 	unsigned recip_limit; /* recipients per message; 0: no own limit */
+	uint64_t send_max_kb; /* submissionContLength in KB; 0: none */
 };
 
 typedef void authc_lookup_cb(const struct authc_lookup_result *result,
@@ -137,6 +141,12 @@ size_t authc_pending(const struct authc *c);
 struct authc_req *authc_lookup(struct authc *c, const char *addr,
                                const char *context, const char *user,
                                authc_lookup_cb *cb, void *cb_context);
+/* The same, for an unauthenticated sender known by its envelope sender
+ * from (trust_envelope_sender_for_restrictions; NULL: nobody). */
+struct authc_req *authc_lookup_from(struct authc *c, const char *addr,
+                                    const char *context, const char *user,
+                                    const char *from, authc_lookup_cb *cb,
+                                    void *cb_context);
 /* mech: "PLAIN" or "LOGIN"; client_ip as inet_ntop() writes it, or NULL. */
 struct authc_req *authc_auth(struct authc *c, const char *mech,
                              const char *user, const char *password,
@@ -144,6 +154,10 @@ struct authc_req *authc_auth(struct authc *c, const char *mech,
                              void *cb_context);
 struct authc_req *authc_senders(struct authc *c, const char *user,
                                 authc_senders_cb *cb, void *cb_context);
+/* Who owns the envelope sender from: OK with its send_max_kb, NOTFOUND
+ * when no entry does (nobody: no limit). */
+struct authc_req *authc_senders_from(struct authc *c, const char *from,
+                                     authc_senders_cb *cb, void *cb_context);
 
 /*
  * Multi-step SMTP AUTH (GSSAPI, GSS-SPNEGO) relayed to authd (protocol

@@ -152,6 +152,9 @@ struct settings_routerd {
 	uint64_t spool_min_free;  /* MAIL gets 452 4.3.1 below it */
 	uint64_t max_line_length; /* per message line; longer: 500 5.5.2 */
 	unsigned int max_recipients;
+	/* MX: the envelope sender's entry is the sender for the directory's
+	 * restrictions (forgeable: off by default) */
+	bool trust_envelope_sender_for_restrictions;
 	unsigned int max_received_headers;
 	char *tls_cert;
 	char *tls_key;

@@ -492,9 +492,8 @@ struct authc_req *authc_req_new(struct authc *c, enum authproto_verb verb,
 	return r;
 }
 
-/* A LOOKUP that waits for the answer to p, which asks the same. */
-static struct authc_req *req_join(struct authc_req *p, authc_lookup_cb *cb,
-                                  void *ctx)
+struct authc_req *authc_req_join(struct authc_req *p, authc_lookup_cb *cb,
+                                 void *ctx)
 {
 	struct authc *c = p->c;
 	struct authc_req *r = alloc_new(struct authc_req);
@@ -545,56 +544,6 @@ struct authc_req *authc_req_start(struct authc_req *r, struct authproto_msg *m)
 	evloop_timer_start(r->timer, c->timeout_ms);
 	authc_conn_kick(c);
 	return r;
-}
-
-struct authc_req *authc_lookup(struct authc *c, const char *addr,
-                               const char *context, const char *user,
-                               authc_lookup_cb *cb, void *cb_context)
-{
-	struct authc_req *r = authc_merge_find(c->merge, addr, context, user);
-	struct authproto_msg *m;
-
-	if (r != NULL)
-		return req_join(r, cb, cb_context);
-	r = authc_req_new(c, AUTHPROTO_LOOKUP, cb_context, &m);
-	r->cb.lookup = cb;
-	authproto_msg_add_str(m, "addr", addr);
-	authproto_msg_add_str(m, "context", context);
-	if (user != NULL)
-		authproto_msg_add_str(m, "user", user);
-	r = authc_req_start(r, m);
-	if (r->state == REQ_QUEUED || r->state == REQ_SENT)
-		authc_merge_add(c->merge, addr, context, user, r, &r->merge);
-	return r;
-}
-
-struct authc_req *authc_auth(struct authc *c, const char *mech,
-                             const char *user, const char *password,
-                             const char *client_ip, authc_auth_cb *cb,
-                             void *cb_context)
-{
-	struct authproto_msg *m;
-	struct authc_req *r = authc_req_new(c, AUTHPROTO_AUTH, cb_context, &m);
-
-	r->cb.auth = cb;
-	authproto_msg_add_str(m, "mech", mech);
-	authproto_msg_add_str(m, "user", user);
-	authproto_msg_add_str(m, "pass", password);
-	if (client_ip != NULL)
-		authproto_msg_add_str(m, "client", client_ip);
-	return authc_req_start(r, m);
-}
-
-struct authc_req *authc_senders(struct authc *c, const char *user,
-                                authc_senders_cb *cb, void *cb_context)
-{
-	struct authproto_msg *m;
-	struct authc_req *r =
-	    authc_req_new(c, AUTHPROTO_SENDERS, cb_context, &m);
-
-	r->cb.senders = cb;
-	authproto_msg_add_str(m, "user", user);
-	return authc_req_start(r, m);
 }
 
 void authc_cancel(struct authc_req **reqp)

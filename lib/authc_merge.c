@@ -3,17 +3,19 @@
  *
  * SYNOPSIS
  *	m = authc_merge_new();
- *	r = authc_merge_find(m, addr, context, user);
- *	authc_merge_add(m, addr, context, user, r);
+ *	r = authc_merge_find(m, addr, context, user, from);
+ *	authc_merge_add(m, addr, context, user, from, r);
  *	authc_merge_forget(m, r);
  *	authc_merge_deinit(&m);
  *
  * DESCRIPTION
- *	See authc_private.h. The key is (address, context, authenticated
- *	user) byte for byte: two spellings of one address are two lookups,
- *	as they are for authd. The table is a POSIX binary search tree
- *	(tsearch: red-black in glibc), not a hash table: its keys come from
- *	SMTP clients, and a tree gives them no collisions to aim at.
+ *	See authc_private.h. The key is (address, context, who sends: the
+ *	authenticated user, or the envelope sender authd is to find the
+ *	owner of, or no one) byte for byte: two spellings of one address
+ *	are two lookups, as they are for authd, and two senders never share
+ *	an answer, which authd filters for its sender. The table is a POSIX
+ *binary search tree (tsearch: red-black in glibc), not a hash table: its keys
+ *come from SMTP clients, and a tree gives them no collisions to aim at.
  */
 #include <search.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@
 struct authc_merge_entry {
 	struct authc_req *req;
 	size_t len;
-	char key[]; /* addr NUL context NUL ('-' | 'u' user) */
+	char key[]; /* addr NUL context NUL ('-' | 'u' user | 'f' from) */
 };
 
 struct authc_merge {
@@ -33,11 +35,13 @@ struct authc_merge {
 	size_t n;
 };
 
-static struct authc_merge_entry *
-entry_new(const char *addr, const char *context, const char *user)
+static struct authc_merge_entry *entry_new(const char *addr,
+                                           const char *context,
+                                           const char *user, const char *from)
 {
+	const char *who = user != NULL ? user : from;
 	size_t la = strlen(addr), lc = strlen(context);
-	size_t lu = user != NULL ? strlen(user) : 0;
+	size_t lu = who != NULL ? strlen(who) : 0;
 	size_t len = la + 1 + lc + 1 + 1 + lu;
 	struct authc_merge_entry *e;
 	size_t size;
@@ -52,9 +56,9 @@ entry_new(const char *addr, const char *context, const char *user)
 	p += la + 1;
 	memcpy(p, context, lc + 1);
 	p += lc + 1;
-	*p++ = user != NULL ? 'u' : '-';
+	*p++ = user != NULL ? 'u' : from != NULL ? 'f' : '-';
 	if (lu > 0)
-		memcpy(p, user, lu);
+		memcpy(p, who, lu);
 	return e;
 }
 
@@ -87,9 +91,10 @@ void authc_merge_deinit(struct authc_merge **mp)
 }
 
 struct authc_req *authc_merge_find(struct authc_merge *m, const char *addr,
-                                   const char *context, const char *user)
+                                   const char *context, const char *user,
+                                   const char *from)
 {
-	struct authc_merge_entry *key = entry_new(addr, context, user);
+	struct authc_merge_entry *key = entry_new(addr, context, user, from);
 	struct authc_merge_entry **found = tfind(key, &m->root, entry_cmp);
 
 	free(key);
@@ -97,10 +102,10 @@ struct authc_req *authc_merge_find(struct authc_merge *m, const char *addr,
 }
 
 void authc_merge_add(struct authc_merge *m, const char *addr,
-                     const char *context, const char *user, struct authc_req *r,
-                     struct authc_merge_entry **entry_r)
+                     const char *context, const char *user, const char *from,
+                     struct authc_req *r, struct authc_merge_entry **entry_r)
 {
-	struct authc_merge_entry *e = entry_new(addr, context, user);
+	struct authc_merge_entry *e = entry_new(addr, context, user, from);
 	struct authc_merge_entry **slot = tsearch(e, &m->root, entry_cmp);
 
 	if (slot == NULL)

@@ -105,14 +105,16 @@ struct authc {
 struct authc_merge *authc_merge_new(void);
 /* The table must be empty. */
 void authc_merge_deinit(struct authc_merge **m);
-/* The request in flight for this key, or NULL. user may be NULL. */
+/* The request in flight for this key, or NULL. user and from (the
+ * envelope sender the sender is known by, without user) may be NULL. */
 struct authc_req *authc_merge_find(struct authc_merge *m, const char *addr,
-                                   const char *context, const char *user);
+                                   const char *context, const char *user,
+                                   const char *from);
 /* r is now the request in flight for its key (none may be there);
  *entry_r is what authc_merge_forget() takes. */
 void authc_merge_add(struct authc_merge *m, const char *addr,
-                     const char *context, const char *user, struct authc_req *r,
-                     struct authc_merge_entry **entry_r);
+                     const char *context, const char *user, const char *from,
+                     struct authc_req *r, struct authc_merge_entry **entry_r);
 /* Take r's entry out of the table (NULL: not in it) and set it NULL. */
 void authc_merge_forget(struct authc_merge *m,
                         struct authc_merge_entry **entry);
@@ -122,6 +124,9 @@ void authc_merge_forget(struct authc_merge *m,
 struct authc_req *authc_req_new(struct authc *c, enum authproto_verb verb,
                                 void *ctx, struct authproto_msg **m_r);
 struct authc_req *authc_req_start(struct authc_req *r, struct authproto_msg *m);
+/* A LOOKUP that waits for the answer to p, which asks the same. */
+struct authc_req *authc_req_join(struct authc_req *p, authc_lookup_cb *cb,
+                                 void *ctx);
 /* Make progress: connect when closed, send what is queued. */
 void authc_conn_kick(struct authc *c);
 

@@ -61,6 +61,8 @@ static void deliver_lookup(union authc_cb cb, void *ctx,
 				continue;
 			dests[n].rcpt = f.value;
 			dests[n].hop = authproto_msg_record_get(m, i, "hop");
+			dests[n].sender =
+			    authproto_msg_record_get(m, i, "sender");
 			kb = authproto_msg_record_get(m, i, "maxkb");
 			dests[n++].max_kb =
 			    kb != NULL ? strtoull(kb, NULL, 10) : 0;
@@ -113,6 +115,8 @@ static void deliver_senders(union authc_cb cb, void *ctx,
 	res.addrs = addrs;
 	if (st == AUTHC_OK && authproto_msg_get_uint(m, "recip_limit", &limit))
 		res.recip_limit = (unsigned)limit; /* < 2^32: schema */
+	if (st == AUTHC_OK && authproto_msg_get_uint(m, "send_maxkb", &limit))
+		res.send_max_kb = limit;
 	cb.senders(&res, ctx);
 	free(addrs);
 }

@@ -47,6 +47,7 @@ static const struct authproto_fieldspec lookup_req[] = {
     {"addr", AP_NAME, AP_REQ, ADDR_MAX, NULL},
     {"context", AP_ENUM, AP_REQ, 0, contexts},
     {"user", AP_NAME, 0, ADDR_MAX, NULL},
+    {"from", AP_NAME, 0, ADDR_MAX, NULL},
     {"trace", AP_BOOL, 0, 0, NULL},
     {"nocache", AP_BOOL, 0, 0, NULL},
 };
@@ -64,7 +65,8 @@ static const struct authproto_fieldspec sasl_req[] = {
     {"client", AP_IP, 0, 0, NULL},
 };
 static const struct authproto_fieldspec senders_req[] = {
-    {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
+    {"user", AP_NAME, 0, ADDR_MAX, NULL}, /* one of user and from */
+    {"from", AP_NAME, 0, ADDR_MAX, NULL},
 };
 static const struct authproto_fieldspec throttle_req[] = {
     {"user", AP_NAME, AP_REQ, ADDR_MAX, NULL},
@@ -85,6 +87,7 @@ static const struct authproto_fieldspec lookup_ok[] = {
     {"rcpt", AP_NAME, AP_REQ | AP_REP | AP_HEAD, ADDR_MAX, NULL},
     {"hop", AP_TOKEN, AP_REQ | AP_MEMBER, NAME_MAX_, NULL},
     {"maxkb", AP_UINT, AP_MEMBER, UINT64_MAX >> 11, NULL},
+    {"sender", AP_NAME, AP_MEMBER, ADDR_MAX, NULL},
     {"dc", AP_TOKEN, 0, NAME_MAX_, NULL},
     {"cached", AP_BOOL, AP_REQ, 0, NULL},
     {"domain", AP_ENUM, 0, 0, domain_kinds},
@@ -100,6 +103,7 @@ static const struct authproto_fieldspec sasl_continue[] = {
 static const struct authproto_fieldspec senders_ok[] = {
     {"addr", AP_NAME, AP_REP, ADDR_MAX, NULL},
     {"recip_limit", AP_UINT, 0, 4294967295u, NULL},
+    {"send_maxkb", AP_UINT, 0, UINT64_MAX >> 11, NULL},
 };
 static const struct authproto_fieldspec dc_ok[] = {
     {"source", AP_TEXT, 0, TEXT_MAX, NULL},

@@ -265,6 +265,10 @@ static const struct config_setting routerd_settings[] = {
      * send (longer lines are folded), not what real mail holds. */
     SIZE("max_line_length", R(max_line_length), "64K", 998, 1 << 30),
     UINT("max_recipients", R(max_recipients), "1000", 1, 100000),
+    /* Off: an unauthenticated sender is nobody for the directory's
+     * sender restrictions (anyone can forge MAIL FROM). */
+    BOOL("trust_envelope_sender_for_restrictions",
+         R(trust_envelope_sender_for_restrictions), "no"),
     UINT("max_received_headers", R(max_received_headers), "30", 1, 1000),
     PATH("tls_cert", R(tls_cert), NULL, NULL),
     PATH("tls_key", R(tls_key), NULL, NULL),

@@ -27,6 +27,7 @@ static const char *const reload_routerd[] = {
     "spool_min_free",
     "max_line_length",
     "max_recipients",
+    "trust_envelope_sender_for_restrictions",
     "max_received_headers",
     "command_timeout",
     "data_timeout",

@@ -107,6 +107,12 @@ static void put_view(void *ctx, const struct queue_view *v)
 		put_safe(lc->out, r->addr);
 		sbuf_printf(lc->out, ">  via %s  %s  attempts %u", r->hop,
 		            state_name(r->state), r->attempts);
+		if (strcmp(spoolrec_rcpt_from(env, r), env->mail_from) != 0) {
+			/* its group's reports go elsewhere: its MAIL FROM */
+			sbuf_append_str(lc->out, "  from <");
+			put_safe(lc->out, spoolrec_rcpt_from(env, r));
+			sbuf_append_str(lc->out, ">");
+		}
 		if (lc->detail && r->error != NULL && *r->error != '\0') {
 			sbuf_append_str(lc->out, "  ");
 			put_safe(lc->out, r->error);

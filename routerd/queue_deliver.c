@@ -120,6 +120,8 @@ void queue_attempt_free(struct attempt *a)
 	spoolrec_deinit(&a->dsn_env);
 	spool_data_close(&a->data);
 	free(a->bounced_now);
+	free(a->dsn_in_round);
+	free(a->dsn_reported);
 	a->m->att = NULL;
 	free(a);
 }
@@ -222,7 +224,8 @@ static bool group_needs_utf8(const struct group *g)
  * out of the group; false when none is left. *from_r and (*ascii_r)[k]
  * are the group's addresses in ASCII, NULL when unchanged.
  */
-static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
+static bool ascii_envelope(struct group *g, const char *mail_from,
+                           char **from_r, char ***ascii_r)
 {
 	struct attempt *a = g->a;
 	const struct spoolrec *env = a->m->env;
@@ -232,8 +235,8 @@ static bool ascii_envelope(struct group *g, char **from_r, char ***ascii_r)
 
 	*from_r = NULL;
 	*ascii_r = NULL;
-	if (!intl_is_ascii(env->mail_from) &&
-	    intl_addr_to_ascii(env->mail_from, from_r, &error) < 0)
+	if (!intl_is_ascii(mail_from) &&
+	    intl_addr_to_ascii(mail_from, from_r, &error) < 0)
 		*from_r = NULL; /* needs SMTPUTF8: not here (intl.h) */
 	ascii = alloc_array(g->n, sizeof(char *));
 	for (size_t k = 0; k < g->n; k++) {
@@ -268,6 +271,8 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 	const char **orcpt;
 	unsigned *notify;
 	char **ascii = NULL, *from = NULL;
+	/* one per group (queue_group.h): where its reports go */
+	const char *mail_from = spoolrec_rcpt_from(env, &env->rcpts[g->idx[0]]);
 	bool utf8;
 
 	g->rreq = NULL;
@@ -296,7 +301,7 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 		return;
 	}
 	utf8 = env->smtputf8 && (env->smtputf8_needed || group_needs_utf8(g));
-	if (!utf8 && !ascii_envelope(g, &from, &ascii)) {
+	if (!utf8 && !ascii_envelope(g, mail_from, &from, &ascii)) {
 		free(ascii);
 		free(from);
 		group_done(g);
@@ -331,7 +336,7 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 		job.auth_password = q->sh_password;
 	}
 	job.ca_file = q->ca_file;
-	job.mail_from = from != NULL ? from : env->mail_from;
+	job.mail_from = from != NULL ? from : mail_from;
 	job.need_smtputf8 = utf8;
 	job.eightbit = env->body == SPOOLREC_BODY_8BITMIME;
 	job.size = a->data.len;
@@ -404,6 +409,27 @@ static void attempt_alerts(struct attempt *a)
 	}
 }
 
+/* Recipients found over their size limit at the end of DATA: bounced
+ * now (552 5.2.3, RFC 3463: message length exceeds administrative
+ * limit), so the sender's DSN says which and why. */
+static void attempt_too_big(struct attempt *a)
+{
+	const struct spoolrec *env = a->m->env;
+
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct spoolrec_rcpt *r = &env->rcpts[i];
+
+		if (r->state == SPOOLREC_DELIVERED ||
+		    r->state == SPOOLREC_BOUNCED ||
+		    strcmp(r->hop, SPOOLREC_HOP_TOO_BIG) != 0)
+			continue;
+		queue_rcpt_local(a, i, SPOOLREC_BOUNCED, 552, "5.2.3",
+		                 "<%s>: message of %llu octets larger than "
+		                 "this recipient accepts",
+		                 r->addr, (unsigned long long)env->size);
+	}
+}
+
 /* Sort the pending recipients into one group per next hop; those
  * whose next hop is invalid are deferred: a bad hop is ours to fix. */
 static void attempt_group(struct attempt *a)
@@ -412,6 +438,7 @@ static void attempt_group(struct attempt *a)
 	const struct spoolrec *env = m->env;
 	struct queue_grouping gr;
 
+	attempt_too_big(a);
 	attempt_alerts(a);
 	if (m->q->nhcfg == NULL) {
 		for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -488,6 +515,8 @@ void queue_attempt_start(struct qmsg *m)
 	spoolrec_deinit(&m->env);
 	m->env = env;
 	a->bounced_now = alloc_array(env->rcpt_count + 1, sizeof(bool));
+	a->dsn_in_round = alloc_array(env->rcpt_count + 1, sizeof(bool));
+	a->dsn_reported = alloc_array(env->rcpt_count + 1, sizeof(bool));
 	queue_rehop_start(a, attempt_send);
 }
 

@@ -11,6 +11,12 @@
  * attempt's failures, and the record says it was sent (delay_notified). A
  * bounce to <> is never made: the postmaster gets a report instead, once, and a
  * report that fails too is kept in the alert store (alerts.h).
+ *
+ * A recipient reached through a group whose delivery reports go
+ * elsewhere (its copy's envelope sender, spoolrec_rcpt_from()) is
+ * reported there: one notice per address, after the sender's, each
+ * committed before the next is made; one whose group reports nowhere
+ * (<>) is reported to no one.
  */
 #include "queue_private.h"
 
@@ -72,6 +78,8 @@ static void write_states(struct attempt *a)
 	}
 }
 
+static void finish_next(struct attempt *a);
+
 static void dsn_committed(void *ctx, int result, const char *error)
 {
 	struct attempt *a = ctx;
@@ -85,11 +93,11 @@ static void dsn_committed(void *ctx, int result, const char *error)
 		 */
 		log_error(m->id, "event=bounce_failed error=\"%s\"", error);
 		for (size_t i = 0; i < m->env->rcpt_count; i++)
-			if (a->bounced_now[i])
+			if (a->dsn_in_round[i])
 				m->env->rcpts[i].state = SPOOLREC_DEFERRED;
 		if (a->dsn_delayed)
 			m->env->delay_notified = false;
-		write_states(a);
+		finish_next(a);
 		return;
 	}
 	rstats.dsn_sent++;
@@ -100,7 +108,7 @@ static void dsn_committed(void *ctx, int result, const char *error)
 		log_info(m->id, "event=delay_notified dsn=%s to=<%s>", id,
 		         a->dsn_env->rcpts[0].addr);
 	queue_add(m->q, id, &a->dsn_env);
-	write_states(a);
+	finish_next(a);
 }
 
 static void dsn_inject(struct attempt *a, const char *hop)
@@ -114,7 +122,7 @@ static void dsn_inject(struct attempt *a, const char *hop)
 		spool_msg_abort(&a->dsn_msg);
 		if (a->dsn_delayed)
 			a->m->env->delay_notified = false;
-		write_states(a);
+		finish_next(a);
 	}
 }
 
@@ -156,10 +164,14 @@ static size_t add_delayed(struct attempt *a, struct dsn_rcpt *dr, size_t n)
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[i];
 
+		/* the sender's notice: not for a copy whose group's
+		 * reports go elsewhere */
 		if (a->bounced_now[i] ||
 		    (r->state != SPOOLREC_DEFERRED &&
 		     r->state != SPOOLREC_PENDING) ||
-		    !dsn_should_report(r, DSN_ACTION_DELAYED))
+		    !dsn_should_report(r, DSN_ACTION_DELAYED) ||
+		    strcmp(spoolrec_rcpt_from(env, r),
+		           env->mail_from != NULL ? env->mail_from : "") != 0)
 			continue;
 		dsn_rcpt_from_result(&dr[n], env, i, DSN_ACTION_DELAYED,
 		                     time(NULL));
@@ -191,13 +203,16 @@ static bool dsn_prepare(struct attempt *a)
 	ssize_t got;
 	int built;
 
+	spoolrec_deinit(&a->dsn_env); /* a round before that failed */
+	a->dsn_delayed = false;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
-		if (!a->bounced_now[i])
+		if (!a->dsn_in_round[i])
 			continue;
 		/* NOTIFY is the sender's wish; a message from <> has no
 		 * sender to tell, and its failures (our own bounces carry
-		 * NOTIFY=NEVER) go to the postmaster whatever NOTIFY says. */
-		if (!null_sender &&
+		 * NOTIFY=NEVER) go to the postmaster whatever NOTIFY says;
+		 * a group's owner gets its members' failures. */
+		if (!null_sender && a->dsn_to == NULL &&
 		    !dsn_should_report(&env->rcpts[i], DSN_ACTION_FAILED))
 			continue;
 		/* from the result's fields, as rcpt_set() stored them */
@@ -205,7 +220,7 @@ static bool dsn_prepare(struct attempt *a)
 		                     time(NULL));
 	}
 	a->dsn_failed = n > 0;
-	if (delay_notice_due(m)) {
+	if (a->dsn_to == NULL && delay_notice_due(m)) {
 		/* Once per message, asked for or not: the record says so. */
 		size_t before = n;
 
@@ -215,7 +230,13 @@ static bool dsn_prepare(struct attempt *a)
 	}
 	if (n == 0)
 		goto done;
-	if (env->mail_from[0] == '\0') {
+	if (a->dsn_to != NULL) {
+		/* to the group's owner, whatever the sender asked */
+		report_env = spoolrec_dup(env);
+		spoolrec_set(&report_env->mail_from, a->dsn_to);
+		for (size_t i = 0; i < report_env->rcpt_count; i++)
+			report_env->rcpts[i].notify = 0;
+	} else if (env->mail_from[0] == '\0') {
 		/* Never a bounce to <>. A failed bounce is reported to the
 		 * postmaster once; a failed report stops there. */
 		if (strcmp(env->envid != NULL ? env->envid : "",
@@ -283,7 +304,7 @@ static bool dsn_prepare(struct attempt *a)
 			    false; /* the next attempt tries */
 		goto done;
 	}
-	if (report_env != NULL)
+	if (report_env != NULL && a->dsn_to == NULL)
 		spoolrec_set(&a->dsn_env->envid, POSTMASTER_ENVID);
 	made = true;
 done:
@@ -319,10 +340,60 @@ void queue_attempt_persist(struct attempt *a)
 			                                          : "none");
 		}
 	}
-	if (!dsn_prepare(a)) {
-		write_states(a);
+	finish_next(a);
+}
+
+/*
+ * The recipients of the next notice into a->dsn_in_round, its address
+ * into a->dsn_to: first the message's own sender (always a round: the
+ * delay notice), then each other address a failed recipient's group
+ * reports to. False when none is left.
+ */
+static bool dsn_round_next(struct attempt *a)
+{
+	const struct spoolrec *env = a->m->env;
+	bool first = a->dsn_rounds++ == 0;
+	const char *to = NULL;
+
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const char *from = spoolrec_rcpt_from(env, &env->rcpts[i]);
+		bool own = strcmp(from, env->mail_from != NULL ? env->mail_from
+		                                               : "") == 0;
+
+		a->dsn_in_round[i] = false;
+		if (!a->bounced_now[i] || a->dsn_reported[i])
+			continue;
+		if (!own && *from == '\0') {
+			a->dsn_reported[i] = true;
+			log_info(a->m->id,
+			         "event=bounce_suppressed rcpt=<%s> "
+			         "reason=\"its group reports nowhere\"",
+			         env->rcpts[i].addr);
+			continue;
+		}
+		if (first ? !own : to != NULL && strcmp(from, to) != 0)
+			continue;
+		if (!first)
+			to = from;
+		a->dsn_in_round[i] = a->dsn_reported[i] = true;
+	}
+	a->dsn_to = to;
+	return first || to != NULL;
+}
+
+/* Make and commit the next notice, or when none is left, write the
+ * states. */
+static void finish_next(struct attempt *a)
+{
+	struct queue *q = a->m->q;
+
+	while (dsn_round_next(a)) {
+		if (!dsn_prepare(a))
+			continue;
+		a->lreq =
+		    authc_lookup(q->authc, a->dsn_env->rcpts[0].addr,
+		                 "submission", NULL, dsn_rcpt_looked_up, a);
 		return;
 	}
-	a->lreq = authc_lookup(q->authc, a->dsn_env->rcpts[0].addr,
-	                       "submission", NULL, dsn_rcpt_looked_up, a);
+	write_states(a);
 }

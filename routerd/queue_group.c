@@ -13,10 +13,16 @@
  *	most of them sharing a handful of next hops. Two open-addressing
  *	hash tables keep the work linear: one from (hop, domain) - all
  *	that nexthop_choose() looks at besides the configuration - to its
- *	answer, so each distinct pair is parsed once; one from the
- *	formatted next hop to its group, so recipients whose hops are
- *	written differently but mean the same host and port share one
- *	transaction, as they always did. Arrays grow by doubling.
+ *	answer, so each distinct pair is parsed once; one from (the
+ *	formatted next hop, the copy's envelope sender) to its group, so
+ *	recipients whose hops are written differently but mean the same
+ *	host and port share one transaction, as they always did, and
+ *	copies whose group's reports go elsewhere (spoolrec_rcpt_from())
+ *	travel in a transaction of their own: one MAIL FROM each. The
+ *	first table answers with the group of the first sender seen for
+ *	the pair; only a recipient with another one asks the second
+ *	again. Arrays grow by
+ *	doubling.
  *
  * SEE ALSO
  *	queue_group.h for the contract, queue_deliver.c for its one user.
@@ -112,10 +118,11 @@ static void *grow(void *p, size_t n, size_t *alloc, size_t size)
 	return alloc_resize(p, *alloc, size);
 }
 
-/* The group of nh, made when it is the first of its key. */
+/* The group of (nh, from), made when it is the first of its key; from
+ * must outlive the table. */
 static size_t group_of(struct queue_grouping *g, size_t *groups_alloc,
                        struct table *keys, const struct nexthop *nh,
-                       enum nexthop_source src)
+                       enum nexthop_source src, const char *from)
 {
 	char key[QUEUE_GROUP_KEY_MAX];
 	struct queue_group *grp;
@@ -123,9 +130,9 @@ static size_t group_of(struct queue_grouping *g, size_t *groups_alloc,
 	uint64_t h;
 
 	nexthop_format(nh, key, sizeof(key));
-	h = hash2(key, "");
+	h = hash2(key, from);
 	table_reserve(keys);
-	s = table_find(keys, h, key, "");
+	s = table_find(keys, h, key, from);
 	if (s->a != NULL)
 		return s->value;
 	g->groups =
@@ -134,9 +141,10 @@ static size_t group_of(struct queue_grouping *g, size_t *groups_alloc,
 	memset(grp, 0, sizeof(*grp));
 	grp->nh = *nh;
 	grp->src = src;
+	grp->from = from;
 	memcpy(grp->key, key, sizeof(key));
 	s->a = alloc_strdup(key);
-	s->b = "";
+	s->b = from;
 	s->hash = h;
 	s->value = g->n_groups;
 	keys->used++;
@@ -180,8 +188,9 @@ void queue_group_build(const struct spoolrec *env,
 				s->error = error;
 				s->src = src;
 			} else {
-				s->value = group_of(grouping_r, &groups_alloc,
-				                    &keys, &nh, src);
+				s->value = group_of(
+				    grouping_r, &groups_alloc, &keys, &nh, src,
+				    spoolrec_rcpt_from(env, rc));
 			}
 		}
 		if (s->value == NO_GROUP) {
@@ -195,7 +204,19 @@ void queue_group_build(const struct spoolrec *env,
 			b->error = s->error;
 			b->src = s->src;
 		} else {
-			struct queue_group *grp = &grouping_r->groups[s->value];
+			const char *from = spoolrec_rcpt_from(env, rc);
+			struct queue_group *grp;
+			size_t gi = s->value;
+
+			if (strcmp(from, grouping_r->groups[gi].from) != 0) {
+				/* copied: groups may move as the array grows */
+				struct nexthop nh = grouping_r->groups[gi].nh;
+
+				gi = group_of(grouping_r, &groups_alloc, &keys,
+				              &nh, grouping_r->groups[gi].src,
+				              from);
+			}
+			grp = &grouping_r->groups[gi];
 
 			grp->idx = grow(grp->idx, grp->n, &grp->alloc,
 			                sizeof(*grp->idx));

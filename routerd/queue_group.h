@@ -7,7 +7,9 @@
  * - Every recipient of env that is neither delivered nor bounced lands in
  *   exactly one place: the group of its next hop (nexthop_choose() on its
  *   hop and its domain; recipients whose hops format alike share a group)
- *   or the list of recipients whose next hop is invalid. Groups come in
+ *   and of its copy's envelope sender (spoolrec_rcpt_from(): a group's
+ *   MAIL FROM is its first recipient's), or the list of recipients whose
+ *   next hop is invalid. Groups come in
  *   the order their first recipient appears in env; inside a group and in
  *   the invalid list, recipients keep env's order.
  * - Time and memory are linear in the number of recipients: a message to
@@ -16,7 +18,8 @@
  *   never by scanning the groups so far.
  * - Ownership: queue_group_build() fills *grouping_r with arrays the
  *   caller frees with queue_group_free() (or takes over, setting them to
- *   NULL first); nothing in it points into env; errors are static texts.
+ *   NULL first); nothing in it points into env but each group's from;
+ *   errors are static texts.
  */
 #ifndef DIRMX_QUEUE_GROUP_H
 #define DIRMX_QUEUE_GROUP_H
@@ -35,6 +38,7 @@ struct queue_group {
 	enum nexthop_source src;
 	char key[QUEUE_GROUP_KEY_MAX]; /* nexthop_format(&nh) */
 	size_t *idx;                   /* indexes into env->rcpts */
+	const char *from; /* its MAIL FROM (spoolrec_rcpt_from()), in env */
 	size_t n, alloc;
 };
 

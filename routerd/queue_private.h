@@ -78,6 +78,12 @@ struct attempt {
 	struct spool_msg *dsn_msg;
 	struct spoolrec *dsn_env;
 	bool dsn_failed, dsn_delayed; /* what the notice reports */
+	/* One notice per report address (queue_finish.c): the rounds so
+	 * far, the recipients of this one, those reported (or suppressed)
+	 * by any, and this one's address (NULL: the message's sender). */
+	unsigned dsn_rounds;
+	bool *dsn_in_round, *dsn_reported;
+	const char *dsn_to;
 	/* before the groups: next hops asked again (queue_rehop.c) */
 	struct rehop *rehops;
 	size_t n_rehops, rehop_pending;

@@ -17,6 +17,7 @@
 #include "queue_private.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "alloc.h"
@@ -73,9 +74,11 @@ void queue_rehop_start(struct attempt *a, void (*next)(struct attempt *a))
 		const struct spoolrec_rcpt *rc = &env->rcpts[i];
 		struct rehop *h;
 
+		/* too big for it: bounced, whatever the directory says */
 		if ((rc->state != SPOOLREC_PENDING &&
 		     rc->state != SPOOLREC_DEFERRED) ||
-		    strcmp(rc->hop, "external") == 0)
+		    strcmp(rc->hop, "external") == 0 ||
+		    strcmp(rc->hop, SPOOLREC_HOP_TOO_BIG) == 0)
 			continue;
 		h = &a->rehops[n++];
 		h->a = a;

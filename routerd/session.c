@@ -190,9 +190,13 @@ void session_rcpt_free(struct session_rcpt *r)
 	for (size_t k = 0; k < r->n_dests; k++) {
 		free(r->dests[k]);
 		free(r->hops[k]);
+		if (r->senders != NULL)
+			free(r->senders[k]);
 	}
+	free(r->senders);
 	free(r->dests);
 	free(r->hops);
+	free(r->max_kb);
 	free(r->addr);
 	free(r->orcpt);
 }

@@ -48,6 +48,7 @@ struct session_params {
 	uint64_t spool_min_free;
 	size_t max_line_length; /* octets per message line */
 	unsigned max_recipients;
+	bool trust_envelope_sender; /* trust_envelope_sender_for_restr... */
 	unsigned max_received_headers;
 	unsigned max_errors;        /* per session, then 421 */
 	unsigned max_auth_failures; /* per session, then 421 */

@@ -173,9 +173,9 @@ static struct session_ahead *ahead_new(struct session *s, const char *line,
 	a->arg_len = cmd.arg_len;
 	a->addr = addr;
 	if (addr != NULL)
-		a->req =
-		    authc_lookup(s->env->authc, addr, session_lookup_context(s),
-		                 s->auth_user, ahead_done, a);
+		a->req = authc_lookup_from(
+		    s->env->authc, addr, session_lookup_context(s),
+		    s->auth_user, session_lookup_from(s), ahead_done, a);
 	return a;
 }
 

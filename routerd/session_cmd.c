@@ -162,6 +162,8 @@ static struct spoolrec *build_envelope(struct session *s,
 			else
 				spoolrec_set(&sr->orcpt, "");
 			spoolrec_set(&sr->error, "");
+			spoolrec_set(&sr->sender,
+			             r->senders != NULL ? r->senders[k] : NULL);
 		}
 	}
 	env->smtputf8_needed =
@@ -200,6 +202,9 @@ static void message_end(struct session *s)
 		s->stats->refused[RSTATS_REFUSE_LOOP]++;
 		session_reply(s, 554, "5.4.6",
 		              "Too many Received headers: mail loop?");
+	} else if (session_size_sender_over(s, st.size) ||
+	           session_size_rcpts_over(s, st.size)) {
+		/* 552: over the sender's or every recipient's limit */
 	} else if (s->msg == NULL || s->msg_failed) {
 		s->stats->refused[RSTATS_REFUSE_SPOOL]++;
 		session_reply(s, 451, "4.3.0",

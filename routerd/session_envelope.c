@@ -33,6 +33,14 @@ const char *session_lookup_context(const struct session *s)
 	return s->role == SETTINGS_ROLE_MX ? "mx" : "submission";
 }
 
+const char *session_lookup_from(const struct session *s)
+{
+	if (!s->env->params->trust_envelope_sender || s->auth_user != NULL ||
+	    s->mail_from == NULL || *s->mail_from == '\0')
+		return NULL;
+	return s->mail_from;
+}
+
 /* --- MAIL ------------------------------------------------------------ */
 
 static bool sender_allowed(const struct session *s)
@@ -68,12 +76,22 @@ static void mail_accept(struct session *s)
 		smtpcmd_mail_clear(&s->mail);
 		return;
 	}
+	/* The sender's own limit (submissionContLength) against SIZE=;
+	 * without SIZE=, the end of DATA checks it (session_size.c). */
+	if (session_size_sender_over(s, s->mail.size)) {
+		smtpcmd_mail_clear(&s->mail);
+		return;
+	}
 	s->in_mail = true;
 	s->mail_from = alloc_strdup(addr_format(s->mail.path));
 	if (!session_milter_mail(s, s->mail_from, mail_after))
 		session_reply(s, 250, "2.1.0", "Ok");
 }
 
+/* SENDERS: the authenticated account's addresses and limits, kept for
+ * the session; or on the MX listener, with
+ * trust_envelope_sender_for_restrictions, the envelope sender's owner's
+ * limit, for this transaction (NOTFOUND: no owner, nobody: no limit). */
 static void senders_done(const struct authc_senders_result *r, void *ctx)
 {
 	struct session *s = ctx;
@@ -85,13 +103,15 @@ static void senders_done(const struct authc_senders_result *r, void *ctx)
 		              "Directory unavailable, try again later");
 		smtpcmd_mail_clear(&s->mail);
 	} else {
-		for (size_t i = 0; i < r->n_addrs; i++) {
+		for (size_t i = 0;
+		     s->role != SETTINGS_ROLE_MX && i < r->n_addrs; i++) {
 			s->senders = alloc_resize(s->senders, s->n_senders + 1,
 			                          sizeof(char *));
 			s->senders[s->n_senders++] = alloc_strdup(r->addrs[i]);
 		}
-		s->senders_known = true;
+		s->senders_known = s->role != SETTINGS_ROLE_MX;
 		s->recip_limit = r->recip_limit;
+		s->send_max_kb = r->status == AUTHC_OK ? r->send_max_kb : 0;
 		mail_accept(s);
 	}
 	if (!session_milter_waiting(s))
@@ -146,7 +166,18 @@ void session_do_mail(struct session *s, const struct smtpcmd *c)
 		smtpcmd_mail_clear(&s->mail);
 		return;
 	}
+	if (s->role == SETTINGS_ROLE_MX && p->trust_envelope_sender &&
+	    !addr_is_null(s->mail.path)) {
+		/* Who owns the envelope sender: its limit now, its
+		 * identity for each RCPT's restrictions. */
+		s->areq = authc_senders_from(
+		    s->env->authc, addr_format(s->mail.path), senders_done, s);
+		session_wait(s);
+		return;
+	}
 	if (s->role == SETTINGS_ROLE_MX || s->senders_known) {
+		if (s->role == SETTINGS_ROLE_MX)
+			s->send_max_kb = 0; /* nobody's: no limit */
 		mail_accept(s);
 		return;
 	}
@@ -203,9 +234,15 @@ static void rcpt_accept(struct session *s, const struct authc_dest *dests,
 	                : NULL;
 	sr->dests = alloc_array(n, sizeof(char *));
 	sr->hops = alloc_array(n, sizeof(char *));
+	sr->max_kb = alloc_array(n, sizeof(uint64_t));
+	sr->senders = alloc_array(n, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		sr->dests[i] = alloc_strdup(dests[i].rcpt);
 		sr->hops[i] = alloc_strdup(dests[i].hop);
+		sr->max_kb[i] = dests[i].max_kb;
+		sr->senders[i] = dests[i].sender != NULL
+		                     ? alloc_strdup(dests[i].sender)
+		                     : NULL;
 	}
 	sr->n_dests = n;
 	log_info(s->id, "event=rcpt rcpt=<%s> dests=%zu hop=%s%s", addr, n,
@@ -232,7 +269,7 @@ static bool postmaster_fallback(struct session *s,
 	            policy_is_local_domain(s->env->policy, domain) ||
 	            (r != NULL && r->status == AUTHC_NOTFOUND &&
 	             strcmp(r->domain, "local") == 0);
-	struct authc_dest alert = {addr_format(path), ALERTS_HOP, 0};
+	struct authc_dest alert = {addr_format(path), ALERTS_HOP, 0, NULL};
 
 	if (s->pm_stage == 0 || !ours)
 		return false;
@@ -240,9 +277,9 @@ static bool postmaster_fallback(struct session *s,
 	    (r == NULL || r->status == AUTHC_NOTFOUND) &&
 	    strcasecmp(pm, addr_format(path)) != 0) {
 		s->pm_stage = 2;
-		s->areq =
-		    authc_lookup(s->env->authc, pm, session_lookup_context(s),
-		                 s->auth_user, rcpt_done, s);
+		s->areq = authc_lookup_from(
+		    s->env->authc, pm, session_lookup_context(s), s->auth_user,
+		    session_lookup_from(s), rcpt_done, s);
 		return true;
 	}
 	log_warn(s->id,
@@ -442,8 +479,9 @@ static void rcpt_lookup(struct session *s, const char *addr,
 		session_wait(s);
 		return;
 	}
-	s->areq = authc_lookup(s->env->authc, addr, session_lookup_context(s),
-	                       s->auth_user, rcpt_done, s);
+	s->areq = authc_lookup_from(s->env->authc, addr,
+	                            session_lookup_context(s), s->auth_user,
+	                            session_lookup_from(s), rcpt_done, s);
 	session_wait(s);
 }
 
@@ -489,9 +527,9 @@ static void rcpt_start(struct session *s, const struct smtpcmd *c,
 		pm = alloc_printf("postmaster@%s", primary);
 		free(s->pending_reply);
 		s->pending_reply = NULL;
-		s->areq =
-		    authc_lookup(s->env->authc, pm, session_lookup_context(s),
-		                 s->auth_user, rcpt_done, s);
+		s->areq = authc_lookup_from(
+		    s->env->authc, pm, session_lookup_context(s), s->auth_user,
+		    session_lookup_from(s), rcpt_done, s);
 		free(pm);
 		session_wait(s);
 		return;

@@ -89,6 +89,7 @@ void session_params_set(struct session_params *p,
 	p->spool_min_free = r->spool_min_free;
 	p->max_line_length = (size_t)r->max_line_length;
 	p->max_recipients = r->max_recipients;
+	p->trust_envelope_sender = r->trust_envelope_sender_for_restrictions;
 	p->max_received_headers = r->max_received_headers;
 	p->max_errors = r->max_errors;
 	p->max_auth_failures = r->max_auth_failures;

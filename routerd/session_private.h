@@ -35,6 +35,10 @@ struct session_rcpt {
 	char *orcpt;
 	char **dests; /* final recipients from authd ... */
 	char **hops;  /* ... and their next hops */
+	/* From authd's answer, NULL for a recipient a mail filter added: */
+	uint64_t *max_kb; /* their size limits in KB (0: none) */
+	char **senders;   /* their copies' envelope senders, where their
+	                     groups' reports go (NULL: the message's) */
 	size_t n_dests;
 };
 
@@ -73,6 +77,9 @@ struct session {
 	size_t n_senders;
 	bool senders_known;
 	unsigned recip_limit; /* the sender's own (SENDERS); 0: none */
+	/* The sender's submissionContLength in KB (SENDERS; on the MX
+	 * listener, the envelope sender's owner's when trusted); 0: none */
+	uint64_t send_max_kb;
 	/* message data */
 	struct dotstream *ds;
 	struct spool_msg *msg;
@@ -209,11 +216,22 @@ void session_milter_abort(struct session *s);
  * filters end with session_message_commit() or a refusal. */
 bool session_milter_start(struct session *s, const struct dotstream_stats *st);
 
+/* session_size.c: is a message of size bytes (0: unknown) over the
+ * sender's own limit? Then 552 5.3.4 is replied, and true. */
+bool session_size_sender_over(struct session *s, uint64_t size);
+/* Are the final recipients over their own limits at size bytes? Those
+ * over are given the hop SPOOLREC_HOP_TOO_BIG (bounced by the queue); when
+ * every one is, 552 5.2.3 is replied, and true. */
+bool session_size_rcpts_over(struct session *s, uint64_t size);
+
 /* session_envelope.c */
 void session_do_mail(struct session *s, const struct smtpcmd *c);
 void session_do_rcpt(struct session *s, const struct smtpcmd *c);
 /* authd's context for this session's lookups: "mx" or "submission". */
 const char *session_lookup_context(const struct session *s);
+/* The envelope sender authd is to find the sender's entry by, with
+ * trust_envelope_sender_for_restrictions and no AUTH; else NULL. */
+const char *session_lookup_from(const struct session *s);
 /* What "RCPT TO:<arg>" would ask authd if its turn came now: 1 and
  * *addr_r (the caller frees it) for a lookup of the address, 0 when it
  * asks something else or nothing (the postmaster, a policy refusal), -1

@@ -8,7 +8,8 @@
  * is looked at; then walks the lines with a table of the keys in order.
  * All reads of the input go through struct buf.
  *
- * A record holds eleven lines per recipient (seven in version 1, read
+ * A record holds twelve lines per recipient (seven in version 1, eleven
+ * in versions 2 and 3, read
  * only), and a message to a large group has thousands of recipients,
  * formatted before the 250 and parsed again for every delivery attempt.
  * So both directions work in runs, not bytes: format appends each run of
@@ -63,6 +64,7 @@ enum spoolrec_key {
 	K_STATUS,
 	K_DIAG,
 	K_RHOST,
+	K_SENDER,
 	K_COUNT
 };
 #define K_FIRST_RCPT K_RCPT
@@ -73,6 +75,7 @@ static const char *const key_names[K_COUNT] = {
     "ret",     "envid",  "held",    "delay_notified", "rcpt",
     "hop",     "notify", "orcpt",   "state",          "attempts",
     "error",   "code",   "status",  "diag",           "rhost",
+    "sender",
 };
 
 /* zlib's crc32 is this very CRC (reflected 0xEDB88320, pre- and
@@ -98,6 +101,7 @@ static void rcpt_free(struct spoolrec_rcpt *r)
 	free(r->status);
 	free(r->diag);
 	free(r->rhost);
+	free(r->sender);
 }
 
 void spoolrec_deinit(struct spoolrec **recp)
@@ -175,8 +179,20 @@ struct spoolrec *spoolrec_dup(const struct spoolrec *rec)
 		spoolrec_set(&r->status, s->status);
 		spoolrec_set(&r->diag, s->diag);
 		spoolrec_set(&r->rhost, s->rhost);
+		spoolrec_set(&r->sender, s->sender);
 	}
 	return d;
+}
+
+const char *spoolrec_rcpt_from(const struct spoolrec *rec,
+                               const struct spoolrec_rcpt *r)
+{
+	const char *own = rec->mail_from != NULL ? rec->mail_from : "";
+
+	/* a bounce stays one: never a sender for a copy of <> */
+	if (r->sender == NULL || *r->sender == '\0' || *own == '\0')
+		return own;
+	return strcmp(r->sender, "<>") == 0 ? "" : r->sender;
 }
 
 /* ---- format ---- */
@@ -327,7 +343,8 @@ static bool format_body(const struct spoolrec *rec, struct sbuf *s)
 		     put_num(s, K_CODE, r->code) &&
 		     put_str(s, K_STATUS, r->status) &&
 		     put_str(s, K_DIAG, r->diag) &&
-		     put_str(s, K_RHOST, r->rhost);
+		     put_str(s, K_RHOST, r->rhost) &&
+		     put_str(s, K_SENDER, r->sender);
 	}
 	return ok;
 }
@@ -561,6 +578,9 @@ static const char *parse_rcpt(struct buf *b, struct spoolrec *rec,
 	    (error = get_str(b, K_DIAG, &r->diag)) != NULL ||
 	    (error = get_str(b, K_RHOST, &r->rhost)) != NULL)
 		return error;
+	if (version >= 4)
+		return get_str(b, K_SENDER, &r->sender);
+	r->sender = alloc_strdup("");
 	return NULL;
 }
 

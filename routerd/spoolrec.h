@@ -1,13 +1,14 @@
 /*
- * spoolrec.h - the envelope record of a spooled message (version 3;
- * versions 1 and 2 are still read).
+ * spoolrec.h - the envelope record of a spooled message (version 4;
+ * versions 1 to 3 are still read).
  *
  * A pure codec: no files, no clock, no logging. The spool (spool.h) stores
  * the formatted record beside the message data; the delivery side parses it
  * back. The format, one "key=value" per LF-terminated line, is:
  *
- *     version=3          (1: records written before the result fields,
- *                        2: before held and delay_notified)
+ *     version=4          (1: records written before the result fields,
+ *                        2: before held and delay_notified, 3: before
+ *                        sender)
  *     id=<queue id, 16 chars, spool_id.h>
  *     arrival=<unix seconds>
  *     client=<client address>          helo=<HELO/EHLO argument>
@@ -27,8 +28,9 @@
  *                           released; version 3)
  *     delay_notified=0 | 1  (the one delay notice, NOTIFY=DELAY, was
  *                           sent; version 3)
- *   then, for each recipient (at least one), these eleven lines in order
- *   (seven in version 1, which has no code, status, diag and rhost):
+ *   then, for each recipient (at least one), these twelve lines in order
+ *   (seven in version 1, which has no code, status, diag and rhost;
+ *   eleven in versions 2 and 3, which have no sender):
  *     rcpt=<address>
  *     hop=<next hop from authd: "mbx1.example.com", "[host]:port",
  *          "local", "external", ...>
@@ -46,16 +48,20 @@
  *     diag=<its RFC 3464 Diagnostic-Code, "smtp; 550 5.1.1 no such user"
  *          or "x-dirmx; <local reason>", empty when none>
  *     rhost=<the remote MTA whose reply it is, empty when none>
+ *     sender=<the envelope sender of this recipient's copy, where its
+ *            group's delivery reports go: empty for the message's own,
+ *            "<>" for none, else an address (version 4)>
  *   and last:
  *     end=<CRC-32 (IEEE, as zlib) of every byte before this line, 8
  *          lowercase hex digits>
  *
  * Every line of its version is required, exactly once, in this order
  * (one line per header field shown on one line above): a record has
- * exactly one spelling, so format(parse(x)) == x for version 3. Format
- * always writes version 3; a version 1 record parses with code 0 and the
+ * exactly one spelling, so format(parse(x)) == x for version 4. Format
+ * always writes version 4; a version 1 record parses with code 0 and the
  * other result fields empty, versions 1 and 2 with held and
- * delay_notified false, and they format as version 3. Values use the authd
+ * delay_notified false, versions 1 to 3 with sender empty, and they
+ * format as version 4. Values use the authd
  * protocol's escaping (include/authproto.txt): bytes outside 0x21-0x7E, '%' and
  * '=' are written %XX with uppercase hex, every other byte as itself; %00 is an
  * error (values are C strings). Numbers are decimal without leading zeros. An
@@ -82,7 +88,7 @@
 
 struct sbuf;
 
-#define SPOOLREC_VERSION 3
+#define SPOOLREC_VERSION 4
 /* Largest record parse accepts and format produces. */
 #define SPOOLREC_MAX_LEN ((size_t)16 * 1024 * 1024)
 
@@ -111,6 +117,11 @@ enum spoolrec_state {
 #define SPOOLREC_NOTIFY_DELAY 0x4u
 #define SPOOLREC_NOTIFY_NEVER 0x8u
 
+/* The hop of a recipient whose size limit (delivContLength) the message
+ * was found over at the end of DATA (session_size.c): the first attempt
+ * bounces it with 5.2.3, and its DSN goes through the usual path. */
+#define SPOOLREC_HOP_TOO_BIG "dirmx:too-big"
+
 struct spoolrec_rcpt {
 	char *addr;
 	char *hop;
@@ -125,6 +136,10 @@ struct spoolrec_rcpt {
 	char *status;
 	char *diag;
 	char *rhost;
+	/* The envelope sender of its copy, where its group's delivery
+	   reports go (version 4; spoolrec_rcpt_from()): "" (or NULL) the
+	   message's own, "<>" none, else an address. */
+	char *sender;
 };
 
 struct spoolrec {
@@ -147,6 +162,11 @@ struct spoolrec {
 	size_t rcpt_count;
 	size_t rcpt_alloc; /* private */
 };
+
+/* The MAIL FROM path of r's copy, without <> ("" is the null path): its
+ * sender, unless the message's own is the null path (a bounce keeps it). */
+const char *spoolrec_rcpt_from(const struct spoolrec *rec,
+                               const struct spoolrec_rcpt *r);
 
 struct spoolrec *spoolrec_new(void);
 void spoolrec_deinit(struct spoolrec **rec);

@@ -424,10 +424,18 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 	if (strcmp(authproto_msg_get(ans, "cached"), "1") == 0)
 		printf("  (from the cache)\n");
 	printf("  => deliver to:\n");
-	for (size_t k = 0; authproto_msg_field(ans, k, &f); k++)
-		if (strcmp(f.key, "rcpt") == 0)
-			printf("     %-40s via %s\n", f.value,
-			       authproto_msg_record_get(ans, k, "hop"));
+	for (size_t k = 0; authproto_msg_field(ans, k, &f); k++) {
+		const char *sender;
+
+		if (strcmp(f.key, "rcpt") != 0)
+			continue;
+		printf("     %-40s via %s\n", f.value,
+		       authproto_msg_record_get(ans, k, "hop"));
+		/* where its groups' delivery reports go */
+		sender = authproto_msg_record_get(ans, k, "sender");
+		if (sender != NULL)
+			printf("       reports to %s\n", sender);
+	}
 	authproto_msg_deinit(&ans);
 	return ret;
 }

@@ -253,8 +253,8 @@ postmaster = %s
         self.assertIn(b"\ncode=451\nstatus=4.3.0\n", text)
         lines = [ln for ln in text.split(b"\n")[:-2]  # without end=
                  if ln.split(b"=", 1)[0] not in (b"code", b"status", b"diag", b"rhost",
-                                                 b"held", b"delay_notified")]
-        self.assertEqual(lines[0], b"version=3")
+                                                 b"held", b"delay_notified", b"sender")]
+        self.assertEqual(lines[0], b"version=4")
         body = b"\n".join([b"version=1"] + lines[1:]) + b"\n"
         self.assertIn(b"\nerror=127.0.0.1:%20451%204.3.0%20", body)
         with open(state, "wb") as f:

@@ -14,14 +14,22 @@ with a submission listener added, and these entries:
   senders               group: user 1, user 12 and group "inner"
   inner                 group: user 10 and user 12 (nested in "senders")
   user 13               dirmxRecipLimit 2: at most 2 recipients per message
+  user 14               dirmxMaxSendSize 10: sends at most 10 KB
   sized@dirmx.test      dirmxMaxReceiveSize 10 (KB)               (sink A)
   sizedgroup@dirmx.test group, dirmxMaxReceiveSize 10: user 6
+  withsized@dirmx.test  group, no rule: sized and user 9
+  toowner@dirmx.test    group, dirmxReportToOwner TRUE, owner user 11: user 4
+                        and group "tonobody"
+  tonobody@dirmx.test   group, dirmxReportToOriginator FALSE,
+                        dirmxReportToOwner FALSE: user 3
 
 On the MX listener the sender is unauthenticated and, with
 trust_envelope_sender_for_restrictions off (the default), nobody: refused
 where only authenticated or listed senders may send, never matched by a
 refusal list. On submission the sender is authenticated, and authd reads
 its account's entry and groups (nested): every rule applies to it.
+TrustedSenderTest runs a second lab with the setting on: there the MX
+listener's sender is the entry that owns MAIL FROM, when one does.
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 python3 -m unittest -v test_restrict
@@ -36,7 +44,7 @@ import unittest
 from dirmxlab import free_port
 from dirmxlab.ldapdata import PASSWORD
 
-from deliverytest import DeliveryLab, bin_path, smtp_transaction
+from deliverytest import DeliveryLab, bin_path, parse_dsn, smtp_transaction
 from smtptest import wait_for
 
 CLIENT = "127.0.0.2"  # not in relay_networks: an Internet client
@@ -59,13 +67,14 @@ def group(name, mail, members, groups_dn, extra=""):
 
 class RestrictTest(unittest.TestCase):
     maxDiff = None
+    routerd_extra = ""  # more [routerd] settings
 
     @classmethod
     def setUpClass(cls):
         cls.sub = free_port()
         cls.dl = dl = DeliveryLab(
-            "restrict", start=False, users=14,
-            routerd="\n[listener submission]\naddress = 127.0.0.1:%d\n"
+            "restrict", start=False, users=15,
+            routerd=cls.routerd_extra + "\n[listener submission]\naddress = 127.0.0.1:%d\n"
                     "role = submission\n" % cls.sub)
         try:
             info = dl.info
@@ -94,10 +103,20 @@ class RestrictTest(unittest.TestCase):
                 + recipient("sized", "sized@dirmx.test", cls.mbx_a, people,
                             "dirmxMaxReceiveSize: 10\n")
                 + group("sizedgroup", "sizedgroup@dirmx.test", [u[6]["dn"]], groups_dn,
-                        "dirmxMaxReceiveSize: 10\n"))
+                        "dirmxMaxReceiveSize: 10\n")
+                + group("withsized", "withsized@dirmx.test",
+                        ["uid=sized,%s" % people, u[9]["dn"]], groups_dn)
+                + group("tonobody", "tonobody@dirmx.test", [u[3]["dn"]], groups_dn,
+                        "dirmxReportToOriginator: FALSE\ndirmxReportToOwner: FALSE\n")
+                + group("toowner", "toowner@dirmx.test",
+                        [u[4]["dn"], "cn=tonobody,%s" % groups_dn], groups_dn,
+                        "dirmxReportToOwner: TRUE\nowner: %s\n" % u[11]["dn"]))
             dl.slapd.modify_ldif(
                 "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
                 "-\nadd: dirmxRecipLimit\ndirmxRecipLimit: 2\n-\n\n" % u[13]["dn"])
+            dl.slapd.modify_ldif(
+                "dn: %s\nchangetype: modify\nadd: objectClass\nobjectClass: dirmxRecipient\n"
+                "-\nadd: dirmxMaxSendSize\ndirmxMaxSendSize: 10\n-\n\n" % u[14]["dn"])
             dl.start_authd()
             dl.start_routerd()
         except BaseException:
@@ -272,8 +291,7 @@ class RestrictTest(unittest.TestCase):
 
     def test_size_limit_is_read_with_the_rules(self):
         """dirmxMaxReceiveSize travels with the recipient's rules (the
-        cached 'm:KB' token); refusing by size is not done yet, so a small
-        message still goes through."""
+        cached 'm:KB' token); a message within it goes through."""
         rc, out = self.ctl_lookup("sized@dirmx.test", "--no-cache")
         self.assertEqual(rc, 0, out)
         self.assertIn("sender restrictions of uid=sized,%s: m:10"
@@ -304,6 +322,73 @@ class RestrictTest(unittest.TestCase):
         got = self.rcpt_with_size(10 * 1024, ["sized@dirmx.test", "sizedgroup@dirmx.test"])
         self.assertEqual([c for c, _ in got.values()], [250, 250], got)
 
+    def dsns_to(self, rcpt, tag):
+        """The DSNs to rcpt about the message tagged tag."""
+        return [t for sink in self.dl.sinks for t in sink.delivered()
+                if t.rcpts == [rcpt] and t.mail_from == ""
+                and ("X-Test-Id: %s\r\n" % tag).encode() in t.data]
+
+    def test_recipient_size_limits_at_end_of_data(self):
+        """Without SIZE=, each final recipient's delivContLength decides at
+        the end of DATA: those over it (a user, a group member through the
+        group's limit) get nothing and the sender one DSN for them, 5.2.3;
+        the others get the message."""
+        sender, other = self.user(8), self.user(3)
+        member = self.user(6)  # of sizedgroup, 10 KB
+        with self.mx() as s:
+            self.assertEqual(s.mail(sender)[0], 250)
+            for r in ("sized@dirmx.test", "sizedgroup@dirmx.test", other):
+                self.assertEqual(s.rcpt(r)[0], 250, r)
+            code, text = s.data(self.big_message(sender, "eod-1", 12))
+            self.assertEqual(code, 250, text)
+        self.wait_received("eod-1", other)
+        dsn = wait_for(lambda: self.dsns_to(sender, "eod-1"), 30, 0.2)
+        self.assertTrue(dsn, self.logs())
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("eod-1"), [other])
+        self.assertEqual(len(dsn), 1, dsn)
+        d = parse_dsn(dsn[0].data)
+        got = sorted((r["final-recipient"].lower(), r["action"], r["status"])
+                     for r in d["per_rcpt"])
+        self.assertEqual(got, sorted([("rfc822; sized@dirmx.test", "failed", "5.2.3"),
+                                      ("rfc822; %s" % member, "failed", "5.2.3")]))
+        # A message within the limits reaches them all.
+        got = self.over_mx(["sized@dirmx.test", "sizedgroup@dirmx.test"], "eod-small")
+        self.wait_received("eod-small", member)
+        self.wait_received("eod-small", "sized@dirmx.test")
+
+    def test_member_over_its_own_limit_inside_a_group(self):
+        """A member's own smaller limit inside a group without one: that
+        member alone gets nothing (and a DSN says so), with or without
+        SIZE=; the other member gets the message."""
+        sender, member = self.user(8), self.user(9)
+        for n, size in enumerate((None, 12 * 1024 + 4096)):
+            tag = "ws-%d" % n
+            with self.subTest(size=size), self.mx() as s:
+                self.assertEqual(s.mail(sender, ["SIZE=%d" % size] if size else [])[0], 250)
+                self.assertEqual(s.rcpt("withsized@dirmx.test")[0], 250)
+                code, text = s.data(self.big_message(sender, tag, 12))
+                self.assertEqual(code, 250, text)
+            self.wait_received(tag, member)
+            self.assertTrue(wait_for(lambda: self.dsns_to(sender, tag), 30, 0.2),
+                            self.logs())
+            self.assertTrue(self.dl.wait_queue_empty(30))
+            self.assertEqual(self.received(tag), [member])
+
+    def test_every_recipient_over_its_limit_refuses_the_message(self):
+        """All over: 552 5.2.3 at the end of DATA, no DSN; an understated
+        SIZE= passes RCPT and is caught there too."""
+        for size in (None, 1000):
+            with self.subTest(size=size), self.mx() as s:
+                self.assertEqual(s.mail(self.user(8), ["SIZE=%d" % size] if size else [])[0],
+                                 250)
+                self.assertEqual(s.rcpt("sized@dirmx.test")[0], 250)
+                code, text = s.data(self.big_message(self.user(8), "eod-all", 12))
+                self.assertEqual(code, 552, text)
+                self.assertTrue(text.decode().startswith("5.2.3"), text)
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("eod-all"), [])
+
     def searches(self):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "stats"],
                            capture_output=True, text=True, timeout=30)
@@ -325,6 +410,104 @@ class RestrictTest(unittest.TestCase):
             self.over_mx(restricted + plain, "warm-%d" % n)
             self.over_submission(2, restricted + plain, "warm-%ds" % n)
         self.assertEqual(self.searches() - before, 0, self.logs())
+
+    # -- where a group's delivery reports go ---------------------------------
+    def test_report_routing_is_in_the_answer(self):
+        """reportToOwner: the members' copies carry the owner's address as
+        envelope sender; reportToOriginator and reportToOwner FALSE: <>,
+        also inside a group that reports to its owner; a group that says
+        nothing: the message's own sender."""
+        rc, out = self.ctl_lookup("toowner@dirmx.test", "--no-cache")
+        self.assertEqual(rc, 0, out)
+        dests = out.split("=> deliver to:")[1]
+        self.assertRegex(dests, r"%s\s+via \S+\n\s+reports to %s\n"
+                         % (re.escape(self.user(4)), re.escape(self.user(11))))
+        self.assertRegex(dests, r"%s\s+via \S+\n\s+reports to <>\n"
+                         % re.escape(self.user(3)))
+        rc, out = self.ctl_lookup("open@dirmx.test")
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("reports to", out)
+
+    def mail_from_of(self, tag):
+        """{recipient: the MAIL FROM its copy of the message tagged tag
+        came with}, over every sink."""
+        return {r: t.mail_from for sink in self.dl.sinks for t in sink.delivered()
+                if t.data is not None and ("X-Test-Id: %s\r\n" % tag).encode() in t.data
+                for r in t.rcpts}
+
+    def test_copies_carry_where_reports_go(self):
+        """The members' copies go out with the envelope sender their group
+        says: the owner's address, <>, or the message's own sender; one
+        MAIL FROM per transaction, so one message becomes several."""
+        sender = "someone@elsewhere.test"  # over_mx's
+        got = self.over_mx(["toowner@dirmx.test", "open@dirmx.test"], "rr-1")
+        self.assertEqual([c for c, _ in got.values()], [250, 250], got)
+        want = {self.user(4): self.user(11), self.user(3): "", self.user(5): sender}
+        self.assertTrue(wait_for(lambda: len(self.mail_from_of("rr-1")) == 3, 30, 0.2),
+                        "%s\n%s" % (self.mail_from_of("rr-1"), self.logs()))
+        self.assertEqual(self.mail_from_of("rr-1"), want)
+
+    def test_queue_shows_where_a_copy_reports(self):
+        """dirmxctl queue show names the MAIL FROM of a waiting copy whose
+        group's reports go elsewhere, and only of that one."""
+        member = self.user(4)
+        for sink in self.dl.sinks:
+            sink.set_reply(member, "451 4.3.0 <%s>: later" % member)
+        try:
+            with self.mx() as s:
+                smtp_transaction(self, s, self.user(8), ["toowner@dirmx.test", self.user(5)],
+                                 "rr-q")
+
+            def shown():
+                for qid in self.dl.queue_ids():
+                    out = self.dl.queue("show", qid).stdout
+                    if "<%s>" % member in out and "deferred" in out:
+                        return out
+                return None
+            out = wait_for(shown, 30, 0.2)
+            self.assertTrue(out, self.logs())
+            self.assertRegex(out, r"<%s>  via \S+  deferred  attempts 1  from <%s>"
+                             % (re.escape(member), re.escape(self.user(11))))
+            self.assertRegex(out, r"<%s>  via \S+  delivered  attempts 1  from <>\n"
+                             % re.escape(self.user(3)))
+            self.assertRegex(out, r"<%s>  via \S+  delivered  attempts 1\n"
+                             % re.escape(self.user(5)))
+        finally:
+            for sink in self.dl.sinks:
+                sink.set_reply(member, None)
+        self.dl.queue("flush")
+        self.assertTrue(self.dl.wait_queue_empty(60), self.logs())
+
+    def test_bounces_go_where_the_group_says(self):
+        """The mailbox server refuses every member: the DSN for the member
+        of the group reporting to its owner goes to the owner, none is
+        made for the one whose group reports nowhere, and the one of a
+        group that says nothing goes to the sender."""
+        sender, owner = self.user(8), self.user(11)
+        refused = (self.user(4), self.user(3), self.user(5))
+        for r in refused:
+            for sink in self.dl.sinks:
+                sink.set_reply(r, "550 5.1.1 <%s>: no such mailbox here" % r)
+        try:
+            with self.mx() as s:
+                got = smtp_transaction(self, s, sender,
+                                       ["toowner@dirmx.test", "open@dirmx.test"], "rr-b")
+            self.assertEqual([c for c, _ in got.values()], [250, 250], got)
+            self.assertTrue(wait_for(lambda: self.dsns_to(owner, "rr-b")
+                                     and self.dsns_to(sender, "rr-b"), 30, 0.2), self.logs())
+            self.assertTrue(self.dl.wait_queue_empty(30))
+        finally:
+            for r in refused:
+                for sink in self.dl.sinks:
+                    sink.set_reply(r, None)
+
+        def failed(dsns):
+            self.assertEqual(len(dsns), 1, dsns)
+            return sorted(r["final-recipient"].lower()
+                          for r in parse_dsn(dsns[0].data)["per_rcpt"])
+        self.assertEqual(failed(self.dsns_to(owner, "rr-b")), ["rfc822; " + self.user(4)])
+        self.assertEqual(failed(self.dsns_to(sender, "rr-b")), ["rfc822; " + self.user(5)])
+        self.assertIn("event=bounce_suppressed rcpt=<%s>" % self.user(3), self.dl.log())
 
     # -- authenticated senders: their entry and groups ----------------------
     def sub_rcpt(self, i, addr):
@@ -399,10 +582,134 @@ class RestrictTest(unittest.TestCase):
         got = self.over_submission(1, rcpts, "rl-1")
         self.assertEqual([got[r][0] for r in rcpts], [250, 250, 250], got)
 
+    # -- trust_envelope_sender_for_restrictions (off here) -------------------
+    def mx_rcpt(self, mail_from, addr, size=None):
+        """RCPT addr on the MX listener after MAIL FROM mail_from."""
+        with self.mx() as s:
+            code, text = s.mail(mail_from, ["SIZE=%d" % size] if size else [])
+            self.assertEqual(code, 250, text)
+            code, text = s.rcpt(addr)
+            return code, text.decode()
+
+    def test_envelope_sender_is_not_trusted_by_default(self):
+        """Off: naming an allowed sender in MAIL FROM gets nothing; the
+        sender is nobody, and nobody has no size limit of its own."""
+        self.assertRefused(self.mx_rcpt(self.user(1), "onlyone@dirmx.test"),
+                           "onlyone@dirmx.test")
+        with self.mx() as s:
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 250, text)
+
+    # -- submissionContLength (dirmxMaxSendSize) ----------------------------
+    def big_message(self, mail_from, tag, kb):
+        return ("From: <%s>\r\nSubject: %s\r\nX-Test-Id: %s\r\n\r\n%s"
+                % (mail_from, tag, tag, ("x" * 1000 + "\r\n") * kb)).encode()
+
+    def test_sender_size_limit_at_mail(self):
+        """SIZE= above the sender's own limit: 552 5.3.4 at MAIL; at or
+        below it, and for a sender without a limit, 250."""
+        with self.submission(14) as s:
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (10 * 1024 + 1)])
+            self.assertEqual(code, 552, text)
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+            self.assertIn("sender's limit of 10 KB", text.decode())
+            s.rset()
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (10 * 1024)])
+            self.assertEqual(code, 250, text)
+        with self.submission(3) as s:
+            code, text = s.mail(self.user(3), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 250, text)
+
+    def test_sender_size_limit_at_end_of_data(self):
+        """Without SIZE=, a message over the sender's limit is refused at
+        the end of DATA (552 5.3.4) and no one receives it; a small one
+        goes through."""
+        rcpt = self.user(3)
+        with self.submission(14) as s:
+            self.assertEqual(s.mail(self.user(14))[0], 250)
+            self.assertEqual(s.rcpt(rcpt)[0], 250)
+            code, text = s.data(self.big_message(self.user(14), "ss-big", 12))
+            self.assertEqual(code, 552, text)
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+        got = self.over_submission(14, [rcpt], "ss-small")
+        self.assertEqual(got[rcpt][0], 250, got)
+        self.wait_received("ss-small", rcpt)
+        self.assertTrue(self.dl.wait_queue_empty(30))
+        self.assertEqual(self.received("ss-big"), [])
+
     def ctl_lookup(self, addr, *opts):
         r = subprocess.run([bin_path("routerd", "dirmxctl"), "-c", self.dl.conf, "lookup"]
                            + list(opts) + [addr], capture_output=True, text=True, timeout=30)
         return r.returncode, r.stdout + r.stderr
+
+
+class TrustedSenderTest(unittest.TestCase):
+    """trust_envelope_sender_for_restrictions = yes: on the MX listener the
+    sender is the directory entry that owns MAIL FROM (anyone can forge
+    it: the setting is off by default); an address no entry owns is still
+    nobody."""
+    maxDiff = None
+    routerd_extra = "trust_envelope_sender_for_restrictions = yes\n"
+    setUpClass = classmethod(RestrictTest.setUpClass.__func__)
+    tearDownClass = classmethod(RestrictTest.tearDownClass.__func__)
+    mx, mx_rcpt, user, logs = RestrictTest.mx, RestrictTest.mx_rcpt, RestrictTest.user, \
+        RestrictTest.logs
+    assertRefused, received = RestrictTest.assertRefused, RestrictTest.received
+    wait_received, big_message = RestrictTest.wait_received, RestrictTest.big_message
+
+    def test_allowed_sender_by_envelope(self):
+        self.assertEqual(self.mx_rcpt(self.user(1), "onlyone@dirmx.test")[0], 250,
+                         self.logs())
+        self.assertRefused(self.mx_rcpt(self.user(2), "onlyone@dirmx.test"),
+                           "onlyone@dirmx.test")
+        with self.mx() as s:
+            got = smtp_transaction(self, s, self.user(1), ["onlyone@dirmx.test"], "tr-1")
+        self.assertEqual(got["onlyone@dirmx.test"][0], 250, got)
+        self.wait_received("tr-1", "onlyone@dirmx.test")
+
+    def test_unknown_envelope_sender_is_still_nobody(self):
+        for sender in ("someone@elsewhere.test", "nosuchuser@dirmx.test", ""):
+            with self.subTest(sender=sender):
+                self.assertRefused(self.mx_rcpt(sender, "onlyone@dirmx.test"),
+                                   "onlyone@dirmx.test")
+
+    def test_refusal_and_group_rules_by_envelope(self):
+        self.assertRefused(self.mx_rcpt(self.user(2), "notuser2@dirmx.test"),
+                           "notuser2@dirmx.test")
+        self.assertEqual(self.mx_rcpt(self.user(1), "notuser2@dirmx.test")[0], 250)
+        # dirmxMemSubmitPerms: user 10 is a member through "inner".
+        self.assertEqual(self.mx_rcpt(self.user(10), "members@dirmx.test")[0], 250)
+        self.assertRefused(self.mx_rcpt(self.user(3), "members@dirmx.test"),
+                           "members@dirmx.test")
+        self.assertRefused(self.mx_rcpt(self.user(10), "nonmembers@dirmx.test"),
+                           "nonmembers@dirmx.test")
+
+    def test_require_auth_still_refuses(self):
+        """A named sender is still unauthenticated."""
+        self.assertRefused(self.mx_rcpt(self.user(1), "authonly@dirmx.test"),
+                           "authonly@dirmx.test")
+
+    def test_two_senders_in_one_session_are_judged_apart(self):
+        with self.mx() as s:
+            for sender, want in ((self.user(1), 250), (self.user(2), 550),
+                                 (self.user(1), 250)):
+                self.assertEqual(s.mail(sender)[0], 250)
+                self.assertEqual(s.rcpt("onlyone@dirmx.test")[0], want, sender)
+                s.rset()
+
+    def test_sender_size_limit_of_the_envelope_sender(self):
+        with self.mx() as s:
+            code, text = s.mail(self.user(14), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 552, text)
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+            s.rset()
+            self.assertEqual(s.mail(self.user(14))[0], 250)
+            self.assertEqual(s.rcpt(self.user(3))[0], 250)
+            code, text = s.data(self.big_message(self.user(14), "tr-big", 12))
+            self.assertEqual(code, 552, text)
+            s.rset()
+            code, text = s.mail("someone@elsewhere.test", ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 250, text)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,14 @@ dirmxNextHop) in that namespace. Entries, in CN=Users:
   closed      group (closed@), msExchRequireAuthToSendTo TRUE: carol, dave
   open        group (open@), no rule: erin and authonly
   sized       delivContLength 10 (KB): SIZE= above it refused at RCPT
-On the MX listener the sender is an Internet stranger: nobody. On
-submission it is the account's entry and its groups, nested (authd's
-in-chain search).
+  bigsender   password; submissionContLength 10 (KB)
+  owned       group (owned@), reportToOwner TRUE, managedBy alice: carol
+  quiet       group (quiet@), reportToOriginator and reportToOwner FALSE:
+              dave
+routerd runs with trust_envelope_sender_for_restrictions = yes. On the MX
+listener the sender is then the entry that owns MAIL FROM, and an
+Internet stranger (no entry) is nobody. On submission it is the account's
+entry and its groups, nested (authd's in-chain search).
 
 Run alone: cd tests/integration && PYTHONPATH=../lab DIRMX_BUILD_DIR=...
 /usr/bin/python3 -m unittest -v test_samba_restrict
@@ -114,6 +119,11 @@ class SambaRestrictTest(unittest.TestCase):
             user("members", dLMemSubmitPerms=senders),
             user("nonmembers", dLMemRejectPerms=senders),
             user("sized", delivContLength="10"),
+            user("bigsender", PW, submissionContLength="10"),
+            group("owned", [dc.user_dn("carol")], "owned@" + DOM, reportToOwner="TRUE",
+                  managedBy=alice),
+            group("quiet", [dc.user_dn("dave")], "quiet@" + DOM, reportToOriginator="FALSE",
+                  reportToOwner="FALSE"),
             group("closed", [dc.user_dn("carol"), dc.user_dn("dave")], "closed@" + DOM,
                   msExchRequireAuthToSendTo="TRUE"),
             group("open", [dc.user_dn("erin"), dc.user_dn("authonly")], "open@" + DOM)]))
@@ -121,7 +131,8 @@ class SambaRestrictTest(unittest.TestCase):
     @classmethod
     def start_daemons(cls, dead_dns_port):
         d = MailDaemons(cls.lab, cls.dc, DOM, HOST, SVC, SVC_PW, cls.mx, dead_dns_port,
-                        sub=cls.sub)
+                        sub=cls.sub,
+                        routerd_extra="trust_envelope_sender_for_restrictions = yes\n")
         cls.ca = d.ca
 
     # -- helpers ----------------------------------------------------------
@@ -234,6 +245,80 @@ class SambaRestrictTest(unittest.TestCase):
         self.assertEqual(got[self.a("sized")][0], 250, "%s\n%s" % (got, self.logs()))
         self.assertEqual(self.wait_received("sized-mx", "sized"), [self.a("sized")])
 
+    def mx_rcpt(self, mail_from, name, size=None):
+        with NsSMTP(self.dc.netns, HOST, self.mx) as s:
+            s.ehlo()
+            code, text = s.mail(mail_from, ["SIZE=%d" % size] if size else [])
+            if code != 250:
+                return code, text.decode()
+            code, text = s.rcpt(self.a(name))
+            return code, text.decode()
+
+    def test_trusted_envelope_sender(self):
+        """With the setting on, MAIL FROM names the sender: its entry and
+        groups (nested) decide; a stranger is still nobody."""
+        self.assertEqual(self.mx_rcpt(self.a("alice"), "onlyalice")[0], 250, self.logs())
+        self.assertRefused(self.mx_rcpt(self.a("bob"), "onlyalice"), self.a("onlyalice"))
+        self.assertRefused(self.mx_rcpt(self.a("alice"), "notalice"), self.a("notalice"))
+        self.assertEqual(self.mx_rcpt(self.a("bob"), "members")[0], 250, self.logs())
+        self.assertRefused(self.mx_rcpt("stranger@elsewhere.example", "members"),
+                           self.a("members"))
+        self.assertRefused(self.mx_rcpt(self.a("alice"), "authonly"), self.a("authonly"))
+
+    def test_sender_size_limit(self):
+        """submissionContLength: SIZE= above it is 552 5.3.4 at MAIL, for
+        the authenticated account and for the trusted envelope sender."""
+        with NsSMTP(self.dc.netns, HOST, self.sub) as s:
+            s.ehlo()
+            s.starttls(context=ssl.create_default_context(cafile=self.ca.cert))
+            s.ehlo()
+            s.login("bigsender", PW)
+            code, text = s.mail(self.a("bigsender"), ["SIZE=%d" % (20 * 1024)])
+            self.assertEqual(code, 552, "%s\n%s" % (text, self.logs()))
+            self.assertTrue(text.decode().startswith("5.3.4"), text)
+        code, text = self.mx_rcpt(self.a("bigsender"), "frank", 20 * 1024)
+        self.assertEqual(code, 552, text)
+        self.assertTrue(text.startswith("5.3.4"), text)
+        self.assertEqual(self.mx_rcpt(self.a("alice"), "frank", 20 * 1024)[0], 250)
+
+    def test_recipient_size_limit_at_end_of_data(self):
+        """Without SIZE=, delivContLength is checked against the message
+        that came: sized gets nothing and the sender a DSN (5.2.3), frank
+        gets the message."""
+        body = "x" * 1000 + "\r\n"
+        with NsSMTP(self.dc.netns, HOST, self.sub) as s:
+            s.ehlo()
+            s.starttls(context=ssl.create_default_context(cafile=self.ca.cert))
+            s.ehlo()
+            s.login("alice", PW)
+            self.assertEqual(s.mail(self.a("alice"))[0], 250)
+            for name in ("sized", "frank"):
+                self.assertEqual(s.rcpt(self.a(name))[0], 250)
+            code, text = s.data(("Subject: big\r\nX-Test-Id: eod-ad\r\n\r\n"
+                                 + body * 12).encode())
+            self.assertEqual(code, 250, text)
+        self.wait_received("eod-ad", "frank")
+
+        def dsn():
+            return [t for t in self.mbx.delivered()
+                    if t.mail_from == "" and t.rcpts == [self.a("alice")]
+                    and b"X-Test-Id: eod-ad" in t.data]
+        self.assertTrue(wait_for(dsn, 30, 0.2), self.logs())
+        self.assertIn(b"Status: 5.2.3", dsn()[0].data)
+        self.assertIn(self.a("sized").encode(), dsn()[0].data)
+        self.assertEqual(self.received("eod-ad"), [self.a("frank")])
+
+    def test_group_reports_go_where_the_group_says(self):
+        """reportToOwner + managedBy: the member's copy comes from the
+        owner's address; reportToOriginator and reportToOwner FALSE: from
+        <>."""
+        self.over_mx([self.a("owned"), self.a("quiet")], "rr-ad")
+
+        def froms():
+            return {r: t.mail_from for t in self.mbx.delivered()
+                    if t.header("X-Test-Id") == "rr-ad" for r in t.rcpts}
+        self.assertTrue(wait_for(lambda: len(froms()) == 2, 30, 0.2), self.logs())
+        self.assertEqual(froms(), {self.a("carol"): self.a("alice"), self.a("dave"): ""})
 
     # -- authenticated senders: their entry and groups (nested) --------------
     def test_authorig_and_unauthorig_for_authenticated_senders(self):

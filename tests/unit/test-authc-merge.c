@@ -73,6 +73,50 @@ static void test_merge_identical(void **state)
 	authdpeer_expect(T.peer, "LOOKUP 5 addr=g@example.com context=mx");
 }
 
+static void lookup_from(const char *addr, const char *user, const char *from,
+                        int *order)
+{
+	T.in_call = true;
+	authc_lookup_from(T.c, addr, "mx", user, from, authctest_on_lookup,
+	                  order);
+	T.in_call = false;
+}
+
+/* authd filters an answer for its sender (trust_envelope_sender_for_
+ * restrictions): lookups for two envelope senders never share one, the
+ * same sender's do, and an authenticated user outranks from=. */
+static void test_merge_keeps_senders_apart(void **state)
+{
+	int order[5] = {0};
+
+	lookup_from("r@example.com", NULL, "a@example.com", &order[0]);
+	lookup_from("r@example.com", NULL, "b@example.com", &order[1]);
+	lookup_from("r@example.com", NULL, NULL, &order[2]);
+	lookup_from("r@example.com", NULL, "a@example.com", &order[3]);
+	lookup_from("r@example.com", "a@example.com", "a@example.com",
+	            &order[4]);
+	assert_int_equal(authc_pending(T.c), 5);
+	authdpeer_hello(T.peer, "test");
+	authdpeer_expect(T.peer, "LOOKUP 1 addr=r@example.com context=mx "
+	                         "from=a@example.com");
+	authdpeer_expect(T.peer, "LOOKUP 2 addr=r@example.com context=mx "
+	                         "from=b@example.com");
+	authdpeer_expect(T.peer, "LOOKUP 3 addr=r@example.com context=mx");
+	authdpeer_expect(T.peer, "LOOKUP 4 addr=r@example.com context=mx "
+	                         "user=a@example.com");
+	authdpeer_send(T.peer, "NOTFOUND 2 reason=b restricted=authOrig\n"
+	                       "NOTFOUND 3 reason=nobody\n"
+	                       "NOTFOUND 4 reason=user\n");
+	authctest_wait_got(3);
+	authdpeer_send(T.peer, "OK 1 rcpt=r@example.com hop=local cached=0\n");
+	authctest_wait_got(5);
+	assert_string_equal(T.got[order[1] - 1].reason, "b");
+	assert_string_equal(T.got[order[2] - 1].reason, "nobody");
+	assert_string_equal(T.got[order[4] - 1].reason, "user");
+	assert_int_equal(T.got[order[0] - 1].status, AUTHC_OK);
+	assert_int_equal(T.got[order[3] - 1].status, AUTHC_OK);
+}
+
 static void test_merge_cancel_one(void **state)
 {
 	struct authc_req *first, *second, *third;
@@ -205,6 +249,9 @@ static void test_merge_callbacks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_merge_keeps_senders_apart,
+	                                    authctest_setup,
+	                                    authctest_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_merge_identical, authctest_setup, authctest_teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -534,86 +534,14 @@ static void test_account_table(void **state)
 	}
 }
 
-/* The searches ask for what the decisions read: a mapped disabled attribute
- * must reach both, or the check that reads it sees nothing. */
+/* Whether a search asks for an attribute (test-dirmap-attrs.c has the
+ * lists whole). */
 static bool has_attr(const char *const *list, const char *name)
 {
 	for (size_t i = 0; list[i] != NULL; i++)
 		if (strcasecmp(list[i], name) == 0)
 			return true;
 	return false;
-}
-
-static void test_searched_attributes(void **state)
-{
-	struct dirmap *m = map_new(false, "employeeType", NULL);
-	struct dirmap *ad = map_new(true, NULL, NULL);
-	static const char *const ldap_rcpt[] = {
-	    "mail", "member", "uniqueMember", "dirmxNextHop", "mailHost",
-	    "mailRoutingAddress", "dirmxForwardTo", "objectClass",
-	    "employeeType",
-	    /* who may send (restrict.h): both spellings, both presets */
-	    "msExchRequireAuthToSendTo", "dirmxRequireAuthToSendTo", "authOrig",
-	    "dirmxAuthOrig", "unauthOrig", "dirmxUnauthOrig",
-	    "dLMemSubmitPerms", "dirmxMemSubmitPerms", "dLMemRejectPerms",
-	    "dirmxMemRejectPerms", "delivContLength", "dirmxMaxReceiveSize",
-	    "entryUUID", NULL};
-	static const char *const ad_rcpt[] = {"mail",
-	                                      "member;range=0-*",
-	                                      "dirmxNextHop",
-	                                      "targetAddress",
-	                                      "dirmxForwardTo",
-	                                      "objectClass",
-	                                      "proxyAddresses",
-	                                      "userAccountControl",
-	                                      "dirmxAccountDisabled",
-	                                      "msExchRequireAuthToSendTo",
-	                                      "dirmxRequireAuthToSendTo",
-	                                      "authOrig",
-	                                      "dirmxAuthOrig",
-	                                      "unauthOrig",
-	                                      "dirmxUnauthOrig",
-	                                      "dLMemSubmitPerms",
-	                                      "dirmxMemSubmitPerms",
-	                                      "dLMemRejectPerms",
-	                                      "dirmxMemRejectPerms",
-	                                      "delivContLength",
-	                                      "dirmxMaxReceiveSize",
-	                                      "objectGUID",
-	                                      NULL};
-	const char *const *l;
-	size_t n;
-
-	l = dirmap_recipient_attrs(m);
-	for (n = 0; l[n] != NULL; n++)
-		assert_string_equal(l[n], ldap_rcpt[n]);
-	assert_null(ldap_rcpt[n]);
-	l = dirmap_recipient_attrs(ad);
-	for (n = 0; l[n] != NULL; n++)
-		assert_string_equal(l[n], ad_rcpt[n]);
-	assert_null(ad_rcpt[n]);
-
-	l = dirmap_account_attrs(m);
-	assert_true(has_attr(l, "employeeType"));
-	assert_false(has_attr(l, "dirmxAccountDisabled"));
-	for (const char *const *w =
-	         (const char *const[]){
-	             "uid", "sAMAccountName", "userPrincipalName", "mail",
-	             "proxyAddresses", "mailLocalAddress", "userAccountControl",
-	             "lockoutTime", "badPwdCount", "msDS-ResultantPSO",
-	             "pwdAccountLockedTime", NULL};
-	     *w != NULL; w++)
-		assert_true(has_attr(l, *w));
-	/* No name twice. */
-	for (size_t i = 0; l[i] != NULL; i++)
-		for (size_t k = i + 1; l[k] != NULL; k++)
-			assert_true(strcasecmp(l[i], l[k]) != 0);
-	assert_true(has_attr(dirmap_account_attrs(ad), "dirmxAccountDisabled"));
-	assert_false(dirmap_ad(m));
-	assert_true(dirmap_ad(ad));
-	dirmap_deinit(&m);
-	dirmap_deinit(&ad);
-	dirmap_deinit(&ad); /* harmless on NULL */
 }
 
 static void test_no_disabled_attribute(void **state)
@@ -745,7 +673,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_recipient_table),
 	    cmocka_unit_test(test_account_table),
-	    cmocka_unit_test(test_searched_attributes),
 	    cmocka_unit_test(test_object_id),
 	    cmocka_unit_test(test_no_disabled_attribute),
 	    cmocka_unit_test(test_member_attr),

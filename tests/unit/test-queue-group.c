@@ -33,6 +33,43 @@ static void add(struct spoolrec *env, const char *addr, const char *hop,
 	spoolrec_add_rcpt(env, addr, hop)->state = state;
 }
 
+/* Copies whose groups' reports go elsewhere travel apart: one MAIL FROM
+ * per transaction (spoolrec_rcpt_from()); a bounce keeps <> for all. */
+static void test_by_sender(void **state)
+{
+	static const char *const senders[] = {
+	    "", "owner@x.test", "<>", "owner@x.test", "", "s@x.test"};
+	static const size_t want_group[] = {0, 1, 2, 1, 0, 0};
+	struct spoolrec *env = env_new();
+	struct queue_grouping g;
+	char addr[32];
+
+	(void)state;
+	spoolrec_set(&env->mail_from, "s@x.test");
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(addr, sizeof(addr), "m%zu@dirmx.test", i);
+		add(env, addr, "[127.0.0.11]:2525", SPOOLREC_PENDING);
+		spoolrec_set(&env->rcpts[i].sender, senders[i]);
+	}
+	queue_group_build(env, NULL, &g);
+	assert_int_equal(g.n_groups, 3);
+	assert_string_equal(g.groups[0].from, "s@x.test");
+	assert_string_equal(g.groups[1].from, "owner@x.test");
+	assert_string_equal(g.groups[2].from, "");
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; i < g.groups[k].n; i++)
+			assert_int_equal(want_group[g.groups[k].idx[i]], k);
+	assert_int_equal(g.groups[0].n + g.groups[1].n + g.groups[2].n, 6);
+	queue_group_free(&g);
+	/* the message is a bounce: every copy keeps <> */
+	spoolrec_set(&env->mail_from, "");
+	queue_group_build(env, NULL, &g);
+	assert_int_equal(g.n_groups, 1);
+	assert_int_equal(g.groups[0].n, 6);
+	queue_group_free(&g);
+	spoolrec_deinit(&env);
+}
+
 /* 3,000 members on three mailbox servers, as the benchmark's group. */
 static void test_large_group(void **state)
 {
@@ -181,6 +218,7 @@ static void test_nothing_pending(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_by_sender),
 	    cmocka_unit_test(test_large_group),
 	    cmocka_unit_test(test_sources_and_bad),
 	    cmocka_unit_test(test_many_hops),

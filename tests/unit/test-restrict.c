@@ -449,6 +449,131 @@ static void test_path_limit(void **state)
 	assert_int_equal(restrict_path_limit(loop, 1, 1, &kb), -1);
 }
 
+/* Where a group's reports go (restrict_report.c): read, cached form,
+ * and the nearest group that says anything decides for a member. */
+static void test_report_read(void **state)
+{
+	static const struct {
+		const char *const pairs[7];
+		enum restrict_report want;
+		const char *owner;
+		int ret;
+	} cases[] = {
+	    {{NULL}, RESTRICT_REPORT_INHERIT, NULL, 0},
+	    {{"reportToOriginator", "TRUE", NULL},
+	     RESTRICT_REPORT_ORIGINATOR,
+	     NULL,
+	     0},
+	    {{"reportToOwner", "TRUE", "managedBy", "CN=Own,DC=x", NULL},
+	     RESTRICT_REPORT_OWNER,
+	     "CN=Own,DC=x",
+	     0},
+	    /* both: the owner (a copy has one envelope sender) */
+	    {{"reportToOriginator", "TRUE", "reportToOwner", "TRUE", "owner",
+	      "cn=o,dc=x", NULL},
+	     RESTRICT_REPORT_OWNER,
+	     "cn=o,dc=x",
+	     0},
+	    {{"dirmxReportToOriginator", "FALSE", "dirmxReportToOwner", "FALSE",
+	      NULL},
+	     RESTRICT_REPORT_NONE,
+	     NULL,
+	     0},
+	    {{"reportToOriginator", "FALSE", NULL},
+	     RESTRICT_REPORT_NONE,
+	     NULL,
+	     0},
+	    {{"reportToOwner", "FALSE", NULL},
+	     RESTRICT_REPORT_ORIGINATOR,
+	     NULL,
+	     0},
+	    {{"reportToOwner", "yes", NULL}, RESTRICT_REPORT_INHERIT, NULL, -1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake f;
+		struct restrict_rules r = {0};
+		const char *owner, *error;
+
+		fake_init(&f, cases[i].pairs);
+		assert_int_equal(restrict_report_read(&f.e, &r, &owner, &error),
+		                 cases[i].ret);
+		if (cases[i].ret < 0)
+			continue;
+		assert_int_equal(r.report, cases[i].want);
+		if (cases[i].owner == NULL)
+			assert_null(owner);
+		else
+			assert_string_equal(owner, cases[i].owner);
+		assert_int_equal(restrict_rules_any(&r),
+		                 cases[i].want != RESTRICT_REPORT_INHERIT);
+	}
+}
+
+static void test_report_cached_form(void **state)
+{
+	static const char *const good[] = {"p:o", "p:n", "p:w",
+	                                   "a p:w w:o%20wn@x.test m:5"};
+	static const char *const bad[] = {"p:x",     "p:?",     "p:o p:n",
+	                                  "w:a@x",   "p:o w:a", "p:w w:a w:b",
+	                                  "m:5 p:o", "p:w w:"};
+	struct restrict_rules r = {0};
+	char *line;
+
+	(void)state;
+	r.report = RESTRICT_REPORT_OWNER;
+	r.report_to = strdup("o wn@x.test");
+	r.max_kb = 5;
+	r.require_auth = true;
+	line = restrict_rules_format(&r);
+	assert_string_equal(line, good[3]);
+	free(line);
+	restrict_rules_clear(&r);
+	assert_null(r.report_to);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(restrict_rules_parse(good[i], &r), 0);
+		line = restrict_rules_format(&r);
+		assert_string_equal(line, good[i]);
+		free(line);
+		restrict_rules_clear(&r);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(restrict_rules_parse(bad[i], &r), -1);
+}
+
+static void test_path_report(void **state)
+{
+	/* 1: group, reports to its owner; 2: nested group under 1 that
+	 * says nothing (authOrig only); 3: nested under 2, nowhere; 4:
+	 * under 1, to the sender; 5: group to an owner without address. */
+	static const struct restrict_node nodes[] = {
+	    {0, true, "p:w w:own@x.test"},
+	    {1, false, "o:x"},
+	    {2, false, "p:n"},
+	    {1, false, "p:o"},
+	    {0, true, "p:w"},
+	};
+	static const struct {
+		unsigned path;
+		const char *want;
+	} cases[] = {{0, NULL}, {1, "own@x.test"}, {2, "own@x.test"},
+	             {3, ""},   {4, NULL},         {5, NULL}};
+	char *sender;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+		    restrict_path_report(nodes, 5, cases[i].path, &sender), 0);
+		if (cases[i].want == NULL)
+			assert_null(sender);
+		else
+			assert_string_equal(sender, cases[i].want);
+		free(sender);
+	}
+	assert_int_equal(restrict_path_report(nodes, 5, 6, &sender), -1);
+}
+
 static void test_identity_unknown(void **state)
 {
 	struct restrict_sender s = {.authenticated = true,
@@ -556,6 +681,9 @@ int main(void)
 	    cmocka_unit_test(test_size),
 	    cmocka_unit_test(test_size_cached_form),
 	    cmocka_unit_test(test_path_limit),
+	    cmocka_unit_test(test_report_read),
+	    cmocka_unit_test(test_report_cached_form),
+	    cmocka_unit_test(test_path_report),
 	    cmocka_unit_test(test_identity_unknown),
 	    cmocka_unit_test(test_filter),
 	    cmocka_unit_test(test_attr_names),

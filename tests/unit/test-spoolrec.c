@@ -47,6 +47,7 @@ static struct spoolrec *sample(void)
 	spoolrec_set(&rc->status, "4.3.0");
 	spoolrec_set(&rc->diag, "smtp; 451 4.3.0 try again later");
 	spoolrec_set(&rc->rhost, "mx.example.net");
+	spoolrec_set(&rc->sender, "<>");
 	return r;
 }
 
@@ -111,12 +112,17 @@ static void test_round_trip(void **state)
 	assert_string_equal(p->rcpts[1].rhost, "mx.example.net");
 	assert_false(p->held);
 	assert_false(p->delay_notified);
-	assert_non_null(strstr(sbuf_data(text), "version=3\n"));
+	assert_non_null(strstr(sbuf_data(text), "version=4\n"));
 	assert_non_null(strstr(
 	    sbuf_data(text), "attempts=3\nerror=mx.example.net:%20451%204.3.0"
 	                     "%20try%20again%20later\ncode=451\nstatus=4.3.0\n"
 	                     "diag=smtp;%20451%204.3.0%20try%20again%20later\n"
-	                     "rhost=mx.example.net\nend="));
+	                     "rhost=mx.example.net\nsender=<>\nend="));
+	assert_string_equal(p->rcpts[0].sender, "");
+	assert_string_equal(p->rcpts[1].sender, "<>");
+	assert_string_equal(spoolrec_rcpt_from(p, &p->rcpts[0]),
+	                    "alice@example.org");
+	assert_string_equal(spoolrec_rcpt_from(p, &p->rcpts[1]), "");
 	spoolrec_deinit(&p);
 	assert_null(p);
 	spoolrec_deinit(&r);
@@ -296,6 +302,11 @@ static struct sbuf *framed(const char *body)
 #define HEADV3                                                                 \
 	"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3               \
 	"held=0\ndelay_notified=0\n"
+/* version 4: sender after rhost */
+#define HEADV4                                                                 \
+	"version=4\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3               \
+	"held=0\ndelay_notified=0\n"
+#define RCPTV4 RCPTV2 "sender=\n"
 #define RCPTV2_TO_ERROR                                                        \
 	"rcpt=b@x\nhop=local\nnotify=\norcpt=\nstate=bounced\n"                \
 	"attempts=1\nerror=mx:%20550%205.1.1%20no\n"
@@ -310,7 +321,13 @@ static const struct bad_case bad_cases[] = {
     {HEAD RCPT RCPT, NULL},
     {HEAD, "no recipient"},
     {"", "missing field"},
-    {"version=4\n", "unsupported record version"},
+    {"version=5\n", "unsupported record version"},
+    /* version 4: sender after rhost */
+    {HEADV4 RCPTV4, NULL},
+    {HEADV4 RCPTV4 "sender=x\n", "field out of order"},
+    {HEADV4 RCPTV2, "missing field"},
+    {HEADV4 RCPTV2 RCPTV4, "field out of order"},
+    {HEADV3 RCPTV4, "field out of order"},
     {HEADV3 RCPTV2, NULL},
     {"version=3\nid=" ID "\narrival=1700000000\n" HEAD2 HEAD3
      "held=1\ndelay_notified=1\n" RCPTV2,
@@ -432,9 +449,9 @@ static void test_smtputf8_values(void **state)
 		const char *error = NULL;
 
 		snprintf(body, sizeof(body),
-		         "version=3\nid=" ID "\narrival=1700000000\n" HEAD2
+		         "version=4\nid=" ID "\narrival=1700000000\n" HEAD2
 		         "body=7bit\nsmtputf8=%s\nret=none\nenvid=\n"
-		         "held=0\ndelay_notified=0\n" RCPTV2,
+		         "held=0\ndelay_notified=0\n" RCPTV4,
 		         cases[i].v);
 		s = framed(body);
 		assert_int_equal(
@@ -590,12 +607,12 @@ static void test_version1(void **state)
 		assert_string_equal(r->rcpts[i].rhost, "");
 	}
 	v2 = format_ok(r);
-	assert_int_equal(strncmp(sbuf_data(v2), "version=3\n", 10), 0);
+	assert_int_equal(strncmp(sbuf_data(v2), "version=4\n", 10), 0);
 	assert_non_null(strstr(sbuf_data(v2), "envid=\nheld=0\n"
 	                                      "delay_notified=0\nrcpt="));
 	assert_non_null(strstr(sbuf_data(v2),
 	                       "error=mx:%20451%204.3.0%20later\ncode=0\n"
-	                       "status=\ndiag=\nrhost=\nrcpt=b@x\n"));
+	                       "status=\ndiag=\nrhost=\nsender=\nrcpt=b@x\n"));
 	p = reparse(v2);
 	assert_string_equal(p->rcpts[0].error, "mx: 451 4.3.0 later");
 	spoolrec_deinit(&p);

@@ -118,6 +118,10 @@ _EXCHANGE_RESTRICT_ATTRS = [
      True),
     ("Submission-Cont-Length", "submissionContLength", _RESTRICT_ARC + "7",
      ("2.5.5.9", "2", None), True),
+    # Where a group's delivery reports go (its owner is AD's own managedBy).
+    ("Report-To-Originator", "reportToOriginator", _RESTRICT_ARC + "8",
+     ("2.5.5.8", "1", None), True),
+    ("Report-To-Owner", "reportToOwner", _RESTRICT_ARC + "9", ("2.5.5.8", "1", None), True),
 ]
 
 
