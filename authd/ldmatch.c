@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "ldfilter.h" /* LDFILTER_MAX_DEPTH, LDFILTER_MAX_LEN */
+#include "str.h"
 
 struct walk {
 	const char *p;
@@ -31,19 +32,8 @@ struct walk {
 
 static bool is_attr_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return str_is_alpha_ascii(c) || str_is_digit_ascii(c) || c == '-' ||
+	       c == '.';
 }
 
 static bool requested(const struct walk *w, const char *name, size_t len)
@@ -151,8 +141,9 @@ static enum ldmatch item_eval(struct walk *w)
 			continue;
 		}
 		if (c == '\\') {
-			int hi = hexval(w->p[0]),
-			    lo = hi < 0 ? -1 : hexval(w->p[1]);
+			int hi = str_hex_value(w->p[0], STR_HEX_ANY);
+			int lo =
+			    hi < 0 ? -1 : str_hex_value(w->p[1], STR_HEX_ANY);
 
 			if (lo < 0) {
 				w->malformed = true;

@@ -285,26 +285,31 @@ void ldpool_req_wait(struct ldpool_req *r)
 	ldpool_kick(r->pool);
 }
 
+/* Never answer from inside the call: queue, and let the tick run. */
+static struct ldpool_req *search(struct ldpool *pool,
+                                 const struct ldconn_search *s,
+                                 ldpool_result_cb *cb, void *ctx,
+                                 bool batchable)
+{
+	struct ldpool_req *r = ldpool_req_new(pool, s, cb, ctx);
+
+	r->batchable = batchable;
+	ldpool_req_wait(r);
+	return r;
+}
+
 struct ldpool_req *ldpool_search(struct ldpool *pool,
                                  const struct ldconn_search *s,
                                  ldpool_result_cb *cb, void *ctx)
 {
-	struct ldpool_req *r = ldpool_req_new(pool, s, cb, ctx);
-
-	/* Never answer from inside the call: queue, and let the tick run. */
-	ldpool_req_wait(r);
-	return r;
+	return search(pool, s, cb, ctx, false);
 }
 
 struct ldpool_req *ldpool_search_batchable(struct ldpool *pool,
                                            const struct ldconn_search *s,
                                            ldpool_result_cb *cb, void *ctx)
 {
-	struct ldpool_req *r = ldpool_req_new(pool, s, cb, ctx);
-
-	r->batchable = true;
-	ldpool_req_wait(r);
-	return r;
+	return search(pool, s, cb, ctx, true);
 }
 
 void ldpool_req_cancel(struct ldpool_req **rp)

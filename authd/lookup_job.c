@@ -200,6 +200,7 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 {
 	struct lookup *lk = j->lk;
 	struct ldconn_search s = {.attrs = dirmap_recipient_attrs(lk->dm)};
+	struct ldpool *pool;
 	const char *range_attrs[2];
 	char *filter = NULL, *range = NULL;
 	const char *error;
@@ -262,15 +263,13 @@ void lookup_task_send(struct job *j, struct task *t, ldpool_result_cb *done)
 	}
 	j->searches++;
 	lk->stats.searches++;
+	pool = t->kind == TASK_ADDR && lk->gc_pool != NULL ? lk->gc_pool
+	                                                   : lk->pool;
 	if (t->kind == TASK_ADDR && lk->batch_addr &&
 	    str_is_printable_ascii(t->addr, strlen(t->addr)))
-		t->req = ldpool_search_batchable(
-		    lk->gc_pool != NULL ? lk->gc_pool : lk->pool, &s, done, t);
+		t->req = ldpool_search_batchable(pool, &s, done, t);
 	else
-		t->req = ldpool_search(
-		    t->kind == TASK_ADDR && lk->gc_pool != NULL ? lk->gc_pool
-		                                                : lk->pool,
-		    &s, done, t);
+		t->req = ldpool_search(pool, &s, done, t);
 	free(filter);
 	free(range);
 }

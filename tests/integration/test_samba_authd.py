@@ -78,7 +78,7 @@ from dirmxlab.samba import SambaDC
 
 from dirmxtest import Hole
 from failovertest import Load, Outage, analyse, describe
-from smtptest import SpoolMsg, routerd_bin, spool_view
+from smtptest import SpoolMsg, routerd_bin, spool_view, wait_for
 
 DOM = "ad.dirmx.test"
 SITE = "Default-First-Site-Name"
@@ -557,13 +557,12 @@ class SambaAuthdTest(unittest.TestCase):
                                    15), a.log())
         # each DC refuses in its own time (the second is tried once the
         # first failed): wait until every row says so
-        deadline = time.monotonic() + 30
-        while True:
-            tab = a.dc()
-            if (tab.rows and all(r["state"] == "down" for r in tab.rows)) \
-                    or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        def all_down():
+            t = a.dc()
+            return t.rows and all(r["state"] == "down" for r in t.rows)
+
+        wait_for(all_down, timeout=30, step=0.2)
+        tab = a.dc()
         self.assertTrue(tab.rows, tab.text)
         for r in tab.rows:
             self.assertEqual(r["state"], "down", tab.text)
