@@ -441,7 +441,7 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 		if (op->no_file) {
 			/* Journaled, and nothing else: the journal holds it
 			 * until its segment retires (spool_journal.c). */
-			spool_journal_live_add(s, op->id);
+			spool_journal_live_add(s, op);
 			op->journal_only = true;
 			return true;
 		}
@@ -451,7 +451,7 @@ static bool worker_publish(struct spool *s, struct spool_op *op)
 			/* A retired segment may have written it first. */
 			if (op->materialize) {
 				(void)unlinkat(s->tmp_fd, op->tmp_name, 0);
-				spool_journal_live_del(s, op->id);
+				spool_journal_live_filed(s, op->id);
 			}
 			return true;
 		}

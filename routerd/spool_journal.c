@@ -16,10 +16,11 @@
  * created (and journal/ fsynced, so that its name survives), every
  * message the old one holds that is still in q/ is fdatasynced, q/ is
  * fsynced (which also makes the removals durable), and only then is the
- * old segment unlinked and journal/ fsynced. Segments retire strictly in
- * order: a removal recorded in a later segment must outlive the commit of
- * the same message in an earlier one. Removals are journaled too, before
- * the unlink, so that recovery does not bring back a delivered message.
+ * old segment unlinked and journal/ fsynced. spool_retire.c does that
+ * from what the worker remembers of the segment, without reading it. Segments
+ * retire strictly in order: a removal recorded in a later segment must outlive
+ * the commit of the same message in an earlier one. Removals are journaled too,
+ * before the unlink, so that recovery does not bring back a delivered message.
  *
  * RECORD: a 32-byte header (spoolfmt.h), then its payload: a commit
  * carries the whole message file, a removal nothing. A commit's payload carries
@@ -107,15 +108,6 @@ static int seg_next(int fd, uint64_t size, uint64_t *off, struct rec *rec_r)
 	    spool_read_full(fd, raw, sizeof(raw), *off) < 0)
 		return 0;
 	return rec_at(raw, size, off, rec_r);
-}
-
-/* The same, of a segment read whole into seg. */
-static int mem_next(const unsigned char *seg, uint64_t size, uint64_t *off,
-                    struct rec *rec_r)
-{
-	if (size - *off < SPOOLFMT_REC_HEADER_LEN)
-		return 0;
-	return rec_at(seg + *off, size, off, rec_r);
 }
 
 static int seg_open(struct spool *s, uint64_t seq, uint64_t *size_r)
@@ -308,7 +300,7 @@ static int seg_create(struct spool *s, uint64_t seq, const char **error_r)
 		                    strerror(errno));
 	}
 	s->journal.seg_fd = fd;
-	s->journal.seg_seq = seq;
+	s->journal.seg_seq = s->journal.cur.seq = seq;
 	s->journal.seg_size = 0;
 	return 0;
 }
@@ -388,6 +380,8 @@ bool spool_journal_add(struct spool *s, struct spool_op *op)
 			return false;
 		rec.kind = SPOOLFMT_REC_COMMIT;
 		rec.len = (uint32_t)op->size;
+		op->jseq = j->seg_seq;
+		op->joff = j->seg_size + j->len + SPOOLFMT_REC_HEADER_LEN;
 	} else if (op->kind != SPOOL_OP_REMOVE)
 		return false;
 	p = buf_room(j, SPOOLFMT_REC_HEADER_LEN + rec.len);
@@ -401,6 +395,10 @@ bool spool_journal_add(struct spool *s, struct spool_op *op)
 	                         0) < 0)
 		return false;
 	j->len += SPOOLFMT_REC_HEADER_LEN + rec.len;
+	/* Its retirement syncs the file (the journal-only ones are in the
+	 * live list). */
+	if (rec.kind == SPOOLFMT_REC_COMMIT && !op->no_file)
+		spool_journal_seg_file(&j->cur, op->id);
 	return true;
 }
 
@@ -435,191 +433,7 @@ int spool_journal_sync(struct spool *s)
 	return ret;
 }
 
-/* ---- the worker: messages only the journal holds ---- */
-
-static size_t live_pos(const struct spool_journal *j, const char *id,
-                       bool *found_r)
-{
-	size_t lo = 0, hi = j->nlive;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(j->live[mid], id);
-
-		if (c == 0) {
-			*found_r = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found_r = false;
-	return lo;
-}
-
-void spool_journal_live_add(struct spool *s, const char *id)
-{
-	struct spool_journal *j = &s->journal;
-	bool found;
-	size_t at = live_pos(j, id, &found);
-
-	if (found)
-		return;
-	if (j->nlive == j->caplive) {
-		j->caplive = j->caplive ? j->caplive * 2 : 256;
-		j->live = alloc_resize(j->live, j->caplive, sizeof(*j->live));
-	}
-	/* Ids grow with time: usually an append. */
-	memmove(j->live + at + 1, j->live + at,
-	        (j->nlive - at) * sizeof(*j->live));
-	snprintf(j->live[at], sizeof(j->live[at]), "%s", id);
-	j->nlive++;
-}
-
-bool spool_journal_live_del(struct spool *s, const char *id)
-{
-	struct spool_journal *j = &s->journal;
-	bool found;
-	size_t at;
-
-	if (j->nlive == 0)
-		return false;
-	at = live_pos(j, id, &found);
-	if (!found)
-		return false;
-	memmove(j->live + at, j->live + at + 1,
-	        (j->nlive - at - 1) * sizeof(*j->live));
-	j->nlive--;
-	return true;
-}
-
-/* The file of a journal-only message, from its record: through tmp/,
- * synced, renamed into q/ (where one already there is as good). */
-static int write_back(struct spool *s, const char *id,
-                      const unsigned char *file, size_t len)
-{
-	char name[SPOOLFMT_NAME_MAX];
-	int fd, err = 0;
-
-	snprintf(name, sizeof(name), "%s.r", id);
-	fd = openat(s->tmp_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	            0600);
-	if (fd < 0)
-		return errno;
-	if (spool_write_all(fd, file, len) < 0 || fdatasync(fd) < 0)
-		err = errno;
-	close(fd);
-	if (err == 0 &&
-	    renameat2(s->tmp_fd, name, s->q_fd, id, RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST)
-			(void)unlinkat(s->tmp_fd, name, 0);
-		else
-			err = errno;
-	}
-	if (err != 0)
-		(void)unlinkat(s->tmp_fd, name, 0);
-	else
-		spool_journal_live_del(s, id);
-	return err;
-}
-
-/* ---- the worker: retiring segments ---- */
-
-/*
- * Make every message of segment seq durable by itself; then unlink it.
- * The segment is still in the page cache: it is read in one go, not a
- * record at a time, and a message whose removal it holds too (most: they
- * are delivered within the segment's life) needs no look in q/ at all.
- */
-static int retire(struct spool *s, uint64_t seq)
-{
-	char name[SPOOLFMT_SEG_NAME_LEN + 1];
-	struct replay gone = {0};
-	unsigned char *seg;
-	uint64_t size, off = 0;
-	struct rec rec;
-	int fd = seg_open(s, seq, &size), mfd, err = 0;
-
-	if (fd < 0)
-		return -1;
-	seg = alloc_array(size > 0 ? (size_t)size : 1, 1);
-	if (spool_read_full(fd, seg, (size_t)size, 0) < 0)
-		err = errno != 0 ? errno : EIO;
-	close(fd);
-	while (err == 0 && mem_next(seg, size, &off, &rec) > 0) {
-		if (rec.h.kind != SPOOLFMT_REC_REMOVE)
-			continue;
-		gone.removed = alloc_resize(gone.removed, gone.nremoved + 1,
-		                            sizeof(*gone.removed));
-		memcpy(gone.removed[gone.nremoved++], rec.h.id,
-		       SPOOL_ID_LEN + 1);
-	}
-	if (gone.nremoved > 0)
-		qsort(gone.removed, gone.nremoved, sizeof(*gone.removed),
-		      id_cmp);
-	off = 0;
-	while (err == 0 && mem_next(seg, size, &off, &rec) > 0) {
-		bool live;
-
-		if (rec.h.kind != SPOOLFMT_REC_COMMIT ||
-		    is_removed(&gone, rec.h.id))
-			continue;
-		(void)live_pos(&s->journal, rec.h.id, &live);
-		if (live) {
-			/* Only the journal has it: its file, from here. */
-			err = write_back(s, rec.h.id, seg + rec.payload_off,
-			                 rec.h.len);
-			continue;
-		}
-		mfd = openat(s->q_fd, rec.h.id, O_RDONLY | O_CLOEXEC);
-		if (mfd < 0) {
-			if (errno != ENOENT)
-				err = errno;
-			continue;
-		}
-		if (fdatasync(mfd) < 0)
-			err = errno;
-		close(mfd);
-	}
-	free(seg);
-	free(gone.removed);
-	/* One fsync of q/ covers the renames and the removals. */
-	if (err == 0 && fsync(s->q_fd) < 0)
-		err = errno;
-	spoolfmt_seg_name(seq, name);
-	if (err == 0 && unlinkat(s->journal.dir_fd, name, 0) < 0)
-		err = errno;
-	if (err == 0 && fsync(s->journal.dir_fd) < 0)
-		err = errno;
-	errno = err;
-	return err == 0 ? 0 : -1;
-}
-
-static void retire_pending(struct spool *s)
-{
-	struct spool_journal *j = &s->journal;
-	char ebuf[128];
-	size_t done = 0;
-
-	while (done < j->nretire) {
-		if (retire(s, j->retire[done]) < 0) {
-			log_error("-",
-			          "spool: retire journal segment %" PRIx64
-			          ": %s; kept, tried again later",
-			          j->retire[done],
-			          strerror_r(errno, ebuf, sizeof(ebuf)));
-			break;
-		}
-		done++;
-	}
-	if (done == 0)
-		return;
-	memmove(j->retire, j->retire + done,
-	        (j->nretire - done) * sizeof(*j->retire));
-	j->nretire -= done;
-}
+/* ---- the worker: rotating ---- */
 
 void spool_journal_maintain(struct spool *s, bool closing)
 {
@@ -633,7 +447,8 @@ void spool_journal_maintain(struct spool *s, bool closing)
 		j->seg_fd = -1;
 		j->retire =
 		    alloc_resize(j->retire, j->nretire + 1, sizeof(*j->retire));
-		j->retire[j->nretire++] = j->seg_seq;
+		j->retire[j->nretire++] = j->cur;
+		memset(&j->cur, 0, sizeof(j->cur));
 	}
 	if (j->seg_fd < 0 && !closing) {
 		if (seg_create(s, next, &error) == 0)
@@ -644,7 +459,7 @@ void spool_journal_maintain(struct spool *s, bool closing)
 		/* A name taken by a failed attempt is skipped next time. */
 		j->seg_seq = next;
 	}
-	retire_pending(s);
+	spool_journal_retire_pending(s);
 }
 
 void spool_journal_close(struct spool *s)
@@ -653,6 +468,10 @@ void spool_journal_close(struct spool *s)
 
 	if (j->dir_fd >= 0)
 		spool_journal_maintain(s, true);
+	/* What failed to retire stays in journal/ for the next open. */
+	for (size_t i = 0; i < j->nretire; i++)
+		spool_journal_seg_free(&j->retire[i]);
+	spool_journal_seg_free(&j->cur);
 	free(j->retire);
 	j->retire = NULL;
 	j->nretire = 0;

@@ -53,6 +53,8 @@ struct spool_op {
 	 * and that syncs what is in q/). */
 	bool materialize;
 	bool journaled; /* worker: durable through the journal */
+	/* worker: where spool_journal_add() put a COMMIT's payload */
+	uint64_t jseq, joff;
 	int result;
 	char error[SPOOL_ERROR_MAX];
 	/* loop thread only */
@@ -69,6 +71,24 @@ TAILQ_HEAD(spool_recent_list, spool_recent);
  * journaled. */
 #define SPOOL_JOURNAL_SEGMENT_MAX (32 * 1024 * 1024)
 
+/* A message only the journal holds (no file in q/ yet): where its
+ * record's payload is. */
+struct spool_journal_live {
+	char id[SPOOL_ID_LEN + 1];
+	uint32_t len;
+	uint64_t seq, off; /* its segment; the payload's offset there */
+};
+
+/* What the worker remembers of a segment it wrote, so that retiring it
+ * needs no read of it: the messages it made durable that have a file in
+ * q/, which the retirement fdatasyncs. (The journal-only ones are in
+ * the live list.) */
+struct spool_journal_seg {
+	uint64_t seq;
+	char (*files)[SPOOL_ID_LEN + 1];
+	size_t nfiles, capfiles;
+};
+
 /* spool_journal.c's state; the worker's alone once it runs. */
 struct spool_journal {
 	int dir_fd;       /* journal/ */
@@ -77,11 +97,13 @@ struct spool_journal {
 	uint64_t seg_size, seg_max;
 	bool broken;        /* a write or sync failed: never append again */
 	bool create_failed; /* logged once */
-	uint64_t *retire;   /* older segments still needed, oldest first */
+	struct spool_journal_seg cur; /* the active segment's files */
+	/* older segments still needed, oldest first */
+	struct spool_journal_seg *retire;
 	size_t nretire;
-	/* Messages only the journal holds (no file in q/ yet), sorted: a
-	 * retiring segment writes their files from its records. */
-	char (*live)[SPOOL_ID_LEN + 1];
+	/* Messages only the journal holds, sorted by id: a retiring
+	 * segment writes their files from its records. */
+	struct spool_journal_live *live;
 	size_t nlive, caplive;
 	unsigned char *buf; /* the batch's records */
 	size_t len, cap;
@@ -187,10 +209,20 @@ bool spool_recent_take(struct spool *s, const char *id, unsigned char **image_r,
 void spool_recent_drop(struct spool *s, const char *id, bool keep_file);
 void spool_recent_clear(struct spool *s);
 
-/* Worker: id is held by the journal alone, or no longer. */
-void spool_journal_live_add(struct spool *s, const char *id);
-/* true when id was there (then it has no file in q/, nor a state file) */
+/* spool_retire.c (worker). op's message is held by the journal alone
+ * (its record where op->jseq and op->joff say). */
+void spool_journal_live_add(struct spool *s, const struct spool_op *op);
+/* id is no longer held by the journal alone. true when it was (then it
+ * has no file in q/, nor a state file). */
 bool spool_journal_live_del(struct spool *s, const char *id);
+/* A journal-only message's file is in q/ now, not yet synced: its
+ * segment's retirement syncs it. */
+void spool_journal_live_filed(struct spool *s, const char *id);
+/* The active segment made id's file in q/ durable. */
+void spool_journal_seg_file(struct spool_journal_seg *seg, const char *id);
+/* Retire the segments waiting for it, oldest first, until one fails. */
+void spool_journal_retire_pending(struct spool *s);
+void spool_journal_seg_free(struct spool_journal_seg *seg);
 
 /* spool_commit.c: start and stop the worker and its notify event. */
 int spool_worker_start(struct spool *s, const char **error_r);
