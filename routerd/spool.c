@@ -259,7 +259,7 @@ int spool_open(struct event_base *base, const char *dir, struct spool **spool_r,
 	*spool_r = NULL;
 	s->base = base;
 	s->dir_fd = s->tmp_fd = s->q_fd = s->corrupt_fd = s->lock_fd = -1;
-	s->journal.dir_fd = s->journal.seg_fd = -1;
+	s->journal.dir_fd = s->journal.seg_fd = s->journal.dead_fd = -1;
 	s->notify_rd = s->notify_wr = -1;
 	TAILQ_INIT(&s->recent);
 	if (spool_open_dirs(s, dir, error_r) < 0 ||

@@ -16,11 +16,13 @@
  * created (and journal/ fsynced, so that its name survives), every
  * message the old one holds that is still in q/ is fdatasynced, q/ is
  * fsynced (which also makes the removals durable), and only then is the
- * old segment unlinked and journal/ fsynced. spool_retire.c does that
- * from what the worker remembers of the segment, without reading it. Segments
- * retire strictly in order: a removal recorded in a later segment must outlive
- * the commit of the same message in an earlier one. Removals are journaled too,
- * before the unlink, so that recovery does not bring back a delivered message.
+ * old segment renamed out of the log (x<seq>: its blocks are freed a
+ * slice per batch later) and journal/ fsynced. spool_retire.c does that
+ * from what the worker remembers of the segment, without reading it.
+ * Segments retire strictly in order: a removal recorded in a later
+ * segment must outlive the commit of the same message in an earlier one.
+ * Removals are journaled too, before the unlink, so that recovery does
+ * not bring back a delivered message.
  *
  * RECORD: a 32-byte header (spoolfmt.h), then its payload: a commit
  * carries the whole message file, a removal nothing. A commit's payload carries
@@ -164,6 +166,10 @@ static int list_segments(struct spool *s, struct replay *r,
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
+		if (spool_journal_is_dead(e->d_name)) {
+			(void)unlinkat(s->journal.dir_fd, e->d_name, 0);
+			continue;
+		}
 		if (!spoolfmt_seg_parse(e->d_name, strlen(e->d_name), &seq)) {
 			char q[LOG_QUOTE_MAX];
 
@@ -441,6 +447,7 @@ void spool_journal_maintain(struct spool *s, bool closing)
 	const char *error;
 	uint64_t next = j->seg_seq + 1;
 
+	spool_journal_shrink_dead(s, closing);
 	if (j->seg_fd >= 0 &&
 	    (closing || j->broken || j->seg_size >= j->seg_max)) {
 		close(j->seg_fd);
@@ -466,8 +473,10 @@ void spool_journal_close(struct spool *s)
 {
 	struct spool_journal *j = &s->journal;
 
-	if (j->dir_fd >= 0)
+	if (j->dir_fd >= 0) {
 		spool_journal_maintain(s, true);
+		spool_journal_shrink_dead(s, true);
+	}
 	/* What failed to retire stays in journal/ for the next open. */
 	for (size_t i = 0; i < j->nretire; i++)
 		spool_journal_seg_free(&j->retire[i]);

@@ -105,6 +105,10 @@ struct spool_journal {
 	 * segment writes their files from its records. */
 	struct spool_journal_live *live;
 	size_t nlive, caplive;
+	/* A retired segment, renamed out of the log, whose blocks are freed
+	 * a slice per batch (spool_retire.c); -1: none. */
+	int dead_fd;
+	uint64_t dead_seq, dead_size;
 	unsigned char *buf; /* the batch's records */
 	size_t len, cap;
 	uint64_t syncs;
@@ -222,6 +226,12 @@ void spool_journal_live_filed(struct spool *s, const char *id);
 void spool_journal_seg_file(struct spool_journal_seg *seg, const char *id);
 /* Retire the segments waiting for it, oldest first, until one fails. */
 void spool_journal_retire_pending(struct spool *s);
+/* Free the next slice of the retired segment's blocks; all of them (and
+ * its name) when all is set. */
+void spool_journal_shrink_dead(struct spool *s, bool all);
+/* name (in journal/) is a retired segment that was not freed in full:
+ * spool_journal_open() removes it. */
+bool spool_journal_is_dead(const char *name);
 void spool_journal_seg_free(struct spool_journal_seg *seg);
 
 /* spool_commit.c: start and stop the worker and its notify event. */

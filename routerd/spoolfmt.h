@@ -31,6 +31,8 @@
  *     8  u32 len          commit: 32..SPOOLFMT_IMAGE_MAX; removal: 0
  *     12 id[16]           the queue id
  *     28 u32 crc          CRC-32 of bytes 0..27
+ * journal/x<the same digits> is a retired segment whose blocks are being
+ * freed: no longer part of the log; an open removes it.
  *
  * CORRUPT FILE corrupt/<name>, or <name>.<n> (n from 1) when taken.
  *
