@@ -374,7 +374,7 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 	const char *sock = parse_socket_opt(&argc, &argv);
 	struct authproto_msg *m, *ans = NULL;
 	struct authproto_field f;
-	const char *from = NULL, *restricted;
+	const char *from = NULL, *env_from = NULL, *restricted;
 	bool nocache = false;
 	int ret = 0, i = 1;
 
@@ -383,20 +383,28 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 			nocache = true;
 		else if (strcmp(argv[i], "--from") == 0 && i + 2 < argc)
 			from = argv[++i];
+		else if (strcmp(argv[i], "--envelope-from") == 0 &&
+		         i + 2 < argc)
+			env_from = argv[++i];
 		else
 			break;
-	if (argc != i + 1) {
+	if (argc != i + 1 || (from != NULL && env_from != NULL)) {
 		fprintf(stderr, "usage: dirmxctl lookup [-S SOCKET] "
-		                "[--no-cache] [--from SENDER] ADDRESS\n");
+		                "[--no-cache] [--from SENDER | "
+		                "--envelope-from SENDER] ADDRESS\n");
 		return 2;
 	}
 	m = authproto_msg_new_request(AUTHPROTO_LOOKUP, 1);
 	authproto_msg_add_str(m, "addr", argv[i]);
-	/* Without --from: an unauthenticated sender on the MX listener;
-	 * with it: SENDER authenticated on submission. */
+	/* Without --from: an unauthenticated sender on the MX listener (as
+	 * routerd asks with trust_envelope_sender_for_restrictions when
+	 * --envelope-from names MAIL FROM); with it: SENDER authenticated on
+	 * submission. */
 	authproto_msg_add_str(m, "context", from != NULL ? "submission" : "mx");
 	if (from != NULL)
 		authproto_msg_add_str(m, "user", from);
+	if (env_from != NULL)
+		authproto_msg_add_str(m, "from", env_from);
 	authproto_msg_add_str(m, "trace", "1");
 	if (nocache)
 		authproto_msg_add_str(m, "nocache", "1");
@@ -411,8 +419,16 @@ int ctl_lookup(const struct ctl_context *ctx, int argc, char **argv)
 	if (authproto_msg_get(ans, "rule") != NULL)
 		printf("  rule: %s\n", authproto_msg_get(ans, "rule"));
 	restricted = authproto_msg_get(ans, "restricted");
-	printf("  sender: %s\n",
-	       from != NULL ? from : "unauthenticated (MX listener): nobody");
+	if (env_from != NULL)
+		printf("  sender: %s, unauthenticated (MX listener): the entry "
+		       "that owns it, with\n          "
+		       "trust_envelope_sender_for_restrictions\n",
+		       env_from);
+	else
+		printf("  sender: %s\n", from != NULL
+		                             ? from
+		                             : "unauthenticated (MX listener): "
+		                               "nobody");
 	if (restricted != NULL)
 		printf("  restriction: %s refuses this sender (550 5.7.1)\n",
 		       restricted);

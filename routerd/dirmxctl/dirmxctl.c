@@ -62,7 +62,9 @@ static const struct ctl_command commands[] = {
      "exit status: 0 at least one server listed, 1 none found or a "
      "negative\nanswer, 2 usage error, 3 authd unreachable or TEMPFAIL\n",
      ctl_dc},
-    {"lookup", "[-S SOCKET] [--no-cache] [--from SENDER] ADDRESS",
+    {"lookup",
+     "[-S SOCKET] [--no-cache] [--from SENDER | --envelope-from SENDER] "
+     "ADDRESS",
      "where mail for ADDRESS goes, and why",
      "Ask authd where mail for ADDRESS goes (as for the MX listener), with "
      "its trace:\nthe objects found, forwards followed, groups expanded, "
@@ -72,7 +74,12 @@ static const struct ctl_command commands[] = {
      "cached\n"
      "  --from SENDER as for SENDER authenticated on submission (without "
      "it: an\n                unauthenticated sender, who is nobody to "
-     "the sender restrictions)\n" EXIT_AUTHD,
+     "the sender restrictions)\n"
+     "  --envelope-from SENDER\n"
+     "                as for an unauthenticated MAIL FROM:<SENDER> on the "
+     "MX listener\n                with "
+     "trust_envelope_sender_for_restrictions = yes: the entry\n"
+     "                that owns SENDER (nobody when none does)\n" EXIT_AUTHD,
      ctl_lookup},
     {"auth", "[-S SOCKET] [--status|--reset] USER | --gssapi [SERVICE/HOST]",
      "check USER's password or your Kerberos ticket, or show or reset a "

@@ -656,6 +656,7 @@ class TrustedSenderTest(unittest.TestCase):
         RestrictTest.logs
     assertRefused, received = RestrictTest.assertRefused, RestrictTest.received
     wait_received, big_message = RestrictTest.wait_received, RestrictTest.big_message
+    ctl_lookup = RestrictTest.ctl_lookup
 
     def test_allowed_sender_by_envelope(self):
         self.assertEqual(self.mx_rcpt(self.user(1), "onlyone@dirmx.test")[0], 250,
@@ -666,6 +667,26 @@ class TrustedSenderTest(unittest.TestCase):
             got = smtp_transaction(self, s, self.user(1), ["onlyone@dirmx.test"], "tr-1")
         self.assertEqual(got["onlyone@dirmx.test"][0], 250, got)
         self.wait_received("tr-1", "onlyone@dirmx.test")
+
+    def test_ctl_lookup_as_envelope_sender(self):
+        """dirmxctl lookup --envelope-from judges the sender as routerd
+        does with this setting: the entry that owns MAIL FROM."""
+        rc, out = self.ctl_lookup("onlyone@dirmx.test", "--envelope-from", self.user(1))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("sender: %s, unauthenticated (MX listener): the entry that owns it"
+                      % self.user(1), out)
+        self.assertNotIn("restriction:", out)
+        rc, out = self.ctl_lookup("onlyone@dirmx.test", "--envelope-from", self.user(2))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("restriction: authOrig/dLMemSubmitPerms refuses this sender (550 5.7.1)",
+                      out)
+        rc, out = self.ctl_lookup("onlyone@dirmx.test", "--envelope-from",
+                                  "someone@elsewhere.test")
+        self.assertEqual(rc, 1, out)
+        rc, out = self.ctl_lookup("onlyone@dirmx.test", "--from", self.user(1),
+                                  "--envelope-from", self.user(1))
+        self.assertEqual(rc, 2, out)
+        self.assertIn("usage:", out)
 
     def test_unknown_envelope_sender_is_still_nobody(self):
         for sender in ("someone@elsewhere.test", "nosuchuser@dirmx.test", ""):
