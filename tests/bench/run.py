@@ -114,6 +114,29 @@ def tree_cpu(roots):
     return total / CLK
 
 
+def tree_ctxsw(roots):
+    """Context switches, voluntary (waits: a socket, a lock, an fsync) and
+    involuntary (preempted), of every thread of roots and their
+    descendants alive now."""
+    vol = invol = 0
+    for p in tree(roots):
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/status" % (p, t)) as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            vol += int(line.split()[1])
+                        elif line.startswith("nonvoluntary_ctxt_switches:"):
+                            invol += int(line.split()[1])
+            except OSError:
+                pass
+    return vol, invol
+
+
 def pss_kb(pid):
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
@@ -736,6 +759,7 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
     load0 = os.getloadavg()[0]
     s0 = slapd.searches_count()
     cpu0 = tree_cpu(mta.roots())
+    csw0 = tree_ctxsw(mta.roots())
     slapd_cpu0 = tree_cpu([slapd.proc.pid])
     sink0 = sinks.messages()
     with Sampler(mta.roots) as samp:
@@ -765,6 +789,7 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
                 e2e = wait_delivered(mta, t0, exp_txns, sink0, sinks, timeout=a.e2e_timeout)
         t_end = time.monotonic()
     cpu1 = tree_cpu(mta.roots())
+    csw1 = tree_ctxsw(mta.roots())
     slapd_cpu1 = tree_cpu([slapd.proc.pid])
     if side:
         side.finish()
@@ -819,6 +844,10 @@ def measure(mta, slapd, sinks, loadgen, files, a, seed, messages, rcpts, variant
         "sessions": lg["sessions"], "size": lg["size"], "pipelining": lg["pipelining"],
         "cpu_s_per_1000": mta_cpu / acc * 1000 if acc else None,
         "slapd_cpu_s_per_1000": (slapd_cpu1 - slapd_cpu0) / acc * 1000 if acc else None,
+        # threads alive at both ends only: Postfix's short-lived
+        # processes are not all counted
+        "vol_ctxsw_per_msg": (csw1[0] - csw0[0]) / acc if acc else None,
+        "invol_ctxsw_per_msg": (csw1[1] - csw0[1]) / acc if acc else None,
         "peak_pss_mb": samp.peak_kb / 1024.0, "max_procs": samp.nprocs_max,
         "ldap_searches": s1 - s0,
         "ldap_searches_per_msg": (s1 - s0) / messages,
