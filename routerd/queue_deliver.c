@@ -361,6 +361,13 @@ static void group_routed(const struct resolve_result *res, void *ctx)
 	free(from);
 }
 
+/* r is still to be handled, and its next hop is the local one hop. */
+static bool waits_at(const struct spoolrec_rcpt *r, const char *hop)
+{
+	return r->state != SPOOLREC_DELIVERED && r->state != SPOOLREC_BOUNCED &&
+	       strcmp(r->hop, hop) == 0;
+}
+
 /* Recipients for the local alert store (alerts.h): write the message
  * there once, then they are delivered; a failure defers them. */
 static void attempt_alerts(struct attempt *a)
@@ -373,9 +380,7 @@ static void attempt_alerts(struct attempt *a)
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[i];
 
-		if (r->state == SPOOLREC_DELIVERED ||
-		    r->state == SPOOLREC_BOUNCED ||
-		    strcmp(r->hop, ALERTS_HOP) != 0)
+		if (!waits_at(r, ALERTS_HOP))
 			continue;
 		if (!stored && !failed) {
 			char reason[400];
@@ -419,9 +424,7 @@ static void attempt_too_big(struct attempt *a)
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		const struct spoolrec_rcpt *r = &env->rcpts[i];
 
-		if (r->state == SPOOLREC_DELIVERED ||
-		    r->state == SPOOLREC_BOUNCED ||
-		    strcmp(r->hop, SPOOLREC_HOP_TOO_BIG) != 0)
+		if (!waits_at(r, SPOOLREC_HOP_TOO_BIG))
 			continue;
 		queue_rcpt_local(a, i, SPOOLREC_BOUNCED, 552, "5.2.3",
 		                 "<%s>: message of %llu octets larger than "
