@@ -317,8 +317,9 @@ class SlowClientTest(LabCase):
             self.assertIsNotNone(took, "a byte every 0.3 s kept DATA open")
             self.assertLess(took, self.DATA_S + 1.5)
             self.assertIn(b"421 4.4.2", c.buf)
-        log = self.rd.log()
-        self.assertRegex(log, r"event=timeout client=127\.0\.0\.1 phase=data")
+        # The log line may land after the client read the 421.
+        wait_for(lambda: "phase=data" in self.rd.log())
+        self.assertRegex(self.rd.log(), r"event=timeout client=127\.0\.0\.1 phase=data")
 
     def test_bdat_trickle(self):
         with self.rd.client("mx") as c:
